@@ -1,0 +1,261 @@
+//! Académies and exam offices.
+//!
+//! The set is closed: every académie that has awarded diplomas since 2009, with the
+//! ministry's académie code. Caen and Rouen merged into Normandie on 1 January 2020; their
+//! earlier sessions stay under their own names. The vice-rectorats and the education
+//! service of Saint-Pierre-et-Miquelon award diplomas too and are listed.
+
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! academies {
+    ($($variant:ident => $code:literal, $name:literal, $overseas:literal, $merged:expr;)+) => {
+        /// A French académie (or overseas education authority) that awards diplomas.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Academie {
+            $($variant,)+
+        }
+
+        impl Academie {
+            /// Every académie, in code order.
+            pub const ALL: &'static [Academie] = &[$(Academie::$variant,)+];
+
+            /// The ministry's two-digit académie code (`"01"` for Paris).
+            #[must_use]
+            pub fn code(self) -> &'static str {
+                match self { $(Self::$variant => $code,)+ }
+            }
+
+            /// The name as written in French (`"Aix-Marseille"`, `"La Réunion"`).
+            #[must_use]
+            pub fn name(self) -> &'static str {
+                match self { $(Self::$variant => $name,)+ }
+            }
+
+            /// Whether the académie is outside metropolitan France.
+            #[must_use]
+            pub fn is_overseas(self) -> bool {
+                match self { $(Self::$variant => $overseas,)+ }
+            }
+
+            /// The académie this one was merged into, with the first session year under the
+            /// new académie, if it no longer exists on its own.
+            #[must_use]
+            pub fn merged_into(self) -> Option<(Academie, u16)> {
+                match self { $(Self::$variant => $merged,)+ }
+            }
+        }
+    };
+}
+
+academies! {
+    Paris => "01", "Paris", false, None;
+    AixMarseille => "02", "Aix-Marseille", false, None;
+    Besancon => "03", "Besançon", false, None;
+    Bordeaux => "04", "Bordeaux", false, None;
+    Caen => "05", "Caen", false, Some((Academie::Normandie, 2020));
+    ClermontFerrand => "06", "Clermont-Ferrand", false, None;
+    Dijon => "07", "Dijon", false, None;
+    Grenoble => "08", "Grenoble", false, None;
+    Lille => "09", "Lille", false, None;
+    Lyon => "10", "Lyon", false, None;
+    Montpellier => "11", "Montpellier", false, None;
+    NancyMetz => "12", "Nancy-Metz", false, None;
+    Poitiers => "13", "Poitiers", false, None;
+    Rennes => "14", "Rennes", false, None;
+    Strasbourg => "15", "Strasbourg", false, None;
+    Toulouse => "16", "Toulouse", false, None;
+    Nantes => "17", "Nantes", false, None;
+    OrleansTours => "18", "Orléans-Tours", false, None;
+    Reims => "19", "Reims", false, None;
+    Amiens => "20", "Amiens", false, None;
+    Rouen => "21", "Rouen", false, Some((Academie::Normandie, 2020));
+    Limoges => "22", "Limoges", false, None;
+    Nice => "23", "Nice", false, None;
+    Creteil => "24", "Créteil", false, None;
+    Versailles => "25", "Versailles", false, None;
+    Corse => "27", "Corse", false, None;
+    LaReunion => "28", "La Réunion", true, None;
+    Martinique => "31", "Martinique", true, None;
+    Guadeloupe => "32", "Guadeloupe", true, None;
+    Guyane => "33", "Guyane", true, None;
+    NouvelleCaledonie => "40", "Nouvelle-Calédonie", true, None;
+    PolynesieFrancaise => "41", "Polynésie française", true, None;
+    WallisEtFutuna => "42", "Wallis-et-Futuna", true, None;
+    Mayotte => "43", "Mayotte", true, None;
+    SaintPierreEtMiquelon => "44", "Saint-Pierre-et-Miquelon", true, None;
+    Normandie => "70", "Normandie", false, None;
+}
+
+/// The value given is not an académie code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown académie code")]
+pub struct UnknownAcademie;
+
+impl Academie {
+    /// Finds an académie by its code (`"01"`, also `"1"`).
+    ///
+    /// # Errors
+    /// [`UnknownAcademie`] when no académie has that code.
+    pub fn from_code(code: &str) -> Result<Self, UnknownAcademie> {
+        let code = code.trim();
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|a| {
+                a.code() == code || (code.len() == 1 && a.code() == format!("0{code}").as_str())
+            })
+            .ok_or(UnknownAcademie)
+    }
+}
+
+impl FromStr for Academie {
+    type Err = UnknownAcademie;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_code(s)
+    }
+}
+
+impl fmt::Display for Academie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The office that organised an exam and holds its results.
+///
+/// Usually the exam division of an académie; for Paris, Créteil and Versailles, the
+/// SIEC (Service interacadémique des examens et concours, the shared exam house), which
+/// is an exam office and not an académie: its diplomas are awarded by one of the three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ExamOffice {
+    /// The exam division of an académie.
+    Academie(Academie),
+    /// The inter-académie exam house of Paris, Créteil and Versailles.
+    Siec,
+}
+
+/// The exam office named does not exist or cannot have awarded that académie's diploma.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExamOfficeError {
+    #[error("unknown exam office code")]
+    Unknown,
+    #[error("the SIEC organises exams only for Paris, Créteil and Versailles")]
+    SiecOutsideIleDeFrance,
+    #[error("an académie's exam office only handles that académie's diplomas")]
+    OtherAcademie,
+}
+
+/// Code of the SIEC in exchange files.
+pub const SIEC_CODE: &str = "SIEC";
+
+impl ExamOffice {
+    /// Parses an exam office code: an académie code or `SIEC`.
+    ///
+    /// # Errors
+    /// [`ExamOfficeError::Unknown`].
+    pub fn from_code(code: &str) -> Result<Self, ExamOfficeError> {
+        if code.trim().eq_ignore_ascii_case(SIEC_CODE) {
+            return Ok(Self::Siec);
+        }
+        Academie::from_code(code)
+            .map(Self::Academie)
+            .map_err(|_| ExamOfficeError::Unknown)
+    }
+
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Academie(a) => a.code(),
+            Self::Siec => SIEC_CODE,
+        }
+    }
+
+    /// The académies whose diplomas this office may hold.
+    #[must_use]
+    pub fn serves(self, academie: Academie) -> bool {
+        match self {
+            Self::Academie(a) => a == academie,
+            Self::Siec => matches!(
+                academie,
+                Academie::Paris | Academie::Creteil | Academie::Versailles
+            ),
+        }
+    }
+
+    /// Checks that this office may have exported a batch of `academie`'s diplomas.
+    ///
+    /// # Errors
+    /// [`ExamOfficeError::SiecOutsideIleDeFrance`] or [`ExamOfficeError::OtherAcademie`].
+    pub fn check_serves(self, academie: Academie) -> Result<(), ExamOfficeError> {
+        if self.serves(academie) {
+            return Ok(());
+        }
+        Err(match self {
+            Self::Siec => ExamOfficeError::SiecOutsideIleDeFrance,
+            Self::Academie(_) => ExamOfficeError::OtherAcademie,
+        })
+    }
+}
+
+impl fmt::Display for ExamOffice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Academie(a) => write!(f, "Service des examens de l'académie de {}", a.name()),
+            Self::Siec => f.write_str("Service interacadémique des examens et concours (SIEC)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut codes: Vec<_> = Academie::ALL.iter().map(|a| a.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Academie::ALL.len());
+        for a in Academie::ALL {
+            assert_eq!(Academie::from_code(a.code()), Ok(*a));
+        }
+        assert_eq!(Academie::from_code("1"), Ok(Academie::Paris));
+        assert_eq!(Academie::from_code("99"), Err(UnknownAcademie));
+        assert_eq!(Academie::from_code("SIEC"), Err(UnknownAcademie));
+    }
+
+    #[test]
+    fn overseas_academies_are_in_the_set() {
+        for a in [
+            Academie::LaReunion,
+            Academie::Mayotte,
+            Academie::Guyane,
+            Academie::Guadeloupe,
+            Academie::Martinique,
+        ] {
+            assert!(a.is_overseas());
+        }
+        assert!(!Academie::Lyon.is_overseas());
+        assert_eq!(
+            Academie::Caen.merged_into(),
+            Some((Academie::Normandie, 2020))
+        );
+    }
+
+    #[test]
+    fn the_siec_is_an_exam_office_for_three_academies_only() {
+        assert_eq!(ExamOffice::from_code("siec"), Ok(ExamOffice::Siec));
+        assert!(ExamOffice::Siec.serves(Academie::Creteil));
+        assert_eq!(
+            ExamOffice::Siec.check_serves(Academie::Lille),
+            Err(ExamOfficeError::SiecOutsideIleDeFrance)
+        );
+        assert_eq!(
+            ExamOffice::Academie(Academie::Lille).check_serves(Academie::Lyon),
+            Err(ExamOfficeError::OtherAcademie)
+        );
+        assert_eq!(ExamOffice::from_code("zz"), Err(ExamOfficeError::Unknown));
+    }
+}

@@ -1,0 +1,127 @@
+//! The public catalogue: every (diploma kind, session, académie) whose complete batch
+//! is published. One click from the home page.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::academie::Academie;
+use crate::diploma::{DiplomaKind, DiplomaScope, Session};
+use crate::error::PortError;
+use crate::ports::Catalogue;
+
+/// The catalogue, grouped for display: académie → diploma kind → sessions (newest first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogueView {
+    pub academies: BTreeMap<Academie, BTreeMap<DiplomaKind, Vec<Session>>>,
+}
+
+impl CatalogueView {
+    /// Groups published scopes; duplicates are ignored.
+    #[must_use]
+    pub fn from_scopes(scopes: impl IntoIterator<Item = DiplomaScope>) -> Self {
+        let mut academies: BTreeMap<Academie, BTreeMap<DiplomaKind, Vec<Session>>> =
+            BTreeMap::new();
+        for scope in scopes {
+            academies
+                .entry(scope.academie)
+                .or_default()
+                .entry(scope.kind)
+                .or_default()
+                .push(scope.session);
+        }
+        for kinds in academies.values_mut() {
+            for sessions in kinds.values_mut() {
+                sessions.sort_unstable_by(|a, b| b.cmp(a));
+                sessions.dedup();
+            }
+        }
+        Self { academies }
+    }
+
+    #[must_use]
+    pub fn contains(&self, scope: &DiplomaScope) -> bool {
+        self.academies
+            .get(&scope.academie)
+            .and_then(|kinds| kinds.get(&scope.kind))
+            .is_some_and(|sessions| sessions.contains(&scope.session))
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.academies.is_empty()
+    }
+}
+
+/// Use case: show the catalogue.
+#[derive(Clone)]
+pub struct ShowCatalogue {
+    catalogue: Arc<dyn Catalogue>,
+}
+
+impl std::fmt::Debug for ShowCatalogue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShowCatalogue")
+    }
+}
+
+impl ShowCatalogue {
+    pub fn new(catalogue: Arc<dyn Catalogue>) -> Self {
+        Self { catalogue }
+    }
+
+    /// # Errors
+    /// [`PortError`] when the catalogue cannot be read.
+    pub async fn execute(&self) -> Result<CatalogueView, PortError> {
+        Ok(CatalogueView::from_scopes(
+            self.catalogue.published_scopes().await?,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::MockCatalogue;
+
+    fn scope(kind: DiplomaKind, year: u16, academie: Academie) -> DiplomaScope {
+        DiplomaScope {
+            kind,
+            session: Session::new(year).unwrap(),
+            academie,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_catalogue_groups_published_scopes_newest_session_first() {
+        let mut catalogue = MockCatalogue::new();
+        catalogue.expect_published_scopes().times(1).returning(|| {
+            Ok(vec![
+                scope(DiplomaKind::BacGeneral, 2018, Academie::Lyon),
+                scope(DiplomaKind::BacGeneral, 2021, Academie::Lyon),
+                scope(DiplomaKind::BacGeneral, 2021, Academie::Lyon),
+                scope(DiplomaKind::Dnb, 2019, Academie::LaReunion),
+            ])
+        });
+        let view = ShowCatalogue::new(Arc::new(catalogue))
+            .execute()
+            .await
+            .unwrap();
+        let lyon = &view.academies[&Academie::Lyon][&DiplomaKind::BacGeneral];
+        assert_eq!(
+            lyon.iter().map(|s| s.year()).collect::<Vec<_>>(),
+            vec![2021, 2018]
+        );
+        assert!(view.contains(&scope(DiplomaKind::Dnb, 2019, Academie::LaReunion)));
+        assert!(!view.contains(&scope(DiplomaKind::Dnb, 2019, Academie::Lyon)));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_catalogue_is_an_error_not_an_empty_list() {
+        let mut catalogue = MockCatalogue::new();
+        catalogue
+            .expect_published_scopes()
+            .returning(|| Err(PortError::unavailable("db down")));
+        let result = ShowCatalogue::new(Arc::new(catalogue)).execute().await;
+        assert!(matches!(result, Err(PortError::Unavailable(_))));
+    }
+}

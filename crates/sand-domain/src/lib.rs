@@ -1,0 +1,30 @@
+//! SAND's domain core: every rule of the service that is not input/output.
+//!
+//! - [`identity`]: identity at exam time and the one name normalisation;
+//! - [`record`]: diploma records and the one-way import;
+//! - [`profile`]: graduates' profiles (immutable identity), log-in;
+//! - [`link`]: attaching, detaching, keys, attestations;
+//! - [`verification`]: the verification space;
+//! - [`catalogue`]: the public list of available diplomas;
+//! - [`ports`]: the traits adapters implement.
+//!
+//! This crate depends on no database, web, async runtime, OpenID Connect or mail crate.
+
+pub mod academie;
+pub mod catalogue;
+pub mod control_key;
+pub mod credentials;
+pub mod diploma;
+pub mod error;
+pub mod identity;
+pub mod link;
+pub mod ports;
+pub mod profile;
+pub mod record;
+pub mod verification;
+
+#[cfg(test)]
+mod testing;
+
+pub use credentials::SecretToken;
+pub use error::PortError;

@@ -1,0 +1,457 @@
+//! The ports: what the domain needs from the outside world, as traits that adapters
+//! implement. Each method says which errors it must return.
+//!
+//! The one-way rule is in these types: [`RecordReader`] is all the web side ever gets
+//! for records; only the import composition holds a [`RecordWriter`].
+//!
+//! Every port error that is not a business outcome is a [`PortError`]:
+//! [`PortError::Unavailable`] when the dependency is down (the caller may retry later),
+//! [`PortError::Unexpected`] for anything else.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::control_key::ControlKey;
+use crate::credentials::{Email, Password, PasswordHash};
+use crate::diploma::DiplomaScope;
+use crate::error::PortError;
+use crate::identity::IdentityKey;
+use crate::link::{Link, LinkId, NewLink};
+use crate::profile::{FranceConnectSubject, NewProfile, Profile, ProfileId};
+use crate::record::import::{ApplyReport, ValidatedBatch};
+use crate::record::{BatchId, DiplomaRecord, ImportBatch, RecordId};
+use crate::verification::{NewVerificationEvent, VerificationEvent};
+
+// ---------------------------------------------------------------------------------------
+// Records: read side (web) and write side (import only)
+// ---------------------------------------------------------------------------------------
+
+/// Reads published diploma records. The web side's only access to records.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RecordReader: Send + Sync {
+    /// Published records of `scope` whose holder's birth name key and birth date equal
+    /// those of `key` (first names are compared by the caller). Records of batches not
+    /// declared complete are never returned. An empty list when none.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn find_candidates(
+        &self,
+        scope: &DiplomaScope,
+        key: &IdentityKey,
+    ) -> Result<Vec<DiplomaRecord>, PortError>;
+
+    /// The records with these ids that exist (published or not: a holder keeps seeing a
+    /// record they attached), in any order; unknown ids are skipped.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn get_many(&self, ids: &[RecordId]) -> Result<Vec<DiplomaRecord>, PortError>;
+}
+
+/// Writes records and batches. Held only by the import composition (the `sand import`
+/// command, connected with the importer database role).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RecordWriter: Send + Sync {
+    /// The stored batch covering `scope`, if any.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn find_batch(&self, scope: &DiplomaScope) -> Result<Option<ImportBatch>, PortError>;
+
+    /// Stores `batch` as the one batch of its scope, atomically: either everything below
+    /// happens or nothing does.
+    /// - records whose source reference is new are inserted;
+    /// - records whose source reference exists are updated in place when their content
+    ///   changed (their links and keys are kept), left alone otherwise;
+    /// - records of the previous batch whose source reference is absent are removed from
+    ///   publication, and their active links are marked withdrawn (never deleted
+    ///   silently): their keys stop verifying.
+    ///
+    /// # Errors
+    /// [`PortError`] only; on error nothing was written.
+    async fn replace_batch(&self, batch: &ValidatedBatch) -> Result<ApplyReport, PortError>;
+
+    /// Marks a stored batch complete, which publishes its records.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn publish_batch(&self, id: BatchId) -> Result<(), PortError>;
+}
+
+/// The published (diploma kind, session, académie) scopes.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Catalogue: Send + Sync {
+    /// Every scope with a complete batch, in any order.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn published_scopes(&self) -> Result<Vec<DiplomaScope>, PortError>;
+
+    /// Whether `scope` has a complete batch.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn is_published(&self, scope: &DiplomaScope) -> Result<bool, PortError>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Profiles and links
+// ---------------------------------------------------------------------------------------
+
+/// Why a profile could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateProfileStoreError {
+    /// Another profile already uses this e-mail address.
+    #[error("e-mail address already used")]
+    EmailTaken,
+    /// Another profile already has this FranceConnect subject.
+    #[error("FranceConnect subject already registered")]
+    SubjectTaken,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Stores graduates' profiles.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ProfileRepository: Send + Sync {
+    /// Stores a new profile and gives it an id.
+    ///
+    /// # Errors
+    /// [`CreateProfileStoreError::EmailTaken`], [`CreateProfileStoreError::SubjectTaken`]
+    /// (unique constraints, also under concurrent creation), or a [`PortError`].
+    async fn create(&self, profile: NewProfile) -> Result<Profile, CreateProfileStoreError>;
+
+    /// # Errors
+    /// [`PortError`] only; `None` when there is no such profile.
+    async fn get(&self, id: ProfileId) -> Result<Option<Profile>, PortError>;
+
+    /// The password account with this e-mail and its password hash.
+    ///
+    /// # Errors
+    /// [`PortError`] only; `None` when no password account has this e-mail.
+    async fn find_password_account(
+        &self,
+        email: &Email,
+    ) -> Result<Option<(Profile, PasswordHash)>, PortError>;
+
+    /// # Errors
+    /// [`PortError`] only; `None` when no profile has this subject.
+    async fn find_by_franceconnect(
+        &self,
+        subject: &FranceConnectSubject,
+    ) -> Result<Option<Profile>, PortError>;
+
+    /// Records that the profile's e-mail address was proven to be theirs.
+    ///
+    /// # Errors
+    /// [`PortError`] only; `false` when there is no such profile.
+    async fn mark_email_verified(&self, id: ProfileId) -> Result<bool, PortError>;
+
+    /// Deletes the profile for real, atomically with all its links; verification events
+    /// of those links keep no personal data of the profile. Returns the number of links
+    /// removed, or `None` when there was no such profile. A link being created
+    /// concurrently either is removed too or fails: no orphan link survives.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn delete(&self, id: ProfileId) -> Result<Option<u64>, PortError>;
+}
+
+/// Why a link could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateLinkStoreError {
+    /// The record already has a link (to any profile): one record, one holder.
+    #[error("record already attached")]
+    RecordAlreadyLinked,
+    /// The control key is already in use: draw another.
+    #[error("control key collision")]
+    KeyCollision,
+    /// The profile no longer exists (deleted concurrently).
+    #[error("profile gone")]
+    ProfileGone,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Why a link's key could not be replaced.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplaceKeyStoreError {
+    /// No active link with this id belongs to this profile.
+    #[error("link not found")]
+    NotFound,
+    /// The new key is already in use: draw another.
+    #[error("control key collision")]
+    KeyCollision,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Stores profile ↔ record links and their control keys.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait LinkRepository: Send + Sync {
+    /// Stores a new active link.
+    ///
+    /// # Errors
+    /// [`CreateLinkStoreError::RecordAlreadyLinked`] (enforced by a unique constraint, so
+    /// two concurrent attaches of one record end with one link),
+    /// [`CreateLinkStoreError::KeyCollision`], [`CreateLinkStoreError::ProfileGone`], or a
+    /// [`PortError`].
+    async fn create(&self, link: NewLink) -> Result<Link, CreateLinkStoreError>;
+
+    /// The link of a record, whoever holds it.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn find_by_record(&self, record: RecordId) -> Result<Option<Link>, PortError>;
+
+    /// The links of a profile, active and withdrawn, oldest first.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn list_for_profile(&self, profile: ProfileId) -> Result<Vec<Link>, PortError>;
+
+    /// The link `id` if it belongs to `profile` (`None` otherwise: others' links do not
+    /// exist for the caller).
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn get_owned(&self, id: LinkId, profile: ProfileId) -> Result<Option<Link>, PortError>;
+
+    /// The active link carrying this key. Withdrawn links and replaced keys are not found.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn find_active_by_key(&self, key: &ControlKey) -> Result<Option<Link>, PortError>;
+
+    /// Gives an active link of `profile` a new key; the old one stops verifying at once.
+    ///
+    /// # Errors
+    /// [`ReplaceKeyStoreError::NotFound`], [`ReplaceKeyStoreError::KeyCollision`], or a
+    /// [`PortError`].
+    async fn replace_key(
+        &self,
+        id: LinkId,
+        profile: ProfileId,
+        key: ControlKey,
+        issued_at: OffsetDateTime,
+    ) -> Result<Link, ReplaceKeyStoreError>;
+
+    /// Deletes the link `id` if it belongs to `profile`. The record is untouched.
+    ///
+    /// # Errors
+    /// [`PortError`] only; `false` when there is no such link of this profile.
+    async fn delete_owned(&self, id: LinkId, profile: ProfileId) -> Result<bool, PortError>;
+}
+
+/// Records verifications so that holders see who checked their diplomas.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait VerificationLog: Send + Sync {
+    /// # Errors
+    /// [`PortError`] only.
+    async fn record(&self, event: NewVerificationEvent) -> Result<(), PortError>;
+
+    /// Events of these links, newest first.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn list_for_links(&self, links: &[LinkId]) -> Result<Vec<VerificationEvent>, PortError>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Mail, identity provider, attestations
+// ---------------------------------------------------------------------------------------
+
+/// A message SAND sends. The mail adapter turns it into French text and HTML, and
+/// builds links from its configured public address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mail {
+    /// Prove the e-mail address of a new account.
+    VerifyEmail {
+        to: Email,
+        token: crate::SecretToken,
+    },
+    /// Reset a forgotten password.
+    PasswordReset {
+        to: Email,
+        token: crate::SecretToken,
+    },
+    /// The profile and all its personal data were deleted.
+    ProfileDeleted { to: Email },
+    /// One of the holder's attestations was verified (the holder opted in).
+    AttestationVerified {
+        to: Email,
+        scope: DiplomaScope,
+        at: OffsetDateTime,
+        organisation: Option<String>,
+    },
+    /// The exam office withdrew a record the holder had attached.
+    RecordWithdrawn { to: Email, scope: DiplomaScope },
+}
+
+/// Sends mail without losing it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Durably queues `mail` for delivery (delivery itself is retried in the background:
+    /// a mail relay that is down delays mail, it does not fail the caller).
+    ///
+    /// # Errors
+    /// [`PortError`] when the message could not be queued.
+    async fn send(&self, mail: Mail) -> Result<(), PortError>;
+}
+
+/// The secrets of a login in progress, kept server-side or in a signed, single-use
+/// cookie between the redirect to the provider and the callback.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingLogin {
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: Option<String>,
+}
+
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingLogin(<redacted>)")
+    }
+}
+
+/// Where to send the browser to log in, and what to keep until it comes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub url: String,
+    pub pending: PendingLogin,
+}
+
+/// What the provider's redirect brought back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackParams {
+    Code {
+        code: String,
+        state: String,
+    },
+    Error {
+        error: String,
+        state: Option<String>,
+    },
+}
+
+/// The identity a provider certified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertifiedIdentity {
+    pub subject: FranceConnectSubject,
+    pub identity: crate::identity::Identity,
+    pub email: Option<Email>,
+    /// The provider only knows the birth year (`YYYY-01-01`).
+    pub birth_date_presumed: bool,
+    /// To end the provider's session on logout.
+    pub id_token_hint: String,
+}
+
+/// Why a login with the identity provider failed. Each has its own page.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityProviderError {
+    #[error("the user cancelled the login")]
+    Cancelled,
+    #[error("the login response does not belong to this browser's login")]
+    StateMismatch,
+    #[error("the provider refused the authorization code (expired or reused)")]
+    CodeRejected,
+    #[error("the provider's answer failed a security check")]
+    InvalidResponse(#[source] crate::error::BoxError),
+    #[error("the identity lacks a required element")]
+    IncompleteIdentity,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// An OpenID Connect identity provider (FranceConnect).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait IdentityProvider: Send + Sync {
+    /// Starts a login: the URL to redirect to and the secrets to keep.
+    ///
+    /// # Errors
+    /// [`PortError`] when the provider cannot be reached (discovery).
+    async fn begin(&self) -> Result<AuthorizationRequest, PortError>;
+
+    /// Finishes a login: checks the callback against `pending`, exchanges the code, checks
+    /// the tokens and maps the identity.
+    ///
+    /// # Errors
+    /// Every [`IdentityProviderError`] variant, as its name says.
+    async fn complete(
+        &self,
+        pending: PendingLogin,
+        callback: CallbackParams,
+    ) -> Result<CertifiedIdentity, IdentityProviderError>;
+
+    /// Where to send the browser to end the provider's session.
+    ///
+    /// # Errors
+    /// [`PortError`] when the provider's metadata is unavailable.
+    async fn logout_url(&self, id_token_hint: &str, state: &str) -> Result<String, PortError>;
+}
+
+/// Everything an attestation shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attestation {
+    pub record: DiplomaRecord,
+    pub key: ControlKey,
+    pub issued_at: OffsetDateTime,
+}
+
+/// A rendered attestation document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedAttestation {
+    pub media_type: &'static str,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Renders (and signs) attestation documents.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AttestationRenderer: Send + Sync {
+    /// # Errors
+    /// [`PortError::Unexpected`] when rendering or signing fails.
+    async fn render(&self, attestation: &Attestation) -> Result<RenderedAttestation, PortError>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Clock, randomness, passwords
+// ---------------------------------------------------------------------------------------
+
+/// The current time (a port so that tests choose it).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// Draws control keys from a cryptographically secure random source.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait KeyGenerator: Send + Sync {
+    fn generate(&self) -> ControlKey;
+}
+
+/// Hashes and checks passwords (a memory-hard function such as Argon2id).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// # Errors
+    /// [`PortError::Unexpected`] only.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, PortError>;
+
+    /// Whether `password` is the one `hash` was made from. Takes about as long when it
+    /// is not. A malformed hash is `Ok(false)`, logged by the adapter.
+    ///
+    /// # Errors
+    /// [`PortError::Unexpected`] only.
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, PortError>;
+}

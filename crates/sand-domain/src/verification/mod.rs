@@ -1,0 +1,428 @@
+//! The verification space: a third party types a control key and the holder's name.
+//!
+//! An unknown key, a replaced key, a withdrawn record and a wrong name all get the same
+//! answer, [`VerifyOutcome::NotValid`]: a key alone reveals nothing, and nobody can be
+//! found by name.
+
+use std::fmt;
+use std::sync::Arc;
+
+use time::{Date, OffsetDateTime};
+
+use crate::academie::ExamOffice;
+use crate::control_key::{ControlKey, ControlKeyError};
+use crate::diploma::DiplomaScope;
+use crate::error::PortError;
+use crate::identity::{BirthDate, BirthName, FirstNames, NameError, UsageName, compact_key};
+use crate::link::LinkId;
+use crate::ports::{
+    Clock, LinkRepository, Mail, Mailer, ProfileRepository, RecordReader, VerificationLog,
+};
+use crate::record::Award;
+
+/// Longest organisation name a verifier may give.
+pub const MAX_ORGANISATION_CHARS: usize = 120;
+
+/// The organisation a verifier says they act for (optional, shown to the holder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation(String);
+
+/// Why an organisation name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrganisationError {
+    #[error("the organisation name is longer than {MAX_ORGANISATION_CHARS} characters")]
+    TooLong,
+    #[error("the organisation name contains a control character")]
+    ControlCharacter,
+}
+
+impl Organisation {
+    /// An empty name is no organisation (`Ok(None)`).
+    ///
+    /// # Errors
+    /// [`OrganisationError`].
+    pub fn parse(raw: &str) -> Result<Option<Self>, OrganisationError> {
+        let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        if collapsed.is_empty() {
+            return Ok(None);
+        }
+        if collapsed.chars().count() > MAX_ORGANISATION_CHARS {
+            return Err(OrganisationError::TooLong);
+        }
+        if collapsed.chars().any(char::is_control) {
+            return Err(OrganisationError::ControlCharacter);
+        }
+        Ok(Some(Self(collapsed)))
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Organisation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A verification about to be logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVerificationEvent {
+    pub link: LinkId,
+    pub at: OffsetDateTime,
+    pub organisation: Option<Organisation>,
+}
+
+/// A logged verification, as its holder sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationEvent {
+    pub link: LinkId,
+    pub at: OffsetDateTime,
+    pub organisation: Option<Organisation>,
+}
+
+/// What the verifier typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyRequest {
+    pub key: String,
+    /// The holder's birth name or usage name.
+    pub holder_name: String,
+    pub organisation: String,
+}
+
+/// What a verifier learns about a valid attestation: the diploma and the identity it was
+/// awarded to, nothing else (no e-mail, no other diplomas).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedDiploma {
+    pub birth_name: BirthName,
+    pub usage_name: Option<UsageName>,
+    pub first_names: FirstNames,
+    pub birth_date: BirthDate,
+    pub scope: DiplomaScope,
+    pub exam_office: ExamOffice,
+    pub award: Award,
+    pub key_issued_at: OffsetDateTime,
+}
+
+impl VerifiedDiploma {
+    #[must_use]
+    pub fn deliberation_date(&self) -> Date {
+        self.award.deliberation_date
+    }
+}
+
+/// The answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyOutcome {
+    Valid(Box<VerifiedDiploma>),
+    /// One answer for an unknown key, a replaced key, a withdrawn record and a wrong name.
+    NotValid,
+}
+
+/// Why a verification request could not even be looked at (a form error, not an answer).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("malformed control key: {0}")]
+    MalformedKey(#[from] ControlKeyError),
+    #[error("malformed holder name: {0}")]
+    MalformedName(#[from] NameError),
+    #[error("malformed organisation: {0}")]
+    MalformedOrganisation(#[from] OrganisationError),
+    #[error(transparent)]
+    Unexpected(#[from] PortError),
+}
+
+/// Use case: verify a control key.
+#[derive(Clone)]
+pub struct VerifyAttestation {
+    pub links: Arc<dyn LinkRepository>,
+    pub records: Arc<dyn RecordReader>,
+    pub profiles: Arc<dyn ProfileRepository>,
+    pub log: Arc<dyn VerificationLog>,
+    pub mailer: Arc<dyn Mailer>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for VerifyAttestation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VerifyAttestation")
+    }
+}
+
+impl VerifyAttestation {
+    /// Checks the key and the name; logs a valid verification for the holder and tells
+    /// them by mail when they opted in (a mail failure does not change the answer).
+    ///
+    /// # Errors
+    /// [`VerifyError`] for malformed input or infrastructure failure.
+    pub async fn execute(&self, request: VerifyRequest) -> Result<VerifyOutcome, VerifyError> {
+        let key = ControlKey::parse(&request.key)?;
+        let typed_name = compact_key(BirthName::parse(&request.holder_name)?.as_str());
+        let organisation = Organisation::parse(&request.organisation)?;
+
+        let Some(link) = self.links.find_active_by_key(&key).await? else {
+            return Ok(VerifyOutcome::NotValid);
+        };
+        let Some(record) = self
+            .records
+            .get_many(&[link.record])
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(VerifyOutcome::NotValid);
+        };
+        let holder = &record.holder;
+        let name_matches = holder.identity.birth_name.match_key() == typed_name
+            || holder
+                .usage_name
+                .as_ref()
+                .is_some_and(|usage| compact_key(usage.as_str()) == typed_name);
+        if !name_matches {
+            return Ok(VerifyOutcome::NotValid);
+        }
+
+        let now = self.clock.now();
+        self.log
+            .record(NewVerificationEvent {
+                link: link.id,
+                at: now,
+                organisation: organisation.clone(),
+            })
+            .await?;
+        if let Some(profile) = self.profiles.get(link.profile).await?
+            && profile.notify_on_verification
+        {
+            // The holder's notification is a courtesy: the verifier's answer stands even if
+            // it cannot be queued (the mail adapter logs the failure).
+            let _ = self
+                .mailer
+                .send(Mail::AttestationVerified {
+                    to: profile.email,
+                    scope: record.scope,
+                    at: now,
+                    organisation: organisation.map(|o| o.as_str().to_owned()),
+                })
+                .await;
+        }
+
+        Ok(VerifyOutcome::Valid(Box::new(VerifiedDiploma {
+            birth_name: holder.identity.birth_name.clone(),
+            usage_name: holder.usage_name.clone(),
+            first_names: holder.identity.first_names.clone(),
+            birth_date: holder.identity.birth_date,
+            scope: record.scope,
+            exam_office: record.source.exam_office,
+            award: record.award.clone(),
+            key_issued_at: link.key_issued_at,
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{
+        MockLinkRepository, MockMailer, MockProfileRepository, MockRecordReader,
+        MockVerificationLog,
+    };
+    use crate::testing::*;
+    use mockall::predicate::eq;
+
+    struct Mocks {
+        links: MockLinkRepository,
+        records: MockRecordReader,
+        profiles: MockProfileRepository,
+        log: MockVerificationLog,
+        mailer: MockMailer,
+    }
+
+    impl Mocks {
+        fn new() -> Self {
+            Self {
+                links: MockLinkRepository::new(),
+                records: MockRecordReader::new(),
+                profiles: MockProfileRepository::new(),
+                log: MockVerificationLog::new(),
+                mailer: MockMailer::new(),
+            }
+        }
+
+        /// Key ABCD1234 belongs to link 1 → record 1 (Marie Durand, usage name Martin).
+        fn with_valid_link(mut self) -> Self {
+            self.links
+                .expect_find_active_by_key()
+                .with(eq(key("ABCD1234")))
+                .returning(|_| Ok(Some(link(1, 1, 1, "ABCD1234"))));
+            self.records
+                .expect_get_many()
+                .returning(|_| Ok(vec![record(1, marie(), scope())]));
+            self
+        }
+
+        fn use_case(self) -> VerifyAttestation {
+            VerifyAttestation {
+                links: Arc::new(self.links),
+                records: Arc::new(self.records),
+                profiles: Arc::new(self.profiles),
+                log: Arc::new(self.log),
+                mailer: Arc::new(self.mailer),
+                clock: Arc::new(clock()),
+            }
+        }
+    }
+
+    fn request(key: &str, name: &str) -> VerifyRequest {
+        VerifyRequest {
+            key: key.into(),
+            holder_name: name.into(),
+            organisation: "  ACME  Recrutement ".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_valid_key_and_birth_name_verify_and_are_logged() {
+        let mut mocks = Mocks::new().with_valid_link();
+        mocks
+            .log
+            .expect_record()
+            .withf(|e| {
+                e.link == link_id(1)
+                    && e.organisation.as_ref().map(Organisation::as_str) == Some("ACME Recrutement")
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        mocks
+            .profiles
+            .expect_get()
+            .returning(|_| Ok(Some(profile(1, marie()))));
+        let outcome = mocks
+            .use_case()
+            .execute(request("abcd-1234", "durand"))
+            .await
+            .unwrap();
+        let VerifyOutcome::Valid(diploma) = outcome else {
+            panic!("expected valid")
+        };
+        assert_eq!(diploma.birth_name.as_str(), "Durand");
+        assert_eq!(diploma.scope, scope());
+    }
+
+    #[tokio::test]
+    async fn the_usage_name_verifies_too() {
+        let mut mocks = Mocks::new().with_valid_link();
+        mocks.log.expect_record().times(1).returning(|_| Ok(()));
+        mocks.profiles.expect_get().returning(|_| Ok(None));
+        let outcome = mocks
+            .use_case()
+            .execute(request("ABCD1234", "MARTIN"))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, VerifyOutcome::Valid(_)));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_name_gets_the_same_answer_as_an_unknown_key_and_is_not_logged() {
+        let mut mocks = Mocks::new().with_valid_link();
+        mocks.log.expect_record().never();
+        let wrong_name = mocks
+            .use_case()
+            .execute(request("ABCD1234", "Dupont"))
+            .await
+            .unwrap();
+
+        let mut mocks = Mocks::new();
+        mocks
+            .links
+            .expect_find_active_by_key()
+            .returning(|_| Ok(None));
+        mocks.log.expect_record().never();
+        let unknown_key = mocks
+            .use_case()
+            .execute(request("ZZZZ9999", "Durand"))
+            .await
+            .unwrap();
+
+        assert_eq!(wrong_name, VerifyOutcome::NotValid);
+        assert_eq!(unknown_key, wrong_name);
+    }
+
+    #[tokio::test]
+    async fn a_link_whose_record_vanished_is_not_valid() {
+        let mut mocks = Mocks::new();
+        mocks
+            .links
+            .expect_find_active_by_key()
+            .returning(|_| Ok(Some(link(1, 1, 1, "ABCD1234"))));
+        mocks.records.expect_get_many().returning(|_| Ok(vec![]));
+        let outcome = mocks
+            .use_case()
+            .execute(request("ABCD1234", "Durand"))
+            .await
+            .unwrap();
+        assert_eq!(outcome, VerifyOutcome::NotValid);
+    }
+
+    #[tokio::test]
+    async fn the_holder_is_told_when_they_opted_in_and_a_mail_failure_changes_nothing() {
+        let mut mocks = Mocks::new().with_valid_link();
+        mocks.log.expect_record().returning(|_| Ok(()));
+        mocks.profiles.expect_get().returning(|_| {
+            let mut p = profile(1, marie());
+            p.notify_on_verification = true;
+            Ok(Some(p))
+        });
+        mocks
+            .mailer
+            .expect_send()
+            .withf(|m| matches!(m, Mail::AttestationVerified { organisation: Some(o), .. } if o == "ACME Recrutement"))
+            .times(1)
+            .returning(|_| Err(PortError::unavailable("smtp down")));
+        let outcome = mocks
+            .use_case()
+            .execute(request("ABCD1234", "Durand"))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, VerifyOutcome::Valid(_)));
+    }
+
+    #[tokio::test]
+    async fn malformed_input_is_a_form_error_before_any_lookup() {
+        let mut mocks = Mocks::new();
+        mocks.links.expect_find_active_by_key().never();
+        let uc = mocks.use_case();
+        assert!(matches!(
+            uc.execute(request("ABC", "Durand")).await,
+            Err(VerifyError::MalformedKey(_))
+        ));
+        assert!(matches!(
+            uc.execute(request("ABCD1234", "")).await,
+            Err(VerifyError::MalformedName(_))
+        ));
+        let mut long_org = request("ABCD1234", "Durand");
+        long_org.organisation = "x".repeat(MAX_ORGANISATION_CHARS + 1);
+        assert!(matches!(
+            uc.execute(long_org).await,
+            Err(VerifyError::MalformedOrganisation(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_storage_failure_is_an_error_not_a_negative_answer() {
+        let mut mocks = Mocks::new();
+        mocks
+            .links
+            .expect_find_active_by_key()
+            .returning(|_| Err(PortError::unavailable("db down")));
+        let result = mocks
+            .use_case()
+            .execute(request("ABCD1234", "Durand"))
+            .await;
+        assert!(matches!(
+            result,
+            Err(VerifyError::Unexpected(PortError::Unavailable(_)))
+        ));
+    }
+}
