@@ -55,11 +55,11 @@ cargo deny --locked check licenses bans sources || die "cargo deny found problem
 step "the domain depends on no I/O crate"
 bash tests/check-domain-purity.sh || die "sand-domain depends on an I/O crate"
 
+step "documentation tests"
+cargo test --workspace --all-features --locked --doc || die "some doc tests failed"
+
 step "tests (cargo nextest)"
 cargo nextest run --workspace --all-features --locked --no-fail-fast \
     || die "some tests failed"
-
-step "documentation tests"
-cargo test --workspace --all-features --locked --doc || die "some doc tests failed"
 
 step "all checks passed"

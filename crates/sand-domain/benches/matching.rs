@@ -4,6 +4,8 @@
 //! normalisation beside a baseline measured in the same run on the same names: Rust's
 //! plain `str::to_uppercase`, the least any case-insensitive comparison must do.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -14,21 +16,39 @@ const NAMES: usize = 200_000;
 const ROUNDS: usize = 5;
 
 const PARTS: &[&str] = &[
-    "Durand", "Lefèvre", "N'Diaye", "Cœur", "de La Fontaine", "Müller", "Jean-Baptiste",
-    "Éloïse", "Strauß", "Lætitia", "Nguyễn", "Ø", "Marie Claire", "Françoise", "Zoë",
+    "Durand",
+    "Lefèvre",
+    "N'Diaye",
+    "Cœur",
+    "de La Fontaine",
+    "Müller",
+    "Jean-Baptiste",
+    "Éloïse",
+    "Strauß",
+    "Lætitia",
+    "Nguyễn",
+    "Ø",
+    "Marie Claire",
+    "Françoise",
+    "Zoë",
 ];
 
 /// Deterministic pseudo-random names (a linear congruential generator, no dependency).
 fn names() -> Vec<String> {
     let mut state: u64 = 0x5eed;
     let mut next = || {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
         usize::try_from(state >> 33).unwrap_or(0)
     };
     (0..NAMES)
         .map(|_| {
             let words = 1 + next() % 3;
-            (0..words).map(|_| PARTS[next() % PARTS.len()]).collect::<Vec<_>>().join(" ")
+            (0..words)
+                .map(|_| PARTS[next() % PARTS.len()])
+                .collect::<Vec<_>>()
+                .join(" ")
         })
         .collect()
 }
@@ -48,7 +68,6 @@ fn rate(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-#[allow(clippy::print_stdout)]
 fn main() {
     let names = names();
     let baseline = best_of(|| {
@@ -71,7 +90,8 @@ fn main() {
         .iter()
         .map(|n| Identity {
             birth_name: BirthName::parse(n).unwrap_or_else(|_| BirthName::parse("X").unwrap()),
-            first_names: FirstNames::parse_text(n).unwrap_or_else(|_| FirstNames::parse(["X"]).unwrap()),
+            first_names: FirstNames::parse_text(n)
+                .unwrap_or_else(|_| FirstNames::parse(["X"]).unwrap()),
             birth_date: BirthDate::new(date!(2001 - 05 - 17), today).unwrap(),
             birth_place: None,
         })
@@ -85,10 +105,26 @@ fn main() {
 
     println!("name normalisation and matching, {NAMES} names, best of {ROUNDS} rounds");
     println!("{:<44} {:>14}", "operation", "names/s");
-    println!("{:<44} {:>14.0}", "baseline: str::to_uppercase", rate(NAMES, baseline));
-    println!("{:<44} {:>14.0}", "normalize (NFKD, marks, ligatures, separators)", rate(NAMES, normalized));
-    println!("{:<44} {:>14.0}", "compact_key (birth-name key)", rate(NAMES, keyed));
-    println!("{:<44} {:>14.0}", "Identity::matches (two keys each side)", rate(NAMES, matched));
+    println!(
+        "{:<44} {:>14.0}",
+        "baseline: str::to_uppercase",
+        rate(NAMES, baseline)
+    );
+    println!(
+        "{:<44} {:>14.0}",
+        "normalize (NFKD, marks, ligatures, separators)",
+        rate(NAMES, normalized)
+    );
+    println!(
+        "{:<44} {:>14.0}",
+        "compact_key (birth-name key)",
+        rate(NAMES, keyed)
+    );
+    println!(
+        "{:<44} {:>14.0}",
+        "Identity::matches (two keys each side)",
+        rate(NAMES, matched)
+    );
     println!(
         "normalize costs {:.1}× the baseline",
         normalized.as_secs_f64() / baseline.as_secs_f64()

@@ -53,6 +53,14 @@ impl ControlKey {
     /// Reads a key as a person typed it: case, spaces, hyphens and dots are ignored;
     /// `O` reads as `0`, `I` and `L` as `1` (Crockford's rules); `U` is refused.
     ///
+    /// ```
+    /// use sand_domain::control_key::ControlKey;
+    /// let key = ControlKey::parse("ab1c-odef").unwrap();
+    /// assert_eq!(key.as_str(), "AB1C0DEF");
+    /// assert_eq!(key.grouped(), "AB1C 0DEF");
+    /// assert!(ControlKey::parse("ABCDEFGU").is_err());
+    /// ```
+    ///
     /// # Errors
     /// [`ControlKeyError::WrongLength`] unless exactly 8 key characters remain,
     /// [`ControlKeyError::InvalidCharacter`] for anything that is not a key character.

@@ -33,7 +33,12 @@ pub const MAX_FIRST_NAMES: usize = 12;
 ///    separators at either end are trimmed.
 ///
 /// The function is total (any input gives an output, possibly empty) and idempotent.
-/// `"  Jean-Baptiste  d'Œuvre "` gives `"JEAN BAPTISTE D OEUVRE"`.
+///
+/// ```
+/// use sand_domain::identity::normalize;
+/// assert_eq!(normalize("  Jean-Baptiste  d'Œuvre "), "JEAN BAPTISTE D OEUVRE");
+/// assert_eq!(normalize("E\u{301}lodie"), normalize("Élodie"));
+/// ```
 #[must_use]
 pub fn normalize(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
@@ -83,6 +88,12 @@ fn spell_out(c: char) -> Option<&'static str> {
 /// Family names are written with and without their inner separators by different
 /// systems and people (`N'Diaye` / `NDIAYE`, `Le Goff` / `LEGOFF`,
 /// `De La Fontaine` / `DELAFONTAINE`); where the separators fall is not identity.
+///
+/// ```
+/// use sand_domain::identity::compact_key;
+/// assert_eq!(compact_key("N'Diaye"), compact_key("NDIAYE"));
+/// assert_eq!(compact_key("Cœur"), "COEUR");
+/// ```
 #[must_use]
 pub fn compact_key(input: &str) -> String {
     normalize(input)

@@ -1,5 +1,7 @@
 //! The `sand` binary, run as a user runs it.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::process::{Command, Output};
 
 fn sand(args: &[&str]) -> Output {
@@ -31,7 +33,10 @@ fn academies_lists_overseas_academies_with_their_codes() {
     assert!(text.contains("28\tLa Réunion\toui"));
     assert!(text.contains("43\tMayotte\toui"));
     assert!(text.contains("05\tCaen\tnon\tNormandie (sessions 2020+)"));
-    assert!(!text.contains("SIEC"), "the SIEC is an exam office, not an académie");
+    assert!(
+        !text.contains("SIEC"),
+        "the SIEC is an exam office, not an académie"
+    );
 }
 
 #[test]
