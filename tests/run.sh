@@ -55,6 +55,11 @@ cargo deny --locked check licenses bans sources || die "cargo deny found problem
 step "the domain depends on no I/O crate"
 bash tests/check-domain-purity.sh || die "sand-domain depends on an I/O crate"
 
+step "PostgreSQL for the tests"
+# shellcheck source=tests/postgres.sh
+source tests/postgres.sh
+start_test_postgres
+
 step "documentation tests"
 cargo test --workspace --all-features --locked --doc || die "some doc tests failed"
 

@@ -1,0 +1,25 @@
+//! SAND's database schema, as forward-only sea-orm migrations, and the PostgreSQL roles
+//! that enforce the one-way import in the database.
+//!
+//! Run by `sand migrate` (and automatically at start on SQLite). Migrations are never
+//! edited once released: a change is a new migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_records;
+mod m20261124_000002_create_profiles_and_links;
+pub mod roles;
+
+/// Every migration, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_records::Migration),
+            Box::new(m20261124_000002_create_profiles_and_links::Migration),
+        ]
+    }
+}

@@ -1,0 +1,239 @@
+//! Import batches and diploma records: the exam offices' data, written only by imports.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+pub enum ImportBatch {
+    Table,
+    Id,
+    ExamOffice,
+    DiplomaKind,
+    Session,
+    Academie,
+    SourceSystem,
+    ExportedAt,
+    ImportedAt,
+    Complete,
+    RecordCount,
+    Fingerprint,
+}
+
+#[derive(DeriveIden)]
+pub enum DiplomaRecord {
+    Table,
+    Id,
+    BatchId,
+    DiplomaKind,
+    Session,
+    Academie,
+    ExamOffice,
+    CandidateNumber,
+    Civility,
+    BirthName,
+    BirthNameKey,
+    FirstNames,
+    BirthDate,
+    BirthPlace,
+    UsageName,
+    Ine,
+    Speciality,
+    Mention,
+    DeliberationDate,
+    ContentHash,
+    WithdrawnAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ImportBatch::Table)
+                    .col(
+                        ColumnDef::new(ImportBatch::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(ImportBatch::ExamOffice)
+                            .string_len(8)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ImportBatch::DiplomaKind)
+                            .string_len(8)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ImportBatch::Session).integer().not_null())
+                    .col(
+                        ColumnDef::new(ImportBatch::Academie)
+                            .string_len(4)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ImportBatch::SourceSystem)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ImportBatch::ExportedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ImportBatch::ImportedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ImportBatch::Complete).boolean().not_null())
+                    .col(
+                        ColumnDef::new(ImportBatch::RecordCount)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ImportBatch::Fingerprint)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // One batch per scope; also the catalogue's index.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_import_batch_scope")
+                    .table(ImportBatch::Table)
+                    .col(ImportBatch::Academie)
+                    .col(ImportBatch::DiplomaKind)
+                    .col(ImportBatch::Session)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(DiplomaRecord::Table)
+                    .col(
+                        ColumnDef::new(DiplomaRecord::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(DiplomaRecord::BatchId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(DiplomaRecord::DiplomaKind)
+                            .string_len(8)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(DiplomaRecord::Session).integer().not_null())
+                    .col(
+                        ColumnDef::new(DiplomaRecord::Academie)
+                            .string_len(4)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DiplomaRecord::ExamOffice)
+                            .string_len(8)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DiplomaRecord::CandidateNumber)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(DiplomaRecord::Civility).string_len(8).null())
+                    .col(
+                        ColumnDef::new(DiplomaRecord::BirthName)
+                            .string_len(80)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DiplomaRecord::BirthNameKey)
+                            .string_len(160)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DiplomaRecord::FirstNames)
+                            .string_len(1000)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(DiplomaRecord::BirthDate).date().not_null())
+                    .col(
+                        ColumnDef::new(DiplomaRecord::BirthPlace)
+                            .string_len(120)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(DiplomaRecord::UsageName)
+                            .string_len(80)
+                            .null(),
+                    )
+                    .col(ColumnDef::new(DiplomaRecord::Ine).string_len(11).null())
+                    .col(
+                        ColumnDef::new(DiplomaRecord::Speciality)
+                            .string_len(200)
+                            .null(),
+                    )
+                    .col(ColumnDef::new(DiplomaRecord::Mention).string_len(4).null())
+                    .col(
+                        ColumnDef::new(DiplomaRecord::DeliberationDate)
+                            .date()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DiplomaRecord::ContentHash)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DiplomaRecord::WithdrawnAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_diploma_record_batch")
+                            .from(DiplomaRecord::Table, DiplomaRecord::BatchId)
+                            .to(ImportBatch::Table, ImportBatch::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // The attach lookup: scope, birth-name key, birth date.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_diploma_record_attach")
+                    .table(DiplomaRecord::Table)
+                    .col(DiplomaRecord::Academie)
+                    .col(DiplomaRecord::DiplomaKind)
+                    .col(DiplomaRecord::Session)
+                    .col(DiplomaRecord::BirthNameKey)
+                    .col(DiplomaRecord::BirthDate)
+                    .to_owned(),
+            )
+            .await?;
+        // A candidate appears once per batch (the source reference); also the batch's index.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_diploma_record_candidate")
+                    .table(DiplomaRecord::Table)
+                    .col(DiplomaRecord::BatchId)
+                    .col(DiplomaRecord::CandidateNumber)
+                    .unique()
+                    .to_owned(),
+            )
+            .await
+    }
+}

@@ -1,0 +1,101 @@
+//! The PostgreSQL roles that make the one-way import a database rule.
+//!
+//! - the **importer** role may write import batches and records (and mark links withdrawn);
+//! - the **web** role may only read batches and records, and reads and writes profiles,
+//!   links and the verification log.
+//!
+//! Both are group roles (`NOLOGIN`): the operator grants them to login users
+//! (`GRANT sand_web TO sand_web_app;`). Creating them needs `CREATEROLE`; granting is
+//! idempotent and runs after every migration, so new tables get their grants.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+/// The names of the two roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleNames {
+    pub web: String,
+    pub importer: String,
+}
+
+impl Default for RoleNames {
+    fn default() -> Self {
+        Self {
+            web: "sand_web".to_owned(),
+            importer: "sand_importer".to_owned(),
+        }
+    }
+}
+
+/// Why roles could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum RolesError {
+    /// A role name that is not a plain SQL identifier.
+    #[error("invalid role name {0:?}: use [a-z_][a-z0-9_]*, at most 63 characters")]
+    InvalidName(String),
+    #[error("could not set up the database roles")]
+    Db(#[from] DbErr),
+}
+
+fn check(name: &str) -> Result<&str, RolesError> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    if first_ok
+        && name.len() <= 63
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        Ok(name)
+    } else {
+        Err(RolesError::InvalidName(name.to_owned()))
+    }
+}
+
+/// Tables the import writes, the web side only reads.
+pub const RECORD_TABLES: &[&str] = &["import_batch", "diploma_record"];
+/// Tables the web side reads and writes.
+pub const WEB_TABLES: &[&str] = &["profile", "link", "verification_event"];
+
+/// Creates the roles if missing and grants their privileges. PostgreSQL only; a no-op
+/// on other backends.
+///
+/// # Errors
+/// [`RolesError`].
+pub async fn set_up<C: ConnectionTrait>(db: &C, names: &RoleNames) -> Result<(), RolesError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let web = check(&names.web)?;
+    let importer = check(&names.importer)?;
+    let mut sql = Vec::new();
+    for role in [web, importer] {
+        sql.push(format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') \
+             THEN CREATE ROLE {role} NOLOGIN; END IF; END $$"
+        ));
+        sql.push(format!("GRANT USAGE ON SCHEMA public TO {role}"));
+    }
+    for table in RECORD_TABLES {
+        sql.push(format!("REVOKE ALL ON {table} FROM {web}"));
+        sql.push(format!("GRANT SELECT ON {table} TO {web}"));
+        sql.push(format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {importer}"
+        ));
+    }
+    for table in WEB_TABLES {
+        sql.push(format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {web}"
+        ));
+    }
+    // the importer withdraws links to records that disappeared, and reads them
+    sql.push(format!(
+        "GRANT SELECT, UPDATE (withdrawn_at) ON link TO {importer}"
+    ));
+    sql.push(format!("GRANT SELECT ON profile TO {importer}"));
+    for statement in sql {
+        db.execute_raw(Statement::from_string(DbBackend::Postgres, statement))
+            .await?;
+    }
+    Ok(())
+}

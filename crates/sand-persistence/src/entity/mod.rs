@@ -1,0 +1,7 @@
+//! sea-orm entities: the tables as rows. Crate-private; the rest of SAND sees domain types.
+
+pub mod diploma_record;
+pub mod import_batch;
+pub mod link;
+pub mod profile;
+pub mod verification_event;

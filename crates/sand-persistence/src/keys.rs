@@ -1,0 +1,173 @@
+//! Protection of control keys at rest.
+//!
+//! The database never holds a key in clear (docs/adr/0002-control-keys-at-rest.md):
+//! - `link.key_hash` = HMAC-SHA-256(lookup key, control key) finds a link from a typed key;
+//! - `link.key_sealed` = XChaCha20-Poly1305(seal key, control key), with the link id as
+//!   associated data, shows the holder their key.
+//!
+//! Both keys are derived from one server secret (at least 32 bytes, from configuration)
+//! with HMAC-SHA-256 and distinct labels. A dump without the secret reveals no valid key.
+
+use std::fmt;
+
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use sand_domain::control_key::ControlKey;
+use sha2::Sha256;
+use uuid::Uuid;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Shortest server secret accepted, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+const NONCE_BYTES: usize = 24;
+
+/// Why a server secret or a sealed key was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyProtectionError {
+    #[error("the key-protection secret must have at least {MIN_SECRET_BYTES} bytes")]
+    SecretTooShort,
+    #[error("a sealed control key could not be opened (wrong secret or corrupt data)")]
+    CannotOpen,
+}
+
+/// Hashes and seals control keys with keys derived from the server secret.
+#[derive(Clone)]
+pub struct KeyProtector {
+    /// HMAC keyed with the lookup key, cloned for each hash.
+    lookup: HmacSha256,
+    seal: [u8; 32],
+}
+
+impl fmt::Debug for KeyProtector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyProtector(<secret>)")
+    }
+}
+
+fn derive(secret: &[u8], label: &str) -> Result<[u8; 32], KeyProtectionError> {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret)
+        .map_err(|_| KeyProtectionError::SecretTooShort)?;
+    mac.update(label.as_bytes());
+    Ok(mac.finalize().into_bytes().into())
+}
+
+impl KeyProtector {
+    /// # Errors
+    /// [`KeyProtectionError::SecretTooShort`].
+    pub fn from_secret(secret: &[u8]) -> Result<Self, KeyProtectionError> {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(KeyProtectionError::SecretTooShort);
+        }
+        Ok(Self {
+            lookup: <HmacSha256 as Mac>::new_from_slice(&derive(
+                secret,
+                "sand/control-key/lookup/v1",
+            )?)
+            .map_err(|_| KeyProtectionError::SecretTooShort)?,
+            seal: derive(secret, "sand/control-key/seal/v1")?,
+        })
+    }
+
+    /// The lookup hash of a key (32 bytes).
+    #[must_use]
+    pub fn lookup_hash(&self, key: &ControlKey) -> Vec<u8> {
+        let mut mac = self.lookup.clone();
+        mac.update(key.as_str().as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Seals a key for the link `link`: a random nonce followed by the ciphertext.
+    ///
+    /// # Errors
+    /// Never in practice (encryption of 8 bytes); reported as
+    /// [`KeyProtectionError::CannotOpen`] if the cipher refuses.
+    pub fn seal(&self, key: &ControlKey, link: Uuid) -> Result<Vec<u8>, KeyProtectionError> {
+        let cipher = XChaCha20Poly1305::new(&self.seal.into());
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let ciphertext = cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: key.as_str().as_bytes(),
+                    aad: link.as_bytes(),
+                },
+            )
+            .map_err(|_| KeyProtectionError::CannotOpen)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ciphertext);
+        Ok(out)
+    }
+
+    /// Opens a sealed key of the link `link`.
+    ///
+    /// # Errors
+    /// [`KeyProtectionError::CannotOpen`] for a wrong secret, another link's sealed key, or
+    /// corrupt data.
+    pub fn open(&self, sealed: &[u8], link: Uuid) -> Result<ControlKey, KeyProtectionError> {
+        if sealed.len() <= NONCE_BYTES {
+            return Err(KeyProtectionError::CannotOpen);
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
+        let cipher = XChaCha20Poly1305::new(&self.seal.into());
+        let clear = cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: link.as_bytes(),
+                },
+            )
+            .map_err(|_| KeyProtectionError::CannotOpen)?;
+        let text = std::str::from_utf8(&clear).map_err(|_| KeyProtectionError::CannotOpen)?;
+        ControlKey::parse(text).map_err(|_| KeyProtectionError::CannotOpen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn protector(secret: &[u8]) -> KeyProtector {
+        KeyProtector::from_secret(secret).unwrap()
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        assert_eq!(
+            KeyProtector::from_secret(&[7; 31]).unwrap_err(),
+            KeyProtectionError::SecretTooShort
+        );
+    }
+
+    #[test]
+    fn sealed_keys_open_only_with_the_same_secret_and_link() {
+        let key = ControlKey::parse("AB1C0DEF").unwrap();
+        let link = Uuid::from_u128(1);
+        let p = protector(&[1; 32]);
+        let sealed = p.seal(&key, link).unwrap();
+        assert!(!sealed.windows(8).any(|w| w == b"AB1C0DEF"));
+        assert_eq!(p.open(&sealed, link), Ok(key));
+        assert!(p.open(&sealed, Uuid::from_u128(2)).is_err());
+        assert!(protector(&[2; 32]).open(&sealed, link).is_err());
+        assert!(p.open(&sealed[..10], link).is_err());
+        // two seals of one key differ (random nonce)
+        assert_ne!(p.seal(&key, link).unwrap(), sealed);
+    }
+
+    #[test]
+    fn lookup_hashes_depend_on_the_secret() {
+        let key = ControlKey::parse("AB1C0DEF").unwrap();
+        assert_eq!(
+            protector(&[1; 32]).lookup_hash(&key),
+            protector(&[1; 32]).lookup_hash(&key)
+        );
+        assert_ne!(
+            protector(&[1; 32]).lookup_hash(&key),
+            protector(&[2; 32]).lookup_hash(&key)
+        );
+        assert_eq!(protector(&[1; 32]).lookup_hash(&key).len(), 32);
+    }
+}

@@ -1,0 +1,313 @@
+//! SAND's storage adapters: every storage port of `sand-domain` on sea-orm, with one code
+//! base for the embedded SQLite default and for PostgreSQL in production.
+//!
+//! ```text
+//! Store ─┬─ SeaOrmRecordReader      (RecordReader: published records, web side)
+//!        ├─ SeaOrmCatalogue         (Catalogue)
+//!        ├─ SeaOrmRecordWriter      (RecordWriter: import side only)
+//!        ├─ SeaOrmProfileRepository (ProfileRepository)
+//!        ├─ SeaOrmLinkRepository    (LinkRepository: keys hashed and sealed)
+//!        └─ SeaOrmVerificationLog   (VerificationLog)
+//! ```
+
+mod entity;
+mod error;
+pub mod keys;
+mod links;
+mod mapping;
+mod profiles;
+mod records;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sand_domain::PortError;
+use sand_migration::roles::{self, RoleNames, RolesError};
+use sand_migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+};
+
+pub use keys::{KeyProtectionError, KeyProtector};
+pub use links::{SeaOrmLinkRepository, SeaOrmVerificationLog};
+pub use profiles::SeaOrmProfileRepository;
+pub use records::{SeaOrmCatalogue, SeaOrmRecordReader, SeaOrmRecordWriter};
+pub use sand_migration::roles::RoleNames as DatabaseRoles;
+
+/// Values to fill the hot-path queries with (see [`Store::hot_path_queries`]).
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct HotPathSample {
+    pub scope: sand_domain::diploma::DiplomaScope,
+    pub identity: sand_domain::identity::IdentityKey,
+    pub batch: uuid::Uuid,
+    pub key: sand_domain::control_key::ControlKey,
+    pub profile: uuid::Uuid,
+    pub link: uuid::Uuid,
+}
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Why the database could not be opened or prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL (use sqlite://PATH or postgres://…)")]
+    UnsupportedUrl,
+    #[error("cannot create the data directory {path}")]
+    DataDirectory {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot connect to the database")]
+    Connect(#[source] DbErr),
+    #[error("cannot migrate the database")]
+    Migrate(#[source] DbErr),
+    #[error(transparent)]
+    Roles(#[from] RolesError),
+    #[error("cannot configure the database")]
+    Configure(#[source] DbErr),
+}
+
+/// Connection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// `sqlite://data/sand.db` (created if missing) or `postgres://user@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl StoreSettings {
+    #[must_use]
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// An open database and the key protector: makes every storage adapter.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) keys: Arc<KeyProtector>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether the connected database user can write diploma records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordWriteAccess {
+    /// The user can only read records: the one-way rule holds in the database.
+    Denied,
+    /// The user holds these privileges on record tables (`diploma_record: INSERT`, …).
+    Granted(Vec<String>),
+    /// The backend has no users or privileges (SQLite): only a single-user deployment
+    /// may run like this.
+    NotEnforceable,
+}
+
+impl Store {
+    /// Opens the database. For SQLite, the file and its directory are created if missing,
+    /// WAL journaling is switched on and foreign keys are enforced.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn connect(settings: &StoreSettings, keys: KeyProtector) -> Result<Self, StoreError> {
+        let url = settings.url.trim();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let mut url = url.to_owned();
+        if backend == Backend::Sqlite {
+            let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or_default();
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDirectory {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            if !url.contains('?') {
+                url.push_str("?mode=rwc");
+            }
+        }
+        let mut options = ConnectOptions::new(url);
+        options
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_timeout(settings.acquire_timeout)
+            .sqlx_logging(false);
+        let db = Database::connect(options)
+            .await
+            .map_err(StoreError::Connect)?;
+        if backend == Backend::Sqlite {
+            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON"] {
+                db.execute_unprepared(pragma)
+                    .await
+                    .map_err(StoreError::Configure)?;
+            }
+        }
+        Ok(Self {
+            db,
+            keys: Arc::new(keys),
+        })
+    }
+
+    /// The underlying connection (for administration commands and tests).
+    #[must_use]
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+
+    /// Applies every pending migration, then (PostgreSQL) creates the roles and grants.
+    ///
+    /// # Errors
+    /// [`StoreError::Migrate`] or [`StoreError::Roles`].
+    pub async fn migrate(&self, roles: &RoleNames) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None)
+            .await
+            .map_err(StoreError::Migrate)?;
+        roles::set_up(&self.db, roles).await?;
+        Ok(())
+    }
+
+    /// Names of the migrations not applied yet.
+    ///
+    /// # Errors
+    /// [`StoreError::Migrate`].
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Migrator::get_pending_migrations(&self.db)
+            .await
+            .map_err(StoreError::Migrate)?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect())
+    }
+
+    /// What the connected user may do to records (checked by the web server at start).
+    ///
+    /// # Errors
+    /// [`PortError`] when the database cannot be asked.
+    pub async fn record_write_access(&self) -> Result<RecordWriteAccess, PortError> {
+        if self.backend() == Backend::Sqlite {
+            return Ok(RecordWriteAccess::NotEnforceable);
+        }
+        let sql = "SELECT t || ': ' || p AS grant FROM unnest(ARRAY['import_batch','diploma_record']) AS t, \
+                   unnest(ARRAY['INSERT','UPDATE','DELETE','TRUNCATE']) AS p \
+                   WHERE has_table_privilege(current_user, t, p) ORDER BY 1";
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .map_err(error::port)?;
+        let granted = rows
+            .iter()
+            .map(|row| row.try_get::<String>("", "grant"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(error::port)?;
+        Ok(if granted.is_empty() {
+            RecordWriteAccess::Denied
+        } else {
+            RecordWriteAccess::Granted(granted)
+        })
+    }
+
+    /// The SQL of every hot-path query, as the adapters run it, for `EXPLAIN` checks.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn hot_path_queries(&self, sample: &HotPathSample) -> Vec<(&'static str, String)> {
+        use sea_orm::QueryTrait;
+        let backend = self.db.get_database_backend();
+        let key_hash = self.keys.lookup_hash(&sample.key);
+        vec![
+            (
+                "attach lookup",
+                records::attach_lookup(&sample.scope, &sample.identity, sample.batch)
+                    .build(backend)
+                    .to_string(),
+            ),
+            (
+                "published batch of a scope",
+                records::published_batch_lookup(&sample.scope)
+                    .build(backend)
+                    .to_string(),
+            ),
+            (
+                "verify by key",
+                links::key_lookup(key_hash).build(backend).to_string(),
+            ),
+            (
+                "a profile's links",
+                links::profile_links(sample.profile)
+                    .build(backend)
+                    .to_string(),
+            ),
+            (
+                "verifications of links",
+                links::events_of([sample.link]).build(backend).to_string(),
+            ),
+        ]
+    }
+
+    #[must_use]
+    pub fn record_reader(&self) -> SeaOrmRecordReader {
+        SeaOrmRecordReader(self.clone())
+    }
+
+    #[must_use]
+    pub fn catalogue(&self) -> SeaOrmCatalogue {
+        SeaOrmCatalogue(self.clone())
+    }
+
+    /// The import side's writer. The web composition never calls this.
+    #[must_use]
+    pub fn record_writer(&self) -> SeaOrmRecordWriter {
+        SeaOrmRecordWriter(self.clone())
+    }
+
+    #[must_use]
+    pub fn profiles(&self) -> SeaOrmProfileRepository {
+        SeaOrmProfileRepository(self.clone())
+    }
+
+    #[must_use]
+    pub fn links(&self) -> SeaOrmLinkRepository {
+        SeaOrmLinkRepository(self.clone())
+    }
+
+    #[must_use]
+    pub fn verification_log(&self) -> SeaOrmVerificationLog {
+        SeaOrmVerificationLog(self.clone())
+    }
+}

@@ -1,0 +1,234 @@
+//! Links, their protected control keys, and the verification log.
+
+use async_trait::async_trait;
+use sand_domain::PortError;
+use sand_domain::control_key::ControlKey;
+use sand_domain::link::{Link, LinkId, NewLink};
+use sand_domain::ports::{
+    CreateLinkStoreError, LinkRepository, ReplaceKeyStoreError, VerificationLog,
+};
+use sand_domain::profile::ProfileId;
+use sand_domain::record::RecordId;
+use sand_domain::verification::{NewVerificationEvent, Organisation, VerificationEvent};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use time::OffsetDateTime;
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::Store;
+use crate::entity::{link, verification_event};
+use crate::error::{Violation, port, violation};
+use crate::mapping::link_from;
+
+/// Verification by key: served by the unique index on `key_hash`.
+pub(crate) fn key_lookup(hash: Vec<u8>) -> sea_orm::Select<link::Entity> {
+    link::Entity::find()
+        .filter(link::Column::KeyHash.eq(hash))
+        .filter(link::Column::WithdrawnAt.is_null())
+}
+
+/// A profile's links: served by `ix_link_profile`.
+pub(crate) fn profile_links(profile: Uuid) -> sea_orm::Select<link::Entity> {
+    link::Entity::find().filter(link::Column::ProfileId.eq(profile))
+}
+
+/// The verification log of some links: served by `ix_verification_event_link`.
+pub(crate) fn events_of(
+    links: impl IntoIterator<Item = Uuid>,
+) -> sea_orm::Select<verification_event::Entity> {
+    verification_event::Entity::find()
+        .filter(verification_event::Column::LinkId.is_in(links))
+        .order_by_desc(verification_event::Column::At)
+}
+
+/// Stores links and their keys (hashed and sealed, never in clear).
+#[derive(Debug, Clone)]
+pub struct SeaOrmLinkRepository(pub(crate) Store);
+
+impl SeaOrmLinkRepository {
+    fn to_links(&self, rows: Vec<link::Model>) -> Result<Vec<Link>, PortError> {
+        rows.into_iter()
+            .map(|row| link_from(row, &self.0.keys))
+            .collect()
+    }
+
+    async fn owned_row(
+        &self,
+        id: LinkId,
+        profile: ProfileId,
+    ) -> Result<Option<link::Model>, PortError> {
+        link::Entity::find_by_id(id.0)
+            .filter(link::Column::ProfileId.eq(profile.0))
+            .one(&self.0.db)
+            .await
+            .map_err(port)
+    }
+}
+
+#[async_trait]
+impl LinkRepository for SeaOrmLinkRepository {
+    #[instrument(skip_all, err)]
+    async fn create(&self, new: NewLink) -> Result<Link, CreateLinkStoreError> {
+        let id = Uuid::new_v4();
+        let keys = &self.0.keys;
+        let row = link::ActiveModel {
+            id: Set(id),
+            profile_id: Set(new.profile.0),
+            record_id: Set(new.record.0),
+            key_hash: Set(keys.lookup_hash(&new.key)),
+            key_sealed: Set(keys.seal(&new.key, id).map_err(PortError::unexpected)?),
+            created_at: Set(new.created_at),
+            key_issued_at: Set(new.created_at),
+            withdrawn_at: Set(None),
+        };
+        match link::Entity::insert(row)
+            .exec_with_returning(&self.0.db)
+            .await
+        {
+            Ok(model) => Ok(link_from(model, keys)?),
+            Err(e) => match violation(&e) {
+                Some(Violation::Unique(text)) if text.contains("record") => {
+                    Err(CreateLinkStoreError::RecordAlreadyLinked)
+                }
+                Some(Violation::Unique(text)) if text.contains("key") => {
+                    Err(CreateLinkStoreError::KeyCollision)
+                }
+                Some(Violation::ForeignKey) => Err(CreateLinkStoreError::ProfileGone),
+                _ => Err(port(e).into()),
+            },
+        }
+    }
+
+    #[instrument(skip_all, err)]
+    async fn find_by_record(&self, record: RecordId) -> Result<Option<Link>, PortError> {
+        let row = link::Entity::find()
+            .filter(link::Column::RecordId.eq(record.0))
+            .one(&self.0.db)
+            .await
+            .map_err(port)?;
+        row.map(|r| link_from(r, &self.0.keys)).transpose()
+    }
+
+    #[instrument(skip_all, err)]
+    async fn list_for_profile(&self, profile: ProfileId) -> Result<Vec<Link>, PortError> {
+        let rows = profile_links(profile.0)
+            .order_by_asc(link::Column::CreatedAt)
+            .order_by_asc(link::Column::Id)
+            .all(&self.0.db)
+            .await
+            .map_err(port)?;
+        self.to_links(rows)
+    }
+
+    #[instrument(skip_all, err)]
+    async fn get_owned(&self, id: LinkId, profile: ProfileId) -> Result<Option<Link>, PortError> {
+        self.owned_row(id, profile)
+            .await?
+            .map(|r| link_from(r, &self.0.keys))
+            .transpose()
+    }
+
+    #[instrument(skip_all, err)]
+    async fn find_active_by_key(&self, key: &ControlKey) -> Result<Option<Link>, PortError> {
+        let row = key_lookup(self.0.keys.lookup_hash(key))
+            .one(&self.0.db)
+            .await
+            .map_err(port)?;
+        row.map(|r| link_from(r, &self.0.keys)).transpose()
+    }
+
+    #[instrument(skip_all, err)]
+    async fn replace_key(
+        &self,
+        id: LinkId,
+        profile: ProfileId,
+        key: ControlKey,
+        issued_at: OffsetDateTime,
+    ) -> Result<Link, ReplaceKeyStoreError> {
+        let keys = &self.0.keys;
+        let sealed = keys.seal(&key, id.0).map_err(PortError::unexpected)?;
+        let result = link::Entity::update_many()
+            .col_expr(link::Column::KeyHash, Expr::value(keys.lookup_hash(&key)))
+            .col_expr(link::Column::KeySealed, Expr::value(sealed))
+            .col_expr(link::Column::KeyIssuedAt, Expr::value(issued_at))
+            .filter(link::Column::Id.eq(id.0))
+            .filter(link::Column::ProfileId.eq(profile.0))
+            .filter(link::Column::WithdrawnAt.is_null())
+            .exec(&self.0.db)
+            .await;
+        match result {
+            Ok(r) if r.rows_affected == 0 => Err(ReplaceKeyStoreError::NotFound),
+            Ok(_) => {
+                let row = self
+                    .owned_row(id, profile)
+                    .await?
+                    .ok_or(ReplaceKeyStoreError::NotFound)?;
+                Ok(link_from(row, keys)?)
+            }
+            Err(e) => match violation(&e) {
+                Some(Violation::Unique(_)) => Err(ReplaceKeyStoreError::KeyCollision),
+                _ => Err(port(e).into()),
+            },
+        }
+    }
+
+    #[instrument(skip_all, err)]
+    async fn delete_owned(&self, id: LinkId, profile: ProfileId) -> Result<bool, PortError> {
+        let result = link::Entity::delete_many()
+            .filter(link::Column::Id.eq(id.0))
+            .filter(link::Column::ProfileId.eq(profile.0))
+            .exec(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(result.rows_affected > 0)
+    }
+}
+
+/// The verification log.
+#[derive(Debug, Clone)]
+pub struct SeaOrmVerificationLog(pub(crate) Store);
+
+#[async_trait]
+impl VerificationLog for SeaOrmVerificationLog {
+    #[instrument(skip_all, err)]
+    async fn record(&self, event: NewVerificationEvent) -> Result<(), PortError> {
+        let row = verification_event::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            link_id: Set(Some(event.link.0)),
+            at: Set(event.at),
+            organisation: Set(event.organisation.map(|o| o.as_str().to_owned())),
+        };
+        verification_event::Entity::insert(row)
+            .exec(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, err, fields(links = links.len()))]
+    async fn list_for_links(&self, links: &[LinkId]) -> Result<Vec<VerificationEvent>, PortError> {
+        let rows = events_of(links.iter().map(|l| l.0))
+            .all(&self.0.db)
+            .await
+            .map_err(port)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(VerificationEvent {
+                    link: LinkId(
+                        row.link_id
+                            .ok_or_else(|| crate::error::corrupt("event link"))?,
+                    ),
+                    at: row.at,
+                    organisation: row
+                        .organisation
+                        .as_deref()
+                        .map(Organisation::parse)
+                        .transpose()
+                        .map_err(|_| crate::error::corrupt("organisation"))?
+                        .flatten(),
+                })
+            })
+            .collect()
+    }
+}

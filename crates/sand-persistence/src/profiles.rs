@@ -1,0 +1,169 @@
+//! Graduates' profiles.
+
+use async_trait::async_trait;
+use sand_domain::PortError;
+use sand_domain::credentials::{Email, PasswordHash};
+use sand_domain::identity::BirthPlace;
+use sand_domain::ports::{CreateProfileStoreError, ProfileRepository};
+use sand_domain::profile::{FranceConnectSubject, NewCredentials, NewProfile, Profile, ProfileId};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
+};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::Store;
+use crate::entity::{link, profile};
+use crate::error::{Violation, port, violation};
+use crate::mapping::{first_names_to_row, profile_from};
+
+/// Stores profiles.
+#[derive(Debug, Clone)]
+pub struct SeaOrmProfileRepository(pub(crate) Store);
+
+#[async_trait]
+impl ProfileRepository for SeaOrmProfileRepository {
+    #[instrument(skip_all, err)]
+    async fn create(&self, new: NewProfile) -> Result<Profile, CreateProfileStoreError> {
+        let (password_hash, fc_issuer, fc_subject) = match &new.credentials {
+            NewCredentials::Password(hash) => (Some(hash.as_str().to_owned()), None, None),
+            NewCredentials::FranceConnect(s) => {
+                (None, Some(s.issuer.clone()), Some(s.subject.clone()))
+            }
+        };
+        let identity = &new.identity;
+        let row = profile::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            email: Set(new.email.as_str().to_owned()),
+            email_verified: Set(new.email_verified),
+            password_hash: Set(password_hash),
+            fc_issuer: Set(fc_issuer),
+            fc_subject: Set(fc_subject),
+            birth_name: Set(identity.birth_name.as_str().to_owned()),
+            first_names: Set(first_names_to_row(&identity.first_names)),
+            birth_date: Set(identity.birth_date.date()),
+            birth_place: Set(identity
+                .birth_place
+                .as_ref()
+                .map(|p| BirthPlace::as_str(p).to_owned())),
+            identity_certified: Set(new.identity_certified),
+            birth_date_presumed: Set(new.birth_date_presumed),
+            notify_on_verification: Set(false),
+            created_at: Set(new.created_at),
+        };
+        match profile::Entity::insert(row)
+            .exec_with_returning(&self.0.db)
+            .await
+        {
+            Ok(model) => Ok(profile_from(model)?),
+            Err(e) => match violation(&e) {
+                Some(Violation::Unique(text)) if text.contains("email") => {
+                    Err(CreateProfileStoreError::EmailTaken)
+                }
+                Some(Violation::Unique(_)) => Err(CreateProfileStoreError::SubjectTaken),
+                _ => Err(port(e).into()),
+            },
+        }
+    }
+
+    #[instrument(skip_all, err)]
+    async fn get(&self, id: ProfileId) -> Result<Option<Profile>, PortError> {
+        profile::Entity::find_by_id(id.0)
+            .one(&self.0.db)
+            .await
+            .map_err(port)?
+            .map(profile_from)
+            .transpose()
+    }
+
+    #[instrument(skip_all, err)]
+    async fn find_password_account(
+        &self,
+        email: &Email,
+    ) -> Result<Option<(Profile, PasswordHash)>, PortError> {
+        let Some(row) = profile::Entity::find()
+            .filter(profile::Column::Email.eq(email.as_str()))
+            .filter(profile::Column::PasswordHash.is_not_null())
+            .one(&self.0.db)
+            .await
+            .map_err(port)?
+        else {
+            return Ok(None);
+        };
+        let hash = PasswordHash::new(row.password_hash.clone().unwrap_or_default());
+        Ok(Some((profile_from(row)?, hash)))
+    }
+
+    #[instrument(skip_all, err)]
+    async fn find_by_franceconnect(
+        &self,
+        subject: &FranceConnectSubject,
+    ) -> Result<Option<Profile>, PortError> {
+        profile::Entity::find()
+            .filter(profile::Column::FcIssuer.eq(subject.issuer.as_str()))
+            .filter(profile::Column::FcSubject.eq(subject.subject.as_str()))
+            .one(&self.0.db)
+            .await
+            .map_err(port)?
+            .map(profile_from)
+            .transpose()
+    }
+
+    #[instrument(skip_all, err)]
+    async fn mark_email_verified(&self, id: ProfileId) -> Result<bool, PortError> {
+        let result = profile::Entity::update_many()
+            .col_expr(profile::Column::EmailVerified, Expr::value(true))
+            .filter(profile::Column::Id.eq(id.0))
+            .exec(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(result.rows_affected > 0)
+    }
+
+    #[instrument(skip_all, err)]
+    async fn delete(&self, id: ProfileId) -> Result<Option<u64>, PortError> {
+        let txn = self.0.db.begin().await.map_err(port)?;
+        // Lock the profile first: a concurrent attach either committed its link before
+        // (and it is counted and deleted here) or fails on the foreign key after.
+        let exists = profile::Entity::find_by_id(id.0)
+            .lock_exclusive_if_supported()
+            .one(&txn)
+            .await
+            .map_err(port)?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let links = link::Entity::find()
+            .filter(link::Column::ProfileId.eq(id.0))
+            .count(&txn)
+            .await
+            .map_err(port)?;
+        // Verification events lose their link (ON DELETE SET NULL): no tie to the person.
+        link::Entity::delete_many()
+            .filter(link::Column::ProfileId.eq(id.0))
+            .exec(&txn)
+            .await
+            .map_err(port)?;
+        profile::Entity::delete_by_id(id.0)
+            .exec(&txn)
+            .await
+            .map_err(port)?;
+        txn.commit().await.map_err(port)?;
+        Ok(Some(links))
+    }
+}
+
+/// `SELECT … FOR UPDATE` where the backend has it (PostgreSQL); SQLite serialises
+/// writers anyway.
+trait LockIfSupported {
+    fn lock_exclusive_if_supported(self) -> Self;
+}
+
+impl<E: EntityTrait> LockIfSupported for sea_orm::Select<E> {
+    fn lock_exclusive_if_supported(self) -> Self {
+        use sea_orm::QuerySelect;
+        self.lock_exclusive()
+    }
+}

@@ -1,0 +1,54 @@
+//! The storage ports, on real databases: every case of `suite` runs on SQLite (a
+//! temporary file) and on PostgreSQL (a fresh database per test); `postgres` holds what
+//! only PostgreSQL can prove (privileges, query plans, concurrency).
+//!
+//! PostgreSQL comes from `SAND_TEST_POSTGRES_URL` (an administrator URL; the test
+//! command starts a throw-away cluster and sets it). Without it the PostgreSQL tests fail
+//! with a message saying so: they are never skipped.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod fixtures;
+mod postgres;
+mod suite;
+mod support;
+
+/// Runs each named case of `suite` once per backend.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = crate::support::TestStore::sqlite().await;
+                    crate::suite::$case(&db).await;
+                }
+            )*
+        }
+        mod postgresql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = crate::support::TestStore::postgres().await;
+                    crate::suite::$case(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    migrating_an_empty_database_reaches_the_latest_schema,
+    records_round_trip_with_non_ascii_names_and_29_february,
+    an_incomplete_batch_is_stored_but_not_published,
+    reimporting_the_same_batch_changes_nothing,
+    a_corrected_batch_keeps_unchanged_links_and_withdraws_vanished_ones,
+    profiles_round_trip_and_emails_are_unique,
+    franceconnect_subjects_are_unique,
+    links_round_trip_and_keep_their_constraints,
+    the_database_holds_no_key_in_clear,
+    renewing_a_key_kills_the_old_one,
+    links_are_only_reachable_by_their_owner,
+    deleting_a_profile_deletes_its_links_and_anonymises_its_verifications,
+    the_domain_use_cases_run_on_the_real_store,
+);

@@ -1,0 +1,491 @@
+//! What only PostgreSQL can prove: the web role cannot write records, hot paths use
+//! indexes on 100 000 records, and concurrent writers keep the invariants.
+
+use std::sync::Arc;
+
+use sand_domain::control_key::ControlKey;
+use sand_domain::link::attach::{
+    AttachDiploma, AttachDiplomaError, AttachDiplomaRequest, AttachOutcome,
+};
+use sand_domain::ports::{KeyGenerator, LinkRepository, ProfileRepository};
+use sand_persistence::{HotPathSample, KeyProtector, RecordWriteAccess, Store, StoreSettings};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use uuid::Uuid;
+
+use crate::fixtures::*;
+use crate::support::{TestStore, protector};
+
+fn stmt(sql: &str) -> Statement {
+    Statement::from_string(DbBackend::Postgres, sql.to_owned())
+}
+
+/// Connects to the test's database as a new login user that is a member of `group`.
+async fn connect_as_member_of(db: &mut TestStore, group: &str) -> Store {
+    let user = format!("{group}_login");
+    db.store
+        .connection()
+        .execute_raw(stmt(&format!("CREATE ROLE {user} LOGIN IN ROLE {group}")))
+        .await
+        .unwrap();
+    db.drop_role_afterwards(&user);
+    let (scheme, rest) = db.url.split_once("://").unwrap();
+    let (_, host_and_database) = rest.split_once('@').unwrap();
+    let url = format!("{scheme}://{user}@{host_and_database}");
+    Store::connect(&StoreSettings::new(url), protector())
+        .await
+        .unwrap()
+}
+
+fn permission_denied(result: Result<sea_orm::ExecResult, sea_orm::DbErr>) -> bool {
+    match result {
+        Ok(_) => false,
+        Err(e) => e.to_string().contains("permission denied"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_role_cannot_write_records() {
+    let mut db = TestStore::postgres().await;
+    import_records(&db, 3).await;
+    let web_role = db.roles.web.clone();
+    let web = connect_as_member_of(&mut db, &web_role).await;
+    let conn = web.connection();
+
+    // it reads records
+    let rows = conn
+        .query_all_raw(stmt("SELECT id FROM diploma_record"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    // it cannot write them, in any way
+    for sql in [
+        "INSERT INTO import_batch (id, exam_office, diploma_kind, session, academie, source_system, exported_at, imported_at, complete, record_count, fingerprint) \
+         VALUES (gen_random_uuid(), '10', 'BTS', 2022, '10', 'OCEAN', now(), now(), true, 0, repeat('0', 64))",
+        "INSERT INTO diploma_record SELECT gen_random_uuid(), batch_id, diploma_kind, session, academie, exam_office, 'X' || candidate_number, civility, birth_name, birth_name_key, first_names, birth_date, birth_place, usage_name, ine, speciality, mention, deliberation_date, content_hash, withdrawn_at FROM diploma_record LIMIT 1",
+        "UPDATE diploma_record SET birth_name = 'Forgé'",
+        "UPDATE import_batch SET complete = true",
+        "DELETE FROM diploma_record",
+        "TRUNCATE diploma_record CASCADE",
+    ] {
+        assert!(
+            permission_denied(conn.execute_raw(stmt(sql)).await),
+            "the web role could run: {sql}"
+        );
+    }
+    assert_eq!(
+        web.record_write_access().await.unwrap(),
+        RecordWriteAccess::Denied
+    );
+    // it does write profiles (its own job)
+    web.profiles()
+        .create(password_profile("web@exemple.fr", zoe()))
+        .await
+        .unwrap();
+
+    // the importer may write records; the administrator (test superuser) may too
+    let importer_role = db.roles.importer.clone();
+    let importer = connect_as_member_of(&mut db, &importer_role).await;
+    assert!(matches!(
+        importer.record_write_access().await.unwrap(),
+        RecordWriteAccess::Granted(_)
+    ));
+    let RecordWriteAccess::Granted(grants) = db.store.record_write_access().await.unwrap() else {
+        panic!("the owner can write records")
+    };
+    assert!(grants.contains(&"diploma_record: INSERT".to_owned()));
+}
+
+/// Inserts `n` published records (and as many profiles' links as asked) set-based.
+async fn import_records(db: &TestStore, n: i64) -> Uuid {
+    let batch = Uuid::new_v4();
+    let conn = db.store.connection();
+    conn.execute_raw(stmt(&format!(
+        "INSERT INTO import_batch VALUES ('{batch}', '10', 'BACG', 2022, '10', 'OCEAN', now(), now(), true, {n}, repeat('0', 64))"
+    )))
+    .await
+    .unwrap();
+    conn.execute_raw(stmt(&format!(
+        "INSERT INTO diploma_record \
+         SELECT gen_random_uuid(), '{batch}', 'BACG', 2022, '10', '10', 'C' || i, NULL, \
+                'Nom' || translate(i::text, '0123456789', 'abcdefghij'), \
+                'NOM' || translate(i::text, '0123456789', 'ABCDEFGHIJ'), 'Prénom', DATE '2000-01-01' + (i % 3000), NULL, NULL, NULL, NULL, NULL, \
+                DATE '2022-07-05', md5(i::text) || md5(i::text), NULL \
+         FROM generate_series(1, {n}) AS i"
+    )))
+    .await
+    .unwrap();
+    batch
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_paths_use_indexes_on_100_000_records() {
+    let db = TestStore::postgres().await;
+    let conn = db.store.connection();
+    let batch = import_records(&db, 100_000).await;
+    // other scopes, so that the scope columns are selective too
+    conn.execute_raw(stmt(
+        "INSERT INTO import_batch \
+         SELECT gen_random_uuid(), lpad((i % 50)::text, 2, '0'), 'BTS', 2009 + i / 50, lpad((i % 50)::text, 2, '0'), 'OCEAN', now(), now(), true, 0, repeat('0', 64) \
+         FROM generate_series(0, 4999) AS i",
+    ))
+    .await
+    .unwrap();
+    // 1 000 profiles holding 100 000 links with their verifications
+    conn.execute_raw(stmt(
+        "INSERT INTO profile (id, email, email_verified, birth_name, first_names, birth_date, identity_certified, birth_date_presumed, notify_on_verification, created_at) \
+         SELECT gen_random_uuid(), 'p' || i || '@exemple.fr', true, 'Nom', 'Prénom', DATE '2000-01-01', false, false, false, now() FROM generate_series(1, 1000) AS i",
+    ))
+    .await
+    .unwrap();
+    conn.execute_raw(stmt(
+        "WITH p AS (SELECT id, row_number() OVER () AS n FROM profile), \
+              r AS (SELECT id, row_number() OVER () AS n FROM diploma_record) \
+         INSERT INTO link SELECT gen_random_uuid(), p.id, r.id, sha256(r.id::text::bytea), '\\x00'::bytea, now(), now(), NULL \
+         FROM r JOIN p ON p.n = (r.n % 1000) + 1",
+    ))
+    .await
+    .unwrap();
+    conn.execute_raw(stmt(
+        "INSERT INTO verification_event SELECT gen_random_uuid(), id, now(), NULL FROM link",
+    ))
+    .await
+    .unwrap();
+    conn.execute_raw(stmt("ANALYZE")).await.unwrap();
+    let counts = conn
+        .query_one_raw(stmt(
+            "SELECT (SELECT COUNT(*) FROM diploma_record), (SELECT COUNT(*) FROM link)",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(counts.try_get_by_index::<i64>(0).unwrap(), 100_000);
+    assert_eq!(counts.try_get_by_index::<i64>(1).unwrap(), 100_000);
+
+    let some_profile: Uuid = conn
+        .query_one_raw(stmt("SELECT id FROM profile LIMIT 1"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    let some_link: Uuid = conn
+        .query_one_raw(stmt("SELECT id FROM link LIMIT 1"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    let mut scope = scope();
+    scope.session = sand_domain::diploma::Session::new(2022).unwrap();
+    let sample = HotPathSample {
+        scope,
+        identity: identity("Nomeceb", &["Prénom"], "2001-03-01").key(),
+        batch,
+        key: ControlKey::parse("AAAA0000").unwrap(),
+        profile: some_profile,
+        link: some_link,
+    };
+    for (name, sql) in db.store.hot_path_queries(&sample) {
+        let plan: Vec<String> = conn
+            .query_all_raw(stmt(&format!("EXPLAIN {sql}")))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).unwrap())
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            !plan.contains("Seq Scan"),
+            "{name} scans a table:\n{sql}\n{plan}"
+        );
+        assert!(plan.contains("Index"), "{name} uses no index:\n{plan}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_simultaneous_attaches_of_one_record_end_with_one_link() {
+    let db = TestStore::postgres().await;
+    import_records(&db, 1).await;
+    // the record: Nomb, Prénom, 2000-01-02 (see import_records: 1 → "b")
+    let holder = identity("Nomb", &["Prénom"], "2000-01-02");
+    let mut scope = scope();
+    scope.session = sand_domain::diploma::Session::new(2022).unwrap();
+    for round in 0..10 {
+        let a = db
+            .store
+            .profiles()
+            .create(password_profile(
+                &format!("a{round}@exemple.fr"),
+                holder.clone(),
+            ))
+            .await
+            .unwrap();
+        let b = db
+            .store
+            .profiles()
+            .create(password_profile(
+                &format!("b{round}@exemple.fr"),
+                holder.clone(),
+            ))
+            .await
+            .unwrap();
+        let attach = attach_use_case(&db, Arc::new(RandomKeys));
+        let (ra, rb) = tokio::join!(
+            tokio::spawn({
+                let attach = attach.clone();
+                async move {
+                    attach
+                        .execute(AttachDiplomaRequest {
+                            profile: a.id,
+                            scope,
+                        })
+                        .await
+                }
+            }),
+            tokio::spawn({
+                let attach = attach.clone();
+                async move {
+                    attach
+                        .execute(AttachDiplomaRequest {
+                            profile: b.id,
+                            scope,
+                        })
+                        .await
+                }
+            }),
+        );
+        let outcomes = [ra.unwrap().unwrap(), rb.unwrap().unwrap()];
+        let attached = outcomes
+            .iter()
+            .filter(|o| matches!(o, AttachOutcome::Attached { .. }))
+            .count();
+        let refused = outcomes
+            .iter()
+            .filter(|o| matches!(o, AttachOutcome::AttachedToAnotherProfile { .. }))
+            .count();
+        assert_eq!((attached, refused), (1, 1), "round {round}: {outcomes:?}");
+        let links: i64 = db
+            .store
+            .connection()
+            .query_one_raw(stmt("SELECT COUNT(*) FROM link"))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index(0)
+            .unwrap();
+        assert_eq!(links, 1);
+        // free the record for the next round
+        db.store
+            .connection()
+            .execute_raw(stmt("DELETE FROM link"))
+            .await
+            .unwrap();
+    }
+}
+
+/// Yields a key already in use first, then random keys.
+struct CollidingFirst {
+    taken: ControlKey,
+    used: std::sync::atomic::AtomicBool,
+}
+
+impl KeyGenerator for CollidingFirst {
+    fn generate(&self) -> ControlKey {
+        if self.used.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            RandomKeys.generate()
+        } else {
+            self.taken
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_collision_is_retried_with_another_key() {
+    let db = TestStore::postgres().await;
+    let (zoe_id, marie_id) = import_two_published(&db).await;
+    let owner = db
+        .store
+        .profiles()
+        .create(password_profile(
+            "m@exemple.fr",
+            identity("Durand", &["Marie"], "2004-05-17"),
+        ))
+        .await
+        .unwrap();
+    let other = db
+        .store
+        .profiles()
+        .create(password_profile("z@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let taken = key("TAKEN000");
+    db.store
+        .links()
+        .create(sand_domain::link::NewLink {
+            profile: other.id,
+            record: zoe_id,
+            key: taken,
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let attach = attach_use_case(
+        &db,
+        Arc::new(CollidingFirst {
+            taken,
+            used: false.into(),
+        }),
+    );
+    let outcome = attach
+        .execute(AttachDiplomaRequest {
+            profile: owner.id,
+            scope: scope(),
+        })
+        .await
+        .unwrap();
+    let AttachOutcome::Attached { link, record } = outcome else {
+        panic!("expected attached: {outcome:?}")
+    };
+    assert_eq!(record.id, marie_id);
+    assert_ne!(link.key, taken);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_profile_while_it_attaches_leaves_no_orphan_link() {
+    let db = TestStore::postgres().await;
+    import_records(&db, 1).await;
+    let holder = identity("Nomb", &["Prénom"], "2000-01-02");
+    let mut scope = scope();
+    scope.session = sand_domain::diploma::Session::new(2022).unwrap();
+    let attach = attach_use_case(&db, Arc::new(RandomKeys));
+    for round in 0..20 {
+        let p = db
+            .store
+            .profiles()
+            .create(password_profile(
+                &format!("p{round}@exemple.fr"),
+                holder.clone(),
+            ))
+            .await
+            .unwrap();
+        let profiles = db.store.profiles();
+        let (attached, deleted) = tokio::join!(
+            tokio::spawn({
+                let attach = attach.clone();
+                async move {
+                    attach
+                        .execute(AttachDiplomaRequest {
+                            profile: p.id,
+                            scope,
+                        })
+                        .await
+                }
+            }),
+            tokio::spawn(async move { profiles.delete(p.id).await }),
+        );
+        let deleted = deleted.unwrap().unwrap();
+        match attached.unwrap() {
+            Ok(AttachOutcome::Attached { .. }) => assert_eq!(
+                deleted,
+                Some(1),
+                "round {round}: the link went with the profile"
+            ),
+            Err(AttachDiplomaError::ProfileNotFound) => assert_eq!(deleted, Some(0)),
+            other => panic!("round {round}: unexpected {other:?}"),
+        }
+        let orphans: i64 = db
+            .store
+            .connection()
+            .query_one_raw(stmt("SELECT COUNT(*) FROM link l LEFT JOIN profile p ON p.id = l.profile_id WHERE p.id IS NULL"))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index(0)
+            .unwrap();
+        assert_eq!(orphans, 0);
+        let links: i64 = db
+            .store
+            .connection()
+            .query_one_raw(stmt("SELECT COUNT(*) FROM link"))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index(0)
+            .unwrap();
+        assert_eq!(links, 0, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_server_secret_is_an_error_not_a_wrong_key() {
+    let db = TestStore::postgres().await;
+    let (zoe_id, _) = import_two_published(&db).await;
+    let owner = db
+        .store
+        .profiles()
+        .create(password_profile("z@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    db.store
+        .links()
+        .create(sand_domain::link::NewLink {
+            profile: owner.id,
+            record: zoe_id,
+            key: key("SECRET00"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let other_secret = Store::connect(
+        &StoreSettings::new(&db.url),
+        KeyProtector::from_secret(&[9; 32]).unwrap(),
+    )
+    .await
+    .unwrap();
+    let result = other_secret.links().list_for_profile(owner.id).await;
+    assert!(matches!(result, Err(sand_domain::PortError::Unexpected(_))));
+}
+
+async fn import_two_published(
+    db: &TestStore,
+) -> (sand_domain::record::RecordId, sand_domain::record::RecordId) {
+    use sand_domain::ports::{RecordReader, RecordWriter};
+    let marie = identity("Durand", &["Marie"], "2004-05-17");
+    db.store
+        .record_writer()
+        .replace_batch(&batch(
+            vec![
+                new_record(2, "C001", zoe()),
+                new_record(3, "C002", marie.clone()),
+            ],
+            true,
+            1,
+        ))
+        .await
+        .unwrap();
+    let reader = db.store.record_reader();
+    let z = reader
+        .find_candidates(&scope(), &zoe().key())
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    let m = reader
+        .find_candidates(&scope(), &marie.key())
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    (z, m)
+}
+
+fn attach_use_case(db: &TestStore, keys: Arc<dyn KeyGenerator>) -> AttachDiploma {
+    AttachDiploma {
+        catalogue: Arc::new(db.store.catalogue()),
+        profiles: Arc::new(db.store.profiles()),
+        records: Arc::new(db.store.record_reader()),
+        links: Arc::new(db.store.links()),
+        keys,
+        clock: Arc::new(FixedClock),
+    }
+}

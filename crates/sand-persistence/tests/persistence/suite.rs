@@ -1,0 +1,780 @@
+//! The shared suite of the storage ports: each case runs on SQLite and on PostgreSQL.
+
+use std::sync::Arc;
+
+use sand_domain::link::attach::{AttachDiploma, AttachDiplomaRequest, AttachOutcome};
+use sand_domain::link::{LinkState, NewLink};
+use sand_domain::ports::{
+    Catalogue, CreateLinkStoreError, CreateProfileStoreError, LinkRepository, ProfileRepository,
+    RecordReader, RecordWriter, ReplaceKeyStoreError, VerificationLog,
+};
+use sand_domain::profile::{FranceConnectSubject, ProfileId};
+use sand_domain::record::RecordId;
+use sand_domain::verification::{
+    NewVerificationEvent, Organisation, VerifyAttestation, VerifyOutcome, VerifyRequest,
+};
+use sea_orm::{ConnectionTrait, Statement};
+use uuid::Uuid;
+
+use crate::fixtures::*;
+use crate::support::TestStore;
+
+async fn count(db: &TestStore, sql: &str) -> i64 {
+    let conn = db.store.connection();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// Imports one complete batch with Zoé and Marie; returns their record ids.
+async fn import_two(db: &TestStore) -> (RecordId, RecordId) {
+    let writer = db.store.record_writer();
+    writer
+        .replace_batch(&batch(
+            vec![
+                new_record(2, "C001", zoe()),
+                new_record(3, "C002", identity("Durand", &["Marie"], "2004-05-17")),
+            ],
+            true,
+            1,
+        ))
+        .await
+        .unwrap();
+    let reader = db.store.record_reader();
+    let zoe_record = reader
+        .find_candidates(&scope(), &zoe().key())
+        .await
+        .unwrap()
+        .remove(0);
+    let marie = identity("Durand", &["Marie"], "2004-05-17");
+    let marie_record = reader
+        .find_candidates(&scope(), &marie.key())
+        .await
+        .unwrap()
+        .remove(0);
+    (zoe_record.id, marie_record.id)
+}
+
+pub async fn migrating_an_empty_database_reaches_the_latest_schema(db: &TestStore) {
+    assert!(db.store.pending_migrations().await.unwrap().is_empty());
+    for table in [
+        "import_batch",
+        "diploma_record",
+        "profile",
+        "link",
+        "verification_event",
+    ] {
+        assert_eq!(
+            count(db, &format!("SELECT COUNT(*) FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+    // migrating again is a no-op
+    db.store.migrate(&db.roles).await.unwrap();
+    if db.store.backend() == sand_persistence::Backend::Sqlite {
+        let conn = db.store.connection();
+        let mode = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                "PRAGMA journal_mode",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<String>(0)
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk = count(db, "PRAGMA foreign_keys").await;
+        assert_eq!(fk, 1);
+    }
+}
+
+pub async fn records_round_trip_with_non_ascii_names_and_29_february(db: &TestStore) {
+    let stored = new_record(2, "C001", zoe());
+    db.store
+        .record_writer()
+        .replace_batch(&batch(vec![stored.clone()], true, 1))
+        .await
+        .unwrap();
+
+    // found by the identity written with spelling noise: the key is what is indexed
+    let noisy = identity(
+        "NDIAYE LOEWENBRUCK DE L ESTREE",
+        &["ZOE ANAIS CELINE STRASSE"],
+        "2004-02-29",
+    );
+    let found = db
+        .store
+        .record_reader()
+        .find_candidates(&scope(), &noisy.key())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let record = &found[0];
+    assert_eq!(record.holder, stored.holder);
+    assert_eq!(record.award, stored.award);
+    assert_eq!(record.scope, scope());
+    assert_eq!(record.source.candidate_number.as_str(), "C001");
+    assert!(record.holder.identity.matches(&noisy));
+
+    let again = db
+        .store
+        .record_reader()
+        .get_many(&[record.id, RecordId(Uuid::new_v4())])
+        .await
+        .unwrap();
+    assert_eq!(again, found);
+    let batch = db
+        .store
+        .record_writer()
+        .find_batch(&scope())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch.record_count, 1);
+    assert_eq!(batch.fingerprint.0, [1; 32]);
+    assert_eq!(
+        db.store.catalogue().published_scopes().await.unwrap(),
+        vec![scope()]
+    );
+}
+
+pub async fn an_incomplete_batch_is_stored_but_not_published(db: &TestStore) {
+    let writer = db.store.record_writer();
+    let report = writer
+        .replace_batch(&batch(vec![new_record(2, "C001", zoe())], false, 1))
+        .await
+        .unwrap();
+    assert_eq!(report.inserted, 1);
+    let reader = db.store.record_reader();
+    assert!(
+        reader
+            .find_candidates(&scope(), &zoe().key())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!db.store.catalogue().is_published(&scope()).await.unwrap());
+    assert!(
+        db.store
+            .catalogue()
+            .published_scopes()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    writer.publish_batch(report.batch).await.unwrap();
+    assert_eq!(
+        reader
+            .find_candidates(&scope(), &zoe().key())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(db.store.catalogue().is_published(&scope()).await.unwrap());
+}
+
+pub async fn reimporting_the_same_batch_changes_nothing(db: &TestStore) {
+    let writer = db.store.record_writer();
+    let records = vec![
+        new_record(2, "C001", zoe()),
+        new_record(3, "C002", identity("Roux", &["Léa"], "2004-01-01")),
+    ];
+    let first = writer
+        .replace_batch(&batch(records.clone(), true, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.inserted,
+            first.updated,
+            first.unchanged,
+            first.removed
+        ),
+        (2, 0, 0, 0)
+    );
+    let second = writer
+        .replace_batch(&batch(records, true, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            second.inserted,
+            second.updated,
+            second.unchanged,
+            second.removed
+        ),
+        (0, 0, 2, 0)
+    );
+    assert_eq!(second.batch, first.batch);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM diploma_record").await, 2);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM import_batch").await, 1);
+}
+
+pub async fn a_corrected_batch_keeps_unchanged_links_and_withdraws_vanished_ones(db: &TestStore) {
+    let (zoe_id, marie_id) = import_two(db).await;
+    let owner = db
+        .store
+        .profiles()
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let links = db.store.links();
+    let kept = links
+        .create(NewLink {
+            profile: owner.id,
+            record: zoe_id,
+            key: key("AAAA0001"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let doomed = links
+        .create(NewLink {
+            profile: owner.id,
+            record: marie_id,
+            key: key("AAAA0002"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+
+    // Corrected batch: Zoé's mention changes, Marie's line disappears, Hugo appears.
+    let mut corrected_zoe = new_record(2, "C001", zoe());
+    corrected_zoe.award.mention = Some(sand_domain::diploma::Mention::TresBien);
+    let hugo = new_record(3, "C003", identity("Petit", &["Hugo"], "2004-03-03"));
+    let report = db
+        .store
+        .record_writer()
+        .replace_batch(&batch(vec![corrected_zoe, hugo], true, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.inserted,
+            report.updated,
+            report.unchanged,
+            report.removed,
+            report.links_withdrawn
+        ),
+        (1, 1, 0, 1, 1)
+    );
+
+    // Zoé's record kept its id and its link; the key still verifies.
+    let zoe_now = db
+        .store
+        .record_reader()
+        .get_many(&[zoe_id])
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        zoe_now.award.mention,
+        Some(sand_domain::diploma::Mention::TresBien)
+    );
+    assert_eq!(
+        links
+            .find_active_by_key(&key("AAAA0001"))
+            .await
+            .unwrap()
+            .map(|l| l.id),
+        Some(kept.id)
+    );
+    // Marie's link is withdrawn, not deleted: its key stops verifying, its holder sees why.
+    assert!(
+        links
+            .find_active_by_key(&key("AAAA0002"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mine = links.list_for_profile(owner.id).await.unwrap();
+    let withdrawn = mine.iter().find(|l| l.id == doomed.id).unwrap();
+    assert!(matches!(withdrawn.state, LinkState::Withdrawn { .. }));
+    // The withdrawn record is no longer attachable.
+    let marie = identity("Durand", &["Marie"], "2004-05-17");
+    assert!(
+        db.store
+            .record_reader()
+            .find_candidates(&scope(), &marie.key())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn profiles_round_trip_and_emails_are_unique(db: &TestStore) {
+    let profiles = db.store.profiles();
+    let created = profiles
+        .create(password_profile("Zoé.Ndiaye@Exemple.fr", zoe()))
+        .await
+        .unwrap();
+    assert_eq!(created.identity, zoe());
+    assert_eq!(created.email.as_str(), "zoé.ndiaye@exemple.fr");
+    assert!(!created.email_verified);
+    assert_eq!(
+        profiles.get(created.id).await.unwrap(),
+        Some(created.clone())
+    );
+
+    let (found, hash) = profiles
+        .find_password_account(&created.email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, created.id);
+    assert!(hash.as_str().starts_with("$argon2id$"));
+
+    let again = profiles
+        .create(password_profile("zoé.ndiaye@exemple.fr", zoe()))
+        .await;
+    assert!(matches!(again, Err(CreateProfileStoreError::EmailTaken)));
+
+    assert!(profiles.mark_email_verified(created.id).await.unwrap());
+    assert!(
+        profiles
+            .get(created.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
+    assert!(
+        !profiles
+            .mark_email_verified(ProfileId(Uuid::new_v4()))
+            .await
+            .unwrap()
+    );
+    assert_eq!(profiles.get(ProfileId(Uuid::new_v4())).await.unwrap(), None);
+}
+
+pub async fn franceconnect_subjects_are_unique(db: &TestStore) {
+    let profiles = db.store.profiles();
+    let created = profiles
+        .create(franceconnect_profile("a@exemple.fr", "sub-1", zoe()))
+        .await
+        .unwrap();
+    assert!(created.identity_certified && created.birth_date_presumed);
+    let subject = FranceConnectSubject {
+        issuer: "https://fc.exemple".into(),
+        subject: "sub-1".into(),
+    };
+    assert_eq!(
+        profiles
+            .find_by_franceconnect(&subject)
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some(created.id)
+    );
+    // a FranceConnect account is not a password account
+    assert!(
+        profiles
+            .find_password_account(&created.email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let twice = profiles
+        .create(franceconnect_profile("b@exemple.fr", "sub-1", zoe()))
+        .await;
+    assert!(matches!(twice, Err(CreateProfileStoreError::SubjectTaken)));
+}
+
+pub async fn links_round_trip_and_keep_their_constraints(db: &TestStore) {
+    let (zoe_id, marie_id) = import_two(db).await;
+    let owner = db
+        .store
+        .profiles()
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let other = db
+        .store
+        .profiles()
+        .create(password_profile("autre@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let links = db.store.links();
+
+    let link = links
+        .create(NewLink {
+            profile: owner.id,
+            record: zoe_id,
+            key: key("K3Y00001"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    assert_eq!(link.key, key("K3Y00001"));
+    assert!(link.is_active());
+    assert_eq!(
+        links.find_by_record(zoe_id).await.unwrap(),
+        Some(link.clone())
+    );
+    assert_eq!(
+        links.find_active_by_key(&key("k3y0-0001")).await.unwrap(),
+        Some(link.clone())
+    );
+    assert_eq!(
+        links.find_active_by_key(&key("K3Y00002")).await.unwrap(),
+        None
+    );
+
+    // one record, one holder
+    let second = links
+        .create(NewLink {
+            profile: other.id,
+            record: zoe_id,
+            key: key("K3Y00002"),
+            created_at: NOW,
+        })
+        .await;
+    assert!(matches!(
+        second,
+        Err(CreateLinkStoreError::RecordAlreadyLinked)
+    ));
+    // one key, one link
+    let collision = links
+        .create(NewLink {
+            profile: other.id,
+            record: marie_id,
+            key: key("K3Y00001"),
+            created_at: NOW,
+        })
+        .await;
+    assert!(matches!(collision, Err(CreateLinkStoreError::KeyCollision)));
+    // a profile that does not exist
+    let ghost = links
+        .create(NewLink {
+            profile: ProfileId(Uuid::new_v4()),
+            record: marie_id,
+            key: key("K3Y00003"),
+            created_at: NOW,
+        })
+        .await;
+    assert!(matches!(ghost, Err(CreateLinkStoreError::ProfileGone)));
+
+    assert_eq!(
+        links.list_for_profile(owner.id).await.unwrap(),
+        vec![link.clone()]
+    );
+    assert!(links.list_for_profile(other.id).await.unwrap().is_empty());
+
+    let log = db.store.verification_log();
+    log.record(NewVerificationEvent {
+        link: link.id,
+        at: NOW,
+        organisation: Organisation::parse("Société Générale d'Œuvres").unwrap(),
+    })
+    .await
+    .unwrap();
+    log.record(NewVerificationEvent {
+        link: link.id,
+        at: NOW + time::Duration::hours(1),
+        organisation: None,
+    })
+    .await
+    .unwrap();
+    let events = log.list_for_links(&[link.id]).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(events[0].at > events[1].at, "newest first");
+    assert_eq!(
+        events[1].organisation.as_ref().map(Organisation::as_str),
+        Some("Société Générale d'Œuvres")
+    );
+}
+
+pub async fn the_database_holds_no_key_in_clear(db: &TestStore) {
+    let (zoe_id, _) = import_two(db).await;
+    let owner = db
+        .store
+        .profiles()
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let link = db
+        .store
+        .links()
+        .create(NewLink {
+            profile: owner.id,
+            record: zoe_id,
+            key: key("S3CR3TK7"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let conn = db.store.connection();
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT key_hash, key_sealed FROM link",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let hash: Vec<u8> = rows[0].try_get_by_index(0).unwrap();
+    let sealed: Vec<u8> = rows[0].try_get_by_index(1).unwrap();
+    for column in [&hash, &sealed] {
+        assert!(
+            !column.windows(8).any(|w| w == b"S3CR3TK7"),
+            "key in clear in a column"
+        );
+    }
+    // Another server secret cannot read the stored key back.
+    let foreign = sand_persistence::KeyProtector::from_secret(&[1; 32]).unwrap();
+    assert!(foreign.open(&sealed, link.id.0).is_err());
+    assert_ne!(foreign.lookup_hash(&key("S3CR3TK7")), hash);
+}
+
+pub async fn renewing_a_key_kills_the_old_one(db: &TestStore) {
+    let (zoe_id, marie_id) = import_two(db).await;
+    let owner = db
+        .store
+        .profiles()
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let links = db.store.links();
+    let link = links
+        .create(NewLink {
+            profile: owner.id,
+            record: zoe_id,
+            key: key("0LDK3Y00"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let taken = links
+        .create(NewLink {
+            profile: owner.id,
+            record: marie_id,
+            key: key("TAKEN000"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let later = NOW + time::Duration::days(1);
+
+    let collision = links.replace_key(link.id, owner.id, taken.key, later).await;
+    assert!(matches!(collision, Err(ReplaceKeyStoreError::KeyCollision)));
+
+    let renewed = links
+        .replace_key(link.id, owner.id, key("NEWK3Y00"), later)
+        .await
+        .unwrap();
+    assert_eq!(renewed.key, key("NEWK3Y00"));
+    assert_eq!(renewed.key_issued_at, later);
+    assert_eq!(renewed.created_at, NOW);
+    assert!(
+        links
+            .find_active_by_key(&key("0LDK3Y00"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        links
+            .find_active_by_key(&key("NEWK3Y00"))
+            .await
+            .unwrap()
+            .map(|l| l.id),
+        Some(link.id)
+    );
+
+    let stranger = ProfileId(Uuid::new_v4());
+    let not_mine = links
+        .replace_key(link.id, stranger, key("XXXX0000"), later)
+        .await;
+    assert!(matches!(not_mine, Err(ReplaceKeyStoreError::NotFound)));
+}
+
+pub async fn links_are_only_reachable_by_their_owner(db: &TestStore) {
+    let (zoe_id, _) = import_two(db).await;
+    let owner = db
+        .store
+        .profiles()
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let intruder = db
+        .store
+        .profiles()
+        .create(password_profile("intrus@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let links = db.store.links();
+    let link = links
+        .create(NewLink {
+            profile: owner.id,
+            record: zoe_id,
+            key: key("0WNED000"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(links.get_owned(link.id, intruder.id).await.unwrap(), None);
+    assert!(!links.delete_owned(link.id, intruder.id).await.unwrap());
+    assert_eq!(
+        links.get_owned(link.id, owner.id).await.unwrap(),
+        Some(link.clone())
+    );
+
+    assert!(links.delete_owned(link.id, owner.id).await.unwrap());
+    assert!(
+        links
+            .find_active_by_key(&key("0WNED000"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // the record stays with the exam office
+    assert_eq!(
+        db.store
+            .record_reader()
+            .get_many(&[zoe_id])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(!links.delete_owned(link.id, owner.id).await.unwrap());
+}
+
+pub async fn deleting_a_profile_deletes_its_links_and_anonymises_its_verifications(db: &TestStore) {
+    let (zoe_id, marie_id) = import_two(db).await;
+    let profiles = db.store.profiles();
+    let owner = profiles
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let links = db.store.links();
+    let a = links
+        .create(NewLink {
+            profile: owner.id,
+            record: zoe_id,
+            key: key("DEL00001"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    links
+        .create(NewLink {
+            profile: owner.id,
+            record: marie_id,
+            key: key("DEL00002"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    db.store
+        .verification_log()
+        .record(NewVerificationEvent {
+            link: a.id,
+            at: NOW,
+            organisation: None,
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(profiles.delete(owner.id).await.unwrap(), Some(2));
+    assert_eq!(profiles.get(owner.id).await.unwrap(), None);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM profile").await, 0);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM link").await, 0);
+    // the event stays for statistics, tied to nobody
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM verification_event WHERE link_id IS NULL"
+        )
+        .await,
+        1
+    );
+    // records stay
+    assert_eq!(count(db, "SELECT COUNT(*) FROM diploma_record").await, 2);
+    assert_eq!(profiles.delete(owner.id).await.unwrap(), None);
+}
+
+pub async fn the_domain_use_cases_run_on_the_real_store(db: &TestStore) {
+    let (zoe_id, _) = import_two(db).await;
+    let profile = db
+        .store
+        .profiles()
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let attach = AttachDiploma {
+        catalogue: Arc::new(db.store.catalogue()),
+        profiles: Arc::new(db.store.profiles()),
+        records: Arc::new(db.store.record_reader()),
+        links: Arc::new(db.store.links()),
+        keys: Arc::new(RandomKeys),
+        clock: Arc::new(FixedClock),
+    };
+    let outcome = attach
+        .execute(AttachDiplomaRequest {
+            profile: profile.id,
+            scope: scope(),
+        })
+        .await
+        .unwrap();
+    let AttachOutcome::Attached { link, record } = outcome else {
+        panic!("expected attached, got {outcome:?}")
+    };
+    assert_eq!(record.id, zoe_id);
+    let again = attach
+        .execute(AttachDiplomaRequest {
+            profile: profile.id,
+            scope: scope(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(again, AttachOutcome::AlreadyAttachedToYou { link: link.id });
+
+    let mailer = sand_domain::ports::MockMailer::new();
+    let verify = VerifyAttestation {
+        links: Arc::new(db.store.links()),
+        records: Arc::new(db.store.record_reader()),
+        profiles: Arc::new(db.store.profiles()),
+        log: Arc::new(db.store.verification_log()),
+        mailer: Arc::new(mailer),
+        clock: Arc::new(FixedClock),
+    };
+    let valid = verify
+        .execute(VerifyRequest {
+            key: link.key.grouped().to_lowercase(),
+            holder_name: "ndiaye loewenbruck de l estree".into(),
+            organisation: "ACME".into(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(valid, VerifyOutcome::Valid(_)));
+    let wrong = verify
+        .execute(VerifyRequest {
+            key: link.key.to_string(),
+            holder_name: "Dupond".into(),
+            organisation: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(wrong, VerifyOutcome::NotValid);
+    assert_eq!(
+        db.store
+            .verification_log()
+            .list_for_links(&[link.id])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
