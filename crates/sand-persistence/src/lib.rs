@@ -73,6 +73,8 @@ pub enum StoreError {
     Roles(#[from] RolesError),
     #[error("cannot configure the database")]
     Configure(#[source] DbErr),
+    #[error("cannot read the database user's privileges")]
+    Access(#[source] Box<PortError>),
 }
 
 /// Connection settings.
@@ -122,6 +124,112 @@ pub enum RecordWriteAccess {
     NotEnforceable,
 }
 
+/// Opens a connection pool: see [`Store::connect`].
+async fn open(settings: &StoreSettings) -> Result<DatabaseConnection, StoreError> {
+    let url = settings.url.trim();
+    let backend = if url.starts_with("sqlite:") {
+        Backend::Sqlite
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Backend::Postgres
+    } else {
+        return Err(StoreError::UnsupportedUrl);
+    };
+    let mut url = url.to_owned();
+    if backend == Backend::Sqlite {
+        let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDirectory {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        if !url.contains('?') {
+            url.push_str("?mode=rwc");
+        }
+    }
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_timeout(settings.acquire_timeout)
+        .sqlx_logging(false);
+    let db = Database::connect(options)
+        .await
+        .map_err(StoreError::Connect)?;
+    if backend == Backend::Sqlite {
+        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON"] {
+            db.execute_unprepared(pragma)
+                .await
+                .map_err(StoreError::Configure)?;
+        }
+    }
+    Ok(db)
+}
+
+async fn record_write_access_of(db: &DatabaseConnection) -> Result<RecordWriteAccess, PortError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(RecordWriteAccess::NotEnforceable);
+    }
+    let sql = "SELECT t || ': ' || p AS grant \
+               FROM unnest(ARRAY['import_batch','diploma_record']) AS t, \
+                    unnest(ARRAY['INSERT','UPDATE','DELETE','TRUNCATE']) AS p \
+               WHERE has_table_privilege(current_user, t, p) ORDER BY 1";
+    let rows = db
+        .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .map_err(error::port)?;
+    let granted = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "grant"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(error::port)?;
+    Ok(if granted.is_empty() {
+        RecordWriteAccess::Denied
+    } else {
+        RecordWriteAccess::Granted(granted)
+    })
+}
+
+/// What the user of `settings` may do to records, without the key-protection secret
+/// (for `sand db check-access`).
+///
+/// # Errors
+/// [`StoreError::Connect`] when the database cannot be reached or asked.
+pub async fn check_record_write_access(
+    settings: &StoreSettings,
+) -> Result<RecordWriteAccess, StoreError> {
+    let db = open(settings).await?;
+    let access = record_write_access_of(&db).await;
+    db.close().await.map_err(StoreError::Connect)?;
+    access.map_err(|e| StoreError::Access(Box::new(e)))
+}
+
+/// Applies every pending migration (and, on PostgreSQL, the roles and grants) without
+/// needing the key-protection secret. Returns the names of the migrations applied.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn migrate_database(
+    settings: &StoreSettings,
+    roles: &RoleNames,
+) -> Result<Vec<String>, StoreError> {
+    let db = open(settings).await?;
+    let pending: Vec<String> = Migrator::get_pending_migrations(&db)
+        .await
+        .map_err(StoreError::Migrate)?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    Migrator::up(&db, None).await.map_err(StoreError::Migrate)?;
+    roles::set_up(&db, roles).await?;
+    db.close().await.map_err(StoreError::Connect)?;
+    Ok(pending)
+}
+
 impl Store {
     /// Opens the database. For SQLite, the file and its directory are created if missing,
     /// WAL journaling is switched on and foreign keys are enforced.
@@ -129,49 +237,8 @@ impl Store {
     /// # Errors
     /// [`StoreError`].
     pub async fn connect(settings: &StoreSettings, keys: KeyProtector) -> Result<Self, StoreError> {
-        let url = settings.url.trim();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            return Err(StoreError::UnsupportedUrl);
-        };
-        let mut url = url.to_owned();
-        if backend == Backend::Sqlite {
-            let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
-            let path = path.split('?').next().unwrap_or_default();
-            if let Some(dir) = Path::new(path)
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDirectory {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
-            if !url.contains('?') {
-                url.push_str("?mode=rwc");
-            }
-        }
-        let mut options = ConnectOptions::new(url);
-        options
-            .max_connections(settings.max_connections)
-            .acquire_timeout(settings.acquire_timeout)
-            .connect_timeout(settings.acquire_timeout)
-            .sqlx_logging(false);
-        let db = Database::connect(options)
-            .await
-            .map_err(StoreError::Connect)?;
-        if backend == Backend::Sqlite {
-            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON"] {
-                db.execute_unprepared(pragma)
-                    .await
-                    .map_err(StoreError::Configure)?;
-            }
-        }
         Ok(Self {
-            db,
+            db: open(settings).await?,
             keys: Arc::new(keys),
         })
     }
@@ -220,64 +287,7 @@ impl Store {
     /// # Errors
     /// [`PortError`] when the database cannot be asked.
     pub async fn record_write_access(&self) -> Result<RecordWriteAccess, PortError> {
-        if self.backend() == Backend::Sqlite {
-            return Ok(RecordWriteAccess::NotEnforceable);
-        }
-        let sql = "SELECT t || ': ' || p AS grant FROM unnest(ARRAY['import_batch','diploma_record']) AS t, \
-                   unnest(ARRAY['INSERT','UPDATE','DELETE','TRUNCATE']) AS p \
-                   WHERE has_table_privilege(current_user, t, p) ORDER BY 1";
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
-            .await
-            .map_err(error::port)?;
-        let granted = rows
-            .iter()
-            .map(|row| row.try_get::<String>("", "grant"))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(error::port)?;
-        Ok(if granted.is_empty() {
-            RecordWriteAccess::Denied
-        } else {
-            RecordWriteAccess::Granted(granted)
-        })
-    }
-
-    /// The SQL of every hot-path query, as the adapters run it, for `EXPLAIN` checks.
-    #[doc(hidden)]
-    #[must_use]
-    pub fn hot_path_queries(&self, sample: &HotPathSample) -> Vec<(&'static str, String)> {
-        use sea_orm::QueryTrait;
-        let backend = self.db.get_database_backend();
-        let key_hash = self.keys.lookup_hash(&sample.key);
-        vec![
-            (
-                "attach lookup",
-                records::attach_lookup(&sample.scope, &sample.identity, sample.batch)
-                    .build(backend)
-                    .to_string(),
-            ),
-            (
-                "published batch of a scope",
-                records::published_batch_lookup(&sample.scope)
-                    .build(backend)
-                    .to_string(),
-            ),
-            (
-                "verify by key",
-                links::key_lookup(key_hash).build(backend).to_string(),
-            ),
-            (
-                "a profile's links",
-                links::profile_links(sample.profile)
-                    .build(backend)
-                    .to_string(),
-            ),
-            (
-                "verifications of links",
-                links::events_of([sample.link]).build(backend).to_string(),
-            ),
-        ]
+        record_write_access_of(&self.db).await
     }
 
     #[must_use]

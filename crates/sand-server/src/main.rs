@@ -1,15 +1,20 @@
 //! The `sand` command: composes SAND's domain and adapters.
-//!
-//! Today it offers the reference data and the name normalisation to operators and
-//! support agents; the web service, migrations and import land as their adapters do.
+
+mod one_way;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use sand_domain::academie::Academie;
 use sand_domain::diploma::DiplomaKind;
 use sand_domain::identity::{compact_key, normalize};
+use sand_persistence::{DatabaseRoles, RecordWriteAccess, StoreSettings};
+
+use crate::one_way::Deployment;
+
+/// The default database: an embedded SQLite file in ./data, created on first use.
+const DEFAULT_DATABASE_URL: &str = "sqlite://data/sand.db";
 
 /// SAND: certified digital attestations of French diplomas.
 #[derive(Debug, Parser)]
@@ -19,8 +24,34 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Debug, Args)]
+struct DatabaseArgs {
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
+    #[arg(long, env = "SAND_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    database_url: String,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create or upgrade the database schema (and, on PostgreSQL, the web and importer
+    /// roles and their privileges). Safe to run again: it does only what is missing.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// PostgreSQL role of the web server: may only read diploma records.
+        #[arg(long, env = "SAND_DATABASE_WEB_ROLE", default_value = "sand_web")]
+        web_role: String,
+        /// PostgreSQL role of the import: may write diploma records.
+        #[arg(
+            long,
+            env = "SAND_DATABASE_IMPORTER_ROLE",
+            default_value = "sand_importer"
+        )]
+        importer_role: String,
+    },
+    /// Database checks.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// List every académie with the code used in import files and URLs.
     Academies,
     /// List every diploma kind with the code used in import files and URLs.
@@ -36,8 +67,35 @@ enum Command {
     },
 }
 
-fn run(cli: Cli, out: &mut impl Write) -> io::Result<()> {
-    match cli.command {
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Check that this database user cannot write diploma records, as the web server
+    /// requires at start. Exit status 0 when it may serve, 3 when it must not.
+    CheckAccess {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Accept a database that cannot restrict writes (SQLite) for a single-user or
+        /// demo deployment.
+        #[arg(long, env = "SAND_SINGLE_USER")]
+        single_user: bool,
+    },
+}
+
+/// Exit status when a check refuses (distinct from errors, 1, and usage, 2).
+const EXIT_REFUSED: u8 = 3;
+
+#[derive(Debug, thiserror::Error)]
+enum CommandError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Store(#[from] sand_persistence::StoreError),
+    #[error(transparent)]
+    Refused(#[from] one_way::OneWayError),
+}
+
+fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
+    match command {
         Command::Academies => {
             writeln!(out, "code\tacadémie\toutre-mer\tfusionnée dans")?;
             for a in Academie::ALL {
@@ -58,22 +116,118 @@ fn run(cli: Cli, out: &mut impl Write) -> io::Result<()> {
         Command::Normalize { names } => {
             writeln!(out, "saisie\tforme normalisée\tclé de nom")?;
             for name in names {
-                writeln!(out, "{name}\t{}\t{}", normalize(&name), compact_key(&name))?;
+                writeln!(out, "{name}\t{}\t{}", normalize(name), compact_key(name))?;
             }
         }
+        Command::Migrate { .. } | Command::Db(_) => {}
     }
     Ok(())
 }
 
+async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CommandError> {
+    match cli.command {
+        Command::Migrate {
+            database,
+            web_role,
+            importer_role,
+        } => {
+            let roles = DatabaseRoles {
+                web: web_role,
+                importer: importer_role,
+            };
+            let applied = sand_persistence::migrate_database(
+                &StoreSettings::new(database.database_url),
+                &roles,
+            )
+            .await?;
+            if applied.is_empty() {
+                writeln!(out, "Le schéma est à jour (aucune migration à appliquer).")?;
+            } else {
+                writeln!(out, "{} migration(s) appliquée(s) :", applied.len())?;
+                for name in applied {
+                    writeln!(out, "  {name}")?;
+                }
+            }
+        }
+        Command::Db(DbCommand::CheckAccess {
+            database,
+            single_user,
+        }) => {
+            let access = sand_persistence::check_record_write_access(&StoreSettings::new(
+                database.database_url,
+            ))
+            .await?;
+            let deployment = if single_user {
+                Deployment::SingleUser
+            } else {
+                Deployment::Shared
+            };
+            match &access {
+                RecordWriteAccess::Denied => {
+                    writeln!(out, "Accès aux diplômes : lecture seule (rôle web).")?;
+                }
+                RecordWriteAccess::NotEnforceable => {
+                    writeln!(
+                        out,
+                        "Accès aux diplômes : non restreint par la base (SQLite)."
+                    )?;
+                }
+                RecordWriteAccess::Granted(grants) => {
+                    writeln!(
+                        out,
+                        "Accès aux diplômes : écriture possible ({}).",
+                        grants.join(", ")
+                    )?;
+                }
+            }
+            one_way::check(&access, deployment)?;
+            writeln!(out, "Le serveur web peut démarrer avec cet utilisateur.")?;
+        }
+        reference => print_reference(&reference, out)?,
+    }
+    Ok(())
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SAND_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "sand: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let stdout = io::stdout();
-    match run(cli, &mut stdout.lock()) {
+    let result = runtime.block_on(run(cli, &mut stdout.lock()));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         // a closed pipe (`sand academies | head`) is not an error worth a message
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(CommandError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(CommandError::Refused(e)) => {
+            let _ = writeln!(io::stderr(), "sand: refused: {e}");
+            ExitCode::from(EXIT_REFUSED)
+        }
         Err(e) => {
-            let _ = writeln!(io::stderr(), "sand: {e}");
+            let mut message = format!("sand: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                message.push_str(&format!("\n  caused by: {cause}"));
+                source = cause.source();
+            }
+            let _ = writeln!(io::stderr(), "{message}");
             ExitCode::FAILURE
         }
     }

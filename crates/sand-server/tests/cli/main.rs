@@ -20,7 +20,7 @@ fn help_lists_every_command() {
     let out = sand(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for command in ["academies", "diploma-kinds", "normalize"] {
+    for command in ["migrate", "db", "academies", "diploma-kinds", "normalize"] {
         assert!(text.contains(command), "{command} missing from:\n{text}");
     }
 }
@@ -59,4 +59,149 @@ fn bad_usage_fails_with_a_clear_message() {
     let out = sand(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand"));
+}
+
+fn temp_sqlite_url() -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("sand-cli-{}", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}", dir.join("nested").join("sand.db").display());
+    (dir, url)
+}
+
+fn sand_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sand"));
+    command
+        .args(args)
+        .env_remove("SAND_DATABASE_URL")
+        .env_remove("SAND_SINGLE_USER");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("the sand binary runs")
+}
+
+#[test]
+fn migrate_creates_the_sqlite_database_and_is_idempotent() {
+    let (dir, url) = temp_sqlite_url();
+    let first = sand(&["migrate", "--database-url", &url]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        stdout(&first).contains("2 migration(s) appliquée(s)"),
+        "{}",
+        stdout(&first)
+    );
+    assert!(dir.join("nested").join("sand.db").exists());
+
+    // the URL may also come from the environment
+    let second = sand_env(&["migrate"], &[("SAND_DATABASE_URL", &url)]);
+    assert!(second.status.success());
+    assert!(stdout(&second).contains("à jour"), "{}", stdout(&second));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn sqlite_may_serve_only_a_declared_single_user_deployment() {
+    let (dir, url) = temp_sqlite_url();
+    let refused = sand(&["db", "check-access", "--database-url", &url]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--single-user"));
+
+    let accepted = sand_env(
+        &["db", "check-access", "--database-url", &url],
+        &[("SAND_SINGLE_USER", "true")],
+    );
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_database_urls_get_a_clear_error() {
+    let out = sand(&["migrate", "--database-url", "mysql://root@localhost/sand"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+
+    // nothing listens on port 1
+    let out = sand(&[
+        "migrate",
+        "--database-url",
+        "postgres://nobody@127.0.0.1:1/sand",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect to the database"));
+}
+
+/// A fresh PostgreSQL database for one test (the test command provides the server).
+fn postgres_database() -> (String, String) {
+    let admin = std::env::var("SAND_TEST_POSTGRES_URL")
+        .expect("SAND_TEST_POSTGRES_URL is not set: run the suite with `bash tests/run.sh`");
+    let name = format!("sand_cli_{}", uuid::Uuid::new_v4().simple());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(&admin).await.unwrap();
+        db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    (format!("{base}/{name}"), name)
+}
+
+#[test]
+fn migrate_sets_up_postgresql_and_an_administrator_may_not_serve() {
+    let (url, name) = postgres_database();
+    let suffix = &name[name.len() - 8..];
+    let (web, importer) = (
+        format!("cli_web_{suffix}"),
+        format!("cli_importer_{suffix}"),
+    );
+    let out = sand(&[
+        "migrate",
+        "--database-url",
+        &url,
+        "--web-role",
+        &web,
+        "--importer-role",
+        &importer,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("m20261124_000002_create_profiles_and_links"));
+
+    // the test user is a superuser: it can write records, so the web server must refuse it
+    let refused = sand(&[
+        "db",
+        "check-access",
+        "--database-url",
+        &url,
+        "--single-user",
+    ]);
+    assert_eq!(refused.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&refused.stderr).to_string();
+    assert!(
+        err.contains("diploma_record: INSERT") && err.contains("web role"),
+        "{err}"
+    );
+
+    // a role name that is not an identifier is refused before any SQL runs
+    let out = sand(&[
+        "migrate",
+        "--database-url",
+        &url,
+        "--web-role",
+        "web; DROP TABLE profile",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid role name"));
 }
