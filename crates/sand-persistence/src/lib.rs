@@ -290,6 +290,43 @@ impl Store {
         record_write_access_of(&self.db).await
     }
 
+    /// The SQL of every hot-path query, as the adapters run it, for `EXPLAIN` checks.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn hot_path_queries(&self, sample: &HotPathSample) -> Vec<(&'static str, String)> {
+        use sea_orm::QueryTrait;
+        let backend = self.db.get_database_backend();
+        let key_hash = self.keys.lookup_hash(&sample.key);
+        vec![
+            (
+                "attach lookup",
+                records::attach_lookup(&sample.scope, &sample.identity, sample.batch)
+                    .build(backend)
+                    .to_string(),
+            ),
+            (
+                "published batch of a scope",
+                records::published_batch_lookup(&sample.scope)
+                    .build(backend)
+                    .to_string(),
+            ),
+            (
+                "verify by key",
+                links::key_lookup(key_hash).build(backend).to_string(),
+            ),
+            (
+                "a profile's links",
+                links::profile_links(sample.profile)
+                    .build(backend)
+                    .to_string(),
+            ),
+            (
+                "verifications of links",
+                links::events_of([sample.link]).build(backend).to_string(),
+            ),
+        ]
+    }
+
     #[must_use]
     pub fn record_reader(&self) -> SeaOrmRecordReader {
         SeaOrmRecordReader(self.clone())
