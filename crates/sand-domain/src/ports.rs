@@ -18,8 +18,8 @@ use crate::error::PortError;
 use crate::identity::IdentityKey;
 use crate::link::{Link, LinkId, NewLink};
 use crate::profile::{FranceConnectSubject, NewProfile, Profile, ProfileId};
-use crate::record::import::{ApplyReport, ValidatedBatch};
-use crate::record::{BatchId, DiplomaRecord, ImportBatch, RecordId};
+use crate::record::import::{ApplyReport, BatchHeader, CheckedBatch};
+use crate::record::{BatchId, DiplomaRecord, ImportBatch, NewRecord, RecordId};
 use crate::verification::{NewVerificationEvent, VerificationEvent};
 
 // ---------------------------------------------------------------------------------------
@@ -61,24 +61,51 @@ pub trait RecordWriter: Send + Sync {
     /// [`PortError`] only.
     async fn find_batch(&self, scope: &DiplomaScope) -> Result<Option<ImportBatch>, PortError>;
 
-    /// Stores `batch` as the one batch of its scope, atomically: either everything below
-    /// happens or nothing does.
-    /// - records whose source reference is new are inserted;
-    /// - records whose source reference exists are updated in place when their content
-    ///   changed (their links and keys are kept), left alone otherwise;
-    /// - records of the previous batch whose source reference is absent are removed from
-    ///   publication, and their active links are marked withdrawn (never deleted
-    ///   silently): their keys stop verifying.
+    /// Opens a staging area for a batch of `header`'s scope: records are staged in
+    /// chunks, then committed all at once or discarded.
     ///
     /// # Errors
-    /// [`PortError`] only; on error nothing was written.
-    async fn replace_batch(&self, batch: &ValidatedBatch) -> Result<ApplyReport, PortError>;
+    /// [`PortError`] only.
+    async fn begin(&self, header: &BatchHeader) -> Result<Box<dyn BatchStaging>, PortError>;
 
     /// Marks a stored batch complete, which publishes its records.
     ///
     /// # Errors
     /// [`PortError`] only.
     async fn publish_batch(&self, id: BatchId) -> Result<(), PortError>;
+}
+
+/// Records of one batch on their way in. Dropping it without [`BatchStaging::commit`]
+/// discards everything staged (as a crash does).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait BatchStaging: Send {
+    /// Adds records to the batch (not visible to anyone before the commit).
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn stage(&mut self, records: &[NewRecord]) -> Result<(), PortError>;
+
+    /// Stores the staged records as the one batch of their scope, atomically: either
+    /// everything below happens or nothing does.
+    /// - records whose source reference is new are inserted;
+    /// - records whose source reference exists are updated in place when their content
+    ///   changed (their links and keys are kept), left alone otherwise;
+    /// - records of the previous batch whose source reference is absent are withdrawn
+    ///   from publication, and their active links are marked withdrawn (never deleted
+    ///   silently): their keys stop verifying.
+    ///
+    /// `batch` is the checker's proof that every staged record passed the checks.
+    ///
+    /// # Errors
+    /// [`PortError`] only; on error nothing was written.
+    async fn commit(&mut self, batch: &CheckedBatch) -> Result<ApplyReport, PortError>;
+
+    /// Discards everything staged.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn abort(&mut self) -> Result<(), PortError>;
 }
 
 /// The published (diploma kind, session, académie) scopes.

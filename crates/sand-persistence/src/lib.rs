@@ -17,6 +17,7 @@ mod links;
 mod mapping;
 mod profiles;
 mod records;
+mod staging;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,33 +1,23 @@
 //! Records, batches and the catalogue.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use sand_domain::PortError;
 use sand_domain::diploma::DiplomaScope;
-use sand_domain::diploma::{Mention, Speciality};
-use sand_domain::identity::{BirthPlace, IdentityKey, UsageName};
-use sand_domain::ports::{Catalogue, RecordReader, RecordWriter};
-use sand_domain::record::import::{ApplyReport, ValidatedBatch};
-use sand_domain::record::{BatchId, DiplomaRecord, ImportBatch, Ine, NewRecord, RecordId};
+use sand_domain::identity::IdentityKey;
+use sand_domain::ports::{BatchStaging, Catalogue, RecordReader, RecordWriter};
+use sand_domain::record::import::BatchHeader;
+use sand_domain::record::{BatchId, DiplomaRecord, ImportBatch, RecordId};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
-};
-use time::OffsetDateTime;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::entity::{diploma_record, import_batch, link};
+use crate::entity::{diploma_record, import_batch};
 use crate::error::port;
-use crate::mapping::{
-    batch_from, civility_code, content_hash, first_names_to_row, record_from, scope_from,
-};
+use crate::mapping::{batch_from, record_from, scope_from};
+use crate::staging::SeaOrmBatchStaging;
 
-/// Rows per multi-row INSERT (SQLite allows 32 766 bound parameters; 21 columns).
-const INSERT_CHUNK: usize = 1_000;
 /// Ids per `IN (…)` list.
 const ID_CHUNK: usize = 1_000;
 
@@ -151,48 +141,6 @@ impl Catalogue for SeaOrmCatalogue {
 #[derive(Debug, Clone)]
 pub struct SeaOrmRecordWriter(pub(crate) Store);
 
-fn record_row(
-    record: &NewRecord,
-    batch: Uuid,
-    exam_office: &str,
-    id: Uuid,
-) -> diploma_record::ActiveModel {
-    let h = &record.holder;
-    let a = &record.award;
-    diploma_record::ActiveModel {
-        id: Set(id),
-        batch_id: Set(batch),
-        diploma_kind: Set(record.scope.kind.code().to_owned()),
-        session: Set(i32::from(record.scope.session.year())),
-        academie: Set(record.scope.academie.code().to_owned()),
-        exam_office: Set(exam_office.to_owned()),
-        candidate_number: Set(record.candidate_number.as_str().to_owned()),
-        civility: Set(h.civility.map(|c| civility_code(c).to_owned())),
-        birth_name: Set(h.identity.birth_name.as_str().to_owned()),
-        birth_name_key: Set(h.identity.birth_name.match_key()),
-        first_names: Set(first_names_to_row(&h.identity.first_names)),
-        birth_date: Set(h.identity.birth_date.date()),
-        birth_place: Set(h
-            .identity
-            .birth_place
-            .as_ref()
-            .map(|p| BirthPlace::as_str(p).to_owned())),
-        usage_name: Set(h
-            .usage_name
-            .as_ref()
-            .map(|u| UsageName::as_str(u).to_owned())),
-        ine: Set(h.ine.as_ref().map(|i| Ine::as_str(i).to_owned())),
-        speciality: Set(a
-            .speciality
-            .as_ref()
-            .map(|s| Speciality::as_str(s).to_owned())),
-        mention: Set(a.mention.map(|m| Mention::code(m).to_owned())),
-        deliberation_date: Set(a.deliberation_date),
-        content_hash: Set(content_hash(record)),
-        withdrawn_at: Set(None),
-    }
-}
-
 #[async_trait]
 impl RecordWriter for SeaOrmRecordWriter {
     #[instrument(skip_all, err, fields(scope = %scope))]
@@ -203,130 +151,11 @@ impl RecordWriter for SeaOrmRecordWriter {
             .transpose()
     }
 
-    #[instrument(skip_all, err, fields(scope = %batch.request().scope, records = batch.request().records.len()))]
-    async fn replace_batch(&self, batch: &ValidatedBatch) -> Result<ApplyReport, PortError> {
-        let request = batch.request();
-        let now = OffsetDateTime::now_utc();
-        let exam_office = request.exam_office.code();
-        let txn = self.0.db.begin().await.map_err(port)?;
-
-        let batch_fields = |id: Uuid| import_batch::ActiveModel {
-            id: Set(id),
-            exam_office: Set(exam_office.to_owned()),
-            diploma_kind: Set(request.scope.kind.code().to_owned()),
-            session: Set(i32::from(request.scope.session.year())),
-            academie: Set(request.scope.academie.code().to_owned()),
-            source_system: Set(request.source_system.code().to_owned()),
-            exported_at: Set(request.exported_at),
-            imported_at: Set(now),
-            complete: Set(request.complete),
-            record_count: Set(i64::try_from(request.records.len()).unwrap_or(i64::MAX)),
-            fingerprint: Set(request.fingerprint.to_hex()),
-        };
-        let batch_id = match batch_row(&txn, &request.scope, false).await? {
-            Some(existing) => {
-                import_batch::Entity::update(batch_fields(existing.id))
-                    .exec(&txn)
-                    .await
-                    .map_err(port)?;
-                existing.id
-            }
-            None => {
-                let id = Uuid::new_v4();
-                import_batch::Entity::insert(batch_fields(id))
-                    .exec(&txn)
-                    .await
-                    .map_err(port)?;
-                id
-            }
-        };
-
-        // What is stored: candidate → (id, content hash, withdrawn).
-        let stored: Vec<(Uuid, String, String, Option<OffsetDateTime>)> =
-            diploma_record::Entity::find()
-                .select_only()
-                .column(diploma_record::Column::Id)
-                .column(diploma_record::Column::CandidateNumber)
-                .column(diploma_record::Column::ContentHash)
-                .column(diploma_record::Column::WithdrawnAt)
-                .filter(diploma_record::Column::BatchId.eq(batch_id))
-                .into_tuple()
-                .all(&txn)
-                .await
-                .map_err(port)?;
-        let mut stored: HashMap<String, (Uuid, String, Option<OffsetDateTime>)> = stored
-            .into_iter()
-            .map(|(id, candidate, hash, withdrawn)| (candidate, (id, hash, withdrawn)))
-            .collect();
-
-        let (mut inserted, mut updated, mut unchanged) = (0u64, 0u64, 0u64);
-        let mut new_rows = Vec::new();
-        for record in &request.records {
-            match stored.remove(record.candidate_number.as_str()) {
-                Some((id, hash, withdrawn)) => {
-                    if hash == content_hash(record) && withdrawn.is_none() {
-                        unchanged += 1;
-                    } else {
-                        diploma_record::Entity::update(record_row(
-                            record,
-                            batch_id,
-                            exam_office,
-                            id,
-                        ))
-                        .exec(&txn)
-                        .await
-                        .map_err(port)?;
-                        updated += 1;
-                    }
-                }
-                None => {
-                    new_rows.push(record_row(record, batch_id, exam_office, Uuid::new_v4()));
-                    inserted += 1;
-                }
-            }
-        }
-        let mut rows = new_rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
-            diploma_record::Entity::insert_many(chunk)
-                .exec(&txn)
-                .await
-                .map_err(port)?;
-        }
-
-        // Records that disappeared: withdrawn from publication, their links withdrawn.
-        let gone: Vec<Uuid> = stored
-            .into_values()
-            .filter(|(_, _, withdrawn)| withdrawn.is_none())
-            .map(|(id, _, _)| id)
-            .collect();
-        let mut links_withdrawn = 0;
-        for chunk in gone.chunks(ID_CHUNK) {
-            diploma_record::Entity::update_many()
-                .col_expr(diploma_record::Column::WithdrawnAt, Expr::value(now))
-                .filter(diploma_record::Column::Id.is_in(chunk.iter().copied()))
-                .exec(&txn)
-                .await
-                .map_err(port)?;
-            links_withdrawn += link::Entity::update_many()
-                .col_expr(link::Column::WithdrawnAt, Expr::value(now))
-                .filter(link::Column::RecordId.is_in(chunk.iter().copied()))
-                .filter(link::Column::WithdrawnAt.is_null())
-                .exec(&txn)
-                .await
-                .map_err(port)?
-                .rows_affected;
-        }
-
-        txn.commit().await.map_err(port)?;
-        Ok(ApplyReport {
-            batch: BatchId(batch_id),
-            inserted,
-            updated,
-            unchanged,
-            removed: gone.len() as u64,
-            links_withdrawn,
-        })
+    #[instrument(skip_all, err, fields(scope = %header.scope))]
+    async fn begin(&self, header: &BatchHeader) -> Result<Box<dyn BatchStaging>, PortError> {
+        Ok(Box::new(
+            SeaOrmBatchStaging::begin(&self.0.db, header).await?,
+        ))
     }
 
     #[instrument(skip_all, err)]

@@ -1,14 +1,19 @@
 //! The one-way import: an exam office's batch for one (kind, session, académie) scope
-//! is validated as a whole, then applied atomically or not at all.
+//! is checked as a whole, then applied atomically or not at all.
 //!
 //! Rules:
 //! - a batch with any problem changes nothing; every problem is reported (up to
-//!   [`MAX_REPORTED_PROBLEMS`]) with its line;
+//!   [`MAX_REPORTED_PROBLEMS`], all counted) with its line;
 //! - re-importing the same data (same fingerprint) changes nothing and says so, except
 //!   that a batch now declared complete gets published;
 //! - a corrected batch for the same scope replaces the previous one (see
-//!   [`RecordWriter::replace_batch`]);
+//!   [`BatchStaging::commit`]);
 //! - a batch not declared complete is stored but not published.
+//!
+//! Batches stream: [`ImportBatch::start`] checks the header against the stored batch,
+//! then [`ImportRun::push`] checks and stages records chunk by chunk, and
+//! [`ImportRun::finish`] commits only if nothing was wrong. Memory stays bounded by the
+//! chunk size (plus one candidate number per record, for duplicate detection).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,7 +24,7 @@ use time::{Duration, OffsetDateTime};
 use crate::academie::{ExamOffice, ExamOfficeError};
 use crate::diploma::DiplomaScope;
 use crate::error::PortError;
-use crate::ports::{Clock, RecordWriter};
+use crate::ports::{BatchStaging, Clock, RecordWriter};
 use crate::record::{BatchFingerprint, BatchId, CandidateNumber, NewRecord, SourceSystem};
 
 /// Most problems listed in one report; the total is always counted.
@@ -28,9 +33,9 @@ pub const MAX_REPORTED_PROBLEMS: usize = 100;
 /// Youngest age at which a diploma can have been awarded (a sanity bound on birth dates).
 pub const MIN_AGE_AT_DELIBERATION_YEARS: i64 = 10;
 
-/// A batch as the import adapter parsed it.
+/// What a batch's manifest declares, its data file's fingerprint checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportBatchRequest {
+pub struct BatchHeader {
     pub exam_office: ExamOffice,
     pub scope: DiplomaScope,
     pub source_system: SourceSystem,
@@ -39,13 +44,45 @@ pub struct ImportBatchRequest {
     pub complete: bool,
     /// Number of records the manifest announces.
     pub declared_record_count: u64,
+    /// SHA-256 of the data file.
     pub fingerprint: BatchFingerprint,
+}
+
+/// A whole batch in memory (small batches, tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportBatchRequest {
+    pub header: BatchHeader,
     pub records: Vec<NewRecord>,
+}
+
+/// A problem an adapter found while reading a batch (a cell that does not parse, a
+/// line too long, a wrong encoding…), reported with the batch's own problems.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceProblem {
+    /// 1-based line of the data file; 0 for the manifest or the file as a whole.
+    pub line: u64,
+    /// The column concerned, if one is.
+    pub column: Option<String>,
+    /// What is wrong, for a person.
+    pub reason: String,
+}
+
+impl fmt::Display for SourceProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, &self.column) {
+            (0, None) => write!(f, "{}", self.reason),
+            (0, Some(column)) => write!(f, "{column}: {}", self.reason),
+            (line, None) => write!(f, "line {line}: {}", self.reason),
+            (line, Some(column)) => write!(f, "line {line}, column {column}: {}", self.reason),
+        }
+    }
 }
 
 /// One problem found in a batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BatchProblem {
+    #[error("{0}")]
+    Source(SourceProblem),
     #[error("{0}")]
     ExamOffice(ExamOfficeError),
     #[error("the batch has no record")]
@@ -83,7 +120,7 @@ pub enum BatchProblem {
 /// Every problem of a refused batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidBatch {
-    /// The first [`MAX_REPORTED_PROBLEMS`] problems, in line order.
+    /// The first [`MAX_REPORTED_PROBLEMS`] problems, in the order found.
     pub problems: Vec<BatchProblem>,
     /// How many problems there were in all.
     pub total: u64,
@@ -95,12 +132,9 @@ impl fmt::Display for InvalidBatch {
         for p in &self.problems {
             write!(f, "\n  {p}")?;
         }
-        if self.total > self.problems.len() as u64 {
-            write!(
-                f,
-                "\n  … and {} more",
-                self.total - self.problems.len() as u64
-            )?;
+        let listed = self.problems.len() as u64;
+        if self.total > listed {
+            write!(f, "\n  … and {} more", self.total - listed)?;
         }
         Ok(())
     }
@@ -108,112 +142,166 @@ impl fmt::Display for InvalidBatch {
 
 impl std::error::Error for InvalidBatch {}
 
-/// A batch that passed every check. Only [`ImportBatchRequest::validate`] makes one, so a
-/// [`RecordWriter`] never sees an unchecked batch.
+/// Proof that a batch passed every check: only [`BatchChecker::finish`] makes one, and a
+/// [`BatchStaging`] commits only with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidatedBatch(ImportBatchRequest);
+pub struct CheckedBatch {
+    header: BatchHeader,
+    records: u64,
+}
 
-impl ValidatedBatch {
+impl CheckedBatch {
     #[must_use]
-    pub fn request(&self) -> &ImportBatchRequest {
-        &self.0
+    pub fn header(&self) -> &BatchHeader {
+        &self.header
     }
 
+    /// Number of records checked (and staged).
     #[must_use]
-    pub fn into_request(self) -> ImportBatchRequest {
-        self.0
+    pub fn records(&self) -> u64 {
+        self.records
     }
 }
 
-struct Problems {
+/// Checks a batch record by record: header rules at creation, record rules as they
+/// come, counts at the end.
+#[derive(Debug)]
+pub struct BatchChecker {
+    header: BatchHeader,
     listed: Vec<BatchProblem>,
     total: u64,
+    seen: HashMap<CandidateNumber, u64>,
+    records: u64,
 }
 
-impl Problems {
-    fn push(&mut self, problem: BatchProblem) {
+impl BatchChecker {
+    /// Starts checking a batch whose header says `header`, at time `now`.
+    #[must_use]
+    pub fn new(header: BatchHeader, now: OffsetDateTime) -> Self {
+        let mut checker = Self {
+            listed: Vec::new(),
+            total: 0,
+            seen: HashMap::new(),
+            records: 0,
+            header,
+        };
+        if let Err(e) = checker
+            .header
+            .exam_office
+            .check_serves(checker.header.scope.academie)
+        {
+            checker.report(BatchProblem::ExamOffice(e));
+        }
+        if checker.header.exported_at > now {
+            checker.report(BatchProblem::ExportedInTheFuture {
+                exported_at: checker.header.exported_at,
+            });
+        }
+        checker
+    }
+
+    /// Records a problem found elsewhere (by the parser).
+    pub fn report(&mut self, problem: BatchProblem) {
         self.total += 1;
         if self.listed.len() < MAX_REPORTED_PROBLEMS {
             self.listed.push(problem);
         }
     }
-}
 
-impl ImportBatchRequest {
-    /// Checks the batch as a whole against `now`.
+    /// Counts a line that could not be read as a record (its problem reported).
+    pub fn count_unreadable(&mut self, problem: BatchProblem) {
+        self.records += 1;
+        self.report(problem);
+    }
+
+    /// Problems found so far.
+    #[must_use]
+    pub fn problem_count(&self) -> u64 {
+        self.total
+    }
+
+    /// Checks one record; returns whether it has no problem of its own.
+    pub fn check(&mut self, record: &NewRecord) -> bool {
+        let before = self.total;
+        self.records += 1;
+        let line = record.line;
+        let scope = self.header.scope;
+        if record.scope != scope {
+            self.report(BatchProblem::OutOfScope {
+                line,
+                expected: scope,
+                found: record.scope,
+            });
+        }
+        if let Some(first_line) = self.seen.insert(record.candidate_number.clone(), line) {
+            self.report(BatchProblem::DuplicateCandidate {
+                line,
+                first_line,
+                candidate: record.candidate_number.as_str().to_owned(),
+            });
+        }
+        let session = scope.session.year();
+        let date = record.award.deliberation_date;
+        let year = i64::from(date.year());
+        if year != i64::from(session) && year != i64::from(session) + 1 {
+            self.report(BatchProblem::DeliberationOutsideSession {
+                line,
+                date,
+                session,
+            });
+        }
+        if date > self.header.exported_at.date() {
+            self.report(BatchProblem::DeliberationAfterExport { line, date });
+        }
+        let birth = record.holder.identity.birth_date.date();
+        if birth + Duration::days(365 * MIN_AGE_AT_DELIBERATION_YEARS) > date {
+            self.report(BatchProblem::HolderTooYoung { line });
+        }
+        self.total == before
+    }
+
+    /// Ends the check.
     ///
     /// # Errors
     /// [`InvalidBatch`] with every problem found.
-    pub fn validate(self, now: OffsetDateTime) -> Result<ValidatedBatch, InvalidBatch> {
-        let mut problems = Problems {
-            listed: Vec::new(),
-            total: 0,
-        };
-        if let Err(e) = self.exam_office.check_serves(self.scope.academie) {
-            problems.push(BatchProblem::ExamOffice(e));
+    pub fn finish(mut self) -> Result<CheckedBatch, InvalidBatch> {
+        if self.records == 0 {
+            self.report(BatchProblem::Empty);
         }
-        if self.exported_at > now {
-            problems.push(BatchProblem::ExportedInTheFuture {
-                exported_at: self.exported_at,
+        if self.records != self.header.declared_record_count {
+            self.report(BatchProblem::CountMismatch {
+                declared: self.header.declared_record_count,
+                actual: self.records,
             });
         }
-        if self.records.is_empty() {
-            problems.push(BatchProblem::Empty);
-        }
-        let actual = self.records.len() as u64;
-        if actual != self.declared_record_count {
-            problems.push(BatchProblem::CountMismatch {
-                declared: self.declared_record_count,
-                actual,
-            });
-        }
-        let session = self.scope.session.year();
-        let export_date = self.exported_at.date();
-        let mut seen: HashMap<&CandidateNumber, u64> = HashMap::with_capacity(self.records.len());
-        for record in &self.records {
-            let line = record.line;
-            if record.scope != self.scope {
-                problems.push(BatchProblem::OutOfScope {
-                    line,
-                    expected: self.scope,
-                    found: record.scope,
-                });
-            }
-            if let Some(first_line) = seen.insert(&record.candidate_number, line) {
-                problems.push(BatchProblem::DuplicateCandidate {
-                    line,
-                    first_line,
-                    candidate: record.candidate_number.as_str().to_owned(),
-                });
-            }
-            let date = record.award.deliberation_date;
-            let year = i64::from(date.year());
-            if year != i64::from(session) && year != i64::from(session) + 1 {
-                problems.push(BatchProblem::DeliberationOutsideSession {
-                    line,
-                    date,
-                    session,
-                });
-            }
-            if date > export_date {
-                problems.push(BatchProblem::DeliberationAfterExport { line, date });
-            }
-            let birth = record.holder.identity.birth_date.date();
-            if birth + Duration::days(365 * MIN_AGE_AT_DELIBERATION_YEARS) > date {
-                problems.push(BatchProblem::HolderTooYoung { line });
-            }
-        }
-        if problems.total > 0 {
+        if self.total > 0 {
             return Err(InvalidBatch {
-                problems: problems.listed,
-                total: problems.total,
+                problems: self.listed,
+                total: self.total,
             });
         }
-        Ok(ValidatedBatch(self))
+        Ok(CheckedBatch {
+            header: self.header,
+            records: self.records,
+        })
     }
 }
 
-/// What [`RecordWriter::replace_batch`] did.
+impl ImportBatchRequest {
+    /// Checks a whole in-memory batch.
+    ///
+    /// # Errors
+    /// [`InvalidBatch`] with every problem found.
+    pub fn check(&self, now: OffsetDateTime) -> Result<CheckedBatch, InvalidBatch> {
+        let mut checker = BatchChecker::new(self.header.clone(), now);
+        for record in &self.records {
+            checker.check(record);
+        }
+        checker.finish()
+    }
+}
+
+/// What [`BatchStaging::commit`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApplyReport {
     pub batch: BatchId,
@@ -234,7 +322,8 @@ pub struct ApplyReport {
 pub enum ImportOutcome {
     /// Same data as the stored batch: nothing written.
     Unchanged { batch: BatchId, published: bool },
-    /// Same data, now declared complete: the stored batch was published.
+    /// Same data, now declared complete: the stored batch was published (or, in a dry
+    /// run, would be).
     Published { batch: BatchId },
     /// New or corrected data stored.
     Applied {
@@ -242,7 +331,7 @@ pub enum ImportOutcome {
         published: bool,
     },
     /// Dry run: the batch is valid and would be stored.
-    WouldApply { published: bool },
+    WouldApply { published: bool, records: u64 },
 }
 
 /// Why an import did not happen.
@@ -277,11 +366,88 @@ impl fmt::Debug for ImportBatch {
     }
 }
 
+/// How [`ImportBatch::start`] went.
+#[derive(Debug)]
+pub enum ImportStart {
+    /// Nothing to read: the outcome is known from the header.
+    Done(ImportOutcome),
+    /// Records are to be pushed.
+    Run(ImportRun),
+}
+
+/// A batch being imported: push records, then finish.
+pub struct ImportRun {
+    checker: BatchChecker,
+    /// `None` in a dry run; set to `None` too once a problem is found (nothing more is
+    /// staged: the rest is only checked).
+    staging: Option<Box<dyn BatchStaging>>,
+    dry_run: bool,
+    failed: bool,
+}
+
+impl fmt::Debug for ImportRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportRun")
+            .field("checker", &self.checker)
+            .field("dry_run", &self.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ImportBatch {
-    /// Validates, then applies atomically. `dry_run` stops after validation and the
-    /// checks against the stored batch and writes nothing: it reports
-    /// [`ImportOutcome::Unchanged`], [`ImportOutcome::Published`] (would publish) or
-    /// [`ImportOutcome::WouldApply`].
+    /// Checks the header against the stored batch of its scope and opens the staging.
+    /// `dry_run` writes nothing at all.
+    ///
+    /// # Errors
+    /// [`ImportBatchError`]; nothing was written.
+    pub async fn start(
+        &self,
+        header: BatchHeader,
+        dry_run: bool,
+    ) -> Result<ImportStart, ImportBatchError> {
+        if let Some(stored) = self.writer.find_batch(&header.scope).await? {
+            if stored.exam_office != header.exam_office {
+                return Err(ImportBatchError::ScopeHeldByAnotherOffice {
+                    stored: stored.exam_office,
+                });
+            }
+            if stored.fingerprint == header.fingerprint {
+                if header.complete && !stored.complete {
+                    if !dry_run {
+                        self.writer.publish_batch(stored.id).await?;
+                    }
+                    return Ok(ImportStart::Done(ImportOutcome::Published {
+                        batch: stored.id,
+                    }));
+                }
+                return Ok(ImportStart::Done(ImportOutcome::Unchanged {
+                    batch: stored.id,
+                    published: stored.complete,
+                }));
+            }
+            if header.exported_at < stored.exported_at {
+                return Err(ImportBatchError::OlderThanStored {
+                    stored_export: stored.exported_at,
+                });
+            }
+            if stored.complete && !header.complete {
+                return Err(ImportBatchError::WouldUnpublish);
+            }
+        }
+        let staging = if dry_run {
+            None
+        } else {
+            Some(self.writer.begin(&header).await?)
+        };
+        Ok(ImportStart::Run(ImportRun {
+            checker: BatchChecker::new(header, self.clock.now()),
+            staging,
+            dry_run,
+            failed: false,
+        }))
+    }
+
+    /// Imports a whole in-memory batch.
     ///
     /// # Errors
     /// [`ImportBatchError`]; on any error nothing was written.
@@ -290,412 +456,91 @@ impl ImportBatch {
         request: ImportBatchRequest,
         dry_run: bool,
     ) -> Result<ImportOutcome, ImportBatchError> {
-        let batch = request.validate(self.clock.now())?;
-        let incoming = batch.request();
-        if let Some(stored) = self.writer.find_batch(&incoming.scope).await? {
-            if stored.exam_office != incoming.exam_office {
-                return Err(ImportBatchError::ScopeHeldByAnotherOffice {
-                    stored: stored.exam_office,
-                });
+        match self.start(request.header, dry_run).await? {
+            ImportStart::Done(outcome) => Ok(outcome),
+            ImportStart::Run(mut run) => {
+                run.push(request.records.into_iter().map(Ok).collect())
+                    .await?;
+                run.finish().await
             }
-            if stored.fingerprint == incoming.fingerprint {
-                if incoming.complete && !stored.complete {
-                    if !dry_run {
-                        self.writer.publish_batch(stored.id).await?;
+        }
+    }
+}
+
+impl ImportRun {
+    /// Checks a chunk of records (or the problems of lines that could not be read) and
+    /// stages the records while the batch has no problem.
+    ///
+    /// # Errors
+    /// [`ImportBatchError::Unexpected`] when staging fails (the staging is discarded).
+    pub async fn push(
+        &mut self,
+        chunk: Vec<Result<NewRecord, BatchProblem>>,
+    ) -> Result<(), ImportBatchError> {
+        let mut good = Vec::with_capacity(chunk.len());
+        for item in chunk {
+            match item {
+                Ok(record) => {
+                    if self.checker.check(&record) {
+                        good.push(record);
                     }
-                    return Ok(ImportOutcome::Published { batch: stored.id });
                 }
-                return Ok(ImportOutcome::Unchanged {
-                    batch: stored.id,
-                    published: stored.complete,
-                });
-            }
-            if incoming.exported_at < stored.exported_at {
-                return Err(ImportBatchError::OlderThanStored {
-                    stored_export: stored.exported_at,
-                });
-            }
-            if stored.complete && !incoming.complete {
-                return Err(ImportBatchError::WouldUnpublish);
+                Err(problem) => self.checker.count_unreadable(problem),
             }
         }
-        let published = incoming.complete;
-        if dry_run {
-            return Ok(ImportOutcome::WouldApply { published });
+        if self.checker.problem_count() > 0 && !self.failed {
+            // The batch is lost anyway: stop writing, keep checking for the report.
+            self.failed = true;
+            if let Some(mut staging) = self.staging.take() {
+                staging.abort().await?;
+            }
         }
-        let report = self.writer.replace_batch(&batch).await?;
-        Ok(ImportOutcome::Applied { report, published })
+        if let Some(staging) = self.staging.as_mut()
+            && !good.is_empty()
+            && let Err(e) = staging.stage(&good).await
+        {
+            if let Some(mut staging) = self.staging.take() {
+                let _ = staging.abort().await;
+            }
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Problems found so far (for progress displays).
+    #[must_use]
+    pub fn problem_count(&self) -> u64 {
+        self.checker.problem_count()
+    }
+
+    /// Ends the import: commits if the batch is valid, discards everything otherwise.
+    ///
+    /// # Errors
+    /// [`ImportBatchError::Invalid`] with every problem, or
+    /// [`ImportBatchError::Unexpected`]; in both cases nothing was written.
+    pub async fn finish(mut self) -> Result<ImportOutcome, ImportBatchError> {
+        let checked = match self.checker.finish() {
+            Ok(checked) => checked,
+            Err(invalid) => {
+                if let Some(mut staging) = self.staging.take() {
+                    staging.abort().await?;
+                }
+                return Err(invalid.into());
+            }
+        };
+        let published = checked.header().complete;
+        match self.staging.as_mut() {
+            None => Ok(ImportOutcome::WouldApply {
+                published,
+                records: checked.records(),
+            }),
+            Some(staging) => {
+                let report = staging.commit(&checked).await?;
+                Ok(ImportOutcome::Applied { report, published })
+            }
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::academie::Academie;
-    use crate::diploma::{DiplomaKind, Session};
-    use crate::ports::MockRecordWriter;
-    use crate::record::{Award, ImportBatch as StoredBatch, RecordHolder};
-    use crate::testing::*;
-    use time::macros::{date, datetime};
-
-    fn new_record(line: u64, candidate: &str) -> NewRecord {
-        NewRecord {
-            line,
-            candidate_number: CandidateNumber::parse(candidate).unwrap(),
-            scope: scope(),
-            holder: RecordHolder {
-                civility: None,
-                identity: marie(),
-                usage_name: None,
-                ine: None,
-            },
-            award: Award {
-                speciality: None,
-                mention: None,
-                deliberation_date: date!(2019 - 07 - 05),
-            },
-        }
-    }
-
-    fn request(records: Vec<NewRecord>) -> ImportBatchRequest {
-        ImportBatchRequest {
-            exam_office: ExamOffice::Academie(Academie::Lyon),
-            scope: scope(),
-            source_system: SourceSystem::Ocean,
-            exported_at: datetime!(2019-07-20 08:00 UTC),
-            complete: true,
-            declared_record_count: records.len() as u64,
-            fingerprint: BatchFingerprint([1; 32]),
-            records,
-        }
-    }
-
-    fn stored(fingerprint: u8, complete: bool) -> StoredBatch {
-        StoredBatch {
-            id: BatchId(uuid::Uuid::from_u128(0x3000)),
-            exam_office: ExamOffice::Academie(Academie::Lyon),
-            scope: scope(),
-            source_system: SourceSystem::Ocean,
-            exported_at: datetime!(2019-07-10 08:00 UTC),
-            imported_at: datetime!(2019-07-11 08:00 UTC),
-            complete,
-            record_count: 2,
-            fingerprint: BatchFingerprint([fingerprint; 32]),
-        }
-    }
-
-    fn use_case(writer: MockRecordWriter) -> ImportBatch {
-        ImportBatch {
-            writer: Arc::new(writer),
-            clock: Arc::new(clock()),
-        }
-    }
-
-    fn report() -> ApplyReport {
-        ApplyReport {
-            batch: BatchId(uuid::Uuid::from_u128(9)),
-            inserted: 2,
-            updated: 0,
-            unchanged: 0,
-            removed: 0,
-            links_withdrawn: 0,
-        }
-    }
-
-    #[tokio::test]
-    async fn a_new_batch_is_applied() {
-        let mut writer = MockRecordWriter::new();
-        writer.expect_find_batch().returning(|_| Ok(None));
-        writer
-            .expect_replace_batch()
-            .withf(|b| b.request().records.len() == 2)
-            .times(1)
-            .returning(|_| Ok(report()));
-        let outcome = use_case(writer)
-            .execute(
-                request(vec![new_record(2, "A1"), new_record(3, "A2")]),
-                false,
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            outcome,
-            ImportOutcome::Applied {
-                report: report(),
-                published: true
-            }
-        );
-    }
-
-    #[tokio::test]
-    async fn every_problem_is_reported_with_its_line_and_nothing_is_written() {
-        let mut writer = MockRecordWriter::new();
-        writer.expect_find_batch().never();
-        writer.expect_replace_batch().never();
-        let mut out_of_scope = new_record(4, "A3");
-        out_of_scope.scope.kind = DiplomaKind::Bts;
-        let mut late = new_record(5, "A4");
-        late.award.deliberation_date = date!(2021 - 07 - 05);
-        let mut young = new_record(6, "A5");
-        young.holder.identity = identity("Durand", &["Marie"], "2015-01-01");
-        let mut req = request(vec![
-            new_record(2, "A1"),
-            new_record(3, "A1"),
-            out_of_scope,
-            late,
-            young,
-        ]);
-        req.declared_record_count = 9;
-        let Err(ImportBatchError::Invalid(invalid)) = use_case(writer).execute(req, false).await
-        else {
-            panic!("expected an invalid batch")
-        };
-        assert_eq!(invalid.total, 6, "{invalid}");
-        assert!(invalid.problems.contains(&BatchProblem::CountMismatch {
-            declared: 9,
-            actual: 5
-        }));
-        assert!(
-            invalid
-                .problems
-                .contains(&BatchProblem::DuplicateCandidate {
-                    line: 3,
-                    first_line: 2,
-                    candidate: "A1".into()
-                })
-        );
-        assert!(
-            invalid
-                .problems
-                .iter()
-                .any(|p| matches!(p, BatchProblem::OutOfScope { line: 4, .. }))
-        );
-        assert!(
-            invalid
-                .problems
-                .iter()
-                .any(|p| matches!(p, BatchProblem::DeliberationOutsideSession { line: 5, .. }))
-        );
-        assert!(
-            invalid
-                .problems
-                .iter()
-                .any(|p| matches!(p, BatchProblem::DeliberationAfterExport { line: 5, .. }))
-        );
-        assert!(
-            invalid
-                .problems
-                .contains(&BatchProblem::HolderTooYoung { line: 6 })
-        );
-    }
-
-    #[test]
-    fn batch_level_problems_are_reported() {
-        let mut req = request(vec![]);
-        req.exam_office = ExamOffice::Siec;
-        req.exported_at = datetime!(2030-01-01 00:00 UTC);
-        let invalid = req.validate(NOW).unwrap_err();
-        assert_eq!(
-            invalid.problems,
-            vec![
-                BatchProblem::ExamOffice(ExamOfficeError::SiecOutsideIleDeFrance),
-                BatchProblem::ExportedInTheFuture {
-                    exported_at: datetime!(2030-01-01 00:00 UTC)
-                },
-                BatchProblem::Empty,
-            ]
-        );
-    }
-
-    #[test]
-    fn the_report_is_capped_but_the_total_counted() {
-        let records: Vec<_> = (0..250).map(|i| new_record(i + 2, "SAME")).collect();
-        let invalid = request(records).validate(NOW).unwrap_err();
-        assert_eq!(invalid.total, 249);
-        assert_eq!(invalid.problems.len(), MAX_REPORTED_PROBLEMS);
-        assert!(invalid.to_string().contains("and 149 more"));
-    }
-
-    #[test]
-    fn the_siec_may_export_paris_creteil_versailles_batches() {
-        let mut req = request(vec![new_record(2, "A1")]);
-        req.exam_office = ExamOffice::Siec;
-        req.scope.academie = Academie::Creteil;
-        req.records[0].scope.academie = Academie::Creteil;
-        assert!(req.validate(NOW).is_ok());
-    }
-
-    #[tokio::test]
-    async fn the_same_batch_twice_changes_nothing() {
-        let mut writer = MockRecordWriter::new();
-        writer
-            .expect_find_batch()
-            .returning(|_| Ok(Some(stored(1, true))));
-        writer.expect_replace_batch().never();
-        writer.expect_publish_batch().never();
-        let outcome = use_case(writer)
-            .execute(request(vec![new_record(2, "A1")]), false)
-            .await
-            .unwrap();
-        assert!(matches!(
-            outcome,
-            ImportOutcome::Unchanged {
-                published: true,
-                ..
-            }
-        ));
-    }
-
-    #[tokio::test]
-    async fn declaring_a_stored_batch_complete_publishes_it() {
-        let mut writer = MockRecordWriter::new();
-        writer
-            .expect_find_batch()
-            .returning(|_| Ok(Some(stored(1, false))));
-        writer.expect_publish_batch().times(1).returning(|_| Ok(()));
-        writer.expect_replace_batch().never();
-        let outcome = use_case(writer)
-            .execute(request(vec![new_record(2, "A1")]), false)
-            .await
-            .unwrap();
-        assert!(matches!(outcome, ImportOutcome::Published { .. }));
-    }
-
-    #[tokio::test]
-    async fn an_incomplete_batch_is_stored_unpublished() {
-        let mut writer = MockRecordWriter::new();
-        writer.expect_find_batch().returning(|_| Ok(None));
-        writer
-            .expect_replace_batch()
-            .withf(|b| !b.request().complete)
-            .times(1)
-            .returning(|_| Ok(report()));
-        let mut req = request(vec![new_record(2, "A1")]);
-        req.complete = false;
-        let outcome = use_case(writer).execute(req, false).await.unwrap();
-        assert!(matches!(
-            outcome,
-            ImportOutcome::Applied {
-                published: false,
-                ..
-            }
-        ));
-    }
-
-    #[tokio::test]
-    async fn a_corrected_batch_replaces_the_stored_one() {
-        let mut writer = MockRecordWriter::new();
-        writer
-            .expect_find_batch()
-            .returning(|_| Ok(Some(stored(2, true))));
-        writer.expect_replace_batch().times(1).returning(|_| {
-            Ok(ApplyReport {
-                updated: 1,
-                removed: 1,
-                links_withdrawn: 1,
-                ..report()
-            })
-        });
-        let outcome = use_case(writer)
-            .execute(request(vec![new_record(2, "A1")]), false)
-            .await
-            .unwrap();
-        let ImportOutcome::Applied { report, .. } = outcome else {
-            panic!("expected applied")
-        };
-        assert_eq!(report.links_withdrawn, 1);
-    }
-
-    #[tokio::test]
-    async fn an_older_export_does_not_replace_a_newer_one() {
-        let mut writer = MockRecordWriter::new();
-        writer
-            .expect_find_batch()
-            .returning(|_| Ok(Some(stored(2, true))));
-        writer.expect_replace_batch().never();
-        let mut req = request(vec![new_record(2, "A1")]);
-        req.exported_at = datetime!(2019-07-01 08:00 UTC);
-        req.records[0].award.deliberation_date = date!(2019 - 06 - 30);
-        let result = use_case(writer).execute(req, false).await;
-        assert!(matches!(
-            result,
-            Err(ImportBatchError::OlderThanStored { .. })
-        ));
-    }
-
-    #[tokio::test]
-    async fn another_office_cannot_replace_a_scope() {
-        let mut writer = MockRecordWriter::new();
-        writer.expect_find_batch().returning(|_| {
-            let mut s = stored(2, true);
-            s.exam_office = ExamOffice::Siec;
-            Ok(Some(s))
-        });
-        writer.expect_replace_batch().never();
-        let mut req = request(vec![new_record(2, "A1")]);
-        req.scope = DiplomaScope {
-            kind: DiplomaKind::BacGeneral,
-            session: Session::new(2019).unwrap(),
-            academie: Academie::Paris,
-        };
-        req.exam_office = ExamOffice::Academie(Academie::Paris);
-        req.records[0].scope = req.scope;
-        let result = use_case(writer).execute(req, false).await;
-        assert!(matches!(
-            result,
-            Err(ImportBatchError::ScopeHeldByAnotherOffice {
-                stored: ExamOffice::Siec
-            })
-        ));
-    }
-
-    #[tokio::test]
-    async fn a_published_batch_is_not_replaced_by_an_incomplete_one() {
-        let mut writer = MockRecordWriter::new();
-        writer
-            .expect_find_batch()
-            .returning(|_| Ok(Some(stored(2, true))));
-        writer.expect_replace_batch().never();
-        let mut req = request(vec![new_record(2, "A1")]);
-        req.complete = false;
-        let result = use_case(writer).execute(req, false).await;
-        assert!(matches!(result, Err(ImportBatchError::WouldUnpublish)));
-    }
-
-    #[tokio::test]
-    async fn a_dry_run_writes_nothing() {
-        let mut writer = MockRecordWriter::new();
-        writer
-            .expect_find_batch()
-            .returning(|_| Ok(Some(stored(1, false))));
-        writer.expect_publish_batch().never();
-        writer.expect_replace_batch().never();
-        let outcome = use_case(writer)
-            .execute(request(vec![new_record(2, "A1")]), true)
-            .await
-            .unwrap();
-        assert!(matches!(outcome, ImportOutcome::Published { .. }));
-
-        let mut writer = MockRecordWriter::new();
-        writer.expect_find_batch().returning(|_| Ok(None));
-        writer.expect_replace_batch().never();
-        let outcome = use_case(writer)
-            .execute(request(vec![new_record(2, "A1")]), true)
-            .await
-            .unwrap();
-        assert_eq!(outcome, ImportOutcome::WouldApply { published: true });
-    }
-
-    #[tokio::test]
-    async fn a_storage_failure_is_unexpected() {
-        let mut writer = MockRecordWriter::new();
-        writer.expect_find_batch().returning(|_| Ok(None));
-        writer
-            .expect_replace_batch()
-            .returning(|_| Err(PortError::unavailable("down")));
-        let result = use_case(writer)
-            .execute(request(vec![new_record(2, "A1")]), false)
-            .await;
-        assert!(matches!(result, Err(ImportBatchError::Unexpected(_))));
-    }
-}
+mod tests;

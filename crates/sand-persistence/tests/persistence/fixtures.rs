@@ -1,5 +1,6 @@
 //! Domain values for the tests, and real (non-mock) clock and key generator.
 
+use sand_domain::PortError;
 use sand_domain::academie::{Academie, ExamOffice};
 use sand_domain::control_key::{ControlKey, KEY_BYTES};
 use sand_domain::credentials::{Email, PasswordHash};
@@ -7,9 +8,10 @@ use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session, Speciali
 use sand_domain::identity::{
     BirthDate, BirthName, BirthPlace, Civility, FirstNames, Identity, UsageName,
 };
+use sand_domain::ports::RecordWriter;
 use sand_domain::ports::{Clock, KeyGenerator};
 use sand_domain::profile::{FranceConnectSubject, NewCredentials, NewProfile};
-use sand_domain::record::import::{ImportBatchRequest, ValidatedBatch};
+use sand_domain::record::import::{ApplyReport, BatchHeader, ImportBatchRequest};
 use sand_domain::record::{
     Award, BatchFingerprint, CandidateNumber, Ine, NewRecord, RecordHolder, SourceSystem,
 };
@@ -67,19 +69,35 @@ pub fn new_record(line: u64, candidate: &str, identity: Identity) -> NewRecord {
     }
 }
 
-pub fn batch(records: Vec<NewRecord>, complete: bool, fingerprint: u8) -> ValidatedBatch {
+pub fn batch(records: Vec<NewRecord>, complete: bool, fingerprint: u8) -> ImportBatchRequest {
     ImportBatchRequest {
-        exam_office: ExamOffice::Academie(Academie::Lyon),
-        scope: scope(),
-        source_system: SourceSystem::Ocean,
-        exported_at: datetime!(2022-07-20 08:00 UTC),
-        complete,
-        declared_record_count: records.len() as u64,
-        fingerprint: BatchFingerprint([fingerprint; 32]),
+        header: BatchHeader {
+            exam_office: ExamOffice::Academie(Academie::Lyon),
+            scope: scope(),
+            source_system: SourceSystem::Ocean,
+            exported_at: datetime!(2022-07-20 08:00 UTC),
+            complete,
+            declared_record_count: records.len() as u64,
+            fingerprint: BatchFingerprint([fingerprint; 32]),
+        },
         records,
     }
-    .validate(NOW)
-    .unwrap()
+}
+
+/// Stages and commits a whole checked batch through the writer's staging, in two chunks.
+pub trait ApplyBatch {
+    async fn replace_batch(&self, request: &ImportBatchRequest) -> Result<ApplyReport, PortError>;
+}
+
+impl<W: RecordWriter> ApplyBatch for W {
+    async fn replace_batch(&self, request: &ImportBatchRequest) -> Result<ApplyReport, PortError> {
+        let checked = request.check(NOW).expect("a valid test batch");
+        let mut staging = self.begin(&request.header).await?;
+        let (first, rest) = request.records.split_at(request.records.len() / 2);
+        staging.stage(first).await?;
+        staging.stage(rest).await?;
+        staging.commit(&checked).await
+    }
 }
 
 pub fn password_profile(email: &str, identity: Identity) -> NewProfile {

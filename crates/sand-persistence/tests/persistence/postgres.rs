@@ -449,7 +449,7 @@ async fn a_wrong_server_secret_is_an_error_not_a_wrong_key() {
 async fn import_two_published(
     db: &TestStore,
 ) -> (sand_domain::record::RecordId, sand_domain::record::RecordId) {
-    use sand_domain::ports::{RecordReader, RecordWriter};
+    use sand_domain::ports::RecordReader;
     let marie = identity("Durand", &["Marie"], "2004-05-17");
     db.store
         .record_writer()

@@ -1,0 +1,500 @@
+//! Batch staging and the set-based merge of an import.
+//!
+//! A batch is written in one transaction: its records go into a temporary
+//! `sand_staging` table (PostgreSQL: `COPY … FROM STDIN`; SQLite: prepared multi-row
+//! inserts), then five set-based statements merge it into `import_batch` and
+//! `diploma_record` and withdraw what disappeared. Dropping the staging without commit
+//! rolls everything back, as a crash does.
+
+use async_trait::async_trait;
+use sand_domain::PortError;
+use sand_domain::diploma::{Mention, Speciality};
+use sand_domain::identity::{BirthPlace, UsageName};
+use sand_domain::ports::BatchStaging;
+use sand_domain::record::import::{ApplyReport, BatchHeader, CheckedBatch};
+use sand_domain::record::{BatchId, Ine, NewRecord};
+use sea_orm::sqlx::{self, Postgres};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait, Value,
+};
+use time::{Date, OffsetDateTime};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::error::port;
+use crate::mapping::{civility_code, content_hash, first_names_to_row};
+
+/// Rows per multi-row INSERT on SQLite (14 columns: well under its 32 766 parameters).
+const SQLITE_ROWS_PER_INSERT: usize = 500;
+
+const CREATE_STAGING_POSTGRES: &str = "CREATE TEMP TABLE sand_staging (\
+    id uuid NOT NULL, candidate_number text NOT NULL, civility text, birth_name text NOT NULL, \
+    birth_name_key text NOT NULL, first_names text NOT NULL, birth_date date NOT NULL, \
+    birth_place text, usage_name text, ine text, speciality text, mention text, \
+    deliberation_date date NOT NULL, content_hash text NOT NULL) ON COMMIT DROP";
+
+const CREATE_STAGING_SQLITE: &str = "CREATE TEMP TABLE sand_staging (\
+    id BLOB NOT NULL, candidate_number TEXT NOT NULL, civility TEXT, birth_name TEXT NOT NULL, \
+    birth_name_key TEXT NOT NULL, first_names TEXT NOT NULL, birth_date TEXT NOT NULL, \
+    birth_place TEXT, usage_name TEXT, ine TEXT, speciality TEXT, mention TEXT, \
+    deliberation_date TEXT NOT NULL, content_hash TEXT NOT NULL)";
+
+const STAGING_COLUMNS: &str = "id, candidate_number, civility, birth_name, birth_name_key, \
+    first_names, birth_date, birth_place, usage_name, ine, speciality, mention, \
+    deliberation_date, content_hash";
+
+const COPY_STAGING: &str = "COPY sand_staging (id, candidate_number, civility, birth_name, \
+    birth_name_key, first_names, birth_date, birth_place, usage_name, ine, speciality, mention, \
+    deliberation_date, content_hash) FROM STDIN (FORMAT text)";
+
+/// $1 id, $2 exam office, $3 kind, $4 session, $5 académie, $6 source, $7 exported,
+/// $8 imported, $9 complete, $10 count, $11 fingerprint.
+const UPSERT_BATCH: &str = "INSERT INTO import_batch (id, exam_office, diploma_kind, session, \
+    academie, source_system, exported_at, imported_at, complete, record_count, fingerprint) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+    ON CONFLICT (academie, diploma_kind, session) DO UPDATE SET \
+    exam_office = excluded.exam_office, source_system = excluded.source_system, \
+    exported_at = excluded.exported_at, imported_at = excluded.imported_at, \
+    complete = excluded.complete, record_count = excluded.record_count, \
+    fingerprint = excluded.fingerprint \
+    RETURNING id";
+
+/// $1 batch, $2 now.
+const WITHDRAW_LINKS: &str = "UPDATE link SET withdrawn_at = $2 \
+    WHERE withdrawn_at IS NULL AND record_id IN (\
+      SELECT r.id FROM diploma_record AS r WHERE r.batch_id = $1 AND r.withdrawn_at IS NULL \
+      AND NOT EXISTS (SELECT 1 FROM sand_staging AS s WHERE s.candidate_number = r.candidate_number))";
+
+/// $1 batch, $2 now.
+const WITHDRAW_RECORDS: &str = "UPDATE diploma_record SET withdrawn_at = $2 \
+    WHERE batch_id = $1 AND withdrawn_at IS NULL \
+    AND NOT EXISTS (SELECT 1 FROM sand_staging AS s \
+                    WHERE s.candidate_number = diploma_record.candidate_number)";
+
+/// $1 batch, $2 exam office.
+const UPDATE_CHANGED: &str = "UPDATE diploma_record AS r SET exam_office = $2, \
+    civility = s.civility, birth_name = s.birth_name, birth_name_key = s.birth_name_key, \
+    first_names = s.first_names, birth_date = s.birth_date, birth_place = s.birth_place, \
+    usage_name = s.usage_name, ine = s.ine, speciality = s.speciality, mention = s.mention, \
+    deliberation_date = s.deliberation_date, content_hash = s.content_hash, withdrawn_at = NULL \
+    FROM sand_staging AS s \
+    WHERE r.batch_id = $1 AND r.candidate_number = s.candidate_number \
+    AND (r.content_hash <> s.content_hash OR r.withdrawn_at IS NOT NULL)";
+
+/// $1 batch, $2 exam office, $3 kind, $4 session, $5 académie.
+const INSERT_NEW: &str = "INSERT INTO diploma_record (id, batch_id, diploma_kind, session, \
+    academie, exam_office, candidate_number, civility, birth_name, birth_name_key, first_names, \
+    birth_date, birth_place, usage_name, ine, speciality, mention, deliberation_date, \
+    content_hash, withdrawn_at) \
+    SELECT s.id, $1, $3, $4, $5, $2, s.candidate_number, s.civility, s.birth_name, \
+    s.birth_name_key, s.first_names, s.birth_date, s.birth_place, s.usage_name, s.ine, \
+    s.speciality, s.mention, s.deliberation_date, s.content_hash, NULL \
+    FROM sand_staging AS s WHERE NOT EXISTS (\
+      SELECT 1 FROM diploma_record AS r WHERE r.batch_id = $1 AND r.candidate_number = s.candidate_number)";
+
+/// A parameter of the merge statements, bound the same way on both backends.
+#[derive(Debug, Clone)]
+enum Arg {
+    Uuid(Uuid),
+    Text(String),
+    Int(i32),
+    BigInt(i64),
+    Bool(bool),
+    DateTime(OffsetDateTime),
+}
+
+impl From<Arg> for Value {
+    fn from(arg: Arg) -> Self {
+        match arg {
+            Arg::Uuid(v) => v.into(),
+            Arg::Text(v) => v.into(),
+            Arg::Int(v) => v.into(),
+            Arg::BigInt(v) => v.into(),
+            Arg::Bool(v) => v.into(),
+            Arg::DateTime(v) => v.into(),
+        }
+    }
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    for arg in args {
+        query = match arg {
+            Arg::Uuid(v) => query.bind(v),
+            Arg::Text(v) => query.bind(v),
+            Arg::Int(v) => query.bind(v),
+            Arg::BigInt(v) => query.bind(v),
+            Arg::Bool(v) => query.bind(v),
+            Arg::DateTime(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+/// One transaction on either backend.
+enum Tx {
+    Sqlite(DatabaseTransaction),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+fn pg(e: sqlx::Error) -> PortError {
+    port(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(
+        e.into(),
+    )))
+}
+
+impl Tx {
+    /// Runs a statement written with `$n` placeholders; returns the rows affected.
+    async fn execute(&mut self, sql: &'static str, args: Vec<Arg>) -> Result<u64, PortError> {
+        match self {
+            Self::Sqlite(txn) => {
+                let values: Vec<Value> = args.into_iter().map(Value::from).collect();
+                let sql = sql.replace('$', "?");
+                let result = txn
+                    .execute_raw(Statement::from_sql_and_values(
+                        DbBackend::Sqlite,
+                        sql,
+                        values,
+                    ))
+                    .await
+                    .map_err(port)?;
+                Ok(result.rows_affected())
+            }
+            Self::Postgres(tx) => {
+                let result = bind_all(sqlx::query(sql), args)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(pg)?;
+                Ok(result.rows_affected())
+            }
+        }
+    }
+
+    async fn returning_uuid(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> Result<Uuid, PortError> {
+        match self {
+            Self::Sqlite(txn) => {
+                let values: Vec<Value> = args.into_iter().map(Value::from).collect();
+                let sql = sql.replace('$', "?");
+                let row = txn
+                    .query_one_raw(Statement::from_sql_and_values(
+                        DbBackend::Sqlite,
+                        sql,
+                        values,
+                    ))
+                    .await
+                    .map_err(port)?
+                    .ok_or_else(|| crate::error::corrupt("batch upsert result"))?;
+                row.try_get_by_index::<Uuid>(0).map_err(port)
+            }
+            Self::Postgres(tx) => {
+                use sqlx::Row;
+                let row = bind_all(sqlx::query(sql), args)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(pg)?;
+                row.try_get::<Uuid, _>(0).map_err(pg)
+            }
+        }
+    }
+}
+
+/// A batch being staged, on either backend.
+pub(crate) struct SeaOrmBatchStaging {
+    tx: Option<Tx>,
+    header: BatchHeader,
+    staged: u64,
+}
+
+impl SeaOrmBatchStaging {
+    /// Opens the transaction and the staging table.
+    pub(crate) async fn begin(
+        db: &sea_orm::DatabaseConnection,
+        header: &BatchHeader,
+    ) -> Result<Self, PortError> {
+        let tx = match db.get_database_backend() {
+            DbBackend::Postgres => {
+                let mut tx = db
+                    .get_postgres_connection_pool()
+                    .begin()
+                    .await
+                    .map_err(pg)?;
+                sqlx::query(CREATE_STAGING_POSTGRES)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(pg)?;
+                Tx::Postgres(tx)
+            }
+            _ => {
+                let txn = db.begin().await.map_err(port)?;
+                txn.execute_unprepared("DROP TABLE IF EXISTS temp.sand_staging")
+                    .await
+                    .map_err(port)?;
+                txn.execute_unprepared(CREATE_STAGING_SQLITE)
+                    .await
+                    .map_err(port)?;
+                Tx::Sqlite(txn)
+            }
+        };
+        Ok(Self {
+            tx: Some(tx),
+            header: header.clone(),
+            staged: 0,
+        })
+    }
+
+    fn tx(&mut self) -> Result<&mut Tx, PortError> {
+        self.tx
+            .as_mut()
+            .ok_or_else(|| PortError::unexpected(StagingClosed))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the batch staging was already committed or aborted")]
+struct StagingClosed;
+
+/// The staging row of a record, column by column, in [`STAGING_COLUMNS`] order.
+struct StagingRow {
+    id: Uuid,
+    candidate_number: String,
+    civility: Option<String>,
+    birth_name: String,
+    birth_name_key: String,
+    first_names: String,
+    birth_date: Date,
+    birth_place: Option<String>,
+    usage_name: Option<String>,
+    ine: Option<String>,
+    speciality: Option<String>,
+    mention: Option<String>,
+    deliberation_date: Date,
+    content_hash: String,
+}
+
+impl StagingRow {
+    fn of(record: &NewRecord) -> Self {
+        let h = &record.holder;
+        let a = &record.award;
+        Self {
+            id: Uuid::new_v4(),
+            candidate_number: record.candidate_number.as_str().to_owned(),
+            civility: h.civility.map(|c| civility_code(c).to_owned()),
+            birth_name: h.identity.birth_name.as_str().to_owned(),
+            birth_name_key: h.identity.birth_name.match_key(),
+            first_names: first_names_to_row(&h.identity.first_names),
+            birth_date: h.identity.birth_date.date(),
+            birth_place: h
+                .identity
+                .birth_place
+                .as_ref()
+                .map(|p| BirthPlace::as_str(p).to_owned()),
+            usage_name: h
+                .usage_name
+                .as_ref()
+                .map(|u| UsageName::as_str(u).to_owned()),
+            ine: h.ine.as_ref().map(|i| Ine::as_str(i).to_owned()),
+            speciality: a
+                .speciality
+                .as_ref()
+                .map(|s| Speciality::as_str(s).to_owned()),
+            mention: a.mention.map(|m| Mention::code(m).to_owned()),
+            deliberation_date: a.deliberation_date,
+            content_hash: content_hash(record),
+        }
+    }
+
+    fn values(self) -> [Value; 14] {
+        [
+            self.id.into(),
+            self.candidate_number.into(),
+            self.civility.into(),
+            self.birth_name.into(),
+            self.birth_name_key.into(),
+            self.first_names.into(),
+            self.birth_date.into(),
+            self.birth_place.into(),
+            self.usage_name.into(),
+            self.ine.into(),
+            self.speciality.into(),
+            self.mention.into(),
+            self.deliberation_date.into(),
+            self.content_hash.into(),
+        ]
+    }
+
+    /// One line of `COPY … (FORMAT text)`.
+    fn write_copy_line(&self, out: &mut String) {
+        fn field(out: &mut String, value: Option<&str>) {
+            match value {
+                None => out.push_str("\\N"),
+                Some(v) => {
+                    for c in v.chars() {
+                        match c {
+                            '\\' => out.push_str("\\\\"),
+                            '\t' => out.push_str("\\t"),
+                            '\n' => out.push_str("\\n"),
+                            '\r' => out.push_str("\\r"),
+                            c => out.push(c),
+                        }
+                    }
+                }
+            }
+        }
+        let birth_date = self.birth_date.to_string();
+        let deliberation_date = self.deliberation_date.to_string();
+        let id = self.id.to_string();
+        let fields: [Option<&str>; 14] = [
+            Some(&id),
+            Some(&self.candidate_number),
+            self.civility.as_deref(),
+            Some(&self.birth_name),
+            Some(&self.birth_name_key),
+            Some(&self.first_names),
+            Some(&birth_date),
+            self.birth_place.as_deref(),
+            self.usage_name.as_deref(),
+            self.ine.as_deref(),
+            self.speciality.as_deref(),
+            self.mention.as_deref(),
+            Some(&deliberation_date),
+            Some(&self.content_hash),
+        ];
+        for (i, value) in fields.into_iter().enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            field(out, value);
+        }
+        out.push('\n');
+    }
+}
+
+#[async_trait]
+impl BatchStaging for SeaOrmBatchStaging {
+    #[instrument(skip_all, err, fields(records = records.len()))]
+    async fn stage(&mut self, records: &[NewRecord]) -> Result<(), PortError> {
+        let tx = self.tx()?;
+        match tx {
+            Tx::Postgres(tx) => {
+                let mut data = String::with_capacity(records.len() * 256);
+                for record in records {
+                    StagingRow::of(record).write_copy_line(&mut data);
+                }
+                let mut copy = tx.copy_in_raw(COPY_STAGING).await.map_err(pg)?;
+                copy.send(data.as_bytes()).await.map_err(pg)?;
+                copy.finish().await.map_err(pg)?;
+            }
+            Tx::Sqlite(txn) => {
+                for chunk in records.chunks(SQLITE_ROWS_PER_INSERT) {
+                    let mut sql = format!("INSERT INTO sand_staging ({STAGING_COLUMNS}) VALUES ");
+                    let mut values = Vec::with_capacity(chunk.len() * 14);
+                    for (i, record) in chunk.iter().enumerate() {
+                        if i > 0 {
+                            sql.push(',');
+                        }
+                        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                        values.extend(StagingRow::of(record).values());
+                    }
+                    txn.execute_raw(Statement::from_sql_and_values(
+                        DbBackend::Sqlite,
+                        sql,
+                        values,
+                    ))
+                    .await
+                    .map_err(port)?;
+                }
+            }
+        }
+        self.staged += records.len() as u64;
+        Ok(())
+    }
+
+    #[instrument(skip_all, err, fields(scope = %batch.header().scope, records = batch.records()))]
+    async fn commit(&mut self, batch: &CheckedBatch) -> Result<ApplyReport, PortError> {
+        let header = self.header.clone();
+        let staged = self.staged;
+        if batch.records() != staged || batch.header() != &header {
+            return Err(PortError::unexpected(StagingMismatch));
+        }
+        let now = OffsetDateTime::now_utc();
+        let exam_office = Arg::Text(header.exam_office.code().to_owned());
+        let kind = Arg::Text(header.scope.kind.code().to_owned());
+        let session = Arg::Int(i32::from(header.scope.session.year()));
+        let academie = Arg::Text(header.scope.academie.code().to_owned());
+        let tx = self.tx()?;
+        if let Tx::Postgres(tx) = tx {
+            sqlx::query("ANALYZE sand_staging")
+                .execute(&mut **tx)
+                .await
+                .map_err(pg)?;
+        }
+        let batch_id = tx
+            .returning_uuid(
+                UPSERT_BATCH,
+                vec![
+                    Arg::Uuid(Uuid::new_v4()),
+                    exam_office.clone(),
+                    kind.clone(),
+                    session.clone(),
+                    academie.clone(),
+                    Arg::Text(header.source_system.code().to_owned()),
+                    Arg::DateTime(header.exported_at),
+                    Arg::DateTime(now),
+                    Arg::Bool(header.complete),
+                    Arg::BigInt(i64::try_from(staged).unwrap_or(i64::MAX)),
+                    Arg::Text(header.fingerprint.to_hex()),
+                ],
+            )
+            .await?;
+        let b = Arg::Uuid(batch_id);
+        let links_withdrawn = tx
+            .execute(WITHDRAW_LINKS, vec![b.clone(), Arg::DateTime(now)])
+            .await?;
+        let removed = tx
+            .execute(WITHDRAW_RECORDS, vec![b.clone(), Arg::DateTime(now)])
+            .await?;
+        let updated = tx
+            .execute(UPDATE_CHANGED, vec![b.clone(), exam_office.clone()])
+            .await?;
+        let inserted = tx
+            .execute(INSERT_NEW, vec![b, exam_office, kind, session, academie])
+            .await?;
+        match self.tx.take() {
+            Some(Tx::Postgres(tx)) => tx.commit().await.map_err(pg)?,
+            Some(Tx::Sqlite(txn)) => {
+                txn.execute_unprepared("DROP TABLE temp.sand_staging")
+                    .await
+                    .map_err(port)?;
+                txn.commit().await.map_err(port)?;
+            }
+            None => return Err(PortError::unexpected(StagingClosed)),
+        }
+        Ok(ApplyReport {
+            batch: BatchId(batch_id),
+            inserted,
+            updated,
+            unchanged: staged.saturating_sub(inserted + updated),
+            removed,
+            links_withdrawn,
+        })
+    }
+
+    #[instrument(skip_all, err)]
+    async fn abort(&mut self) -> Result<(), PortError> {
+        match self.tx.take() {
+            Some(Tx::Postgres(tx)) => tx.rollback().await.map_err(pg),
+            Some(Tx::Sqlite(txn)) => txn.rollback().await.map_err(port),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the checked batch is not the one staged")]
+struct StagingMismatch;
