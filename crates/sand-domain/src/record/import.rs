@@ -208,10 +208,12 @@ impl BatchChecker {
         }
     }
 
-    /// Counts a line that could not be read as a record (its problem reported).
-    pub fn count_unreadable(&mut self, problem: BatchProblem) {
+    /// Counts a line that could not be read as a record, with its problems.
+    pub fn count_unreadable(&mut self, problems: Vec<BatchProblem>) {
         self.records += 1;
-        self.report(problem);
+        for problem in problems {
+            self.report(problem);
+        }
     }
 
     /// Problems found so far.
@@ -468,14 +470,14 @@ impl ImportBatch {
 }
 
 impl ImportRun {
-    /// Checks a chunk of records (or the problems of lines that could not be read) and
+    /// Checks a chunk of records (or the problems of each line that could not be read) and
     /// stages the records while the batch has no problem.
     ///
     /// # Errors
     /// [`ImportBatchError::Unexpected`] when staging fails (the staging is discarded).
     pub async fn push(
         &mut self,
-        chunk: Vec<Result<NewRecord, BatchProblem>>,
+        chunk: Vec<Result<NewRecord, Vec<BatchProblem>>>,
     ) -> Result<(), ImportBatchError> {
         let mut good = Vec::with_capacity(chunk.len());
         for item in chunk {
@@ -485,7 +487,7 @@ impl ImportRun {
                         good.push(record);
                     }
                 }
-                Err(problem) => self.checker.count_unreadable(problem),
+                Err(problems) => self.checker.count_unreadable(problems),
             }
         }
         if self.checker.problem_count() > 0 && !self.failed {

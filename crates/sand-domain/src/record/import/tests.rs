@@ -211,7 +211,7 @@ async fn unreadable_lines_are_counted_reported_and_stop_staging() {
         column: Some("date_naissance".into()),
         reason: "not a date".into(),
     });
-    run.push(vec![Err(bad.clone()), Ok(new_record(4, "A3"))])
+    run.push(vec![Err(vec![bad.clone()]), Ok(new_record(4, "A3"))])
         .await
         .unwrap();
     assert_eq!(run.problem_count(), 1);

@@ -1,0 +1,303 @@
+//! The batch manifest: a small TOML file that declares what its data file holds.
+//! See docs/import-format.md.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
+
+use sand_domain::academie::{Academie, ExamOffice};
+use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
+use sand_domain::record::import::BatchHeader;
+use sand_domain::record::{BatchFingerprint, SourceSystem};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The only format version this reader understands.
+pub const FORMAT: &str = "sand-batch/1";
+
+/// Largest manifest accepted, in bytes.
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
+
+/// Text encoding of a data file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    /// Windows-1252, as older French administrative exports use.
+    Windows1252,
+}
+
+impl FromStr for Encoding {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "UTF-8" | "UTF8" => Ok(Self::Utf8),
+            "WINDOWS-1252" | "CP1252" | "WINDOWS1252" => Ok(Self::Windows1252),
+            _ => Err(()),
+        }
+    }
+}
+
+impl Encoding {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Utf8 => "UTF-8",
+            Self::Windows1252 => "WINDOWS-1252",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    format: String,
+    exam_office: String,
+    academie: String,
+    diploma_kind: String,
+    session: u16,
+    source_system: String,
+    exported_at: String,
+    results_final: bool,
+    record_count: u64,
+    data_file: String,
+    data_sha256: String,
+    #[serde(default)]
+    encoding: Option<String>,
+}
+
+/// A manifest that parsed and made sense.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub exam_office: ExamOffice,
+    pub scope: DiplomaScope,
+    pub source_system: SourceSystem,
+    pub exported_at: OffsetDateTime,
+    /// The exam office declares that the results of every group of tests are known.
+    pub results_final: bool,
+    pub record_count: u64,
+    /// The data file, resolved next to the manifest.
+    pub data_path: PathBuf,
+    pub data_sha256: BatchFingerprint,
+    pub encoding: Encoding,
+}
+
+impl Manifest {
+    /// The domain's header of this batch (the fingerprint as declared; the caller checks
+    /// it against the file).
+    #[must_use]
+    pub fn header(&self) -> BatchHeader {
+        BatchHeader {
+            exam_office: self.exam_office,
+            scope: self.scope,
+            source_system: self.source_system,
+            exported_at: self.exported_at,
+            complete: self.results_final,
+            declared_record_count: self.record_count,
+            fingerprint: self.data_sha256,
+        }
+    }
+}
+
+/// Why a manifest was refused: every problem found, in French, for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestError {
+    pub path: PathBuf,
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "manifeste {} refusé :", self.path.display())?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+fn fail(path: &Path, problem: impl Into<String>) -> ManifestError {
+    ManifestError {
+        path: path.to_owned(),
+        problems: vec![problem.into()],
+    }
+}
+
+/// Reads and checks a manifest.
+///
+/// # Errors
+/// [`ManifestError`] listing every problem: unreadable or oversized file, TOML syntax,
+/// unknown or missing keys, values that are not codes SAND knows, a data file outside
+/// the manifest's directory.
+pub fn read_manifest(path: &Path) -> Result<Manifest, ManifestError> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| fail(path, format!("fichier illisible : {e}")))?
+        .len();
+    if size > MAX_MANIFEST_BYTES {
+        return Err(fail(
+            path,
+            format!(
+                "fichier de {size} octets : un manifeste fait au plus {MAX_MANIFEST_BYTES} octets"
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail(path, format!("fichier illisible : {e}")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| fail(path, "le manifeste n'est pas en UTF-8"))?;
+    let raw: RawManifest =
+        toml::from_str(&text).map_err(|e| fail(path, format!("syntaxe TOML : {}", e.message())))?;
+    parse(path, raw)
+}
+
+fn parse(path: &Path, raw: RawManifest) -> Result<Manifest, ManifestError> {
+    let mut problems = Vec::new();
+    if raw.format != FORMAT {
+        problems.push(format!(
+            "format « {} » inconnu (attendu : « {FORMAT} »)",
+            raw.format
+        ));
+    }
+    let exam_office = ExamOffice::from_code(&raw.exam_office)
+        .map_err(|_| {
+            problems.push(format!(
+                "exam_office « {} » : code inconnu",
+                raw.exam_office
+            ))
+        })
+        .ok();
+    let academie = Academie::from_code(&raw.academie)
+        .map_err(|_| {
+            problems.push(format!(
+                "academie « {} » : code inconnu (voir `sand academies`)",
+                raw.academie
+            ))
+        })
+        .ok();
+    let kind = DiplomaKind::from_str(&raw.diploma_kind)
+        .map_err(|_| {
+            problems.push(format!(
+                "diploma_kind « {} » : code inconnu (voir `sand diploma-kinds`)",
+                raw.diploma_kind
+            ))
+        })
+        .ok();
+    let session = Session::new(raw.session)
+        .map_err(|e| problems.push(format!("session {} : {e}", raw.session)))
+        .ok();
+    let source_system = SourceSystem::from_str(&raw.source_system)
+        .map_err(|_| {
+            problems.push(format!(
+                "source_system « {} » : OCEAN ou CYCLADES attendu",
+                raw.source_system
+            ))
+        })
+        .ok();
+    let exported_at = OffsetDateTime::parse(&raw.exported_at, &Rfc3339)
+        .map_err(|_| {
+            problems.push(format!(
+                "exported_at « {} » : date RFC 3339 attendue (2024-07-20T08:00:00Z)",
+                raw.exported_at
+            ))
+        })
+        .ok();
+    let data_sha256 = BatchFingerprint::from_hex(&raw.data_sha256)
+        .map_err(|_| problems.push("data_sha256 : 64 chiffres hexadécimaux attendus".to_owned()))
+        .ok();
+    let encoding = match raw.encoding.as_deref() {
+        None => Some(Encoding::Utf8),
+        Some(e) => Encoding::from_str(e)
+            .map_err(|()| {
+                problems.push(format!("encoding « {e} » : UTF-8 ou WINDOWS-1252 attendu"))
+            })
+            .ok(),
+    };
+    let data_file = Path::new(&raw.data_file);
+    let plain_name = !raw.data_file.is_empty()
+        && data_file
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+    if !plain_name {
+        problems.push(format!(
+            "data_file « {} » : un nom de fichier du même dossier que le manifeste est attendu",
+            raw.data_file
+        ));
+    }
+    let data_path = path.parent().unwrap_or(Path::new(".")).join(data_file);
+    match (
+        exam_office,
+        academie,
+        kind,
+        session,
+        source_system,
+        exported_at,
+        data_sha256,
+        encoding,
+    ) {
+        (
+            Some(exam_office),
+            Some(academie),
+            Some(kind),
+            Some(session),
+            Some(source_system),
+            Some(exported_at),
+            Some(data_sha256),
+            Some(encoding),
+        ) if problems.is_empty() => Ok(Manifest {
+            exam_office,
+            scope: DiplomaScope {
+                kind,
+                session,
+                academie,
+            },
+            source_system,
+            exported_at,
+            results_final: raw.results_final,
+            record_count: raw.record_count,
+            data_path,
+            data_sha256,
+            encoding,
+        }),
+        _ => Err(ManifestError {
+            path: path.to_owned(),
+            problems,
+        }),
+    }
+}
+
+/// Writes a manifest (used by the synthetic generator and tests).
+#[must_use]
+pub fn render_manifest(manifest: &Manifest) -> String {
+    let file_name = manifest
+        .data_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let exported_at = manifest.exported_at.format(&Rfc3339).unwrap_or_default();
+    format!(
+        "# SAND batch manifest (docs/import-format.md)\n\
+         format = \"{FORMAT}\"\n\
+         exam_office = \"{}\"\n\
+         academie = \"{}\"\n\
+         diploma_kind = \"{}\"\n\
+         session = {}\n\
+         source_system = \"{}\"\n\
+         exported_at = \"{exported_at}\"\n\
+         results_final = {}\n\
+         record_count = {}\n\
+         data_file = \"{file_name}\"\n\
+         data_sha256 = \"{}\"\n\
+         encoding = \"{}\"\n",
+        manifest.exam_office.code(),
+        manifest.scope.academie.code(),
+        manifest.scope.kind.code(),
+        manifest.scope.session,
+        manifest.source_system.code(),
+        manifest.results_final,
+        manifest.record_count,
+        manifest.data_sha256.to_hex(),
+        manifest.encoding.name(),
+    )
+}

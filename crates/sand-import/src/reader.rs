@@ -1,0 +1,497 @@
+//! The batch data file: `;`-separated values with a header row, read as a stream.
+//!
+//! Memory stays constant whatever the file size: one record at a time, and no line may
+//! exceed [`MAX_LINE_BYTES`]. Each line becomes a record or the list of its problems
+//! (line, column, reason); problems that make the rest of the file unreadable (binary
+//! data, an endless line, a broken header) stop the reading.
+
+use std::io::{self, Read};
+
+use sand_domain::academie::Academie;
+use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session, SessionError, Speciality};
+use sand_domain::identity::{
+    BirthDate, BirthDateError, BirthName, BirthPlace, Civility, FirstNames, FirstNamesError,
+    Identity, NameError, UsageName,
+};
+use sand_domain::record::import::SourceProblem;
+use sand_domain::record::{Award, CandidateNumber, Ine, NewRecord, RecordHolder};
+use time::Date;
+
+use crate::manifest::Encoding;
+
+/// The columns of a data file, in their documented order (any order is accepted).
+pub const COLUMNS: [&str; 14] = [
+    "numero_candidat",
+    "civilite",
+    "nom_naissance",
+    "nom_usage",
+    "prenoms",
+    "date_naissance",
+    "lieu_naissance",
+    "ine",
+    "diplome",
+    "academie",
+    "session",
+    "specialite",
+    "mention",
+    "date_deliberation",
+];
+
+const CANDIDATE: usize = 0;
+const CIVILITY: usize = 1;
+const BIRTH_NAME: usize = 2;
+const USAGE_NAME: usize = 3;
+const FIRST_NAMES: usize = 4;
+const BIRTH_DATE: usize = 5;
+const BIRTH_PLACE: usize = 6;
+const INE: usize = 7;
+const KIND: usize = 8;
+const ACADEMIE: usize = 9;
+const SESSION: usize = 10;
+const SPECIALITY: usize = 11;
+const MENTION: usize = 12;
+const DELIBERATION: usize = 13;
+
+/// Longest line accepted, in bytes. Real lines are under 1 KiB.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// Guards the byte stream: refuses binary data and endless lines before the CSV
+/// parser buffers them, and counts lines for the messages.
+struct Guard<R> {
+    inner: R,
+    since_newline: usize,
+    line: u64,
+    bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum GuardError {
+    #[error("ligne de plus de {MAX_LINE_BYTES} octets")]
+    LineTooLong,
+    #[error("données binaires (octet nul)")]
+    Binary,
+}
+
+impl<R: Read> Read for Guard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            match b {
+                b'\n' => {
+                    self.since_newline = 0;
+                    self.line += 1;
+                }
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        GuardError::Binary,
+                    ));
+                }
+                _ => {
+                    self.since_newline += 1;
+                    if self.since_newline > MAX_LINE_BYTES {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            GuardError::LineTooLong,
+                        ));
+                    }
+                }
+            }
+        }
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// One line's outcome.
+pub type LineResult = Result<NewRecord, Vec<SourceProblem>>;
+
+/// Reads the records of one data file.
+pub struct BatchReader<R: Read> {
+    csv: csv::Reader<Guard<R>>,
+    columns: [usize; 14],
+    encoding: Encoding,
+    today: Date,
+    record: csv::ByteRecord,
+    finished: bool,
+}
+
+impl<R: Read> std::fmt::Debug for BatchReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchReader")
+            .field("encoding", &self.encoding)
+            .finish_non_exhaustive()
+    }
+}
+
+fn problem(line: u64, column: Option<&str>, reason: impl Into<String>) -> SourceProblem {
+    SourceProblem {
+        line,
+        column: column.map(str::to_owned),
+        reason: reason.into(),
+    }
+}
+
+fn fatal_from_csv(error: &csv::Error, fallback_line: u64) -> SourceProblem {
+    let line = error.position().map_or(fallback_line, csv::Position::line);
+    if let csv::ErrorKind::Io(io) = error.kind()
+        && let Some(guard) = io.get_ref().and_then(|e| e.downcast_ref::<GuardError>())
+    {
+        return problem(line, None, format!("{guard} : lecture arrêtée"));
+    }
+    problem(line, None, format!("fichier illisible : {error}"))
+}
+
+impl<R: Read> BatchReader<R> {
+    /// Reads the header row. `today` bounds birth dates (the export date).
+    ///
+    /// # Errors
+    /// A [`SourceProblem`] on line 1 when the header is missing, has unknown, missing or
+    /// repeated columns, or the file is unreadable.
+    pub fn new(input: R, encoding: Encoding, today: Date) -> Result<Self, SourceProblem> {
+        let guard = Guard {
+            inner: input,
+            since_newline: 0,
+            line: 1,
+            bytes: 0,
+        };
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(guard);
+        let headers = csv
+            .byte_headers()
+            .map_err(|e| fatal_from_csv(&e, 1))?
+            .clone();
+        if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
+            return Err(problem(1, None, "fichier vide : la ligne d'en-tête manque"));
+        }
+        let mut columns = [usize::MAX; 14];
+        let mut unknown = Vec::new();
+        for (index, raw) in headers.iter().enumerate() {
+            let name = String::from_utf8_lossy(raw);
+            let name = name.trim_start_matches('\u{feff}').trim().to_lowercase();
+            match COLUMNS.iter().position(|c| *c == name) {
+                Some(slot) if columns[slot] == usize::MAX => columns[slot] = index,
+                Some(_) => return Err(problem(1, Some(&name), "colonne répétée")),
+                None => unknown.push(name),
+            }
+        }
+        let missing: Vec<&str> = COLUMNS
+            .iter()
+            .zip(columns)
+            .filter(|(_, index)| *index == usize::MAX)
+            .map(|(name, _)| *name)
+            .collect();
+        if !unknown.is_empty() || !missing.is_empty() {
+            let mut reason = String::from("en-tête incorrect");
+            if !missing.is_empty() {
+                reason.push_str(&format!(" ; colonnes manquantes : {}", missing.join(", ")));
+            }
+            if !unknown.is_empty() {
+                reason.push_str(&format!(" ; colonnes inconnues : {}", unknown.join(", ")));
+            }
+            return Err(problem(1, None, reason));
+        }
+        Ok(Self {
+            csv,
+            columns,
+            encoding,
+            today,
+            record: csv::ByteRecord::new(),
+            finished: false,
+        })
+    }
+
+    /// Bytes read so far (for progress displays).
+    #[must_use]
+    pub fn bytes_read(&self) -> u64 {
+        self.csv.get_ref().bytes
+    }
+
+    /// The next line: `Ok(None)` at the end of the file.
+    ///
+    /// # Errors
+    /// A [`SourceProblem`] that makes the rest of the file unreadable; reading stops.
+    pub fn next_line(&mut self) -> Result<Option<LineResult>, SourceProblem> {
+        if self.finished {
+            return Ok(None);
+        }
+        match self.csv.read_byte_record(&mut self.record) {
+            Ok(false) => {
+                self.finished = true;
+                Ok(None)
+            }
+            Ok(true) => {
+                let line = self.record.position().map_or(0, csv::Position::line);
+                Ok(Some(self.parse_line(line)))
+            }
+            Err(e) => {
+                if let csv::ErrorKind::UnequalLengths {
+                    pos,
+                    len,
+                    expected_len,
+                } = e.kind()
+                {
+                    let line = pos.as_ref().map_or(0, csv::Position::line);
+                    return Ok(Some(Err(vec![problem(
+                        line,
+                        None,
+                        format!("{len} champs au lieu de {expected_len} (séparateur « ; »)"),
+                    )])));
+                }
+                self.finished = true;
+                let fallback = self.csv.get_ref().line;
+                Err(fatal_from_csv(&e, fallback))
+            }
+        }
+    }
+
+    fn cell(&self, column: usize, line: u64, problems: &mut Vec<SourceProblem>) -> Option<String> {
+        let raw = self.record.get(self.columns[column]).unwrap_or_default();
+        let text = match self.encoding {
+            Encoding::Utf8 => match std::str::from_utf8(raw) {
+                Ok(t) => t.to_owned(),
+                Err(_) => {
+                    problems.push(problem(
+                        line,
+                        Some(COLUMNS[column]),
+                        "texte qui n'est pas de l'UTF-8 (le manifeste déclare UTF-8)",
+                    ));
+                    return None;
+                }
+            },
+            Encoding::Windows1252 => encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(raw)
+                .0
+                .into_owned(),
+        };
+        let trimmed = text.trim();
+        if let Some(first) = trimmed.chars().next()
+            && matches!(first, '=' | '+' | '-' | '@')
+        {
+            problems.push(problem(
+                line,
+                Some(COLUMNS[column]),
+                format!("cellule commençant par « {first} » : formule de tableur refusée"),
+            ));
+            return None;
+        }
+        if text.chars().any(|c| c.is_control() && c != '\t') {
+            problems.push(problem(
+                line,
+                Some(COLUMNS[column]),
+                "caractère de contrôle",
+            ));
+            return None;
+        }
+        Some(trimmed.to_owned())
+    }
+
+    fn parse_line(&self, line: u64) -> LineResult {
+        let mut problems = Vec::new();
+        let mut cells: Vec<Option<String>> = (0..COLUMNS.len())
+            .map(|c| self.cell(c, line, &mut problems))
+            .collect();
+        let mut take = |column: usize| cells[column].take();
+        let field = |column: usize, problems: &mut Vec<SourceProblem>, reason: String| {
+            problems.push(problem(line, Some(COLUMNS[column]), reason));
+        };
+
+        macro_rules! required {
+            ($column:expr, $parse:expr) => {
+                match take($column) {
+                    None => None,
+                    Some(text) if text.is_empty() => {
+                        field(
+                            $column,
+                            &mut problems,
+                            "valeur obligatoire manquante".into(),
+                        );
+                        None
+                    }
+                    Some(text) => match $parse(&text) {
+                        Ok(v) => Some(v),
+                        Err(reason) => {
+                            field($column, &mut problems, reason);
+                            None
+                        }
+                    },
+                }
+            };
+        }
+        macro_rules! optional {
+            ($column:expr, $parse:expr) => {
+                match take($column) {
+                    None => Err(()),
+                    Some(text) if text.is_empty() => Ok(None),
+                    Some(text) => match $parse(&text) {
+                        Ok(v) => Ok(Some(v)),
+                        Err(reason) => {
+                            field($column, &mut problems, reason);
+                            Err(())
+                        }
+                    },
+                }
+            };
+        }
+
+        let today = self.today;
+        let candidate = required!(CANDIDATE, |t: &str| CandidateNumber::parse(t)
+            .map_err(|e| format!("numéro de candidat invalide ({e})")));
+        let civility = optional!(CIVILITY, |t: &str| match t.to_uppercase().as_str() {
+            "M" | "M." | "MONSIEUR" => Ok(Civility::Monsieur),
+            "MME" | "MADAME" => Ok(Civility::Madame),
+            _ => Err(format!("« {t} » : M, MME ou vide attendu")),
+        });
+        let birth_name = required!(BIRTH_NAME, |t: &str| BirthName::parse(t)
+            .map_err(name_reason));
+        let usage_name = optional!(USAGE_NAME, |t: &str| UsageName::parse(t)
+            .map_err(name_reason));
+        let first_names = required!(FIRST_NAMES, |t: &str| FirstNames::parse(t.split(','))
+            .map_err(first_names_reason));
+        let birth_date = required!(BIRTH_DATE, |t: &str| parse_date(t).and_then(|(y, m, d)| {
+            BirthDate::from_ymd(y, m, d, today).map_err(birth_date_reason)
+        }));
+        let birth_place = optional!(BIRTH_PLACE, |t: &str| BirthPlace::parse(t)
+            .map_err(|e| format!("lieu de naissance invalide ({e})")));
+        let ine = optional!(INE, |t: &str| Ine::parse(t)
+            .map_err(|_| "INE invalide : 11 lettres et chiffres attendus".to_owned()));
+        let kind = required!(KIND, |t: &str| t.parse::<DiplomaKind>().map_err(
+            |_| format!("« {t} » : code de diplôme inconnu (voir `sand diploma-kinds`)")
+        ));
+        let academie = required!(ACADEMIE, |t: &str| Academie::from_code(t).map_err(
+            |_| format!("« {t} » : code d'académie inconnu (voir `sand academies`)")
+        ));
+        let session = required!(SESSION, |t: &str| t.parse::<Session>().map_err(
+            |e| match e {
+                SessionError::NotAYear => format!("« {t} » : une année est attendue"),
+                SessionError::TooEarly => format!("session {t} : antérieure à 2009"),
+                SessionError::TooLate => format!("session {t} : trop lointaine"),
+            }
+        ));
+        let speciality = optional!(SPECIALITY, |t: &str| Speciality::parse(t)
+            .map_err(|e| format!("spécialité invalide ({e})")));
+        let mention = optional!(MENTION, |t: &str| t
+            .parse::<Mention>()
+            .map_err(|_| format!("« {t} » : mention P, AB, B, TB, TBF ou vide attendue")));
+        let deliberation = required!(DELIBERATION, |t: &str| parse_date(t).and_then(
+            |(y, m, d)| {
+                let month = time::Month::try_from(m).map_err(|_| "date inexistante".to_owned())?;
+                Date::from_calendar_date(y, month, d).map_err(|_| "date inexistante".to_owned())
+            }
+        ));
+
+        match (
+            candidate,
+            civility,
+            birth_name,
+            usage_name,
+            first_names,
+            birth_date,
+            birth_place,
+            ine,
+            kind,
+            academie,
+            session,
+            speciality,
+            mention,
+            deliberation,
+        ) {
+            (
+                Some(candidate_number),
+                Ok(civility),
+                Some(birth_name),
+                Ok(usage_name),
+                Some(first_names),
+                Some(birth_date),
+                Ok(birth_place),
+                Ok(ine),
+                Some(kind),
+                Some(academie),
+                Some(session),
+                Ok(speciality),
+                Ok(mention),
+                Some(deliberation_date),
+            ) if problems.is_empty() => Ok(NewRecord {
+                line,
+                candidate_number,
+                scope: DiplomaScope {
+                    kind,
+                    session,
+                    academie,
+                },
+                holder: RecordHolder {
+                    civility,
+                    identity: Identity {
+                        birth_name,
+                        first_names,
+                        birth_date,
+                        birth_place,
+                    },
+                    usage_name,
+                    ine,
+                },
+                award: Award {
+                    speciality,
+                    mention,
+                    deliberation_date,
+                },
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+/// `YYYY-MM-DD` or `DD/MM/YYYY`.
+fn parse_date(text: &str) -> Result<(i32, u8, u8), String> {
+    let unreadable = || format!("« {text} » : date AAAA-MM-JJ ou JJ/MM/AAAA attendue");
+    let parts: Vec<&str> = if text.contains('-') {
+        text.split('-').collect()
+    } else {
+        let mut p: Vec<&str> = text.split('/').collect();
+        p.reverse();
+        p
+    };
+    let [y, m, d] = parts.as_slice() else {
+        return Err(unreadable());
+    };
+    let digits = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(y, 4) && digits(m, 2) && digits(d, 2)) {
+        return Err(unreadable());
+    }
+    Ok((
+        y.parse().map_err(|_| unreadable())?,
+        m.parse().map_err(|_| unreadable())?,
+        d.parse().map_err(|_| unreadable())?,
+    ))
+}
+
+fn name_reason(e: NameError) -> String {
+    match e {
+        NameError::Empty => "nom vide".into(),
+        NameError::TooLong { max } => format!("nom de plus de {max} caractères"),
+        NameError::ForbiddenCharacter(c) => format!("caractère interdit dans un nom : « {c} »"),
+        NameError::NoLetter => "nom sans lettre".into(),
+    }
+}
+
+fn first_names_reason(e: FirstNamesError) -> String {
+    match e {
+        FirstNamesError::Missing => "au moins un prénom est requis".into(),
+        FirstNamesError::TooMany { max } => format!("plus de {max} prénoms"),
+        FirstNamesError::Invalid { position, source } => {
+            format!("prénom n° {position} : {}", name_reason(source))
+        }
+    }
+}
+
+fn birth_date_reason(e: BirthDateError) -> String {
+    match e {
+        BirthDateError::NotACalendarDate => "date inexistante".into(),
+        BirthDateError::Unreadable => "date illisible".into(),
+        BirthDateError::TooEarly => "date de naissance antérieure à 1900".into(),
+        BirthDateError::InTheFuture => "date de naissance postérieure à l'export".into(),
+    }
+}

@@ -1,0 +1,513 @@
+//! Synthetic batches that look French: for the demo site, tests and benchmarks.
+//!
+//! Deterministic for a seed. Every person is invented; the names are common French
+//! family and first names combined at random.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use sand_domain::academie::{Academie, ExamOffice};
+use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session};
+use sand_domain::record::SourceSystem;
+use time::{Date, Month, OffsetDateTime, Time};
+
+use crate::manifest::{Encoding, Manifest, render_manifest};
+use crate::reader::COLUMNS;
+
+/// First and last session generated.
+pub const SESSIONS: std::ops::RangeInclusive<u16> = 2009..=2025;
+
+/// Records per batch when spreading a data set over many batches.
+pub const RECORDS_PER_BATCH: u64 = 250;
+
+const FAMILY_NAMES: &[&str] = &[
+    "Martin",
+    "Bernard",
+    "Thomas",
+    "Petit",
+    "Robert",
+    "Richard",
+    "Durand",
+    "Dubois",
+    "Moreau",
+    "Laurent",
+    "Simon",
+    "Michel",
+    "Lefèvre",
+    "Leroy",
+    "Roux",
+    "David",
+    "Bertrand",
+    "Morel",
+    "Fournier",
+    "Girard",
+    "Bonnet",
+    "Dupont",
+    "Lambert",
+    "Fontaine",
+    "Rousseau",
+    "Vincent",
+    "Müller",
+    "Lefebvre",
+    "Faure",
+    "André",
+    "Mercier",
+    "Blanc",
+    "Guérin",
+    "Boyer",
+    "Garnier",
+    "Chevalier",
+    "François",
+    "Legrand",
+    "Gauthier",
+    "Garcia",
+    "Perrin",
+    "Robin",
+    "Clément",
+    "Morin",
+    "Nicolas",
+    "Henry",
+    "Roussel",
+    "Mathieu",
+    "Gautier",
+    "Masson",
+    "Marchand",
+    "N'Diaye",
+    "D'Almeida",
+    "Le Goff",
+    "Le Gall",
+    "de La Fontaine",
+    "Cœur",
+    "Nguyễn",
+    "Saint-Martin",
+    "Hoarau",
+    "Payet",
+    "Grondin",
+    "Ah-Thion",
+    "Jean-Baptiste",
+    "Éboué",
+    "Bœuf",
+    "Lætitia-Pérez",
+    "O'Neill",
+    "Dos Santos",
+    "Ben Saïd",
+    "Kerjean",
+    "Le Bihan",
+];
+
+const FEMALE_NAMES: &[&str] = &[
+    "Marie",
+    "Camille",
+    "Léa",
+    "Manon",
+    "Chloé",
+    "Emma",
+    "Inès",
+    "Sarah",
+    "Anaïs",
+    "Lucie",
+    "Océane",
+    "Zoé",
+    "Mathilde",
+    "Juliette",
+    "Élodie",
+    "Maëlle",
+    "Clémence",
+    "Noémie",
+    "Anne-Sophie",
+    "Marie-Claire",
+    "Aminata",
+    "Fatoumata",
+    "Laetitia",
+    "Cécile",
+    "Hélène",
+    "Agnès",
+    "Françoise",
+    "Gaëlle",
+    "Bérénice",
+    "Aurélie",
+    "Solène",
+    "Capucine",
+];
+
+const MALE_NAMES: &[&str] = &[
+    "Lucas",
+    "Hugo",
+    "Théo",
+    "Nathan",
+    "Louis",
+    "Enzo",
+    "Mathis",
+    "Thomas",
+    "Maxime",
+    "Clément",
+    "Antoine",
+    "Alexandre",
+    "Quentin",
+    "Jean-Baptiste",
+    "Jean-Pierre",
+    "François",
+    "Loïc",
+    "Gaël",
+    "Noël",
+    "Raphaël",
+    "Mamadou",
+    "Moussa",
+    "Benoît",
+    "Jérôme",
+    "Stéphane",
+    "Grégoire",
+    "Aurélien",
+    "Joël",
+    "Yann",
+    "Pierre-Louis",
+    "Matthieu",
+    "Éric",
+];
+
+const PLACES: &[&str] = &[
+    "Paris",
+    "Lyon",
+    "Marseille",
+    "Toulouse",
+    "Nice",
+    "Nantes",
+    "Strasbourg",
+    "Montpellier",
+    "Bordeaux",
+    "Lille",
+    "Rennes",
+    "Reims",
+    "Saint-Étienne",
+    "Le Havre",
+    "Toulon",
+    "Grenoble",
+    "Dijon",
+    "Angers",
+    "Nîmes",
+    "Saint-Denis (La Réunion)",
+    "Fort-de-France",
+    "Pointe-à-Pitre",
+    "Cayenne",
+    "Mamoudzou",
+    "Ajaccio",
+    "Besançon",
+    "Clermont-Ferrand",
+    "Orléans",
+    "Caen",
+    "Rouen",
+    "Limoges",
+    "Amiens",
+    "Poitiers",
+    "Nancy",
+    "Metz",
+    "Créteil",
+    "Versailles",
+    "Bamako (Mali)",
+    "Dakar (Sénégal)",
+    "Porto (Portugal)",
+];
+
+fn specialities(kind: DiplomaKind) -> &'static [&'static str] {
+    match kind {
+        DiplomaKind::Dnb => &["Série générale", "Série professionnelle"],
+        DiplomaKind::Cap => &[
+            "Cuisine",
+            "Coiffure",
+            "Électricien",
+            "Petite enfance",
+            "Menuisier fabricant",
+        ],
+        DiplomaKind::Bep => &[
+            "Métiers de la relation aux clients et aux usagers",
+            "Métiers de l'électricité",
+        ],
+        DiplomaKind::BacGeneral => &[
+            "Mathématiques, physique-chimie",
+            "Sciences économiques et sociales, histoire-géographie",
+            "Humanités, littérature et philosophie, langues",
+            "Série S",
+            "Série ES",
+            "Série L",
+        ],
+        DiplomaKind::BacTechnologique => &["STMG", "STI2D", "ST2S", "STL", "STD2A"],
+        DiplomaKind::BacProfessionnel => &[
+            "Commerce",
+            "Gestion-administration",
+            "Maintenance des véhicules",
+            "Cuisine",
+        ],
+        DiplomaKind::Bts => &[
+            "Services informatiques aux organisations",
+            "Management commercial opérationnel",
+            "Comptabilité et gestion",
+            "Tourisme",
+        ],
+    }
+}
+
+fn typical_age(kind: DiplomaKind) -> (i32, i32) {
+    match kind {
+        DiplomaKind::Dnb => (14, 16),
+        DiplomaKind::Cap | DiplomaKind::Bep => (16, 19),
+        DiplomaKind::BacGeneral | DiplomaKind::BacTechnologique | DiplomaKind::BacProfessionnel => {
+            (17, 20)
+        }
+        DiplomaKind::Bts => (19, 23),
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateOptions {
+    /// Records in all.
+    pub records: u64,
+    pub seed: u64,
+    /// Put every record in one batch (for memory and speed measurements).
+    pub single_batch: bool,
+}
+
+/// People every demo data set contains, so that a visitor can try attaching.
+pub const DEMO_PEOPLE: &[(&str, &str, &str, &str)] = &[
+    // birth name, first names (comma-separated), birth date, usage name
+    ("Durand", "Camille, Marie", "2003-04-12", "Martin"),
+    ("N'Diaye", "Aminata", "2002-11-30", ""),
+    ("Lefèvre", "Jean-Baptiste, Paul", "2001-02-28", ""),
+];
+
+/// The scopes of a data set: académies, kinds and sessions cycle together (36, 7 and 17
+/// are pairwise coprime, so the first 4 284 are all different).
+fn scope_at(i: u64) -> Option<DiplomaScope> {
+    let academies = Academie::ALL;
+    let kinds = DiplomaKind::ALL;
+    let sessions: Vec<u16> = SESSIONS.collect();
+    let len = |n: usize| n as u64;
+    let pick = |n: u64| usize::try_from(i % n).unwrap_or(0);
+    let mut academie = academies[pick(len(academies.len()))];
+    let year = sessions[pick(len(sessions.len()))];
+    // Caen and Rouen became Normandie in 2020.
+    if matches!(academie, Academie::Caen | Academie::Rouen) && year >= 2020 {
+        academie = Academie::Normandie;
+    }
+    if academie == Academie::Normandie && year < 2020 {
+        academie = Academie::Caen;
+    }
+    Some(DiplomaScope {
+        kind: kinds[pick(len(kinds.len()))],
+        session: Session::new(year).ok()?,
+        academie,
+    })
+}
+
+/// The batch that holds [`DEMO_PEOPLE`]: baccalauréat général 2021, académie de Lyon.
+fn demo_scope() -> Option<DiplomaScope> {
+    Some(DiplomaScope {
+        kind: DiplomaKind::BacGeneral,
+        session: Session::new(2021).ok()?,
+        academie: Academie::Lyon,
+    })
+}
+
+/// Writes batches (one manifest and one data file each) into `dir`; returns the
+/// manifests' paths.
+///
+/// # Errors
+/// Any I/O error.
+pub fn generate(dir: &Path, options: &GenerateOptions) -> io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut rng = fastrand::Rng::with_seed(options.seed);
+    let batches = if options.single_batch {
+        1
+    } else {
+        options.records.div_ceil(RECORDS_PER_BATCH).clamp(1, 4_284)
+    };
+    let mut manifests = Vec::new();
+    let mut used = HashSet::new();
+    let mut remaining = options.records;
+    let mut made = 0u64;
+    let per_batch = options.records / batches;
+    if !options.single_batch
+        && let Some(scope) = demo_scope()
+    {
+        used.insert(scope);
+        let count = if batches == 1 {
+            remaining
+        } else {
+            per_batch.min(remaining)
+        };
+        remaining -= count;
+        manifests.push(write_batch(dir, scope, count, true, &mut rng)?);
+        made += 1;
+    }
+    let mut i = 0u64;
+    while made < batches {
+        let Some(scope) = scope_at(i) else { break };
+        i += 1;
+        if !used.insert(scope) {
+            continue;
+        }
+        let count = if made + 1 == batches {
+            remaining
+        } else {
+            per_batch.min(remaining)
+        };
+        remaining -= count;
+        manifests.push(write_batch(dir, scope, count, false, &mut rng)?);
+        made += 1;
+    }
+    Ok(manifests)
+}
+
+fn pick<'a>(rng: &mut fastrand::Rng, list: &'a [&'a str]) -> &'a str {
+    list[rng.usize(..list.len())]
+}
+
+fn write_batch(
+    dir: &Path,
+    scope: DiplomaScope,
+    count: u64,
+    with_demo_people: bool,
+    rng: &mut fastrand::Rng,
+) -> io::Result<PathBuf> {
+    let stem = format!(
+        "{}-{}-{}",
+        scope.academie.code(),
+        scope.kind.code().to_lowercase(),
+        scope.session
+    );
+    let data_path = dir.join(format!("{stem}.csv"));
+    let year = i32::from(scope.session.year());
+    let exam_office = match scope.academie {
+        Academie::Paris | Academie::Creteil | Academie::Versailles
+            if scope.kind != DiplomaKind::Dnb =>
+        {
+            ExamOffice::Siec
+        }
+        a => ExamOffice::Academie(a),
+    };
+    let deliberation = Date::from_calendar_date(year, Month::July, 5).unwrap_or(Date::MIN);
+    let exported_at = OffsetDateTime::new_utc(
+        Date::from_calendar_date(year, Month::July, 20).unwrap_or(Date::MIN),
+        Time::MIDNIGHT,
+    );
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .from_writer(BufWriter::new(File::create(&data_path)?));
+    writer.write_record(COLUMNS)?;
+    let (youngest, oldest) = typical_age(scope.kind);
+    let mut previous: Option<[String; 3]> = None;
+    let mut written = 0u64;
+    let mut demo = if with_demo_people {
+        DEMO_PEOPLE.iter()
+    } else {
+        [].iter()
+    };
+    while written < count {
+        let candidate = format!(
+            "{}{}{:07}",
+            scope.academie.code(),
+            scope.kind.code(),
+            written + 1
+        );
+        let female = rng.bool();
+        let (birth_name, first_names, birth_date, usage_name) =
+            if let Some((b, f, d, u)) = demo.next() {
+                (
+                    (*b).to_owned(),
+                    (*f).to_owned(),
+                    (*d).to_owned(),
+                    (*u).to_owned(),
+                )
+            } else if let (Some(prev), true) = (&previous, rng.u32(..1000) < 5) {
+                // a homonym: same identity as the previous candidate
+                (
+                    prev[0].clone(),
+                    prev[1].clone(),
+                    prev[2].clone(),
+                    String::new(),
+                )
+            } else {
+                let given = if female { FEMALE_NAMES } else { MALE_NAMES };
+                let how_many = 1 + rng.usize(..3) + usize::from(rng.u32(..10) == 0);
+                let first: Vec<&str> = (0..how_many).map(|_| pick(rng, given)).collect();
+                let age = rng.i32(youngest..=oldest);
+                let born = Date::from_calendar_date(year - age, Month::January, 1)
+                    .map(|d| d + time::Duration::days(i64::from(rng.u32(..365))))
+                    .unwrap_or(Date::MIN);
+                let usage = if female && rng.u32(..20) == 0 {
+                    pick(rng, FAMILY_NAMES).to_owned()
+                } else {
+                    String::new()
+                };
+                (
+                    pick(rng, FAMILY_NAMES).to_owned(),
+                    first.join(", "),
+                    born.to_string(),
+                    usage,
+                )
+            };
+        previous = Some([birth_name.clone(), first_names.clone(), birth_date.clone()]);
+        let mention = match rng.u32(..10) {
+            0..=3 => Mention::Passable,
+            4..=6 => Mention::AssezBien,
+            7 | 8 => Mention::Bien,
+            _ => Mention::TresBien,
+        };
+        let ine = if rng.u32(..10) < 6 {
+            format!(
+                "{:010}{}",
+                rng.u64(..10_000_000_000),
+                char::from(b'A' + rng.u8(..26))
+            )
+        } else {
+            String::new()
+        };
+        let session = scope.session.to_string();
+        let deliberation = deliberation.to_string();
+        writer.write_record([
+            candidate.as_str(),
+            if female { "MME" } else { "M" },
+            &birth_name,
+            &usage_name,
+            &first_names,
+            &birth_date,
+            pick(rng, PLACES),
+            &ine,
+            scope.kind.code(),
+            scope.academie.code(),
+            &session,
+            pick(rng, specialities(scope.kind)),
+            if scope.kind == DiplomaKind::Cap {
+                ""
+            } else {
+                mention.code()
+            },
+            &deliberation,
+        ])?;
+        written += 1;
+    }
+    writer.flush()?;
+    drop(writer);
+    let (fingerprint, _) = crate::fingerprint_file(&data_path)?;
+    let manifest = Manifest {
+        exam_office,
+        scope,
+        source_system: if year >= 2021 {
+            SourceSystem::Cyclades
+        } else {
+            SourceSystem::Ocean
+        },
+        exported_at,
+        // The latest BTS session is still waiting for its second group of tests.
+        results_final: !(scope.kind == DiplomaKind::Bts && scope.session.year() == *SESSIONS.end()),
+        record_count: count,
+        data_path,
+        data_sha256: fingerprint,
+        encoding: Encoding::Utf8,
+    };
+    let manifest_path = dir.join(format!("{stem}.toml"));
+    File::create(&manifest_path)?.write_all(render_manifest(&manifest).as_bytes())?;
+    Ok(manifest_path)
+}

@@ -1,0 +1,379 @@
+//! The exchange format, read as an exam office's export and as an attacker's file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use sand_domain::record::import::{BatchChecker, SourceProblem};
+use sand_import::synthetic::{GenerateOptions, generate};
+use sand_import::{BatchReader, Encoding, LineResult, fingerprint_file, read_manifest};
+use time::macros::{date, datetime};
+
+fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/batch")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sand-import-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const HEADER: &str = "numero_candidat;civilite;nom_naissance;nom_usage;prenoms;date_naissance;lieu_naissance;ine;diplome;academie;session;specialite;mention;date_deliberation\n";
+const GOOD_LINE: &str = "C1;MME;Durand;;Marie;2004-04-12;Lyon;;BACG;10;2022;Série S;B;2022-07-05\n";
+
+fn read_all<R: Read>(input: R, encoding: Encoding) -> Result<Vec<LineResult>, SourceProblem> {
+    let mut reader = BatchReader::new(input, encoding, date!(2022 - 07 - 20))?;
+    let mut lines = Vec::new();
+    while let Some(line) = reader.next_line()? {
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
+fn problems_of(text: &str) -> Vec<SourceProblem> {
+    read_all(text.as_bytes(), Encoding::Utf8)
+        .unwrap()
+        .into_iter()
+        .flat_map(|l| l.err().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn the_documented_example_batch_reads_and_passes_every_check() {
+    let manifest = read_manifest(&example_dir().join("lyon-bacg-2022.toml")).unwrap();
+    assert_eq!(manifest.record_count, 3);
+    assert!(manifest.results_final);
+    let (fingerprint, _) = fingerprint_file(&manifest.data_path).unwrap();
+    assert_eq!(
+        fingerprint, manifest.data_sha256,
+        "docs example: data_sha256 is stale"
+    );
+
+    let file = std::fs::File::open(&manifest.data_path).unwrap();
+    let lines = read_all(file, manifest.encoding).unwrap();
+    let mut checker = BatchChecker::new(manifest.header(), datetime!(2026-11-24 0:00 UTC));
+    for line in lines {
+        let record = line.unwrap();
+        assert!(checker.check(&record), "line {}", record.line);
+    }
+    let checked = checker.finish().unwrap();
+    assert_eq!(checked.records(), 3);
+}
+
+#[test]
+fn fields_are_read_exactly() {
+    let file = std::fs::File::open(example_dir().join("lyon-bacg-2022.csv")).unwrap();
+    let records: Vec<_> = read_all(file, Encoding::Utf8)
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let r = &records[2];
+    assert_eq!(r.line, 4);
+    assert_eq!(r.holder.identity.birth_name.as_str(), "Lefèvre");
+    assert_eq!(
+        r.holder.identity.first_names.to_string(),
+        "Jean-Baptiste Paul"
+    );
+    assert_eq!(r.holder.identity.birth_date.date(), date!(2003 - 02 - 28));
+    // a quoted cell may hold the separator
+    assert_eq!(
+        r.award.speciality.as_ref().unwrap().as_str(),
+        "Humanités, littérature et philosophie; langues"
+    );
+    // DD/MM/YYYY is accepted too
+    assert_eq!(
+        records[1].holder.identity.birth_date.date(),
+        date!(2004 - 11 - 30)
+    );
+    assert_eq!(
+        records[0].holder.usage_name.as_ref().unwrap().as_str(),
+        "Martin"
+    );
+}
+
+#[test]
+fn every_bad_cell_is_reported_with_its_line_and_column() {
+    let text = format!(
+        "{HEADER}{GOOD_LINE}\
+         C2;XX;Dur4nd;;;2004-02-30;Lyon;123;BAC;99;20x2;Série S;EXCELLENT;2022-13-01\n\
+         C3;M;Petit;;Hugo;2004-01-01;Lyon;;BACG;10;2022;Série S;B;2022-07-05\n"
+    );
+    let lines = read_all(text.as_bytes(), Encoding::Utf8).unwrap();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].is_ok() && lines[2].is_ok());
+    let problems = lines[1].as_ref().unwrap_err();
+    let columns: Vec<&str> = problems
+        .iter()
+        .map(|p| p.column.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        columns,
+        vec![
+            "civilite",
+            "nom_naissance",
+            "prenoms",
+            "date_naissance",
+            "ine",
+            "diplome",
+            "academie",
+            "session",
+            "mention",
+            "date_deliberation"
+        ]
+    );
+    assert!(problems.iter().all(|p| p.line == 3));
+    assert!(
+        problems[1].reason.contains("« 4 »"),
+        "{}",
+        problems[1].reason
+    );
+}
+
+#[test]
+fn formula_injection_cells_are_refused() {
+    for cell in ["=cmd|' /C calc'!A0", "+33 1 23", "-2+3", "@SUM(A1)"] {
+        let text = format!(
+            "{HEADER}C1;MME;Durand;;Marie;2004-04-12;{cell};;BACG;10;2022;Série S;B;2022-07-05\n"
+        );
+        let problems = problems_of(&text);
+        assert_eq!(problems.len(), 1, "{cell}: {problems:?}");
+        assert!(problems[0].reason.contains("formule"), "{cell}");
+        assert_eq!(problems[0].column.as_deref(), Some("lieu_naissance"));
+    }
+}
+
+#[test]
+fn a_wrong_number_of_fields_is_a_line_problem_not_the_end() {
+    let text = format!("{HEADER}C1;MME;Durand\n{GOOD_LINE}");
+    let lines = read_all(text.as_bytes(), Encoding::Utf8).unwrap();
+    assert_eq!(lines.len(), 2);
+    let problems = lines[0].as_ref().unwrap_err();
+    assert!(
+        problems[0].reason.contains("3 champs au lieu de 14"),
+        "{problems:?}"
+    );
+    assert_eq!(problems[0].line, 2);
+    assert!(lines[1].is_ok());
+}
+
+#[test]
+fn the_header_must_name_every_column_once_and_nothing_else() {
+    let missing =
+        read_all("numero_candidat;nom_naissance\n".as_bytes(), Encoding::Utf8).unwrap_err();
+    assert!(missing.reason.contains("colonnes manquantes") && missing.reason.contains("prenoms"));
+    let unknown = read_all(
+        format!("{}extra\n", HEADER.replace('\n', ";")).as_bytes(),
+        Encoding::Utf8,
+    )
+    .unwrap_err();
+    assert!(
+        unknown.reason.contains("colonnes inconnues : extra"),
+        "{}",
+        unknown.reason
+    );
+    let twice = read_all("nom_naissance;nom_naissance\n".as_bytes(), Encoding::Utf8).unwrap_err();
+    assert!(twice.reason.contains("répétée"));
+    let empty = read_all("".as_bytes(), Encoding::Utf8).unwrap_err();
+    assert!(empty.reason.contains("vide"), "{}", empty.reason);
+    // a UTF-8 byte order mark and another column order are fine
+    let reordered = format!(
+        "\u{feff}{}",
+        "date_deliberation;mention;specialite;session;academie;diplome;ine;lieu_naissance;date_naissance;prenoms;nom_usage;nom_naissance;civilite;numero_candidat\n2022-07-05;B;Série S;2022;10;BACG;;Lyon;2004-04-12;Marie;;Durand;MME;C1\n"
+    );
+    let lines = read_all(reordered.as_bytes(), Encoding::Utf8).unwrap();
+    assert_eq!(lines[0].as_ref().unwrap().candidate_number.as_str(), "C1");
+}
+
+#[test]
+fn binary_garbage_stops_the_reading_with_a_clear_problem() {
+    let mut garbage = HEADER.as_bytes().to_vec();
+    garbage.extend_from_slice(b"C1;MME;\x00\x01\x02\xff\xfe;");
+    let problem = read_all(garbage.as_slice(), Encoding::Utf8).unwrap_err();
+    assert!(problem.reason.contains("binaires"), "{problem:?}");
+    let elf = b"\x7fELF\x02\x01\x01\x00\x00\x00";
+    assert!(read_all(&elf[..], Encoding::Utf8).is_err());
+}
+
+/// An endless line: 1 GiB of 'a' without a newline, never held in memory.
+#[test]
+fn a_one_gigabyte_line_is_refused_after_16_kib() {
+    let endless = HEADER.as_bytes().chain(io::repeat(b'a').take(1 << 30));
+    let problem = read_all(endless, Encoding::Utf8).unwrap_err();
+    assert!(problem.reason.contains("16384 octets"), "{problem:?}");
+    assert_eq!(problem.line, 2);
+}
+
+#[test]
+fn text_in_another_encoding_than_declared_is_reported() {
+    let latin1 = format!(
+        "{HEADER}C1;MME;Lef\u{e8}vre;;Marie;2004-04-12;Lyon;;BACG;10;2022;Série S;B;2022-07-05\n"
+    );
+    let bytes: Vec<u8> = latin1
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect();
+    let problems: Vec<_> = read_all(bytes.as_slice(), Encoding::Utf8)
+        .unwrap()
+        .into_iter()
+        .flat_map(|l| l.err().unwrap())
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.column.as_deref() == Some("nom_naissance") && p.reason.contains("UTF-8"))
+    );
+    // declared as Windows-1252, the same bytes read correctly
+    let records = read_all(bytes.as_slice(), Encoding::Windows1252).unwrap();
+    assert_eq!(
+        records[0]
+            .as_ref()
+            .unwrap()
+            .holder
+            .identity
+            .birth_name
+            .as_str(),
+        "Lefèvre"
+    );
+}
+
+#[test]
+fn manifests_report_every_problem() {
+    let dir = temp_dir("manifest");
+    let path = dir.join("m.toml");
+    std::fs::write(
+        &path,
+        "format = \"sand-batch/9\"\nexam_office = \"ZZ\"\nacademie = \"99\"\ndiploma_kind = \"BAC\"\nsession = 1990\n\
+         source_system = \"EXCEL\"\nexported_at = \"hier\"\nresults_final = true\nrecord_count = 1\n\
+         data_file = \"../../etc/passwd\"\ndata_sha256 = \"abc\"\nencoding = \"EBCDIC\"\n",
+    )
+    .unwrap();
+    let error = read_manifest(&path).unwrap_err();
+    assert_eq!(error.problems.len(), 10, "{error}");
+    assert!(error.to_string().contains("data_file « ../../etc/passwd »"));
+
+    std::fs::write(&path, "format = \"sand-batch/1\"\nunknown_key = 1\n").unwrap();
+    let error = read_manifest(&path).unwrap_err();
+    assert!(error.problems[0].contains("TOML"), "{error}");
+
+    std::fs::write(&path, "this is not toml at all [[[").unwrap();
+    assert!(read_manifest(&path).is_err());
+
+    std::fs::write(&path, vec![b'#'; 70 * 1024]).unwrap();
+    assert!(read_manifest(&path).unwrap_err().problems[0].contains("au plus"));
+
+    assert!(
+        read_manifest(&dir.join("absent.toml"))
+            .unwrap_err()
+            .problems[0]
+            .contains("illisible")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn synthetic_batches_are_deterministic_valid_and_varied() {
+    let a = temp_dir("synthetic-a");
+    let b = temp_dir("synthetic-b");
+    let options = GenerateOptions {
+        records: 3_000,
+        seed: 42,
+        single_batch: false,
+    };
+    let manifests = generate(&a, &options).unwrap();
+    generate(&b, &options).unwrap();
+    assert_eq!(manifests.len(), 12);
+
+    let mut total = 0;
+    let mut academies = std::collections::HashSet::new();
+    let mut homonyms = 0;
+    let mut usage_names = 0;
+    for path in &manifests {
+        let twin = b.join(path.file_name().unwrap());
+        assert_eq!(
+            std::fs::read(path).unwrap(),
+            std::fs::read(&twin).unwrap(),
+            "same seed, same files"
+        );
+        let manifest = read_manifest(path).unwrap();
+        assert_eq!(
+            fingerprint_file(&manifest.data_path).unwrap().0,
+            manifest.data_sha256
+        );
+        academies.insert(manifest.scope.academie);
+        let lines = read_all(
+            std::fs::File::open(&manifest.data_path).unwrap(),
+            manifest.encoding,
+        )
+        .unwrap();
+        let mut checker = BatchChecker::new(manifest.header(), datetime!(2026-11-24 0:00 UTC));
+        let mut seen = std::collections::HashSet::new();
+        for line in lines {
+            let record = line.unwrap_or_else(|p| panic!("{}: {p:?}", path.display()));
+            assert!(
+                checker.check(&record),
+                "{}: line {}",
+                path.display(),
+                record.line
+            );
+            if !seen.insert(record.holder.identity.key()) {
+                homonyms += 1;
+            }
+            usage_names += usize::from(record.holder.usage_name.is_some());
+            total += 1;
+        }
+        checker.finish().unwrap();
+    }
+    assert_eq!(total, 3_000);
+    assert!(academies.len() >= 11, "{}", academies.len());
+    assert!(homonyms > 0, "a few homonyms");
+    assert!(usage_names > 0, "some married usage names");
+
+    let other = temp_dir("synthetic-c");
+    generate(
+        &other,
+        &GenerateOptions {
+            records: 3_000,
+            seed: 43,
+            single_batch: false,
+        },
+    )
+    .unwrap();
+    let first = manifests[1].file_name().unwrap();
+    assert_ne!(
+        std::fs::read(a.join(first)).unwrap(),
+        std::fs::read(other.join(first)).unwrap()
+    );
+    for dir in [a, b, other] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn a_large_data_set_covers_every_academie_kind_and_session() {
+    let dir = temp_dir("synthetic-coverage");
+    let manifests = generate(
+        &dir,
+        &GenerateOptions {
+            records: 20_000,
+            seed: 7,
+            single_batch: false,
+        },
+    )
+    .unwrap();
+    let scopes: Vec<_> = manifests
+        .iter()
+        .map(|p| read_manifest(p).unwrap().scope)
+        .collect();
+    let academies: std::collections::HashSet<_> = scopes.iter().map(|s| s.academie).collect();
+    let kinds: std::collections::HashSet<_> = scopes.iter().map(|s| s.kind).collect();
+    let sessions: std::collections::HashSet<_> = scopes.iter().map(|s| s.session.year()).collect();
+    // Caen and Rouen only before 2020, Normandie only since: 35 of the 36 may appear here
+    assert!(academies.len() >= 34, "{}", academies.len());
+    assert_eq!(kinds.len(), 7);
+    assert_eq!(sessions.len(), 17);
+    std::fs::remove_dir_all(dir).unwrap();
+}
