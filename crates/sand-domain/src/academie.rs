@@ -109,6 +109,20 @@ impl Academie {
     }
 }
 
+impl Academie {
+    /// "de Lyon", "d'Amiens", "de La Réunion": the name after "académie", with elision.
+    #[must_use]
+    pub fn with_de(self) -> String {
+        let name = self.name();
+        let elided = name.chars().next().is_some_and(|c| "AEIOUÉÈ".contains(c));
+        if elided {
+            format!("d'{name}")
+        } else {
+            format!("de {name}")
+        }
+    }
+}
+
 impl FromStr for Academie {
     type Err = UnknownAcademie;
 
@@ -202,7 +216,7 @@ impl ExamOffice {
 impl fmt::Display for ExamOffice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Academie(a) => write!(f, "Service des examens de l'académie de {}", a.name()),
+            Self::Academie(a) => write!(f, "Service des examens de l'académie {}", a.with_de()),
             Self::Siec => f.write_str("Service interacadémique des examens et concours (SIEC)"),
         }
     }
@@ -224,6 +238,14 @@ mod tests {
         assert_eq!(Academie::from_code("1"), Ok(Academie::Paris));
         assert_eq!(Academie::from_code("99"), Err(UnknownAcademie));
         assert_eq!(Academie::from_code("SIEC"), Err(UnknownAcademie));
+    }
+
+    #[test]
+    fn names_elide_after_de() {
+        assert_eq!(Academie::AixMarseille.with_de(), "d'Aix-Marseille");
+        assert_eq!(Academie::OrleansTours.with_de(), "d'Orléans-Tours");
+        assert_eq!(Academie::Lyon.with_de(), "de Lyon");
+        assert_eq!(Academie::LaReunion.with_de(), "de La Réunion");
     }
 
     #[test]

@@ -257,10 +257,10 @@ impl fmt::Display for DiplomaScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}, session {}, académie de {}",
+            "{}, session {}, académie {}",
             self.kind.short_name(),
             self.session,
-            self.academie.name()
+            self.academie.with_de()
         )
     }
 }

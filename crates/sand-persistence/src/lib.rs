@@ -209,6 +209,16 @@ pub async fn check_record_write_access(
     access.map_err(|e| StoreError::Access(Box::new(e)))
 }
 
+/// Opens the import side's writer: records and batches only, no key secret needed.
+///
+/// # Errors
+/// [`StoreError::UnsupportedUrl`], [`StoreError::DataDirectory`] or [`StoreError::Connect`].
+pub async fn open_record_writer(
+    settings: &StoreSettings,
+) -> Result<SeaOrmRecordWriter, StoreError> {
+    Ok(SeaOrmRecordWriter(open(settings).await?))
+}
+
 /// Applies every pending migration (and, on PostgreSQL, the roles and grants) without
 /// needing the key-protection secret. Returns the names of the migrations applied.
 ///
@@ -330,18 +340,18 @@ impl Store {
 
     #[must_use]
     pub fn record_reader(&self) -> SeaOrmRecordReader {
-        SeaOrmRecordReader(self.clone())
+        SeaOrmRecordReader(self.db.clone())
     }
 
     #[must_use]
     pub fn catalogue(&self) -> SeaOrmCatalogue {
-        SeaOrmCatalogue(self.clone())
+        SeaOrmCatalogue(self.db.clone())
     }
 
     /// The import side's writer. The web composition never calls this.
     #[must_use]
     pub fn record_writer(&self) -> SeaOrmRecordWriter {
-        SeaOrmRecordWriter(self.clone())
+        SeaOrmRecordWriter(self.db.clone())
     }
 
     #[must_use]

@@ -12,11 +12,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::Store;
 use crate::entity::{diploma_record, import_batch};
 use crate::error::port;
 use crate::mapping::{batch_from, record_from, scope_from};
 use crate::staging::SeaOrmBatchStaging;
+use sea_orm::DatabaseConnection;
 
 /// Ids per `IN (…)` list.
 const ID_CHUNK: usize = 1_000;
@@ -67,7 +67,7 @@ pub(crate) fn published_batch_lookup(
 
 /// Reads published records: the web side's only access to records.
 #[derive(Debug, Clone)]
-pub struct SeaOrmRecordReader(pub(crate) Store);
+pub struct SeaOrmRecordReader(pub(crate) DatabaseConnection);
 
 #[async_trait]
 impl RecordReader for SeaOrmRecordReader {
@@ -77,7 +77,7 @@ impl RecordReader for SeaOrmRecordReader {
         scope: &DiplomaScope,
         key: &IdentityKey,
     ) -> Result<Vec<DiplomaRecord>, PortError> {
-        let db = &self.0.db;
+        let db = &self.0;
         let Some(batch) = batch_row(db, scope, true).await? else {
             return Ok(Vec::new());
         };
@@ -96,7 +96,7 @@ impl RecordReader for SeaOrmRecordReader {
         for chunk in ids.chunks(ID_CHUNK) {
             let rows = diploma_record::Entity::find()
                 .filter(diploma_record::Column::Id.is_in(chunk.iter().map(|id| id.0)))
-                .all(&self.0.db)
+                .all(&self.0)
                 .await
                 .map_err(port)?;
             for row in rows {
@@ -109,7 +109,7 @@ impl RecordReader for SeaOrmRecordReader {
 
 /// The published scopes.
 #[derive(Debug, Clone)]
-pub struct SeaOrmCatalogue(pub(crate) Store);
+pub struct SeaOrmCatalogue(pub(crate) DatabaseConnection);
 
 #[async_trait]
 impl Catalogue for SeaOrmCatalogue {
@@ -123,7 +123,7 @@ impl Catalogue for SeaOrmCatalogue {
             .filter(import_batch::Column::Complete.eq(true))
             .order_by_asc(import_batch::Column::Academie)
             .into_tuple()
-            .all(&self.0.db)
+            .all(&self.0)
             .await
             .map_err(port)?;
         rows.into_iter()
@@ -133,19 +133,19 @@ impl Catalogue for SeaOrmCatalogue {
 
     #[instrument(skip_all, err, fields(scope = %scope))]
     async fn is_published(&self, scope: &DiplomaScope) -> Result<bool, PortError> {
-        Ok(batch_row(&self.0.db, scope, true).await?.is_some())
+        Ok(batch_row(&self.0, scope, true).await?.is_some())
     }
 }
 
 /// Writes batches and records: held only by the import composition.
 #[derive(Debug, Clone)]
-pub struct SeaOrmRecordWriter(pub(crate) Store);
+pub struct SeaOrmRecordWriter(pub(crate) DatabaseConnection);
 
 #[async_trait]
 impl RecordWriter for SeaOrmRecordWriter {
     #[instrument(skip_all, err, fields(scope = %scope))]
     async fn find_batch(&self, scope: &DiplomaScope) -> Result<Option<ImportBatch>, PortError> {
-        batch_row(&self.0.db, scope, false)
+        batch_row(&self.0, scope, false)
             .await?
             .map(batch_from)
             .transpose()
@@ -153,9 +153,7 @@ impl RecordWriter for SeaOrmRecordWriter {
 
     #[instrument(skip_all, err, fields(scope = %header.scope))]
     async fn begin(&self, header: &BatchHeader) -> Result<Box<dyn BatchStaging>, PortError> {
-        Ok(Box::new(
-            SeaOrmBatchStaging::begin(&self.0.db, header).await?,
-        ))
+        Ok(Box::new(SeaOrmBatchStaging::begin(&self.0, header).await?))
     }
 
     #[instrument(skip_all, err)]
@@ -163,7 +161,7 @@ impl RecordWriter for SeaOrmRecordWriter {
         import_batch::Entity::update_many()
             .col_expr(import_batch::Column::Complete, Expr::value(true))
             .filter(import_batch::Column::Id.eq(id.0))
-            .exec(&self.0.db)
+            .exec(&self.0)
             .await
             .map_err(port)?;
         Ok(())

@@ -1,5 +1,6 @@
 //! The `sand` command: composes SAND's domain and adapters.
 
+mod import;
 mod one_way;
 
 use std::io::{self, Write};
@@ -49,6 +50,36 @@ enum Command {
         )]
         importer_role: String,
     },
+    /// Import exam results: the only way diploma records enter SAND.
+    ///
+    /// Takes batch manifests (or directories of them, `*.toml`), checks every line of
+    /// each data file against the manifest and the rules, and applies each batch
+    /// atomically: a batch with any problem changes nothing, and its problems are listed
+    /// with their line and column. Importing the same batch again changes nothing; a
+    /// corrected batch replaces the previous one of its scope. On PostgreSQL, connect with
+    /// the importer role.
+    ///
+    /// Exit status: 0 all batches done, 65 a batch refused, 66 a file missing,
+    /// 69 database unavailable, 77 database user not allowed to write records.
+    Import {
+        /// Manifests (*.toml) or directories holding them.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Check everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Records per chunk staged in the database.
+        #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        chunk_size: u32,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Demonstration data.
+    #[command(subcommand)]
+    Demo(DemoCommand),
     /// Database checks.
     #[command(subcommand)]
     Db(DbCommand),
@@ -64,6 +95,26 @@ enum Command {
         /// Names to fold, e.g. "N'Diaye" "Cœur" "Jean-Baptiste Paul".
         #[arg(required = true)]
         names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Write synthetic batches (manifest + data file each) of invented French graduates,
+    /// ready for `sand import`. The same seed gives the same files.
+    Generate {
+        /// Records in all, spread over batches of about 250 (académies, diploma kinds and
+        /// sessions 2009–2025 in turn).
+        #[arg(long, default_value_t = 10_000)]
+        records: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output directory (created if missing).
+        #[arg(long, default_value = "data/demo")]
+        out: std::path::PathBuf,
+        /// Put every record into one batch (for benchmarks).
+        #[arg(long)]
+        single_batch: bool,
     },
 }
 
@@ -92,6 +143,8 @@ enum CommandError {
     Store(#[from] sand_persistence::StoreError),
     #[error(transparent)]
     Refused(#[from] one_way::OneWayError),
+    #[error("import ended with status {0}")]
+    Import(u8),
 }
 
 fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
@@ -119,7 +172,7 @@ fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
                 writeln!(out, "{name}\t{}\t{}", normalize(name), compact_key(name))?;
             }
         }
-        Command::Migrate { .. } | Command::Db(_) => {}
+        Command::Migrate { .. } | Command::Db(_) | Command::Import { .. } | Command::Demo(_) => {}
     }
     Ok(())
 }
@@ -183,6 +236,60 @@ async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CommandError> {
             one_way::check(&access, deployment)?;
             writeln!(out, "Le serveur web peut démarrer avec cet utilisateur.")?;
         }
+        Command::Import {
+            paths,
+            database,
+            dry_run,
+            chunk_size,
+            quiet,
+        } => {
+            let options = import::ImportOptions {
+                paths,
+                database_url: database.database_url,
+                dry_run,
+                chunk_size: usize::try_from(chunk_size).unwrap_or(5_000),
+                quiet,
+            };
+            let status = import::run(options, out).await?;
+            if status != import::ImportStatus::AllDone {
+                return Err(CommandError::Import(status.exit_code()));
+            }
+        }
+        Command::Demo(DemoCommand::Generate {
+            records,
+            seed,
+            out: dir,
+            single_batch,
+        }) => {
+            let options = sand_import::synthetic::GenerateOptions {
+                records,
+                seed,
+                single_batch,
+            };
+            let manifests = sand_import::synthetic::generate(&dir, &options)?;
+            writeln!(
+                out,
+                "{} lot(s), {records} enregistrement(s) écrits dans {} (graine {seed}).",
+                manifests.len(),
+                dir.display()
+            )?;
+            writeln!(
+                out,
+                "Personnes de démonstration (bac général 2021, académie de Lyon) :"
+            )?;
+            for (birth_name, first_names, birth_date, usage) in sand_import::synthetic::DEMO_PEOPLE
+            {
+                let usage = if usage.is_empty() {
+                    String::new()
+                } else {
+                    format!(", nom d'usage {usage}")
+                };
+                writeln!(
+                    out,
+                    "  {birth_name}, {first_names}, née ou né le {birth_date}{usage}"
+                )?;
+            }
+        }
         reference => print_reference(&reference, out)?,
     }
     Ok(())
@@ -216,6 +323,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // a closed pipe (`sand academies | head`) is not an error worth a message
         Err(CommandError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(CommandError::Import(code)) => ExitCode::from(code),
         Err(CommandError::Refused(e)) => {
             let _ = writeln!(io::stderr(), "sand: refused: {e}");
             ExitCode::from(EXIT_REFUSED)

@@ -2,6 +2,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod import;
+
 use std::process::{Command, Output};
 
 fn sand(args: &[&str]) -> Output {

@@ -1,0 +1,500 @@
+//! `sand import`: the only way diploma records enter SAND.
+
+use std::fs::File;
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sand_domain::ports::Clock;
+use sand_domain::record::import::{
+    BatchProblem, ImportBatch, ImportBatchError, ImportOutcome, ImportStart, SourceProblem,
+};
+use sand_import::{BatchReader, fingerprint_file, read_manifest};
+use sand_persistence::{RecordWriteAccess, StoreSettings};
+use time::OffsetDateTime;
+
+/// Test hook: after staging this many chunks, say so on standard error and wait for
+/// standard input to close (a test kills the process meanwhile). Never set it otherwise.
+pub const FAULT_PAUSE_ENV: &str = "SAND_FAULT_PAUSE_AFTER_CHUNKS";
+
+/// Exit statuses (sysexits.h).
+pub const EXIT_DATA: u8 = 65;
+pub const EXIT_NO_INPUT: u8 = 66;
+pub const EXIT_UNAVAILABLE: u8 = 69;
+pub const EXIT_NO_PERMISSION: u8 = 77;
+
+#[derive(Debug)]
+struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// What the command was asked.
+#[derive(Debug)]
+pub struct ImportOptions {
+    pub paths: Vec<PathBuf>,
+    pub database_url: String,
+    pub dry_run: bool,
+    pub chunk_size: usize,
+    pub quiet: bool,
+}
+
+/// How the command ended, for its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStatus {
+    AllDone,
+    SomeRefused,
+    MissingInput,
+    DatabaseUnavailable,
+    NotPermitted,
+    Failed,
+}
+
+impl ImportStatus {
+    #[must_use]
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::AllDone => 0,
+            Self::SomeRefused => EXIT_DATA,
+            Self::MissingInput => EXIT_NO_INPUT,
+            Self::DatabaseUnavailable => EXIT_UNAVAILABLE,
+            Self::NotPermitted => EXIT_NO_PERMISSION,
+            Self::Failed => 1,
+        }
+    }
+}
+
+/// Manifests named on the command line: files as given, directories' `*.toml` sorted.
+fn manifests(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| format!("{} : dossier illisible ({e})", path.display()))?
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else if path.exists() {
+            out.push(path.clone());
+        } else {
+            return Err(format!("{} : fichier introuvable", path.display()));
+        }
+    }
+    if out.is_empty() {
+        return Err("aucun manifeste (*.toml) à importer".to_owned());
+    }
+    Ok(out)
+}
+
+/// French text of a batch problem, for the operator.
+fn describe(problem: &BatchProblem) -> String {
+    match problem {
+        BatchProblem::Source(SourceProblem {
+            line,
+            column,
+            reason,
+        }) => match (line, column) {
+            (0, None) => reason.clone(),
+            (0, Some(c)) => format!("{c} : {reason}"),
+            (l, None) => format!("ligne {l} : {reason}"),
+            (l, Some(c)) => format!("ligne {l}, colonne {c} : {reason}"),
+        },
+        BatchProblem::ExamOffice(_) => {
+            "ce service des examens ne délivre pas les diplômes de cette académie".into()
+        }
+        BatchProblem::Empty => "le lot ne contient aucun enregistrement".into(),
+        BatchProblem::CountMismatch { declared, actual } => {
+            format!(
+                "le manifeste annonce {declared} enregistrements, le fichier en contient {actual}"
+            )
+        }
+        BatchProblem::ExportedInTheFuture { exported_at } => {
+            format!("date d'export dans le futur ({exported_at})")
+        }
+        BatchProblem::OutOfScope { line, found, .. } => {
+            format!("ligne {line} : enregistrement hors du lot ({found})")
+        }
+        BatchProblem::DuplicateCandidate {
+            line,
+            first_line,
+            candidate,
+        } => {
+            format!("ligne {line} : numéro de candidat {candidate} déjà présent ligne {first_line}")
+        }
+        BatchProblem::DeliberationOutsideSession {
+            line,
+            date,
+            session,
+        } => {
+            format!("ligne {line} : délibération du {date} hors de la session {session}")
+        }
+        BatchProblem::DeliberationAfterExport { line, date } => {
+            format!("ligne {line} : délibération du {date} postérieure à l'export")
+        }
+        BatchProblem::HolderTooYoung { line } => {
+            format!("ligne {line} : date de naissance incompatible avec la délibération")
+        }
+    }
+}
+
+/// Peak resident memory of this process in MiB (Linux), for the final report.
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+struct Totals {
+    records: u64,
+    done: u64,
+    refused: u64,
+}
+
+/// Runs the import of every manifest; prints a report per batch and a summary.
+pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<ImportStatus> {
+    let mut err = io::stderr();
+    let manifests = match manifests(&options.paths) {
+        Ok(m) => m,
+        Err(message) => {
+            writeln!(err, "sand import : {message}")?;
+            return Ok(ImportStatus::MissingInput);
+        }
+    };
+    let settings = StoreSettings::new(&options.database_url);
+    let sqlite = options.database_url.trim_start().starts_with("sqlite:");
+    if sqlite {
+        // the embedded database is created and migrated on first use
+        if let Err(e) = sand_persistence::migrate_database(&settings, &Default::default()).await {
+            writeln!(
+                err,
+                "sand import : base de données inutilisable : {}",
+                error_chain(&e)
+            )?;
+            return Ok(ImportStatus::DatabaseUnavailable);
+        }
+    } else if !options.dry_run {
+        {
+            match sand_persistence::check_record_write_access(&settings).await {
+                Ok(RecordWriteAccess::Granted(_) | RecordWriteAccess::NotEnforceable) => {}
+                Ok(RecordWriteAccess::Denied) => {
+                    writeln!(
+                        err,
+                        "sand import : cet utilisateur de la base ne peut pas écrire les diplômes ; \
+                         connectez l'import avec le rôle importateur (docs/operations.md)"
+                    )?;
+                    return Ok(ImportStatus::NotPermitted);
+                }
+                Err(e) => {
+                    writeln!(err, "sand import : base de données injoignable : {e}")?;
+                    return Ok(ImportStatus::DatabaseUnavailable);
+                }
+            }
+        }
+    }
+    let writer = match sand_persistence::open_record_writer(&settings).await {
+        Ok(w) => w,
+        Err(e) => {
+            writeln!(err, "sand import : base de données injoignable : {e}")?;
+            return Ok(ImportStatus::DatabaseUnavailable);
+        }
+    };
+    let use_case = ImportBatch {
+        writer: Arc::new(writer),
+        clock: Arc::new(SystemClock),
+    };
+
+    let total_bytes: u64 = manifests
+        .iter()
+        .filter_map(|m| read_manifest(m).ok())
+        .filter_map(|m| std::fs::metadata(&m.data_path).ok())
+        .map(|meta| meta.len())
+        .sum();
+    let bar = ProgressBar::with_draw_target(
+        Some(total_bytes),
+        if options.quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+
+    let started = Instant::now();
+    let mut totals = Totals {
+        records: 0,
+        done: 0,
+        refused: 0,
+    };
+    let mut status = ImportStatus::AllDone;
+    let mut bytes_before = 0u64;
+    for path in &manifests {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let result = import_one(
+            &use_case,
+            path,
+            &options,
+            &bar,
+            bytes_before,
+            started,
+            &mut totals,
+        )
+        .await;
+        bytes_before += read_manifest(path)
+            .ok()
+            .and_then(|m| std::fs::metadata(&m.data_path).ok())
+            .map_or(0, |meta| meta.len());
+        bar.set_position(bytes_before);
+        match result {
+            Ok(line) => {
+                totals.done += 1;
+                bar.suspend(|| writeln!(out, "{name} : {line}"))?;
+            }
+            Err(Refusal::Invalid(lines)) => {
+                totals.refused += 1;
+                status = ImportStatus::SomeRefused;
+                bar.suspend(|| -> io::Result<()> {
+                    writeln!(out, "{name} : REFUSÉ, rien n'a été écrit")?;
+                    for line in lines {
+                        writeln!(out, "  - {line}")?;
+                    }
+                    Ok(())
+                })?;
+            }
+            Err(Refusal::Unavailable(message)) => {
+                bar.finish_and_clear();
+                writeln!(
+                    err,
+                    "{name} : base de données indisponible, rien n'a été écrit ({message})"
+                )?;
+                return Ok(ImportStatus::DatabaseUnavailable);
+            }
+            Err(Refusal::Failed(message)) => {
+                bar.finish_and_clear();
+                writeln!(err, "{name} : échec, rien n'a été écrit ({message})")?;
+                return Ok(ImportStatus::Failed);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    write!(
+        out,
+        "{} lot(s) : {} traité(s), {} refusé(s) ; {} enregistrements lus en {:.1} s ({:.0}/s)",
+        manifests.len(),
+        totals.done,
+        totals.refused,
+        totals.records,
+        seconds,
+        totals.records as f64 / seconds
+    )?;
+    if let Some(mib) = peak_memory_mib() {
+        write!(out, " ; mémoire max {mib} Mio")?;
+    }
+    writeln!(
+        out,
+        "{}",
+        if options.dry_run {
+            " (simulation : rien n'a été écrit)"
+        } else {
+            ""
+        }
+    )?;
+    Ok(status)
+}
+
+enum Refusal {
+    Invalid(Vec<String>),
+    Unavailable(String),
+    Failed(String),
+}
+
+fn refusal(error: ImportBatchError) -> Refusal {
+    match error {
+        ImportBatchError::Invalid(invalid) => {
+            let mut lines: Vec<String> = invalid.problems.iter().map(describe).collect();
+            let listed = invalid.problems.len() as u64;
+            if invalid.total > listed {
+                lines.push(format!("… et {} autre(s) problème(s)", invalid.total - listed));
+            }
+            Refusal::Invalid(lines)
+        }
+        ImportBatchError::ScopeHeldByAnotherOffice { stored } => Refusal::Invalid(vec![format!(
+            "ce lot est détenu par un autre service des examens ({stored})"
+        )]),
+        ImportBatchError::OlderThanStored { stored_export } => Refusal::Invalid(vec![format!(
+            "le lot enregistré a été exporté plus tard ({stored_export}) : import plus ancien refusé"
+        )]),
+        ImportBatchError::WouldUnpublish => Refusal::Invalid(vec![
+            "un lot publié ne peut pas être remplacé par un lot dont les résultats ne sont pas définitifs".into(),
+        ]),
+        ImportBatchError::Unexpected(e) if e.is_unavailable() => Refusal::Unavailable(error_chain(&e)),
+        ImportBatchError::Unexpected(e) => Refusal::Failed(error_chain(&e)),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(" : {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+fn wait_for_stdin_to_close(chunks: usize) {
+    let _ = writeln!(
+        io::stderr(),
+        "sand: pause after {chunks} chunk(s) ({FAULT_PAUSE_ENV})"
+    );
+    let stdin = io::stdin();
+    for _ in stdin.lock().lines() {}
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn import_one(
+    use_case: &ImportBatch,
+    path: &Path,
+    options: &ImportOptions,
+    bar: &ProgressBar,
+    bytes_before: u64,
+    started: Instant,
+    totals: &mut Totals,
+) -> Result<String, Refusal> {
+    let manifest = read_manifest(path).map_err(|e| Refusal::Invalid(e.problems))?;
+    let (fingerprint, _) = fingerprint_file(&manifest.data_path).map_err(|e| {
+        Refusal::Invalid(vec![format!(
+            "{} : fichier de données illisible ({e})",
+            manifest.data_path.display()
+        )])
+    })?;
+    if fingerprint != manifest.data_sha256 {
+        return Err(Refusal::Invalid(vec![format!(
+            "empreinte SHA-256 du fichier de données ({}) différente de celle du manifeste : fichier modifié ou tronqué",
+            fingerprint.to_hex()
+        )]));
+    }
+    let scope = manifest.scope;
+    let describe_scope = format!("{scope}");
+    let mut run = match use_case
+        .start(manifest.header(), options.dry_run)
+        .await
+        .map_err(refusal)?
+    {
+        ImportStart::Done(outcome) => {
+            return Ok(format!("{describe_scope} — {}", outcome_text(&outcome)));
+        }
+        ImportStart::Run(run) => run,
+    };
+    let file = File::open(&manifest.data_path)
+        .map_err(|e| Refusal::Invalid(vec![format!("fichier de données illisible ({e})")]))?;
+    let pause_after: Option<usize> = std::env::var(FAULT_PAUSE_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut chunks_pushed = 0usize;
+    match BatchReader::new(
+        io::BufReader::with_capacity(256 * 1024, file),
+        manifest.encoding,
+        manifest.exported_at.date(),
+    ) {
+        Err(problem) => run
+            .push(vec![Err(vec![BatchProblem::Source(problem)])])
+            .await
+            .map_err(refusal)?,
+        Ok(mut reader) => loop {
+            let mut chunk = Vec::with_capacity(options.chunk_size);
+            let mut fatal = None;
+            while chunk.len() < options.chunk_size {
+                match reader.next_line() {
+                    Ok(Some(line)) => chunk.push(
+                        line.map_err(|ps| ps.into_iter().map(BatchProblem::Source).collect()),
+                    ),
+                    Ok(None) => break,
+                    Err(problem) => {
+                        fatal = Some(problem);
+                        break;
+                    }
+                }
+            }
+            let last = chunk.len() < options.chunk_size || fatal.is_some();
+            totals.records += chunk.len() as u64;
+            if let Some(problem) = fatal {
+                chunk.push(Err(vec![BatchProblem::Source(problem)]));
+            }
+            run.push(chunk).await.map_err(refusal)?;
+            chunks_pushed += 1;
+            bar.set_position(bytes_before + reader.bytes_read());
+            let rate = totals.records as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "{} enreg. ({rate:.0}/s) {describe_scope}",
+                totals.records
+            ));
+            if pause_after == Some(chunks_pushed) {
+                wait_for_stdin_to_close(chunks_pushed);
+            }
+            if last {
+                break;
+            }
+        },
+    }
+    let outcome = run.finish().await.map_err(refusal)?;
+    Ok(format!("{describe_scope} — {}", outcome_text(&outcome)))
+}
+
+fn outcome_text(outcome: &ImportOutcome) -> String {
+    let published = |p: bool| {
+        if p {
+            "publié"
+        } else {
+            "non publié (résultats non définitifs)"
+        }
+    };
+    match outcome {
+        ImportOutcome::Unchanged { published: p, .. } => {
+            format!(
+                "inchangé (lot déjà importé à l'identique), {}",
+                published(*p)
+            )
+        }
+        ImportOutcome::Published { .. } => "données inchangées, lot désormais publié".into(),
+        ImportOutcome::Applied {
+            report,
+            published: p,
+        } => format!(
+            "importé : {} ajouté(s), {} remplacé(s), {} inchangé(s), {} retiré(s), {} rattachement(s) invalidé(s) ; {}",
+            report.inserted,
+            report.updated,
+            report.unchanged,
+            report.removed,
+            report.links_withdrawn,
+            published(*p)
+        ),
+        ImportOutcome::WouldApply {
+            published: p,
+            records,
+        } => {
+            format!(
+                "valide : {records} enregistrement(s) seraient importés ; {}",
+                published(*p)
+            )
+        }
+    }
+}

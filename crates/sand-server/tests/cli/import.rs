@@ -1,0 +1,462 @@
+//! `sand import` as an operator runs it, on SQLite and on PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+use crate::{postgres_database, sand, stdout, temp_sqlite_url};
+
+/// A database for one test: (URL, cleanup directory for SQLite).
+fn database(backend: &str) -> (String, Option<PathBuf>) {
+    match backend {
+        "sqlite" => {
+            let (dir, url) = temp_sqlite_url();
+            (url, Some(dir))
+        }
+        _ => {
+            let (url, _) = postgres_database();
+            let out = sand(&[
+                "migrate",
+                "--database-url",
+                &url,
+                "--web-role",
+                &role("web"),
+                "--importer-role",
+                &role("imp"),
+            ]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (url, None)
+        }
+    }
+}
+
+fn role(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+fn count(url: &str, sql: &str) -> i64 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let db = Database::connect(url).await.unwrap();
+        let backend = db.get_database_backend();
+        let row = db
+            .query_one_raw(Statement::from_string(backend, sql.to_owned()))
+            .await
+            .unwrap()
+            .unwrap();
+        let n = row.try_get_by_index::<i64>(0).unwrap();
+        db.close().await.unwrap();
+        n
+    })
+}
+
+fn records(url: &str) -> i64 {
+    count(
+        url,
+        "SELECT COUNT(*) FROM diploma_record WHERE withdrawn_at IS NULL",
+    )
+}
+
+fn work_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "sand-cli-import-{name}-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/batch")
+}
+
+/// Copies the example batch into `dir` with its CSV transformed and the manifest's
+/// count, checksum and completeness updated to match.
+fn variant(
+    dir: &Path,
+    transform: impl Fn(&str) -> String,
+    results_final: bool,
+    exported_at: &str,
+) -> PathBuf {
+    let csv = transform(&std::fs::read_to_string(example().join("lyon-bacg-2022.csv")).unwrap());
+    let data = dir.join("lyon-bacg-2022.csv");
+    std::fs::write(&data, &csv).unwrap();
+    let (sha, _) = sand_import::fingerprint_file(&data).unwrap();
+    let lines = csv.lines().count() - 1;
+    let manifest = std::fs::read_to_string(example().join("lyon-bacg-2022.toml"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("data_sha256") {
+                format!("data_sha256 = \"{}\"", sha.to_hex())
+            } else if l.starts_with("record_count") {
+                format!("record_count = {lines}")
+            } else if l.starts_with("results_final") {
+                format!("results_final = {results_final}")
+            } else if l.starts_with("exported_at") {
+                format!("exported_at = \"{exported_at}\"")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir.join("lyon-bacg-2022.toml");
+    std::fs::write(&path, manifest).unwrap();
+    path
+}
+
+fn import(url: &str, paths: &[&Path]) -> std::process::Output {
+    let mut args = vec![
+        "import".to_owned(),
+        "--quiet".to_owned(),
+        "--database-url".to_owned(),
+        url.to_owned(),
+    ];
+    args.extend(paths.iter().map(|p| p.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    sand(&args)
+}
+
+fn lifecycle(backend: &str) {
+    let (url, cleanup) = database(backend);
+    let example_manifest = example().join("lyon-bacg-2022.toml");
+
+    // the documented example imports
+    let out = import(&url, &[&example_manifest]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("3 ajouté(s)"), "{}", stdout(&out));
+    assert_eq!(records(&url), 3);
+
+    // the same batch again changes nothing
+    let out = import(&url, &[&example_manifest]);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("inchangé (lot déjà importé à l'identique)"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(records(&url), 3);
+
+    // a corrected batch: line 2's mention changes, line 3 disappears
+    let dir = work_dir("corrected");
+    let corrected = variant(
+        &dir,
+        |csv| {
+            csv.lines()
+                .filter(|l| !l.starts_with("10BACG0000002"))
+                .map(|l| {
+                    if l.starts_with("10BACG0000001") {
+                        l.replace(";TB;", ";B;")
+                    } else {
+                        l.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"
+        },
+        true,
+        "2022-07-25T08:00:00Z",
+    );
+    let out = import(&url, &[&corrected]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("0 ajouté(s), 1 remplacé(s), 1 inchangé(s), 1 retiré(s)"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(records(&url), 2);
+
+    // an older export is refused and changes nothing
+    let out = import(&url, &[&example_manifest]);
+    assert_eq!(out.status.code(), Some(65), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("exporté plus tard"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(records(&url), 2);
+
+    std::fs::remove_dir_all(dir).unwrap();
+    if let Some(dir) = cleanup {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+fn publication(backend: &str) {
+    let (url, cleanup) = database(backend);
+    let dir = work_dir("publication");
+    let pending = variant(&dir, str::to_owned, false, "2022-07-20T08:00:00Z");
+    let out = import(&url, &[&pending]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("non publié (résultats non définitifs)"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        count(&url, "SELECT COUNT(*) FROM import_batch WHERE complete"),
+        0
+    );
+
+    let final_results = variant(&dir, str::to_owned, true, "2022-07-20T08:00:00Z");
+    let out = import(&url, &[&final_results]);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("désormais publié"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        count(&url, "SELECT COUNT(*) FROM import_batch WHERE complete"),
+        1
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+    if let Some(dir) = cleanup {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+fn hostile(backend: &str) {
+    let (url, cleanup) = database(backend);
+    let dir = work_dir("hostile");
+
+    // bad cells everywhere: every problem listed, nothing written
+    let bad = variant(
+        &dir,
+        |csv| {
+            csv.replace("Lefèvre", "Lef3vre")
+                .replace(";TB;", ";EXCELLENT;")
+                .replace("Dakar (Sénégal)", "=HYPERLINK(\"http://x\")")
+                + "10BACG0000009;MME;Durand;;Camille;2004-04-12;Lyon;;BACG;10;2022;Série S;B;2022-07-05\n"
+                + "10BACG0000009;M;Petit;;Hugo;2004-01-01;Lyon;;BACG;10;2022;Série S;B;2022-07-05\n"
+        },
+        true,
+        "2022-07-20T08:00:00Z",
+    );
+    let out = import(&url, &[&bad]);
+    assert_eq!(out.status.code(), Some(65), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("REFUSÉ, rien n'a été écrit"), "{text}");
+    assert!(text.contains("ligne 2, colonne mention"), "{text}");
+    assert!(
+        text.contains("ligne 3, colonne lieu_naissance : cellule commençant par « = »"),
+        "{text}"
+    );
+    assert!(text.contains("ligne 4, colonne nom_naissance"), "{text}");
+    assert!(
+        text.contains("ligne 6 : numéro de candidat 10BACG0000009 déjà présent ligne 5"),
+        "{text}"
+    );
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM diploma_record"), 0);
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM import_batch"), 0);
+
+    // a data file that does not match its manifest's checksum
+    let tampered = variant(&dir, str::to_owned, true, "2022-07-20T08:00:00Z");
+    std::fs::write(dir.join("lyon-bacg-2022.csv"), "numero_candidat\n").unwrap();
+    let out = import(&url, &[&tampered]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        stdout(&out).contains("empreinte SHA-256"),
+        "{}",
+        stdout(&out)
+    );
+
+    // binary garbage as data, with a matching checksum
+    let garbage = variant(
+        &dir,
+        |_| "\u{7f}ELF\u{0}\u{1}\u{2}".to_owned(),
+        true,
+        "2022-07-20T08:00:00Z",
+    );
+    let out = import(&url, &[&garbage]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(stdout(&out).contains("binaires"), "{}", stdout(&out));
+
+    // a manifest that is not one
+    let junk = dir.join("junk.toml");
+    std::fs::write(&junk, "<html>not a manifest</html>").unwrap();
+    let out = import(&url, &[&junk]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(stdout(&out).contains("syntaxe TOML"), "{}", stdout(&out));
+
+    // a file that does not exist
+    let out = import(&url, &[&dir.join("absent.toml")]);
+    assert_eq!(out.status.code(), Some(66));
+
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM diploma_record"), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+    if let Some(dir) = cleanup {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+/// Kills `sand import` with SIGKILL while its batch is half staged, then checks that
+/// nothing of it is in the database and that the same import then succeeds.
+fn killed_mid_way(backend: &str) {
+    let (url, cleanup) = database(backend);
+    let dir = work_dir("kill");
+    let out = sand(&[
+        "demo",
+        "generate",
+        "--records",
+        "20000",
+        "--single-batch",
+        "--seed",
+        "5",
+        "--out",
+        &dir.display().to_string(),
+    ]);
+    assert!(out.status.success());
+    let manifest = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "toml"))
+        .unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sand"))
+        .args([
+            "import",
+            "--quiet",
+            "--chunk-size",
+            "1000",
+            "--database-url",
+            &url,
+        ])
+        .arg(&manifest)
+        .env("SAND_FAULT_PAUSE_AFTER_CHUNKS", "5")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut paused = false;
+    for line in BufReader::new(stderr).lines() {
+        if line.unwrap().contains("pause after 5 chunk(s)") {
+            paused = true;
+            break;
+        }
+    }
+    assert!(paused, "the import never reached the pause");
+    child.kill().unwrap(); // SIGKILL: no cleanup of any kind
+    child.wait().unwrap();
+
+    assert_eq!(
+        count(&url, "SELECT COUNT(*) FROM diploma_record"),
+        0,
+        "a killed import left records"
+    );
+    assert_eq!(
+        count(&url, "SELECT COUNT(*) FROM import_batch"),
+        0,
+        "a killed import left a batch"
+    );
+
+    let out = import(&url, &[&manifest]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("20000 ajouté(s)"), "{}", stdout(&out));
+    assert_eq!(records(&url), 20_000);
+    std::fs::remove_dir_all(dir).unwrap();
+    if let Some(dir) = cleanup {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn sqlite_import_lifecycle() {
+    lifecycle("sqlite");
+}
+
+#[test]
+fn postgres_import_lifecycle() {
+    lifecycle("postgres");
+}
+
+#[test]
+fn sqlite_publication_rule() {
+    publication("sqlite");
+}
+
+#[test]
+fn postgres_publication_rule() {
+    publication("postgres");
+}
+
+#[test]
+fn sqlite_hostile_batches_change_nothing() {
+    hostile("sqlite");
+}
+
+#[test]
+fn postgres_hostile_batches_change_nothing() {
+    hostile("postgres");
+}
+
+#[test]
+fn sqlite_import_killed_mid_way_leaves_no_trace() {
+    killed_mid_way("sqlite");
+}
+
+#[test]
+fn postgres_import_killed_mid_way_leaves_no_trace() {
+    killed_mid_way("postgres");
+}
+
+#[test]
+fn the_web_role_cannot_import() {
+    let (url, _) = postgres_database();
+    let (web, imp) = (role("web"), role("imp"));
+    let out = sand(&[
+        "migrate",
+        "--database-url",
+        &url,
+        "--web-role",
+        &web,
+        "--importer-role",
+        &imp,
+    ]);
+    assert!(out.status.success());
+    let login = format!("{web}_login");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let db = Database::connect(&url).await.unwrap();
+        db.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("CREATE ROLE {login} LOGIN IN ROLE {web}"),
+        ))
+        .await
+        .unwrap();
+        db.close().await.unwrap();
+    });
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (_, host) = rest.split_once('@').unwrap();
+    let web_url = format!("{scheme}://{login}@{host}");
+    let out = import(&web_url, &[&example().join("lyon-bacg-2022.toml")]);
+    assert_eq!(
+        out.status.code(),
+        Some(77),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rôle importateur"));
+}
