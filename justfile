@@ -30,8 +30,19 @@ fmt:
     cargo fmt --all
 
 # Benchmarks, each printed beside a baseline measured in the same run.
-bench:
+bench: bench-matching bench-import
+
+# Name normalisation and matching vs plain upper-casing.
+bench-matching:
     cargo bench -p sand-domain --bench matching
+
+# Import of 1 000 000 records into PostgreSQL and SQLite vs a raw COPY of the same file.
+bench-import:
+    bash -c 'source tests/postgres.sh && start_test_postgres && cargo bench -p sand-server --bench import'
+
+# Write a demonstration data set (records, seed) into data/demo.
+demo records="10000" seed="1":
+    cargo run -- demo generate --records {{records}} --seed {{seed}} --out data/demo
 
 # Build the API documentation of the workspace and open nothing.
 doc:

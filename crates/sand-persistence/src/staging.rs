@@ -1,10 +1,14 @@
 //! Batch staging and the set-based merge of an import.
 //!
-//! A batch is written in one transaction: its records go into a temporary
-//! `sand_staging` table (PostgreSQL: `COPY … FROM STDIN`; SQLite: prepared multi-row
-//! inserts), then five set-based statements merge it into `import_batch` and
-//! `diploma_record` and withdraw what disappeared. Dropping the staging without commit
-//! rolls everything back, as a crash does.
+//! A batch is written in one transaction (PostgreSQL: `COPY … FROM STDIN`; SQLite:
+//! prepared multi-row inserts), in one of two ways:
+//! - **first batch of its scope**: the batch row is inserted at the start and the records
+//!   go straight into `diploma_record` (nothing to merge with);
+//! - **a scope already stored**: the records go into a temporary `sand_staging` table,
+//!   then five set-based statements merge it into `import_batch` and `diploma_record`
+//!   and withdraw what disappeared.
+//!
+//! Dropping the staging without commit rolls everything back, as a crash does.
 
 use async_trait::async_trait;
 use sand_domain::PortError;
@@ -24,6 +28,9 @@ use uuid::Uuid;
 use crate::error::port;
 use crate::mapping::{civility_code, content_hash, first_names_to_row};
 
+/// Rows per `CopyData` message on PostgreSQL.
+const COPY_ROWS_PER_MESSAGE: usize = 250;
+
 /// Rows per multi-row INSERT on SQLite (14 columns: well under its 32 766 parameters).
 const SQLITE_ROWS_PER_INSERT: usize = 500;
 
@@ -42,6 +49,31 @@ const CREATE_STAGING_SQLITE: &str = "CREATE TEMP TABLE sand_staging (\
 const STAGING_COLUMNS: &str = "id, candidate_number, civility, birth_name, birth_name_key, \
     first_names, birth_date, birth_place, usage_name, ine, speciality, mention, \
     deliberation_date, content_hash";
+
+const RECORD_COLUMNS: &str = "id, batch_id, diploma_kind, session, academie, exam_office, \
+    candidate_number, civility, birth_name, birth_name_key, first_names, birth_date, \
+    birth_place, usage_name, ine, speciality, mention, deliberation_date, content_hash";
+
+const COPY_RECORDS: &str = "COPY diploma_record (id, batch_id, diploma_kind, session, \
+    academie, exam_office, candidate_number, civility, birth_name, birth_name_key, \
+    first_names, birth_date, birth_place, usage_name, ine, speciality, mention, \
+    deliberation_date, content_hash) FROM STDIN (FORMAT text)";
+
+/// Rows per multi-row INSERT into `diploma_record` on SQLite (19 columns).
+const SQLITE_RECORDS_PER_INSERT: usize = 500;
+
+/// $1 académie, $2 kind, $3 session.
+const FIND_SCOPE: &str = "SELECT id FROM import_batch \
+    WHERE academie = $1 AND diploma_kind = $2 AND session = $3";
+
+/// Same parameters as [`UPSERT_BATCH`]; fails if the scope was stored meanwhile.
+const INSERT_BATCH: &str = "INSERT INTO import_batch (id, exam_office, diploma_kind, session, \
+    academie, source_system, exported_at, imported_at, complete, record_count, fingerprint) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// $1 batch, $2 records, $3 imported at.
+const FINISH_BATCH: &str =
+    "UPDATE import_batch SET record_count = $2, imported_at = $3 WHERE id = $1";
 
 const COPY_STAGING: &str = "COPY sand_staging (id, candidate_number, civility, birth_name, \
     birth_name_key, first_names, birth_date, birth_place, usage_name, ine, speciality, mention, \
@@ -177,6 +209,16 @@ impl Tx {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<Uuid, PortError> {
+        self.optional_uuid(sql, args)
+            .await?
+            .ok_or_else(|| crate::error::corrupt("batch upsert result"))
+    }
+
+    async fn optional_uuid(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Arg>,
+    ) -> Result<Option<Uuid>, PortError> {
         match self {
             Self::Sqlite(txn) => {
                 let values: Vec<Value> = args.into_iter().map(Value::from).collect();
@@ -188,27 +230,64 @@ impl Tx {
                         values,
                     ))
                     .await
-                    .map_err(port)?
-                    .ok_or_else(|| crate::error::corrupt("batch upsert result"))?;
-                row.try_get_by_index::<Uuid>(0).map_err(port)
+                    .map_err(port)?;
+                row.map(|row| row.try_get_by_index::<Uuid>(0).map_err(port))
+                    .transpose()
             }
             Self::Postgres(tx) => {
                 use sqlx::Row;
                 let row = bind_all(sqlx::query(sql), args)
-                    .fetch_one(&mut **tx)
+                    .fetch_optional(&mut **tx)
                     .await
                     .map_err(pg)?;
-                row.try_get::<Uuid, _>(0).map_err(pg)
+                row.map(|row| row.try_get::<Uuid, _>(0).map_err(pg))
+                    .transpose()
             }
         }
     }
 }
 
+/// Where a batch's records go.
+enum Target {
+    /// The temporary staging table, merged at commit.
+    Staging,
+    /// Straight into `diploma_record`: the first batch of its scope, whose row was
+    /// inserted at the start of the transaction.
+    Records {
+        batch_id: Uuid,
+        /// The constant columns after the id, as `COPY` text (each tab-prefixed).
+        copy_constants: String,
+    },
+}
+
 /// A batch being staged, on either backend.
 pub(crate) struct SeaOrmBatchStaging {
     tx: Option<Tx>,
+    target: Target,
     header: BatchHeader,
     staged: u64,
+}
+
+/// The batch row's values, in [`UPSERT_BATCH`] / [`INSERT_BATCH`] parameter order.
+fn batch_args(
+    id: Uuid,
+    header: &BatchHeader,
+    imported_at: OffsetDateTime,
+    records: u64,
+) -> Vec<Arg> {
+    vec![
+        Arg::Uuid(id),
+        Arg::Text(header.exam_office.code().to_owned()),
+        Arg::Text(header.scope.kind.code().to_owned()),
+        Arg::Int(i32::from(header.scope.session.year())),
+        Arg::Text(header.scope.academie.code().to_owned()),
+        Arg::Text(header.source_system.code().to_owned()),
+        Arg::DateTime(header.exported_at),
+        Arg::DateTime(imported_at),
+        Arg::Bool(header.complete),
+        Arg::BigInt(i64::try_from(records).unwrap_or(i64::MAX)),
+        Arg::Text(header.fingerprint.to_hex()),
+    ]
 }
 
 impl SeaOrmBatchStaging {
@@ -217,34 +296,115 @@ impl SeaOrmBatchStaging {
         db: &sea_orm::DatabaseConnection,
         header: &BatchHeader,
     ) -> Result<Self, PortError> {
-        let tx = match db.get_database_backend() {
-            DbBackend::Postgres => {
-                let mut tx = db
-                    .get_postgres_connection_pool()
+        let mut tx = match db.get_database_backend() {
+            DbBackend::Postgres => Tx::Postgres(
+                db.get_postgres_connection_pool()
                     .begin()
                     .await
-                    .map_err(pg)?;
-                sqlx::query(CREATE_STAGING_POSTGRES)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(pg)?;
-                Tx::Postgres(tx)
+                    .map_err(pg)?,
+            ),
+            _ => Tx::Sqlite(db.begin().await.map_err(port)?),
+        };
+        let scope = &header.scope;
+        let stored = tx
+            .optional_uuid(
+                FIND_SCOPE,
+                vec![
+                    Arg::Text(scope.academie.code().to_owned()),
+                    Arg::Text(scope.kind.code().to_owned()),
+                    Arg::Int(i32::from(scope.session.year())),
+                ],
+            )
+            .await?;
+        let target = if stored.is_some() {
+            match &mut tx {
+                Tx::Postgres(tx) => {
+                    sqlx::query(CREATE_STAGING_POSTGRES)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(pg)?;
+                }
+                Tx::Sqlite(txn) => {
+                    txn.execute_unprepared("DROP TABLE IF EXISTS temp.sand_staging")
+                        .await
+                        .map_err(port)?;
+                    txn.execute_unprepared(CREATE_STAGING_SQLITE)
+                        .await
+                        .map_err(port)?;
+                }
             }
-            _ => {
-                let txn = db.begin().await.map_err(port)?;
-                txn.execute_unprepared("DROP TABLE IF EXISTS temp.sand_staging")
-                    .await
-                    .map_err(port)?;
-                txn.execute_unprepared(CREATE_STAGING_SQLITE)
-                    .await
-                    .map_err(port)?;
-                Tx::Sqlite(txn)
+            Target::Staging
+        } else {
+            let batch_id = Uuid::now_v7();
+            let now = OffsetDateTime::now_utc();
+            tx.execute(
+                INSERT_BATCH,
+                batch_args(batch_id, header, now, header.declared_record_count),
+            )
+            .await?;
+            Target::Records {
+                batch_id,
+                copy_constants: format!(
+                    "\t{batch_id}\t{}\t{}\t{}\t{}",
+                    scope.kind.code(),
+                    scope.session.year(),
+                    scope.academie.code(),
+                    header.exam_office.code()
+                ),
             }
         };
         Ok(Self {
             tx: Some(tx),
+            target,
             header: header.clone(),
             staged: 0,
+        })
+    }
+
+    /// Merges the staging table into the stored batch of the scope (see the module).
+    async fn merge(
+        &mut self,
+        header: &BatchHeader,
+        staged: u64,
+        now: OffsetDateTime,
+    ) -> Result<ApplyReport, PortError> {
+        let exam_office = Arg::Text(header.exam_office.code().to_owned());
+        let kind = Arg::Text(header.scope.kind.code().to_owned());
+        let session = Arg::Int(i32::from(header.scope.session.year()));
+        let academie = Arg::Text(header.scope.academie.code().to_owned());
+        let tx = self.tx()?;
+        if let Tx::Postgres(tx) = tx {
+            sqlx::query("ANALYZE sand_staging")
+                .execute(&mut **tx)
+                .await
+                .map_err(pg)?;
+        }
+        let batch_id = tx
+            .returning_uuid(
+                UPSERT_BATCH,
+                batch_args(Uuid::now_v7(), header, now, staged),
+            )
+            .await?;
+        let b = Arg::Uuid(batch_id);
+        let links_withdrawn = tx
+            .execute(WITHDRAW_LINKS, vec![b.clone(), Arg::DateTime(now)])
+            .await?;
+        let removed = tx
+            .execute(WITHDRAW_RECORDS, vec![b.clone(), Arg::DateTime(now)])
+            .await?;
+        let updated = tx
+            .execute(UPDATE_CHANGED, vec![b.clone(), exam_office.clone()])
+            .await?;
+        let inserted = tx
+            .execute(INSERT_NEW, vec![b, exam_office, kind, session, academie])
+            .await?;
+        Ok(ApplyReport {
+            batch: BatchId(batch_id),
+            inserted,
+            updated,
+            unchanged: staged.saturating_sub(inserted + updated),
+            removed,
+            links_withdrawn,
         })
     }
 
@@ -253,6 +413,21 @@ impl SeaOrmBatchStaging {
             .as_mut()
             .ok_or_else(|| PortError::unexpected(StagingClosed))
     }
+}
+
+async fn sqlite_execute(
+    txn: &DatabaseTransaction,
+    sql: String,
+    values: Vec<Value>,
+) -> Result<(), PortError> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        sql,
+        values,
+    ))
+    .await
+    .map_err(port)?;
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -282,7 +457,7 @@ impl StagingRow {
         let h = &record.holder;
         let a = &record.award;
         Self {
-            id: Uuid::new_v4(),
+            id: Uuid::now_v7(),
             candidate_number: record.candidate_number.as_str().to_owned(),
             civility: h.civility.map(|c| civility_code(c).to_owned()),
             birth_name: h.identity.birth_name.as_str().to_owned(),
@@ -328,8 +503,9 @@ impl StagingRow {
         ]
     }
 
-    /// One line of `COPY … (FORMAT text)`.
-    fn write_copy_line(&self, out: &mut String) {
+    /// One line of `COPY … (FORMAT text)`: the id, then `constants` (empty, or
+    /// tab-prefixed fields), then the other columns.
+    fn write_copy_line(&self, constants: &str, out: &mut String) {
         fn field(out: &mut String, value: Option<&str>) {
             match value {
                 None => out.push_str("\\N"),
@@ -366,6 +542,9 @@ impl StagingRow {
             Some(&self.content_hash),
         ];
         for (i, value) in fields.into_iter().enumerate() {
+            if i == 1 {
+                out.push_str(constants);
+            }
             if i > 0 {
                 out.push('\t');
             }
@@ -379,18 +558,32 @@ impl StagingRow {
 impl BatchStaging for SeaOrmBatchStaging {
     #[instrument(skip_all, err, fields(records = records.len()))]
     async fn stage(&mut self, records: &[NewRecord]) -> Result<(), PortError> {
-        let tx = self.tx()?;
-        match tx {
-            Tx::Postgres(tx) => {
-                let mut data = String::with_capacity(records.len() * 256);
-                for record in records {
-                    StagingRow::of(record).write_copy_line(&mut data);
+        let header = &self.header;
+        let Some(tx) = self.tx.as_mut() else {
+            return Err(PortError::unexpected(StagingClosed));
+        };
+        match (tx, &self.target) {
+            (Tx::Postgres(tx), target) => {
+                let (copy_sql, constants) = match target {
+                    Target::Staging => (COPY_STAGING, ""),
+                    Target::Records { copy_constants, .. } => {
+                        (COPY_RECORDS, copy_constants.as_str())
+                    }
+                };
+                // Rows are sent as they are written: the server stores a piece while
+                // the next one is being written.
+                let mut copy = tx.copy_in_raw(copy_sql).await.map_err(pg)?;
+                let mut data = String::with_capacity(COPY_ROWS_PER_MESSAGE * 320);
+                for piece in records.chunks(COPY_ROWS_PER_MESSAGE) {
+                    data.clear();
+                    for record in piece {
+                        StagingRow::of(record).write_copy_line(constants, &mut data);
+                    }
+                    copy.send(data.as_bytes()).await.map_err(pg)?;
                 }
-                let mut copy = tx.copy_in_raw(COPY_STAGING).await.map_err(pg)?;
-                copy.send(data.as_bytes()).await.map_err(pg)?;
                 copy.finish().await.map_err(pg)?;
             }
-            Tx::Sqlite(txn) => {
+            (Tx::Sqlite(txn), Target::Staging) => {
                 for chunk in records.chunks(SQLITE_ROWS_PER_INSERT) {
                     let mut sql = format!("INSERT INTO sand_staging ({STAGING_COLUMNS}) VALUES ");
                     let mut values = Vec::with_capacity(chunk.len() * 14);
@@ -401,13 +594,32 @@ impl BatchStaging for SeaOrmBatchStaging {
                         sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
                         values.extend(StagingRow::of(record).values());
                     }
-                    txn.execute_raw(Statement::from_sql_and_values(
-                        DbBackend::Sqlite,
-                        sql,
-                        values,
-                    ))
-                    .await
-                    .map_err(port)?;
+                    sqlite_execute(txn, sql, values).await?;
+                }
+            }
+            (Tx::Sqlite(txn), Target::Records { batch_id, .. }) => {
+                let scope = &header.scope;
+                let constants: [Value; 5] = [
+                    (*batch_id).into(),
+                    scope.kind.code().into(),
+                    i32::from(scope.session.year()).into(),
+                    scope.academie.code().into(),
+                    header.exam_office.code().into(),
+                ];
+                for chunk in records.chunks(SQLITE_RECORDS_PER_INSERT) {
+                    let mut sql = format!("INSERT INTO diploma_record ({RECORD_COLUMNS}) VALUES ");
+                    let mut values = Vec::with_capacity(chunk.len() * 19);
+                    for (i, record) in chunk.iter().enumerate() {
+                        if i > 0 {
+                            sql.push(',');
+                        }
+                        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                        let mut row = StagingRow::of(record).values().into_iter();
+                        values.extend(row.next());
+                        values.extend(constants.iter().cloned());
+                        values.extend(row);
+                    }
+                    sqlite_execute(txn, sql, values).await?;
                 }
             }
         }
@@ -423,66 +635,40 @@ impl BatchStaging for SeaOrmBatchStaging {
             return Err(PortError::unexpected(StagingMismatch));
         }
         let now = OffsetDateTime::now_utc();
-        let exam_office = Arg::Text(header.exam_office.code().to_owned());
-        let kind = Arg::Text(header.scope.kind.code().to_owned());
-        let session = Arg::Int(i32::from(header.scope.session.year()));
-        let academie = Arg::Text(header.scope.academie.code().to_owned());
-        let tx = self.tx()?;
-        if let Tx::Postgres(tx) = tx {
-            sqlx::query("ANALYZE sand_staging")
-                .execute(&mut **tx)
-                .await
-                .map_err(pg)?;
-        }
-        let batch_id = tx
-            .returning_uuid(
-                UPSERT_BATCH,
-                vec![
-                    Arg::Uuid(Uuid::new_v4()),
-                    exam_office.clone(),
-                    kind.clone(),
-                    session.clone(),
-                    academie.clone(),
-                    Arg::Text(header.source_system.code().to_owned()),
-                    Arg::DateTime(header.exported_at),
-                    Arg::DateTime(now),
-                    Arg::Bool(header.complete),
-                    Arg::BigInt(i64::try_from(staged).unwrap_or(i64::MAX)),
-                    Arg::Text(header.fingerprint.to_hex()),
-                ],
-            )
-            .await?;
-        let b = Arg::Uuid(batch_id);
-        let links_withdrawn = tx
-            .execute(WITHDRAW_LINKS, vec![b.clone(), Arg::DateTime(now)])
-            .await?;
-        let removed = tx
-            .execute(WITHDRAW_RECORDS, vec![b.clone(), Arg::DateTime(now)])
-            .await?;
-        let updated = tx
-            .execute(UPDATE_CHANGED, vec![b.clone(), exam_office.clone()])
-            .await?;
-        let inserted = tx
-            .execute(INSERT_NEW, vec![b, exam_office, kind, session, academie])
-            .await?;
+        let report = match &self.target {
+            Target::Records { batch_id, .. } => {
+                let batch_id = *batch_id;
+                let records = Arg::BigInt(i64::try_from(staged).unwrap_or(i64::MAX));
+                self.tx()?
+                    .execute(
+                        FINISH_BATCH,
+                        vec![Arg::Uuid(batch_id), records, Arg::DateTime(now)],
+                    )
+                    .await?;
+                ApplyReport {
+                    batch: BatchId(batch_id),
+                    inserted: staged,
+                    updated: 0,
+                    unchanged: 0,
+                    removed: 0,
+                    links_withdrawn: 0,
+                }
+            }
+            Target::Staging => self.merge(&header, staged, now).await?,
+        };
         match self.tx.take() {
             Some(Tx::Postgres(tx)) => tx.commit().await.map_err(pg)?,
             Some(Tx::Sqlite(txn)) => {
-                txn.execute_unprepared("DROP TABLE temp.sand_staging")
-                    .await
-                    .map_err(port)?;
+                if matches!(self.target, Target::Staging) {
+                    txn.execute_unprepared("DROP TABLE temp.sand_staging")
+                        .await
+                        .map_err(port)?;
+                }
                 txn.commit().await.map_err(port)?;
             }
             None => return Err(PortError::unexpected(StagingClosed)),
         }
-        Ok(ApplyReport {
-            batch: BatchId(batch_id),
-            inserted,
-            updated,
-            unchanged: staged.saturating_sub(inserted + updated),
-            removed,
-            links_withdrawn,
-        })
+        Ok(report)
     }
 
     #[instrument(skip_all, err)]

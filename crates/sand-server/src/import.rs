@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sand_domain::ports::Clock;
+use sand_domain::record::NewRecord;
 use sand_domain::record::import::{
     BatchProblem, ImportBatch, ImportBatchError, ImportOutcome, ImportStart, SourceProblem,
 };
@@ -111,6 +112,9 @@ fn describe(problem: &BatchProblem) -> String {
             "ce service des examens ne délivre pas les diplômes de cette académie".into()
         }
         BatchProblem::Empty => "le lot ne contient aucun enregistrement".into(),
+        BatchProblem::TooManyRecords { max } => {
+            format!("un lot contient au plus {max} enregistrements : découpez l'export")
+        }
         BatchProblem::CountMismatch { declared, actual } => {
             format!(
                 "le manifeste annonce {declared} enregistrements, le fichier en contient {actual}"
@@ -409,54 +413,95 @@ async fn import_one(
     let pause_after: Option<usize> = std::env::var(FAULT_PAUSE_ENV)
         .ok()
         .and_then(|v| v.parse().ok());
+    // Reading and parsing run on a thread of their own, a couple of chunks ahead of the
+    // checks and the database writes: the two overlap, memory stays bounded.
+    let (sender, mut chunks) = tokio::sync::mpsc::channel::<ReadChunk>(2);
+    let chunk_size = options.chunk_size;
+    let reader_thread = tokio::task::spawn_blocking(move || {
+        read_chunks(file, &manifest, chunk_size, &sender);
+    });
     let mut chunks_pushed = 0usize;
-    match BatchReader::new(
+    while let Some(chunk) = chunks.recv().await {
+        totals.records += chunk.lines;
+        run.push(chunk.items).await.map_err(refusal)?;
+        chunks_pushed += 1;
+        bar.set_position(bytes_before + chunk.bytes_read);
+        let rate = totals.records as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!(
+            "{} enreg. ({rate:.0}/s) {describe_scope}",
+            totals.records
+        ));
+        if pause_after == Some(chunks_pushed) {
+            wait_for_stdin_to_close(chunks_pushed);
+        }
+    }
+    reader_thread
+        .await
+        .map_err(|e| Refusal::Failed(format!("lecture du fichier interrompue ({e})")))?;
+    let outcome = run.finish().await.map_err(refusal)?;
+    Ok(format!("{describe_scope} — {}", outcome_text(&outcome)))
+}
+
+/// Lines read from a data file, ready for [`ImportRun::push`].
+struct ReadChunk {
+    items: Vec<Result<NewRecord, Vec<BatchProblem>>>,
+    /// Lines of the file in `items` (a fatal problem of the file adds an item, not a line).
+    lines: u64,
+    /// Bytes of the data file read so far.
+    bytes_read: u64,
+}
+
+/// Reads a data file chunk by chunk into `sender` until the end, a fatal problem, or the
+/// receiver going away (the import stopped).
+fn read_chunks(
+    file: File,
+    manifest: &sand_import::Manifest,
+    chunk_size: usize,
+    sender: &tokio::sync::mpsc::Sender<ReadChunk>,
+) {
+    let mut reader = match BatchReader::new(
         io::BufReader::with_capacity(256 * 1024, file),
         manifest.encoding,
         manifest.exported_at.date(),
     ) {
-        Err(problem) => run
-            .push(vec![Err(vec![BatchProblem::Source(problem)])])
-            .await
-            .map_err(refusal)?,
-        Ok(mut reader) => loop {
-            let mut chunk = Vec::with_capacity(options.chunk_size);
-            let mut fatal = None;
-            while chunk.len() < options.chunk_size {
-                match reader.next_line() {
-                    Ok(Some(line)) => chunk.push(
-                        line.map_err(|ps| ps.into_iter().map(BatchProblem::Source).collect()),
-                    ),
-                    Ok(None) => break,
-                    Err(problem) => {
-                        fatal = Some(problem);
-                        break;
-                    }
+        Ok(reader) => reader,
+        Err(problem) => {
+            let _ = sender.blocking_send(ReadChunk {
+                items: vec![Err(vec![BatchProblem::Source(problem)])],
+                lines: 0,
+                bytes_read: 0,
+            });
+            return;
+        }
+    };
+    loop {
+        let mut items = Vec::with_capacity(chunk_size);
+        let mut fatal = None;
+        while items.len() < chunk_size {
+            match reader.next_line() {
+                Ok(Some(line)) => items
+                    .push(line.map_err(|ps| ps.into_iter().map(BatchProblem::Source).collect())),
+                Ok(None) => break,
+                Err(problem) => {
+                    fatal = Some(problem);
+                    break;
                 }
             }
-            let last = chunk.len() < options.chunk_size || fatal.is_some();
-            totals.records += chunk.len() as u64;
-            if let Some(problem) = fatal {
-                chunk.push(Err(vec![BatchProblem::Source(problem)]));
-            }
-            run.push(chunk).await.map_err(refusal)?;
-            chunks_pushed += 1;
-            bar.set_position(bytes_before + reader.bytes_read());
-            let rate = totals.records as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "{} enreg. ({rate:.0}/s) {describe_scope}",
-                totals.records
-            ));
-            if pause_after == Some(chunks_pushed) {
-                wait_for_stdin_to_close(chunks_pushed);
-            }
-            if last {
-                break;
-            }
-        },
+        }
+        let last = items.len() < chunk_size || fatal.is_some();
+        let lines = items.len() as u64;
+        if let Some(problem) = fatal {
+            items.push(Err(vec![BatchProblem::Source(problem)]));
+        }
+        let chunk = ReadChunk {
+            items,
+            lines,
+            bytes_read: reader.bytes_read(),
+        };
+        if sender.blocking_send(chunk).is_err() || last {
+            return;
+        }
     }
-    let outcome = run.finish().await.map_err(refusal)?;
-    Ok(format!("{describe_scope} — {}", outcome_text(&outcome)))
 }
 
 fn outcome_text(outcome: &ImportOutcome) -> String {

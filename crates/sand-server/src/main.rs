@@ -22,8 +22,14 @@ const DEFAULT_DATABASE_URL: &str = "sqlite://data/sand.db";
 #[command(name = "sand", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
+
+/// Where `sand` with no command keeps its demonstration batches.
+const DEMO_DIR: &str = "data/demo";
+/// Size and seed of the demonstration data set.
+const DEMO_RECORDS: u64 = 10_000;
+const DEMO_SEED: u64 = 1;
 
 #[derive(Debug, Args)]
 struct DatabaseArgs {
@@ -177,8 +183,86 @@ fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+/// `sand` alone, on the embedded database: the demonstration ("mirror") site's data is
+/// generated once and imported (idempotent), so that a newcomer can try everything.
+async fn first_start(out: &mut impl Write) -> Result<(), CommandError> {
+    let url =
+        std::env::var("SAND_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
+    if !url.trim_start().starts_with("sqlite:") {
+        writeln!(
+            out,
+            "Base de données non embarquée : aucune donnée de démonstration n'est chargée. Voir `sand --help`."
+        )?;
+        return Ok(());
+    }
+    let dir = std::path::PathBuf::from(DEMO_DIR);
+    let has_batches = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        })
+        .unwrap_or(false);
+    if !has_batches {
+        let options = sand_import::synthetic::GenerateOptions {
+            records: DEMO_RECORDS,
+            seed: DEMO_SEED,
+            single_batch: false,
+        };
+        let manifests = sand_import::synthetic::generate(&dir, &options)?;
+        writeln!(
+            out,
+            "Données de démonstration générées : {} lots dans {DEMO_DIR}.",
+            manifests.len()
+        )?;
+    }
+    let options = import::ImportOptions {
+        paths: vec![dir],
+        database_url: url,
+        dry_run: false,
+        chunk_size: 5_000,
+        quiet: true,
+    };
+    let mut report = Vec::new();
+    let status = import::run(options, &mut report).await?;
+    if status != import::ImportStatus::AllDone {
+        out.write_all(&report)?;
+        return Err(CommandError::Import(status.exit_code()));
+    }
+    if let Some(summary) = String::from_utf8_lossy(&report).lines().last() {
+        writeln!(out, "Base de démonstration prête ({summary}).")?;
+    }
+    writeln!(
+        out,
+        "Site de démonstration : données fictives, sans aucune valeur."
+    )?;
+    writeln!(
+        out,
+        "Personnes de démonstration (bac général 2021, académie de Lyon) :"
+    )?;
+    for (birth_name, first_names, birth_date, usage) in sand_import::synthetic::DEMO_PEOPLE {
+        let usage = if usage.is_empty() {
+            String::new()
+        } else {
+            format!(", nom d'usage {usage}")
+        };
+        writeln!(
+            out,
+            "  {birth_name}, {first_names}, date de naissance {birth_date}{usage}"
+        )?;
+    }
+    writeln!(
+        out,
+        "Le service web n'est pas encore livré : `sand --help` liste les commandes disponibles."
+    )?;
+    Ok(())
+}
+
 async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CommandError> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return first_start(out).await;
+    };
+    match command {
         Command::Migrate {
             database,
             web_role,

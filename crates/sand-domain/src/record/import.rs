@@ -12,11 +12,14 @@
 //!
 //! Batches stream: [`ImportBatch::start`] checks the header against the stored batch,
 //! then [`ImportRun::push`] checks and stages records chunk by chunk, and
-//! [`ImportRun::finish`] commits only if nothing was wrong. Memory stays bounded by the
-//! chunk size (plus one candidate number per record, for duplicate detection).
+//! [`ImportRun::finish`] commits only if nothing was wrong. Memory stays bounded: a chunk
+//! of records, plus 16 bytes per record for duplicate detection, and a batch has at most
+//! [`MAX_BATCH_RECORDS`] records.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
@@ -25,10 +28,14 @@ use crate::academie::{ExamOffice, ExamOfficeError};
 use crate::diploma::DiplomaScope;
 use crate::error::PortError;
 use crate::ports::{BatchStaging, Clock, RecordWriter};
-use crate::record::{BatchFingerprint, BatchId, CandidateNumber, NewRecord, SourceSystem};
+use crate::record::{BatchFingerprint, BatchId, NewRecord, SourceSystem};
 
 /// Most problems listed in one report; the total is always counted.
 pub const MAX_REPORTED_PROBLEMS: usize = 100;
+
+/// Most records in one batch (one diploma kind, session and académie: the largest
+/// académies have about a tenth of this). Bounds the importer's memory.
+pub const MAX_BATCH_RECORDS: u64 = 2_000_000;
 
 /// Youngest age at which a diploma can have been awarded (a sanity bound on birth dates).
 pub const MIN_AGE_AT_DELIBERATION_YEARS: i64 = 10;
@@ -87,6 +94,8 @@ pub enum BatchProblem {
     ExamOffice(ExamOfficeError),
     #[error("the batch has no record")]
     Empty,
+    #[error("a batch has at most {max} records")]
+    TooManyRecords { max: u64 },
     #[error("the manifest announces {declared} records, the data has {actual}")]
     CountMismatch { declared: u64, actual: u64 },
     #[error("the batch was exported in the future ({exported_at})")]
@@ -170,8 +179,13 @@ pub struct BatchChecker {
     header: BatchHeader,
     listed: Vec<BatchProblem>,
     total: u64,
-    seen: HashMap<CandidateNumber, u64>,
+    /// Line of each candidate number seen, by a 64-bit hash of the number keyed at
+    /// random per run (hostile input cannot aim at collisions; an accidental one, about
+    /// one chance in ten million for the largest batch, reports a duplicate that is not).
+    seen: HashMap<u64, u64>,
+    hasher: RandomState,
     records: u64,
+    max_records: u64,
 }
 
 impl BatchChecker {
@@ -182,9 +196,16 @@ impl BatchChecker {
             listed: Vec::new(),
             total: 0,
             seen: HashMap::new(),
+            hasher: RandomState::new(),
             records: 0,
+            max_records: MAX_BATCH_RECORDS,
             header,
         };
+        if checker.header.declared_record_count > MAX_BATCH_RECORDS {
+            checker.report(BatchProblem::TooManyRecords {
+                max: MAX_BATCH_RECORDS,
+            });
+        }
         if let Err(e) = checker
             .header
             .exam_office
@@ -198,6 +219,13 @@ impl BatchChecker {
             });
         }
         checker
+    }
+
+    /// Lowers the record limit (tests of the limit without two million records).
+    #[cfg(test)]
+    pub(crate) fn with_max_records(mut self, max: u64) -> Self {
+        self.max_records = max;
+        self
     }
 
     /// Records a problem found elsewhere (by the parser).
@@ -235,12 +263,26 @@ impl BatchChecker {
                 found: record.scope,
             });
         }
-        if let Some(first_line) = self.seen.insert(record.candidate_number.clone(), line) {
-            self.report(BatchProblem::DuplicateCandidate {
-                line,
-                first_line,
-                candidate: record.candidate_number.as_str().to_owned(),
+        if self.records == self.max_records + 1 {
+            self.report(BatchProblem::TooManyRecords {
+                max: self.max_records,
             });
+        }
+        if self.records <= self.max_records {
+            let key = self.hasher.hash_one(record.candidate_number.as_str());
+            match self.seen.entry(key) {
+                Entry::Occupied(first) => {
+                    let first_line = *first.get();
+                    self.report(BatchProblem::DuplicateCandidate {
+                        line,
+                        first_line,
+                        candidate: record.candidate_number.as_str().to_owned(),
+                    });
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(line);
+                }
+            }
         }
         let session = scope.session.year();
         let date = record.award.deliberation_date;

@@ -306,10 +306,8 @@ fn hostile(backend: &str) {
     }
 }
 
-/// Kills `sand import` with SIGKILL while its batch is half staged, then checks that
-/// nothing of it is in the database and that the same import then succeeds.
-fn killed_mid_way(backend: &str) {
-    let (url, cleanup) = database(backend);
+/// Writes a 20 000-record single batch of `seed` into a new directory; returns its manifest.
+fn single_batch(seed: u64) -> (PathBuf, PathBuf) {
     let dir = work_dir("kill");
     let out = sand(&[
         "demo",
@@ -318,7 +316,7 @@ fn killed_mid_way(backend: &str) {
         "20000",
         "--single-batch",
         "--seed",
-        "5",
+        &seed.to_string(),
         "--out",
         &dir.display().to_string(),
     ]);
@@ -328,6 +326,29 @@ fn killed_mid_way(backend: &str) {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "toml"))
         .unwrap();
+    (dir, manifest)
+}
+
+/// The `data_sha256` of a manifest.
+fn fingerprint(manifest: &Path) -> String {
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let line = text.lines().find(|l| l.starts_with("data_sha256")).unwrap();
+    line.split('"').nth(1).unwrap().to_owned()
+}
+
+/// Kills `sand import` with SIGKILL while its batch is half written, then checks that
+/// nothing of it is in the database and that the same import then succeeds. With
+/// `replacing`, the killed batch corrects a stored one (the staging and merge path),
+/// which must come out untouched.
+fn killed_mid_way(backend: &str, replacing: bool) {
+    let (url, cleanup) = database(backend);
+    let stored = replacing.then(|| {
+        let (dir, manifest) = single_batch(6);
+        let out = import(&url, &[&manifest]);
+        assert!(out.status.success(), "{}", stdout(&out));
+        (dir, fingerprint(&manifest))
+    });
+    let (dir, manifest) = single_batch(5);
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_sand"))
         .args([
@@ -357,16 +378,32 @@ fn killed_mid_way(backend: &str) {
     child.kill().unwrap(); // SIGKILL: no cleanup of any kind
     child.wait().unwrap();
 
-    assert_eq!(
-        count(&url, "SELECT COUNT(*) FROM diploma_record"),
-        0,
-        "a killed import left records"
-    );
-    assert_eq!(
-        count(&url, "SELECT COUNT(*) FROM import_batch"),
-        0,
-        "a killed import left a batch"
-    );
+    match &stored {
+        None => {
+            assert_eq!(
+                count(&url, "SELECT COUNT(*) FROM diploma_record"),
+                0,
+                "a killed import left records"
+            );
+            assert_eq!(
+                count(&url, "SELECT COUNT(*) FROM import_batch"),
+                0,
+                "a killed import left a batch"
+            );
+        }
+        Some((_, old)) => {
+            assert_eq!(records(&url), 20_000, "a killed import changed records");
+            assert_eq!(
+                count(
+                    &url,
+                    &format!("SELECT COUNT(*) FROM import_batch WHERE fingerprint = '{old}'")
+                ),
+                1,
+                "a killed import changed the stored batch"
+            );
+            assert_eq!(count(&url, "SELECT COUNT(*) FROM diploma_record"), 20_000);
+        }
+    }
 
     let out = import(&url, &[&manifest]);
     assert!(
@@ -374,9 +411,26 @@ fn killed_mid_way(backend: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout(&out).contains("20000 ajouté(s)"), "{}", stdout(&out));
+    if stored.is_none() {
+        assert!(stdout(&out).contains("20000 ajouté(s)"), "{}", stdout(&out));
+    } else {
+        assert!(stdout(&out).contains("importé :"), "{}", stdout(&out));
+    }
     assert_eq!(records(&url), 20_000);
+    assert_eq!(
+        count(
+            &url,
+            &format!(
+                "SELECT COUNT(*) FROM import_batch WHERE fingerprint = '{}'",
+                fingerprint(&manifest)
+            )
+        ),
+        1
+    );
     std::fs::remove_dir_all(dir).unwrap();
+    if let Some((dir, _)) = stored {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
     if let Some(dir) = cleanup {
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -414,12 +468,22 @@ fn postgres_hostile_batches_change_nothing() {
 
 #[test]
 fn sqlite_import_killed_mid_way_leaves_no_trace() {
-    killed_mid_way("sqlite");
+    killed_mid_way("sqlite", false);
 }
 
 #[test]
 fn postgres_import_killed_mid_way_leaves_no_trace() {
-    killed_mid_way("postgres");
+    killed_mid_way("postgres", false);
+}
+
+#[test]
+fn sqlite_correction_killed_mid_way_leaves_the_stored_batch() {
+    killed_mid_way("sqlite", true);
+}
+
+#[test]
+fn postgres_correction_killed_mid_way_leaves_the_stored_batch() {
+    killed_mid_way("postgres", true);
 }
 
 #[test]

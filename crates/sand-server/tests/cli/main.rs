@@ -207,3 +207,38 @@ fn migrate_sets_up_postgresql_and_an_administrator_may_not_serve() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid role name"));
 }
+
+#[test]
+fn sand_alone_loads_the_demo_set_into_the_embedded_database_once() {
+    let dir = std::env::temp_dir().join(format!(
+        "sand-first-start-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_sand"))
+            .current_dir(&dir)
+            .env_remove("SAND_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let text = stdout(&first);
+    assert!(text.contains("10000 enregistrements lus"), "{text}");
+    assert!(text.contains("Durand, Camille, Marie"), "{text}");
+    assert!(dir.join("data/sand.db").exists());
+
+    let second = run();
+    assert!(second.status.success());
+    assert!(
+        stdout(&second).contains(" 0 enregistrements lus"),
+        "{}",
+        stdout(&second)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -2,7 +2,7 @@ use super::*;
 use crate::academie::Academie;
 use crate::diploma::{DiplomaKind, Session};
 use crate::ports::{MockBatchStaging, MockRecordWriter};
-use crate::record::{Award, ImportBatch as StoredBatch, RecordHolder};
+use crate::record::{Award, CandidateNumber, ImportBatch as StoredBatch, RecordHolder};
 use crate::testing::*;
 use time::macros::{date, datetime};
 
@@ -252,6 +252,67 @@ fn the_report_is_capped_but_the_total_counted() {
     assert_eq!(invalid.total, 249);
     assert_eq!(invalid.problems.len(), MAX_REPORTED_PROBLEMS);
     assert!(invalid.to_string().contains("and 149 more"));
+}
+
+#[test]
+fn a_duplicate_names_the_first_line_of_its_candidate_number() {
+    let records = vec![
+        new_record(2, "A1"),
+        new_record(3, "B2"),
+        new_record(4, "A1"),
+        new_record(5, "A1"),
+    ];
+    let invalid = request(records).check(NOW).unwrap_err();
+    assert_eq!(
+        invalid.problems,
+        vec![
+            BatchProblem::DuplicateCandidate {
+                line: 4,
+                first_line: 2,
+                candidate: "A1".into()
+            },
+            BatchProblem::DuplicateCandidate {
+                line: 5,
+                first_line: 2,
+                candidate: "A1".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_batch_announcing_more_than_the_limit_is_refused_at_once() {
+    let mut req = request(vec![new_record(2, "A1")]);
+    req.header.declared_record_count = MAX_BATCH_RECORDS + 1;
+    let invalid = req.check(NOW).unwrap_err();
+    assert_eq!(
+        invalid.problems[0],
+        BatchProblem::TooManyRecords {
+            max: MAX_BATCH_RECORDS
+        }
+    );
+}
+
+#[test]
+fn records_beyond_the_limit_are_refused_once_and_no_longer_remembered() {
+    let mut checker = BatchChecker::new(header(5), NOW).with_max_records(3);
+    for i in 0..5 {
+        checker.check(&new_record(i + 2, &format!("C{i}")));
+    }
+    // a duplicate beyond the limit is not tracked: memory stays bounded
+    checker.check(&new_record(7, "C0"));
+    assert_eq!(checker.seen.len(), 3);
+    let invalid = checker.finish().unwrap_err();
+    assert_eq!(
+        invalid.problems,
+        vec![
+            BatchProblem::TooManyRecords { max: 3 },
+            BatchProblem::CountMismatch {
+                declared: 5,
+                actual: 6
+            },
+        ]
+    );
 }
 
 #[test]

@@ -1,0 +1,231 @@
+//! Import throughput: `just bench-import`.
+//!
+//! Generates one batch of 1 000 000 synthetic records, imports it with `sand import`
+//! (release build) into PostgreSQL and into SQLite, and in the same run loads the same
+//! file with a raw `COPY` into an identical bare table (same 14 columns, no index, no
+//! check). Prints records/s for each, SAND / raw COPY, and the importer's peak memory.
+//! A second baseline shows the database's own floor: a raw `COPY` of the rows SAND
+//! stored into an empty twin of `diploma_record` with the same indexes and foreign key.
+//!
+//! Needs `SAND_TEST_POSTGRES_URL` (the just recipe starts a throw-away cluster).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::panic
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use sea_orm::sqlx::{self, Connection};
+use sea_orm::{ConnectionTrait, Database};
+
+const RECORDS: u64 = 1_000_000;
+
+fn sand(args: &[&str]) -> (String, f64) {
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_sand"))
+        .args(args)
+        .output()
+        .unwrap();
+    let seconds = start.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "sand {args:?} failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (text, seconds)
+}
+
+fn peak_mib(report: &str) -> String {
+    report.split("mémoire max ").nth(1).map_or_else(
+        || "?".into(),
+        |rest| rest.split_whitespace().next().unwrap_or("?").to_owned(),
+    )
+}
+
+/// Seconds to `COPY` the rows SAND stored into an empty twin of `diploma_record` (same
+/// columns, indexes and foreign key): what the database itself needs to store them.
+async fn indexed_copy(url: &str) -> f64 {
+    use futures_util::TryStreamExt;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE twin (LIKE diploma_record INCLUDING ALL); \
+         ALTER TABLE twin ADD FOREIGN KEY (batch_id) REFERENCES import_batch (id)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let mut rows = Vec::new();
+    {
+        let mut out = conn
+            .copy_out_raw("COPY diploma_record TO STDOUT")
+            .await
+            .unwrap();
+        while let Some(bytes) = out.try_next().await.unwrap() {
+            rows.extend_from_slice(&bytes);
+        }
+    }
+    let start = Instant::now();
+    let mut copy = conn.copy_in_raw("COPY twin FROM STDIN").await.unwrap();
+    for chunk in rows.chunks(1 << 20) {
+        copy.send(chunk).await.unwrap();
+    }
+    assert_eq!(copy.finish().await.unwrap(), RECORDS);
+    start.elapsed().as_secs_f64()
+}
+
+async fn raw_copy(url: &str, csv: &Path) -> f64 {
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE bare (numero_candidat text, civilite text, nom_naissance text, nom_usage text, \
+         prenoms text, date_naissance date, lieu_naissance text, ine text, diplome text, academie text, \
+         session int, specialite text, mention text, date_deliberation date)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let data = std::fs::read(csv).unwrap();
+    let start = Instant::now();
+    let mut copy = conn
+        .copy_in_raw("COPY bare FROM STDIN (FORMAT csv, DELIMITER ';', HEADER true)")
+        .await
+        .unwrap();
+    for chunk in data.chunks(1 << 20) {
+        copy.send(chunk).await.unwrap();
+    }
+    let rows = copy.finish().await.unwrap();
+    let seconds = start.elapsed().as_secs_f64();
+    assert_eq!(rows, RECORDS);
+    seconds
+}
+
+fn main() {
+    let admin = std::env::var("SAND_TEST_POSTGRES_URL")
+        .expect("SAND_TEST_POSTGRES_URL is not set: run `just bench-import`");
+    let work = std::env::temp_dir().join(format!("sand-bench-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let batch_dir = work.join("batch");
+    let started = Instant::now();
+    sand(&[
+        "demo",
+        "generate",
+        "--records",
+        &RECORDS.to_string(),
+        "--single-batch",
+        "--seed",
+        "11",
+        "--out",
+        batch_dir.to_str().unwrap(),
+    ]);
+    let manifest: PathBuf = std::fs::read_dir(&batch_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "toml"))
+        .unwrap();
+    let csv = manifest.with_extension("csv");
+    let size_mib = std::fs::metadata(&csv).unwrap().len() as f64 / 1_048_576.0;
+    println!(
+        "generated {RECORDS} records ({size_mib:.0} MiB) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let database = format!("sand_bench_{}", std::process::id());
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let url = format!("{base}/{database}");
+    runtime.block_on(async {
+        let db = Database::connect(&admin).await.unwrap();
+        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {database}"))
+            .await
+            .unwrap();
+        db.execute_unprepared(&format!("CREATE DATABASE {database}"))
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+    sand(&[
+        "migrate",
+        "--database-url",
+        &url,
+        "--web-role",
+        "bench_web",
+        "--importer-role",
+        "bench_importer",
+    ]);
+    let (pg_report, pg_seconds) = sand(&[
+        "import",
+        "--quiet",
+        "--database-url",
+        &url,
+        manifest.to_str().unwrap(),
+    ]);
+    let copy_seconds = runtime.block_on(raw_copy(&url, &csv));
+    let twin_seconds = runtime.block_on(indexed_copy(&url));
+
+    let sqlite_url = format!("sqlite://{}", work.join("sqlite/sand.db").display());
+    let (sqlite_report, sqlite_seconds) = sand(&[
+        "import",
+        "--quiet",
+        "--database-url",
+        &sqlite_url,
+        manifest.to_str().unwrap(),
+    ]);
+
+    let row = |label: &str, seconds: f64, peak: &str| {
+        println!(
+            "{label:<46} {:>12.0} {seconds:>10.2} {peak:>10}",
+            RECORDS as f64 / seconds
+        );
+    };
+    println!();
+    println!("import of one {RECORDS}-record batch (release build, same file, same run)");
+    println!(
+        "{:<46} {:>12} {:>10} {:>10}",
+        "", "records/s", "seconds", "peak MiB"
+    );
+    row(
+        "baseline: raw COPY into a bare table (PG)",
+        copy_seconds,
+        "-",
+    );
+    row(
+        "floor: raw COPY into an indexed twin (PG)",
+        twin_seconds,
+        "-",
+    );
+    row(
+        "sand import → PostgreSQL",
+        pg_seconds,
+        &peak_mib(&pg_report),
+    );
+    row(
+        "sand import → SQLite",
+        sqlite_seconds,
+        &peak_mib(&sqlite_report),
+    );
+    println!(
+        "ratio SAND / raw COPY on PostgreSQL: {:.2} (goal ≥ 0.5)",
+        copy_seconds / pg_seconds
+    );
+    println!(
+        "ratio SAND / indexed floor on PostgreSQL: {:.2}",
+        twin_seconds / pg_seconds
+    );
+    println!(
+        "(sand import times include process start, SHA-256 of the file, parsing, checks, staging and the merge)"
+    );
+
+    runtime.block_on(async {
+        let db = Database::connect(&admin).await.unwrap();
+        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+    let _ = std::fs::remove_dir_all(&work);
+}
