@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sand_domain::control_key::ControlKey;
@@ -86,7 +86,9 @@ impl KeyProtector {
     /// [`KeyProtectionError::CannotOpen`] if the cipher refuses.
     pub fn seal(&self, key: &ControlKey, link: Uuid) -> Result<Vec<u8>, KeyProtectionError> {
         let cipher = XChaCha20Poly1305::new(&self.seal.into());
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut nonce_bytes = [0u8; NONCE_BYTES];
+        getrandom::fill(&mut nonce_bytes).map_err(|_| KeyProtectionError::CannotOpen)?;
+        let nonce = XNonce::from(nonce_bytes);
         let ciphertext = cipher
             .encrypt(
                 &nonce,
@@ -114,7 +116,7 @@ impl KeyProtector {
         let cipher = XChaCha20Poly1305::new(&self.seal.into());
         let clear = cipher
             .decrypt(
-                XNonce::from_slice(nonce),
+                &XNonce::try_from(nonce).map_err(|_| KeyProtectionError::CannotOpen)?,
                 Payload {
                     msg: ciphertext,
                     aad: link.as_bytes(),

@@ -1,0 +1,552 @@
+//! The attestation document: an A4 page laid out by hand with printpdf, DejaVu fonts
+//! embedded (subset), the QR code drawn as vector squares, then signed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use printpdf::{
+    Color, FontId, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage,
+    PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem, TextMatrix, WindingOrder,
+};
+use qrcode::{EcLevel, QrCode};
+use sand_domain::PortError;
+use sand_domain::ports::{Attestation, AttestationRenderer, RenderedAttestation};
+use time::Date;
+use tracing::instrument;
+
+use crate::keys::SigningKeys;
+use crate::payload::{Facts, PayloadError, SignedFacts};
+use crate::verify;
+
+/// Who issues the attestations, from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer {
+    /// The operator's name, printed as the issuing authority.
+    pub operator: String,
+    /// The public verification page, printed and opened by the QR code
+    /// (e.g. `https://attestations.example.fr/verifier`).
+    pub verification_url: String,
+}
+
+/// Why a document could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    #[error("the embedded font cannot be read")]
+    Font,
+    #[error("the QR code cannot hold the verification address: {0}")]
+    Qr(String),
+    #[error("the PDF cannot be written: {0}")]
+    Pdf(String),
+}
+
+const PAGE_WIDTH: f32 = 595.28;
+const PAGE_HEIGHT: f32 = 841.89;
+const MARGIN: f32 = 56.0;
+const CONTENT_WIDTH: f32 = PAGE_WIDTH - 2.0 * MARGIN;
+const LABEL_WIDTH: f32 = 150.0;
+const QR_SIZE: f32 = 136.0;
+
+const INK: (f32, f32, f32) = (0.08, 0.09, 0.12);
+const MUTED: (f32, f32, f32) = (0.33, 0.35, 0.40);
+const ACCENT: (f32, f32, f32) = (0.10, 0.23, 0.45);
+const DEMO_RED: (f32, f32, f32) = (0.75, 0.08, 0.08);
+const WATERMARK: (f32, f32, f32) = (0.98, 0.80, 0.80);
+
+/// The watermark on every page of a demonstration attestation.
+pub const SPECIMEN_TEXT: &str = "SPÉCIMEN — document de démonstration sans valeur";
+
+/// Renders attestations as signed PDF documents.
+pub struct PdfAttestationRenderer {
+    issuer: Issuer,
+    keys: Arc<SigningKeys>,
+    regular: ParsedFont,
+    bold: ParsedFont,
+    mono: ParsedFont,
+}
+
+impl std::fmt::Debug for PdfAttestationRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PdfAttestationRenderer")
+            .field("issuer", &self.issuer)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+fn font(bytes: &[u8]) -> Result<ParsedFont, RenderError> {
+    ParsedFont::from_bytes(bytes, 0, &mut Vec::new()).ok_or(RenderError::Font)
+}
+
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// `5 juillet 2021`, `1er mars 2020`.
+#[must_use]
+pub fn french_date(date: Date) -> String {
+    let month = MONTHS[usize::from(u8::from(date.month())) - 1];
+    let day = if date.day() == 1 {
+        "1er".to_owned()
+    } else {
+        date.day().to_string()
+    };
+    format!("{day} {month} {}", date.year())
+}
+
+/// One page being laid out, top to bottom.
+struct Layout<'f> {
+    ops: Vec<Op>,
+    y: f32,
+    fonts: [(&'f ParsedFont, FontId); 3],
+}
+
+#[derive(Clone, Copy)]
+enum Face {
+    Regular = 0,
+    Bold = 1,
+    Mono = 2,
+}
+
+impl<'f> Layout<'f> {
+    fn width(&self, face: Face, size: f32, text: &str) -> f32 {
+        let font = self.fonts[face as usize].0;
+        let units = f32::from(font.pdf_font_metrics.units_per_em.max(1));
+        let advance: u32 = text
+            .chars()
+            .map(|c| {
+                font.lookup_glyph_index(u32::from(c))
+                    .map_or(0, |gid| u32::from(font.get_horizontal_advance(gid)))
+            })
+            .sum();
+        advance as f32 * size / units
+    }
+
+    fn color(&mut self, (r, g, b): (f32, f32, f32)) {
+        self.ops.push(Op::SetFillColor {
+            col: Color::Rgb(Rgb::new(r, g, b, None)),
+        });
+    }
+
+    fn text_at(&mut self, face: Face, size: f32, x: f32, y: f32, text: &str) {
+        self.ops.extend([
+            Op::StartTextSection,
+            Op::SetFont {
+                font: PdfFontHandle::External(self.fonts[face as usize].1.clone()),
+                size: Pt(size),
+            },
+            Op::SetTextCursor {
+                pos: Point { x: Pt(x), y: Pt(y) },
+            },
+            Op::ShowText {
+                items: vec![TextItem::Text(text.to_owned())],
+            },
+            Op::EndTextSection,
+        ]);
+    }
+
+    fn rect(&mut self, x: f32, y: f32, width: f32, height: f32) {
+        self.ops.push(Op::DrawRectangle {
+            rectangle: Rect {
+                x: Pt(x),
+                y: Pt(y),
+                width: Pt(width),
+                height: Pt(height),
+                mode: Some(PaintMode::Fill),
+                winding_order: Some(WindingOrder::NonZero),
+            },
+        });
+    }
+
+    /// Breaks `text` into lines no wider than `width`: at spaces, then after hyphens,
+    /// then anywhere (a name is never cut off or let overflow).
+    fn wrap(&self, face: Face, size: f32, text: &str, width: f32) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut line = String::new();
+        let fits = |s: &str| self.width(face, size, s) <= width;
+        for word in text.split(' ').filter(|w| !w.is_empty()) {
+            let candidate = if line.is_empty() {
+                word.to_owned()
+            } else {
+                format!("{line} {word}")
+            };
+            if fits(&candidate) {
+                line = candidate;
+                continue;
+            }
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            // the word alone: split after hyphens, then by characters
+            let mut rest = word.to_owned();
+            while !fits(&rest) {
+                let cut = rest
+                    .char_indices()
+                    .rev()
+                    .find(|&(i, c)| c == '-' && fits(&rest[..i + 1]))
+                    .map(|(i, _)| i + 1)
+                    .or_else(|| {
+                        rest.char_indices()
+                            .map(|(i, c)| i + c.len_utf8())
+                            .take_while(|&end| fits(&rest[..end]))
+                            .last()
+                    })
+                    .unwrap_or_else(|| rest.chars().next().map_or(rest.len(), char::len_utf8));
+                lines.push(rest[..cut].to_owned());
+                rest = rest[cut..].to_owned();
+            }
+            line = rest;
+        }
+        if !line.is_empty() {
+            lines.push(line);
+        }
+        lines
+    }
+
+    /// A wrapped paragraph at the cursor; moves the cursor down.
+    fn paragraph(&mut self, face: Face, size: f32, x: f32, width: f32, text: &str) {
+        let leading = size * 1.35;
+        for line in self.wrap(face, size, text, width) {
+            self.y -= leading;
+            self.text_at(face, size, x, self.y, &line);
+        }
+    }
+
+    /// `label` in the left column, `value` (wrapped) in the right one.
+    fn field(&mut self, label: &str, value: &str) {
+        let size = 10.5;
+        let leading = size * 1.4;
+        let top = self.y;
+        self.color(MUTED);
+        self.paragraph(Face::Regular, 9.5, MARGIN, LABEL_WIDTH - 8.0, label);
+        let label_bottom = self.y;
+        self.y = top;
+        self.color(INK);
+        self.paragraph(
+            Face::Bold,
+            size,
+            MARGIN + LABEL_WIDTH,
+            CONTENT_WIDTH - LABEL_WIDTH,
+            value,
+        );
+        self.y = self.y.min(label_bottom) - (leading - size * 1.35);
+    }
+
+    fn heading(&mut self, text: &str) {
+        self.y -= 16.0;
+        self.color(ACCENT);
+        self.paragraph(Face::Bold, 12.0, MARGIN, CONTENT_WIDTH, text);
+        self.y -= 4.0;
+        self.rect(MARGIN, self.y, CONTENT_WIDTH, 0.8);
+        self.y -= 4.0;
+    }
+}
+
+impl PdfAttestationRenderer {
+    /// A renderer for `issuer`, signing with `keys`.
+    ///
+    /// # Errors
+    /// [`RenderError::Font`] if an embedded font cannot be read.
+    pub fn new(issuer: Issuer, keys: Arc<SigningKeys>) -> Result<Self, RenderError> {
+        Ok(Self {
+            issuer,
+            keys,
+            regular: font(dejavu::sans::regular())?,
+            bold: font(dejavu::sans::bold())?,
+            mono: font(dejavu::sans_mono::bold())?,
+        })
+    }
+
+    /// Whether documents are marked and signed as demonstrations.
+    #[must_use]
+    pub fn is_demo(&self) -> bool {
+        self.keys.is_demo()
+    }
+
+    /// Renders and signs one attestation.
+    ///
+    /// # Errors
+    /// [`RenderError`].
+    #[instrument(skip_all, err)]
+    pub fn render_pdf(&self, attestation: &Attestation) -> Result<Vec<u8>, RenderError> {
+        let facts = Facts::of(attestation, &self.keys);
+        let signed = SignedFacts::sign(&facts, &self.keys)?;
+        let url = signed.verification_url(&self.issuer.verification_url, &facts.control_key);
+        let qr = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M)
+            .map_err(|e| RenderError::Qr(e.to_string()))?;
+
+        let mut doc = PdfDocument::new("Attestation de réussite au diplôme");
+        let ids = [
+            doc.add_font(&self.regular),
+            doc.add_font(&self.bold),
+            doc.add_font(&self.mono),
+        ];
+        let [regular, bold, mono] = ids;
+        let mut page = Layout {
+            ops: Vec::with_capacity(512),
+            y: PAGE_HEIGHT - MARGIN,
+            fonts: [
+                (&self.regular, regular),
+                (&self.bold, bold),
+                (&self.mono, mono),
+            ],
+        };
+        if facts.demo {
+            watermark(&mut page);
+        }
+        self.lay_out(&mut page, &facts, &qr);
+
+        let info = &mut doc.metadata.info;
+        let produced =
+            printpdf::DateTime::from_unix_timestamp(attestation.issued_at.unix_timestamp())
+                .map_err(|e| RenderError::Pdf(e.to_owned()))?;
+        info.creation_date = produced;
+        info.modification_date = produced;
+        info.metadata_date = produced;
+        info.author = self.issuer.operator.clone();
+        info.creator = "SAND".to_owned();
+        info.producer = "SAND".to_owned();
+        info.subject = format!(
+            "{} — session {} — {}",
+            facts.kind_title(),
+            facts.session,
+            facts.academie_name()
+        );
+        info.keywords = vec!["attestation".into(), "diplôme".into()];
+        let mut lopdf = doc
+            .with_pages(vec![PdfPage::new(
+                Mm::from(Pt(PAGE_WIDTH)),
+                Mm::from(Pt(PAGE_HEIGHT)),
+                page.ops,
+            )])
+            .to_lopdf_document(&PdfSaveOptions::default(), &mut Vec::new());
+        verify::seal(&mut lopdf, &signed, &self.keys)
+    }
+
+    fn lay_out(&self, page: &mut Layout<'_>, facts: &Facts, qr: &QrCode) {
+        if facts.demo {
+            page.color(DEMO_RED);
+            page.paragraph(
+                Face::Bold,
+                10.0,
+                MARGIN,
+                CONTENT_WIDTH,
+                "DOCUMENT DE DÉMONSTRATION — SANS VALEUR — ne certifie aucun diplôme",
+            );
+            page.y -= 6.0;
+        }
+        page.color(MUTED);
+        page.paragraph(
+            Face::Bold,
+            11.0,
+            MARGIN,
+            CONTENT_WIDTH,
+            &self.issuer.operator,
+        );
+        page.y -= 14.0;
+        page.color(INK);
+        page.paragraph(
+            Face::Bold,
+            21.0,
+            MARGIN,
+            CONTENT_WIDTH,
+            "Attestation de réussite au diplôme",
+        );
+        page.y -= 4.0;
+        page.color(MUTED);
+        page.paragraph(
+            Face::Regular,
+            10.0,
+            MARGIN,
+            CONTENT_WIDTH,
+            &format!(
+                "Attestation produite le {}, d'après les résultats transmis par le service des examens de l'académie {}.",
+                french_date(facts.issued_on),
+                with_de(&facts.academie_name())
+            ),
+        );
+
+        page.heading("Titulaire (identité à la date de l'examen)");
+        if !facts.civility.is_empty() {
+            page.field("Civilité", &facts.civility);
+        }
+        page.field("Nom de naissance", &facts.birth_name);
+        if !facts.usage_name.is_empty() {
+            page.field("Nom d'usage", &facts.usage_name);
+        }
+        page.field("Prénoms", &facts.first_names);
+        let born = match facts.civility.as_str() {
+            "Madame" => "Née le",
+            "Monsieur" => "Né le",
+            _ => "Date de naissance",
+        };
+        page.field(born, &french_date(facts.birth_date));
+        if !facts.birth_place.is_empty() {
+            page.field("Lieu de naissance", &facts.birth_place);
+        }
+
+        page.heading("Diplôme obtenu");
+        page.field("Diplôme", &facts.kind_title());
+        if !facts.speciality.is_empty() {
+            page.field("Spécialité ou série", &facts.speciality);
+        }
+        page.field(
+            "Mention",
+            &facts.mention_label().unwrap_or_else(|| "—".to_owned()),
+        );
+        page.field("Session", &facts.session.to_string());
+        page.field("Académie", &facts.academie_name());
+        page.field("Délibération du jury", &french_date(facts.deliberation));
+
+        // control key and QR code, side by side
+        page.heading("Vérification");
+        let top = page.y - 6.0;
+        let qr_x = PAGE_WIDTH - MARGIN - QR_SIZE;
+        draw_qr(page, qr, qr_x, top - QR_SIZE, QR_SIZE);
+        page.y = top;
+        page.color(MUTED);
+        page.paragraph(
+            Face::Regular,
+            10.0,
+            MARGIN,
+            qr_x - MARGIN - 16.0,
+            "Clé de contrôle",
+        );
+        page.y -= 8.0;
+        page.color(INK);
+        let grouped = format!(
+            "{} {}",
+            facts.control_key.get(..4).unwrap_or(&facts.control_key),
+            facts.control_key.get(4..).unwrap_or("")
+        );
+        page.y -= 30.0;
+        page.text_at(Face::Mono, 30.0, MARGIN, page.y, &grouped);
+        page.y -= 16.0;
+        page.color(MUTED);
+        page.paragraph(
+            Face::Regular,
+            9.5,
+            MARGIN,
+            qr_x - MARGIN - 16.0,
+            &format!("Vérifier en ligne : {}", self.issuer.verification_url),
+        );
+        page.y = page.y.min(top - QR_SIZE) - 10.0;
+        page.color(INK);
+        page.paragraph(
+            Face::Regular,
+            9.0,
+            MARGIN,
+            CONTENT_WIDTH,
+            &format!(
+                "Pour vérifier cette attestation, ouvrez {} et saisissez la clé de contrôle, \
+                 ou scannez le code QR. Seule la vérification en ligne dit si la clé est toujours \
+                 valide : le titulaire peut la révoquer à tout moment, et le service des examens \
+                 peut retirer un résultat. Le document porte aussi une signature électronique \
+                 (Ed25519) de l'émetteur, vérifiable hors ligne avec sa clé publique ; toute \
+                 modification du fichier la rend invalide.",
+                self.issuer.verification_url
+            ),
+        );
+        let footer = format!(
+            "Émis par {} — clé de signature {}{}",
+            self.issuer.operator,
+            facts.key_id,
+            if facts.demo { " (démonstration)" } else { "" },
+        );
+        let lines = page.wrap(Face::Regular, 7.5, &footer, CONTENT_WIDTH);
+        page.color(MUTED);
+        page.y = MARGIN - 14.0 + lines.len() as f32 * 7.5 * 1.35;
+        page.paragraph(Face::Regular, 7.5, MARGIN, CONTENT_WIDTH, &footer);
+    }
+}
+
+/// `de Lyon`, `d'Amiens`, `de la Guadeloupe`… the académie's own article elided.
+fn with_de(name: &str) -> String {
+    sand_domain::academie::Academie::ALL
+        .iter()
+        .find(|a| a.name() == name)
+        .map_or_else(|| format!("de {name}"), |a| a.with_de())
+}
+
+/// The diagonal "SPÉCIMEN" mark, beneath everything else.
+fn watermark(page: &mut Layout<'_>) {
+    page.color(WATERMARK);
+    let size = 24.0;
+    let width = page.width(Face::Bold, size, SPECIMEN_TEXT);
+    let angle: f32 = 52.0;
+    let (sin, cos) = angle.to_radians().sin_cos();
+    let x = PAGE_WIDTH / 2.0 - cos * width / 2.0 + sin * size / 2.0;
+    let y = PAGE_HEIGHT / 2.0 - sin * width / 2.0 - cos * size / 2.0;
+    page.ops.extend([
+        Op::StartTextSection,
+        Op::SetFont {
+            font: PdfFontHandle::External(page.fonts[Face::Bold as usize].1.clone()),
+            size: Pt(size),
+        },
+        Op::SetTextMatrix {
+            matrix: TextMatrix::TranslateRotate(Pt(x), Pt(y), angle),
+        },
+        Op::ShowText {
+            items: vec![TextItem::Text(SPECIMEN_TEXT.to_owned())],
+        },
+        Op::EndTextSection,
+    ]);
+}
+
+/// The QR code as filled squares (one rectangle per run of dark modules), with its
+/// quiet zone left white.
+fn draw_qr(page: &mut Layout<'_>, qr: &QrCode, x: f32, y: f32, size: f32) {
+    let modules = qr.width();
+    let colors = qr.to_colors();
+    let quiet = 4;
+    let cell = size / (modules + 2 * quiet) as f32;
+    page.color((0.0, 0.0, 0.0));
+    for row in 0..modules {
+        let mut col = 0;
+        while col < modules {
+            if colors[row * modules + col] != qrcode::Color::Dark {
+                col += 1;
+                continue;
+            }
+            let start = col;
+            while col < modules && colors[row * modules + col] == qrcode::Color::Dark {
+                col += 1;
+            }
+            let left = x + (quiet + start) as f32 * cell;
+            let top = y + size - (quiet + row) as f32 * cell;
+            page.rect(left, top - cell, (col - start) as f32 * cell, cell);
+        }
+    }
+}
+
+#[async_trait]
+impl AttestationRenderer for PdfAttestationRenderer {
+    async fn render(&self, attestation: &Attestation) -> Result<RenderedAttestation, PortError> {
+        let bytes = self
+            .render_pdf(attestation)
+            .map_err(PortError::unexpected)?;
+        let scope = &attestation.record.scope;
+        Ok(RenderedAttestation {
+            media_type: "application/pdf",
+            file_name: format!(
+                "attestation-{}-{}-{}.pdf",
+                scope.kind.code().to_lowercase(),
+                scope.session.year(),
+                attestation.key.as_str()
+            ),
+            bytes,
+        })
+    }
+}

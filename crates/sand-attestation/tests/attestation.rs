@@ -1,0 +1,500 @@
+//! Attestations checked with real tools: poppler's `pdftotext`, `pdftoppm` and `pdfinfo`
+//! (installed by the test command) and a QR decoder.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use sand_attestation::payload::{Facts, SignedFacts};
+use sand_attestation::sample::sample_attestation;
+use sand_attestation::{
+    Issuer, KeyId, PdfAttestationRenderer, SigningKeys, Verdict, VerificationKeys, verify_pdf,
+};
+use sand_domain::diploma::{Mention, Speciality};
+use sand_domain::identity::{BirthName, BirthPlace, Civility, FirstNames, UsageName};
+use sand_domain::ports::{Attestation, AttestationRenderer};
+use time::macros::datetime;
+
+const BASE: &str = "https://attestations.example.fr/verifier";
+
+fn issuer() -> Issuer {
+    Issuer {
+        operator: "Opérateur d'exemple — Service des attestations".to_owned(),
+        verification_url: BASE.to_owned(),
+    }
+}
+
+fn renderer(keys: &Arc<SigningKeys>) -> PdfAttestationRenderer {
+    PdfAttestationRenderer::new(issuer(), Arc::clone(keys)).unwrap()
+}
+
+fn real_keys() -> Arc<SigningKeys> {
+    Arc::new(SigningKeys::generate().unwrap())
+}
+
+fn trusted(keys: &SigningKeys) -> VerificationKeys {
+    let mut trusted = VerificationKeys::new();
+    trusted.add_signing(keys);
+    trusted
+}
+
+fn sample() -> Attestation {
+    sample_attestation(datetime!(2026-11-24 10:00 UTC)).unwrap()
+}
+
+/// A holder with a very long compound birth name, many first names, every French
+/// accented character, apostrophes.
+fn tricky() -> Attestation {
+    let mut a = sample();
+    let h = &mut a.record.holder;
+    h.civility = Some(Civility::Monsieur);
+    h.identity.birth_name =
+        BirthName::parse("de La Tour d'Auvergne-Lauraguais-Montmorency-Beaufort-Spontin").unwrap();
+    h.identity.first_names = FirstNames::parse([
+        "Jean-Baptiste",
+        "Hélène",
+        "Anaïs",
+        "Joël",
+        "François",
+        "Jérôme",
+        "Lætitia",
+        "Œnone",
+        "Zoé",
+    ])
+    .unwrap();
+    h.identity.birth_place = Some(BirthPlace::parse("L'Haÿ-les-Roses").unwrap());
+    h.usage_name = Some(UsageName::parse("N'Diaye-Lefèvre").unwrap());
+    a.record.award.speciality = Some(
+        Speciality::parse(
+            "Lettres : été, mère, fête, Noël, là, âme, ça, cœur, Œdipe, ex æquo, naïf, rôle, où, sûr, aigüe, Ÿ",
+        )
+        .unwrap(),
+    );
+    a.record.award.mention = Some(Mention::TresBienFelicitations);
+    a
+}
+
+fn tool(name: &str) -> Command {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "{name} (poppler-utils) is missing: `bash tests/run.sh` installs it"
+    );
+    Command::new(name)
+}
+
+fn temp_pdf(bytes: &[u8]) -> PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "sand-attestation-{}-{}.pdf",
+        std::process::id(),
+        uuid_like()
+    ));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn uuid_like() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The page's text: `-layout` keeps each label beside its value, `-raw` follows the
+/// content stream (the diagonal watermark comes out whole).
+fn pdftotext(path: &Path, mode: &str) -> String {
+    let out = tool("pdftotext")
+        .args([mode, "-enc", "UTF-8"])
+        .arg(path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The text with lines joined: whitespace collapsed, a hyphen at a line's end glued
+/// to the next line (where a long name was wrapped).
+fn flat(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("- ", "-")
+}
+
+fn render(renderer: &PdfAttestationRenderer, a: &Attestation) -> Vec<u8> {
+    renderer.render_pdf(a).unwrap()
+}
+
+#[test]
+fn every_field_of_a_tricky_identity_is_in_the_text_exactly() {
+    let keys = real_keys();
+    let attestation = tricky();
+    let bytes = render(&renderer(&keys), &attestation);
+    assert!(bytes.len() < 100 * 1024, "{} bytes", bytes.len());
+    let path = temp_pdf(&bytes);
+    let text = flat(&pdftotext(&path, "-layout"));
+    for expected in [
+        "Attestation de réussite au diplôme",
+        "Opérateur d'exemple — Service des attestations",
+        "Civilité Monsieur",
+        "Nom d'usage N'Diaye-Lefèvre",
+        "de La Tour d'Auvergne-Lauraguais-Montmorency-Beaufort-Spontin",
+        "N'Diaye-Lefèvre",
+        "Jean-Baptiste, Hélène, Anaïs, Joël, François, Jérôme, Lætitia, Œnone, Zoé",
+        "Né le 12 avril 2003",
+        "L'Haÿ-les-Roses",
+        "Diplôme Baccalauréat général",
+        "Session 2021",
+        "Académie Lyon",
+        "Délibération du jury 5 juillet 2021",
+        "Lettres : été, mère, fête, Noël, là, âme, ça, cœur, Œdipe, ex æquo, naïf, rôle, où, sûr, aigüe, Ÿ",
+        "Mention très bien avec les félicitations du jury",
+        "24 novembre 2026",
+        "SPEC 1MEN",
+        BASE,
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains("SPÉCIMEN"),
+        "a real key's document is not a specimen"
+    );
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn long_names_wrap_inside_the_page() {
+    let keys = real_keys();
+    let bytes = render(&renderer(&keys), &tricky());
+    let path = temp_pdf(&bytes);
+    // -bbox gives every word's box: none may cross the right margin (595 pt - 56 pt)
+    let out = tool("pdftotext")
+        .args(["-bbox", "-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    let html = String::from_utf8(out.stdout).unwrap();
+    let mut words = 0;
+    for line in html.lines().filter(|l| l.contains("<word ")) {
+        let x_max: f32 = line
+            .split("xMax=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(x_max <= 595.28 - 56.0 + 1.0, "overflow: {line}");
+        words += 1;
+    }
+    assert!(words > 50);
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn metadata_is_set() {
+    let keys = real_keys();
+    let path = temp_pdf(&render(&renderer(&keys), &sample()));
+    let out = tool("pdfinfo").arg(&path).output().unwrap();
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        info.contains("Attestation de réussite au diplôme"),
+        "{info}"
+    );
+    assert!(info.contains("Opérateur d'exemple"), "{info}");
+    assert!(info.contains("2026"), "{info}");
+    assert!(info.contains("Pages:           1"), "{info}");
+    assert!(info.contains("A4"), "{info}");
+    std::fs::remove_file(path).unwrap();
+}
+
+fn png_of(path: &Path, dpi: u32) -> image::GrayImage {
+    let prefix = path.with_extension("");
+    let out = tool("pdftoppm")
+        .args([
+            "-png",
+            "-gray",
+            "-r",
+            &dpi.to_string(),
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+        ])
+        .arg(path)
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = prefix.with_extension("png");
+    let image = image::open(&png).unwrap().to_luma8();
+    std::fs::remove_file(png).unwrap();
+    image
+}
+
+#[test]
+fn the_page_renders_and_its_qr_code_opens_the_prefilled_verification() {
+    let keys = real_keys();
+    let attestation = sample();
+    let path = temp_pdf(&render(&renderer(&keys), &attestation));
+    let image = png_of(&path, 300);
+    let dark = image.pixels().filter(|p| p.0[0] < 128).count();
+    let share = dark as f64 / (image.width() * image.height()) as f64;
+    assert!(share > 0.01 && share < 0.5, "dark share {share}");
+
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code on the page");
+    let (_, content) = grids[0].decode().unwrap();
+    let signed = SignedFacts::sign(&Facts::of(&attestation, &keys), &keys).unwrap();
+    assert_eq!(content, signed.verification_url(BASE, "SPEC1MEN"));
+    assert!(content.starts_with(&format!("{BASE}?cle=SPEC1MEN&p=")));
+    // a program checks the QR code's facts offline
+    let query = content.split_once('?').unwrap().1;
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap()
+    };
+    let (facts, _) = SignedFacts::from_base64(param("p"), param("s"))
+        .unwrap()
+        .verify(&trusted(&keys))
+        .map(|(f, k)| (f, k.id))
+        .unwrap();
+    assert_eq!(facts.birth_name, "Durand");
+    assert_eq!(facts.control_key, "SPEC1MEN");
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn an_intact_document_verifies_and_names_its_facts() {
+    let keys = real_keys();
+    let bytes = render(&renderer(&keys), &tricky());
+    match verify_pdf(&bytes, &trusted(&keys)) {
+        Verdict::Intact { facts, key, demo } => {
+            assert!(!demo);
+            assert_eq!(key, keys.id());
+            assert_eq!(facts.mention, "TBF");
+            assert_eq!(facts.usage_name, "N'Diaye-Lefèvre");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn replace_once(bytes: &mut [u8], from: &[u8], to: &[u8]) {
+    assert_eq!(from.len(), to.len());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("pattern present");
+    bytes[at..at + from.len()].copy_from_slice(to);
+}
+
+fn payload_of(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let start = text.find("/SandPayload").unwrap();
+    let rest = &text[start..];
+    let open = rest.find('(').unwrap();
+    let close = rest.find(')').unwrap();
+    rest[open + 1..close].to_owned()
+}
+
+#[test]
+fn a_changed_payload_is_refused() {
+    let keys = real_keys();
+    let mut bytes = render(&renderer(&keys), &sample());
+    let payload = payload_of(&bytes);
+    // the mention "B" becomes "TB" in the signed facts, re-encoded in place
+    let mut facts = Facts::decode(&base64_decode(&payload)).unwrap();
+    facts.mention = "TB".into();
+    let forged = base64_encode(&facts.encode().unwrap());
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let forged_pdf = text.replacen(&payload, &forged, 1).into_bytes();
+    assert_eq!(verify_pdf(&forged_pdf, &trusted(&keys)), Verdict::Forged);
+
+    // the control key changed in the payload (same length)
+    let mut facts = Facts::decode(&base64_decode(&payload)).unwrap();
+    facts.control_key = "ZZZZZZZZ".into();
+    let other = base64_encode(&facts.encode().unwrap());
+    assert_eq!(other.len(), payload.len());
+    replace_once(&mut bytes, payload.as_bytes(), other.as_bytes());
+    assert_eq!(verify_pdf(&bytes, &trusted(&keys)), Verdict::Forged);
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[test]
+fn an_edited_document_is_altered_even_with_genuine_facts() {
+    let keys = real_keys();
+    let bytes = render(&renderer(&keys), &sample());
+    let trusted = trusted(&keys);
+
+    // the page's text edited with a PDF library: the visible mention changes
+    let mut doc = lopdf::Document::load_mem(&bytes).unwrap();
+    let page = *doc.get_pages().values().next().unwrap();
+    let mut content = doc.get_page_content(page);
+    content.extend_from_slice(b"\nBT /F1 30 Tf 100 100 Td <0041> Tj ET\n");
+    doc.change_page_content(page, content).unwrap();
+    let mut edited = Vec::new();
+    doc.save_to(&mut edited).unwrap();
+    assert!(
+        matches!(verify_pdf(&edited, &trusted), Verdict::Altered { .. }),
+        "edited text"
+    );
+
+    // one byte flipped in the middle of the file
+    let mut flipped = bytes.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x01;
+    assert!(matches!(
+        verify_pdf(&flipped, &trusted),
+        Verdict::Altered { .. }
+    ));
+
+    // an incremental update appended
+    let mut appended = bytes.clone();
+    appended.extend_from_slice(b"\n1 0 obj << /Type /Annot >> endobj\n%%EOF\n");
+    assert!(matches!(
+        verify_pdf(&appended, &trusted),
+        Verdict::Altered { .. }
+    ));
+
+    // and the untouched file still verifies
+    assert!(matches!(
+        verify_pdf(&bytes, &trusted),
+        Verdict::Intact { .. }
+    ));
+}
+
+#[test]
+fn another_key_is_unknown_or_forged() {
+    let keys = real_keys();
+    let attacker = real_keys();
+    let bytes = render(&renderer(&attacker), &sample());
+    assert_eq!(
+        verify_pdf(&bytes, &trusted(&keys)),
+        Verdict::UnknownKey(attacker.id())
+    );
+    // facts claiming the genuine key, signed by another
+    let mut facts = Facts::of(&sample(), &keys);
+    facts.mention = "TBF".into();
+    let forged = SignedFacts::sign(&facts, &attacker).unwrap();
+    assert!(forged.verify(&trusted(&keys)).is_err());
+    let mut doc_bytes = bytes.clone();
+    let payload = payload_of(&doc_bytes);
+    let text = String::from_utf8_lossy(&doc_bytes).into_owned();
+    doc_bytes = text
+        .replacen(&payload, &forged.payload_base64(), 1)
+        .into_bytes();
+    assert_eq!(verify_pdf(&doc_bytes, &trusted(&keys)), Verdict::Forged);
+}
+
+#[test]
+fn after_a_rotation_old_documents_still_verify() {
+    let old = real_keys();
+    let new = real_keys();
+    let old_doc = render(&renderer(&old), &sample());
+    let mut keys = VerificationKeys::new();
+    keys.add_signing(&new);
+    keys.add_pem(&old.public_pem().unwrap()).unwrap();
+    assert!(matches!(verify_pdf(&old_doc, &keys), Verdict::Intact { key, .. } if key == old.id()));
+    let new_doc = render(&renderer(&new), &sample());
+    assert!(matches!(verify_pdf(&new_doc, &keys), Verdict::Intact { key, .. } if key == new.id()));
+}
+
+#[test]
+fn a_demo_document_says_so_on_the_page_and_to_the_checker() {
+    let keys = Arc::new(SigningKeys::demo());
+    let bytes = render(&renderer(&keys), &sample());
+    let path = temp_pdf(&bytes);
+    let text = flat(&pdftotext(&path, "-raw"));
+    // the diagonal mark comes out letter-spaced: compare without spaces
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(
+        compact.contains("SPÉCIMEN—documentdedémonstrationsansvaleur"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DOCUMENT DE DÉMONSTRATION — SANS VALEUR"),
+        "{text}"
+    );
+    assert!(
+        matches!(
+            verify_pdf(&bytes, &VerificationKeys::new()),
+            Verdict::Intact { demo: true, .. }
+        ),
+        "the demo key is always known, and reported as such"
+    );
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn hostile_files_are_not_attestations() {
+    let keys = VerificationKeys::new();
+    for bytes in [
+        Vec::new(),
+        b"hello".to_vec(),
+        b"%PDF-1.7\n%%EOF".to_vec(),
+        vec![0u8; 10_000],
+        b"%PDF-1.7 /SandPayload (!!!) /SandSignature (???)".to_vec(),
+        vec![b'%'; sand_attestation::verify::MAX_PDF_BYTES + 1],
+    ] {
+        assert!(
+            matches!(
+                verify_pdf(&bytes, &keys),
+                Verdict::NotAnAttestation(_) | Verdict::Forged
+            ),
+            "{:?}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+        );
+    }
+    // two payloads: ambiguous, refused
+    let demo = Arc::new(SigningKeys::demo());
+    let mut bytes = render(&renderer(&demo), &sample());
+    let payload = payload_of(&bytes);
+    bytes.extend_from_slice(format!("/SandPayload ({payload})").as_bytes());
+    assert!(matches!(
+        verify_pdf(&bytes, &keys),
+        Verdict::NotAnAttestation(_)
+    ));
+}
+
+#[tokio::test]
+async fn the_port_names_the_file_and_its_type() {
+    let keys = real_keys();
+    let rendered = renderer(&keys).render(&sample()).await.unwrap();
+    assert_eq!(rendered.media_type, "application/pdf");
+    assert_eq!(rendered.file_name, "attestation-bacg-2021-SPEC1MEN.pdf");
+    assert!(rendered.bytes.starts_with(b"%PDF-"));
+}
+
+#[test]
+fn key_ids_are_stable_text() {
+    let keys = SigningKeys::demo();
+    assert_eq!(KeyId::parse(&keys.id().to_string()), Some(keys.id()));
+}
