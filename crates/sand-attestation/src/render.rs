@@ -8,7 +8,8 @@ use printpdf::{
     Color, FontId, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage,
     PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem, TextMatrix, WindingOrder,
 };
-use qrcode::{EcLevel, QrCode};
+use qrcode::EcLevel;
+use qrcode::canvas::{Canvas, MaskPattern};
 use sand_domain::PortError;
 use sand_domain::ports::{Attestation, AttestationRenderer, RenderedAttestation};
 use time::Date;
@@ -63,7 +64,6 @@ pub struct PdfAttestationRenderer {
     keys: Arc<SigningKeys>,
     regular: ParsedFont,
     bold: ParsedFont,
-    mono: ParsedFont,
 }
 
 impl std::fmt::Debug for PdfAttestationRenderer {
@@ -110,14 +110,13 @@ pub fn french_date(date: Date) -> String {
 struct Layout<'f> {
     ops: Vec<Op>,
     y: f32,
-    fonts: [(&'f ParsedFont, FontId); 3],
+    fonts: [(&'f ParsedFont, FontId); 2],
 }
 
 #[derive(Clone, Copy)]
 enum Face {
     Regular = 0,
     Bold = 1,
-    Mono = 2,
 }
 
 impl<'f> Layout<'f> {
@@ -265,7 +264,6 @@ impl PdfAttestationRenderer {
             keys,
             regular: font(dejavu::sans::regular())?,
             bold: font(dejavu::sans::bold())?,
-            mono: font(dejavu::sans_mono::bold())?,
         })
     }
 
@@ -284,24 +282,15 @@ impl PdfAttestationRenderer {
         let facts = Facts::of(attestation, &self.keys);
         let signed = SignedFacts::sign(&facts, &self.keys)?;
         let url = signed.verification_url(&self.issuer.verification_url, &facts.control_key);
-        let qr = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M)
-            .map_err(|e| RenderError::Qr(e.to_string()))?;
+        let qr = qr_code(url.as_bytes())?;
 
         let mut doc = PdfDocument::new("Attestation de réussite au diplôme");
-        let ids = [
-            doc.add_font(&self.regular),
-            doc.add_font(&self.bold),
-            doc.add_font(&self.mono),
-        ];
-        let [regular, bold, mono] = ids;
+        let regular = doc.add_font(&self.regular);
+        let bold = doc.add_font(&self.bold);
         let mut page = Layout {
             ops: Vec::with_capacity(512),
             y: PAGE_HEIGHT - MARGIN,
-            fonts: [
-                (&self.regular, regular),
-                (&self.bold, bold),
-                (&self.mono, mono),
-            ],
+            fonts: [(&self.regular, regular), (&self.bold, bold)],
         };
         if facts.demo {
             watermark(&mut page);
@@ -335,7 +324,7 @@ impl PdfAttestationRenderer {
         verify::seal(&mut lopdf, &signed, &self.keys)
     }
 
-    fn lay_out(&self, page: &mut Layout<'_>, facts: &Facts, qr: &QrCode) {
+    fn lay_out(&self, page: &mut Layout<'_>, facts: &Facts, qr: &Qr) {
         if facts.demo {
             page.color(DEMO_RED);
             page.paragraph(
@@ -432,7 +421,7 @@ impl PdfAttestationRenderer {
             facts.control_key.get(4..).unwrap_or("")
         );
         page.y -= 30.0;
-        page.text_at(Face::Mono, 30.0, MARGIN, page.y, &grouped);
+        page.text_at(Face::Bold, 30.0, MARGIN, page.y, &grouped);
         page.y -= 16.0;
         page.color(MUTED);
         page.paragraph(
@@ -505,23 +494,52 @@ fn watermark(page: &mut Layout<'_>) {
     ]);
 }
 
-/// The QR code as filled squares (one rectangle per run of dark modules), with its
-/// quiet zone left white.
-fn draw_qr(page: &mut Layout<'_>, qr: &QrCode, x: f32, y: f32, size: f32) {
-    let modules = qr.width();
-    let colors = qr.to_colors();
+/// A QR code's modules, row by row (`true` is dark).
+struct Qr {
+    width: usize,
+    dark: Vec<bool>,
+}
+
+/// Encodes `data` (error correction M) with a fixed mask pattern: choosing the "best"
+/// of the eight masks, as encoders may, costs more than the rest of the document, and any
+/// mask is valid (the decoder reads it from the code's format information).
+fn qr_code(data: &[u8]) -> Result<Qr, RenderError> {
+    let ec = EcLevel::M;
+    let qr_error = |e: qrcode::types::QrError| RenderError::Qr(e.to_string());
+    let bits = qrcode::bits::encode_auto(data, ec).map_err(qr_error)?;
+    let version = bits.version();
+    let (data, ec_data) =
+        qrcode::ec::construct_codewords(&bits.into_bytes(), version, ec).map_err(qr_error)?;
+    let mut canvas = Canvas::new(version, ec);
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(&data, &ec_data);
+    canvas.apply_mask(MaskPattern::Checkerboard);
+    let width =
+        usize::try_from(version.width()).map_err(|_| RenderError::Qr("bad width".into()))?;
+    let dark = canvas
+        .into_colors()
+        .into_iter()
+        .map(|c| c == qrcode::Color::Dark)
+        .collect();
+    Ok(Qr { width, dark })
+}
+
+/// The QR code as filled rectangles (one per run of dark modules), its quiet zone left
+/// white.
+fn draw_qr(page: &mut Layout<'_>, qr: &Qr, x: f32, y: f32, size: f32) {
+    let modules = qr.width;
     let quiet = 4;
     let cell = size / (modules + 2 * quiet) as f32;
     page.color((0.0, 0.0, 0.0));
     for row in 0..modules {
         let mut col = 0;
         while col < modules {
-            if colors[row * modules + col] != qrcode::Color::Dark {
+            if !qr.dark[row * modules + col] {
                 col += 1;
                 continue;
             }
             let start = col;
-            while col < modules && colors[row * modules + col] == qrcode::Color::Dark {
+            while col < modules && qr.dark[row * modules + col] {
                 col += 1;
             }
             let left = x + (quiet + start) as f32 * cell;

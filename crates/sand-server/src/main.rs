@@ -1,5 +1,6 @@
 //! The `sand` command: composes SAND's domain and adapters.
 
+mod attestation;
 mod import;
 mod one_way;
 
@@ -86,6 +87,12 @@ enum Command {
     /// Demonstration data.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// Attestation signing keys.
+    #[command(subcommand)]
+    Keys(attestation::KeysCommand),
+    /// Attestations: a sample to look at, and the offline checker.
+    #[command(subcommand)]
+    Attestation(attestation::AttestationCommand),
     /// Database checks.
     #[command(subcommand)]
     Db(DbCommand),
@@ -151,6 +158,8 @@ enum CommandError {
     Refused(#[from] one_way::OneWayError),
     #[error("import ended with status {0}")]
     Import(u8),
+    #[error(transparent)]
+    Attestation(#[from] attestation::AttestationCommandError),
 }
 
 fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
@@ -178,7 +187,12 @@ fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
                 writeln!(out, "{name}\t{}\t{}", normalize(name), compact_key(name))?;
             }
         }
-        Command::Migrate { .. } | Command::Db(_) | Command::Import { .. } | Command::Demo(_) => {}
+        Command::Migrate { .. }
+        | Command::Db(_)
+        | Command::Import { .. }
+        | Command::Demo(_)
+        | Command::Keys(_)
+        | Command::Attestation(_) => {}
     }
     Ok(())
 }
@@ -374,6 +388,8 @@ async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CommandError> {
                 )?;
             }
         }
+        Command::Keys(command) => attestation::keys(command, out)?,
+        Command::Attestation(command) => attestation::attestation(command, out)?,
         reference => print_reference(&reference, out)?,
     }
     Ok(())
@@ -408,6 +424,9 @@ fn main() -> ExitCode {
         // a closed pipe (`sand academies | head`) is not an error worth a message
         Err(CommandError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(CommandError::Import(code)) => ExitCode::from(code),
+        Err(CommandError::Attestation(attestation::AttestationCommandError::Invalid(code))) => {
+            ExitCode::from(code)
+        }
         Err(CommandError::Refused(e)) => {
             let _ = writeln!(io::stderr(), "sand: refused: {e}");
             ExitCode::from(EXIT_REFUSED)

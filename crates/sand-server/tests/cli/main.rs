@@ -2,6 +2,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod attestation;
 mod import;
 
 use std::process::{Command, Output};
@@ -22,7 +23,17 @@ fn help_lists_every_command() {
     let out = sand(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for command in ["migrate", "db", "academies", "diploma-kinds", "normalize"] {
+    for command in [
+        "migrate",
+        "import",
+        "demo",
+        "keys",
+        "attestation",
+        "db",
+        "academies",
+        "diploma-kinds",
+        "normalize",
+    ] {
         assert!(text.contains(command), "{command} missing from:\n{text}");
     }
 }
