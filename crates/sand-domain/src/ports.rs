@@ -182,11 +182,13 @@ pub trait ProfileRepository: Send + Sync {
     /// Deletes the profile for real, atomically with all its links; verification events
     /// of those links keep no personal data of the profile. Returns the number of links
     /// removed, or `None` when there was no such profile. A link being created
-    /// concurrently either is removed too or fails: no orphan link survives.
+    /// concurrently either is removed too or fails: no orphan link survives. `notice` is
+    /// queued for delivery in the same transaction (transactional outbox): deleted and
+    /// told, or neither.
     ///
     /// # Errors
     /// [`PortError`] only.
-    async fn delete(&self, id: ProfileId) -> Result<Option<u64>, PortError>;
+    async fn delete(&self, id: ProfileId, notice: Option<Mail>) -> Result<Option<u64>, PortError>;
 }
 
 /// Why a link could not be stored.
@@ -280,9 +282,16 @@ pub trait LinkRepository: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait VerificationLog: Send + Sync {
+    /// Logs `event` and, in the same transaction, queues `notice` for delivery (the
+    /// holder asked to be told of each verification).
+    ///
     /// # Errors
     /// [`PortError`] only.
-    async fn record(&self, event: NewVerificationEvent) -> Result<(), PortError>;
+    async fn record(
+        &self,
+        event: NewVerificationEvent,
+        notice: Option<Mail>,
+    ) -> Result<(), PortError>;
 
     /// Events of these links, newest first.
     ///
@@ -332,6 +341,62 @@ pub trait Mailer: Send + Sync {
     /// # Errors
     /// [`PortError`] when the message could not be queued.
     async fn send(&self, mail: Mail) -> Result<(), PortError>;
+}
+
+/// Identifies a mail waiting in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MailId(pub uuid::Uuid);
+
+/// A mail waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMail {
+    pub id: MailId,
+    pub mail: Mail,
+    /// Delivery attempts so far, this one included.
+    pub attempts: u32,
+}
+
+/// The outbox as the background sender sees it. Mails enter it in the transaction of
+/// the change that causes them ([`ProfileRepository::delete`],
+/// [`VerificationLog::record`], the import's withdrawals) or through [`Mailer::send`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait MailQueue: Send + Sync {
+    /// Claims up to `limit` mails due at `now`, for `lease`: no other sender takes them
+    /// before `now + lease` (a sender that dies mid-way leaves them to the next one).
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, PortError>;
+
+    /// Delivered: the mail leaves the outbox, with any secret it held.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn delivered(&self, id: MailId) -> Result<(), PortError>;
+
+    /// Not delivered this time: try again at `at`.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn retry_at(&self, id: MailId, at: OffsetDateTime, error: &str) -> Result<(), PortError>;
+
+    /// Will never be delivered (refused for good): kept for the operator, not retried.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn abandon(&self, id: MailId, at: OffsetDateTime, error: &str) -> Result<(), PortError>;
+
+    /// Mails waiting for delivery.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn depth(&self) -> Result<u64, PortError>;
 }
 
 /// The secrets of a login in progress, kept server-side or in a signed, single-use

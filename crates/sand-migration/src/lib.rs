@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_records;
 mod m20261124_000002_create_profiles_and_links;
+mod m20261124_000003_create_mail_outbox;
 pub mod roles;
 
 /// Every migration, oldest first.
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_records::Migration),
             Box::new(m20261124_000002_create_profiles_and_links::Migration),
+            Box::new(m20261124_000003_create_mail_outbox::Migration),
         ]
     }
 }

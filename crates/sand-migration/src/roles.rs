@@ -55,7 +55,7 @@ fn check(name: &str) -> Result<&str, RolesError> {
 /// Tables the import writes, the web side only reads.
 pub const RECORD_TABLES: &[&str] = &["import_batch", "diploma_record"];
 /// Tables the web side reads and writes.
-pub const WEB_TABLES: &[&str] = &["profile", "link", "verification_event"];
+pub const WEB_TABLES: &[&str] = &["profile", "link", "verification_event", "mail_outbox"];
 
 /// Creates the roles if missing and grants their privileges. PostgreSQL only; a no-op
 /// on other backends.
@@ -93,6 +93,8 @@ pub async fn set_up<C: ConnectionTrait>(db: &C, names: &RoleNames) -> Result<(),
         "GRANT SELECT, UPDATE (withdrawn_at) ON link TO {importer}"
     ));
     sql.push(format!("GRANT SELECT ON profile TO {importer}"));
+    // and tells their holders, through the outbox
+    sql.push(format!("GRANT INSERT ON mail_outbox TO {importer}"));
     for statement in sql {
         db.execute_raw(Statement::from_string(DbBackend::Postgres, statement))
             .await?;

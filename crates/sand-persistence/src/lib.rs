@@ -15,6 +15,7 @@ mod error;
 pub mod keys;
 mod links;
 mod mapping;
+mod outbox;
 mod profiles;
 mod records;
 mod staging;
@@ -32,6 +33,7 @@ use sea_orm::{
 
 pub use keys::{KeyProtectionError, KeyProtector};
 pub use links::{SeaOrmLinkRepository, SeaOrmVerificationLog};
+pub use outbox::{SeaOrmMailQueue, SeaOrmMailer};
 pub use profiles::SeaOrmProfileRepository;
 pub use records::{SeaOrmCatalogue, SeaOrmRecordReader, SeaOrmRecordWriter};
 pub use sand_migration::roles::RoleNames as DatabaseRoles;
@@ -367,5 +369,17 @@ impl Store {
     #[must_use]
     pub fn verification_log(&self) -> SeaOrmVerificationLog {
         SeaOrmVerificationLog(self.clone())
+    }
+
+    /// Queues mails on their own (changes that cause mails queue them themselves).
+    #[must_use]
+    pub fn mailer(&self) -> SeaOrmMailer {
+        SeaOrmMailer(self.clone())
+    }
+
+    /// The outbox, for the background mail sender.
+    #[must_use]
+    pub fn mail_queue(&self) -> SeaOrmMailQueue {
+        SeaOrmMailQueue(self.clone())
     }
 }

@@ -5,13 +5,15 @@ use sand_domain::PortError;
 use sand_domain::control_key::ControlKey;
 use sand_domain::link::{Link, LinkId, NewLink};
 use sand_domain::ports::{
-    CreateLinkStoreError, LinkRepository, ReplaceKeyStoreError, VerificationLog,
+    CreateLinkStoreError, LinkRepository, Mail, ReplaceKeyStoreError, VerificationLog,
 };
 use sand_domain::profile::ProfileId;
 use sand_domain::record::RecordId;
 use sand_domain::verification::{NewVerificationEvent, Organisation, VerificationEvent};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
 use time::OffsetDateTime;
 use tracing::instrument;
 use uuid::Uuid;
@@ -192,17 +194,26 @@ pub struct SeaOrmVerificationLog(pub(crate) Store);
 #[async_trait]
 impl VerificationLog for SeaOrmVerificationLog {
     #[instrument(skip_all, err)]
-    async fn record(&self, event: NewVerificationEvent) -> Result<(), PortError> {
+    async fn record(
+        &self,
+        event: NewVerificationEvent,
+        notice: Option<Mail>,
+    ) -> Result<(), PortError> {
         let row = verification_event::ActiveModel {
             id: Set(Uuid::new_v4()),
             link_id: Set(Some(event.link.0)),
             at: Set(event.at),
             organisation: Set(event.organisation.map(|o| o.as_str().to_owned())),
         };
+        let txn = self.0.db.begin().await.map_err(port)?;
         verification_event::Entity::insert(row)
-            .exec(&self.0.db)
+            .exec(&txn)
             .await
             .map_err(port)?;
+        if let Some(mail) = &notice {
+            crate::outbox::enqueue(&txn, mail, event.at).await?;
+        }
+        txn.commit().await.map_err(port)?;
         Ok(())
     }
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sand_domain::PortError;
 use sand_domain::credentials::{Email, PasswordHash};
 use sand_domain::identity::BirthPlace;
-use sand_domain::ports::{CreateProfileStoreError, ProfileRepository};
+use sand_domain::ports::{CreateProfileStoreError, Mail, ProfileRepository};
 use sand_domain::profile::{FranceConnectSubject, NewCredentials, NewProfile, Profile, ProfileId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -122,7 +122,7 @@ impl ProfileRepository for SeaOrmProfileRepository {
     }
 
     #[instrument(skip_all, err)]
-    async fn delete(&self, id: ProfileId) -> Result<Option<u64>, PortError> {
+    async fn delete(&self, id: ProfileId, notice: Option<Mail>) -> Result<Option<u64>, PortError> {
         let txn = self.0.db.begin().await.map_err(port)?;
         // Lock the profile first: a concurrent attach either committed its link before
         // (and it is counted and deleted here) or fails on the foreign key after.
@@ -150,6 +150,9 @@ impl ProfileRepository for SeaOrmProfileRepository {
             .exec(&txn)
             .await
             .map_err(port)?;
+        if let Some(mail) = &notice {
+            crate::outbox::enqueue(&txn, mail, time::OffsetDateTime::now_utc()).await?;
+        }
         txn.commit().await.map_err(port)?;
         Ok(Some(links))
     }

@@ -91,6 +91,27 @@ const UPSERT_BATCH: &str = "INSERT INTO import_batch (id, exam_office, diploma_k
     fingerprint = excluded.fingerprint \
     RETURNING id";
 
+/// Tells the holders of the links about to be withdrawn, through the mail outbox (kind
+/// `record_withdrawn`, see `outbox.rs`), in the import's transaction.
+/// $1 batch, $2 now, $3 kind, $4 session, $5 académie.
+macro_rules! notify_withdrawn {
+    ($id:literal) => {
+        concat!(
+            "INSERT INTO mail_outbox (id, kind, recipient, diploma_kind, session, academie, \
+             created_at, attempts, next_attempt_at) \
+             SELECT ",
+            $id,
+            ", 'record_withdrawn', p.email, $3, $4, $5, $2, 0, $2 \
+             FROM link AS l JOIN profile AS p ON p.id = l.profile_id \
+             WHERE l.withdrawn_at IS NULL AND l.record_id IN (\
+               SELECT r.id FROM diploma_record AS r WHERE r.batch_id = $1 AND r.withdrawn_at IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM sand_staging AS s WHERE s.candidate_number = r.candidate_number))"
+        )
+    };
+}
+const NOTIFY_WITHDRAWN_POSTGRES: &str = notify_withdrawn!("gen_random_uuid()");
+const NOTIFY_WITHDRAWN_SQLITE: &str = notify_withdrawn!("randomblob(16)");
+
 /// $1 batch, $2 now.
 const WITHDRAW_LINKS: &str = "UPDATE link SET withdrawn_at = $2 \
     WHERE withdrawn_at IS NULL AND record_id IN (\
@@ -386,6 +407,21 @@ impl SeaOrmBatchStaging {
             )
             .await?;
         let b = Arg::Uuid(batch_id);
+        let notify = match tx {
+            Tx::Postgres(_) => NOTIFY_WITHDRAWN_POSTGRES,
+            Tx::Sqlite(_) => NOTIFY_WITHDRAWN_SQLITE,
+        };
+        tx.execute(
+            notify,
+            vec![
+                b.clone(),
+                Arg::DateTime(now),
+                kind.clone(),
+                session.clone(),
+                academie.clone(),
+            ],
+        )
+        .await?;
         let links_withdrawn = tx
             .execute(WITHDRAW_LINKS, vec![b.clone(), Arg::DateTime(now)])
             .await?;

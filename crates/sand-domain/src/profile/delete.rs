@@ -5,15 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::PortError;
-use crate::ports::{Mail, Mailer, ProfileRepository};
+use crate::ports::{Mail, ProfileRepository};
 use crate::profile::ProfileId;
 
 /// What was deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeletedProfile {
     pub links_removed: u64,
-    /// Whether the "your profile was deleted" notice could be queued.
-    pub notice_queued: bool,
 }
 
 /// Why the profile was not deleted.
@@ -29,7 +27,6 @@ pub enum DeleteProfileError {
 #[derive(Clone)]
 pub struct DeleteProfile {
     pub profiles: Arc<dyn ProfileRepository>,
-    pub mailer: Arc<dyn Mailer>,
 }
 
 impl fmt::Debug for DeleteProfile {
@@ -39,11 +36,11 @@ impl fmt::Debug for DeleteProfile {
 }
 
 impl DeleteProfile {
-    /// Deletes the profile and its links, then mails a notice to the address it had.
+    /// Deletes the profile and its links and, in the same transaction, queues a notice
+    /// to the address it had.
     ///
     /// # Errors
-    /// [`DeleteProfileError`]; a notice that cannot be queued is not an error (the data
-    /// is already gone), it is reported in [`DeletedProfile::notice_queued`].
+    /// [`DeleteProfileError`]; then nothing was deleted nor queued.
     pub async fn execute(&self, id: ProfileId) -> Result<DeletedProfile, DeleteProfileError> {
         let profile = self
             .profiles
@@ -52,27 +49,18 @@ impl DeleteProfile {
             .ok_or(DeleteProfileError::NotFound)?;
         let links_removed = self
             .profiles
-            .delete(id)
+            .delete(id, Some(Mail::ProfileDeleted { to: profile.email }))
             .await?
             .ok_or(DeleteProfileError::NotFound)?;
-        let notice_queued = self
-            .mailer
-            .send(Mail::ProfileDeleted { to: profile.email })
-            .await
-            .is_ok();
-        Ok(DeletedProfile {
-            links_removed,
-            notice_queued,
-        })
+        Ok(DeletedProfile { links_removed })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{MockMailer, MockProfileRepository};
+    use crate::ports::MockProfileRepository;
     use crate::testing::*;
-    use mockall::predicate::eq;
 
     fn existing_profile() -> MockProfileRepository {
         let mut profiles = MockProfileRepository::new();
@@ -87,47 +75,19 @@ mod tests {
         let mut profiles = existing_profile();
         profiles
             .expect_delete()
-            .with(eq(profile_id(1)))
+            .withf(|id, notice| {
+                *id == profile_id(1)
+                    && matches!(notice, Some(Mail::ProfileDeleted { to }) if to.as_str() == "diplome1@exemple.fr")
+            })
             .times(1)
-            .returning(|_| Ok(Some(3)));
-        let mut mailer = MockMailer::new();
-        mailer
-            .expect_send()
-            .withf(|m| matches!(m, Mail::ProfileDeleted { to } if to.as_str() == "diplome1@exemple.fr"))
-            .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(Some(3)));
         let deleted = DeleteProfile {
             profiles: Arc::new(profiles),
-            mailer: Arc::new(mailer),
         }
         .execute(profile_id(1))
         .await
         .unwrap();
-        assert_eq!(
-            deleted,
-            DeletedProfile {
-                links_removed: 3,
-                notice_queued: true
-            }
-        );
-    }
-
-    #[tokio::test]
-    async fn a_mail_failure_does_not_undo_the_deletion() {
-        let mut profiles = existing_profile();
-        profiles.expect_delete().returning(|_| Ok(Some(0)));
-        let mut mailer = MockMailer::new();
-        mailer
-            .expect_send()
-            .returning(|_| Err(PortError::unavailable("smtp down")));
-        let deleted = DeleteProfile {
-            profiles: Arc::new(profiles),
-            mailer: Arc::new(mailer),
-        }
-        .execute(profile_id(1))
-        .await
-        .unwrap();
-        assert!(!deleted.notice_queued);
+        assert_eq!(deleted, DeletedProfile { links_removed: 3 });
     }
 
     #[tokio::test]
@@ -137,7 +97,6 @@ mod tests {
         profiles.expect_delete().never();
         let result = DeleteProfile {
             profiles: Arc::new(profiles),
-            mailer: Arc::new(MockMailer::new()),
         }
         .execute(profile_id(1))
         .await;
@@ -147,12 +106,9 @@ mod tests {
     #[tokio::test]
     async fn a_profile_deleted_concurrently_is_not_found() {
         let mut profiles = existing_profile();
-        profiles.expect_delete().returning(|_| Ok(None));
-        let mut mailer = MockMailer::new();
-        mailer.expect_send().never();
+        profiles.expect_delete().returning(|_, _| Ok(None));
         let result = DeleteProfile {
             profiles: Arc::new(profiles),
-            mailer: Arc::new(mailer),
         }
         .execute(profile_id(1))
         .await;
@@ -164,10 +120,9 @@ mod tests {
         let mut profiles = existing_profile();
         profiles
             .expect_delete()
-            .returning(|_| Err(PortError::unavailable("down")));
+            .returning(|_, _| Err(PortError::unavailable("down")));
         let result = DeleteProfile {
             profiles: Arc::new(profiles),
-            mailer: Arc::new(MockMailer::new()),
         }
         .execute(profile_id(1))
         .await;

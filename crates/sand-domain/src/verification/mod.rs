@@ -15,9 +15,7 @@ use crate::diploma::DiplomaScope;
 use crate::error::PortError;
 use crate::identity::{BirthDate, BirthName, FirstNames, NameError, UsageName, compact_key};
 use crate::link::LinkId;
-use crate::ports::{
-    Clock, LinkRepository, Mail, Mailer, ProfileRepository, RecordReader, VerificationLog,
-};
+use crate::ports::{Clock, LinkRepository, Mail, ProfileRepository, RecordReader, VerificationLog};
 use crate::record::Award;
 
 /// Longest organisation name a verifier may give.
@@ -141,7 +139,6 @@ pub struct VerifyAttestation {
     pub records: Arc<dyn RecordReader>,
     pub profiles: Arc<dyn ProfileRepository>,
     pub log: Arc<dyn VerificationLog>,
-    pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -185,28 +182,26 @@ impl VerifyAttestation {
         }
 
         let now = self.clock.now();
-        self.log
-            .record(NewVerificationEvent {
-                link: link.id,
+        // the holder who opted in is told, through the outbox, in the log's transaction
+        let notice = match self.profiles.get(link.profile).await? {
+            Some(profile) if profile.notify_on_verification => Some(Mail::AttestationVerified {
+                to: profile.email,
+                scope: record.scope,
                 at: now,
-                organisation: organisation.clone(),
-            })
-            .await?;
-        if let Some(profile) = self.profiles.get(link.profile).await?
-            && profile.notify_on_verification
-        {
-            // The holder's notification is a courtesy: the verifier's answer stands even if
-            // it cannot be queued (the mail adapter logs the failure).
-            let _ = self
-                .mailer
-                .send(Mail::AttestationVerified {
-                    to: profile.email,
-                    scope: record.scope,
+                organisation: organisation.as_ref().map(|o| o.as_str().to_owned()),
+            }),
+            _ => None,
+        };
+        self.log
+            .record(
+                NewVerificationEvent {
+                    link: link.id,
                     at: now,
-                    organisation: organisation.map(|o| o.as_str().to_owned()),
-                })
-                .await;
-        }
+                    organisation,
+                },
+                notice,
+            )
+            .await?;
 
         Ok(VerifyOutcome::Valid(Box::new(VerifiedDiploma {
             birth_name: holder.identity.birth_name.clone(),
@@ -225,8 +220,7 @@ impl VerifyAttestation {
 mod tests {
     use super::*;
     use crate::ports::{
-        MockLinkRepository, MockMailer, MockProfileRepository, MockRecordReader,
-        MockVerificationLog,
+        MockLinkRepository, MockProfileRepository, MockRecordReader, MockVerificationLog,
     };
     use crate::testing::*;
     use mockall::predicate::eq;
@@ -236,7 +230,6 @@ mod tests {
         records: MockRecordReader,
         profiles: MockProfileRepository,
         log: MockVerificationLog,
-        mailer: MockMailer,
     }
 
     impl Mocks {
@@ -246,7 +239,6 @@ mod tests {
                 records: MockRecordReader::new(),
                 profiles: MockProfileRepository::new(),
                 log: MockVerificationLog::new(),
-                mailer: MockMailer::new(),
             }
         }
 
@@ -268,7 +260,6 @@ mod tests {
                 records: Arc::new(self.records),
                 profiles: Arc::new(self.profiles),
                 log: Arc::new(self.log),
-                mailer: Arc::new(self.mailer),
                 clock: Arc::new(clock()),
             }
         }
@@ -288,12 +279,13 @@ mod tests {
         mocks
             .log
             .expect_record()
-            .withf(|e| {
+            .withf(|e, notice| {
                 e.link == link_id(1)
                     && e.organisation.as_ref().map(Organisation::as_str) == Some("ACME Recrutement")
+                    && notice.is_none()
             })
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         mocks
             .profiles
             .expect_get()
@@ -313,7 +305,7 @@ mod tests {
     #[tokio::test]
     async fn the_usage_name_verifies_too() {
         let mut mocks = Mocks::new().with_valid_link();
-        mocks.log.expect_record().times(1).returning(|_| Ok(()));
+        mocks.log.expect_record().times(1).returning(|_, _| Ok(()));
         mocks.profiles.expect_get().returning(|_| Ok(None));
         let outcome = mocks
             .use_case()
@@ -366,20 +358,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_holder_is_told_when_they_opted_in_and_a_mail_failure_changes_nothing() {
+    async fn the_holder_who_opted_in_is_told_in_the_same_transaction_as_the_log() {
         let mut mocks = Mocks::new().with_valid_link();
-        mocks.log.expect_record().returning(|_| Ok(()));
         mocks.profiles.expect_get().returning(|_| {
             let mut p = profile(1, marie());
             p.notify_on_verification = true;
             Ok(Some(p))
         });
         mocks
-            .mailer
-            .expect_send()
-            .withf(|m| matches!(m, Mail::AttestationVerified { organisation: Some(o), .. } if o == "ACME Recrutement"))
+            .log
+            .expect_record()
+            .withf(|_, notice| matches!(notice, Some(Mail::AttestationVerified { organisation: Some(o), .. }) if o == "ACME Recrutement"))
             .times(1)
-            .returning(|_| Err(PortError::unavailable("smtp down")));
+            .returning(|_, _| Ok(()));
         let outcome = mocks
             .use_case()
             .execute(request("ABCD1234", "Durand"))

@@ -3,5 +3,6 @@
 pub mod diploma_record;
 pub mod import_batch;
 pub mod link;
+pub mod mail_outbox;
 pub mod profile;
 pub mod verification_event;

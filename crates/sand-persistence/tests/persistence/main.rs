@@ -51,4 +51,5 @@ on_both_backends!(
     links_are_only_reachable_by_their_owner,
     deleting_a_profile_deletes_its_links_and_anonymises_its_verifications,
     the_domain_use_cases_run_on_the_real_store,
+    the_outbox_queues_claims_retries_and_abandons,
 );

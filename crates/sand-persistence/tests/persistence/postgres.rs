@@ -381,7 +381,7 @@ async fn deleting_a_profile_while_it_attaches_leaves_no_orphan_link() {
                         .await
                 }
             }),
-            tokio::spawn(async move { profiles.delete(p.id).await }),
+            tokio::spawn(async move { profiles.delete(p.id, None).await }),
         );
         let deleted = deleted.unwrap().unwrap();
         match attached.unwrap() {

@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use sand_domain::SecretToken;
+use sand_domain::credentials::Email;
 use sand_domain::link::attach::{AttachDiploma, AttachDiplomaRequest, AttachOutcome};
 use sand_domain::link::{LinkState, NewLink};
 use sand_domain::ports::{
-    Catalogue, CreateLinkStoreError, CreateProfileStoreError, LinkRepository, ProfileRepository,
-    RecordReader, RecordWriter, ReplaceKeyStoreError, VerificationLog,
+    Catalogue, CreateLinkStoreError, CreateProfileStoreError, LinkRepository, Mail, MailQueue,
+    Mailer, ProfileRepository, RecordReader, RecordWriter, ReplaceKeyStoreError, VerificationLog,
 };
 use sand_domain::profile::{FranceConnectSubject, ProfileId};
 use sand_domain::record::RecordId;
@@ -14,6 +16,7 @@ use sand_domain::verification::{
     NewVerificationEvent, Organisation, VerifyAttestation, VerifyOutcome, VerifyRequest,
 };
 use sea_orm::{ConnectionTrait, Statement};
+use time::macros::datetime;
 use uuid::Uuid;
 
 use crate::fixtures::*;
@@ -300,6 +303,14 @@ pub async fn a_corrected_batch_keeps_unchanged_links_and_withdraws_vanished_ones
     let mine = links.list_for_profile(owner.id).await.unwrap();
     let withdrawn = mine.iter().find(|l| l.id == doomed.id).unwrap();
     assert!(matches!(withdrawn.state, LinkState::Withdrawn { .. }));
+    // Its holder is told, through the outbox, by the import's own transaction.
+    assert_eq!(
+        claim_all(db).await,
+        vec![Mail::RecordWithdrawn {
+            to: Email::parse("zoe@exemple.fr").unwrap(),
+            scope: scope(),
+        }]
+    );
     // The withdrawn record is no longer attachable.
     let marie = identity("Durand", &["Marie"], "2004-05-17");
     assert!(
@@ -471,18 +482,24 @@ pub async fn links_round_trip_and_keep_their_constraints(db: &TestStore) {
     assert!(links.list_for_profile(other.id).await.unwrap().is_empty());
 
     let log = db.store.verification_log();
-    log.record(NewVerificationEvent {
-        link: link.id,
-        at: NOW,
-        organisation: Organisation::parse("Société Générale d'Œuvres").unwrap(),
-    })
+    log.record(
+        NewVerificationEvent {
+            link: link.id,
+            at: NOW,
+            organisation: Organisation::parse("Société Générale d'Œuvres").unwrap(),
+        },
+        None,
+    )
     .await
     .unwrap();
-    log.record(NewVerificationEvent {
-        link: link.id,
-        at: NOW + time::Duration::hours(1),
-        organisation: None,
-    })
+    log.record(
+        NewVerificationEvent {
+            link: link.id,
+            at: NOW + time::Duration::hours(1),
+            organisation: None,
+        },
+        None,
+    )
     .await
     .unwrap();
     let events = log.list_for_links(&[link.id]).await.unwrap();
@@ -679,15 +696,30 @@ pub async fn deleting_a_profile_deletes_its_links_and_anonymises_its_verificatio
         .unwrap();
     db.store
         .verification_log()
-        .record(NewVerificationEvent {
-            link: a.id,
-            at: NOW,
-            organisation: None,
-        })
+        .record(
+            NewVerificationEvent {
+                link: a.id,
+                at: NOW,
+                organisation: None,
+            },
+            None,
+        )
         .await
         .unwrap();
 
-    assert_eq!(profiles.delete(owner.id).await.unwrap(), Some(2));
+    let notice = Mail::ProfileDeleted {
+        to: Email::parse("zoe@exemple.fr").unwrap(),
+    };
+    assert_eq!(
+        profiles
+            .delete(owner.id, Some(notice.clone()))
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    // the notice was queued in the same transaction
+    let queued = claim_all(db).await;
+    assert_eq!(queued, vec![notice]);
     assert_eq!(profiles.get(owner.id).await.unwrap(), None);
     assert_eq!(count(db, "SELECT COUNT(*) FROM profile").await, 0);
     assert_eq!(count(db, "SELECT COUNT(*) FROM link").await, 0);
@@ -702,7 +734,23 @@ pub async fn deleting_a_profile_deletes_its_links_and_anonymises_its_verificatio
     );
     // records stay
     assert_eq!(count(db, "SELECT COUNT(*) FROM diploma_record").await, 2);
-    assert_eq!(profiles.delete(owner.id).await.unwrap(), None);
+    assert_eq!(
+        profiles
+            .delete(
+                owner.id,
+                Some(Mail::ProfileDeleted {
+                    to: Email::parse("zoe@exemple.fr").unwrap()
+                })
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        db.store.mail_queue().depth().await.unwrap(),
+        0,
+        "nothing deleted, nothing queued"
+    );
 }
 
 pub async fn the_domain_use_cases_run_on_the_real_store(db: &TestStore) {
@@ -741,13 +789,11 @@ pub async fn the_domain_use_cases_run_on_the_real_store(db: &TestStore) {
         .unwrap();
     assert_eq!(again, AttachOutcome::AlreadyAttachedToYou { link: link.id });
 
-    let mailer = sand_domain::ports::MockMailer::new();
     let verify = VerifyAttestation {
         links: Arc::new(db.store.links()),
         records: Arc::new(db.store.record_reader()),
         profiles: Arc::new(db.store.profiles()),
         log: Arc::new(db.store.verification_log()),
-        mailer: Arc::new(mailer),
         clock: Arc::new(FixedClock),
     };
     let valid = verify
@@ -777,4 +823,92 @@ pub async fn the_domain_use_cases_run_on_the_real_store(db: &TestStore) {
             .len(),
         1
     );
+}
+
+/// Claims every due mail of the outbox, marks them delivered, returns them.
+async fn claim_all(db: &TestStore) -> Vec<Mail> {
+    let queue = db.store.mail_queue();
+    let claimed = queue
+        .claim_due(
+            time::OffsetDateTime::now_utc() + time::Duration::days(1),
+            time::Duration::minutes(5),
+            100,
+        )
+        .await
+        .unwrap();
+    for q in &claimed {
+        assert_eq!(q.attempts, 1);
+        queue.delivered(q.id).await.unwrap();
+    }
+    claimed.into_iter().map(|q| q.mail).collect()
+}
+
+pub async fn the_outbox_queues_claims_retries_and_abandons(db: &TestStore) {
+    let now = time::OffsetDateTime::now_utc();
+    let queue = db.store.mail_queue();
+    let mailer = db.store.mailer();
+    let reset = Mail::PasswordReset {
+        to: Email::parse("zoe@exemple.fr").unwrap(),
+        token: SecretToken::new("s3cr3t-token".into()),
+    };
+    let verified = Mail::AttestationVerified {
+        to: Email::parse("marie@exemple.fr").unwrap(),
+        scope: scope(),
+        at: datetime!(2026-11-24 10:05 UTC),
+        organisation: Some("Société Générale".into()),
+    };
+    mailer.send(reset.clone()).await.unwrap();
+    mailer.send(verified.clone()).await.unwrap();
+    assert_eq!(queue.depth().await.unwrap(), 2);
+
+    let lease = time::Duration::minutes(5);
+    let claimed = queue
+        .claim_due(now + time::Duration::seconds(1), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|q| q.mail.clone()).collect::<Vec<_>>(),
+        vec![reset.clone(), verified.clone()]
+    );
+    // leased: a second sender gets nothing until the lease ends
+    assert!(
+        queue
+            .claim_due(now + time::Duration::seconds(2), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // the first is retried later, the second refused for good
+    queue
+        .retry_at(
+            claimed[0].id,
+            now + time::Duration::minutes(1),
+            "421 try later",
+        )
+        .await
+        .unwrap();
+    queue
+        .abandon(claimed[1].id, now, "550 no such user")
+        .await
+        .unwrap();
+    assert_eq!(queue.depth().await.unwrap(), 1);
+    let again = queue
+        .claim_due(now + time::Duration::minutes(2), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].mail, reset);
+    assert_eq!(again[0].attempts, 2);
+    queue.delivered(again[0].id).await.unwrap();
+    assert_eq!(queue.depth().await.unwrap(), 0);
+    // neither a delivered nor an abandoned secret stays in the database
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM mail_outbox WHERE token IS NOT NULL"
+        )
+        .await,
+        0
+    );
+    assert_eq!(count(db, "SELECT COUNT(*) FROM mail_outbox").await, 1);
 }
