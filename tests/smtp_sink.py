@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A real SMTP server for SAND's tests, on aiosmtpd (PyPI).
 
-    python3 tests/smtp_sink.py DIR
+    python3 tests/smtp_sink.py DIR [PORT]
 
-Listens on 127.0.0.1 on a port the system chooses and prints that port alone on its first
-line. Every message it accepts is written to DIR as NNNN.eml (the bytes received) and
+Listens on 127.0.0.1 on PORT, or on a port the system chooses, and prints that port alone
+on its first line. Recipients whose address starts with "refuse" are refused for good
+(550), as a relay refuses an unknown user. Every message it accepts is written to DIR as NNNN.eml (the bytes received) and
 NNNN.json (the envelope, and the message as Python's own e-mail parser reads it: decoded
 headers, text and HTML parts), the .json last, so a reader that sees it sees both. It
 answers 250 only once both are written. It stops when its standard input closes.
@@ -24,6 +25,12 @@ class Handler:
     def __init__(self, directory):
         self.directory = directory
         self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("refuse"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.count += 1
@@ -57,8 +64,9 @@ async def main():
     os.makedirs(directory, exist_ok=True)
     handler = Handler(directory)
     loop = asyncio.get_running_loop()
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname="smtp-sink.test"), "127.0.0.1", 0
+        lambda: SMTP(handler, hostname="smtp-sink.test"), "127.0.0.1", port
     )
     print(server.sockets[0].getsockname()[1], flush=True)
     await loop.run_in_executor(None, sys.stdin.read)

@@ -26,6 +26,11 @@ struct Sink {
 
 impl Sink {
     fn start() -> Self {
+        Self::start_on(None)
+    }
+
+    /// On `port`, or on a port the system chooses.
+    fn start_on(port: Option<u16>) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "sand-smtp-{}-{}",
             std::process::id(),
@@ -35,6 +40,7 @@ impl Sink {
         let mut child = Command::new("python3")
             .arg(script)
             .arg(&dir)
+            .args(port.map(|p| p.to_string()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -247,4 +253,155 @@ async fn the_directory_transport_writes_readable_eml_files() {
     assert!(raw.contains("To: a@exemple.fr"), "{raw}");
     assert!(raw.contains("multipart/alternative"));
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// The outbox sender, on a real outbox (SQLite through sand-persistence) and a real relay
+
+use std::sync::Arc;
+
+use sand_domain::ports::{MailQueue, Mailer};
+use sand_mail::{OutboxSender, SendReport, SenderSettings};
+use sand_persistence::{DatabaseRoles, KeyProtector, Store, StoreSettings};
+
+async fn outbox_store() -> (Store, PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "sand-outbox-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let url = format!("sqlite://{}", dir.join("sand.db").display());
+    let store = Store::connect(
+        &StoreSettings::new(&url),
+        KeyProtector::from_secret(&[7; 32]).unwrap(),
+    )
+    .await
+    .unwrap();
+    store.migrate(&DatabaseRoles::default()).await.unwrap();
+    (store, dir)
+}
+
+fn smtp_to(port: u16) -> MailTransport {
+    MailTransport::new(&TransportConfig::Smtp {
+        host: "127.0.0.1".into(),
+        port,
+        security: Security::None,
+        credentials: None,
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_relay_that_is_down_delays_mail_and_never_loses_it() {
+    let (store, dir) = outbox_store().await;
+    let queue: Arc<dyn MailQueue> = Arc::new(store.mail_queue());
+    store
+        .mailer()
+        .send(Mail::ProfileDeleted {
+            to: Email::parse("camille.durand@exemple.fr").unwrap(),
+        })
+        .await
+        .unwrap();
+
+    // the relay is down: the mail stays, with a later attempt scheduled
+    let port = free_port();
+    let sender = OutboxSender::new(
+        Arc::clone(&queue),
+        smtp_to(port),
+        settings(),
+        SenderSettings::default(),
+    );
+    let now = time::OffsetDateTime::now_utc();
+    assert_eq!(
+        sender.send_due(now).await.unwrap(),
+        SendReport {
+            delivered: 0,
+            retried: 1,
+            abandoned: 0
+        }
+    );
+    assert_eq!(queue.depth().await.unwrap(), 1);
+    // not due again before its backoff
+    assert_eq!(
+        sender
+            .send_due(now + time::Duration::seconds(10))
+            .await
+            .unwrap(),
+        SendReport::default()
+    );
+
+    // the relay comes back on the same address: the next round delivers
+    let sink = Sink::start_on(Some(port));
+    let report = sender
+        .send_due(now + time::Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    assert_eq!(queue.depth().await.unwrap(), 0);
+    let received = sink.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["subject"], "Votre profil a été supprimé");
+    drop(sink);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_recipient_is_abandoned_not_retried_forever() {
+    let (store, dir) = outbox_store().await;
+    let queue: Arc<dyn MailQueue> = Arc::new(store.mail_queue());
+    let sink = Sink::start();
+    for to in ["refuse@exemple.fr", "ok@exemple.fr"] {
+        store
+            .mailer()
+            .send(Mail::ProfileDeleted {
+                to: Email::parse(to).unwrap(),
+            })
+            .await
+            .unwrap();
+    }
+    let sender = OutboxSender::new(
+        Arc::clone(&queue),
+        sink.transport(),
+        settings(),
+        SenderSettings::default(),
+    );
+    let report = sender
+        .send_due(time::OffsetDateTime::now_utc() + time::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        SendReport {
+            delivered: 1,
+            retried: 0,
+            abandoned: 1
+        }
+    );
+    assert_eq!(queue.depth().await.unwrap(), 0);
+    assert_eq!(sink.received().len(), 1);
+    drop(sink);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn backoff_doubles_up_to_its_ceiling() {
+    let sender = OutboxSender::new(
+        Arc::new(sand_domain::ports::MockMailQueue::new()),
+        MailTransport::new(&TransportConfig::Directory(std::env::temp_dir())).unwrap(),
+        settings(),
+        SenderSettings::default(),
+    );
+    assert_eq!(sender.backoff(1), time::Duration::seconds(30));
+    assert_eq!(sender.backoff(2), time::Duration::seconds(60));
+    assert_eq!(sender.backoff(5), time::Duration::seconds(480));
+    assert_eq!(sender.backoff(50), time::Duration::hours(1));
 }
