@@ -489,3 +489,95 @@ fn attach_use_case(db: &TestStore, keys: Arc<dyn KeyGenerator>) -> AttachDiploma
         clock: Arc::new(FixedClock),
     }
 }
+
+/// The roles' privileges cover the mail outbox: the importer queues "record withdrawn"
+/// notices in its corrected batch's transaction; the web role queues and sends mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_roles_may_use_the_mail_outbox() {
+    use sand_domain::credentials::Email;
+    use sand_domain::link::NewLink;
+    use sand_domain::ports::{Mail, MailQueue, RecordReader, VerificationLog};
+    use sand_domain::verification::NewVerificationEvent;
+
+    let mut db = TestStore::postgres().await;
+    let marie = identity("Durand", &["Marie"], "2004-05-17");
+    let (zoe_record, marie_record) = (
+        new_record(2, "C001", zoe()),
+        new_record(3, "C002", marie.clone()),
+    );
+    db.store
+        .record_writer()
+        .replace_batch(&batch(vec![zoe_record.clone(), marie_record], true, 1))
+        .await
+        .unwrap();
+
+    let web_role = db.roles.web.clone();
+    let web = connect_as_member_of(&mut db, &web_role).await;
+    let owner = web
+        .profiles()
+        .create(password_profile("marie@exemple.fr", marie.clone()))
+        .await
+        .unwrap();
+    let candidates = web
+        .record_reader()
+        .find_candidates(&scope(), &marie.key())
+        .await
+        .unwrap();
+    let link = web
+        .links()
+        .create(NewLink {
+            profile: owner.id,
+            record: candidates[0].id,
+            key: key("MAIL0001"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    web.verification_log()
+        .record(
+            NewVerificationEvent {
+                link: link.id,
+                at: NOW,
+                organisation: None,
+            },
+            Some(Mail::AttestationVerified {
+                to: Email::parse("marie@exemple.fr").unwrap(),
+                scope: scope(),
+                at: NOW,
+                organisation: None,
+            }),
+        )
+        .await
+        .unwrap();
+
+    // the importer's corrected batch drops Marie: her link is withdrawn, she is told
+    let importer_role = db.roles.importer.clone();
+    let importer = connect_as_member_of(&mut db, &importer_role).await;
+    let report = importer
+        .record_writer()
+        .replace_batch(&batch(vec![zoe_record], true, 2))
+        .await
+        .unwrap();
+    assert_eq!(report.links_withdrawn, 1);
+
+    // the web role's sender claims both and clears them
+    let queue = web.mail_queue();
+    let claimed = queue
+        .claim_due(
+            time::OffsetDateTime::now_utc() + time::Duration::days(1),
+            time::Duration::minutes(5),
+            10,
+        )
+        .await
+        .unwrap();
+    let kinds: Vec<bool> = claimed
+        .iter()
+        .map(|q| matches!(q.mail, Mail::RecordWithdrawn { .. }))
+        .collect();
+    assert_eq!(kinds.len(), 2);
+    assert_eq!(kinds.iter().filter(|w| **w).count(), 1);
+    for q in &claimed {
+        queue.delivered(q.id).await.unwrap();
+    }
+    assert_eq!(queue.depth().await.unwrap(), 0);
+}
