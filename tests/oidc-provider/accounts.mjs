@@ -1,0 +1,56 @@
+// Fixture identities, shaped like FranceConnect's "identité pivot". `sub` is 64 hex
+// characters + "v1", as FranceConnect's.
+import crypto from 'node:crypto';
+
+const sub = (login) => `${crypto.createHash('sha256').update(`sand-test:${login}`).digest('hex')}v1`;
+
+const person = (login, claims) => [login, { sub: sub(login), claims }];
+
+export const accounts = Object.fromEntries([
+  // the FranceConnect sandbox's mock identity
+  person('test', {
+    given_name: 'Angela Claire Louise',
+    given_name_array: ['Angela', 'Claire', 'Louise'],
+    family_name: 'DUBOIS',
+    birthdate: '1962-08-24',
+    gender: 'female',
+    birthplace: '75107',
+    birthcountry: '99100',
+    email: 'angela.dubois@exemple.fr',
+    preferred_username: '',
+  }),
+  // no family name (rare, but it happens)
+  person('sans-nom', {
+    given_name: 'Nour',
+    given_name_array: ['Nour'],
+    family_name: '',
+    birthdate: '1990-03-12',
+    gender: 'female',
+    birthplace: '13055',
+    birthcountry: '99100',
+    email: 'nour@exemple.fr',
+  }),
+  // a presumed birth date: only the year is known
+  person('date-presumee', {
+    given_name: 'Jean-Baptiste Hervé',
+    given_name_array: ['Jean-Baptiste', 'Hervé'],
+    family_name: "N'DIAYE",
+    birthdate: '1975-01-01',
+    gender: 'male',
+    birthplace: '69123',
+    birthcountry: '99100',
+    email: 'jb.ndiaye@exemple.fr',
+  }),
+  // born abroad: no commune, a foreign country code
+  person('ne-etranger', {
+    given_name: 'Zoé Hélène',
+    given_name_array: ['Zoé', 'Hélène'],
+    family_name: 'LEFÈVRE-MARTIN',
+    birthdate: '2003-04-12',
+    gender: 'female',
+    birthplace: '',
+    birthcountry: '99350',
+    email: 'zoe.lefevre@exemple.fr',
+    preferred_username: 'MARTIN',
+  }),
+]);

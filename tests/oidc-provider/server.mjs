@@ -1,0 +1,147 @@
+// A real OpenID Connect provider (the certified npm `oidc-provider`) configured to behave
+// like FranceConnect v2 (docs/operations.md, "FranceConnect"), for SAND's development
+// and tests.
+//
+//   node server.mjs            (PORT=0 by default: a free port)
+//
+// Prints its issuer URL alone on the first line of standard output, then serves until
+// its standard input closes (or it is killed). Configuration from the environment:
+//   PORT                       listening port on 127.0.0.1 (0: the system chooses)
+//   CLIENT_ID, CLIENT_SECRET   the one registered client (defaults: sand-dev / sand-dev-secret-…)
+//   REDIRECT_URIS              comma-separated (default http://localhost:8080/franceconnect/retour)
+//   POST_LOGOUT_REDIRECT_URIS  comma-separated (default http://localhost:8080/franceconnect/deconnexion)
+//
+// Like FranceConnect: authorization code flow only, `client_secret_post`, ES256-signed
+// id_token and *signed JWT userinfo* (application/jwt), `acr` = eidas1, the "identité
+// pivot" claims, a 30 s authorization code and a 60 s access token, logout by browser
+// redirect to /session/end. Its login page takes a fixture login and the password 123
+// (as the FranceConnect sandbox's mock identity provider does); "Annuler" answers
+// access_denied.
+
+import crypto from 'node:crypto';
+import http from 'node:http';
+import Provider from 'oidc-provider';
+
+import { accounts } from './accounts.mjs';
+
+const env = process.env;
+const clientId = env.CLIENT_ID || 'sand-dev';
+const clientSecret = env.CLIENT_SECRET || 'sand-dev-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+const list = (value, fallback) => (value || fallback).split(',').map((s) => s.trim()).filter(Boolean);
+
+const server = http.createServer();
+await new Promise((resolve) => server.listen(Number(env.PORT || 0), '127.0.0.1', resolve));
+const issuer = `http://127.0.0.1:${server.address().port}`;
+
+const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: crypto.randomUUID(), alg: 'ES256', use: 'sig' };
+
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: clientId,
+    client_secret: clientSecret,
+    redirect_uris: list(env.REDIRECT_URIS, 'http://localhost:8080/franceconnect/retour'),
+    post_logout_redirect_uris: list(env.POST_LOGOUT_REDIRECT_URIS, 'http://localhost:8080/franceconnect/deconnexion'),
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_post',
+    id_token_signed_response_alg: 'ES256',
+    userinfo_signed_response_alg: 'ES256',
+  }],
+  jwks: { keys: [signingKey] },
+  responseTypes: ['code'],
+  scopes: ['openid', 'given_name', 'family_name', 'birthdate', 'gender', 'birthplace', 'birthcountry', 'email', 'preferred_username'],
+  claims: {
+    openid: ['sub'],
+    given_name: ['given_name', 'given_name_array'],
+    family_name: ['family_name'],
+    birthdate: ['birthdate'],
+    gender: ['gender'],
+    birthplace: ['birthplace'],
+    birthcountry: ['birthcountry'],
+    email: ['email'],
+    preferred_username: ['preferred_username'],
+  },
+  acrValues: ['eidas1'],
+  enabledJWA: { idTokenSigningAlgValues: ['ES256'], userinfoSigningAlgValues: ['ES256'] },
+  features: {
+    devInteractions: { enabled: false },
+    jwtUserinfo: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+  },
+  pkce: { required: () => false },
+  ttl: { AuthorizationCode: 30, AccessToken: 60, IdToken: 60, Interaction: 600, Session: 3600, Grant: 3600 },
+  routes: { authorization: '/authorize', token: '/token', userinfo: '/userinfo', jwks: '/jwks', end_session: '/session/end' },
+  cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+  async findAccount(ctx, sub) {
+    const account = Object.values(accounts).find((a) => a.sub === sub);
+    if (!account) return undefined;
+    return { accountId: sub, async claims() { return { sub, ...account.claims }; } };
+  },
+  async loadExistingGrant(ctx) {
+    // consent is given at login, as on FranceConnect's own pages
+    const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+  },
+});
+provider.proxy = false;
+
+const page = (title, body) => `<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>${title}</title></head><body><main><h1>${title}</h1>${body}</main></body></html>`;
+const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+async function readForm(req) {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > 10_000) throw new Error('form too large');
+  }
+  return new URLSearchParams(body);
+}
+
+async function interaction(req, res, uid, action) {
+  const details = await provider.interactionDetails(req, res);
+  if (details.uid !== uid) throw new Error('interaction mismatch');
+  if (action === 'abort') {
+    return provider.interactionFinished(req, res, { error: 'access_denied', error_description: "L'utilisateur a annulé la connexion" }, { mergeWithLastSubmission: false });
+  }
+  if (details.prompt.name === 'login') {
+    if (req.method === 'POST' && action === 'login') {
+      const form = await readForm(req);
+      const login = form.get('login');
+      if (accounts[login] && form.get('password') === '123') {
+        return provider.interactionFinished(req, res, { login: { accountId: accounts[login].sub, acr: 'eidas1', amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+      }
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    return res.end(page('Connexion (fournisseur d\'identité de test)', `
+      <form method="post" action="/interaction/${escape(uid)}/login">
+        <label>Identifiant <input name="login" autocomplete="off"></label>
+        <label>Mot de passe <input name="password" type="password"></label>
+        <button type="submit">Se connecter</button>
+      </form>
+      <p><a href="/interaction/${escape(uid)}/abort">Annuler</a></p>
+      <p>Identifiants : ${Object.keys(accounts).map(escape).join(', ')} — mot de passe 123.</p>`));
+  }
+  // consent: every requested scope and claim, at once
+  const { prompt: { details: missing }, params, session } = details;
+  const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  const grantId = await grant.save();
+  return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+}
+
+const callback = provider.callback();
+server.on('request', (req, res) => {
+  const match = req.url.match(/^\/interaction\/([A-Za-z0-9_-]+)(?:\/(login|abort))?(?:\?.*)?$/);
+  if (!match) return callback(req, res);
+  interaction(req, res, match[1], match[2]).catch((error) => {
+    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(`interaction error: ${error.message}`);
+  });
+});
+
+process.stdout.write(`${issuer}\n`);
+process.stdin.resume();
+process.stdin.on('end', () => { server.close(); process.exit(0); });
