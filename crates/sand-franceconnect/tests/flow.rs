@@ -1,0 +1,314 @@
+//! The whole FranceConnect flow over real HTTP against a real OpenID Connect provider
+//! (`tests/oidc-provider`, npm `oidc-provider` configured like FranceConnect), with a
+//! small browser (cookies, redirects, the login form) standing in for the graduate.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use openidconnect::reqwest;
+use openidconnect::url::Url;
+use sand_domain::ports::{CallbackParams, IdentityProvider, IdentityProviderError, PendingLogin};
+use sand_franceconnect::{FranceConnect, FranceConnectSettings};
+
+const REDIRECT: &str = "http://127.0.0.1:9/franceconnect/retour";
+const AFTER_LOGOUT: &str = "http://127.0.0.1:9/franceconnect/deconnexion";
+
+/// The test provider; stops when dropped.
+struct Provider {
+    child: Child,
+    issuer: String,
+}
+
+impl Provider {
+    fn start() -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider");
+        assert!(
+            dir.join("node_modules/oidc-provider").exists(),
+            "the test provider is not installed: `npm ci --prefix tests/oidc-provider` (tests/run.sh does it)"
+        );
+        let mut child = Command::new("node")
+            .arg(dir.join("server.mjs"))
+            .env("PORT", "0")
+            .env("REDIRECT_URIS", REDIRECT)
+            .env("POST_LOGOUT_REDIRECT_URIS", AFTER_LOGOUT)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs");
+        let mut issuer = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut issuer)
+            .unwrap();
+        assert!(
+            issuer.starts_with("http://"),
+            "provider did not start: {issuer:?}"
+        );
+        Self {
+            child,
+            issuer: issuer.trim().to_owned(),
+        }
+    }
+
+    fn adapter(&self) -> FranceConnect {
+        FranceConnect::new(FranceConnectSettings {
+            issuer: self.issuer.clone(),
+            client_id: "sand-dev".into(),
+            client_secret: "sand-dev-secret-0123456789abcdefghijklmnopqrstuvwxyz".into(),
+            redirect_url: REDIRECT.into(),
+            post_logout_redirect_url: AFTER_LOGOUT.into(),
+            timeout: Duration::from_secs(10),
+        })
+        .unwrap()
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// A browser: keeps cookies, follows the provider's redirects, fills its login form.
+struct Browser {
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> reqwest::Response {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let response = request.header("cookie", cookie).send().await.unwrap();
+        for value in response.headers().get_all("set-cookie") {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            self.cookies.insert(k.to_owned(), v.to_owned());
+        }
+        response
+    }
+
+    /// Goes through the login at `url` as `login` (or cancels it with `None`); returns
+    /// where the provider finally sends the browser (the client's redirect URI).
+    async fn log_in(&mut self, url: &str, login: Option<&str>) -> Url {
+        let mut response = self.send(self.http.get(url)).await;
+        loop {
+            assert!(
+                response.status().is_redirection(),
+                "unexpected {}: {}",
+                response.status(),
+                response.text().await.unwrap()
+            );
+            let base = response.url().clone();
+            let location = base
+                .join(response.headers()["location"].to_str().unwrap())
+                .unwrap();
+            if location.as_str().starts_with(REDIRECT) {
+                return location;
+            }
+            response = self.send(self.http.get(location.clone())).await;
+            if response.status().is_success() && location.path().starts_with("/interaction/") {
+                let page = location.clone();
+                response = match login {
+                    None => {
+                        self.send(
+                            self.http
+                                .get(page.join(&format!("{}/abort", page.path())).unwrap()),
+                        )
+                        .await
+                    }
+                    Some(login) => {
+                        let action = page.join(&format!("{}/login", page.path())).unwrap();
+                        self.send(
+                            self.http
+                                .post(action)
+                                .form(&[("login", login), ("password", "123")]),
+                        )
+                        .await
+                    }
+                };
+            }
+        }
+    }
+}
+
+fn callback_of(url: &Url) -> CallbackParams {
+    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    match q.get("error") {
+        Some(error) => CallbackParams::Error {
+            error: error.clone(),
+            state: q.get("state").cloned(),
+        },
+        None => CallbackParams::Code {
+            code: q["code"].clone(),
+            state: q["state"].clone(),
+        },
+    }
+}
+
+fn copy(pending: &PendingLogin) -> PendingLogin {
+    PendingLogin {
+        state: pending.state.clone(),
+        nonce: pending.nonce.clone(),
+        pkce_verifier: pending.pkce_verifier.clone(),
+    }
+}
+
+#[tokio::test]
+async fn angela_dubois_logs_in_and_out_with_her_certified_identity() {
+    let provider = Provider::start();
+    let fc = provider.adapter();
+    let request = fc.begin().await.unwrap();
+    let url = Url::parse(&request.url).unwrap();
+    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["acr_values"], "eidas1");
+    assert_eq!(q["response_type"], "code");
+    assert!(q["state"].len() >= 32 && q["nonce"].len() >= 32);
+    assert!(q["scope"].contains("family_name") && q["scope"].contains("birthdate"));
+    assert_eq!(q["code_challenge_method"], "S256", "PKCE when advertised");
+
+    let back = Browser::new().log_in(&request.url, Some("test")).await;
+    let identity = fc
+        .complete(request.pending, callback_of(&back))
+        .await
+        .unwrap();
+    assert_eq!(identity.identity.birth_name.as_str(), "DUBOIS");
+    let first: Vec<&str> = identity
+        .identity
+        .first_names
+        .names()
+        .iter()
+        .map(|n| n.as_str())
+        .collect();
+    assert_eq!(first, ["Angela", "Claire", "Louise"]);
+    assert_eq!(
+        identity.identity.birth_date.date().to_string(),
+        "1962-08-24"
+    );
+    assert!(!identity.birth_date_presumed);
+    assert_eq!(identity.email.unwrap().as_str(), "angela.dubois@exemple.fr");
+    assert_eq!(identity.subject.issuer, format!("{}", provider.issuer));
+    assert_eq!(identity.subject.subject.len(), 66);
+    assert!(identity.subject.subject.ends_with("v1"));
+
+    let logout = Url::parse(
+        &fc.logout_url(&identity.id_token_hint, "etat-de-sortie")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(logout.path(), "/session/end");
+    let q: HashMap<String, String> = logout.query_pairs().into_owned().collect();
+    assert_eq!(q["id_token_hint"], identity.id_token_hint);
+    assert_eq!(q["state"], "etat-de-sortie");
+    assert_eq!(q["post_logout_redirect_uri"], AFTER_LOGOUT);
+}
+
+#[tokio::test]
+async fn the_pivot_edge_cases_map_as_they_should() {
+    let provider = Provider::start();
+    let fc = provider.adapter();
+    let login = |who: &'static str| {
+        let fc = &fc;
+        async move {
+            let request = fc.begin().await.unwrap();
+            let back = Browser::new().log_in(&request.url, Some(who)).await;
+            fc.complete(request.pending, callback_of(&back)).await
+        }
+    };
+    let presumed = login("date-presumee").await.unwrap();
+    assert!(presumed.birth_date_presumed);
+    assert_eq!(presumed.identity.birth_name.as_str(), "N'DIAYE");
+    let abroad = login("ne-etranger").await.unwrap();
+    assert_eq!(abroad.identity.birth_name.as_str(), "LEFÈVRE-MARTIN");
+    assert_eq!(abroad.identity.birth_place, None);
+    assert!(matches!(
+        login("sans-nom").await,
+        Err(IdentityProviderError::IncompleteIdentity)
+    ));
+}
+
+#[tokio::test]
+async fn a_cancelled_login_a_foreign_state_and_a_reused_code_are_refused() {
+    let provider = Provider::start();
+    let fc = provider.adapter();
+
+    let request = fc.begin().await.unwrap();
+    let back = Browser::new().log_in(&request.url, None).await;
+    assert!(matches!(
+        fc.complete(request.pending, callback_of(&back)).await,
+        Err(IdentityProviderError::Cancelled)
+    ));
+
+    // the callback belongs to another browser's login
+    let mine = fc.begin().await.unwrap();
+    let theirs = fc.begin().await.unwrap();
+    let back = Browser::new().log_in(&theirs.url, Some("test")).await;
+    assert!(matches!(
+        fc.complete(mine.pending, callback_of(&back)).await,
+        Err(IdentityProviderError::StateMismatch)
+    ));
+
+    // a code is good once
+    let request = fc.begin().await.unwrap();
+    let back = Browser::new().log_in(&request.url, Some("test")).await;
+    let pending = copy(&request.pending);
+    fc.complete(request.pending, callback_of(&back))
+        .await
+        .unwrap();
+    assert!(matches!(
+        fc.complete(pending, callback_of(&back)).await,
+        Err(IdentityProviderError::CodeRejected)
+    ));
+
+    // a wrong nonce (another login's) fails the id_token check
+    let request = fc.begin().await.unwrap();
+    let other = fc.begin().await.unwrap();
+    let back = Browser::new().log_in(&request.url, Some("test")).await;
+    let mut pending = request.pending;
+    pending.nonce = other.pending.nonce;
+    assert!(matches!(
+        fc.complete(pending, callback_of(&back)).await,
+        Err(IdentityProviderError::InvalidResponse(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_provider_that_is_down_is_unavailable_not_a_crash() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let fc = FranceConnect::new(FranceConnectSettings {
+        issuer: format!("http://127.0.0.1:{port}"),
+        client_id: "x".into(),
+        client_secret: "y".into(),
+        redirect_url: REDIRECT.into(),
+        post_logout_redirect_url: AFTER_LOGOUT.into(),
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    let error = fc.begin().await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+}
