@@ -53,4 +53,16 @@ export const accounts = Object.fromEntries([
     email: 'zoe.lefevre@exemple.fr',
     preferred_username: 'MARTIN',
   }),
+  // for the adapter's error tests: the provider misbehaves for these two (server.mjs)
+  person('jeton-altere', {
+    given_name: 'Altéré', given_name_array: ['Altéré'], family_name: 'JETON',
+    birthdate: '1980-06-15', gender: 'male', birthplace: '75056', birthcountry: '99100',
+  }),
+  person('cle-inconnue', {
+    given_name: 'Inconnue', given_name_array: ['Inconnue'], family_name: 'CLÉ',
+    birthdate: '1981-07-16', gender: 'female', birthplace: '75056', birthcountry: '99100',
+  }),
 ]);
+
+/** The login of a subject. */
+export const loginOf = (subject) => Object.keys(accounts).find((login) => accounts[login].sub === subject);

@@ -22,7 +22,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
-import { accounts } from './accounts.mjs';
+import { accounts, loginOf } from './accounts.mjs';
 
 const env = process.env;
 const clientId = env.CLIENT_ID || 'sand-dev';
@@ -86,6 +86,27 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = false;
+
+// Misbehaviour on demand, for the adapter's error tests: for `jeton-altere` the id_token's
+// payload is altered after signing; for `cle-inconnue` the userinfo is re-signed with a key
+// that is not in the published JWKS.
+const { privateKey: rogueKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const b64 = (value) => Buffer.from(value).toString('base64url');
+const claimsOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path === '/token' && ctx.body?.id_token && loginOf(claimsOf(ctx.body.id_token).sub) === 'jeton-altere') {
+    const [header, , signature] = ctx.body.id_token.split('.');
+    const claims = { ...claimsOf(ctx.body.id_token), acr: 'eidas3' };
+    ctx.body = { ...ctx.body, id_token: `${header}.${b64(JSON.stringify(claims))}.${signature}` };
+  }
+  if (ctx.path === '/userinfo' && typeof ctx.body === 'string' && loginOf(claimsOf(ctx.body).sub) === 'cle-inconnue') {
+    const header = b64(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: 'cle-absente-du-jwks' }));
+    const input = `${header}.${ctx.body.split('.')[1]}`;
+    const signature = crypto.sign('sha256', Buffer.from(input), { key: rogueKey, dsaEncoding: 'ieee-p1363' });
+    ctx.body = `${input}.${signature.toString('base64url')}`;
+  }
+});
 
 const page = (title, body) => `<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>${title}</title></head><body><main><h1>${title}</h1>${body}</main></body></html>`;
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -22,7 +22,7 @@ use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
     CoreClient, CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType,
     CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
@@ -247,7 +247,6 @@ impl FranceConnect {
         use base64::Engine;
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         use openidconnect::JsonWebKey;
-        use openidconnect::core::CoreJwsSigningAlgorithm;
 
         let url = metadata
             .userinfo_endpoint()
@@ -511,7 +510,17 @@ impl IdentityProvider for FranceConnect {
         let mut metadata = metadata;
         let claims = loop {
             let client = self.client(&metadata);
-            let verifier = client.id_token_verifier();
+            // pinned: ES256 or RS256, and only those the provider advertises (never
+            // `none`, never HS256 with the client secret)
+            let advertised = metadata.id_token_signing_alg_values_supported();
+            let algs: Vec<CoreJwsSigningAlgorithm> = [
+                CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            ]
+            .into_iter()
+            .filter(|alg| advertised.contains(alg))
+            .collect();
+            let verifier = client.id_token_verifier().set_allowed_algs(algs);
             match id_token.claims(&verifier, &nonce) {
                 Ok(claims) => break claims.clone(),
                 Err(ClaimsVerificationError::SignatureVerification(

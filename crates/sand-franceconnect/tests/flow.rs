@@ -312,3 +312,29 @@ async fn a_provider_that_is_down_is_unavailable_not_a_crash() {
     let error = fc.begin().await.unwrap_err();
     assert!(error.is_unavailable(), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_tampered_id_token_and_a_userinfo_signed_with_an_unknown_key_are_refused() {
+    let provider = Provider::start();
+    let fc = provider.adapter();
+    for who in ["jeton-altere", "cle-inconnue"] {
+        let request = fc.begin().await.unwrap();
+        let back = Browser::new().log_in(&request.url, Some(who)).await;
+        match fc.complete(request.pending, callback_of(&back)).await {
+            Err(IdentityProviderError::InvalidResponse(why)) => {
+                let why = why.to_string();
+                assert!(
+                    why.contains("id_token") || why.contains("userinfo"),
+                    "{who}: {why}"
+                );
+            }
+            other => panic!("{who}: {other:?}"),
+        }
+    }
+    // and an honest login still works after the key re-fetch
+    let request = fc.begin().await.unwrap();
+    let back = Browser::new().log_in(&request.url, Some("test")).await;
+    fc.complete(request.pending, callback_of(&back))
+        .await
+        .unwrap();
+}
