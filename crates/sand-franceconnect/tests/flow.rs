@@ -338,3 +338,55 @@ async fn a_tampered_id_token_and_a_userinfo_signed_with_an_unknown_key_are_refus
         .await
         .unwrap();
 }
+
+struct Now;
+
+impl sand_domain::ports::Clock for Now {
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
+}
+
+#[tokio::test]
+async fn a_first_login_creates_the_certified_profile_and_the_next_finds_it() {
+    use sand_domain::profile::sign_in::{FranceConnectSignIn, SignInWithFranceConnect};
+    use sand_persistence::{DatabaseRoles, KeyProtector, Store, StoreSettings};
+    use std::sync::Arc;
+
+    let provider = Provider::start();
+    let fc = provider.adapter();
+    let dir = std::env::temp_dir().join(format!("sand-fc-{}", std::process::id()));
+    let store = Store::connect(
+        &StoreSettings::new(format!("sqlite://{}", dir.join("sand.db").display())),
+        KeyProtector::from_secret(&[3; 32]).unwrap(),
+    )
+    .await
+    .unwrap();
+    store.migrate(&DatabaseRoles::default()).await.unwrap();
+    let sign_in = SignInWithFranceConnect {
+        profiles: Arc::new(store.profiles()),
+        clock: Arc::new(Now),
+    };
+
+    let mut profiles = Vec::new();
+    for _ in 0..2 {
+        let request = fc.begin().await.unwrap();
+        let back = Browser::new().log_in(&request.url, Some("test")).await;
+        let certified = fc
+            .complete(request.pending, callback_of(&back))
+            .await
+            .unwrap();
+        profiles.push(sign_in.execute(certified).await.unwrap());
+    }
+    let FranceConnectSignIn::Created(created) = &profiles[0] else {
+        panic!("first login: {:?}", profiles[0])
+    };
+    assert!(created.identity_certified);
+    assert_eq!(created.identity.birth_name.as_str(), "DUBOIS");
+    assert_eq!(created.email.as_str(), "angela.dubois@exemple.fr");
+    let FranceConnectSignIn::Existing(existing) = &profiles[1] else {
+        panic!("second login: {:?}", profiles[1])
+    };
+    assert_eq!(existing.id, created.id, "keyed by (issuer, sub)");
+    std::fs::remove_dir_all(dir).unwrap();
+}
