@@ -189,6 +189,19 @@ pub trait ProfileRepository: Send + Sync {
     /// # Errors
     /// [`PortError`] only.
     async fn delete(&self, id: ProfileId, notice: Option<Mail>) -> Result<Option<u64>, PortError>;
+
+    /// The password hash of a password profile.
+    ///
+    /// # Errors
+    /// [`PortError`] only; `None` when there is no such profile or it has no password.
+    async fn password_hash(&self, id: ProfileId) -> Result<Option<PasswordHash>, PortError>;
+
+    /// Replaces the password hash of a password profile (a forgotten password was reset)
+    /// and marks its e-mail verified (the reset link proved it).
+    ///
+    /// # Errors
+    /// [`PortError`] only; `false` when there is no such password profile.
+    async fn set_password(&self, id: ProfileId, hash: PasswordHash) -> Result<bool, PortError>;
 }
 
 /// Why a link could not be stored.
@@ -514,6 +527,77 @@ pub trait AttestationRenderer: Send + Sync {
     /// # Errors
     /// [`PortError::Unexpected`] when rendering or signing fails.
     async fn render(&self, attestation: &Attestation) -> Result<RenderedAttestation, PortError>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Login sessions
+// ---------------------------------------------------------------------------------------
+
+/// A login session as stored: the browser holds a random token, the store only a digest
+/// of it (a stolen database does not give live sessions).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    /// Digest of the browser's token (hex of SHA-256).
+    pub digest: String,
+    pub profile: ProfileId,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    /// To end the FranceConnect session at logout, when the login came from there.
+    pub id_token_hint: Option<String>,
+}
+
+impl std::fmt::Debug for StoredSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSession")
+            .field("profile", &self.profile)
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stores login sessions server-side. A deleted profile's sessions go with it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// # Errors
+    /// [`PortError`] only.
+    async fn create(&self, session: StoredSession) -> Result<(), PortError>;
+
+    /// The session with this digest, if it is still there.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn find(&self, digest: &str) -> Result<Option<StoredSession>, PortError>;
+
+    /// Records activity (idle timeout).
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn touch(&self, digest: &str, at: OffsetDateTime) -> Result<(), PortError>;
+
+    /// Ends one session (logout, timeout).
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn delete(&self, digest: &str) -> Result<(), PortError>;
+
+    /// Ends every session of a profile (password reset).
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn delete_for_profile(&self, profile: ProfileId) -> Result<u64, PortError>;
+
+    /// Removes sessions idle since before `idle_before` or created before
+    /// `created_before`; returns how many.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn purge(
+        &self,
+        idle_before: OffsetDateTime,
+        created_before: OffsetDateTime,
+    ) -> Result<u64, PortError>;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_records;
 mod m20261124_000002_create_profiles_and_links;
 mod m20261124_000003_create_mail_outbox;
+mod m20261124_000004_create_web_sessions;
 pub mod roles;
 
 /// Every migration, oldest first.
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_records::Migration),
             Box::new(m20261124_000002_create_profiles_and_links::Migration),
             Box::new(m20261124_000003_create_mail_outbox::Migration),
+            Box::new(m20261124_000004_create_web_sessions::Migration),
         ]
     }
 }

@@ -55,7 +55,13 @@ fn check(name: &str) -> Result<&str, RolesError> {
 /// Tables the import writes, the web side only reads.
 pub const RECORD_TABLES: &[&str] = &["import_batch", "diploma_record"];
 /// Tables the web side reads and writes.
-pub const WEB_TABLES: &[&str] = &["profile", "link", "verification_event", "mail_outbox"];
+pub const WEB_TABLES: &[&str] = &[
+    "profile",
+    "link",
+    "verification_event",
+    "mail_outbox",
+    "web_session",
+];
 
 /// Creates the roles if missing and grants their privileges. PostgreSQL only; a no-op
 /// on other backends.

@@ -18,6 +18,7 @@ mod mapping;
 mod outbox;
 mod profiles;
 mod records;
+mod sessions;
 mod staging;
 
 use std::path::Path;
@@ -37,6 +38,7 @@ pub use outbox::{SeaOrmMailQueue, SeaOrmMailer};
 pub use profiles::SeaOrmProfileRepository;
 pub use records::{SeaOrmCatalogue, SeaOrmRecordReader, SeaOrmRecordWriter};
 pub use sand_migration::roles::RoleNames as DatabaseRoles;
+pub use sessions::SeaOrmSessionStore;
 
 /// Values to fill the hot-path queries with (see [`Store::hot_path_queries`]).
 #[doc(hidden)]
@@ -375,6 +377,12 @@ impl Store {
     #[must_use]
     pub fn mailer(&self) -> SeaOrmMailer {
         SeaOrmMailer(self.clone())
+    }
+
+    /// Login sessions of the web server.
+    #[must_use]
+    pub fn sessions(&self) -> SeaOrmSessionStore {
+        SeaOrmSessionStore(self.clone())
     }
 
     /// The outbox, for the background mail sender.

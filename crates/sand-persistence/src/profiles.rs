@@ -122,6 +122,31 @@ impl ProfileRepository for SeaOrmProfileRepository {
     }
 
     #[instrument(skip_all, err)]
+    async fn password_hash(&self, id: ProfileId) -> Result<Option<PasswordHash>, PortError> {
+        let row = profile::Entity::find_by_id(id.0)
+            .one(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(row.and_then(|r| r.password_hash).map(PasswordHash::new))
+    }
+
+    #[instrument(skip_all, err)]
+    async fn set_password(&self, id: ProfileId, hash: PasswordHash) -> Result<bool, PortError> {
+        let result = profile::Entity::update_many()
+            .col_expr(
+                profile::Column::PasswordHash,
+                Expr::value(hash.as_str().to_owned()),
+            )
+            .col_expr(profile::Column::EmailVerified, Expr::value(true))
+            .filter(profile::Column::Id.eq(id.0))
+            .filter(profile::Column::PasswordHash.is_not_null())
+            .exec(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(result.rows_affected > 0)
+    }
+
+    #[instrument(skip_all, err)]
     async fn delete(&self, id: ProfileId, notice: Option<Mail>) -> Result<Option<u64>, PortError> {
         let txn = self.0.db.begin().await.map_err(port)?;
         // Lock the profile first: a concurrent attach either committed its link before

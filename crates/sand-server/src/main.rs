@@ -3,6 +3,7 @@
 mod attestation;
 mod import;
 mod one_way;
+mod serve;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ use sand_persistence::{DatabaseRoles, RecordWriteAccess, StoreSettings};
 use crate::one_way::Deployment;
 
 /// The default database: an embedded SQLite file in ./data, created on first use.
-const DEFAULT_DATABASE_URL: &str = "sqlite://data/sand.db";
+pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://data/sand.db";
 
 /// SAND: certified digital attestations of French diplomas.
 #[derive(Debug, Parser)]
@@ -41,6 +42,14 @@ struct DatabaseArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the web service: the graduate space, the verification space, the catalogue,
+    /// help and the JSON API (/api/v1, documented at /api/v1/docs).
+    ///
+    /// Configuration comes from the options or their SAND_* environment variables. On
+    /// SQLite the schema is created or upgraded at start; on PostgreSQL run `sand migrate`
+    /// first and connect as the web role, which cannot write diploma records. Stops
+    /// gracefully on SIGTERM or Ctrl-C (requests in flight finish).
+    Serve(Box<serve::ServeArgs>),
     /// Create or upgrade the database schema (and, on PostgreSQL, the web and importer
     /// roles and their privileges). Safe to run again: it does only what is missing.
     Migrate {
@@ -160,6 +169,8 @@ enum CommandError {
     Import(u8),
     #[error(transparent)]
     Attestation(#[from] attestation::AttestationCommandError),
+    #[error(transparent)]
+    Serve(#[from] serve::ServeError),
 }
 
 fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
@@ -192,6 +203,7 @@ fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
         | Command::Import { .. }
         | Command::Demo(_)
         | Command::Keys(_)
+        | Command::Serve(_)
         | Command::Attestation(_) => {}
     }
     Ok(())
@@ -265,10 +277,13 @@ async fn first_start(out: &mut impl Write) -> Result<(), CommandError> {
             "  {birth_name}, {first_names}, date de naissance {birth_date}{usage}"
         )?;
     }
-    writeln!(
-        out,
-        "Le service web n'est pas encore livré : `sand --help` liste les commandes disponibles."
-    )?;
+    let Ok(Cli {
+        command: Some(Command::Serve(args)),
+    }) = Cli::try_parse_from(["sand", "serve", "--demo"])
+    else {
+        return Ok(());
+    };
+    serve::run(*args, out).await?;
     Ok(())
 }
 
@@ -389,6 +404,7 @@ async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CommandError> {
             }
         }
         Command::Keys(command) => attestation::keys(command, out)?,
+        Command::Serve(args) => serve::run(*args, out).await?,
         Command::Attestation(command) => attestation::attestation(command, out)?,
         reference => print_reference(&reference, out)?,
     }

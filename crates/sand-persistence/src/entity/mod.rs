@@ -6,3 +6,4 @@ pub mod link;
 pub mod mail_outbox;
 pub mod profile;
 pub mod verification_event;
+pub mod web_session;

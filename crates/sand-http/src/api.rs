@@ -1,0 +1,847 @@
+//! The JSON API (`/api/v1`, OpenAPI 3 at `/api/v1/openapi.json`, interactive page at
+//! `/api/v1/docs`): verification (one, or a batch of up to 100), the catalogue, the
+//! attestation signature keys and the check of an attestation file, and the graduate's
+//! own operations for a signed-in session (the session cookie of the pages).
+//!
+//! State-changing calls take a JSON body: a browser cannot send one cross-site without a
+//! CORS preflight, which this API never grants; the session cookie is SameSite=Lax too.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{Response, Route};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Attachment, AttachmentType, Binary, Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, Tags};
+use sand_attestation::{Verdict, verify_pdf};
+use sand_domain::diploma::DiplomaScope;
+use sand_domain::link::LinkState;
+use sand_domain::link::attach::{AttachDiplomaError, AttachDiplomaRequest, AttachOutcome};
+use sand_domain::link::attestation::{DownloadAttestationError, DownloadAttestationRequest};
+use sand_domain::link::detach::{DetachDiplomaError, DetachDiplomaRequest};
+use sand_domain::link::list::MyDiploma;
+use sand_domain::link::renew_key::{RenewKeyError, RenewKeyRequest};
+use sand_domain::profile::delete::DeleteProfileError;
+use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
+
+use crate::pages::public::{CatalogueEntry, ShownDiploma, catalogue_entries, verify_error_text};
+use crate::pages::space::{link_id, step_text};
+use crate::state::AppState;
+use crate::web::{Visitor, WebError, clear_session_cookie};
+
+/// Most verifications in one batch.
+pub const MAX_BATCH: usize = 100;
+
+/// A JSON error body, as every API error is answered.
+#[derive(Debug, Object)]
+pub struct ApiError {
+    /// Stable machine-readable code, e.g. `cle_invalide`.
+    pub code: String,
+    /// French message for a person.
+    pub message: String,
+    /// Quote it to support.
+    pub request_id: String,
+}
+
+pub(crate) fn json_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Response {
+    let body = serde_json::json!({ "code": code, "message": message, "request_id": request_id });
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_string())
+}
+
+fn error(visitor: &Visitor, code: &str, message: &str) -> Json<ApiError> {
+    Json(ApiError {
+        code: code.to_owned(),
+        message: message.to_owned(),
+        request_id: visitor.request_id.clone(),
+    })
+}
+
+#[derive(Tags)]
+enum ApiTags {
+    /// For verifiers: check a control key with the holder's name.
+    Verification,
+    /// Public reference data.
+    Catalogue,
+    /// Attestation signatures.
+    Attestations,
+    /// The signed-in graduate's own diplomas and profile.
+    Me,
+}
+
+/// A key and a name to check.
+#[derive(Debug, Clone, Object)]
+pub struct VerificationBody {
+    /// The 8-character control key (spaces and dashes ignored).
+    #[oai(validator(max_length = 32))]
+    pub cle: String,
+    /// The holder's birth name.
+    #[oai(validator(max_length = 80))]
+    pub nom: String,
+    /// The verifying organisation, shown to the holder (optional).
+    #[oai(validator(max_length = 120))]
+    pub organisme: Option<String>,
+}
+
+/// A valid attestation's content.
+#[derive(Debug, Clone, Object)]
+pub struct VerifiedDiplomaJson {
+    pub titulaire: String,
+    pub date_naissance: String,
+    pub diplome: String,
+    pub specialite: Option<String>,
+    pub mention: Option<String>,
+    pub session: String,
+    pub academie: String,
+    pub date_deliberation: String,
+}
+
+impl From<ShownDiploma> for VerifiedDiplomaJson {
+    fn from(d: ShownDiploma) -> Self {
+        let some = |s: String| (!s.is_empty()).then_some(s);
+        Self {
+            titulaire: d.holder,
+            date_naissance: d.birth_date,
+            diplome: d.diploma,
+            specialite: some(d.speciality),
+            mention: some(d.mention),
+            session: d.session,
+            academie: d.academie,
+            date_deliberation: d.deliberation,
+        }
+    }
+}
+
+/// The answer to a verification: one answer for "unknown key" and "wrong name".
+#[derive(Debug, Clone, Object)]
+pub struct VerificationResult {
+    pub valide: bool,
+    /// Present when `valide`.
+    pub diplome: Option<VerifiedDiplomaJson>,
+    /// When the check was made (RFC 3339).
+    pub verifie_le: String,
+}
+
+#[derive(ApiResponse)]
+enum VerifyResponse {
+    /// Checked (valid or not).
+    #[oai(status = 200)]
+    Ok(Json<VerificationResult>),
+    /// A field is malformed.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiError>),
+    /// Too many verifications from this client or of this key.
+    #[oai(status = 429)]
+    TooMany(Json<ApiError>),
+}
+
+/// Up to 100 keys and names.
+#[derive(Debug, Object)]
+pub struct VerificationBatchBody {
+    #[oai(validator(max_items = 100))]
+    pub verifications: Vec<VerificationBody>,
+}
+
+/// One result of a batch, in the order asked.
+#[derive(Debug, Object)]
+pub struct BatchItem {
+    pub valide: bool,
+    pub diplome: Option<VerifiedDiplomaJson>,
+    /// Why this item could not be checked (malformed field, or rate limit).
+    pub erreur: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct VerificationBatchResult {
+    pub resultats: Vec<BatchItem>,
+    pub verifie_le: String,
+}
+
+#[derive(ApiResponse)]
+enum BatchResponse {
+    #[oai(status = 200)]
+    Ok(Json<VerificationBatchResult>),
+    #[oai(status = 400)]
+    BadRequest(Json<ApiError>),
+    #[oai(status = 429)]
+    TooMany(Json<ApiError>),
+}
+
+/// A public key that signs attestations.
+#[derive(Debug, Object)]
+pub struct SigningKeyJson {
+    /// Key id as printed in attestations (16 hex digits).
+    pub id: String,
+    pub algorithme: String,
+    /// The public demonstration key: its signatures prove nothing.
+    pub demonstration: bool,
+    /// SubjectPublicKeyInfo, PEM.
+    pub pem: String,
+}
+
+#[derive(Debug, Object)]
+pub struct KeySet {
+    pub cles: Vec<SigningKeyJson>,
+}
+
+/// What the check of an attestation file found.
+#[derive(Debug, Object)]
+pub struct FileCheck {
+    /// `intacte`, `modifiee`, `cle_inconnue`, `falsifiee` or `non_attestation`.
+    pub verdict: String,
+    pub demonstration: bool,
+    /// The signed control key (check it online: only that says it is still valid).
+    pub cle: Option<String>,
+    pub message: String,
+}
+
+#[derive(ApiResponse)]
+enum FileCheckResponse {
+    #[oai(status = 200)]
+    Ok(Json<FileCheck>),
+    #[oai(status = 413)]
+    TooLarge(Json<ApiError>),
+}
+
+/// An attached diploma.
+#[derive(Debug, Object)]
+pub struct MyDiplomaJson {
+    pub id: String,
+    pub diplome: String,
+    pub session: u16,
+    pub academie: String,
+    pub specialite: Option<String>,
+    pub mention: Option<String>,
+    /// `None` once withdrawn by the exam office.
+    pub cle: Option<String>,
+    pub cle_depuis: String,
+    pub retire: bool,
+    pub verifications: Vec<VerificationEventJson>,
+}
+
+#[derive(Debug, Object)]
+pub struct VerificationEventJson {
+    pub le: String,
+    pub organisme: Option<String>,
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl From<&MyDiploma> for MyDiplomaJson {
+    fn from(d: &MyDiploma) -> Self {
+        let withdrawn = !matches!(d.link.state, LinkState::Active);
+        Self {
+            id: d.link.id.0.to_string(),
+            diplome: d.record.scope.kind.code().to_owned(),
+            session: d.record.scope.session.year(),
+            academie: d.record.scope.academie.code().to_owned(),
+            specialite: d.record.award.speciality.as_ref().map(ToString::to_string),
+            mention: d.record.award.mention.map(|m| m.label().to_owned()),
+            cle: (!withdrawn).then(|| d.link.key.as_str().to_owned()),
+            cle_depuis: rfc3339(d.link.key_issued_at),
+            retire: withdrawn,
+            verifications: d
+                .verifications
+                .iter()
+                .map(|v| VerificationEventJson {
+                    le: rfc3339(v.at),
+                    organisme: v.organisation.as_ref().map(ToString::to_string),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct AttachBody {
+    /// Diploma kind code (`GET /catalogue`), e.g. `BACG`.
+    #[oai(validator(max_length = 8))]
+    pub diplome: String,
+    pub session: u16,
+    /// Académie code, e.g. `LYON`.
+    #[oai(validator(max_length = 8))]
+    pub academie: String,
+}
+
+/// Why a diploma was not attached, with what to do.
+#[derive(Debug, Object)]
+pub struct NotAttached {
+    /// `non_disponible`, `aucune_correspondance` or `service_examens`.
+    pub code: String,
+    pub message: String,
+    pub etapes: Vec<String>,
+}
+
+#[derive(ApiResponse)]
+enum AttachResponse {
+    /// Attached.
+    #[oai(status = 201)]
+    Created(Json<MyDiplomaJson>),
+    /// Already attached to this profile.
+    #[oai(status = 200)]
+    Already(Json<MyDiplomaJson>),
+    #[oai(status = 400)]
+    BadRequest(Json<ApiError>),
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiError>),
+    /// Not attached: the support checklist says what to do.
+    #[oai(status = 422)]
+    NotAttached(Json<NotAttached>),
+    #[oai(status = 429)]
+    TooMany(Json<ApiError>),
+}
+
+#[derive(ApiResponse)]
+enum ListResponse {
+    #[oai(status = 200)]
+    Ok(Json<Vec<MyDiplomaJson>>),
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiError>),
+}
+
+#[derive(ApiResponse)]
+enum OneResponse {
+    #[oai(status = 200)]
+    Ok(Json<MyDiplomaJson>),
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiError>),
+    /// No such diploma in this profile.
+    #[oai(status = 404)]
+    NotFound(Json<ApiError>),
+}
+
+#[derive(ApiResponse)]
+enum EmptyResponse {
+    #[oai(status = 204)]
+    Done,
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiError>),
+    #[oai(status = 404)]
+    NotFound(Json<ApiError>),
+}
+
+#[derive(ApiResponse)]
+enum DeleteMeResponse {
+    #[oai(status = 204)]
+    Done(#[oai(header = "Set-Cookie")] String),
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiError>),
+}
+
+#[derive(ApiResponse)]
+enum PdfResponse {
+    #[oai(status = 200)]
+    Ok(Attachment<Vec<u8>>),
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiError>),
+    #[oai(status = 404)]
+    NotFound(Json<ApiError>),
+    /// The exam office withdrew the record.
+    #[oai(status = 410)]
+    Gone(Json<ApiError>),
+}
+
+/// An empty JSON object (state-changing calls without parameters still take JSON).
+#[derive(Debug, Object)]
+pub struct Empty {}
+
+/// The API.
+#[derive(Debug)]
+pub struct Api;
+
+fn unauthorized(visitor: &Visitor) -> Json<ApiError> {
+    error(visitor, "non_connecte", "Connectez-vous d'abord.")
+}
+
+fn not_found(visitor: &Visitor) -> Json<ApiError> {
+    error(
+        visitor,
+        "introuvable",
+        "Aucun diplôme de ce numéro dans votre profil.",
+    )
+}
+
+async fn check_one(
+    state: &AppState,
+    visitor: &Visitor,
+    body: VerificationBody,
+) -> Result<Result<VerificationResult, String>, WebError> {
+    let request = VerifyRequest {
+        key: body.cle,
+        holder_name: body.nom,
+        organisation: body.organisme.unwrap_or_default(),
+    };
+    let now = rfc3339(state.ports.clock.now());
+    match state.verify.execute(request).await {
+        Ok(VerifyOutcome::Valid(d)) => Ok(Ok(VerificationResult {
+            valide: true,
+            diplome: Some(ShownDiploma::of(&d).into()),
+            verifie_le: now,
+        })),
+        Ok(VerifyOutcome::NotValid) => Ok(Ok(VerificationResult {
+            valide: false,
+            diplome: None,
+            verifie_le: now,
+        })),
+        Err(VerifyError::Unexpected(e)) => Err(WebError::from(e).into()),
+        Err(e) => {
+            let _ = visitor;
+            Ok(Err(verify_error_text(&e)
+                .unwrap_or("Demande invalide.")
+                .to_owned()))
+        }
+    }
+}
+
+#[OpenApi]
+impl Api {
+    /// Check one control key with the holder's birth name.
+    ///
+    /// An unknown key and a name that does not match get the same answer.
+    #[oai(
+        path = "/verifications",
+        method = "post",
+        tag = "ApiTags::Verification"
+    )]
+    async fn verify(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+        body: Json<VerificationBody>,
+    ) -> poem::Result<VerifyResponse> {
+        if !state.limiters.verification(visitor.client, &body.cle) {
+            return Ok(VerifyResponse::TooMany(error(
+                &visitor,
+                "trop_de_demandes",
+                "Trop de vérifications : patientez avant de réessayer.",
+            )));
+        }
+        Ok(match check_one(&state, &visitor, body.0).await? {
+            Ok(result) => VerifyResponse::Ok(Json(result)),
+            Err(message) => {
+                VerifyResponse::BadRequest(error(&visitor, "requete_invalide", &message))
+            }
+        })
+    }
+
+    /// Check up to 100 keys at once (for employers). Each item counts against the
+    /// client's verification rate.
+    #[oai(
+        path = "/verifications/lot",
+        method = "post",
+        tag = "ApiTags::Verification"
+    )]
+    async fn verify_batch(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+        body: Json<VerificationBatchBody>,
+    ) -> poem::Result<BatchResponse> {
+        if body.verifications.len() > MAX_BATCH {
+            return Ok(BatchResponse::BadRequest(error(
+                &visitor,
+                "lot_trop_grand",
+                "100 vérifications au plus par lot.",
+            )));
+        }
+        let mut results = Vec::with_capacity(body.verifications.len());
+        for item in body.0.verifications {
+            if !state.limiters.verification(visitor.client, &item.cle) {
+                if results.is_empty() {
+                    return Ok(BatchResponse::TooMany(error(
+                        &visitor,
+                        "trop_de_demandes",
+                        "Trop de vérifications : patientez avant de réessayer.",
+                    )));
+                }
+                results.push(BatchItem {
+                    valide: false,
+                    diplome: None,
+                    erreur: Some(
+                        "Limite de vérifications atteinte : réessayez plus tard.".to_owned(),
+                    ),
+                });
+                continue;
+            }
+            results.push(match check_one(&state, &visitor, item).await? {
+                Ok(r) => BatchItem {
+                    valide: r.valide,
+                    diplome: r.diplome,
+                    erreur: None,
+                },
+                Err(message) => BatchItem {
+                    valide: false,
+                    diplome: None,
+                    erreur: Some(message),
+                },
+            });
+        }
+        Ok(BatchResponse::Ok(Json(VerificationBatchResult {
+            resultats: results,
+            verifie_le: rfc3339(state.ports.clock.now()),
+        })))
+    }
+
+    /// Every available diploma kind × session × académie, optionally filtered.
+    #[oai(path = "/catalogue", method = "get", tag = "ApiTags::Catalogue")]
+    async fn catalogue(
+        &self,
+        state: Data<&Arc<AppState>>,
+        #[oai(validator(max_length = 8))] academie: Query<Option<String>>,
+        #[oai(validator(max_length = 8))] diplome: Query<Option<String>>,
+        session: Query<Option<u16>>,
+    ) -> poem::Result<Json<Vec<CatalogueEntry>>> {
+        let academie = academie.0.and_then(|a| a.parse().ok());
+        let kind = diplome.0.and_then(|k| k.parse().ok());
+        Ok(Json(
+            catalogue_entries(&state, academie, kind, session.0).await?,
+        ))
+    }
+
+    /// The public keys that sign attestations (current and previous ones).
+    #[oai(
+        path = "/cles-signature",
+        method = "get",
+        tag = "ApiTags::Attestations"
+    )]
+    async fn keys(&self, state: Data<&Arc<AppState>>) -> poem::Result<Json<KeySet>> {
+        Ok(key_set(&state).map(Json)?)
+    }
+
+    /// Check an attestation PDF (at most 5 MB): is it exactly as issued?
+    #[oai(
+        path = "/attestations/controle",
+        method = "post",
+        tag = "ApiTags::Attestations"
+    )]
+    async fn check_file(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+        body: Binary<Vec<u8>>,
+    ) -> FileCheckResponse {
+        if body.0.len() > state.settings.max_pdf_bytes {
+            return FileCheckResponse::TooLarge(error(
+                &visitor,
+                "trop_volumineux",
+                "5 Mo au plus.",
+            ));
+        }
+        let check = match verify_pdf(&body.0, &state.verification_keys) {
+            Verdict::Intact { facts, demo, .. } => FileCheck {
+                verdict: "intacte".to_owned(),
+                demonstration: demo,
+                cle: Some(facts.control_key),
+                message: "Le fichier est intact et signé par ce service. Vérifiez en ligne sa clé avec le nom du titulaire : seule cette vérification dit s'il est encore valide.".to_owned(),
+            },
+            Verdict::Altered { facts, demo } => FileCheck {
+                verdict: "modifiee".to_owned(),
+                demonstration: demo,
+                cle: Some(facts.control_key),
+                message: "Le fichier a été modifié après sa production : ne vous fiez pas à son contenu.".to_owned(),
+            },
+            Verdict::UnknownKey(_) => FileCheck { verdict: "cle_inconnue".to_owned(), demonstration: false, cle: None, message: "Signé par une clé que ce service ne connaît pas.".to_owned() },
+            Verdict::Forged => FileCheck { verdict: "falsifiee".to_owned(), demonstration: false, cle: None, message: "La signature ne correspond pas au contenu : document falsifié.".to_owned() },
+            Verdict::NotAnAttestation(_) => FileCheck { verdict: "non_attestation".to_owned(), demonstration: false, cle: None, message: "Ce fichier n'est pas une attestation de ce service.".to_owned() },
+        };
+        FileCheckResponse::Ok(Json(check))
+    }
+
+    /// My attached diplomas, with their keys and verifications.
+    #[oai(path = "/moi/diplomes", method = "get", tag = "ApiTags::Me")]
+    async fn my_diplomas(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+    ) -> poem::Result<ListResponse> {
+        let Some(me) = &visitor.signed_in else {
+            return Ok(ListResponse::Unauthorized(unauthorized(&visitor)));
+        };
+        let list = state
+            .list
+            .execute(me.profile)
+            .await
+            .map_err(WebError::from)?;
+        Ok(ListResponse::Ok(Json(
+            list.iter().map(MyDiplomaJson::from).collect(),
+        )))
+    }
+
+    /// Attach a diploma (matched on my identity at exam time).
+    #[oai(path = "/moi/diplomes", method = "post", tag = "ApiTags::Me")]
+    async fn attach(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+        body: Json<AttachBody>,
+    ) -> poem::Result<AttachResponse> {
+        let Some(me) = &visitor.signed_in else {
+            return Ok(AttachResponse::Unauthorized(unauthorized(&visitor)));
+        };
+        let scope = match (
+            body.diplome.parse(),
+            sand_domain::diploma::Session::new(body.session),
+            body.academie.parse(),
+        ) {
+            (Ok(kind), Ok(session), Ok(academie)) => DiplomaScope {
+                kind,
+                session,
+                academie,
+            },
+            _ => {
+                return Ok(AttachResponse::BadRequest(error(
+                    &visitor,
+                    "requete_invalide",
+                    "Diplôme, session ou académie inconnus (voir /api/v1/catalogue).",
+                )));
+            }
+        };
+        if !state.limiters.attach(me.profile) {
+            return Ok(AttachResponse::TooMany(error(
+                &visitor,
+                "trop_de_demandes",
+                "Trop de tentatives de rattachement : réessayez plus tard.",
+            )));
+        }
+        let outcome = match state
+            .attach
+            .execute(AttachDiplomaRequest {
+                profile: me.profile,
+                scope,
+            })
+            .await
+        {
+            Ok(o) => o,
+            Err(AttachDiplomaError::ProfileNotFound) => {
+                return Ok(AttachResponse::Unauthorized(unauthorized(&visitor)));
+            }
+            Err(AttachDiplomaError::KeySpaceExhausted) => {
+                return Err(WebError::unexpected("control key space exhausted").into());
+            }
+            Err(AttachDiplomaError::Unexpected(e)) => return Err(WebError::from(e).into()),
+        };
+        let not_attached =
+            |code: &str, message: &str, steps: &[sand_domain::link::attach::SupportStep]| {
+                AttachResponse::NotAttached(Json(NotAttached {
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                    etapes: steps.iter().map(|s| step_text(s).0).collect(),
+                }))
+            };
+        let find = |id| async move {
+            let list = state
+                .list
+                .execute(me.profile)
+                .await
+                .map_err(WebError::from)?;
+            Ok::<_, WebError>(
+                list.iter()
+                    .find(|d| d.link.id == id)
+                    .map(MyDiplomaJson::from),
+            )
+        };
+        Ok(match outcome {
+            AttachOutcome::Attached { link, .. } => match find(link.id).await? {
+                Some(d) => AttachResponse::Created(Json(d)),
+                None => return Err(WebError::unexpected("attached link not listed").into()),
+            },
+            AttachOutcome::AlreadyAttachedToYou { link } => match find(link).await? {
+                Some(d) => AttachResponse::Already(Json(d)),
+                None => return Err(WebError::unexpected("attached link not listed").into()),
+            },
+            AttachOutcome::NotInCatalogue { next_steps, .. } => not_attached(
+                "non_disponible",
+                "Ce diplôme n'est pas disponible dans ce service.",
+                &next_steps,
+            ),
+            AttachOutcome::NoMatch { next_steps, .. } => not_attached(
+                "aucune_correspondance",
+                "Aucun résultat de ce diplôme ne porte l'identité de votre profil.",
+                &next_steps,
+            ),
+            AttachOutcome::AmbiguousHomonyms { next_steps, .. }
+            | AttachOutcome::AttachedToAnotherProfile { next_steps, .. } => not_attached(
+                "service_examens",
+                "Ce diplôme ne peut pas être rattaché automatiquement.",
+                &next_steps,
+            ),
+        })
+    }
+
+    /// Delete an attestation: the link goes, the key stops verifying, the record stays.
+    #[oai(path = "/moi/diplomes/:id", method = "delete", tag = "ApiTags::Me")]
+    async fn detach(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+    ) -> poem::Result<EmptyResponse> {
+        let Some(me) = &visitor.signed_in else {
+            return Ok(EmptyResponse::Unauthorized(unauthorized(&visitor)));
+        };
+        let Ok(link) = link_id(&id.0) else {
+            return Ok(EmptyResponse::NotFound(not_found(&visitor)));
+        };
+        match state
+            .detach
+            .execute(DetachDiplomaRequest {
+                profile: me.profile,
+                link,
+            })
+            .await
+        {
+            Ok(()) => Ok(EmptyResponse::Done),
+            Err(DetachDiplomaError::NotFound) => Ok(EmptyResponse::NotFound(not_found(&visitor))),
+            Err(DetachDiplomaError::Unexpected(e)) => Err(WebError::from(e).into()),
+        }
+    }
+
+    /// Draw a new control key; the old one stops verifying at once.
+    #[oai(path = "/moi/diplomes/:id/cle", method = "post", tag = "ApiTags::Me")]
+    async fn renew(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+        _body: Json<Empty>,
+    ) -> poem::Result<OneResponse> {
+        let Some(me) = &visitor.signed_in else {
+            return Ok(OneResponse::Unauthorized(unauthorized(&visitor)));
+        };
+        let Ok(link) = link_id(&id.0) else {
+            return Ok(OneResponse::NotFound(not_found(&visitor)));
+        };
+        match state
+            .renew_key
+            .execute(RenewKeyRequest {
+                profile: me.profile,
+                link,
+            })
+            .await
+        {
+            Ok(_) => {
+                let list = state
+                    .list
+                    .execute(me.profile)
+                    .await
+                    .map_err(WebError::from)?;
+                match list.iter().find(|d| d.link.id == link) {
+                    Some(d) => Ok(OneResponse::Ok(Json(d.into()))),
+                    None => Ok(OneResponse::NotFound(not_found(&visitor))),
+                }
+            }
+            Err(RenewKeyError::NotFound) => Ok(OneResponse::NotFound(not_found(&visitor))),
+            Err(RenewKeyError::KeySpaceExhausted) => {
+                Err(WebError::unexpected("control key space exhausted").into())
+            }
+            Err(RenewKeyError::Unexpected(e)) => Err(WebError::from(e).into()),
+        }
+    }
+
+    /// The certified attestation (signed PDF).
+    #[oai(
+        path = "/moi/diplomes/:id/attestation",
+        method = "get",
+        tag = "ApiTags::Me"
+    )]
+    async fn attestation(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+    ) -> poem::Result<PdfResponse> {
+        let Some(me) = &visitor.signed_in else {
+            return Ok(PdfResponse::Unauthorized(unauthorized(&visitor)));
+        };
+        let Ok(link) = link_id(&id.0) else {
+            return Ok(PdfResponse::NotFound(not_found(&visitor)));
+        };
+        match state
+            .download
+            .execute(DownloadAttestationRequest {
+                profile: me.profile,
+                link,
+            })
+            .await
+        {
+            Ok(rendered) => Ok(PdfResponse::Ok(
+                Attachment::new(rendered.bytes)
+                    .attachment_type(AttachmentType::Attachment)
+                    .filename(rendered.file_name),
+            )),
+            Err(DownloadAttestationError::NotFound) => {
+                Ok(PdfResponse::NotFound(not_found(&visitor)))
+            }
+            Err(DownloadAttestationError::Withdrawn) => Ok(PdfResponse::Gone(error(
+                &visitor,
+                "retire",
+                "Le service des examens a retiré ce résultat.",
+            ))),
+            Err(DownloadAttestationError::Unexpected(e)) => Err(WebError::from(e).into()),
+        }
+    }
+
+    /// Delete my profile: all personal data and links, at once; a confirmation e-mail.
+    #[oai(path = "/moi", method = "delete", tag = "ApiTags::Me")]
+    async fn delete_me(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+    ) -> poem::Result<DeleteMeResponse> {
+        let Some(me) = &visitor.signed_in else {
+            return Ok(DeleteMeResponse::Unauthorized(unauthorized(&visitor)));
+        };
+        match state.delete_profile.execute(me.profile).await {
+            Ok(_) | Err(DeleteProfileError::NotFound) => {
+                Ok(DeleteMeResponse::Done(clear_session_cookie(&state)))
+            }
+            Err(DeleteProfileError::Unexpected(e)) => Err(WebError::from(e).into()),
+        }
+    }
+}
+
+pub(crate) fn key_set(state: &AppState) -> Result<KeySet, WebError> {
+    let cles = state
+        .verification_keys
+        .iter()
+        .map(|k| {
+            Ok(SigningKeyJson {
+                id: k.id.to_string(),
+                algorithme: "Ed25519".to_owned(),
+                demonstration: k.demo,
+                pem: k.to_pem().map_err(WebError::unexpected)?,
+            })
+        })
+        .collect::<Result<Vec<_>, WebError>>()?;
+    Ok(KeySet { cles })
+}
+
+/// The OpenAPI service of the API.
+#[must_use]
+pub fn service(public_url: &str) -> OpenApiService<Api, ()> {
+    OpenApiService::new(Api, "SAND", env!("CARGO_PKG_VERSION"))
+        .description("Vérification d'attestations de diplômes, catalogue, et opérations du diplômé connecté.")
+        .server(format!("{public_url}/api/v1"))
+}
+
+/// `/api/v1` with its document and interactive page.
+pub(crate) fn routes(public_url: &str) -> Route {
+    let service = service(public_url);
+    let spec = service.spec_endpoint();
+    let docs = service.swagger_ui();
+    Route::new()
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .nest("/", service)
+}

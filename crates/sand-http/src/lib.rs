@@ -1,0 +1,59 @@
+//! SAND's web adapter: the French pages of the graduate space, the verification space,
+//! the catalogue and help, and the JSON API, over the domain's use cases.
+//!
+//! - [`app`] builds the whole endpoint from an [`AppState`];
+//! - every request goes through one frame (`web.rs`): request id, client address,
+//!   session, CSRF, security headers, errors as pages or JSON;
+//! - sessions are server-side ([`sand_domain::ports::SessionStore`]); passwords are
+//!   hashed with Argon2id off the runtime ([`hasher::Argon2Hasher`]);
+//! - the layout and stylesheet (`templates/base.html`, `static/sand.css`) are the theme.
+
+pub mod api;
+pub mod hasher;
+pub mod limits;
+pub mod pages;
+pub mod state;
+pub mod system;
+pub mod tokens;
+pub mod web;
+
+use std::sync::Arc;
+
+use poem::endpoint::BoxEndpoint;
+use poem::web::Data;
+use poem::{EndpointExt, Response, Route, get, handler};
+
+pub use limits::RateLimits;
+pub use pages::public::DemoPerson;
+pub use state::{AppState, Ports, WebSettings};
+
+#[handler]
+fn well_known_keys(state: Data<&Arc<AppState>>) -> Result<Response, web::WebError> {
+    let set = api::key_set(&state)?;
+    let body = serde_json::json!({
+        "cles": set.cles.iter().map(|k| serde_json::json!({
+            "id": k.id, "algorithme": k.algorithme, "demonstration": k.demonstration, "pem": k.pem,
+        })).collect::<Vec<_>>()
+    });
+    Ok(Response::builder()
+        .content_type("application/json")
+        .header("cache-control", "public, max-age=3600")
+        .body(body.to_string()))
+}
+
+/// The whole web service.
+#[must_use]
+pub fn app(state: Arc<AppState>) -> BoxEndpoint<'static, Response> {
+    let public_url = state.settings.public_url.clone();
+    Route::new()
+        .nest("/", pages::routes())
+        .nest("/api/v1", api::routes(&public_url))
+        .at(
+            "/.well-known/sand-attestation-keys.json",
+            get(well_known_keys),
+        )
+        .around(web::frame)
+        .data(state)
+        .map_to_response()
+        .boxed()
+}

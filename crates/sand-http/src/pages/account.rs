@@ -1,0 +1,794 @@
+//! Accounts: create (two steps, the identity shown before it is fixed for good), confirm
+//! the e-mail address, log in and out, forgotten password.
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Query};
+use poem::{Body, Response, handler};
+use sand_attestation::french_date;
+use sand_domain::SecretToken;
+use sand_domain::credentials::{Email, EmailError, Password, PasswordError};
+use sand_domain::identity::{
+    BirthDate, BirthDateError, BirthName, FirstNames, FirstNamesError, Identity, NameError,
+};
+use sand_domain::ports::Mail;
+use sand_domain::profile::ProfileId;
+use sand_domain::profile::create::{CreateProfileError, CreateProfileRequest};
+use sand_domain::profile::sign_in::LogInError;
+use serde::Deserialize;
+use time::{Date, Duration};
+
+use super::MessagePage;
+use crate::state::AppState;
+use crate::tokens::{Purpose, Signer};
+use crate::web::{
+    Chrome, Visitor, WebError, end_session, page, read_form, see_other, start_session,
+};
+
+/// How long an e-mail verification link is valid.
+pub const VERIFY_EMAIL_VALID: Duration = Duration::hours(48);
+/// How long a password-reset link is valid.
+pub const RESET_VALID: Duration = Duration::hours(1);
+
+// ---------------------------------------------------------------------------------------
+// Create an account
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    pub nom: String,
+    #[serde(default)]
+    pub prenoms: String,
+    #[serde(default)]
+    pub naissance: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    mot_de_passe: String,
+    #[serde(default)]
+    confirmation: String,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    chrome: Chrome,
+    form: RegisterForm,
+    errors: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "register_confirm.html")]
+struct RegisterConfirmPage {
+    chrome: Chrome,
+    form: RegisterForm,
+    errors: Vec<String>,
+    shown_name: String,
+    shown_first_names: String,
+    shown_birth_date: String,
+}
+
+/// `jj/mm/aaaa` (what people type) or `aaaa-mm-jj` (what date pickers send).
+pub(crate) fn parse_birth_date(text: &str, today: Date) -> Result<BirthDate, BirthDateError> {
+    let text = text.trim();
+    if text.contains('-') {
+        return BirthDate::parse_iso(text, today);
+    }
+    let parts: Vec<&str> = text
+        .split(['/', '.', ' '])
+        .filter(|p| !p.is_empty())
+        .collect();
+    let [d, m, y] = parts.as_slice() else {
+        return Err(BirthDateError::Unreadable);
+    };
+    if y.len() != 4 || d.len() > 2 || m.len() > 2 {
+        return Err(BirthDateError::Unreadable);
+    }
+    let (Ok(d), Ok(m), Ok(y)) = (d.parse::<u8>(), m.parse::<u8>(), y.parse::<i32>()) else {
+        return Err(BirthDateError::Unreadable);
+    };
+    BirthDate::from_ymd(y, m, d, today)
+}
+
+pub(crate) fn name_error(field: &str, e: &NameError) -> String {
+    match e {
+        NameError::Empty => format!("{field} : ce champ est obligatoire."),
+        NameError::TooLong { max } => format!("{field} : {max} caractères au plus."),
+        NameError::ForbiddenCharacter(c) => {
+            format!(
+                "{field} : le caractère « {} » n'est pas admis dans un nom.",
+                c.escape_default()
+            )
+        }
+        NameError::NoLetter => format!("{field} : indiquez au moins une lettre."),
+    }
+}
+
+fn first_names_error(e: &FirstNamesError) -> String {
+    match e {
+        FirstNamesError::Missing => "Prénoms : indiquez au moins un prénom.".to_owned(),
+        FirstNamesError::TooMany { max } => format!("Prénoms : {max} prénoms au plus."),
+        FirstNamesError::Invalid { position, source } => {
+            name_error(&format!("Prénom n° {position}"), source)
+        }
+    }
+}
+
+fn birth_date_error(e: &BirthDateError) -> String {
+    match e {
+        BirthDateError::Unreadable => {
+            "Date de naissance : écrivez-la sous la forme jj/mm/aaaa, par exemple 14/07/2003."
+        }
+        BirthDateError::NotACalendarDate => "Date de naissance : cette date n'existe pas.",
+        BirthDateError::TooEarly => {
+            "Date de naissance : elle doit être postérieure au 1er janvier 1900."
+        }
+        BirthDateError::InTheFuture => "Date de naissance : elle ne peut pas être dans le futur.",
+    }
+    .to_owned()
+}
+
+pub(crate) fn email_error(e: &EmailError) -> String {
+    match e {
+        EmailError::Empty => "Adresse e-mail : ce champ est obligatoire.",
+        EmailError::TooLong => "Adresse e-mail : 254 caractères au plus.",
+        EmailError::Malformed => "Adresse e-mail : elle doit avoir la forme nom@domaine.fr.",
+    }
+    .to_owned()
+}
+
+pub(crate) fn password_error(e: &PasswordError) -> String {
+    match e {
+        PasswordError::TooShort => "Mot de passe : 12 caractères au moins.",
+        PasswordError::TooLong => "Mot de passe : 256 caractères au plus.",
+        PasswordError::TooWeak => "Mot de passe : trop simple ou trop courant. Choisissez par exemple une phrase de plusieurs mots.",
+        PasswordError::ContainsPersonalData => "Mot de passe : il ne doit contenir ni votre nom ni votre adresse e-mail.",
+    }
+    .to_owned()
+}
+
+fn parse_identity(form: &RegisterForm, today: Date) -> Result<(Identity, Email), Vec<String>> {
+    let mut errors = Vec::new();
+    let birth_name = BirthName::parse(&form.nom)
+        .map_err(|e| errors.push(name_error("Nom de naissance", &e)))
+        .ok();
+    let first_names = FirstNames::parse_text(&form.prenoms)
+        .map_err(|e| errors.push(first_names_error(&e)))
+        .ok();
+    let birth_date = parse_birth_date(&form.naissance, today)
+        .map_err(|e| errors.push(birth_date_error(&e)))
+        .ok();
+    let email = Email::parse(&form.email)
+        .map_err(|e| errors.push(email_error(&e)))
+        .ok();
+    match (birth_name, first_names, birth_date, email) {
+        (Some(birth_name), Some(first_names), Some(birth_date), Some(email))
+            if errors.is_empty() =>
+        {
+            Ok((
+                Identity {
+                    birth_name,
+                    first_names,
+                    birth_date,
+                    birth_place: None,
+                },
+                email,
+            ))
+        }
+        _ => Err(errors),
+    }
+}
+
+#[handler]
+pub async fn register_form(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+) -> Result<Response, WebError> {
+    page(
+        StatusCode::OK,
+        &RegisterPage {
+            chrome: Chrome::new(&state, &visitor, "Créer mon profil"),
+            form: RegisterForm::default(),
+            errors: Vec::new(),
+        },
+    )
+}
+
+fn confirm_page(
+    state: &AppState,
+    visitor: &Visitor,
+    form: RegisterForm,
+    identity: &Identity,
+    errors: Vec<String>,
+) -> Result<Response, WebError> {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut form = form;
+    form.mot_de_passe.clear();
+    form.confirmation.clear();
+    page(
+        status,
+        &RegisterConfirmPage {
+            chrome: Chrome::new(state, visitor, "Vérifiez votre identité"),
+            shown_name: identity.birth_name.to_string(),
+            shown_first_names: identity.first_names.to_string(),
+            shown_birth_date: french_date(identity.birth_date.date()),
+            form,
+            errors,
+        },
+    )
+}
+
+#[handler]
+pub async fn register_submit(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let form: RegisterForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    let today = state.ports.clock.now().date();
+    match parse_identity(&form, today) {
+        Ok((identity, _)) => confirm_page(&state, &visitor, form, &identity, Vec::new()),
+        Err(errors) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &RegisterPage {
+                chrome: Chrome::new(&state, &visitor, "Créer mon profil"),
+                form,
+                errors,
+            },
+        ),
+    }
+}
+
+fn verify_link(state: &AppState, token: &str) -> String {
+    format!(
+        "{}/compte/confirmer?jeton={token}",
+        state.settings.public_url
+    )
+}
+
+fn email_token(state: &AppState, profile: ProfileId, email: &Email) -> String {
+    let expires = state.ports.clock.now() + VERIFY_EMAIL_VALID;
+    state.signer.sign(
+        Purpose::VerifyEmail,
+        &profile.0.simple().to_string(),
+        email.as_str(),
+        expires,
+    )
+}
+
+fn check_your_mail(
+    state: &AppState,
+    visitor: &Visitor,
+    demo_link: Option<String>,
+) -> Result<Response, WebError> {
+    let mut paragraphs = vec![
+        "Si cette adresse peut être utilisée, un e-mail vient de vous y être envoyé avec un lien pour confirmer votre adresse (valable 48 heures).".to_owned(),
+        "Suivez ce lien, puis connectez-vous. Pensez à regarder dans vos indésirables.".to_owned(),
+    ];
+    let mut link = None;
+    if state.settings.demo {
+        paragraphs.push("Site de démonstration : aucun e-mail ne part vraiment. Le lien de confirmation est aussi ci-dessous.".to_owned());
+        link = demo_link.map(|href| (href, "Confirmer mon adresse (démonstration)".to_owned()));
+    }
+    page(
+        StatusCode::OK,
+        &MessagePage {
+            chrome: Chrome::new(state, visitor, "Consultez votre messagerie"),
+            paragraphs,
+            link,
+        },
+    )
+}
+
+#[handler]
+pub async fn register_confirm(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let form: RegisterForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    let today = state.ports.clock.now().date();
+    let (identity, email) = match parse_identity(&form, today) {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            return page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &RegisterPage {
+                    chrome: Chrome::new(&state, &visitor, "Créer mon profil"),
+                    form,
+                    errors,
+                },
+            );
+        }
+    };
+    let password = match Password::new_for_account(&form.mot_de_passe, &email, &identity.birth_name)
+    {
+        Ok(p) if form.mot_de_passe == form.confirmation => p,
+        Ok(_) => {
+            let errors = vec!["Les deux mots de passe saisis sont différents.".to_owned()];
+            return confirm_page(&state, &visitor, form, &identity, errors);
+        }
+        Err(e) => return confirm_page(&state, &visitor, form, &identity, vec![password_error(&e)]),
+    };
+    if !state.limiters.account(visitor.client) {
+        return Err(WebError::TooManyRequests);
+    }
+    let request = CreateProfileRequest {
+        identity,
+        email: email.clone(),
+        password,
+    };
+    match state.create_profile.execute(request).await {
+        Ok(profile) => {
+            let token = email_token(&state, profile.id, &email);
+            state
+                .ports
+                .mailer
+                .send(Mail::VerifyEmail {
+                    to: email,
+                    token: SecretToken::new(token.clone()),
+                })
+                .await?;
+            tracing::info!(profile = %profile.id.0, "profile created");
+            check_your_mail(&state, &visitor, Some(verify_link(&state, &token)))
+        }
+        // the same answer as for a new address: the form does not tell who has a profile
+        Err(CreateProfileError::EmailAlreadyUsed) => check_your_mail(&state, &visitor, None),
+        Err(CreateProfileError::Unexpected(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    jeton: String,
+}
+
+fn invalid_link(
+    state: &AppState,
+    visitor: &Visitor,
+    what: &str,
+    retry: (&str, &str),
+) -> Result<Response, WebError> {
+    page(
+        StatusCode::BAD_REQUEST,
+        &MessagePage {
+            chrome: Chrome::new(state, visitor, "Lien invalide ou expiré"),
+            paragraphs: vec![format!(
+                "Ce lien {what} n'est pas valide : il a expiré, il a déjà servi, ou il a été mal copié."
+            )],
+            link: Some((retry.0.to_owned(), retry.1.to_owned())),
+        },
+    )
+}
+
+fn profile_of_token(token: &str) -> Option<ProfileId> {
+    let data = Signer::peek(token)?;
+    uuid::Uuid::try_parse(data).ok().map(ProfileId)
+}
+
+#[handler]
+pub async fn confirm_email(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, WebError> {
+    let retry = ("/connexion", "Se connecter pour recevoir un nouveau lien");
+    let Some(id) = profile_of_token(&q.jeton) else {
+        return invalid_link(&state, &visitor, "de confirmation", retry);
+    };
+    let Some(profile) = state.ports.profiles.get(id).await? else {
+        return invalid_link(&state, &visitor, "de confirmation", retry);
+    };
+    let now = state.ports.clock.now();
+    if state
+        .signer
+        .open(Purpose::VerifyEmail, &q.jeton, profile.email.as_str(), now)
+        .is_none()
+    {
+        return invalid_link(&state, &visitor, "de confirmation", retry);
+    }
+    state.ports.profiles.mark_email_verified(id).await?;
+    page(
+        StatusCode::OK,
+        &MessagePage {
+            chrome: Chrome::new(&state, &visitor, "Adresse confirmée"),
+            paragraphs: vec!["Votre adresse e-mail est confirmée. Vous pouvez maintenant vous connecter et rattacher vos diplômes.".to_owned()],
+            link: Some(("/connexion".to_owned(), "Se connecter".to_owned())),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// Sends a new verification link, off the request (same answer and timing whether the
+/// address has an unverified profile or not).
+#[handler]
+pub async fn resend_verification(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let form: EmailForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    if !state.limiters.mail_request(visitor.client) {
+        return Err(WebError::TooManyRequests);
+    }
+    if let Ok(email) = Email::parse(&form.email) {
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            match state.ports.profiles.find_password_account(&email).await {
+                Ok(Some((profile, _))) if !profile.email_verified => {
+                    let token = email_token(&state, profile.id, &email);
+                    if let Err(e) = state
+                        .ports
+                        .mailer
+                        .send(Mail::VerifyEmail {
+                            to: email,
+                            token: SecretToken::new(token),
+                        })
+                        .await
+                    {
+                        tracing::error!(error = %e, "could not queue a verification mail");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "could not look up an account"),
+            }
+        });
+    }
+    check_your_mail(&state, &visitor, None)
+}
+
+// ---------------------------------------------------------------------------------------
+// Log in and out
+// ---------------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    email: String,
+    errors: Vec<String>,
+    unverified: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    mot_de_passe: String,
+}
+
+#[handler]
+pub async fn login_form(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+) -> Result<Response, WebError> {
+    if visitor.signed_in.is_some() {
+        return Ok(see_other("/espace"));
+    }
+    page(
+        StatusCode::OK,
+        &LoginPage {
+            chrome: Chrome::new(&state, &visitor, "Se connecter"),
+            email: String::new(),
+            errors: Vec::new(),
+            unverified: false,
+        },
+    )
+}
+
+#[handler]
+pub async fn login_submit(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let form: LoginForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    let email_key: String = form.email.trim().to_lowercase().chars().take(254).collect();
+    if !state.limiters.login(visitor.client, &email_key) {
+        return Err(WebError::TooManyRequests);
+    }
+    let refused = |unverified: bool, message: &str| {
+        page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &LoginPage {
+                chrome: Chrome::new(&state, &visitor, "Se connecter"),
+                email: form.email.chars().take(254).collect(),
+                errors: vec![message.to_owned()],
+                unverified,
+            },
+        )
+    };
+    const WRONG: &str = "Adresse e-mail ou mot de passe incorrect.";
+    let (Ok(email), Ok(password)) = (
+        Email::parse(&form.email),
+        Password::for_login(&form.mot_de_passe),
+    ) else {
+        return refused(false, WRONG);
+    };
+    match state.log_in.execute(&email, &password).await {
+        Ok(profile) => {
+            let cookie = start_session(&state, &visitor, profile.id, None).await?;
+            let mut response = see_other("/espace");
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                cookie.parse().map_err(WebError::unexpected)?,
+            );
+            Ok(response)
+        }
+        Err(LogInError::InvalidCredentials) => refused(false, WRONG),
+        Err(LogInError::EmailNotVerified) => {
+            refused(true, "Confirmez d'abord votre adresse e-mail.")
+        }
+        Err(LogInError::Unexpected(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+#[handler]
+pub async fn logout(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let form: CsrfForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    let hint = visitor
+        .signed_in
+        .as_ref()
+        .and_then(|s| s.id_token_hint.clone());
+    let cookie = end_session(&state, &visitor).await?;
+    let mut location = "/".to_owned();
+    if let (Some(hint), Some(fc)) = (hint, &state.ports.franceconnect) {
+        let logout_state = crate::system::random_token();
+        match fc.logout_url(&hint, &logout_state).await {
+            Ok(url) => location = url,
+            Err(e) => tracing::warn!(error = %e, "FranceConnect logout address unavailable"),
+        }
+    }
+    let mut response = see_other(&location);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie.parse().map_err(WebError::unexpected)?,
+    );
+    Ok(response)
+}
+
+// ---------------------------------------------------------------------------------------
+// Forgotten password
+// ---------------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage {
+    chrome: Chrome,
+    email: String,
+    errors: Vec<String>,
+}
+
+#[handler]
+pub async fn forgot_form(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+) -> Result<Response, WebError> {
+    page(
+        StatusCode::OK,
+        &ForgotPage {
+            chrome: Chrome::new(&state, &visitor, "Mot de passe oublié"),
+            email: String::new(),
+            errors: Vec::new(),
+        },
+    )
+}
+
+#[handler]
+pub async fn forgot_submit(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let form: EmailForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(e) => {
+            return page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &ForgotPage {
+                    chrome: Chrome::new(&state, &visitor, "Mot de passe oublié"),
+                    email: form.email.chars().take(254).collect(),
+                    errors: vec![email_error(&e)],
+                },
+            );
+        }
+    };
+    if !state.limiters.mail_request(visitor.client) {
+        return Err(WebError::TooManyRequests);
+    }
+    // looked up and mailed off the request: known and unknown addresses answer alike
+    let task_state = Arc::clone(&state);
+    tokio::spawn(async move {
+        let state = task_state;
+        match state.ports.profiles.find_password_account(&email).await {
+            Ok(Some((profile, hash))) => {
+                let expires = state.ports.clock.now() + RESET_VALID;
+                let token = state.signer.sign(
+                    Purpose::ResetPassword,
+                    &profile.id.0.simple().to_string(),
+                    hash.as_str(),
+                    expires,
+                );
+                if let Err(e) = state
+                    .ports
+                    .mailer
+                    .send(Mail::PasswordReset {
+                        to: email,
+                        token: SecretToken::new(token),
+                    })
+                    .await
+                {
+                    tracing::error!(error = %e, "could not queue a password reset mail");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "could not look up an account"),
+        }
+    });
+    page(
+        StatusCode::OK,
+        &MessagePage {
+            chrome: Chrome::new(&state, &visitor, "Consultez votre messagerie"),
+            paragraphs: vec![
+                "Si cette adresse correspond à un profil, un e-mail vient d'y être envoyé avec un lien pour choisir un nouveau mot de passe (valable une heure).".to_owned(),
+                "Un profil créé avec FranceConnect n'a pas de mot de passe ici : connectez-vous avec FranceConnect.".to_owned(),
+            ],
+            link: Some(("/connexion".to_owned(), "Retour à la connexion".to_owned())),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct ResetPage {
+    chrome: Chrome,
+    token: String,
+    errors: Vec<String>,
+}
+
+async fn reset_target(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(sand_domain::profile::Profile, ())>, WebError> {
+    let Some(id) = profile_of_token(token) else {
+        return Ok(None);
+    };
+    let Some(hash) = state.ports.profiles.password_hash(id).await? else {
+        return Ok(None);
+    };
+    let now = state.ports.clock.now();
+    if state
+        .signer
+        .open(Purpose::ResetPassword, token, hash.as_str(), now)
+        .is_none()
+    {
+        return Ok(None);
+    }
+    Ok(state.ports.profiles.get(id).await?.map(|p| (p, ())))
+}
+
+#[handler]
+pub async fn reset_form(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, WebError> {
+    if reset_target(&state, &q.jeton).await?.is_none() {
+        return invalid_link(
+            &state,
+            &visitor,
+            "de changement de mot de passe",
+            ("/mot-de-passe-oublie", "Demander un nouveau lien"),
+        );
+    }
+    page(
+        StatusCode::OK,
+        &ResetPage {
+            chrome: Chrome::new(&state, &visitor, "Nouveau mot de passe"),
+            token: q.jeton,
+            errors: Vec::new(),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    jeton: String,
+    #[serde(default)]
+    mot_de_passe: String,
+    #[serde(default)]
+    confirmation: String,
+}
+
+#[handler]
+pub async fn reset_submit(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let form: ResetForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    let Some((profile, ())) = reset_target(&state, &form.jeton).await? else {
+        return invalid_link(
+            &state,
+            &visitor,
+            "de changement de mot de passe",
+            ("/mot-de-passe-oublie", "Demander un nouveau lien"),
+        );
+    };
+    let again = |errors: Vec<String>| {
+        page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ResetPage {
+                chrome: Chrome::new(&state, &visitor, "Nouveau mot de passe"),
+                token: form.jeton.clone(),
+                errors,
+            },
+        )
+    };
+    let password = match Password::new_for_account(
+        &form.mot_de_passe,
+        &profile.email,
+        &profile.identity.birth_name,
+    ) {
+        Ok(p) if form.mot_de_passe == form.confirmation => p,
+        Ok(_) => {
+            return again(vec![
+                "Les deux mots de passe saisis sont différents.".to_owned(),
+            ]);
+        }
+        Err(e) => return again(vec![password_error(&e)]),
+    };
+    let hash = state.ports.hasher.hash(&password).await?;
+    state.ports.profiles.set_password(profile.id, hash).await?;
+    let ended = state.ports.sessions.delete_for_profile(profile.id).await?;
+    tracing::info!(profile = %profile.id.0, sessions_ended = ended, "password reset");
+    page(
+        StatusCode::OK,
+        &MessagePage {
+            chrome: Chrome::new(&state, &visitor, "Mot de passe changé"),
+            paragraphs: vec!["Votre mot de passe est changé ; toutes vos sessions ouvertes ont été fermées. Connectez-vous avec le nouveau.".to_owned()],
+            link: Some(("/connexion".to_owned(), "Se connecter".to_owned())),
+        },
+    )
+}

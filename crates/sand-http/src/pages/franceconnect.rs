@@ -1,0 +1,228 @@
+//! Login with FranceConnect: the redirect out, the callback, and a French page for each
+//! way it can fail. The login in progress (state, nonce, PKCE verifier) travels in a
+//! signed, HttpOnly, SameSite=Lax cookie valid ten minutes and cleared at the callback.
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Query};
+use poem::{Response, handler};
+use sand_domain::ports::{CallbackParams, IdentityProviderError, PendingLogin};
+use sand_domain::profile::sign_in::{FranceConnectSignIn, FranceConnectSignInError};
+use serde::{Deserialize, Serialize};
+use time::Duration;
+
+use crate::state::AppState;
+use crate::tokens::Purpose;
+use crate::web::{
+    Chrome, FC_COOKIE, Visitor, WebError, page, see_other, set_cookie, start_session,
+};
+
+const PENDING_VALID: Duration = Duration::minutes(10);
+
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    state: String,
+    nonce: String,
+    pkce: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "fc_error.html")]
+struct FranceConnectErrorPage {
+    chrome: Chrome,
+    text: &'static str,
+}
+
+fn failure(
+    state: &AppState,
+    visitor: &Visitor,
+    status: StatusCode,
+    title: &str,
+    text: &'static str,
+) -> Result<Response, WebError> {
+    let mut response = page(
+        status,
+        &FranceConnectErrorPage {
+            chrome: Chrome::new(state, visitor, title),
+            text,
+        },
+    )?;
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(state, FC_COOKIE, "", Some(0))
+            .parse()
+            .map_err(WebError::unexpected)?,
+    );
+    Ok(response)
+}
+
+#[handler]
+pub async fn start(state: Data<&Arc<AppState>>) -> Result<Response, WebError> {
+    let Some(fc) = &state.ports.franceconnect else {
+        return Err(WebError::NotFound);
+    };
+    let request = fc.begin().await?;
+    let pending = Pending {
+        state: request.pending.state,
+        nonce: request.pending.nonce,
+        pkce: request.pending.pkce_verifier,
+    };
+    let data = hex::encode(serde_json::to_vec(&pending).map_err(WebError::unexpected)?);
+    let expires = state.ports.clock.now() + PENDING_VALID;
+    let value = state
+        .signer
+        .sign(Purpose::FranceConnectLogin, &data, "", expires);
+    let mut response = see_other(&request.url);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(
+            &state,
+            FC_COOKIE,
+            &value,
+            Some(PENDING_VALID.whole_seconds()),
+        )
+        .parse()
+        .map_err(WebError::unexpected)?,
+    );
+    Ok(response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+#[handler]
+pub async fn callback(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response, WebError> {
+    let Some(fc) = &state.ports.franceconnect else {
+        return Err(WebError::NotFound);
+    };
+    let now = state.ports.clock.now();
+    let pending = visitor
+        .franceconnect_pending
+        .as_deref()
+        .and_then(|v| state.signer.open(Purpose::FranceConnectLogin, v, "", now))
+        .and_then(|data| hex::decode(data).ok())
+        .and_then(|bytes| serde_json::from_slice::<Pending>(&bytes).ok());
+    let Some(pending) = pending else {
+        return failure(
+            &state,
+            &visitor,
+            StatusCode::BAD_REQUEST,
+            "Connexion expirée",
+            "Cette connexion FranceConnect a expiré ou n'a pas été commencée dans ce navigateur. Recommencez-la.",
+        );
+    };
+    let params = match (q.error, q.code, q.state) {
+        (Some(error), _, state_param) => CallbackParams::Error {
+            error: error.chars().take(200).collect(),
+            state: state_param,
+        },
+        (None, Some(code), Some(state_param))
+            if code.len() <= 4096 && state_param.len() <= 4096 =>
+        {
+            CallbackParams::Code {
+                code,
+                state: state_param,
+            }
+        }
+        _ => return Err(WebError::BadRequest),
+    };
+    let pending = PendingLogin {
+        state: pending.state,
+        nonce: pending.nonce,
+        pkce_verifier: pending.pkce,
+    };
+    let certified = match fc.complete(pending, params).await {
+        Ok(identity) => identity,
+        Err(e) => {
+            let (status, title, text) = match &e {
+                IdentityProviderError::Cancelled => (
+                    StatusCode::OK,
+                    "Connexion annulée",
+                    "Vous avez annulé la connexion avec FranceConnect. Vous pouvez réessayer, ou vous connecter avec votre adresse e-mail.",
+                ),
+                IdentityProviderError::StateMismatch => (
+                    StatusCode::BAD_REQUEST,
+                    "Connexion refusée",
+                    "La réponse de FranceConnect ne correspond pas à la connexion commencée dans ce navigateur. Recommencez la connexion.",
+                ),
+                IdentityProviderError::CodeRejected => (
+                    StatusCode::BAD_REQUEST,
+                    "Connexion expirée",
+                    "FranceConnect n'a pas confirmé cette connexion (lien expiré ou déjà utilisé). Recommencez la connexion.",
+                ),
+                IdentityProviderError::InvalidResponse(_) => (
+                    StatusCode::BAD_GATEWAY,
+                    "Connexion refusée",
+                    "La réponse de FranceConnect n'a pas passé nos contrôles de sécurité ; par prudence, la connexion est refusée. Réessayez plus tard.",
+                ),
+                IdentityProviderError::IncompleteIdentity => (
+                    StatusCode::OK,
+                    "Identité incomplète",
+                    "FranceConnect ne nous a pas transmis toute votre identité (nom de naissance, prénoms, date de naissance). Créez plutôt un profil avec votre adresse e-mail.",
+                ),
+                IdentityProviderError::Port(p) if p.is_unavailable() => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "FranceConnect indisponible",
+                    "FranceConnect ne répond pas pour l'instant. Réessayez dans quelques minutes, ou connectez-vous avec votre adresse e-mail.",
+                ),
+                IdentityProviderError::Port(_) => (
+                    StatusCode::BAD_GATEWAY,
+                    "Connexion impossible",
+                    "La connexion avec FranceConnect a échoué. Réessayez dans quelques minutes.",
+                ),
+            };
+            tracing::warn!(error = %crate::web::error_chain(&e), "FranceConnect login failed");
+            return failure(&state, &visitor, status, title, text);
+        }
+    };
+    let hint = certified.id_token_hint.clone();
+    let signed = match state.sign_in_franceconnect.execute(certified).await {
+        Ok(signed) => signed,
+        Err(FranceConnectSignInError::EmailMissing) => {
+            return failure(
+                &state,
+                &visitor,
+                StatusCode::OK,
+                "Adresse e-mail manquante",
+                "FranceConnect ne nous a pas transmis d'adresse e-mail ; elle est nécessaire pour créer votre profil. Autorisez sa transmission, ou créez un profil avec votre adresse e-mail.",
+            );
+        }
+        Err(FranceConnectSignInError::EmailUsedByPasswordProfile) => {
+            return failure(
+                &state,
+                &visitor,
+                StatusCode::OK,
+                "Adresse déjà utilisée",
+                "L'adresse e-mail de votre compte FranceConnect est déjà celle d'un profil créé avec un mot de passe. Connectez-vous avec ce mot de passe, ou supprimez ce profil pour utiliser FranceConnect.",
+            );
+        }
+        Err(FranceConnectSignInError::Unexpected(e)) => return Err(e.into()),
+    };
+    if let FranceConnectSignIn::Created(p) = &signed {
+        tracing::info!(profile = %p.id.0, "profile created from FranceConnect");
+    }
+    let cookie = start_session(&state, &visitor, signed.profile().id, Some(hint)).await?;
+    let mut response = see_other("/espace");
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        cookie.parse().map_err(WebError::unexpected)?,
+    );
+    headers.append(
+        header::SET_COOKIE,
+        set_cookie(&state, FC_COOKIE, "", Some(0))
+            .parse()
+            .map_err(WebError::unexpected)?,
+    );
+    Ok(response)
+}

@@ -1,0 +1,212 @@
+//! Server-rendered French pages. They work without JavaScript; the layout and the
+//! stylesheet are the theme seam (templates/base.html, static/sand.css).
+
+pub mod account;
+pub mod franceconnect;
+pub mod public;
+pub mod space;
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::http::{StatusCode, header};
+use poem::web::Data;
+use poem::{Response, Route, get, handler, post};
+use sand_domain::academie::Academie;
+
+use crate::state::AppState;
+use crate::web::{Chrome, Visitor, WebError, page};
+
+/// An error page (404, 429, 500…) in the design, with the request id.
+#[derive(Debug, Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub chrome: Chrome,
+    pub text: &'static str,
+    pub status: u16,
+}
+
+/// A page of a few paragraphs and one link.
+#[derive(Debug, Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub chrome: Chrome,
+    pub paragraphs: Vec<String>,
+    pub link: Option<(String, String)>,
+}
+
+/// "Are you sure?" before something that cannot be undone.
+#[derive(Debug, Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub chrome: Chrome,
+    pub paragraphs: Vec<String>,
+    pub action: String,
+    pub button: String,
+    pub cancel: String,
+}
+
+macro_rules! static_page {
+    ($name:ident, $template:literal, $title:literal) => {
+        #[derive(Template)]
+        #[template(path = $template)]
+        struct $name {
+            chrome: Chrome,
+        }
+
+        impl $name {
+            async fn serve(state: &AppState, visitor: &Visitor) -> Result<Response, WebError> {
+                page(
+                    StatusCode::OK,
+                    &$name {
+                        chrome: Chrome::new(state, visitor, $title),
+                    },
+                )
+            }
+        }
+    };
+}
+
+static_page!(HelpPage, "help.html", "Aide");
+static_page!(LegalPage, "legal.html", "Mentions légales");
+static_page!(PrivacyPage, "privacy.html", "Données personnelles");
+static_page!(AccessibilityPage, "accessibility.html", "Accessibilité");
+
+#[handler]
+async fn help(state: Data<&Arc<AppState>>, visitor: Data<&Visitor>) -> Result<Response, WebError> {
+    HelpPage::serve(&state, &visitor).await
+}
+
+#[handler]
+async fn legal(state: Data<&Arc<AppState>>, visitor: Data<&Visitor>) -> Result<Response, WebError> {
+    LegalPage::serve(&state, &visitor).await
+}
+
+#[handler]
+async fn privacy(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+) -> Result<Response, WebError> {
+    PrivacyPage::serve(&state, &visitor).await
+}
+
+#[handler]
+async fn accessibility(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+) -> Result<Response, WebError> {
+    AccessibilityPage::serve(&state, &visitor).await
+}
+
+#[derive(Template)]
+#[template(path = "offices.html")]
+struct OfficesPage {
+    chrome: Chrome,
+    offices: Vec<(&'static str, String)>,
+}
+
+#[handler]
+async fn offices(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+) -> Result<Response, WebError> {
+    let offices = Academie::ALL
+        .iter()
+        .map(|a| {
+            let office = match a.merged_into() {
+                Some((into, year)) => format!(
+                    "Service des examens et concours de l'académie {} (fusion en {year})",
+                    into.with_de()
+                ),
+                None => format!(
+                    "Service des examens et concours du rectorat de l'académie {}",
+                    a.with_de()
+                ),
+            };
+            (a.name(), office)
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        &OfficesPage {
+            chrome: Chrome::new(&state, &visitor, "Services des examens"),
+            offices,
+        },
+    )
+}
+
+const STYLESHEET: &str = include_str!("../../static/sand.css");
+const FAVICON: &str = include_str!("../../static/favicon.svg");
+
+#[handler]
+fn stylesheet() -> Response {
+    Response::builder()
+        .content_type("text/css; charset=utf-8")
+        .header(header::CACHE_CONTROL, "public, max-age=3600")
+        .body(STYLESHEET)
+}
+
+#[handler]
+fn favicon() -> Response {
+    Response::builder()
+        .content_type("image/svg+xml")
+        .header(header::CACHE_CONTROL, "public, max-age=86400")
+        .body(FAVICON)
+}
+
+/// Every page route.
+pub(crate) fn routes() -> Route {
+    Route::new()
+        .at("/", get(public::home))
+        .at("/catalogue", get(public::catalogue))
+        .at("/catalogue.csv", get(public::catalogue_csv))
+        .at("/catalogue.json", get(public::catalogue_json))
+        .at(
+            "/verifier",
+            get(public::verify_form).post(public::verify_submit),
+        )
+        .at("/aide", get(help))
+        .at("/aide/services-examens", get(offices))
+        .at("/mentions-legales", get(legal))
+        .at("/confidentialite", get(privacy))
+        .at("/accessibilite", get(accessibility))
+        .at(
+            "/compte/creer",
+            get(account::register_form).post(account::register_submit),
+        )
+        .at("/compte/creer/confirmer", post(account::register_confirm))
+        .at("/compte/confirmer", get(account::confirm_email))
+        .at("/compte/renvoyer", post(account::resend_verification))
+        .at(
+            "/connexion",
+            get(account::login_form).post(account::login_submit),
+        )
+        .at("/connexion/franceconnect", get(franceconnect::start))
+        .at(
+            "/connexion/franceconnect/retour",
+            get(franceconnect::callback),
+        )
+        .at("/deconnexion", post(account::logout))
+        .at(
+            "/mot-de-passe-oublie",
+            get(account::forgot_form).post(account::forgot_submit),
+        )
+        .at("/compte/mot-de-passe", get(account::reset_form))
+        .at("/mot-de-passe/nouveau", post(account::reset_submit))
+        .at("/espace", get(space::dashboard))
+        .at("/espace/diplomes", post(space::attach))
+        .at("/espace/diplomes/:id/cle", post(space::renew_key))
+        .at(
+            "/espace/diplomes/:id/supprimer",
+            get(space::detach_confirm).post(space::detach),
+        )
+        .at("/espace/diplomes/:id/attestation.pdf", get(space::download))
+        .at("/espace/profil", get(space::profile_page))
+        .at(
+            "/espace/profil/supprimer",
+            get(space::delete_profile_confirm).post(space::delete_profile),
+        )
+        .at("/static/sand.css", get(stylesheet))
+        .at("/static/favicon.svg", get(favicon))
+        .at("/favicon.ico", get(favicon))
+}

@@ -1,0 +1,574 @@
+//! The graduate's space: their diplomas, attaching, keys, attestations, their profile.
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Path, Query};
+use poem::{Body, Response, handler};
+use sand_attestation::french_date;
+use sand_domain::academie::Academie;
+use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
+use sand_domain::link::attach::{
+    AttachDiplomaError, AttachDiplomaRequest, AttachOutcome, SupportStep,
+};
+use sand_domain::link::attestation::{DownloadAttestationError, DownloadAttestationRequest};
+use sand_domain::link::detach::{DetachDiplomaError, DetachDiplomaRequest};
+use sand_domain::link::list::MyDiploma;
+use sand_domain::link::renew_key::{RenewKeyError, RenewKeyRequest};
+use sand_domain::link::{LinkId, LinkState};
+use sand_domain::profile::delete::DeleteProfileError;
+use sand_domain::profile::{LoginMethod, Profile};
+use serde::Deserialize;
+
+use super::{ConfirmPage, MessagePage};
+use crate::pages::account::CsrfForm;
+use crate::state::AppState;
+use crate::web::{
+    Chrome, SignedIn, Visitor, WebError, clear_session_cookie, page, read_form, see_other,
+};
+
+/// One attached diploma as the dashboard shows it.
+#[derive(Debug, Clone)]
+pub struct DashboardDiploma {
+    pub id: String,
+    pub title: String,
+    pub session: String,
+    pub academie: String,
+    pub speciality: String,
+    pub mention: String,
+    pub key: String,
+    pub key_since: String,
+    pub withdrawn: bool,
+    pub withdrawn_on: String,
+    pub verifications: Vec<(String, String)>,
+}
+
+impl DashboardDiploma {
+    fn of(d: &MyDiploma) -> Self {
+        let (withdrawn, withdrawn_on) = match d.link.state {
+            LinkState::Active => (false, String::new()),
+            LinkState::Withdrawn { at } => (true, french_date(at.date())),
+        };
+        let mut verifications: Vec<_> = d
+            .verifications
+            .iter()
+            .map(|v| {
+                let when = format!(
+                    "{} à {:02}h{:02} (UTC)",
+                    french_date(v.at.date()),
+                    v.at.hour(),
+                    v.at.minute()
+                );
+                (
+                    when,
+                    v.organisation
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        verifications.reverse();
+        Self {
+            id: d.link.id.0.to_string(),
+            title: d.record.scope.kind.title().to_owned(),
+            session: d.record.scope.session.to_string(),
+            academie: d.record.scope.academie.name().to_owned(),
+            speciality: d
+                .record
+                .award
+                .speciality
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            mention: d
+                .record
+                .award
+                .mention
+                .map(|m| m.label().to_owned())
+                .unwrap_or_default(),
+            key: d.link.key.grouped(),
+            key_since: french_date(d.link.key_issued_at.date()),
+            withdrawn,
+            withdrawn_on,
+            verifications,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    chrome: Chrome,
+    holder: String,
+    certified: bool,
+    notice: Option<&'static str>,
+    diplomas: Vec<DashboardDiploma>,
+    errors: Vec<String>,
+    kinds: Vec<(&'static str, &'static str)>,
+    academies: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    avis: String,
+}
+
+fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "rattache" => {
+            "Diplôme rattaché. Téléchargez son attestation et transmettez sa clé de contrôle à qui doit la vérifier."
+        }
+        "deja" => "Ce diplôme est déjà rattaché à votre profil.",
+        "cle" => {
+            "Nouvelle clé de contrôle créée : l'ancienne ne fonctionne plus. Téléchargez de nouveau l'attestation pour qu'elle porte la nouvelle clé."
+        }
+        "supprime" => {
+            "Attestation supprimée de votre espace : sa clé ne fonctionne plus. Le résultat reste enregistré par le service des examens."
+        }
+        _ => return None,
+    })
+}
+
+async fn current_profile(state: &AppState, signed_in: &SignedIn) -> Result<Profile, WebError> {
+    // a profile deleted in another tab leaves a session without a profile: log in again
+    state
+        .ports
+        .profiles
+        .get(signed_in.profile)
+        .await?
+        .ok_or(WebError::SignIn)
+}
+
+fn kind_options() -> Vec<(&'static str, &'static str)> {
+    DiplomaKind::ALL
+        .iter()
+        .map(|k| (k.code(), k.title()))
+        .collect()
+}
+
+fn academie_options() -> Vec<(&'static str, &'static str)> {
+    Academie::ALL.iter().map(|a| (a.code(), a.name())).collect()
+}
+
+async fn dashboard_page(
+    state: &AppState,
+    visitor: &Visitor,
+    status: StatusCode,
+    notice: Option<&'static str>,
+    errors: Vec<String>,
+) -> Result<Response, WebError> {
+    let signed_in = visitor.require()?;
+    let profile = current_profile(state, signed_in).await?;
+    let diplomas = state.list.execute(profile.id).await?;
+    page(
+        status,
+        &DashboardPage {
+            chrome: Chrome::new(state, visitor, "Mon espace"),
+            holder: format!(
+                "{} {}",
+                profile.identity.first_names, profile.identity.birth_name
+            ),
+            certified: profile.identity_certified,
+            notice,
+            diplomas: diplomas.iter().map(DashboardDiploma::of).collect(),
+            errors,
+            kinds: kind_options(),
+            academies: academie_options(),
+        },
+    )
+}
+
+#[handler]
+pub async fn dashboard(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, WebError> {
+    dashboard_page(
+        &state,
+        &visitor,
+        StatusCode::OK,
+        notice_text(&q.avis),
+        Vec::new(),
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AttachForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    diplome: String,
+    #[serde(default)]
+    session: String,
+    #[serde(default)]
+    academie: String,
+}
+
+#[derive(Template)]
+#[template(path = "attach_help.html")]
+struct AttachHelpPage {
+    chrome: Chrome,
+    summary: String,
+    steps: Vec<(String, String, String)>,
+}
+
+/// The support checklist, in the graduate's words.
+pub(crate) fn step_text(step: &SupportStep) -> (String, String, String) {
+    let none = (String::new(), String::new());
+    let (text, (href, label)) = match step {
+        SupportStep::CheckTheCatalogue => (
+            "Vérifiez que ce diplôme, cette session et cette académie figurent dans la liste des diplômes disponibles.".to_owned(),
+            ("/catalogue".to_owned(), "Voir la liste".to_owned()),
+        ),
+        SupportStep::WaitForFinalResults => (
+            "Un diplôme n'apparaît qu'une fois les résultats de tous les groupes d'épreuves définitifs (rattrapage, deuxième session…) : il peut ne pas être encore disponible.".to_owned(),
+            none,
+        ),
+        SupportStep::StandardProcedure { academie } => (
+            format!("Sinon, demandez une attestation par la procédure habituelle au service des examens de l'académie {}.", academie.with_de()),
+            ("/aide/services-examens".to_owned(), "Trouver le service des examens".to_owned()),
+        ),
+        SupportStep::CheckBirthName => (
+            "Vérifiez que votre profil porte votre nom de naissance, et non un nom pris depuis (par exemple par mariage).".to_owned(),
+            ("/espace/profil".to_owned(), "Voir mon profil".to_owned()),
+        ),
+        SupportStep::CheckAllFirstNames => (
+            "Vérifiez que votre profil porte tous vos prénoms, dans l'ordre de l'état civil.".to_owned(),
+            none,
+        ),
+        SupportStep::CheckBirthDate => ("Vérifiez votre date de naissance.".to_owned(), none),
+        SupportStep::RecreateProfileOrUseFranceConnect => (
+            "Un profil ne peut pas être modifié : si votre identité y est erronée, supprimez-le et créez-le de nouveau, ou connectez-vous avec FranceConnect, dont l'identité est certifiée.".to_owned(),
+            ("/espace/profil".to_owned(), "Gérer mon profil".to_owned()),
+        ),
+        SupportStep::ContactExamOffice { academie } => (
+            format!("Contactez le service des examens et concours de l'académie {} : lui seul peut examiner votre situation.", academie.with_de()),
+            ("/aide/services-examens".to_owned(), "Ses coordonnées".to_owned()),
+        ),
+    };
+    (text, href, label)
+}
+
+fn parse_scope(form: &AttachForm) -> Result<DiplomaScope, Vec<String>> {
+    let mut errors = Vec::new();
+    let kind = form
+        .diplome
+        .parse::<DiplomaKind>()
+        .map_err(|_| errors.push("Diplôme : choisissez un diplôme de la liste.".to_owned()))
+        .ok();
+    let session = form
+        .session
+        .trim()
+        .parse::<Session>()
+        .map_err(|_| {
+            errors.push(
+                "Session : indiquez l'année de l'examen sur quatre chiffres, par exemple 2021."
+                    .to_owned(),
+            )
+        })
+        .ok();
+    let academie = form
+        .academie
+        .parse::<Academie>()
+        .map_err(|_| errors.push("Académie : choisissez une académie de la liste.".to_owned()))
+        .ok();
+    match (kind, session, academie) {
+        (Some(kind), Some(session), Some(academie)) => Ok(DiplomaScope {
+            kind,
+            session,
+            academie,
+        }),
+        _ => Err(errors),
+    }
+}
+
+#[handler]
+pub async fn attach(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let signed_in = visitor.require()?.clone();
+    let form: AttachForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    let scope = match parse_scope(&form) {
+        Ok(scope) => scope,
+        Err(errors) => {
+            return dashboard_page(
+                &state,
+                &visitor,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                errors,
+            )
+            .await;
+        }
+    };
+    if !state.limiters.attach(signed_in.profile) {
+        return Err(WebError::TooManyRequests);
+    }
+    let outcome = match state
+        .attach
+        .execute(AttachDiplomaRequest {
+            profile: signed_in.profile,
+            scope,
+        })
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(AttachDiplomaError::ProfileNotFound) => return Err(WebError::SignIn),
+        Err(AttachDiplomaError::KeySpaceExhausted) => {
+            return Err(WebError::unexpected("control key space exhausted"));
+        }
+        Err(AttachDiplomaError::Unexpected(e)) => return Err(e.into()),
+    };
+    let what = format!(
+        "{} {}, académie {}",
+        scope.kind.title(),
+        scope.session,
+        scope.academie.with_de()
+    );
+    let (title, summary, steps) = match outcome {
+        AttachOutcome::Attached { link, .. } => {
+            tracing::info!(link = %link.id.0, "diploma attached");
+            return Ok(see_other(&format!("/espace?avis=rattache#d-{}", link.id.0)));
+        }
+        AttachOutcome::AlreadyAttachedToYou { .. } => return Ok(see_other("/espace?avis=deja")),
+        AttachOutcome::NotInCatalogue { next_steps, .. } => (
+            "Diplôme non disponible",
+            format!("Le diplôme demandé ({what}) n'est pas disponible dans ce service."),
+            next_steps,
+        ),
+        AttachOutcome::NoMatch { next_steps, .. } => (
+            "Aucun diplôme trouvé à votre nom",
+            format!(
+                "Aucun résultat du diplôme demandé ({what}) ne porte l'identité de votre profil."
+            ),
+            next_steps,
+        ),
+        AttachOutcome::AmbiguousHomonyms { next_steps, .. }
+        | AttachOutcome::AttachedToAnotherProfile { next_steps, .. } => (
+            "Rattachement impossible en ligne",
+            format!(
+                "Le diplôme demandé ({what}) ne peut pas être rattaché automatiquement à votre profil."
+            ),
+            next_steps,
+        ),
+    };
+    page(
+        StatusCode::OK,
+        &AttachHelpPage {
+            chrome: Chrome::new(&state, &visitor, title),
+            summary,
+            steps: steps.iter().map(step_text).collect(),
+        },
+    )
+}
+
+pub(crate) fn link_id(raw: &str) -> Result<LinkId, WebError> {
+    uuid::Uuid::try_parse(raw)
+        .map(LinkId)
+        .map_err(|_| WebError::NotFound)
+}
+
+#[handler]
+pub async fn renew_key(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let signed_in = visitor.require()?.clone();
+    let form: CsrfForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    let link = link_id(&id)?;
+    match state
+        .renew_key
+        .execute(RenewKeyRequest {
+            profile: signed_in.profile,
+            link,
+        })
+        .await
+    {
+        Ok(link) => Ok(see_other(&format!("/espace?avis=cle#d-{}", link.id.0))),
+        Err(RenewKeyError::NotFound) => Err(WebError::NotFound),
+        Err(RenewKeyError::KeySpaceExhausted) => {
+            Err(WebError::unexpected("control key space exhausted"))
+        }
+        Err(RenewKeyError::Unexpected(e)) => Err(e.into()),
+    }
+}
+
+#[handler]
+pub async fn detach_confirm(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let signed_in = visitor.require()?;
+    let link = link_id(&id)?;
+    let Some(_) = state.ports.links.get_owned(link, signed_in.profile).await? else {
+        return Err(WebError::NotFound);
+    };
+    page(
+        StatusCode::OK,
+        &ConfirmPage {
+            chrome: Chrome::new(&state, &visitor, "Supprimer cette attestation ?"),
+            paragraphs: vec![
+                "Le lien entre votre profil et ce diplôme sera supprimé, et sa clé de contrôle cessera aussitôt de fonctionner : les attestations déjà transmises ne pourront plus être vérifiées.".to_owned(),
+                "Le résultat reste enregistré par le service des examens : vous pourrez rattacher ce diplôme de nouveau plus tard, avec une nouvelle clé.".to_owned(),
+            ],
+            action: format!("/espace/diplomes/{}/supprimer", link.0),
+            button: "Supprimer l'attestation".to_owned(),
+            cancel: "/espace".to_owned(),
+        },
+    )
+}
+
+#[handler]
+pub async fn detach(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let signed_in = visitor.require()?.clone();
+    let form: CsrfForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    let link = link_id(&id)?;
+    match state
+        .detach
+        .execute(DetachDiplomaRequest {
+            profile: signed_in.profile,
+            link,
+        })
+        .await
+    {
+        Ok(()) => Ok(see_other("/espace?avis=supprime")),
+        Err(DetachDiplomaError::NotFound) => Err(WebError::NotFound),
+        Err(DetachDiplomaError::Unexpected(e)) => Err(e.into()),
+    }
+}
+
+#[handler]
+pub async fn download(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let signed_in = visitor.require()?;
+    let link = link_id(&id)?;
+    match state.download.execute(DownloadAttestationRequest { profile: signed_in.profile, link }).await {
+        Ok(rendered) => Ok(Response::builder()
+            .content_type(rendered.media_type)
+            .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", rendered.file_name.replace(['"', '\\', '\r', '\n'], "")))
+            .body(rendered.bytes)),
+        Err(DownloadAttestationError::NotFound) => Err(WebError::NotFound),
+        Err(DownloadAttestationError::Withdrawn) => page(
+            StatusCode::GONE,
+            &MessagePage {
+                chrome: Chrome::new(&state, &visitor, "Attestation retirée"),
+                paragraphs: vec!["Le service des examens a retiré ce résultat : aucune attestation ne peut plus être produite. Contactez-le pour en savoir plus.".to_owned()],
+                link: Some(("/espace".to_owned(), "Retour à mon espace".to_owned())),
+            },
+        ),
+        Err(DownloadAttestationError::Unexpected(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    chrome: Chrome,
+    birth_name: String,
+    first_names: String,
+    birth_date: String,
+    presumed: bool,
+    email: String,
+    login: &'static str,
+}
+
+#[handler]
+pub async fn profile_page(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+) -> Result<Response, WebError> {
+    let profile = current_profile(&state, visitor.require()?).await?;
+    page(
+        StatusCode::OK,
+        &ProfilePage {
+            chrome: Chrome::new(&state, &visitor, "Mon profil"),
+            birth_name: profile.identity.birth_name.to_string(),
+            first_names: profile.identity.first_names.to_string(),
+            birth_date: french_date(profile.identity.birth_date.date()),
+            presumed: profile.birth_date_presumed,
+            email: profile.email.to_string(),
+            login: match profile.login {
+                LoginMethod::Password => "Adresse e-mail et mot de passe",
+                LoginMethod::FranceConnect(_) => "FranceConnect (identité certifiée)",
+            },
+        },
+    )
+}
+
+#[handler]
+pub async fn delete_profile_confirm(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+) -> Result<Response, WebError> {
+    visitor.require()?;
+    page(
+        StatusCode::OK,
+        &ConfirmPage {
+            chrome: Chrome::new(&state, &visitor, "Supprimer mon profil ?"),
+            paragraphs: vec![
+                "Votre adresse e-mail, votre identité et tous vos rattachements seront effacés définitivement. Les clés de contrôle de vos attestations cesseront aussitôt de fonctionner.".to_owned(),
+                "Les résultats restent détenus par les services des examens : vous pourrez créer un nouveau profil et rattacher vos diplômes de nouveau.".to_owned(),
+            ],
+            action: "/espace/profil/supprimer".to_owned(),
+            button: "Supprimer définitivement mon profil".to_owned(),
+            cancel: "/espace/profil".to_owned(),
+        },
+    )
+}
+
+#[handler]
+pub async fn delete_profile(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let signed_in = visitor.require()?.clone();
+    let form: CsrfForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    match state.delete_profile.execute(signed_in.profile).await {
+        Ok(deleted) => tracing::info!(links_removed = deleted.links_removed, "profile deleted"),
+        Err(DeleteProfileError::NotFound) => {}
+        Err(DeleteProfileError::Unexpected(e)) => return Err(e.into()),
+    }
+    let mut anonymous = visitor.clone();
+    anonymous.signed_in = None;
+    let mut response = page(
+        StatusCode::OK,
+        &MessagePage {
+            chrome: Chrome::new(&state, &anonymous, "Profil supprimé"),
+            paragraphs: vec![
+                "Votre profil et toutes vos données personnelles ont été supprimés. Un e-mail vous le confirme.".to_owned(),
+                "Les clés de contrôle de vos attestations ne fonctionnent plus.".to_owned(),
+            ],
+            link: Some(("/".to_owned(), "Retour à l'accueil".to_owned())),
+        },
+    )?;
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        clear_session_cookie(&state)
+            .parse()
+            .map_err(WebError::unexpected)?,
+    );
+    Ok(response)
+}

@@ -1,0 +1,194 @@
+//! What every handler shares: settings, use cases, ports and limiters.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sand_attestation::VerificationKeys;
+use sand_domain::catalogue::ShowCatalogue;
+use sand_domain::link::attach::AttachDiploma;
+use sand_domain::link::attestation::DownloadAttestation;
+use sand_domain::link::detach::DetachDiploma;
+use sand_domain::link::list::ListMyDiplomas;
+use sand_domain::link::renew_key::RenewKey;
+use sand_domain::ports::{
+    AttestationRenderer, Catalogue, Clock, IdentityProvider, KeyGenerator, LinkRepository, Mailer,
+    PasswordHasher, ProfileRepository, RecordReader, SessionStore, VerificationLog,
+};
+use sand_domain::profile::create::CreateProfile;
+use sand_domain::profile::delete::DeleteProfile;
+use sand_domain::profile::sign_in::{LogIn, SignInWithFranceConnect};
+use sand_domain::verification::VerifyAttestation;
+
+use crate::limits::{Limiters, RateLimits};
+use crate::tokens::Signer;
+
+/// How the web side behaves; built by the composition root from configuration.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// Shown in the header, the footer and the legal notice.
+    pub operator_name: String,
+    /// Demonstration ("mirror") site: a banner on every page says so.
+    pub demo: bool,
+    /// The address users reach the service at (links in e-mails, QR codes), without a
+    /// trailing slash, e.g. `https://diplomes.example.fr`.
+    pub public_url: String,
+    /// Cookies marked `Secure` and HSTS sent (the service is behind TLS).
+    pub secure: bool,
+    /// Take the client address from the last `X-Forwarded-For` entry (behind a trusted
+    /// reverse proxy only).
+    pub trust_forwarded_for: bool,
+    /// A session ends after this long without a request.
+    pub session_idle: Duration,
+    /// A session ends this long after login, active or not.
+    pub session_absolute: Duration,
+    pub limits: RateLimits,
+    /// Largest request body accepted on forms and JSON, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest PDF accepted by the attestation check, in bytes.
+    pub max_pdf_bytes: usize,
+    /// Identities to try, on the demo site's home page.
+    pub demo_people: Vec<crate::DemoPerson>,
+    /// Where the demo site's mail goes (shown on its home page).
+    pub demo_mail_hint: String,
+}
+
+impl WebSettings {
+    /// Settings for a service reached at `public_url`.
+    #[must_use]
+    pub fn new(operator_name: impl Into<String>, public_url: impl Into<String>) -> Self {
+        let public_url = public_url.into().trim_end_matches('/').to_owned();
+        Self {
+            operator_name: operator_name.into(),
+            demo: false,
+            secure: public_url.starts_with("https://"),
+            public_url,
+            trust_forwarded_for: false,
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 3600),
+            limits: RateLimits::default(),
+            max_body_bytes: 64 * 1024,
+            max_pdf_bytes: sand_attestation::verify::MAX_PDF_BYTES,
+            demo_people: Vec::new(),
+            demo_mail_hint: String::new(),
+        }
+    }
+}
+
+/// The adapters the web side is composed of.
+#[derive(Clone)]
+pub struct Ports {
+    pub records: Arc<dyn RecordReader>,
+    pub catalogue: Arc<dyn Catalogue>,
+    pub profiles: Arc<dyn ProfileRepository>,
+    pub links: Arc<dyn LinkRepository>,
+    pub verification_log: Arc<dyn VerificationLog>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub renderer: Arc<dyn AttestationRenderer>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub clock: Arc<dyn Clock>,
+    pub keys: Arc<dyn KeyGenerator>,
+    /// `None` when FranceConnect is not configured (its button is not shown).
+    pub franceconnect: Option<Arc<dyn IdentityProvider>>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports")
+            .field("franceconnect", &self.franceconnect.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    pub settings: WebSettings,
+    pub ports: Ports,
+    pub signer: Signer,
+    pub limiters: Limiters,
+    pub verification_keys: VerificationKeys,
+    pub create_profile: CreateProfile,
+    pub log_in: LogIn,
+    pub sign_in_franceconnect: SignInWithFranceConnect,
+    pub delete_profile: DeleteProfile,
+    pub attach: AttachDiploma,
+    pub detach: DetachDiploma,
+    pub renew_key: RenewKey,
+    pub list: ListMyDiplomas,
+    pub download: DownloadAttestation,
+    pub verify: VerifyAttestation,
+    pub catalogue: ShowCatalogue,
+}
+
+impl AppState {
+    /// Composes the use cases over `ports`. `secret` is the server secret (at least 32
+    /// bytes); the tokens' key is derived from it.
+    #[must_use]
+    pub fn new(
+        settings: WebSettings,
+        ports: Ports,
+        secret: &[u8],
+        verification_keys: VerificationKeys,
+    ) -> Self {
+        let p = &ports;
+        Self {
+            signer: Signer::new(secret),
+            limiters: Limiters::new(&settings.limits),
+            verification_keys,
+            create_profile: CreateProfile {
+                profiles: p.profiles.clone(),
+                hasher: p.hasher.clone(),
+                clock: p.clock.clone(),
+            },
+            log_in: LogIn {
+                profiles: p.profiles.clone(),
+                hasher: p.hasher.clone(),
+            },
+            sign_in_franceconnect: SignInWithFranceConnect {
+                profiles: p.profiles.clone(),
+                clock: p.clock.clone(),
+            },
+            delete_profile: DeleteProfile {
+                profiles: p.profiles.clone(),
+            },
+            attach: AttachDiploma {
+                catalogue: p.catalogue.clone(),
+                profiles: p.profiles.clone(),
+                records: p.records.clone(),
+                links: p.links.clone(),
+                keys: p.keys.clone(),
+                clock: p.clock.clone(),
+            },
+            detach: DetachDiploma {
+                links: p.links.clone(),
+            },
+            renew_key: RenewKey {
+                links: p.links.clone(),
+                keys: p.keys.clone(),
+                clock: p.clock.clone(),
+            },
+            list: ListMyDiplomas {
+                links: p.links.clone(),
+                records: p.records.clone(),
+                log: p.verification_log.clone(),
+            },
+            download: DownloadAttestation {
+                links: p.links.clone(),
+                records: p.records.clone(),
+                renderer: p.renderer.clone(),
+                clock: p.clock.clone(),
+            },
+            verify: VerifyAttestation {
+                links: p.links.clone(),
+                records: p.records.clone(),
+                profiles: p.profiles.clone(),
+                log: p.verification_log.clone(),
+                clock: p.clock.clone(),
+            },
+            catalogue: ShowCatalogue::new(p.catalogue.clone()),
+            settings,
+            ports,
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The real clock and the real random source, for the composed service.
+
+use sand_domain::control_key::{ControlKey, KEY_BYTES};
+use sand_domain::ports::{Clock, KeyGenerator};
+use time::OffsetDateTime;
+
+/// The system clock, in UTC.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// Control keys from the operating system's CSPRNG.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsKeyGenerator;
+
+impl KeyGenerator for OsKeyGenerator {
+    fn generate(&self) -> ControlKey {
+        ControlKey::from_random_bytes(random_bytes::<KEY_BYTES>())
+    }
+}
+
+/// `N` bytes from the operating system's CSPRNG. A failing CSPRNG leaves no safe way
+/// on: the process aborts rather than hand out predictable secrets.
+#[must_use]
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    if let Err(e) = getrandom::fill(&mut bytes) {
+        tracing::error!(error = %e, "the operating system's random source failed");
+        std::process::abort();
+    }
+    bytes
+}
+
+/// A random token of 32 bytes, as 64 hex digits.
+#[must_use]
+pub fn random_token() -> String {
+    hex::encode(random_bytes::<32>())
+}

@@ -1,0 +1,488 @@
+//! `sand serve`: the web service, composed from the storage, attestation, mail and
+//! FranceConnect adapters.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use sand_attestation::{PdfAttestationRenderer, VerificationKeys};
+use sand_domain::ports::SessionStore;
+use sand_http::hasher::Argon2Hasher;
+use sand_http::system::{OsKeyGenerator, SystemClock};
+use sand_http::{AppState, DemoPerson, Ports, WebSettings};
+use sand_mail::{
+    MailSettings, MailTransport, OutboxSender, Security, SenderSettings, TransportConfig,
+};
+use sand_persistence::keys::KeyProtector;
+use sand_persistence::{DatabaseRoles, Store, StoreSettings};
+use tokio::sync::watch;
+
+use crate::attestation::SigningArgs;
+use crate::one_way::{self, Deployment};
+
+/// Where the demo site keeps its generated server secret.
+const DEMO_SECRET_FILE: &str = "data/secret.key";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SmtpSecurity {
+    /// STARTTLS, required (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: a relay on the same machine only.
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0 picks a free one, printed at start).
+    #[arg(long, env = "SAND_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (the web role).
+    #[arg(long, env = "SAND_DATABASE_URL", default_value = crate::DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+    /// The address users reach the service at, for links in e-mails and QR codes
+    /// (default: http://localhost:PORT). https:// switches on Secure cookies and HSTS.
+    #[arg(long, env = "SAND_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The operator's name, in every page and on every attestation.
+    #[arg(
+        long,
+        env = "SAND_OPERATOR_NAME",
+        default_value = "SAND — démonstration"
+    )]
+    pub operator: String,
+    /// Demonstration ("mirror") site: fictitious data, a banner on every page, the
+    /// public demonstration signing key allowed, SQLite allowed.
+    #[arg(long, env = "SAND_DEMO")]
+    pub demo: bool,
+    /// Accept a database that cannot keep the web server from writing diploma records
+    /// (SQLite) outside demo mode: a single-user deployment.
+    #[arg(long, env = "SAND_SINGLE_USER")]
+    pub single_user: bool,
+    /// File holding the server secret (32 bytes or more) that protects control keys at
+    /// rest and signs links and tokens.
+    #[arg(long, env = "SAND_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// The server secret itself. Never printed.
+    #[arg(
+        long,
+        env = "SAND_SECRET",
+        hide_env_values = true,
+        conflicts_with = "secret_file"
+    )]
+    pub secret: Option<String>,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    /// Previous public keys whose attestations still verify (PEM files, comma-separated).
+    #[arg(
+        long = "public-key",
+        env = "SAND_VERIFICATION_KEY_FILES",
+        value_delimiter = ','
+    )]
+    pub public_keys: Vec<PathBuf>,
+    /// Write mail as .eml files into this directory (the default when no SMTP relay is set).
+    #[arg(long, env = "SAND_MAIL_DIR", default_value = "data/mail")]
+    pub mail_dir: PathBuf,
+    /// SMTP relay host; mail goes there instead of the directory.
+    #[arg(long, env = "SAND_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    #[arg(long, env = "SAND_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+    #[arg(long, env = "SAND_SMTP_SECURITY", value_enum, default_value_t = SmtpSecurity::Starttls)]
+    pub smtp_security: SmtpSecurity,
+    #[arg(long, env = "SAND_SMTP_USER")]
+    pub smtp_user: Option<String>,
+    /// Never printed.
+    #[arg(long, env = "SAND_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// Sender of every mail.
+    #[arg(
+        long,
+        env = "SAND_MAIL_FROM",
+        default_value = "SAND <ne-pas-repondre@localhost>"
+    )]
+    pub mail_from: String,
+    /// FranceConnect issuer, e.g. https://oidc.franceconnect.gouv.fr/api/v2 (the button
+    /// shows only when the issuer, client id and secret are all set).
+    #[arg(long, env = "SAND_FRANCECONNECT_ISSUER")]
+    pub franceconnect_issuer: Option<String>,
+    #[arg(long, env = "SAND_FRANCECONNECT_CLIENT_ID")]
+    pub franceconnect_client_id: Option<String>,
+    /// Never printed.
+    #[arg(long, env = "SAND_FRANCECONNECT_CLIENT_SECRET", hide_env_values = true)]
+    pub franceconnect_client_secret: Option<String>,
+    /// Take client addresses from X-Forwarded-For (behind a trusted reverse proxy only).
+    #[arg(long, env = "SAND_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+    /// Verifications per client address per minute.
+    #[arg(
+        long,
+        env = "SAND_LIMIT_VERIFICATIONS_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub verifications_per_minute: u32,
+    /// Verifications of one control key per hour.
+    #[arg(
+        long,
+        env = "SAND_LIMIT_VERIFICATIONS_PER_KEY_PER_HOUR",
+        default_value_t = 20
+    )]
+    pub verifications_per_key_per_hour: u32,
+}
+
+/// Why the service did not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Store(#[from] sand_persistence::StoreError),
+    #[error(transparent)]
+    Refused(#[from] one_way::OneWayError),
+}
+
+fn config(message: impl Into<String>) -> ServeError {
+    ServeError::Config(message.into())
+}
+
+fn read_secret_file(path: &Path) -> Result<Vec<u8>, ServeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| {
+                config(format!(
+                    "cannot read the secret file {}: {e}",
+                    path.display()
+                ))
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(config(format!(
+                "the secret file {} is readable by others (mode {:o}): chmod 600 it",
+                path.display(),
+                mode & 0o777
+            )));
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        config(format!(
+            "cannot read the secret file {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(text.trim().as_bytes().to_vec())
+}
+
+/// The demo site's secret: generated once, kept in `data/secret.key` (mode 600).
+fn demo_secret() -> Result<Vec<u8>, ServeError> {
+    let path = Path::new(DEMO_SECRET_FILE);
+    if !path.exists() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let secret = sand_http::system::random_token();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path)?;
+        writeln!(file, "{secret}")?;
+    }
+    read_secret_file(path)
+}
+
+fn load_secret(args: &ServeArgs) -> Result<Vec<u8>, ServeError> {
+    let secret = match (&args.secret_file, &args.secret) {
+        (Some(path), _) => read_secret_file(path)?,
+        (None, Some(text)) => text.trim().as_bytes().to_vec(),
+        (None, None) if args.demo => demo_secret()?,
+        (None, None) => {
+            return Err(config(
+                "no server secret: set SAND_SECRET_FILE (a file of 32 bytes or more, mode 600), or run with --demo",
+            ));
+        }
+    };
+    if secret.len() < sand_persistence::keys::MIN_SECRET_BYTES {
+        return Err(config("the server secret must have at least 32 bytes"));
+    }
+    Ok(secret)
+}
+
+fn transport(args: &ServeArgs) -> Result<MailTransport, ServeError> {
+    let config_ = match &args.smtp_host {
+        Some(host) => TransportConfig::Smtp {
+            host: host.clone(),
+            port: args.smtp_port,
+            security: match args.smtp_security {
+                SmtpSecurity::Starttls => Security::StartTls,
+                SmtpSecurity::Tls => Security::Tls,
+                SmtpSecurity::None => Security::None,
+            },
+            credentials: match (&args.smtp_user, &args.smtp_password) {
+                (Some(user), Some(password)) => Some((user.clone(), password.clone())),
+                (None, None) => None,
+                _ => {
+                    return Err(config(
+                        "set both SAND_SMTP_USER and SAND_SMTP_PASSWORD, or neither",
+                    ));
+                }
+            },
+            timeout: Duration::from_secs(30),
+        },
+        None => {
+            std::fs::create_dir_all(&args.mail_dir)?;
+            TransportConfig::Directory(args.mail_dir.clone())
+        }
+    };
+    MailTransport::new(&config_).map_err(|e| config(format!("mail transport: {e}")))
+}
+
+fn franceconnect(
+    args: &ServeArgs,
+    public_url: &str,
+) -> Result<Option<Arc<dyn sand_domain::ports::IdentityProvider>>, ServeError> {
+    match (
+        &args.franceconnect_issuer,
+        &args.franceconnect_client_id,
+        &args.franceconnect_client_secret,
+    ) {
+        (None, None, None) => Ok(None),
+        (Some(issuer), Some(client_id), Some(client_secret)) => {
+            let settings = sand_franceconnect::FranceConnectSettings {
+                issuer: issuer.clone(),
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
+                redirect_url: format!("{public_url}/connexion/franceconnect/retour"),
+                post_logout_redirect_url: format!("{public_url}/"),
+                timeout: Duration::from_secs(10),
+            };
+            let fc = sand_franceconnect::FranceConnect::new(settings)
+                .map_err(|e| config(format!("FranceConnect: {e}")))?;
+            Ok(Some(Arc::new(fc)))
+        }
+        _ => Err(config(
+            "FranceConnect needs SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID and SAND_FRANCECONNECT_CLIENT_SECRET together",
+        )),
+    }
+}
+
+fn demo_people() -> Vec<DemoPerson> {
+    sand_import::synthetic::DEMO_PEOPLE
+        .iter()
+        .map(|(birth_name, first_names, birth_date, usage)| {
+            let shown_date = birth_date.split('-').rev().collect::<Vec<_>>().join("/");
+            DemoPerson {
+                birth_name: (*birth_name).to_owned(),
+                usage_name: (*usage).to_owned(),
+                first_names: first_names.replace(',', ""),
+                birth_date: shown_date,
+                diploma: "Baccalauréat général, session 2021, académie de Lyon".to_owned(),
+            }
+        })
+        .collect()
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Runs the web service until SIGTERM or Ctrl-C.
+pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError> {
+    let secret = load_secret(&args)?;
+    let signing = args
+        .signing
+        .load()
+        .map_err(|e| config(format!("signing key: {e}")))?;
+    if signing.is_demo() && !args.demo {
+        return Err(config(
+            "no attestation signing key: set SAND_SIGNING_KEY_FILE (see `sand keys generate`), or run with --demo",
+        ));
+    }
+    let mut verification_keys = VerificationKeys::new();
+    verification_keys.add_signing(&signing);
+    for path in &args.public_keys {
+        let pem = std::fs::read_to_string(path).map_err(|e| {
+            config(format!(
+                "cannot read the public key {}: {e}",
+                path.display()
+            ))
+        })?;
+        verification_keys
+            .add_pem(&pem)
+            .map_err(|e| config(format!("public key {}: {e}", path.display())))?;
+    }
+
+    let keys = KeyProtector::from_secret(&secret).map_err(|e| config(e.to_string()))?;
+    let store = Store::connect(&StoreSettings::new(args.database_url.clone()), keys).await?;
+    let sqlite = args.database_url.trim_start().starts_with("sqlite:");
+    if sqlite {
+        store.migrate(&DatabaseRoles::default()).await?;
+    } else {
+        let pending = store.pending_migrations().await?;
+        if !pending.is_empty() {
+            return Err(config(format!(
+                "the database schema is not up to date ({} migration(s) pending): run `sand migrate` first",
+                pending.len()
+            )));
+        }
+    }
+    let access = store
+        .record_write_access()
+        .await
+        .map_err(|e| config(format!("database: {e}")))?;
+    let deployment = if args.demo || args.single_user {
+        Deployment::SingleUser
+    } else {
+        Deployment::Shared
+    };
+    one_way::check(&access, deployment)?;
+
+    let listener = TcpListener::bind(args.listen.clone());
+    let acceptor = listener.into_acceptor().await?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or_else(|| config("no local address"))?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://localhost:{}", local.port()))
+        .trim_end_matches('/')
+        .to_owned();
+
+    let issuer = sand_attestation::Issuer {
+        operator: args.operator.clone(),
+        verification_url: format!("{public_url}/verifier"),
+    };
+    let renderer = PdfAttestationRenderer::new(issuer, Arc::new(signing))
+        .map_err(|e| config(format!("attestation renderer: {e}")))?;
+    let sessions: Arc<dyn SessionStore> = Arc::new(store.sessions());
+    let ports = Ports {
+        records: Arc::new(store.record_reader()),
+        catalogue: Arc::new(store.catalogue()),
+        profiles: Arc::new(store.profiles()),
+        links: Arc::new(store.links()),
+        verification_log: Arc::new(store.verification_log()),
+        sessions: Arc::clone(&sessions),
+        mailer: Arc::new(store.mailer()),
+        renderer: Arc::new(renderer),
+        hasher: Arc::new(Argon2Hasher::new(4)),
+        clock: Arc::new(SystemClock),
+        keys: Arc::new(OsKeyGenerator),
+        franceconnect: franceconnect(&args, &public_url)?,
+    };
+    let mut settings = WebSettings::new(args.operator.clone(), public_url.clone());
+    settings.demo = args.demo;
+    settings.trust_forwarded_for = args.trust_forwarded_for;
+    settings.limits.verifications_per_client_per_minute = args.verifications_per_minute;
+    settings.limits.verifications_per_key_per_hour = args.verifications_per_key_per_hour;
+    if args.demo {
+        settings.demo_people = demo_people();
+        if args.smtp_host.is_none() {
+            settings.demo_mail_hint = args.mail_dir.display().to_string();
+        }
+    }
+    let state = Arc::new(AppState::new(
+        settings.clone(),
+        ports,
+        &secret,
+        verification_keys,
+    ));
+
+    let mail_settings = MailSettings {
+        from: args
+            .mail_from
+            .parse()
+            .map_err(|e| config(format!("SAND_MAIL_FROM: {e}")))?,
+        operator: args.operator.clone(),
+        public_url: public_url.clone(),
+        verify_email_valid_for: "48 heures".to_owned(),
+        password_reset_valid_for: "1 heure".to_owned(),
+    };
+    let sender = OutboxSender::new(
+        Arc::new(store.mail_queue()),
+        transport(&args)?,
+        mail_settings,
+        SenderSettings::default(),
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut sender_stop = stop_rx.clone();
+    let sender_task = tokio::spawn(async move {
+        sender
+            .run(async move {
+                let _ = sender_stop.wait_for(|stop| *stop).await;
+            })
+            .await;
+    });
+    let housekeeping_state = Arc::clone(&state);
+    let mut housekeeping_stop = stop_rx;
+    let housekeeping = tokio::spawn(async move {
+        let state = housekeeping_state;
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = housekeeping_stop.wait_for(|stop| *stop) => break,
+            }
+            state.limiters.forget_idle();
+            let now = state.ports.clock.now();
+            let idle = time::Duration::try_from(state.settings.session_idle)
+                .unwrap_or(time::Duration::HOUR);
+            let absolute = time::Duration::try_from(state.settings.session_absolute)
+                .unwrap_or(time::Duration::DAY);
+            match state.ports.sessions.purge(now - idle, now - absolute).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "expired sessions removed"),
+                Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+            }
+        }
+    });
+
+    writeln!(
+        out,
+        "SAND écoute sur http://{local} (adresse publique : {public_url})."
+    )?;
+    if args.demo {
+        writeln!(
+            out,
+            "Site de démonstration : ouvrez {public_url}/ ; les e-mails sont écrits dans {}.",
+            args.mail_dir.display()
+        )?;
+    }
+    out.flush()?;
+    tracing::info!(listen = %local, public_url = %public_url, demo = args.demo, "serving");
+
+    let app = sand_http::app(state);
+    let result = poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(30)))
+        .await;
+    tracing::info!("stopping: requests in flight finished, stopping the mail sender");
+    let _ = stop_tx.send(true);
+    let _ = sender_task.await;
+    let _ = housekeeping.await;
+    result?;
+    Ok(())
+}
