@@ -394,7 +394,7 @@ async fn check_one(
             diplome: None,
             verifie_le: now,
         })),
-        Err(VerifyError::Unexpected(e)) => Err(WebError::from(e).into()),
+        Err(VerifyError::Unexpected(e)) => Err(WebError::from(e)),
         Err(e) => {
             let _ = visitor;
             Ok(Err(verify_error_text(&e)

@@ -220,36 +220,91 @@ fn migrate_sets_up_postgresql_and_an_administrator_may_not_serve() {
 }
 
 #[test]
-fn sand_alone_loads_the_demo_set_into_the_embedded_database_once() {
+fn sand_alone_loads_the_demo_set_into_the_embedded_database_once_and_serves_it() {
     let dir = std::env::temp_dir().join(format!(
         "sand-first-start-{}",
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let run = || {
-        Command::new(env!("CARGO_BIN_EXE_sand"))
-            .current_dir(&dir)
-            .env_remove("SAND_DATABASE_URL")
-            .output()
-            .unwrap()
-    };
-    let first = run();
+    let first = serve_demo_once(&dir);
     assert!(
-        first.status.success(),
+        first.stdout.contains("10000 enregistrements lus"),
         "{}",
-        String::from_utf8_lossy(&first.stderr)
+        first.stdout
     );
-    let text = stdout(&first);
-    assert!(text.contains("10000 enregistrements lus"), "{text}");
-    assert!(text.contains("Durand, Camille, Marie"), "{text}");
-    assert!(dir.join("data/sand.db").exists());
-
-    let second = run();
-    assert!(second.status.success());
     assert!(
-        stdout(&second).contains(" 0 enregistrements lus"),
+        first.stdout.contains("Durand, Camille, Marie"),
         "{}",
-        stdout(&second)
+        first.stdout
+    );
+    assert!(dir.join("data/sand.db").exists());
+    assert!(first.home.starts_with("HTTP/1.1 200"), "{}", first.home);
+    assert!(
+        first.home.contains("Site de démonstration"),
+        "{}",
+        first.home
+    );
+    assert!(first.home.contains("Lefèvre"), "{}", first.home);
+
+    let second = serve_demo_once(&dir);
+    assert!(
+        second.stdout.contains(" 0 enregistrements lus"),
+        "{}",
+        second.stdout
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+struct DemoRun {
+    stdout: String,
+    home: String,
+}
+
+/// Runs `sand` alone on a free port, fetches the home page, stops it with SIGTERM and
+/// checks that it stopped cleanly.
+fn serve_demo_once(dir: &std::path::Path) -> DemoRun {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sand"))
+        .current_dir(dir)
+        .env_remove("SAND_DATABASE_URL")
+        .env("SAND_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = String::new();
+    let address = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "sand stopped early:\n{stdout}"
+        );
+        stdout.push_str(&line);
+        if let Some(rest) = line.strip_prefix("SAND écoute sur http://") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut home = String::new();
+    stream.read_to_string(&mut home).unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "sand did not stop cleanly on SIGTERM: {status}"
+    );
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    stdout.push_str(&rest);
+    DemoRun { stdout, home }
 }

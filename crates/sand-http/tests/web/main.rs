@@ -1,0 +1,1106 @@
+//! Every route of the web app, over a real SQLite store: each outcome, each error, and
+//! hostile input.
+
+mod support;
+
+use poem::http::Method;
+use sand_domain::ports::Mail;
+use support::*;
+
+const PUBLIC_PAGES: &[&str] = &[
+    "/",
+    "/catalogue",
+    "/verifier",
+    "/aide",
+    "/aide/services-examens",
+    "/mentions-legales",
+    "/confidentialite",
+    "/accessibilite",
+    "/compte/creer",
+    "/connexion",
+    "/mot-de-passe-oublie",
+];
+
+fn key_of(dashboard: &Page) -> String {
+    dashboard.text_after("class=\"key\">").replace(' ', "")
+}
+
+fn link_of(dashboard: &Page) -> String {
+    let start = dashboard.body.find("/espace/diplomes/").unwrap() + "/espace/diplomes/".len();
+    dashboard.body[start..start + 36].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_public_page_answers_in_french_with_the_security_headers() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    for path in PUBLIC_PAGES {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert!(page.body.contains("<html lang=\"fr\">"), "{path}");
+        assert!(page.body.contains("Opérateur de test"), "{path}");
+        let csp = page.header("content-security-policy");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{path}");
+        assert_eq!(page.header("x-frame-options"), "DENY");
+        assert_eq!(page.header("referrer-policy"), "no-referrer");
+        assert_eq!(page.header("x-content-type-options"), "nosniff");
+        assert_eq!(page.header("cache-control"), "no-store");
+        assert_eq!(page.header("x-request-id").len(), 32);
+        // plain http: no HSTS, no Secure cookie
+        assert_eq!(page.header("strict-transport-security"), "");
+        assert!(
+            !page.body.contains("<script"),
+            "{path}: pages work without JavaScript"
+        );
+    }
+    let css = b.get("/static/sand.css").await;
+    assert_eq!(css.status, 200);
+    assert!(css.header("content-type").starts_with("text/css"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_home_page_has_the_three_entries_and_the_demo_site_says_so() {
+    let app = TestApp::new().await;
+    let home = app.browser().get("/").await;
+    for entry in [
+        "Espace diplômé",
+        "Vérifier un diplôme",
+        "Liste des diplômes disponibles",
+    ] {
+        assert!(home.body.contains(entry), "{entry}");
+    }
+    assert!(!home.body.contains("Site de démonstration"));
+    assert!(
+        !home.body.contains("FranceConnect</a>"),
+        "no button without a configured provider"
+    );
+
+    let demo = TestApp::with(|s| {
+        s.demo = true;
+        s.demo_people = vec![sand_http::DemoPerson {
+            birth_name: "Durand".into(),
+            usage_name: String::new(),
+            first_names: "Camille Marie".into(),
+            birth_date: "12/04/2003".into(),
+            diploma: "Baccalauréat général 2021, académie de Lyon".into(),
+        }];
+    })
+    .await;
+    let mut b = demo.browser();
+    let home = b.get("/").await;
+    assert!(home.body.contains("Site de démonstration"));
+    assert!(home.body.contains("Camille Marie"));
+    for path in PUBLIC_PAGES {
+        assert!(
+            b.get(path).await.body.contains("Site de démonstration"),
+            "{path}: banner on every page"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_page_is_a_404_page_in_the_design_with_the_request_id() {
+    let app = TestApp::new().await;
+    let page = app.browser().get("/nulle-part").await;
+    assert_eq!(page.status, 404);
+    assert!(page.body.contains("Page introuvable"));
+    assert!(page.body.contains(page.header("x-request-id")));
+    let api = app.browser().get("/api/v1/nulle-part").await;
+    assert_eq!(api.status, 404);
+    let json: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    assert_eq!(json["request_id"], api.header("x-request-id"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_catalogue_lists_filters_and_exports_the_published_scopes() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    let all = b.get("/catalogue").await;
+    assert!(
+        all.body
+            .contains("<td>Lyon</td><td>Baccalauréat général</td><td>2021</td>"),
+        "{}",
+        all.body
+    );
+    let other = b.get("/catalogue?academie=01").await;
+    assert!(!other.body.contains("<td>Lyon</td>"));
+    assert!(other.body.contains("0 résultat(s)"));
+    let hostile = b
+        .get("/catalogue?academie=%3Cscript%3E&session=%27%3B--&diplome=x")
+        .await;
+    assert_eq!(hostile.status, 200);
+    assert!(!hostile.body.contains("<script>"));
+    let csv = b.get("/catalogue.csv?diplome=BACG").await;
+    assert_eq!(
+        csv.body,
+        "academie;academie_nom;diplome;diplome_nom;session\r\n10;Lyon;BACG;Baccalauréat général;2021\r\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&b.get("/catalogue.json").await.body).unwrap();
+    assert_eq!(json[0]["academie"], "10");
+    assert_eq!(json[0]["session"], 2021);
+    let api: serde_json::Value =
+        serde_json::from_str(&b.get("/api/v1/catalogue?session=2021").await.body).unwrap();
+    assert_eq!(api, json);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_journey_create_confirm_log_in_attach_download_verify_detach_delete() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    let created = b
+        .register(
+            "Durand",
+            "Camille Marie",
+            "12/04/2003",
+            "camille@exemple.fr",
+            PASSWORD,
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert!(created.body.contains("Consultez votre messagerie"));
+
+    // not confirmed yet: the login says so and offers a new link
+    let early = b.login("camille@exemple.fr", PASSWORD).await;
+    assert_eq!(early.status, 422);
+    assert!(early.body.contains("Renvoyer le lien"));
+    let token = app.last_token().await;
+    let confirmed = b.get(&format!("/compte/confirmer?jeton={token}")).await;
+    assert_eq!(confirmed.status, 200);
+    assert!(confirmed.body.contains("Adresse confirmée"));
+
+    let wrong = b
+        .login("camille@exemple.fr", "pas le bon mot de passe")
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong
+            .body
+            .contains("Adresse e-mail ou mot de passe incorrect.")
+    );
+    let anonymous_cookie = b.cookies.clone();
+    let login = b.login("camille@exemple.fr", PASSWORD).await;
+    assert_eq!(login.status, 303);
+    assert_eq!(login.location(), "/espace");
+    assert!(
+        login.header("set-cookie").contains("HttpOnly")
+            && login.header("set-cookie").contains("SameSite=Lax")
+    );
+    assert_ne!(b.cookies, anonymous_cookie, "a new session id at login");
+
+    // a scope not in the catalogue, then the right one
+    let missing = b.attach("BTS", "2019", "01").await;
+    assert!(
+        missing.body.contains("Diplôme non disponible"),
+        "{}",
+        missing.body
+    );
+    assert!(missing.body.contains("procédure habituelle"));
+    let attached = b.attach("BACG", "2021", "10").await;
+    assert_eq!(attached.status, 303, "{}", attached.body);
+    let dashboard = b.get("/espace?avis=rattache").await;
+    assert!(dashboard.body.contains("Diplôme rattaché"));
+    assert!(dashboard.body.contains("Mention bien"));
+    let key = key_of(&dashboard);
+    assert_eq!(key.len(), 8);
+    let link = link_of(&dashboard);
+
+    let pdf = b
+        .get(&format!("/espace/diplomes/{link}/attestation.pdf"))
+        .await;
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.header("content-type"), "application/pdf");
+    assert!(pdf.bytes.starts_with(b"%PDF"));
+    let check = b
+        .request(
+            Method::POST,
+            "/api/v1/attestations/controle",
+            Some(("application/octet-stream", pdf.bytes.clone())),
+        )
+        .await;
+    let check: serde_json::Value = serde_json::from_str(&check.body).unwrap();
+    assert_eq!(check["verdict"], "intacte");
+    assert_eq!(check["cle"], key.as_str());
+
+    // a third party verifies: key + birth name, whatever the case and accents
+    let valid = Browser::verify(&app, &key.to_lowercase(), "DURAND").await;
+    assert!(valid.body.contains("Attestation valide"), "{}", valid.body);
+    assert!(valid.body.contains("Camille Marie Durand"));
+    let other_name = Browser::verify(&app, &key, "Dupont").await;
+    let unknown_key = Browser::verify(&app, "ZZZZZZZZ", "Durand").await;
+    assert!(other_name.body.contains("Aucune attestation valide"));
+    let strip = |p: &Page| p.stable();
+    assert_eq!(
+        strip(&other_name).replace("Dupont", "X").replace(&key, "K"),
+        strip(&unknown_key)
+            .replace("Durand", "X")
+            .replace("ZZZZZZZZ", "K"),
+        "an unknown key and a wrong name get the same page"
+    );
+    let dashboard = b.get("/espace").await;
+    assert!(
+        dashboard.body.contains("Entreprise Exemple"),
+        "the holder sees who verified"
+    );
+
+    // a new key: the old one stops verifying
+    let renewed = b
+        .submit("/espace", &format!("/espace/diplomes/{link}/cle"), &[])
+        .await;
+    assert_eq!(renewed.status, 303);
+    let new_key = key_of(&b.get("/espace").await);
+    assert_ne!(new_key, key);
+    assert!(
+        Browser::verify(&app, &key, "Durand")
+            .await
+            .body
+            .contains("Aucune attestation valide")
+    );
+    assert!(
+        Browser::verify(&app, &new_key, "Durand")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+
+    // detach: confirmation page, then the key no longer verifies
+    let confirm = b.get(&format!("/espace/diplomes/{link}/supprimer")).await;
+    assert!(
+        confirm
+            .body
+            .contains("reste enregistré par le service des examens")
+    );
+    let detached = b
+        .submit(
+            &format!("/espace/diplomes/{link}/supprimer"),
+            &format!("/espace/diplomes/{link}/supprimer"),
+            &[],
+        )
+        .await;
+    assert_eq!(detached.status, 303);
+    assert!(
+        Browser::verify(&app, &new_key, "Durand")
+            .await
+            .body
+            .contains("Aucune attestation valide")
+    );
+    assert_eq!(
+        b.get(&format!("/espace/diplomes/{link}/attestation.pdf"))
+            .await
+            .status,
+        404
+    );
+
+    // delete the profile: confirmation mail, session gone, login impossible
+    let profile = b.get("/espace/profil").await;
+    assert!(profile.body.contains("Camille Marie"));
+    let deleted = b
+        .submit("/espace/profil/supprimer", "/espace/profil/supprimer", &[])
+        .await;
+    assert_eq!(deleted.status, 200);
+    assert!(deleted.body.contains("Profil supprimé"));
+    assert!(matches!(
+        app.mails().await.as_slice(),
+        [Mail::ProfileDeleted { .. }]
+    ));
+    assert_eq!(b.get("/espace").await.location(), "/connexion");
+    assert_eq!(b.login("camille@exemple.fr", PASSWORD).await.status, 422);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attaching_failures_walk_through_the_support_checklist_and_never_mention_anyone_else() {
+    let app = TestApp::new().await;
+    // a married name instead of the birth name: no match
+    let mut married = app
+        .signed_in("Lefort", "Camille Marie", "2003-04-12", "lefort@exemple.fr")
+        .await;
+    let no_match = married.attach("BACG", "2021", "10").await;
+    assert!(
+        no_match.body.contains("Aucun diplôme trouvé à votre nom"),
+        "{}",
+        no_match.body
+    );
+    assert!(no_match.body.contains("nom de naissance"));
+    assert!(no_match.body.contains("tous vos prénoms"));
+    assert!(
+        no_match
+            .body
+            .contains("supprimez-le et créez-le de nouveau")
+    );
+
+    // homonyms: sent to the exam office, nothing attached
+    let mut paul = app
+        .signed_in("Martin", "Paul", "2002-01-01", "paul@exemple.fr")
+        .await;
+    let homonyms = paul.attach("BACG", "2021", "10").await;
+    assert!(
+        homonyms.body.contains("Rattachement impossible en ligne"),
+        "{}",
+        homonyms.body
+    );
+    assert!(homonyms.body.contains("service des examens"));
+    assert!(!homonyms.body.contains("homonyme") && !homonyms.body.contains("C0002"));
+
+    // already attached elsewhere: the same answer as homonyms
+    let mut first = app
+        .signed_in("N'Diaye", "Aminata", "2002-11-30", "aminata@exemple.fr")
+        .await;
+    assert_eq!(first.attach("BACG", "2021", "10").await.status, 303);
+    let mut second = app
+        .signed_in("N’DIAYE", "aminata", "2002-11-30", "aminata2@exemple.fr")
+        .await;
+    let elsewhere = second.attach("BACG", "2021", "10").await;
+    assert!(elsewhere.body.contains("Rattachement impossible en ligne"));
+    assert!(
+        !elsewhere.body.contains("aminata@exemple.fr") && !elsewhere.body.contains("autre profil")
+    );
+
+    // malformed scope: the form again, with field messages
+    let bad = paul.attach("XXX", "20x1", "99").await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("Diplôme : choisissez"));
+    assert!(bad.body.contains("Session : indiquez"));
+    assert!(bad.body.contains("Académie : choisissez"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_graduates_attestation_is_not_found_everywhere() {
+    let app = TestApp::new().await;
+    let mut owner = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(owner.attach("BACG", "2021", "10").await.status, 303);
+    let link = link_of(&owner.get("/espace").await);
+    let mut intruder = app
+        .signed_in("Martin", "Paul", "2002-01-01", "paul@exemple.fr")
+        .await;
+    assert_eq!(
+        intruder
+            .get(&format!("/espace/diplomes/{link}/attestation.pdf"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        intruder
+            .get(&format!("/espace/diplomes/{link}/supprimer"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        intruder
+            .submit(
+                "/espace",
+                &format!("/espace/diplomes/{link}/supprimer"),
+                &[]
+            )
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        intruder
+            .submit("/espace", &format!("/espace/diplomes/{link}/cle"), &[])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        intruder
+            .request(
+                Method::DELETE,
+                &format!("/api/v1/moi/diplomes/{link}"),
+                None
+            )
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        intruder
+            .get(&format!("/api/v1/moi/diplomes/{link}/attestation"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        intruder
+            .get("/espace/diplomes/pas-un-uuid/attestation.pdf")
+            .await
+            .status,
+        404
+    );
+    // the owner still has it
+    assert_eq!(
+        owner
+            .get(&format!("/espace/diplomes/{link}/attestation.pdf"))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_state_changing_form_refuses_a_missing_or_foreign_csrf_token() {
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    let foreign = app.browser().get("/verifier").await.csrf();
+    let forms: &[(&str, &[(&str, &str)])] = &[
+        ("/verifier", &[("cle", "ABCD1234"), ("nom", "Durand")]),
+        ("/compte/creer", &[("nom", "A")]),
+        ("/compte/creer/confirmer", &[("nom", "A")]),
+        ("/connexion", &[("email", "a@b.fr"), ("mot_de_passe", "x")]),
+        ("/mot-de-passe-oublie", &[("email", "a@b.fr")]),
+        ("/mot-de-passe/nouveau", &[("jeton", "x")]),
+        ("/compte/renvoyer", &[("email", "a@b.fr")]),
+        (
+            "/espace/diplomes",
+            &[("diplome", "BACG"), ("session", "2021"), ("academie", "10")],
+        ),
+        ("/espace/profil/supprimer", &[]),
+        ("/deconnexion", &[]),
+    ];
+    for (path, fields) in forms {
+        let none = b.post_form(path, fields).await;
+        assert_eq!(none.status, 403, "{path} without a token");
+        assert!(none.body.contains("Formulaire expiré"));
+        let mut with_foreign = vec![("csrf", foreign.as_str())];
+        with_foreign.extend_from_slice(fields);
+        assert_eq!(
+            b.post_form(path, &with_foreign).await.status,
+            403,
+            "{path} with another visitor's token"
+        );
+    }
+    // nothing happened: still signed in, profile still there
+    assert_eq!(b.get("/espace").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_input_gets_a_clear_answer_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    // oversized body
+    let huge = "a".repeat(200_000);
+    let token = b.get("/verifier").await.csrf();
+    let too_big = b
+        .post_form(
+            "/verifier",
+            &[("csrf", &token), ("cle", &huge), ("nom", "x")],
+        )
+        .await;
+    assert_eq!(too_big.status, 413);
+    assert!(too_big.body.contains("Envoi trop volumineux"));
+    // not a form at all
+    let garbage = b
+        .request(
+            Method::POST,
+            "/verifier",
+            Some((
+                "application/x-www-form-urlencoded",
+                vec![0xff, 0xfe, b'%', b'z'],
+            )),
+        )
+        .await;
+    assert!(
+        garbage.status == 400 || garbage.status == 403,
+        "{}",
+        garbage.status
+    );
+    // injection strings are shown escaped, never executed or interpreted
+    let injected = b
+        .submit(
+            "/verifier",
+            "/verifier",
+            &[
+                ("cle", "<script>alert(1)</script>"),
+                ("nom", "'; DROP TABLE link; --"),
+            ],
+        )
+        .await;
+    assert_eq!(injected.status, 422);
+    assert!(
+        injected.body.contains("&#60;script&#62;alert(1)"),
+        "{}",
+        injected.body
+    );
+    assert!(!injected.body.contains("<script>alert(1)"));
+    let sql = b
+        .submit(
+            "/verifier",
+            "/verifier",
+            &[("cle", "ABCD1234"), ("nom", "'; DROP TABLE link; --")],
+        )
+        .await;
+    assert!(sql.status == 200 || sql.status == 422);
+    // control characters in an identity
+    let step1 = b
+        .submit(
+            "/compte/creer",
+            "/compte/creer",
+            &[
+                ("nom", "Du\u{0}rand"),
+                ("prenoms", "Camille\u{7}"),
+                ("naissance", "31/02/2003"),
+                ("email", "pas-une-adresse"),
+            ],
+        )
+        .await;
+    assert_eq!(step1.status, 422);
+    assert!(step1.body.contains("Nom de naissance : le caractère"));
+    assert!(
+        step1
+            .body
+            .contains("Date de naissance : cette date n&#39;existe pas."),
+        "{}",
+        step1.body
+    );
+    assert!(
+        step1
+            .body
+            .contains("Adresse e-mail : elle doit avoir la forme")
+    );
+    // a future birth date and a huge list of first names
+    let many = vec!["Jean"; 40].join(" ");
+    let step1 = b
+        .submit(
+            "/compte/creer",
+            "/compte/creer",
+            &[
+                ("nom", "Durand"),
+                ("prenoms", &many),
+                ("naissance", "2999-01-01"),
+                ("email", "a@exemple.fr"),
+            ],
+        )
+        .await;
+    assert!(
+        step1.body.contains("Prénoms : 12 prénoms au plus."),
+        "{}",
+        step1.body
+    );
+    assert!(step1.body.contains("futur"));
+    // weak and mismatched passwords
+    let fields = [
+        ("nom", "Durand"),
+        ("prenoms", "Camille"),
+        ("naissance", "12/04/2003"),
+        ("email", "camille@exemple.fr"),
+    ];
+    for (password, confirmation, message) in [
+        ("court", "court", "12 caractères au moins"),
+        ("motdepasse123", "motdepasse123", "trop simple"),
+        ("durand durand 2003", "durand durand 2003", "ni votre nom"),
+        (
+            "cheval agrafe batterie",
+            "cheval agrafe batteri",
+            "différents",
+        ),
+    ] {
+        let token = b.get("/compte/creer").await.csrf();
+        let mut all = vec![("csrf", token.as_str())];
+        all.extend_from_slice(&fields);
+        all.extend_from_slice(&[("mot_de_passe", password), ("confirmation", confirmation)]);
+        let page = b.post_form("/compte/creer/confirmer", &all).await;
+        assert_eq!(page.status, 422, "{password}");
+        assert!(page.body.contains(message), "{password}: {}", page.body);
+        assert!(
+            !page.body.contains(password),
+            "a password is never echoed back"
+        );
+    }
+    assert!(app.mails().await.is_empty(), "no account was created");
+    // a forged or truncated confirmation link
+    for token in ["", "abc", "0123.456.789", &"f".repeat(5000)] {
+        let page = b.get(&format!("/compte/confirmer?jeton={token}")).await;
+        assert_eq!(page.status, 400, "{token}");
+        assert!(page.body.contains("Lien invalide ou expiré"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_forms_do_not_tell_which_addresses_have_a_profile() {
+    let app = TestApp::new().await;
+    let _ = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    let mut b = app.browser();
+    let again = b
+        .register(
+            "Autre",
+            "Personne",
+            "01/01/2000",
+            "camille@exemple.fr",
+            PASSWORD,
+        )
+        .await;
+    let fresh = b
+        .register(
+            "Autre",
+            "Personne",
+            "01/01/2000",
+            "nouveau@exemple.fr",
+            PASSWORD,
+        )
+        .await;
+    assert_eq!(again.status, fresh.status);
+    assert!(
+        again.body.contains("Consultez votre messagerie")
+            && fresh.body.contains("Consultez votre messagerie")
+    );
+    let strip = |p: &Page| p.stable();
+    assert_eq!(strip(&again), strip(&fresh));
+
+    let known = b
+        .submit(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", "camille@exemple.fr")],
+        )
+        .await;
+    let unknown = b
+        .submit(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", "personne@exemple.fr")],
+        )
+        .await;
+    assert_eq!(known.status, 200);
+    assert_eq!(strip(&known), strip(&unknown));
+
+    let wrong_password = b
+        .login("camille@exemple.fr", "pas le bon mot de passe")
+        .await;
+    let no_account = b
+        .login("personne@exemple.fr", "pas le bon mot de passe")
+        .await;
+    assert_eq!(wrong_password.status, 422);
+    assert_eq!(
+        strip(&wrong_password).replace("camille@exemple.fr", "X"),
+        strip(&no_account).replace("personne@exemple.fr", "X")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_reset_link_works_once_and_ends_every_session() {
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    let mut other = app.browser();
+    other
+        .submit(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", "camille@exemple.fr")],
+        )
+        .await;
+    // the reset mail is queued off the request
+    let token = loop {
+        let mails = app.mails().await;
+        if let Some(Mail::PasswordReset { token, .. }) = mails.into_iter().next() {
+            break token.expose().to_owned();
+        }
+        tokio::task::yield_now().await;
+    };
+    let form = other
+        .get(&format!("/compte/mot-de-passe?jeton={token}"))
+        .await;
+    assert_eq!(form.status, 200);
+    let new_password = "nouvelle phrase secrete";
+    let done = other
+        .submit(
+            &format!("/compte/mot-de-passe?jeton={token}"),
+            "/mot-de-passe/nouveau",
+            &[
+                ("jeton", &token),
+                ("mot_de_passe", new_password),
+                ("confirmation", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Mot de passe changé"));
+    assert_eq!(
+        b.get("/espace").await.location(),
+        "/connexion",
+        "the old session is gone"
+    );
+    assert_eq!(
+        other
+            .get(&format!("/compte/mot-de-passe?jeton={token}"))
+            .await
+            .status,
+        400,
+        "single use"
+    );
+    assert_eq!(
+        other.login("camille@exemple.fr", PASSWORD).await.status,
+        422
+    );
+    assert_eq!(
+        other.login("camille@exemple.fr", new_password).await.status,
+        303
+    );
+    // an expired link
+    app.clock.advance(time::Duration::hours(2));
+    assert_eq!(
+        app.browser()
+            .get(&format!("/compte/mot-de-passe?jeton={token}"))
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_end_at_logout_after_idling_and_after_their_absolute_lifetime() {
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    let stolen = b.cookies.clone();
+    let out = b.submit("/espace", "/deconnexion", &[]).await;
+    assert_eq!(out.status, 303);
+    let mut replay = app.browser();
+    replay.cookies = stolen;
+    assert_eq!(
+        replay.get("/espace").await.location(),
+        "/connexion",
+        "a logged-out session id is dead"
+    );
+
+    let mut idle = app
+        .signed_in("Martin", "Paul", "2002-01-01", "paul@exemple.fr")
+        .await;
+    app.clock.advance(time::Duration::minutes(29));
+    assert_eq!(idle.get("/espace").await.status, 200);
+    app.clock.advance(time::Duration::minutes(29));
+    assert_eq!(
+        idle.get("/espace").await.status,
+        200,
+        "activity keeps it alive"
+    );
+    app.clock.advance(time::Duration::minutes(31));
+    assert_eq!(idle.get("/espace").await.location(), "/connexion");
+
+    let mut busy = app
+        .signed_in("N'Diaye", "Aminata", "2002-11-30", "aminata@exemple.fr")
+        .await;
+    for _ in 0..30 {
+        app.clock.advance(time::Duration::minutes(25));
+        let _ = busy.get("/espace").await;
+    }
+    assert_eq!(
+        busy.get("/espace").await.location(),
+        "/connexion",
+        "12 hours at most"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verification_is_rate_limited_per_client_and_per_key() {
+    let app = TestApp::with(|s| {
+        s.limits.verifications_per_client_per_minute = 3;
+        s.limits.verifications_per_key_per_hour = 1000;
+    })
+    .await;
+    let mut b = app.browser();
+    for i in 0..3 {
+        let page = b
+            .submit(
+                "/verifier",
+                "/verifier",
+                &[("cle", &format!("ABCD123{i}")), ("nom", "Durand")],
+            )
+            .await;
+        assert_eq!(page.status, 200);
+    }
+    let refused = b
+        .submit(
+            "/verifier",
+            "/verifier",
+            &[("cle", "ABCD1239"), ("nom", "Durand")],
+        )
+        .await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.body.contains("Trop de demandes"));
+    assert_eq!(refused.header("retry-after"), "60");
+    let api = b
+        .post_json(
+            "/api/v1/verifications",
+            &serde_json::json!({"cle": "ABCD1239", "nom": "Durand"}),
+        )
+        .await;
+    assert_eq!(api.status, 429);
+
+    let per_key = TestApp::with(|s| s.limits.verifications_per_key_per_hour = 2).await;
+    let mut b = per_key.browser();
+    for _ in 0..2 {
+        assert_eq!(
+            b.post_json(
+                "/api/v1/verifications",
+                &serde_json::json!({"cle": "ABCD-1234", "nom": "X"})
+            )
+            .await
+            .status,
+            200
+        );
+    }
+    assert_eq!(
+        b.post_json(
+            "/api/v1/verifications",
+            &serde_json::json!({"cle": "abcd 1234", "nom": "Y"})
+        )
+        .await
+        .status,
+        429
+    );
+    assert_eq!(
+        b.post_json(
+            "/api/v1/verifications",
+            &serde_json::json!({"cle": "ABCD1235", "nom": "X"})
+        )
+        .await
+        .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_and_attach_attempts_are_rate_limited() {
+    let app = TestApp::with(|s| {
+        s.limits.logins_per_client_per_minute = 2;
+        s.limits.attaches_per_profile_per_hour = 1;
+    })
+    .await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(b.attach("BTS", "2019", "01").await.status, 200);
+    assert_eq!(b.attach("BACG", "2021", "10").await.status, 429);
+    let mut guesser = app.browser();
+    assert_eq!(
+        guesser.login("camille@exemple.fr", "essai un").await.status,
+        422
+    );
+    assert_eq!(
+        guesser
+            .login("camille@exemple.fr", "essai deux")
+            .await
+            .status,
+        429,
+        "two logins a minute"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_verifies_one_or_a_batch_and_serves_its_document_and_keys() {
+    let app = TestApp::new().await;
+    let mut owner = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    // the graduate's own API
+    let attached = owner
+        .post_json(
+            "/api/v1/moi/diplomes",
+            &serde_json::json!({"diplome": "BACG", "session": 2021, "academie": "10"}),
+        )
+        .await;
+    assert_eq!(attached.status, 201, "{}", attached.body);
+    let attached: serde_json::Value = serde_json::from_str(&attached.body).unwrap();
+    let key = attached["cle"].as_str().unwrap().to_owned();
+    let again = owner
+        .post_json(
+            "/api/v1/moi/diplomes",
+            &serde_json::json!({"diplome": "BACG", "session": 2021, "academie": "10"}),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    let missing = owner
+        .post_json(
+            "/api/v1/moi/diplomes",
+            &serde_json::json!({"diplome": "BTS", "session": 2019, "academie": "01"}),
+        )
+        .await;
+    assert_eq!(missing.status, 422);
+    assert!(missing.body.contains("non_disponible"));
+    let list: serde_json::Value =
+        serde_json::from_str(&owner.get("/api/v1/moi/diplomes").await.body).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    let mut verifier = app.browser();
+    let one = verifier
+        .post_json(
+            "/api/v1/verifications",
+            &serde_json::json!({"cle": key, "nom": "durand", "organisme": "ACME"}),
+        )
+        .await;
+    let one: serde_json::Value = serde_json::from_str(&one.body).unwrap();
+    assert_eq!(one["valide"], true);
+    assert_eq!(one["diplome"]["academie"], "Lyon");
+    let items: Vec<_> = (0..3)
+        .map(|i| {
+            if i == 1 {
+                serde_json::json!({"cle": key, "nom": "Durand"})
+            } else {
+                serde_json::json!({"cle": "ZZZZZZZZ", "nom": "Durand"})
+            }
+        })
+        .chain([serde_json::json!({"cle": "!", "nom": "Durand"})])
+        .collect();
+    let batch = verifier
+        .post_json(
+            "/api/v1/verifications/lot",
+            &serde_json::json!({"verifications": items}),
+        )
+        .await;
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    let batch: serde_json::Value = serde_json::from_str(&batch.body).unwrap();
+    let valid: Vec<bool> = batch["resultats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["valide"].as_bool().unwrap())
+        .collect();
+    assert_eq!(valid, [false, true, false, false]);
+    assert!(
+        batch["resultats"][3]["erreur"]
+            .as_str()
+            .unwrap()
+            .contains("8 caractères")
+    );
+    let too_many: Vec<_> = (0..101)
+        .map(|_| serde_json::json!({"cle": "ZZZZZZZZ", "nom": "X"}))
+        .collect();
+    let refused = verifier
+        .post_json(
+            "/api/v1/verifications/lot",
+            &serde_json::json!({"verifications": too_many}),
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    let malformed = verifier
+        .request(
+            Method::POST,
+            "/api/v1/verifications",
+            Some(("application/json", b"{\"cle\": 12".to_vec())),
+        )
+        .await;
+    assert_eq!(malformed.status, 400);
+    let form_post = verifier
+        .request(
+            Method::POST,
+            "/api/v1/verifications",
+            Some(("application/x-www-form-urlencoded", b"cle=A&nom=B".to_vec())),
+        )
+        .await;
+    assert!(
+        form_post.status == 400 || form_post.status == 415,
+        "{}",
+        form_post.status
+    );
+
+    // not signed in: 401 JSON
+    let anonymous = verifier.get("/api/v1/moi/diplomes").await;
+    assert_eq!(anonymous.status, 401);
+    assert!(anonymous.body.contains("non_connecte"));
+
+    let doc: serde_json::Value =
+        serde_json::from_str(&verifier.get("/api/v1/openapi.json").await.body).unwrap();
+    assert!(doc["paths"]["/verifications"]["post"].is_object());
+    let docs = verifier.get("/api/v1/docs").await;
+    assert_eq!(docs.status, 200);
+    assert!(
+        docs.header("content-security-policy")
+            .contains("script-src 'self' 'unsafe-inline'")
+    );
+    let keys: serde_json::Value = serde_json::from_str(
+        &verifier
+            .get("/.well-known/sand-attestation-keys.json")
+            .await
+            .body,
+    )
+    .unwrap();
+    assert!(
+        keys["cles"][0]["pem"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    let not_pdf = verifier
+        .request(
+            Method::POST,
+            "/api/v1/attestations/controle",
+            Some(("application/octet-stream", b"%PDF-1.7 nothing".to_vec())),
+        )
+        .await;
+    assert!(not_pdf.body.contains("non_attestation"));
+
+    // detach and delete through the API
+    let id = attached["id"].as_str().unwrap();
+    let renewed = owner
+        .post_json(
+            &format!("/api/v1/moi/diplomes/{id}/cle"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(renewed.status, 200);
+    assert_eq!(
+        owner
+            .request(Method::DELETE, &format!("/api/v1/moi/diplomes/{id}"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        owner
+            .request(Method::DELETE, "/api/v1/moi", None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(owner.get("/api/v1/moi/diplomes").await.status, 401);
+}

@@ -1,0 +1,440 @@
+//! The real web app over a real SQLite store, a browser-like client that keeps cookies,
+//! and fixtures: published records to attach, a clock the tests can move.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use poem::endpoint::BoxEndpoint;
+use poem::test::TestClient;
+use poem::{Response, http::Method};
+use sand_attestation::{Issuer, PdfAttestationRenderer, SigningKeys, VerificationKeys};
+use sand_domain::academie::{Academie, ExamOffice};
+use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session, Speciality};
+use sand_domain::identity::{BirthDate, BirthName, Civility, FirstNames, Identity};
+use sand_domain::ports::{Clock, Mail, MailQueue, RecordWriter};
+use sand_domain::record::import::{BatchHeader, ImportBatchRequest};
+use sand_domain::record::{
+    Award, BatchFingerprint, CandidateNumber, NewRecord, RecordHolder, SourceSystem,
+};
+use sand_http::hasher::Argon2Hasher;
+use sand_http::system::OsKeyGenerator;
+use sand_http::{AppState, Ports, RateLimits, WebSettings};
+use sand_persistence::keys::KeyProtector;
+use sand_persistence::{DatabaseRoles, Store, StoreSettings};
+use time::macros::{date, datetime};
+use time::{Date, OffsetDateTime};
+
+pub const SECRET: [u8; 32] = [42; 32];
+pub const TODAY: Date = date!(2026 - 11 - 24);
+
+/// A clock the test moves.
+#[derive(Debug)]
+pub struct TestClock(pub Mutex<OffsetDateTime>);
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl TestClock {
+    pub fn advance(&self, by: time::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+pub fn scope() -> DiplomaScope {
+    DiplomaScope {
+        kind: DiplomaKind::BacGeneral,
+        session: Session::new(2021).unwrap(),
+        academie: Academie::Lyon,
+    }
+}
+
+pub fn identity(birth_name: &str, first_names: &str, birth_date: &str) -> Identity {
+    Identity {
+        birth_name: BirthName::parse(birth_name).unwrap(),
+        first_names: FirstNames::parse_text(first_names).unwrap(),
+        birth_date: BirthDate::parse_iso(birth_date, TODAY).unwrap(),
+        birth_place: None,
+    }
+}
+
+fn record(line: u64, candidate: &str, identity: Identity) -> NewRecord {
+    NewRecord {
+        line,
+        candidate_number: CandidateNumber::parse(candidate).unwrap(),
+        scope: scope(),
+        holder: RecordHolder {
+            civility: Some(Civility::Madame),
+            identity,
+            usage_name: None,
+            ine: None,
+        },
+        award: Award {
+            speciality: Some(Speciality::parse("Mathématiques, physique-chimie").unwrap()),
+            mention: Some(Mention::Bien),
+            deliberation_date: date!(2021 - 07 - 06),
+        },
+    }
+}
+
+/// Camille Marie DURAND (2003-04-12) can attach; two Paul MARTIN are homonyms.
+async fn publish_records(store: &Store) {
+    let records = vec![
+        record(
+            2,
+            "C0001",
+            identity("Durand", "Camille Marie", "2003-04-12"),
+        ),
+        record(3, "C0002", identity("Martin", "Paul", "2002-01-01")),
+        record(4, "C0003", identity("Martin", "Paul", "2002-01-01")),
+        record(5, "C0004", identity("N'Diaye", "Aminata", "2002-11-30")),
+    ];
+    let request = ImportBatchRequest {
+        header: BatchHeader {
+            exam_office: ExamOffice::Academie(Academie::Lyon),
+            scope: scope(),
+            source_system: SourceSystem::Ocean,
+            exported_at: datetime!(2021-07-20 08:00 UTC),
+            complete: true,
+            declared_record_count: records.len() as u64,
+            fingerprint: BatchFingerprint([1; 32]),
+        },
+        records,
+    };
+    let checked = request.check(datetime!(2026-11-24 10:00 UTC)).unwrap();
+    let writer = store.record_writer();
+    let mut staging = writer.begin(&request.header).await.unwrap();
+    staging.stage(&request.records).await.unwrap();
+    staging.commit(&checked).await.unwrap();
+}
+
+/// The app over a fresh SQLite database.
+pub struct TestApp {
+    pub client: TestClient<BoxEndpoint<'static, Response>>,
+    pub store: Store,
+    pub clock: Arc<TestClock>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(configure: impl FnOnce(&mut WebSettings)) -> Self {
+        let dir = std::env::temp_dir().join(format!("sand-web-{}", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}", dir.join("sand.db").display());
+        let store = Store::connect(
+            &StoreSettings::new(&url),
+            KeyProtector::from_secret(&SECRET).unwrap(),
+        )
+        .await
+        .unwrap();
+        store.migrate(&DatabaseRoles::default()).await.unwrap();
+        publish_records(&store).await;
+        let clock = Arc::new(TestClock(Mutex::new(datetime!(2026-11-24 10:00 UTC))));
+        let signing = Arc::new(SigningKeys::demo());
+        let mut keys = VerificationKeys::new();
+        keys.add_signing(&signing);
+        let renderer = PdfAttestationRenderer::new(
+            Issuer {
+                operator: "Opérateur de test".to_owned(),
+                verification_url: "http://localhost/verifier".to_owned(),
+            },
+            signing,
+        )
+        .unwrap();
+        let ports = Ports {
+            records: Arc::new(store.record_reader()),
+            catalogue: Arc::new(store.catalogue()),
+            profiles: Arc::new(store.profiles()),
+            links: Arc::new(store.links()),
+            verification_log: Arc::new(store.verification_log()),
+            sessions: Arc::new(store.sessions()),
+            mailer: Arc::new(store.mailer()),
+            renderer: Arc::new(renderer),
+            hasher: Arc::new(Argon2Hasher::new(2)),
+            clock: clock.clone(),
+            keys: Arc::new(OsKeyGenerator),
+            franceconnect: None,
+        };
+        let mut settings = WebSettings::new("Opérateur de test", "http://localhost");
+        settings.limits = RateLimits {
+            logins_per_client_per_minute: 1000,
+            logins_per_email_per_hour: 1000,
+            accounts_per_client_per_hour: 1000,
+            mail_requests_per_client_per_hour: 1000,
+            verifications_per_client_per_minute: 1000,
+            verifications_per_key_per_hour: 1000,
+            attaches_per_profile_per_hour: 1000,
+        };
+        configure(&mut settings);
+        let state = Arc::new(AppState::new(settings, ports, &SECRET, keys));
+        let client = TestClient::new(sand_http::app(state));
+        Self {
+            client,
+            store,
+            clock,
+            dir,
+        }
+    }
+
+    pub fn browser(&self) -> Browser<'_> {
+        Browser {
+            app: self,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    /// The mails queued so far (claimed, so each is seen once).
+    pub async fn mails(&self) -> Vec<Mail> {
+        let queue = self.store.mail_queue();
+        let now = self.clock.now() + time::Duration::days(365);
+        let claimed = queue
+            .claim_due(now, time::Duration::minutes(5), 100)
+            .await
+            .unwrap();
+        let mut mails = Vec::new();
+        for queued in claimed {
+            queue.delivered(queued.id).await.unwrap();
+            mails.push(queued.mail);
+        }
+        mails
+    }
+
+    /// A signed-in browser of a new, verified password account.
+    pub async fn signed_in(
+        &self,
+        birth_name: &str,
+        first_names: &str,
+        birth_date: &str,
+        email: &str,
+    ) -> Browser<'_> {
+        let mut b = self.browser();
+        b.register(birth_name, first_names, birth_date, email, PASSWORD)
+            .await;
+        let token = self.last_token().await;
+        let page = b.get(&format!("/compte/confirmer?jeton={token}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let page = b.login(email, PASSWORD).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        b
+    }
+
+    /// The token of the last verification or reset mail.
+    pub async fn last_token(&self) -> String {
+        match self.mails().await.pop() {
+            Some(Mail::VerifyEmail { token, .. } | Mail::PasswordReset { token, .. }) => {
+                token.expose().to_owned()
+            }
+            other => panic!("expected a mail with a token, got {other:?}"),
+        }
+    }
+}
+
+pub const PASSWORD: &str = "cheval agrafe batterie";
+
+/// A response as a browser sees it.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub headers: poem::http::HeaderMap,
+    pub body: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Page {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The page without what changes between two requests (request id, CSRF token).
+    pub fn stable(&self) -> String {
+        let mut body = self.body.replace(self.header("x-request-id"), "");
+        if self.body.contains("name=\"csrf\" value=\"") {
+            body = body.replace(&self.csrf(), "");
+        }
+        body
+    }
+
+    /// The CSRF token of the page's first form.
+    pub fn csrf(&self) -> String {
+        let start = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a CSRF token")
+            + 19;
+        self.body[start..start + 64].to_owned()
+    }
+
+    /// The text between `before` and the next `<`.
+    pub fn text_after(&self, before: &str) -> String {
+        let start = self
+            .body
+            .find(before)
+            .unwrap_or_else(|| panic!("{before:?} not in {}", self.body))
+            + before.len();
+        self.body[start..].split('<').next().unwrap().to_owned()
+    }
+}
+
+/// Keeps cookies like a browser.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub cookies: BTreeMap<String, String>,
+}
+
+impl Browser<'_> {
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Page {
+        let mut request = self.app.client.request(method, path);
+        if !self.cookies.is_empty() {
+            let cookie = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            request = request.header("cookie", cookie);
+        }
+        if let Some((content_type, bytes)) = body {
+            request = request.content_type(content_type).body(bytes);
+        }
+        let response = request.send().await.0;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        for set in headers.get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let pair = set.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || set.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let bytes = response.into_body().into_vec().await.unwrap();
+        Page {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        self.request(Method::GET, path, None).await
+    }
+
+    /// Posts a form; `csrf` is added from the page at `form_page` unless `fields` has one.
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.request(
+            Method::POST,
+            path,
+            Some(("application/x-www-form-urlencoded", body.into_bytes())),
+        )
+        .await
+    }
+
+    /// Fetches `form_page`, then posts `fields` with its CSRF token to `action`.
+    pub async fn submit(&mut self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.get(form_page).await.csrf();
+        let mut all = vec![("csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_form(action, &all).await
+    }
+
+    pub async fn post_json(&mut self, path: &str, json: &serde_json::Value) -> Page {
+        self.request(
+            Method::POST,
+            path,
+            Some(("application/json", json.to_string().into_bytes())),
+        )
+        .await
+    }
+
+    pub async fn register(
+        &mut self,
+        birth_name: &str,
+        first_names: &str,
+        birth_date: &str,
+        email: &str,
+        password: &str,
+    ) -> Page {
+        let fields = [
+            ("nom", birth_name),
+            ("prenoms", first_names),
+            ("naissance", birth_date),
+            ("email", email),
+        ];
+        let step1 = self.submit("/compte/creer", "/compte/creer", &fields).await;
+        assert_eq!(step1.status, 200, "{}", step1.body);
+        assert!(step1.body.contains("ne pourra plus être modifiée"));
+        let token = step1.csrf();
+        let mut all = vec![("csrf", token.as_str())];
+        all.extend_from_slice(&fields);
+        all.extend_from_slice(&[("mot_de_passe", password), ("confirmation", password)]);
+        self.post_form("/compte/creer/confirmer", &all).await
+    }
+
+    pub async fn login(&mut self, email: &str, password: &str) -> Page {
+        self.submit(
+            "/connexion",
+            "/connexion",
+            &[("email", email), ("mot_de_passe", password)],
+        )
+        .await
+    }
+
+    pub async fn attach(&mut self, kind: &str, session: &str, academie: &str) -> Page {
+        self.submit(
+            "/espace",
+            "/espace/diplomes",
+            &[
+                ("diplome", kind),
+                ("session", session),
+                ("academie", academie),
+            ],
+        )
+        .await
+    }
+
+    /// Verifies as a third party (a fresh browser each time).
+    pub async fn verify(app: &TestApp, key: &str, name: &str) -> Page {
+        let mut third = app.browser();
+        third
+            .submit(
+                "/verifier",
+                "/verifier",
+                &[
+                    ("cle", key),
+                    ("nom", name),
+                    ("organisme", "Entreprise Exemple"),
+                ],
+            )
+            .await
+    }
+}
