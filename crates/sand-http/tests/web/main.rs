@@ -1,6 +1,9 @@
 //! Every route of the web app, over a real SQLite store: each outcome, each error, and
 //! hostile input.
 
+// Test support code outside `#[test]` functions: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use poem::http::Method;
