@@ -1,0 +1,272 @@
+// SAND in a real headless Chromium (Debian's, driven by playwright-core):
+//   1. a graduate creates an account, confirms it from the mail, logs in, attaches a
+//      demo diploma, downloads the PDF; a third party verifies key + name; the graduate
+//      deletes the attestation, the key no longer verifies; the profile is deleted;
+//   2. the FranceConnect journey against the FranceConnect-like test provider;
+//   3. axe-core on every page visited: no serious or critical violation;
+//   4. screenshots at 375 px and 1280 px in $ARTIFACTS.
+// Started by tests/e2e/run.sh, which starts SAND and the provider.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const base = process.env.SAND_URL;
+const mailDir = process.env.MAIL_DIR;
+const artifacts = process.env.ARTIFACTS;
+if (!base || !mailDir || !artifacts) throw new Error('SAND_URL, MAIL_DIR and ARTIFACTS must be set (see run.sh)');
+fs.mkdirSync(artifacts, { recursive: true });
+
+const failures = [];
+const checked = new Set();
+const fail = (message) => { failures.push(message); console.error(`ÉCHEC : ${message}`); };
+const expect = (condition, message) => { if (!condition) fail(message); };
+const step = (text) => console.log(`• ${text}`);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
+});
+
+// bypassCSP only lets the test inject axe-core; the pages themselves never need scripts
+const newContext = () => browser.newContext({ bypassCSP: true, acceptDownloads: true, locale: 'fr-FR' });
+
+/** Runs axe on the page once per distinct path; keeps serious and critical violations. */
+async function audit(page, name) {
+  const url = new URL(page.url());
+  const key = url.origin === new URL(base).origin ? url.pathname : null;
+  if (!key || checked.has(key)) return;
+  checked.add(key);
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of bad) {
+    fail(`accessibilité (${name}, ${key}) : ${v.id} [${v.impact}] ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`);
+  }
+}
+
+/** Screenshots at a phone's and a desktop's width. */
+async function shots(page, name) {
+  for (const width of [375, 1280]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.screenshot({ path: path.join(artifacts, `${name}-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+async function visit(page, name) {
+  await audit(page, name);
+  await shots(page, name);
+}
+
+/** The newest mail to `to` in the mail directory, waiting for the sender to deliver it. */
+async function mailTo(to, after) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const files = fs.existsSync(mailDir) ? fs.readdirSync(mailDir).filter((f) => f.endsWith('.eml')) : [];
+    for (const f of files) {
+      const full = path.join(mailDir, f);
+      if (fs.statSync(full).mtimeMs < after) continue;
+      const raw = fs.readFileSync(full, 'utf8');
+      if (raw.includes(to)) return raw;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no mail to ${to} within 30 s in ${mailDir}`);
+}
+
+/** A link of a mail (quoted-printable soft breaks and =3D undone). */
+function linkIn(raw, pathPart) {
+  const text = raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+  const match = text.match(new RegExp(`https?://[^\\s"<>]*${pathPart}[^\\s"<>]*`));
+  if (!match) throw new Error(`no ${pathPart} link in the mail`);
+  return match[0].replace(/&amp;/g, '&');
+}
+
+const email = `aminata.${Date.now()}@exemple.fr`;
+const password = 'une phrase de passe assez longue';
+let key;
+
+// ---------------------------------------------------------------------------------------
+step('la page d\'accueil et les pages publiques');
+{
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(base);
+  expect(await page.getByText('Site de démonstration').first().isVisible(), 'le bandeau de démonstration est visible');
+  for (const entry of ['Espace diplômé', 'Vérifier un diplôme', 'Liste des diplômes disponibles']) {
+    expect(await page.getByRole('link', { name: entry }).first().isVisible(), `l'entrée « ${entry} » est à un clic`);
+  }
+  expect(await page.getByRole('link', { name: 'S\'identifier avec FranceConnect' }).isVisible(), 'le bouton FranceConnect est là');
+  await visit(page, 'accueil');
+  for (const [name, url] of [['catalogue', '/catalogue'], ['aide', '/aide'], ['services-examens', '/aide/services-examens'],
+    ['mentions-legales', '/mentions-legales'], ['confidentialite', '/confidentialite'], ['accessibilite', '/accessibilite'],
+    ['verifier', '/verifier'], ['connexion', '/connexion'], ['mot-de-passe-oublie', '/mot-de-passe-oublie'], ['introuvable', '/nulle-part']]) {
+    await page.goto(base + url);
+    await visit(page, name);
+  }
+  await page.goto(`${base}/catalogue?academie=10&diplome=BACG`);
+  expect((await page.content()).includes('Baccalauréat général'), 'le catalogue filtré liste le bac général de Lyon');
+  await context.close();
+}
+
+// ---------------------------------------------------------------------------------------
+step('le parcours du diplômé : compte, confirmation, connexion, rattachement, attestation');
+const graduate = await newContext();
+{
+  const page = await graduate.newPage();
+  await page.goto(base);
+  await page.getByRole('link', { name: 'Espace diplômé' }).first().click();
+  await visit(page, 'espace-non-connecte');
+  await page.getByRole('link', { name: 'Créer mon profil' }).click();
+  await visit(page, 'creer-profil');
+  // a mistake first: the page says what is wrong, field by field
+  await page.getByLabel('Nom de naissance').fill('N\'Diaye');
+  await page.getByLabel('Tous vos prénoms').fill('Aminata');
+  await page.getByLabel('Date de naissance').fill('31/02/2002');
+  await page.getByLabel('Adresse e-mail').fill(email);
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  expect((await page.content()).includes('cette date n&#39;existe pas') || (await page.content()).includes("cette date n'existe pas"), 'une date impossible est signalée');
+  await visit(page, 'creer-profil-erreurs');
+  await page.getByLabel('Date de naissance').fill('30/11/2002');
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  expect(await page.getByText('Cette identité ne pourra plus être modifiée.').isVisible(), 'l\'identité est montrée avant d\'être figée');
+  await visit(page, 'creer-profil-confirmation');
+  await page.getByLabel('Choisissez un mot de passe').fill(password);
+  await page.getByLabel('Saisissez-le de nouveau').fill(password);
+  const sentAfter = Date.now() - 1000;
+  await page.getByRole('button', { name: 'Créer mon profil' }).click();
+  expect(await page.getByRole('heading', { name: 'Consultez votre messagerie' }).isVisible(), 'le site demande de consulter sa messagerie');
+  await visit(page, 'consultez-messagerie');
+
+  const mail = await mailTo(email, sentAfter);
+  await page.goto(linkIn(mail, '/compte/confirmer'));
+  expect(await page.getByRole('heading', { name: 'Adresse confirmée' }).isVisible(), 'le lien du mail confirme l\'adresse');
+  await visit(page, 'adresse-confirmee');
+
+  await page.goto(`${base}/connexion`);
+  await page.getByLabel('Adresse e-mail').fill(email);
+  await page.getByLabel('Mot de passe').fill(password);
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  expect(page.url().endsWith('/espace'), `connecté, on arrive dans l'espace (${page.url()})`);
+  await visit(page, 'espace');
+
+  await page.locator('#diplome').selectOption('BACG');
+  await page.locator('#session').fill('2021');
+  await page.locator('#academie').selectOption({ label: 'Lyon' });
+  await page.getByRole('button', { name: 'Rattacher' }).click();
+  expect(await page.getByText('Diplôme rattaché.').isVisible(), 'le diplôme de démonstration est rattaché');
+  key = (await page.locator('.key').first().innerText()).replace(/\s/g, '');
+  expect(/^[0-9A-Z]{8}$/.test(key), `une clé de 8 caractères (${key})`);
+  await visit(page, 'espace-diplome');
+
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Télécharger l\'attestation (PDF)' }).click(),
+  ]);
+  const pdfPath = path.join(artifacts, 'attestation.pdf');
+  await download.saveAs(pdfPath);
+  expect(fs.readFileSync(pdfPath).subarray(0, 5).toString() === '%PDF-', 'l\'attestation téléchargée est un PDF');
+
+  // a failed attachment shows the support checklist
+  await page.locator('#diplome').selectOption('BTS');
+  await page.locator('#session').fill('2009');
+  await page.locator('#academie').selectOption({ label: 'Paris' });
+  await page.getByRole('button', { name: 'Rattacher' }).click();
+  expect((await page.content()).includes('Que faire ?'), 'un échec de rattachement guide le diplômé');
+  await visit(page, 'rattachement-echec');
+  await page.goto(`${base}/espace/profil`);
+  await visit(page, 'profil');
+}
+
+// ---------------------------------------------------------------------------------------
+step('un tiers vérifie la clé et le nom');
+async function verifyAsThirdParty(name) {
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(base);
+  await page.getByRole('link', { name: 'Vérifier un diplôme' }).first().click();
+  await page.getByLabel('Clé de contrôle').fill(key.toLowerCase());
+  await page.getByLabel('Nom de naissance du titulaire').fill(name);
+  await page.getByLabel('Votre organisme').fill('Entreprise Exemple');
+  await page.getByRole('button', { name: 'Vérifier' }).click();
+  const valid = await page.getByRole('heading', { name: 'Attestation valide', exact: true }).isVisible();
+  const invalid = await page.getByRole('heading', { name: 'Aucune attestation valide', exact: true }).isVisible();
+  await visit(page, valid ? 'verification-valide' : 'verification-invalide');
+  await context.close();
+  return { valid, invalid };
+}
+{
+  const ok = await verifyAsThirdParty('NDIAYE');
+  expect(ok.valid, 'la clé et le nom de naissance vérifient l\'attestation');
+  const wrong = await verifyAsThirdParty('Dupont');
+  expect(wrong.invalid && !wrong.valid, 'un autre nom ne vérifie pas');
+}
+
+// ---------------------------------------------------------------------------------------
+step('le diplômé supprime l\'attestation : la clé ne vérifie plus ; puis supprime son profil');
+{
+  const page = await graduate.newPage();
+  await page.goto(`${base}/espace`);
+  expect((await page.content()).includes('Entreprise Exemple'), 'le diplômé voit la vérification et l\'organisme');
+  await page.getByRole('link', { name: 'Supprimer cette attestation' }).click();
+  await visit(page, 'supprimer-attestation');
+  await page.getByRole('button', { name: 'Supprimer l\'attestation' }).click();
+  expect((await page.content()).includes('Attestation supprimée de votre espace'), 'l\'attestation est supprimée');
+  const after = await verifyAsThirdParty('NDIAYE');
+  expect(after.invalid && !after.valid, 'la clé ne vérifie plus après la suppression');
+
+  await page.goto(`${base}/espace/profil`);
+  await page.getByRole('link', { name: 'Supprimer mon profil…' }).click();
+  await visit(page, 'supprimer-profil');
+  await page.getByRole('button', { name: 'Supprimer définitivement mon profil' }).click();
+  expect(await page.getByRole('heading', { name: 'Profil supprimé' }).isVisible(), 'le profil est supprimé');
+  await page.goto(`${base}/espace`);
+  expect(page.url().endsWith('/connexion'), 'plus de session après la suppression');
+  await graduate.close();
+}
+
+// ---------------------------------------------------------------------------------------
+step('le parcours FranceConnect');
+{
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(base);
+  await page.getByRole('link', { name: 'S\'identifier avec FranceConnect' }).click();
+  await page.getByLabel('Identifiant').fill('test');
+  await page.getByLabel('Mot de passe').fill('123');
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL(`${base}/espace`);
+  expect(await page.getByText('Identité certifiée par FranceConnect').isVisible(), 'le profil FranceConnect est certifié');
+  await visit(page, 'espace-franceconnect');
+  await page.goto(`${base}/espace/profil`);
+  const profile = await page.content();
+  expect(profile.includes('DUBOIS') && profile.includes('Angela Claire Louise'), 'l\'identité vient de FranceConnect');
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  // the provider ends its session and sends the browser back (it may ask to confirm)
+  const confirm = page.getByRole('button', { name: /yes|oui|sign out|déconnecter/i });
+  if (!page.url().startsWith(base) && await confirm.count()) await confirm.first().click();
+  await page.waitForURL((url) => url.href.startsWith(base), { timeout: 15_000 });
+  await page.goto(`${base}/espace`);
+  expect(page.url().endsWith('/connexion'), 'déconnecté de SAND');
+  // cancelling at the provider brings a clear page
+  await page.goto(base);
+  await page.getByRole('link', { name: 'S\'identifier avec FranceConnect' }).click();
+  await page.getByRole('link', { name: 'Annuler' }).click();
+  await page.waitForURL((url) => url.href.startsWith(base));
+  expect(await page.getByRole('heading', { name: 'Connexion annulée' }).isVisible(), 'une connexion annulée a sa page');
+  await visit(page, 'franceconnect-annule');
+  await context.close();
+}
+
+await browser.close();
+console.log(`${checked.size} pages contrôlées par axe-core ; captures dans ${artifacts}`);
+if (failures.length) {
+  console.error(`${failures.length} échec(s)`);
+  process.exit(1);
+}
+console.log('parcours de bout en bout : tout est passé');

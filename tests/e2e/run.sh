@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# End-to-end tests in a real headless Chromium: starts the FranceConnect-like provider
+# (tests/oidc-provider) and SAND itself (`sand` alone: demo data on a fresh embedded
+# SQLite, mail written to a directory), then runs journey.mjs with playwright-core and
+# axe-core. Screenshots and the downloaded attestation land in target/e2e/.
+#
+# Needs: the `sand` binary built (SAND_BIN, default target/debug/sand), node + npm, and
+# Chromium (/usr/bin/chromium, or CHROMIUM); tests/run.sh installs them.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+sand=${SAND_BIN:-$root/target/debug/sand}
+artifacts=${ARTIFACTS:-$root/target/e2e}
+[ -x "$sand" ] || { echo "e2e: $sand is missing (cargo build -p sand-server)" >&2; exit 1; }
+command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || { echo "e2e: Chromium is missing" >&2; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+for dir in tests/e2e tests/oidc-provider; do
+    npm ci --prefix "$root/$dir" --no-audit --no-fund --loglevel=error >/dev/null
+done
+
+# SAND's port is chosen by the system, then handed to the provider as its redirect URI
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+public="http://localhost:$port"
+
+mkfifo "$work/oidc-stdin"
+exec {oidc_out}< <(REDIRECT_URIS="$public/connexion/franceconnect/retour" \
+    POST_LOGOUT_REDIRECT_URIS="$public/" \
+    node "$root/tests/oidc-provider/server.mjs" < "$work/oidc-stdin" 2> "$work/oidc.err" & echo $! > "$work/oidc.pid"; wait)
+exec {oidc_in}> "$work/oidc-stdin"
+read -r -t 30 issuer <&"$oidc_out" || { echo "e2e: the OpenID Connect provider did not start" >&2; cat "$work/oidc.err" >&2; exit 1; }
+pids+=("$(cat "$work/oidc.pid")")
+
+exec {sand_out}< <(cd "$work" && SAND_LISTEN="127.0.0.1:$port" SAND_MAIL_DIR="$work/mail" \
+    SAND_FRANCECONNECT_ISSUER="$issuer" SAND_FRANCECONNECT_CLIENT_ID=sand-dev \
+    SAND_FRANCECONNECT_CLIENT_SECRET=sand-dev-secret-0123456789abcdefghijklmnopqrstuvwxyz \
+    SAND_LOG=warn "$sand" 2> "$work/sand.err" & echo $! > "$work/sand.pid"; wait)
+started=""
+while read -r -t 120 line <&"$sand_out"; do
+    [ -f "$work/sand.pid" ] && [ ${#pids[@]} -lt 2 ] && pids+=("$(cat "$work/sand.pid")")
+    if [[ "$line" == "SAND écoute sur"* ]]; then started=yes; break; fi
+done
+[ -n "$started" ] || { echo "e2e: SAND did not start" >&2; cat "$work/sand.err" >&2; exit 1; }
+echo "e2e: SAND on $public, provider $issuer"
+
+status=0
+SAND_URL="$public" MAIL_DIR="$work/mail" ARTIFACTS="$artifacts" node "$root/tests/e2e/journey.mjs" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "--- SAND's log ---" >&2; tail -n 50 "$work/sand.err" >&2
+fi
+exit "$status"
