@@ -31,24 +31,28 @@ done
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 public="http://localhost:$port"
 
-mkfifo "$work/oidc-stdin"
-exec {oidc_out}< <(REDIRECT_URIS="$public/connexion/franceconnect/retour" \
-    POST_LOGOUT_REDIRECT_URIS="$public/" \
-    node "$root/tests/oidc-provider/server.mjs" < "$work/oidc-stdin" 2> "$work/oidc.err" & echo $! > "$work/oidc.pid"; wait)
-exec {oidc_in}> "$work/oidc-stdin"
+mkfifo "$work/oidc-stdin" "$work/oidc-stdout" "$work/sand-stdout"
+(REDIRECT_URIS="$public/connexion/franceconnect/retour" POST_LOGOUT_REDIRECT_URIS="$public/" \
+    exec node "$root/tests/oidc-provider/server.mjs" < "$work/oidc-stdin" > "$work/oidc-stdout" 2> "$work/oidc.err") &
+pids+=("$!")
+exec {oidc_in}> "$work/oidc-stdin"   # the provider serves until this closes
+exec {oidc_out}< "$work/oidc-stdout"
 read -r -t 30 issuer <&"$oidc_out" || { echo "e2e: the OpenID Connect provider did not start" >&2; cat "$work/oidc.err" >&2; exit 1; }
-pids+=("$(cat "$work/oidc.pid")")
 
-exec {sand_out}< <(cd "$work" && SAND_LISTEN="127.0.0.1:$port" SAND_MAIL_DIR="$work/mail" \
+(cd "$work" && SAND_LISTEN="127.0.0.1:$port" SAND_MAIL_DIR="$work/mail" \
     SAND_FRANCECONNECT_ISSUER="$issuer" SAND_FRANCECONNECT_CLIENT_ID=sand-dev \
     SAND_FRANCECONNECT_CLIENT_SECRET=sand-dev-secret-0123456789abcdefghijklmnopqrstuvwxyz \
-    SAND_LOG=warn "$sand" 2> "$work/sand.err" & echo $! > "$work/sand.pid"; wait)
+    SAND_LOG=warn exec "$sand" > "$work/sand-stdout" 2> "$work/sand.err") &
+pids+=("$!")
+exec {sand_out}< "$work/sand-stdout"
 started=""
 while read -r -t 120 line <&"$sand_out"; do
-    [ -f "$work/sand.pid" ] && [ ${#pids[@]} -lt 2 ] && pids+=("$(cat "$work/sand.pid")")
     if [[ "$line" == "SAND écoute sur"* ]]; then started=yes; break; fi
 done
 [ -n "$started" ] || { echo "e2e: SAND did not start" >&2; cat "$work/sand.err" >&2; exit 1; }
+# keep draining SAND's standard output so that it never blocks on a full pipe
+cat <&"$sand_out" > /dev/null &
+pids+=("$!")
 echo "e2e: SAND on $public, provider $issuer"
 
 status=0

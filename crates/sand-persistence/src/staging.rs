@@ -46,6 +46,9 @@ const CREATE_STAGING_SQLITE: &str = "CREATE TEMP TABLE sand_staging (\
     birth_place TEXT, usage_name TEXT, ine TEXT, speciality TEXT, mention TEXT, \
     deliberation_date TEXT NOT NULL, content_hash TEXT NOT NULL)";
 
+const INDEX_STAGING_SQLITE: &str =
+    "CREATE INDEX temp.ix_sand_staging_candidate ON sand_staging (candidate_number)";
+
 const STAGING_COLUMNS: &str = "id, candidate_number, civility, birth_name, birth_name_key, \
     first_names, birth_date, birth_place, usage_name, ine, speciality, mention, \
     deliberation_date, content_hash";
@@ -350,6 +353,11 @@ impl SeaOrmBatchStaging {
                         .await
                         .map_err(port)?;
                     txn.execute_unprepared(CREATE_STAGING_SQLITE)
+                        .await
+                        .map_err(port)?;
+                    // SQLite has no hash anti-join: without this index each NOT EXISTS
+                    // of the merge scans the whole staging table (O(n²))
+                    txn.execute_unprepared(INDEX_STAGING_SQLITE)
                         .await
                         .map_err(port)?;
                 }

@@ -11,7 +11,7 @@ use sand_attestation::{Issuer, PdfAttestationRenderer, SigningKeys, Verification
 use sand_domain::academie::{Academie, ExamOffice};
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session, Speciality};
 use sand_domain::identity::{BirthDate, BirthName, Civility, FirstNames, Identity};
-use sand_domain::ports::{Clock, Mail, MailQueue, RecordWriter};
+use sand_domain::ports::{Clock, IdentityProvider, Mail, MailQueue, RecordWriter};
 use sand_domain::record::import::{BatchHeader, ImportBatchRequest};
 use sand_domain::record::{
     Award, BatchFingerprint, CandidateNumber, NewRecord, RecordHolder, SourceSystem,
@@ -130,6 +130,18 @@ impl TestApp {
     }
 
     pub async fn with(configure: impl FnOnce(&mut WebSettings)) -> Self {
+        Self::composed(configure, None).await
+    }
+
+    /// The app with an identity provider (a mock, in the tests of the pages around it).
+    pub async fn with_provider(provider: Arc<dyn IdentityProvider>) -> Self {
+        Self::composed(|_| {}, Some(provider)).await
+    }
+
+    async fn composed(
+        configure: impl FnOnce(&mut WebSettings),
+        franceconnect: Option<Arc<dyn IdentityProvider>>,
+    ) -> Self {
         let dir = std::env::temp_dir().join(format!("sand-web-{}", uuid::Uuid::new_v4().simple()));
         let url = format!("sqlite://{}", dir.join("sand.db").display());
         let store = Store::connect(
@@ -164,7 +176,7 @@ impl TestApp {
             hasher: Arc::new(Argon2Hasher::new(2)),
             clock: clock.clone(),
             keys: Arc::new(OsKeyGenerator),
-            franceconnect: None,
+            franceconnect,
         };
         let mut settings = WebSettings::new("Opérateur de test", "http://localhost");
         settings.limits = RateLimits {

@@ -1,0 +1,265 @@
+//! The FranceConnect pages around the adapter, with the provider mocked (the adapter
+//! itself is tested against a real provider in sand-franceconnect, the whole journey in
+//! tests/e2e): the login in progress survives the round trip, a success opens a session
+//! on a certified profile, and every failure has its French page.
+
+use std::sync::Arc;
+
+use sand_domain::credentials::Email;
+use sand_domain::ports::{
+    AuthorizationRequest, CallbackParams, CertifiedIdentity, IdentityProviderError,
+    MockIdentityProvider, PendingLogin,
+};
+use sand_domain::profile::FranceConnectSubject;
+
+use crate::support::*;
+
+fn provider(
+    outcome: impl Fn() -> Result<CertifiedIdentity, IdentityProviderError> + Send + Sync + 'static,
+) -> Arc<MockIdentityProvider> {
+    let mut mock = MockIdentityProvider::new();
+    mock.expect_begin().returning(|| {
+        Ok(AuthorizationRequest {
+            url: "https://fc.example/api/v2/authorize?state=etat-1".to_owned(),
+            pending: PendingLogin {
+                state: "etat-1".to_owned(),
+                nonce: "nonce-1".to_owned(),
+                pkce_verifier: Some("verif".to_owned()),
+            },
+        })
+    });
+    mock.expect_complete()
+        .returning(move |pending: PendingLogin, params: CallbackParams| {
+            // what the browser carried back is what was kept at the start
+            assert_eq!(pending.state, "etat-1");
+            assert_eq!(pending.nonce, "nonce-1");
+            assert_eq!(pending.pkce_verifier.as_deref(), Some("verif"));
+            match params {
+                CallbackParams::Error { .. } => Err(IdentityProviderError::Cancelled),
+                CallbackParams::Code { .. } => outcome(),
+            }
+        });
+    mock.expect_logout_url()
+        .returning(|hint: &str, _state: &str| {
+            Ok(format!(
+                "https://fc.example/api/v2/session/end?id_token_hint={hint}"
+            ))
+        });
+    Arc::new(mock)
+}
+
+fn angela() -> CertifiedIdentity {
+    CertifiedIdentity {
+        subject: FranceConnectSubject {
+            issuer: "https://fc.example/api/v2".to_owned(),
+            subject: "abc123v1".to_owned(),
+        },
+        identity: identity("DUBOIS", "Angela Claire Louise", "1962-08-24"),
+        email: Some(Email::parse("angela.dubois@exemple.fr").unwrap()),
+        birth_date_presumed: false,
+        id_token_hint: "jeton-id".to_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_franceconnect_login_opens_a_session_on_a_certified_profile_and_logs_out_there_too() {
+    let app = TestApp::with_provider(provider(|| Ok(angela()))).await;
+    let mut b = app.browser();
+    assert!(
+        b.get("/")
+            .await
+            .body
+            .contains("S'identifier avec FranceConnect")
+    );
+    let start = b.get("/connexion/franceconnect").await;
+    assert_eq!(start.status, 303);
+    assert_eq!(
+        start.location(),
+        "https://fc.example/api/v2/authorize?state=etat-1"
+    );
+    let cookie = start.header("set-cookie");
+    assert!(
+        cookie.starts_with("sand-fc=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && cookie.contains("Max-Age=600")
+    );
+
+    let back = b
+        .get("/connexion/franceconnect/retour?code=code-1&state=etat-1")
+        .await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(back.location(), "/espace");
+    assert!(
+        !b.cookies.contains_key("sand-fc"),
+        "the login-in-progress cookie is single use"
+    );
+    let space = b.get("/espace").await;
+    assert!(space.body.contains("Identité certifiée par FranceConnect"));
+    assert!(
+        b.get("/espace/profil")
+            .await
+            .body
+            .contains("Angela Claire Louise")
+    );
+
+    let out = b.submit("/espace", "/deconnexion", &[]).await;
+    assert_eq!(out.status, 303);
+    assert!(
+        out.location()
+            .starts_with("https://fc.example/api/v2/session/end?id_token_hint=jeton-id")
+    );
+    assert_eq!(b.get("/espace").await.location(), "/connexion");
+
+    // the next login finds the same profile
+    let mut again = app.browser();
+    again.get("/connexion/franceconnect").await;
+    again
+        .get("/connexion/franceconnect/retour?code=code-2&state=etat-1")
+        .await;
+    assert!(
+        again
+            .get("/espace")
+            .await
+            .body
+            .contains("Angela Claire Louise")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_callback_without_the_login_in_progress_or_with_a_forged_one_is_refused() {
+    let app = TestApp::with_provider(provider(|| Ok(angela()))).await;
+    let mut b = app.browser();
+    let page = b
+        .get("/connexion/franceconnect/retour?code=c&state=etat-1")
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Connexion expirée"));
+    b.cookies
+        .insert("sand-fc".to_owned(), "7b7d.9999999999.00".to_owned());
+    assert_eq!(
+        b.get("/connexion/franceconnect/retour?code=c&state=etat-1")
+            .await
+            .status,
+        400
+    );
+    // an expired one
+    let mut late = app.browser();
+    late.get("/connexion/franceconnect").await;
+    app.clock.advance(time::Duration::minutes(11));
+    assert!(
+        late.get("/connexion/franceconnect/retour?code=c&state=etat-1")
+            .await
+            .body
+            .contains("Connexion expirée")
+    );
+    // neither a code nor an error
+    let mut odd = app.browser();
+    odd.get("/connexion/franceconnect").await;
+    assert_eq!(odd.get("/connexion/franceconnect/retour").await.status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_franceconnect_failure_has_its_french_page() {
+    let cases: Vec<(
+        fn() -> Result<CertifiedIdentity, IdentityProviderError>,
+        u16,
+        &str,
+    )> = vec![
+        (
+            || Err(IdentityProviderError::StateMismatch),
+            400,
+            "Connexion refusée",
+        ),
+        (
+            || Err(IdentityProviderError::CodeRejected),
+            400,
+            "Connexion expirée",
+        ),
+        (
+            || {
+                Err(IdentityProviderError::InvalidResponse(
+                    "bad signature".into(),
+                ))
+            },
+            502,
+            "contrôles de sécurité",
+        ),
+        (
+            || Err(IdentityProviderError::IncompleteIdentity),
+            200,
+            "Identité incomplète",
+        ),
+        (
+            || {
+                Err(IdentityProviderError::Port(
+                    sand_domain::PortError::unavailable("timeout"),
+                ))
+            },
+            503,
+            "FranceConnect indisponible",
+        ),
+        (
+            || {
+                Ok(CertifiedIdentity {
+                    email: None,
+                    ..angela()
+                })
+            },
+            200,
+            "Adresse e-mail manquante",
+        ),
+    ];
+    for (outcome, status, text) in cases {
+        let app = TestApp::with_provider(provider(outcome)).await;
+        let mut b = app.browser();
+        b.get("/connexion/franceconnect").await;
+        let page = b
+            .get("/connexion/franceconnect/retour?code=c&state=etat-1")
+            .await;
+        assert_eq!(page.status, status, "{text}");
+        assert!(page.body.contains(text), "{text}: {}", page.body);
+        assert!(page.body.contains("Réessayer avec FranceConnect"));
+        assert_eq!(
+            b.get("/espace").await.location(),
+            "/connexion",
+            "{text}: no session"
+        );
+    }
+    // cancelled at the provider
+    let app = TestApp::with_provider(provider(|| Ok(angela()))).await;
+    let mut b = app.browser();
+    b.get("/connexion/franceconnect").await;
+    let cancelled = b
+        .get("/connexion/franceconnect/retour?error=access_denied&state=etat-1")
+        .await;
+    assert!(cancelled.body.contains("Connexion annulée"));
+    // an e-mail already used by a password profile
+    let app = TestApp::with_provider(provider(|| Ok(angela()))).await;
+    let _ = app
+        .signed_in("Dubois", "Angela", "1962-08-24", "angela.dubois@exemple.fr")
+        .await;
+    let mut b = app.browser();
+    b.get("/connexion/franceconnect").await;
+    let taken = b
+        .get("/connexion/franceconnect/retour?code=c&state=etat-1")
+        .await;
+    assert!(
+        taken.body.contains("Adresse déjà utilisée"),
+        "{}",
+        taken.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_franceconnect_configured_its_routes_do_not_exist() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    assert_eq!(b.get("/connexion/franceconnect").await.status, 404);
+    assert_eq!(
+        b.get("/connexion/franceconnect/retour?code=c&state=s")
+            .await
+            .status,
+        404
+    );
+}
