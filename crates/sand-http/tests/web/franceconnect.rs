@@ -48,6 +48,8 @@ fn provider(
     Arc::new(mock)
 }
 
+type Outcome = fn() -> Result<CertifiedIdentity, IdentityProviderError>;
+
 fn angela() -> CertifiedIdentity {
     CertifiedIdentity {
         subject: FranceConnectSubject {
@@ -161,11 +163,7 @@ async fn a_callback_without_the_login_in_progress_or_with_a_forged_one_is_refuse
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_franceconnect_failure_has_its_french_page() {
-    let cases: Vec<(
-        fn() -> Result<CertifiedIdentity, IdentityProviderError>,
-        u16,
-        &str,
-    )> = vec![
+    let cases: Vec<(Outcome, u16, &str)> = vec![
         (
             || Err(IdentityProviderError::StateMismatch),
             400,
