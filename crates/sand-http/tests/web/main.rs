@@ -1108,3 +1108,42 @@ async fn the_api_verifies_one_or_a_batch_and_serves_its_document_and_keys() {
     );
     assert_eq!(owner.get("/api/v1/moi/diplomes").await.status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_tls_cookies_are_secure_host_only_and_hsts_is_sent() {
+    let app = TestApp::with(|s| {
+        s.public_url = "https://diplomes.example.fr".to_owned();
+        s.secure = true;
+    })
+    .await;
+    let mut b = app.browser();
+    let home = b.get("/").await;
+    assert_eq!(
+        home.header("strict-transport-security"),
+        "max-age=31536000; includeSubDomains"
+    );
+    let csrf_cookie = home.header("set-cookie");
+    assert!(
+        csrf_cookie.starts_with("__Host-sand-csrf=") && csrf_cookie.contains("Secure"),
+        "{csrf_cookie}"
+    );
+    b.register(
+        "Durand",
+        "Camille Marie",
+        "12/04/2003",
+        "camille@exemple.fr",
+        PASSWORD,
+    )
+    .await;
+    let token = app.last_token().await;
+    b.get(&format!("/compte/confirmer?jeton={token}")).await;
+    let login = b.login("camille@exemple.fr", PASSWORD).await;
+    let session = login.header("set-cookie");
+    assert!(
+        session.starts_with("__Host-sand-session=")
+            && session.contains("Secure")
+            && session.contains("HttpOnly"),
+        "{session}"
+    );
+    assert_eq!(b.get("/espace").await.status, 200);
+}
