@@ -25,7 +25,7 @@ use poem::{EndpointExt, Response, Route, get, handler};
 
 pub use limits::RateLimits;
 pub use pages::public::DemoPerson;
-pub use state::{AppState, Ports, WebSettings};
+pub use state::{AppState, ExamOfficeContact, Ports, WebSettings};
 
 #[handler]
 fn well_known_keys(state: Data<&Arc<AppState>>) -> Result<Response, web::WebError> {

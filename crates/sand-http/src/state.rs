@@ -50,6 +50,25 @@ pub struct WebSettings {
     pub demo_people: Vec<crate::DemoPerson>,
     /// Where the demo site's mail goes (shown on its home page).
     pub demo_mail_hint: String,
+    /// Contact details of each académie's exam office, by académie code (from the
+    /// operator's configuration; an académie without an entry shows a generic text).
+    pub exam_office_contacts: std::collections::BTreeMap<String, ExamOfficeContact>,
+}
+
+/// How to reach an exam office (every field optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExamOfficeContact {
+    #[serde(default, rename = "service")]
+    pub name: String,
+    #[serde(default, rename = "adresse")]
+    pub address: String,
+    #[serde(default, rename = "courriel")]
+    pub email: String,
+    #[serde(default, rename = "telephone")]
+    pub phone: String,
+    #[serde(default, rename = "site")]
+    pub web: String,
 }
 
 impl WebSettings {
@@ -70,6 +89,7 @@ impl WebSettings {
             max_pdf_bytes: sand_attestation::verify::MAX_PDF_BYTES,
             demo_people: Vec::new(),
             demo_mail_hint: String::new(),
+            exam_office_contacts: std::collections::BTreeMap::new(),
         }
     }
 }

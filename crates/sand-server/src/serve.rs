@@ -115,6 +115,11 @@ pub struct ServeArgs {
     /// Never printed.
     #[arg(long, env = "SAND_FRANCECONNECT_CLIENT_SECRET", hide_env_values = true)]
     pub franceconnect_client_secret: Option<String>,
+    /// Contact details of the académies' exam offices: a TOML file with one table per
+    /// académie code (`[10]` service, adresse, courriel, telephone, site); see
+    /// docs/examples/exam-offices.toml.
+    #[arg(long, env = "SAND_EXAM_OFFICES_FILE")]
+    pub exam_offices_file: Option<PathBuf>,
     /// Take client addresses from X-Forwarded-For (behind a trusted reverse proxy only).
     #[arg(long, env = "SAND_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
@@ -277,6 +282,47 @@ fn franceconnect(
     }
 }
 
+/// The exam offices' contacts, checked: known académie codes, a real e-mail address,
+/// an http(s) site, bounded lengths.
+fn exam_office_contacts(
+    path: &Path,
+) -> Result<std::collections::BTreeMap<String, sand_http::ExamOfficeContact>, ServeError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| config(format!("cannot read {}: {e}", path.display())))?;
+    if text.len() > 256 * 1024 {
+        return Err(config(format!("{}: larger than 256 KiB", path.display())));
+    }
+    let contacts: std::collections::BTreeMap<String, sand_http::ExamOfficeContact> =
+        toml::from_str(&text).map_err(|e| config(format!("{}: {e}", path.display())))?;
+    for (code, contact) in &contacts {
+        let at = |what: &str| config(format!("{}, académie {code}: {what}", path.display()));
+        sand_domain::academie::Academie::from_code(code)
+            .map_err(|_| at("unknown académie code (see `sand academies`)"))?;
+        if !contact.email.is_empty() {
+            sand_domain::credentials::Email::parse(&contact.email)
+                .map_err(|_| at("courriel is not an e-mail address"))?;
+        }
+        if !contact.web.is_empty()
+            && !(contact.web.starts_with("https://") || contact.web.starts_with("http://"))
+        {
+            return Err(at("site must start with https:// or http://"));
+        }
+        for value in [
+            &contact.name,
+            &contact.address,
+            &contact.phone,
+            &contact.web,
+        ] {
+            if value.chars().count() > 300 || value.chars().any(char::is_control) {
+                return Err(at(
+                    "a value is longer than 300 characters or holds control characters",
+                ));
+            }
+        }
+    }
+    Ok(contacts)
+}
+
 fn demo_people() -> Vec<DemoPerson> {
     sand_import::synthetic::DEMO_PEOPLE
         .iter()
@@ -399,6 +445,9 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     settings.trust_forwarded_for = args.trust_forwarded_for;
     settings.limits.verifications_per_client_per_minute = args.verifications_per_minute;
     settings.limits.verifications_per_key_per_hour = args.verifications_per_key_per_hour;
+    if let Some(path) = &args.exam_offices_file {
+        settings.exam_office_contacts = exam_office_contacts(path)?;
+    }
     if args.demo {
         settings.demo_people = demo_people();
         if args.smtp_host.is_none() {

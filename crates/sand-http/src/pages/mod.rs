@@ -98,11 +98,20 @@ async fn accessibility(
     AccessibilityPage::serve(&state, &visitor).await
 }
 
+/// One row of the exam offices page.
+#[derive(Debug)]
+struct OfficeRow {
+    code: &'static str,
+    academie: &'static str,
+    office: String,
+    contact: crate::state::ExamOfficeContact,
+}
+
 #[derive(Template)]
 #[template(path = "offices.html")]
 struct OfficesPage {
     chrome: Chrome,
-    offices: Vec<(&'static str, String)>,
+    offices: Vec<OfficeRow>,
 }
 
 #[handler]
@@ -113,17 +122,27 @@ async fn offices(
     let offices = Academie::ALL
         .iter()
         .map(|a| {
-            let office = match a.merged_into() {
-                Some((into, year)) => format!(
-                    "Service des examens et concours de l'académie {} (fusion en {year})",
-                    into.with_de()
-                ),
-                None => format!(
-                    "Service des examens et concours du rectorat de l'académie {}",
-                    a.with_de()
-                ),
+            // an académie merged into another is served by the new one's office
+            let serving = a.merged_into().map_or(*a, |(into, _)| into);
+            let contact = state
+                .settings
+                .exam_office_contacts
+                .get(a.code())
+                .or_else(|| state.settings.exam_office_contacts.get(serving.code()))
+                .cloned()
+                .unwrap_or_default();
+            let office = if !contact.name.is_empty() {
+                contact.name.clone()
+            } else {
+                match a.merged_into() {
+                    Some((into, year)) => format!(
+                        "Service des examens et concours de l'académie {} (depuis la session {year})",
+                        into.with_de()
+                    ),
+                    None => format!("Service des examens et concours du rectorat de l'académie {}", a.with_de()),
+                }
             };
-            (a.name(), office)
+            OfficeRow { code: a.code(), academie: a.name(), office, contact }
         })
         .collect();
     page(

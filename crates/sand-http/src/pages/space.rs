@@ -231,7 +231,7 @@ pub(crate) fn step_text(step: &SupportStep) -> (String, String, String) {
         ),
         SupportStep::StandardProcedure { academie } => (
             format!("Sinon, demandez une attestation par la procédure habituelle au service des examens de l'académie {}.", academie.with_de()),
-            ("/aide/services-examens".to_owned(), "Trouver le service des examens".to_owned()),
+            (format!("/aide/services-examens#academie-{}", academie.code()), "Trouver le service des examens".to_owned()),
         ),
         SupportStep::CheckBirthName => (
             "Vérifiez que votre profil porte votre nom de naissance, et non un nom pris depuis (par exemple par mariage).".to_owned(),
@@ -248,7 +248,7 @@ pub(crate) fn step_text(step: &SupportStep) -> (String, String, String) {
         ),
         SupportStep::ContactExamOffice { academie } => (
             format!("Contactez le service des examens et concours de l'académie {} : lui seul peut examiner votre situation.", academie.with_de()),
-            ("/aide/services-examens".to_owned(), "Ses coordonnées".to_owned()),
+            (format!("/aide/services-examens#academie-{}", academie.code()), "Ses coordonnées".to_owned()),
         ),
     };
     (text, href, label)

@@ -1147,3 +1147,33 @@ async fn behind_tls_cookies_are_secure_host_only_and_hsts_is_sent() {
     );
     assert_eq!(b.get("/espace").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_exam_offices_page_shows_the_configured_contacts_and_attach_failures_link_to_them() {
+    let app = TestApp::with(|s| {
+        s.exam_office_contacts.insert(
+            "10".to_owned(),
+            sand_http::ExamOfficeContact {
+                name: "Division des examens — Lyon".to_owned(),
+                email: "examens@academie-lyon.example".to_owned(),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let mut b = app.browser();
+    let page = b.get("/aide/services-examens").await;
+    assert!(page.body.contains("id=\"academie-10\""));
+    assert!(page.body.contains("Division des examens — Lyon"));
+    assert!(page.body.contains("mailto:examens@academie-lyon.example"));
+    assert!(
+        page.body
+            .contains("Service des examens et concours du rectorat de l&#39;académie de Paris"),
+        "a generic text without contact"
+    );
+    let mut paul = app
+        .signed_in("Martin", "Paul", "2002-01-01", "paul@exemple.fr")
+        .await;
+    let homonyms = paul.attach("BACG", "2021", "10").await;
+    assert!(homonyms.body.contains("/aide/services-examens#academie-10"));
+}

@@ -308,3 +308,35 @@ fn serve_demo_once(dir: &std::path::Path) -> DemoRun {
     stdout.push_str(&rest);
     DemoRun { stdout, home }
 }
+
+#[test]
+fn serve_refuses_a_malformed_exam_offices_file_with_a_clear_message() {
+    let dir = std::env::temp_dir().join(format!("sand-offices-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (content, message) in [
+        ("[\"99\"]\ncourriel = \"a@b.fr\"\n", "unknown académie code"),
+        (
+            "[\"10\"]\ncourriel = \"pas une adresse\"\n",
+            "courriel is not an e-mail address",
+        ),
+        (
+            "[\"10\"]\nsite = \"javascript:alert(1)\"\n",
+            "site must start with https://",
+        ),
+        ("[\"10\"]\nfax = \"01\"\n", "unknown field"),
+        ("[\"10\"\n", "offices.toml"),
+    ] {
+        std::fs::write(dir.join("offices.toml"), content).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_sand"))
+            .current_dir(&dir)
+            .args(["serve", "--demo", "--exam-offices-file", "offices.toml"])
+            .env("SAND_LISTEN", "127.0.0.1:0")
+            .env_remove("SAND_DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{content}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{content}: {stderr}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
