@@ -302,9 +302,10 @@ fn exam_office_contacts(
             sand_domain::credentials::Email::parse(&contact.email)
                 .map_err(|_| at("courriel is not an e-mail address"))?;
         }
-        if !contact.web.is_empty()
-            && !(contact.web.starts_with("https://") || contact.web.starts_with("http://"))
-        {
+        let web_ok = contact.web.is_empty()
+            || contact.web.starts_with("https://")
+            || contact.web.starts_with("http://");
+        if !web_ok {
             return Err(at("site must start with https:// or http://"));
         }
         for value in [
