@@ -156,7 +156,7 @@ const graduate = await newContext();
   await visit(page, 'espace');
 
   await page.locator('#diplome').selectOption('BACG');
-  await page.locator('#session').fill('2021');
+  await page.locator('#session').selectOption('2021');
   await page.locator('#academie').selectOption({ label: 'Lyon' });
   await page.getByRole('button', { name: 'Rattacher' }).click();
   expect(await page.getByText('Diplôme rattaché.').isVisible(), 'le diplôme de démonstration est rattaché');
@@ -174,7 +174,7 @@ const graduate = await newContext();
 
   // a failed attachment shows the support checklist
   await page.locator('#diplome').selectOption('BTS');
-  await page.locator('#session').fill('2009');
+  await page.locator('#session').selectOption('2009');
   await page.locator('#academie').selectOption({ label: 'Paris' });
   await page.getByRole('button', { name: 'Rattacher' }).click();
   expect((await page.content()).includes('Que faire ?'), 'un échec de rattachement guide le diplômé');

@@ -108,6 +108,7 @@ struct DashboardPage {
     errors: Vec<String>,
     kinds: Vec<(&'static str, &'static str)>,
     academies: Vec<(&'static str, &'static str)>,
+    sessions: Vec<u16>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,15 +143,37 @@ async fn current_profile(state: &AppState, signed_in: &SignedIn) -> Result<Profi
         .ok_or(WebError::SignIn)
 }
 
-fn kind_options() -> Vec<(&'static str, &'static str)> {
-    DiplomaKind::ALL
-        .iter()
-        .map(|k| (k.code(), k.title()))
-        .collect()
+/// The attach form's choices: what the catalogue holds (every kind, académie and
+/// session appearing in it), so that a graduate picks rather than types.
+struct AttachChoices {
+    kinds: Vec<(&'static str, &'static str)>,
+    academies: Vec<(&'static str, &'static str)>,
+    sessions: Vec<u16>,
 }
 
-fn academie_options() -> Vec<(&'static str, &'static str)> {
-    Academie::ALL.iter().map(|a| (a.code(), a.name())).collect()
+async fn attach_choices(state: &AppState) -> Result<AttachChoices, WebError> {
+    let view = state.catalogue.execute().await?;
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut sessions = std::collections::BTreeSet::new();
+    for by_kind in view.academies.values() {
+        for (kind, list) in by_kind {
+            kinds.insert(*kind);
+            sessions.extend(list.iter().map(|s| s.year()));
+        }
+    }
+    Ok(AttachChoices {
+        kinds: DiplomaKind::ALL
+            .iter()
+            .filter(|k| kinds.contains(*k))
+            .map(|k| (k.code(), k.title()))
+            .collect(),
+        academies: view
+            .academies
+            .keys()
+            .map(|a| (a.code(), a.name()))
+            .collect(),
+        sessions: sessions.into_iter().rev().collect(),
+    })
 }
 
 async fn dashboard_page(
@@ -163,6 +186,7 @@ async fn dashboard_page(
     let signed_in = visitor.require()?;
     let profile = current_profile(state, signed_in).await?;
     let diplomas = state.list.execute(profile.id).await?;
+    let choices = attach_choices(state).await?;
     page(
         status,
         &DashboardPage {
@@ -175,8 +199,9 @@ async fn dashboard_page(
             notice,
             diplomas: diplomas.iter().map(DashboardDiploma::of).collect(),
             errors,
-            kinds: kind_options(),
-            academies: academie_options(),
+            kinds: choices.kinds,
+            academies: choices.academies,
+            sessions: choices.sessions,
         },
     )
 }
