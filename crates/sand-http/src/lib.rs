@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod hasher;
+pub mod health;
 pub mod limits;
 pub mod pages;
 pub mod state;
@@ -52,6 +53,8 @@ pub fn app(state: Arc<AppState>) -> BoxEndpoint<'static, Response> {
             "/.well-known/sand-attestation-keys.json",
             get(well_known_keys),
         )
+        .at("/health/live", get(health::live))
+        .at("/health/ready", get(health::ready))
         .around(web::frame)
         .data(state)
         .map_to_response()

@@ -110,6 +110,8 @@ pub struct Ports {
     pub keys: Arc<dyn KeyGenerator>,
     /// `None` when FranceConnect is not configured (its button is not shown).
     pub franceconnect: Option<Arc<dyn IdentityProvider>>,
+    /// What `/health/ready` checks.
+    pub health: Arc<dyn crate::health::HealthCheck>,
 }
 
 impl std::fmt::Debug for Ports {

@@ -414,10 +414,20 @@ async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CommandError> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SAND_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .init();
+        .with_writer(io::stderr);
+    // SAND_LOG_FORMAT=json: one JSON object a line (with the request's span and id), for
+    // log collectors; otherwise human-readable
+    if std::env::var("SAND_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
+    }
 }
 
 fn main() -> ExitCode {

@@ -324,6 +324,22 @@ fn exam_office_contacts(
     Ok(contacts)
 }
 
+/// Ready when the database answers with an up-to-date schema (the signing key was
+/// loaded before the server started, or it would not have).
+#[derive(Debug)]
+struct StoreHealth(Store);
+
+#[async_trait::async_trait]
+impl sand_http::health::HealthCheck for StoreHealth {
+    async fn ready(&self) -> Result<(), String> {
+        match self.0.pending_migrations().await {
+            Ok(pending) if pending.is_empty() => Ok(()),
+            Ok(pending) => Err(format!("{} migration(s) en attente", pending.len())),
+            Err(_) => Err("base de données injoignable".to_owned()),
+        }
+    }
+}
+
 fn demo_people() -> Vec<DemoPerson> {
     sand_import::synthetic::DEMO_PEOPLE
         .iter()
@@ -440,6 +456,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         clock: Arc::new(SystemClock),
         keys: Arc::new(OsKeyGenerator),
         franceconnect: franceconnect(&args, &public_url)?,
+        health: Arc::new(StoreHealth(store.clone())),
     };
     let mut settings = WebSettings::new(args.operator.clone(), public_url.clone());
     settings.demo = args.demo;

@@ -1177,3 +1177,28 @@ async fn the_exam_offices_page_shows_the_configured_contacts_and_attach_failures
     let homonyms = paul.attach("BACG", "2021", "10").await;
     assert!(homonyms.body.contains("/aide/services-examens#academie-10"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_endpoints_answer_for_load_balancers() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    let live = b.get("/health/live").await;
+    assert_eq!(live.status, 200);
+    assert_eq!(live.body, r#"{"status":"ok"}"#);
+    let ready = b.get("/health/ready").await;
+    assert_eq!(ready.status, 200);
+
+    #[derive(Debug)]
+    struct Down;
+    #[async_trait::async_trait]
+    impl sand_http::health::HealthCheck for Down {
+        async fn ready(&self) -> Result<(), String> {
+            Err("base de données injoignable".to_owned())
+        }
+    }
+    let down = TestApp::with_health(std::sync::Arc::new(Down)).await;
+    let ready = down.browser().get("/health/ready").await;
+    assert_eq!(ready.status, 503);
+    assert!(ready.body.contains("base de données injoignable"));
+    assert_eq!(down.browser().get("/health/live").await.status, 200);
+}

@@ -138,9 +138,27 @@ impl TestApp {
         Self::composed(|_| {}, Some(provider)).await
     }
 
+    /// The app with another readiness check.
+    pub async fn with_health(health: Arc<dyn sand_http::health::HealthCheck>) -> Self {
+        Self::composed_with(|_| {}, None, health).await
+    }
+
     async fn composed(
         configure: impl FnOnce(&mut WebSettings),
         franceconnect: Option<Arc<dyn IdentityProvider>>,
+    ) -> Self {
+        Self::composed_with(
+            configure,
+            franceconnect,
+            Arc::new(sand_http::health::AlwaysReady),
+        )
+        .await
+    }
+
+    async fn composed_with(
+        configure: impl FnOnce(&mut WebSettings),
+        franceconnect: Option<Arc<dyn IdentityProvider>>,
+        health: Arc<dyn sand_http::health::HealthCheck>,
     ) -> Self {
         let dir = std::env::temp_dir().join(format!("sand-web-{}", uuid::Uuid::new_v4().simple()));
         let url = format!("sqlite://{}", dir.join("sand.db").display());
@@ -177,6 +195,7 @@ impl TestApp {
             clock: clock.clone(),
             keys: Arc::new(OsKeyGenerator),
             franceconnect,
+            health,
         };
         let mut settings = WebSettings::new("Opérateur de test", "http://localhost");
         settings.limits = RateLimits {

@@ -293,6 +293,15 @@ fn serve_demo_once(dir: &std::path::Path) -> DemoRun {
     .unwrap();
     let mut home = String::new();
     stream.read_to_string(&mut home).unwrap();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "GET /health/ready HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut ready = String::new();
+    stream.read_to_string(&mut ready).unwrap();
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
