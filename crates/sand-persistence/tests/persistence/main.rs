@@ -52,4 +52,5 @@ on_both_backends!(
     deleting_a_profile_deletes_its_links_and_anonymises_its_verifications,
     the_domain_use_cases_run_on_the_real_store,
     the_outbox_queues_claims_retries_and_abandons,
+    sessions_and_passwords_round_trip_and_go_with_their_profile,
 );

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use sand_domain::SecretToken;
-use sand_domain::credentials::Email;
+use sand_domain::credentials::{Email, PasswordHash};
 use sand_domain::link::attach::{AttachDiploma, AttachDiplomaRequest, AttachOutcome};
 use sand_domain::link::{LinkState, NewLink};
 use sand_domain::ports::{
@@ -911,4 +911,85 @@ pub async fn the_outbox_queues_claims_retries_and_abandons(db: &TestStore) {
         0
     );
     assert_eq!(count(db, "SELECT COUNT(*) FROM mail_outbox").await, 1);
+}
+
+pub async fn sessions_and_passwords_round_trip_and_go_with_their_profile(db: &TestStore) {
+    use sand_domain::ports::{SessionStore, StoredSession};
+    let profiles = db.store.profiles();
+    let owner = profiles
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let sessions = db.store.sessions();
+    let session = |digest: &str, at: time::OffsetDateTime| StoredSession {
+        digest: digest.to_owned(),
+        profile: owner.id,
+        created_at: at,
+        last_seen_at: at,
+        id_token_hint: Some("jeton".to_owned()),
+    };
+    sessions
+        .create(session(&"a".repeat(64), NOW))
+        .await
+        .unwrap();
+    sessions
+        .create(session(&"b".repeat(64), NOW - time::Duration::hours(13)))
+        .await
+        .unwrap();
+    let found = sessions.find(&"a".repeat(64)).await.unwrap().unwrap();
+    assert_eq!(found, session(&"a".repeat(64), NOW));
+    assert!(sessions.find(&"c".repeat(64)).await.unwrap().is_none());
+    let later = NOW + time::Duration::minutes(5);
+    sessions.touch(&"a".repeat(64), later).await.unwrap();
+    assert_eq!(
+        sessions
+            .find(&"a".repeat(64))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        later
+    );
+    // idle for an hour or older than twelve: the second one goes
+    let removed = sessions
+        .purge(
+            NOW - time::Duration::hours(1),
+            NOW - time::Duration::hours(12),
+        )
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    sessions.delete(&"a".repeat(64)).await.unwrap();
+    assert!(sessions.find(&"a".repeat(64)).await.unwrap().is_none());
+
+    // passwords: read, replaced (which also proves the e-mail)
+    assert!(profiles.password_hash(owner.id).await.unwrap().is_some());
+    let new = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$bm91dmVhdQ$nouveau".to_owned());
+    assert!(profiles.set_password(owner.id, new.clone()).await.unwrap());
+    assert_eq!(profiles.password_hash(owner.id).await.unwrap(), Some(new));
+    assert!(
+        profiles
+            .get(owner.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
+
+    // every session of a profile ends together; a deleted profile takes its sessions along
+    sessions
+        .create(session(&"d".repeat(64), NOW))
+        .await
+        .unwrap();
+    sessions
+        .create(session(&"e".repeat(64), NOW))
+        .await
+        .unwrap();
+    assert_eq!(sessions.delete_for_profile(owner.id).await.unwrap(), 2);
+    sessions
+        .create(session(&"f".repeat(64), NOW))
+        .await
+        .unwrap();
+    profiles.delete(owner.id, None).await.unwrap();
+    assert!(sessions.find(&"f".repeat(64)).await.unwrap().is_none());
 }

@@ -349,3 +349,48 @@ fn serve_refuses_a_malformed_exam_offices_file_with_a_clear_message() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn serve_refuses_to_start_without_its_secrets_and_says_which() {
+    let dir = std::env::temp_dir().join(format!("sand-secrets-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let serve = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sand"));
+        command
+            .current_dir(&dir)
+            .arg("serve")
+            .args(extra)
+            .env("SAND_LISTEN", "127.0.0.1:0")
+            .env_remove("SAND_DATABASE_URL")
+            .env_remove("SAND_SECRET")
+            .env_remove("SAND_SECRET_FILE")
+            .env_remove("SAND_SIGNING_KEY")
+            .env_remove("SAND_SIGNING_KEY_FILE");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let out = command.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(serve(&[], &[]).contains("no server secret: set SAND_SECRET_FILE"));
+    assert!(serve(&[], &[("SAND_SECRET", "court")]).contains("at least 32 bytes"));
+    let secret = "0123456789abcdef0123456789abcdef";
+    assert!(serve(&[], &[("SAND_SECRET", secret)]).contains("no attestation signing key"));
+    let file = dir.join("secret.key");
+    std::fs::write(&file, secret).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(serve(&["--secret-file", "secret.key"], &[]).contains("readable by others"));
+    }
+    assert!(
+        serve(
+            &["--demo"],
+            &[("SAND_FRANCECONNECT_ISSUER", "http://127.0.0.1:1")]
+        )
+        .contains("FranceConnect needs SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
