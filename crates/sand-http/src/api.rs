@@ -374,7 +374,6 @@ fn not_found(visitor: &Visitor) -> Json<ApiError> {
 
 async fn check_one(
     state: &AppState,
-    visitor: &Visitor,
     body: VerificationBody,
 ) -> Result<Result<VerificationResult, String>, WebError> {
     let request = VerifyRequest {
@@ -395,12 +394,9 @@ async fn check_one(
             verifie_le: now,
         })),
         Err(VerifyError::Unexpected(e)) => Err(WebError::from(e)),
-        Err(e) => {
-            let _ = visitor;
-            Ok(Err(verify_error_text(&e)
-                .unwrap_or("Demande invalide.")
-                .to_owned()))
-        }
+        Err(e) => Ok(Err(verify_error_text(&e)
+            .unwrap_or("Demande invalide.")
+            .to_owned())),
     }
 }
 
@@ -427,7 +423,7 @@ impl Api {
                 "Trop de vérifications : patientez avant de réessayer.",
             )));
         }
-        Ok(match check_one(&state, &visitor, body.0).await? {
+        Ok(match check_one(&state, body.0).await? {
             Ok(result) => VerifyResponse::Ok(Json(result)),
             Err(message) => {
                 VerifyResponse::BadRequest(error(&visitor, "requete_invalide", &message))
@@ -474,7 +470,7 @@ impl Api {
                 });
                 continue;
             }
-            results.push(match check_one(&state, &visitor, item).await? {
+            results.push(match check_one(&state, item).await? {
                 Ok(r) => BatchItem {
                     valide: r.valide,
                     diplome: r.diplome,

@@ -77,7 +77,7 @@ impl Visitor {
 }
 
 /// Why a request failed; rendered as a page in the design, or as JSON under `/api`.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WebError {
     #[error("page not found")]
     NotFound,
@@ -360,6 +360,8 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
     let path = req.uri().path().to_owned();
     let api = path.starts_with("/api/");
     let docs = path.starts_with("/api/v1/docs");
+    let bare =
+        path.starts_with("/static/") || path.starts_with("/health/") || path == "/favicon.ico";
     let span =
         tracing::info_span!("request", id = %request_id, method = %req.method(), path = %path);
     async move {
@@ -367,25 +369,30 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
         let jar = cookies(&req);
         let now = state.ports.clock.now();
         let mut set_cookies = Vec::new();
-        let (signed_in, clear) =
-            match resolve_session(&state, cookie_value(&jar, session_cookie_name(&state)), now)
-                .await
-            {
-                Ok(found) => found,
-                Err(e) => {
-                    return Ok(finish(
-                        &state,
-                        error_response(&state, &request_id, api, &e),
-                        &request_id,
-                        Vec::new(),
-                        docs,
-                    ));
-                }
-            };
+        // stylesheet, icon and health checks need no session: no database lookup for them
+        let session_token = if bare {
+            None
+        } else {
+            cookie_value(&jar, session_cookie_name(&state))
+        };
+        let (signed_in, clear) = match resolve_session(&state, session_token, now).await {
+            Ok(found) => found,
+            Err(e) => {
+                return Ok(finish(
+                    &state,
+                    error_response(&state, &request_id, api, &e),
+                    &request_id,
+                    Vec::new(),
+                    docs,
+                ));
+            }
+        };
         if clear {
             set_cookies.push(clear_session_cookie(&state));
         }
-        let csrf_seed = if let Some(s) = &signed_in {
+        let csrf_seed = if bare {
+            String::new()
+        } else if let Some(s) = &signed_in {
             s.digest.clone()
         } else if let Some(seed) =
             cookie_value(&jar, csrf_cookie_name(&state)).filter(|v| v.len() == 64)
@@ -398,7 +405,11 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
         };
         let visitor = Visitor {
             signed_in,
-            csrf: state.signer.csrf_token(&csrf_seed),
+            csrf: if bare {
+                String::new()
+            } else {
+                state.signer.csrf_token(&csrf_seed)
+            },
             csrf_seed,
             client,
             request_id: request_id.clone(),
@@ -410,16 +421,7 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
             Ok(response) => response.into_response(),
             Err(e) => {
                 let web = if let Some(web) = e.downcast_ref::<WebError>() {
-                    Some(match web {
-                        WebError::Unexpected(cause) => WebError::Unexpected(cause.clone()),
-                        WebError::NotFound => WebError::NotFound,
-                        WebError::BadRequest => WebError::BadRequest,
-                        WebError::Csrf => WebError::Csrf,
-                        WebError::TooLarge => WebError::TooLarge,
-                        WebError::TooManyRequests => WebError::TooManyRequests,
-                        WebError::Unavailable => WebError::Unavailable,
-                        WebError::SignIn => WebError::SignIn,
-                    })
+                    Some(web.clone())
                 } else {
                     match e.status() {
                         StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {

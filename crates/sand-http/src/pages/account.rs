@@ -686,7 +686,7 @@ struct ResetPage {
 async fn reset_target(
     state: &AppState,
     token: &str,
-) -> Result<Option<(sand_domain::profile::Profile, ())>, WebError> {
+) -> Result<Option<sand_domain::profile::Profile>, WebError> {
     let Some(id) = profile_of_token(token) else {
         return Ok(None);
     };
@@ -701,7 +701,7 @@ async fn reset_target(
     {
         return Ok(None);
     }
-    Ok(state.ports.profiles.get(id).await?.map(|p| (p, ())))
+    Ok(state.ports.profiles.get(id).await?)
 }
 
 #[handler]
@@ -748,7 +748,7 @@ pub async fn reset_submit(
 ) -> Result<Response, WebError> {
     let form: ResetForm = read_form(body, state.settings.max_body_bytes).await?;
     visitor.check_csrf(&state, &form.csrf)?;
-    let Some((profile, ())) = reset_target(&state, &form.jeton).await? else {
+    let Some(profile) = reset_target(&state, &form.jeton).await? else {
         return invalid_link(
             &state,
             &visitor,
