@@ -15,4 +15,5 @@ pub use sender::{OutboxSender, SendReport, SenderSettings};
 pub use transport::{DeliveryError, MailTransport, Security, TransportConfig};
 
 pub use lettre::Message;
+pub use lettre::message::Mailbox;
 pub use sand_domain::ports::Mail;

@@ -29,6 +29,24 @@ pub enum KeysCommand {
         #[arg(long, default_value = "data/keys")]
         out: PathBuf,
     },
+    /// Replace the signing key: generate a new one in the key directory, keep every
+    /// earlier public key there so that attestations already issued keep verifying, and
+    /// print the settings to use.
+    ///
+    /// Nothing running changes until the service is restarted with the printed
+    /// SAND_SIGNING_KEY_FILE and SAND_VERIFICATION_KEY_FILES. Afterwards, destroy the
+    /// previous secret key (or archive it offline): it must not sign again. The previous
+    /// public keys must stay published for as long as the attestations they signed are
+    /// in use.
+    Rotate {
+        /// The key directory (as written by `sand keys generate`).
+        #[arg(long, default_value = "data/keys")]
+        dir: PathBuf,
+        /// The signing key in service now (its public key is added to the directory
+        /// if missing).
+        #[arg(long, env = "SAND_SIGNING_KEY_FILE")]
+        current: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +154,10 @@ pub enum AttestationCommandError {
     Render(#[from] RenderError),
     #[error("{path} : {error}")]
     File { path: String, error: io::Error },
+    #[error(
+        "no key to rotate in {0}: name the key in service with --current (or SAND_SIGNING_KEY_FILE), or use `sand keys generate`"
+    )]
+    NothingToRotate(String),
     /// The document is not valid (the verdict was printed).
     #[error("attestation not valid")]
     Invalid(u8),
@@ -153,8 +175,96 @@ fn write_private(path: &Path, text: &str) -> io::Result<()> {
 }
 
 pub fn keys(command: KeysCommand, out: &mut impl Write) -> Result<(), AttestationCommandError> {
-    let KeysCommand::Generate { out: dir } = command;
-    std::fs::create_dir_all(&dir).map_err(|source| AttestationCommandError::File {
+    match command {
+        KeysCommand::Generate { out: dir } => {
+            let (keys, secret, public) = generate(&dir)?;
+            writeln!(out, "Clé de signature {} créée.", keys.id())?;
+            writeln!(
+                out,
+                "  secrète (à garder, lisible par son seul propriétaire) : {}",
+                secret.display()
+            )?;
+            writeln!(out, "  publique (à publier) : {}", public.display())?;
+            writeln!(
+                out,
+                "Utilisation : SAND_SIGNING_KEY_FILE={}",
+                secret.display()
+            )?;
+        }
+        KeysCommand::Rotate { dir, current } => rotate(&dir, current.as_deref(), out)?,
+    }
+    Ok(())
+}
+
+fn file_error(path: &Path) -> impl FnOnce(io::Error) -> AttestationCommandError + '_ {
+    move |error| AttestationCommandError::File {
+        path: path.display().to_string(),
+        error,
+    }
+}
+
+/// `sand keys rotate`: a new key beside the previous ones, whose public keys stay.
+fn rotate(
+    dir: &Path,
+    current: Option<&Path>,
+    out: &mut impl Write,
+) -> Result<(), AttestationCommandError> {
+    let mut previous: Vec<PathBuf> = Vec::new();
+    if let Some(current) = current {
+        let keys = SigningKeys::from_file(current)?;
+        let public = dir.join(format!("public-key-{}.pem", keys.id()));
+        if !public.exists() {
+            std::fs::create_dir_all(dir).map_err(file_error(dir))?;
+            std::fs::write(&public, keys.public_pem()?).map_err(file_error(&public))?;
+        }
+    }
+    if dir.exists() {
+        for entry in std::fs::read_dir(dir).map_err(file_error(dir))? {
+            let path = entry.map_err(file_error(dir))?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.starts_with("public-key-") && name.ends_with(".pem") {
+                let pem = std::fs::read_to_string(&path).map_err(file_error(&path))?;
+                // a file that is not a public key is not kept silently
+                let mut check = VerificationKeys::new();
+                check.add_pem(&pem)?;
+                previous.push(path);
+            }
+        }
+    }
+    if previous.is_empty() {
+        return Err(AttestationCommandError::NothingToRotate(
+            dir.display().to_string(),
+        ));
+    }
+    previous.sort();
+    let (keys, secret, public) = generate(dir)?;
+    writeln!(out, "Nouvelle clé de signature {} créée.", keys.id())?;
+    writeln!(out, "  secrète : {}", secret.display())?;
+    writeln!(out, "  publique : {}", public.display())?;
+    let previous: Vec<String> = previous.iter().map(|p| p.display().to_string()).collect();
+    writeln!(
+        out,
+        "Clés publiques précédentes, gardées pour vérifier les attestations déjà délivrées :"
+    )?;
+    for path in &previous {
+        writeln!(out, "  {path}")?;
+    }
+    writeln!(out, "Nouveaux réglages (puis redémarrez le service) :")?;
+    writeln!(out, "  SAND_SIGNING_KEY_FILE={}", secret.display())?;
+    writeln!(out, "  SAND_VERIFICATION_KEY_FILES={}", previous.join(","))?;
+    writeln!(
+        out,
+        "Après le redémarrage, détruisez l'ancienne clé secrète (ou archivez-la hors ligne)."
+    )?;
+    Ok(())
+}
+
+/// A new key pair written into `dir`: (keys, secret file, public file).
+fn generate(dir: &Path) -> Result<(SigningKeys, PathBuf, PathBuf), AttestationCommandError> {
+    std::fs::create_dir_all(dir).map_err(|source| AttestationCommandError::File {
         path: dir.display().to_string(),
         error: source,
     })?;
@@ -171,19 +281,7 @@ pub fn keys(command: KeysCommand, out: &mut impl Write) -> Result<(), Attestatio
             error: source,
         }
     })?;
-    writeln!(out, "Clé de signature {} créée.", keys.id())?;
-    writeln!(
-        out,
-        "  secrète (à garder, lisible par son seul propriétaire) : {}",
-        secret.display()
-    )?;
-    writeln!(out, "  publique (à publier) : {}", public.display())?;
-    writeln!(
-        out,
-        "Utilisation : SAND_SIGNING_KEY_FILE={}",
-        secret.display()
-    )?;
-    Ok(())
+    Ok((keys, secret, public))
 }
 
 fn print_facts(out: &mut impl Write, facts: &Facts) -> io::Result<()> {

@@ -1,6 +1,7 @@
 //! The `sand` command: composes SAND's domain and adapters.
 
 mod attestation;
+mod config;
 mod import;
 mod one_way;
 mod serve;
@@ -8,7 +9,7 @@ mod serve;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use sand_domain::academie::Academie;
 use sand_domain::diploma::DiplomaKind;
 use sand_domain::identity::{compact_key, normalize};
@@ -105,6 +106,9 @@ enum Command {
     /// Database checks.
     #[command(subcommand)]
     Db(DbCommand),
+    /// The configuration of `sand serve`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// List every académie with the code used in import files and URLs.
     Academies,
     /// List every diploma kind with the code used in import files and URLs.
@@ -141,6 +145,17 @@ enum DemoCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration of `sand serve`, each value with where it
+    /// comes from (default < file < environment < command line), secrets masked, then
+    /// check it as `serve` does before it connects to anything.
+    ///
+    /// The file is named by --config or SAND_CONFIG; its keys are the long option names
+    /// of `sand serve` with underscores. Exit status 0 when `serve` would accept it.
+    Check(Box<serve::ServeArgs>),
+}
+
+#[derive(Debug, Subcommand)]
 enum DbCommand {
     /// Check that this database user cannot write diploma records, as the web server
     /// requires at start. Exit status 0 when it may serve, 3 when it must not.
@@ -156,6 +171,9 @@ enum DbCommand {
 
 /// Exit status when a check refuses (distinct from errors, 1, and usage, 2).
 const EXIT_REFUSED: u8 = 3;
+/// Exit status of a configuration error (sysexits' EX_CONFIG): the service cannot start
+/// as configured.
+const EXIT_CONFIG: u8 = 78;
 
 #[derive(Debug, thiserror::Error)]
 enum CommandError {
@@ -204,6 +222,7 @@ fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
         | Command::Demo(_)
         | Command::Keys(_)
         | Command::Serve(_)
+        | Command::Config(_)
         | Command::Attestation(_) => {}
     }
     Ok(())
@@ -287,8 +306,61 @@ async fn first_start(out: &mut impl Write) -> Result<(), CommandError> {
     Ok(())
 }
 
-async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CommandError> {
-    let Some(command) = cli.command else {
+/// The parsed command line with the configuration file's layer applied.
+struct Invocation {
+    cli: Cli,
+    matches: ArgMatches,
+    command: clap::Command,
+    layer: config::FileLayer,
+}
+
+/// Parses the command line, the configuration file's values becoming the defaults of
+/// the commands that read it. Usage errors exit as clap does (status 2).
+fn parse(args: Vec<std::ffi::OsString>) -> Result<Invocation, config::ConfigError> {
+    let layer = match config::file_named(&args) {
+        Some(path) => config::FileLayer::read(&path)?,
+        None => config::FileLayer::default(),
+    };
+    let matches = config::apply(Cli::command(), &layer)?.get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    Ok(Invocation {
+        cli,
+        matches,
+        // the options in their declared order, for `config check`
+        command: Cli::command(),
+        layer,
+    })
+}
+
+/// `sand config check`.
+fn config_check(
+    invocation: &Invocation,
+    args: &serve::ServeArgs,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let (Some(config_cmd), Some((_, config_matches))) = (
+        invocation.command.find_subcommand("config"),
+        invocation.matches.subcommand(),
+    ) else {
+        return Ok(());
+    };
+    let (Some(check_cmd), Some((_, check_matches))) = (
+        config_cmd.find_subcommand("check"),
+        config_matches.subcommand(),
+    ) else {
+        return Ok(());
+    };
+    config::print_effective(check_cmd, check_matches, &invocation.layer, out)?;
+    let notes = serve::check(args)?;
+    writeln!(out, "Configuration valide : {}.", notes.join(" ; "))?;
+    Ok(())
+}
+
+async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), CommandError> {
+    if let Some(Command::Config(ConfigCommand::Check(args))) = &invocation.cli.command {
+        return config_check(&invocation, args, out);
+    }
+    let Some(command) = invocation.cli.command else {
         return first_start(out).await;
     };
     match command {
@@ -404,6 +476,7 @@ async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CommandError> {
             }
         }
         Command::Keys(command) => attestation::keys(command, out)?,
+        Command::Config(_) => {}
         Command::Serve(args) => serve::run(*args, out).await?,
         Command::Attestation(command) => attestation::attestation(command, out)?,
         reference => print_reference(&reference, out)?,
@@ -431,7 +504,13 @@ fn init_tracing() {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let invocation = match parse(std::env::args_os().collect()) {
+        Ok(invocation) => invocation,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "sand: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -444,7 +523,7 @@ fn main() -> ExitCode {
         }
     };
     let stdout = io::stdout();
-    let result = runtime.block_on(run(cli, &mut stdout.lock()));
+    let result = runtime.block_on(run(invocation, &mut stdout.lock()));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // a closed pipe (`sand academies | head`) is not an error worth a message
@@ -452,6 +531,10 @@ fn main() -> ExitCode {
         Err(CommandError::Import(code)) => ExitCode::from(code),
         Err(CommandError::Attestation(attestation::AttestationCommandError::Invalid(code))) => {
             ExitCode::from(code)
+        }
+        Err(CommandError::Serve(serve::ServeError::Config(e))) => {
+            let _ = writeln!(io::stderr(), "sand: configuration: {e}");
+            ExitCode::from(EXIT_CONFIG)
         }
         Err(CommandError::Refused(e)) => {
             let _ = writeln!(io::stderr(), "sand: refused: {e}");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use poem::listener::{Acceptor, Listener, TcpListener};
-use sand_attestation::{PdfAttestationRenderer, VerificationKeys};
+use sand_attestation::{PdfAttestationRenderer, SigningKeys, VerificationKeys};
 use sand_domain::ports::SessionStore;
 use sand_http::hasher::Argon2Hasher;
 use sand_http::system::{OsKeyGenerator, SystemClock};
@@ -38,6 +38,11 @@ pub enum SmtpSecurity {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// A TOML configuration file whose keys are these options' long names with
+    /// underscores (`smtp_host = "relay.example.fr"`); the environment and the command
+    /// line override it. See `sand config check`.
+    #[arg(long, env = crate::config::CONFIG_ENV, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Address and port to listen on (port 0 picks a free one, printed at start).
     #[arg(long, env = "SAND_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -137,6 +142,10 @@ pub struct ServeArgs {
         default_value_t = 20
     )]
     pub verifications_per_key_per_hour: u32,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics, on this separate address
+    /// (keep it private: e.g. 127.0.0.1:9464). Off when unset.
+    #[arg(long, env = "SAND_METRICS_LISTEN", value_name = "ADDRESS")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Why the service did not start or stopped.
@@ -371,9 +380,15 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Runs the web service until SIGTERM or Ctrl-C.
-pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError> {
-    let secret = load_secret(&args)?;
+/// The secrets and keys the service needs, loaded and checked.
+struct Keys {
+    secret: Vec<u8>,
+    signing: SigningKeys,
+    verification: VerificationKeys,
+}
+
+fn load_keys(args: &ServeArgs) -> Result<Keys, ServeError> {
+    let secret = load_secret(args)?;
     let signing = args
         .signing
         .load()
@@ -383,8 +398,8 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
             "no attestation signing key: set SAND_SIGNING_KEY_FILE (see `sand keys generate`), or run with --demo",
         ));
     }
-    let mut verification_keys = VerificationKeys::new();
-    verification_keys.add_signing(&signing);
+    let mut verification = VerificationKeys::new();
+    verification.add_signing(&signing);
     for path in &args.public_keys {
         let pem = std::fs::read_to_string(path).map_err(|e| {
             config(format!(
@@ -392,10 +407,98 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
                 path.display()
             ))
         })?;
-        verification_keys
+        verification
             .add_pem(&pem)
             .map_err(|e| config(format!("public key {}: {e}", path.display())))?;
     }
+    Ok(Keys {
+        secret,
+        signing,
+        verification,
+    })
+}
+
+fn mail_from(args: &ServeArgs) -> Result<sand_mail::Mailbox, ServeError> {
+    args.mail_from
+        .parse()
+        .map_err(|e| config(format!("SAND_MAIL_FROM: {e}")))
+}
+
+/// Checks everything `serve` checks before it connects to anything: secrets, keys,
+/// files, addresses, the completeness of the SMTP and FranceConnect settings. Returns
+/// what a reader should know about the result.
+///
+/// # Errors
+/// The first problem found, as `serve` would report it.
+pub fn check(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
+    let keys = load_keys(args)?;
+    let mut notes = vec![format!(
+        "clé de signature {}{}",
+        keys.signing.id(),
+        if keys.signing.is_demo() {
+            " (démonstration : documents SPÉCIMEN)"
+        } else {
+            ""
+        }
+    )];
+    mail_from(args)?;
+    if args.smtp_user.is_some() != args.smtp_password.is_some() {
+        return Err(config(
+            "set both SAND_SMTP_USER and SAND_SMTP_PASSWORD, or neither",
+        ));
+    }
+    let fc = [
+        &args.franceconnect_issuer,
+        &args.franceconnect_client_id,
+        &args.franceconnect_client_secret,
+    ];
+    match fc.iter().filter(|v| v.is_some()).count() {
+        0 => notes.push("FranceConnect désactivé".to_owned()),
+        3 => notes.push("FranceConnect configuré".to_owned()),
+        _ => {
+            return Err(config(
+                "FranceConnect needs SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID and SAND_FRANCECONNECT_CLIENT_SECRET together",
+            ));
+        }
+    }
+    if let Some(path) = &args.exam_offices_file {
+        let contacts = exam_office_contacts(path)?;
+        notes.push(format!("{} service(s) des examens", contacts.len()));
+    }
+    for (name, address) in [
+        ("listen", Some(&args.listen)),
+        ("metrics_listen", args.metrics_listen.as_ref()),
+    ] {
+        if let Some(address) = address {
+            std::net::ToSocketAddrs::to_socket_addrs(address.as_str())
+                .map_err(|e| config(format!("{name} `{address}`: {e}")))?;
+        }
+    }
+    if let Some(url) = &args.public_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(config(
+            "SAND_PUBLIC_URL must start with https:// or http://",
+        ));
+    }
+    notes.push(format!(
+        "mail : {}",
+        args.smtp_host.as_ref().map_or_else(
+            || format!("fichiers dans {}", args.mail_dir.display()),
+            |h| format!("relais SMTP {h}:{}", args.smtp_port)
+        )
+    ));
+    Ok(notes)
+}
+
+/// Runs the web service until SIGTERM or Ctrl-C.
+pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError> {
+    check(&args)?;
+    let Keys {
+        secret,
+        signing,
+        verification: verification_keys,
+    } = load_keys(&args)?;
 
     let keys = KeyProtector::from_secret(&secret).map_err(|e| config(e.to_string()))?;
     let store = Store::connect(&StoreSettings::new(args.database_url.clone()), keys).await?;
@@ -480,10 +583,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     ));
 
     let mail_settings = MailSettings {
-        from: args
-            .mail_from
-            .parse()
-            .map_err(|e| config(format!("SAND_MAIL_FROM: {e}")))?,
+        from: mail_from(&args)?,
         operator: args.operator.clone(),
         public_url: public_url.clone(),
         verify_email_valid_for: "48 heures".to_owned(),

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod attestation;
+mod config;
 mod import;
 
 use std::process::{Command, Output};

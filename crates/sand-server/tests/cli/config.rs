@@ -1,0 +1,245 @@
+//! `sand config check` and the layered configuration of `sand serve`; `sand keys rotate`.
+
+#![allow(clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SECRET: &str = "a-secret-of-more-than-thirty-two-bytes-0123456789";
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sand-config-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+/// `sand` in `dir` with a clean SAND_* environment plus `env`.
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sand"));
+    command.current_dir(dir).args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SAND_") {
+            command.env_remove(key);
+        }
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The line of `config check` for one key.
+fn line<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(key))
+        .unwrap_or_else(|| panic!("no line for {key} in:\n{out}"))
+}
+
+#[test]
+fn defaults_then_file_then_environment_then_command_line() {
+    let dir = temp_dir();
+    let file = write(
+        &dir,
+        "sand.toml",
+        "demo = true\nlisten = \"127.0.0.1:7001\"\nsmtp_port = 2525\noperator = \"Rectorat de test\"\n\
+         mail_from = \"SAND <sand@example.fr>\"\npublic_keys = [\"a.pem\", \"b.pem\"]\n",
+        0o644,
+    );
+    let file = file.to_str().unwrap();
+    // the public keys do not exist: the layering is shown, then the check fails on them
+    let out = run(
+        &dir,
+        &["config", "check", "--config", file, "--smtp-port", "2626"],
+        &[
+            ("SAND_LISTEN", "127.0.0.1:7002"),
+            ("SAND_MAIL_DIR", "courrier"),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        line(&stdout, "listen").contains("= 127.0.0.1:7002   # environnement"),
+        "{stdout}"
+    );
+    assert!(line(&stdout, "smtp_port").contains("= 2626   # ligne de commande"));
+    assert!(line(&stdout, "operator").contains("= Rectorat de test   # fichier"));
+    assert!(line(&stdout, "mail_dir").contains("= courrier   # environnement"));
+    assert!(line(&stdout, "smtp_security").contains("= starttls   # défaut"));
+    assert!(line(&stdout, "public_keys").contains("= a.pem,b.pem   # fichier"));
+    assert!(line(&stdout, "public_url").contains("(non défini)"));
+    assert_eq!(out.status.code(), Some(78), "{stdout}");
+    assert!(text(&out.stderr).contains("cannot read the public key a.pem"));
+
+    // without them it is valid, and `serve` reads the same file
+    let file = write(
+        &dir,
+        "ok.toml",
+        "demo = true\nlisten = \"127.0.0.1:0\"\n",
+        0o644,
+    );
+    let out = run(
+        &dir,
+        &["config", "check"],
+        &[("SAND_CONFIG", file.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Configuration valide"), "{stdout}");
+    assert!(line(&stdout, "demo").contains("= true   # fichier"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn secrets_are_never_printed_and_must_not_be_readable_by_others() {
+    let dir = temp_dir();
+    let body = format!(
+        "demo = true\nsecret = \"{SECRET}\"\nsmtp_host = \"relay\"\nsmtp_user = \"u\"\nsmtp_password = \"hunter2-password\"\n"
+    );
+    let open = write(&dir, "open.toml", &body, 0o644);
+    let out = run(
+        &dir,
+        &["config", "check", "--config", open.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("holds secrets (secret, smtp_password) and is readable by others"),
+        "{stderr}"
+    );
+
+    let closed = write(&dir, "closed.toml", &body, 0o600);
+    let out = run(
+        &dir,
+        &[
+            "config",
+            "check",
+            "--config",
+            closed.to_str().unwrap(),
+            "--database-url",
+            "postgres://web:pg-password@db/sand",
+        ],
+        &[("SAND_FRANCECONNECT_CLIENT_SECRET", "fc-client-secret")],
+    );
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    for secret in [
+        SECRET,
+        "hunter2-password",
+        "pg-password",
+        "fc-client-secret",
+    ] {
+        assert!(!all.contains(secret), "{secret} printed:\n{all}");
+    }
+    assert!(line(&all, "secret").contains("******** (défini)   # fichier"));
+    assert!(line(&all, "database_url").contains("postgres://web:********@db/sand"));
+    // an incomplete FranceConnect configuration is what makes this one invalid
+    assert_eq!(out.status.code(), Some(78));
+    assert!(all.contains("FranceConnect needs"), "{all}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_bad_configuration_file_gets_a_clear_error_naming_the_file_and_key() {
+    let dir = temp_dir();
+    let cases = [
+        (
+            "listne = \"127.0.0.1:1\"\n",
+            "unknown key `listne` (known keys: listen,",
+        ),
+        ("smtp_port = \"abc\"\n", "`smtp_port`: invalid value 'abc'"),
+        ("smtp_port = 70000\n", "`smtp_port`: invalid value '70000'"),
+        (
+            "smtp_security = \"ssl\"\n",
+            "`smtp_security`: invalid value 'ssl'",
+        ),
+        ("demo = \"oui\"\n", "`demo`: true or false is expected"),
+        (
+            "listen = [\"a\", \"b\"]\n",
+            "`listen`: one value is expected",
+        ),
+        (
+            "[serve]\nlisten = \"a\"\n",
+            "`serve`: a string, number, boolean or list is expected, found a table",
+        ),
+        ("config = \"other.toml\"\n", "unknown key `config`"),
+        ("listen = \"127.0.0.1:1\n", "TOML parse error at line 1"),
+        ("\u{0}\u{1}binary", "TOML parse error"),
+    ];
+    for (body, expected) in cases {
+        let file = write(&dir, "bad.toml", body, 0o600);
+        for command in [&["serve"][..], &["config", "check"][..]] {
+            let mut args = command.to_vec();
+            args.extend(["--config", file.to_str().unwrap()]);
+            let out = run(&dir, &args, &[]);
+            assert_eq!(out.status.code(), Some(78), "{body}");
+            let stderr = text(&out.stderr);
+            assert!(
+                stderr.contains(&format!("configuration file {}", file.display())),
+                "{stderr}"
+            );
+            assert!(stderr.contains(expected), "{body}: {stderr}");
+        }
+    }
+    let big = write(&dir, "big.toml", &"# comment\n".repeat(30_000), 0o600);
+    let out = run(&dir, &["serve", "--config", big.to_str().unwrap()], &[]);
+    assert!(text(&out.stderr).contains("larger than 256 KiB"));
+    let out = run(&dir, &["serve", "--config", "missing.toml"], &[]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(text(&out.stderr).contains("cannot read the configuration file missing.toml"));
+    // other commands do not read it
+    let out = run(&dir, &["academies"], &[("SAND_CONFIG", "missing.toml")]);
+    assert!(out.status.success());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn keys_rotate_keeps_every_previous_public_key_and_prints_the_new_settings() {
+    let dir = temp_dir();
+    let out = run(&dir, &["keys", "rotate", "--dir", "keys"], &[]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no key to rotate in keys"));
+
+    assert!(
+        run(&dir, &["keys", "generate", "--out", "keys"], &[])
+            .status
+            .success()
+    );
+    let first = run(&dir, &["keys", "rotate", "--dir", "keys"], &[]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let second = run(&dir, &["keys", "rotate", "--dir", "keys"], &[]);
+    let stdout = text(&second.stdout);
+    let setting = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{stdout}"))
+            .to_owned()
+    };
+    let signing = setting("SAND_SIGNING_KEY_FILE=");
+    let previous = setting("SAND_VERIFICATION_KEY_FILES=");
+    assert_eq!(previous.split(',').count(), 2, "{stdout}");
+    assert!(!previous.contains(signing.replace("signing-key-", "public-key-").as_str()));
+
+    // the service starts with the printed settings
+    let out = run(
+        &dir,
+        &["config", "check", "--demo"],
+        &[
+            ("SAND_SIGNING_KEY_FILE", &signing),
+            ("SAND_VERIFICATION_KEY_FILES", &previous),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(dir).unwrap();
+}
