@@ -382,7 +382,9 @@ async fn check_one(
         organisation: body.organisme.unwrap_or_default(),
     };
     let now = rfc3339(state.ports.clock.now());
-    match state.verify.execute(request).await {
+    let result = state.verify.execute(request).await;
+    state.metrics.verification(&result);
+    match result {
         Ok(VerifyOutcome::Valid(d)) => Ok(Ok(VerificationResult {
             valide: true,
             diplome: Some(ShownDiploma::of(&d).into()),
@@ -610,14 +612,15 @@ impl Api {
                 "Trop de tentatives de rattachement : réessayez plus tard.",
             )));
         }
-        let outcome = match state
+        let result = state
             .attach
             .execute(AttachDiplomaRequest {
                 profile: me.profile,
                 scope,
             })
-            .await
-        {
+            .await;
+        state.metrics.attach(&result);
+        let outcome = match result {
             Ok(o) => o,
             Err(AttachDiplomaError::ProfileNotFound) => {
                 return Ok(AttachResponse::Unauthorized(unauthorized(&visitor)));

@@ -15,6 +15,11 @@ use crate::state::AppState;
 pub trait HealthCheck: Send + Sync {
     /// `Ok(())` when the service can serve; otherwise a short reason (no secret in it).
     async fn ready(&self) -> Result<(), String>;
+
+    /// What the store holds, for the metrics (the outbox's depth, the imports).
+    async fn figures(&self) -> Result<crate::metrics::StoreFigures, String> {
+        Ok(crate::metrics::StoreFigures::default())
+    }
 }
 
 /// Always ready (tests, or a composition without dependencies worth checking).

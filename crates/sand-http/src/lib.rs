@@ -12,6 +12,7 @@ pub mod api;
 pub mod hasher;
 pub mod health;
 pub mod limits;
+pub mod metrics;
 pub mod pages;
 pub mod state;
 pub mod system;

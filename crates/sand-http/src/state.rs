@@ -141,6 +141,7 @@ pub struct AppState {
     pub download: DownloadAttestation,
     pub verify: VerifyAttestation,
     pub catalogue: ShowCatalogue,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -209,6 +210,7 @@ impl AppState {
                 clock: p.clock.clone(),
             },
             catalogue: ShowCatalogue::new(p.catalogue.clone()),
+            metrics: crate::metrics::Metrics::default(),
             settings,
             ports,
         }

@@ -356,8 +356,10 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
     let Some(state) = req.data::<Arc<AppState>>().cloned() else {
         return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
     };
+    let started = std::time::Instant::now();
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let path = req.uri().path().to_owned();
+    let method = req.method().clone();
     let api = path.starts_with("/api/");
     let docs = path.starts_with("/api/v1/docs");
     let bare =
@@ -378,13 +380,11 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
         let (signed_in, clear) = match resolve_session(&state, session_token, now).await {
             Ok(found) => found,
             Err(e) => {
-                return Ok(finish(
-                    &state,
-                    error_response(&state, &request_id, api, &e),
-                    &request_id,
-                    Vec::new(),
-                    docs,
-                ));
+                let response = error_response(&state, &request_id, api, &e);
+                state
+                    .metrics
+                    .request(&path, method.as_str(), response.status(), started.elapsed());
+                return Ok(finish(&state, response, &request_id, Vec::new(), docs));
             }
         };
         if clear {
@@ -440,6 +440,9 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
             }
         };
         tracing::info!(status = response.status().as_u16(), "answered");
+        state
+            .metrics
+            .request(&path, method.as_str(), response.status(), started.elapsed());
         Ok(finish(&state, response, &request_id, set_cookies, docs))
     }
     .instrument(span)

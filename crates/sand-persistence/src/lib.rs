@@ -102,6 +102,16 @@ impl StoreSettings {
     }
 }
 
+/// Monitoring figures, see [`Store::figures`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreFigures {
+    pub mail_pending: u64,
+    pub mail_abandoned: u64,
+    pub import_batches: u64,
+    pub diploma_records: u64,
+    pub last_import: Option<time::OffsetDateTime>,
+}
+
 /// An open database and the key protector: makes every storage adapter.
 #[derive(Clone)]
 pub struct Store {
@@ -295,6 +305,48 @@ impl Store {
             .iter()
             .map(|m| m.name().to_owned())
             .collect())
+    }
+
+    /// Figures for monitoring: the mail outbox's depth and what was imported. Cheap on
+    /// any size of data (record counts come from the batches, not from counting rows).
+    ///
+    /// # Errors
+    /// [`PortError`] when the database cannot be asked.
+    pub async fn figures(&self) -> Result<StoreFigures, PortError> {
+        use sea_orm::{
+            ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+        };
+
+        use crate::entity::{import_batch, mail_outbox};
+        let mail_pending = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::AbandonedAt.is_null())
+            .count(&self.db)
+            .await
+            .map_err(PortError::unavailable)?;
+        let mail_abandoned = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::AbandonedAt.is_not_null())
+            .count(&self.db)
+            .await
+            .map_err(PortError::unavailable)?;
+        let batches: Vec<(i64, time::OffsetDateTime)> = import_batch::Entity::find()
+            .select_only()
+            .column(import_batch::Column::RecordCount)
+            .column(import_batch::Column::ImportedAt)
+            .order_by_desc(import_batch::Column::ImportedAt)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(PortError::unavailable)?;
+        Ok(StoreFigures {
+            mail_pending,
+            mail_abandoned,
+            import_batches: batches.len() as u64,
+            diploma_records: batches
+                .iter()
+                .map(|(n, _)| u64::try_from(*n).unwrap_or(0))
+                .sum(),
+            last_import: batches.first().map(|(_, at)| *at),
+        })
     }
 
     /// What the connected user may do to records (checked by the web server at start).

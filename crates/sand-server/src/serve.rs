@@ -347,6 +347,17 @@ impl sand_http::health::HealthCheck for StoreHealth {
             Err(_) => Err("base de données injoignable".to_owned()),
         }
     }
+
+    async fn figures(&self) -> Result<sand_http::metrics::StoreFigures, String> {
+        let f = self.0.figures().await.map_err(|e| e.to_string())?;
+        Ok(sand_http::metrics::StoreFigures {
+            mail_pending: f.mail_pending,
+            mail_abandoned: f.mail_abandoned,
+            import_batches: f.import_batches,
+            diploma_records: f.diploma_records,
+            last_import_unix: f.last_import.map(time::OffsetDateTime::unix_timestamp),
+        })
+    }
 }
 
 fn demo_people() -> Vec<DemoPerson> {
@@ -642,6 +653,31 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     out.flush()?;
     tracing::info!(listen = %local, public_url = %public_url, demo = args.demo, "serving");
 
+    // Prometheus metrics on their own (private) address; stop with the service
+    let metrics_task = match &args.metrics_listen {
+        Some(address) => {
+            let acceptor = TcpListener::bind(address.clone()).into_acceptor().await?;
+            let local = acceptor
+                .local_addr()
+                .first()
+                .and_then(|a| a.as_socket_addr().copied())
+                .ok_or_else(|| config("no local address for the metrics"))?;
+            writeln!(out, "Métriques Prometheus sur http://{local}/metrics.")?;
+            let endpoint = sand_http::metrics::endpoint(Arc::clone(&state));
+            let mut stop = stop_tx.subscribe();
+            Some(tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                };
+                poem::Server::new_with_acceptor(acceptor)
+                    .run_with_graceful_shutdown(endpoint, stopped, Some(Duration::from_secs(5)))
+                    .await
+            }))
+        }
+        None => None,
+    };
+    out.flush()?;
+
     let app = sand_http::app(state);
     let result = poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(30)))
@@ -650,6 +686,9 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     let _ = stop_tx.send(true);
     let _ = sender_task.await;
     let _ = housekeeping.await;
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     result?;
     Ok(())
 }

@@ -393,7 +393,9 @@ pub async fn verify_submit(
     };
     let checked_at = french_date(state.ports.clock.now().date());
     let chrome = Chrome::new(&state, &visitor, "Vérifier un diplôme");
-    match state.verify.execute(request).await {
+    let result = state.verify.execute(request).await;
+    state.metrics.verification(&result);
+    match result {
         Ok(outcome) => {
             let valid = match outcome {
                 VerifyOutcome::Valid(d) => Some(ShownDiploma::of(&d)),

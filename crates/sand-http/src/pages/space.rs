@@ -337,14 +337,15 @@ pub async fn attach(
     if !state.limiters.attach(signed_in.profile) {
         return Err(WebError::TooManyRequests);
     }
-    let outcome = match state
+    let result = state
         .attach
         .execute(AttachDiplomaRequest {
             profile: signed_in.profile,
             scope,
         })
-        .await
-    {
+        .await;
+    state.metrics.attach(&result);
+    let outcome = match result {
         Ok(outcome) => outcome,
         Err(AttachDiplomaError::ProfileNotFound) => return Err(WebError::SignIn),
         Err(AttachDiplomaError::KeySpaceExhausted) => {

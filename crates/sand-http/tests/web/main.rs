@@ -1202,3 +1202,47 @@ async fn health_endpoints_answer_for_load_balancers() {
     assert!(ready.body.contains("base de données injoignable"));
     assert_eq!(down.browser().get("/health/live").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_requests_verifications_and_attaches_by_outcome() {
+    let app = TestApp::new().await;
+    let metrics = poem::test::TestClient::new(sand_http::metrics::endpoint(app.state.clone()));
+    let mut b = app.browser();
+    assert_eq!(b.get("/").await.status, 200);
+    assert_eq!(b.get("/nimporte/quoi").await.status, 404);
+    let not_valid = Browser::verify(&app, "ABCD2345", "Durand").await;
+    assert_eq!(not_valid.status, 200);
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
+    let mut paul = app
+        .signed_in("Martin", "Paul", "2002-01-01", "paul@exemple.fr")
+        .await;
+    paul.attach("BACG", "2021", "10").await;
+
+    let response = metrics.get("/metrics").send().await;
+    response.assert_status_is_ok();
+    response.assert_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8");
+    let text = response.0.into_body().into_string().await.unwrap();
+    for line in [
+        r#"sand_http_requests_total{route="/",method="GET",status="200"} 1"#,
+        r#"sand_http_requests_total{route="(inconnue)",method="GET",status="404"} 1"#,
+        r#"sand_verifications_total{outcome="not_valid"} 1"#,
+        r#"sand_verifications_total{outcome="valid"} 0"#,
+        r#"sand_attaches_total{outcome="attached"} 1"#,
+        r#"sand_attaches_total{outcome="homonyms"} 1"#,
+        r#"sand_http_request_duration_seconds_count{route="/verifier"}"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    // routes with ids are folded: the label set stays bounded
+    assert!(!text.contains("/espace/diplomes/0"), "{text}");
+    // the public address does not serve them
+    assert_eq!(b.get("/metrics").await.status, 404);
+}

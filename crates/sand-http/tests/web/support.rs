@@ -114,6 +114,7 @@ async fn publish_records(store: &Store) {
 pub struct TestApp {
     pub client: TestClient<BoxEndpoint<'static, Response>>,
     pub store: Store,
+    pub state: Arc<AppState>,
     pub clock: Arc<TestClock>,
     dir: std::path::PathBuf,
 }
@@ -209,9 +210,10 @@ impl TestApp {
         };
         configure(&mut settings);
         let state = Arc::new(AppState::new(settings, ports, &SECRET, keys));
-        let client = TestClient::new(sand_http::app(state));
+        let client = TestClient::new(sand_http::app(Arc::clone(&state)));
         Self {
             client,
+            state,
             store,
             clock,
             dir,

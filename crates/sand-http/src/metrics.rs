@@ -1,0 +1,344 @@
+//! Prometheus metrics (prometheus-client, OpenMetrics text): requests by route and
+//! status with their latencies, verifications and attaches by outcome, and figures read
+//! from the store at each scrape (mail outbox depth, import batches).
+//!
+//! Served by [`endpoint`] on a separate, private address (`SAND_METRICS_LISTEN`), never
+//! on the public one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{EndpointExt, Response, Route, get, handler};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sand_domain::link::attach::{AttachDiplomaError, AttachOutcome};
+use sand_domain::verification::{VerifyError, VerifyOutcome};
+
+use crate::state::AppState;
+
+/// What the store says at a scrape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreFigures {
+    /// Mail waiting to be sent (including retries).
+    pub mail_pending: u64,
+    /// Mail given up after its last attempt.
+    pub mail_abandoned: u64,
+    /// Import batches in the store.
+    pub import_batches: u64,
+    /// Diploma records, as counted by their batches.
+    pub diploma_records: u64,
+    /// When the last batch was imported (Unix seconds), if any.
+    pub last_import_unix: Option<i64>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    verifications: Family<OutcomeLabels, Counter>,
+    attaches: Family<OutcomeLabels, Counter>,
+    mail_pending: Gauge,
+    mail_abandoned: Gauge,
+    import_batches: Gauge,
+    diploma_records: Gauge,
+    last_import: Gauge,
+    store_up: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~4 s
+    Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("sand");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route, method and status",
+            requests.clone(),
+        );
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route",
+            latency.clone(),
+        );
+        let verifications = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "verifications",
+            "Control key verifications, by outcome (valid, not_valid, invalid_request, error)",
+            verifications.clone(),
+        );
+        let attaches = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "attaches",
+            "Diploma attach attempts, by outcome",
+            attaches.clone(),
+        );
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let gauge = Gauge::default();
+            registry.register(name, help, gauge.clone());
+            gauge
+        };
+        let mail_pending = gauge(
+            &mut registry,
+            "mail_outbox_pending",
+            "Mail in the outbox waiting to be sent",
+        );
+        let mail_abandoned = gauge(
+            &mut registry,
+            "mail_outbox_abandoned",
+            "Mail abandoned after its last attempt",
+        );
+        let import_batches = gauge(
+            &mut registry,
+            "import_batches",
+            "Import batches in the store (one per imported scope)",
+        );
+        let diploma_records = gauge(
+            &mut registry,
+            "diploma_records",
+            "Diploma records in the store",
+        );
+        let last_import = gauge(
+            &mut registry,
+            "last_import_timestamp_seconds",
+            "When the last import batch was applied (Unix time), 0 if none",
+        );
+        let store_up = gauge(
+            &mut registry,
+            "store_up",
+            "1 when the store answered the last scrape",
+        );
+        // every outcome shows from the start, at 0, so that rates work from the first scrape
+        for outcome in ["valid", "not_valid", "invalid_request", "error"] {
+            verifications
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc_by(0);
+        }
+        for outcome in [
+            "attached",
+            "already_attached",
+            "not_in_catalogue",
+            "no_match",
+            "homonyms",
+            "attached_elsewhere",
+            "error",
+        ] {
+            attaches.get_or_create(&OutcomeLabels { outcome }).inc_by(0);
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            verifications,
+            attaches,
+            mail_pending,
+            mail_abandoned,
+            import_batches,
+            diploma_records,
+            last_import,
+            store_up,
+        }
+    }
+}
+
+fn gauge_value(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn request(&self, path: &str, method: &str, status: StatusCode, took: Duration) {
+        let route = route_label(path, status);
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" => method,
+            _ => "other",
+        };
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.clone(),
+                method: method.to_owned(),
+                status: status.as_u16(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels { route })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts one verification by its outcome.
+    pub fn verification(&self, result: &Result<VerifyOutcome, VerifyError>) {
+        let outcome = match result {
+            Ok(VerifyOutcome::Valid(_)) => "valid",
+            Ok(VerifyOutcome::NotValid) => "not_valid",
+            Err(VerifyError::Unexpected(_)) => "error",
+            Err(_) => "invalid_request",
+        };
+        self.verifications
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts one attach attempt by its outcome.
+    pub fn attach(&self, result: &Result<AttachOutcome, AttachDiplomaError>) {
+        let outcome = match result {
+            Ok(AttachOutcome::Attached { .. }) => "attached",
+            Ok(AttachOutcome::AlreadyAttachedToYou { .. }) => "already_attached",
+            Ok(AttachOutcome::NotInCatalogue { .. }) => "not_in_catalogue",
+            Ok(AttachOutcome::NoMatch { .. }) => "no_match",
+            Ok(AttachOutcome::AmbiguousHomonyms { .. }) => "homonyms",
+            Ok(AttachOutcome::AttachedToAnotherProfile { .. }) => "attached_elsewhere",
+            Err(_) => "error",
+        };
+        self.attaches
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Takes the store's figures (`None`: the store did not answer).
+    pub fn store(&self, figures: Option<StoreFigures>) {
+        let Some(f) = figures else {
+            self.store_up.set(0);
+            return;
+        };
+        self.store_up.set(1);
+        self.mail_pending.set(gauge_value(f.mail_pending));
+        self.mail_abandoned.set(gauge_value(f.mail_abandoned));
+        self.import_batches.set(gauge_value(f.import_batches));
+        self.diploma_records.set(gauge_value(f.diploma_records));
+        self.last_import.set(f.last_import_unix.unwrap_or(0));
+    }
+
+    /// The OpenMetrics text.
+    ///
+    /// # Errors
+    /// Never in practice (writing into a string).
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// A bounded route label: ids folded into `{id}`, unknown paths into one label.
+#[must_use]
+pub fn route_label(path: &str, status: StatusCode) -> String {
+    if status == StatusCode::NOT_FOUND || path.len() > 200 {
+        return "(inconnue)".to_owned();
+    }
+    let folded: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            let id_like =
+                segment.len() >= 16 && segment.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+            if id_like { "{id}" } else { segment }
+        })
+        .collect();
+    folded.join("/")
+}
+
+#[handler]
+async fn scrape(state: Data<&Arc<AppState>>) -> Response {
+    let figures = state.ports.health.figures().await;
+    if let Err(reason) = &figures {
+        tracing::warn!(reason = %reason, "metrics: the store did not answer");
+    }
+    state.metrics.store(figures.ok());
+    match state.metrics.encode() {
+        Ok(text) => Response::builder()
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .header("cache-control", "no-store")
+            .body(text),
+        Err(_) => Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .finish(),
+    }
+}
+
+/// The metrics endpoint (`GET /metrics`), to serve on its own private address.
+pub fn endpoint(state: Arc<AppState>) -> poem::endpoint::BoxEndpoint<'static, Response> {
+    Route::new()
+        .at("/metrics", get(scrape))
+        .data(state)
+        .map_to_response()
+        .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn route_labels_fold_ids_and_unknown_paths() {
+        let ok = StatusCode::OK;
+        assert_eq!(route_label("/verifier", ok), "/verifier");
+        assert_eq!(
+            route_label(
+                "/espace/diplomes/0f6e2d4a-8b1c-4e5f-9a7b-3c2d1e0f9a8b/cle",
+                ok
+            ),
+            "/espace/diplomes/{id}/cle"
+        );
+        assert_eq!(
+            route_label("/nimporte/quoi", StatusCode::NOT_FOUND),
+            "(inconnue)"
+        );
+    }
+
+    #[test]
+    fn the_text_holds_every_family_once_counted() {
+        let metrics = Metrics::default();
+        metrics.request("/", "GET", StatusCode::OK, Duration::from_millis(3));
+        metrics.verification(&Ok(VerifyOutcome::NotValid));
+        metrics.store(Some(StoreFigures {
+            mail_pending: 4,
+            ..StoreFigures::default()
+        }));
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains(r#"sand_http_requests_total{route="/",method="GET",status="200"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"sand_verifications_total{outcome="not_valid"} 1"#));
+        assert!(text.contains("sand_mail_outbox_pending 4"));
+        assert!(text.contains("sand_http_request_duration_seconds_bucket"));
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
