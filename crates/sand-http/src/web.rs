@@ -435,6 +435,14 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
                 };
                 match web {
                     Some(web) => error_response(&state, &request_id, api, &web),
+                    // a malformed API request (bad JSON, wrong type, wrong media type):
+                    // the API's JSON error, with the parser's reason
+                    None if api && e.status().is_client_error() => crate::api::json_error(
+                        e.status(),
+                        "requete_invalide",
+                        &format!("Demande invalide : {e}"),
+                        &request_id,
+                    ),
                     None => e.into_response(),
                 }
             }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod franceconnect;
+mod fuzz;
 mod support;
 
 use poem::http::Method;

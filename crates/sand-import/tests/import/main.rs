@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod fuzz;
+
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 

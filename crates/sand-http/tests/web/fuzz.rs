@@ -1,0 +1,125 @@
+//! Property-based fuzzing of the verification entry points (proptest; `cargo fuzz` needs
+//! a nightly toolchain): whatever a verifier types or sends, the answer is a page or a
+//! JSON error, never a 5xx, and it never says "valid" for a key that does not exist.
+//!
+//! The test command runs the default 256 cases; for a longer run:
+//! `PROPTEST_CASES=20000 cargo nextest run -p sand-http fuzz_`.
+
+use poem::http::Method;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+use crate::support::TestApp;
+
+fn typed() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        "[A-Z0-9]{8}",
+        "[a-z0-9 -]{0,12}",
+        "[A-Za-zÀ-ÿ' -]{0,30}",
+        "\\PC{0,60}",
+        any::<String>().prop_map(|s| s.chars().take(300).collect()),
+        Just("<script>alert(1)</script>".to_owned()),
+        Just("' OR 1=1 --".to_owned()),
+        Just("A".repeat(10_000)),
+    ]
+}
+
+fn runner() -> TestRunner {
+    TestRunner::new(Config {
+        failure_persistence: None,
+        ..Config::default()
+    })
+}
+
+fn app(rt: &tokio::runtime::Runtime) -> TestApp {
+    rt.block_on(TestApp::with(|settings| {
+        settings.limits.verifications_per_client_per_minute = 1_000_000;
+        settings.limits.verifications_per_key_per_hour = 1_000_000;
+    }))
+}
+
+#[test]
+fn fuzz_the_verification_form_answers_a_page_never_a_failure() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let app = app(&rt);
+    let browser = std::cell::RefCell::new(app.browser());
+    let token = rt.block_on(browser.borrow_mut().get("/verifier")).csrf();
+    runner()
+        .run(&(typed(), typed(), typed()), |(key, name, organisation)| {
+            let page = rt.block_on(browser.borrow_mut().post_form(
+                "/verifier",
+                &[
+                    ("csrf", token.as_str()),
+                    ("cle", &key),
+                    ("nom", &name),
+                    ("organisme", &organisation),
+                ],
+            ));
+            prop_assert!(
+                [200, 413, 422].contains(&page.status),
+                "{} for {key:?} {name:?}",
+                page.status
+            );
+            prop_assert!(!page.body.contains("Diplôme authentique"));
+            prop_assert!(!page.body.contains("<script>alert"));
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn fuzz_raw_form_bodies_are_refused_cleanly() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let app = app(&rt);
+    let browser = std::cell::RefCell::new(app.browser());
+    let token = rt.block_on(browser.borrow_mut().get("/verifier")).csrf();
+    let body = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..2048),
+        "\\PC{0,200}".prop_map(String::into_bytes),
+        typed().prop_map(|s| format!("cle={s}&nom={s}&cle=X&organisme=%ZZ").into_bytes()),
+    ];
+    runner()
+        .run(&body, |mut bytes| {
+            bytes.extend_from_slice(format!("&csrf={token}").as_bytes());
+            let page = rt.block_on(browser.borrow_mut().request(
+                Method::POST,
+                "/verifier",
+                Some(("application/x-www-form-urlencoded", bytes)),
+            ));
+            prop_assert!(page.status < 500, "{}", page.status);
+            prop_assert!(!page.body.contains("Diplôme authentique"));
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn fuzz_the_verification_api_answers_json_never_a_failure() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let app = app(&rt);
+    let browser = std::cell::RefCell::new(app.browser());
+    let json = prop_oneof![
+        (typed(), typed(), prop::option::of(typed())).prop_map(|(cle, nom, organisme)| {
+            serde_json::json!({ "cle": cle, "nom": nom, "organisme": organisme }).to_string()
+        }),
+        "\\PC{0,200}",
+        Just("{\"cle\": 12345678, \"nom\": null}".to_owned()),
+        Just("[]".to_owned()),
+        Just("{\"cle\":\"ABCD2345\"}".to_owned()),
+    ];
+    runner()
+        .run(&json, |body| {
+            let page = rt.block_on(browser.borrow_mut().request(
+                Method::POST,
+                "/api/v1/verifications",
+                Some(("application/json", body.clone().into_bytes())),
+            ));
+            prop_assert!(page.status < 500, "{} for {body:?}", page.status);
+            let answer: serde_json::Value = serde_json::from_str(&page.body)
+                .map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {}", page.body)))?;
+            prop_assert!(answer.get("valide") != Some(&serde_json::Value::Bool(true)));
+            Ok(())
+        })
+        .unwrap();
+}
