@@ -97,7 +97,9 @@ pub struct VerifiedDiplomaJson {
     pub titulaire: String,
     pub date_naissance: String,
     pub diplome: String,
+    #[oai(skip_serializing_if_is_none)]
     pub specialite: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub mention: Option<String>,
     pub session: String,
     pub academie: String,
@@ -125,6 +127,7 @@ impl From<ShownDiploma> for VerifiedDiplomaJson {
 pub struct VerificationResult {
     pub valide: bool,
     /// Present when `valide`.
+    #[oai(skip_serializing_if_is_none)]
     pub diplome: Option<VerifiedDiplomaJson>,
     /// When the check was made (RFC 3339).
     pub verifie_le: String,
@@ -154,8 +157,10 @@ pub struct VerificationBatchBody {
 #[derive(Debug, Object)]
 pub struct BatchItem {
     pub valide: bool,
+    #[oai(skip_serializing_if_is_none)]
     pub diplome: Option<VerifiedDiplomaJson>,
     /// Why this item could not be checked (malformed field, or rate limit).
+    #[oai(skip_serializing_if_is_none)]
     pub erreur: Option<String>,
 }
 
@@ -199,6 +204,7 @@ pub struct FileCheck {
     pub verdict: String,
     pub demonstration: bool,
     /// The signed control key (check it online: only that says it is still valid).
+    #[oai(skip_serializing_if_is_none)]
     pub cle: Option<String>,
     pub message: String,
 }
@@ -218,9 +224,12 @@ pub struct MyDiplomaJson {
     pub diplome: String,
     pub session: u16,
     pub academie: String,
+    #[oai(skip_serializing_if_is_none)]
     pub specialite: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub mention: Option<String>,
     /// `None` once withdrawn by the exam office.
+    #[oai(skip_serializing_if_is_none)]
     pub cle: Option<String>,
     pub cle_depuis: String,
     pub retire: bool,
@@ -230,6 +239,7 @@ pub struct MyDiplomaJson {
 #[derive(Debug, Object)]
 pub struct VerificationEventJson {
     pub le: String,
+    #[oai(skip_serializing_if_is_none)]
     pub organisme: Option<String>,
 }
 
@@ -834,13 +844,74 @@ pub fn service(public_url: &str) -> OpenApiService<Api, ()> {
         .server(format!("{public_url}/api/v1"))
 }
 
+/// The errors any operation may answer, whatever its handler does: the request could
+/// not be read (400, 413, 415), too many requests (429), the service failed (500) or is
+/// temporarily unavailable (503); and 404 where the path names a resource.
+const COMMON_ERRORS: [(&str, &str); 7] = [
+    ("400", "Demande mal formée (paramètre ou corps illisible)."),
+    ("404", "Ressource introuvable."),
+    ("413", "Corps de la demande trop volumineux."),
+    ("415", "Type de contenu non accepté."),
+    ("429", "Trop de demandes : réessayez plus tard."),
+    ("500", "Erreur inattendue (citez request_id au support)."),
+    (
+        "503",
+        "Service momentanément indisponible : réessayez plus tard.",
+    ),
+];
+
+/// The OpenAPI document, with the common error answers documented on every operation.
+#[must_use]
+pub fn spec_json(public_url: &str) -> String {
+    let text = service(public_url).spec();
+    let Ok(mut spec) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return text;
+    };
+    let error = serde_json::json!({
+        "application/json; charset=utf-8": {
+            "schema": { "$ref": "#/components/schemas/ApiError" }
+        }
+    });
+    if let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for (path, item) in paths.iter_mut() {
+            let Some(operations) = item.as_object_mut() else {
+                continue;
+            };
+            for operation in operations.values_mut() {
+                let Some(responses) = operation
+                    .get_mut("responses")
+                    .and_then(|r| r.as_object_mut())
+                else {
+                    continue;
+                };
+                for (status, description) in COMMON_ERRORS {
+                    if status == "404" && !path.contains('{') {
+                        continue;
+                    }
+                    responses.entry(status).or_insert_with(|| {
+                        serde_json::json!({ "description": description, "content": error.clone() })
+                    });
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&spec).unwrap_or(text)
+}
+
 /// `/api/v1` with its document and interactive page.
 pub(crate) fn routes(public_url: &str) -> Route {
     let service = service(public_url);
-    let spec = service.spec_endpoint();
+    let spec = spec_json(public_url);
     let docs = service.swagger_ui();
     Route::new()
-        .at("/openapi.json", spec)
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(spec.clone())
+            }),
+        )
         .nest("/docs", docs)
         .nest("/", service)
 }

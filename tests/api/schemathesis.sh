@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Schemathesis (PyPI) against the served OpenAPI document: property-based requests to
+# every operation; fails on any 5xx and on any answer that does not conform to the
+# document (status code, content type, headers, body schema).
+#
+# Usage: bash tests/api/schemathesis.sh [path/to/sand]   (default target/debug/sand)
+# SAND_SCHEMATHESIS_EXAMPLES sets the examples per operation (default 60).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+die() { printf '\n\033[31mFAILED: %s\033[0m\n' "$*" >&2; exit 1; }
+
+SCHEMATHESIS_VERSION=4.32.5
+SAND=${1:-target/debug/sand}
+[ -x "$SAND" ] || die "$SAND is not built (cargo build -p sand-server)"
+SAND=$(realpath "$SAND")
+
+venv=target/tools/schemathesis-$SCHEMATHESIS_VERSION
+if [ ! -x "$venv/bin/schemathesis" ]; then
+    printf '==> installing schemathesis %s from PyPI into %s\n' "$SCHEMATHESIS_VERSION" "$venv" >&2
+    python3 -m venv "$venv" || die "could not create a Python virtual environment"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+        || die "could not install schemathesis with pip"
+fi
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# the demo service on its own SQLite database and a free port; verification limits
+# raised so that the generated requests exercise the operations, not the rate limiter
+cat > "$work/sand.toml" <<TOML
+listen = "127.0.0.1:0"
+demo = true
+verifications_per_minute = 1000000
+verifications_per_key_per_hour = 1000000
+TOML
+exec 3< <(cd "$work" && SAND_CONFIG=sand.toml exec "$SAND" serve 2> "$work/server.log")
+server_pid=$!
+address=
+while read -r -u 3 line; do
+    case "$line" in
+        "SAND écoute sur http://"*) address=${line#SAND écoute sur http://}; address=${address%% *}; break ;;
+    esac
+done
+[ -n "$address" ] || { cat "$work/server.log" >&2; die "the service did not start"; }
+
+"$venv/bin/schemathesis" run "http://$address/api/v1/openapi.json" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+    --max-examples "${SAND_SCHEMATHESIS_EXAMPLES:-60}" --workers 2 --seed 1 --no-color \
+    || { tail -n 50 "$work/server.log" >&2; die "schemathesis found answers that break the API's contract"; }
+if grep -q '"level":"ERROR"\|ERROR' "$work/server.log"; then
+    grep 'ERROR' "$work/server.log" | head -n 20 >&2
+    die "the service logged errors during the run"
+fi
