@@ -415,6 +415,34 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
             request_id: request_id.clone(),
             franceconnect_pending: cookie_value(&jar, FC_COOKIE),
         };
+        // API bodies are bounded before any parser sees them (forms are bounded where
+        // they are read): the PDF check takes a document, everything else small JSON
+        if api {
+            let limit = if path == "/api/v1/attestations/controle" {
+                state.settings.max_pdf_bytes
+            } else {
+                state.settings.max_body_bytes
+            };
+            let declared = req
+                .headers()
+                .get(poem::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let too_large = declared.is_some_and(|n| n > limit as u64);
+            let body = if too_large {
+                None
+            } else {
+                req.take_body().into_bytes_limit(limit).await.ok()
+            };
+            let Some(body) = body else {
+                let response = error_response(&state, &request_id, api, &WebError::TooLarge);
+                state
+                    .metrics
+                    .request(&path, method.as_str(), response.status(), started.elapsed());
+                return Ok(finish(&state, response, &request_id, set_cookies, docs));
+            };
+            req.set_body(body);
+        }
         req.set_data(visitor);
         req.set_data(RequestId(request_id.clone()));
         let response = match ep.call(req).await {

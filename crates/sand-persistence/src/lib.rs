@@ -299,7 +299,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Migrate`].
     pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
-        Ok(Migrator::get_pending_migrations(&self.db)
+        Ok(Migrator::get_pending_migrations_read_only(&self.db)
             .await
             .map_err(StoreError::Migrate)?
             .iter()

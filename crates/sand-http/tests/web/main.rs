@@ -1247,3 +1247,42 @@ async fn metrics_count_requests_verifications_and_attaches_by_outcome() {
     // the public address does not serve them
     assert_eq!(b.get("/metrics").await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_api_bodies_are_refused_before_they_are_read() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    let big = format!(
+        "{{\"cle\":\"ABCD2345\",\"nom\":\"{}\"}}",
+        "A".repeat(1024 * 1024)
+    );
+    for path in [
+        "/api/v1/verifications",
+        "/api/v1/verifications/lot",
+        "/api/v1/moi/diplomes",
+    ] {
+        let page = b
+            .request(
+                poem::http::Method::POST,
+                path,
+                Some(("application/json", big.clone().into_bytes())),
+            )
+            .await;
+        assert_eq!(page.status, 413, "{path}: {}", page.body);
+        assert!(
+            page.body.contains("\"code\":\"trop_volumineux\""),
+            "{}",
+            page.body
+        );
+    }
+    // a PDF may be larger than JSON, up to its own limit
+    let pdf = vec![b'%'; 10 * 1024 * 1024];
+    let page = b
+        .request(
+            poem::http::Method::POST,
+            "/api/v1/attestations/controle",
+            Some(("application/pdf", pdf)),
+        )
+        .await;
+    assert_eq!(page.status, 413);
+}

@@ -141,7 +141,19 @@ impl TestApp {
 
     /// The app with another readiness check.
     pub async fn with_health(health: Arc<dyn sand_http::health::HealthCheck>) -> Self {
-        Self::composed_with(|_| {}, None, health).await
+        Self::composed_with(|_| {}, None, health, None).await
+    }
+
+    /// The app over the database at `url` (already created and migrated, e.g. reached
+    /// through a [`crate::faults::Proxy`]).
+    pub async fn on_database(url: &str) -> Self {
+        Self::composed_with(
+            |_| {},
+            None,
+            Arc::new(sand_http::health::AlwaysReady),
+            Some(url.to_owned()),
+        )
+        .await
     }
 
     async fn composed(
@@ -152,6 +164,7 @@ impl TestApp {
             configure,
             franceconnect,
             Arc::new(sand_http::health::AlwaysReady),
+            None,
         )
         .await
     }
@@ -160,15 +173,16 @@ impl TestApp {
         configure: impl FnOnce(&mut WebSettings),
         franceconnect: Option<Arc<dyn IdentityProvider>>,
         health: Arc<dyn sand_http::health::HealthCheck>,
+        database: Option<String>,
     ) -> Self {
         let dir = std::env::temp_dir().join(format!("sand-web-{}", uuid::Uuid::new_v4().simple()));
-        let url = format!("sqlite://{}", dir.join("sand.db").display());
-        let store = Store::connect(
-            &StoreSettings::new(&url),
-            KeyProtector::from_secret(&SECRET).unwrap(),
-        )
-        .await
-        .unwrap();
+        let url = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("sand.db").display()));
+        let mut settings = StoreSettings::new(&url);
+        // a database that went away is reported within a second, not five
+        settings.acquire_timeout = std::time::Duration::from_secs(1);
+        let store = Store::connect(&settings, KeyProtector::from_secret(&SECRET).unwrap())
+            .await
+            .unwrap();
         store.migrate(&DatabaseRoles::default()).await.unwrap();
         publish_records(&store).await;
         let clock = Arc::new(TestClock(Mutex::new(datetime!(2026-11-24 10:00 UTC))));
