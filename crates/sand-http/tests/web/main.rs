@@ -4,6 +4,7 @@
 // Test support code outside `#[test]` functions: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod faults;
 mod franceconnect;
 mod fuzz;
 mod support;
