@@ -21,6 +21,22 @@ pub(crate) fn violation(e: &DbErr) -> Option<Violation> {
     }
 }
 
+/// A write the storage cannot take: disk full, read-only file or file system, I/O error.
+pub(crate) fn is_storage_problem(e: &DbErr) -> bool {
+    let text = e.to_string().to_lowercase();
+    [
+        "database or disk is full",
+        "readonly database",
+        "disk i/o error",
+        "no space left on device",
+        "could not extend file",
+        // SQLite on a read-only file system (the directory exists: it is created first)
+        "unable to open database file",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
 /// A database that cannot be reached is `Unavailable` (503, retry later); anything else
 /// is `Unexpected`.
 pub(crate) fn port(e: DbErr) -> PortError {
@@ -31,6 +47,12 @@ pub(crate) fn port(e: DbErr) -> PortError {
             connection_problem = true;
         }
         source = s.source();
+    }
+    // storage that cannot take a write (disk full, read-only, I/O error) is an outage
+    // to report and fix, not a bug: 503 and a clear log line
+    if is_storage_problem(&e) {
+        tracing::error!(error = %e, "the database cannot be written");
+        connection_problem = true;
     }
     if connection_problem {
         PortError::unavailable(e)

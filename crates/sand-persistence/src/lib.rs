@@ -80,6 +80,8 @@ pub enum StoreError {
     Configure(#[source] DbErr),
     #[error("cannot read the database user's privileges")]
     Access(#[source] Box<PortError>),
+    #[error("the database cannot be written (read-only file or directory, or disk full): {0}")]
+    NotWritable(#[source] DbErr),
 }
 
 /// Connection settings.
@@ -172,14 +174,21 @@ async fn open(settings: &StoreSettings) -> Result<DatabaseConnection, StoreError
         .acquire_timeout(settings.acquire_timeout)
         .connect_timeout(settings.acquire_timeout)
         .sqlx_logging(false);
+    let storage = |e: DbErr, otherwise: fn(DbErr) -> StoreError| {
+        if error::is_storage_problem(&e) {
+            StoreError::NotWritable(e)
+        } else {
+            otherwise(e)
+        }
+    };
     let db = Database::connect(options)
         .await
-        .map_err(StoreError::Connect)?;
+        .map_err(|e| storage(e, StoreError::Connect))?;
     if backend == Backend::Sqlite {
         for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON"] {
             db.execute_unprepared(pragma)
                 .await
-                .map_err(StoreError::Configure)?;
+                .map_err(|e| storage(e, StoreError::Configure))?;
         }
     }
     Ok(db)
@@ -305,6 +314,34 @@ impl Store {
             .iter()
             .map(|m| m.name().to_owned())
             .collect())
+    }
+
+    /// Checks that an embedded (SQLite) database can be written: a read-only file or
+    /// directory and a full disk are reported at start, not at the first user's write.
+    /// PostgreSQL reports its own storage problems on each write (503).
+    ///
+    /// # Errors
+    /// [`StoreError::NotWritable`].
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        if self.backend() != Backend::Sqlite {
+            return Ok(());
+        }
+        let version = self
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA user_version",
+            ))
+            .await
+            .map_err(StoreError::NotWritable)?
+            .and_then(|row| row.try_get_by_index::<i32>(0).ok())
+            .unwrap_or(0);
+        // rewriting the header with the same value needs the file, its journal and room
+        self.db
+            .execute_unprepared(&format!("PRAGMA user_version = {version}"))
+            .await
+            .map_err(StoreError::NotWritable)?;
+        Ok(())
     }
 
     /// Figures for monitoring: the mail outbox's depth and what was imported. Cheap on

@@ -516,6 +516,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     let sqlite = args.database_url.trim_start().starts_with("sqlite:");
     if sqlite {
         store.migrate(&DatabaseRoles::default()).await?;
+        store.check_writable().await?;
     } else {
         let pending = store.pending_migrations().await?;
         if !pending.is_empty() {

@@ -4,6 +4,7 @@
 
 mod attestation;
 mod config;
+mod faults;
 mod import;
 
 use std::process::{Command, Output};
