@@ -1,0 +1,426 @@
+//! Load benchmark: `just bench-load`.
+//!
+//! Sets up PostgreSQL with 1 000 000 imported records and 100 000 attached control keys
+//! (through the attach use case, as graduates would), starts `sand serve` (release build)
+//! as the web role, and measures with `wrk` on loopback, in the same run:
+//!
+//! - a trivial endpoint (`/health/live`): the baseline, what the HTTP stack gives;
+//! - the verification API with valid keys, and with invalid keys (rate limits raised);
+//! - the home page and the catalogue page.
+//!
+//! Prints requests/s, p50 and p99 for each, the ratio verification / baseline, and the
+//! server's memory. Needs `SAND_TEST_POSTGRES_URL` (the just recipe starts a throw-away
+//! cluster) and `wrk`. `SAND_LOAD_RECORDS`, `SAND_LOAD_KEYS`, `SAND_LOAD_SECONDS` and
+//! `SAND_LOAD_CONNECTIONS` change the sizes (defaults 1 000 000, 100 000, 10, 32).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::panic
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use sand_domain::academie::Academie;
+use sand_domain::credentials::{Email, PasswordHash};
+use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
+use sand_domain::identity::{BirthDate, BirthName, FirstNames, Identity};
+use sand_domain::link::attach::{AttachDiploma, AttachDiplomaRequest, AttachOutcome};
+use sand_domain::ports::{Clock, ProfileRepository};
+use sand_domain::profile::{NewCredentials, NewProfile};
+use sand_http::system::{OsKeyGenerator, SystemClock};
+use sand_persistence::keys::KeyProtector;
+use sand_persistence::{DatabaseRoles, Store, StoreSettings};
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+const SECRET: &str = "load-benchmark-secret-of-more-than-32-bytes";
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn sand(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sand"))
+        .args(args)
+        .env("SAND_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sand {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Attaches one record per profile until `wanted` keys exist; writes `KEY;NAME` lines.
+async fn attach_keys(url: &str, wanted: u64, keys_file: &Path) -> f64 {
+    let started = Instant::now();
+    let store = Store::connect(
+        &StoreSettings::new(url),
+        KeyProtector::from_secret(SECRET.as_bytes()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let db = Database::connect(url).await.unwrap();
+    // the records of people without a namesake in their scope (homonyms cannot attach)
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT birth_name, first_names, birth_date::text, diploma_kind, session, academie \
+                 FROM diploma_record r WHERE NOT EXISTS (SELECT 1 FROM diploma_record o \
+                   WHERE o.id <> r.id AND o.birth_name_key = r.birth_name_key \
+                   AND o.birth_date = r.birth_date AND o.diploma_kind = r.diploma_kind \
+                   AND o.session = r.session AND o.academie = r.academie) \
+                 LIMIT {}",
+                wanted + wanted / 10
+            ),
+        ))
+        .await
+        .unwrap();
+    let attach = Arc::new(AttachDiploma {
+        catalogue: Arc::new(store.catalogue()),
+        profiles: Arc::new(store.profiles()),
+        records: Arc::new(store.record_reader()),
+        links: Arc::new(store.links()),
+        keys: Arc::new(OsKeyGenerator),
+        clock: Arc::new(SystemClock),
+    });
+    let profiles: Arc<dyn ProfileRepository> = Arc::new(store.profiles());
+    let today = SystemClock.now().date();
+    let people: Vec<(String, String, String, String, i32, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get_by_index(0).unwrap(),
+                r.try_get_by_index(1).unwrap(),
+                r.try_get_by_index(2).unwrap(),
+                r.try_get_by_index(3).unwrap(),
+                r.try_get_by_index(4).unwrap(),
+                r.try_get_by_index(5).unwrap(),
+            )
+        })
+        .collect();
+    let people = Arc::new(people);
+    let workers = 8;
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let people = Arc::clone(&people);
+        let attach = Arc::clone(&attach);
+        let profiles = Arc::clone(&profiles);
+        let quota = wanted / workers as u64 + u64::from((worker as u64) < wanted % workers as u64);
+        tasks.push(tokio::spawn(async move {
+            let mut keys = Vec::new();
+            for (i, (name, first, born, kind, session, academie)) in
+                people.iter().enumerate().skip(worker).step_by(workers)
+            {
+                if keys.len() as u64 == quota {
+                    break;
+                }
+                let identity = Identity {
+                    birth_name: BirthName::parse(name).unwrap(),
+                    first_names: FirstNames::parse_text(first).unwrap(),
+                    birth_date: BirthDate::parse_iso(born, today).unwrap(),
+                    birth_place: None,
+                };
+                let profile = profiles
+                    .create(NewProfile {
+                        identity,
+                        email: Email::parse(&format!("diplome{i}@charge.invalid")).unwrap(),
+                        email_verified: true,
+                        credentials: NewCredentials::Password(PasswordHash::new(
+                            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".to_owned(),
+                        )),
+                        identity_certified: false,
+                        birth_date_presumed: false,
+                        created_at: SystemClock.now(),
+                    })
+                    .await
+                    .unwrap();
+                let scope = DiplomaScope {
+                    kind: *DiplomaKind::ALL.iter().find(|k| k.code() == kind).unwrap(),
+                    session: Session::new(u16::try_from(*session).unwrap()).unwrap(),
+                    academie: Academie::from_code(academie).unwrap(),
+                };
+                let outcome = attach
+                    .execute(AttachDiplomaRequest {
+                        profile: profile.id,
+                        scope,
+                    })
+                    .await
+                    .unwrap();
+                if let AttachOutcome::Attached { link, .. } = outcome {
+                    keys.push(format!("{};{name}", link.key.as_str()));
+                }
+            }
+            keys
+        }));
+    }
+    let mut file = std::fs::File::create(keys_file).unwrap();
+    let mut total = 0;
+    for task in tasks {
+        for line in task.await.unwrap() {
+            writeln!(file, "{line}").unwrap();
+            total += 1;
+        }
+    }
+    assert!(total as u64 >= wanted * 9 / 10, "only {total} keys attached");
+    started.elapsed().as_secs_f64()
+}
+
+struct Figures {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+fn duration_ms(text: &str) -> f64 {
+    let (number, unit) = text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
+    let value: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => value / 1000.0,
+        "ms" => value,
+        "s" => value * 1000.0,
+        "m" => value * 60_000.0,
+        _ => f64::NAN,
+    }
+}
+
+fn wrk(base: &str, path: &str, script: Option<&Path>, seconds: u64, connections: u64) -> Figures {
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t2",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+    ]);
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    let out = command.arg(format!("{base}{path}")).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "wrk failed: {text}");
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()))
+    };
+    Figures {
+        requests_per_second: field("Requests/sec:").and_then(|v| v.parse().ok()).unwrap_or(0.0),
+        p50_ms: field("50%").map_or(f64::NAN, |v| duration_ms(&v)),
+        p99_ms: field("99%").map_or(f64::NAN, |v| duration_ms(&v)),
+        errors: field("Non-2xx or 3xx responses:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    }
+}
+
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let records = env_or("SAND_LOAD_RECORDS", 1_000_000);
+    let wanted = env_or("SAND_LOAD_KEYS", 100_000);
+    let seconds = env_or("SAND_LOAD_SECONDS", 10);
+    let connections = env_or("SAND_LOAD_CONNECTIONS", 32);
+    assert!(
+        Command::new("wrk").arg("--version").output().is_ok(),
+        "wrk is not installed (apt-get install wrk)"
+    );
+    let admin = std::env::var("SAND_TEST_POSTGRES_URL")
+        .expect("SAND_TEST_POSTGRES_URL is not set: run `just bench-load`");
+    let work = std::env::temp_dir().join(format!("sand-load-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+
+    // a database of its own, migrated, with a login for the web role
+    let name = format!("sand_load_{}", std::process::id());
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let url = format!("{base}/{name}");
+    runtime.block_on(async {
+        let db = Database::connect(&admin).await.unwrap();
+        db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+    sand(&["migrate", "--database-url", &url]);
+    let web_login = format!("load_web_{}", std::process::id());
+    runtime.block_on(async {
+        let db = Database::connect(&url).await.unwrap();
+        db.execute_unprepared(&format!(
+            "CREATE ROLE {web_login} LOGIN IN ROLE {}",
+            DatabaseRoles::default().web
+        ))
+        .await
+        .unwrap();
+        db.close().await.unwrap();
+    });
+
+    println!("Préparation : {records} diplômes importés, {wanted} clés rattachées…");
+    let demo = work.join("demo");
+    let started = Instant::now();
+    sand(&[
+        "demo",
+        "generate",
+        "--records",
+        &records.to_string(),
+        "--single-batch",
+        "--out",
+        demo.to_str().unwrap(),
+    ]);
+    sand(&["import", demo.to_str().unwrap(), "--quiet", "--database-url", &url]);
+    let import_seconds = started.elapsed().as_secs_f64();
+    let keys_file = work.join("keys.txt");
+    let attach_seconds = runtime.block_on(attach_keys(&url, wanted, &keys_file));
+    println!(
+        "  import {import_seconds:.0} s, rattachements {attach_seconds:.0} s ({:.0}/s)",
+        wanted as f64 / attach_seconds
+    );
+
+    // the server, as the web role, limits raised for the benchmark
+    let web_url = format!(
+        "postgres://{web_login}@{}",
+        url.split_once('@').unwrap().1
+    );
+    let mut server = Command::new(env!("CARGO_BIN_EXE_sand"))
+        .current_dir(&work)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--database-url", &web_url])
+        .args(["--verifications-per-minute", "1000000000"])
+        .args(["--verifications-per-key-per-hour", "1000000000"])
+        .env("SAND_SECRET", SECRET)
+        .env("SAND_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(server.stdout.take().unwrap());
+    let address = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the server stopped");
+        if let Some(rest) = line.strip_prefix("SAND écoute sur http://") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let base = format!("http://{address}");
+    let rss_idle = memory_kib(server.id(), "VmRSS:");
+
+    let valid = work.join("valid.lua");
+    std::fs::write(
+        &valid,
+        format!(
+            r#"local keys = {{}}
+for line in io.lines("{}") do
+  local key, name = line:match("([^;]+);(.+)")
+  keys[#keys + 1] = string.format('{{"cle":"%s","nom":"%s"}}', key, name:gsub('"', ''))
+end
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i + 1
+  return wrk.format(nil, nil, nil, keys[(i * 7919) % #keys + 1])
+end
+"#,
+            keys_file.display()
+        ),
+    )
+    .unwrap();
+    let invalid = work.join("invalid.lua");
+    std::fs::write(
+        &invalid,
+        r#"local alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+math.randomseed(os.time())
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local key = {}
+  for j = 1, 8 do
+    local n = math.random(1, #alphabet)
+    key[j] = alphabet:sub(n, n)
+  end
+  return wrk.format(nil, nil, nil, '{"cle":"' .. table.concat(key) .. '","nom":"DURAND"}')
+end
+"#,
+    )
+    .unwrap();
+
+    let runs = [
+        ("référence : GET /health/live", "/health/live", None),
+        ("vérification API, clés valides", "/api/v1/verifications", Some(valid.as_path())),
+        ("vérification API, clés inconnues", "/api/v1/verifications", Some(invalid.as_path())),
+        ("page d'accueil GET /", "/", None),
+        ("catalogue GET /catalogue", "/catalogue", None),
+    ];
+    let mut results = Vec::new();
+    for (label, path, script) in runs {
+        let figures = wrk(&base, path, script, seconds, connections);
+        results.push((label, figures));
+    }
+    let rss_peak = memory_kib(server.id(), "VmHWM:");
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+
+    let baseline = results[0].1.requests_per_second;
+    println!();
+    println!(
+        "Charge : wrk, 2 fils, {connections} connexions, {seconds} s par mesure, sur la boucle locale ; {records} diplômes, {wanted} clés, PostgreSQL"
+    );
+    println!(
+        "{:<36} {:>10} {:>9} {:>9} {:>8} {:>7}",
+        "mesure", "req/s", "p50 ms", "p99 ms", "/ réf.", "non-2xx"
+    );
+    for (label, f) in &results {
+        println!(
+            "{label:<36} {:>10.0} {:>9.2} {:>9.2} {:>8.2} {:>7}",
+            f.requests_per_second,
+            f.p50_ms,
+            f.p99_ms,
+            f.requests_per_second / baseline,
+            f.errors
+        );
+    }
+    let verification = &results[1].1;
+    println!();
+    println!(
+        "Vérification / référence : {:.2} (objectif ≥ 0,5) ; p99 vérification {:.2} ms (objectif < 20 ms)",
+        verification.requests_per_second / baseline,
+        verification.p99_ms
+    );
+    println!(
+        "Mémoire du serveur : {:.0} Mio au repos, {:.0} Mio au plus haut",
+        rss_idle as f64 / 1024.0,
+        rss_peak as f64 / 1024.0
+    );
+    runtime.block_on(async {
+        let db = Database::connect(&admin).await.unwrap();
+        let _ = db
+            .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await;
+        let _ = db
+            .execute_unprepared(&format!("DROP ROLE IF EXISTS {web_login}"))
+            .await;
+    });
+    let _ = std::fs::remove_dir_all(work);
+}
