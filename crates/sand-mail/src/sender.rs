@@ -152,7 +152,13 @@ impl OutboxSender {
                 }
             };
             if busy {
-                continue;
+                // a backlog: the next round at once, unless asked to stop (a round is a
+                // few messages, so a stop waits for one round at most)
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => return,
+                    () = std::future::ready(()) => continue,
+                }
             }
             tokio::select! {
                 () = &mut shutdown => return,

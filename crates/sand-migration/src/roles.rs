@@ -94,6 +94,11 @@ pub async fn set_up<C: ConnectionTrait>(db: &C, names: &RoleNames) -> Result<(),
             "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {web}"
         ));
     }
+    // both check at start that the schema is up to date (read-only: they cannot create
+    // the migrations table, and must not)
+    sql.push(format!(
+        "GRANT SELECT ON seaql_migrations TO {web}, {importer}"
+    ));
     // the importer withdraws links to records that disappeared, and reads them
     sql.push(format!(
         "GRANT SELECT, UPDATE (withdrawn_at) ON link TO {importer}"

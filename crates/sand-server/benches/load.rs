@@ -128,7 +128,7 @@ async fn attach_keys(url: &str, wanted: u64, keys_file: &Path) -> f64 {
                 }
                 let identity = Identity {
                     birth_name: BirthName::parse(name).unwrap(),
-                    first_names: FirstNames::parse_text(first).unwrap(),
+                    first_names: FirstNames::parse_text(&first.replace('|', ",")).unwrap(),
                     birth_date: BirthDate::parse_iso(born, today).unwrap(),
                     birth_place: None,
                 };
@@ -158,8 +158,12 @@ async fn attach_keys(url: &str, wanted: u64, keys_file: &Path) -> f64 {
                     })
                     .await
                     .unwrap();
-                if let AttachOutcome::Attached { link, .. } = outcome {
-                    keys.push(format!("{};{name}", link.key.as_str()));
+                match outcome {
+                    AttachOutcome::Attached { link, .. } => {
+                        keys.push(format!("{};{name}", link.key.as_str()));
+                    }
+                    other if i < 3 => eprintln!("not attached: {other:?}"),
+                    _ => {}
                 }
             }
             keys
