@@ -79,7 +79,8 @@ async fn attach_keys(url: &str, wanted: u64, keys_file: &Path) -> f64 {
                 "SELECT birth_name, first_names, birth_date::text, diploma_kind, session, academie \
                  FROM diploma_record r WHERE NOT EXISTS (SELECT 1 FROM diploma_record o \
                    WHERE o.id <> r.id AND o.birth_name_key = r.birth_name_key \
-                   AND o.birth_date = r.birth_date AND o.diploma_kind = r.diploma_kind \
+                   AND o.birth_date = r.birth_date AND o.first_names = r.first_names \
+                   AND o.diploma_kind = r.diploma_kind \
                    AND o.session = r.session AND o.academie = r.academie) \
                  LIMIT {}",
                 wanted + wanted / 10
@@ -120,6 +121,7 @@ async fn attach_keys(url: &str, wanted: u64, keys_file: &Path) -> f64 {
         let quota = wanted / workers as u64 + u64::from((worker as u64) < wanted % workers as u64);
         tasks.push(tokio::spawn(async move {
             let mut keys = Vec::new();
+            let mut refused = 0_u64;
             for (i, (name, first, born, kind, session, academie)) in
                 people.iter().enumerate().skip(worker).step_by(workers)
             {
@@ -162,8 +164,16 @@ async fn attach_keys(url: &str, wanted: u64, keys_file: &Path) -> f64 {
                     AttachOutcome::Attached { link, .. } => {
                         keys.push(format!("{};{name}", link.key.as_str()));
                     }
-                    other if i < 3 => eprintln!("not attached: {other:?}"),
-                    _ => {}
+                    other => {
+                        refused += 1;
+                        if refused <= 2 {
+                            let what = format!("{other:?}");
+                            eprintln!(
+                                "non rattaché ({name}, {born}) : {}",
+                                &what[..what.len().min(120)]
+                            );
+                        }
+                    }
                 }
             }
             keys
@@ -177,7 +187,10 @@ async fn attach_keys(url: &str, wanted: u64, keys_file: &Path) -> f64 {
             total += 1;
         }
     }
-    assert!(total as u64 >= wanted * 9 / 10, "only {total} keys attached");
+    assert!(
+        total as u64 >= wanted * 9 / 10,
+        "only {total} keys attached"
+    );
     started.elapsed().as_secs_f64()
 }
 
@@ -189,7 +202,8 @@ struct Figures {
 }
 
 fn duration_ms(text: &str) -> f64 {
-    let (number, unit) = text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
+    let (number, unit) =
+        text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
     let value: f64 = number.parse().unwrap_or(f64::NAN);
     match unit {
         "us" => value / 1000.0,
@@ -219,7 +233,9 @@ fn wrk(base: &str, path: &str, script: Option<&Path>, seconds: u64, connections:
             .find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()))
     };
     Figures {
-        requests_per_second: field("Requests/sec:").and_then(|v| v.parse().ok()).unwrap_or(0.0),
+        requests_per_second: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0),
         p50_ms: field("50%").map_or(f64::NAN, |v| duration_ms(&v)),
         p99_ms: field("99%").map_or(f64::NAN, |v| duration_ms(&v)),
         errors: field("Non-2xx or 3xx responses:")
@@ -291,7 +307,13 @@ fn main() {
         "--out",
         demo.to_str().unwrap(),
     ]);
-    sand(&["import", demo.to_str().unwrap(), "--quiet", "--database-url", &url]);
+    sand(&[
+        "import",
+        demo.to_str().unwrap(),
+        "--quiet",
+        "--database-url",
+        &url,
+    ]);
     let import_seconds = started.elapsed().as_secs_f64();
     let keys_file = work.join("keys.txt");
     let attach_seconds = runtime.block_on(attach_keys(&url, wanted, &keys_file));
@@ -301,13 +323,17 @@ fn main() {
     );
 
     // the server, as the web role, limits raised for the benchmark
-    let web_url = format!(
-        "postgres://{web_login}@{}",
-        url.split_once('@').unwrap().1
-    );
+    let web_url = format!("postgres://{web_login}@{}", url.split_once('@').unwrap().1);
     let mut server = Command::new(env!("CARGO_BIN_EXE_sand"))
         .current_dir(&work)
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--database-url", &web_url])
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &web_url,
+        ])
         .args(["--verifications-per-minute", "1000000000"])
         .args(["--verifications-per-key-per-hour", "1000000000"])
         .env("SAND_SECRET", SECRET)
@@ -319,7 +345,10 @@ fn main() {
     let mut reader = BufReader::new(server.stdout.take().unwrap());
     let address = loop {
         let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "the server stopped");
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the server stopped"
+        );
         if let Some(rest) = line.strip_prefix("SAND écoute sur http://") {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
@@ -370,8 +399,16 @@ end
 
     let runs = [
         ("référence : GET /health/live", "/health/live", None),
-        ("vérification API, clés valides", "/api/v1/verifications", Some(valid.as_path())),
-        ("vérification API, clés inconnues", "/api/v1/verifications", Some(invalid.as_path())),
+        (
+            "vérification API, clés valides",
+            "/api/v1/verifications",
+            Some(valid.as_path()),
+        ),
+        (
+            "vérification API, clés inconnues",
+            "/api/v1/verifications",
+            Some(invalid.as_path()),
+        ),
         ("page d'accueil GET /", "/", None),
         ("catalogue GET /catalogue", "/catalogue", None),
     ];
