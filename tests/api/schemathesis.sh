@@ -49,9 +49,11 @@ while read -r -u 3 line; do
 done
 [ -n "$address" ] || { cat "$work/server.log" >&2; die "the service did not start"; }
 
-"$venv/bin/schemathesis" run "http://$address/api/v1/openapi.json" \
+venv=$(realpath "$venv")
+# schemathesis keeps its cache in the working directory: the run's own
+(cd "$work" && "$venv/bin/schemathesis" run "http://$address/api/v1/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-    --max-examples "${SAND_SCHEMATHESIS_EXAMPLES:-60}" --workers 2 --seed 1 --no-color \
+    --max-examples "${SAND_SCHEMATHESIS_EXAMPLES:-60}" --workers 2 --seed 1 --no-color) \
     || { tail -n 50 "$work/server.log" >&2; die "schemathesis found answers that break the API's contract"; }
 if grep -q '"level":"ERROR"\|ERROR' "$work/server.log"; then
     grep 'ERROR' "$work/server.log" | head -n 20 >&2
