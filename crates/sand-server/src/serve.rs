@@ -435,6 +435,14 @@ fn mail_from(args: &ServeArgs) -> Result<sand_mail::Mailbox, ServeError> {
         .map_err(|e| config(format!("SAND_MAIL_FROM: {e}")))
 }
 
+/// What the checks loaded, for `run` to use rather than load again.
+struct Checked {
+    keys: Keys,
+    contacts: std::collections::BTreeMap<String, sand_http::ExamOfficeContact>,
+    /// What a reader should know about the result.
+    notes: Vec<String>,
+}
+
 /// Checks everything `serve` checks before it connects to anything: secrets, keys,
 /// files, addresses, the completeness of the SMTP and FranceConnect settings. Returns
 /// what a reader should know about the result.
@@ -442,6 +450,10 @@ fn mail_from(args: &ServeArgs) -> Result<sand_mail::Mailbox, ServeError> {
 /// # Errors
 /// The first problem found, as `serve` would report it.
 pub fn check(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
+    checked(args).map(|c| c.notes)
+}
+
+fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
     let keys = load_keys(args)?;
     let mut notes = vec![format!(
         "clé de signature {}{}",
@@ -472,10 +484,14 @@ pub fn check(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
             ));
         }
     }
-    if let Some(path) = &args.exam_offices_file {
-        let contacts = exam_office_contacts(path)?;
-        notes.push(format!("{} service(s) des examens", contacts.len()));
-    }
+    let contacts = match &args.exam_offices_file {
+        Some(path) => {
+            let contacts = exam_office_contacts(path)?;
+            notes.push(format!("{} service(s) des examens", contacts.len()));
+            contacts
+        }
+        None => std::collections::BTreeMap::new(),
+    };
     for (name, address) in [
         ("listen", Some(&args.listen)),
         ("metrics_listen", args.metrics_listen.as_ref()),
@@ -499,17 +515,25 @@ pub fn check(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
             |h| format!("relais SMTP {h}:{}", args.smtp_port)
         )
     ));
-    Ok(notes)
+    Ok(Checked {
+        keys,
+        contacts,
+        notes,
+    })
 }
 
 /// Runs the web service until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError> {
-    check(&args)?;
-    let Keys {
-        secret,
-        signing,
-        verification: verification_keys,
-    } = load_keys(&args)?;
+    let Checked {
+        keys:
+            Keys {
+                secret,
+                signing,
+                verification: verification_keys,
+            },
+        contacts,
+        ..
+    } = checked(&args)?;
 
     let keys = KeyProtector::from_secret(&secret).map_err(|e| config(e.to_string()))?;
     let store = Store::connect(&StoreSettings::new(args.database_url.clone()), keys).await?;
@@ -578,9 +602,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     settings.trust_forwarded_for = args.trust_forwarded_for;
     settings.limits.verifications_per_client_per_minute = args.verifications_per_minute;
     settings.limits.verifications_per_key_per_hour = args.verifications_per_key_per_hour;
-    if let Some(path) = &args.exam_offices_file {
-        settings.exam_office_contacts = exam_office_contacts(path)?;
-    }
+    settings.exam_office_contacts = contacts;
     if args.demo {
         settings.demo_people = demo_people();
         if args.smtp_host.is_none() {

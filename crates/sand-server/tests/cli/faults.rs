@@ -152,9 +152,7 @@ impl Http {
     }
 
     fn csrf(&mut self, page: &str) -> String {
-        let (_, body) = self.get(page);
-        let start = body.find("name=\"csrf\" value=\"").unwrap() + 19;
-        body[start..start + body[start..].find('"').unwrap()].to_owned()
+        csrf_in(&self.get(page).1)
     }
 
     fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
@@ -187,13 +185,18 @@ impl Http {
         all.extend_from_slice(&fields);
         let (status, page) = self.post_form("/compte/creer", &all);
         assert_eq!(status, 200, "{page}");
-        let start = page.find("name=\"csrf\" value=\"").unwrap() + 19;
-        let token = page[start..start + page[start..].find('"').unwrap()].to_owned();
+        let token = csrf_in(&page);
         let mut all = vec![("csrf", token.as_str())];
         all.extend_from_slice(&fields);
         all.extend_from_slice(&[("mot_de_passe", PASSWORD), ("confirmation", PASSWORD)]);
         self.post_form("/compte/creer/confirmer", &all)
     }
+}
+
+/// The CSRF token of the form in `page`.
+fn csrf_in(page: &str) -> String {
+    let start = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
 }
 
 /// Waits for the confirmation mail to `email` in `mail_dir` (the outbox sender writes
