@@ -37,7 +37,9 @@ cat > "$work/sand.toml" <<TOML
 listen = "127.0.0.1:0"
 demo = true
 verifications_per_minute = 1000000
-verifications_per_key_per_hour = 1000000
+wrong_answers_per_key_per_client = 1000000
+wrong_answers_per_key = 1000000
+file_checks_per_minute = 1000000
 TOML
 exec 3< <(cd "$work" && SAND_CONFIG=sand.toml exec "$SAND" serve 2> "$work/server.log")
 server_pid=$!

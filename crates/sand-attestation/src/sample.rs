@@ -60,6 +60,7 @@ pub fn sample_attestation(now: OffsetDateTime) -> Result<Attestation, SampleErro
             mention: Some(Mention::Bien),
             deliberation_date: date!(2021 - 07 - 05),
         },
+        withdrawn_at: None,
     };
     Ok(Attestation {
         record,

@@ -342,6 +342,9 @@ pub enum Mail {
     },
     /// The exam office withdrew a record the holder had attached.
     RecordWithdrawn { to: Email, scope: DiplomaScope },
+    /// Many wrong names were tried today with the holder's control key: verifiers now
+    /// need the birth date too, and the holder may renew the key (at most once a day).
+    KeyGuessing { to: Email, scope: DiplomaScope },
 }
 
 /// Sends mail without losing it.

@@ -87,6 +87,7 @@ pub fn record(id: u128, identity: Identity, scope: DiplomaScope) -> DiplomaRecor
             mention: Some(Mention::Bien),
             deliberation_date: date!(2019 - 07 - 05),
         },
+        withdrawn_at: None,
     }
 }
 

@@ -16,6 +16,7 @@ use poem_openapi::payload::{Attachment, AttachmentType, Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, Tags};
 use sand_attestation::{Verdict, verify_pdf};
 use sand_domain::diploma::DiplomaScope;
+use sand_domain::identity::BirthDate;
 use sand_domain::link::LinkState;
 use sand_domain::link::attach::{AttachDiplomaError, AttachDiplomaRequest, AttachOutcome};
 use sand_domain::link::attestation::{DownloadAttestationError, DownloadAttestationRequest};
@@ -28,6 +29,7 @@ use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
 use crate::pages::public::{CatalogueEntry, ShownDiploma, catalogue_entries, verify_error_text};
 use crate::pages::space::{link_id, step_text};
 use crate::state::AppState;
+use crate::verifying::{self, Checked};
 use crate::web::{Visitor, WebError, clear_session_cookie};
 
 /// Most verifications in one batch.
@@ -89,6 +91,11 @@ pub struct VerificationBody {
     /// The verifying organisation, shown to the holder (optional).
     #[oai(validator(max_length = 120))]
     pub organisme: Option<String>,
+    /// The holder's birth date (ISO 8601, `AAAA-MM-JJ`), as printed on the attestation.
+    /// Optional; when given it must match too. Required for a key that collected many
+    /// wrong names today (error code `date_naissance_requise`).
+    #[oai(validator(max_length = 10))]
+    pub date_naissance: Option<String>,
 }
 
 /// A valid attestation's content.
@@ -162,6 +169,10 @@ pub struct BatchItem {
     /// Why this item could not be checked (malformed field, or rate limit).
     #[oai(skip_serializing_if_is_none)]
     pub erreur: Option<String>,
+    /// The stable code of `erreur` (`requete_invalide`, `date_naissance_requise`,
+    /// `trop_de_demandes`).
+    #[oai(skip_serializing_if_is_none)]
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -382,18 +393,42 @@ fn not_found(visitor: &Visitor) -> Json<ApiError> {
     )
 }
 
+/// Why one verification could not be answered valid or not.
+enum CheckRefusal {
+    /// Malformed field, or the birth date required: (code, French message).
+    Invalid(&'static str, String),
+    /// A rate limit.
+    TooMany,
+}
+
 async fn check_one(
     state: &AppState,
+    client: crate::limits::ClientKey,
     body: VerificationBody,
-) -> Result<Result<VerificationResult, String>, WebError> {
+) -> Result<Result<VerificationResult, CheckRefusal>, WebError> {
+    let birth_date = match body.date_naissance.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => match BirthDate::parse_iso(text, state.ports.clock.now().date()) {
+            Ok(date) => Some(date),
+            Err(_) => {
+                return Ok(Err(CheckRefusal::Invalid(
+                    "requete_invalide",
+                    "date_naissance : indiquez une date au format AAAA-MM-JJ.".to_owned(),
+                )));
+            }
+        },
+    };
     let request = VerifyRequest {
         key: body.cle,
         holder_name: body.nom,
         organisation: body.organisme.unwrap_or_default(),
+        birth_date,
+        birth_date_required: false,
     };
     let now = rfc3339(state.ports.clock.now());
-    let result = state.verify.execute(request).await;
-    state.metrics.verification(&result);
+    let Checked::Done(result) = verifying::verify(state, client, request).await else {
+        return Ok(Err(CheckRefusal::TooMany));
+    };
     match result {
         Ok(VerifyOutcome::Valid(d)) => Ok(Ok(VerificationResult {
             valide: true,
@@ -406,11 +441,23 @@ async fn check_one(
             verifie_le: now,
         })),
         Err(VerifyError::Unexpected(e)) => Err(WebError::from(e)),
-        Err(e) => Ok(Err(verify_error_text(&e)
-            .unwrap_or("Demande invalide.")
-            .to_owned())),
+        Err(e) => {
+            let code = if matches!(e, VerifyError::BirthDateRequired) {
+                "date_naissance_requise"
+            } else {
+                "requete_invalide"
+            };
+            Ok(Err(CheckRefusal::Invalid(
+                code,
+                verify_error_text(&e)
+                    .unwrap_or("Demande invalide.")
+                    .to_owned(),
+            )))
+        }
     }
 }
+
+const TOO_MANY_VERIFICATIONS: &str = "Trop de vérifications : patientez avant de réessayer.";
 
 #[OpenApi]
 impl Api {
@@ -428,17 +475,13 @@ impl Api {
         visitor: Data<&Visitor>,
         body: Json<VerificationBody>,
     ) -> poem::Result<VerifyResponse> {
-        if !state.limiters.verification(visitor.client, &body.cle) {
-            return Ok(VerifyResponse::TooMany(error(
-                &visitor,
-                "trop_de_demandes",
-                "Trop de vérifications : patientez avant de réessayer.",
-            )));
-        }
-        Ok(match check_one(&state, body.0).await? {
+        Ok(match check_one(&state, visitor.client, body.0).await? {
             Ok(result) => VerifyResponse::Ok(Json(result)),
-            Err(message) => {
-                VerifyResponse::BadRequest(error(&visitor, "requete_invalide", &message))
+            Err(CheckRefusal::Invalid(code, message)) => {
+                VerifyResponse::BadRequest(error(&visitor, code, &message))
+            }
+            Err(CheckRefusal::TooMany) => {
+                VerifyResponse::TooMany(error(&visitor, "trop_de_demandes", TOO_MANY_VERIFICATIONS))
             }
         })
     }
@@ -465,33 +508,33 @@ impl Api {
         }
         let mut results = Vec::with_capacity(body.verifications.len());
         for item in body.0.verifications {
-            if !state.limiters.verification(visitor.client, &item.cle) {
-                if results.is_empty() {
+            results.push(match check_one(&state, visitor.client, item).await? {
+                Ok(r) => BatchItem {
+                    valide: r.valide,
+                    diplome: r.diplome,
+                    erreur: None,
+                    code: None,
+                },
+                Err(CheckRefusal::TooMany) if results.is_empty() => {
                     return Ok(BatchResponse::TooMany(error(
                         &visitor,
                         "trop_de_demandes",
-                        "Trop de vérifications : patientez avant de réessayer.",
+                        TOO_MANY_VERIFICATIONS,
                     )));
                 }
-                results.push(BatchItem {
+                Err(CheckRefusal::TooMany) => BatchItem {
                     valide: false,
                     diplome: None,
                     erreur: Some(
                         "Limite de vérifications atteinte : réessayez plus tard.".to_owned(),
                     ),
-                });
-                continue;
-            }
-            results.push(match check_one(&state, item).await? {
-                Ok(r) => BatchItem {
-                    valide: r.valide,
-                    diplome: r.diplome,
-                    erreur: None,
+                    code: Some("trop_de_demandes".to_owned()),
                 },
-                Err(message) => BatchItem {
+                Err(CheckRefusal::Invalid(code, message)) => BatchItem {
                     valide: false,
                     diplome: None,
                     erreur: Some(message),
+                    code: Some(code.to_owned()),
                 },
             });
         }

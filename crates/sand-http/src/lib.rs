@@ -17,6 +17,7 @@ pub mod pages;
 pub mod state;
 pub mod system;
 pub mod tokens;
+mod verifying;
 pub mod web;
 
 use std::sync::Arc;

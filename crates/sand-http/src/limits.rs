@@ -1,14 +1,20 @@
 //! Rate limits (governor's GCRA, in memory, per process): per client address on every
-//! entry point that checks a secret, per control key on verification, per e-mail on
-//! login, per profile on attaching (matching is an oracle too). docs/security.md has the
-//! arithmetic; docs/operations.md how to share them between nodes.
+//! entry point that checks a secret, per e-mail on login, per profile on attaching
+//! (matching is an oracle too), and on verification the wrong answers per control key
+//! per day (counted on the canonical key, per client and from all clients).
+//! docs/security.md has the arithmetic; docs/operations.md how to share them between
+//! nodes.
 
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::{Mutex, PoisonError};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sand_domain::control_key::ControlKey;
 use sand_domain::profile::ProfileId;
+use time::Date;
 
 /// Allowed rates. Each is a burst that refills evenly over its period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +29,15 @@ pub struct RateLimits {
     pub mail_requests_per_client_per_hour: u32,
     /// Verifications per client address per minute (pages and API; a batch counts each item).
     pub verifications_per_client_per_minute: u32,
-    /// Verifications of one control key per hour, from anywhere.
-    pub verifications_per_key_per_hour: u32,
+    /// Wrong answers (unknown key, wrong name or birth date) one client may get for one
+    /// control key in a day; then that client is refused for that key until the next day.
+    pub wrong_answers_per_key_per_client_per_day: u32,
+    /// Wrong answers for one control key in a day, from all clients, after which
+    /// checking the key also requires the holder's birth date for the rest of the day
+    /// (and its holder is told, once).
+    pub wrong_answers_per_key_per_day: u32,
+    /// Attestation file checks per client address per minute.
+    pub file_checks_per_client_per_minute: u32,
     /// Attach attempts per profile per hour.
     pub attaches_per_profile_per_hour: u32,
 }
@@ -37,7 +50,9 @@ impl Default for RateLimits {
             accounts_per_client_per_hour: 10,
             mail_requests_per_client_per_hour: 10,
             verifications_per_client_per_minute: 30,
-            verifications_per_key_per_hour: 20,
+            wrong_answers_per_key_per_client_per_day: 5,
+            wrong_answers_per_key_per_day: 50,
+            file_checks_per_client_per_minute: 10,
             attaches_per_profile_per_hour: 20,
         }
     }
@@ -74,15 +89,71 @@ impl From<IpAddr> for ClientKey {
     }
 }
 
+/// Counts per key that start again from zero each day (UTC, by the service's clock).
+#[derive(Debug)]
+struct DailyCounts<K> {
+    counts: Mutex<(Option<Date>, HashMap<K, u32>)>,
+}
+
+impl<K: Hash + Eq> Default for DailyCounts<K> {
+    fn default() -> Self {
+        Self {
+            counts: Mutex::new((None, HashMap::new())),
+        }
+    }
+}
+
+type DayCounts<K> = (Option<Date>, HashMap<K, u32>);
+
+impl<K: Hash + Eq> DailyCounts<K> {
+    fn today(&self, today: Date) -> std::sync::MutexGuard<'_, DayCounts<K>> {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if counts.0 != Some(today) {
+            // a new day: yesterday's counts are forgotten (bounded memory)
+            *counts = (Some(today), HashMap::new());
+        }
+        counts
+    }
+
+    fn count(&self, today: Date, key: &K) -> u32 {
+        self.today(today).1.get(key).copied().unwrap_or(0)
+    }
+
+    /// Adds one; returns the new count.
+    fn add(&self, today: Date, key: K) -> u32 {
+        let mut counts = self.today(today);
+        let n = counts.1.entry(key).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+}
+
+/// What the limits allow for one control key, before it is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyGate {
+    /// This client has had its wrong answers for this key today.
+    Refused,
+    /// The key may be checked; with `birth_date_required` the holder's birth date must be
+    /// given too (the key collected too many wrong answers today).
+    Open { birth_date_required: bool },
+}
+
+/// A control key as the limits count it: canonical (`O` read as `0`, `I`/`L` as `1`),
+/// so that spellings of one key share one budget.
+type CanonicalKey = String;
+
 /// Every limiter of the service.
 #[derive(Debug)]
 pub struct Limiters {
+    limits: RateLimits,
     logins_per_client: Keyed<ClientKey>,
     logins_per_email: Keyed<String>,
     accounts: Keyed<ClientKey>,
     mail_requests: Keyed<ClientKey>,
     verifications_per_client: Keyed<ClientKey>,
-    verifications_per_key: Keyed<String>,
+    wrong_per_key_and_client: DailyCounts<(CanonicalKey, ClientKey)>,
+    wrong_per_key: DailyCounts<CanonicalKey>,
+    file_checks: Keyed<ClientKey>,
     attaches: Keyed<ProfileId>,
 }
 
@@ -90,12 +161,15 @@ impl Limiters {
     #[must_use]
     pub fn new(limits: &RateLimits) -> Self {
         Self {
+            limits: *limits,
             logins_per_client: per_minute(limits.logins_per_client_per_minute),
             logins_per_email: per_hour(limits.logins_per_email_per_hour),
             accounts: per_hour(limits.accounts_per_client_per_hour),
             mail_requests: per_hour(limits.mail_requests_per_client_per_hour),
             verifications_per_client: per_minute(limits.verifications_per_client_per_minute),
-            verifications_per_key: per_hour(limits.verifications_per_key_per_hour),
+            wrong_per_key_and_client: DailyCounts::default(),
+            wrong_per_key: DailyCounts::default(),
+            file_checks: per_minute(limits.file_checks_per_client_per_minute),
             attaches: per_hour(limits.attaches_per_profile_per_hour),
         }
     }
@@ -117,17 +191,40 @@ impl Limiters {
         self.mail_requests.check_key(&client).is_ok()
     }
 
-    /// Whether `client` may verify `key` now. The key is counted as typed (upper-cased,
-    /// separators removed), valid or not.
-    pub fn verification(&self, client: ClientKey, key: &str) -> bool {
-        let key: String = key
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(16)
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+    /// Whether `client` may verify a key now (its per-minute budget, pages and API).
+    pub fn verification(&self, client: ClientKey) -> bool {
         self.verifications_per_client.check_key(&client).is_ok()
-            && self.verifications_per_key.check_key(&key).is_ok()
+    }
+
+    /// What the limits allow `client` for `key` today.
+    #[must_use]
+    pub fn key_gate(&self, today: Date, client: ClientKey, key: &ControlKey) -> KeyGate {
+        let key = key.as_str().to_owned();
+        let by_client = self
+            .wrong_per_key_and_client
+            .count(today, &(key.clone(), client));
+        if by_client >= self.limits.wrong_answers_per_key_per_client_per_day {
+            return KeyGate::Refused;
+        }
+        KeyGate::Open {
+            birth_date_required: self.wrong_per_key.count(today, &key)
+                >= self.limits.wrong_answers_per_key_per_day,
+        }
+    }
+
+    /// Counts a wrong answer `client` got for `key`. Returns `true` when this answer is
+    /// the one that makes the key require the birth date (once a day per key: the
+    /// moment to tell its holder).
+    pub fn wrong_answer(&self, today: Date, client: ClientKey, key: &ControlKey) -> bool {
+        let key = key.as_str().to_owned();
+        self.wrong_per_key_and_client
+            .add(today, (key.clone(), client));
+        self.wrong_per_key.add(today, key) == self.limits.wrong_answers_per_key_per_day
+    }
+
+    /// Whether `client` may have an attestation file checked now.
+    pub fn file_check(&self, client: ClientKey) -> bool {
+        self.file_checks.check_key(&client).is_ok()
     }
 
     pub fn attach(&self, profile: ProfileId) -> bool {
@@ -141,7 +238,7 @@ impl Limiters {
         self.accounts.retain_recent();
         self.mail_requests.retain_recent();
         self.verifications_per_client.retain_recent();
-        self.verifications_per_key.retain_recent();
+        self.file_checks.retain_recent();
         self.attaches.retain_recent();
     }
 }
@@ -150,6 +247,16 @@ impl Limiters {
 mod tests {
     use super::*;
 
+    const DAY: Date = time::macros::date!(2026 - 11 - 24);
+
+    fn client(last: u8) -> ClientKey {
+        ClientKey::from(IpAddr::from([192, 0, 2, last]))
+    }
+
+    fn key(text: &str) -> ControlKey {
+        ControlKey::parse(text).unwrap()
+    }
+
     #[test]
     fn a_client_is_refused_once_its_burst_is_spent_and_others_are_not() {
         let limits = RateLimits {
@@ -157,28 +264,74 @@ mod tests {
             ..RateLimits::default()
         };
         let limiters = Limiters::new(&limits);
-        let a = ClientKey::from(IpAddr::from([192, 0, 2, 1]));
-        let b = ClientKey::from(IpAddr::from([192, 0, 2, 2]));
-        for i in 0..3 {
-            assert!(limiters.verification(a, &format!("KEY{i}")));
+        for _ in 0..3 {
+            assert!(limiters.verification(client(1)));
         }
-        assert!(!limiters.verification(a, "KEY9"));
-        assert!(limiters.verification(b, "KEY9"));
+        assert!(!limiters.verification(client(1)));
+        assert!(limiters.verification(client(2)));
     }
 
     #[test]
-    fn one_key_is_limited_whoever_asks() {
+    fn every_spelling_of_a_key_shares_one_budget() {
+        let limiters = Limiters::new(&RateLimits::default());
+        let typed = ["2A0WEJRH", "2AOWEJRH", "2aowejrh"];
+        for spelling in typed.iter().cycle().take(5) {
+            assert_eq!(
+                limiters.key_gate(DAY, client(1), &key(spelling)),
+                KeyGate::Open {
+                    birth_date_required: false
+                }
+            );
+            limiters.wrong_answer(DAY, client(1), &key(spelling));
+        }
+        for spelling in typed {
+            assert_eq!(
+                limiters.key_gate(DAY, client(1), &key(spelling)),
+                KeyGate::Refused
+            );
+        }
+        // another client, another key, or the next day: untouched
+        assert!(matches!(
+            limiters.key_gate(DAY, client(2), &key("2A0WEJRH")),
+            KeyGate::Open { .. }
+        ));
+        assert!(matches!(
+            limiters.key_gate(DAY, client(1), &key("2A0WEJRK")),
+            KeyGate::Open { .. }
+        ));
+        assert!(matches!(
+            limiters.key_gate(DAY.next_day().unwrap(), client(1), &key("2A0WEJRH")),
+            KeyGate::Open { .. }
+        ));
+    }
+
+    #[test]
+    fn many_wrong_answers_from_everywhere_require_the_birth_date_for_the_day_and_tell_once() {
         let limits = RateLimits {
-            verifications_per_key_per_hour: 2,
+            wrong_answers_per_key_per_day: 10,
             ..RateLimits::default()
         };
         let limiters = Limiters::new(&limits);
-        for last in 1..=2u8 {
-            let client = ClientKey::from(IpAddr::from([198, 51, 100, last]));
-            assert!(limiters.verification(client, "ab12-cd34"));
+        let k = key("7K3M9QXR");
+        let mut told = 0;
+        for last in 0..30u8 {
+            if limiters.wrong_answer(DAY, client(last), &k) {
+                told += 1;
+            }
         }
-        let client = ClientKey::from(IpAddr::from([198, 51, 100, 3]));
-        assert!(!limiters.verification(client, "AB12CD34"));
+        assert_eq!(told, 1, "the holder is told once a day");
+        assert_eq!(
+            limiters.key_gate(DAY, client(200), &k),
+            KeyGate::Open {
+                birth_date_required: true
+            }
+        );
+        assert_eq!(
+            limiters.key_gate(DAY.next_day().unwrap(), client(200), &k),
+            KeyGate::Open {
+                birth_date_required: false
+            }
+        );
     }
 
     #[test]

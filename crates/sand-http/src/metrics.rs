@@ -182,9 +182,12 @@ fn gauge_value(n: u64) -> i64 {
 }
 
 impl Metrics {
-    /// Counts one answered request.
-    pub fn request(&self, path: &str, method: &str, status: StatusCode, took: Duration) {
-        let route = route_label(path, status);
+    /// Counts one answered request. `route` is the pattern the router matched (`None`
+    /// when no route matched, or the request was answered before routing): labels come
+    /// from the route table, never from the path a client sent, so their number is
+    /// bounded whatever clients send.
+    pub fn request(&self, route: Option<&str>, method: &str, status: StatusCode, took: Duration) {
+        let route = route_label(route);
         let method = match method {
             "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" => method,
             _ => "other",
@@ -255,22 +258,18 @@ impl Metrics {
     }
 }
 
-/// A bounded route label: ids folded into `{id}`, unknown paths into one label.
+/// The label of a matched route pattern; one label for everything unmatched.
 #[must_use]
-pub fn route_label(path: &str, status: StatusCode) -> String {
-    if status == StatusCode::NOT_FOUND || path.len() > 200 {
-        return "(inconnue)".to_owned();
+pub fn route_label(pattern: Option<&str>) -> String {
+    match pattern {
+        // patterns come from the route table; the bound is a guard, not a limit in use
+        Some(p) if p.len() <= 200 => p.to_owned(),
+        _ => UNMATCHED.to_owned(),
     }
-    let folded: Vec<&str> = path
-        .split('/')
-        .map(|segment| {
-            let id_like =
-                segment.len() >= 16 && segment.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-            if id_like { "{id}" } else { segment }
-        })
-        .collect();
-    folded.join("/")
 }
+
+/// The route label of requests no route matched (unknown paths, refused before routing).
+pub const UNMATCHED: &str = "(inconnue)";
 
 #[handler]
 async fn scrape(state: Data<&Arc<AppState>>) -> Response {
@@ -306,26 +305,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn route_labels_fold_ids_and_unknown_paths() {
-        let ok = StatusCode::OK;
-        assert_eq!(route_label("/verifier", ok), "/verifier");
+    fn route_labels_are_patterns_or_one_label_for_the_unmatched() {
+        assert_eq!(route_label(Some("/verifier")), "/verifier");
         assert_eq!(
-            route_label(
-                "/espace/diplomes/0f6e2d4a-8b1c-4e5f-9a7b-3c2d1e0f9a8b/cle",
-                ok
-            ),
-            "/espace/diplomes/{id}/cle"
+            route_label(Some("/espace/diplomes/:id/cle")),
+            "/espace/diplomes/:id/cle"
         );
-        assert_eq!(
-            route_label("/nimporte/quoi", StatusCode::NOT_FOUND),
-            "(inconnue)"
-        );
+        assert_eq!(route_label(None), "(inconnue)");
     }
 
     #[test]
     fn the_text_holds_every_family_once_counted() {
         let metrics = Metrics::default();
-        metrics.request("/", "GET", StatusCode::OK, Duration::from_millis(3));
+        metrics.request(Some("/"), "GET", StatusCode::OK, Duration::from_millis(3));
         metrics.verification(&Ok(VerifyOutcome::NotValid));
         metrics.store(Some(StoreFigures {
             mail_pending: 4,

@@ -207,6 +207,7 @@ impl AppState {
                 records: p.records.clone(),
                 profiles: p.profiles.clone(),
                 log: p.verification_log.clone(),
+                mailer: p.mailer.clone(),
                 clock: p.clock.clone(),
             },
             catalogue: ShowCatalogue::new(p.catalogue.clone()),

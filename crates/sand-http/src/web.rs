@@ -7,7 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use cookie::{Cookie, SameSite};
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::{Body, Endpoint, IntoResponse, Request, Response};
+use poem::{Body, Endpoint, IntoResponse, PathPattern, Request, Response};
 use sand_domain::PortError;
 use sand_domain::ports::StoredSession;
 use sand_domain::profile::ProfileId;
@@ -213,12 +213,17 @@ fn client_address(state: &AppState, req: &Request) -> IpAddr {
     if !state.settings.trust_forwarded_for {
         return direct;
     }
-    req.headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|last| last.trim().parse().ok())
-        .unwrap_or(direct)
+    forwarded_client(req.headers()).unwrap_or(direct)
+}
+
+/// The address the trusted proxy appended: the right-most `X-Forwarded-For` entry
+/// across *all* the header's lines (a client may send lines of its own before the
+/// proxy's; only the last entry was written by the proxy). `None` when that entry is
+/// not an address.
+fn forwarded_client(headers: &poem::http::HeaderMap) -> Option<IpAddr> {
+    let last_line = headers.get_all("x-forwarded-for").iter().next_back()?;
+    let last = last_line.to_str().ok()?.rsplit(',').next()?;
+    last.trim().parse().ok()
 }
 
 fn cookies(req: &Request) -> Vec<Cookie<'static>> {
@@ -383,7 +388,7 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
                 let response = error_response(&state, &request_id, api, &e);
                 state
                     .metrics
-                    .request(&path, method.as_str(), response.status(), started.elapsed());
+                    .request(None, method.as_str(), response.status(), started.elapsed());
                 return Ok(finish(&state, response, &request_id, Vec::new(), docs));
             }
         };
@@ -438,16 +443,27 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
                 let response = error_response(&state, &request_id, api, &WebError::TooLarge);
                 state
                     .metrics
-                    .request(&path, method.as_str(), response.status(), started.elapsed());
+                    .request(None, method.as_str(), response.status(), started.elapsed());
                 return Ok(finish(&state, response, &request_id, set_cookies, docs));
             };
             req.set_body(body);
         }
         req.set_data(visitor);
         req.set_data(RequestId(request_id.clone()));
+        let route: Option<PathPattern>;
         let response = match ep.call(req).await {
-            Ok(response) => response.into_response(),
+            Ok(response) => {
+                let response = response.into_response();
+                route = response.data::<PathPattern>().cloned();
+                response
+            }
             Err(e) => {
+                // no route matched (a nest's prefix may still be on the error): unmatched
+                route = if e.is::<poem::error::NotFoundError>() {
+                    None
+                } else {
+                    e.data::<PathPattern>().cloned()
+                };
                 let web = if let Some(web) = e.downcast_ref::<WebError>() {
                     Some(web.clone())
                 } else {
@@ -476,9 +492,12 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
             }
         };
         tracing::info!(status = response.status().as_u16(), "answered");
-        state
-            .metrics
-            .request(&path, method.as_str(), response.status(), started.elapsed());
+        state.metrics.request(
+            route.as_ref().map(|p| &*p.0),
+            method.as_str(),
+            response.status(),
+            started.elapsed(),
+        );
         Ok(finish(&state, response, &request_id, set_cookies, docs))
     }
     .instrument(span)

@@ -131,6 +131,7 @@ templates! {
         scope: &'a str, at: &'a str, organisation: Option<&'a str>
     }
     record_withdrawn => "record_withdrawn.txt", "record_withdrawn.html" { scope: &'a str }
+    key_guessing => "key_guessing.txt", "key_guessing.html" { scope: &'a str }
 }
 
 /// Renders both parts of `mail` and its subject.
@@ -257,6 +258,27 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
                 .render()?,
             )
         }
+        Mail::KeyGuessing { scope, .. } => {
+            let subject = "Tentatives de vérification de votre clé de contrôle";
+            let link = format!("{base}/espace");
+            let scope = scope.to_string();
+            (
+                subject.to_owned(),
+                key_guessing::Text {
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                }
+                .render()?,
+                key_guessing::Html {
+                    subject,
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                }
+                .render()?,
+            )
+        }
     })
 }
 
@@ -266,7 +288,8 @@ fn recipient(mail: &Mail) -> &sand_domain::credentials::Email {
         | Mail::PasswordReset { to, .. }
         | Mail::ProfileDeleted { to }
         | Mail::AttestationVerified { to, .. }
-        | Mail::RecordWithdrawn { to, .. } => to,
+        | Mail::RecordWithdrawn { to, .. }
+        | Mail::KeyGuessing { to, .. } => to,
     }
 }
 

@@ -133,6 +133,7 @@ pub(crate) fn record_from(row: diploma_record::Model) -> Result<DiplomaRecord, P
                 .map_err(|_| corrupt("mention"))?,
             deliberation_date: row.deliberation_date,
         },
+        withdrawn_at: row.withdrawn_at,
     })
 }
 

@@ -28,6 +28,7 @@ const PROFILE_DELETED: &str = "profile_deleted";
 const ATTESTATION_VERIFIED: &str = "attestation_verified";
 /// Also written by the import's set-based withdrawal (see `staging.rs`).
 pub(crate) const RECORD_WITHDRAWN: &str = "record_withdrawn";
+const KEY_GUESSING: &str = "key_guessing";
 
 fn row_of(mail: &Mail, now: OffsetDateTime) -> mail_outbox::ActiveModel {
     let (kind, to, token, scope, occurred_at, organisation) = match mail {
@@ -50,6 +51,7 @@ fn row_of(mail: &Mail, now: OffsetDateTime) -> mail_outbox::ActiveModel {
         Mail::RecordWithdrawn { to, scope } => {
             (RECORD_WITHDRAWN, to, None, Some(scope), None, None)
         }
+        Mail::KeyGuessing { to, scope } => (KEY_GUESSING, to, None, Some(scope), None, None),
     };
     mail_outbox::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -110,6 +112,10 @@ fn mail_of(row: &mail_outbox::Model) -> Result<Mail, PortError> {
             organisation: row.organisation.clone(),
         },
         RECORD_WITHDRAWN => Mail::RecordWithdrawn {
+            to,
+            scope: scope()?,
+        },
+        KEY_GUESSING => Mail::KeyGuessing {
             to,
             scope: scope()?,
         },

@@ -135,13 +135,21 @@ pub struct ServeArgs {
         default_value_t = 30
     )]
     pub verifications_per_minute: u32,
-    /// Verifications of one control key per hour.
+    /// Wrong answers (unknown key, wrong name or birth date) one client may get for one
+    /// control key per day.
     #[arg(
         long,
-        env = "SAND_LIMIT_VERIFICATIONS_PER_KEY_PER_HOUR",
-        default_value_t = 20
+        env = "SAND_LIMIT_WRONG_ANSWERS_PER_KEY_PER_CLIENT",
+        default_value_t = 5
     )]
-    pub verifications_per_key_per_hour: u32,
+    pub wrong_answers_per_key_per_client: u32,
+    /// Wrong answers for one control key per day, from all clients, after which checking
+    /// it also requires the holder's birth date for the day (and its holder is told).
+    #[arg(long, env = "SAND_LIMIT_WRONG_ANSWERS_PER_KEY", default_value_t = 50)]
+    pub wrong_answers_per_key: u32,
+    /// Attestation file checks per client address per minute.
+    #[arg(long, env = "SAND_LIMIT_FILE_CHECKS_PER_MINUTE", default_value_t = 10)]
+    pub file_checks_per_minute: u32,
     /// Serve Prometheus metrics at http://ADDRESS/metrics, on this separate address
     /// (keep it private: e.g. 127.0.0.1:9464). Off when unset.
     #[arg(long, env = "SAND_METRICS_LISTEN", value_name = "ADDRESS")]
@@ -601,7 +609,10 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     settings.demo = args.demo;
     settings.trust_forwarded_for = args.trust_forwarded_for;
     settings.limits.verifications_per_client_per_minute = args.verifications_per_minute;
-    settings.limits.verifications_per_key_per_hour = args.verifications_per_key_per_hour;
+    settings.limits.wrong_answers_per_key_per_client_per_day =
+        args.wrong_answers_per_key_per_client;
+    settings.limits.wrong_answers_per_key_per_day = args.wrong_answers_per_key;
+    settings.limits.file_checks_per_client_per_minute = args.file_checks_per_minute;
     settings.exam_office_contacts = contacts;
     if args.demo {
         settings.demo_people = demo_people();

@@ -17,6 +17,12 @@ use crate::identity::{Civility, Identity, UsageName};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordId(pub Uuid);
 
+impl RecordId {
+    /// An id no record has: looked up when a verification finds no link, so that an
+    /// unknown key costs the same work as a live one.
+    pub const DECOY: Self = Self(Uuid::nil());
+}
+
 /// Identifier of a stored import batch, assigned by the record store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BatchId(pub Uuid);
@@ -143,6 +149,17 @@ pub struct DiplomaRecord {
     pub source: SourceReference,
     pub holder: RecordHolder,
     pub award: Award,
+    /// When its exam office withdrew it (absent from a later import of its scope): a
+    /// withdrawn record certifies nothing any more.
+    pub withdrawn_at: Option<time::OffsetDateTime>,
+}
+
+impl DiplomaRecord {
+    /// Whether the record still certifies a diploma (not withdrawn by its exam office).
+    #[must_use]
+    pub fn is_live(&self) -> bool {
+        self.withdrawn_at.is_none()
+    }
 }
 
 /// The exam offices' system a batch was exported from.

@@ -15,8 +15,10 @@ use crate::diploma::DiplomaScope;
 use crate::error::PortError;
 use crate::identity::{BirthDate, BirthName, FirstNames, NameError, UsageName, compact_key};
 use crate::link::LinkId;
-use crate::ports::{Clock, LinkRepository, Mail, ProfileRepository, RecordReader, VerificationLog};
-use crate::record::Award;
+use crate::ports::{
+    Clock, LinkRepository, Mail, Mailer, ProfileRepository, RecordReader, VerificationLog,
+};
+use crate::record::{Award, RecordId};
 
 /// Longest organisation name a verifier may give.
 pub const MAX_ORGANISATION_CHARS: usize = 120;
@@ -88,6 +90,13 @@ pub struct VerifyRequest {
     /// The holder's birth name or usage name.
     pub holder_name: String,
     pub organisation: String,
+    /// The holder's birth date, as printed on the attestation. Optional; when given it
+    /// must match too.
+    pub birth_date: Option<BirthDate>,
+    /// Set by the delivery side when this key has collected too many wrong answers
+    /// today: the birth date is then required (a stranger who knows the key cannot
+    /// block the verifier who holds the attestation, and a guesser gets nowhere).
+    pub birth_date_required: bool,
 }
 
 /// What a verifier learns about a valid attestation: the diploma and the identity it was
@@ -128,6 +137,9 @@ pub enum VerifyError {
     MalformedName(#[from] NameError),
     #[error("malformed organisation: {0}")]
     MalformedOrganisation(#[from] OrganisationError),
+    /// This key needs the holder's birth date today, and none was given.
+    #[error("the holder's birth date is required for this key today")]
+    BirthDateRequired,
     #[error(transparent)]
     Unexpected(#[from] PortError),
 }
@@ -139,6 +151,7 @@ pub struct VerifyAttestation {
     pub records: Arc<dyn RecordReader>,
     pub profiles: Arc<dyn ProfileRepository>,
     pub log: Arc<dyn VerificationLog>,
+    pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -158,17 +171,17 @@ impl VerifyAttestation {
         let key = ControlKey::parse(&request.key)?;
         let typed_name = compact_key(BirthName::parse(&request.holder_name)?.as_str());
         let organisation = Organisation::parse(&request.organisation)?;
+        if request.birth_date_required && request.birth_date.is_none() {
+            return Err(VerifyError::BirthDateRequired);
+        }
 
-        let Some(link) = self.links.find_active_by_key(&key).await? else {
-            return Ok(VerifyOutcome::NotValid);
-        };
-        let Some(record) = self
-            .records
-            .get_many(&[link.record])
-            .await?
-            .into_iter()
-            .next()
-        else {
+        // An unknown key does the same work as a live key with a wrong name (one link
+        // look-up, one record look-up: a decoy id that matches nothing), so that the
+        // time of the answer does not tell a live key from an unknown one.
+        let link = self.links.find_active_by_key(&key).await?;
+        let wanted = link.as_ref().map_or(RecordId::DECOY, |l| l.record);
+        let record = self.records.get_many(&[wanted]).await?.into_iter().next();
+        let (Some(link), Some(record)) = (link, record) else {
             return Ok(VerifyOutcome::NotValid);
         };
         let holder = &record.holder;
@@ -177,7 +190,11 @@ impl VerifyAttestation {
                 .usage_name
                 .as_ref()
                 .is_some_and(|usage| compact_key(usage.as_str()) == typed_name);
-        if !name_matches {
+        let birth_date_matches = request
+            .birth_date
+            .is_none_or(|typed| typed == holder.identity.birth_date);
+        // a record its exam office withdrew certifies nothing, whatever its link says
+        if !name_matches || !birth_date_matches || !record.is_live() {
             return Ok(VerifyOutcome::NotValid);
         }
 
@@ -214,13 +231,44 @@ impl VerifyAttestation {
             key_issued_at: link.key_issued_at,
         })))
     }
+
+    /// Tells the holder of `key`, if it is live, that strangers are trying names with
+    /// it and that verifiers now need their birth date too. Nothing happens for an
+    /// unknown key (the caller cannot tell, and learns nothing).
+    ///
+    /// # Errors
+    /// [`PortError`] when the store or the outbox fails.
+    pub async fn warn_holder_of_guessing(&self, key: &ControlKey) -> Result<(), PortError> {
+        let Some(link) = self.links.find_active_by_key(key).await? else {
+            return Ok(());
+        };
+        let Some(profile) = self.profiles.get(link.profile).await? else {
+            return Ok(());
+        };
+        let Some(record) = self
+            .records
+            .get_many(&[link.record])
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(());
+        };
+        self.mailer
+            .send(Mail::KeyGuessing {
+                to: profile.email,
+                scope: record.scope,
+            })
+            .await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ports::{
-        MockLinkRepository, MockProfileRepository, MockRecordReader, MockVerificationLog,
+        MockLinkRepository, MockMailer, MockProfileRepository, MockRecordReader,
+        MockVerificationLog,
     };
     use crate::testing::*;
     use mockall::predicate::eq;
@@ -230,6 +278,7 @@ mod tests {
         records: MockRecordReader,
         profiles: MockProfileRepository,
         log: MockVerificationLog,
+        mailer: MockMailer,
     }
 
     impl Mocks {
@@ -239,6 +288,7 @@ mod tests {
                 records: MockRecordReader::new(),
                 profiles: MockProfileRepository::new(),
                 log: MockVerificationLog::new(),
+                mailer: MockMailer::new(),
             }
         }
 
@@ -260,6 +310,7 @@ mod tests {
                 records: Arc::new(self.records),
                 profiles: Arc::new(self.profiles),
                 log: Arc::new(self.log),
+                mailer: Arc::new(self.mailer),
                 clock: Arc::new(clock()),
             }
         }
@@ -270,7 +321,13 @@ mod tests {
             key: key.into(),
             holder_name: name.into(),
             organisation: "  ACME  Recrutement ".into(),
+            birth_date: None,
+            birth_date_required: false,
         }
+    }
+
+    fn born(iso: &str) -> Option<BirthDate> {
+        Some(BirthDate::parse_iso(iso, time::macros::date!(2026 - 01 - 01)).unwrap())
     }
 
     #[tokio::test]
@@ -330,6 +387,7 @@ mod tests {
             .links
             .expect_find_active_by_key()
             .returning(|_| Ok(None));
+        mocks.records.expect_get_many().returning(|_| Ok(vec![]));
         mocks.log.expect_record().never();
         let unknown_key = mocks
             .use_case()
@@ -377,6 +435,144 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(outcome, VerifyOutcome::Valid(_)));
+    }
+
+    /// The calls each negative path makes, in order.
+    fn counting(live: bool) -> (Mocks, Arc<std::sync::Mutex<Vec<&'static str>>>) {
+        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut mocks = Mocks::new();
+        let c = calls.clone();
+        mocks.links.expect_find_active_by_key().returning(move |_| {
+            c.lock().unwrap().push("links.find_active_by_key");
+            Ok(live.then(|| link(1, 1, 1, "ABCD1234")))
+        });
+        let c = calls.clone();
+        mocks.records.expect_get_many().returning(move |ids| {
+            c.lock().unwrap().push("records.get_many");
+            assert_eq!(ids.len(), 1, "one record looked up, live key or not");
+            Ok(if ids[0] == record_id(1) {
+                vec![record(1, marie(), scope())]
+            } else {
+                assert_eq!(ids[0], RecordId::DECOY);
+                vec![]
+            })
+        });
+        let c = calls.clone();
+        mocks.profiles.expect_get().returning(move |_| {
+            c.lock().unwrap().push("profiles.get");
+            Ok(None)
+        });
+        let c = calls.clone();
+        mocks.log.expect_record().returning(move |_, _| {
+            c.lock().unwrap().push("log.record");
+            Ok(())
+        });
+        (mocks, calls)
+    }
+
+    #[tokio::test]
+    async fn an_unknown_key_makes_the_same_port_calls_as_a_live_key_with_a_wrong_name() {
+        let (mocks, unknown_calls) = counting(false);
+        let unknown = mocks
+            .use_case()
+            .execute(request("ZZZZ9999", "Durand"))
+            .await
+            .unwrap();
+        let (mocks, wrong_name_calls) = counting(true);
+        let wrong_name = mocks
+            .use_case()
+            .execute(request("ABCD1234", "Dupont"))
+            .await
+            .unwrap();
+        assert_eq!(unknown, VerifyOutcome::NotValid);
+        assert_eq!(wrong_name, VerifyOutcome::NotValid);
+        assert_eq!(
+            *unknown_calls.lock().unwrap(),
+            vec!["links.find_active_by_key", "records.get_many"]
+        );
+        assert_eq!(
+            *unknown_calls.lock().unwrap(),
+            *wrong_name_calls.lock().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_withdrawn_by_its_exam_office_does_not_verify_whatever_its_link_says() {
+        let mut mocks = Mocks::new();
+        mocks
+            .links
+            .expect_find_active_by_key()
+            .returning(|_| Ok(Some(link(1, 1, 1, "ABCD1234"))));
+        mocks.records.expect_get_many().returning(|_| {
+            let mut withdrawn = record(1, marie(), scope());
+            withdrawn.withdrawn_at = Some(NOW);
+            Ok(vec![withdrawn])
+        });
+        mocks.log.expect_record().never();
+        let outcome = mocks
+            .use_case()
+            .execute(request("ABCD1234", "Durand"))
+            .await
+            .unwrap();
+        assert_eq!(outcome, VerifyOutcome::NotValid);
+    }
+
+    #[tokio::test]
+    async fn a_birth_date_given_must_match_and_a_required_one_must_be_given() {
+        let mut mocks = Mocks::new().with_valid_link();
+        mocks.log.expect_record().times(1).returning(|_, _| Ok(()));
+        mocks.profiles.expect_get().returning(|_| Ok(None));
+        let uc = mocks.use_case();
+        let mut wrong_date = request("ABCD1234", "Durand");
+        wrong_date.birth_date = born("2001-01-01");
+        assert_eq!(
+            uc.execute(wrong_date).await.unwrap(),
+            VerifyOutcome::NotValid
+        );
+
+        let mut required = request("ABCD1234", "Durand");
+        required.birth_date_required = true;
+        assert!(matches!(
+            uc.execute(required.clone()).await,
+            Err(VerifyError::BirthDateRequired)
+        ));
+        required.birth_date = Some(marie().birth_date);
+        assert!(matches!(
+            uc.execute(required).await.unwrap(),
+            VerifyOutcome::Valid(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_holder_of_a_live_key_is_warned_of_guessing_and_nobody_for_an_unknown_key() {
+        let mut mocks = Mocks::new().with_valid_link();
+        mocks
+            .profiles
+            .expect_get()
+            .returning(|_| Ok(Some(profile(1, marie()))));
+        mocks
+            .mailer
+            .expect_send()
+            .withf(|mail| matches!(mail, Mail::KeyGuessing { scope: s, .. } if *s == scope()))
+            .times(1)
+            .returning(|_| Ok(()));
+        mocks
+            .use_case()
+            .warn_holder_of_guessing(&key("ABCD1234"))
+            .await
+            .unwrap();
+
+        let mut mocks = Mocks::new();
+        mocks
+            .links
+            .expect_find_active_by_key()
+            .returning(|_| Ok(None));
+        mocks.mailer.expect_send().never();
+        mocks
+            .use_case()
+            .warn_holder_of_guessing(&key("ZZZZ9999"))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

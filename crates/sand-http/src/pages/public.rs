@@ -13,7 +13,9 @@ use sand_domain::diploma::DiplomaKind;
 use sand_domain::verification::{VerifiedDiploma, VerifyError, VerifyOutcome, VerifyRequest};
 use serde::Deserialize;
 
+use crate::pages::account::parse_birth_date;
 use crate::state::AppState;
+use crate::verifying::{self, Checked};
 use crate::web::{Chrome, Visitor, WebError, page, read_form};
 
 /// A demonstration identity shown on the home page of the demo site.
@@ -275,6 +277,9 @@ pub struct VerifyForm {
     pub nom: String,
     #[serde(default)]
     pub organisme: String,
+    /// The holder's birth date, optional (required for a key under attack).
+    #[serde(default)]
+    pub naissance: String,
 }
 
 /// A valid attestation as shown to a verifier.
@@ -359,6 +364,8 @@ pub async fn verify_form(
     )
 }
 
+const BIRTH_DATE_UNREADABLE: &str = "Date de naissance du titulaire : indiquez-la au format jj/mm/aaaa (facultative, sauf si elle vous est demandée).";
+
 /// French message of a malformed verification field.
 pub(crate) fn verify_error_text(e: &VerifyError) -> Option<&'static str> {
     match e {
@@ -370,6 +377,9 @@ pub(crate) fn verify_error_text(e: &VerifyError) -> Option<&'static str> {
         }
         VerifyError::MalformedOrganisation(_) => Some(
             "Le nom de l'organisme est trop long (120 caractères au plus) ou contient des caractères invalides.",
+        ),
+        VerifyError::BirthDateRequired => Some(
+            "Pour cette clé, indiquez aussi la date de naissance du titulaire, telle qu'elle figure sur l'attestation : de nombreux noms erronés ont été essayés avec elle aujourd'hui.",
         ),
         VerifyError::Unexpected(_) => None,
     }
@@ -383,18 +393,36 @@ pub async fn verify_submit(
 ) -> Result<Response, WebError> {
     let form: VerifyForm = read_form(body, state.settings.max_body_bytes).await?;
     visitor.check_csrf(&state, &form.csrf)?;
-    if !state.limiters.verification(visitor.client, &form.cle) {
-        return Err(WebError::TooManyRequests);
-    }
+    let checked_at = french_date(state.ports.clock.now().date());
+    let chrome = Chrome::new(&state, &visitor, "Vérifier un diplôme");
+    let birth_date = if form.naissance.trim().is_empty() {
+        None
+    } else {
+        match parse_birth_date(&form.naissance, state.ports.clock.now().date()) {
+            Ok(date) => Some(date),
+            Err(_) => {
+                return page(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &VerifyPage {
+                        chrome,
+                        form,
+                        errors: vec![BIRTH_DATE_UNREADABLE],
+                        result: None,
+                    },
+                );
+            }
+        }
+    };
     let request = VerifyRequest {
         key: form.cle.clone(),
         holder_name: form.nom.clone(),
         organisation: form.organisme.clone(),
+        birth_date,
+        birth_date_required: false,
     };
-    let checked_at = french_date(state.ports.clock.now().date());
-    let chrome = Chrome::new(&state, &visitor, "Vérifier un diplôme");
-    let result = state.verify.execute(request).await;
-    state.metrics.verification(&result);
+    let Checked::Done(result) = verifying::verify(&state, visitor.client, request).await else {
+        return Err(WebError::TooManyRequests);
+    };
     match result {
         Ok(outcome) => {
             let valid = match outcome {

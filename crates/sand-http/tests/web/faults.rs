@@ -125,7 +125,7 @@ async fn the_database_goes_away_503_in_the_design_then_recovery_and_no_answered_
     );
     let verify = Browser::verify(&app, &key, "Durand").await;
     assert_eq!(verify.status, 503);
-    assert!(!verify.body.contains("Diplôme authentique"));
+    assert!(!verify.body.contains("Attestation valide"));
     // pages that need no database still answer
     assert_eq!(camille.get("/static/sand.css").await.status, 200);
 
@@ -158,7 +158,7 @@ async fn the_database_goes_away_503_in_the_design_then_recovery_and_no_answered_
                     ],
                 )
                 .await;
-            (i, page.status, page.body.contains("Diplôme authentique"))
+            (i, page.status, page.body.contains("Attestation valide"))
         }));
         if i == 20 {
             proxy.cut();

@@ -7,6 +7,7 @@
 mod faults;
 mod franceconnect;
 mod fuzz;
+mod hardening;
 mod support;
 
 use poem::http::Method;
@@ -840,7 +841,6 @@ async fn sessions_end_at_logout_after_idling_and_after_their_absolute_lifetime()
 async fn verification_is_rate_limited_per_client_and_per_key() {
     let app = TestApp::with(|s| {
         s.limits.verifications_per_client_per_minute = 3;
-        s.limits.verifications_per_key_per_hour = 1000;
     })
     .await;
     let mut b = app.browser();
@@ -872,7 +872,7 @@ async fn verification_is_rate_limited_per_client_and_per_key() {
         .await;
     assert_eq!(api.status, 429);
 
-    let per_key = TestApp::with(|s| s.limits.verifications_per_key_per_hour = 2).await;
+    let per_key = TestApp::with(|s| s.limits.wrong_answers_per_key_per_client_per_day = 2).await;
     let mut b = per_key.browser();
     for _ in 0..2 {
         assert_eq!(

@@ -219,7 +219,9 @@ impl TestApp {
             accounts_per_client_per_hour: 1000,
             mail_requests_per_client_per_hour: 1000,
             verifications_per_client_per_minute: 1000,
-            verifications_per_key_per_hour: 1000,
+            wrong_answers_per_key_per_client_per_day: 1000,
+            wrong_answers_per_key_per_day: 1000,
+            file_checks_per_client_per_minute: 1000,
             attaches_per_profile_per_hour: 1000,
         };
         configure(&mut settings);

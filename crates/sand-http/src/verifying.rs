@@ -1,0 +1,57 @@
+//! The one path of every verification (the page, the API, each item of a batch): the
+//! client's rate, the key's daily budget of wrong answers, the check itself, its
+//! metrics, and the warning to a holder whose key is being guessed.
+
+use sand_domain::control_key::ControlKey;
+use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
+
+use crate::limits::{ClientKey, KeyGate};
+use crate::state::AppState;
+
+/// What became of a verification request.
+#[derive(Debug)]
+pub(crate) enum Checked {
+    /// Refused by a limit (the client's rate, or its wrong answers for this key today).
+    TooMany,
+    /// Checked: the domain's answer.
+    Done(Result<VerifyOutcome, VerifyError>),
+}
+
+/// Verifies `request` for `client` within the limits.
+///
+/// The limits count the canonical key (every spelling of one key shares its budget) and
+/// only wrong answers, which an unknown key and a wrong name both are: the limits behave
+/// the same for a live key and an unknown one, and tell nothing either.
+pub(crate) async fn verify(
+    state: &AppState,
+    client: ClientKey,
+    mut request: VerifyRequest,
+) -> Checked {
+    if !state.limiters.verification(client) {
+        return Checked::TooMany;
+    }
+    let today = state.ports.clock.now().date();
+    let key = ControlKey::parse(&request.key).ok();
+    if let Some(key) = &key {
+        match state.limiters.key_gate(today, client, key) {
+            KeyGate::Refused => return Checked::TooMany,
+            KeyGate::Open {
+                birth_date_required,
+            } => request.birth_date_required = birth_date_required,
+        }
+    }
+    let result = state.verify.execute(request).await;
+    state.metrics.verification(&result);
+    if let (Ok(VerifyOutcome::NotValid), Some(key)) = (&result, &key)
+        && state.limiters.wrong_answer(today, client, key)
+    {
+        tracing::warn!(
+            event = "key_guessing",
+            "a control key collected its day's wrong answers: the birth date is now required to check it"
+        );
+        if let Err(e) = state.verify.warn_holder_of_guessing(key).await {
+            tracing::warn!(error = %e, "the holder of a guessed key could not be told");
+        }
+    }
+    Checked::Done(result)
+}

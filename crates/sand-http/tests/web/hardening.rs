@@ -1,0 +1,374 @@
+//! The attacks an adversarial review found, each reproduced against the real app: every
+//! test here failed before its fix.
+
+use poem::http::Method;
+
+use crate::support::*;
+
+/// The series the metrics endpoint holds (non-comment lines).
+async fn series(app: &TestApp) -> usize {
+    let metrics = poem::test::TestClient::new(sand_http::metrics::endpoint(app.state.clone()));
+    let text = metrics
+        .get("/metrics")
+        .send()
+        .await
+        .0
+        .into_body()
+        .into_string()
+        .await
+        .unwrap();
+    text.lines().filter(|l| !l.starts_with('#')).count()
+}
+
+/// One request of each shape an anonymous client can send, with `noise` in the path.
+async fn anonymous_requests(app: &TestApp, noise: &str) {
+    let mut b = app.browser();
+    let form = Some(("application/x-www-form-urlencoded", b"csrf=x".to_vec()));
+    let shapes: [(Method, String, bool); 11] = [
+        (Method::GET, format!("/{noise}"), false),
+        (Method::GET, format!("/{noise}/{noise}/{noise}"), false),
+        (
+            Method::POST,
+            format!("/espace/diplomes/{noise}/supprimer"),
+            true,
+        ),
+        (Method::POST, format!("/espace/diplomes/{noise}/cle"), true),
+        (
+            Method::GET,
+            format!("/espace/diplomes/{noise}/attestation"),
+            false,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/moi/diplomes/{noise}"),
+            false,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/moi/diplomes/{noise}/cle"),
+            false,
+        ),
+        (Method::GET, format!("/api/v1/{noise}"), false),
+        (Method::GET, format!("/static/{noise}"), false),
+        (Method::PUT, format!("/verifier?cle={noise}"), false),
+        (
+            Method::from_bytes(noise.to_uppercase().as_bytes()).unwrap(),
+            "/".to_owned(),
+            false,
+        ),
+    ];
+    for (method, path, with_form) in shapes {
+        let body = if with_form { form.clone() } else { None };
+        let page = b.request(method, &path, body).await;
+        assert!(page.status < 500, "{path}: {}", page.status);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn random_paths_of_every_shape_leave_the_number_of_metric_series_constant() {
+    let app = TestApp::new().await;
+    // every shape once, so that each label it deserves exists
+    anonymous_requests(&app, "premier").await;
+    let before = series(&app).await;
+    for i in 0..20_000 / 11 {
+        anonymous_requests(&app, &format!("zz{i}")).await;
+    }
+    assert_eq!(series(&app).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_line_of_x_forwarded_for_before_the_proxys_does_not_escape_the_limits() {
+    let app = TestApp::with(|s| {
+        s.trust_forwarded_for = true;
+        s.limits.verifications_per_client_per_minute = 2;
+    })
+    .await;
+    let verify = |spoofed: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post("/api/v1/verifications")
+                // the client's own line, then the line the proxy appended
+                .header("x-forwarded-for", spoofed)
+                .header("x-forwarded-for", "198.51.100.7")
+                .content_type("application/json")
+                .body(r#"{"cle":"ABCD2345","nom":"Durand"}"#)
+                .send()
+                .await
+                .0
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(verify("203.0.113.1".to_owned()).await, 200);
+    assert_eq!(verify("203.0.113.2".to_owned()).await, 200);
+    assert_eq!(verify("203.0.113.3".to_owned()).await, 429);
+    // a comma list in one line: the right-most entry is the proxy's
+    let refused = app
+        .client
+        .post("/api/v1/verifications")
+        .header("x-forwarded-for", "203.0.113.4, 198.51.100.7")
+        .content_type("application/json")
+        .body(r#"{"cle":"ABCD2345","nom":"Durand"}"#)
+        .send()
+        .await;
+    assert_eq!(refused.0.status().as_u16(), 429);
+    // another address behind the same proxy has its own budget
+    let other = app
+        .client
+        .post("/api/v1/verifications")
+        .header("x-forwarded-for", "198.51.100.8")
+        .content_type("application/json")
+        .body(r#"{"cle":"ABCD2345","nom":"Durand"}"#)
+        .send()
+        .await;
+    assert_eq!(other.0.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn x_forwarded_for_is_ignored_unless_the_proxy_is_trusted() {
+    let app = TestApp::with(|s| s.limits.verifications_per_client_per_minute = 1).await;
+    let verify = |forwarded: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post("/api/v1/verifications")
+                .header("x-forwarded-for", forwarded)
+                .content_type("application/json")
+                .body(r#"{"cle":"ABCD2345","nom":"Durand"}"#)
+                .send()
+                .await
+                .0
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(verify("203.0.113.1").await, 200);
+    assert_eq!(
+        verify("203.0.113.2").await,
+        429,
+        "one client, whatever it says"
+    );
+}
+
+/// Another spelling of `key` that reads as the same key (`0`→`O`, `1`→`I`, lower case).
+fn respelled(key: &str) -> String {
+    key.chars()
+        .map(|c| match c {
+            '0' => 'O',
+            '1' => 'I',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// A verification through the API from `client` (behind the trusted proxy).
+async fn api_verify(app: &TestApp, client: &str, body: serde_json::Value) -> (u16, String) {
+    let response = app
+        .client
+        .post("/api/v1/verifications")
+        .header("x-forwarded-for", client)
+        .content_type("application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .0;
+    let status = response.status().as_u16();
+    (status, response.into_body().into_string().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stranger_who_knows_a_key_can_neither_block_the_employer_nor_guess_the_name() {
+    let app = TestApp::with(|s| {
+        s.trust_forwarded_for = true;
+        s.limits.wrong_answers_per_key_per_client_per_day = 5;
+        s.limits.wrong_answers_per_key_per_day = 12;
+    })
+    .await;
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
+    let key = camille
+        .get("/espace")
+        .await
+        .text_after("class=\"key\">")
+        .replace(' ', "");
+    app.mails().await;
+
+    // a guesser gets five wrong names for this key, whatever the spelling, then nothing
+    for (i, name) in ["Martin", "Dupont", "Bernard", "Petit", "Moreau"]
+        .iter()
+        .enumerate()
+    {
+        let typed = if i % 2 == 0 {
+            key.clone()
+        } else {
+            respelled(&key)
+        };
+        let (status, body) = api_verify(
+            &app,
+            "203.0.113.66",
+            serde_json::json!({"cle": typed, "nom": name}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("\"valide\":false"), "{body}");
+    }
+    let (status, _) = api_verify(
+        &app,
+        "203.0.113.66",
+        serde_json::json!({"cle": respelled(&key), "nom": "Durand"}),
+    )
+    .await;
+    assert_eq!(status, 429, "the guesser is done with this key for the day");
+
+    // the employer, elsewhere, is not blocked
+    let (status, body) = api_verify(
+        &app,
+        "198.51.100.20",
+        serde_json::json!({"cle": key, "nom": "Durand"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"valide\":true"), "{body}");
+
+    // many strangers together: after 12 wrong answers the birth date is required too
+    for i in 0..7u8 {
+        let (status, _) = api_verify(
+            &app,
+            &format!("203.0.113.{}", 100 + i),
+            serde_json::json!({"cle": key, "nom": "Inconnu"}),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (status, body) = api_verify(
+        &app,
+        "198.51.100.20",
+        serde_json::json!({"cle": key, "nom": "Durand"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("\"code\":\"date_naissance_requise\""),
+        "{body}"
+    );
+    let (status, body) = api_verify(
+        &app,
+        "198.51.100.20",
+        serde_json::json!({"cle": key, "nom": "Durand", "date_naissance": "2003-04-12"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"valide\":true"), "{body}");
+    let (_, body) = api_verify(
+        &app,
+        "198.51.100.21",
+        serde_json::json!({"cle": key, "nom": "Durand", "date_naissance": "2003-04-13"}),
+    )
+    .await;
+    assert!(
+        body.contains("\"valide\":false"),
+        "a wrong birth date: {body}"
+    );
+
+    // the page asks for it too
+    let page = Browser::verify(&app, &key, "Durand").await;
+    assert_eq!(page.status, 422);
+    assert!(
+        page.body.contains("indiquez aussi la date de naissance"),
+        "{}",
+        page.body
+    );
+    let mut employer = app.browser();
+    let page = employer
+        .submit(
+            "/verifier",
+            "/verifier",
+            &[
+                ("cle", &key),
+                ("nom", "Durand"),
+                ("naissance", "12/04/2003"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Attestation valide"), "{}", page.body);
+
+    // the holder was told, once
+    let told: Vec<_> = app
+        .mails()
+        .await
+        .into_iter()
+        .filter(|m| matches!(m, sand_domain::ports::Mail::KeyGuessing { .. }))
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+
+    // the next day, the name alone is enough again
+    app.clock.advance(time::Duration::days(1));
+    let (status, body) = api_verify(
+        &app,
+        "198.51.100.20",
+        serde_json::json!({"cle": key, "nom": "Durand"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"valide\":true"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_key_is_limited_exactly_like_a_live_one() {
+    let app = TestApp::with(|s| {
+        s.trust_forwarded_for = true;
+        s.limits.wrong_answers_per_key_per_client_per_day = 2;
+        s.limits.wrong_answers_per_key_per_day = 3;
+    })
+    .await;
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
+    let live = camille
+        .get("/espace")
+        .await
+        .text_after("class=\"key\">")
+        .replace(' ', "");
+    let mut answers = Vec::new();
+    for key in [live.as_str(), "ZZZZ9999"] {
+        let mut seen = Vec::new();
+        for client in [
+            "203.0.113.1",
+            "203.0.113.1",
+            "203.0.113.1",
+            "203.0.113.2",
+            "203.0.113.3",
+        ] {
+            let (status, body) =
+                api_verify(&app, client, serde_json::json!({"cle": key, "nom": "X"})).await;
+            seen.push((status, body.contains("date_naissance_requise")));
+        }
+        answers.push(seen);
+    }
+    assert_eq!(
+        answers[0],
+        vec![
+            (200, false),
+            (200, false),
+            (429, false),
+            (200, false),
+            (400, true)
+        ]
+    );
+    assert_eq!(answers[0], answers[1]);
+}
