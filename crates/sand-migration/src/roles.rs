@@ -57,7 +57,6 @@ pub const RECORD_TABLES: &[&str] = &["import_batch", "diploma_record"];
 /// Tables the web side reads and writes.
 pub const WEB_TABLES: &[&str] = &[
     "profile",
-    "link",
     "verification_event",
     "mail_outbox",
     "web_session",
@@ -94,6 +93,14 @@ pub async fn set_up<C: ConnectionTrait>(db: &C, names: &RoleNames) -> Result<(),
             "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {web}"
         ));
     }
+    // links: the web side creates and deletes them and renews their keys, but it may
+    // not change anything else of a link: in particular it cannot bring a link its
+    // exam office withdrew back to life (only the importer writes `withdrawn_at`)
+    sql.push(format!("REVOKE UPDATE ON link FROM {web}"));
+    sql.push(format!("GRANT SELECT, INSERT, DELETE ON link TO {web}"));
+    sql.push(format!(
+        "GRANT UPDATE (key_hash, key_sealed, key_issued_at) ON link TO {web}"
+    ));
     // both check at start that the schema is up to date (read-only: they cannot create
     // the migrations table, and must not)
     sql.push(format!(

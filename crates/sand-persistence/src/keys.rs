@@ -39,6 +39,9 @@ pub struct KeyProtector {
     /// HMAC keyed with the lookup key, cloned for each hash.
     lookup: HmacSha256,
     seal: [u8; 32],
+    /// A sealed key of no link, opened when a look-up finds nothing (see
+    /// [`KeyProtector::open_decoy`]).
+    decoy: Vec<u8>,
 }
 
 impl fmt::Debug for KeyProtector {
@@ -61,14 +64,27 @@ impl KeyProtector {
         if secret.len() < MIN_SECRET_BYTES {
             return Err(KeyProtectionError::SecretTooShort);
         }
-        Ok(Self {
+        let mut protector = Self {
             lookup: <HmacSha256 as Mac>::new_from_slice(&derive(
                 secret,
                 "sand/control-key/lookup/v1",
             )?)
             .map_err(|_| KeyProtectionError::SecretTooShort)?,
             seal: derive(secret, "sand/control-key/seal/v1")?,
-        })
+            decoy: Vec::new(),
+        };
+        let decoy_key =
+            ControlKey::parse("ZZZZZZZZ").map_err(|_| KeyProtectionError::CannotOpen)?;
+        protector.decoy = protector.seal(&decoy_key, Uuid::nil())?;
+        Ok(protector)
+    }
+
+    /// Opens a sealed key of no link: the work of opening a live link's key, done when a
+    /// look-up by key finds nothing, so that the time of a verification does not tell a
+    /// live key from an unknown one.
+    pub fn open_decoy(&self) {
+        // the result is the decoy key itself; only the work matters
+        let _ = self.open(&self.decoy, Uuid::nil());
     }
 
     /// The lookup hash of a key (32 bytes).

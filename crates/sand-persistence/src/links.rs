@@ -12,7 +12,8 @@ use sand_domain::record::RecordId;
 use sand_domain::verification::{NewVerificationEvent, Organisation, VerificationEvent};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, Statement, TransactionTrait,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
@@ -44,6 +45,24 @@ pub(crate) fn events_of(
         .order_by_desc(verification_event::Column::At)
 }
 
+/// Takes the shared lock of the batch of record $1 (PostgreSQL), for the transaction:
+/// an import applying that batch holds it exclusively (see `staging.rs`).
+const LOCK_RECORD_BATCH_SHARED: &str = "SELECT pg_advisory_xact_lock_shared(hashtextextended(batch_id::text, 0)) \
+     FROM diploma_record WHERE id = $1";
+
+/// $1 id, $2 profile, $3 record, $4 key hash, $5 sealed key, $6 now. The link takes its
+/// record's withdrawal: an attach that read its candidates before an import withdrew
+/// the record ends with a withdrawn link, never an active link to a withdrawn record.
+const INSERT_LINK_AS_ITS_RECORD: &str = "INSERT INTO link (id, profile_id, record_id, key_hash, \
+     key_sealed, created_at, key_issued_at, withdrawn_at) \
+     SELECT $1, $2, $3, $4, $5, $6, $6, r.withdrawn_at FROM diploma_record AS r WHERE r.id = $3 \
+     RETURNING id, profile_id, record_id, key_hash, key_sealed, created_at, key_issued_at, withdrawn_at";
+
+/// A link's record is not in the store.
+#[derive(Debug, thiserror::Error)]
+#[error("the record of the link is missing")]
+struct RecordMissing;
+
 /// Stores links and their keys (hashed and sealed, never in clear).
 #[derive(Debug, Clone)]
 pub struct SeaOrmLinkRepository(pub(crate) Store);
@@ -74,32 +93,58 @@ impl LinkRepository for SeaOrmLinkRepository {
     async fn create(&self, new: NewLink) -> Result<Link, CreateLinkStoreError> {
         let id = Uuid::new_v4();
         let keys = &self.0.keys;
-        let row = link::ActiveModel {
-            id: Set(id),
-            profile_id: Set(new.profile.0),
-            record_id: Set(new.record.0),
-            key_hash: Set(keys.lookup_hash(&new.key)),
-            key_sealed: Set(keys.seal(&new.key, id).map_err(PortError::unexpected)?),
-            created_at: Set(new.created_at),
-            key_issued_at: Set(new.created_at),
-            withdrawn_at: Set(None),
-        };
-        match link::Entity::insert(row)
-            .exec_with_returning(&self.0.db)
+        let backend = self.0.db.get_database_backend();
+        let values = vec![
+            id.into(),
+            new.profile.0.into(),
+            new.record.0.into(),
+            keys.lookup_hash(&new.key).into(),
+            keys.seal(&new.key, id)
+                .map_err(PortError::unexpected)?
+                .into(),
+            new.created_at.into(),
+        ];
+        let tx = self.0.db.begin().await.map_err(port)?;
+        if backend == DbBackend::Postgres {
+            // wait for an import of the record's batch that is being applied (see
+            // staging.rs): the link then sees whether the import withdrew the record
+            tx.execute_raw(Statement::from_sql_and_values(
+                backend,
+                LOCK_RECORD_BATCH_SHARED,
+                [new.record.0.into()],
+            ))
             .await
-        {
-            Ok(model) => Ok(link_from(model, keys)?),
-            Err(e) => match violation(&e) {
-                Some(Violation::Unique(text)) if text.contains("record") => {
-                    Err(CreateLinkStoreError::RecordAlreadyLinked)
-                }
-                Some(Violation::Unique(text)) if text.contains("key") => {
-                    Err(CreateLinkStoreError::KeyCollision)
-                }
-                Some(Violation::ForeignKey) => Err(CreateLinkStoreError::ProfileGone),
-                _ => Err(port(e).into()),
-            },
+            .map_err(port)?;
         }
+        // the link is born withdrawn if its record was withdrawn in the meantime
+        let sql = match backend {
+            // numbered parameters (`?3`) on SQLite
+            DbBackend::Sqlite => INSERT_LINK_AS_ITS_RECORD.replace('$', "?"),
+            _ => INSERT_LINK_AS_ITS_RECORD.to_owned(),
+        };
+        let inserted = link::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+            .one(&tx)
+            .await;
+        let model = match inserted {
+            Ok(Some(model)) => model,
+            // records are never deleted: only a broken store loses one
+            Ok(None) => return Err(PortError::unexpected(RecordMissing).into()),
+            Err(e) => {
+                return match violation(&e) {
+                    Some(Violation::Unique(text)) if text.contains("record") => {
+                        Err(CreateLinkStoreError::RecordAlreadyLinked)
+                    }
+                    Some(Violation::Unique(text)) if text.contains("key") => {
+                        Err(CreateLinkStoreError::KeyCollision)
+                    }
+                    Some(Violation::ForeignKey) => Err(CreateLinkStoreError::ProfileGone),
+                    _ => Err(port(e).into()),
+                };
+            }
+        };
+        tx.commit().await.map_err(port)?;
+        Ok(link_from(model, keys)?)
     }
 
     #[instrument(skip_all, err)]
@@ -137,6 +182,9 @@ impl LinkRepository for SeaOrmLinkRepository {
             .one(&self.0.db)
             .await
             .map_err(port)?;
+        if row.is_none() {
+            self.0.keys.open_decoy();
+        }
         row.map(|r| link_from(r, &self.0.keys)).transpose()
     }
 

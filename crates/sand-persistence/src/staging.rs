@@ -115,6 +115,9 @@ macro_rules! notify_withdrawn {
 const NOTIFY_WITHDRAWN_POSTGRES: &str = notify_withdrawn!("gen_random_uuid()");
 const NOTIFY_WITHDRAWN_SQLITE: &str = notify_withdrawn!("randomblob(16)");
 
+/// $1 batch: the batch's lock, for the transaction (attaches take it shared).
+const LOCK_BATCH_EXCLUSIVE: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))";
+
 /// $1 batch, $2 now.
 const WITHDRAW_LINKS: &str = "UPDATE link SET withdrawn_at = $2 \
     WHERE withdrawn_at IS NULL AND record_id IN (\
@@ -415,6 +418,12 @@ impl SeaOrmBatchStaging {
             )
             .await?;
         let b = Arg::Uuid(batch_id);
+        if let Tx::Postgres(_) = tx {
+            // attaches to records of this batch wait until the import is applied, and an
+            // attach under way finishes first: either way its link sees the withdrawal
+            // (see `links.rs`)
+            tx.execute(LOCK_BATCH_EXCLUSIVE, vec![b.clone()]).await?;
+        }
         let notify = match tx {
             Tx::Postgres(_) => NOTIFY_WITHDRAWN_POSTGRES,
             Tx::Sqlite(_) => NOTIFY_WITHDRAWN_SQLITE,

@@ -581,3 +581,205 @@ async fn the_roles_may_use_the_mail_outbox() {
     }
     assert_eq!(queue.depth().await.unwrap(), 0);
 }
+
+/// The web role creates links, renews their keys and deletes them, but cannot bring a
+/// link its exam office withdrew back to life.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_role_cannot_revive_a_withdrawn_link() {
+    use sand_domain::link::{LinkState, NewLink};
+
+    let mut db = TestStore::postgres().await;
+    let (zoe_record, _) = import_two_published(&db).await;
+    let web_role = db.roles.web.clone();
+    let web = connect_as_member_of(&mut db, &web_role).await;
+    let owner = web
+        .profiles()
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let link = web
+        .links()
+        .create(NewLink {
+            profile: owner.id,
+            record: zoe_record,
+            key: key("REVI0001"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    // its own work, as the web role: a new key
+    web.links()
+        .replace_key(link.id, owner.id, key("REVI0002"), NOW)
+        .await
+        .unwrap();
+    // the exam office withdraws the record (the import, as the owner here)
+    db.store
+        .record_writer()
+        .replace_batch(&batch(
+            vec![new_record(
+                3,
+                "C002",
+                identity("Durand", &["Marie"], "2004-05-17"),
+            )],
+            true,
+            2,
+        ))
+        .await
+        .unwrap();
+    let conn = web.connection();
+    for sql in [
+        "UPDATE link SET withdrawn_at = NULL",
+        "UPDATE link SET record_id = record_id",
+        "UPDATE link SET profile_id = profile_id",
+        "UPDATE diploma_record SET withdrawn_at = NULL",
+    ] {
+        assert!(
+            permission_denied(conn.execute_raw(stmt(sql)).await),
+            "the web role could run: {sql}"
+        );
+    }
+    let stored = web.links().get_owned(link.id, owner.id).await.unwrap();
+    assert!(matches!(stored.unwrap().state, LinkState::Withdrawn { .. }));
+    // and deletes links, as a holder deleting an attestation does
+    assert!(web.links().delete_owned(link.id, owner.id).await.unwrap());
+}
+
+/// The batch lock of the import (taken exclusively while a batch is applied; attaches
+/// take it shared), by the record's batch.
+const IMPORT_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended(batch_id::text, 0)) \
+     FROM diploma_record WHERE id = $1";
+
+/// An attach that read its candidates before an import withdrew the record, and inserts
+/// its link while the import is being applied, ends with a withdrawn link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attach_racing_an_import_that_withdraws_its_record_ends_withdrawn() {
+    use sand_domain::link::{LinkState, NewLink};
+    use sea_orm::TransactionTrait;
+
+    let db = TestStore::postgres().await;
+    let (zoe_record, _) = import_two_published(&db).await;
+    let owner = db
+        .store
+        .profiles()
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    // the import is being applied: it holds its batch's lock and has withdrawn the
+    // record, not committed yet
+    let import = db.store.connection().begin().await.unwrap();
+    import
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            IMPORT_LOCK,
+            [zoe_record.0.into()],
+        ))
+        .await
+        .unwrap();
+    import
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE diploma_record SET withdrawn_at = now() WHERE id = $1",
+            [zoe_record.0.into()],
+        ))
+        .await
+        .unwrap();
+    // meanwhile the attach stores its link
+    let links = db.store.links();
+    let attach = tokio::spawn(async move {
+        links
+            .create(NewLink {
+                profile: owner.id,
+                record: zoe_record,
+                key: key("RACE0001"),
+                created_at: NOW,
+            })
+            .await
+    });
+    // the attach waits for the import (seen in pg_locks), or has finished
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let waiting: i64 = db
+            .store
+            .connection()
+            .query_one_raw(stmt(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index(0)
+            .unwrap();
+        if waiting > 0 || attach.is_finished() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the attach neither waited nor finished"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    import.commit().await.unwrap();
+    let link = attach.await.unwrap().unwrap();
+    assert!(
+        matches!(link.state, LinkState::Withdrawn { .. }),
+        "an active link to a withdrawn record: {link:?}"
+    );
+}
+
+/// The real import and real attaches, raced: whatever the interleaving, no active link
+/// to a withdrawn record survives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attaches_racing_real_imports_never_leave_an_active_link_to_a_withdrawn_record() {
+    use sand_domain::link::NewLink;
+
+    let db = TestStore::postgres().await;
+    let marie = identity("Durand", &["Marie"], "2004-05-17");
+    for round in 0..15u8 {
+        let (zoe_record, _) = import_two_published(&db).await;
+        let owner = db
+            .store
+            .profiles()
+            .create(password_profile(&format!("zoe{round}@exemple.fr"), zoe()))
+            .await
+            .unwrap();
+        let links = db.store.links();
+        let attach = tokio::spawn(async move {
+            links
+                .create(NewLink {
+                    profile: owner.id,
+                    record: zoe_record,
+                    key: RandomKeys.generate(),
+                    created_at: NOW,
+                })
+                .await
+        });
+        db.store
+            .record_writer()
+            .replace_batch(&batch(
+                vec![new_record(3, "C002", marie.clone())],
+                true,
+                round.wrapping_add(10),
+            ))
+            .await
+            .unwrap();
+        attach.await.unwrap().unwrap();
+        let live_to_withdrawn: i64 = db
+            .store
+            .connection()
+            .query_one_raw(stmt(
+                "SELECT COUNT(*) FROM link JOIN diploma_record AS r ON r.id = link.record_id \
+                 WHERE link.withdrawn_at IS NULL AND r.withdrawn_at IS NOT NULL",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index(0)
+            .unwrap();
+        assert_eq!(live_to_withdrawn, 0, "round {round}");
+        db.store
+            .connection()
+            .execute_raw(stmt("DELETE FROM link"))
+            .await
+            .unwrap();
+    }
+}

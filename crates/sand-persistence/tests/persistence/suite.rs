@@ -794,6 +794,7 @@ pub async fn the_domain_use_cases_run_on_the_real_store(db: &TestStore) {
         records: Arc::new(db.store.record_reader()),
         profiles: Arc::new(db.store.profiles()),
         log: Arc::new(db.store.verification_log()),
+        mailer: Arc::new(db.store.mailer()),
         clock: Arc::new(FixedClock),
     };
     let valid = verify
@@ -801,6 +802,8 @@ pub async fn the_domain_use_cases_run_on_the_real_store(db: &TestStore) {
             key: link.key.grouped().to_lowercase(),
             holder_name: "ndiaye loewenbruck de l estree".into(),
             organisation: "ACME".into(),
+            birth_date: None,
+            birth_date_required: false,
         })
         .await
         .unwrap();
@@ -810,6 +813,8 @@ pub async fn the_domain_use_cases_run_on_the_real_store(db: &TestStore) {
             key: link.key.to_string(),
             holder_name: "Dupond".into(),
             organisation: String::new(),
+            birth_date: None,
+            birth_date_required: false,
         })
         .await
         .unwrap();
