@@ -277,7 +277,7 @@ impl PdfAttestationRenderer {
     ///
     /// # Errors
     /// [`RenderError`].
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     pub fn render_pdf(&self, attestation: &Attestation) -> Result<Vec<u8>, RenderError> {
         let facts = Facts::of(attestation, &self.keys);
         let signed = SignedFacts::sign(&facts, &self.keys)?;

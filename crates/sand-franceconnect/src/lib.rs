@@ -420,7 +420,7 @@ fn map_identity(
 
 #[async_trait]
 impl IdentityProvider for FranceConnect {
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn begin(&self) -> Result<AuthorizationRequest, PortError> {
         let metadata = self.metadata(false).await?;
         let client = self.client(&metadata);
@@ -455,7 +455,7 @@ impl IdentityProvider for FranceConnect {
         })
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn complete(
         &self,
         pending: PendingLogin,
@@ -469,7 +469,7 @@ impl IdentityProvider for FranceConnect {
                 if error == "access_denied" {
                     return Err(IdentityProviderError::Cancelled);
                 }
-                return Err(invalid(format!("the provider answered {error}")));
+                return Err(invalid(format!("the provider answered {error:?}")));
             }
             CallbackParams::Code { code, state } => {
                 if !same(&state, &pending.state) {
@@ -552,7 +552,7 @@ impl IdentityProvider for FranceConnect {
         )
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn logout_url(&self, id_token_hint: &str, state: &str) -> Result<String, PortError> {
         let metadata = self.metadata(false).await?;
         let end = metadata

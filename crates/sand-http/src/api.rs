@@ -226,6 +226,9 @@ enum FileCheckResponse {
     Ok(Json<FileCheck>),
     #[oai(status = 413)]
     TooLarge(Json<ApiError>),
+    /// Too many file checks from this client.
+    #[oai(status = 429)]
+    TooMany(Json<ApiError>),
 }
 
 /// An attached diploma.
@@ -581,15 +584,28 @@ impl Api {
         state: Data<&Arc<AppState>>,
         visitor: Data<&Visitor>,
         body: Binary<Vec<u8>>,
-    ) -> FileCheckResponse {
+    ) -> poem::Result<FileCheckResponse> {
+        if !state.limiters.file_check(visitor.client) {
+            return Ok(FileCheckResponse::TooMany(error(
+                &visitor,
+                "trop_de_demandes",
+                "Trop de contrôles de fichiers : patientez avant de réessayer.",
+            )));
+        }
         if body.0.len() > state.settings.max_pdf_bytes {
-            return FileCheckResponse::TooLarge(error(
+            return Ok(FileCheckResponse::TooLarge(error(
                 &visitor,
                 "trop_volumineux",
                 "5 Mo au plus.",
-            ));
+            )));
         }
-        let check = match verify_pdf(&body.0, &state.verification_keys) {
+        // reading a document of up to 5 MB is CPU work: off the async runtime, so that
+        // a few uploads cannot stall every other request
+        let keys = Arc::clone(&state);
+        let bytes = body.0;
+        let verdict =
+            crate::system::off_runtime(move || verify_pdf(&bytes, &keys.verification_keys)).await?;
+        let check = match verdict {
             Verdict::Intact { facts, demo, .. } => FileCheck {
                 verdict: "intacte".to_owned(),
                 demonstration: demo,
@@ -606,7 +622,7 @@ impl Api {
             Verdict::Forged => FileCheck { verdict: "falsifiee".to_owned(), demonstration: false, cle: None, message: "La signature ne correspond pas au contenu : document falsifié.".to_owned() },
             Verdict::NotAnAttestation(_) => FileCheck { verdict: "non_attestation".to_owned(), demonstration: false, cle: None, message: "Ce fichier n'est pas une attestation de ce service.".to_owned() },
         };
-        FileCheckResponse::Ok(Json(check))
+        Ok(FileCheckResponse::Ok(Json(check)))
     }
 
     /// My attached diplomas, with their keys and verifications.

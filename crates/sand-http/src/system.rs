@@ -41,3 +41,30 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 pub fn random_token() -> String {
     hex::encode(random_bytes::<32>())
 }
+
+/// Runs CPU-bound `work` (reading an uploaded document, say) on the blocking pool, off
+/// the async runtime's workers: a few such requests cannot stall every other one.
+///
+/// # Errors
+/// [`crate::web::WebError::Unexpected`] when the work panicked.
+pub async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::web::WebError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(crate::web::WebError::unexpected)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn work_off_the_runtime_runs_on_another_thread_than_the_runtimes() {
+        let runtime_thread = std::thread::current().id();
+        let worker = off_runtime(|| std::thread::current().id()).await.unwrap();
+        assert_ne!(worker, runtime_thread);
+    }
+}

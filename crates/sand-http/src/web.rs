@@ -25,7 +25,8 @@ const SESSION_COOKIE_SECURE: &str = "__Host-sand-session";
 const CSRF_COOKIE: &str = "sand-csrf";
 const CSRF_COOKIE_SECURE: &str = "__Host-sand-csrf";
 /// The FranceConnect login in progress (signed, short-lived, single use).
-pub(crate) const FC_COOKIE: &str = "sand-fc";
+const FC_COOKIE: &str = "sand-fc";
+const FC_COOKIE_SECURE: &str = "__Host-sand-fc";
 /// A session is touched at most this often (seconds), not on every request.
 const TOUCH_EVERY_SECS: i64 = 60;
 
@@ -270,6 +271,16 @@ fn session_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
+/// The FranceConnect login cookie's name: `__Host-` behind TLS (host-only, `Secure`,
+/// path `/`: a sibling subdomain cannot plant one).
+pub(crate) fn fc_cookie_name(state: &AppState) -> &'static str {
+    if state.settings.secure {
+        FC_COOKIE_SECURE
+    } else {
+        FC_COOKIE
+    }
+}
+
 fn csrf_cookie_name(state: &AppState) -> &'static str {
     if state.settings.secure {
         CSRF_COOKIE_SECURE
@@ -418,7 +429,7 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
             csrf_seed,
             client,
             request_id: request_id.clone(),
-            franceconnect_pending: cookie_value(&jar, FC_COOKIE),
+            franceconnect_pending: cookie_value(&jar, fc_cookie_name(&state)),
         };
         // API bodies are bounded before any parser sees them (forms are bounded where
         // they are read): the PDF check takes a document, everything else small JSON
@@ -511,6 +522,7 @@ fn finish(
     set_cookies: Vec<String>,
     docs: bool,
 ) -> Response {
+    let status = response.status();
     let headers = response.headers_mut();
     for c in set_cookies {
         if let Ok(v) = HeaderValue::from_str(&c) {
@@ -555,6 +567,10 @@ fn finish(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
+    // every refusal by a rate limit says when to come back (pages and API alike)
+    if status == StatusCode::TOO_MANY_REQUESTS && !headers.contains_key(header::RETRY_AFTER) {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    }
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

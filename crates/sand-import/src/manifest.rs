@@ -215,10 +215,12 @@ fn parse(path: &Path, raw: RawManifest) -> Result<Manifest, ManifestError> {
             .ok(),
     };
     let data_file = Path::new(&raw.data_file);
+    // one plain name: no directory (`sub/file.csv`), no `..`, no root, no backslash
+    let mut components = data_file.components();
     let plain_name = !raw.data_file.is_empty()
-        && data_file
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
+        && !raw.data_file.contains(['/', '\\'])
+        && matches!(components.next(), Some(Component::Normal(_)))
+        && components.next().is_none();
     if !plain_name {
         problems.push(format!(
             "data_file « {} » : un nom de fichier du même dossier que le manifeste est attendu",

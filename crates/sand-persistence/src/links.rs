@@ -89,7 +89,7 @@ impl SeaOrmLinkRepository {
 
 #[async_trait]
 impl LinkRepository for SeaOrmLinkRepository {
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn create(&self, new: NewLink) -> Result<Link, CreateLinkStoreError> {
         let id = Uuid::new_v4();
         let keys = &self.0.keys;
@@ -147,7 +147,7 @@ impl LinkRepository for SeaOrmLinkRepository {
         Ok(link_from(model, keys)?)
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn find_by_record(&self, record: RecordId) -> Result<Option<Link>, PortError> {
         let row = link::Entity::find()
             .filter(link::Column::RecordId.eq(record.0))
@@ -157,7 +157,7 @@ impl LinkRepository for SeaOrmLinkRepository {
         row.map(|r| link_from(r, &self.0.keys)).transpose()
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn list_for_profile(&self, profile: ProfileId) -> Result<Vec<Link>, PortError> {
         let rows = profile_links(profile.0)
             .order_by_asc(link::Column::CreatedAt)
@@ -168,7 +168,7 @@ impl LinkRepository for SeaOrmLinkRepository {
         self.to_links(rows)
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn get_owned(&self, id: LinkId, profile: ProfileId) -> Result<Option<Link>, PortError> {
         self.owned_row(id, profile)
             .await?
@@ -176,7 +176,7 @@ impl LinkRepository for SeaOrmLinkRepository {
             .transpose()
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn find_active_by_key(&self, key: &ControlKey) -> Result<Option<Link>, PortError> {
         let row = key_lookup(self.0.keys.lookup_hash(key))
             .one(&self.0.db)
@@ -188,7 +188,7 @@ impl LinkRepository for SeaOrmLinkRepository {
         row.map(|r| link_from(r, &self.0.keys)).transpose()
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn replace_key(
         &self,
         id: LinkId,
@@ -223,7 +223,7 @@ impl LinkRepository for SeaOrmLinkRepository {
         }
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn delete_owned(&self, id: LinkId, profile: ProfileId) -> Result<bool, PortError> {
         let result = link::Entity::delete_many()
             .filter(link::Column::Id.eq(id.0))
@@ -241,7 +241,7 @@ pub struct SeaOrmVerificationLog(pub(crate) Store);
 
 #[async_trait]
 impl VerificationLog for SeaOrmVerificationLog {
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn record(
         &self,
         event: NewVerificationEvent,
@@ -265,7 +265,7 @@ impl VerificationLog for SeaOrmVerificationLog {
         Ok(())
     }
 
-    #[instrument(skip_all, err, fields(links = links.len()))]
+    #[instrument(skip_all, err(level = "debug"), fields(links = links.len()))]
     async fn list_for_links(&self, links: &[LinkId]) -> Result<Vec<VerificationEvent>, PortError> {
         let rows = events_of(links.iter().map(|l| l.0))
             .all(&self.0.db)

@@ -142,7 +142,7 @@ pub struct SeaOrmMailer(pub(crate) Store);
 
 #[async_trait]
 impl Mailer for SeaOrmMailer {
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn send(&self, mail: Mail) -> Result<(), PortError> {
         enqueue(&self.0.db, &mail, OffsetDateTime::now_utc()).await
     }
@@ -158,7 +158,7 @@ fn truncated(error: &str) -> String {
 
 #[async_trait]
 impl MailQueue for SeaOrmMailQueue {
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn claim_due(
         &self,
         now: OffsetDateTime,
@@ -208,7 +208,7 @@ impl MailQueue for SeaOrmMailQueue {
         Ok(claimed)
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn delivered(&self, id: MailId) -> Result<(), PortError> {
         mail_outbox::Entity::delete_by_id(id.0)
             .exec(&self.0.db)
@@ -217,7 +217,7 @@ impl MailQueue for SeaOrmMailQueue {
         Ok(())
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn retry_at(&self, id: MailId, at: OffsetDateTime, error: &str) -> Result<(), PortError> {
         mail_outbox::Entity::update_many()
             .col_expr(mail_outbox::Column::NextAttemptAt, Expr::value(at))
@@ -232,7 +232,7 @@ impl MailQueue for SeaOrmMailQueue {
         Ok(())
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn abandon(&self, id: MailId, at: OffsetDateTime, error: &str) -> Result<(), PortError> {
         let txn = self.0.db.begin().await.map_err(port)?;
         mail_outbox::Entity::update_many()
@@ -254,7 +254,7 @@ impl MailQueue for SeaOrmMailQueue {
         Ok(())
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn depth(&self) -> Result<u64, PortError> {
         mail_outbox::Entity::find()
             .filter(mail_outbox::Column::AbandonedAt.is_null())

@@ -24,7 +24,7 @@ pub struct SeaOrmProfileRepository(pub(crate) Store);
 
 #[async_trait]
 impl ProfileRepository for SeaOrmProfileRepository {
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn create(&self, new: NewProfile) -> Result<Profile, CreateProfileStoreError> {
         let (password_hash, fc_issuer, fc_subject) = match &new.credentials {
             NewCredentials::Password(hash) => (Some(hash.as_str().to_owned()), None, None),
@@ -67,7 +67,7 @@ impl ProfileRepository for SeaOrmProfileRepository {
         }
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn get(&self, id: ProfileId) -> Result<Option<Profile>, PortError> {
         profile::Entity::find_by_id(id.0)
             .one(&self.0.db)
@@ -77,7 +77,7 @@ impl ProfileRepository for SeaOrmProfileRepository {
             .transpose()
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn find_password_account(
         &self,
         email: &Email,
@@ -95,7 +95,7 @@ impl ProfileRepository for SeaOrmProfileRepository {
         Ok(Some((profile_from(row)?, hash)))
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn find_by_franceconnect(
         &self,
         subject: &FranceConnectSubject,
@@ -110,7 +110,7 @@ impl ProfileRepository for SeaOrmProfileRepository {
             .transpose()
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn mark_email_verified(&self, id: ProfileId) -> Result<bool, PortError> {
         let result = profile::Entity::update_many()
             .col_expr(profile::Column::EmailVerified, Expr::value(true))
@@ -121,7 +121,7 @@ impl ProfileRepository for SeaOrmProfileRepository {
         Ok(result.rows_affected > 0)
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn password_hash(&self, id: ProfileId) -> Result<Option<PasswordHash>, PortError> {
         let row = profile::Entity::find_by_id(id.0)
             .one(&self.0.db)
@@ -130,7 +130,7 @@ impl ProfileRepository for SeaOrmProfileRepository {
         Ok(row.and_then(|r| r.password_hash).map(PasswordHash::new))
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn set_password(&self, id: ProfileId, hash: PasswordHash) -> Result<bool, PortError> {
         let result = profile::Entity::update_many()
             .col_expr(
@@ -146,7 +146,7 @@ impl ProfileRepository for SeaOrmProfileRepository {
         Ok(result.rows_affected > 0)
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn delete(&self, id: ProfileId, notice: Option<Mail>) -> Result<Option<u64>, PortError> {
         let txn = self.0.db.begin().await.map_err(port)?;
         // Lock the profile first: a concurrent attach either committed its link before

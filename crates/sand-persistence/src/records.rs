@@ -71,7 +71,7 @@ pub struct SeaOrmRecordReader(pub(crate) DatabaseConnection);
 
 #[async_trait]
 impl RecordReader for SeaOrmRecordReader {
-    #[instrument(skip_all, err, fields(scope = %scope))]
+    #[instrument(skip_all, err(level = "debug"), fields(scope = %scope))]
     async fn find_candidates(
         &self,
         scope: &DiplomaScope,
@@ -90,7 +90,7 @@ impl RecordReader for SeaOrmRecordReader {
             .collect()
     }
 
-    #[instrument(skip_all, err, fields(count = ids.len()))]
+    #[instrument(skip_all, err(level = "debug"), fields(count = ids.len()))]
     async fn get_many(&self, ids: &[RecordId]) -> Result<Vec<DiplomaRecord>, PortError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(ID_CHUNK) {
@@ -113,7 +113,7 @@ pub struct SeaOrmCatalogue(pub(crate) DatabaseConnection);
 
 #[async_trait]
 impl Catalogue for SeaOrmCatalogue {
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn published_scopes(&self) -> Result<Vec<DiplomaScope>, PortError> {
         let rows: Vec<(String, String, i32)> = import_batch::Entity::find()
             .select_only()
@@ -131,7 +131,7 @@ impl Catalogue for SeaOrmCatalogue {
             .collect()
     }
 
-    #[instrument(skip_all, err, fields(scope = %scope))]
+    #[instrument(skip_all, err(level = "debug"), fields(scope = %scope))]
     async fn is_published(&self, scope: &DiplomaScope) -> Result<bool, PortError> {
         Ok(batch_row(&self.0, scope, true).await?.is_some())
     }
@@ -143,7 +143,7 @@ pub struct SeaOrmRecordWriter(pub(crate) DatabaseConnection);
 
 #[async_trait]
 impl RecordWriter for SeaOrmRecordWriter {
-    #[instrument(skip_all, err, fields(scope = %scope))]
+    #[instrument(skip_all, err(level = "debug"), fields(scope = %scope))]
     async fn find_batch(&self, scope: &DiplomaScope) -> Result<Option<ImportBatch>, PortError> {
         batch_row(&self.0, scope, false)
             .await?
@@ -151,12 +151,12 @@ impl RecordWriter for SeaOrmRecordWriter {
             .transpose()
     }
 
-    #[instrument(skip_all, err, fields(scope = %header.scope))]
+    #[instrument(skip_all, err(level = "debug"), fields(scope = %header.scope))]
     async fn begin(&self, header: &BatchHeader) -> Result<Box<dyn BatchStaging>, PortError> {
         Ok(Box::new(SeaOrmBatchStaging::begin(&self.0, header).await?))
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn publish_batch(&self, id: BatchId) -> Result<(), PortError> {
         import_batch::Entity::update_many()
             .col_expr(import_batch::Column::Complete, Expr::value(true))

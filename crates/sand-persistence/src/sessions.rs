@@ -19,7 +19,7 @@ pub struct SeaOrmSessionStore(pub(crate) Store);
 
 #[async_trait]
 impl SessionStore for SeaOrmSessionStore {
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn create(&self, session: StoredSession) -> Result<(), PortError> {
         let row = web_session::ActiveModel {
             digest: Set(session.digest),
@@ -35,7 +35,7 @@ impl SessionStore for SeaOrmSessionStore {
         Ok(())
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn find(&self, digest: &str) -> Result<Option<StoredSession>, PortError> {
         let row = web_session::Entity::find_by_id(digest.to_owned())
             .one(&self.0.db)
@@ -50,7 +50,7 @@ impl SessionStore for SeaOrmSessionStore {
         }))
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn touch(&self, digest: &str, at: OffsetDateTime) -> Result<(), PortError> {
         web_session::Entity::update_many()
             .col_expr(web_session::Column::LastSeenAt, Expr::value(at))
@@ -61,7 +61,7 @@ impl SessionStore for SeaOrmSessionStore {
         Ok(())
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn delete(&self, digest: &str) -> Result<(), PortError> {
         web_session::Entity::delete_by_id(digest.to_owned())
             .exec(&self.0.db)
@@ -70,7 +70,7 @@ impl SessionStore for SeaOrmSessionStore {
         Ok(())
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn delete_for_profile(&self, profile: ProfileId) -> Result<u64, PortError> {
         let result = web_session::Entity::delete_many()
             .filter(web_session::Column::ProfileId.eq(profile.0))
@@ -80,7 +80,7 @@ impl SessionStore for SeaOrmSessionStore {
         Ok(result.rows_affected)
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn purge(
         &self,
         idle_before: OffsetDateTime,

@@ -609,7 +609,7 @@ impl StagingRow {
 
 #[async_trait]
 impl BatchStaging for SeaOrmBatchStaging {
-    #[instrument(skip_all, err, fields(records = records.len()))]
+    #[instrument(skip_all, err(level = "debug"), fields(records = records.len()))]
     async fn stage(&mut self, records: &[NewRecord]) -> Result<(), PortError> {
         let header = &self.header;
         let Some(tx) = self.tx.as_mut() else {
@@ -680,7 +680,7 @@ impl BatchStaging for SeaOrmBatchStaging {
         Ok(())
     }
 
-    #[instrument(skip_all, err, fields(scope = %batch.header().scope, records = batch.records()))]
+    #[instrument(skip_all, err(level = "debug"), fields(scope = %batch.header().scope, records = batch.records()))]
     async fn commit(&mut self, batch: &CheckedBatch) -> Result<ApplyReport, PortError> {
         let header = self.header.clone();
         let staged = self.staged;
@@ -724,7 +724,7 @@ impl BatchStaging for SeaOrmBatchStaging {
         Ok(report)
     }
 
-    #[instrument(skip_all, err)]
+    #[instrument(skip_all, err(level = "debug"))]
     async fn abort(&mut self) -> Result<(), PortError> {
         match self.tx.take() {
             Some(Tx::Postgres(tx)) => tx.rollback().await.map_err(pg),

@@ -16,7 +16,7 @@ use time::Duration;
 use crate::state::AppState;
 use crate::tokens::Purpose;
 use crate::web::{
-    Chrome, FC_COOKIE, Visitor, WebError, page, see_other, set_cookie, start_session,
+    Chrome, Visitor, WebError, fc_cookie_name, page, see_other, set_cookie, start_session,
 };
 
 const PENDING_VALID: Duration = Duration::minutes(10);
@@ -51,7 +51,7 @@ fn failure(
     )?;
     response.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(state, FC_COOKIE, "", Some(0))
+        set_cookie(state, fc_cookie_name(state), "", Some(0))
             .parse()
             .map_err(WebError::unexpected)?,
     );
@@ -79,7 +79,7 @@ pub async fn start(state: Data<&Arc<AppState>>) -> Result<Response, WebError> {
         header::SET_COOKIE,
         set_cookie(
             &state,
-            FC_COOKIE,
+            fc_cookie_name(&state),
             &value,
             Some(PENDING_VALID.whole_seconds()),
         )
@@ -87,6 +87,16 @@ pub async fn start(state: Data<&Arc<AppState>>) -> Result<Response, WebError> {
         .map_err(WebError::unexpected)?,
     );
     Ok(response)
+}
+
+/// The provider's error code as OAuth 2.0 allows it (RFC 6749 §4.1.2.1: printable ASCII
+/// without `"` and backslash), at most 200 characters; anything else is dropped, so that a
+/// forged callback cannot write lines of its own into the logs.
+fn oauth_error_code(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
+        .take(200)
+        .collect()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,7 +133,7 @@ pub async fn callback(
     };
     let params = match (q.error, q.code, q.state) {
         (Some(error), _, state_param) => CallbackParams::Error {
-            error: error.chars().take(200).collect(),
+            error: oauth_error_code(&error),
             state: state_param,
         },
         (None, Some(code), Some(state_param))
@@ -220,7 +230,7 @@ pub async fn callback(
     );
     headers.append(
         header::SET_COOKIE,
-        set_cookie(&state, FC_COOKIE, "", Some(0))
+        set_cookie(&state, fc_cookie_name(&state), "", Some(0))
             .parse()
             .map_err(WebError::unexpected)?,
     );

@@ -261,3 +261,87 @@ async fn without_franceconnect_configured_its_routes_do_not_exist() {
         404
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_tls_the_login_in_progress_travels_in_a_host_only_cookie() {
+    let app = TestApp::with_provider_and(provider(|| Ok(angela())), |s| {
+        s.public_url = "https://diplomes.example".to_owned();
+        s.secure = true;
+    })
+    .await;
+    let mut b = app.browser();
+    let start = b.get("/connexion/franceconnect").await;
+    assert_eq!(start.status, 303);
+    let set = start
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.contains("sand-fc="))
+        .expect("the login in progress is kept in a cookie");
+    assert!(set.starts_with("__Host-sand-fc="), "{set}");
+    assert!(set.contains("Secure") && set.contains("Path=/"), "{set}");
+    assert!(!set.contains("Domain="), "{set}");
+    // and it is read back under that name: the login completes
+    let back = b
+        .get("/connexion/franceconnect/retour?code=code-1&state=etat-1")
+        .await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(back.location(), "/espace");
+    // a cookie without the prefix (planted by a sibling site) is not taken
+    let mut planted = app.browser();
+    planted.get("/connexion/franceconnect").await;
+    let value = planted.cookies.remove("__Host-sand-fc").unwrap();
+    planted.cookies.insert("sand-fc".to_owned(), value);
+    let refused = planted
+        .get("/connexion/franceconnect/retour?code=code-1&state=etat-1")
+        .await;
+    assert_eq!(refused.status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_callback_error_cannot_write_lines_into_the_logs() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut mock = sand_domain::ports::MockIdentityProvider::new();
+    mock.expect_begin().returning(|| {
+        Ok(AuthorizationRequest {
+            url: "https://fc.example/api/v2/authorize?state=etat-1".to_owned(),
+            pending: PendingLogin {
+                state: "etat-1".to_owned(),
+                nonce: "nonce-1".to_owned(),
+                pkce_verifier: None,
+            },
+        })
+    });
+    let kept = seen.clone();
+    mock.expect_complete()
+        .returning(move |_pending: PendingLogin, params: CallbackParams| {
+            if let CallbackParams::Error { error, .. } = params {
+                kept.lock().unwrap().push(error);
+            }
+            Err(IdentityProviderError::Cancelled)
+        });
+    let app = TestApp::with_provider(Arc::new(mock)).await;
+    let mut b = app.browser();
+    b.get("/connexion/franceconnect").await;
+    let page = b
+        .get(
+            "/connexion/franceconnect/retour?state=etat-1&error=access_denied%0A2026-11-24T10:00:00Z%20INFO%20forged%22%5C%1B%5B31m",
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    let errors = seen.lock().unwrap().clone();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0]
+            .chars()
+            .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\'),
+        "{:?}",
+        errors[0]
+    );
+    assert!(
+        errors[0].starts_with("access_denied2026-11-24T10:00:00Z INFO forged"),
+        "{:?}",
+        errors[0]
+    );
+}

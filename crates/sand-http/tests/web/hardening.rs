@@ -372,3 +372,40 @@ async fn an_unknown_key_is_limited_exactly_like_a_live_one() {
     );
     assert_eq!(answers[0], answers[1]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_api_refusal_by_a_rate_limit_says_when_to_come_back() {
+    let app = TestApp::with(|s| {
+        s.limits.verifications_per_client_per_minute = 1;
+        s.limits.file_checks_per_client_per_minute = 1;
+    })
+    .await;
+    let mut b = app.browser();
+    let body = serde_json::json!({"cle": "ABCD2345", "nom": "Durand"});
+    assert_eq!(
+        b.post_json("/api/v1/verifications", &body).await.status,
+        200
+    );
+    for path in ["/api/v1/verifications", "/api/v1/verifications/lot"] {
+        let json = if path.ends_with("lot") {
+            serde_json::json!({"verifications": [body.clone()]})
+        } else {
+            body.clone()
+        };
+        let refused = b.post_json(path, &json).await;
+        assert_eq!(refused.status, 429, "{path}");
+        assert_eq!(refused.header("retry-after"), "60", "{path}");
+        assert!(refused.body.contains("\"code\":\"trop_de_demandes\""));
+    }
+    // the attestation file check is limited too
+    let pdf = || Some(("application/pdf", b"%PDF-1.7 pas une attestation".to_vec()));
+    let first = b
+        .request(Method::POST, "/api/v1/attestations/controle", pdf())
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let refused = b
+        .request(Method::POST, "/api/v1/attestations/controle", pdf())
+        .await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.header("retry-after"), "60");
+}

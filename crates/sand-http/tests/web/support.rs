@@ -139,6 +139,14 @@ impl TestApp {
         Self::composed(|_| {}, Some(provider)).await
     }
 
+    /// The app with an identity provider and other settings.
+    pub async fn with_provider_and(
+        provider: Arc<dyn IdentityProvider>,
+        configure: impl FnOnce(&mut WebSettings),
+    ) -> Self {
+        Self::composed(configure, Some(provider)).await
+    }
+
     /// The app with another readiness check.
     pub async fn with_health(health: Arc<dyn sand_http::health::HealthCheck>) -> Self {
         Self::composed_with(|_| {}, None, health, None).await

@@ -267,6 +267,37 @@ fn manifests_report_every_problem() {
     std::fs::write(&path, vec![b'#'; 70 * 1024]).unwrap();
     assert!(read_manifest(&path).unwrap_err().problems[0].contains("au plus"));
 
+    // the data file is a plain name beside the manifest: no directory of any shape
+    let example = std::fs::read_to_string(example_dir().join("lyon-bacg-2022.toml")).unwrap();
+    for data_file in [
+        "sub/dir/file.csv",
+        "sub\\\\file.csv",
+        "./file.csv",
+        "/etc/passwd",
+        "..",
+        "",
+    ] {
+        let text = example
+            .lines()
+            .map(|line| {
+                if line.starts_with("data_file") {
+                    format!("data_file = \"{data_file}\"")
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&path, text).unwrap();
+        let error = read_manifest(&path).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("un nom de fichier du même dossier"),
+            "{data_file}: {error}"
+        );
+    }
+
     assert!(
         read_manifest(&dir.join("absent.toml"))
             .unwrap_err()

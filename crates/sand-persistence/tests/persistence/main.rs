@@ -53,4 +53,5 @@ on_both_backends!(
     the_domain_use_cases_run_on_the_real_store,
     the_outbox_queues_claims_retries_and_abandons,
     sessions_and_passwords_round_trip_and_go_with_their_profile,
+    expected_refusals_are_not_logged_as_errors,
 );

@@ -998,3 +998,104 @@ pub async fn sessions_and_passwords_round_trip_and_go_with_their_profile(db: &Te
     profiles.delete(owner.id, None).await.unwrap();
     assert!(sessions.find(&"f".repeat(64)).await.unwrap().is_none());
 }
+
+/// Log lines written while the guard lives, at every level.
+struct CapturedLogs {
+    lines: Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    fn start() -> Self {
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Sink(lines.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        Self {
+            lines,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.lines.lock().unwrap()).into_owned()
+    }
+}
+
+/// An address already used, a record already linked, a key already taken: outcomes the
+/// use cases expect and answer, not failures of the store. None is logged as an error
+/// (the delivery side logs each real failure once, where it maps it).
+pub async fn expected_refusals_are_not_logged_as_errors(db: &TestStore) {
+    let (zoe_id, marie_id) = import_two(db).await;
+    let logs = CapturedLogs::start();
+    let profiles = db.store.profiles();
+    let owner = profiles
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        profiles
+            .create(password_profile("zoe@exemple.fr", zoe()))
+            .await,
+        Err(CreateProfileStoreError::EmailTaken)
+    ));
+    let other = profiles
+        .create(password_profile("autre@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let links = db.store.links();
+    let link = links
+        .create(NewLink {
+            profile: owner.id,
+            record: zoe_id,
+            key: key("L0GS0001"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        links
+            .create(NewLink {
+                profile: other.id,
+                record: zoe_id,
+                key: key("L0GS0002"),
+                created_at: NOW,
+            })
+            .await,
+        Err(CreateLinkStoreError::RecordAlreadyLinked)
+    ));
+    links
+        .create(NewLink {
+            profile: other.id,
+            record: marie_id,
+            key: key("L0GS0003"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        links
+            .replace_key(link.id, owner.id, key("L0GS0003"), NOW)
+            .await,
+        Err(ReplaceKeyStoreError::KeyCollision)
+    ));
+    let text = logs.text();
+    assert!(!text.contains("ERROR"), "{text}");
+    assert!(!text.contains(" WARN "), "{text}");
+}
