@@ -145,9 +145,14 @@ const graduate = await newContext();
 
   const mail = await mailTo(email, sentAfter);
   await page.goto(linkIn(mail, '/compte/confirmer'));
-  expect(await page.getByRole('heading', { name: 'Adresse confirmée' }).isVisible(), 'le lien du mail confirme l\'adresse');
-  await visit(page, 'adresse-confirmee');
+  expect(await page.getByRole('heading', { name: 'Confirmer mon adresse e-mail' }).isVisible(), 'le lien du mail demande le mot de passe choisi');
+  await visit(page, 'confirmer-adresse');
+  await page.getByLabel('Mot de passe').fill(password);
+  await page.getByRole('button', { name: 'Confirmer et me connecter' }).click();
+  expect(page.url().endsWith('/espace'), `adresse confirmée et connecté, on arrive dans l'espace (${page.url()})`);
 
+  // out, and back in with the password
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
   await page.goto(`${base}/connexion`);
   await page.getByLabel('Adresse e-mail').fill(email);
   await page.getByLabel('Mot de passe').fill(password);

@@ -146,11 +146,15 @@ pub enum CreateProfileStoreError {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ProfileRepository: Send + Sync {
-    /// Stores a new profile and gives it an id.
+    /// Stores a new profile and gives it an id. A password profile whose e-mail address
+    /// was never confirmed holds no claim to that address: in the same transaction it is
+    /// deleted and the new profile takes the address (whoever registered an address
+    /// first cannot keep its owner out, nor have them confirm a profile of theirs).
     ///
     /// # Errors
-    /// [`CreateProfileStoreError::EmailTaken`], [`CreateProfileStoreError::SubjectTaken`]
-    /// (unique constraints, also under concurrent creation), or a [`PortError`].
+    /// [`CreateProfileStoreError::EmailTaken`] (a confirmed profile has the address),
+    /// [`CreateProfileStoreError::SubjectTaken`] (unique constraints, also under
+    /// concurrent creation), or a [`PortError`].
     async fn create(&self, profile: NewProfile) -> Result<Profile, CreateProfileStoreError>;
 
     /// # Errors
@@ -173,6 +177,12 @@ pub trait ProfileRepository: Send + Sync {
         subject: &FranceConnectSubject,
     ) -> Result<Option<Profile>, PortError>;
 
+    /// Deletes the password profiles whose e-mail address was still not confirmed at
+    /// `created_before` (their confirmation link has expired). Returns how many.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn purge_unconfirmed(&self, created_before: OffsetDateTime) -> Result<u64, PortError>;
     /// Records that the profile's e-mail address was proven to be theirs.
     ///
     /// # Errors

@@ -8,8 +8,10 @@ use sand_domain::ports::{CreateProfileStoreError, Mail, ProfileRepository};
 use sand_domain::profile::{FranceConnectSubject, NewCredentials, NewProfile, Profile, ProfileId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, Statement, TransactionTrait,
 };
+use time::OffsetDateTime;
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -17,6 +19,12 @@ use crate::Store;
 use crate::entity::{link, profile};
 use crate::error::{Violation, port, violation};
 use crate::mapping::{first_names_to_row, profile_from};
+
+/// $1 e-mail: its password profile that was never confirmed (such a profile cannot log
+/// in, so it holds no link; the check keeps it that way).
+const DELETE_UNCONFIRMED_OF_EMAIL: &str = "DELETE FROM profile WHERE email = $1 \
+     AND NOT email_verified AND password_hash IS NOT NULL \
+     AND NOT EXISTS (SELECT 1 FROM link WHERE link.profile_id = profile.id)";
 
 /// Stores profiles.
 #[derive(Debug, Clone)]
@@ -52,11 +60,24 @@ impl ProfileRepository for SeaOrmProfileRepository {
             notify_on_verification: Set(false),
             created_at: Set(new.created_at),
         };
-        match profile::Entity::insert(row)
-            .exec_with_returning(&self.0.db)
-            .await
-        {
-            Ok(model) => Ok(profile_from(model)?),
+        let txn = self.0.db.begin().await.map_err(port)?;
+        // an address never confirmed is no one's: its pending profile gives way
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            match txn.get_database_backend() {
+                DbBackend::Sqlite => DELETE_UNCONFIRMED_OF_EMAIL.replace('$', "?"),
+                _ => DELETE_UNCONFIRMED_OF_EMAIL.to_owned(),
+            },
+            [new.email.as_str().into()],
+        ))
+        .await
+        .map_err(port)?;
+        let inserted = profile::Entity::insert(row).exec_with_returning(&txn).await;
+        match inserted {
+            Ok(model) => {
+                txn.commit().await.map_err(port)?;
+                Ok(profile_from(model)?)
+            }
             Err(e) => match violation(&e) {
                 Some(Violation::Unique(text)) if text.contains("email") => {
                     Err(CreateProfileStoreError::EmailTaken)
@@ -65,6 +86,18 @@ impl ProfileRepository for SeaOrmProfileRepository {
                 _ => Err(port(e).into()),
             },
         }
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn purge_unconfirmed(&self, created_before: OffsetDateTime) -> Result<u64, PortError> {
+        let result = profile::Entity::delete_many()
+            .filter(profile::Column::EmailVerified.eq(false))
+            .filter(profile::Column::PasswordHash.is_not_null())
+            .filter(profile::Column::CreatedAt.lt(created_before))
+            .exec(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(result.rows_affected)
     }
 
     #[instrument(skip_all, err(level = "debug"))]

@@ -670,6 +670,18 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
                 Ok(n) => tracing::info!(sessions = n, "expired sessions removed"),
                 Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
             }
+            // profiles whose confirmation link expired unused hold no claim to anything
+            let confirmation = sand_http::pages::account::VERIFY_EMAIL_VALID;
+            match state
+                .ports
+                .profiles
+                .purge_unconfirmed(now - confirmation)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(profiles = n, "profiles never confirmed removed"),
+                Err(e) => tracing::warn!(error = %e, "could not remove unconfirmed profiles"),
+            }
         }
     });
 

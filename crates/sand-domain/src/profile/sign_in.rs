@@ -9,7 +9,7 @@ use crate::error::PortError;
 use crate::ports::{
     CertifiedIdentity, Clock, CreateProfileStoreError, PasswordHasher, ProfileRepository,
 };
-use crate::profile::{NewCredentials, NewProfile, Profile};
+use crate::profile::{NewCredentials, NewProfile, Profile, ProfileId};
 
 /// Why a password log-in failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,38 @@ impl LogIn {
             return Err(LogInError::EmailNotVerified);
         }
         Ok(profile)
+    }
+
+    /// Confirms the e-mail address of profile `id` (whose link the caller checked) and
+    /// logs in, if `password` is the profile's: the person who confirms is the person who
+    /// registered, not merely whoever reads the mailbox of an address someone else
+    /// registered with a password of their own.
+    ///
+    /// # Errors
+    /// [`LogInError::InvalidCredentials`] (no such password profile, or another
+    /// password), or [`LogInError::Unexpected`].
+    pub async fn confirm_email(
+        &self,
+        id: ProfileId,
+        password: &Password,
+    ) -> Result<Profile, LogInError> {
+        let Some(hash) = self.profiles.password_hash(id).await? else {
+            let _ = self
+                .hasher
+                .verify(password, &PasswordHash::new(DUMMY_HASH.to_owned()))
+                .await?;
+            return Err(LogInError::InvalidCredentials);
+        };
+        if !self.hasher.verify(password, &hash).await? {
+            return Err(LogInError::InvalidCredentials);
+        }
+        if !self.profiles.mark_email_verified(id).await? {
+            return Err(LogInError::InvalidCredentials);
+        }
+        self.profiles
+            .get(id)
+            .await?
+            .ok_or(LogInError::InvalidCredentials)
     }
 }
 
@@ -215,6 +247,46 @@ mod tests {
         let unknown = log_in(nobody, true).execute(&email(), &password()).await;
         assert!(matches!(wrong, Err(LogInError::InvalidCredentials)));
         assert!(matches!(unknown, Err(LogInError::InvalidCredentials)));
+    }
+
+    #[tokio::test]
+    async fn confirming_an_address_takes_the_registrants_password() {
+        let mut profiles = MockProfileRepository::new();
+        profiles
+            .expect_password_hash()
+            .returning(|_| Ok(Some(PasswordHash::new("$argon2id$real".into()))));
+        profiles
+            .expect_mark_email_verified()
+            .times(1)
+            .returning(|_| Ok(true));
+        profiles
+            .expect_get()
+            .returning(|_| Ok(Some(profile(1, marie()))));
+        let confirmed = log_in(profiles, true)
+            .confirm_email(profile_id(1), &password())
+            .await
+            .unwrap();
+        assert_eq!(confirmed.id, profile_id(1));
+
+        // another password (the mailbox's owner did not register this profile): nothing
+        let mut profiles = MockProfileRepository::new();
+        profiles
+            .expect_password_hash()
+            .returning(|_| Ok(Some(PasswordHash::new("$argon2id$real".into()))));
+        profiles.expect_mark_email_verified().never();
+        let refused = log_in(profiles, false)
+            .confirm_email(profile_id(1), &password())
+            .await;
+        assert!(matches!(refused, Err(LogInError::InvalidCredentials)));
+
+        // no such password profile: the same answer, after a hash check
+        let mut profiles = MockProfileRepository::new();
+        profiles.expect_password_hash().returning(|_| Ok(None));
+        profiles.expect_mark_email_verified().never();
+        let refused = log_in(profiles, true)
+            .confirm_email(profile_id(1), &password())
+            .await;
+        assert!(matches!(refused, Err(LogInError::InvalidCredentials)));
     }
 
     #[tokio::test]

@@ -14,9 +14,9 @@ use sand_domain::identity::{
     BirthDate, BirthDateError, BirthName, FirstNames, FirstNamesError, Identity, NameError,
 };
 use sand_domain::ports::Mail;
-use sand_domain::profile::ProfileId;
 use sand_domain::profile::create::{CreateProfileError, CreateProfileRequest};
 use sand_domain::profile::sign_in::LogInError;
+use sand_domain::profile::{Profile, ProfileId};
 use serde::Deserialize;
 use time::{Date, Duration};
 
@@ -273,7 +273,7 @@ fn check_your_mail(
 ) -> Result<Response, WebError> {
     let mut paragraphs = vec![
         "Si cette adresse peut être utilisée, un e-mail vient de vous y être envoyé avec un lien pour confirmer votre adresse (valable 48 heures).".to_owned(),
-        "Suivez ce lien, puis connectez-vous. Pensez à regarder dans vos indésirables.".to_owned(),
+        "Suivez ce lien et saisissez le mot de passe que vous venez de choisir : vous serez connecté. Pensez à regarder dans vos indésirables.".to_owned(),
     ];
     let mut link = None;
     if state.settings.demo {
@@ -378,36 +378,117 @@ fn profile_of_token(token: &str) -> Option<ProfileId> {
     uuid::Uuid::try_parse(data).ok().map(ProfileId)
 }
 
+#[derive(Template)]
+#[template(path = "confirm_email.html")]
+struct ConfirmEmailPage {
+    chrome: Chrome,
+    token: String,
+    errors: Vec<String>,
+}
+
+/// The profile a confirmation link is for, if the link is genuine and unexpired.
+async fn confirmation_target(state: &AppState, token: &str) -> Result<Option<Profile>, WebError> {
+    let Some(id) = profile_of_token(token) else {
+        return Ok(None);
+    };
+    let Some(profile) = state.ports.profiles.get(id).await? else {
+        return Ok(None);
+    };
+    let now = state.ports.clock.now();
+    Ok(state
+        .signer
+        .open(Purpose::VerifyEmail, token, profile.email.as_str(), now)
+        .map(|_| profile))
+}
+
+const CONFIRM_RETRY: (&str, &str) = ("/connexion", "Se connecter pour recevoir un nouveau lien");
+
+/// The confirmation link's page: it asks for the password chosen at registration, so
+/// that reading the mailbox alone does not confirm a profile someone else registered.
 #[handler]
 pub async fn confirm_email(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, WebError> {
-    let retry = ("/connexion", "Se connecter pour recevoir un nouveau lien");
-    let Some(id) = profile_of_token(&q.jeton) else {
-        return invalid_link(&state, &visitor, "de confirmation", retry);
+    let Some(profile) = confirmation_target(&state, &q.jeton).await? else {
+        return invalid_link(&state, &visitor, "de confirmation", CONFIRM_RETRY);
     };
-    let Some(profile) = state.ports.profiles.get(id).await? else {
-        return invalid_link(&state, &visitor, "de confirmation", retry);
-    };
-    let now = state.ports.clock.now();
-    if state
-        .signer
-        .open(Purpose::VerifyEmail, &q.jeton, profile.email.as_str(), now)
-        .is_none()
-    {
-        return invalid_link(&state, &visitor, "de confirmation", retry);
+    if profile.email_verified {
+        return page(
+            StatusCode::OK,
+            &MessagePage {
+                chrome: Chrome::new(&state, &visitor, "Adresse déjà confirmée"),
+                paragraphs: vec!["Votre adresse e-mail est déjà confirmée. Connectez-vous pour rattacher vos diplômes.".to_owned()],
+                link: Some(("/connexion".to_owned(), "Se connecter".to_owned())),
+            },
+        );
     }
-    state.ports.profiles.mark_email_verified(id).await?;
     page(
         StatusCode::OK,
-        &MessagePage {
-            chrome: Chrome::new(&state, &visitor, "Adresse confirmée"),
-            paragraphs: vec!["Votre adresse e-mail est confirmée. Vous pouvez maintenant vous connecter et rattacher vos diplômes.".to_owned()],
-            link: Some(("/connexion".to_owned(), "Se connecter".to_owned())),
+        &ConfirmEmailPage {
+            chrome: Chrome::new(&state, &visitor, "Confirmer mon adresse e-mail"),
+            token: q.jeton,
+            errors: Vec::new(),
         },
     )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ConfirmEmailForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    jeton: String,
+    #[serde(default)]
+    mot_de_passe: String,
+}
+
+#[handler]
+pub async fn confirm_email_submit(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let form: ConfirmEmailForm = read_form(body, state.settings.max_body_bytes).await?;
+    visitor.check_csrf(&state, &form.csrf)?;
+    let Some(profile) = confirmation_target(&state, &form.jeton).await? else {
+        return invalid_link(&state, &visitor, "de confirmation", CONFIRM_RETRY);
+    };
+    // guessing the password here is guessing a login: the same limits
+    if !state
+        .limiters
+        .login(visitor.client, &profile.email.as_str().to_lowercase())
+    {
+        return Err(WebError::TooManyRequests);
+    }
+    let refused = || {
+        page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ConfirmEmailPage {
+                chrome: Chrome::new(&state, &visitor, "Confirmer mon adresse e-mail"),
+                token: form.jeton.clone(),
+                errors: vec!["Ce n'est pas le mot de passe de ce profil. Saisissez celui que vous avez choisi en le créant ; si vous ne le reconnaissez pas, créez votre profil de nouveau.".to_owned()],
+            },
+        )
+    };
+    let Ok(password) = Password::for_login(&form.mot_de_passe) else {
+        return refused();
+    };
+    match state.log_in.confirm_email(profile.id, &password).await {
+        Ok(confirmed) => {
+            tracing::info!(event = "email_confirmed", profile = %confirmed.id.0, "e-mail address confirmed");
+            let cookie = start_session(&state, &visitor, confirmed.id, None).await?;
+            let mut response = see_other("/espace");
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                cookie.parse().map_err(WebError::unexpected)?,
+            );
+            Ok(response)
+        }
+        Err(LogInError::InvalidCredentials | LogInError::EmailNotVerified) => refused(),
+        Err(LogInError::Unexpected(e)) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

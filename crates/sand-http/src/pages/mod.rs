@@ -194,7 +194,10 @@ pub(crate) fn routes() -> Route {
             get(account::register_form).post(account::register_submit),
         )
         .at("/compte/creer/confirmer", post(account::register_confirm))
-        .at("/compte/confirmer", get(account::confirm_email))
+        .at(
+            "/compte/confirmer",
+            get(account::confirm_email).post(account::confirm_email_submit),
+        )
         .at("/compte/renvoyer", post(account::resend_verification))
         .at(
             "/connexion",

@@ -345,3 +345,32 @@ async fn a_forged_callback_error_cannot_write_lines_into_the_logs() {
         errors[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_profile_registered_with_the_address_and_never_confirmed_does_not_block_franceconnect() {
+    let app = TestApp::with_provider(provider(|| Ok(angela()))).await;
+    // someone registers Angela's address with a password, and never confirms it
+    let mut squatter = app.browser();
+    squatter
+        .register(
+            "Dubois",
+            "Angela",
+            "24/08/1962",
+            "angela.dubois@exemple.fr",
+            "un mot de passe quelconque",
+        )
+        .await;
+    let mut b = app.browser();
+    b.get("/connexion/franceconnect").await;
+    let back = b
+        .get("/connexion/franceconnect/retour?code=code-1&state=etat-1")
+        .await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(back.location(), "/espace");
+    assert!(
+        b.get("/espace/profil")
+            .await
+            .body
+            .contains("Angela Claire Louise")
+    );
+}

@@ -409,3 +409,108 @@ async fn every_api_refusal_by_a_rate_limit_says_when_to_come_back() {
     assert_eq!(refused.status, 429);
     assert_eq!(refused.header("retry-after"), "60");
 }
+
+const ATTACKER_PASSWORD: &str = "mot de passe de l'attaquant";
+
+fn token_of(mail: &sand_domain::ports::Mail) -> String {
+    match mail {
+        sand_domain::ports::Mail::VerifyEmail { token, .. } => token.expose().to_owned(),
+        other => panic!("expected a confirmation mail, got {other:?}"),
+    }
+}
+
+fn confirmation_to(address: &'static str) -> impl Fn(&sand_domain::ports::Mail) -> bool {
+    move |m| matches!(m, sand_domain::ports::Mail::VerifyEmail { to, .. } if to.as_str() == address)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attacker_who_registers_the_victims_address_first_never_gets_the_account() {
+    let app = TestApp::new().await;
+    // the attacker registers the victim's address with a password of theirs, and waits
+    let mut attacker = app.browser();
+    let page = attacker
+        .register(
+            "Durand",
+            "Camille Marie",
+            "12/04/2003",
+            "camille@exemple.fr",
+            ATTACKER_PASSWORD,
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    let attackers_link = token_of(
+        &app.wait_for_mail(confirmation_to("camille@exemple.fr"))
+            .await,
+    );
+
+    // the victim asks for a new link: it is the attacker's pending profile's, and the
+    // victim's password does not confirm it
+    let mut victim = app.browser();
+    let csrf = victim.get("/connexion").await.csrf();
+    let asked = victim
+        .post_form(
+            "/compte/renvoyer",
+            &[("csrf", csrf.as_str()), ("email", "camille@exemple.fr")],
+        )
+        .await;
+    assert_eq!(asked.status, 200);
+    let resent = token_of(
+        &app.wait_for_mail(confirmation_to("camille@exemple.fr"))
+            .await,
+    );
+    let refused = victim.confirm(&resent, PASSWORD).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let refused = victim.confirm(&attackers_link, PASSWORD).await;
+    assert_eq!(refused.status, 422);
+
+    // the victim registers: the pending profile gives way, a link is sent for theirs
+    let page = victim
+        .register(
+            "Durand",
+            "Camille Marie",
+            "12/04/2003",
+            "camille@exemple.fr",
+            PASSWORD,
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    let victims_link = token_of(
+        &app.wait_for_mail(confirmation_to("camille@exemple.fr"))
+            .await,
+    );
+    let confirmed = victim.confirm(&victims_link, PASSWORD).await;
+    assert_eq!(confirmed.status, 303, "{}", confirmed.body);
+    assert_eq!(confirmed.location(), "/espace");
+
+    // the attacker's links and password are worth nothing now
+    let mut attacker = app.browser();
+    assert_eq!(
+        attacker
+            .get(&format!("/compte/confirmer?jeton={attackers_link}"))
+            .await
+            .status,
+        400,
+        "the attacker's profile is gone"
+    );
+    let login = attacker
+        .login("camille@exemple.fr", ATTACKER_PASSWORD)
+        .await;
+    assert_eq!(login.status, 422);
+    // and a confirmed address is not replaced by a new registration
+    let again = attacker
+        .register(
+            "Durand",
+            "Camille Marie",
+            "12/04/2003",
+            "camille@exemple.fr",
+            ATTACKER_PASSWORD,
+        )
+        .await;
+    assert_eq!(again.status, 200, "the same answer as for a new address");
+    let login = victim.log_out().await;
+    assert_eq!(login.status, 303);
+    assert_eq!(
+        victim.login("camille@exemple.fr", PASSWORD).await.status,
+        303
+    );
+}

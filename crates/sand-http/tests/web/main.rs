@@ -176,9 +176,24 @@ async fn the_whole_journey_create_confirm_log_in_attach_download_verify_detach_d
     assert_eq!(early.status, 422);
     assert!(early.body.contains("Renvoyer le lien"));
     let token = app.last_token().await;
-    let confirmed = b.get(&format!("/compte/confirmer?jeton={token}")).await;
-    assert_eq!(confirmed.status, 200);
-    assert!(confirmed.body.contains("Adresse confirmée"));
+    let form = b.get(&format!("/compte/confirmer?jeton={token}")).await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("Confirmer mon adresse e-mail"));
+    // the link alone confirms nothing: the password chosen at registration is asked
+    let wrong = b.confirm(&token, "pas le bon mot de passe").await;
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong.body.contains("pas le mot de passe de ce profil"),
+        "{}",
+        wrong.body
+    );
+    let confirmed = b.confirm(&token, PASSWORD).await;
+    assert_eq!(confirmed.status, 303);
+    assert_eq!(confirmed.location(), "/espace", "confirmed and signed in");
+    assert_eq!(b.get("/espace").await.status, 200);
+    let again = b.get(&format!("/compte/confirmer?jeton={token}")).await;
+    assert!(again.body.contains("Adresse déjà confirmée"));
+    assert_eq!(b.log_out().await.status, 303);
 
     let wrong = b
         .login("camille@exemple.fr", "pas le bon mot de passe")
@@ -477,6 +492,10 @@ async fn every_state_changing_form_refuses_a_missing_or_foreign_csrf_token() {
         ("/mot-de-passe-oublie", &[("email", "a@b.fr")]),
         ("/mot-de-passe/nouveau", &[("jeton", "x")]),
         ("/compte/renvoyer", &[("email", "a@b.fr")]),
+        (
+            "/compte/confirmer",
+            &[("jeton", "x"), ("mot_de_passe", "x")],
+        ),
         (
             "/espace/diplomes",
             &[("diplome", "BACG"), ("session", "2021"), ("academie", "10")],
@@ -1138,7 +1157,8 @@ async fn behind_tls_cookies_are_secure_host_only_and_hsts_is_sent() {
     )
     .await;
     let token = app.last_token().await;
-    b.get(&format!("/compte/confirmer?jeton={token}")).await;
+    assert_eq!(b.confirm(&token, PASSWORD).await.status, 303);
+    assert_eq!(b.log_out().await.status, 303);
     let login = b.login("camille@exemple.fr", PASSWORD).await;
     let session = login.header("set-cookie");
     assert!(

@@ -279,11 +279,26 @@ impl TestApp {
         b.register(birth_name, first_names, birth_date, email, PASSWORD)
             .await;
         let token = self.last_token().await;
-        let page = b.get(&format!("/compte/confirmer?jeton={token}")).await;
-        assert_eq!(page.status, 200, "{}", page.body);
-        let page = b.login(email, PASSWORD).await;
+        let page = b.confirm(&token, PASSWORD).await;
         assert_eq!(page.status, 303, "{}", page.body);
+        assert_eq!(page.location(), "/espace");
         b
+    }
+
+    /// The mails queued until one satisfies `wanted` (sent off the request, e.g. a new
+    /// confirmation link); fails after ten seconds.
+    pub async fn wait_for_mail(&self, wanted: impl Fn(&Mail) -> bool) -> Mail {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(mail) = self.mails().await.into_iter().find(|m| wanted(m)) {
+                return mail;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no such mail was queued"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// The token of the last verification or reset mail.
@@ -455,6 +470,27 @@ impl Browser<'_> {
         all.extend_from_slice(&fields);
         all.extend_from_slice(&[("mot_de_passe", password), ("confirmation", password)]);
         self.post_form("/compte/creer/confirmer", &all).await
+    }
+
+    /// Follows a confirmation link and gives the password chosen at registration.
+    pub async fn confirm(&mut self, token: &str, password: &str) -> Page {
+        let form = self.get(&format!("/compte/confirmer?jeton={token}")).await;
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = form.csrf();
+        self.post_form(
+            "/compte/confirmer",
+            &[
+                ("csrf", csrf.as_str()),
+                ("jeton", token),
+                ("mot_de_passe", password),
+            ],
+        )
+        .await
+    }
+
+    /// Logs out (from a signed-in page).
+    pub async fn log_out(&mut self) -> Page {
+        self.submit("/espace", "/deconnexion", &[]).await
     }
 
     pub async fn login(&mut self, email: &str, password: &str) -> Page {

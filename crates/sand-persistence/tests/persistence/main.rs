@@ -54,4 +54,5 @@ on_both_backends!(
     the_outbox_queues_claims_retries_and_abandons,
     sessions_and_passwords_round_trip_and_go_with_their_profile,
     expected_refusals_are_not_logged_as_errors,
+    unconfirmed_profiles_give_way_and_are_purged,
 );

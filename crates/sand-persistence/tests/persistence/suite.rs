@@ -345,12 +345,13 @@ pub async fn profiles_round_trip_and_emails_are_unique(db: &TestStore) {
     assert_eq!(found.id, created.id);
     assert!(hash.as_str().starts_with("$argon2id$"));
 
+    assert!(profiles.mark_email_verified(created.id).await.unwrap());
+    // a confirmed address is taken (see unconfirmed_profiles_give_way_and_are_purged)
     let again = profiles
         .create(password_profile("zoé.ndiaye@exemple.fr", zoe()))
         .await;
     assert!(matches!(again, Err(CreateProfileStoreError::EmailTaken)));
 
-    assert!(profiles.mark_email_verified(created.id).await.unwrap());
     assert!(
         profiles
             .get(created.id)
@@ -1049,6 +1050,7 @@ pub async fn expected_refusals_are_not_logged_as_errors(db: &TestStore) {
         .create(password_profile("zoe@exemple.fr", zoe()))
         .await
         .unwrap();
+    assert!(profiles.mark_email_verified(owner.id).await.unwrap());
     assert!(matches!(
         profiles
             .create(password_profile("zoe@exemple.fr", zoe()))
@@ -1098,4 +1100,54 @@ pub async fn expected_refusals_are_not_logged_as_errors(db: &TestStore) {
     let text = logs.text();
     assert!(!text.contains("ERROR"), "{text}");
     assert!(!text.contains(" WARN "), "{text}");
+}
+
+/// A profile whose address was never confirmed gives way to a new registration of the
+/// address, and is purged once its link expired; a confirmed one does neither.
+pub async fn unconfirmed_profiles_give_way_and_are_purged(db: &TestStore) {
+    let profiles = db.store.profiles();
+    let pending = profiles
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let mut again = password_profile("zoe@exemple.fr", zoe());
+    again.credentials = sand_domain::profile::NewCredentials::Password(PasswordHash::new(
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$YXV0cmU".into(),
+    ));
+    let replacing = profiles.create(again).await.unwrap();
+    assert_ne!(replacing.id, pending.id);
+    assert_eq!(profiles.get(pending.id).await.unwrap(), None);
+    assert!(profiles.mark_email_verified(replacing.id).await.unwrap());
+    // confirmed: the address is taken for good
+    assert!(matches!(
+        profiles
+            .create(password_profile("zoe@exemple.fr", zoe()))
+            .await,
+        Err(CreateProfileStoreError::EmailTaken)
+    ));
+    // a FranceConnect sign-up takes the address of a pending password profile too
+    let pending = profiles
+        .create(password_profile("marie@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    profiles
+        .create(franceconnect_profile(
+            "marie@exemple.fr",
+            "sub-marie",
+            zoe(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(profiles.get(pending.id).await.unwrap(), None);
+
+    // purge: only unconfirmed password profiles created before the limit
+    let old = profiles
+        .create(password_profile("ancien@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let limit = NOW + time::Duration::seconds(1);
+    assert_eq!(profiles.purge_unconfirmed(limit).await.unwrap(), 1);
+    assert_eq!(profiles.get(old.id).await.unwrap(), None);
+    assert!(profiles.get(replacing.id).await.unwrap().is_some());
+    assert_eq!(profiles.purge_unconfirmed(limit).await.unwrap(), 0);
 }
