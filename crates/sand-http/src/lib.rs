@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod pages;
 pub mod state;
 pub mod system;
+pub mod timeouts;
 pub mod tokens;
 mod verifying;
 pub mod web;

@@ -12,6 +12,7 @@ use sand_attestation::{PdfAttestationRenderer, SigningKeys, VerificationKeys};
 use sand_domain::ports::SessionStore;
 use sand_http::hasher::Argon2Hasher;
 use sand_http::system::{OsKeyGenerator, SystemClock};
+use sand_http::timeouts::{ConnectionTimeouts, GuardedAcceptor};
 use sand_http::{AppState, DemoPerson, Ports, WebSettings};
 use sand_mail::{
     MailSettings, MailTransport, OutboxSender, Security, SenderSettings, TransportConfig,
@@ -154,6 +155,19 @@ pub struct ServeArgs {
     /// (keep it private: e.g. 127.0.0.1:9464). Off when unset.
     #[arg(long, env = "SAND_METRICS_LISTEN", value_name = "ADDRESS")]
     pub metrics_listen: Option<String>,
+    /// Seconds a request may take to send its header block, from its first byte.
+    #[arg(long, env = "SAND_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a request may take from its first byte to its answer (its body included:
+    /// a body sent a few bytes at a time is cut off).
+    #[arg(long, env = "SAND_REQUEST_TIMEOUT", default_value_t = 60, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
+    /// Seconds a kept-alive connection may stay open with no request under way.
+    #[arg(long, env = "SAND_IDLE_TIMEOUT", default_value_t = 60, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
 }
 
 /// Why the service did not start or stopped.
@@ -570,7 +584,15 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     one_way::check(&access, deployment)?;
 
     let listener = TcpListener::bind(args.listen.clone());
-    let acceptor = listener.into_acceptor().await?;
+    // slow clients cannot hold connections: header, request and idle deadlines
+    let acceptor = GuardedAcceptor::new(
+        listener.into_acceptor().await?,
+        ConnectionTimeouts {
+            header: Duration::from_secs(args.header_timeout),
+            request: Duration::from_secs(args.request_timeout),
+            idle: Duration::from_secs(args.idle_timeout),
+        },
+    );
     let local = acceptor
         .local_addr()
         .first()

@@ -9,6 +9,7 @@ mod franceconnect;
 mod fuzz;
 mod hardening;
 mod support;
+mod timeouts;
 
 use poem::http::Method;
 use sand_domain::ports::Mail;
