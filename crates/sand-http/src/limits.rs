@@ -14,15 +14,21 @@ use std::sync::{Mutex, PoisonError};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sand_domain::control_key::ControlKey;
 use sand_domain::profile::ProfileId;
-use time::Date;
+use time::{Date, Duration, OffsetDateTime};
 
 /// Allowed rates. Each is a burst that refills evenly over its period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
     /// Login attempts per client address per minute.
     pub logins_per_client_per_minute: u32,
-    /// Login attempts per e-mail address per hour (distributed guessing of one account).
-    pub logins_per_email_per_hour: u32,
+    /// Login attempts on one account from one client address per hour.
+    pub logins_per_account_per_client_per_hour: u32,
+    /// Failed logins on one account within an hour, from all clients, after which the
+    /// account is slowed (not locked): browsers that never signed in to it get one
+    /// attempt per [`RateLimits::login_slowing_interval_secs`].
+    pub login_failures_before_slowing: u32,
+    /// The interval between attempts on a slowed account, in seconds.
+    pub login_slowing_interval_secs: u32,
     /// Account creations per client address per hour.
     pub accounts_per_client_per_hour: u32,
     /// Password-reset and verification-mail requests per client address per hour.
@@ -46,7 +52,9 @@ impl Default for RateLimits {
     fn default() -> Self {
         Self {
             logins_per_client_per_minute: 10,
-            logins_per_email_per_hour: 20,
+            logins_per_account_per_client_per_hour: 10,
+            login_failures_before_slowing: 20,
+            login_slowing_interval_secs: 30,
             accounts_per_client_per_hour: 10,
             mail_requests_per_client_per_hour: 10,
             verifications_per_client_per_minute: 30,
@@ -138,6 +146,42 @@ pub enum KeyGate {
     Open { birth_date_required: bool },
 }
 
+/// What the limits allow a login attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginGate {
+    Allowed,
+    /// The client's budget, or its budget on this account, is spent.
+    TooMany,
+    /// The account is slowed: the next attempt from an unknown browser in this long.
+    SlowedDown {
+        retry_after_secs: u64,
+    },
+}
+
+/// Failed logins are counted per account over this window.
+const FAILURE_WINDOW: Duration = Duration::HOUR;
+
+/// One account's failed logins in the current window.
+#[derive(Debug)]
+struct AccountFailures {
+    since: OffsetDateTime,
+    count: u32,
+    /// When an unknown browser last got its one attempt on the slowed account.
+    last_slowed_attempt: Option<OffsetDateTime>,
+}
+
+impl AccountFailures {
+    fn forget_old(&mut self, now: OffsetDateTime) {
+        if now - self.since > FAILURE_WINDOW {
+            *self = Self {
+                since: now,
+                count: 0,
+                last_slowed_attempt: None,
+            };
+        }
+    }
+}
+
 /// A control key as the limits count it: canonical (`O` read as `0`, `I`/`L` as `1`),
 /// so that spellings of one key share one budget.
 type CanonicalKey = String;
@@ -147,7 +191,8 @@ type CanonicalKey = String;
 pub struct Limiters {
     limits: RateLimits,
     logins_per_client: Keyed<ClientKey>,
-    logins_per_email: Keyed<String>,
+    logins_per_account_and_client: Keyed<(String, ClientKey)>,
+    login_failures: Mutex<HashMap<String, AccountFailures>>,
     accounts: Keyed<ClientKey>,
     mail_requests: Keyed<ClientKey>,
     verifications_per_client: Keyed<ClientKey>,
@@ -163,7 +208,8 @@ impl Limiters {
         Self {
             limits: *limits,
             logins_per_client: per_minute(limits.logins_per_client_per_minute),
-            logins_per_email: per_hour(limits.logins_per_email_per_hour),
+            logins_per_account_and_client: per_hour(limits.logins_per_account_per_client_per_hour),
+            login_failures: Mutex::new(HashMap::new()),
             accounts: per_hour(limits.accounts_per_client_per_hour),
             mail_requests: per_hour(limits.mail_requests_per_client_per_hour),
             verifications_per_client: per_minute(limits.verifications_per_client_per_minute),
@@ -174,13 +220,78 @@ impl Limiters {
         }
     }
 
-    /// Whether a login attempt may go on (both the client and the account have budget).
-    pub fn login(&self, client: ClientKey, email_key: &str) -> bool {
-        self.logins_per_client.check_key(&client).is_ok()
-            && self
-                .logins_per_email
-                .check_key(&email_key.to_owned())
-                .is_ok()
+    /// Whether a login attempt on the account `email_key` may go on now.
+    ///
+    /// The client's budget and its budget on this account are spent by every attempt.
+    /// An account that failed too often this hour is slowed, never locked: a browser that
+    /// signed in to it before (`known_device`) passes; others get one attempt per
+    /// interval, and are told how long to wait.
+    pub fn login(
+        &self,
+        now: OffsetDateTime,
+        client: ClientKey,
+        email_key: &str,
+        known_device: bool,
+    ) -> LoginGate {
+        if self.logins_per_client.check_key(&client).is_err()
+            || self
+                .logins_per_account_and_client
+                .check_key(&(email_key.to_owned(), client))
+                .is_err()
+        {
+            return LoginGate::TooMany;
+        }
+        if known_device {
+            return LoginGate::Allowed;
+        }
+        let mut failures = self
+            .login_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(account) = failures.get_mut(email_key) else {
+            return LoginGate::Allowed;
+        };
+        account.forget_old(now);
+        if account.count < self.limits.login_failures_before_slowing {
+            return LoginGate::Allowed;
+        }
+        let interval = Duration::seconds(i64::from(self.limits.login_slowing_interval_secs));
+        match account.last_slowed_attempt {
+            Some(last) if now < last + interval => LoginGate::SlowedDown {
+                retry_after_secs: u64::try_from((last + interval - now).whole_seconds())
+                    .unwrap_or(0)
+                    .max(1),
+            },
+            _ => {
+                account.last_slowed_attempt = Some(now);
+                LoginGate::Allowed
+            }
+        }
+    }
+
+    /// Counts a failed login on the account `email_key`.
+    pub fn login_failed(&self, now: OffsetDateTime, email_key: &str) {
+        let mut failures = self
+            .login_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let account = failures
+            .entry(email_key.to_owned())
+            .or_insert(AccountFailures {
+                since: now,
+                count: 0,
+                last_slowed_attempt: None,
+            });
+        account.forget_old(now);
+        account.count = account.count.saturating_add(1);
+    }
+
+    /// Forgets the failures of an account (its owner completed a password reset).
+    pub fn login_cleared(&self, email_key: &str) {
+        self.login_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(email_key);
     }
 
     pub fn account(&self, client: ClientKey) -> bool {
@@ -232,9 +343,15 @@ impl Limiters {
     }
 
     /// Forgets clients whose budget is full again (bounded memory).
-    pub fn forget_idle(&self) {
+    pub fn forget_idle(&self, now: OffsetDateTime) {
         self.logins_per_client.retain_recent();
-        self.logins_per_email.retain_recent();
+        self.logins_per_account_and_client.retain_recent();
+        if let Some(now) = now.checked_sub(FAILURE_WINDOW) {
+            self.login_failures
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|_, account| account.since >= now);
+        }
         self.accounts.retain_recent();
         self.mail_requests.retain_recent();
         self.verifications_per_client.retain_recent();

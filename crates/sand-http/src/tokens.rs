@@ -23,6 +23,8 @@ pub enum Purpose {
     ResetPassword,
     Csrf,
     FranceConnectLogin,
+    /// A browser that signed in to an account (exempt from the account's slowing).
+    KnownDevice,
 }
 
 impl Purpose {
@@ -32,6 +34,7 @@ impl Purpose {
             Self::ResetPassword => b"reset-password",
             Self::Csrf => b"csrf",
             Self::FranceConnectLogin => b"franceconnect-login",
+            Self::KnownDevice => b"known-device",
         }
     }
 }

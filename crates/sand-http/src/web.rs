@@ -27,6 +27,9 @@ const CSRF_COOKIE_SECURE: &str = "__Host-sand-csrf";
 /// The FranceConnect login in progress (signed, short-lived, single use).
 const FC_COOKIE: &str = "sand-fc";
 const FC_COOKIE_SECURE: &str = "__Host-sand-fc";
+/// A browser that signed in to an account before (signed, long-lived).
+const DEVICE_COOKIE: &str = "sand-appareil";
+const DEVICE_COOKIE_SECURE: &str = "__Host-sand-appareil";
 /// A session is touched at most this often (seconds), not on every request.
 const TOUCH_EVERY_SECS: i64 = 60;
 
@@ -53,6 +56,8 @@ pub struct Visitor {
     pub request_id: String,
     /// The raw FranceConnect login cookie, if any.
     pub(crate) franceconnect_pending: Option<String>,
+    /// The raw known-device cookie, if any.
+    pub(crate) known_device: Option<String>,
 }
 
 impl Visitor {
@@ -281,6 +286,15 @@ pub(crate) fn fc_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
+/// The known-device cookie's name: `__Host-` behind TLS.
+pub(crate) fn device_cookie_name(state: &AppState) -> &'static str {
+    if state.settings.secure {
+        DEVICE_COOKIE_SECURE
+    } else {
+        DEVICE_COOKIE
+    }
+}
+
 fn csrf_cookie_name(state: &AppState) -> &'static str {
     if state.settings.secure {
         CSRF_COOKIE_SECURE
@@ -430,6 +444,7 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
             client,
             request_id: request_id.clone(),
             franceconnect_pending: cookie_value(&jar, fc_cookie_name(&state)),
+            known_device: cookie_value(&jar, device_cookie_name(&state)),
         };
         // API bodies are bounded before any parser sees them (forms are bounded where
         // they are read): the PDF check takes a document, everything else small JSON

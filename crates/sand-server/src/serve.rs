@@ -681,7 +681,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
                 _ = tick.tick() => {}
                 _ = housekeeping_stop.wait_for(|stop| *stop) => break,
             }
-            state.limiters.forget_idle();
+            state.limiters.forget_idle(state.ports.clock.now());
             let now = state.ports.clock.now();
             let idle = time::Duration::try_from(state.settings.session_idle)
                 .unwrap_or(time::Duration::HOUR);

@@ -18,13 +18,16 @@ use sand_domain::profile::create::{CreateProfileError, CreateProfileRequest};
 use sand_domain::profile::sign_in::LogInError;
 use sand_domain::profile::{Profile, ProfileId};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use time::{Date, Duration};
 
 use super::MessagePage;
+use crate::limits::LoginGate;
 use crate::state::AppState;
 use crate::tokens::{Purpose, Signer};
 use crate::web::{
-    Chrome, Visitor, WebError, end_session, page, read_form, see_other, start_session,
+    Chrome, Visitor, WebError, device_cookie_name, end_session, page, read_form, see_other,
+    set_cookie, start_session,
 };
 
 /// How long an e-mail verification link is valid.
@@ -456,10 +459,9 @@ pub async fn confirm_email_submit(
         return invalid_link(&state, &visitor, "de confirmation", CONFIRM_RETRY);
     };
     // guessing the password here is guessing a login: the same limits
-    if !state
-        .limiters
-        .login(visitor.client, &profile.email.as_str().to_lowercase())
-    {
+    let email_key = email_key(profile.email.as_str());
+    let now = state.ports.clock.now();
+    if state.limiters.login(now, visitor.client, &email_key, false) != LoginGate::Allowed {
         return Err(WebError::TooManyRequests);
     }
     let refused = || {
@@ -478,15 +480,12 @@ pub async fn confirm_email_submit(
     match state.log_in.confirm_email(profile.id, &password).await {
         Ok(confirmed) => {
             tracing::info!(event = "email_confirmed", profile = %confirmed.id.0, "e-mail address confirmed");
-            let cookie = start_session(&state, &visitor, confirmed.id, None).await?;
-            let mut response = see_other("/espace");
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                cookie.parse().map_err(WebError::unexpected)?,
-            );
-            Ok(response)
+            signed_in_response(&state, &visitor, confirmed.id, &email_key).await
         }
-        Err(LogInError::InvalidCredentials | LogInError::EmailNotVerified) => refused(),
+        Err(LogInError::InvalidCredentials | LogInError::EmailNotVerified) => {
+            state.limiters.login_failed(now, &email_key);
+            refused()
+        }
         Err(LogInError::Unexpected(e)) => Err(e.into()),
     }
 }
@@ -588,9 +587,31 @@ pub async fn login_submit(
 ) -> Result<Response, WebError> {
     let form: LoginForm = read_form(body, state.settings.max_body_bytes).await?;
     visitor.check_csrf(&state, &form.csrf)?;
-    let email_key: String = form.email.trim().to_lowercase().chars().take(254).collect();
-    if !state.limiters.login(visitor.client, &email_key) {
-        return Err(WebError::TooManyRequests);
+    let email_key = email_key(&form.email);
+    let now = state.ports.clock.now();
+    let known = known_device(&state, &visitor, &email_key);
+    match state.limiters.login(now, visitor.client, &email_key, known) {
+        LoginGate::Allowed => {}
+        LoginGate::TooMany => return Err(WebError::TooManyRequests),
+        LoginGate::SlowedDown { retry_after_secs } => {
+            let mut response = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &LoginPage {
+                    chrome: Chrome::new(&state, &visitor, "Se connecter"),
+                    email: form.email.chars().take(254).collect(),
+                    errors: vec![slowed_message(retry_after_secs)],
+                    unverified: false,
+                },
+            )?;
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                retry_after_secs
+                    .to_string()
+                    .parse()
+                    .map_err(WebError::unexpected)?,
+            );
+            return Ok(response);
+        }
     }
     let refused = |unverified: bool, message: &str| {
         page(
@@ -608,25 +629,85 @@ pub async fn login_submit(
         Email::parse(&form.email),
         Password::for_login(&form.mot_de_passe),
     ) else {
+        state.limiters.login_failed(now, &email_key);
         return refused(false, WRONG);
     };
     match state.log_in.execute(&email, &password).await {
         Ok(profile) => {
-            let cookie = start_session(&state, &visitor, profile.id, None).await?;
-            let mut response = see_other("/espace");
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                cookie.parse().map_err(WebError::unexpected)?,
-            );
-            Ok(response)
+            tracing::info!(event = "login", profile = %profile.id.0, "signed in with a password");
+            signed_in_response(&state, &visitor, profile.id, &email_key).await
         }
-        Err(LogInError::InvalidCredentials) => refused(false, WRONG),
+        Err(LogInError::InvalidCredentials) => {
+            state.limiters.login_failed(now, &email_key);
+            refused(false, WRONG)
+        }
         Err(LogInError::EmailNotVerified) => {
             refused(true, "Confirmez d'abord votre adresse e-mail.")
         }
         Err(LogInError::Unexpected(e)) => Err(e.into()),
     }
 }
+
+/// How the limits know an account: its address as typed, trimmed and lower-cased.
+fn email_key(typed: &str) -> String {
+    typed.trim().to_lowercase().chars().take(254).collect()
+}
+
+/// What the known-device cookie holds for an account: a digest of its address.
+fn device_data(email_key: &str) -> String {
+    hex::encode(Sha256::digest(email_key.as_bytes()))
+}
+
+/// Whether this browser signed in to the account `email_key` before.
+fn known_device(state: &AppState, visitor: &Visitor, email_key: &str) -> bool {
+    let now = state.ports.clock.now();
+    visitor
+        .known_device
+        .as_deref()
+        .and_then(|token| state.signer.open(Purpose::KnownDevice, token, "", now))
+        .is_some_and(|data| data == device_data(email_key))
+}
+
+fn slowed_message(retry_after_secs: u64) -> String {
+    format!(
+        "Par sécurité, après de nombreuses tentatives infructueuses sur ce compte, une tentative n'est possible que toutes les quelques secondes depuis un appareil qui ne s'y est jamais connecté. Réessayez dans {retry_after_secs} s, ou choisissez un nouveau mot de passe avec « Mot de passe oublié »."
+    )
+}
+
+/// Signed in: a new session, the known-device cookie for this account, to the space.
+async fn signed_in_response(
+    state: &AppState,
+    visitor: &Visitor,
+    profile: ProfileId,
+    email_key: &str,
+) -> Result<Response, WebError> {
+    let cookie = start_session(state, visitor, profile, None).await?;
+    let expires = state.ports.clock.now() + KNOWN_DEVICE_VALID;
+    let device = state
+        .signer
+        .sign(Purpose::KnownDevice, &device_data(email_key), "", expires);
+    let mut response = see_other("/espace");
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        cookie.parse().map_err(WebError::unexpected)?,
+    );
+    headers.append(
+        header::SET_COOKIE,
+        set_cookie(
+            state,
+            device_cookie_name(state),
+            &device,
+            Some(KNOWN_DEVICE_VALID.whole_seconds()),
+        )
+        .parse()
+        .map_err(WebError::unexpected)?,
+    );
+    Ok(response)
+}
+
+/// How long a browser stays known to an account after signing in to it.
+const KNOWN_DEVICE_VALID: Duration = Duration::days(365);
 
 #[derive(Debug, Default, Deserialize)]
 pub struct CsrfForm {
@@ -863,7 +944,11 @@ pub async fn reset_submit(
     let hash = state.ports.hasher.hash(&password).await?;
     state.ports.profiles.set_password(profile.id, hash).await?;
     let ended = state.ports.sessions.delete_for_profile(profile.id).await?;
-    tracing::info!(profile = %profile.id.0, sessions_ended = ended, "password reset");
+    // the owner proved the mailbox and chose a new password: the account is not slowed
+    state
+        .limiters
+        .login_cleared(&email_key(profile.email.as_str()));
+    tracing::info!(event = "password_reset", profile = %profile.id.0, sessions_ended = ended, "password reset");
     page(
         StatusCode::OK,
         &MessagePage {

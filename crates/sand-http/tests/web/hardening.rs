@@ -514,3 +514,183 @@ async fn an_attacker_who_registers_the_victims_address_first_never_gets_the_acco
         303
     );
 }
+
+/// A login from `client` (behind the trusted proxy) in `browser`.
+async fn login_from(browser: &mut Browser<'_>, client: &str, password: &str) -> Page {
+    let csrf = browser.get("/connexion").await.csrf();
+    let body = serde_urlencoded::to_string([
+        ("csrf", csrf.as_str()),
+        ("email", "camille@exemple.fr"),
+        ("mot_de_passe", password),
+    ])
+    .unwrap();
+    let mut request = browser
+        .app
+        .client
+        .post("/connexion")
+        .header("x-forwarded-for", client)
+        .content_type("application/x-www-form-urlencoded")
+        .body(body);
+    let cookie = browser
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    request = request.header("cookie", cookie);
+    let response = request.send().await.0;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    for set in headers.get_all("set-cookie") {
+        let pair = set.to_str().unwrap().split(';').next().unwrap();
+        let (name, value) = pair.split_once('=').unwrap();
+        browser.cookies.insert(name.to_owned(), value.to_owned());
+    }
+    let bytes = response.into_body().into_vec().await.unwrap();
+    Page {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_passwords_from_everywhere_slow_an_account_but_never_lock_its_owner_out() {
+    let app = TestApp::with(|s| {
+        s.trust_forwarded_for = true;
+        s.limits.logins_per_account_per_client_per_hour = 3;
+        s.limits.login_failures_before_slowing = 10;
+        s.limits.login_slowing_interval_secs = 30;
+    })
+    .await;
+    // the owner signed in once on their own computer
+    let mut home = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(home.log_out().await.status, 303);
+
+    // one client gets three tries on the account, then nothing
+    let mut guesser = app.browser();
+    for _ in 0..3 {
+        assert_eq!(
+            login_from(&mut guesser, "203.0.113.9", "mauvais mot de passe")
+                .await
+                .status,
+            422
+        );
+    }
+    assert_eq!(
+        login_from(&mut guesser, "203.0.113.9", "mauvais mot de passe")
+            .await
+            .status,
+        429
+    );
+    // many clients: ten failures in all, then the account is slowed
+    for i in 0..7u8 {
+        let mut other = app.browser();
+        let page = login_from(
+            &mut other,
+            &format!("198.51.100.{i}"),
+            "mauvais mot de passe",
+        )
+        .await;
+        assert_eq!(page.status, 422);
+    }
+    let mut stranger = app.browser();
+    let first = login_from(&mut stranger, "192.0.2.1", "mauvais mot de passe").await;
+    assert_eq!(
+        first.status, 422,
+        "one attempt per interval still goes through"
+    );
+    let mut new_phone = app.browser();
+    let slowed = login_from(&mut new_phone, "192.0.2.2", PASSWORD).await;
+    assert_eq!(slowed.status, 429);
+    let wait: u64 = slowed.header("retry-after").parse().unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    assert!(
+        slowed.body.contains("Mot de passe oublié"),
+        "{}",
+        slowed.body
+    );
+
+    // the owner's own computer is not slowed
+    let page = login_from(&mut home, "192.0.2.3", PASSWORD).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    // and a new device gets in once the interval has passed
+    app.clock.advance(time::Duration::seconds(31));
+    let page = login_from(&mut new_phone, "192.0.2.2", PASSWORD).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completed_password_reset_ends_the_slowing_of_an_account() {
+    let app = TestApp::with(|s| {
+        s.trust_forwarded_for = true;
+        s.limits.login_failures_before_slowing = 3;
+    })
+    .await;
+    let _ = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    for i in 0..4u8 {
+        let mut other = app.browser();
+        login_from(
+            &mut other,
+            &format!("198.51.100.{i}"),
+            "mauvais mot de passe",
+        )
+        .await;
+    }
+    let mut new_phone = app.browser();
+    assert_eq!(
+        login_from(&mut new_phone, "192.0.2.2", PASSWORD)
+            .await
+            .status,
+        429
+    );
+    // the owner resets the password by mail
+    let mut owner = app.browser();
+    owner
+        .submit(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", "camille@exemple.fr")],
+        )
+        .await;
+    let mail = app
+        .wait_for_mail(|m| matches!(m, sand_domain::ports::Mail::PasswordReset { .. }))
+        .await;
+    let sand_domain::ports::Mail::PasswordReset { token, .. } = mail else {
+        unreachable!()
+    };
+    let new_password = "une toute autre phrase secrète";
+    let page = owner
+        .submit(
+            &format!("/compte/mot-de-passe?jeton={}", token.expose()),
+            "/mot-de-passe/nouveau",
+            &[
+                ("jeton", token.expose()),
+                ("mot_de_passe", new_password),
+                ("confirmation", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(
+        login_from(&mut new_phone, "192.0.2.2", new_password)
+            .await
+            .status,
+        303
+    );
+}

@@ -223,7 +223,9 @@ impl TestApp {
         let mut settings = WebSettings::new("Opérateur de test", "http://localhost");
         settings.limits = RateLimits {
             logins_per_client_per_minute: 1000,
-            logins_per_email_per_hour: 1000,
+            logins_per_account_per_client_per_hour: 1000,
+            login_failures_before_slowing: 1000,
+            login_slowing_interval_secs: 30,
             accounts_per_client_per_hour: 1000,
             mail_requests_per_client_per_hour: 1000,
             verifications_per_client_per_minute: 1000,
