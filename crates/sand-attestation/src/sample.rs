@@ -51,6 +51,7 @@ pub fn sample_attestation(now: OffsetDateTime) -> Result<Attestation, SampleErro
                 first_names: FirstNames::parse(["Camille", "Marie"]).map_err(bad)?,
                 birth_date: BirthDate::new(date!(2003 - 04 - 12), now.date()).map_err(bad)?,
                 birth_place: Some(BirthPlace::parse("Lyon 3e Arrondissement").map_err(bad)?),
+                birth_place_code: None,
             },
             usage_name: Some(UsageName::parse("Martin").map_err(bad)?),
             ine: None,

@@ -94,6 +94,7 @@ fn main() {
                 .unwrap_or_else(|_| FirstNames::parse(["X"]).unwrap()),
             birth_date: BirthDate::new(date!(2001 - 05 - 17), today).unwrap(),
             birth_place: None,
+            birth_place_code: None,
         })
         .collect();
     let reference = identities[0].clone();

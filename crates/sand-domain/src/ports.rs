@@ -230,6 +230,27 @@ pub enum CreateLinkStoreError {
     Port(#[from] PortError),
 }
 
+/// Why a link could not be taken over.
+#[derive(Debug, thiserror::Error)]
+pub enum TakeOverStoreError {
+    /// The link to end is no longer the active link of that profile (deleted, or taken,
+    /// meanwhile): nothing was changed.
+    #[error("the link changed meanwhile")]
+    Changed,
+    /// The new control key is already in use: draw another.
+    #[error("control key collision")]
+    KeyCollision,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// A diploma that left a profile because a certified claimant took it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenLink {
+    pub record: RecordId,
+    pub at: OffsetDateTime,
+}
+
 /// Why a link's key could not be replaced.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplaceKeyStoreError {
@@ -294,6 +315,26 @@ pub trait LinkRepository: Send + Sync {
         issued_at: OffsetDateTime,
     ) -> Result<Link, ReplaceKeyStoreError>;
 
+    /// Ends the active link `from` of profile `previous` and links its record to `new`,
+    /// atomically: the old key stops verifying at once, the event is appended to the
+    /// link log (kept for the exam office, it outlives both profiles' data), and
+    /// `notice` is queued for the previous holder in the same transaction.
+    ///
+    /// # Errors
+    /// [`TakeOverStoreError::Changed`], [`TakeOverStoreError::KeyCollision`], or a
+    /// [`PortError`]; on error nothing was changed.
+    async fn take_over(
+        &self,
+        from: LinkId,
+        previous: ProfileId,
+        new: NewLink,
+        notice: Mail,
+    ) -> Result<Link, TakeOverStoreError>;
+    /// The diplomas taken from `profile` by certified claimants, newest first.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn taken_from(&self, profile: ProfileId) -> Result<Vec<TakenLink>, PortError>;
     /// Deletes the link `id` if it belongs to `profile`. The record is untouched.
     ///
     /// # Errors
@@ -352,6 +393,10 @@ pub enum Mail {
     },
     /// The exam office withdrew a record the holder had attached.
     RecordWithdrawn { to: Email, scope: DiplomaScope },
+    /// A person whose identity FranceConnect certifies, born at the place the exam
+    /// office recorded, attached this diploma: it left the holder's profile, whose
+    /// identity was not certified. The mail says how to reach the exam office.
+    AttestationTakenOver { to: Email, scope: DiplomaScope },
     /// Many wrong names were tried today with the holder's control key: verifiers now
     /// need the birth date too, and the holder may renew the key (at most once a day).
     KeyGuessing { to: Email, scope: DiplomaScope },

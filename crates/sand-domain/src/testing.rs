@@ -25,6 +25,7 @@ pub fn identity(birth_name: &str, first_names: &[&str], birth_date: &str) -> Ide
         first_names: FirstNames::parse(first_names).unwrap(),
         birth_date: BirthDate::parse_iso(birth_date, TODAY).unwrap(),
         birth_place: None,
+        birth_place_code: None,
     }
 }
 

@@ -32,7 +32,7 @@ use openidconnect::{
 };
 use sand_domain::PortError;
 use sand_domain::credentials::Email;
-use sand_domain::identity::{BirthDate, BirthName, FirstNames, Identity};
+use sand_domain::identity::{BirthDate, BirthName, BirthPlaceCode, FirstNames, Identity};
 use sand_domain::ports::{
     AuthorizationRequest, CallbackParams, CertifiedIdentity, IdentityProvider,
     IdentityProviderError, PendingLogin,
@@ -104,6 +104,31 @@ pub struct PivotClaims {
 }
 
 impl AdditionalClaims for PivotClaims {}
+
+/// The INSEE code of the place of birth from FranceConnect's `birthplace` (a commune's
+/// code, for people born in France) and `birthcountry` (`99100` for France, another
+/// `99xxx` for people born abroad, whose `birthplace` is empty). `None` when neither
+/// says where: born in France with no commune given, or malformed values.
+#[must_use]
+pub fn birth_place_code(
+    birthplace: Option<&str>,
+    birthcountry: Option<&str>,
+) -> Option<BirthPlaceCode> {
+    let place = birthplace.map(str::trim).filter(|p| !p.is_empty());
+    let country = birthcountry.map(str::trim).filter(|c| !c.is_empty());
+    match (place, country) {
+        (Some(commune), _) => BirthPlaceCode::parse(commune)
+            .ok()
+            .filter(|c| !c.is_country()),
+        (None, Some(country)) if country != FRANCE => BirthPlaceCode::parse(country)
+            .ok()
+            .filter(BirthPlaceCode::is_country),
+        _ => None,
+    }
+}
+
+/// INSEE's code for France among countries.
+const FRANCE: &str = "99100";
 
 /// Discovery fields beyond the core ones that SAND reads.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -409,8 +434,13 @@ fn map_identity(
             first_names,
             birth_date,
             // FranceConnect gives an INSEE code, not a place name: records are not
-            // matched on the birth place
+            // matched on the birth place; the code decides between a certified claimant
+            // and an uncertified holder
             birth_place: None,
+            birth_place_code: birth_place_code(
+                extra.birthplace.as_deref(),
+                extra.birthcountry.as_deref(),
+            ),
         },
         email,
         birth_date_presumed,
@@ -569,5 +599,30 @@ impl IdentityProvider for FranceConnect {
                 &self.settings.post_logout_redirect_url,
             );
         Ok(url.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn code(place: Option<&str>, country: Option<&str>) -> Option<String> {
+        birth_place_code(place, country).map(|c| c.as_str().to_owned())
+    }
+
+    #[test]
+    fn the_birth_place_code_is_the_commune_in_france_and_the_country_abroad() {
+        assert_eq!(code(Some("75107"), Some("99100")), Some("75107".into()));
+        assert_eq!(code(Some("2a004"), Some("99100")), Some("2A004".into()));
+        assert_eq!(code(Some(""), Some("99350")), Some("99350".into()));
+        assert_eq!(code(None, Some("99350")), Some("99350".into()));
+        // born in France with no commune, or values that are not codes: unknown
+        assert_eq!(code(Some(""), Some("99100")), None);
+        assert_eq!(code(None, None), None);
+        assert_eq!(code(Some("Paris"), Some("99100")), None);
+        assert_eq!(code(Some("99350"), Some("99100")), None);
+        assert_eq!(code(None, Some("75107")), None);
     }
 }

@@ -206,6 +206,14 @@ async fn angela_dubois_logs_in_and_out_with_her_certified_identity() {
         "1962-08-24"
     );
     assert!(!identity.birth_date_presumed);
+    // the INSEE code of her place of birth (Paris 7e) is kept
+    assert_eq!(
+        identity
+            .identity
+            .birth_place_code
+            .map(|c| c.as_str().to_owned()),
+        Some("75107".to_owned())
+    );
     assert_eq!(identity.email.unwrap().as_str(), "angela.dubois@exemple.fr");
     assert_eq!(identity.subject.issuer, format!("{}", provider.issuer));
     assert_eq!(identity.subject.subject.len(), 66);
@@ -242,6 +250,14 @@ async fn the_pivot_edge_cases_map_as_they_should() {
     let abroad = login("ne-etranger").await.unwrap();
     assert_eq!(abroad.identity.birth_name.as_str(), "LEFÈVRE-MARTIN");
     assert_eq!(abroad.identity.birth_place, None);
+    // born abroad: the country's code (Morocco)
+    assert_eq!(
+        abroad
+            .identity
+            .birth_place_code
+            .map(|c| c.as_str().to_owned()),
+        Some("99350".to_owned())
+    );
     assert!(matches!(
         login("sans-nom").await,
         Err(IdentityProviderError::IncompleteIdentity)

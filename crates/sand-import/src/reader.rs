@@ -10,8 +10,8 @@ use std::io::{self, Read};
 use sand_domain::academie::Academie;
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session, SessionError, Speciality};
 use sand_domain::identity::{
-    BirthDate, BirthDateError, BirthName, BirthPlace, Civility, FirstNames, FirstNamesError,
-    Identity, NameError, UsageName,
+    BirthDate, BirthDateError, BirthName, BirthPlace, BirthPlaceCode, Civility, FirstNames,
+    FirstNamesError, Identity, NameError, UsageName,
 };
 use sand_domain::record::import::SourceProblem;
 use sand_domain::record::{Award, CandidateNumber, Ine, NewRecord, RecordHolder};
@@ -20,7 +20,7 @@ use time::Date;
 use crate::manifest::Encoding;
 
 /// The columns of a data file, in their documented order (any order is accepted).
-pub const COLUMNS: [&str; 14] = [
+pub const COLUMNS: [&str; 15] = [
     "numero_candidat",
     "civilite",
     "nom_naissance",
@@ -35,7 +35,11 @@ pub const COLUMNS: [&str; 14] = [
     "specialite",
     "mention",
     "date_deliberation",
+    "code_lieu_naissance",
 ];
+
+/// Columns a header may leave out (added to the format later: older exports lack them).
+pub const OPTIONAL_COLUMNS: [&str; 1] = ["code_lieu_naissance"];
 
 const CANDIDATE: usize = 0;
 const CIVILITY: usize = 1;
@@ -51,6 +55,7 @@ const SESSION: usize = 10;
 const SPECIALITY: usize = 11;
 const MENTION: usize = 12;
 const DELIBERATION: usize = 13;
+const BIRTH_PLACE_CODE: usize = 14;
 
 /// Longest line accepted, in bytes. Real lines are under 1 KiB.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
@@ -109,7 +114,7 @@ pub type LineResult = Result<NewRecord, Vec<SourceProblem>>;
 /// Reads the records of one data file.
 pub struct BatchReader<R: Read> {
     csv: csv::Reader<Guard<R>>,
-    columns: [usize; 14],
+    columns: [usize; COLUMNS.len()],
     encoding: Encoding,
     today: Date,
     record: csv::ByteRecord,
@@ -167,7 +172,7 @@ impl<R: Read> BatchReader<R> {
         if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
             return Err(problem(1, None, "fichier vide : la ligne d'en-tête manque"));
         }
-        let mut columns = [usize::MAX; 14];
+        let mut columns = [usize::MAX; COLUMNS.len()];
         let mut unknown = Vec::new();
         for (index, raw) in headers.iter().enumerate() {
             let name = String::from_utf8_lossy(raw);
@@ -181,7 +186,7 @@ impl<R: Read> BatchReader<R> {
         let missing: Vec<&str> = COLUMNS
             .iter()
             .zip(columns)
-            .filter(|(_, index)| *index == usize::MAX)
+            .filter(|(name, index)| *index == usize::MAX && !OPTIONAL_COLUMNS.contains(name))
             .map(|(name, _)| *name)
             .collect();
         if !unknown.is_empty() || !missing.is_empty() {
@@ -356,6 +361,12 @@ impl<R: Read> BatchReader<R> {
         }));
         let birth_place = optional!(BIRTH_PLACE, |t: &str| BirthPlace::parse(t)
             .map_err(|e| format!("lieu de naissance invalide ({e})")));
+        let birth_place_code = optional!(BIRTH_PLACE_CODE, |t: &str| {
+            BirthPlaceCode::parse(t)
+            .map_err(|_| format!(
+                "« {t} » : code INSEE de 5 caractères attendu (commune, ou 99 et 3 chiffres pour un pays)"
+            ))
+        });
         let ine = optional!(INE, |t: &str| Ine::parse(t)
             .map_err(|_| "INE invalide : 11 lettres et chiffres attendus".to_owned()));
         let kind = required!(KIND, |t: &str| t.parse::<DiplomaKind>().map_err(
@@ -398,6 +409,7 @@ impl<R: Read> BatchReader<R> {
             speciality,
             mention,
             deliberation,
+            birth_place_code,
         ) {
             (
                 Some(candidate_number),
@@ -414,6 +426,7 @@ impl<R: Read> BatchReader<R> {
                 Ok(speciality),
                 Ok(mention),
                 Some(deliberation_date),
+                Ok(birth_place_code),
             ) if problems.is_empty() => Ok(NewRecord {
                 line,
                 candidate_number,
@@ -429,6 +442,7 @@ impl<R: Read> BatchReader<R> {
                         first_names,
                         birth_date,
                         birth_place,
+                        birth_place_code,
                     },
                     usage_name,
                     ine,

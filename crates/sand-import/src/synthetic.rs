@@ -167,47 +167,48 @@ const MALE_NAMES: &[&str] = &[
     "Éric",
 ];
 
-const PLACES: &[&str] = &[
-    "Paris",
-    "Lyon",
-    "Marseille",
-    "Toulouse",
-    "Nice",
-    "Nantes",
-    "Strasbourg",
-    "Montpellier",
-    "Bordeaux",
-    "Lille",
-    "Rennes",
-    "Reims",
-    "Saint-Étienne",
-    "Le Havre",
-    "Toulon",
-    "Grenoble",
-    "Dijon",
-    "Angers",
-    "Nîmes",
-    "Saint-Denis (La Réunion)",
-    "Fort-de-France",
-    "Pointe-à-Pitre",
-    "Cayenne",
-    "Mamoudzou",
-    "Ajaccio",
-    "Besançon",
-    "Clermont-Ferrand",
-    "Orléans",
-    "Caen",
-    "Rouen",
-    "Limoges",
-    "Amiens",
-    "Poitiers",
-    "Nancy",
-    "Metz",
-    "Créteil",
-    "Versailles",
-    "Bamako (Mali)",
-    "Dakar (Sénégal)",
-    "Porto (Portugal)",
+/// Places of birth with their INSEE code (a commune's, or `99xxx` for a country).
+const PLACES: &[(&str, &str)] = &[
+    ("Paris", "75056"),
+    ("Lyon", "69123"),
+    ("Marseille", "13055"),
+    ("Toulouse", "31555"),
+    ("Nice", "06088"),
+    ("Nantes", "44109"),
+    ("Strasbourg", "67482"),
+    ("Montpellier", "34172"),
+    ("Bordeaux", "33063"),
+    ("Lille", "59350"),
+    ("Rennes", "35238"),
+    ("Reims", "51454"),
+    ("Saint-Étienne", "42218"),
+    ("Le Havre", "76351"),
+    ("Toulon", "83137"),
+    ("Grenoble", "38185"),
+    ("Dijon", "21231"),
+    ("Angers", "49007"),
+    ("Nîmes", "30189"),
+    ("Saint-Denis (La Réunion)", "97411"),
+    ("Fort-de-France", "97209"),
+    ("Pointe-à-Pitre", "97120"),
+    ("Cayenne", "97302"),
+    ("Mamoudzou", "97611"),
+    ("Ajaccio", "2A004"),
+    ("Besançon", "25056"),
+    ("Clermont-Ferrand", "63113"),
+    ("Orléans", "45234"),
+    ("Caen", "14118"),
+    ("Rouen", "76540"),
+    ("Limoges", "87085"),
+    ("Amiens", "80021"),
+    ("Poitiers", "86194"),
+    ("Nancy", "54395"),
+    ("Metz", "57463"),
+    ("Créteil", "94028"),
+    ("Versailles", "78646"),
+    ("Bamako (Mali)", "99335"),
+    ("Dakar (Sénégal)", "99341"),
+    ("Porto (Portugal)", "99139"),
 ];
 
 fn specialities(kind: DiplomaKind) -> &'static [&'static str] {
@@ -360,7 +361,7 @@ pub fn generate(dir: &Path, options: &GenerateOptions) -> io::Result<Vec<PathBuf
     Ok(manifests)
 }
 
-fn pick<'a>(rng: &mut fastrand::Rng, list: &'a [&'a str]) -> &'a str {
+fn pick<T: Copy>(rng: &mut fastrand::Rng, list: &[T]) -> T {
     list[rng.usize(..list.len())]
 }
 
@@ -466,6 +467,9 @@ fn write_batch(
         };
         let session = scope.session.to_string();
         let deliberation = deliberation.to_string();
+        let (place, place_code) = pick(rng, PLACES);
+        // some exports carry the INSEE code of the place of birth, not all
+        let place_code = if rng.u32(..10) < 7 { place_code } else { "" };
         writer.write_record([
             candidate.as_str(),
             if female { "MME" } else { "M" },
@@ -473,7 +477,7 @@ fn write_batch(
             &usage_name,
             &first_names,
             &birth_date,
-            pick(rng, PLACES),
+            place,
             &ine,
             scope.kind.code(),
             scope.academie.code(),
@@ -485,6 +489,7 @@ fn write_batch(
                 mention.code()
             },
             &deliberation,
+            place_code,
         ])?;
         written += 1;
     }

@@ -132,6 +132,7 @@ templates! {
     }
     record_withdrawn => "record_withdrawn.txt", "record_withdrawn.html" { scope: &'a str }
     key_guessing => "key_guessing.txt", "key_guessing.html" { scope: &'a str }
+    attestation_taken_over => "attestation_taken_over.txt", "attestation_taken_over.html" { scope: &'a str }
 }
 
 /// Renders both parts of `mail` and its subject.
@@ -258,6 +259,27 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
                 .render()?,
             )
         }
+        Mail::AttestationTakenOver { scope, .. } => {
+            let subject = "Un diplôme a quitté votre profil";
+            let link = format!("{base}/espace");
+            let scope = scope.to_string();
+            (
+                subject.to_owned(),
+                attestation_taken_over::Text {
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                }
+                .render()?,
+                attestation_taken_over::Html {
+                    subject,
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                }
+                .render()?,
+            )
+        }
         Mail::KeyGuessing { scope, .. } => {
             let subject = "Tentatives de vérification de votre clé de contrôle";
             let link = format!("{base}/espace");
@@ -289,7 +311,8 @@ fn recipient(mail: &Mail) -> &sand_domain::credentials::Email {
         | Mail::ProfileDeleted { to }
         | Mail::AttestationVerified { to, .. }
         | Mail::RecordWithdrawn { to, .. }
-        | Mail::KeyGuessing { to, .. } => to,
+        | Mail::KeyGuessing { to, .. }
+        | Mail::AttestationTakenOver { to, .. } => to,
     }
 }
 

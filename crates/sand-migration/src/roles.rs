@@ -111,6 +111,11 @@ pub async fn set_up<C: ConnectionTrait>(db: &C, names: &RoleNames) -> Result<(),
         "GRANT SELECT, UPDATE (withdrawn_at) ON link TO {importer}"
     ));
     sql.push(format!("GRANT SELECT ON profile TO {importer}"));
+    // the log of links taken by a certified claimant: appended by the web side, never
+    // changed; the importer reads it (the exam offices' history)
+    sql.push(format!("REVOKE ALL ON link_event FROM {web}"));
+    sql.push(format!("GRANT SELECT, INSERT ON link_event TO {web}"));
+    sql.push(format!("GRANT SELECT ON link_event TO {importer}"));
     // and tells their holders, through the outbox
     sql.push(format!("GRANT INSERT ON mail_outbox TO {importer}"));
     for statement in sql {

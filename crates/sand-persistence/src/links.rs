@@ -5,7 +5,8 @@ use sand_domain::PortError;
 use sand_domain::control_key::ControlKey;
 use sand_domain::link::{Link, LinkId, NewLink};
 use sand_domain::ports::{
-    CreateLinkStoreError, LinkRepository, Mail, ReplaceKeyStoreError, VerificationLog,
+    CreateLinkStoreError, LinkRepository, Mail, ReplaceKeyStoreError, TakeOverStoreError,
+    TakenLink, VerificationLog,
 };
 use sand_domain::profile::ProfileId;
 use sand_domain::record::RecordId;
@@ -20,7 +21,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::entity::{link, verification_event};
+use crate::entity::{link, link_event, verification_event};
 use crate::error::{Violation, port, violation};
 use crate::mapping::link_from;
 
@@ -63,6 +64,65 @@ const INSERT_LINK_AS_ITS_RECORD: &str = "INSERT INTO link (id, profile_id, recor
 #[error("the record of the link is missing")]
 struct RecordMissing;
 
+/// The link log's kind for a link a certified claimant took.
+const TAKEN_BY_CERTIFIED_CLAIMANT: &str = "taken_by_certified_claimant";
+
+/// Inserts `new` in the transaction `tx`, taking its record's withdrawal.
+async fn insert_link(
+    tx: &sea_orm::DatabaseTransaction,
+    keys: &crate::keys::KeyProtector,
+    new: &NewLink,
+) -> Result<link::Model, CreateLinkStoreError> {
+    let id = Uuid::new_v4();
+    let backend = tx.get_database_backend();
+    let values = vec![
+        id.into(),
+        new.profile.0.into(),
+        new.record.0.into(),
+        keys.lookup_hash(&new.key).into(),
+        keys.seal(&new.key, id)
+            .map_err(PortError::unexpected)?
+            .into(),
+        new.created_at.into(),
+    ];
+    if backend == DbBackend::Postgres {
+        // wait for an import of the record's batch that is being applied (see
+        // staging.rs): the link then sees whether the import withdrew the record
+        tx.execute_raw(Statement::from_sql_and_values(
+            backend,
+            LOCK_RECORD_BATCH_SHARED,
+            [new.record.0.into()],
+        ))
+        .await
+        .map_err(port)?;
+    }
+    let sql = match backend {
+        // numbered parameters (`?3`) on SQLite
+        DbBackend::Sqlite => INSERT_LINK_AS_ITS_RECORD.replace('$', "?"),
+        _ => INSERT_LINK_AS_ITS_RECORD.to_owned(),
+    };
+    // the link is born withdrawn if its record was withdrawn in the meantime
+    let inserted = link::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+        .one(tx)
+        .await;
+    match inserted {
+        Ok(Some(model)) => Ok(model),
+        // records are never deleted: only a broken store loses one
+        Ok(None) => Err(PortError::unexpected(RecordMissing).into()),
+        Err(e) => match violation(&e) {
+            Some(Violation::Unique(text)) if text.contains("record") => {
+                Err(CreateLinkStoreError::RecordAlreadyLinked)
+            }
+            Some(Violation::Unique(text)) if text.contains("key") => {
+                Err(CreateLinkStoreError::KeyCollision)
+            }
+            Some(Violation::ForeignKey) => Err(CreateLinkStoreError::ProfileGone),
+            _ => Err(port(e).into()),
+        },
+    }
+}
+
 /// Stores links and their keys (hashed and sealed, never in clear).
 #[derive(Debug, Clone)]
 pub struct SeaOrmLinkRepository(pub(crate) Store);
@@ -91,60 +151,75 @@ impl SeaOrmLinkRepository {
 impl LinkRepository for SeaOrmLinkRepository {
     #[instrument(skip_all, err(level = "debug"))]
     async fn create(&self, new: NewLink) -> Result<Link, CreateLinkStoreError> {
-        let id = Uuid::new_v4();
-        let keys = &self.0.keys;
-        let backend = self.0.db.get_database_backend();
-        let values = vec![
-            id.into(),
-            new.profile.0.into(),
-            new.record.0.into(),
-            keys.lookup_hash(&new.key).into(),
-            keys.seal(&new.key, id)
-                .map_err(PortError::unexpected)?
-                .into(),
-            new.created_at.into(),
-        ];
         let tx = self.0.db.begin().await.map_err(port)?;
-        if backend == DbBackend::Postgres {
-            // wait for an import of the record's batch that is being applied (see
-            // staging.rs): the link then sees whether the import withdrew the record
-            tx.execute_raw(Statement::from_sql_and_values(
-                backend,
-                LOCK_RECORD_BATCH_SHARED,
-                [new.record.0.into()],
-            ))
+        let model = insert_link(&tx, &self.0.keys, &new).await?;
+        tx.commit().await.map_err(port)?;
+        Ok(link_from(model, &self.0.keys)?)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn take_over(
+        &self,
+        from: LinkId,
+        previous: ProfileId,
+        new: NewLink,
+        notice: Mail,
+    ) -> Result<Link, TakeOverStoreError> {
+        let tx = self.0.db.begin().await.map_err(port)?;
+        // the old link ends at once (its key with it), if it is still what the caller saw
+        let ended = link::Entity::delete_many()
+            .filter(link::Column::Id.eq(from.0))
+            .filter(link::Column::ProfileId.eq(previous.0))
+            .filter(link::Column::RecordId.eq(new.record.0))
+            .filter(link::Column::WithdrawnAt.is_null())
+            .exec(&tx)
             .await
             .map_err(port)?;
+        if ended.rows_affected != 1 {
+            return Err(TakeOverStoreError::Changed);
         }
-        // the link is born withdrawn if its record was withdrawn in the meantime
-        let sql = match backend {
-            // numbered parameters (`?3`) on SQLite
-            DbBackend::Sqlite => INSERT_LINK_AS_ITS_RECORD.replace('$', "?"),
-            _ => INSERT_LINK_AS_ITS_RECORD.to_owned(),
-        };
-        let inserted = link::Entity::find()
-            .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
-            .one(&tx)
-            .await;
-        let model = match inserted {
-            Ok(Some(model)) => model,
-            // records are never deleted: only a broken store loses one
-            Ok(None) => return Err(PortError::unexpected(RecordMissing).into()),
-            Err(e) => {
-                return match violation(&e) {
-                    Some(Violation::Unique(text)) if text.contains("record") => {
-                        Err(CreateLinkStoreError::RecordAlreadyLinked)
-                    }
-                    Some(Violation::Unique(text)) if text.contains("key") => {
-                        Err(CreateLinkStoreError::KeyCollision)
-                    }
-                    Some(Violation::ForeignKey) => Err(CreateLinkStoreError::ProfileGone),
-                    _ => Err(port(e).into()),
-                };
+        let model = match insert_link(&tx, &self.0.keys, &new).await {
+            Ok(model) => model,
+            Err(CreateLinkStoreError::KeyCollision) => {
+                return Err(TakeOverStoreError::KeyCollision);
+            }
+            Err(CreateLinkStoreError::Port(e)) => return Err(e.into()),
+            Err(CreateLinkStoreError::RecordAlreadyLinked | CreateLinkStoreError::ProfileGone) => {
+                return Err(TakeOverStoreError::Changed);
             }
         };
+        link_event::Entity::insert(link_event::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            kind: Set(TAKEN_BY_CERTIFIED_CLAIMANT.to_owned()),
+            at: Set(new.created_at),
+            record_id: Set(new.record.0),
+            previous_profile_id: Set(Some(previous.0)),
+            new_profile_id: Set(Some(new.profile.0)),
+        })
+        .exec(&tx)
+        .await
+        .map_err(port)?;
+        crate::outbox::enqueue(&tx, &notice, new.created_at).await?;
         tx.commit().await.map_err(port)?;
-        Ok(link_from(model, keys)?)
+        Ok(link_from(model, &self.0.keys)?)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn taken_from(&self, profile: ProfileId) -> Result<Vec<TakenLink>, PortError> {
+        let rows = link_event::Entity::find()
+            .filter(link_event::Column::PreviousProfileId.eq(profile.0))
+            .filter(link_event::Column::Kind.eq(TAKEN_BY_CERTIFIED_CLAIMANT))
+            .order_by_desc(link_event::Column::At)
+            .all(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| TakenLink {
+                record: RecordId(row.record_id),
+                at: row.at,
+            })
+            .collect())
     }
 
     #[instrument(skip_all, err(level = "debug"))]

@@ -8,7 +8,7 @@ use sand_domain::academie::{Academie, ExamOffice};
 use sand_domain::credentials::Email;
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session, Speciality};
 use sand_domain::identity::{
-    BirthDate, BirthName, BirthPlace, Civility, FirstNames, Identity, UsageName,
+    BirthDate, BirthName, BirthPlace, BirthPlaceCode, Civility, FirstNames, Identity, UsageName,
 };
 use sand_domain::link::{Link, LinkId, LinkState};
 use sand_domain::profile::{FranceConnectSubject, LoginMethod, Profile, ProfileId};
@@ -70,6 +70,7 @@ fn identity_from(
     first_names: &str,
     birth_date: Date,
     birth_place: Option<&str>,
+    birth_place_code: Option<&str>,
 ) -> Result<Identity, PortError> {
     Ok(Identity {
         birth_name: BirthName::parse(birth_name).map_err(|_| corrupt("birth name"))?,
@@ -81,6 +82,10 @@ fn identity_from(
             .map(BirthPlace::parse)
             .transpose()
             .map_err(|_| corrupt("birth place"))?,
+        birth_place_code: birth_place_code
+            .map(BirthPlaceCode::parse)
+            .transpose()
+            .map_err(|_| corrupt("birth place code"))?,
     })
 }
 
@@ -104,6 +109,7 @@ pub(crate) fn record_from(row: diploma_record::Model) -> Result<DiplomaRecord, P
                 &row.first_names,
                 row.birth_date,
                 row.birth_place.as_deref(),
+                row.birth_place_code.as_deref(),
             )?,
             usage_name: row
                 .usage_name
@@ -164,6 +170,12 @@ pub(crate) fn content_hash(record: &NewRecord) -> String {
         digest.update((f.len() as u64).to_le_bytes());
         digest.update(f.as_bytes());
     }
+    // added to the format later: only a record that has one hashes it, so records
+    // imported before keep their hash (a re-import leaves them untouched)
+    if let Some(code) = &h.identity.birth_place_code {
+        digest.update(b"code_lieu_naissance");
+        digest.update(code.as_str().as_bytes());
+    }
     digest
         .finalize()
         .iter()
@@ -202,6 +214,7 @@ pub(crate) fn profile_from(row: profile::Model) -> Result<Profile, PortError> {
             &row.first_names,
             row.birth_date,
             row.birth_place.as_deref(),
+            row.birth_place_code.as_deref(),
         )?,
         email: Email::parse(&row.email).map_err(|_| corrupt("e-mail"))?,
         email_verified: row.email_verified,

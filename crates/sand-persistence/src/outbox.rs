@@ -29,6 +29,7 @@ const ATTESTATION_VERIFIED: &str = "attestation_verified";
 /// Also written by the import's set-based withdrawal (see `staging.rs`).
 pub(crate) const RECORD_WITHDRAWN: &str = "record_withdrawn";
 const KEY_GUESSING: &str = "key_guessing";
+const ATTESTATION_TAKEN_OVER: &str = "attestation_taken_over";
 
 fn row_of(mail: &Mail, now: OffsetDateTime) -> mail_outbox::ActiveModel {
     let (kind, to, token, scope, occurred_at, organisation) = match mail {
@@ -52,6 +53,9 @@ fn row_of(mail: &Mail, now: OffsetDateTime) -> mail_outbox::ActiveModel {
             (RECORD_WITHDRAWN, to, None, Some(scope), None, None)
         }
         Mail::KeyGuessing { to, scope } => (KEY_GUESSING, to, None, Some(scope), None, None),
+        Mail::AttestationTakenOver { to, scope } => {
+            (ATTESTATION_TAKEN_OVER, to, None, Some(scope), None, None)
+        }
     };
     mail_outbox::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -116,6 +120,10 @@ fn mail_of(row: &mail_outbox::Model) -> Result<Mail, PortError> {
             scope: scope()?,
         },
         KEY_GUESSING => Mail::KeyGuessing {
+            to,
+            scope: scope()?,
+        },
+        ATTESTATION_TAKEN_OVER => Mail::AttestationTakenOver {
             to,
             scope: scope()?,
         },

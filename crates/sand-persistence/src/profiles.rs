@@ -55,6 +55,7 @@ impl ProfileRepository for SeaOrmProfileRepository {
                 .birth_place
                 .as_ref()
                 .map(|p| BirthPlace::as_str(p).to_owned())),
+            birth_place_code: Set(identity.birth_place_code.map(|c| c.as_str().to_owned())),
             identity_certified: Set(new.identity_certified),
             birth_date_presumed: Set(new.birth_date_presumed),
             notify_on_verification: Set(false),

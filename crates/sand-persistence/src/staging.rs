@@ -31,38 +31,39 @@ use crate::mapping::{civility_code, content_hash, first_names_to_row};
 /// Rows per `CopyData` message on PostgreSQL.
 const COPY_ROWS_PER_MESSAGE: usize = 250;
 
-/// Rows per multi-row INSERT on SQLite (14 columns: well under its 32 766 parameters).
+/// Rows per multi-row INSERT on SQLite (15 columns: well under its 32 766 parameters).
 const SQLITE_ROWS_PER_INSERT: usize = 500;
 
 const CREATE_STAGING_POSTGRES: &str = "CREATE TEMP TABLE sand_staging (\
     id uuid NOT NULL, candidate_number text NOT NULL, civility text, birth_name text NOT NULL, \
     birth_name_key text NOT NULL, first_names text NOT NULL, birth_date date NOT NULL, \
     birth_place text, usage_name text, ine text, speciality text, mention text, \
-    deliberation_date date NOT NULL, content_hash text NOT NULL) ON COMMIT DROP";
+    deliberation_date date NOT NULL, content_hash text NOT NULL, birth_place_code text) ON COMMIT DROP";
 
 const CREATE_STAGING_SQLITE: &str = "CREATE TEMP TABLE sand_staging (\
     id BLOB NOT NULL, candidate_number TEXT NOT NULL, civility TEXT, birth_name TEXT NOT NULL, \
     birth_name_key TEXT NOT NULL, first_names TEXT NOT NULL, birth_date TEXT NOT NULL, \
     birth_place TEXT, usage_name TEXT, ine TEXT, speciality TEXT, mention TEXT, \
-    deliberation_date TEXT NOT NULL, content_hash TEXT NOT NULL)";
+    deliberation_date TEXT NOT NULL, content_hash TEXT NOT NULL, birth_place_code TEXT)";
 
 const INDEX_STAGING_SQLITE: &str =
     "CREATE INDEX temp.ix_sand_staging_candidate ON sand_staging (candidate_number)";
 
 const STAGING_COLUMNS: &str = "id, candidate_number, civility, birth_name, birth_name_key, \
     first_names, birth_date, birth_place, usage_name, ine, speciality, mention, \
-    deliberation_date, content_hash";
+    deliberation_date, content_hash, birth_place_code";
 
 const RECORD_COLUMNS: &str = "id, batch_id, diploma_kind, session, academie, exam_office, \
     candidate_number, civility, birth_name, birth_name_key, first_names, birth_date, \
-    birth_place, usage_name, ine, speciality, mention, deliberation_date, content_hash";
+    birth_place, usage_name, ine, speciality, mention, deliberation_date, content_hash, \
+    birth_place_code";
 
 const COPY_RECORDS: &str = "COPY diploma_record (id, batch_id, diploma_kind, session, \
     academie, exam_office, candidate_number, civility, birth_name, birth_name_key, \
     first_names, birth_date, birth_place, usage_name, ine, speciality, mention, \
-    deliberation_date, content_hash) FROM STDIN (FORMAT text)";
+    deliberation_date, content_hash, birth_place_code) FROM STDIN (FORMAT text)";
 
-/// Rows per multi-row INSERT into `diploma_record` on SQLite (19 columns).
+/// Rows per multi-row INSERT into `diploma_record` on SQLite (20 columns).
 const SQLITE_RECORDS_PER_INSERT: usize = 500;
 
 /// $1 académie, $2 kind, $3 session.
@@ -80,7 +81,7 @@ const FINISH_BATCH: &str =
 
 const COPY_STAGING: &str = "COPY sand_staging (id, candidate_number, civility, birth_name, \
     birth_name_key, first_names, birth_date, birth_place, usage_name, ine, speciality, mention, \
-    deliberation_date, content_hash) FROM STDIN (FORMAT text)";
+    deliberation_date, content_hash, birth_place_code) FROM STDIN (FORMAT text)";
 
 /// $1 id, $2 exam office, $3 kind, $4 session, $5 académie, $6 source, $7 exported,
 /// $8 imported, $9 complete, $10 count, $11 fingerprint.
@@ -135,7 +136,8 @@ const UPDATE_CHANGED: &str = "UPDATE diploma_record AS r SET exam_office = $2, \
     civility = s.civility, birth_name = s.birth_name, birth_name_key = s.birth_name_key, \
     first_names = s.first_names, birth_date = s.birth_date, birth_place = s.birth_place, \
     usage_name = s.usage_name, ine = s.ine, speciality = s.speciality, mention = s.mention, \
-    deliberation_date = s.deliberation_date, content_hash = s.content_hash, withdrawn_at = NULL \
+    deliberation_date = s.deliberation_date, content_hash = s.content_hash, \
+    birth_place_code = s.birth_place_code, withdrawn_at = NULL \
     FROM sand_staging AS s \
     WHERE r.batch_id = $1 AND r.candidate_number = s.candidate_number \
     AND (r.content_hash <> s.content_hash OR r.withdrawn_at IS NOT NULL)";
@@ -144,10 +146,10 @@ const UPDATE_CHANGED: &str = "UPDATE diploma_record AS r SET exam_office = $2, \
 const INSERT_NEW: &str = "INSERT INTO diploma_record (id, batch_id, diploma_kind, session, \
     academie, exam_office, candidate_number, civility, birth_name, birth_name_key, first_names, \
     birth_date, birth_place, usage_name, ine, speciality, mention, deliberation_date, \
-    content_hash, withdrawn_at) \
+    content_hash, birth_place_code, withdrawn_at) \
     SELECT s.id, $1, $3, $4, $5, $2, s.candidate_number, s.civility, s.birth_name, \
     s.birth_name_key, s.first_names, s.birth_date, s.birth_place, s.usage_name, s.ine, \
-    s.speciality, s.mention, s.deliberation_date, s.content_hash, NULL \
+    s.speciality, s.mention, s.deliberation_date, s.content_hash, s.birth_place_code, NULL \
     FROM sand_staging AS s WHERE NOT EXISTS (\
       SELECT 1 FROM diploma_record AS r WHERE r.batch_id = $1 AND r.candidate_number = s.candidate_number)";
 
@@ -503,6 +505,7 @@ struct StagingRow {
     mention: Option<String>,
     deliberation_date: Date,
     content_hash: String,
+    birth_place_code: Option<String>,
 }
 
 impl StagingRow {
@@ -534,10 +537,11 @@ impl StagingRow {
             mention: a.mention.map(|m| Mention::code(m).to_owned()),
             deliberation_date: a.deliberation_date,
             content_hash: content_hash(record),
+            birth_place_code: h.identity.birth_place_code.map(|c| c.as_str().to_owned()),
         }
     }
 
-    fn values(self) -> [Value; 14] {
+    fn values(self) -> [Value; 15] {
         [
             self.id.into(),
             self.candidate_number.into(),
@@ -553,6 +557,7 @@ impl StagingRow {
             self.mention.into(),
             self.deliberation_date.into(),
             self.content_hash.into(),
+            self.birth_place_code.into(),
         ]
     }
 
@@ -578,7 +583,7 @@ impl StagingRow {
         let birth_date = self.birth_date.to_string();
         let deliberation_date = self.deliberation_date.to_string();
         let id = self.id.to_string();
-        let fields: [Option<&str>; 14] = [
+        let fields: [Option<&str>; 15] = [
             Some(&id),
             Some(&self.candidate_number),
             self.civility.as_deref(),
@@ -593,6 +598,7 @@ impl StagingRow {
             self.mention.as_deref(),
             Some(&deliberation_date),
             Some(&self.content_hash),
+            self.birth_place_code.as_deref(),
         ];
         for (i, value) in fields.into_iter().enumerate() {
             if i == 1 {
@@ -639,12 +645,12 @@ impl BatchStaging for SeaOrmBatchStaging {
             (Tx::Sqlite(txn), Target::Staging) => {
                 for chunk in records.chunks(SQLITE_ROWS_PER_INSERT) {
                     let mut sql = format!("INSERT INTO sand_staging ({STAGING_COLUMNS}) VALUES ");
-                    let mut values = Vec::with_capacity(chunk.len() * 14);
+                    let mut values = Vec::with_capacity(chunk.len() * 15);
                     for (i, record) in chunk.iter().enumerate() {
                         if i > 0 {
                             sql.push(',');
                         }
-                        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
                         values.extend(StagingRow::of(record).values());
                     }
                     sqlite_execute(txn, sql, values).await?;
@@ -661,12 +667,12 @@ impl BatchStaging for SeaOrmBatchStaging {
                 ];
                 for chunk in records.chunks(SQLITE_RECORDS_PER_INSERT) {
                     let mut sql = format!("INSERT INTO diploma_record ({RECORD_COLUMNS}) VALUES ");
-                    let mut values = Vec::with_capacity(chunk.len() * 19);
+                    let mut values = Vec::with_capacity(chunk.len() * 20);
                     for (i, record) in chunk.iter().enumerate() {
                         if i > 0 {
                             sql.push(',');
                         }
-                        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
                         let mut row = StagingRow::of(record).values().into_iter();
                         values.extend(row.next());
                         values.extend(constants.iter().cloned());

@@ -133,6 +133,7 @@ async fn attach_keys(url: &str, wanted: u64, keys_file: &Path) -> f64 {
                     first_names: FirstNames::parse_text(&first.replace('|', ",")).unwrap(),
                     birth_date: BirthDate::parse_iso(born, today).unwrap(),
                     birth_place: None,
+                    birth_place_code: None,
                 };
                 let profile = profiles
                     .create(NewProfile {

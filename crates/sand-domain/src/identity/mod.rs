@@ -168,6 +168,60 @@ impl fmt::Display for BirthPlace {
     }
 }
 
+/// Why an INSEE birth-place code was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "an INSEE code has five characters: digits, or 2A/2B and three digits (99 and three digits for a country)"
+)]
+pub struct BirthPlaceCodeError;
+
+/// The INSEE code of the place of birth: a commune's code (`69383`, `2A004` in Corsica)
+/// for people born in France, the country's code (`99xxx`, e.g. `99350` for Morocco)
+/// for people born abroad. FranceConnect certifies it; an exam office may export it.
+///
+/// Unlike the place's name, a code is unambiguous: it is what tells two true homonyms
+/// (same names, same birth date) apart.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BirthPlaceCode([u8; 5]);
+
+impl BirthPlaceCode {
+    /// Reads a code (surrounding spaces ignored, `2a` read as `2A`).
+    ///
+    /// # Errors
+    /// [`BirthPlaceCodeError`].
+    pub fn parse(raw: &str) -> Result<Self, BirthPlaceCodeError> {
+        let upper = raw.trim().to_ascii_uppercase();
+        let bytes: [u8; 5] = upper
+            .as_bytes()
+            .try_into()
+            .map_err(|_| BirthPlaceCodeError)?;
+        let corsica = bytes[0] == b'2' && matches!(bytes[1], b'A' | b'B');
+        let head_ok = corsica || bytes[..2].iter().all(u8::is_ascii_digit);
+        if !head_ok || !bytes[2..].iter().all(u8::is_ascii_digit) {
+            return Err(BirthPlaceCodeError);
+        }
+        Ok(Self(bytes))
+    }
+
+    /// A country's code (`99xxx`): born abroad.
+    #[must_use]
+    pub fn is_country(&self) -> bool {
+        self.0.starts_with(b"99")
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        // only ASCII digits and letters were accepted
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for BirthPlaceCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BirthPlaceCode(<redacted>)")
+    }
+}
+
 /// Civilité, when the exam office recorded it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Civility {
@@ -192,6 +246,9 @@ pub struct Identity {
     pub first_names: FirstNames,
     pub birth_date: BirthDate,
     pub birth_place: Option<BirthPlace>,
+    /// The INSEE code of the place of birth, when known (never used for matching: it
+    /// only decides between a certified claimant and an uncertified holder).
+    pub birth_place_code: Option<BirthPlaceCode>,
 }
 
 impl Identity {

@@ -10,6 +10,7 @@ fn identity(birth_name: &str, first_names: &[&str], birth_date: &str) -> Identit
         first_names: FirstNames::parse(first_names).unwrap(),
         birth_date: BirthDate::parse_iso(birth_date, TODAY).unwrap(),
         birth_place: None,
+        birth_place_code: None,
     }
 }
 
@@ -235,6 +236,7 @@ fn build(birth_name: &str, first_names: &[String], date: Date) -> Identity {
         first_names: FirstNames::parse(first_names).unwrap(),
         birth_date: BirthDate::new(date, TODAY).unwrap(),
         birth_place: None,
+        birth_place_code: None,
     }
 }
 
@@ -312,4 +314,33 @@ proptest! {
         reordered.swap(i, j);
         prop_assert!(!build(&name, &first, date).matches(&build(&name, &reordered, date)));
     }
+}
+
+#[test]
+fn insee_birth_place_codes_are_five_characters_of_a_commune_or_a_country() {
+    use crate::identity::BirthPlaceCode;
+    for good in ["69383", "75107", "2A004", "2b033", " 97411 ", "99350"] {
+        assert!(BirthPlaceCode::parse(good).is_ok(), "{good}");
+    }
+    assert_eq!(BirthPlaceCode::parse("2a004").unwrap().as_str(), "2A004");
+    assert!(BirthPlaceCode::parse("99350").unwrap().is_country());
+    assert!(!BirthPlaceCode::parse("69383").unwrap().is_country());
+    for bad in [
+        "",
+        "6938",
+        "693830",
+        "2C004",
+        "3A004",
+        "69 83",
+        "Lyon!",
+        "٦٩٣٨٣",
+        "69a83",
+    ] {
+        assert!(BirthPlaceCode::parse(bad).is_err(), "{bad}");
+    }
+    // personal data: never in a debug print
+    assert_eq!(
+        format!("{:?}", BirthPlaceCode::parse("69383").unwrap()),
+        "BirthPlaceCode(<redacted>)"
+    );
 }

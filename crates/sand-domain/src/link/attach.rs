@@ -13,10 +13,10 @@ use crate::diploma::DiplomaScope;
 use crate::error::PortError;
 use crate::link::{KEY_ATTEMPTS, Link, LinkId, NewLink};
 use crate::ports::{
-    Catalogue, Clock, CreateLinkStoreError, KeyGenerator, LinkRepository, ProfileRepository,
-    RecordReader,
+    Catalogue, Clock, CreateLinkStoreError, KeyGenerator, LinkRepository, Mail, ProfileRepository,
+    RecordReader, TakeOverStoreError,
 };
-use crate::profile::ProfileId;
+use crate::profile::{Profile, ProfileId};
 use crate::record::DiplomaRecord;
 
 /// What the graduate asks for.
@@ -173,6 +173,9 @@ impl AttachDiploma {
         };
 
         if let Some(existing) = self.links.find_by_record(record.id).await? {
+            if let Some(outcome) = self.take_over(&profile, &record, &existing).await? {
+                return Ok(outcome);
+            }
             return Ok(self.already_linked(&existing, profile.id, scope));
         }
 
@@ -205,6 +208,66 @@ impl AttachDiploma {
                     return Err(AttachDiplomaError::ProfileNotFound);
                 }
                 Err(CreateLinkStoreError::Port(e)) => return Err(e.into()),
+            }
+        }
+        Err(AttachDiplomaError::KeySpaceExhausted)
+    }
+
+    /// A certified claimant takes a record held by an uncertified profile, when both
+    /// carry an INSEE birth-place code and the codes agree (true homonyms — same names,
+    /// same birth date, different people — are told apart by their place of birth; when
+    /// either code is missing nothing moves). `None` when the rule does not apply.
+    async fn take_over(
+        &self,
+        claimant: &Profile,
+        record: &DiplomaRecord,
+        existing: &Link,
+    ) -> Result<Option<AttachOutcome>, AttachDiplomaError> {
+        let (Some(claimed), Some(recorded)) = (
+            claimant.identity.birth_place_code,
+            record.holder.identity.birth_place_code,
+        ) else {
+            return Ok(None);
+        };
+        if !claimant.identity_certified
+            || claimed != recorded
+            || existing.profile == claimant.id
+            || !existing.is_active()
+        {
+            return Ok(None);
+        }
+        let Some(holder) = self.profiles.get(existing.profile).await? else {
+            return Ok(None);
+        };
+        if holder.identity_certified {
+            return Ok(None);
+        }
+        for _ in 0..KEY_ATTEMPTS {
+            let new_link = NewLink {
+                profile: claimant.id,
+                record: record.id,
+                key: self.keys.generate(),
+                created_at: self.clock.now(),
+            };
+            let notice = Mail::AttestationTakenOver {
+                to: holder.email.clone(),
+                scope: record.scope,
+            };
+            match self
+                .links
+                .take_over(existing.id, holder.id, new_link, notice)
+                .await
+            {
+                Ok(link) => {
+                    return Ok(Some(AttachOutcome::Attached {
+                        link,
+                        record: Box::new(record.clone()),
+                    }));
+                }
+                Err(TakeOverStoreError::KeyCollision) => {}
+                // the holder deleted it, or someone took it, meanwhile: as if linked
+                Err(TakeOverStoreError::Changed) => return Ok(None),
+                Err(TakeOverStoreError::Port(e)) => return Err(e.into()),
             }
         }
         Err(AttachDiplomaError::KeySpaceExhausted)
@@ -445,6 +508,115 @@ mod tests {
                 }],
             }
         );
+    }
+
+    fn born_in(
+        mut identity: crate::identity::Identity,
+        code: Option<&str>,
+    ) -> crate::identity::Identity {
+        identity.birth_place_code =
+            code.map(|c| crate::identity::BirthPlaceCode::parse(c).unwrap());
+        identity
+    }
+
+    /// Profile 1 (the claimant) and profile 2 (the holder of link 9 to record 7), with
+    /// their certification and birth-place codes, and the record's code.
+    fn squatted(
+        claimant: (bool, Option<&'static str>),
+        holder: (bool, Option<&'static str>),
+        recorded: Option<&'static str>,
+    ) -> Mocks {
+        let mut mocks = Mocks::new();
+        mocks
+            .records
+            .expect_find_candidates()
+            .returning(move |_, _| Ok(vec![record(7, born_in(marie(), recorded), scope())]));
+        mocks.profiles = MockProfileRepository::new();
+        mocks.profiles.expect_get().returning(move |id| {
+            let (certified, code) = if id == profile_id(1) {
+                claimant
+            } else {
+                holder
+            };
+            let mut p = profile(id.0.as_u128(), born_in(marie(), code));
+            p.identity_certified = certified;
+            Ok(Some(p))
+        });
+        mocks
+            .links
+            .expect_find_by_record()
+            .returning(|_| Ok(Some(link(9, 2, 7, "ABCD1234"))));
+        mocks
+    }
+
+    #[tokio::test]
+    async fn a_certified_claimant_born_where_the_record_says_takes_it_from_an_uncertified_holder() {
+        let mut mocks = squatted((true, Some("69383")), (false, None), Some("69383"));
+        mocks
+            .links
+            .expect_take_over()
+            .withf(|from, previous, new, notice| {
+                *from == link_id(9)
+                    && *previous == profile_id(2)
+                    && new.profile == profile_id(1)
+                    && new.record == record_id(7)
+                    && new.key == key("NEWK0000")
+                    && matches!(notice, Mail::AttestationTakenOver { scope: s, .. } if *s == scope())
+            })
+            .times(1)
+            .returning(|_, _, new, _| Ok(link(10, 1, 7, new.key.as_str())));
+        mocks.links.expect_create().never();
+        let outcome = mocks
+            .use_case(&["NEWK0000"])
+            .execute(request())
+            .await
+            .unwrap();
+        assert!(
+            matches!(&outcome, AttachOutcome::Attached { link, .. } if link.profile == profile_id(1)),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_moves_unless_both_codes_are_known_and_agree_and_only_certified_beats_uncertified()
+     {
+        for (claimant, holder, recorded) in [
+            // the claimant's code is unknown, or the record's, or they differ
+            ((true, None), (false, None), Some("69383")),
+            ((true, Some("69383")), (false, None), None),
+            ((true, Some("69383")), (false, None), Some("13055")),
+            // the claimant is not certified
+            ((false, Some("69383")), (false, None), Some("69383")),
+            // the holder is certified too
+            ((true, Some("69383")), (true, Some("69383")), Some("69383")),
+        ] {
+            let mut mocks = squatted(claimant, holder, recorded);
+            mocks.links.expect_take_over().never();
+            mocks.links.expect_create().never();
+            let outcome = mocks.use_case(&[]).execute(request()).await.unwrap();
+            assert!(
+                matches!(outcome, AttachOutcome::AttachedToAnotherProfile { .. }),
+                "{claimant:?} {holder:?} {recorded:?}: {outcome:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_take_over_that_lost_a_race_says_the_record_is_someone_elses() {
+        let mut mocks = squatted((true, Some("69383")), (false, None), Some("69383"));
+        mocks
+            .links
+            .expect_take_over()
+            .returning(|_, _, _, _| Err(TakeOverStoreError::Changed));
+        let outcome = mocks
+            .use_case(&["NEWK0000"])
+            .execute(request())
+            .await
+            .unwrap();
+        assert!(matches!(
+            outcome,
+            AttachOutcome::AttachedToAnotherProfile { .. }
+        ));
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::diploma::DiplomaScope;
 use crate::error::PortError;
 use crate::link::Link;
 use crate::ports::{LinkRepository, RecordReader, VerificationLog};
@@ -75,6 +76,43 @@ impl ListMyDiplomas {
             })
             .collect())
     }
+
+    /// The diplomas that left the profile because a certified claimant, born where the
+    /// exam office recorded, took them; newest first. The holder sees why in their space.
+    ///
+    /// # Errors
+    /// [`PortError`].
+    pub async fn taken_away(&self, profile: ProfileId) -> Result<Vec<TakenAway>, PortError> {
+        let taken = self.links.taken_from(profile).await?;
+        if taken.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<_> = taken.iter().map(|t| t.record).collect();
+        let scopes: HashMap<_, _> = self
+            .records
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.scope))
+            .collect();
+        Ok(taken
+            .into_iter()
+            .filter_map(|t| {
+                Some(TakenAway {
+                    scope: *scopes.get(&t.record)?,
+                    at: t.at,
+                })
+            })
+            .collect())
+    }
+}
+
+/// A diploma that left the profile: a claimant whose identity FranceConnect certifies,
+/// born at the place the exam office recorded, attached it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenAway {
+    pub scope: DiplomaScope,
+    pub at: time::OffsetDateTime,
 }
 
 #[cfg(test)]

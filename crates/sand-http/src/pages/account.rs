@@ -179,6 +179,7 @@ fn parse_identity(form: &RegisterForm, today: Date) -> Result<(Identity, Email),
                     first_names,
                     birth_date,
                     birth_place: None,
+                    birth_place_code: None,
                 },
                 email,
             ))

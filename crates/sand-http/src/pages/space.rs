@@ -105,6 +105,9 @@ struct DashboardPage {
     certified: bool,
     notice: Option<&'static str>,
     diplomas: Vec<DashboardDiploma>,
+    /// Diplomas a certified claimant took: (title, session, académie, anchor of the
+    /// académie's exam office, date).
+    taken_away: Vec<(String, u16, String, String, String)>,
     errors: Vec<String>,
     kinds: Vec<(&'static str, &'static str)>,
     academies: Vec<(&'static str, &'static str)>,
@@ -186,6 +189,7 @@ async fn dashboard_page(
     let signed_in = visitor.require()?;
     let profile = current_profile(state, signed_in).await?;
     let diplomas = state.list.execute(profile.id).await?;
+    let taken_away = state.list.taken_away(profile.id).await?;
     let choices = attach_choices(state).await?;
     page(
         status,
@@ -198,6 +202,18 @@ async fn dashboard_page(
             certified: profile.identity_certified,
             notice,
             diplomas: diplomas.iter().map(DashboardDiploma::of).collect(),
+            taken_away: taken_away
+                .iter()
+                .map(|t| {
+                    (
+                        t.scope.kind.title().to_owned(),
+                        t.scope.session.year(),
+                        t.scope.academie.name().to_owned(),
+                        t.scope.academie.code().to_owned(),
+                        french_date(t.at.date()),
+                    )
+                })
+                .collect(),
             errors,
             kinds: choices.kinds,
             academies: choices.academies,

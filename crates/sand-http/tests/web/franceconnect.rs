@@ -374,3 +374,136 @@ async fn a_profile_registered_with_the_address_and_never_confirmed_does_not_bloc
             .contains("Angela Claire Louise")
     );
 }
+
+/// Angela as FranceConnect certifies her, born at `code`.
+fn angela_born_in(code: Option<&'static str>) -> CertifiedIdentity {
+    let mut certified = angela();
+    certified.identity.birth_place_code =
+        code.map(|c| sand_domain::identity::BirthPlaceCode::parse(c).unwrap());
+    certified
+}
+
+/// Someone who knows Angela's identity creates a password profile with it and
+/// attaches her diploma first; returns the squatter's browser and key.
+async fn squatted(app: &TestApp) -> (Browser<'_>, String) {
+    let mut squatter = app
+        .signed_in(
+            "Dubois",
+            "Angela Claire Louise",
+            "1962-08-24",
+            "squatteur@exemple.fr",
+        )
+        .await;
+    assert_eq!(squatter.attach("BACG", "2021", "10").await.status, 303);
+    let key = squatter
+        .get("/espace")
+        .await
+        .text_after("class=\"key\">")
+        .replace(' ', "");
+    assert!(
+        Browser::verify(app, &key, "Dubois")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+    app.mails().await;
+    (squatter, key)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certified_claimant_born_where_the_exam_office_says_takes_her_diploma_back() {
+    let app = TestApp::with_provider(provider(|| Ok(angela_born_in(Some("75107"))))).await;
+    let (mut squatter, squatters_key) = squatted(&app).await;
+
+    let mut angela = app.browser();
+    angela.get("/connexion/franceconnect").await;
+    let back = angela
+        .get("/connexion/franceconnect/retour?code=code-1&state=etat-1")
+        .await;
+    assert_eq!(back.status, 303);
+    let attached = angela.attach("BACG", "2021", "10").await;
+    assert_eq!(attached.status, 303, "{}", attached.body);
+    let space = angela.get("/espace").await;
+    let key = space.text_after("class=\"key\">").replace(' ', "");
+    assert_ne!(key, squatters_key);
+    assert!(
+        Browser::verify(&app, &key, "Dubois")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+    // the squatter's key died at once; their space says why
+    assert!(
+        !Browser::verify(&app, &squatters_key, "Dubois")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+    let their_space = squatter.get("/espace").await;
+    assert!(
+        !their_space.body.contains("class=\"key\""),
+        "{}",
+        their_space.body
+    );
+    assert!(
+        their_space
+            .body
+            .contains("Diplômes qui ont quitté votre espace"),
+        "{}",
+        their_space.body
+    );
+    assert!(
+        their_space
+            .body
+            .contains("/aide/services-examens#academie-10")
+    );
+    // told by mail, and the event is kept for the exam office
+    let mails = app.mails().await;
+    assert!(
+        mails.iter().any(|m| matches!(
+            m,
+            sand_domain::ports::Mail::AttestationTakenOver { to, .. }
+                if to.as_str() == "squatteur@exemple.fr"
+        )),
+        "{mails:?}"
+    );
+    use sea_orm::ConnectionTrait;
+    let conn = app.store.connection();
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COUNT(*) FROM link_event WHERE kind = 'taken_by_certified_claimant'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certified_claimant_born_elsewhere_or_of_unknown_birth_place_takes_nothing() {
+    for code in [Some("13055"), None] {
+        let app = TestApp::with_provider(provider(move || Ok(angela_born_in(code)))).await;
+        let (mut squatter, squatters_key) = squatted(&app).await;
+        let mut angela = app.browser();
+        angela.get("/connexion/franceconnect").await;
+        angela
+            .get("/connexion/franceconnect/retour?code=code-1&state=etat-1")
+            .await;
+        let refused = angela.attach("BACG", "2021", "10").await;
+        assert_eq!(refused.status, 200, "{code:?}: {}", refused.body);
+        assert!(
+            refused.body.contains("service des examens"),
+            "{}",
+            refused.body
+        );
+        // the holder keeps it: a true homonym is not dispossessed
+        assert!(
+            Browser::verify(&app, &squatters_key, "Dubois")
+                .await
+                .body
+                .contains("Attestation valide")
+        );
+        assert!(squatter.get("/espace").await.body.contains("class=\"key\""));
+    }
+}

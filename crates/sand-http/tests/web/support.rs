@@ -57,6 +57,7 @@ pub fn identity(birth_name: &str, first_names: &str, birth_date: &str) -> Identi
         first_names: FirstNames::parse_text(first_names).unwrap(),
         birth_date: BirthDate::parse_iso(birth_date, TODAY).unwrap(),
         birth_place: None,
+        birth_place_code: None,
     }
 }
 
@@ -90,6 +91,13 @@ async fn publish_records(store: &Store) {
         record(3, "C0002", identity("Martin", "Paul", "2002-01-01")),
         record(4, "C0003", identity("Martin", "Paul", "2002-01-01")),
         record(5, "C0004", identity("N'Diaye", "Aminata", "2002-11-30")),
+        // the exam office recorded her place of birth's INSEE code (Paris 7e)
+        record(6, "C0005", {
+            let mut angela = identity("DUBOIS", "Angela Claire Louise", "1962-08-24");
+            angela.birth_place_code =
+                Some(sand_domain::identity::BirthPlaceCode::parse("75107").unwrap());
+            angela
+        }),
     ];
     let request = ImportBatchRequest {
         header: BatchHeader {

@@ -191,6 +191,52 @@ fn the_header_must_name_every_column_once_and_nothing_else() {
 }
 
 #[test]
+fn the_optional_birth_place_code_column_is_read_and_checked() {
+    // a file without the column reads as before: no code
+    let without = read_all(format!("{HEADER}{GOOD_LINE}").as_bytes(), Encoding::Utf8).unwrap();
+    assert_eq!(
+        without[0]
+            .as_ref()
+            .unwrap()
+            .holder
+            .identity
+            .birth_place_code,
+        None
+    );
+    let header = HEADER.replace('\n', ";code_lieu_naissance\n");
+    let line = |code: &str| GOOD_LINE.replace('\n', &format!(";{code}\n"));
+    let text = format!(
+        "{header}{}{}{}{}",
+        line("69383"),
+        line("2a004"),
+        line(""),
+        line("Lyon")
+    );
+    let lines = read_all(text.as_bytes(), Encoding::Utf8).unwrap();
+    let code = |i: usize| {
+        lines[i]
+            .as_ref()
+            .unwrap()
+            .holder
+            .identity
+            .birth_place_code
+            .map(|c| c.as_str().to_owned())
+    };
+    assert_eq!(code(0).as_deref(), Some("69383"));
+    assert_eq!(code(1).as_deref(), Some("2A004"));
+    assert_eq!(code(2), None);
+    let problems = lines[3].as_ref().unwrap_err();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].line, 5);
+    assert_eq!(problems[0].column.as_deref(), Some("code_lieu_naissance"));
+    assert!(
+        problems[0].reason.contains("code INSEE"),
+        "{}",
+        problems[0].reason
+    );
+}
+
+#[test]
 fn binary_garbage_stops_the_reading_with_a_clear_problem() {
     let mut garbage = HEADER.as_bytes().to_vec();
     garbage.extend_from_slice(b"C1;MME;\x00\x01\x02\xff\xfe;");

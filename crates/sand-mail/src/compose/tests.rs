@@ -55,6 +55,10 @@ fn every_mail_has_a_french_subject_a_text_and_an_html_part() {
             to: to(),
             scope: scope(),
         },
+        Mail::AttestationTakenOver {
+            to: to(),
+            scope: scope(),
+        },
     ];
     for mail in mails {
         let (subject, text, html) = render(&mail, &settings()).unwrap();

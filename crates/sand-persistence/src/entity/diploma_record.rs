@@ -24,6 +24,7 @@ pub struct Model {
     pub deliberation_date: TimeDate,
     pub content_hash: String,
     pub withdrawn_at: Option<TimeDateTimeWithTimeZone>,
+    pub birth_place_code: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,7 @@
 pub mod diploma_record;
 pub mod import_batch;
 pub mod link;
+pub mod link_event;
 pub mod mail_outbox;
 pub mod profile;
 pub mod verification_event;

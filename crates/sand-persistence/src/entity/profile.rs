@@ -14,6 +14,7 @@ pub struct Model {
     pub first_names: String,
     pub birth_date: TimeDate,
     pub birth_place: Option<String>,
+    pub birth_place_code: Option<String>,
     pub identity_certified: bool,
     pub birth_date_presumed: bool,
     pub notify_on_verification: bool,

@@ -27,6 +27,7 @@ pub fn identity(birth_name: &str, first_names: &[&str], birth_date: &str) -> Ide
         first_names: FirstNames::parse(first_names).unwrap(),
         birth_date: BirthDate::parse_iso(birth_date, TODAY).unwrap(),
         birth_place: None,
+        birth_place_code: None,
     }
 }
 
@@ -37,6 +38,7 @@ pub fn zoe() -> Identity {
         first_names: FirstNames::parse(["Zoë", "Anaïs-Çéline", "Straße"]).unwrap(),
         birth_date: BirthDate::parse_iso("2004-02-29", TODAY).unwrap(),
         birth_place: Some(BirthPlace::parse("Saint-Étienne (Loire)").unwrap()),
+        birth_place_code: None,
     }
 }
 

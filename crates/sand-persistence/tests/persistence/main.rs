@@ -55,4 +55,5 @@ on_both_backends!(
     sessions_and_passwords_round_trip_and_go_with_their_profile,
     expected_refusals_are_not_logged_as_errors,
     unconfirmed_profiles_give_way_and_are_purged,
+    a_link_taken_over_ends_at_once_and_is_logged_and_told,
 );

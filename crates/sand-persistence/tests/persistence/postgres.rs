@@ -642,6 +642,56 @@ async fn the_web_role_cannot_revive_a_withdrawn_link() {
     assert!(matches!(stored.unwrap().state, LinkState::Withdrawn { .. }));
     // and deletes links, as a holder deleting an attestation does
     assert!(web.links().delete_owned(link.id, owner.id).await.unwrap());
+
+    // it appends to the link log (a certified claimant's take-over), never changes it
+    let (_, marie_record) = import_two_published(&db).await;
+    let marie = identity("Durand", &["Marie"], "2004-05-17");
+    let squatter = web
+        .profiles()
+        .create(password_profile("squat@exemple.fr", marie.clone()))
+        .await
+        .unwrap();
+    let claimant = web
+        .profiles()
+        .create(franceconnect_profile("marie@exemple.fr", "sub-m", marie))
+        .await
+        .unwrap();
+    let held = web
+        .links()
+        .create(NewLink {
+            profile: squatter.id,
+            record: marie_record,
+            key: key("REVI0003"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    web.links()
+        .take_over(
+            held.id,
+            squatter.id,
+            NewLink {
+                profile: claimant.id,
+                record: marie_record,
+                key: key("REVI0004"),
+                created_at: NOW,
+            },
+            sand_domain::ports::Mail::AttestationTakenOver {
+                to: sand_domain::credentials::Email::parse("squat@exemple.fr").unwrap(),
+                scope: scope(),
+            },
+        )
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE link_event SET previous_profile_id = NULL",
+        "DELETE FROM link_event",
+    ] {
+        assert!(
+            permission_denied(conn.execute_raw(stmt(sql)).await),
+            "the web role could run: {sql}"
+        );
+    }
 }
 
 /// The batch lock of the import (taken exclusively while a batch is applied; attaches

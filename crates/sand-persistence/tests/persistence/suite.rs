@@ -8,7 +8,8 @@ use sand_domain::link::attach::{AttachDiploma, AttachDiplomaRequest, AttachOutco
 use sand_domain::link::{LinkState, NewLink};
 use sand_domain::ports::{
     Catalogue, CreateLinkStoreError, CreateProfileStoreError, LinkRepository, Mail, MailQueue,
-    Mailer, ProfileRepository, RecordReader, RecordWriter, ReplaceKeyStoreError, VerificationLog,
+    Mailer, ProfileRepository, RecordReader, RecordWriter, ReplaceKeyStoreError,
+    TakeOverStoreError, VerificationLog,
 };
 use sand_domain::profile::{FranceConnectSubject, ProfileId};
 use sand_domain::record::RecordId;
@@ -1150,4 +1151,129 @@ pub async fn unconfirmed_profiles_give_way_and_are_purged(db: &TestStore) {
     assert_eq!(profiles.get(old.id).await.unwrap(), None);
     assert!(profiles.get(replacing.id).await.unwrap().is_some());
     assert_eq!(profiles.purge_unconfirmed(limit).await.unwrap(), 0);
+}
+
+/// A certified claimant takes a record: the old link ends (its key with it), the new
+/// one is active, the event is logged for the exam office (and outlives the previous
+/// holder's profile), the previous holder is told and sees it; a stale request
+/// changes nothing.
+pub async fn a_link_taken_over_ends_at_once_and_is_logged_and_told(db: &TestStore) {
+    let (zoe_id, marie_id) = import_two(db).await;
+    let profiles = db.store.profiles();
+    let squatter = profiles
+        .create(password_profile("squat@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let claimant = profiles
+        .create(franceconnect_profile("zoe@exemple.fr", "sub-zoe", zoe()))
+        .await
+        .unwrap();
+    let links = db.store.links();
+    let old = links
+        .create(NewLink {
+            profile: squatter.id,
+            record: zoe_id,
+            key: key("SQAA0001"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let notice = Mail::AttestationTakenOver {
+        to: Email::parse("squat@exemple.fr").unwrap(),
+        scope: scope(),
+    };
+    let new_link = |k: &str| NewLink {
+        profile: claimant.id,
+        record: zoe_id,
+        key: key(k),
+        created_at: NOW,
+    };
+    // a stale request (wrong holder) changes nothing
+    assert!(matches!(
+        links
+            .take_over(old.id, claimant.id, new_link("TAKE0001"), notice.clone())
+            .await,
+        Err(TakeOverStoreError::Changed)
+    ));
+    // a key in use is a collision, and nothing changed either
+    links
+        .create(NewLink {
+            profile: claimant.id,
+            record: marie_id,
+            key: key("XYZW0002"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        links
+            .take_over(old.id, squatter.id, new_link("XYZW0002"), notice.clone())
+            .await,
+        Err(TakeOverStoreError::KeyCollision)
+    ));
+    assert!(
+        links
+            .find_active_by_key(&key("SQAA0001"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let taken = links
+        .take_over(old.id, squatter.id, new_link("TAKE0001"), notice.clone())
+        .await
+        .unwrap();
+    assert_eq!(taken.profile, claimant.id);
+    assert!(taken.is_active());
+    assert_eq!(
+        links.find_active_by_key(&key("SQAA0001")).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        links.find_active_by_key(&key("TAKE0001")).await.unwrap(),
+        Some(taken.clone())
+    );
+    assert!(
+        links
+            .list_for_profile(squatter.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        links.taken_from(squatter.id).await.unwrap(),
+        vec![sand_domain::ports::TakenLink {
+            record: zoe_id,
+            at: NOW
+        }]
+    );
+    assert!(links.taken_from(claimant.id).await.unwrap().is_empty());
+    assert_eq!(claim_all(db).await, vec![notice]);
+    assert_eq!(links.list_for_profile(claimant.id).await.unwrap().len(), 2);
+    // taking it again from the squatter: it is no longer theirs
+    assert!(matches!(
+        links
+            .take_over(
+                old.id,
+                squatter.id,
+                new_link("TAKE0002"),
+                Mail::ProfileDeleted {
+                    to: Email::parse("squat@exemple.fr").unwrap()
+                }
+            )
+            .await,
+        Err(TakeOverStoreError::Changed)
+    ));
+
+    // the event outlives the previous holder's profile, without it
+    profiles.delete(squatter.id, None).await.unwrap();
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM link_event WHERE previous_profile_id IS NULL \
+             AND kind = 'taken_by_certified_claimant'"
+        )
+        .await,
+        1
+    );
 }
