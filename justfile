@@ -30,7 +30,7 @@ fmt:
     cargo fmt --all
 
 # Benchmarks, each printed beside a baseline measured in the same run.
-bench: bench-matching bench-import bench-pdf
+bench: bench-matching bench-import bench-pdf bench-verify-timing
 
 # Name normalisation and matching vs plain upper-casing.
 bench-matching:
@@ -45,6 +45,11 @@ bench-import:
 bench-load:
     command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
     bash -c 'source tests/postgres.sh && start_test_postgres && cargo bench -p sand-server --bench load'
+
+# Refused verifications: a live key with a wrong name vs an unknown key, medians side by
+# side (SQLite, and PostgreSQL on a throw-away cluster). Timing must not tell them apart.
+bench-verify-timing:
+    bash -c 'source tests/postgres.sh && start_test_postgres && cargo bench -p sand-server --bench verify_timing'
 
 # Attestation PDFs per second on one thread vs a one-line PDF, and the size of one.
 bench-pdf:
