@@ -16,6 +16,8 @@ use crate::support::{Browser, TestApp};
 pub struct Proxy {
     pub port: u16,
     up: watch::Sender<bool>,
+    /// Connections being relayed.
+    open: watch::Receiver<usize>,
 }
 
 impl Proxy {
@@ -24,6 +26,8 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let (up, _) = watch::channel(true);
         let state = up.clone();
+        let (open_tx, open) = watch::channel(0_usize);
+        let open_tx = Arc::new(open_tx);
         tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else {
@@ -35,23 +39,30 @@ impl Proxy {
                 }
                 let mut cut = state.subscribe();
                 let upstream = upstream.clone();
+                let open = Arc::clone(&open_tx);
+                open.send_modify(|n| *n += 1);
                 tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut.wait_for(|up| !*up) => {}
+                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                        tokio::select! {
+                            _ = copy_bidirectional(&mut client, &mut server) => {}
+                            _ = cut.wait_for(|up| !*up) => {}
+                        }
                     }
+                    // both sockets are closed when this task ends
+                    drop(client);
+                    open.send_modify(|n| *n -= 1);
                 });
             }
         });
-        Self { port, up }
+        Self { port, up, open }
     }
 
-    /// Drops every connection and refuses new ones.
-    pub fn cut(&self) {
+    /// Drops every connection and refuses new ones; returns once every relayed
+    /// connection is closed (no query is cut half-way by the test's own timing).
+    pub async fn cut(&self) {
         self.up.send_replace(false);
+        let mut open = self.open.clone();
+        let _ = open.wait_for(|n| *n == 0).await;
     }
 
     pub fn restore(&self) {
@@ -101,7 +112,7 @@ async fn the_database_goes_away_503_in_the_design_then_recovery_and_no_answered_
     assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
     let key = crate::key_of(&dashboard(&mut camille).await);
 
-    proxy.cut();
+    proxy.cut().await;
     // pages: a 503 page in the design, with the request id; the API: a 503 JSON error
     let page = dashboard(&mut camille).await;
     assert_eq!(page.status, 503, "{}", page.body);
@@ -161,7 +172,7 @@ async fn the_database_goes_away_503_in_the_design_then_recovery_and_no_answered_
             (i, page.status, page.body.contains("Attestation valide"))
         }));
         if i == 20 {
-            proxy.cut();
+            proxy.cut().await;
         }
     }
     let mut answered_valid = Vec::new();
