@@ -12,7 +12,7 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{Response, Route};
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{Attachment, AttachmentType, Binary, Json};
+use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, Tags};
 use sand_attestation::{Verdict, verify_pdf};
 use sand_domain::diploma::DiplomaScope;
@@ -363,10 +363,75 @@ enum DeleteMeResponse {
     Unauthorized(Json<ApiError>),
 }
 
+/// A PDF to download, served as `application/pdf` (poem-openapi's `Attachment` says
+/// `application/octet-stream`, which tells a client nothing).
+#[derive(Debug)]
+pub struct PdfDownload {
+    bytes: Vec<u8>,
+    file_name: String,
+}
+
+impl PdfDownload {
+    fn content_disposition(&self) -> String {
+        let safe: String = self
+            .file_name
+            .chars()
+            .filter(|c| !matches!(c, '"' | '\\') && !c.is_control())
+            .collect();
+        format!("attachment; filename=\"{safe}\"")
+    }
+}
+
+impl poem_openapi::payload::Payload for PdfDownload {
+    const CONTENT_TYPE: &'static str = "application/pdf";
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        Binary::<Vec<u8>>::schema_ref()
+    }
+}
+
+impl poem::IntoResponse for PdfDownload {
+    fn into_response(self) -> Response {
+        let disposition = self.content_disposition();
+        Response::builder()
+            .content_type("application/pdf")
+            .header(poem::http::header::CONTENT_DISPOSITION, disposition)
+            .body(self.bytes)
+    }
+}
+
+impl ApiResponse for PdfDownload {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        use poem_openapi::payload::Payload as _;
+        use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses};
+        use poem_openapi::types::Type as _;
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The signed attestation.",
+                status: Some(200),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: Self::CONTENT_TYPE,
+                    schema: Self::schema_ref(),
+                }],
+                headers: vec![MetaHeader {
+                    name: "Content-Disposition".to_owned(),
+                    description: Some("`attachment`, with the file name.".to_owned()),
+                    required: true,
+                    deprecated: false,
+                    schema: String::schema_ref(),
+                }],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut poem_openapi::registry::Registry) {}
+}
+
 #[derive(ApiResponse)]
 enum PdfResponse {
     #[oai(status = 200)]
-    Ok(Attachment<Vec<u8>>),
+    Ok(PdfDownload),
     #[oai(status = 401)]
     Unauthorized(Json<ApiError>),
     #[oai(status = 404)]
@@ -843,11 +908,10 @@ impl Api {
             })
             .await
         {
-            Ok(rendered) => Ok(PdfResponse::Ok(
-                Attachment::new(rendered.bytes)
-                    .attachment_type(AttachmentType::Attachment)
-                    .filename(rendered.file_name),
-            )),
+            Ok(rendered) => Ok(PdfResponse::Ok(PdfDownload {
+                bytes: rendered.bytes,
+                file_name: rendered.file_name,
+            })),
             Err(DownloadAttestationError::NotFound) => {
                 Ok(PdfResponse::NotFound(not_found(&visitor)))
             }

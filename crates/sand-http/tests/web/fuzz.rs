@@ -40,14 +40,47 @@ fn app(rt: &tokio::runtime::Runtime) -> TestApp {
     }))
 }
 
+/// Camille attaches her diploma: a real, live key for the fuzzed names.
+fn attached_key(rt: &tokio::runtime::Runtime, app: &TestApp) -> String {
+    rt.block_on(async {
+        let mut camille = app
+            .signed_in(
+                "Durand",
+                "Camille Marie",
+                "2003-04-12",
+                "camille@exemple.fr",
+            )
+            .await;
+        assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
+        crate::key_of(&camille.get("/espace").await)
+    })
+}
+
+/// Whether `name` is Camille's birth name as verification compares names.
+fn is_camilles_name(name: &str) -> bool {
+    sand_domain::identity::BirthName::parse(name).is_ok_and(|n| n.match_key() == "DURAND")
+}
+
 #[test]
 fn fuzz_the_verification_form_answers_a_page_never_a_failure() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let app = app(&rt);
+    let real_key = attached_key(&rt, &app);
     let browser = std::cell::RefCell::new(app.browser());
     let token = rt.block_on(browser.borrow_mut().get("/verifier")).csrf();
+    // the marker is real: the right name on the real key is answered valid
+    let valid = rt.block_on(browser.borrow_mut().post_form(
+        "/verifier",
+        &[
+            ("csrf", token.as_str()),
+            ("cle", &real_key),
+            ("nom", "durand"),
+        ],
+    ));
+    assert!(valid.body.contains("Attestation valide"), "{}", valid.body);
+    let keys = prop_oneof![2 => Just(real_key.clone()), 1 => typed()];
     runner()
-        .run(&(typed(), typed(), typed()), |(key, name, organisation)| {
+        .run(&(keys, typed(), typed()), |(key, name, organisation)| {
             let page = rt.block_on(browser.borrow_mut().post_form(
                 "/verifier",
                 &[
@@ -62,7 +95,12 @@ fn fuzz_the_verification_form_answers_a_page_never_a_failure() {
                 "{} for {key:?} {name:?}",
                 page.status
             );
-            prop_assert!(!page.body.contains("Attestation valide"));
+            // valid only for the real key with Camille's name, whatever else is typed
+            prop_assert!(
+                !page.body.contains("Attestation valide")
+                    || (key == real_key && is_camilles_name(&name)),
+                "valid for {key:?} {name:?}"
+            );
             prop_assert!(!page.body.contains("<script>alert"));
             Ok(())
         })
@@ -99,9 +137,11 @@ fn fuzz_raw_form_bodies_are_refused_cleanly() {
 fn fuzz_the_verification_api_answers_json_never_a_failure() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let app = app(&rt);
+    let real_key = attached_key(&rt, &app);
     let browser = std::cell::RefCell::new(app.browser());
+    let keys = prop_oneof![2 => Just(real_key.clone()), 1 => typed()];
     let json = prop_oneof![
-        (typed(), typed(), prop::option::of(typed())).prop_map(|(cle, nom, organisme)| {
+        (keys, typed(), prop::option::of(typed())).prop_map(|(cle, nom, organisme)| {
             serde_json::json!({ "cle": cle, "nom": nom, "organisme": organisme }).to_string()
         }),
         "\\PC{0,200}",
@@ -119,7 +159,12 @@ fn fuzz_the_verification_api_answers_json_never_a_failure() {
             prop_assert!(page.status < 500, "{} for {body:?}", page.status);
             let answer: serde_json::Value = serde_json::from_str(&page.body)
                 .map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {}", page.body)))?;
-            prop_assert!(answer.get("valide") != Some(&serde_json::Value::Bool(true)));
+            // valid only for the real key with Camille's name
+            if answer.get("valide") == Some(&serde_json::Value::Bool(true)) {
+                let asked: serde_json::Value = serde_json::from_str(&body).unwrap();
+                prop_assert_eq!(asked["cle"].as_str(), Some(real_key.as_str()));
+                prop_assert!(is_camilles_name(asked["nom"].as_str().unwrap_or_default()));
+            }
             Ok(())
         })
         .unwrap();

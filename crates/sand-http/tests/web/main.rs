@@ -4,6 +4,7 @@
 // Test support code outside `#[test]` functions: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod blind_spots;
 mod faults;
 mod franceconnect;
 mod fuzz;
@@ -484,8 +485,15 @@ async fn every_state_changing_form_refuses_a_missing_or_foreign_csrf_token() {
             "camille@exemple.fr",
         )
         .await;
+    assert_eq!(b.attach("BACG", "2021", "10").await.status, 303);
+    let dashboard = b.get("/espace").await;
+    let (key, link) = (key_of(&dashboard), link_of(&dashboard));
+    let renew = format!("/espace/diplomes/{link}/cle");
+    let detach = format!("/espace/diplomes/{link}/supprimer");
     let foreign = app.browser().get("/verifier").await.csrf();
     let forms: &[(&str, &[(&str, &str)])] = &[
+        (&renew, &[]),
+        (&detach, &[]),
         ("/verifier", &[("cle", "ABCD1234"), ("nom", "Durand")]),
         ("/compte/creer", &[("nom", "A")]),
         ("/compte/creer/confirmer", &[("nom", "A")]),
@@ -516,8 +524,12 @@ async fn every_state_changing_form_refuses_a_missing_or_foreign_csrf_token() {
             "{path} with another visitor's token"
         );
     }
-    // nothing happened: still signed in, profile still there
-    assert_eq!(b.get("/espace").await.status, 200);
+    // nothing happened: still signed in, profile still there, the key neither renewed
+    // nor the attestation deleted
+    let after = b.get("/espace").await;
+    assert_eq!(after.status, 200);
+    assert_eq!(key_of(&after), key);
+    assert_eq!(link_of(&after), link);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -796,15 +808,8 @@ async fn a_password_reset_link_works_once_and_ends_every_session() {
         other.login("camille@exemple.fr", new_password).await.status,
         303
     );
-    // an expired link
-    app.clock.advance(time::Duration::hours(2));
-    assert_eq!(
-        app.browser()
-            .get(&format!("/compte/mot-de-passe?jeton={token}"))
-            .await
-            .status,
-        400
-    );
+    // (expiry, on fresh links just under and just over the hour:
+    // blind_spots::a_reset_link_works_just_before_its_hour_and_not_just_after)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -846,10 +851,12 @@ async fn sessions_end_at_logout_after_idling_and_after_their_absolute_lifetime()
     let mut busy = app
         .signed_in("N'Diaye", "Aminata", "2002-11-30", "aminata@exemple.fr")
         .await;
-    for _ in 0..30 {
+    // active every 25 minutes: in for 28 steps (11 h 40 min), out at the 29th (12 h 5 min)
+    for step in 1..=28 {
         app.clock.advance(time::Duration::minutes(25));
-        let _ = busy.get("/espace").await;
+        assert_eq!(busy.get("/espace").await.status, 200, "step {step}");
     }
+    app.clock.advance(time::Duration::minutes(25));
     assert_eq!(
         busy.get("/espace").await.location(),
         "/connexion",

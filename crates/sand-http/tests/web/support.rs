@@ -81,8 +81,8 @@ fn record(line: u64, candidate: &str, identity: Identity) -> NewRecord {
 }
 
 /// Camille Marie DURAND (2003-04-12) can attach; two Paul MARTIN are homonyms.
-async fn publish_records(store: &Store) {
-    let records = vec![
+fn published_records() -> Vec<NewRecord> {
+    vec![
         record(
             2,
             "C0001",
@@ -98,7 +98,15 @@ async fn publish_records(store: &Store) {
                 Some(sand_domain::identity::BirthPlaceCode::parse("75107").unwrap());
             angela
         }),
-    ];
+    ]
+}
+
+async fn publish_records(store: &Store) {
+    apply_batch(store, published_records(), 1).await;
+}
+
+/// Imports `records` as the scope's batch (a corrected batch replaces the previous one).
+async fn apply_batch(store: &Store, records: Vec<NewRecord>, fingerprint: u8) {
     let request = ImportBatchRequest {
         header: BatchHeader {
             exam_office: ExamOffice::Academie(Academie::Lyon),
@@ -107,7 +115,7 @@ async fn publish_records(store: &Store) {
             exported_at: datetime!(2021-07-20 08:00 UTC),
             complete: true,
             declared_record_count: records.len() as u64,
-            fingerprint: BatchFingerprint([1; 32]),
+            fingerprint: BatchFingerprint([fingerprint; 32]),
         },
         records,
     };
@@ -259,6 +267,16 @@ impl TestApp {
             app: self,
             cookies: BTreeMap::new(),
         }
+    }
+
+    /// The exam office re-imports the scope without the record of `candidate`: the
+    /// record is withdrawn, its links with it.
+    pub async fn withdraw(&self, candidate: &str) {
+        let records = published_records()
+            .into_iter()
+            .filter(|r| r.candidate_number.as_str() != candidate)
+            .collect();
+        apply_batch(&self.store, records, 2).await;
     }
 
     /// The mails queued so far (claimed, so each is seen once).

@@ -1,0 +1,430 @@
+//! What the suite never looked at: a result withdrawn by its exam office seen through
+//! every door, the rate limits left at 1 000 elsewhere, the time rules just under and just
+//! over each limit, and the API's gaps.
+
+use poem::http::Method;
+use sand_domain::ports::Mail;
+
+use crate::support::*;
+use crate::{key_of, link_of};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_result_withdrawn_by_its_exam_office_is_withdrawn_everywhere() {
+    let app = TestApp::new().await;
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
+    let dashboard = camille.get("/espace").await;
+    let (key, link) = (key_of(&dashboard), link_of(&dashboard));
+    assert!(
+        Browser::verify(&app, &key, "Durand")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+    app.mails().await;
+
+    app.withdraw("C0001").await;
+
+    // the holder is told by mail
+    let mails = app.mails().await;
+    assert!(
+        mails.iter().any(
+            |m| matches!(m, Mail::RecordWithdrawn { to, .. } if to.as_str() == "camille@exemple.fr")
+        ),
+        "{mails:?}"
+    );
+    // the key stops verifying, page and API
+    let page = Browser::verify(&app, &key, "Durand").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Aucune attestation valide"),
+        "{}",
+        page.body
+    );
+    let api = camille
+        .post_json(
+            "/api/v1/verifications",
+            &serde_json::json!({"cle": key, "nom": "Durand"}),
+        )
+        .await;
+    assert!(api.body.contains("\"valide\":false"), "{}", api.body);
+    // the dashboard shows it withdrawn, without its key, and says why
+    let dashboard = camille.get("/espace").await;
+    assert!(dashboard.body.contains("Retirée"), "{}", dashboard.body);
+    assert!(dashboard.body.contains("a retiré ce résultat"));
+    assert!(!dashboard.body.contains("class=\"key\""));
+    // the API lists it as withdrawn, without a key
+    let mine = camille.get("/api/v1/moi/diplomes").await;
+    let json: serde_json::Value = serde_json::from_str(&mine.body).unwrap();
+    assert_eq!(json[0]["retire"], serde_json::json!(true), "{}", mine.body);
+    assert!(json[0].get("cle").is_none(), "{}", mine.body);
+    // no document any more: 410 on the API and the page
+    let pdf = camille
+        .get(&format!("/api/v1/moi/diplomes/{link}/attestation"))
+        .await;
+    assert_eq!(pdf.status, 410, "{}", pdf.body);
+    assert!(pdf.body.contains("\"code\":\"retire\""));
+    let page = camille
+        .get(&format!("/espace/diplomes/{link}/attestation.pdf"))
+        .await;
+    assert_eq!(page.status, 410);
+    // and its key cannot be renewed back to life, by the page or the API
+    let renewed = camille
+        .submit("/espace", &format!("/espace/diplomes/{link}/cle"), &[])
+        .await;
+    assert_eq!(renewed.status, 404);
+    let renewed = camille
+        .post_json(
+            &format!("/api/v1/moi/diplomes/{link}/cle"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(renewed.status, 404, "{}", renewed.body);
+    assert!(
+        !Browser::verify(&app, &key, "Durand")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+    // the holder may still remove it from the space
+    let removed = camille
+        .submit(
+            &format!("/espace/diplomes/{link}/supprimer"),
+            &format!("/espace/diplomes/{link}/supprimer"),
+            &[],
+        )
+        .await;
+    assert_eq!(removed.status, 303);
+    assert!(!camille.get("/espace").await.body.contains("Retirée"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn account_creations_are_limited_per_client() {
+    let app = TestApp::with(|s| s.limits.accounts_per_client_per_hour = 2).await;
+    let mut b = app.browser();
+    for i in 0..2 {
+        let page = b
+            .register(
+                "Durand",
+                "Camille Marie",
+                "12/04/2003",
+                &format!("c{i}@exemple.fr"),
+                PASSWORD,
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+    }
+    let refused = b
+        .register(
+            "Durand",
+            "Camille Marie",
+            "12/04/2003",
+            "c3@exemple.fr",
+            PASSWORD,
+        )
+        .await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.header("retry-after"), "60");
+    assert_eq!(app.mails().await.len(), 2, "no third account");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_and_confirmation_mail_requests_are_limited_per_client() {
+    let app = TestApp::with(|s| s.limits.mail_requests_per_client_per_hour = 2).await;
+    let mut b = app.browser();
+    assert_eq!(
+        b.submit(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", "a@exemple.fr")]
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        b.submit(
+            "/connexion",
+            "/compte/renvoyer",
+            &[("email", "a@exemple.fr")]
+        )
+        .await
+        .status,
+        200
+    );
+    // the two kinds share the client's budget
+    let refused = b
+        .submit(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", "b@exemple.fr")],
+        )
+        .await;
+    assert_eq!(refused.status, 429);
+    let refused = b
+        .submit(
+            "/connexion",
+            "/compte/renvoyer",
+            &[("email", "b@exemple.fr")],
+        )
+        .await;
+    assert_eq!(refused.status, 429);
+}
+
+/// Asks for a password reset of camille@exemple.fr; returns the mailed token.
+async fn ask_reset(app: &TestApp) -> String {
+    let mut b = app.browser();
+    b.submit(
+        "/mot-de-passe-oublie",
+        "/mot-de-passe-oublie",
+        &[("email", "camille@exemple.fr")],
+    )
+    .await;
+    match app
+        .wait_for_mail(|m| matches!(m, Mail::PasswordReset { .. }))
+        .await
+    {
+        Mail::PasswordReset { token, .. } => token.expose().to_owned(),
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_link_works_just_before_its_hour_and_not_just_after() {
+    let app = TestApp::new().await;
+    let _ = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    // a fresh link, one second short of an hour: it still works
+    let token = ask_reset(&app).await;
+    app.clock
+        .advance(time::Duration::hours(1) - time::Duration::seconds(1));
+    let page = app
+        .browser()
+        .get(&format!("/compte/mot-de-passe?jeton={token}"))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // another fresh link, one second past its hour: refused, though never used
+    let token = ask_reset(&app).await;
+    app.clock
+        .advance(time::Duration::hours(1) + time::Duration::seconds(1));
+    let page = app
+        .browser()
+        .get(&format!("/compte/mot-de-passe?jeton={token}"))
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Lien invalide ou expiré"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confirmation_link_works_just_before_48_hours_and_not_just_after() {
+    let app = TestApp::new().await;
+    for (email, offset, works) in [
+        ("avant@exemple.fr", time::Duration::seconds(-1), true),
+        ("apres@exemple.fr", time::Duration::seconds(1), false),
+    ] {
+        let mut b = app.browser();
+        b.register("Durand", "Camille Marie", "12/04/2003", email, PASSWORD)
+            .await;
+        let token = app.last_token().await;
+        app.clock.advance(time::Duration::hours(48) + offset);
+        let page = b.get(&format!("/compte/confirmer?jeton={token}")).await;
+        if works {
+            assert_eq!(page.status, 200, "{}", page.body);
+            assert_eq!(b.confirm(&token, PASSWORD).await.status, 303);
+        } else {
+            assert_eq!(page.status, 400, "{}", page.body);
+            assert!(page.body.contains("Lien invalide ou expiré"));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_lives_until_its_12th_hour_of_activity_and_not_a_second_more() {
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    // active every 25 minutes (under the 30-minute idle limit) for almost 12 hours
+    let step = time::Duration::minutes(25);
+    let mut elapsed = time::Duration::ZERO;
+    while elapsed + step < time::Duration::hours(12) {
+        app.clock.advance(step);
+        elapsed += step;
+        let page = b.get("/espace").await;
+        assert_eq!(page.status, 200, "signed in after {elapsed}");
+    }
+    // just under 12 hours after login: still in
+    let remaining = time::Duration::hours(12) - elapsed;
+    app.clock.advance(remaining - time::Duration::seconds(1));
+    assert_eq!(b.get("/espace").await.status, 200, "11:59:59 after login");
+    // just over: out, however active
+    app.clock.advance(time::Duration::seconds(2));
+    let page = b.get("/espace").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.location(), "/connexion");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_session_ends_just_after_30_minutes_not_before() {
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    app.clock
+        .advance(time::Duration::minutes(30) - time::Duration::seconds(1));
+    assert_eq!(b.get("/espace").await.status, 200);
+    app.clock
+        .advance(time::Duration::minutes(30) + time::Duration::seconds(1));
+    assert_eq!(b.get("/espace").await.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_batch_gives_a_wrong_name_on_a_real_key_the_answer_of_an_unknown_key() {
+    let app = TestApp::new().await;
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
+    let key = key_of(&camille.get("/espace").await);
+    let mut verifier = app.browser();
+    let batch = verifier
+        .post_json(
+            "/api/v1/verifications/lot",
+            &serde_json::json!({"verifications": [
+                {"cle": key, "nom": "Durand"},
+                {"cle": key, "nom": "Dupont"},
+                {"cle": "ZZZZ9999", "nom": "Dupont"},
+            ]}),
+        )
+        .await;
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    let json: serde_json::Value = serde_json::from_str(&batch.body).unwrap();
+    let results = json["resultats"].as_array().unwrap();
+    assert_eq!(results[0]["valide"], serde_json::json!(true));
+    assert_eq!(
+        results[0]["diplome"]["titulaire"]
+            .as_str()
+            .map(|t| t.contains("DURAND") || t.contains("Durand")),
+        Some(true),
+        "{}",
+        batch.body
+    );
+    // a wrong name on a real key and an unknown key: the very same item
+    assert_eq!(results[1], results[2]);
+    assert_eq!(results[1], serde_json::json!({"valide": false}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_renews_deletes_and_downloads_for_the_owner_only() {
+    let app = TestApp::new().await;
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
+    let dashboard = camille.get("/espace").await;
+    let (old_key, link) = (key_of(&dashboard), link_of(&dashboard));
+    let mut intruder = app
+        .signed_in("Martin", "Paul", "2002-01-01", "paul@exemple.fr")
+        .await;
+    // another graduate: the link does not exist for them, by any door
+    for (method, path) in [
+        (Method::POST, format!("/api/v1/moi/diplomes/{link}/cle")),
+        (Method::DELETE, format!("/api/v1/moi/diplomes/{link}")),
+        (
+            Method::GET,
+            format!("/api/v1/moi/diplomes/{link}/attestation"),
+        ),
+    ] {
+        let page = intruder
+            .request(
+                method.clone(),
+                &path,
+                Some(("application/json", b"{}".to_vec())),
+            )
+            .await;
+        assert_eq!(page.status, 404, "{method} {path}: {}", page.body);
+        assert!(page.body.contains("\"code\":\"introuvable\""));
+    }
+    // the owner downloads the signed PDF
+    let pdf = camille
+        .get(&format!("/api/v1/moi/diplomes/{link}/attestation"))
+        .await;
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.header("content-type"), "application/pdf");
+    assert!(pdf.bytes.starts_with(b"%PDF-"));
+    assert!(pdf.header("content-disposition").contains("attachment"));
+    // renews: a new key, the old one dead at once, the answer says which
+    let renewed = camille
+        .post_json(
+            &format!("/api/v1/moi/diplomes/{link}/cle"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(renewed.status, 200, "{}", renewed.body);
+    let json: serde_json::Value = serde_json::from_str(&renewed.body).unwrap();
+    let new_key = json["cle"].as_str().unwrap().replace([' ', '-'], "");
+    assert_ne!(new_key, old_key);
+    assert_eq!(json["id"], serde_json::json!(link));
+    assert!(
+        !Browser::verify(&app, &old_key, "Durand")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+    assert!(
+        Browser::verify(&app, &new_key, "Durand")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+    // deletes: 204, gone from the list, the key dead
+    let deleted = camille
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/moi/diplomes/{link}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let mine = camille.get("/api/v1/moi/diplomes").await;
+    assert_eq!(mine.body.trim(), "[]");
+    assert!(
+        !Browser::verify(&app, &new_key, "Durand")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+}
