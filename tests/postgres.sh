@@ -44,14 +44,26 @@ start_test_postgres() {
         chown postgres "$SAND_PG_DIR"
         as_owner=(runuser -u postgres --)
     fi
-    local port
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
     "${as_owner[@]}" "$bindir/initdb" -D "$SAND_PG_DIR/data" -U postgres -A trust -E UTF8 --no-sync >"$SAND_PG_DIR/initdb.log" 2>&1 \
         || { cat "$SAND_PG_DIR/initdb.log" >&2; pg_die "initdb failed"; }
-    # durability is irrelevant for a throw-away test cluster: trade it for speed
-    "${as_owner[@]}" "$bindir/pg_ctl" -D "$SAND_PG_DIR/data" -l "$SAND_PG_DIR/server.log" -w -t 60 \
-        -o "-p $port -h 127.0.0.1 -k $SAND_PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-        start >/dev/null || { cat "$SAND_PG_DIR/server.log" >&2; pg_die "the test PostgreSQL server did not start"; }
+    # A free port is picked, then bound by the server: another process may take it in
+    # between. Then the server cannot bind and says so; another port is tried.
+    local port attempt log started=""
+    for attempt in 1 2 3 4 5; do
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+        log="$SAND_PG_DIR/server-$attempt.log"
+        # durability is irrelevant for a throw-away test cluster: trade it for speed
+        if "${as_owner[@]}" "$bindir/pg_ctl" -D "$SAND_PG_DIR/data" -l "$log" -w -t 60 \
+            -o "-p $port -h 127.0.0.1 -k $SAND_PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+            start >/dev/null; then
+            started=yes
+            break
+        fi
+        grep -qi "could not bind\|address already in use" "$log" \
+            || { cat "$log" >&2; pg_die "the test PostgreSQL server did not start"; }
+        echo "port $port was taken meanwhile (attempt $attempt): trying another" >&2
+    done
+    [ -n "$started" ] || { cat "$log" >&2; pg_die "the test PostgreSQL server found no free port"; }
     SAND_PG_STOP=("${as_owner[@]}" "$bindir/pg_ctl" -D "$SAND_PG_DIR/data" -m immediate stop)
     trap stop_test_postgres EXIT
     export SAND_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"

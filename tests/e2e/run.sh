@@ -27,29 +27,42 @@ for dir in tests/e2e tests/oidc-provider; do
     npm ci --prefix "$root/$dir" --no-audit --no-fund --loglevel=error >/dev/null
 done
 
-# SAND's port is chosen by the system, then handed to the provider as its redirect URI
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-public="http://localhost:$port"
+# SAND's port is chosen by the system, then handed to the provider as its redirect URI.
+# Another process may take that port before SAND binds it: SAND then says so and stops,
+# and both are started again on another port.
+start_both() { # <attempt>; returns 2 when SAND's port was taken meanwhile
+    local attempt=$1 line
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+    public="http://localhost:$port"
+    mkfifo "$work/oidc-stdin-$attempt" "$work/oidc-stdout-$attempt" "$work/sand-stdout-$attempt"
+    (REDIRECT_URIS="$public/connexion/franceconnect/retour" POST_LOGOUT_REDIRECT_URIS="$public/" \
+        exec node "$root/tests/oidc-provider/server.mjs" < "$work/oidc-stdin-$attempt" > "$work/oidc-stdout-$attempt" 2> "$work/oidc.err") &
+    pids+=("$!")
+    exec {oidc_in}> "$work/oidc-stdin-$attempt"   # the provider serves until this closes
+    exec {oidc_out}< "$work/oidc-stdout-$attempt"
+    read -r -t 30 issuer <&"$oidc_out" || { echo "e2e: the OpenID Connect provider did not start" >&2; cat "$work/oidc.err" >&2; exit 1; }
 
-mkfifo "$work/oidc-stdin" "$work/oidc-stdout" "$work/sand-stdout"
-(REDIRECT_URIS="$public/connexion/franceconnect/retour" POST_LOGOUT_REDIRECT_URIS="$public/" \
-    exec node "$root/tests/oidc-provider/server.mjs" < "$work/oidc-stdin" > "$work/oidc-stdout" 2> "$work/oidc.err") &
-pids+=("$!")
-exec {oidc_in}> "$work/oidc-stdin"   # the provider serves until this closes
-exec {oidc_out}< "$work/oidc-stdout"
-read -r -t 30 issuer <&"$oidc_out" || { echo "e2e: the OpenID Connect provider did not start" >&2; cat "$work/oidc.err" >&2; exit 1; }
-
-(cd "$work" && SAND_LISTEN="127.0.0.1:$port" SAND_MAIL_DIR="$work/mail" \
-    SAND_FRANCECONNECT_ISSUER="$issuer" SAND_FRANCECONNECT_CLIENT_ID=sand-dev \
-    SAND_FRANCECONNECT_CLIENT_SECRET=sand-dev-secret-0123456789abcdefghijklmnopqrstuvwxyz \
-    SAND_LOG=warn exec "$sand" > "$work/sand-stdout" 2> "$work/sand.err") &
-pids+=("$!")
-exec {sand_out}< "$work/sand-stdout"
+    (cd "$work" && SAND_LISTEN="127.0.0.1:$port" SAND_MAIL_DIR="$work/mail" \
+        SAND_FRANCECONNECT_ISSUER="$issuer" SAND_FRANCECONNECT_CLIENT_ID=sand-dev \
+        SAND_FRANCECONNECT_CLIENT_SECRET=sand-dev-secret-0123456789abcdefghijklmnopqrstuvwxyz \
+        SAND_LOG=warn exec "$sand" > "$work/sand-stdout-$attempt" 2> "$work/sand.err") &
+    pids+=("$!")
+    exec {sand_out}< "$work/sand-stdout-$attempt"
+    while read -r -t 120 line <&"$sand_out"; do
+        if [[ "$line" == "SAND écoute sur"* ]]; then return 0; fi
+    done
+    if grep -qi "address already in use\|adresse déjà utilisée" "$work/sand.err"; then
+        exec {oidc_in}>&-   # stops this attempt's provider
+        return 2
+    fi
+    echo "e2e: SAND did not start" >&2; cat "$work/sand.err" >&2; exit 1
+}
 started=""
-while read -r -t 120 line <&"$sand_out"; do
-    if [[ "$line" == "SAND écoute sur"* ]]; then started=yes; break; fi
+for attempt in 1 2 3 4 5; do
+    if start_both "$attempt"; then started=yes; break; fi
+    echo "e2e: port $port was taken meanwhile (attempt $attempt): trying another" >&2
 done
-[ -n "$started" ] || { echo "e2e: SAND did not start" >&2; cat "$work/sand.err" >&2; exit 1; }
+[ -n "$started" ] || { echo "e2e: no free port for SAND" >&2; exit 1; }
 # keep draining SAND's standard output so that it never blocks on a full pipe
 cat <&"$sand_out" > /dev/null &
 pids+=("$!")

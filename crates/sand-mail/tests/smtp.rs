@@ -25,12 +25,8 @@ struct Sink {
 }
 
 impl Sink {
+    /// On a port the system chooses (the sink prints it).
     fn start() -> Self {
-        Self::start_on(None)
-    }
-
-    /// On `port`, or on a port the system chooses.
-    fn start_on(port: Option<u16>) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "sand-smtp-{}-{}",
             std::process::id(),
@@ -40,7 +36,6 @@ impl Sink {
         let mut child = Command::new("python3")
             .arg(script)
             .arg(&dir)
-            .args(port.map(|p| p.to_string()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -204,15 +199,12 @@ async fn every_kind_of_message_goes_through() {
 
 #[tokio::test]
 async fn a_relay_that_is_down_is_a_temporary_failure() {
-    // a port nothing listens on: take a free one from the system, then close it
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // a relay that closes every connection at once (the address is held by the test:
+    // no port is freed and reused by someone else meanwhile)
+    let relay = RelayAddress::down().await;
     let transport = MailTransport::new(&TransportConfig::Smtp {
         host: "127.0.0.1".into(),
-        port,
+        port: relay.port,
         security: Security::None,
         credentials: None,
         timeout: Duration::from_secs(5),
@@ -292,12 +284,41 @@ fn smtp_to(port: u16) -> MailTransport {
     .unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The relay's address as the sender knows it: a listener the test holds for the whole
+/// test (no port is freed and reused), that refuses mail while the relay is "down" and
+/// relays to `upstream` once it is set.
+struct RelayAddress {
+    port: u16,
+    upstream: tokio::sync::watch::Sender<Option<u16>>,
+}
+
+impl RelayAddress {
+    async fn down() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (upstream, watch) = tokio::sync::watch::channel(None::<u16>);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                // down: the connection is closed at once, as a stopped relay's would be
+                let Some(to) = *watch.borrow() else {
+                    drop(client);
+                    continue;
+                };
+                tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Self { port, upstream }
+    }
+
+    /// The relay is back: connections go to `sink`.
+    fn up(&self, sink: &Sink) {
+        self.upstream.send_replace(Some(sink.port));
+    }
 }
 
 #[tokio::test]
@@ -313,10 +334,10 @@ async fn a_relay_that_is_down_delays_mail_and_never_loses_it() {
         .unwrap();
 
     // the relay is down: the mail stays, with a later attempt scheduled
-    let port = free_port();
+    let relay = RelayAddress::down().await;
     let sender = OutboxSender::new(
         Arc::clone(&queue),
-        smtp_to(port),
+        smtp_to(relay.port),
         settings(),
         SenderSettings::default(),
     );
@@ -340,7 +361,8 @@ async fn a_relay_that_is_down_delays_mail_and_never_loses_it() {
     );
 
     // the relay comes back on the same address: the next round delivers
-    let sink = Sink::start_on(Some(port));
+    let sink = Sink::start();
+    relay.up(&sink);
     let report = sender
         .send_due(now + time::Duration::minutes(1))
         .await

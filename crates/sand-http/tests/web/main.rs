@@ -762,13 +762,13 @@ async fn a_password_reset_link_works_once_and_ends_every_session() {
         )
         .await;
     // the reset mail is queued off the request
-    let token = loop {
-        let mails = app.mails().await;
-        if let Some(Mail::PasswordReset { token, .. }) = mails.into_iter().next() {
-            break token.expose().to_owned();
-        }
-        tokio::task::yield_now().await;
+    let Mail::PasswordReset { token, .. } = app
+        .wait_for_mail(|m| matches!(m, Mail::PasswordReset { .. }))
+        .await
+    else {
+        unreachable!()
     };
+    let token = token.expose().to_owned();
     let form = other
         .get(&format!("/compte/mot-de-passe?jeton={token}"))
         .await;
