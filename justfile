@@ -63,6 +63,15 @@ sample out="attestation-exemple.pdf":
 demo records="10000" seed="1":
     cargo run -- demo generate --records {{records}} --seed {{seed}} --out data/demo
 
+# Mutation testing of the domain's core rules (cargo-mutants 27; installs it when missing):
+# identity matching, control keys, verification, attaching. Lists the mutants no test caught.
+mutants:
+    command -v cargo-mutants >/dev/null || cargo install cargo-mutants --version 27.0.0 --locked
+    cargo mutants -p sand-domain --no-shuffle \
+        -f crates/sand-domain/src/identity/name.rs -f crates/sand-domain/src/identity/mod.rs \
+        -f crates/sand-domain/src/control_key.rs -f crates/sand-domain/src/verification/mod.rs \
+        -f crates/sand-domain/src/link/attach.rs
+
 # Build the API documentation of the workspace and open nothing.
 doc:
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features

@@ -60,6 +60,8 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
         || die "could not install aiosmtpd with pip"
     python3 -c 'import aiosmtpd' || die "aiosmtpd is still not importable after installing it"
 fi
+# the STARTTLS mail test makes a throw-away certificate authority
+ensure_apt_tool openssl openssl
 # the attestation tests read the PDFs back with real tools
 ensure_apt_tool pdftotext poppler-utils
 ensure_apt_tool pdftoppm poppler-utils

@@ -1,24 +1,29 @@
 #!/usr/bin/env python3
 """A real SMTP server for SAND's tests, on aiosmtpd (PyPI).
 
-    python3 tests/smtp_sink.py DIR [PORT]
+    python3 tests/smtp_sink.py DIR [--port PORT] [--tls-cert PEM --tls-key PEM]
+                                   [--user USER --password PASSWORD]
 
 Listens on 127.0.0.1 on PORT, or on a port the system chooses, and prints that port alone
-on its first line. Recipients whose address starts with "refuse" are refused for good
+on its first line. With a certificate it offers STARTTLS and requires it before any mail;
+with a user it requires SMTP AUTH (PLAIN or LOGIN, only over TLS when TLS is on) and
+refuses wrong credentials (535). Recipients whose address starts with "refuse" are refused for good
 (550), as a relay refuses an unknown user. Every message it accepts is written to DIR as NNNN.eml (the bytes received) and
 NNNN.json (the envelope, and the message as Python's own e-mail parser reads it: decoded
 headers, text and HTML parts), the .json last, so a reader that sees it sees both. It
 answers 250 only once both are written. It stops when its standard input closes.
 """
 
+import argparse
 import asyncio
 import email
 import email.policy
 import json
 import os
+import ssl
 import sys
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 
 
 class Handler:
@@ -59,14 +64,44 @@ class Handler:
         return "250 Message accepted for delivery"
 
 
+def authenticator(user, password):
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = (
+            auth_data is not None
+            and getattr(auth_data, "login", None) == user.encode()
+            and getattr(auth_data, "password", None) == password.encode()
+        )
+        # handled=False: the server answers 535 itself
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+    return check
+
+
 async def main():
-    directory = sys.argv[1]
-    os.makedirs(directory, exist_ok=True)
-    handler = Handler(directory)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("directory")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--user")
+    parser.add_argument("--password")
+    args = parser.parse_args()
+    os.makedirs(args.directory, exist_ok=True)
+    handler = Handler(args.directory)
+    options = {"hostname": "smtp-sink.test"}
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        options.update(tls_context=context, require_starttls=True)
+    if args.user:
+        options.update(
+            authenticator=authenticator(args.user, args.password),
+            auth_required=True,
+            auth_require_tls=bool(args.tls_cert),
+        )
     loop = asyncio.get_running_loop()
-    port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname="smtp-sink.test"), "127.0.0.1", port
+        lambda: SMTP(handler, **options), "127.0.0.1", args.port
     )
     print(server.sockets[0].getsockname()[1], flush=True)
     await loop.run_in_executor(None, sys.stdin.read)

@@ -36,10 +36,10 @@ impl ControlKey {
     /// Builds the key carried by 40 random bits.
     #[must_use]
     pub fn from_random_bytes(bytes: [u8; KEY_BYTES]) -> Self {
-        let mut bits: u64 = 0;
-        for b in bytes {
-            bits = (bits << 8) | u64::from(b);
-        }
+        // the 40 bits, big-endian, in the low bits of a u64
+        let mut be = [0u8; 8];
+        be[8 - KEY_BYTES..].copy_from_slice(&bytes);
+        let bits = u64::from_be_bytes(be);
         let mut out = [0u8; KEY_LENGTH];
         for (i, slot) in out.iter_mut().enumerate() {
             let shift = 5 * (KEY_LENGTH - 1 - i);
@@ -126,6 +126,55 @@ impl fmt::Debug for ControlKey {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn random_bytes_become_keys_as_crockford_base32_reads_them() {
+        // known vectors: 40 bits, most significant first, five at a time
+        for (bytes, key) in [
+            ([0x01, 0x23, 0x45, 0x67, 0x89], "04HMASW9"),
+            ([0xde, 0xad, 0xbe, 0xef, 0x42], "VTPVXVT2"),
+            ([0x80, 0x00, 0x00, 0x00, 0x01], "G0000001"),
+        ] {
+            assert_eq!(ControlKey::from_random_bytes(bytes).as_str(), key);
+        }
+        // every 5-bit value, at every position, is its own character: the 32 characters
+        // are all reachable and distinct (40 random bits give 2^40 equally likely keys)
+        for value in 0..32u64 {
+            let mut bits = 0u64;
+            for _ in 0..KEY_LENGTH {
+                bits = (bits << 5) | value;
+            }
+            let bytes: [u8; KEY_BYTES] = bits.to_be_bytes()[8 - KEY_BYTES..].try_into().unwrap();
+            let expected = char::from(ALPHABET[usize::try_from(value).unwrap()]);
+            assert_eq!(
+                ControlKey::from_random_bytes(bytes).as_str(),
+                expected.to_string().repeat(KEY_LENGTH)
+            );
+        }
+        let distinct: std::collections::HashSet<u8> = ALPHABET.iter().copied().collect();
+        assert_eq!(distinct.len(), 32);
+    }
+
+    #[test]
+    fn typed_input_is_bounded_at_its_limit_exactly() {
+        let padded = |len: usize| format!("{}{}", "7K3M9QXR", " ".repeat(len - KEY_LENGTH));
+        assert!(ControlKey::parse(&padded(MAX_INPUT_CHARS)).is_ok());
+        assert_eq!(
+            ControlKey::parse(&padded(MAX_INPUT_CHARS + 1)),
+            Err(ControlKeyError::WrongLength)
+        );
+        assert_eq!(
+            ControlKey::parse(&padded(MAX_INPUT_CHARS + 2)),
+            Err(ControlKeyError::WrongLength)
+        );
+    }
+
+    #[test]
+    fn a_key_displays_as_its_characters_and_never_debugs_them() {
+        let key = ControlKey::parse("7k3m-9qxr").unwrap();
+        assert_eq!(key.to_string(), "7K3M9QXR");
+        assert_eq!(format!("{key:?}"), "ControlKey(********)");
+    }
 
     #[test]
     fn keys_are_eight_unambiguous_characters() {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// How the connection to the mail relay is protected.
@@ -26,6 +27,9 @@ pub enum TransportConfig {
         security: Security,
         /// User name and password, if the relay wants them.
         credentials: Option<(String, String)>,
+        /// A certificate authority to trust besides the public ones (PEM), for a relay
+        /// whose certificate an internal authority signed.
+        extra_root_certificate: Option<Vec<u8>>,
         /// Limit for each network operation.
         timeout: Duration,
     },
@@ -41,6 +45,7 @@ impl std::fmt::Debug for TransportConfig {
                 port,
                 security,
                 credentials,
+                extra_root_certificate,
                 timeout,
             } => f
                 .debug_struct("Smtp")
@@ -48,6 +53,7 @@ impl std::fmt::Debug for TransportConfig {
                 .field("port", port)
                 .field("security", security)
                 .field("user", &credentials.as_ref().map(|(user, _)| user))
+                .field("extra_root_certificate", &extra_root_certificate.is_some())
                 .field("timeout", timeout)
                 .finish_non_exhaustive(),
             Self::Directory(dir) => f.debug_tuple("Directory").field(dir).finish(),
@@ -98,18 +104,26 @@ impl MailTransport {
                 port,
                 security,
                 credentials,
+                extra_root_certificate,
                 timeout,
             } => {
-                let builder = match security {
-                    Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
-                    Security::StartTls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+                let permanent =
+                    |e: lettre::transport::smtp::Error| DeliveryError::Permanent(e.to_string());
+                let parameters = || -> Result<TlsParameters, DeliveryError> {
+                    let mut tls = TlsParameters::builder(host.clone());
+                    if let Some(pem) = extra_root_certificate {
+                        tls = tls
+                            .add_root_certificate(Certificate::from_pem(pem).map_err(permanent)?);
                     }
-                    Security::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-                        host,
-                    )),
-                }
-                .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+                    tls.build_rustls().map_err(permanent)
+                };
+                let tls = match security {
+                    Security::Tls => Tls::Wrapper(parameters()?),
+                    Security::StartTls => Tls::Required(parameters()?),
+                    Security::None => Tls::None,
+                };
+                let builder =
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).tls(tls);
                 let mut builder = builder.port(*port).timeout(Some(*timeout));
                 if let Some((user, password)) = credentials {
                     builder = builder.credentials(Credentials::new(user.clone(), password.clone()));

@@ -27,6 +27,11 @@ struct Sink {
 impl Sink {
     /// On a port the system chooses (the sink prints it).
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With the sink's options (`--tls-cert`, `--user`, …).
+    fn start_with(options: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "sand-smtp-{}-{}",
             std::process::id(),
@@ -36,6 +41,7 @@ impl Sink {
         let mut child = Command::new("python3")
             .arg(script)
             .arg(&dir)
+            .args(options)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -57,6 +63,7 @@ impl Sink {
             port: self.port,
             security: Security::None,
             credentials: None,
+            extra_root_certificate: None,
             timeout: Duration::from_secs(10),
         })
         .unwrap()
@@ -207,6 +214,7 @@ async fn a_relay_that_is_down_is_a_temporary_failure() {
         port: relay.port,
         security: Security::None,
         credentials: None,
+        extra_root_certificate: None,
         timeout: Duration::from_secs(5),
     })
     .unwrap();
@@ -279,6 +287,7 @@ fn smtp_to(port: u16) -> MailTransport {
         port,
         security: Security::None,
         credentials: None,
+        extra_root_certificate: None,
         timeout: Duration::from_secs(5),
     })
     .unwrap()
@@ -426,4 +435,167 @@ fn backoff_doubles_up_to_its_ceiling() {
     assert_eq!(sender.backoff(2), time::Duration::seconds(60));
     assert_eq!(sender.backoff(5), time::Duration::seconds(480));
     assert_eq!(sender.backoff(50), time::Duration::hours(1));
+}
+
+/// A throw-away certificate authority and a certificate it signed for `localhost`
+/// (openssl, which `bash tests/run.sh` installs): (CA PEM, certificate file, key file).
+fn test_certificates(dir: &Path) -> (Vec<u8>, PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (`bash tests/run.sh` installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=SAND test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "relay.key",
+        "-out",
+        "relay.csr",
+    ]);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "relay.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "relay.pem",
+    ]);
+    (
+        std::fs::read(dir.join("ca.pem")).unwrap(),
+        dir.join("relay.pem"),
+        dir.join("relay.key"),
+    )
+}
+
+fn starttls_transport(
+    port: u16,
+    ca: Option<Vec<u8>>,
+    credentials: Option<(&str, &str)>,
+    security: Security,
+) -> MailTransport {
+    MailTransport::new(&TransportConfig::Smtp {
+        host: "localhost".into(),
+        port,
+        security,
+        credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
+        extra_root_certificate: ca,
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn starttls_and_smtp_login_deliver_and_nothing_weaker_does() {
+    let certs = std::env::temp_dir().join(format!("sand-smtp-tls-{}", std::process::id()));
+    let (ca, cert, key) = test_certificates(&certs);
+    let sink = Sink::start_with(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--user",
+        "sand",
+        "--password",
+        "mot de passe du relais",
+    ]);
+    let message = compose(
+        &Mail::ProfileDeleted {
+            to: Email::parse("camille.durand@exemple.fr").unwrap(),
+        },
+        &settings(),
+    )
+    .unwrap();
+
+    // STARTTLS (the default), the relay's authority trusted, the right login: delivered
+    starttls_transport(
+        sink.port,
+        Some(ca.clone()),
+        Some(("sand", "mot de passe du relais")),
+        Security::StartTls,
+    )
+    .deliver(&message)
+    .await
+    .unwrap();
+    assert_eq!(sink.received().len(), 1);
+
+    // a wrong password is refused
+    assert!(
+        starttls_transport(
+            sink.port,
+            Some(ca.clone()),
+            Some(("sand", "faux")),
+            Security::StartTls
+        )
+        .deliver(&message)
+        .await
+        .is_err()
+    );
+    // a certificate nobody we trust signed is refused (no silent downgrade)
+    assert!(
+        starttls_transport(
+            sink.port,
+            None,
+            Some(("sand", "mot de passe du relais")),
+            Security::StartTls
+        )
+        .deliver(&message)
+        .await
+        .is_err()
+    );
+    // without TLS the relay takes nothing, and no password is sent in clear
+    assert!(
+        starttls_transport(sink.port, None, None, Security::None)
+            .deliver(&message)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        sink.received().len(),
+        1,
+        "only the protected delivery arrived"
+    );
+    drop(sink);
+    let _ = std::fs::remove_dir_all(certs);
 }

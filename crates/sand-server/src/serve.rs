@@ -105,6 +105,9 @@ pub struct ServeArgs {
     /// Never printed.
     #[arg(long, env = "SAND_SMTP_PASSWORD", hide_env_values = true)]
     pub smtp_password: Option<String>,
+    /// A certificate authority (PEM file) to trust for the relay besides the public ones.
+    #[arg(long, env = "SAND_SMTP_CA_FILE", value_name = "FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// Sender of every mail.
     #[arg(
         long,
@@ -256,31 +259,38 @@ fn load_secret(args: &ServeArgs) -> Result<Vec<u8>, ServeError> {
 }
 
 fn transport(args: &ServeArgs) -> Result<MailTransport, ServeError> {
-    let config_ = match &args.smtp_host {
-        Some(host) => TransportConfig::Smtp {
-            host: host.clone(),
-            port: args.smtp_port,
-            security: match args.smtp_security {
-                SmtpSecurity::Starttls => Security::StartTls,
-                SmtpSecurity::Tls => Security::Tls,
-                SmtpSecurity::None => Security::None,
+    let config_ =
+        match &args.smtp_host {
+            Some(host) => TransportConfig::Smtp {
+                host: host.clone(),
+                port: args.smtp_port,
+                security: match args.smtp_security {
+                    SmtpSecurity::Starttls => Security::StartTls,
+                    SmtpSecurity::Tls => Security::Tls,
+                    SmtpSecurity::None => Security::None,
+                },
+                credentials: match (&args.smtp_user, &args.smtp_password) {
+                    (Some(user), Some(password)) => Some((user.clone(), password.clone())),
+                    (None, None) => None,
+                    _ => {
+                        return Err(config(
+                            "set both SAND_SMTP_USER and SAND_SMTP_PASSWORD, or neither",
+                        ));
+                    }
+                },
+                extra_root_certificate: match &args.smtp_ca_file {
+                    Some(path) => Some(std::fs::read(path).map_err(|e| {
+                        config(format!("SAND_SMTP_CA_FILE {}: {e}", path.display()))
+                    })?),
+                    None => None,
+                },
+                timeout: Duration::from_secs(30),
             },
-            credentials: match (&args.smtp_user, &args.smtp_password) {
-                (Some(user), Some(password)) => Some((user.clone(), password.clone())),
-                (None, None) => None,
-                _ => {
-                    return Err(config(
-                        "set both SAND_SMTP_USER and SAND_SMTP_PASSWORD, or neither",
-                    ));
-                }
-            },
-            timeout: Duration::from_secs(30),
-        },
-        None => {
-            std::fs::create_dir_all(&args.mail_dir)?;
-            TransportConfig::Directory(args.mail_dir.clone())
-        }
-    };
+            None => {
+                std::fs::create_dir_all(&args.mail_dir)?;
+                TransportConfig::Directory(args.mail_dir.clone())
+            }
+        };
     MailTransport::new(&config_).map_err(|e| config(format!("mail transport: {e}")))
 }
 

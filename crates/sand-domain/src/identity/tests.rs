@@ -203,6 +203,27 @@ fn birth_places_are_validated() {
             .as_str(),
         "Saint-Denis (La Réunion)"
     );
+    // exactly the longest is accepted
+    assert!(BirthPlace::parse(&"x".repeat(MAX_PLACE_CHARS)).is_ok());
+    // shown as written, never printed in debug output
+    let place = BirthPlace::parse("Lyon").unwrap();
+    assert_eq!(place.to_string(), "Lyon");
+    assert_eq!(format!("{place:?}"), "BirthPlace(<redacted>)");
+}
+
+#[test]
+fn personal_data_never_prints_in_debug_output() {
+    let marie = identity("Durand", &["Marie"], "2004-05-17");
+    assert_eq!(format!("{:?}", marie.birth_date), "BirthDate(<redacted>)");
+    assert_eq!(format!("{:?}", marie.key()), "IdentityKey(<redacted>)");
+    let all = format!("{marie:?}");
+    assert!(!all.contains("Durand") && !all.contains("Marie") && !all.contains("2004"));
+}
+
+#[test]
+fn civilities_read_in_full() {
+    assert_eq!(Civility::Madame.label(), "Madame");
+    assert_eq!(Civility::Monsieur.label(), "Monsieur");
 }
 
 fn name_word() -> impl Strategy<Value = String> {

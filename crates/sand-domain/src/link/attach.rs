@@ -602,6 +602,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_withdrawn_link_is_never_taken_over() {
+        let mut mocks = squatted((true, Some("69383")), (false, None), Some("69383"));
+        mocks.links = MockLinkRepository::new();
+        mocks.links.expect_find_by_record().returning(|_| {
+            let mut withdrawn = link(9, 2, 7, "ABCD1234");
+            withdrawn.state = crate::link::LinkState::Withdrawn { at: NOW };
+            Ok(Some(withdrawn))
+        });
+        mocks.links.expect_take_over().never();
+        mocks.links.expect_create().never();
+        let outcome = mocks.use_case(&[]).execute(request()).await.unwrap();
+        assert!(matches!(
+            outcome,
+            AttachOutcome::AttachedToAnotherProfile { .. }
+        ));
+        assert_eq!(format!("{:?}", Mocks::new().use_case(&[])), "AttachDiploma");
+    }
+
+    #[tokio::test]
     async fn a_take_over_that_lost_a_race_says_the_record_is_someone_elses() {
         let mut mocks = squatted((true, Some("69383")), (false, None), Some("69383"));
         mocks

@@ -575,6 +575,25 @@ mod tests {
             .unwrap();
     }
 
+    #[test]
+    fn an_organisation_of_exactly_the_longest_length_is_accepted_and_shown_as_typed() {
+        let longest = "x".repeat(MAX_ORGANISATION_CHARS);
+        assert_eq!(
+            Organisation::parse(&longest).unwrap().unwrap().as_str(),
+            longest
+        );
+        assert_eq!(
+            Organisation::parse(&format!("{longest}x")),
+            Err(OrganisationError::TooLong)
+        );
+        let acme = Organisation::parse(" ACME  Recrutement ").unwrap().unwrap();
+        assert_eq!(acme.to_string(), "ACME Recrutement");
+        assert_eq!(
+            format!("{:?}", Mocks::new().use_case()),
+            "VerifyAttestation"
+        );
+    }
+
     #[tokio::test]
     async fn malformed_input_is_a_form_error_before_any_lookup() {
         let mut mocks = Mocks::new();
