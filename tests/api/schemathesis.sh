@@ -41,6 +41,10 @@ wrong_answers_per_key_per_client = 1000000
 wrong_answers_per_key = 1000000
 file_checks_per_minute = 1000000
 TOML
+# demonstration records (the demo people's baccalauréat général 2021, académie de Lyon,
+# among them), so that a graduate can attach a diploma for the signed-in operations
+(cd "$work" && "$SAND" demo generate --records 2000 --seed 1 --out demo > /dev/null \
+    && "$SAND" import --quiet demo > /dev/null) || die "could not import the demonstration records"
 exec 3< <(cd "$work" && SAND_CONFIG=sand.toml exec "$SAND" serve 2> "$work/server.log")
 server_pid=$!
 address=
@@ -52,11 +56,23 @@ done
 [ -n "$address" ] || { cat "$work/server.log" >&2; die "the service did not start"; }
 
 venv=$(realpath "$venv")
+# a signed-in graduate with an attached diploma: the /moi operations answer for real
+# (deleting the profile is left out: it would end the session for every later request)
+cookie=$(python3 tests/api/session.py "http://$address") \
+    || { tail -n 50 "$work/server.log" >&2; die "could not sign a graduate in for the run"; }
+# a new seed each run, printed for replay (SAND_SCHEMATHESIS_SEED=N replays one)
+seed=${SAND_SCHEMATHESIS_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+printf '==> schemathesis seed %s (replay: SAND_SCHEMATHESIS_SEED=%s)\n' "$seed" "$seed" >&2
 # schemathesis keeps its cache in the working directory: the run's own
 (cd "$work" && "$venv/bin/schemathesis" run "http://$address/api/v1/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-    --max-examples "${SAND_SCHEMATHESIS_EXAMPLES:-60}" --workers 2 --seed 1 --no-color) \
-    || { tail -n 50 "$work/server.log" >&2; die "schemathesis found answers that break the API's contract"; }
+    -H "$cookie" --exclude-name 'DELETE /moi' \
+    --max-examples "${SAND_SCHEMATHESIS_EXAMPLES:-60}" --workers 2 --seed "$seed" --no-color) \
+    || { tail -n 50 "$work/server.log" >&2; die "schemathesis found answers that break the API's contract (seed $seed)"; }
+# the signed-in operations were really exercised: some answered 2xx with the session
+signed_in_ok=$(sed 's/\x1b\[[0-9;]*m//g' "$work/server.log" | grep -c 'path=/api/v1/moi.*status=2' || true)
+printf '==> signed-in operations answered 2xx %s times\n' "$signed_in_ok" >&2
+[ "$signed_in_ok" -gt 0 ] || die "no signed-in operation succeeded: the session did not work"
 if grep -q '"level":"ERROR"\|ERROR' "$work/server.log"; then
     grep 'ERROR' "$work/server.log" | head -n 20 >&2
     die "the service logged errors during the run"
