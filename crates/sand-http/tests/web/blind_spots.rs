@@ -10,7 +10,19 @@ use crate::{key_of, link_of};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_result_withdrawn_by_its_exam_office_is_withdrawn_everywhere() {
-    let app = TestApp::new().await;
+    a_result_withdrawn_by_its_exam_office_is_withdrawn_everywhere_on(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_result_withdrawn_by_its_exam_office_is_withdrawn_everywhere_on_postgresql_as_the_web_role()
+ {
+    a_result_withdrawn_by_its_exam_office_is_withdrawn_everywhere_on(
+        TestApp::on_postgres_as_web_role().await,
+    )
+    .await;
+}
+
+async fn a_result_withdrawn_by_its_exam_office_is_withdrawn_everywhere_on(app: TestApp) {
     let mut camille = app
         .signed_in(
             "Durand",
@@ -344,7 +356,18 @@ async fn the_api_batch_gives_a_wrong_name_on_a_real_key_the_answer_of_an_unknown
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_api_renews_deletes_and_downloads_for_the_owner_only() {
-    let app = TestApp::new().await;
+    the_api_renews_deletes_and_downloads_for_the_owner_only_on(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_renews_deletes_and_downloads_for_the_owner_only_on_postgresql_as_the_web_role() {
+    the_api_renews_deletes_and_downloads_for_the_owner_only_on(
+        TestApp::on_postgres_as_web_role().await,
+    )
+    .await;
+}
+
+async fn the_api_renews_deletes_and_downloads_for_the_owner_only_on(app: TestApp) {
     let mut camille = app
         .signed_in(
             "Durand",

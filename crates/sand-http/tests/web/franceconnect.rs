@@ -412,7 +412,25 @@ async fn squatted(app: &TestApp) -> (Browser<'_>, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_certified_claimant_born_where_the_exam_office_says_takes_her_diploma_back() {
-    let app = TestApp::with_provider(provider(|| Ok(angela_born_in(Some("75107"))))).await;
+    a_certified_claimant_born_where_the_exam_office_says_takes_her_diploma_back_on(
+        TestApp::with_provider(provider(|| Ok(angela_born_in(Some("75107"))))).await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certified_claimant_born_where_the_exam_office_says_takes_her_diploma_back_on_postgresql_as_the_web_role()
+ {
+    let fc = provider(|| Ok(angela_born_in(Some("75107"))));
+    a_certified_claimant_born_where_the_exam_office_says_takes_her_diploma_back_on(
+        TestApp::on_postgres_as_web_role_with(|_| {}, Some(fc)).await,
+    )
+    .await;
+}
+
+async fn a_certified_claimant_born_where_the_exam_office_says_takes_her_diploma_back_on(
+    app: TestApp,
+) {
     let (mut squatter, squatters_key) = squatted(&app).await;
 
     let mut angela = app.browser();

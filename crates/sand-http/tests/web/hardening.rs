@@ -425,7 +425,24 @@ fn confirmation_to(address: &'static str) -> impl Fn(&sand_domain::ports::Mail) 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attacker_who_registers_the_victims_address_first_never_gets_the_account() {
-    let app = TestApp::new().await;
+    an_attacker_who_registers_the_victims_address_first_never_gets_the_account_on(
+        TestApp::new().await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attacker_who_registers_the_victims_address_first_never_gets_the_account_on_postgresql_as_the_web_role()
+ {
+    an_attacker_who_registers_the_victims_address_first_never_gets_the_account_on(
+        TestApp::on_postgres_as_web_role().await,
+    )
+    .await;
+}
+
+async fn an_attacker_who_registers_the_victims_address_first_never_gets_the_account_on(
+    app: TestApp,
+) {
     // the attacker registers the victim's address with a password of theirs, and waits
     let mut attacker = app.browser();
     let page = attacker

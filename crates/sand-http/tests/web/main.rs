@@ -159,7 +159,24 @@ async fn the_catalogue_lists_filters_and_exports_the_published_scopes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_journey_create_confirm_log_in_attach_download_verify_detach_delete() {
-    let app = TestApp::new().await;
+    the_whole_journey_create_confirm_log_in_attach_download_verify_detach_delete_on(
+        TestApp::new().await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_journey_create_confirm_log_in_attach_download_verify_detach_delete_on_postgresql_as_the_web_role()
+ {
+    the_whole_journey_create_confirm_log_in_attach_download_verify_detach_delete_on(
+        TestApp::on_postgres_as_web_role().await,
+    )
+    .await;
+}
+
+async fn the_whole_journey_create_confirm_log_in_attach_download_verify_detach_delete_on(
+    app: TestApp,
+) {
     let mut b = app.browser();
     let created = b
         .register(
@@ -393,7 +410,18 @@ async fn attaching_failures_walk_through_the_support_checklist_and_never_mention
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_graduates_attestation_is_not_found_everywhere() {
-    let app = TestApp::new().await;
+    another_graduates_attestation_is_not_found_everywhere_on(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_graduates_attestation_is_not_found_everywhere_on_postgresql_as_the_web_role() {
+    another_graduates_attestation_is_not_found_everywhere_on(
+        TestApp::on_postgres_as_web_role().await,
+    )
+    .await;
+}
+
+async fn another_graduates_attestation_is_not_found_everywhere_on(app: TestApp) {
     let mut owner = app
         .signed_in(
             "Durand",
@@ -744,7 +772,18 @@ async fn the_forms_do_not_tell_which_addresses_have_a_profile() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_password_reset_link_works_once_and_ends_every_session() {
-    let app = TestApp::new().await;
+    a_password_reset_link_works_once_and_ends_every_session_on(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_reset_link_works_once_and_ends_every_session_on_postgresql_as_the_web_role() {
+    a_password_reset_link_works_once_and_ends_every_session_on(
+        TestApp::on_postgres_as_web_role().await,
+    )
+    .await;
+}
+
+async fn a_password_reset_link_works_once_and_ends_every_session_on(app: TestApp) {
     let mut b = app
         .signed_in(
             "Durand",
@@ -814,7 +853,20 @@ async fn a_password_reset_link_works_once_and_ends_every_session() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_end_at_logout_after_idling_and_after_their_absolute_lifetime() {
-    let app = TestApp::new().await;
+    sessions_end_at_logout_after_idling_and_after_their_absolute_lifetime_on(TestApp::new().await)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_end_at_logout_after_idling_and_after_their_absolute_lifetime_on_postgresql_as_the_web_role()
+ {
+    sessions_end_at_logout_after_idling_and_after_their_absolute_lifetime_on(
+        TestApp::on_postgres_as_web_role().await,
+    )
+    .await;
+}
+
+async fn sessions_end_at_logout_after_idling_and_after_their_absolute_lifetime_on(app: TestApp) {
     let mut b = app
         .signed_in(
             "Durand",

@@ -129,7 +129,10 @@ async fn apply_batch(store: &Store, records: Vec<NewRecord>, fingerprint: u8) {
 /// The app over a fresh SQLite database.
 pub struct TestApp {
     pub client: TestClient<BoxEndpoint<'static, Response>>,
+    /// The store the app runs on (on PostgreSQL: connected as the web role).
     pub store: Store,
+    /// The store with the importer's rights (the owner): imports, as exam offices do.
+    pub admin: Store,
     pub state: Arc<AppState>,
     pub clock: Arc<TestClock>,
     dir: std::path::PathBuf,
@@ -209,6 +212,81 @@ impl TestApp {
             .unwrap();
         store.migrate(&DatabaseRoles::default()).await.unwrap();
         publish_records(&store).await;
+        Self::over(store.clone(), store, dir, configure, franceconnect, health).await
+    }
+
+    /// The app over a fresh PostgreSQL database (`SAND_TEST_POSTGRES_URL`), connected as
+    /// a login user of the **web role** (as production runs it); the records are imported
+    /// as the owner, as the importer would.
+    pub async fn on_postgres_as_web_role() -> Self {
+        Self::on_postgres_as_web_role_with(|_| {}, None).await
+    }
+
+    pub async fn on_postgres_as_web_role_with(
+        configure: impl FnOnce(&mut WebSettings),
+        franceconnect: Option<Arc<dyn IdentityProvider>>,
+    ) -> Self {
+        use sea_orm::ConnectionTrait;
+        let admin_url = std::env::var("SAND_TEST_POSTGRES_URL")
+            .expect("SAND_TEST_POSTGRES_URL is not set: run the suite with `bash tests/run.sh`");
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let database = format!("sand_web_{suffix}");
+        let server = sea_orm::Database::connect(&admin_url).await.unwrap();
+        server
+            .execute_unprepared(&format!("CREATE DATABASE {database}"))
+            .await
+            .unwrap();
+        server.close().await.unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        let owner_url = format!("{base}/{database}");
+        let admin = Store::connect(
+            &StoreSettings::new(&owner_url),
+            KeyProtector::from_secret(&SECRET).unwrap(),
+        )
+        .await
+        .unwrap();
+        // roles are cluster-wide: this test's own
+        let roles = DatabaseRoles {
+            web: format!("sand_web_{}", &suffix[..12]),
+            importer: format!("sand_importer_{}", &suffix[..12]),
+        };
+        admin.migrate(&roles).await.unwrap();
+        publish_records(&admin).await;
+        let login = format!("{}_login", roles.web);
+        admin
+            .connection()
+            .execute_unprepared(&format!("CREATE ROLE {login} LOGIN IN ROLE {}", roles.web))
+            .await
+            .unwrap();
+        let (scheme, rest) = owner_url.split_once("://").unwrap();
+        let host_and_database = rest.split_once('@').map_or(rest, |(_, h)| h);
+        let web_url = format!("{scheme}://{login}@{host_and_database}");
+        let store = Store::connect(
+            &StoreSettings::new(&web_url),
+            KeyProtector::from_secret(&SECRET).unwrap(),
+        )
+        .await
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!("sand-web-{suffix}"));
+        Self::over(
+            store,
+            admin,
+            dir,
+            configure,
+            franceconnect,
+            Arc::new(sand_http::health::AlwaysReady),
+        )
+        .await
+    }
+
+    async fn over(
+        store: Store,
+        admin: Store,
+        dir: std::path::PathBuf,
+        configure: impl FnOnce(&mut WebSettings),
+        franceconnect: Option<Arc<dyn IdentityProvider>>,
+        health: Arc<dyn sand_http::health::HealthCheck>,
+    ) -> Self {
         let clock = Arc::new(TestClock(Mutex::new(datetime!(2026-11-24 10:00 UTC))));
         let signing = Arc::new(SigningKeys::demo());
         let mut keys = VerificationKeys::new();
@@ -257,6 +335,7 @@ impl TestApp {
             client,
             state,
             store,
+            admin,
             clock,
             dir,
         }
@@ -276,7 +355,7 @@ impl TestApp {
             .into_iter()
             .filter(|r| r.candidate_number.as_str() != candidate)
             .collect();
-        apply_batch(&self.store, records, 2).await;
+        apply_batch(&self.admin, records, 2).await;
     }
 
     /// The mails queued so far (claimed, so each is seen once).
