@@ -32,8 +32,9 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
 });
 
-// bypassCSP only lets the test inject axe-core; the pages themselves never need scripts
-const newContext = () => browser.newContext({ bypassCSP: true, acceptDownloads: true, locale: 'fr-FR' });
+// the pages run under their real Content-Security-Policy (axe-core is evaluated through
+// the DevTools protocol, which a page's policy does not govern)
+const newContext = () => browser.newContext({ acceptDownloads: true, locale: 'fr-FR' });
 
 /** Runs axe on the page once per distinct path; keeps serious and critical violations. */
 async function audit(page, name) {
@@ -258,6 +259,13 @@ step('le parcours FranceConnect');
   await page.waitForURL((url) => url.href.startsWith(base), { timeout: 15_000 });
   await page.goto(`${base}/espace`);
   expect(page.url().endsWith('/connexion'), 'déconnecté de SAND');
+  // and from the provider too (single logout, under the real CSP): logging in again asks
+  // for the credentials instead of walking straight back in
+  await page.goto(base);
+  await page.getByRole('link', { name: 'S\'identifier avec FranceConnect' }).click();
+  await page.getByLabel('Identifiant').waitFor({ timeout: 15_000 });
+  expect(await page.getByLabel('Identifiant').isVisible(), 'déconnecté du fournisseur aussi : il redemande l\'identifiant');
+  await page.goto(base);
   // cancelling at the provider brings a clear page
   await page.goto(base);
   await page.getByRole('link', { name: 'S\'identifier avec FranceConnect' }).click();

@@ -53,6 +53,9 @@ pub struct WebSettings {
     /// Contact details of each académie's exam office, by académie code (from the
     /// operator's configuration; an académie without an entry shows a generic text).
     pub exam_office_contacts: std::collections::BTreeMap<String, ExamOfficeContact>,
+    /// Origins (`https://host[:port]`) that a form may be sent or redirected to besides
+    /// this site: the identity provider's, whose single logout follows the logout form.
+    pub form_action_origins: Vec<String>,
 }
 
 /// How to reach an exam office (every field optional).
@@ -90,7 +93,29 @@ impl WebSettings {
             demo_people: Vec::new(),
             demo_mail_hint: String::new(),
             exam_office_contacts: std::collections::BTreeMap::new(),
+            form_action_origins: Vec::new(),
         }
+    }
+
+    /// The pages' Content-Security-Policy: no script at all, forms to this site (and the
+    /// configured origins) only.
+    #[must_use]
+    pub fn page_csp(&self) -> String {
+        let mut form_action = String::from("'self'");
+        for origin in &self.form_action_origins {
+            // an origin is a scheme and an authority: nothing that could end the directive
+            if origin.starts_with("https://") || origin.starts_with("http://") {
+                let clean = !origin.contains([' ', ';', ',', '\'', '"']);
+                if clean {
+                    form_action.push(' ');
+                    form_action.push_str(origin);
+                }
+            }
+        }
+        format!(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action {form_action}; \
+             frame-ancestors 'none'; base-uri 'none'"
+        )
     }
 }
 
@@ -142,6 +167,8 @@ pub struct AppState {
     pub verify: VerifyAttestation,
     pub catalogue: ShowCatalogue,
     pub metrics: crate::metrics::Metrics,
+    /// [`WebSettings::page_csp`], computed once.
+    pub page_csp: poem::http::HeaderValue,
 }
 
 impl AppState {
@@ -212,6 +239,12 @@ impl AppState {
             },
             catalogue: ShowCatalogue::new(p.catalogue.clone()),
             metrics: crate::metrics::Metrics::default(),
+            page_csp: poem::http::HeaderValue::from_str(&settings.page_csp()).unwrap_or_else(|_| {
+                poem::http::HeaderValue::from_static(
+                    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+                     frame-ancestors 'none'; base-uri 'none'",
+                )
+            }),
             settings,
             ports,
         }

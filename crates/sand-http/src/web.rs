@@ -557,13 +557,7 @@ fn finish(
             ),
         );
     } else {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-                 frame-ancestors 'none'; base-uri 'none'",
-            ),
-        );
+        headers.insert(header::CONTENT_SECURITY_POLICY, state.page_csp.clone());
     }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

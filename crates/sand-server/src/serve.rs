@@ -323,6 +323,16 @@ fn franceconnect(
     }
 }
 
+/// `https://host[:port]` of a URL, if it is an http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !matches!(scheme, "https" | "http") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty()).then(|| format!("{scheme}://{authority}"))
+}
+
 /// The exam offices' contacts, checked: known académie codes, a real e-mail address,
 /// an http(s) site, bounded lengths.
 fn exam_office_contacts(
@@ -646,6 +656,10 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     settings.limits.wrong_answers_per_key_per_day = args.wrong_answers_per_key;
     settings.limits.file_checks_per_client_per_minute = args.file_checks_per_minute;
     settings.exam_office_contacts = contacts;
+    // FranceConnect's single logout follows the logout form: its origin is a form target
+    if let Some(origin) = args.franceconnect_issuer.as_deref().and_then(origin_of) {
+        settings.form_action_origins.push(origin);
+    }
     if args.demo {
         settings.demo_people = demo_people();
         if args.smtp_host.is_none() {

@@ -525,3 +525,25 @@ async fn a_certified_claimant_born_elsewhere_or_of_unknown_birth_place_takes_not
         assert!(squatter.get("/espace").await.body.contains("class=\"key\""));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_logout_form_may_lead_to_the_providers_single_logout_and_nowhere_else() {
+    let app = TestApp::with_provider_and(provider(|| Ok(angela())), |s| {
+        s.form_action_origins = vec![
+            "https://fc.example".to_owned(),
+            // a configuration that tries to smuggle a directive is ignored
+            "https://evil.example; script-src *".to_owned(),
+        ];
+    })
+    .await;
+    let page = app.browser().get("/").await;
+    let csp = page.header("content-security-policy");
+    assert!(
+        csp.contains("form-action 'self' https://fc.example;"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("evil") && !csp.contains("script-src"),
+        "{csp}"
+    );
+}
