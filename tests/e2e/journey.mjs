@@ -36,32 +36,28 @@ const browser = await chromium.launch({
 // the DevTools protocol, which a page's policy does not govern)
 const newContext = () => browser.newContext({ acceptDownloads: true, locale: 'fr-FR' });
 
-/** Runs axe on the page once per distinct path; keeps serious and critical violations. */
-async function audit(page, name) {
+/** Runs axe on the page in its current state (every state visited is audited, not only
+ * the first of each path); keeps serious and critical violations. */
+async function audit(page, name, width) {
   const url = new URL(page.url());
-  const key = url.origin === new URL(base).origin ? url.pathname : null;
-  if (!key || checked.has(key)) return;
-  checked.add(key);
+  if (url.origin !== new URL(base).origin) return;
+  checked.add(`${name}@${width}`);
   await page.evaluate(axeSource);
   const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   for (const v of bad) {
-    fail(`accessibilité (${name}, ${key}) : ${v.id} [${v.impact}] ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`);
+    fail(`accessibilité (${name}, ${url.pathname}, ${width} px) : ${v.id} [${v.impact}] ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`);
   }
 }
 
-/** Screenshots at a phone's and a desktop's width. */
-async function shots(page, name) {
+/** Audits and screenshots each state at a phone's and a desktop's width. */
+async function visit(page, name) {
   for (const width of [375, 1280]) {
     await page.setViewportSize({ width, height: 900 });
+    await audit(page, name, width);
     await page.screenshot({ path: path.join(artifacts, `${name}-${width}.png`), fullPage: true });
   }
   await page.setViewportSize({ width: 1280, height: 900 });
-}
-
-async function visit(page, name) {
-  await audit(page, name);
-  await shots(page, name);
 }
 
 /** The newest mail to `to` in the mail directory, waiting for the sender to deliver it. */
@@ -89,7 +85,7 @@ function linkIn(raw, pathPart) {
 }
 
 const email = `aminata.${Date.now()}@exemple.fr`;
-const password = 'une phrase de passe assez longue';
+let password = 'une phrase de passe assez longue';
 let key;
 
 // ---------------------------------------------------------------------------------------
@@ -214,6 +210,83 @@ async function verifyAsThirdParty(name) {
 }
 
 // ---------------------------------------------------------------------------------------
+step('le diplômé change sa clé ; le lien du QR code pré-remplit la clé ; au clavier seul');
+{
+  const page = await graduate.newPage();
+  await page.goto(`${base}/espace`);
+  await page.getByRole('button', { name: 'Changer la clé' }).click();
+  expect((await page.content()).includes('Nouvelle clé de contrôle créée'), 'une nouvelle clé est créée');
+  await visit(page, 'cle-changee');
+  const newKey = (await page.locator('.key').first().innerText()).replace(/\s/g, '');
+  expect(newKey !== key, 'la clé a changé');
+  const old = await verifyAsThirdParty('NDIAYE');
+  expect(old.invalid && !old.valid, 'l\'ancienne clé ne vérifie plus');
+  key = newKey;
+  await page.close();
+
+  // the QR code opens the verification page with the key filled in (and nothing else in
+  // the address)
+  const context = await newContext();
+  const verifier = await context.newPage();
+  await verifier.goto(`${base}/verifier?cle=${key}`);
+  expect(await verifier.getByLabel('Clé de contrôle').inputValue() === key, 'la clé du QR code est pré-remplie');
+  await visit(verifier, 'verification-pre-remplie');
+
+  // keyboard only: from the top of the page, Tab to the key field, type, Tab, Enter
+  await verifier.goto(`${base}/verifier`);
+  let reached = false;
+  for (let i = 0; i < 25 && !reached; i++) {
+    await verifier.keyboard.press('Tab');
+    reached = await verifier.evaluate(() => document.activeElement && document.activeElement.id === 'cle');
+  }
+  expect(reached, 'le champ de la clé s\'atteint au clavier');
+  await verifier.keyboard.type(key);
+  await verifier.keyboard.press('Tab');
+  expect(await verifier.evaluate(() => document.activeElement.id) === 'nom', 'la tabulation mène au nom');
+  await verifier.keyboard.type('NDIAYE');
+  await verifier.keyboard.press('Enter');
+  await verifier.getByRole('heading', { name: 'Attestation valide', exact: true }).waitFor();
+  expect(await verifier.getByRole('heading', { name: 'Attestation valide', exact: true }).isVisible(), 'vérifié au clavier seul');
+  await context.close();
+}
+
+// ---------------------------------------------------------------------------------------
+step('un mauvais mot de passe, puis un mot de passe oublié');
+{
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/connexion`);
+  await page.getByLabel('Adresse e-mail').fill(email);
+  await page.getByLabel('Mot de passe').fill('pas le bon mot de passe');
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  expect((await page.content()).includes('Adresse e-mail ou mot de passe incorrect'), 'un mauvais mot de passe est refusé clairement');
+  await visit(page, 'connexion-erreur');
+  await page.getByRole('link', { name: 'Mot de passe oublié ?' }).click();
+  await page.getByLabel('Adresse e-mail').fill(email);
+  const sentAfter = Date.now() - 1000;
+  await page.getByRole('button', { name: 'Recevoir un lien' }).click();
+  await visit(page, 'mot-de-passe-oublie-envoye');
+  const mail = await mailTo(email, sentAfter);
+  await page.goto(linkIn(mail, '/compte/mot-de-passe'));
+  await visit(page, 'nouveau-mot-de-passe');
+  password = 'une toute nouvelle phrase de passe';
+  await page.getByLabel('Nouveau mot de passe').fill(password);
+  await page.getByLabel('Saisissez-le de nouveau').fill(password);
+  await page.getByRole('button', { name: 'Enregistrer' }).click();
+  expect(await page.getByRole('heading', { name: 'Mot de passe changé' }).isVisible(), 'le mot de passe est changé');
+  await context.close();
+  // the reset ended every session: the graduate signs in again with the new password
+  const again = await graduate.newPage();
+  await again.goto(`${base}/espace`);
+  expect(again.url().endsWith('/connexion'), 'la session ouverte est fermée par le changement de mot de passe');
+  await again.getByLabel('Adresse e-mail').fill(email);
+  await again.getByLabel('Mot de passe').fill(password);
+  await again.getByRole('button', { name: 'Se connecter' }).click();
+  expect(again.url().endsWith('/espace'), 'le nouveau mot de passe ouvre l\'espace');
+  await again.close();
+}
+
+// ---------------------------------------------------------------------------------------
 step('le diplômé supprime l\'attestation : la clé ne vérifie plus ; puis supprime son profil');
 {
   const page = await graduate.newPage();
@@ -265,7 +338,6 @@ step('le parcours FranceConnect');
   await page.getByRole('link', { name: 'S\'identifier avec FranceConnect' }).click();
   await page.getByLabel('Identifiant').waitFor({ timeout: 15_000 });
   expect(await page.getByLabel('Identifiant').isVisible(), 'déconnecté du fournisseur aussi : il redemande l\'identifiant');
-  await page.goto(base);
   // cancelling at the provider brings a clear page
   await page.goto(base);
   await page.getByRole('link', { name: 'S\'identifier avec FranceConnect' }).click();
@@ -276,8 +348,30 @@ step('le parcours FranceConnect');
   await context.close();
 }
 
+// ---------------------------------------------------------------------------------------
+step('trop de vérifications : une page claire, qui dit quand revenir');
+{
+  const context = await newContext();
+  const page = await context.newPage();
+  let status = 0;
+  for (let i = 0; i < 40 && status !== 429; i++) {
+    await page.goto(`${base}/verifier`);
+    await page.getByLabel('Clé de contrôle').fill(`ZZZZ${String(1000 + i)}`.replace(/[ILOU]/g, 'Z'));
+    await page.getByLabel('Nom de naissance du titulaire').fill('Personne');
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/verifier') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Vérifier' }).click(),
+    ]);
+    status = response.status();
+  }
+  expect(status === 429, `la limite de vérifications répond 429 (${status})`);
+  expect(await page.getByRole('heading', { name: 'Trop de demandes' }).isVisible(), 'la page dit « Trop de demandes »');
+  await visit(page, 'trop-de-demandes');
+  await context.close();
+}
+
 await browser.close();
-console.log(`${checked.size} pages contrôlées par axe-core ; captures dans ${artifacts}`);
+console.log(`${checked.size} états de page contrôlés par axe-core (375 et 1280 px) ; captures dans ${artifacts}`);
 if (failures.length) {
   console.error(`${failures.length} échec(s)`);
   process.exit(1);
