@@ -86,6 +86,13 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings \
 step "licences, bans and sources (cargo deny)"
 cargo deny --locked check licenses bans sources || die "cargo deny found problems"
 
+step "known vulnerabilities (cargo deny, offline RustSec snapshot)"
+advisory_tool=../shared/tools/advisory-db
+[ -x "$advisory_tool" ] || [ -f "$advisory_tool" ] \
+    || die "the RustSec snapshot tool ($advisory_tool) is missing beside the repository"
+bash "$advisory_tool" target/advisory-db >/dev/null || die "could not lay the RustSec snapshot out"
+cargo deny --locked --offline check advisories || die "cargo deny found a known vulnerability"
+
 step "the domain depends on no I/O crate"
 bash tests/check-domain-purity.sh || die "sand-domain depends on an I/O crate"
 
