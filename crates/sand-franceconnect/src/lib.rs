@@ -42,16 +42,18 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 use tracing::{instrument, warn};
 
-/// The scopes of the identité pivot (and e-mail).
+/// The scopes SAND asks for, and only those it uses (data minimisation): the names and
+/// birth date it matches records on, the birth place and country that tell true homonyms
+/// apart when a certified claimant meets an uncertified holder, and the e-mail address the
+/// profile needs (`openid` is always added). Not `gender` nor `preferred_username` (the
+/// usage name): SAND uses neither.
 pub const PIVOT_SCOPES: &[&str] = &[
     "given_name",
     "family_name",
     "birthdate",
-    "gender",
     "birthplace",
     "birthcountry",
     "email",
-    "preferred_username",
 ];
 
 /// The level FranceConnect certifies.

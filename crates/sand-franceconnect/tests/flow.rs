@@ -184,7 +184,21 @@ async fn angela_dubois_logs_in_and_out_with_her_certified_identity() {
     assert_eq!(q["acr_values"], "eidas1");
     assert_eq!(q["response_type"], "code");
     assert!(q["state"].len() >= 32 && q["nonce"].len() >= 32);
-    assert!(q["scope"].contains("family_name") && q["scope"].contains("birthdate"));
+    // exactly what SAND uses, nothing more (no gender, no preferred_username)
+    let mut scopes: Vec<&str> = q["scope"].split(' ').collect();
+    scopes.sort_unstable();
+    assert_eq!(
+        scopes,
+        [
+            "birthcountry",
+            "birthdate",
+            "birthplace",
+            "email",
+            "family_name",
+            "given_name",
+            "openid"
+        ]
+    );
     assert_eq!(q["code_challenge_method"], "S256", "PKCE when advertised");
 
     let back = Browser::new().log_in(&request.url, Some("test")).await;

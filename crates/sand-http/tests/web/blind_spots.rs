@@ -451,3 +451,23 @@ async fn the_api_renews_deletes_and_downloads_for_the_owner_only_on(app: TestApp
             .contains("Attestation valide")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_request_reaches_an_xml_parser() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    let xml = br#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "x">]><a b="1" b="2"><cle>ABCD2345</cle></a>"#;
+    for path in [
+        "/api/v1/verifications",
+        "/api/v1/verifications/lot",
+        "/api/v1/moi/diplomes",
+    ] {
+        for media in ["application/xml", "text/xml"] {
+            let page = b
+                .request(Method::POST, path, Some((media, xml.to_vec())))
+                .await;
+            assert_eq!(page.status, 415, "{path} {media}: {}", page.body);
+            assert!(page.body.contains("\"code\""), "{}", page.body);
+        }
+    }
+}
