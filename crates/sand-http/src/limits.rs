@@ -33,6 +33,9 @@ pub struct RateLimits {
     pub accounts_per_client_per_hour: u32,
     /// Password-reset and verification-mail requests per client address per hour.
     pub mail_requests_per_client_per_hour: u32,
+    /// Mails with a link (confirmation, password reset) to one address per hour, whoever
+    /// asks: nobody can flood a mailbox from many addresses.
+    pub mails_per_address_per_hour: u32,
     /// Verifications per client address per minute (pages and API; a batch counts each item).
     pub verifications_per_client_per_minute: u32,
     /// Wrong answers (unknown key, wrong name or birth date) one client may get for one
@@ -57,6 +60,7 @@ impl Default for RateLimits {
             login_slowing_interval_secs: 30,
             accounts_per_client_per_hour: 10,
             mail_requests_per_client_per_hour: 10,
+            mails_per_address_per_hour: 3,
             verifications_per_client_per_minute: 30,
             wrong_answers_per_key_per_client_per_day: 5,
             wrong_answers_per_key_per_day: 50,
@@ -195,6 +199,7 @@ pub struct Limiters {
     login_failures: Mutex<HashMap<String, AccountFailures>>,
     accounts: Keyed<ClientKey>,
     mail_requests: Keyed<ClientKey>,
+    mails_per_address: Keyed<String>,
     verifications_per_client: Keyed<ClientKey>,
     wrong_per_key_and_client: DailyCounts<(CanonicalKey, ClientKey)>,
     wrong_per_key: DailyCounts<CanonicalKey>,
@@ -212,6 +217,7 @@ impl Limiters {
             login_failures: Mutex::new(HashMap::new()),
             accounts: per_hour(limits.accounts_per_client_per_hour),
             mail_requests: per_hour(limits.mail_requests_per_client_per_hour),
+            mails_per_address: per_hour(limits.mails_per_address_per_hour),
             verifications_per_client: per_minute(limits.verifications_per_client_per_minute),
             wrong_per_key_and_client: DailyCounts::default(),
             wrong_per_key: DailyCounts::default(),
@@ -302,6 +308,13 @@ impl Limiters {
         self.mail_requests.check_key(&client).is_ok()
     }
 
+    /// Whether one more mail with a link may go to `address` (lower-cased) this hour.
+    pub fn mail_to(&self, address: &str) -> bool {
+        self.mails_per_address
+            .check_key(&address.to_lowercase())
+            .is_ok()
+    }
+
     /// Whether `client` may verify a key now (its per-minute budget, pages and API).
     pub fn verification(&self, client: ClientKey) -> bool {
         self.verifications_per_client.check_key(&client).is_ok()
@@ -354,6 +367,7 @@ impl Limiters {
         }
         self.accounts.retain_recent();
         self.mail_requests.retain_recent();
+        self.mails_per_address.retain_recent();
         self.verifications_per_client.retain_recent();
         self.file_checks.retain_recent();
         self.attaches.retain_recent();

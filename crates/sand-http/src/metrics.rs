@@ -61,6 +61,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     verifications: Family<OutcomeLabels, Counter>,
     attaches: Family<OutcomeLabels, Counter>,
+    mails_capped: Counter,
     mail_pending: Gauge,
     mail_abandoned: Gauge,
     import_batches: Gauge,
@@ -108,6 +109,12 @@ impl Default for Metrics {
             "attaches",
             "Diploma attach attempts, by outcome",
             attaches.clone(),
+        );
+        let mails_capped = Counter::default();
+        registry.register(
+            "mails_capped",
+            "Mails with a link not sent because their address had its hour's share",
+            mails_capped.clone(),
         );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let gauge = Gauge::default();
@@ -167,6 +174,7 @@ impl Default for Metrics {
             latency,
             verifications,
             attaches,
+            mails_capped,
             mail_pending,
             mail_abandoned,
             import_batches,
@@ -231,6 +239,17 @@ impl Metrics {
         self.attaches
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
+    }
+
+    /// Counts a mail not sent: its address had its hour's share.
+    pub fn mail_capped(&self) {
+        self.mails_capped.inc();
+    }
+
+    /// Mails not sent so far because their address had its hour's share.
+    #[must_use]
+    pub fn mails_capped(&self) -> u64 {
+        self.mails_capped.get()
     }
 
     /// Takes the store's figures (`None`: the store did not answer).

@@ -336,14 +336,19 @@ pub async fn register_confirm(
     match state.create_profile.execute(request).await {
         Ok(profile) => {
             let token = email_token(&state, profile.id, &email);
-            state
-                .ports
-                .mailer
-                .send(Mail::VerifyEmail {
-                    to: email,
-                    token: SecretToken::new(token.clone()),
-                })
-                .await?;
+            if state.limiters.mail_to(email.as_str()) {
+                state
+                    .ports
+                    .mailer
+                    .send(Mail::VerifyEmail {
+                        to: email,
+                        token: SecretToken::new(token.clone()),
+                    })
+                    .await?;
+            } else {
+                tracing::warn!(event = "mail_capped", profile = %profile.id.0, "confirmation mails to one address capped this hour");
+                state.metrics.mail_capped();
+            }
             tracing::info!(profile = %profile.id.0, "profile created");
             check_your_mail(&state, &visitor, Some(verify_link(&state, &token)))
         }
@@ -512,7 +517,18 @@ pub async fn resend_verification(
     if !state.limiters.mail_request(visitor.client) {
         return Err(WebError::TooManyRequests);
     }
-    if let Ok(email) = Email::parse(&form.email) {
+    let email = Email::parse(&form.email).ok();
+    let capped = email
+        .as_ref()
+        .is_some_and(|email| !state.limiters.mail_to(email.as_str()));
+    if capped {
+        tracing::warn!(
+            event = "mail_capped",
+            "confirmation mails to one address capped this hour"
+        );
+        state.metrics.mail_capped();
+    }
+    if let Some(email) = email.filter(|_| !capped) {
         let state = Arc::clone(&state);
         tokio::spawn(async move {
             match state.ports.profiles.find_password_account(&email).await {
@@ -796,6 +812,16 @@ pub async fn forgot_submit(
     if !state.limiters.mail_request(visitor.client) {
         return Err(WebError::TooManyRequests);
     }
+    // at most a few mails an hour to one address, whoever asks; counted for any address,
+    // known or not, and answered alike: the cap tells nothing
+    if !state.limiters.mail_to(email.as_str()) {
+        tracing::warn!(
+            event = "mail_capped",
+            "reset mails to one address capped this hour"
+        );
+        state.metrics.mail_capped();
+        return forgot_sent(&state, &visitor);
+    }
     // looked up and mailed off the request: known and unknown addresses answer alike
     let task_state = Arc::clone(&state);
     tokio::spawn(async move {
@@ -825,10 +851,15 @@ pub async fn forgot_submit(
             Err(e) => tracing::error!(error = %e, "could not look up an account"),
         }
     });
+    forgot_sent(&state, &visitor)
+}
+
+/// The one answer to a reset request, whatever happens behind it.
+fn forgot_sent(state: &AppState, visitor: &Visitor) -> Result<Response, WebError> {
     page(
         StatusCode::OK,
         &MessagePage {
-            chrome: Chrome::new(&state, &visitor, "Consultez votre messagerie"),
+            chrome: Chrome::new(state, visitor, "Consultez votre messagerie"),
             paragraphs: vec![
                 "Si cette adresse correspond à un profil, un e-mail vient d'y être envoyé avec un lien pour choisir un nouveau mot de passe (valable une heure).".to_owned(),
                 "Un profil créé avec FranceConnect n'a pas de mot de passe ici : connectez-vous avec FranceConnect.".to_owned(),

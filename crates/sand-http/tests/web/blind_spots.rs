@@ -471,3 +471,64 @@ async fn no_request_reaches_an_xml_parser() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mailbox_cannot_be_flooded_from_many_addresses() {
+    let app = TestApp::with(|s| {
+        s.trust_forwarded_for = true;
+        // one for the confirmation at registration, two resets
+        s.limits.mails_per_address_per_hour = 3;
+    })
+    .await;
+    let _ = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    app.mails().await;
+    // five clients ask for a reset of the same address: two mails leave, the same page
+    // answers every time
+    for i in 0..5u8 {
+        let mut b = app.browser();
+        let csrf = b.get("/mot-de-passe-oublie").await.csrf();
+        let body =
+            serde_urlencoded::to_string([("csrf", csrf.as_str()), ("email", "Camille@Exemple.fr")])
+                .unwrap();
+        let cookie = b
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let response = app
+            .client
+            .post("/mot-de-passe-oublie")
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .header("cookie", cookie)
+            .content_type("application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .0;
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    // the cap was decided on each request (the sending happens after, off the request):
+    // three were capped, so exactly two reset mails are on their way, no more will come
+    assert_eq!(app.state.metrics.mails_capped(), 3);
+    let mut resets = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while resets < 2 {
+        assert!(std::time::Instant::now() < deadline, "{resets} reset mails");
+        resets += app
+            .mails()
+            .await
+            .into_iter()
+            .filter(|m| matches!(m, Mail::PasswordReset { .. }))
+            .count();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(resets, 2);
+}

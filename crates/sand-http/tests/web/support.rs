@@ -322,6 +322,7 @@ impl TestApp {
             login_slowing_interval_secs: 30,
             accounts_per_client_per_hour: 1000,
             mail_requests_per_client_per_hour: 1000,
+            mails_per_address_per_hour: 1000,
             verifications_per_client_per_minute: 1000,
             wrong_answers_per_key_per_client_per_day: 1000,
             wrong_answers_per_key_per_day: 1000,
