@@ -101,7 +101,10 @@ impl Http {
     }
 
     fn send(&mut self, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.address).unwrap();
+        // a server killed before the connection: no answer at all, status 0
+        let Ok(mut stream) = TcpStream::connect(&self.address) else {
+            return (0, String::new());
+        };
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
             self.address
@@ -119,7 +122,9 @@ impl Http {
             "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         ));
-        stream.write_all(request.as_bytes()).unwrap();
+        if stream.write_all(request.as_bytes()).is_err() {
+            return (0, String::new());
+        }
         let mut response = String::new();
         // a server killed mid-answer: an empty response, status 0
         let _ = stream.read_to_string(&mut response);
