@@ -785,13 +785,23 @@ impl Api {
             )
         };
         Ok(match outcome {
-            AttachOutcome::Attached { link, .. } => match find(link.id).await? {
-                Some(d) => AttachResponse::Created(Json(d)),
-                None => return Err(WebError::unexpected("attached link not listed").into()),
-            },
+            // answered from the attach itself: another request of the holder may delete
+            // the link before a re-read would see it
+            AttachOutcome::Attached { link, record } => {
+                AttachResponse::Created(Json(MyDiplomaJson::from(&MyDiploma {
+                    link,
+                    record: *record,
+                    verifications: Vec::new(),
+                })))
+            }
             AttachOutcome::AlreadyAttachedToYou { link } => match find(link).await? {
                 Some(d) => AttachResponse::Already(Json(d)),
-                None => return Err(WebError::unexpected("attached link not listed").into()),
+                // deleted by another request of the holder in the meantime
+                None => not_attached(
+                    "supprime_entre_temps",
+                    "Ce diplôme vient d'être supprimé de votre espace par une autre demande : rattachez-le de nouveau.",
+                    &[],
+                ),
             },
             AttachOutcome::NotInCatalogue { next_steps, .. } => not_attached(
                 "non_disponible",
