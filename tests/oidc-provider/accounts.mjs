@@ -62,6 +62,13 @@ export const accounts = Object.fromEntries([
     given_name: 'Inconnue', given_name_array: ['Inconnue'], family_name: 'CLÉ',
     birthdate: '1981-07-16', gender: 'female', birthplace: '75056', birthcountry: '99100',
   }),
+  // id_tokens rewritten by the provider (server.mjs): unsigned, another audience, another
+  // issuer, expired; and an unsigned userinfo
+  ...['alg-none', 'mauvaise-audience', 'mauvais-emetteur', 'jeton-expire', 'userinfo-alg-none', 'jeton-re-signe'].map((login) =>
+    person(login, {
+      given_name: 'Négatif', given_name_array: ['Négatif'], family_name: 'TEST',
+      birthdate: '1982-08-17', gender: 'female', birthplace: '75056', birthcountry: '99100',
+    })),
 ]);
 
 /** The login of a subject. */

@@ -93,8 +93,36 @@ provider.proxy = false;
 const { privateKey: rogueKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const b64 = (value) => Buffer.from(value).toString('base64url');
 const claimsOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+// id_token rewrites, signed with the provider's own key unless the header says otherwise,
+// for the negative tests of the adapter's id_token checks
+const resign = (header, claims) => {
+  const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(claims))}`;
+  if (header.alg === 'none') return `${input}.`;
+  const signature = crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+};
+const headerOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString());
+const now = () => Math.floor(Date.now() / 1000);
+const idTokenRewrites = {
+  'alg-none': (h, c) => resign({ alg: 'none', typ: 'JWT' }, c),
+  'mauvaise-audience': (h, c) => resign(h, { ...c, aud: 'un-autre-client' }),
+  'mauvais-emetteur': (h, c) => resign(h, { ...c, iss: 'https://faux-fournisseur.example' }),
+  'jeton-expire': (h, c) => resign(h, { ...c, iat: now() - 7200, exp: now() - 3600 }),
+  // the control: re-signed unchanged, it must be accepted (the rewrites above are refused
+  // for what they change, not for a broken signature)
+  'jeton-re-signe': (h, c) => resign(h, c),
+};
 provider.use(async (ctx, next) => {
   await next();
+  if (ctx.path === '/token' && ctx.body?.id_token) {
+    const rewrite = idTokenRewrites[loginOf(claimsOf(ctx.body.id_token).sub)];
+    if (rewrite) {
+      ctx.body = { ...ctx.body, id_token: rewrite(headerOf(ctx.body.id_token), claimsOf(ctx.body.id_token)) };
+    }
+  }
+  if (ctx.path === '/userinfo' && typeof ctx.body === 'string' && loginOf(claimsOf(ctx.body).sub) === 'userinfo-alg-none') {
+    ctx.body = resign({ alg: 'none', typ: 'JWT' }, claimsOf(ctx.body));
+  }
   if (ctx.path === '/token' && ctx.body?.id_token && loginOf(claimsOf(ctx.body.id_token).sub) === 'jeton-altere') {
     const [header, , signature] = ctx.body.id_token.split('.');
     const claims = { ...claimsOf(ctx.body.id_token), acr: 'eidas3' };

@@ -344,10 +344,19 @@ async fn a_provider_that_is_down_is_unavailable_not_a_crash() {
 }
 
 #[tokio::test]
-async fn a_tampered_id_token_and_a_userinfo_signed_with_an_unknown_key_are_refused() {
+async fn tampered_unsigned_misaddressed_foreign_or_expired_tokens_are_refused() {
     let provider = Provider::start();
     let fc = provider.adapter();
-    for who in ["jeton-altere", "cle-inconnue"] {
+    for who in [
+        "jeton-altere",
+        "cle-inconnue",
+        // unsigned, validly signed but for another client, by another issuer, expired
+        "alg-none",
+        "mauvaise-audience",
+        "mauvais-emetteur",
+        "jeton-expire",
+        "userinfo-alg-none",
+    ] {
         let request = fc.begin().await.unwrap();
         let back = Browser::new().log_in(&request.url, Some(who)).await;
         match fc.complete(request.pending, callback_of(&back)).await {
@@ -361,6 +370,15 @@ async fn a_tampered_id_token_and_a_userinfo_signed_with_an_unknown_key_are_refus
             other => panic!("{who}: {other:?}"),
         }
     }
+    // the control: an id_token re-signed unchanged by the same rewriting is accepted, so
+    // the refusals above are for what was changed
+    let request = fc.begin().await.unwrap();
+    let back = Browser::new()
+        .log_in(&request.url, Some("jeton-re-signe"))
+        .await;
+    fc.complete(request.pending, callback_of(&back))
+        .await
+        .unwrap();
     // and an honest login still works after the key re-fetch
     let request = fc.begin().await.unwrap();
     let back = Browser::new().log_in(&request.url, Some("test")).await;
