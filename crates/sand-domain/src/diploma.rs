@@ -226,7 +226,7 @@ impl Speciality {
                 max: MAX_SPECIALITY_CHARS,
             });
         }
-        if collapsed.chars().any(char::is_control) {
+        if collapsed.chars().any(crate::text::is_invisible_control) {
             return Err(SpecialityError::ControlCharacter);
         }
         Ok(Self(collapsed))

@@ -21,6 +21,7 @@ pub mod link;
 pub mod ports;
 pub mod profile;
 pub mod record;
+pub mod text;
 pub mod verification;
 
 #[cfg(test)]

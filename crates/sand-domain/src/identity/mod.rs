@@ -144,7 +144,7 @@ impl BirthPlace {
                 max: MAX_PLACE_CHARS,
             });
         }
-        if collapsed.chars().any(char::is_control) {
+        if collapsed.chars().any(crate::text::is_invisible_control) {
             return Err(BirthPlaceError::ControlCharacter);
         }
         Ok(Self(collapsed))

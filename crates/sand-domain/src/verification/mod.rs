@@ -32,7 +32,7 @@ pub struct Organisation(String);
 pub enum OrganisationError {
     #[error("the organisation name is longer than {MAX_ORGANISATION_CHARS} characters")]
     TooLong,
-    #[error("the organisation name contains a control character")]
+    #[error("the organisation name contains an invisible control or formatting character")]
     ControlCharacter,
 }
 
@@ -49,7 +49,9 @@ impl Organisation {
         if collapsed.chars().count() > MAX_ORGANISATION_CHARS {
             return Err(OrganisationError::TooLong);
         }
-        if collapsed.chars().any(char::is_control) {
+        // what the holder reads must be what was typed: no bidirectional override, no
+        // zero-width character
+        if collapsed.chars().any(crate::text::is_invisible_control) {
             return Err(OrganisationError::ControlCharacter);
         }
         Ok(Some(Self(collapsed)))
@@ -573,6 +575,31 @@ mod tests {
             .warn_holder_of_guessing(&key("ZZZZ9999"))
             .await
             .unwrap();
+    }
+
+    #[test]
+    fn an_organisation_cannot_hide_or_reorder_what_the_holder_reads() {
+        for hostile in [
+            "ACME \u{202E}lanoitanretni",
+            "ACME\u{200B}Recrutement",
+            "Banque\u{2066} de France\u{2069}",
+            "Ré\u{AD}seau",
+            "ACME\u{7}Recrutement",
+        ] {
+            assert_eq!(
+                Organisation::parse(hostile),
+                Err(OrganisationError::ControlCharacter),
+                "{hostile:?}"
+            );
+        }
+        // French typography stays: non-breaking spaces, apostrophes, dashes, guillemets
+        for fine in [
+            "Société\u{A0}Générale",
+            "Crédit Agricole – Île-de-France",
+            "L’Oréal «\u{202F}Recrutement\u{202F}»",
+        ] {
+            assert!(Organisation::parse(fine).unwrap().is_some(), "{fine:?}");
+        }
     }
 
     #[test]

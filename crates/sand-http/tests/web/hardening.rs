@@ -711,3 +711,30 @@ async fn a_completed_password_reset_ends_the_slowing_of_an_account() {
         303
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organisation_name_that_would_read_otherwise_to_the_holder_is_refused() {
+    let app = TestApp::new().await;
+    let page = app
+        .browser()
+        .submit(
+            "/verifier",
+            "/verifier",
+            &[
+                ("cle", "ABCD2345"),
+                ("nom", "Durand"),
+                ("organisme", "ACME \u{202E}lanoitanretni"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(page.body.contains("caractères invalides"), "{}", page.body);
+    let api = app
+        .browser()
+        .post_json(
+            "/api/v1/verifications",
+            &serde_json::json!({"cle": "ABCD2345", "nom": "Durand", "organisme": "ACME\u{200B}"}),
+        )
+        .await;
+    assert_eq!(api.status, 400, "{}", api.body);
+}
