@@ -352,12 +352,15 @@ impl SignedFacts {
         Ok((facts, key))
     }
 
-    /// The address the QR code opens: the verification page, pre-filled.
+    /// The address the QR code opens: the verification page, its key pre-filled. The
+    /// signed facts (the holder's identity among them) travel in the fragment (`#p=…&s=…`),
+    /// which a browser never sends: they stay out of request lines, proxy and server logs,
+    /// while a program that reads the QR code checks them offline.
     #[must_use]
     pub fn verification_url(&self, base: &str, control_key: &str) -> String {
         let separator = if base.contains('?') { '&' } else { '?' };
         format!(
-            "{base}{separator}cle={control_key}&p={}&s={}",
+            "{base}{separator}cle={control_key}#p={}&s={}",
             self.payload_base64(),
             self.signature_base64()
         )
