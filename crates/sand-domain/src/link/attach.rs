@@ -195,14 +195,12 @@ impl AttachDiploma {
                 }
                 Err(CreateLinkStoreError::KeyCollision) => {}
                 Err(CreateLinkStoreError::RecordAlreadyLinked) => {
-                    // Lost a race with another attach of the same record.
-                    return match self.links.find_by_record(record.id).await? {
-                        Some(existing) => Ok(self.already_linked(&existing, profile.id, scope)),
-                        None => Ok(AttachOutcome::AttachedToAnotherProfile {
-                            scope,
-                            next_steps: vec![SupportStep::ContactExamOffice { academie }],
-                        }),
-                    };
+                    // Lost a race with another attach of the same record: it is theirs, or
+                    // it is ours already; or that link was deleted meanwhile (by the holder's
+                    // other request), and the record is free again: try again.
+                    if let Some(existing) = self.links.find_by_record(record.id).await? {
+                        return Ok(self.already_linked(&existing, profile.id, scope));
+                    }
                 }
                 Err(CreateLinkStoreError::ProfileGone) => {
                     return Err(AttachDiplomaError::ProfileNotFound);
@@ -636,6 +634,35 @@ mod tests {
             outcome,
             AttachOutcome::AttachedToAnotherProfile { .. }
         ));
+    }
+
+    #[tokio::test]
+    async fn a_link_deleted_between_the_race_and_the_look_up_is_attached_again_not_called_someone_elses()
+     {
+        let mut mocks = Mocks::new().with_records(vec![record(7, marie(), scope())]);
+        mocks.links.expect_find_by_record().returning(|_| Ok(None));
+        let mut seq = mockall::Sequence::new();
+        mocks
+            .links
+            .expect_create()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(CreateLinkStoreError::RecordAlreadyLinked));
+        mocks
+            .links
+            .expect_create()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|l| Ok(link(3, 1, 7, l.key.as_str())));
+        let outcome = mocks
+            .use_case(&["AAAA0000", "BBBB1111"])
+            .execute(request())
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, AttachOutcome::Attached { .. }),
+            "{outcome:?}"
+        );
     }
 
     #[tokio::test]
