@@ -25,7 +25,18 @@ const failures = [];
 const checked = new Set();
 const fail = (message) => { failures.push(message); console.error(`ÉCHEC : ${message}`); };
 const expect = (condition, message) => { if (!condition) fail(message); };
-const step = (text) => console.log(`• ${text}`);
+let where = 'démarrage';
+const step = (text) => { where = text; console.log(`• ${text}`); };
+// nothing may hang the test command: a journey stuck for ten minutes fails, saying where
+setTimeout(() => {
+  console.error(`ÉCHEC : parcours bloqué depuis dix minutes (${where})`);
+  process.exit(1);
+}, 10 * 60_000).unref();
+/** `promise`, or a failure after `ms` (page.evaluate has no timeout of its own). */
+const within = (ms, what, promise) => Promise.race([
+  promise,
+  new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} : plus de ${ms} ms`)), ms).unref()),
+]);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -42,8 +53,11 @@ async function audit(page, name, width) {
   const url = new URL(page.url());
   if (url.origin !== new URL(base).origin) return;
   checked.add(`${name}@${width}`);
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  where = `audit ${name} à ${width} px`;
+  await page.waitForLoadState('load');
+  await within(30_000, `axe-core sur ${name}`, page.evaluate(axeSource));
+  const result = await within(60_000, `axe-core sur ${name}`,
+    page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] })));
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   for (const v of bad) {
     fail(`accessibilité (${name}, ${url.pathname}, ${width} px) : ${v.id} [${v.impact}] ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`);
