@@ -668,8 +668,11 @@ impl Api {
         // a few uploads cannot stall every other request
         let keys = Arc::clone(&state);
         let bytes = body.0;
-        let verdict =
-            crate::system::off_runtime(move || verify_pdf(&bytes, &keys.verification_keys)).await?;
+        let verdict = crate::system::off_runtime(move || {
+            tracing::debug!(bytes = bytes.len(), "reading an uploaded document");
+            verify_pdf(&bytes, &keys.verification_keys)
+        })
+        .await?;
         let check = match verdict {
             Verdict::Intact { facts, demo, .. } => FileCheck {
                 verdict: "intacte".to_owned(),

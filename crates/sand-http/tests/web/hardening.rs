@@ -535,41 +535,17 @@ async fn an_attacker_who_registers_the_victims_address_first_never_gets_the_acco
 /// A login from `client` (behind the trusted proxy) in `browser`.
 async fn login_from(browser: &mut Browser<'_>, client: &str, password: &str) -> Page {
     let csrf = browser.get("/connexion").await.csrf();
-    let body = serde_urlencoded::to_string([
-        ("csrf", csrf.as_str()),
-        ("email", "camille@exemple.fr"),
-        ("mot_de_passe", password),
-    ])
-    .unwrap();
-    let mut request = browser
-        .app
-        .client
-        .post("/connexion")
-        .header("x-forwarded-for", client)
-        .content_type("application/x-www-form-urlencoded")
-        .body(body);
-    let cookie = browser
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    request = request.header("cookie", cookie);
-    let response = request.send().await.0;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    for set in headers.get_all("set-cookie") {
-        let pair = set.to_str().unwrap().split(';').next().unwrap();
-        let (name, value) = pair.split_once('=').unwrap();
-        browser.cookies.insert(name.to_owned(), value.to_owned());
-    }
-    let bytes = response.into_body().into_vec().await.unwrap();
-    Page {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-        bytes,
-    }
+    browser
+        .post_form_from(
+            client,
+            "/connexion",
+            &[
+                ("csrf", csrf.as_str()),
+                ("email", "camille@exemple.fr"),
+                ("mot_de_passe", password),
+            ],
+        )
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -737,4 +713,61 @@ async fn an_organisation_name_that_would_read_otherwise_to_the_holder_is_refused
         )
         .await;
     assert_eq!(api.status, 400, "{}", api.body);
+}
+
+/// Log lines, from every thread (the blocking pool's included).
+#[derive(Clone, Default)]
+struct SharedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_uploaded_document_is_read_on_the_blocking_pool_not_on_the_runtime() {
+    // the blocking pool's threads are named; the runtime itself runs on the test's thread
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .thread_name("sand-blocking-pool")
+        .enable_all()
+        .build()
+        .unwrap();
+    let log = SharedLog::default();
+    let sink = log.clone();
+    // events from other threads reach only a global subscriber (nextest runs each test in
+    // a process of its own)
+    let _ = tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_thread_names(true)
+            .with_writer(move || sink.clone())
+            .finish(),
+    );
+    runtime.block_on(async {
+        let app = TestApp::new().await;
+        let page = app
+            .browser()
+            .request(
+                Method::POST,
+                "/api/v1/attestations/controle",
+                Some(("application/pdf", vec![b'%'; 1024 * 1024])),
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+    });
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("reading an uploaded document"))
+        .unwrap_or_else(|| panic!("the document was not read, or not logged: {text}"));
+    assert!(
+        line.contains("sand-blocking-pool"),
+        "read on the runtime's thread: {line}"
+    );
 }
