@@ -489,7 +489,38 @@ impl Browser<'_> {
         path: &str,
         body: Option<(&str, Vec<u8>)>,
     ) -> Page {
+        self.request_from(None, method, path, body).await
+    }
+
+    /// Posts a form as [`Browser::post_form`] does, from `client` (an `X-Forwarded-For`
+    /// line, as a trusted proxy would add).
+    pub async fn post_form_from(
+        &mut self,
+        client: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Page {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.request_from(
+            Some(client),
+            Method::POST,
+            path,
+            Some(("application/x-www-form-urlencoded", body.into_bytes())),
+        )
+        .await
+    }
+
+    async fn request_from(
+        &mut self,
+        client: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Page {
         let mut request = self.app.client.request(method, path);
+        if let Some(client) = client {
+            request = request.header("x-forwarded-for", client);
+        }
         if !self.cookies.is_empty() {
             let cookie = self
                 .cookies
