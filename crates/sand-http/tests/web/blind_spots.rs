@@ -520,3 +520,38 @@ async fn a_mailbox_cannot_be_flooded_from_many_addresses() {
     }
     assert_eq!(resets, 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_birth_date_on_verification_is_a_clear_error_that_keeps_the_form() {
+    let app = TestApp::new().await;
+    for typed in ["31/02/2003", "hier", "2003-04-12-00", &"1".repeat(500)] {
+        let page = app
+            .browser()
+            .submit(
+                "/verifier",
+                "/verifier",
+                &[("cle", "ABCD2345"), ("nom", "Durand"), ("naissance", typed)],
+            )
+            .await;
+        assert_eq!(page.status, 422, "{typed}: {}", page.body);
+        assert!(page.body.contains("jj/mm/aaaa"), "{}", page.body);
+        // what was typed is kept for correction
+        assert!(page.body.contains("value=\"ABCD2345\""), "{}", page.body);
+    }
+    let mut b = app.browser();
+    for typed in ["2003-02-31", "12/04/2003", "demain", ""] {
+        let api = b
+            .post_json(
+                "/api/v1/verifications",
+                &serde_json::json!({"cle": "ABCD2345", "nom": "Durand", "date_naissance": typed}),
+            )
+            .await;
+        if typed.is_empty() {
+            // no date given: an ordinary check
+            assert_eq!(api.status, 200, "{}", api.body);
+        } else {
+            assert_eq!(api.status, 400, "{typed}: {}", api.body);
+            assert!(api.body.contains("date_naissance"), "{}", api.body);
+        }
+    }
+}
