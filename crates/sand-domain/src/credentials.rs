@@ -86,32 +86,43 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longest password accepted: bounds the hashing cost of hostile input.
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
-/// Passwords refused whatever their length: the most common choices of French users.
-const COMMON_PASSWORDS: &[&str] = &[
-    "123456789012",
-    "1234567890123",
-    "azertyuiop12",
-    "azertyuiop123",
-    "azertyuiopqsd",
-    "motdepasse123",
-    "motdepasse1234",
-    "motdepassemotdepasse",
-    "password1234",
-    "password12345",
-    "qwertyuiop12",
-    "qwertyuiop123",
-    "soleil123456",
-    "bonjour123456",
-    "doudou123456",
-    "chouchou1234",
-    "marseille123",
-    "jetaime123456",
-    "loulou123456",
-    "diplome123456",
-    "diplomegouvfr",
-    "baccalaureat1",
-    "baccalaureat123",
+/// The fewest guesses, as a power of ten, that [`zxcvbn`] must estimate for a new
+/// password: 10^10 is out of reach of an online attack and costly offline against the
+/// Argon2id hashes (it is zxcvbn's threshold between its scores 3 and 4).
+const MIN_PASSWORD_GUESSES_LOG10: f64 = 10.0;
+
+/// French words that the estimator's (English) dictionaries lack and that French users
+/// build their passwords from: common password stems, first names, places, clubs, and
+/// this service's own vocabulary. The estimator prices a password made of them as it
+/// prices one made of its own dictionary words.
+const FRENCH_WORDS: &[&str] = &[
+    "azerty", "azertyuiop", "qsdfghjklm", "wxcvbn", "motdepasse", "mot", "passe", "soleil",
+    "bonjour", "bonsoir", "salut", "coucou", "doudou", "chouchou", "loulou", "nounours",
+    "jetaime", "tetaime", "amour", "mamour", "moncoeur", "cheri", "cherie", "bisous",
+    "princesse", "poupette", "minou", "chaton", "chat", "chien", "cheval", "lapin",
+    "vacances", "famille", "maison", "bebe", "enfant", "maman", "papa", "mamie", "papi",
+    "france", "paris", "marseille", "lyon", "toulouse", "nice", "nantes", "bordeaux",
+    "lille", "rennes", "strasbourg", "montpellier", "bretagne", "corse", "om", "psg",
+    "allezlom", "olympique", "football", "foot", "rugby", "musique", "liberte",
+    "egalite", "fraternite", "republique", "bienvenue", "secret", "diplome", "diplomes",
+    "gouv", "baccalaureat", "bac", "brevet", "examen", "lycee", "college", "ecole",
+    "academie", "rectorat", "attestation", "etudiant", "universite", "jean", "marie",
+    "pierre", "michel", "nicolas", "thomas", "camille", "julien", "sophie", "nathalie",
+    "isabelle", "sylvie", "catherine", "christophe", "philippe", "francois", "laurent",
+    "stephane", "sebastien", "frederic", "david", "alexandre", "antoine", "lucas", "hugo",
+    "louis", "gabriel", "arthur", "jules", "emma", "jade", "louise", "alice", "chloe",
+    "lea", "manon", "ines", "sarah", "julie", "laura", "pauline", "mathilde", "clement",
+    "maxime", "romain", "kevin", "quentin", "mohamed", "ali", "fatima", "lina", "noah",
+    "janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre",
+    "octobre", "novembre", "decembre", "lundi", "mardi", "mercredi", "jeudi", "vendredi",
+    "samedi", "dimanche", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit",
+    "neuf", "dix", "cent", "mille", "toto", "titi", "tata", "zizou", "chocolat", "fromage",
 ];
+/// `raw` with its diacritics removed (`Été` → `Ete`), to meet the bare dictionary words.
+fn without_accents(raw: &str) -> String {
+    use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
+    raw.nfd().filter(|c| !is_combining_mark(*c)).collect()
+}
 
 /// Why a new password was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,12 +160,6 @@ impl Password {
             return Err(PasswordError::TooLong);
         }
         let lower = raw.to_lowercase();
-        let mut distinct: Vec<char> = lower.chars().collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        if distinct.len() < 5 || COMMON_PASSWORDS.contains(&lower.as_str()) {
-            return Err(PasswordError::TooWeak);
-        }
         let local = email.as_str().split('@').next().unwrap_or_default();
         let name_key = crate::identity::compact_key(birth_name.as_str()).to_lowercase();
         let folded = crate::identity::compact_key(raw).to_lowercase();
@@ -162,6 +167,21 @@ impl Password {
             || (name_key.chars().count() >= 4 && folded.contains(&name_key))
         {
             return Err(PasswordError::ContainsPersonalData);
+        }
+        // The estimator also prices the pieces of the address and the name it is given,
+        // and sees the password with its accents removed (French words are listed bare).
+        let mut inputs: Vec<&str> = local
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|part| !part.is_empty())
+            .collect();
+        inputs.push(&name_key);
+        inputs.extend_from_slice(FRENCH_WORDS);
+        let bare = without_accents(raw);
+        let weak = [raw, bare.as_str()].into_iter().any(|candidate| {
+            zxcvbn::zxcvbn(candidate, &inputs).guesses_log10() < MIN_PASSWORD_GUESSES_LOG10
+        });
+        if weak {
+            return Err(PasswordError::TooWeak);
         }
         Ok(Self(raw.to_owned()))
     }
@@ -282,8 +302,22 @@ mod tests {
             check(&"x".repeat(MAX_PASSWORD_CHARS + 1)),
             Err(PasswordError::TooLong)
         );
-        assert_eq!(check("aaaaaaaaaaaaaaaa"), Err(PasswordError::TooWeak));
-        assert_eq!(check("MotDePasse123"), Err(PasswordError::TooWeak));
+        for weak in [
+            "aaaaaaaaaaaaaaaa",
+            "MotDePasse123",
+            "azerty123456",
+            "Azerty123456!",
+            "soleil123456",
+            "Marseille2024!",
+            "jetaime-loulou",
+            "123456789012",
+            "abcdefghijklmnop",
+            "qsdfghjklmqsdf",
+            "Baccalauréat2009",
+            "camille2004camille",
+        ] {
+            assert_eq!(check(weak), Err(PasswordError::TooWeak), "{weak:?}");
+        }
         assert_eq!(
             check("marie.durand-2024!"),
             Err(PasswordError::ContainsPersonalData)
@@ -292,7 +326,22 @@ mod tests {
             check("Le-DURAND-du-93!"),
             Err(PasswordError::ContainsPersonalData)
         );
-        assert_eq!(check("cheval agrafe pile correcte"), Ok(()));
+        for strong in [
+            "cheval agrafe pile correcte",
+            "cheval agrafe batterie",
+            "une phrase de passe assez longue",
+            "Tr0mb0ne-Vélo-Hibou",
+            "k7#Qp2!vXm9@Lw",
+        ] {
+            assert_eq!(check(strong), Ok(()), "{strong:?}");
+        }
+        // The estimator's cost is bounded: the longest accepted password is judged fast.
+        let long: String = (0..MAX_PASSWORD_CHARS)
+            .map(|i| char::from(b'a' + u8::try_from(i * 7 % 26).unwrap()))
+            .collect();
+        let started = std::time::Instant::now();
+        let _ = check(&long);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]
