@@ -646,6 +646,19 @@ pub trait SessionStore: Send + Sync {
     /// [`PortError`] only.
     async fn delete_for_profile(&self, profile: ProfileId) -> Result<u64, PortError>;
 
+    /// Ends every session of a profile but the one with digest `keep` (password changed,
+    /// "end my other sessions").
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn delete_others(&self, profile: ProfileId, keep: &str) -> Result<u64, PortError>;
+
+    /// The sessions of a profile, the most recently created first.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn list_for_profile(&self, profile: ProfileId) -> Result<Vec<StoredSession>, PortError>;
+
     /// Removes sessions idle since before `idle_before` or created before
     /// `created_before`; returns how many.
     ///

@@ -948,7 +948,16 @@ impl Api {
             return Ok(DeleteMeResponse::Unauthorized(unauthorized(&visitor)));
         };
         match state.delete_profile.execute(me.profile).await {
-            Ok(_) | Err(DeleteProfileError::NotFound) => {
+            Ok(_) => {
+                crate::audit::record(
+                    &state,
+                    &visitor,
+                    crate::audit::SecurityEvent::ProfileDeleted,
+                    crate::audit::Subject::Visitor,
+                );
+                Ok(DeleteMeResponse::Done(clear_session_cookie(&state)))
+            }
+            Err(DeleteProfileError::NotFound) => {
                 Ok(DeleteMeResponse::Done(clear_session_cookie(&state)))
             }
             Err(DeleteProfileError::Unexpected(e)) => Err(WebError::from(e).into()),

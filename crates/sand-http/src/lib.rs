@@ -9,6 +9,7 @@
 //! - the layout and stylesheet (`templates/base.html`, `static/sand.css`) are the theme.
 
 pub mod api;
+pub mod audit;
 pub mod hasher;
 pub mod health;
 pub mod limits;

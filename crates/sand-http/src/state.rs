@@ -16,6 +16,7 @@ use sand_domain::ports::{
 };
 use sand_domain::profile::create::CreateProfile;
 use sand_domain::profile::delete::DeleteProfile;
+use sand_domain::profile::password::ChangePassword;
 use sand_domain::profile::sign_in::{LogIn, SignInWithFranceConnect};
 use sand_domain::verification::VerifyAttestation;
 
@@ -159,6 +160,7 @@ pub struct AppState {
     pub log_in: LogIn,
     pub sign_in_franceconnect: SignInWithFranceConnect,
     pub delete_profile: DeleteProfile,
+    pub change_password: ChangePassword,
     pub attach: AttachDiploma,
     pub detach: DetachDiploma,
     pub renew_key: RenewKey,
@@ -201,6 +203,11 @@ impl AppState {
             },
             delete_profile: DeleteProfile {
                 profiles: p.profiles.clone(),
+            },
+            change_password: ChangePassword {
+                profiles: p.profiles.clone(),
+                hasher: p.hasher.clone(),
+                sessions: p.sessions.clone(),
             },
             attach: AttachDiploma {
                 catalogue: p.catalogue.clone(),

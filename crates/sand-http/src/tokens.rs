@@ -25,6 +25,8 @@ pub enum Purpose {
     FranceConnectLogin,
     /// A browser that signed in to an account (exempt from the account's slowing).
     KnownDevice,
+    /// The pseudonym of an address in the security log.
+    Pseudonym,
 }
 
 impl Purpose {
@@ -35,6 +37,7 @@ impl Purpose {
             Self::Csrf => b"csrf",
             Self::FranceConnectLogin => b"franceconnect-login",
             Self::KnownDevice => b"known-device",
+            Self::Pseudonym => b"pseudonym",
         }
     }
 }
@@ -132,6 +135,18 @@ impl Signer {
             .verify_slice(&tag)
             .ok()?;
         (now.unix_timestamp() < expires).then_some(data)
+    }
+
+    /// A stable pseudonym of `data` (an address) for the logs: 64 bits of a keyed digest,
+    /// enough to follow one address through the log, useless to find it back without
+    /// the server secret.
+    #[must_use]
+    pub fn pseudonym(&self, data: &str) -> String {
+        let tag = self
+            .keyed(Purpose::Pseudonym, data, 0, "")
+            .finalize()
+            .into_bytes();
+        hex::encode(&tag[..8])
     }
 
     /// The CSRF token of a session (or of an anonymous visitor's CSRF cookie).

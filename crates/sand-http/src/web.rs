@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tracing::Instrument;
 
+use crate::audit::{SecurityEvent, Subject};
 use crate::limits::ClientKey;
 use crate::state::AppState;
 use crate::system::random_token;
@@ -53,6 +54,8 @@ pub struct Visitor {
     pub csrf: String,
     csrf_seed: String,
     pub client: ClientKey,
+    /// The client's address (the right-most untrusted one behind trusted proxies).
+    pub client_ip: IpAddr,
     pub request_id: String,
     /// The raw FranceConnect login cookie, if any.
     pub(crate) franceconnect_pending: Option<String>,
@@ -77,6 +80,7 @@ impl Visitor {
         if state.signer.check_csrf(&self.csrf_seed, token) {
             Ok(())
         } else {
+            crate::audit::record(state, self, SecurityEvent::CsrfRefused, Subject::Visitor);
             Err(WebError::Csrf)
         }
     }
@@ -330,6 +334,8 @@ pub async fn start_session(
             id_token_hint,
         })
         .await?;
+    let open = state.ports.sessions.list_for_profile(profile).await?;
+    crate::pages::security::end_sessions_beyond_the_cap(state, open).await?;
     Ok(set_cookie(state, session_cookie_name(state), &token, None))
 }
 
@@ -397,7 +403,8 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
     let span =
         tracing::info_span!("request", id = %request_id, method = %req.method(), path = %path);
     async move {
-        let client = ClientKey::from(client_address(&state, &req));
+        let client_ip = client_address(&state, &req);
+        let client = ClientKey::from(client_ip);
         let jar = cookies(&req);
         let now = state.ports.clock.now();
         let mut set_cookies = Vec::new();
@@ -442,6 +449,7 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
             },
             csrf_seed,
             client,
+            client_ip,
             request_id: request_id.clone(),
             franceconnect_pending: cookie_value(&jar, fc_cookie_name(&state)),
             known_device: cookie_value(&jar, device_cookie_name(&state)),
@@ -474,6 +482,7 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
             };
             req.set_body(body);
         }
+        let audit_visitor = visitor.clone();
         req.set_data(visitor);
         req.set_data(RequestId(request_id.clone()));
         let route: Option<PathPattern>;
@@ -518,6 +527,7 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
             }
         };
         tracing::info!(status = response.status().as_u16(), "answered");
+        audit_refusal(&audit_visitor, response.status(), route.as_ref(), &path);
         state.metrics.request(
             route.as_ref().map(|p| &*p.0),
             method.as_str(),
@@ -528,6 +538,20 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
     }
     .instrument(span)
     .await
+}
+
+/// The security events the frame sees for every route: rate-limit refusals, and a
+/// signed-in request for an id (a diploma link) that is not the account's.
+fn audit_refusal(visitor: &Visitor, status: StatusCode, route: Option<&PathPattern>, path: &str) {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let route = route.map_or("-", |p| &*p.0);
+        crate::audit::record_with(visitor, SecurityEvent::RateLimited, route);
+    } else if status == StatusCode::NOT_FOUND
+        && visitor.signed_in.is_some()
+        && route.is_some_and(|p| p.0.contains(':'))
+    {
+        crate::audit::record_with(visitor, SecurityEvent::UnknownOrForeignId, path);
+    }
 }
 
 fn finish(

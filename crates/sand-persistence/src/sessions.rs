@@ -5,7 +5,7 @@ use sand_domain::PortError;
 use sand_domain::ports::{SessionStore, StoredSession};
 use sand_domain::profile::ProfileId;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use time::OffsetDateTime;
 use tracing::instrument;
 
@@ -78,6 +78,38 @@ impl SessionStore for SeaOrmSessionStore {
             .await
             .map_err(port)?;
         Ok(result.rows_affected)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn delete_others(&self, profile: ProfileId, keep: &str) -> Result<u64, PortError> {
+        let result = web_session::Entity::delete_many()
+            .filter(web_session::Column::ProfileId.eq(profile.0))
+            .filter(web_session::Column::Digest.ne(keep))
+            .exec(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(result.rows_affected)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn list_for_profile(&self, profile: ProfileId) -> Result<Vec<StoredSession>, PortError> {
+        let rows = web_session::Entity::find()
+            .filter(web_session::Column::ProfileId.eq(profile.0))
+            .order_by_desc(web_session::Column::CreatedAt)
+            .order_by_desc(web_session::Column::Digest)
+            .all(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredSession {
+                digest: r.digest,
+                profile: ProfileId(r.profile_id),
+                created_at: r.created_at,
+                last_seen_at: r.last_seen_at,
+                id_token_hint: r.id_token_hint,
+            })
+            .collect())
     }
 
     #[instrument(skip_all, err(level = "debug"))]

@@ -3,6 +3,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod password;
 pub mod sign_in;
 
 use std::fmt;

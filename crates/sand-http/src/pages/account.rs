@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use time::{Date, Duration};
 
 use super::MessagePage;
+use crate::audit::{self, SecurityEvent, Subject};
 use crate::limits::LoginGate;
 use crate::state::AppState;
 use crate::tokens::{Purpose, Signer};
@@ -349,7 +350,12 @@ pub async fn register_confirm(
                 tracing::warn!(event = "mail_capped", profile = %profile.id.0, "confirmation mails to one address capped this hour");
                 state.metrics.mail_capped();
             }
-            tracing::info!(profile = %profile.id.0, "profile created");
+            audit::record(
+                &state,
+                &visitor,
+                SecurityEvent::AccountCreated,
+                Subject::Profile(profile.id),
+            );
             check_your_mail(&state, &visitor, Some(verify_link(&state, &token)))
         }
         // the same answer as for a new address: the form does not tell who has a profile
@@ -485,11 +491,22 @@ pub async fn confirm_email_submit(
     };
     match state.log_in.confirm_email(profile.id, &password).await {
         Ok(confirmed) => {
-            tracing::info!(event = "email_confirmed", profile = %confirmed.id.0, "e-mail address confirmed");
+            audit::record(
+                &state,
+                &visitor,
+                SecurityEvent::EmailConfirmed,
+                Subject::Profile(confirmed.id),
+            );
             signed_in_response(&state, &visitor, confirmed.id, &email_key).await
         }
         Err(LogInError::InvalidCredentials | LogInError::EmailNotVerified) => {
             state.limiters.login_failed(now, &email_key);
+            audit::record(
+                &state,
+                &visitor,
+                SecurityEvent::LoginFailed,
+                Subject::Profile(profile.id),
+            );
             refused()
         }
         Err(LogInError::Unexpected(e)) => Err(e.into()),
@@ -647,18 +664,41 @@ pub async fn login_submit(
         Password::for_login(&form.mot_de_passe),
     ) else {
         state.limiters.login_failed(now, &email_key);
+        audit::record(
+            &state,
+            &visitor,
+            SecurityEvent::LoginFailed,
+            Subject::Address(&email_key),
+        );
         return refused(false, WRONG);
     };
     match state.log_in.execute(&email, &password).await {
         Ok(profile) => {
-            tracing::info!(event = "login", profile = %profile.id.0, "signed in with a password");
+            audit::record(
+                &state,
+                &visitor,
+                SecurityEvent::LoginSucceeded,
+                Subject::Profile(profile.id),
+            );
             signed_in_response(&state, &visitor, profile.id, &email_key).await
         }
         Err(LogInError::InvalidCredentials) => {
             state.limiters.login_failed(now, &email_key);
+            audit::record(
+                &state,
+                &visitor,
+                SecurityEvent::LoginFailed,
+                Subject::Address(&email_key),
+            );
             refused(false, WRONG)
         }
         Err(LogInError::EmailNotVerified) => {
+            audit::record(
+                &state,
+                &visitor,
+                SecurityEvent::LoginUnconfirmed,
+                Subject::Address(&email_key),
+            );
             refused(true, "Confirmez d'abord votre adresse e-mail.")
         }
         Err(LogInError::Unexpected(e)) => Err(e.into()),
@@ -666,7 +706,7 @@ pub async fn login_submit(
 }
 
 /// How the limits know an account: its address as typed, trimmed and lower-cased.
-fn email_key(typed: &str) -> String {
+pub(crate) fn email_key(typed: &str) -> String {
     typed.trim().to_lowercase().chars().take(254).collect()
 }
 
@@ -745,6 +785,9 @@ pub async fn logout(
         .as_ref()
         .and_then(|s| s.id_token_hint.clone());
     let cookie = end_session(&state, &visitor).await?;
+    if visitor.signed_in.is_some() {
+        audit::record(&state, &visitor, SecurityEvent::Logout, Subject::Visitor);
+    }
     let mut location = "/".to_owned();
     if let (Some(hint), Some(fc)) = (hint, &state.ports.franceconnect) {
         let logout_state = crate::system::random_token();
@@ -812,6 +855,12 @@ pub async fn forgot_submit(
     if !state.limiters.mail_request(visitor.client) {
         return Err(WebError::TooManyRequests);
     }
+    audit::record(
+        &state,
+        &visitor,
+        SecurityEvent::PasswordResetRequested,
+        Subject::Address(email.as_str()),
+    );
     // at most a few mails an hour to one address, whoever asks; counted for any address,
     // known or not, and answered alike: the cap tells nothing
     if !state.limiters.mail_to(email.as_str()) {
@@ -980,7 +1029,13 @@ pub async fn reset_submit(
     state
         .limiters
         .login_cleared(&email_key(profile.email.as_str()));
-    tracing::info!(event = "password_reset", profile = %profile.id.0, sessions_ended = ended, "password reset");
+    tracing::info!(sessions_ended = ended, "all sessions of the account ended");
+    audit::record(
+        &state,
+        &visitor,
+        SecurityEvent::PasswordReset,
+        Subject::Profile(profile.id),
+    );
     page(
         StatusCode::OK,
         &MessagePage {

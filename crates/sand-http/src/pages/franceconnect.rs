@@ -13,6 +13,7 @@ use sand_domain::profile::sign_in::{FranceConnectSignIn, FranceConnectSignInErro
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
+use crate::audit::{self, SecurityEvent, Subject};
 use crate::state::AppState;
 use crate::tokens::Purpose;
 use crate::web::{
@@ -191,7 +192,13 @@ pub async fn callback(
                     "La connexion avec FranceConnect a échoué. Réessayez dans quelques minutes.",
                 ),
             };
-            tracing::warn!(error = %crate::web::error_chain(&e), "FranceConnect login failed");
+            tracing::info!(error = %crate::web::error_chain(&e), "FranceConnect login failed");
+            audit::record(
+                &state,
+                &visitor,
+                SecurityEvent::FranceConnectLoginFailed,
+                Subject::Visitor,
+            );
             return failure(&state, &visitor, status, title, text);
         }
     };
@@ -221,6 +228,12 @@ pub async fn callback(
     if let FranceConnectSignIn::Created(p) = &signed {
         tracing::info!(profile = %p.id.0, "profile created from FranceConnect");
     }
+    audit::record(
+        &state,
+        &visitor,
+        SecurityEvent::FranceConnectLoginSucceeded,
+        Subject::Profile(signed.profile().id),
+    );
     let cookie = start_session(&state, &visitor, signed.profile().id, Some(hint)).await?;
     let mut response = see_other("/espace");
     let headers = response.headers_mut();

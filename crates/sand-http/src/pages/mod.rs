@@ -4,6 +4,7 @@
 pub mod account;
 pub mod franceconnect;
 pub mod public;
+pub mod security;
 pub mod space;
 
 use std::sync::Arc;
@@ -224,6 +225,12 @@ pub(crate) fn routes() -> Route {
         )
         .at("/espace/diplomes/:id/attestation.pdf", get(space::download))
         .at("/espace/profil", get(space::profile_page))
+        .at(
+            "/espace/profil/mot-de-passe",
+            get(security::password_form).post(security::password_submit),
+        )
+        .at("/espace/sessions/fermer", post(security::end_one))
+        .at("/espace/sessions/fermer-autres", post(security::end_others))
         .at(
             "/espace/profil/supprimer",
             get(space::delete_profile_confirm).post(space::delete_profile),

@@ -22,6 +22,7 @@ use sand_domain::profile::{LoginMethod, Profile};
 use serde::Deserialize;
 
 use super::{ConfirmPage, MessagePage};
+use crate::audit::{self, SecurityEvent, Subject};
 use crate::pages::account::CsrfForm;
 use crate::state::AppState;
 use crate::web::{
@@ -533,6 +534,8 @@ struct ProfilePage {
     presumed: bool,
     email: String,
     login: &'static str,
+    has_password: bool,
+    sessions: Vec<crate::pages::security::ShownSession>,
 }
 
 #[handler]
@@ -540,10 +543,14 @@ pub async fn profile_page(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
 ) -> Result<Response, WebError> {
-    let profile = current_profile(&state, visitor.require()?).await?;
+    let signed_in = visitor.require()?;
+    let profile = current_profile(&state, signed_in).await?;
+    let sessions = crate::pages::security::shown_sessions(&state, signed_in).await?;
     page(
         StatusCode::OK,
         &ProfilePage {
+            has_password: matches!(profile.login, LoginMethod::Password),
+            sessions,
             chrome: Chrome::new(&state, &visitor, "Mon profil"),
             birth_name: profile.identity.birth_name.to_string(),
             first_names: profile.identity.first_names.to_string(),
@@ -589,7 +596,15 @@ pub async fn delete_profile(
     let form: CsrfForm = read_form(body, state.settings.max_body_bytes).await?;
     visitor.check_csrf(&state, &form.csrf)?;
     match state.delete_profile.execute(signed_in.profile).await {
-        Ok(deleted) => tracing::info!(links_removed = deleted.links_removed, "profile deleted"),
+        Ok(deleted) => {
+            tracing::info!(links_removed = deleted.links_removed, "profile deleted");
+            audit::record(
+                &state,
+                &visitor,
+                SecurityEvent::ProfileDeleted,
+                Subject::Visitor,
+            );
+        }
         Err(DeleteProfileError::NotFound) => {}
         Err(DeleteProfileError::Unexpected(e)) => return Err(e.into()),
     }

@@ -4,6 +4,8 @@
 // Test support code outside `#[test]` functions: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod account_security;
+mod audit;
 mod blind_spots;
 mod faults;
 mod franceconnect;
@@ -538,6 +540,16 @@ async fn every_state_changing_form_refuses_a_missing_or_foreign_csrf_token() {
             &[("diplome", "BACG"), ("session", "2021"), ("academie", "10")],
         ),
         ("/espace/profil/supprimer", &[]),
+        (
+            "/espace/profil/mot-de-passe",
+            &[
+                ("actuel", PASSWORD),
+                ("mot_de_passe", "autre phrase tranquille"),
+                ("confirmation", "autre phrase tranquille"),
+            ],
+        ),
+        ("/espace/sessions/fermer", &[("session", "x")]),
+        ("/espace/sessions/fermer-autres", &[]),
         ("/deconnexion", &[]),
     ];
     for (path, fields) in forms {
@@ -558,6 +570,14 @@ async fn every_state_changing_form_refuses_a_missing_or_foreign_csrf_token() {
     assert_eq!(after.status, 200);
     assert_eq!(key_of(&after), key);
     assert_eq!(link_of(&after), link);
+    // and the password is unchanged
+    assert_eq!(
+        app.browser()
+            .login("camille@exemple.fr", PASSWORD)
+            .await
+            .status,
+        303
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -993,6 +993,36 @@ pub async fn sessions_and_passwords_round_trip_and_go_with_their_profile(db: &Te
         .await
         .unwrap();
     assert_eq!(sessions.delete_for_profile(owner.id).await.unwrap(), 2);
+
+    // a profile's sessions are listed newest first; all but one end together
+    for (digest, age) in [("g", 3), ("h", 1), ("i", 2)] {
+        sessions
+            .create(session(
+                &digest.repeat(64),
+                NOW - time::Duration::hours(age),
+            ))
+            .await
+            .unwrap();
+    }
+    let listed: Vec<String> = sessions
+        .list_for_profile(owner.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.digest[..1].to_owned())
+        .collect();
+    assert_eq!(listed, ["h", "i", "g"]);
+    assert_eq!(
+        sessions
+            .delete_others(owner.id, &"i".repeat(64))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(sessions.find(&"i".repeat(64)).await.unwrap().is_some());
+    assert!(sessions.find(&"h".repeat(64)).await.unwrap().is_none());
+    assert_eq!(sessions.delete_for_profile(owner.id).await.unwrap(), 1);
+
     sessions
         .create(session(&"f".repeat(64), NOW))
         .await
