@@ -197,6 +197,24 @@ const graduate = await newContext();
   await visit(page, 'rattachement-echec');
   await page.goto(`${base}/espace/profil`);
   await visit(page, 'profil');
+
+  // changing the password: the current one is asked, then this session stays open
+  await page.getByRole('link', { name: 'Changer mon mot de passe…' }).click();
+  await visit(page, 'changer-mot-de-passe');
+  await page.getByLabel('Mot de passe actuel').fill('pas le bon mot de passe');
+  await page.getByLabel('Nouveau mot de passe').fill('une autre phrase encore plus longue');
+  await page.getByLabel('Saisissez-le de nouveau').fill('une autre phrase encore plus longue');
+  await page.getByRole('button', { name: 'Changer mon mot de passe' }).click();
+  expect((await page.content()).includes('ce n&#39;est pas le bon'), 'un mauvais mot de passe actuel est refusé');
+  await visit(page, 'changer-mot-de-passe-erreur');
+  await page.getByLabel('Mot de passe actuel').fill(password);
+  await page.getByLabel('Nouveau mot de passe').fill('une autre phrase encore plus longue');
+  await page.getByLabel('Saisissez-le de nouveau').fill('une autre phrase encore plus longue');
+  await page.getByRole('button', { name: 'Changer mon mot de passe' }).click();
+  expect(await page.getByRole('heading', { name: 'Mot de passe changé' }).isVisible(), 'le mot de passe est changé');
+  password = 'une autre phrase encore plus longue';
+  await page.goto(`${base}/espace`);
+  expect(page.url().endsWith('/espace'), 'la session reste ouverte après le changement');
 }
 
 // ---------------------------------------------------------------------------------------

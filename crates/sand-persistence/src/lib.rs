@@ -18,6 +18,7 @@ mod mapping;
 mod outbox;
 mod profiles;
 mod records;
+pub mod rotation;
 mod sessions;
 mod staging;
 

@@ -96,7 +96,7 @@ pub struct SigningArgs {
     #[arg(long, env = "SAND_SIGNING_KEY_FILE")]
     signing_key_file: Option<PathBuf>,
     /// The signing key's PEM text itself (for platforms that pass secrets in the
-    /// environment). Never printed.
+    /// environment; refused on the command line). Never printed.
     #[arg(
         long,
         env = "SAND_SIGNING_KEY",

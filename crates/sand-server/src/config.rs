@@ -36,6 +36,64 @@ pub enum ConfigError {
     Read { path: String, error: io::Error },
     #[error("configuration file {path}: {message}")]
     Invalid { path: String, message: String },
+    /// A secret given as a command-line argument, which every user of the machine can
+    /// read (`ps`, `/proc/PID/cmdline`) and which shells keep in their history.
+    #[error(
+        "{option} is refused on the command line (any user of the machine can read it there): {instead}"
+    )]
+    SecretOnCommandLine { option: String, instead: String },
+}
+
+/// Refuses secrets given on the command line, in `matches` and its subcommands: the
+/// server secret, passwords, client secrets, the signing key, and a database URL that
+/// carries a password. Each has an environment variable and a file form.
+///
+/// # Errors
+/// [`ConfigError::SecretOnCommandLine`].
+pub fn refuse_secrets_on_command_line(
+    command: &Command,
+    matches: &ArgMatches,
+) -> Result<(), ConfigError> {
+    for arg in command.get_arguments() {
+        let id = arg.get_id().as_str();
+        if matches.value_source(id) != Some(ValueSource::CommandLine) {
+            continue;
+        }
+        let option = format!("--{}", arg.get_long().unwrap_or(id));
+        let env = arg
+            .get_env()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if SECRET_KEYS.contains(&id) {
+            return Err(ConfigError::SecretOnCommandLine {
+                option,
+                instead: format!(
+                    "set {env}, or name a file holding it (the option's -file form or the configuration file, mode 600)"
+                ),
+            });
+        }
+        let url = matches
+            .try_get_one::<String>(id)
+            .ok()
+            .flatten()
+            .filter(|_| id.ends_with("database_url"));
+        if let Some(url) = url {
+            if mask_url(url) != *url {
+                return Err(ConfigError::SecretOnCommandLine {
+                    option: format!("{option} with a password"),
+                    instead: format!(
+                        "set {env}, or leave the password out of the URL and give it in PGPASSWORD or a ~/.pgpass file"
+                    ),
+                });
+            }
+        }
+    }
+    if let Some((name, sub_matches)) = matches.subcommand() {
+        if let Some(sub) = command.find_subcommand(name) {
+            refuse_secrets_on_command_line(sub, sub_matches)?;
+        }
+    }
+    Ok(())
 }
 
 /// The values of a configuration file, as option name → textual values.

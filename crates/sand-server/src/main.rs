@@ -4,6 +4,7 @@ mod attestation;
 mod config;
 mod import;
 mod one_way;
+mod secret;
 mod serve;
 
 use std::io::{self, Write};
@@ -97,6 +98,9 @@ enum Command {
     /// Demonstration data.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// The server secret: a new one, and its rotation.
+    #[command(subcommand)]
+    Secret(secret::SecretCommand),
     /// Attestation signing keys.
     #[command(subcommand)]
     Keys(attestation::KeysCommand),
@@ -189,6 +193,8 @@ enum CommandError {
     Attestation(#[from] attestation::AttestationCommandError),
     #[error(transparent)]
     Serve(#[from] serve::ServeError),
+    #[error(transparent)]
+    Secret(#[from] secret::SecretCommandError),
 }
 
 fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
@@ -221,6 +227,7 @@ fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
         | Command::Import { .. }
         | Command::Demo(_)
         | Command::Keys(_)
+        | Command::Secret(_)
         | Command::Serve(_)
         | Command::Config(_)
         | Command::Attestation(_) => {}
@@ -322,6 +329,7 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Invocation, config::ConfigErro
         None => config::FileLayer::default(),
     };
     let matches = config::apply(Cli::command(), &layer)?.get_matches_from(args);
+    config::refuse_secrets_on_command_line(&Cli::command(), &matches)?;
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     Ok(Invocation {
         cli,
@@ -476,6 +484,7 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
             }
         }
         Command::Keys(command) => attestation::keys(command, out)?,
+        Command::Secret(command) => secret::run(command, out).await?,
         Command::Config(_) => {}
         Command::Serve(args) => serve::run(*args, out).await?,
         Command::Attestation(command) => attestation::attestation(command, out)?,
@@ -539,6 +548,16 @@ fn main() -> ExitCode {
         Err(CommandError::Refused(e)) => {
             let _ = writeln!(io::stderr(), "sand: refused: {e}");
             ExitCode::from(EXIT_REFUSED)
+        }
+        Err(CommandError::Secret(e @ secret::SecretCommandError::Incomplete(_))) => {
+            let _ = writeln!(io::stderr(), "sand: {e}");
+            ExitCode::from(EXIT_REFUSED)
+        }
+        Err(CommandError::Secret(secret::SecretCommandError::Secret(
+            serve::ServeError::Config(e),
+        ))) => {
+            let _ = writeln!(io::stderr(), "sand: configuration: {e}");
+            ExitCode::from(EXIT_CONFIG)
         }
         Err(e) => {
             let mut message = format!("sand: {e}");

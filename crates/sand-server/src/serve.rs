@@ -73,7 +73,9 @@ pub struct ServeArgs {
     /// rest and signs links and tokens.
     #[arg(long, env = "SAND_SECRET_FILE")]
     pub secret_file: Option<PathBuf>,
-    /// The server secret itself. Never printed.
+    /// The server secret itself, from the environment or the configuration file only
+    /// (refused on the command line, where every user of the machine can read it).
+    /// Never printed.
     #[arg(
         long,
         env = "SAND_SECRET",
@@ -102,7 +104,7 @@ pub struct ServeArgs {
     pub smtp_security: SmtpSecurity,
     #[arg(long, env = "SAND_SMTP_USER")]
     pub smtp_user: Option<String>,
-    /// Never printed.
+    /// From the environment or the configuration file only. Never printed.
     #[arg(long, env = "SAND_SMTP_PASSWORD", hide_env_values = true)]
     pub smtp_password: Option<String>,
     /// A certificate authority (PEM file) to trust for the relay besides the public ones.
@@ -121,7 +123,7 @@ pub struct ServeArgs {
     pub franceconnect_issuer: Option<String>,
     #[arg(long, env = "SAND_FRANCECONNECT_CLIENT_ID")]
     pub franceconnect_client_id: Option<String>,
-    /// Never printed.
+    /// From the environment or the configuration file only. Never printed.
     #[arg(long, env = "SAND_FRANCECONNECT_CLIENT_SECRET", hide_env_values = true)]
     pub franceconnect_client_secret: Option<String>,
     /// Contact details of the académies' exam offices: a TOML file with one table per
@@ -190,7 +192,7 @@ fn config(message: impl Into<String>) -> ServeError {
     ServeError::Config(message.into())
 }
 
-fn read_secret_file(path: &Path) -> Result<Vec<u8>, ServeError> {
+pub(crate) fn read_secret_file(path: &Path) -> Result<Vec<u8>, ServeError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -48,6 +48,7 @@ on_both_backends!(
     links_round_trip_and_keep_their_constraints,
     the_database_holds_no_key_in_clear,
     renewing_a_key_kills_the_old_one,
+    rotating_the_secret_re_protects_every_key_and_can_be_resumed,
     links_are_only_reachable_by_their_owner,
     deleting_a_profile_deletes_its_links_and_anonymises_its_verifications,
     the_domain_use_cases_run_on_the_real_store,

@@ -555,6 +555,111 @@ pub async fn the_database_holds_no_key_in_clear(db: &TestStore) {
     assert_ne!(foreign.lookup_hash(&key("S3CR3TK7")), hash);
 }
 
+pub async fn rotating_the_secret_re_protects_every_key_and_can_be_resumed(db: &TestStore) {
+    use sand_domain::ports::LinkRepository;
+    let (zoe_id, marie_id) = import_two(db).await;
+    let profiles = db.store.profiles();
+    let zoe_profile = profiles
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let marie_profile = profiles
+        .create(password_profile("marie@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let links = db.store.links();
+    let zoe_link = links
+        .create(NewLink {
+            profile: zoe_profile.id,
+            record: zoe_id,
+            key: key("R0TAT10N"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let marie_link = links
+        .create(NewLink {
+            profile: marie_profile.id,
+            record: marie_id,
+            key: key("SEC0NDKY"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+
+    let new_secret = [42u8; 40];
+    let new = sand_persistence::KeyProtector::from_secret(&new_secret).unwrap();
+    let mut seen = Vec::new();
+    let report = db
+        .store
+        .rotate_key_protection(&new, 1, |done| seen.push(done))
+        .await
+        .unwrap();
+    assert_eq!(report.rotated, 2);
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(seen, [1, 2], "progress after each batch");
+    assert_eq!(db.store.count_links().await.unwrap(), 2);
+
+    // the store on the new secret finds each key and shows it to its holder; the old
+    // secret finds nothing any more
+    let rotated = sand_persistence::Store::connect(
+        &sand_persistence::StoreSettings::new(&db.url),
+        sand_persistence::KeyProtector::from_secret(&new_secret).unwrap(),
+    )
+    .await
+    .unwrap();
+    let found = rotated
+        .links()
+        .find_active_by_key(&key("R0TAT10N"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, zoe_link.id);
+    let owned = rotated
+        .links()
+        .get_owned(marie_link.id, marie_profile.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owned.key, key("SEC0NDKY"));
+    assert!(
+        links
+            .find_active_by_key(&key("R0TAT10N"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // run again (an interrupted run resumed): nothing rotated twice
+    let again = db
+        .store
+        .rotate_key_protection(&new, 1000, |_| {})
+        .await
+        .unwrap();
+    assert_eq!((again.rotated, again.already_rotated), (0, 2));
+
+    // a sealed key neither secret opens is reported, not guessed at
+    let conn = db.store.connection();
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        match conn.get_database_backend() {
+            sea_orm::DbBackend::Postgres => "UPDATE link SET key_sealed = $1 WHERE id = $2",
+            _ => "UPDATE link SET key_sealed = ? WHERE id = ?",
+        },
+        [vec![0u8; 48].into(), zoe_link.id.0.into()],
+    ))
+    .await
+    .unwrap();
+    let third = sand_persistence::KeyProtector::from_secret(&[7u8; 40]).unwrap();
+    let broken = rotated
+        .rotate_key_protection(&third, 1000, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(broken.unreadable, [zoe_link.id.0]);
+    assert_eq!(broken.rotated, 1);
+    assert!(!broken.complete());
+}
+
 pub async fn renewing_a_key_kills_the_old_one(db: &TestStore) {
     let (zoe_id, marie_id) = import_two(db).await;
     let owner = db

@@ -122,15 +122,11 @@ fn secrets_are_never_printed_and_must_not_be_readable_by_others() {
     let closed = write(&dir, "closed.toml", &body, 0o600);
     let out = run(
         &dir,
+        &["config", "check", "--config", closed.to_str().unwrap()],
         &[
-            "config",
-            "check",
-            "--config",
-            closed.to_str().unwrap(),
-            "--database-url",
-            "postgres://web:pg-password@db/sand",
+            ("SAND_FRANCECONNECT_CLIENT_SECRET", "fc-client-secret"),
+            ("SAND_DATABASE_URL", "postgres://web:pg-password@db/sand"),
         ],
-        &[("SAND_FRANCECONNECT_CLIENT_SECRET", "fc-client-secret")],
     );
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     for secret in [

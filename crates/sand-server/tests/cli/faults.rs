@@ -9,15 +9,15 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-const PASSWORD: &str = "une phrase de passe assez longue";
+pub(crate) const PASSWORD: &str = "une phrase de passe assez longue";
 
-fn temp_dir(name: &str) -> PathBuf {
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sand-{name}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-fn sand(dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn sand(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sand"))
         .current_dir(dir)
         .args(args)
@@ -29,7 +29,7 @@ fn sand(dir: &Path, args: &[&str]) -> std::process::Output {
 
 /// `sand serve --demo` on `database`, started: (child, address), or its stderr if it
 /// stopped before listening.
-fn serve(dir: &Path, database: &str) -> Result<(Child, String), String> {
+pub(crate) fn serve(dir: &Path, database: &str) -> Result<(Child, String), String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sand"))
         .current_dir(dir)
         .args([
@@ -73,7 +73,7 @@ fn serve(dir: &Path, database: &str) -> Result<(Child, String), String> {
     }
 }
 
-fn stop(mut child: Child) {
+pub(crate) fn stop(mut child: Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -81,9 +81,9 @@ fn stop(mut child: Child) {
 }
 
 /// A minimal HTTP/1.1 client with a cookie jar (one connection a request).
-struct Http {
-    address: String,
-    cookies: BTreeMap<String, String>,
+pub(crate) struct Http {
+    pub(crate) address: String,
+    pub(crate) cookies: BTreeMap<String, String>,
 }
 
 fn encode(text: &str) -> String {
@@ -96,14 +96,19 @@ fn encode(text: &str) -> String {
 }
 
 impl Http {
-    fn new(address: &str) -> Self {
+    pub(crate) fn new(address: &str) -> Self {
         Self {
             address: address.to_owned(),
             cookies: BTreeMap::new(),
         }
     }
 
-    fn send(&mut self, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16, String) {
+    pub(crate) fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, &str)>,
+    ) -> (u16, String) {
         // a server killed before the connection: no answer at all, status 0
         let Ok(mut stream) = TcpStream::connect(&self.address) else {
             return (0, String::new());
@@ -155,15 +160,15 @@ impl Http {
         (status, body.to_owned())
     }
 
-    fn get(&mut self, path: &str) -> (u16, String) {
+    pub(crate) fn get(&mut self, path: &str) -> (u16, String) {
         self.send("GET", path, None)
     }
 
-    fn csrf(&mut self, page: &str) -> String {
+    pub(crate) fn csrf(&mut self, page: &str) -> String {
         csrf_in(&self.get(page).1)
     }
 
-    fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    pub(crate) fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
         let body: Vec<String> = fields
             .iter()
             .map(|(k, v)| format!("{k}={}", encode(v)))
@@ -175,7 +180,7 @@ impl Http {
         )
     }
 
-    fn register(
+    pub(crate) fn register(
         &mut self,
         birth_name: &str,
         first_names: &str,
@@ -202,14 +207,14 @@ impl Http {
 }
 
 /// The CSRF token of the form in `page`.
-fn csrf_in(page: &str) -> String {
+pub(crate) fn csrf_in(page: &str) -> String {
     let start = page.find("name=\"csrf\" value=\"").unwrap() + 19;
     page[start..start + page[start..].find('"').unwrap()].to_owned()
 }
 
 /// Waits for the confirmation mail to `email` in `mail_dir` (the outbox sender writes
 /// it within its round) and returns the token of its link.
-fn confirmation_token(mail_dir: &Path, email: &str) -> String {
+pub(crate) fn confirmation_token(mail_dir: &Path, email: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         if let Ok(entries) = std::fs::read_dir(mail_dir) {

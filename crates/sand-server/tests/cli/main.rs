@@ -6,6 +6,7 @@ mod attestation;
 mod config;
 mod faults;
 mod import;
+mod secret;
 
 use std::process::{Command, Output};
 
