@@ -336,7 +336,8 @@ fn main() {
             &web_url,
         ])
         .args(["--verifications-per-minute", "1000000000"])
-        .args(["--verifications-per-key-per-hour", "1000000000"])
+        .args(["--wrong-answers-per-key-per-client", "1000000000"])
+        .args(["--wrong-answers-per-key", "1000000000"])
         .env("SAND_SECRET", SECRET)
         .env("SAND_LOG", "warn")
         .stdout(Stdio::piped())

@@ -131,6 +131,23 @@ pub struct ServeArgs {
     /// docs/examples/exam-offices.toml.
     #[arg(long, env = "SAND_EXAM_OFFICES_FILE")]
     pub exam_offices_file: Option<PathBuf>,
+    /// Outside demo mode, accept a public address in plain http:// (cookies without
+    /// `Secure`, no HSTS): a deliberately unencrypted deployment, said at every start.
+    #[arg(long, env = "SAND_ALLOW_PLAIN_HTTP")]
+    pub allow_plain_http: bool,
+    /// Outside demo mode, accept a PostgreSQL server on another machine without a checked
+    /// certificate (the URL lacks `sslmode=verify-full` or `verify-ca`): said at every start.
+    #[arg(long, env = "SAND_ALLOW_UNVERIFIED_DATABASE_TLS")]
+    pub allow_unverified_database_tls: bool,
+    /// Outside demo mode, accept `--smtp-security none` towards a relay on another machine
+    /// (mails, their links and any SMTP password in clear on the network): said at every
+    /// start.
+    #[arg(long, env = "SAND_ALLOW_PLAIN_SMTP")]
+    pub allow_plain_smtp: bool,
+    /// Outside demo mode, with no SMTP relay, write mails (confirmation and reset links
+    /// included) as files into SAND_MAIL_DIR: said at every start.
+    #[arg(long, env = "SAND_MAIL_TO_FILES")]
+    pub mail_to_files: bool,
     /// Take client addresses from X-Forwarded-For (behind a trusted reverse proxy only).
     #[arg(long, env = "SAND_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
@@ -325,6 +342,117 @@ fn franceconnect(
     }
 }
 
+/// Whether `host` (of a URL) is this machine: loopback, or a Unix socket (empty host).
+fn is_local_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.is_empty()
+        || host.eq_ignore_ascii_case("localhost")
+        || host.starts_with('/')
+        || host.starts_with("%2F")
+        || host.starts_with("%2f")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The host of a `postgres://user:password@host:port/db?query` URL, and its query.
+fn postgres_host_and_query(url: &str) -> Option<(String, String)> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    let (authority_and_path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = authority_and_path
+        .split_once('/')
+        .map_or(authority_and_path, |(a, _)| a);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed.split_once(']').map_or(bracketed, |(h, _)| h)
+    } else {
+        host_port.split_once(':').map_or(host_port, |(h, _)| h)
+    };
+    // `?host=/run/postgresql` names a socket whatever the authority says
+    let socket = query
+        .split('&')
+        .any(|pair| pair.starts_with("host=/") || pair.starts_with("host=%2F"));
+    Some((
+        if socket {
+            String::new()
+        } else {
+            host.to_owned()
+        },
+        query.to_owned(),
+    ))
+}
+
+/// Outside demo mode, transport that would fail open is refused unless its named
+/// override is set; returns what each override in use lets through, to say at start.
+fn transport_overrides(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
+    if args.demo {
+        return Ok(Vec::new());
+    }
+    let mut overrides = Vec::new();
+    let https = args
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    if !https {
+        if !args.allow_plain_http {
+            return Err(config(
+                "outside demo mode SAND_PUBLIC_URL must be an https:// address (cookies are Secure and __Host- only then, and HSTS is sent): set it, or set SAND_ALLOW_PLAIN_HTTP=true for a deliberately unencrypted deployment",
+            ));
+        }
+        overrides.push(
+            "SAND_ALLOW_PLAIN_HTTP : adresse publique en http://, cookies sans Secure, pas de HSTS"
+                .to_owned(),
+        );
+    }
+    if let Some((host, query)) = postgres_host_and_query(args.database_url.trim()) {
+        let verified = query
+            .split('&')
+            .any(|pair| pair == "sslmode=verify-full" || pair == "sslmode=verify-ca");
+        if !verified && !is_local_host(&host) {
+            if !args.allow_unverified_database_tls {
+                return Err(config(format!(
+                    "the PostgreSQL server {host} is on another machine and its certificate is not checked: add sslmode=verify-full (and sslrootcert=FILE if its authority is private) to SAND_DATABASE_URL, or set SAND_ALLOW_UNVERIFIED_DATABASE_TLS=true"
+                )));
+            }
+            overrides.push(format!(
+                "SAND_ALLOW_UNVERIFIED_DATABASE_TLS : certificat du serveur PostgreSQL {host} non vérifié"
+            ));
+        }
+    }
+    match &args.smtp_host {
+        Some(host) if args.smtp_security == SmtpSecurity::None && !is_local_host(host) => {
+            if !args.allow_plain_smtp {
+                return Err(config(format!(
+                    "SAND_SMTP_SECURITY=none towards {host}, another machine, sends mails, their links{} in clear: use starttls or tls, or set SAND_ALLOW_PLAIN_SMTP=true",
+                    if args.smtp_password.is_some() {
+                        " and the SMTP password"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            overrides.push(format!(
+                "SAND_ALLOW_PLAIN_SMTP : courriels vers {host} sans chiffrement"
+            ));
+        }
+        Some(_) => {}
+        None => {
+            if !args.mail_to_files {
+                return Err(config(
+                    "outside demo mode mail needs an SMTP relay: set SAND_SMTP_HOST, or set SAND_MAIL_TO_FILES=true to write mails (with their confirmation and reset links) as files into SAND_MAIL_DIR",
+                ));
+            }
+            overrides.push(format!(
+                "SAND_MAIL_TO_FILES : courriels écrits dans {} au lieu d'être envoyés",
+                args.mail_dir.display()
+            ));
+        }
+    }
+    Ok(overrides)
+}
+
 /// `https://host[:port]` of a URL, if it is an http(s) URL.
 fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
@@ -509,6 +637,7 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
         }
     )];
     mail_from(args)?;
+    notes.extend(transport_overrides(args)?);
     if args.smtp_user.is_some() != args.smtp_password.is_some() {
         return Err(config(
             "set both SAND_SMTP_USER and SAND_SMTP_PASSWORD, or neither",
@@ -579,6 +708,11 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         ..
     } = checked(&args)?;
 
+    // every override of a transport safety is said at every start
+    for text in transport_overrides(&args)? {
+        tracing::warn!(what = %text, "a transport safety is overridden");
+        writeln!(out, "Attention : {text}")?;
+    }
     let keys = KeyProtector::from_secret(&secret).map_err(|e| config(e.to_string()))?;
     let store = Store::connect(&StoreSettings::new(args.database_url.clone()), keys).await?;
     let sqlite = args.database_url.trim_start().starts_with("sqlite:");

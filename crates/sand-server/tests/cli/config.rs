@@ -239,3 +239,128 @@ fn keys_rotate_keeps_every_previous_public_key_and_prints_the_new_settings() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn outside_demo_mode_transport_never_fails_open_without_its_named_override() {
+    let dir = temp_dir();
+    let out = run(&dir, &["keys", "generate", "--out", "keys"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let signing = std::fs::read_dir(dir.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("signing-key-")
+        })
+        .unwrap();
+    let signing = signing.to_str().unwrap().to_owned();
+    let base: Vec<(&str, &str)> = vec![
+        ("SAND_SECRET", SECRET),
+        ("SAND_SIGNING_KEY_FILE", &signing),
+        ("SAND_PUBLIC_URL", "https://diplome.example.fr"),
+        (
+            "SAND_DATABASE_URL",
+            "postgres://sand@db.example.fr/sand?sslmode=verify-full",
+        ),
+        ("SAND_SMTP_HOST", "relay.example.fr"),
+    ];
+    let check = |changes: &[(&'static str, &'static str)], removed: &[&str]| {
+        let mut env: Vec<(&str, &str)> = base
+            .iter()
+            .filter(|(k, _)| !removed.contains(k) && !changes.iter().any(|(c, _)| c == k))
+            .copied()
+            .collect();
+        env.extend_from_slice(changes);
+        let out = run(&dir, &["config", "check"], &env);
+        (
+            out.status.code(),
+            format!("{}{}", text(&out.stdout), text(&out.stderr)),
+        )
+    };
+    let (status, said) = check(&[], &[]);
+    assert_eq!(status, Some(0), "{said}");
+
+    // each hole, refused, then let through by its own override and said
+    let cases: &[(&[(&str, &str)], &[&str], &str, &str)] = &[
+        (
+            &[("SAND_PUBLIC_URL", "http://diplome.example.fr")],
+            &[],
+            "must be an https:// address",
+            "SAND_ALLOW_PLAIN_HTTP",
+        ),
+        (
+            &[],
+            &["SAND_PUBLIC_URL"],
+            "must be an https:// address",
+            "SAND_ALLOW_PLAIN_HTTP",
+        ),
+        (
+            &[("SAND_DATABASE_URL", "postgres://sand@db.example.fr/sand")],
+            &[],
+            "its certificate is not checked",
+            "SAND_ALLOW_UNVERIFIED_DATABASE_TLS",
+        ),
+        (
+            &[(
+                "SAND_DATABASE_URL",
+                "postgres://sand@10.0.0.5:5432/sand?sslmode=prefer",
+            )],
+            &[],
+            "its certificate is not checked",
+            "SAND_ALLOW_UNVERIFIED_DATABASE_TLS",
+        ),
+        (
+            &[("SAND_SMTP_SECURITY", "none")],
+            &[],
+            "SAND_SMTP_SECURITY=none towards relay.example.fr",
+            "SAND_ALLOW_PLAIN_SMTP",
+        ),
+        (
+            &[],
+            &["SAND_SMTP_HOST"],
+            "mail needs an SMTP relay",
+            "SAND_MAIL_TO_FILES",
+        ),
+    ];
+    for (changes, removed, refusal, name) in cases {
+        let (status, said) = check(changes, removed);
+        assert_eq!(status, Some(78), "{changes:?} {removed:?}: {said}");
+        assert!(said.contains(refusal) && said.contains(name), "{said}");
+        let mut with_override = changes.to_vec();
+        with_override.push((name, "true"));
+        let (status, said) = check(&with_override, removed);
+        assert_eq!(status, Some(0), "{name}: {said}");
+        assert!(
+            said.contains(&format!("{name} :")),
+            "the override is said: {said}"
+        );
+    }
+    // what stays on this machine needs no override
+    for (key, value) in [
+        ("SAND_DATABASE_URL", "postgres://sand@localhost/sand"),
+        ("SAND_DATABASE_URL", "postgres://sand@127.0.0.1:5432/sand"),
+        ("SAND_DATABASE_URL", "postgres://sand@[::1]/sand"),
+        (
+            "SAND_DATABASE_URL",
+            "postgres://sand@db.example.fr/sand?host=/run/postgresql",
+        ),
+        ("SAND_DATABASE_URL", "sqlite://data/sand.db"),
+    ] {
+        let (status, said) = check(&[(key, value)], &[]);
+        assert_eq!(status, Some(0), "{value}: {said}");
+    }
+    let (status, said) = check(
+        &[
+            ("SAND_SMTP_HOST", "127.0.0.1"),
+            ("SAND_SMTP_SECURITY", "none"),
+        ],
+        &[],
+    );
+    assert_eq!(status, Some(0), "{said}");
+    // the demonstration site needs none of this
+    let out = run(&dir, &["config", "check", "--demo"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(dir).unwrap();
+}
