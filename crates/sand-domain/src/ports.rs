@@ -468,6 +468,13 @@ pub trait MailQueue: Send + Sync {
     /// # Errors
     /// [`PortError`] only.
     async fn depth(&self) -> Result<u64, PortError>;
+
+    /// Deletes the mails abandoned before `before` (their address is personal data kept
+    /// only while an operator may need to look into the failure); returns how many.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn purge_abandoned(&self, before: OffsetDateTime) -> Result<u64, PortError>;
 }
 
 /// The secrets of a login in progress, kept server-side or in a signed, single-use

@@ -24,6 +24,9 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 const NONCE_BYTES: usize = 24;
 
+/// The prefix of a sealed outbox token (the version of its key's label).
+const TOKEN_PREFIX: &str = "v1:";
+
 /// Why a server secret or a sealed key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyProtectionError {
@@ -39,6 +42,8 @@ pub struct KeyProtector {
     /// HMAC keyed with the lookup key, cloned for each hash.
     lookup: HmacSha256,
     seal: [u8; 32],
+    /// Seals the tokens of mails waiting in the outbox.
+    outbox: [u8; 32],
     /// A sealed key of no link, opened when a look-up finds nothing (see
     /// [`KeyProtector::open_decoy`]).
     decoy: Vec<u8>,
@@ -71,6 +76,7 @@ impl KeyProtector {
             )?)
             .map_err(|_| KeyProtectionError::SecretTooShort)?,
             seal: derive(secret, "sand/control-key/seal/v1")?,
+            outbox: derive(secret, "sand/outbox/token/v1")?,
             decoy: Vec::new(),
         };
         let decoy_key =
@@ -117,6 +123,54 @@ impl KeyProtector {
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
         Ok(out)
+    }
+
+    /// Seals the token of the outbox row `row` (a confirmation or reset link waiting to
+    /// be mailed): `v1:` and the hex of a random nonce followed by the ciphertext.
+    ///
+    /// # Errors
+    /// [`KeyProtectionError::CannotOpen`] if the random source or the cipher fails.
+    pub fn seal_token(&self, token: &str, row: Uuid) -> Result<String, KeyProtectionError> {
+        let cipher = XChaCha20Poly1305::new(&self.outbox.into());
+        let mut nonce_bytes = [0u8; NONCE_BYTES];
+        getrandom::fill(&mut nonce_bytes).map_err(|_| KeyProtectionError::CannotOpen)?;
+        let nonce = XNonce::from(nonce_bytes);
+        let ciphertext = cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: token.as_bytes(),
+                    aad: row.as_bytes(),
+                },
+            )
+            .map_err(|_| KeyProtectionError::CannotOpen)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ciphertext);
+        Ok(format!("{TOKEN_PREFIX}{}", hex::encode(out)))
+    }
+
+    /// Opens a token sealed by [`KeyProtector::seal_token`] for the row `row`.
+    ///
+    /// # Errors
+    /// [`KeyProtectionError::CannotOpen`] for another secret, another row, or corrupt data.
+    pub fn open_token(&self, stored: &str, row: Uuid) -> Result<String, KeyProtectionError> {
+        let sealed = stored
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|h| hex::decode(h).ok())
+            .filter(|b| b.len() > NONCE_BYTES)
+            .ok_or(KeyProtectionError::CannotOpen)?;
+        let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
+        let cipher = XChaCha20Poly1305::new(&self.outbox.into());
+        let clear = cipher
+            .decrypt(
+                &XNonce::try_from(nonce).map_err(|_| KeyProtectionError::CannotOpen)?,
+                Payload {
+                    msg: ciphertext,
+                    aad: row.as_bytes(),
+                },
+            )
+            .map_err(|_| KeyProtectionError::CannotOpen)?;
+        String::from_utf8(clear).map_err(|_| KeyProtectionError::CannotOpen)
     }
 
     /// Opens a sealed key of the link `link`.
@@ -173,6 +227,19 @@ mod tests {
         assert!(p.open(&sealed[..10], link).is_err());
         // two seals of one key differ (random nonce)
         assert_ne!(p.seal(&key, link).unwrap(), sealed);
+    }
+
+    #[test]
+    fn outbox_tokens_are_sealed_to_their_row_and_secret() {
+        let p = protector(&[1; 32]);
+        let row = Uuid::from_u128(9);
+        let sealed = p.seal_token("abc.123.def", row).unwrap();
+        assert!(sealed.starts_with("v1:") && !sealed.contains("abc.123"));
+        assert_eq!(p.open_token(&sealed, row).unwrap(), "abc.123.def");
+        assert!(p.open_token(&sealed, Uuid::from_u128(10)).is_err());
+        assert!(protector(&[2; 32]).open_token(&sealed, row).is_err());
+        assert!(p.open_token("abc.123.def", row).is_err());
+        assert!(p.open_token("v1:zz", row).is_err());
     }
 
     #[test]

@@ -199,7 +199,7 @@ impl LinkRepository for SeaOrmLinkRepository {
         .exec(&tx)
         .await
         .map_err(port)?;
-        crate::outbox::enqueue(&tx, &notice, new.created_at).await?;
+        crate::outbox::enqueue(&tx, &notice, new.created_at, &self.0.keys).await?;
         tx.commit().await.map_err(port)?;
         Ok(link_from(model, &self.0.keys)?)
     }
@@ -334,7 +334,7 @@ impl VerificationLog for SeaOrmVerificationLog {
             .await
             .map_err(port)?;
         if let Some(mail) = &notice {
-            crate::outbox::enqueue(&txn, mail, event.at).await?;
+            crate::outbox::enqueue(&txn, mail, event.at, &self.0.keys).await?;
         }
         txn.commit().await.map_err(port)?;
         Ok(())

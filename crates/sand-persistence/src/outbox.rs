@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::Store;
 use crate::entity::mail_outbox;
 use crate::error::{corrupt, port};
+use crate::keys::KeyProtector;
 
 const VERIFY_EMAIL: &str = "verify_email";
 const PASSWORD_RESET: &str = "password_reset";
@@ -31,7 +32,11 @@ pub(crate) const RECORD_WITHDRAWN: &str = "record_withdrawn";
 const KEY_GUESSING: &str = "key_guessing";
 const ATTESTATION_TAKEN_OVER: &str = "attestation_taken_over";
 
-fn row_of(mail: &Mail, now: OffsetDateTime) -> mail_outbox::ActiveModel {
+fn row_of(
+    mail: &Mail,
+    now: OffsetDateTime,
+    keys: &KeyProtector,
+) -> Result<mail_outbox::ActiveModel, PortError> {
     let (kind, to, token, scope, occurred_at, organisation) = match mail {
         Mail::VerifyEmail { to, token } => (VERIFY_EMAIL, to, Some(token), None, None, None),
         Mail::PasswordReset { to, token } => (PASSWORD_RESET, to, Some(token), None, None, None),
@@ -57,11 +62,17 @@ fn row_of(mail: &Mail, now: OffsetDateTime) -> mail_outbox::ActiveModel {
             (ATTESTATION_TAKEN_OVER, to, None, Some(scope), None, None)
         }
     };
-    mail_outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
+    let id = Uuid::now_v7();
+    // a link waiting to be mailed is no use to whoever reads the database
+    let token = token
+        .map(|t| keys.seal_token(t.expose(), id))
+        .transpose()
+        .map_err(PortError::unexpected)?;
+    Ok(mail_outbox::ActiveModel {
+        id: Set(id),
         kind: Set(kind.to_owned()),
         recipient: Set(to.as_str().to_owned()),
-        token: Set(token.map(|t| t.expose().to_owned())),
+        token: Set(token),
         diploma_kind: Set(scope.map(|s| s.kind.code().to_owned())),
         session: Set(scope.map(|s| i32::from(s.session.year()))),
         academie: Set(scope.map(|s| s.academie.code().to_owned())),
@@ -72,14 +83,15 @@ fn row_of(mail: &Mail, now: OffsetDateTime) -> mail_outbox::ActiveModel {
         next_attempt_at: Set(now),
         last_error: Set(None),
         abandoned_at: Set(None),
-    }
+    })
 }
 
-fn mail_of(row: &mail_outbox::Model) -> Result<Mail, PortError> {
+fn mail_of(row: &mail_outbox::Model, keys: &KeyProtector) -> Result<Mail, PortError> {
     let to = Email::parse(&row.recipient).map_err(|_| corrupt("outbox recipient"))?;
     let token = || {
         row.token
-            .clone()
+            .as_deref()
+            .and_then(|stored| keys.open_token(stored, row.id).ok())
             .map(SecretToken::new)
             .ok_or_else(|| corrupt("outbox token"))
     };
@@ -136,8 +148,9 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
     db: &C,
     mail: &Mail,
     now: OffsetDateTime,
+    keys: &KeyProtector,
 ) -> Result<(), PortError> {
-    mail_outbox::Entity::insert(row_of(mail, now))
+    mail_outbox::Entity::insert(row_of(mail, now, keys)?)
         .exec(db)
         .await
         .map_err(port)?;
@@ -152,7 +165,7 @@ pub struct SeaOrmMailer(pub(crate) Store);
 impl Mailer for SeaOrmMailer {
     #[instrument(skip_all, err(level = "debug"))]
     async fn send(&self, mail: Mail) -> Result<(), PortError> {
-        enqueue(&self.0.db, &mail, OffsetDateTime::now_utc()).await
+        enqueue(&self.0.db, &mail, OffsetDateTime::now_utc(), &self.0.keys).await
     }
 }
 
@@ -201,7 +214,7 @@ impl MailQueue for SeaOrmMailQueue {
             if !taken {
                 continue;
             }
-            match mail_of(&row) {
+            match mail_of(&row, &self.0.keys) {
                 Ok(mail) => claimed.push(QueuedMail {
                     id: MailId(row.id),
                     mail,
@@ -214,6 +227,16 @@ impl MailQueue for SeaOrmMailQueue {
             }
         }
         Ok(claimed)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn purge_abandoned(&self, before: OffsetDateTime) -> Result<u64, PortError> {
+        let result = mail_outbox::Entity::delete_many()
+            .filter(mail_outbox::Column::AbandonedAt.lt(before))
+            .exec(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(result.rows_affected)
     }
 
     #[instrument(skip_all, err(level = "debug"))]

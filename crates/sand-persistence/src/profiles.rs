@@ -9,14 +9,14 @@ use sand_domain::profile::{FranceConnectSubject, NewCredentials, NewProfile, Pro
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, Statement, TransactionTrait,
+    QueryFilter, QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::entity::{link, profile};
+use crate::entity::{link, mail_outbox, profile, verification_event};
 use crate::error::{Violation, port, violation};
 use crate::mapping::{first_names_to_row, profile_from};
 
@@ -185,15 +185,35 @@ impl ProfileRepository for SeaOrmProfileRepository {
         let txn = self.0.db.begin().await.map_err(port)?;
         // Lock the profile first: a concurrent attach either committed its link before
         // (and it is counted and deleted here) or fails on the foreign key after.
-        let exists = profile::Entity::find_by_id(id.0)
+        let Some(row) = profile::Entity::find_by_id(id.0)
             .lock_exclusive_if_supported()
             .one(&txn)
             .await
             .map_err(port)?
-            .is_some();
-        if !exists {
+        else {
             return Ok(None);
-        }
+        };
+        // what verifiers typed about this person goes with them: the events stay (the
+        // counts), without their organisation
+        let owned_links = link::Entity::find()
+            .select_only()
+            .column(link::Column::Id)
+            .filter(link::Column::ProfileId.eq(id.0));
+        verification_event::Entity::update_many()
+            .col_expr(
+                verification_event::Column::Organisation,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(verification_event::Column::LinkId.in_subquery(owned_links.into_query()))
+            .exec(&txn)
+            .await
+            .map_err(port)?;
+        // and so do the mails still waiting for them (the deletion notice comes after)
+        mail_outbox::Entity::delete_many()
+            .filter(mail_outbox::Column::Recipient.eq(row.email.clone()))
+            .exec(&txn)
+            .await
+            .map_err(port)?;
         let links = link::Entity::find()
             .filter(link::Column::ProfileId.eq(id.0))
             .count(&txn)
@@ -210,7 +230,8 @@ impl ProfileRepository for SeaOrmProfileRepository {
             .await
             .map_err(port)?;
         if let Some(mail) = &notice {
-            crate::outbox::enqueue(&txn, mail, time::OffsetDateTime::now_utc()).await?;
+            crate::outbox::enqueue(&txn, mail, time::OffsetDateTime::now_utc(), &self.0.keys)
+                .await?;
         }
         txn.commit().await.map_err(port)?;
         Ok(Some(links))

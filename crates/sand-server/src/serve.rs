@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use sand_attestation::{PdfAttestationRenderer, SigningKeys, VerificationKeys};
-use sand_domain::ports::SessionStore;
+use sand_domain::ports::{MailQueue, SessionStore};
 use sand_http::hasher::Argon2Hasher;
 use sand_http::system::{OsKeyGenerator, SystemClock};
 use sand_http::timeouts::{ConnectionTimeouts, GuardedAcceptor};
@@ -23,6 +23,10 @@ use tokio::sync::watch;
 
 use crate::attestation::SigningArgs;
 use crate::one_way::{self, Deployment};
+
+/// How long a mail that could not be delivered is kept (with its address) for the
+/// operator to look into.
+const ABANDONED_MAIL_KEPT: time::Duration = time::Duration::days(30);
 
 /// Where the demo site keeps its generated server secret.
 const DEMO_SECRET_FILE: &str = "data/secret.key";
@@ -832,6 +836,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
             .await;
     });
     let housekeeping_state = Arc::clone(&state);
+    let abandoned_mails = store.mail_queue();
     let mut housekeeping_stop = stop_rx;
     let housekeeping = tokio::spawn(async move {
         let state = housekeeping_state;
@@ -863,6 +868,16 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
                 Ok(0) => {}
                 Ok(n) => tracing::info!(profiles = n, "profiles never confirmed removed"),
                 Err(e) => tracing::warn!(error = %e, "could not remove unconfirmed profiles"),
+            }
+            // a mail that could not be delivered keeps its address for a month, for the
+            // operator to look into, then goes
+            match abandoned_mails
+                .purge_abandoned(now - ABANDONED_MAIL_KEPT)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(mails = n, "abandoned mails removed"),
+                Err(e) => tracing::warn!(error = %e, "could not remove abandoned mails"),
             }
         }
     });

@@ -807,10 +807,24 @@ pub async fn deleting_a_profile_deletes_its_links_and_anonymises_its_verificatio
             NewVerificationEvent {
                 link: a.id,
                 at: NOW,
-                organisation: None,
+                organisation: sand_domain::verification::Organisation::parse(
+                    "Cabinet Recrutement X",
+                )
+                .unwrap(),
             },
             None,
         )
+        .await
+        .unwrap();
+    // a mail to the holder still waiting, naming the verifier
+    db.store
+        .mailer()
+        .send(Mail::AttestationVerified {
+            to: Email::parse("zoe@exemple.fr").unwrap(),
+            scope: scope(),
+            at: NOW,
+            organisation: Some("Cabinet Recrutement X".into()),
+        })
         .await
         .unwrap();
 
@@ -830,14 +844,22 @@ pub async fn deleting_a_profile_deletes_its_links_and_anonymises_its_verificatio
     assert_eq!(profiles.get(owner.id).await.unwrap(), None);
     assert_eq!(count(db, "SELECT COUNT(*) FROM profile").await, 0);
     assert_eq!(count(db, "SELECT COUNT(*) FROM link").await, 0);
-    // the event stays for statistics, tied to nobody
+    // the event stays for statistics, tied to nobody, without what the verifier typed
     assert_eq!(
         count(
             db,
-            "SELECT COUNT(*) FROM verification_event WHERE link_id IS NULL"
+            "SELECT COUNT(*) FROM verification_event WHERE link_id IS NULL AND organisation IS NULL"
         )
         .await,
         1
+    );
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM mail_outbox WHERE organisation IS NOT NULL"
+        )
+        .await,
+        0
     );
     // records stay
     assert_eq!(count(db, "SELECT COUNT(*) FROM diploma_record").await, 2);
@@ -972,6 +994,23 @@ pub async fn the_outbox_queues_claims_retries_and_abandons(db: &TestStore) {
     mailer.send(reset.clone()).await.unwrap();
     mailer.send(verified.clone()).await.unwrap();
     assert_eq!(queue.depth().await.unwrap(), 2);
+    // the waiting link is sealed: whoever reads the database cannot use it
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM mail_outbox WHERE token LIKE 'v1:%' AND token NOT LIKE '%s3cr3t%'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM mail_outbox WHERE token LIKE '%s3cr3t%'"
+        )
+        .await,
+        0
+    );
 
     let lease = time::Duration::minutes(5);
     let claimed = queue
@@ -1023,6 +1062,22 @@ pub async fn the_outbox_queues_claims_retries_and_abandons(db: &TestStore) {
         0
     );
     assert_eq!(count(db, "SELECT COUNT(*) FROM mail_outbox").await, 1);
+    // an abandoned mail keeps its address a while, then goes
+    assert_eq!(
+        queue
+            .purge_abandoned(now - time::Duration::seconds(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        queue
+            .purge_abandoned(now + time::Duration::seconds(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(count(db, "SELECT COUNT(*) FROM mail_outbox").await, 0);
 }
 
 pub async fn sessions_and_passwords_round_trip_and_go_with_their_profile(db: &TestStore) {
