@@ -183,6 +183,55 @@ pub trait ProfileRepository: Send + Sync {
     /// # Errors
     /// [`PortError`] only.
     async fn purge_unconfirmed(&self, created_before: OffsetDateTime) -> Result<u64, PortError>;
+
+    /// The profile's second factor, if it turned one on.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn second_factor(
+        &self,
+        id: ProfileId,
+    ) -> Result<Option<crate::profile::second_factor::SecondFactor>, PortError>;
+
+    /// Turns the second factor on with `secret` (whose code at `first_step` was just
+    /// checked) and these recovery codes; false if the profile is gone or already has
+    /// one.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn enable_second_factor(
+        &self,
+        id: ProfileId,
+        secret: &crate::profile::second_factor::TotpSecret,
+        first_step: u64,
+        recovery: &[crate::profile::second_factor::RecoveryCodeDigest],
+        at: OffsetDateTime,
+    ) -> Result<bool, PortError>;
+
+    /// Turns the second factor off (its recovery codes go with it); false if there was
+    /// none.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn disable_second_factor(&self, id: ProfileId) -> Result<bool, PortError>;
+
+    /// Accepts the code of time step `step` if no code of this or a later step was
+    /// accepted before (atomically: two requests with one code, one wins).
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn accept_totp_step(&self, id: ProfileId, step: u64) -> Result<bool, PortError>;
+
+    /// Uses up the recovery code of this digest; false if the profile has no such code
+    /// (never had, or already used).
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn use_recovery_code(
+        &self,
+        id: ProfileId,
+        digest: &crate::profile::second_factor::RecoveryCodeDigest,
+    ) -> Result<bool, PortError>;
     /// Records that the profile's e-mail address was proven to be theirs.
     ///
     /// # Errors

@@ -12,6 +12,7 @@ mod m20261124_000003_create_mail_outbox;
 mod m20261124_000004_create_web_sessions;
 mod m20261201_000005_add_birth_place_codes_and_link_events;
 mod m20261201_000006_seal_outbox_tokens;
+mod m20261201_000007_create_second_factors;
 pub mod roles;
 
 /// Every migration, oldest first.
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_create_web_sessions::Migration),
             Box::new(m20261201_000005_add_birth_place_codes_and_link_events::Migration),
             Box::new(m20261201_000006_seal_outbox_tokens::Migration),
+            Box::new(m20261201_000007_create_second_factors::Migration),
         ]
     }
 }

@@ -60,6 +60,8 @@ pub const WEB_TABLES: &[&str] = &[
     "verification_event",
     "mail_outbox",
     "web_session",
+    "second_factor",
+    "recovery_code",
 ];
 
 /// Creates the roles if missing and grants their privileges. PostgreSQL only; a no-op

@@ -44,6 +44,8 @@ pub struct KeyProtector {
     seal: [u8; 32],
     /// Seals the tokens of mails waiting in the outbox.
     outbox: [u8; 32],
+    /// Seals the TOTP secrets of second factors.
+    totp: [u8; 32],
     /// A sealed key of no link, opened when a look-up finds nothing (see
     /// [`KeyProtector::open_decoy`]).
     decoy: Vec<u8>,
@@ -62,6 +64,45 @@ fn derive(secret: &[u8], label: &str) -> Result<[u8; 32], KeyProtectionError> {
     Ok(mac.finalize().into_bytes().into())
 }
 
+/// A random nonce followed by the XChaCha20-Poly1305 ciphertext of `message` under
+/// `key`, bound to `aad`.
+fn seal_with(key: &[u8; 32], message: &[u8], aad: Uuid) -> Result<Vec<u8>, KeyProtectionError> {
+    let cipher = XChaCha20Poly1305::new(&(*key).into());
+    let mut nonce_bytes = [0u8; NONCE_BYTES];
+    getrandom::fill(&mut nonce_bytes).map_err(|_| KeyProtectionError::CannotOpen)?;
+    let nonce = XNonce::from(nonce_bytes);
+    let ciphertext = cipher
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: message,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| KeyProtectionError::CannotOpen)?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ciphertext);
+    Ok(out)
+}
+
+/// Opens what [`seal_with`] sealed.
+fn open_with(key: &[u8; 32], sealed: &[u8], aad: Uuid) -> Result<Vec<u8>, KeyProtectionError> {
+    if sealed.len() <= NONCE_BYTES {
+        return Err(KeyProtectionError::CannotOpen);
+    }
+    let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
+    let cipher = XChaCha20Poly1305::new(&(*key).into());
+    cipher
+        .decrypt(
+            &XNonce::try_from(nonce).map_err(|_| KeyProtectionError::CannotOpen)?,
+            Payload {
+                msg: ciphertext,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| KeyProtectionError::CannotOpen)
+}
+
 impl KeyProtector {
     /// # Errors
     /// [`KeyProtectionError::SecretTooShort`].
@@ -77,6 +118,7 @@ impl KeyProtector {
             .map_err(|_| KeyProtectionError::SecretTooShort)?,
             seal: derive(secret, "sand/control-key/seal/v1")?,
             outbox: derive(secret, "sand/outbox/token/v1")?,
+            totp: derive(secret, "sand/totp/seal/v1")?,
             decoy: Vec::new(),
         };
         let decoy_key =
@@ -171,6 +213,23 @@ impl KeyProtector {
             )
             .map_err(|_| KeyProtectionError::CannotOpen)?;
         String::from_utf8(clear).map_err(|_| KeyProtectionError::CannotOpen)
+    }
+
+    /// Seals the TOTP secret of the profile `profile`'s second factor.
+    ///
+    /// # Errors
+    /// [`KeyProtectionError::CannotOpen`] if the random source or the cipher fails.
+    pub fn seal_totp(&self, secret: &[u8], profile: Uuid) -> Result<Vec<u8>, KeyProtectionError> {
+        seal_with(&self.totp, secret, profile)
+    }
+
+    /// Opens a TOTP secret sealed by [`KeyProtector::seal_totp`].
+    ///
+    /// # Errors
+    /// [`KeyProtectionError::CannotOpen`] for another secret, another profile, or corrupt
+    /// data.
+    pub fn open_totp(&self, sealed: &[u8], profile: Uuid) -> Result<Vec<u8>, KeyProtectionError> {
+        open_with(&self.totp, sealed, profile)
     }
 
     /// Opens a sealed key of the link `link`.

@@ -5,19 +5,20 @@ use sand_domain::PortError;
 use sand_domain::credentials::{Email, PasswordHash};
 use sand_domain::identity::BirthPlace;
 use sand_domain::ports::{CreateProfileStoreError, Mail, ProfileRepository};
+use sand_domain::profile::second_factor::{RecoveryCodeDigest, SecondFactor, TotpSecret};
 use sand_domain::profile::{FranceConnectSubject, NewCredentials, NewProfile, Profile, ProfileId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, QueryTrait, Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 use time::OffsetDateTime;
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::entity::{link, mail_outbox, profile, verification_event};
-use crate::error::{Violation, port, violation};
+use crate::entity::{link, mail_outbox, profile, recovery_code, second_factor, verification_event};
+use crate::error::{Violation, corrupt, port, violation};
 use crate::mapping::{first_names_to_row, profile_from};
 
 /// $1 e-mail: its password profile that was never confirmed (such a profile cannot log
@@ -99,6 +100,131 @@ impl ProfileRepository for SeaOrmProfileRepository {
             .await
             .map_err(port)?;
         Ok(result.rows_affected)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn second_factor(&self, id: ProfileId) -> Result<Option<SecondFactor>, PortError> {
+        let Some(row) = second_factor::Entity::find_by_id(id.0)
+            .one(&self.0.db)
+            .await
+            .map_err(port)?
+        else {
+            return Ok(None);
+        };
+        let secret = self
+            .0
+            .keys
+            .open_totp(&row.secret_sealed, id.0)
+            .map_err(|_| corrupt("second factor secret (wrong server secret?)"))?;
+        let recovery_codes_left = recovery_code::Entity::find()
+            .filter(recovery_code::Column::ProfileId.eq(id.0))
+            .count(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(Some(SecondFactor {
+            secret: TotpSecret::new(secret),
+            last_step: row.last_step.and_then(|s| u64::try_from(s).ok()),
+            enabled_at: row.enabled_at,
+            recovery_codes_left,
+        }))
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn enable_second_factor(
+        &self,
+        id: ProfileId,
+        secret: &TotpSecret,
+        first_step: u64,
+        recovery: &[RecoveryCodeDigest],
+        at: OffsetDateTime,
+    ) -> Result<bool, PortError> {
+        let sealed = self
+            .0
+            .keys
+            .seal_totp(secret.expose(), id.0)
+            .map_err(PortError::unexpected)?;
+        let txn = self.0.db.begin().await.map_err(port)?;
+        let inserted = second_factor::Entity::insert(second_factor::ActiveModel {
+            profile_id: Set(id.0),
+            secret_sealed: Set(sealed),
+            last_step: Set(i64::try_from(first_step).ok()),
+            enabled_at: Set(at),
+        })
+        .exec_without_returning(&txn)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // already on, or the profile is gone
+            Err(e) if violation(&e).is_some() => return Ok(false),
+            Err(e) => return Err(port(e)),
+        }
+        recovery_code::Entity::delete_many()
+            .filter(recovery_code::Column::ProfileId.eq(id.0))
+            .exec(&txn)
+            .await
+            .map_err(port)?;
+        if !recovery.is_empty() {
+            recovery_code::Entity::insert_many(recovery.iter().map(|digest| {
+                recovery_code::ActiveModel {
+                    profile_id: Set(id.0),
+                    digest: Set(digest.0.clone()),
+                }
+            }))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(port)?;
+        }
+        txn.commit().await.map_err(port)?;
+        Ok(true)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn disable_second_factor(&self, id: ProfileId) -> Result<bool, PortError> {
+        let txn = self.0.db.begin().await.map_err(port)?;
+        recovery_code::Entity::delete_many()
+            .filter(recovery_code::Column::ProfileId.eq(id.0))
+            .exec(&txn)
+            .await
+            .map_err(port)?;
+        let removed = second_factor::Entity::delete_by_id(id.0)
+            .exec(&txn)
+            .await
+            .map_err(port)?
+            .rows_affected;
+        txn.commit().await.map_err(port)?;
+        Ok(removed == 1)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn accept_totp_step(&self, id: ProfileId, step: u64) -> Result<bool, PortError> {
+        let step = i64::try_from(step).map_err(PortError::unexpected)?;
+        let updated = second_factor::Entity::update_many()
+            .col_expr(second_factor::Column::LastStep, Expr::value(step))
+            .filter(second_factor::Column::ProfileId.eq(id.0))
+            .filter(
+                Condition::any()
+                    .add(second_factor::Column::LastStep.is_null())
+                    .add(second_factor::Column::LastStep.lt(step)),
+            )
+            .exec(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(updated.rows_affected == 1)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn use_recovery_code(
+        &self,
+        id: ProfileId,
+        digest: &RecoveryCodeDigest,
+    ) -> Result<bool, PortError> {
+        let removed = recovery_code::Entity::delete_many()
+            .filter(recovery_code::Column::ProfileId.eq(id.0))
+            .filter(recovery_code::Column::Digest.eq(digest.0.clone()))
+            .exec(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(removed.rows_affected == 1)
     }
 
     #[instrument(skip_all, err(level = "debug"))]

@@ -16,7 +16,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::Store;
-use crate::entity::link;
+use crate::entity::{link, second_factor};
 use crate::error::port;
 use crate::keys::KeyProtector;
 use sand_domain::PortError;
@@ -32,13 +32,19 @@ pub struct RotationReport {
     pub changed_meanwhile: u64,
     /// Links whose sealed key opens with neither secret (corrupt, or a third secret).
     pub unreadable: Vec<Uuid>,
+    /// Second factors (TOTP secrets) re-sealed with the new secret.
+    pub second_factors_rotated: u64,
+    /// Profiles whose sealed TOTP secret opens with neither secret.
+    pub unreadable_second_factors: Vec<Uuid>,
 }
 
 impl RotationReport {
     /// Nothing is left under the old secret.
     #[must_use]
     pub fn complete(&self) -> bool {
-        self.changed_meanwhile == 0 && self.unreadable.is_empty()
+        self.changed_meanwhile == 0
+            && self.unreadable.is_empty()
+            && self.unreadable_second_factors.is_empty()
     }
 }
 
@@ -110,6 +116,34 @@ impl Store {
             progress(handled);
             after = Some(last);
         }
+        // the second factors' TOTP secrets, sealed with a key of the same secret (few
+        // rows: one transaction)
+        let txn = self.db.begin().await.map_err(port)?;
+        for row in second_factor::Entity::find()
+            .all(&txn)
+            .await
+            .map_err(port)?
+        {
+            let secret = match self.keys.open_totp(&row.secret_sealed, row.profile_id) {
+                Ok(secret) => secret,
+                Err(_) if new.open_totp(&row.secret_sealed, row.profile_id).is_ok() => continue,
+                Err(_) => {
+                    report.unreadable_second_factors.push(row.profile_id);
+                    continue;
+                }
+            };
+            let sealed = new
+                .seal_totp(&secret, row.profile_id)
+                .map_err(PortError::unexpected)?;
+            second_factor::Entity::update_many()
+                .col_expr(second_factor::Column::SecretSealed, Expr::value(sealed))
+                .filter(second_factor::Column::ProfileId.eq(row.profile_id))
+                .exec(&txn)
+                .await
+                .map_err(port)?;
+            report.second_factors_rotated += 1;
+        }
+        txn.commit().await.map_err(port)?;
         Ok(report)
     }
 }

@@ -185,10 +185,22 @@ async fn rotate(
         report.changed_meanwhile,
         report.unreadable.len()
     )?;
+    writeln!(
+        out,
+        "Doubles authentifications re-protégées : {} ; illisibles : {}.",
+        report.second_factors_rotated,
+        report.unreadable_second_factors.len()
+    )?;
     for id in &report.unreadable {
         writeln!(
             out,
             "  illisible avec l'un et l'autre secret : rattachement {id}"
+        )?;
+    }
+    for id in &report.unreadable_second_factors {
+        writeln!(
+            out,
+            "  illisible avec l'un et l'autre secret : double authentification du profil {id}"
         )?;
     }
     if report.changed_meanwhile > 0 {
@@ -200,6 +212,7 @@ async fn rotate(
     if !report.complete() {
         return Err(SecretCommandError::Incomplete(
             report.unreadable.len()
+                + report.unreadable_second_factors.len()
                 + usize::try_from(report.changed_meanwhile).unwrap_or(usize::MAX),
         ));
     }

@@ -6,5 +6,7 @@ pub mod link;
 pub mod link_event;
 pub mod mail_outbox;
 pub mod profile;
+pub mod recovery_code;
+pub mod second_factor;
 pub mod verification_event;
 pub mod web_session;

@@ -49,6 +49,7 @@ on_both_backends!(
     the_database_holds_no_key_in_clear,
     renewing_a_key_kills_the_old_one,
     rotating_the_secret_re_protects_every_key_and_can_be_resumed,
+    second_factors_accept_each_code_once_and_go_with_their_profile,
     links_are_only_reachable_by_their_owner,
     deleting_a_profile_deletes_its_links_and_anonymises_its_verifications,
     the_domain_use_cases_run_on_the_real_store,

@@ -587,6 +587,15 @@ pub async fn rotating_the_secret_re_protects_every_key_and_can_be_resumed(db: &T
         .await
         .unwrap();
 
+    // a second factor, sealed with the same secret
+    use sand_domain::profile::second_factor::TotpSecret;
+    assert!(
+        profiles
+            .enable_second_factor(zoe_profile.id, &TotpSecret::new(vec![5; 20]), 1, &[], NOW)
+            .await
+            .unwrap()
+    );
+
     let new_secret = [42u8; 40];
     let new = sand_persistence::KeyProtector::from_secret(&new_secret).unwrap();
     let mut seen = Vec::new();
@@ -596,6 +605,7 @@ pub async fn rotating_the_secret_re_protects_every_key_and_can_be_resumed(db: &T
         .await
         .unwrap();
     assert_eq!(report.rotated, 2);
+    assert_eq!(report.second_factors_rotated, 1);
     assert!(report.complete(), "{report:?}");
     assert_eq!(seen, [1, 2], "progress after each batch");
     assert_eq!(db.store.count_links().await.unwrap(), 2);
@@ -622,6 +632,20 @@ pub async fn rotating_the_secret_re_protects_every_key_and_can_be_resumed(db: &T
         .unwrap()
         .unwrap();
     assert_eq!(owned.key, key("SEC0NDKY"));
+    assert_eq!(
+        rotated
+            .profiles()
+            .second_factor(zoe_profile.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .secret,
+        TotpSecret::new(vec![5; 20])
+    );
+    assert!(
+        profiles.second_factor(zoe_profile.id).await.is_err(),
+        "the old secret cannot open it"
+    );
     assert!(
         links
             .find_active_by_key(&key("R0TAT10N"))
@@ -658,6 +682,113 @@ pub async fn rotating_the_secret_re_protects_every_key_and_can_be_resumed(db: &T
     assert_eq!(broken.unreadable, [zoe_link.id.0]);
     assert_eq!(broken.rotated, 1);
     assert!(!broken.complete());
+}
+
+pub async fn second_factors_accept_each_code_once_and_go_with_their_profile(db: &TestStore) {
+    use sand_domain::profile::second_factor::{RecoveryCodeDigest, TotpSecret};
+    let profiles = db.store.profiles();
+    let owner = profiles
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    assert_eq!(profiles.second_factor(owner.id).await.unwrap(), None);
+    let secret = TotpSecret::new((1..=20).collect());
+    let codes: Vec<RecoveryCodeDigest> = (0..3)
+        .map(|i| RecoveryCodeDigest(format!("{i:064}")))
+        .collect();
+    assert!(
+        profiles
+            .enable_second_factor(owner.id, &secret, 100, &codes, NOW)
+            .await
+            .unwrap()
+    );
+    // once on, it stays as it is
+    assert!(
+        !profiles
+            .enable_second_factor(owner.id, &TotpSecret::new(vec![0; 20]), 1, &[], NOW)
+            .await
+            .unwrap()
+    );
+    let stored = profiles.second_factor(owner.id).await.unwrap().unwrap();
+    assert_eq!(stored.secret, secret);
+    assert_eq!(stored.last_step, Some(100));
+    assert_eq!(stored.recovery_codes_left, 3);
+    assert_eq!(stored.enabled_at, NOW);
+    // the secret is sealed
+    let raw: Vec<u8> = db
+        .store
+        .connection()
+        .query_one_raw(Statement::from_string(
+            db.store.connection().get_database_backend(),
+            "SELECT secret_sealed FROM second_factor",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert!(!raw.windows(20).any(|w| w == secret.expose()));
+
+    // a step is accepted once, and never an earlier one
+    assert!(!profiles.accept_totp_step(owner.id, 100).await.unwrap());
+    assert!(!profiles.accept_totp_step(owner.id, 99).await.unwrap());
+    assert!(profiles.accept_totp_step(owner.id, 101).await.unwrap());
+    assert!(!profiles.accept_totp_step(owner.id, 101).await.unwrap());
+    // a recovery code is used once
+    assert!(
+        profiles
+            .use_recovery_code(owner.id, &codes[1])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !profiles
+            .use_recovery_code(owner.id, &codes[1])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !profiles
+            .use_recovery_code(owner.id, &RecoveryCodeDigest("f".repeat(64)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        profiles
+            .second_factor(owner.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .recovery_codes_left,
+        2
+    );
+    // off: its codes go with it
+    assert!(profiles.disable_second_factor(owner.id).await.unwrap());
+    assert!(!profiles.disable_second_factor(owner.id).await.unwrap());
+    assert!(
+        !profiles
+            .use_recovery_code(owner.id, &codes[0])
+            .await
+            .unwrap()
+    );
+    assert!(!profiles.accept_totp_step(owner.id, 500).await.unwrap());
+    // on again, then the profile deleted: nothing of it stays
+    assert!(
+        profiles
+            .enable_second_factor(owner.id, &secret, 200, &codes, NOW)
+            .await
+            .unwrap()
+    );
+    profiles.delete(owner.id, None).await.unwrap();
+    assert_eq!(count(db, "SELECT COUNT(*) FROM second_factor").await, 0);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM recovery_code").await, 0);
+    // a profile that does not exist gets none
+    assert!(
+        !profiles
+            .enable_second_factor(owner.id, &secret, 1, &codes, NOW)
+            .await
+            .unwrap()
+    );
 }
 
 pub async fn renewing_a_key_kills_the_old_one(db: &TestStore) {

@@ -105,7 +105,7 @@ fn migrate_creates_the_sqlite_database_and_is_idempotent() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(
-        stdout(&first).contains("6 migration(s) appliquée(s)"),
+        stdout(&first).contains("7 migration(s) appliquée(s)"),
         "{}",
         stdout(&first)
     );
