@@ -215,6 +215,16 @@ const graduate = await newContext();
   password = 'une autre phrase encore plus longue';
   await page.goto(`${base}/espace`);
   expect(page.url().endsWith('/espace'), 'la session reste ouverte après le changement');
+
+  // the optional second factor: the enrolment page (QR code and key), and a wrong code
+  await page.goto(`${base}/espace/profil`);
+  await page.getByRole('link', { name: 'Activer la double authentification' }).click();
+  expect(await page.getByRole('img', { name: /QR code/ }).isVisible(), 'le QR code d\'inscription est affiché');
+  await visit(page, 'double-authentification');
+  await page.getByLabel(/Saisissez le code à 6 chiffres/).fill('000000');
+  await page.getByRole('button', { name: 'Activer la double authentification' }).click();
+  expect((await page.content()).includes('ce n&#39;est pas le code'), 'un mauvais code est refusé');
+  await visit(page, 'double-authentification-erreur');
 }
 
 // ---------------------------------------------------------------------------------------

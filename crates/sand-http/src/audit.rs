@@ -49,6 +49,14 @@ pub enum SecurityEvent {
     SessionEnded,
     /// A profile was deleted by its owner.
     ProfileDeleted,
+    /// A second factor was turned on.
+    SecondFactorEnabled,
+    /// A second factor was turned off.
+    SecondFactorDisabled,
+    /// A wrong (or replayed) second-factor code at login.
+    SecondFactorFailed,
+    /// A recovery code was used (to log in or to turn the second factor off).
+    RecoveryCodeUsed,
 }
 
 impl SecurityEvent {
@@ -72,6 +80,10 @@ impl SecurityEvent {
             Self::PasswordChanged => "password_changed",
             Self::SessionEnded => "session_ended",
             Self::ProfileDeleted => "profile_deleted",
+            Self::SecondFactorEnabled => "second_factor_enabled",
+            Self::SecondFactorDisabled => "second_factor_disabled",
+            Self::SecondFactorFailed => "second_factor_failed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 }

@@ -27,6 +27,10 @@ pub enum Purpose {
     KnownDevice,
     /// The pseudonym of an address in the security log.
     Pseudonym,
+    /// A TOTP secret offered for enrolment, until its first code is typed.
+    SecondFactorEnrolment,
+    /// A login whose password was right, waiting for its second factor.
+    SecondFactorLogin,
 }
 
 impl Purpose {
@@ -38,6 +42,8 @@ impl Purpose {
             Self::FranceConnectLogin => b"franceconnect-login",
             Self::KnownDevice => b"known-device",
             Self::Pseudonym => b"pseudonym",
+            Self::SecondFactorEnrolment => b"second-factor-enrolment",
+            Self::SecondFactorLogin => b"second-factor-login",
         }
     }
 }

@@ -29,6 +29,8 @@ const CSRF_COOKIE_SECURE: &str = "__Host-sand-csrf";
 const FC_COOKIE: &str = "sand-fc";
 const FC_COOKIE_SECURE: &str = "__Host-sand-fc";
 /// A browser that signed in to an account before (signed, long-lived).
+const SECOND_FACTOR_COOKIE: &str = "sand-2fa";
+const SECOND_FACTOR_COOKIE_SECURE: &str = "__Host-sand-2fa";
 const DEVICE_COOKIE: &str = "sand-appareil";
 const DEVICE_COOKIE_SECURE: &str = "__Host-sand-appareil";
 /// A session is touched at most this often (seconds), not on every request.
@@ -61,6 +63,8 @@ pub struct Visitor {
     pub(crate) franceconnect_pending: Option<String>,
     /// The raw known-device cookie, if any.
     pub(crate) known_device: Option<String>,
+    /// The raw cookie of a login waiting for its second factor, if any.
+    pub(crate) second_factor_pending: Option<String>,
 }
 
 impl Visitor {
@@ -290,6 +294,15 @@ pub(crate) fn fc_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
+/// The cookie of a login waiting for its second factor: `__Host-` behind TLS.
+pub(crate) fn second_factor_cookie_name(state: &AppState) -> &'static str {
+    if state.settings.secure {
+        SECOND_FACTOR_COOKIE_SECURE
+    } else {
+        SECOND_FACTOR_COOKIE
+    }
+}
+
 /// The known-device cookie's name: `__Host-` behind TLS.
 pub(crate) fn device_cookie_name(state: &AppState) -> &'static str {
     if state.settings.secure {
@@ -453,6 +466,7 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
             request_id: request_id.clone(),
             franceconnect_pending: cookie_value(&jar, fc_cookie_name(&state)),
             known_device: cookie_value(&jar, device_cookie_name(&state)),
+            second_factor_pending: cookie_value(&jar, second_factor_cookie_name(&state)),
         };
         // API bodies are bounded before any parser sees them (forms are bounded where
         // they are read): the PDF check takes a document, everything else small JSON

@@ -674,6 +674,16 @@ pub async fn login_submit(
     };
     match state.log_in.execute(&email, &password).await {
         Ok(profile) => {
+            // the password was right; a second factor, if on, comes before any session
+            if state
+                .ports
+                .profiles
+                .second_factor(profile.id)
+                .await?
+                .is_some()
+            {
+                return crate::pages::second_factor::ask_for_code(&state, profile.id);
+            }
             audit::record(
                 &state,
                 &visitor,
@@ -732,7 +742,7 @@ fn slowed_message(retry_after_secs: u64) -> String {
 }
 
 /// Signed in: a new session, the known-device cookie for this account, to the space.
-async fn signed_in_response(
+pub(crate) async fn signed_in_response(
     state: &AppState,
     visitor: &Visitor,
     profile: ProfileId,

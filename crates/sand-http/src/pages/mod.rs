@@ -4,6 +4,7 @@
 pub mod account;
 pub mod franceconnect;
 pub mod public;
+pub mod second_factor;
 pub mod security;
 pub mod space;
 
@@ -228,6 +229,18 @@ pub(crate) fn routes() -> Route {
         .at(
             "/espace/profil/mot-de-passe",
             get(security::password_form).post(security::password_submit),
+        )
+        .at(
+            "/espace/profil/double-authentification",
+            get(second_factor::settings).post(second_factor::enrol),
+        )
+        .at(
+            "/espace/profil/double-authentification/desactiver",
+            post(second_factor::disable),
+        )
+        .at(
+            "/connexion/code",
+            get(second_factor::code_form).post(second_factor::code_submit),
         )
         .at("/espace/sessions/fermer", post(security::end_one))
         .at("/espace/sessions/fermer-autres", post(security::end_others))

@@ -535,6 +535,7 @@ struct ProfilePage {
     email: String,
     login: &'static str,
     has_password: bool,
+    second_factor: bool,
     sessions: Vec<crate::pages::security::ShownSession>,
 }
 
@@ -550,6 +551,12 @@ pub async fn profile_page(
         StatusCode::OK,
         &ProfilePage {
             has_password: matches!(profile.login, LoginMethod::Password),
+            second_factor: state
+                .ports
+                .profiles
+                .second_factor(profile.id)
+                .await?
+                .is_some(),
             sessions,
             chrome: Chrome::new(&state, &visitor, "Mon profil"),
             birth_name: profile.identity.birth_name.to_string(),

@@ -11,6 +11,7 @@ mod faults;
 mod franceconnect;
 mod fuzz;
 mod hardening;
+mod second_factor;
 mod support;
 mod timeouts;
 
@@ -549,6 +550,15 @@ async fn every_state_changing_form_refuses_a_missing_or_foreign_csrf_token() {
             ],
         ),
         ("/espace/sessions/fermer", &[("session", "x")]),
+        (
+            "/espace/profil/double-authentification",
+            &[("inscription", "x"), ("code", "123456")],
+        ),
+        (
+            "/espace/profil/double-authentification/desactiver",
+            &[("mot_de_passe", PASSWORD), ("code", "123456")],
+        ),
+        ("/connexion/code", &[("code", "123456")]),
         ("/espace/sessions/fermer-autres", &[]),
         ("/deconnexion", &[]),
     ];
