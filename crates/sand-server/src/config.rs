@@ -77,21 +77,21 @@ pub fn refuse_secrets_on_command_line(
             .ok()
             .flatten()
             .filter(|_| id.ends_with("database_url"));
-        if let Some(url) = url {
-            if mask_url(url) != *url {
-                return Err(ConfigError::SecretOnCommandLine {
-                    option: format!("{option} with a password"),
-                    instead: format!(
-                        "set {env}, or leave the password out of the URL and give it in PGPASSWORD or a ~/.pgpass file"
-                    ),
-                });
-            }
+        if let Some(url) = url
+            && mask_url(url) != *url
+        {
+            return Err(ConfigError::SecretOnCommandLine {
+                option: format!("{option} with a password"),
+                instead: format!(
+                    "set {env}, or leave the password out of the URL and give it in PGPASSWORD or a ~/.pgpass file"
+                ),
+            });
         }
     }
-    if let Some((name, sub_matches)) = matches.subcommand() {
-        if let Some(sub) = command.find_subcommand(name) {
-            refuse_secrets_on_command_line(sub, sub_matches)?;
-        }
+    if let Some((name, sub_matches)) = matches.subcommand()
+        && let Some(sub) = command.find_subcommand(name)
+    {
+        refuse_secrets_on_command_line(sub, sub_matches)?;
     }
     Ok(())
 }

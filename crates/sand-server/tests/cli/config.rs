@@ -283,7 +283,9 @@ fn outside_demo_mode_transport_never_fails_open_without_its_named_override() {
     assert_eq!(status, Some(0), "{said}");
 
     // each hole, refused, then let through by its own override and said
-    let cases: &[(&[(&str, &str)], &[&str], &str, &str)] = &[
+    // (variables set, variables removed, the refusal, the override that lets it through)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
         (
             &[("SAND_PUBLIC_URL", "http://diplome.example.fr")],
             &[],
