@@ -642,6 +642,16 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
     )];
     mail_from(args)?;
     notes.extend(transport_overrides(args)?);
+    if let Some(path) = &args.smtp_ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| config(format!("SAND_SMTP_CA_FILE {}: {e}", path.display())))?;
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(config(format!(
+                "SAND_SMTP_CA_FILE {}: no PEM certificate in it",
+                path.display()
+            )));
+        }
+    }
     if args.smtp_user.is_some() != args.smtp_password.is_some() {
         return Err(config(
             "set both SAND_SMTP_USER and SAND_SMTP_PASSWORD, or neither",

@@ -361,6 +361,31 @@ fn outside_demo_mode_transport_never_fails_open_without_its_named_override() {
         &[],
     );
     assert_eq!(status, Some(0), "{said}");
+    // a relay's certificate authority that cannot be read, or is no certificate
+    std::fs::write(dir.join("garbage.pem"), "not a certificate").unwrap();
+    for (file, said) in [
+        ("missing.pem", "SAND_SMTP_CA_FILE missing.pem: No such file"),
+        (
+            "garbage.pem",
+            "SAND_SMTP_CA_FILE garbage.pem: no PEM certificate in it",
+        ),
+    ] {
+        let out = run(
+            &dir,
+            &[
+                "config",
+                "check",
+                "--demo",
+                "--smtp-host",
+                "relay.example.fr",
+                "--smtp-ca-file",
+                file,
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(78));
+        assert!(text(&out.stderr).contains(said), "{}", text(&out.stderr));
+    }
     // the demonstration site needs none of this
     let out = run(&dir, &["config", "check", "--demo"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
