@@ -205,7 +205,7 @@ const graduate = await newContext();
   await page.getByLabel('Nouveau mot de passe').fill('une autre phrase encore plus longue');
   await page.getByLabel('Saisissez-le de nouveau').fill('une autre phrase encore plus longue');
   await page.getByRole('button', { name: 'Changer mon mot de passe' }).click();
-  expect((await page.content()).includes('ce n&#39;est pas le bon'), 'un mauvais mot de passe actuel est refusé');
+  expect((await page.content()).includes('ce n\'est pas le bon'), 'un mauvais mot de passe actuel est refusé');
   await visit(page, 'changer-mot-de-passe-erreur');
   await page.getByLabel('Mot de passe actuel').fill(password);
   await page.getByLabel('Nouveau mot de passe').fill('une autre phrase encore plus longue');
@@ -223,7 +223,7 @@ const graduate = await newContext();
   await visit(page, 'double-authentification');
   await page.getByLabel(/Saisissez le code à 6 chiffres/).fill('000000');
   await page.getByRole('button', { name: 'Activer la double authentification' }).click();
-  expect((await page.content()).includes('ce n&#39;est pas le code'), 'un mauvais code est refusé');
+  expect((await page.content()).includes('ce n\'est pas le code'), 'un mauvais code est refusé');
   await visit(page, 'double-authentification-erreur');
 }
 
