@@ -261,7 +261,13 @@ fn secrets_on_the_command_line_are_refused_and_say_where_to_put_them() {
         ),
     ];
     for (args, instead) in cases {
-        let out = sand(&work, args);
+        // an unusable listen address: were the refusal to regress, `serve` would stop at
+        // it with another message instead of serving forever
+        let mut args = args.to_vec();
+        if args[0] == "serve" {
+            args.extend(["--listen", "not-an-address"]);
+        }
+        let out = sand(&work, &args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(78), "{args:?}: {stderr}");
         assert!(
