@@ -24,7 +24,7 @@ use sand_domain::link::detach::{DetachDiplomaError, DetachDiplomaRequest};
 use sand_domain::link::list::MyDiploma;
 use sand_domain::link::renew_key::{RenewKeyError, RenewKeyRequest};
 use sand_domain::profile::delete::DeleteProfileError;
-use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
+use sand_domain::verification::{VerifiedDiploma, VerifyError, VerifyOutcome, VerifyRequest};
 
 use crate::pages::public::{CatalogueEntry, ShownDiploma, catalogue_entries, verify_error_text};
 use crate::pages::space::{link_id, step_text};
@@ -44,6 +44,50 @@ pub struct ApiError {
     pub message: String,
     /// Quote it to support.
     pub request_id: String,
+    /// What to do, in order (a refused attachment only).
+    #[oai(skip_serializing_if_is_none)]
+    pub etapes: Option<Vec<StepJson>>,
+}
+
+/// One step of what to do after a refusal.
+#[derive(Debug, Object)]
+pub struct StepJson {
+    /// Stable code: `verifier_catalogue`, `attendre_resultats_definitifs`,
+    /// `procedure_habituelle`, `verifier_nom_naissance`, `verifier_prenoms`,
+    /// `verifier_date_naissance`, `recreer_profil_ou_franceconnect`,
+    /// `contacter_service_examens`.
+    pub code: String,
+    /// The step in French, for a person.
+    pub texte: String,
+    /// The académie concerned (code), for the steps that name one.
+    #[oai(skip_serializing_if_is_none)]
+    pub academie: Option<String>,
+    /// Where to do it on this site (a path), when there is such a page.
+    #[oai(skip_serializing_if_is_none)]
+    pub lien: Option<String>,
+}
+
+impl From<&sand_domain::link::attach::SupportStep> for StepJson {
+    fn from(step: &sand_domain::link::attach::SupportStep) -> Self {
+        use sand_domain::link::attach::SupportStep as S;
+        let (code, academie) = match step {
+            S::CheckTheCatalogue => ("verifier_catalogue", None),
+            S::WaitForFinalResults => ("attendre_resultats_definitifs", None),
+            S::StandardProcedure { academie } => ("procedure_habituelle", Some(*academie)),
+            S::CheckBirthName => ("verifier_nom_naissance", None),
+            S::CheckAllFirstNames => ("verifier_prenoms", None),
+            S::CheckBirthDate => ("verifier_date_naissance", None),
+            S::RecreateProfileOrUseFranceConnect => ("recreer_profil_ou_franceconnect", None),
+            S::ContactExamOffice { academie } => ("contacter_service_examens", Some(*academie)),
+        };
+        let (texte, lien, _) = step_text(step);
+        Self {
+            code: code.to_owned(),
+            texte,
+            academie: academie.map(|a| a.code().to_owned()),
+            lien: (!lien.is_empty()).then_some(lien),
+        }
+    }
 }
 
 pub(crate) fn json_error(
@@ -53,6 +97,7 @@ pub(crate) fn json_error(
     request_id: &str,
 ) -> Response {
     let body = serde_json::json!({ "code": code, "message": message, "request_id": request_id });
+    // the same schema as `ApiError`
     Response::builder()
         .status(status)
         .content_type("application/json; charset=utf-8")
@@ -64,6 +109,7 @@ fn error(visitor: &Visitor, code: &str, message: &str) -> Json<ApiError> {
         code: code.to_owned(),
         message: message.to_owned(),
         request_id: visitor.request_id.clone(),
+        etapes: None,
     })
 }
 
@@ -98,33 +144,64 @@ pub struct VerificationBody {
     pub date_naissance: Option<String>,
 }
 
-/// A valid attestation's content.
+/// A valid attestation's content: codes for machines beside names for people, ISO 8601
+/// dates.
 #[derive(Debug, Clone, Object)]
 pub struct VerifiedDiplomaJson {
+    /// The holder as a person reads it (first names, birth name, usage name).
     pub titulaire: String,
+    /// Birth name, as the exam office recorded it.
+    pub nom_naissance: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub nom_usage: Option<String>,
+    /// First names, in civil-status order.
+    pub prenoms: Vec<String>,
+    /// ISO 8601 date (`AAAA-MM-JJ`).
     pub date_naissance: String,
+    /// Diploma kind code (`GET /catalogue`), e.g. `BACG`.
     pub diplome: String,
+    /// Its title, e.g. `Baccalauréat général`.
+    pub diplome_nom: String,
     #[oai(skip_serializing_if_is_none)]
     pub specialite: Option<String>,
+    /// Mention code: `P` (passable), `AB`, `B`, `TB`, `TBF` (très bien avec félicitations).
     #[oai(skip_serializing_if_is_none)]
     pub mention: Option<String>,
-    pub session: String,
+    /// The mention as printed, e.g. `Très bien`.
+    #[oai(skip_serializing_if_is_none)]
+    pub mention_nom: Option<String>,
+    /// Exam session (year).
+    pub session: u16,
+    /// Académie code, e.g. `10`.
     pub academie: String,
+    /// Its name, e.g. `Lyon`.
+    pub academie_nom: String,
+    /// ISO 8601 date of the jury's deliberation.
     pub date_deliberation: String,
 }
 
-impl From<ShownDiploma> for VerifiedDiplomaJson {
-    fn from(d: ShownDiploma) -> Self {
-        let some = |s: String| (!s.is_empty()).then_some(s);
+impl From<&VerifiedDiploma> for VerifiedDiplomaJson {
+    fn from(d: &VerifiedDiploma) -> Self {
         Self {
-            titulaire: d.holder,
-            date_naissance: d.birth_date,
-            diplome: d.diploma,
-            specialite: some(d.speciality),
-            mention: some(d.mention),
-            session: d.session,
-            academie: d.academie,
-            date_deliberation: d.deliberation,
+            titulaire: ShownDiploma::of(d).holder,
+            nom_naissance: d.birth_name.to_string(),
+            nom_usage: d.usage_name.as_ref().map(ToString::to_string),
+            prenoms: d
+                .first_names
+                .names()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            date_naissance: d.birth_date.date().to_string(),
+            diplome: d.scope.kind.code().to_owned(),
+            diplome_nom: d.scope.kind.title().to_owned(),
+            specialite: d.award.speciality.as_ref().map(ToString::to_string),
+            mention: d.award.mention.map(|m| m.code().to_owned()),
+            mention_nom: d.award.mention.map(|m| m.label().to_owned()),
+            session: d.scope.session.year(),
+            academie: d.scope.academie.code().to_owned(),
+            academie_nom: d.scope.academie.name().to_owned(),
+            date_deliberation: d.deliberation_date().to_string(),
         }
     }
 }
@@ -235,13 +312,20 @@ enum FileCheckResponse {
 #[derive(Debug, Object)]
 pub struct MyDiplomaJson {
     pub id: String,
+    /// Diploma kind code, e.g. `BACG`.
     pub diplome: String,
+    pub diplome_nom: String,
     pub session: u16,
+    /// Académie code, e.g. `10`.
     pub academie: String,
+    pub academie_nom: String,
     #[oai(skip_serializing_if_is_none)]
     pub specialite: Option<String>,
+    /// Mention code (`P`, `AB`, `B`, `TB`, `TBF`).
     #[oai(skip_serializing_if_is_none)]
     pub mention: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub mention_nom: Option<String>,
     /// `None` once withdrawn by the exam office.
     #[oai(skip_serializing_if_is_none)]
     pub cle: Option<String>,
@@ -268,10 +352,13 @@ impl From<&MyDiploma> for MyDiplomaJson {
         Self {
             id: d.link.id.0.to_string(),
             diplome: d.record.scope.kind.code().to_owned(),
+            diplome_nom: d.record.scope.kind.title().to_owned(),
             session: d.record.scope.session.year(),
             academie: d.record.scope.academie.code().to_owned(),
+            academie_nom: d.record.scope.academie.name().to_owned(),
             specialite: d.record.award.speciality.as_ref().map(ToString::to_string),
-            mention: d.record.award.mention.map(|m| m.label().to_owned()),
+            mention: d.record.award.mention.map(|m| m.code().to_owned()),
+            mention_nom: d.record.award.mention.map(|m| m.label().to_owned()),
             cle: (!withdrawn).then(|| d.link.key.as_str().to_owned()),
             cle_depuis: rfc3339(d.link.key_issued_at),
             retire: withdrawn,
@@ -298,15 +385,6 @@ pub struct AttachBody {
     pub academie: String,
 }
 
-/// Why a diploma was not attached, with what to do.
-#[derive(Debug, Object)]
-pub struct NotAttached {
-    /// `non_disponible`, `aucune_correspondance` or `service_examens`.
-    pub code: String,
-    pub message: String,
-    pub etapes: Vec<String>,
-}
-
 #[derive(ApiResponse)]
 enum AttachResponse {
     /// Attached.
@@ -319,9 +397,10 @@ enum AttachResponse {
     BadRequest(Json<ApiError>),
     #[oai(status = 401)]
     Unauthorized(Json<ApiError>),
-    /// Not attached: the support checklist says what to do.
+    /// Not attached (`non_disponible`, `aucune_correspondance`, `service_examens`,
+    /// `supprime_entre_temps`): `etapes` says what to do.
     #[oai(status = 422)]
-    NotAttached(Json<NotAttached>),
+    NotAttached(Json<ApiError>),
     #[oai(status = 429)]
     TooMany(Json<ApiError>),
 }
@@ -500,7 +579,7 @@ async fn check_one(
     match result {
         Ok(VerifyOutcome::Valid(d)) => Ok(Ok(VerificationResult {
             valide: true,
-            diplome: Some(ShownDiploma::of(&d).into()),
+            diplome: Some(VerifiedDiplomaJson::from(&*d)),
             verifie_le: now,
         })),
         Ok(VerifyOutcome::NotValid) => Ok(Ok(VerificationResult {
@@ -769,10 +848,11 @@ impl Api {
         };
         let not_attached =
             |code: &str, message: &str, steps: &[sand_domain::link::attach::SupportStep]| {
-                AttachResponse::NotAttached(Json(NotAttached {
+                AttachResponse::NotAttached(Json(ApiError {
                     code: code.to_owned(),
                     message: message.to_owned(),
-                    etapes: steps.iter().map(|s| step_text(s).0).collect(),
+                    request_id: visitor.request_id.clone(),
+                    etapes: Some(steps.iter().map(StepJson::from).collect()),
                 }))
             };
         let find = |id| async move {

@@ -564,7 +564,17 @@ fn audit_refusal(visitor: &Visitor, status: StatusCode, route: Option<&PathPatte
         && visitor.signed_in.is_some()
         && route.is_some_and(|p| p.0.contains(':'))
     {
-        crate::audit::record_with(visitor, SecurityEvent::UnknownOrForeignId, path);
+        // the route and the id asked for, never the raw path a client typed
+        let id = path
+            .split('/')
+            .find_map(|segment| uuid::Uuid::parse_str(segment).ok())
+            .map_or_else(|| "invalide".to_owned(), |id| id.to_string());
+        let route = route.map_or("-", |p| &*p.0);
+        crate::audit::record_with(
+            visitor,
+            SecurityEvent::UnknownOrForeignId,
+            &format!("{route} id={id}"),
+        );
     }
 }
 

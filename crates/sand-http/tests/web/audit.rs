@@ -123,7 +123,11 @@ async fn security_events_are_logged_once_with_request_client_and_pseudonym_only(
     assert_eq!(page.status, 404);
     let line = only(&log, "unknown_or_foreign_id");
     assert_eq!(field(&line, "account"), profile);
-    assert!(line.contains(&foreign), "{line}");
+    assert!(
+        line.contains("/espace/diplomes/:id/attestation.pdf id=")
+            && line.contains(&uuid::Uuid::parse_str(&foreign).unwrap().to_string()),
+        "{line}"
+    );
 
     // logout
     assert_eq!(b.log_out().await.status, 303);

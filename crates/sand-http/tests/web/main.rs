@@ -1081,7 +1081,24 @@ async fn the_api_verifies_one_or_a_batch_and_serves_its_document_and_keys() {
         )
         .await;
     assert_eq!(missing.status, 422);
-    assert!(missing.body.contains("non_disponible"));
+    // a machine reads a refusal: the one error schema, its request id, coded steps
+    let refusal: serde_json::Value = serde_json::from_str(&missing.body).unwrap();
+    assert_eq!(refusal["code"], "non_disponible");
+    assert_eq!(refusal["request_id"], missing.header("x-request-id"));
+    let steps = refusal["etapes"].as_array().unwrap();
+    assert_eq!(steps[0]["code"], "verifier_catalogue");
+    assert_eq!(steps[0]["lien"], "/catalogue");
+    assert!(steps[0]["texte"].as_str().unwrap().starts_with("Vérifiez"));
+    let standard = steps
+        .iter()
+        .find(|s| s["code"] == "procedure_habituelle")
+        .unwrap();
+    assert_eq!(standard["academie"], "01");
+    assert_eq!(attached["diplome"], "BACG");
+    assert_eq!(attached["diplome_nom"], "Baccalauréat général");
+    assert_eq!(attached["session"], 2021);
+    assert_eq!(attached["academie"], "10");
+    assert_eq!(attached["academie_nom"], "Lyon");
     let list: serde_json::Value =
         serde_json::from_str(&owner.get("/api/v1/moi/diplomes").await.body).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
@@ -1095,7 +1112,25 @@ async fn the_api_verifies_one_or_a_batch_and_serves_its_document_and_keys() {
         .await;
     let one: serde_json::Value = serde_json::from_str(&one.body).unwrap();
     assert_eq!(one["valide"], true);
-    assert_eq!(one["diplome"]["academie"], "Lyon");
+    // codes and names, ISO 8601 dates, an integer session
+    let diploma = &one["diplome"];
+    assert_eq!(diploma["academie"], "10");
+    assert_eq!(diploma["academie_nom"], "Lyon");
+    assert_eq!(diploma["diplome"], "BACG");
+    assert_eq!(diploma["diplome_nom"], "Baccalauréat général");
+    assert_eq!(diploma["session"], 2021);
+    assert_eq!(diploma["nom_naissance"], "Durand");
+    assert_eq!(diploma["prenoms"], serde_json::json!(["Camille", "Marie"]));
+    assert_eq!(diploma["date_naissance"], "2003-04-12");
+    let deliberation = diploma["date_deliberation"].as_str().unwrap();
+    assert!(
+        time::Date::parse(
+            deliberation,
+            &time::format_description::well_known::Iso8601::DATE
+        )
+        .is_ok(),
+        "{deliberation}"
+    );
     let items: Vec<_> = (0..3)
         .map(|i| {
             if i == 1 {
