@@ -212,7 +212,7 @@ pub struct VerificationResult {
     pub valide: bool,
     /// Present when `valide`.
     #[oai(skip_serializing_if_is_none)]
-    pub diplome: Option<VerifiedDiplomaJson>,
+    pub diplome: Option<Box<VerifiedDiplomaJson>>,
     /// When the check was made (RFC 3339).
     pub verifie_le: String,
 }
@@ -242,7 +242,7 @@ pub struct VerificationBatchBody {
 pub struct BatchItem {
     pub valide: bool,
     #[oai(skip_serializing_if_is_none)]
-    pub diplome: Option<VerifiedDiplomaJson>,
+    pub diplome: Option<Box<VerifiedDiplomaJson>>,
     /// Why this item could not be checked (malformed field, or rate limit).
     #[oai(skip_serializing_if_is_none)]
     pub erreur: Option<String>,
@@ -579,7 +579,7 @@ async fn check_one(
     match result {
         Ok(VerifyOutcome::Valid(d)) => Ok(Ok(VerificationResult {
             valide: true,
-            diplome: Some(VerifiedDiplomaJson::from(&*d)),
+            diplome: Some(Box::new(VerifiedDiplomaJson::from(&*d))),
             verifie_le: now,
         })),
         Ok(VerifyOutcome::NotValid) => Ok(Ok(VerificationResult {
