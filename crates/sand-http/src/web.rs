@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use cookie::{Cookie, SameSite};
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Body, Endpoint, IntoResponse, PathPattern, Request, Response};
 use sand_domain::PortError;
 use sand_domain::ports::StoredSession;
@@ -74,19 +74,6 @@ impl Visitor {
     /// [`WebError::SignIn`].
     pub fn require(&self) -> Result<&SignedIn, WebError> {
         self.signed_in.as_ref().ok_or(WebError::SignIn)
-    }
-
-    /// Checks a form's CSRF token.
-    ///
-    /// # Errors
-    /// [`WebError::Csrf`].
-    pub fn check_csrf(&self, state: &AppState, token: &str) -> Result<(), WebError> {
-        if state.signer.check_csrf(&self.csrf_seed, token) {
-            Ok(())
-        } else {
-            crate::audit::record(state, self, SecurityEvent::CsrfRefused, Subject::Visitor);
-            Err(WebError::Csrf)
-        }
     }
 }
 
@@ -400,6 +387,13 @@ async fn resolve_session(
     ))
 }
 
+/// The one field the frame reads of a form: its CSRF token.
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
 /// The frame: every request goes through it.
 pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<Arc<AppState>>().cloned() else {
@@ -494,6 +488,48 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
                     .request(None, method.as_str(), response.status(), started.elapsed());
                 return Ok(finish(&state, response, &request_id, set_cookies, docs));
             };
+            req.set_body(body);
+        }
+        // Every unsafe request to a page carries its form's CSRF token, checked here for
+        // every route before any handler runs: a handler cannot forget it. (The API has
+        // its own rule: a JSON body, which no cross-site form can send.)
+        let unsafe_method = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if unsafe_method && !api && !bare {
+            let limit = state.settings.max_body_bytes;
+            let body = match req.take_body().into_bytes_limit(limit).await {
+                Ok(body) => body,
+                Err(e) => {
+                    let error = match e {
+                        poem::error::ReadBodyError::PayloadTooLarge => WebError::TooLarge,
+                        _ => WebError::BadRequest,
+                    };
+                    let response = error_response(&state, &request_id, api, &error);
+                    state.metrics.request(
+                        None,
+                        method.as_str(),
+                        response.status(),
+                        started.elapsed(),
+                    );
+                    return Ok(finish(&state, response, &request_id, set_cookies, docs));
+                }
+            };
+            let token = serde_urlencoded::from_bytes::<CsrfField>(&body)
+                .map(|f| f.csrf)
+                .unwrap_or_default();
+            if !state.signer.check_csrf(&visitor.csrf_seed, &token) {
+                crate::audit::record(
+                    &state,
+                    &visitor,
+                    SecurityEvent::CsrfRefused,
+                    Subject::Visitor,
+                );
+                let response = error_response(&state, &request_id, api, &WebError::Csrf);
+                tracing::info!(status = response.status().as_u16(), "answered");
+                state
+                    .metrics
+                    .request(None, method.as_str(), response.status(), started.elapsed());
+                return Ok(finish(&state, response, &request_id, set_cookies, docs));
+            }
             req.set_body(body);
         }
         let audit_visitor = visitor.clone();

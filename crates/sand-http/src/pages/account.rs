@@ -43,8 +43,6 @@ pub const RESET_VALID: Duration = Duration::hours(1);
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct RegisterForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     pub nom: String,
     #[serde(default)]
     pub prenoms: String,
@@ -239,7 +237,6 @@ pub async fn register_submit(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: RegisterForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let today = state.ports.clock.now().date();
     match parse_identity(&form, today) {
         Ok((identity, _)) => confirm_page(&state, &visitor, form, &identity, Vec::new()),
@@ -302,7 +299,6 @@ pub async fn register_confirm(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: RegisterForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let today = state.ports.clock.now().date();
     let (identity, email) = match parse_identity(&form, today) {
         Ok(parsed) => parsed,
@@ -452,8 +448,6 @@ pub async fn confirm_email(
 #[derive(Debug, Default, Deserialize)]
 pub struct ConfirmEmailForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     jeton: String,
     #[serde(default)]
     mot_de_passe: String,
@@ -466,7 +460,6 @@ pub async fn confirm_email_submit(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: ConfirmEmailForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let Some(profile) = confirmation_target(&state, &form.jeton).await? else {
         return invalid_link(&state, &visitor, "de confirmation", CONFIRM_RETRY);
     };
@@ -516,8 +509,6 @@ pub async fn confirm_email_submit(
 #[derive(Debug, Default, Deserialize)]
 pub struct EmailForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     email: String,
 }
 
@@ -530,7 +521,6 @@ pub async fn resend_verification(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: EmailForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     if !state.limiters.mail_request(visitor.client) {
         return Err(WebError::TooManyRequests);
     }
@@ -587,8 +577,6 @@ struct LoginPage {
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     email: String,
     #[serde(default)]
     mot_de_passe: String,
@@ -620,7 +608,6 @@ pub async fn login_submit(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: LoginForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let email_key = email_key(&form.email);
     let now = state.ports.clock.now();
     let known = known_device(&state, &visitor, &email_key);
@@ -776,20 +763,11 @@ pub(crate) async fn signed_in_response(
 /// How long a browser stays known to an account after signing in to it.
 const KNOWN_DEVICE_VALID: Duration = Duration::days(365);
 
-#[derive(Debug, Default, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    pub csrf: String,
-}
-
 #[handler]
 pub async fn logout(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
 ) -> Result<Response, WebError> {
-    let form: CsrfForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let hint = visitor
         .signed_in
         .as_ref()
@@ -848,7 +826,6 @@ pub async fn forgot_submit(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: EmailForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let email = match Email::parse(&form.email) {
         Ok(email) => email,
         Err(e) => {
@@ -984,8 +961,6 @@ pub async fn reset_form(
 #[derive(Debug, Default, Deserialize)]
 pub struct ResetForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     jeton: String,
     #[serde(default)]
     mot_de_passe: String,
@@ -1000,7 +975,6 @@ pub async fn reset_submit(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: ResetForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let Some(profile) = reset_target(&state, &form.jeton).await? else {
         return invalid_link(
             &state,

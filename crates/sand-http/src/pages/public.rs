@@ -270,8 +270,6 @@ pub async fn catalogue_json(
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct VerifyForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     pub cle: String,
     #[serde(default)]
     pub nom: String,
@@ -392,7 +390,6 @@ pub async fn verify_submit(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: VerifyForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let checked_at = french_date(state.ports.clock.now().date());
     let chrome = Chrome::new(&state, &visitor, "Vérifier un diplôme");
     let birth_date = if form.naissance.trim().is_empty() {
@@ -429,8 +426,6 @@ pub async fn verify_submit(
                 VerifyOutcome::Valid(d) => Some(ShownDiploma::of(&d)),
                 VerifyOutcome::NotValid => None,
             };
-            let mut form = form;
-            form.csrf.clear();
             page(
                 StatusCode::OK,
                 &VerifyPage {

@@ -265,8 +265,6 @@ pub async fn settings(
 #[derive(Debug, Deserialize)]
 pub struct EnrolForm {
     #[serde(default)]
-    pub csrf: String,
-    #[serde(default)]
     pub inscription: String,
     #[serde(default)]
     pub code: String,
@@ -286,7 +284,6 @@ pub async fn enrol(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: EnrolForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let profile = match password_profile(&state, &visitor).await? {
         Ok(profile) => profile,
         Err(response) => return Ok(response),
@@ -359,8 +356,6 @@ pub async fn enrol(
 #[derive(Debug, Deserialize)]
 pub struct DisableForm {
     #[serde(default)]
-    pub csrf: String,
-    #[serde(default)]
     pub mot_de_passe: String,
     #[serde(default)]
     pub code: String,
@@ -373,7 +368,6 @@ pub async fn disable(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: DisableForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let profile = match password_profile(&state, &visitor).await? {
         Ok(profile) => profile,
         Err(response) => return Ok(response),
@@ -527,8 +521,6 @@ pub async fn code_form(
 #[derive(Debug, Deserialize)]
 pub struct CodeForm {
     #[serde(default)]
-    pub csrf: String,
-    #[serde(default)]
     pub code: String,
 }
 
@@ -539,7 +531,6 @@ pub async fn code_submit(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: CodeForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let Some(profile) = pending_profile(&state, &visitor).await? else {
         return page(
             StatusCode::UNPROCESSABLE_ENTITY,

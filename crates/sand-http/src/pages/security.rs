@@ -91,8 +91,6 @@ pub async fn end_sessions_beyond_the_cap(
 #[derive(Debug, Deserialize)]
 pub struct EndSessionForm {
     #[serde(default)]
-    pub csrf: String,
-    #[serde(default)]
     pub session: String,
 }
 
@@ -106,7 +104,6 @@ pub async fn end_one(
 ) -> Result<Response, WebError> {
     let signed_in = visitor.require()?.clone();
     let form: EndSessionForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let target = state
         .ports
         .sessions
@@ -133,11 +130,8 @@ pub async fn end_one(
 pub async fn end_others(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
 ) -> Result<Response, WebError> {
     let signed_in = visitor.require()?.clone();
-    let form: EndSessionForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let ended = state
         .ports
         .sessions
@@ -204,8 +198,6 @@ fn no_password(state: &AppState, visitor: &Visitor) -> Result<Response, WebError
 #[derive(Debug, Deserialize)]
 pub struct PasswordChangeForm {
     #[serde(default)]
-    pub csrf: String,
-    #[serde(default)]
     pub actuel: String,
     #[serde(default)]
     pub mot_de_passe: String,
@@ -221,7 +213,6 @@ pub async fn password_submit(
 ) -> Result<Response, WebError> {
     let signed_in = visitor.require()?.clone();
     let form: PasswordChangeForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let Some(profile) = state.ports.profiles.get(signed_in.profile).await? else {
         return Err(WebError::SignIn);
     };

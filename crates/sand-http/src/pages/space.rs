@@ -23,7 +23,6 @@ use serde::Deserialize;
 
 use super::{ConfirmPage, MessagePage};
 use crate::audit::{self, SecurityEvent, Subject};
-use crate::pages::account::CsrfForm;
 use crate::state::AppState;
 use crate::web::{
     Chrome, SignedIn, Visitor, WebError, clear_session_cookie, page, read_form, see_other,
@@ -242,8 +241,6 @@ pub async fn dashboard(
 #[derive(Debug, Default, Deserialize)]
 pub struct AttachForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     diplome: String,
     #[serde(default)]
     session: String,
@@ -337,7 +334,6 @@ pub async fn attach(
 ) -> Result<Response, WebError> {
     let signed_in = visitor.require()?.clone();
     let form: AttachForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let scope = match parse_scope(&form) {
         Ok(scope) => scope,
         Err(errors) => {
@@ -424,11 +420,8 @@ pub async fn renew_key(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
     Path(id): Path<String>,
-    body: Body,
 ) -> Result<Response, WebError> {
     let signed_in = visitor.require()?.clone();
-    let form: CsrfForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let link = link_id(&id)?;
     match state
         .renew_key
@@ -478,11 +471,8 @@ pub async fn detach(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
     Path(id): Path<String>,
-    body: Body,
 ) -> Result<Response, WebError> {
     let signed_in = visitor.require()?.clone();
-    let form: CsrfForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     let link = link_id(&id)?;
     match state
         .detach
@@ -597,11 +587,8 @@ pub async fn delete_profile_confirm(
 pub async fn delete_profile(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
 ) -> Result<Response, WebError> {
     let signed_in = visitor.require()?.clone();
-    let form: CsrfForm = read_form(body, state.settings.max_body_bytes).await?;
-    visitor.check_csrf(&state, &form.csrf)?;
     match state.delete_profile.execute(signed_in.profile).await {
         Ok(deleted) => {
             tracing::info!(links_removed = deleted.links_removed, "profile deleted");

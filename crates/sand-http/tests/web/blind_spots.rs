@@ -555,3 +555,78 @@ async fn a_malformed_birth_date_on_verification_is_a_clear_error_that_keeps_the_
         }
     }
 }
+
+/// The API's own rule against cross-site requests: a browser sends a cross-site request
+/// without a preflight only as GET, HEAD or POST with a form's media types; every
+/// operation of the OpenAPI document that changes state refuses those media types, so no
+/// page elsewhere can drive a signed-in graduate's API. Read from the document itself: an
+/// operation added later is covered without being listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_cross_site_form_can_reach_a_state_changing_api_operation() {
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    let attached = b
+        .post_json(
+            "/api/v1/moi/diplomes",
+            &serde_json::json!({"diplome": "BACG", "session": 2021, "academie": "10"}),
+        )
+        .await;
+    assert_eq!(attached.status, 201, "{}", attached.body);
+    let id = serde_json::from_str::<serde_json::Value>(&attached.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let document: serde_json::Value =
+        serde_json::from_str(&b.get("/api/v1/openapi.json").await.body).unwrap();
+    // exempt, with why: checking a document changes nothing and needs no session
+    let exempt = ["/attestations/controle"];
+    let mut checked = 0;
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            if method != "post" || exempt.contains(&path.as_str()) {
+                // DELETE and the other unsafe methods need a preflight, never granted
+                continue;
+            }
+            let url = format!("/api/v1{}", path.replace("{id}", &id));
+            for (media, body) in [
+                (
+                    "application/x-www-form-urlencoded",
+                    "diplome=BACG&session=2021&academie=10",
+                ),
+                (
+                    "multipart/form-data; boundary=x",
+                    "--x\r\nContent-Disposition: form-data; name=\"diplome\"\r\n\r\nBACG\r\n--x--\r\n",
+                ),
+                (
+                    "text/plain",
+                    r#"{"diplome":"BACG","session":2021,"academie":"10"}"#,
+                ),
+            ] {
+                let answer = b
+                    .request(Method::POST, &url, Some((media, body.as_bytes().to_vec())))
+                    .await;
+                assert_eq!(answer.status, 415, "{url} as {media}: {}", answer.body);
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 12,
+        "{checked} requests: the document lost its operations?"
+    );
+    // and nothing changed: the attestation and its key are as they were
+    let list: serde_json::Value =
+        serde_json::from_str(&b.get("/api/v1/moi/diplomes").await.body).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(
+        list[0]["cle"],
+        serde_json::from_str::<serde_json::Value>(&attached.body).unwrap()["cle"]
+    );
+}
