@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{Response, Route};
 use poem_openapi::param::{Path, Query};
@@ -26,11 +25,12 @@ use sand_domain::link::renew_key::{RenewKeyError, RenewKeyRequest};
 use sand_domain::profile::delete::DeleteProfileError;
 use sand_domain::verification::{VerifiedDiploma, VerifyError, VerifyOutcome, VerifyRequest};
 
-use crate::pages::public::{CatalogueEntry, ShownDiploma, catalogue_entries, verify_error_text};
-use crate::pages::space::{link_id, step_text};
+use crate::present::{
+    CatalogueEntry, ShownDiploma, catalogue_entries, step_text, verify_error_text,
+};
 use crate::state::AppState;
 use crate::verifying::{self, Checked};
-use crate::web::{Visitor, WebError, clear_session_cookie};
+use crate::web::{Visitor, WebError, clear_session_cookie, link_id};
 
 /// Most verifications in one batch.
 pub const MAX_BATCH: usize = 100;
@@ -88,20 +88,6 @@ impl From<&sand_domain::link::attach::SupportStep> for StepJson {
             lien: (!lien.is_empty()).then_some(lien),
         }
     }
-}
-
-pub(crate) fn json_error(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    request_id: &str,
-) -> Response {
-    let body = serde_json::json!({ "code": code, "message": message, "request_id": request_id });
-    // the same schema as `ApiError`
-    Response::builder()
-        .status(status)
-        .content_type("application/json; charset=utf-8")
-        .body(body.to_string())
 }
 
 fn error(visitor: &Visitor, code: &str, message: &str) -> Json<ApiError> {
@@ -751,7 +737,8 @@ impl Api {
             tracing::debug!(bytes = bytes.len(), "reading an uploaded document");
             verify_pdf(&bytes, &keys.verification_keys)
         })
-        .await?;
+        .await
+        .map_err(WebError::unexpected)?;
         let check = match verdict {
             Verdict::Intact { facts, demo, .. } => FileCheck {
                 verdict: "intacte".to_owned(),

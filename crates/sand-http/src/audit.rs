@@ -11,7 +11,15 @@ use std::net::IpAddr;
 
 use sand_domain::profile::ProfileId;
 
-use crate::web::Visitor;
+/// What the log says of the request an event happened in (the web's visitor).
+pub trait Requester {
+    /// The signed-in account, if any.
+    fn account(&self) -> Option<ProfileId>;
+    /// The client's address.
+    fn client(&self) -> IpAddr;
+    /// The request's id.
+    fn request_id(&self) -> &str;
+}
 
 /// What happened. The name ([`SecurityEvent::name`]) is stable: alerts are built on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,12 +110,12 @@ pub enum Subject<'a> {
 /// Logs `event` for the request of `visitor`.
 pub fn record(
     state: &crate::state::AppState,
-    visitor: &Visitor,
+    visitor: &impl Requester,
     event: SecurityEvent,
     subject: Subject<'_>,
 ) {
     let account = match subject {
-        Subject::Visitor => visitor.signed_in.as_ref().map(|s| s.profile.0.to_string()),
+        Subject::Visitor => visitor.account().map(|p| p.0.to_string()),
         Subject::Profile(id) => Some(id.0.to_string()),
         Subject::Address(typed) => Some(format!(
             "adresse:{}",
@@ -117,20 +125,20 @@ pub fn record(
     emit(
         event,
         account.as_deref(),
-        visitor.client_ip,
-        &visitor.request_id,
+        visitor.client(),
+        visitor.request_id(),
         None,
     );
 }
 
 /// Logs `event` with a detail (a route, a link id): never personal data.
-pub fn record_with(visitor: &Visitor, event: SecurityEvent, detail: &str) {
-    let account = visitor.signed_in.as_ref().map(|s| s.profile.0.to_string());
+pub fn record_with(visitor: &impl Requester, event: SecurityEvent, detail: &str) {
+    let account = visitor.account().map(|p| p.0.to_string());
     emit(
         event,
         account.as_deref(),
-        visitor.client_ip,
-        &visitor.request_id,
+        visitor.client(),
+        visitor.request_id(),
         Some(detail),
     );
 }

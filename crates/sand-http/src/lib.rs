@@ -15,6 +15,7 @@ pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod pages;
+mod present;
 pub mod state;
 pub mod system;
 pub mod timeouts;

@@ -46,13 +46,11 @@ pub fn random_token() -> String {
 /// the async runtime's workers: a few such requests cannot stall every other one.
 ///
 /// # Errors
-/// [`crate::web::WebError::Unexpected`] when the work panicked.
+/// The task's [`tokio::task::JoinError`] when the work panicked.
 pub async fn off_runtime<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, crate::web::WebError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(crate::web::WebError::unexpected)
+) -> Result<T, tokio::task::JoinError> {
+    tokio::task::spawn_blocking(work).await
 }
 
 #[cfg(test)]

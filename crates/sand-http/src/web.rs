@@ -67,6 +67,35 @@ pub struct Visitor {
     pub(crate) second_factor_pending: Option<String>,
 }
 
+impl crate::audit::Requester for Visitor {
+    fn account(&self) -> Option<ProfileId> {
+        self.signed_in.as_ref().map(|s| s.profile)
+    }
+
+    fn client(&self) -> IpAddr {
+        self.client_ip
+    }
+
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+}
+
+/// As handlers receive it.
+impl crate::audit::Requester for poem::web::Data<&Visitor> {
+    fn account(&self) -> Option<ProfileId> {
+        crate::audit::Requester::account(self.0)
+    }
+
+    fn client(&self) -> IpAddr {
+        self.0.client_ip
+    }
+
+    fn request_id(&self) -> &str {
+        &self.0.request_id
+    }
+}
+
 impl Visitor {
     /// The signed-in graduate, or [`WebError::SignIn`] (a redirect to the login page).
     ///
@@ -334,8 +363,11 @@ pub async fn start_session(
             id_token_hint,
         })
         .await?;
+    // beyond the cap, the oldest sessions end (listed newest first)
     let open = state.ports.sessions.list_for_profile(profile).await?;
-    crate::pages::security::end_sessions_beyond_the_cap(state, open).await?;
+    for old in open.iter().skip(MAX_SESSIONS_PER_ACCOUNT) {
+        state.ports.sessions.delete(&old.digest).await?;
+    }
     Ok(set_cookie(state, session_cookie_name(state), &token, None))
 }
 
@@ -386,6 +418,41 @@ async fn resolve_session(
         false,
     ))
 }
+
+pub(crate) fn json_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Response {
+    let body = serde_json::json!({ "code": code, "message": message, "request_id": request_id });
+    // the same schema as `ApiError`
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_string())
+}
+
+/// A diploma link's id from a path: anything else is a page that does not exist.
+pub(crate) fn link_id(raw: &str) -> Result<sand_domain::link::LinkId, WebError> {
+    uuid::Uuid::try_parse(raw)
+        .map(sand_domain::link::LinkId)
+        .map_err(|_| WebError::NotFound)
+}
+
+/// An error page (404, 429, 500…) in the design, with the request id.
+#[derive(Debug, Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    text: &'static str,
+    status: u16,
+}
+
+/// The most sessions one account keeps open at once: a new login beyond it ends the
+/// oldest (a graduate signs in from a phone, a laptop, a library computer; a list of
+/// dozens would hide the one that should not be there).
+pub const MAX_SESSIONS_PER_ACCOUNT: usize = 10;
 
 /// The one field the frame reads of a form: its CSRF token.
 #[derive(serde::Deserialize)]
@@ -566,7 +633,7 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
                     Some(web) => error_response(&state, &request_id, api, &web),
                     // a malformed API request (bad JSON, wrong type, wrong media type):
                     // the API's JSON error, with the parser's reason
-                    None if api && e.status().is_client_error() => crate::api::json_error(
+                    None if api && e.status().is_client_error() => json_error(
                         e.status(),
                         "requete_invalide",
                         &format!("Demande invalide : {e}"),
@@ -683,7 +750,7 @@ fn error_response(state: &AppState, request_id: &str, api: bool, error: &WebErro
     }
     if matches!(error, WebError::SignIn) {
         return if api {
-            crate::api::json_error(
+            json_error(
                 StatusCode::UNAUTHORIZED,
                 "non_connecte",
                 "Connectez-vous d'abord.",
@@ -732,7 +799,7 @@ fn error_response(state: &AppState, request_id: &str, api: bool, error: &WebErro
         ),
     };
     if api {
-        return crate::api::json_error(status, code, text, request_id);
+        return json_error(status, code, text, request_id);
     }
     let chrome = Chrome {
         operator: state.settings.operator_name.clone(),
@@ -743,7 +810,7 @@ fn error_response(state: &AppState, request_id: &str, api: bool, error: &WebErro
         franceconnect: false,
         title: title.to_owned(),
     };
-    let template = crate::pages::ErrorPage {
+    let template = ErrorPage {
         chrome,
         text,
         status: status.as_u16(),

@@ -19,15 +19,6 @@ use sand_domain::academie::Academie;
 use crate::state::AppState;
 use crate::web::{Chrome, Visitor, WebError, page};
 
-/// An error page (404, 429, 500…) in the design, with the request id.
-#[derive(Debug, Template)]
-#[template(path = "error.html")]
-pub struct ErrorPage {
-    pub chrome: Chrome,
-    pub text: &'static str,
-    pub status: u16,
-}
-
 /// A page of a few paragraphs and one link.
 #[derive(Debug, Template)]
 #[template(path = "message.html")]

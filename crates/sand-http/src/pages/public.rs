@@ -8,12 +8,12 @@ use poem::web::{Data, Query};
 use poem::{Body, Response, handler};
 use sand_attestation::french_date;
 use sand_domain::academie::Academie;
-use sand_domain::catalogue::CatalogueView;
 use sand_domain::diploma::DiplomaKind;
-use sand_domain::verification::{VerifiedDiploma, VerifyError, VerifyOutcome, VerifyRequest};
+use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
 use serde::Deserialize;
 
 use crate::pages::account::parse_birth_date;
+use crate::present::{Filtered, ShownDiploma, catalogue_entries, entries, verify_error_text};
 use crate::state::AppState;
 use crate::verifying::{self, Checked};
 use crate::web::{Chrome, Visitor, WebError, page, read_form};
@@ -75,12 +75,6 @@ pub struct CatalogueRow {
     pub sessions: String,
 }
 
-struct Filtered {
-    academie: Option<Academie>,
-    kind: Option<DiplomaKind>,
-    session: Option<u16>,
-}
-
 impl CatalogueFilter {
     fn parse(&self) -> Filtered {
         Filtered {
@@ -108,30 +102,6 @@ impl CatalogueFilter {
             )
         }
     }
-}
-
-/// Every (académie, kind, session) of the view that passes the filter.
-fn entries(view: &CatalogueView, f: &Filtered) -> Vec<(Academie, DiplomaKind, Vec<u16>)> {
-    let mut out = Vec::new();
-    for (academie, kinds) in &view.academies {
-        if f.academie.is_some_and(|a| a != *academie) {
-            continue;
-        }
-        for (kind, sessions) in kinds {
-            if f.kind.is_some_and(|k| k != *kind) {
-                continue;
-            }
-            let years: Vec<u16> = sessions
-                .iter()
-                .map(|s| s.year())
-                .filter(|y| f.session.is_none_or(|wanted| wanted == *y))
-                .collect();
-            if !years.is_empty() {
-                out.push((*academie, *kind, years));
-            }
-        }
-    }
-    out
 }
 
 #[derive(Template)]
@@ -211,44 +181,6 @@ pub async fn catalogue_csv(
         .body(csv))
 }
 
-/// One catalogue entry, as served in JSON (pages and API alike).
-#[derive(Debug, Clone, serde::Serialize, poem_openapi::Object)]
-pub struct CatalogueEntry {
-    /// Académie code, e.g. `LYON`.
-    pub academie: String,
-    pub academie_nom: String,
-    /// Diploma kind code, e.g. `BACG`.
-    pub diplome: String,
-    pub diplome_nom: String,
-    pub session: u16,
-}
-
-pub(crate) async fn catalogue_entries(
-    state: &AppState,
-    academie: Option<Academie>,
-    kind: Option<DiplomaKind>,
-    session: Option<u16>,
-) -> Result<Vec<CatalogueEntry>, WebError> {
-    let view = state.catalogue.execute().await?;
-    let f = Filtered {
-        academie,
-        kind,
-        session,
-    };
-    Ok(entries(&view, &f)
-        .into_iter()
-        .flat_map(|(a, k, years)| {
-            years.into_iter().map(move |year| CatalogueEntry {
-                academie: a.code().to_owned(),
-                academie_nom: a.name().to_owned(),
-                diplome: k.code().to_owned(),
-                diplome_nom: k.title().to_owned(),
-                session: year,
-            })
-        })
-        .collect())
-}
-
 #[handler]
 pub async fn catalogue_json(
     state: Data<&Arc<AppState>>,
@@ -278,47 +210,6 @@ pub struct VerifyForm {
     /// The holder's birth date, optional (required for a key under attack).
     #[serde(default)]
     pub naissance: String,
-}
-
-/// A valid attestation as shown to a verifier.
-#[derive(Debug, Clone)]
-pub struct ShownDiploma {
-    pub holder: String,
-    pub birth_date: String,
-    pub diploma: String,
-    pub speciality: String,
-    pub mention: String,
-    pub session: String,
-    pub academie: String,
-    pub deliberation: String,
-}
-
-impl ShownDiploma {
-    pub fn of(d: &VerifiedDiploma) -> Self {
-        let mut holder = format!("{} {}", d.first_names, d.birth_name);
-        if let Some(usage) = &d.usage_name {
-            holder.push_str(&format!(" (nom d'usage {usage})"));
-        }
-        Self {
-            holder,
-            birth_date: french_date(d.birth_date.date()),
-            diploma: d.scope.kind.title().to_owned(),
-            speciality: d
-                .award
-                .speciality
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            mention: d
-                .award
-                .mention
-                .map(|m| m.label().to_owned())
-                .unwrap_or_default(),
-            session: d.scope.session.to_string(),
-            academie: d.scope.academie.name().to_owned(),
-            deliberation: french_date(d.deliberation_date()),
-        }
-    }
 }
 
 struct VerifyResult {
@@ -363,25 +254,6 @@ pub async fn verify_form(
 }
 
 const BIRTH_DATE_UNREADABLE: &str = "Date de naissance du titulaire : indiquez-la au format jj/mm/aaaa (facultative, sauf si elle vous est demandée).";
-
-/// French message of a malformed verification field.
-pub(crate) fn verify_error_text(e: &VerifyError) -> Option<&'static str> {
-    match e {
-        VerifyError::MalformedKey(_) => Some(
-            "La clé de contrôle doit compter 8 caractères (lettres et chiffres, sans I, L, O ni U).",
-        ),
-        VerifyError::MalformedName(_) => {
-            Some("Indiquez le nom de naissance du titulaire (80 caractères au plus).")
-        }
-        VerifyError::MalformedOrganisation(_) => Some(
-            "Le nom de l'organisme est trop long (120 caractères au plus) ou contient des caractères invalides.",
-        ),
-        VerifyError::BirthDateRequired => Some(
-            "Pour cette clé, indiquez aussi la date de naissance du titulaire, telle qu'elle figure sur l'attestation : de nombreux noms erronés ont été essayés avec elle aujourd'hui.",
-        ),
-        VerifyError::Unexpected(_) => None,
-    }
-}
 
 #[handler]
 pub async fn verify_submit(

@@ -9,7 +9,6 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{Body, Response, handler};
 use sand_domain::credentials::Password;
-use sand_domain::ports::StoredSession;
 use sand_domain::profile::password::ChangePasswordError;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -20,11 +19,6 @@ use crate::limits::LoginGate;
 use crate::pages::account::{email_key, password_error};
 use crate::state::AppState;
 use crate::web::{Chrome, SignedIn, Visitor, WebError, page, read_form, see_other};
-
-/// The most sessions one account keeps open at once: a new login beyond it ends the
-/// oldest (a graduate signs in from a phone, a laptop, a library computer; a list of
-/// dozens would hide the one that should not be there).
-pub const MAX_SESSIONS_PER_ACCOUNT: usize = 10;
 
 /// One open session as the profile page lists it.
 #[derive(Debug, Clone)]
@@ -75,17 +69,6 @@ pub async fn shown_sessions(
         .collect();
     sessions.sort_by_key(|s| !s.current);
     Ok(sessions)
-}
-
-/// After a login: beyond [`MAX_SESSIONS_PER_ACCOUNT`], the oldest sessions end.
-pub async fn end_sessions_beyond_the_cap(
-    state: &AppState,
-    sessions: Vec<StoredSession>,
-) -> Result<(), WebError> {
-    for old in sessions.iter().skip(MAX_SESSIONS_PER_ACCOUNT) {
-        state.ports.sessions.delete(&old.digest).await?;
-    }
-    Ok(())
 }
 
 #[derive(Debug, Deserialize)]

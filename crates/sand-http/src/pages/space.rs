@@ -9,23 +9,22 @@ use poem::{Body, Response, handler};
 use sand_attestation::french_date;
 use sand_domain::academie::Academie;
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
-use sand_domain::link::attach::{
-    AttachDiplomaError, AttachDiplomaRequest, AttachOutcome, SupportStep,
-};
+use sand_domain::link::LinkState;
+use sand_domain::link::attach::{AttachDiplomaError, AttachDiplomaRequest, AttachOutcome};
 use sand_domain::link::attestation::{DownloadAttestationError, DownloadAttestationRequest};
 use sand_domain::link::detach::{DetachDiplomaError, DetachDiplomaRequest};
 use sand_domain::link::list::MyDiploma;
 use sand_domain::link::renew_key::{RenewKeyError, RenewKeyRequest};
-use sand_domain::link::{LinkId, LinkState};
 use sand_domain::profile::delete::DeleteProfileError;
 use sand_domain::profile::{LoginMethod, Profile};
 use serde::Deserialize;
 
 use super::{ConfirmPage, MessagePage};
 use crate::audit::{self, SecurityEvent, Subject};
+use crate::present::step_text;
 use crate::state::AppState;
 use crate::web::{
-    Chrome, SignedIn, Visitor, WebError, clear_session_cookie, page, read_form, see_other,
+    Chrome, SignedIn, Visitor, WebError, clear_session_cookie, link_id, page, read_form, see_other,
 };
 
 /// One attached diploma as the dashboard shows it.
@@ -256,43 +255,6 @@ struct AttachHelpPage {
     steps: Vec<(String, String, String)>,
 }
 
-/// The support checklist, in the graduate's words.
-pub(crate) fn step_text(step: &SupportStep) -> (String, String, String) {
-    let none = (String::new(), String::new());
-    let (text, (href, label)) = match step {
-        SupportStep::CheckTheCatalogue => (
-            "Vérifiez que ce diplôme, cette session et cette académie figurent dans la liste des diplômes disponibles.".to_owned(),
-            ("/catalogue".to_owned(), "Voir la liste".to_owned()),
-        ),
-        SupportStep::WaitForFinalResults => (
-            "Un diplôme n'apparaît qu'une fois les résultats de tous les groupes d'épreuves définitifs (rattrapage, deuxième session…) : il peut ne pas être encore disponible.".to_owned(),
-            none,
-        ),
-        SupportStep::StandardProcedure { academie } => (
-            format!("Sinon, demandez une attestation par la procédure habituelle au service des examens de l'académie {}.", academie.with_de()),
-            (format!("/aide/services-examens#academie-{}", academie.code()), "Trouver le service des examens".to_owned()),
-        ),
-        SupportStep::CheckBirthName => (
-            "Vérifiez que votre profil porte votre nom de naissance, et non un nom pris depuis (par exemple par mariage).".to_owned(),
-            ("/espace/profil".to_owned(), "Voir mon profil".to_owned()),
-        ),
-        SupportStep::CheckAllFirstNames => (
-            "Vérifiez que votre profil porte tous vos prénoms, dans l'ordre de l'état civil.".to_owned(),
-            none,
-        ),
-        SupportStep::CheckBirthDate => ("Vérifiez votre date de naissance.".to_owned(), none),
-        SupportStep::RecreateProfileOrUseFranceConnect => (
-            "Un profil ne peut pas être modifié : si votre identité y est erronée, supprimez-le et créez-le de nouveau, ou connectez-vous avec FranceConnect, dont l'identité est certifiée.".to_owned(),
-            ("/espace/profil".to_owned(), "Gérer mon profil".to_owned()),
-        ),
-        SupportStep::ContactExamOffice { academie } => (
-            format!("Contactez le service des examens et concours de l'académie {} : lui seul peut examiner votre situation.", academie.with_de()),
-            (format!("/aide/services-examens#academie-{}", academie.code()), "Ses coordonnées".to_owned()),
-        ),
-    };
-    (text, href, label)
-}
-
 fn parse_scope(form: &AttachForm) -> Result<DiplomaScope, Vec<String>> {
     let mut errors = Vec::new();
     let kind = form
@@ -407,12 +369,6 @@ pub async fn attach(
             steps: steps.iter().map(step_text).collect(),
         },
     )
-}
-
-pub(crate) fn link_id(raw: &str) -> Result<LinkId, WebError> {
-    uuid::Uuid::try_parse(raw)
-        .map(LinkId)
-        .map_err(|_| WebError::NotFound)
 }
 
 #[handler]

@@ -1,0 +1,183 @@
+//! What pages and the API both show, computed once: the catalogue's selection and
+//! entries, a verified diploma as a person reads it, the French texts of verification
+//! errors and of the support steps. A leaf: it depends on the domain and the state, never
+//! on `pages` or `api`.
+
+use sand_attestation::french_date;
+use sand_domain::academie::Academie;
+use sand_domain::catalogue::CatalogueView;
+use sand_domain::diploma::DiplomaKind;
+use sand_domain::link::attach::SupportStep;
+use sand_domain::verification::{VerifiedDiploma, VerifyError};
+
+use crate::state::AppState;
+use crate::web::WebError;
+
+/// A selection of the catalogue (each part optional).
+pub(crate) struct Filtered {
+    pub academie: Option<Academie>,
+    pub kind: Option<DiplomaKind>,
+    pub session: Option<u16>,
+}
+
+/// Every (académie, kind, session) of the view that passes the filter.
+pub(crate) fn entries(
+    view: &CatalogueView,
+    f: &Filtered,
+) -> Vec<(Academie, DiplomaKind, Vec<u16>)> {
+    let mut out = Vec::new();
+    for (academie, kinds) in &view.academies {
+        if f.academie.is_some_and(|a| a != *academie) {
+            continue;
+        }
+        for (kind, sessions) in kinds {
+            if f.kind.is_some_and(|k| k != *kind) {
+                continue;
+            }
+            let years: Vec<u16> = sessions
+                .iter()
+                .map(|s| s.year())
+                .filter(|y| f.session.is_none_or(|wanted| wanted == *y))
+                .collect();
+            if !years.is_empty() {
+                out.push((*academie, *kind, years));
+            }
+        }
+    }
+    out
+}
+
+/// One catalogue entry, as served in JSON (pages and API alike).
+#[derive(Debug, Clone, serde::Serialize, poem_openapi::Object)]
+pub struct CatalogueEntry {
+    /// Académie code, e.g. `LYON`.
+    pub academie: String,
+    pub academie_nom: String,
+    /// Diploma kind code, e.g. `BACG`.
+    pub diplome: String,
+    pub diplome_nom: String,
+    pub session: u16,
+}
+
+pub(crate) async fn catalogue_entries(
+    state: &AppState,
+    academie: Option<Academie>,
+    kind: Option<DiplomaKind>,
+    session: Option<u16>,
+) -> Result<Vec<CatalogueEntry>, WebError> {
+    let view = state.catalogue.execute().await?;
+    let f = Filtered {
+        academie,
+        kind,
+        session,
+    };
+    Ok(entries(&view, &f)
+        .into_iter()
+        .flat_map(|(a, k, years)| {
+            years.into_iter().map(move |year| CatalogueEntry {
+                academie: a.code().to_owned(),
+                academie_nom: a.name().to_owned(),
+                diplome: k.code().to_owned(),
+                diplome_nom: k.title().to_owned(),
+                session: year,
+            })
+        })
+        .collect())
+}
+
+/// A valid attestation as shown to a verifier.
+#[derive(Debug, Clone)]
+pub struct ShownDiploma {
+    pub holder: String,
+    pub birth_date: String,
+    pub diploma: String,
+    pub speciality: String,
+    pub mention: String,
+    pub session: String,
+    pub academie: String,
+    pub deliberation: String,
+}
+
+impl ShownDiploma {
+    pub fn of(d: &VerifiedDiploma) -> Self {
+        let mut holder = format!("{} {}", d.first_names, d.birth_name);
+        if let Some(usage) = &d.usage_name {
+            holder.push_str(&format!(" (nom d'usage {usage})"));
+        }
+        Self {
+            holder,
+            birth_date: french_date(d.birth_date.date()),
+            diploma: d.scope.kind.title().to_owned(),
+            speciality: d
+                .award
+                .speciality
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            mention: d
+                .award
+                .mention
+                .map(|m| m.label().to_owned())
+                .unwrap_or_default(),
+            session: d.scope.session.to_string(),
+            academie: d.scope.academie.name().to_owned(),
+            deliberation: french_date(d.deliberation_date()),
+        }
+    }
+}
+
+/// French message of a malformed verification field.
+pub(crate) fn verify_error_text(e: &VerifyError) -> Option<&'static str> {
+    match e {
+        VerifyError::MalformedKey(_) => Some(
+            "La clé de contrôle doit compter 8 caractères (lettres et chiffres, sans I, L, O ni U).",
+        ),
+        VerifyError::MalformedName(_) => {
+            Some("Indiquez le nom de naissance du titulaire (80 caractères au plus).")
+        }
+        VerifyError::MalformedOrganisation(_) => Some(
+            "Le nom de l'organisme est trop long (120 caractères au plus) ou contient des caractères invalides.",
+        ),
+        VerifyError::BirthDateRequired => Some(
+            "Pour cette clé, indiquez aussi la date de naissance du titulaire, telle qu'elle figure sur l'attestation : de nombreux noms erronés ont été essayés avec elle aujourd'hui.",
+        ),
+        VerifyError::Unexpected(_) => None,
+    }
+}
+
+/// The support checklist, in the graduate's words.
+pub(crate) fn step_text(step: &SupportStep) -> (String, String, String) {
+    let none = (String::new(), String::new());
+    let (text, (href, label)) = match step {
+        SupportStep::CheckTheCatalogue => (
+            "Vérifiez que ce diplôme, cette session et cette académie figurent dans la liste des diplômes disponibles.".to_owned(),
+            ("/catalogue".to_owned(), "Voir la liste".to_owned()),
+        ),
+        SupportStep::WaitForFinalResults => (
+            "Un diplôme n'apparaît qu'une fois les résultats de tous les groupes d'épreuves définitifs (rattrapage, deuxième session…) : il peut ne pas être encore disponible.".to_owned(),
+            none,
+        ),
+        SupportStep::StandardProcedure { academie } => (
+            format!("Sinon, demandez une attestation par la procédure habituelle au service des examens de l'académie {}.", academie.with_de()),
+            (format!("/aide/services-examens#academie-{}", academie.code()), "Trouver le service des examens".to_owned()),
+        ),
+        SupportStep::CheckBirthName => (
+            "Vérifiez que votre profil porte votre nom de naissance, et non un nom pris depuis (par exemple par mariage).".to_owned(),
+            ("/espace/profil".to_owned(), "Voir mon profil".to_owned()),
+        ),
+        SupportStep::CheckAllFirstNames => (
+            "Vérifiez que votre profil porte tous vos prénoms, dans l'ordre de l'état civil.".to_owned(),
+            none,
+        ),
+        SupportStep::CheckBirthDate => ("Vérifiez votre date de naissance.".to_owned(), none),
+        SupportStep::RecreateProfileOrUseFranceConnect => (
+            "Un profil ne peut pas être modifié : si votre identité y est erronée, supprimez-le et créez-le de nouveau, ou connectez-vous avec FranceConnect, dont l'identité est certifiée.".to_owned(),
+            ("/espace/profil".to_owned(), "Gérer mon profil".to_owned()),
+        ),
+        SupportStep::ContactExamOffice { academie } => (
+            format!("Contactez le service des examens et concours de l'académie {} : lui seul peut examiner votre situation.", academie.with_de()),
+            (format!("/aide/services-examens#academie-{}", academie.code()), "Ses coordonnées".to_owned()),
+        ),
+    };
+    (text, href, label)
+}
