@@ -26,12 +26,18 @@ const checked = new Set();
 const fail = (message) => { failures.push(message); console.error(`ÉCHEC : ${message}`); };
 const expect = (condition, message) => { if (!condition) fail(message); };
 let where = 'démarrage';
-const step = (text) => { where = text; console.log(`• ${text}`); };
-// nothing may hang the test command: a journey stuck for ten minutes fails, saying where
-setTimeout(() => {
-  console.error(`ÉCHEC : parcours bloqué depuis dix minutes (${where})`);
-  process.exit(1);
-}, 10 * 60_000).unref();
+let progressed = Date.now();
+/** Records where the journey is: a hang is reported there. */
+const at = (text) => { where = text; progressed = Date.now(); };
+const step = (text) => { at(text); console.log(`• ${text}`); };
+// nothing may hang the test command: a journey that makes no progress for five minutes
+// fails, saying where (a whole run takes under a minute)
+setInterval(() => {
+  if (Date.now() - progressed > 5 * 60_000) {
+    console.error(`ÉCHEC : parcours bloqué depuis cinq minutes (${where})`);
+    process.exit(1);
+  }
+}, 10_000).unref();
 /** `promise`, or a failure after `ms` (page.evaluate has no timeout of its own). */
 const within = (ms, what, promise) => Promise.race([
   promise,
@@ -53,7 +59,7 @@ async function audit(page, name, width) {
   const url = new URL(page.url());
   if (url.origin !== new URL(base).origin) return;
   checked.add(`${name}@${width}`);
-  where = `audit ${name} à ${width} px`;
+  at(`audit ${name} à ${width} px`);
   await page.waitForLoadState('load');
   await within(30_000, `axe-core sur ${name}`, page.evaluate(axeSource));
   const result = await within(60_000, `axe-core sur ${name}`,
@@ -67,11 +73,14 @@ async function audit(page, name, width) {
 /** Audits and screenshots each state at a phone's and a desktop's width. */
 async function visit(page, name) {
   for (const width of [375, 1280]) {
-    await page.setViewportSize({ width, height: 900 });
+    at(`largeur ${width} px pour ${name}`);
+    await within(30_000, `largeur ${width} px`, page.setViewportSize({ width, height: 900 }));
     await audit(page, name, width);
+    at(`capture ${name} à ${width} px`);
     await page.screenshot({ path: path.join(artifacts, `${name}-${width}.png`), fullPage: true });
   }
-  await page.setViewportSize({ width: 1280, height: 900 });
+  at(`après ${name}`);
+  await within(30_000, 'largeur 1280 px', page.setViewportSize({ width: 1280, height: 900 }));
 }
 
 /** The newest mail to `to` in the mail directory, waiting for the sender to deliver it. */
@@ -225,6 +234,8 @@ const graduate = await newContext();
   await page.getByRole('button', { name: 'Activer la double authentification' }).click();
   expect((await page.content()).includes('ce n\'est pas le code'), 'un mauvais code est refusé');
   await visit(page, 'double-authentification-erreur');
+  // back to the space, as the journey left it before
+  await page.goto(`${base}/espace`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -308,24 +319,33 @@ step('un mauvais mot de passe, puis un mot de passe oublié');
   const sentAfter = Date.now() - 1000;
   await page.getByRole('button', { name: 'Recevoir un lien' }).click();
   await visit(page, 'mot-de-passe-oublie-envoye');
+  at('attente du courriel de réinitialisation');
   const mail = await mailTo(email, sentAfter);
+  at('ouverture du lien de réinitialisation');
   await page.goto(linkIn(mail, '/compte/mot-de-passe'));
   await visit(page, 'nouveau-mot-de-passe');
   password = 'une toute nouvelle phrase de passe';
   await page.getByLabel('Nouveau mot de passe').fill(password);
   await page.getByLabel('Saisissez-le de nouveau').fill(password);
+  at('enregistrement du nouveau mot de passe');
   await page.getByRole('button', { name: 'Enregistrer' }).click();
   expect(await page.getByRole('heading', { name: 'Mot de passe changé' }).isVisible(), 'le mot de passe est changé');
-  await context.close();
+  at('fermeture de la fenêtre du mot de passe oublié');
+  await within(30_000, 'fermeture du contexte', context.close());
   // the reset ended every session: the graduate signs in again with the new password
-  const again = await graduate.newPage();
+  at('retour du diplômé après le changement');
+  const again = await within(30_000, 'nouvel onglet', graduate.newPage());
+  at('le diplômé rouvre son espace');
   await again.goto(`${base}/espace`);
   expect(again.url().endsWith('/connexion'), 'la session ouverte est fermée par le changement de mot de passe');
+  at('connexion avec le nouveau mot de passe');
   await again.getByLabel('Adresse e-mail').fill(email);
   await again.getByLabel('Mot de passe').fill(password);
   await again.getByRole('button', { name: 'Se connecter' }).click();
+  at('connexion avec le nouveau mot de passe faite');
   expect(again.url().endsWith('/espace'), 'le nouveau mot de passe ouvre l\'espace');
-  await again.close();
+  at('fermeture de l\'onglet du diplômé');
+  await within(30_000, 'fermeture de l\'onglet', again.close());
 }
 
 // ---------------------------------------------------------------------------------------
