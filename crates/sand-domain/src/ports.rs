@@ -433,6 +433,9 @@ pub enum Mail {
     },
     /// The profile and all its personal data were deleted.
     ProfileDeleted { to: Email },
+    /// How the account logs in changed: its owner is told, so that a change they did not
+    /// make does not go unnoticed.
+    SecurityChange { to: Email, change: SecurityChange },
     /// One of the holder's attestations was verified (the holder opted in).
     AttestationVerified {
         to: Email,
@@ -449,6 +452,19 @@ pub enum Mail {
     /// Many wrong names were tried today with the holder's control key: verifiers now
     /// need the birth date too, and the holder may renew the key (at most once a day).
     KeyGuessing { to: Email, scope: DiplomaScope },
+}
+
+/// What changed in how an account logs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityChange {
+    /// The password was changed from the signed-in space.
+    PasswordChanged,
+    /// The password was reset through a mailed link.
+    PasswordReset,
+    /// The second factor was turned on.
+    SecondFactorEnabled,
+    /// The second factor was turned off.
+    SecondFactorDisabled,
 }
 
 /// Sends mail without losing it.

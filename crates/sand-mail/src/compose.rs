@@ -127,6 +127,7 @@ templates! {
     verify_email => "verify_email.txt", "verify_email.html" { valid_for: &'a str }
     password_reset => "password_reset.txt", "password_reset.html" { valid_for: &'a str }
     profile_deleted => "profile_deleted.txt", "profile_deleted.html" { }
+    security_change => "security_change.txt", "security_change.html" { what: &'a str }
     attestation_verified => "attestation_verified.txt", "attestation_verified.html" {
         scope: &'a str, at: &'a str, organisation: Option<&'a str>
     }
@@ -184,6 +185,44 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
                     operator,
                     link: &link,
                     valid_for,
+                }
+                .render()?,
+            )
+        }
+        Mail::SecurityChange { change, .. } => {
+            use sand_domain::ports::SecurityChange as C;
+            let (subject, what) = match change {
+                C::PasswordChanged => (
+                    "Votre mot de passe a été changé",
+                    "Le mot de passe de votre profil vient d'être changé depuis votre espace.",
+                ),
+                C::PasswordReset => (
+                    "Votre mot de passe a été réinitialisé",
+                    "Le mot de passe de votre profil vient d'être réinitialisé par le lien envoyé à cette adresse ; toutes vos sessions ouvertes ont été fermées.",
+                ),
+                C::SecondFactorEnabled => (
+                    "Double authentification activée",
+                    "La double authentification vient d'être activée sur votre profil : un code de votre application vous sera demandé à chaque connexion.",
+                ),
+                C::SecondFactorDisabled => (
+                    "Double authentification désactivée",
+                    "La double authentification vient d'être désactivée sur votre profil : le mot de passe suffit de nouveau pour vous connecter.",
+                ),
+            };
+            let link = format!("{base}/espace/profil");
+            (
+                subject.to_owned(),
+                security_change::Text {
+                    operator,
+                    link: &link,
+                    what,
+                }
+                .render()?,
+                security_change::Html {
+                    subject,
+                    operator,
+                    link: &link,
+                    what,
                 }
                 .render()?,
             )
@@ -309,6 +348,7 @@ fn recipient(mail: &Mail) -> &sand_domain::credentials::Email {
         Mail::VerifyEmail { to, .. }
         | Mail::PasswordReset { to, .. }
         | Mail::ProfileDeleted { to }
+        | Mail::SecurityChange { to, .. }
         | Mail::AttestationVerified { to, .. }
         | Mail::RecordWithdrawn { to, .. }
         | Mail::KeyGuessing { to, .. }

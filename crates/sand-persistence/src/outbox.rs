@@ -8,7 +8,7 @@ use sand_domain::SecretToken;
 use sand_domain::academie::Academie;
 use sand_domain::credentials::Email;
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
-use sand_domain::ports::{Mail, MailId, MailQueue, Mailer, QueuedMail};
+use sand_domain::ports::{Mail, MailId, MailQueue, Mailer, QueuedMail, SecurityChange};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -30,6 +30,16 @@ const ATTESTATION_VERIFIED: &str = "attestation_verified";
 /// Also written by the import's set-based withdrawal (see `staging.rs`).
 pub(crate) const RECORD_WITHDRAWN: &str = "record_withdrawn";
 const KEY_GUESSING: &str = "key_guessing";
+/// The four security changes, one kind each.
+const SECURITY_CHANGES: [(&str, SecurityChange); 4] = [
+    ("password_changed", SecurityChange::PasswordChanged),
+    ("password_reset_done", SecurityChange::PasswordReset),
+    ("second_factor_enabled", SecurityChange::SecondFactorEnabled),
+    (
+        "second_factor_disabled",
+        SecurityChange::SecondFactorDisabled,
+    ),
+];
 const ATTESTATION_TAKEN_OVER: &str = "attestation_taken_over";
 
 fn row_of(
@@ -41,6 +51,17 @@ fn row_of(
         Mail::VerifyEmail { to, token } => (VERIFY_EMAIL, to, Some(token), None, None, None),
         Mail::PasswordReset { to, token } => (PASSWORD_RESET, to, Some(token), None, None, None),
         Mail::ProfileDeleted { to } => (PROFILE_DELETED, to, None, None, None, None),
+        Mail::SecurityChange { to, change } => (
+            SECURITY_CHANGES
+                .iter()
+                .find(|(_, c)| c == change)
+                .map_or("password_changed", |(kind, _)| kind),
+            to,
+            None,
+            None,
+            None,
+            None,
+        ),
         Mail::AttestationVerified {
             to,
             scope,
@@ -121,6 +142,14 @@ fn mail_of(row: &mail_outbox::Model, keys: &KeyProtector) -> Result<Mail, PortEr
             token: token()?,
         },
         PROFILE_DELETED => Mail::ProfileDeleted { to },
+        kind if SECURITY_CHANGES.iter().any(|(k, _)| *k == kind) => Mail::SecurityChange {
+            to,
+            change: SECURITY_CHANGES
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, c)| *c)
+                .ok_or_else(|| corrupt("outbox kind"))?,
+        },
         ATTESTATION_VERIFIED => Mail::AttestationVerified {
             to,
             scope: scope()?,

@@ -1020,6 +1020,12 @@ pub async fn reset_submit(
         SecurityEvent::PasswordReset,
         Subject::Profile(profile.id),
     );
+    crate::pages::security::notify_security_change(
+        &state,
+        &profile.email,
+        sand_domain::ports::SecurityChange::PasswordReset,
+    )
+    .await;
     page(
         StatusCode::OK,
         &MessagePage {

@@ -344,6 +344,12 @@ pub async fn enrol(
         SecurityEvent::SecondFactorEnabled,
         Subject::Visitor,
     );
+    crate::pages::security::notify_security_change(
+        &state,
+        &profile.email,
+        sand_domain::ports::SecurityChange::SecondFactorEnabled,
+    )
+    .await;
     page(
         StatusCode::OK,
         &RecoveryCodesPage {
@@ -438,6 +444,12 @@ pub async fn disable(
         SecurityEvent::SecondFactorDisabled,
         Subject::Visitor,
     );
+    crate::pages::security::notify_security_change(
+        &state,
+        &profile.email,
+        sand_domain::ports::SecurityChange::SecondFactorDisabled,
+    )
+    .await;
     page(
         StatusCode::OK,
         &MessagePage {

@@ -20,6 +20,27 @@ use crate::pages::account::{email_key, password_error};
 use crate::state::AppState;
 use crate::web::{Chrome, SignedIn, Visitor, WebError, page, read_form, see_other};
 
+/// Tells the account's owner, by mail, that how it logs in changed (a change they did
+/// not make must not go unnoticed). The change is made: a mail that cannot be queued is
+/// logged, not turned into an error page.
+pub(crate) async fn notify_security_change(
+    state: &AppState,
+    to: &sand_domain::credentials::Email,
+    change: sand_domain::ports::SecurityChange,
+) {
+    if let Err(e) = state
+        .ports
+        .mailer
+        .send(sand_domain::ports::Mail::SecurityChange {
+            to: to.clone(),
+            change,
+        })
+        .await
+    {
+        tracing::warn!(error = %e, "could not queue the notice of a security change");
+    }
+}
+
 /// One open session as the profile page lists it.
 #[derive(Debug, Clone)]
 pub struct ShownSession {
@@ -239,6 +260,12 @@ pub async fn password_submit(
                 SecurityEvent::PasswordChanged,
                 Subject::Visitor,
             );
+            notify_security_change(
+                &state,
+                &profile.email,
+                sand_domain::ports::SecurityChange::PasswordChanged,
+            )
+            .await;
             let others = match changed.other_sessions_ended {
                 0 => "Aucune autre session n'était ouverte.".to_owned(),
                 1 => "Votre autre session ouverte a été fermée.".to_owned(),

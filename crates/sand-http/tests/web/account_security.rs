@@ -76,6 +76,17 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
         done.body
             .contains("Votre autre session ouverte a été fermée.")
     );
+    // the owner is told by mail
+    let notice = app
+        .wait_for_mail(|m| matches!(m, sand_domain::ports::Mail::SecurityChange { .. }))
+        .await;
+    assert_eq!(
+        notice,
+        sand_domain::ports::Mail::SecurityChange {
+            to: sand_domain::credentials::Email::parse(EMAIL).unwrap(),
+            change: sand_domain::ports::SecurityChange::PasswordChanged,
+        }
+    );
     assert!(is_signed_in(&mut here).await);
     assert!(!is_signed_in(&mut elsewhere).await);
     assert_eq!(app.browser().login(EMAIL, PASSWORD).await.status, 422);

@@ -846,6 +846,15 @@ async fn a_password_reset_link_works_once_and_ends_every_session_on(app: TestApp
         .await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("Mot de passe changé"));
+    // the owner is told by mail (a reset they did not ask for must not go unnoticed)
+    assert!(matches!(
+        app.wait_for_mail(|m| matches!(m, Mail::SecurityChange { .. }))
+            .await,
+        Mail::SecurityChange {
+            change: sand_domain::ports::SecurityChange::PasswordReset,
+            ..
+        }
+    ));
     assert_eq!(
         b.get("/espace").await.location(),
         "/connexion",

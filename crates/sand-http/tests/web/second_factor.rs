@@ -204,6 +204,23 @@ async fn a_recovery_code_opens_once_and_both_factors_turn_it_off() {
         .await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("Double authentification désactivée"));
+    // the owner was told of both changes, by mail
+    let changes: Vec<_> = app
+        .mails()
+        .await
+        .into_iter()
+        .filter_map(|m| match m {
+            sand_domain::ports::Mail::SecurityChange { change, .. } => Some(change),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            sand_domain::ports::SecurityChange::SecondFactorEnabled,
+            sand_domain::ports::SecurityChange::SecondFactorDisabled
+        ]
+    );
     // the password alone opens again; the old recovery codes are worthless
     let mut plain = app.browser();
     let login = plain.login(EMAIL, PASSWORD).await;

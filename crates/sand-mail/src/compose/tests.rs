@@ -41,6 +41,14 @@ fn every_mail_has_a_french_subject_a_text_and_an_html_part() {
             token: SecretToken::new("tok/en+=".to_owned()),
         },
         Mail::ProfileDeleted { to: to() },
+        Mail::SecurityChange {
+            to: to(),
+            change: sand_domain::ports::SecurityChange::PasswordChanged,
+        },
+        Mail::SecurityChange {
+            to: to(),
+            change: sand_domain::ports::SecurityChange::SecondFactorDisabled,
+        },
         Mail::AttestationVerified {
             to: to(),
             scope: scope(),

@@ -1193,6 +1193,33 @@ pub async fn the_outbox_queues_claims_retries_and_abandons(db: &TestStore) {
         0
     );
     assert_eq!(count(db, "SELECT COUNT(*) FROM mail_outbox").await, 1);
+    // the notices of a security change go through the outbox as they came
+    let notices: Vec<Mail> = [
+        sand_domain::ports::SecurityChange::PasswordChanged,
+        sand_domain::ports::SecurityChange::PasswordReset,
+        sand_domain::ports::SecurityChange::SecondFactorEnabled,
+        sand_domain::ports::SecurityChange::SecondFactorDisabled,
+    ]
+    .into_iter()
+    .map(|change| Mail::SecurityChange {
+        to: Email::parse("zoe@exemple.fr").unwrap(),
+        change,
+    })
+    .collect();
+    for notice in &notices {
+        mailer.send(notice.clone()).await.unwrap();
+    }
+    let claimed = queue
+        .claim_due(now + time::Duration::minutes(10), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|q| q.mail.clone()).collect::<Vec<_>>(),
+        notices
+    );
+    for q in claimed {
+        queue.delivered(q.id).await.unwrap();
+    }
     // an abandoned mail keeps its address a while, then goes
     assert_eq!(
         queue
