@@ -149,22 +149,7 @@ impl KeyProtector {
     /// Never in practice (encryption of 8 bytes); reported as
     /// [`KeyProtectionError::CannotOpen`] if the cipher refuses.
     pub fn seal(&self, key: &ControlKey, link: Uuid) -> Result<Vec<u8>, KeyProtectionError> {
-        let cipher = XChaCha20Poly1305::new(&self.seal.into());
-        let mut nonce_bytes = [0u8; NONCE_BYTES];
-        getrandom::fill(&mut nonce_bytes).map_err(|_| KeyProtectionError::CannotOpen)?;
-        let nonce = XNonce::from(nonce_bytes);
-        let ciphertext = cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: key.as_str().as_bytes(),
-                    aad: link.as_bytes(),
-                },
-            )
-            .map_err(|_| KeyProtectionError::CannotOpen)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ciphertext);
-        Ok(out)
+        seal_with(&self.seal, key.as_str().as_bytes(), link)
     }
 
     /// Seals the token of the outbox row `row` (a confirmation or reset link waiting to
@@ -173,22 +158,8 @@ impl KeyProtector {
     /// # Errors
     /// [`KeyProtectionError::CannotOpen`] if the random source or the cipher fails.
     pub fn seal_token(&self, token: &str, row: Uuid) -> Result<String, KeyProtectionError> {
-        let cipher = XChaCha20Poly1305::new(&self.outbox.into());
-        let mut nonce_bytes = [0u8; NONCE_BYTES];
-        getrandom::fill(&mut nonce_bytes).map_err(|_| KeyProtectionError::CannotOpen)?;
-        let nonce = XNonce::from(nonce_bytes);
-        let ciphertext = cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: token.as_bytes(),
-                    aad: row.as_bytes(),
-                },
-            )
-            .map_err(|_| KeyProtectionError::CannotOpen)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ciphertext);
-        Ok(format!("{TOKEN_PREFIX}{}", hex::encode(out)))
+        let sealed = seal_with(&self.outbox, token.as_bytes(), row)?;
+        Ok(format!("{TOKEN_PREFIX}{}", hex::encode(sealed)))
     }
 
     /// Opens a token sealed by [`KeyProtector::seal_token`] for the row `row`.
@@ -199,19 +170,8 @@ impl KeyProtector {
         let sealed = stored
             .strip_prefix(TOKEN_PREFIX)
             .and_then(|h| hex::decode(h).ok())
-            .filter(|b| b.len() > NONCE_BYTES)
             .ok_or(KeyProtectionError::CannotOpen)?;
-        let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
-        let cipher = XChaCha20Poly1305::new(&self.outbox.into());
-        let clear = cipher
-            .decrypt(
-                &XNonce::try_from(nonce).map_err(|_| KeyProtectionError::CannotOpen)?,
-                Payload {
-                    msg: ciphertext,
-                    aad: row.as_bytes(),
-                },
-            )
-            .map_err(|_| KeyProtectionError::CannotOpen)?;
+        let clear = open_with(&self.outbox, &sealed, row)?;
         String::from_utf8(clear).map_err(|_| KeyProtectionError::CannotOpen)
     }
 
@@ -238,20 +198,7 @@ impl KeyProtector {
     /// [`KeyProtectionError::CannotOpen`] for a wrong secret, another link's sealed key, or
     /// corrupt data.
     pub fn open(&self, sealed: &[u8], link: Uuid) -> Result<ControlKey, KeyProtectionError> {
-        if sealed.len() <= NONCE_BYTES {
-            return Err(KeyProtectionError::CannotOpen);
-        }
-        let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
-        let cipher = XChaCha20Poly1305::new(&self.seal.into());
-        let clear = cipher
-            .decrypt(
-                &XNonce::try_from(nonce).map_err(|_| KeyProtectionError::CannotOpen)?,
-                Payload {
-                    msg: ciphertext,
-                    aad: link.as_bytes(),
-                },
-            )
-            .map_err(|_| KeyProtectionError::CannotOpen)?;
+        let clear = open_with(&self.seal, sealed, link)?;
         let text = std::str::from_utf8(&clear).map_err(|_| KeyProtectionError::CannotOpen)?;
         ControlKey::parse(text).map_err(|_| KeyProtectionError::CannotOpen)
     }

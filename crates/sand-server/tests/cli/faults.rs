@@ -245,6 +245,32 @@ pub(crate) fn confirmation_token(mail_dir: &Path, email: &str) -> String {
     }
 }
 
+/// Camille Durand (born 2003-04-12, the demo set's first graduate) registers on the
+/// service at `address`, confirms from the mail written under `work/mail`, and is signed in.
+pub(crate) fn signed_up(address: &str, work: &Path) -> Http {
+    let mut camille = Http::new(address);
+    let (status, page) = camille.register(
+        "Durand",
+        "Camille Marie",
+        "2003-04-12",
+        "camille@exemple.fr",
+    );
+    assert!(status == 200 || status == 303, "{page}");
+    let token = confirmation_token(&work.join("mail"), "camille@exemple.fr");
+    // the link asks for the password chosen at registration, then signs in
+    let csrf = camille.csrf(&format!("/compte/confirmer?jeton={token}"));
+    let (status, _) = camille.post_form(
+        "/compte/confirmer",
+        &[
+            ("csrf", &csrf),
+            ("jeton", &token),
+            ("mot_de_passe", PASSWORD),
+        ],
+    );
+    assert_eq!(status, 303);
+    camille
+}
+
 /// A tmpfs of `size` mounted on a new directory (the test needs root, as in CI).
 struct Tmpfs(PathBuf);
 
@@ -370,26 +396,7 @@ fn kill_9_during_a_burst_of_attaches_and_detaches_leaves_no_half_done_link() {
     );
 
     let (child, address) = serve(&work, &database).unwrap();
-    let mut camille = Http::new(&address);
-    let (status, page) = camille.register(
-        "Durand",
-        "Camille Marie",
-        "2003-04-12",
-        "camille@exemple.fr",
-    );
-    assert!(status == 200 || status == 303, "{page}");
-    let token = confirmation_token(&work.join("mail"), "camille@exemple.fr");
-    // the link asks for the password chosen at registration, then signs in
-    let csrf = camille.csrf(&format!("/compte/confirmer?jeton={token}"));
-    let (status, _) = camille.post_form(
-        "/compte/confirmer",
-        &[
-            ("csrf", &csrf),
-            ("jeton", &token),
-            ("mot_de_passe", PASSWORD),
-        ],
-    );
-    assert_eq!(status, 303);
+    let camille = signed_up(&address, &work);
 
     // attach, detach, attach… from four clients sharing the session, then kill -9
     let cookies = camille.cookies.clone();

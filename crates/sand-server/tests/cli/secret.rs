@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::faults::{Http, PASSWORD, confirmation_token, sand, serve, stop, temp_dir};
+use crate::faults::{Http, PASSWORD, sand, serve, signed_up, stop, temp_dir};
 
 /// Verifies `key` against the service at `address`: whether it answered valid.
 fn verifies(address: &str, key: &str) -> bool {
@@ -50,25 +50,7 @@ fn a_rotated_secret_keeps_every_key_verifying_and_the_old_one_finds_none() {
 
     // a graduate attaches a diploma under the demo secret (data/secret.key)
     let (child, address) = serve(&work, &database).unwrap();
-    let mut camille = Http::new(&address);
-    let (status, page) = camille.register(
-        "Durand",
-        "Camille Marie",
-        "2003-04-12",
-        "camille@exemple.fr",
-    );
-    assert!(status == 200 || status == 303, "{page}");
-    let token = confirmation_token(&work.join("mail"), "camille@exemple.fr");
-    let csrf = camille.csrf(&format!("/compte/confirmer?jeton={token}"));
-    let (status, _) = camille.post_form(
-        "/compte/confirmer",
-        &[
-            ("csrf", &csrf),
-            ("jeton", &token),
-            ("mot_de_passe", PASSWORD),
-        ],
-    );
-    assert_eq!(status, 303);
+    let mut camille = signed_up(&address, &work);
     let (status, body) = camille.send(
         "POST",
         "/api/v1/moi/diplomes",
