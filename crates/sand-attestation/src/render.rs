@@ -12,7 +12,6 @@ use qrcode::EcLevel;
 use qrcode::canvas::{Canvas, MaskPattern};
 use sand_domain::PortError;
 use sand_domain::ports::{Attestation, AttestationRenderer, RenderedAttestation};
-use time::Date;
 use tracing::instrument;
 
 use crate::keys::SigningKeys;
@@ -79,32 +78,7 @@ fn font(bytes: &[u8]) -> Result<ParsedFont, RenderError> {
     ParsedFont::from_bytes(bytes, 0, &mut Vec::new()).ok_or(RenderError::Font)
 }
 
-const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
-/// `5 juillet 2021`, `1er mars 2020`.
-#[must_use]
-pub fn french_date(date: Date) -> String {
-    let month = MONTHS[usize::from(u8::from(date.month())) - 1];
-    let day = if date.day() == 1 {
-        "1er".to_owned()
-    } else {
-        date.day().to_string()
-    };
-    format!("{day} {month} {}", date.year())
-}
+pub use sand_domain::text::french_date;
 
 /// One page being laid out, top to bottom.
 struct Layout<'f> {

@@ -15,9 +15,47 @@ pub fn is_invisible_control(c: char) -> bool {
     )
 }
 
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// A date as French prose writes it: `5 juillet 2021`, `1er mars 2020` (the one French
+/// date formatter: pages, attestations and mails use it).
+#[must_use]
+pub fn french_date(date: time::Date) -> String {
+    let month = MONTHS[usize::from(u8::from(date.month())) - 1];
+    let day = if date.day() == 1 {
+        "1er".to_owned()
+    } else {
+        date.day().to_string()
+    };
+    format!("{day} {month} {}", date.year())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_read_as_french_prose_writes_them() {
+        use time::macros::date;
+        assert_eq!(french_date(date!(2020 - 03 - 01)), "1er mars 2020");
+        assert_eq!(french_date(date!(2021 - 07 - 05)), "5 juillet 2021");
+        assert_eq!(french_date(date!(2026 - 08 - 31)), "31 août 2026");
+        assert_eq!(french_date(date!(2026 - 12 - 02)), "2 décembre 2026");
+        assert_eq!(french_date(date!(2026 - 02 - 11)), "11 février 2026");
+    }
 
     #[test]
     fn controls_and_formatting_are_invisible_french_typography_is_not() {

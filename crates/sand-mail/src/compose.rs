@@ -64,33 +64,12 @@ fn query_value(value: &str) -> String {
     out
 }
 
-const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
 /// `24 novembre 2026 à 10:05 (UTC)`.
 fn french_time(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
-    let day = if at.day() == 1 {
-        "1er".to_owned()
-    } else {
-        at.day().to_string()
-    };
     format!(
-        "{day} {} {} à {:02}:{:02} (UTC)",
-        MONTHS[usize::from(u8::from(at.month())) - 1],
-        at.year(),
+        "{} à {:02}:{:02} (UTC)",
+        sand_domain::text::french_date(at.date()),
         at.hour(),
         at.minute()
     )
