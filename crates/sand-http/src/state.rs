@@ -98,6 +98,31 @@ impl WebSettings {
         }
     }
 
+    /// The session rule, once: a session ends after `session_idle` without a request and
+    /// `session_absolute` after its login, as (idle, absolute). A duration too long for
+    /// the calendar (never configured so) counts as the shortest sensible one, a minute
+    /// and an hour: a session ends too early rather than never.
+    #[must_use]
+    pub fn session_limits(&self) -> (time::Duration, time::Duration) {
+        (
+            time::Duration::try_from(self.session_idle).unwrap_or(time::Duration::MINUTE),
+            time::Duration::try_from(self.session_absolute).unwrap_or(time::Duration::HOUR),
+        )
+    }
+
+    /// Whether a session created at `created_at` and last seen at `last_seen_at` has
+    /// ended at `now`.
+    #[must_use]
+    pub fn session_ended(
+        &self,
+        created_at: time::OffsetDateTime,
+        last_seen_at: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) -> bool {
+        let (idle, absolute) = self.session_limits();
+        now - last_seen_at > idle || now - created_at > absolute
+    }
+
     /// The pages' Content-Security-Policy: no script at all, forms to this site (and the
     /// configured origins) only.
     #[must_use]

@@ -398,11 +398,10 @@ async fn resolve_session(
     let Some(stored) = state.ports.sessions.find(&digest).await? else {
         return Ok((None, true));
     };
-    let idle =
-        time::Duration::try_from(state.settings.session_idle).unwrap_or(time::Duration::MINUTE);
-    let absolute =
-        time::Duration::try_from(state.settings.session_absolute).unwrap_or(time::Duration::HOUR);
-    if now - stored.last_seen_at > idle || now - stored.created_at > absolute {
+    if state
+        .settings
+        .session_ended(stored.created_at, stored.last_seen_at, now)
+    {
         state.ports.sessions.delete(&digest).await?;
         return Ok((None, true));
     }

@@ -858,10 +858,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
             }
             state.limiters.forget_idle(state.ports.clock.now());
             let now = state.ports.clock.now();
-            let idle = time::Duration::try_from(state.settings.session_idle)
-                .unwrap_or(time::Duration::HOUR);
-            let absolute = time::Duration::try_from(state.settings.session_absolute)
-                .unwrap_or(time::Duration::DAY);
+            let (idle, absolute) = state.settings.session_limits();
             match state.ports.sessions.purge(now - idle, now - absolute).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "expired sessions removed"),
