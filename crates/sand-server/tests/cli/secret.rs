@@ -77,55 +77,10 @@ fn a_rotated_secret_keeps_every_key_verifying_and_the_old_one_finds_none() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("cannot create new.key"));
 
-    // the same secret twice, or a secret readable by others: refused, nothing done
-    let same = sand(
-        &work,
-        &[
-            "secret",
-            "rotate",
-            "--quiet",
-            "--database-url",
-            &database,
-            "--current-secret-file",
-            "data/secret.key",
-            "--new-secret-file",
-            "data/secret.key",
-        ],
-    );
-    assert_eq!(
-        same.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&same.stderr)
-    );
-    assert!(String::from_utf8_lossy(&same.stderr).contains("the new secret is the current one"));
-    std::fs::write(work.join("open.key"), "x".repeat(40)).unwrap();
-    let open = sand(
-        &work,
-        &[
-            "secret",
-            "rotate",
-            "--quiet",
-            "--database-url",
-            &database,
-            "--current-secret-file",
-            "data/secret.key",
-            "--new-secret-file",
-            "open.key",
-        ],
-    );
-    assert_eq!(
-        open.status.code(),
-        Some(78),
-        "{}",
-        String::from_utf8_lossy(&open.stderr)
-    );
-    assert!(String::from_utf8_lossy(&open.stderr).contains("readable by others"));
-
-    // the rotation, then again (nothing left to do)
-    let rotate = |work: &Path| {
+    // `sand secret rotate` from the demo secret to `new_file`
+    let rotate = |new_file: &str| {
         sand(
-            work,
+            &work,
             &[
                 "secret",
                 "rotate",
@@ -135,11 +90,31 @@ fn a_rotated_secret_keeps_every_key_verifying_and_the_old_one_finds_none() {
                 "--current-secret-file",
                 "data/secret.key",
                 "--new-secret-file",
-                "new.key",
+                new_file,
             ],
         )
     };
-    let out = rotate(&work);
+    // the same secret twice, or a secret readable by others: refused, nothing done
+    let same = rotate("data/secret.key");
+    assert_eq!(
+        same.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    assert!(String::from_utf8_lossy(&same.stderr).contains("the new secret is the current one"));
+    std::fs::write(work.join("open.key"), "x".repeat(40)).unwrap();
+    let open = rotate("open.key");
+    assert_eq!(
+        open.status.code(),
+        Some(78),
+        "{}",
+        String::from_utf8_lossy(&open.stderr)
+    );
+    assert!(String::from_utf8_lossy(&open.stderr).contains("readable by others"));
+
+    // the rotation, then again (nothing left to do)
+    let out = rotate("new.key");
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -147,7 +122,7 @@ fn a_rotated_secret_keeps_every_key_verifying_and_the_old_one_finds_none() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(said.contains("re-protégées : 1 ;"), "{said}");
-    let out = rotate(&work);
+    let out = rotate("new.key");
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         said.contains("re-protégées : 0 ; déjà sous le nouveau secret : 1"),
