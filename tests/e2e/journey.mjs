@@ -2,7 +2,10 @@
 //   1. a graduate creates an account, confirms it from the mail, logs in, attaches a
 //      demo diploma, downloads the PDF; a third party verifies key + name; the graduate
 //      deletes the attestation, the key no longer verifies; the profile is deleted;
-//   2. the FranceConnect journey against the FranceConnect-like test provider;
+//   2. the FranceConnect journey against the FranceConnect-like test provider; an exam
+//      office's batch (imported by `sand import` beside the running service) attached
+//      from that profile, the 503 page while another writer holds the database, then the
+//      result withdrawn by the next batch: dashboard, verification, mail;
 //   3. axe-core on every page visited: no serious or critical violation;
 //   4. screenshots at 375 px and 1280 px in $ARTIFACTS.
 // Started by tests/e2e/run.sh, which starts SAND and the provider.
@@ -10,6 +13,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
@@ -18,7 +23,13 @@ const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'
 const base = process.env.SAND_URL;
 const mailDir = process.env.MAIL_DIR;
 const artifacts = process.env.ARTIFACTS;
-if (!base || !mailDir || !artifacts) throw new Error('SAND_URL, MAIL_DIR and ARTIFACTS must be set (see run.sh)');
+// the served binary and its working directory: the exam office's imports run there, on
+// the service's own embedded database
+const sandBin = process.env.SAND_BIN;
+const sandDir = process.env.SAND_DIR;
+if (!base || !mailDir || !artifacts || !sandBin || !sandDir) {
+  throw new Error('SAND_URL, MAIL_DIR, ARTIFACTS, SAND_BIN and SAND_DIR must be set (see run.sh)');
+}
 fs.mkdirSync(artifacts, { recursive: true });
 
 const failures = [];
@@ -97,6 +108,20 @@ async function mailTo(to, after) {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`no mail to ${to} within 30 s in ${mailDir}`);
+}
+
+/** The text of a mail: encoded header words and quoted-printable undone. */
+function mailText(raw) {
+  const headers = raw.replace(/\?=\s+=\?/g, '?==?')
+    .replace(/=\?utf-8\?b\?([^?]*)\?=/gi, (_, b64) => Buffer.from(b64, 'base64').toString('utf8'));
+  const bytes = [];
+  const soft = headers.replace(/=\r?\n/g, '');
+  for (let i = 0; i < soft.length; i++) {
+    const hex = soft.slice(i + 1, i + 3);
+    if (soft[i] === '=' && /^[0-9A-F]{2}$/.test(hex)) { bytes.push(parseInt(hex, 16)); i += 2; }
+    else bytes.push(...Buffer.from(soft[i], 'utf8'));
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 /** A link of a mail (quoted-printable soft breaks and =3D undone). */
@@ -410,6 +435,101 @@ step('le parcours FranceConnect');
   await page.waitForURL((url) => url.href.startsWith(base));
   expect(await page.getByRole('heading', { name: 'Connexion annulée' }).isVisible(), 'une connexion annulée a sa page');
   await visit(page, 'franceconnect-annule');
+  await context.close();
+}
+
+// ---------------------------------------------------------------------------------------
+step('un service des examens publie un lot, le diplômé FranceConnect rattache ; base occupée : 503 ; puis le résultat est retiré');
+/** Writes a batch (manifest + data file) of the BTS 2012, académie de Paris, exported
+ * `hoursAgo` hours ago, and imports it with `sand import` as an exam office does. */
+function importBatch(name, lines, hoursAgo) {
+  const dir = fs.mkdtempSync(path.join(sandDir, `lot-${name}-`));
+  const header = 'numero_candidat;civilite;nom_naissance;nom_usage;prenoms;date_naissance;lieu_naissance;ine;diplome;academie;session;specialite;mention;date_deliberation';
+  const csv = [header, ...lines].join('\n') + '\n';
+  fs.writeFileSync(path.join(dir, 'paris-bts-2012.csv'), csv);
+  const exported = new Date(Date.now() - hoursAgo * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  fs.writeFileSync(path.join(dir, 'paris-bts-2012.toml'), [
+    'format = "sand-batch/1"', 'exam_office = "01"', 'academie = "01"', 'diploma_kind = "BTS"',
+    'session = 2012', 'source_system = "OCEAN"', `exported_at = "${exported}"`, 'results_final = true',
+    `record_count = ${lines.length}`, 'data_file = "paris-bts-2012.csv"',
+    `data_sha256 = "${crypto.createHash('sha256').update(csv).digest('hex')}"`,
+  ].join('\n') + '\n');
+  return execFileSync(sandBin, ['import', '--quiet', path.join(dir, 'paris-bts-2012.toml')],
+    { cwd: sandDir, encoding: 'utf8', timeout: 60_000 });
+}
+{
+  const angela = '01BTS0000001;MME;Dubois;;Angela, Claire, Louise;1962-08-24;Paris;;BTS;01;2012;Comptabilité et gestion;;2012-07-05';
+  const other = '01BTS0000002;M;Martin;;Louis;1992-01-15;Paris;;BTS;01;2012;Informatique;B;2012-07-05';
+  at('import du premier lot');
+  const first = importBatch('1', [angela, other], 2);
+  expect(first.includes('2 ajouté(s)'), `le lot est importé (${first.trim()})`);
+
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(base);
+  await page.getByRole('link', { name: 'S\'identifier avec FranceConnect' }).click();
+  await page.getByLabel('Identifiant').fill('test');
+  await page.getByLabel('Mot de passe').fill('123');
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL(`${base}/espace`);
+  await page.locator('#diplome').selectOption('BTS');
+  await page.locator('#session').selectOption('2012');
+  await page.locator('#academie').selectOption({ label: 'Paris' });
+  await page.getByRole('button', { name: 'Rattacher' }).click();
+  expect(await page.getByText('Diplôme rattaché.').isVisible(), 'le BTS est rattaché au profil FranceConnect');
+  key = (await page.locator('.key').first().innerText()).replace(/\s/g, '');
+  expect((await verifyAsThirdParty('DUBOIS')).valid, 'la clé du BTS vérifie');
+
+  // another writer holds the embedded database (a long import, an operator's open
+  // transaction): the verification, which records an event, answers the 503 page
+  at('verrou de la base');
+  const holder = spawn('python3', ['-c', [
+    'import sqlite3, sys',
+    'c = sqlite3.connect(sys.argv[1], isolation_level=None)',
+    'c.execute("BEGIN IMMEDIATE")',
+    'print("verrouillé", flush=True)',
+    'sys.stdin.readline()',
+    'c.execute("ROLLBACK")',
+  ].join('\n'), path.join(sandDir, 'data', 'sand.db')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    holder.stdout.once('data', resolve);
+    holder.once('exit', (code) => reject(new Error(`the lock holder stopped (${code})`)));
+  });
+  {
+    const verifier = await (await newContext()).newPage();
+    await verifier.goto(`${base}/verifier?cle=${key}`);
+    await verifier.getByLabel('Nom de naissance du titulaire').fill('DUBOIS');
+    const [response] = await Promise.all([
+      verifier.waitForResponse((r) => r.url().endsWith('/verifier') && r.request().method() === 'POST', { timeout: 60_000 }),
+      verifier.getByRole('button', { name: 'Vérifier' }).click(),
+    ]);
+    expect(response.status() === 503, `base occupée : 503 (${response.status()})`);
+    expect(response.headers()['retry-after'] === '30', 'le 503 dit quand revenir');
+    expect(await verifier.getByRole('heading', { name: 'Service momentanément indisponible' }).isVisible(),
+      'la page dit « Service momentanément indisponible »');
+    expect(!(await verifier.content()).includes('Attestation valide'), 'rien n\'est déclaré valide sans être enregistré');
+    await visit(verifier, 'indisponible');
+    await verifier.context().close();
+  }
+  holder.stdin.end('\n');
+  await new Promise((resolve) => holder.once('exit', resolve));
+  expect((await verifyAsThirdParty('DUBOIS')).valid, 'la base libérée, la même vérification réussit');
+
+  // the exam office withdraws the result: its next batch no longer holds it
+  at('import du lot sans le résultat');
+  const since = Date.now();
+  const second = importBatch('2', [other], 1);
+  expect(second.includes('1 retiré(s)'), `le résultat est retiré (${second.trim()})`);
+  await page.goto(`${base}/espace`);
+  expect(await page.getByText('Retirée', { exact: true }).isVisible(), 'le tableau de bord montre l\'attestation retirée');
+  expect(!(await page.getByRole('link', { name: 'Télécharger l\'attestation (PDF)' }).count()), 'plus de téléchargement');
+  expect(!(await page.getByRole('button', { name: 'Changer la clé' }).count()), 'plus de changement de clé');
+  await visit(page, 'espace-retire');
+  const withdrawn = await verifyAsThirdParty('DUBOIS');
+  expect(withdrawn.invalid && !withdrawn.valid, 'la clé d\'un résultat retiré ne vérifie plus');
+  at('attente du courriel de retrait');
+  const mail = mailText(await mailTo('angela.dubois@exemple.fr', since));
+  expect(mail.includes('retiré') && mail.includes('/espace'), 'un courriel dit au diplômé que le résultat est retiré');
   await context.close();
 }
 

@@ -69,7 +69,7 @@ pids+=("$!")
 echo "e2e: SAND on $public, provider $issuer"
 
 status=0
-SAND_URL="$public" MAIL_DIR="$work/mail" ARTIFACTS="$artifacts" \
+SAND_URL="$public" MAIL_DIR="$work/mail" ARTIFACTS="$artifacts" SAND_BIN="$sand" SAND_DIR="$work" \
     timeout --kill-after=10 900 node "$root/tests/e2e/journey.mjs" || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- SAND's log ---" >&2; tail -n 50 "$work/sand.err" >&2

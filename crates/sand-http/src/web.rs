@@ -726,9 +726,14 @@ fn finish(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
-    // every refusal by a rate limit says when to come back (pages and API alike)
-    if status == StatusCode::TOO_MANY_REQUESTS && !headers.contains_key(header::RETRY_AFTER) {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    // every refusal by a rate limit, and every outage, says when to come back (pages and
+    // API alike)
+    if !headers.contains_key(header::RETRY_AFTER) {
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
     }
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -37,8 +37,15 @@ pub(crate) fn is_storage_problem(e: &DbErr) -> bool {
     .any(|needle| text.contains(needle))
 }
 
-/// A database that cannot be reached is `Unavailable` (503, retry later); anything else
-/// is `Unexpected`.
+/// SQLite still locked by another writer when the busy timeout ran out (a long import,
+/// an operator's open transaction): busy, not broken.
+fn is_busy(e: &DbErr) -> bool {
+    let text = e.to_string().to_lowercase();
+    text.contains("database is locked") || text.contains("database table is locked")
+}
+
+/// A database that cannot be reached, cannot be written or stays locked is `Unavailable`
+/// (503, retry later); anything else is `Unexpected`.
 pub(crate) fn port(e: DbErr) -> PortError {
     let mut connection_problem = matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_));
     let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
@@ -52,6 +59,10 @@ pub(crate) fn port(e: DbErr) -> PortError {
     // to report and fix, not a bug: 503 and a clear log line
     if is_storage_problem(&e) {
         tracing::error!(error = %e, "the database cannot be written");
+        connection_problem = true;
+    }
+    if is_busy(&e) {
+        tracing::warn!(error = %e, "the database stayed locked by another writer");
         connection_problem = true;
     }
     if connection_problem {

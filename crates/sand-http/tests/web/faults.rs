@@ -127,8 +127,14 @@ async fn the_database_goes_away_503_in_the_design_then_recovery_and_no_answered_
         "not in the design: {}",
         page.body
     );
+    assert_eq!(
+        page.header("retry-after"),
+        "30",
+        "an outage says when to come back"
+    );
     let api = camille.get("/api/v1/moi/diplomes").await;
     assert_eq!(api.status, 503);
+    assert_eq!(api.header("retry-after"), "30");
     assert!(
         api.body.contains("\"code\":\"indisponible\""),
         "{}",

@@ -59,3 +59,40 @@ on_both_backends!(
     unconfirmed_profiles_give_way_and_are_purged,
     a_link_taken_over_ends_at_once_and_is_logged_and_told,
 );
+
+/// SQLite held by another writer past the busy timeout (a long import, an operator's
+/// open transaction) is busy, not broken: the store answers "unavailable" (a 503 with
+/// Retry-After), and writes again once the lock is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_locked_by_another_writer_is_unavailable_then_recovers() {
+    use sand_domain::ports::{CreateProfileStoreError, ProfileRepository as _};
+    use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+
+    let db = support::TestStore::sqlite().await;
+    let holder = sea_orm::Database::connect(&db.url).await.unwrap();
+    let lock = holder.begin().await.unwrap();
+    lock.execute_unprepared("CREATE TABLE lock_holder (x INTEGER)")
+        .await
+        .unwrap();
+
+    let profiles = db.store.profiles();
+    let refused = profiles
+        .create(fixtures::password_profile(
+            "verrou@exemple.fr",
+            fixtures::zoe(),
+        ))
+        .await;
+    assert!(
+        matches!(&refused, Err(CreateProfileStoreError::Port(e)) if e.is_unavailable()),
+        "{refused:?}"
+    );
+
+    lock.rollback().await.unwrap();
+    profiles
+        .create(fixtures::password_profile(
+            "verrou@exemple.fr",
+            fixtures::zoe(),
+        ))
+        .await
+        .unwrap();
+}

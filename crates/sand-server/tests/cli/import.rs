@@ -115,6 +115,23 @@ fn variant(
     path
 }
 
+/// Sets `key = value` lines of a manifest (the value as written in TOML).
+fn edit_manifest(path: &Path, edits: &[(&str, &str)]) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text
+        .lines()
+        .map(|line| {
+            let key = line.split('=').next().unwrap_or_default().trim();
+            match edits.iter().find(|(k, _)| *k == key) {
+                Some((k, v)) => format!("{k} = {v}"),
+                None => line.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(path, text).unwrap();
+}
+
 fn import(url: &str, paths: &[&Path]) -> std::process::Output {
     let mut args = vec![
         "import".to_owned(),
@@ -306,6 +323,113 @@ fn hostile(backend: &str) {
     }
 }
 
+/// Every rule of the domain's import, through the command and a real database: each
+/// refusal exits 65, says why in French, and changes nothing.
+fn rules(backend: &str) {
+    let (url, cleanup) = database(backend);
+    let dir = work_dir("rules");
+    let exported = "2022-07-20T08:00:00Z";
+    let refused = |manifest: &Path, expected: &str| {
+        let out = import(&url, &[manifest]);
+        assert_eq!(out.status.code(), Some(65), "{expected}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains(expected),
+            "{expected}: {}",
+            stdout(&out)
+        );
+    };
+
+    // the batch on its own
+    let manifest = variant(&dir, str::to_owned, true, exported);
+    edit_manifest(&manifest, &[("record_count", "4")]);
+    refused(
+        &manifest,
+        "le manifeste annonce 4 enregistrements, le fichier en contient 3",
+    );
+    edit_manifest(&manifest, &[("record_count", "2000001")]);
+    refused(&manifest, "un lot contient au plus 2000000 enregistrements");
+    let header_only = |csv: &str| csv.lines().next().unwrap().to_owned() + "\n";
+    let manifest = variant(&dir, header_only, true, exported);
+    refused(&manifest, "le lot ne contient aucun enregistrement");
+    let manifest = variant(&dir, str::to_owned, true, "2099-07-20T08:00:00Z");
+    refused(&manifest, "date d'export dans le futur");
+    let manifest = variant(
+        &dir,
+        |csv| csv.replacen(";BACG;10;2022;", ";BACG;10;2021;", 1),
+        true,
+        exported,
+    );
+    refused(&manifest, "ligne 2 : enregistrement hors du lot");
+    let manifest = variant(
+        &dir,
+        |csv| csv.replacen(";TB;2022-07-05", ";TB;2020-07-05", 1),
+        true,
+        exported,
+    );
+    refused(
+        &manifest,
+        "ligne 2 : délibération du 2020-07-05 hors de la session 2022",
+    );
+    let manifest = variant(
+        &dir,
+        |csv| csv.replacen(";TB;2022-07-05", ";TB;2022-07-21", 1),
+        true,
+        exported,
+    );
+    refused(
+        &manifest,
+        "ligne 2 : délibération du 2022-07-21 postérieure à l'export",
+    );
+    let manifest = variant(&dir, str::to_owned, true, exported);
+    edit_manifest(&manifest, &[("exam_office", "\"SIEC\"")]);
+    refused(
+        &manifest,
+        "ce service des examens ne délivre pas les diplômes de cette académie",
+    );
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM diploma_record"), 0);
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM import_batch"), 0);
+
+    // the batch against the stored one: a published batch is never unpublished
+    let manifest = variant(&dir, str::to_owned, true, exported);
+    assert!(import(&url, &[&manifest]).status.success());
+    let corrected = |csv: &str| csv.replacen(";TB;", ";B;", 1);
+    let manifest = variant(&dir, corrected, false, "2022-07-25T08:00:00Z");
+    refused(
+        &manifest,
+        "un lot publié ne peut pas être remplacé par un lot dont les résultats ne sont pas définitifs",
+    );
+
+    // a scope belongs to the office that exported it first: Paris's own exam office,
+    // then the SIEC (which may export Paris batches) is refused
+    let to_paris = |csv: &str| csv.replace(";BACG;10;2022;", ";BACG;01;2022;");
+    let manifest = variant(&dir, to_paris, true, exported);
+    edit_manifest(
+        &manifest,
+        &[("academie", "\"01\""), ("exam_office", "\"01\"")],
+    );
+    let out = import(&url, &[&manifest]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let manifest = variant(&dir, to_paris, true, "2022-07-25T08:00:00Z");
+    edit_manifest(
+        &manifest,
+        &[("academie", "\"01\""), ("exam_office", "\"SIEC\"")],
+    );
+    refused(
+        &manifest,
+        "ce lot est détenu par un autre service des examens",
+    );
+
+    assert_eq!(records(&url), 6);
+    assert_eq!(
+        count(&url, "SELECT COUNT(*) FROM import_batch WHERE complete"),
+        2
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+    if let Some(dir) = cleanup {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
 /// Writes a 20 000-record single batch of `seed` into a new directory; returns its manifest.
 fn single_batch(seed: u64) -> (PathBuf, PathBuf) {
     let dir = work_dir("kill");
@@ -454,6 +578,16 @@ fn sqlite_publication_rule() {
 #[test]
 fn postgres_publication_rule() {
     publication("postgres");
+}
+
+#[test]
+fn sqlite_import_rules_refuse_and_change_nothing() {
+    rules("sqlite");
+}
+
+#[test]
+fn postgres_import_rules_refuse_and_change_nothing() {
+    rules("postgres");
 }
 
 #[test]
