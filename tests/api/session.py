@@ -2,12 +2,14 @@
 """Signs a graduate in on a running demo service and attaches their diploma, so that
 schemathesis can exercise the signed-in operations (not only their 401 answers).
 
-    python3 tests/api/session.py http://127.0.0.1:PORT
+    python3 tests/api/session.py http://127.0.0.1:PORT [FIXTURE_DIR]
 
 Creates a profile with the first demonstration identity (Camille Marie Durand, born
 2003-04-12; her baccalauréat général 2021 is in the demo data of académie 10), confirms
 it through the link the demo site shows, attaches the diploma with the JSON API, and
-prints the session cookie as a `Cookie: name=value` header line. Fails loudly otherwise.
+prints the session cookie as a `Cookie: name=value` header line. With FIXTURE_DIR, also
+downloads the attestation there (attestation.pdf) and writes valid.json (the control key
+and the birth name that verify it), for tests/api/hooks.py. Fails loudly otherwise.
 """
 
 import http.cookiejar
@@ -20,6 +22,7 @@ import urllib.parse
 import urllib.request
 
 BASE = sys.argv[1].rstrip("/")
+FIXTURES = sys.argv[2] if len(sys.argv) > 2 else None
 PASSWORD = "cheval agrafe batterie schemathesis"
 jar = http.cookiejar.CookieJar()
 opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -81,6 +84,18 @@ except urllib.error.HTTPError as e:
     fail(f"the demo diploma was not attached: {e.code} {e.read().decode()}")
 if not attached.get("cle"):
     fail(f"the demo diploma was not attached: {attached}")
+if FIXTURES:
+    try:
+        with opener.open(f"{BASE}/api/v1/moi/diplomes/{attached['id']}/attestation") as r:
+            pdf = r.read()
+    except urllib.error.HTTPError as e:
+        fail(f"the attestation could not be downloaded: {e.code}")
+    if not pdf.startswith(b"%PDF-"):
+        fail("the attestation is not a PDF")
+    with open(f"{FIXTURES}/attestation.pdf", "wb") as f:
+        f.write(pdf)
+    with open(f"{FIXTURES}/valid.json", "w") as f:
+        json.dump({"cle": attached["cle"], "nom": identity["nom"]}, f)
 session = [c for c in jar if "session" in c.name]
 if not session:
     fail("no session cookie")

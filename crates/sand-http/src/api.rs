@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use poem::web::Data;
-use poem::{Response, Route};
+use poem::{Endpoint as _, EndpointExt as _, Response, Route};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, Tags};
@@ -25,6 +25,7 @@ use sand_domain::link::renew_key::{RenewKeyError, RenewKeyRequest};
 use sand_domain::profile::delete::DeleteProfileError;
 use sand_domain::verification::{VerifiedDiploma, VerifyError, VerifyOutcome, VerifyRequest};
 
+use crate::api_types::{AcademieCode, DiplomaCode, Text};
 use crate::present::{
     CatalogueEntry, ShownDiploma, catalogue_entries, step_text, verify_error_text,
 };
@@ -111,23 +112,61 @@ enum ApiTags {
     Me,
 }
 
-/// A key and a name to check.
+/// A key and a name to check. What the schema cannot say is refused with 422 and a
+/// code naming the field: a name that is not one (`nom_invalide`), an organisation with
+/// invisible control characters (`organisme_invalide`), a date that does not exist
+/// (`date_naissance_invalide`).
 #[derive(Debug, Clone, Object)]
 pub struct VerificationBody {
-    /// The 8-character control key (spaces and dashes ignored).
-    #[oai(validator(max_length = 32))]
-    pub cle: String,
-    /// The holder's birth name.
-    #[oai(validator(max_length = 80))]
-    pub nom: String,
-    /// The verifying organisation, shown to the holder (optional).
-    #[oai(validator(max_length = 120))]
-    pub organisme: Option<String>,
+    /// The 8-character control key: digits and letters except U, in either case (O reads
+    /// as 0, I and L as 1); spaces, dots, dashes and underscores between them are ignored.
+    #[oai(validator(
+        max_length = 32,
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000._\u2010\u2011\u2013-]*(?:[0-9A-TV-Za-tv-z][\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000._\u2010\u2011\u2013-]*){8}$"
+    ))]
+    pub cle: Text,
+    /// The holder's birth name: letters (any alphabet), spaces, hyphens, apostrophes and
+    /// dots, with at least one letter.
+    #[oai(validator(min_length = 1, max_length = 80))]
+    pub nom: Text,
+    /// The verifying organisation, shown to the holder (optional; null is absent).
+    #[oai(nullable, validator(max_length = 120))]
+    pub organisme: Option<Text>,
     /// The holder's birth date (ISO 8601, `AAAA-MM-JJ`), as printed on the attestation.
     /// Optional; when given it must match too. Required for a key that collected many
-    /// wrong names today (error code `date_naissance_requise`).
-    #[oai(validator(max_length = 10))]
-    pub date_naissance: Option<String>,
+    /// wrong names today (422, code `date_naissance_requise`).
+    #[oai(nullable, validator(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$"))]
+    pub date_naissance: Option<Text>,
+}
+
+/// One verification of a batch: checked as `POST /verifications` checks one, but a
+/// field it would refuse is reported in this item's result (`code`), so that one typing
+/// error does not refuse the whole batch.
+#[derive(Debug, Clone, Object)]
+pub struct BatchVerificationBody {
+    /// The control key, as in `POST /verifications`.
+    #[oai(validator(max_length = 32))]
+    pub cle: Text,
+    /// The holder's birth name.
+    #[oai(validator(max_length = 80))]
+    pub nom: Text,
+    /// The verifying organisation, shown to the holder (optional; null is absent).
+    #[oai(nullable, validator(max_length = 120))]
+    pub organisme: Option<Text>,
+    /// The holder's birth date (ISO 8601, `AAAA-MM-JJ`), optional.
+    #[oai(nullable, validator(max_length = 10))]
+    pub date_naissance: Option<Text>,
+}
+
+impl From<BatchVerificationBody> for VerificationBody {
+    fn from(b: BatchVerificationBody) -> Self {
+        Self {
+            cle: b.cle,
+            nom: b.nom,
+            organisme: b.organisme,
+            date_naissance: b.date_naissance,
+        }
+    }
 }
 
 /// A valid attestation's content: codes for machines beside names for people, ISO 8601
@@ -208,9 +247,11 @@ enum VerifyResponse {
     /// Checked (valid or not).
     #[oai(status = 200)]
     Ok(Json<VerificationResult>),
-    /// A field is malformed.
-    #[oai(status = 400)]
-    BadRequest(Json<ApiError>),
+    /// A field the schema accepts is refused by a rule it cannot state (`nom_invalide`,
+    /// `organisme_invalide`, `date_naissance_invalide`), or this key needs the birth date
+    /// today (`date_naissance_requise`).
+    #[oai(status = 422)]
+    Unprocessable(Json<ApiError>),
     /// Too many verifications from this client or of this key.
     #[oai(status = 429)]
     TooMany(Json<ApiError>),
@@ -220,7 +261,7 @@ enum VerifyResponse {
 #[derive(Debug, Object)]
 pub struct VerificationBatchBody {
     #[oai(validator(max_items = 100))]
-    pub verifications: Vec<VerificationBody>,
+    pub verifications: Vec<BatchVerificationBody>,
 }
 
 /// One result of a batch, in the order asked.
@@ -232,7 +273,8 @@ pub struct BatchItem {
     /// Why this item could not be checked (malformed field, or rate limit).
     #[oai(skip_serializing_if_is_none)]
     pub erreur: Option<String>,
-    /// The stable code of `erreur` (`requete_invalide`, `date_naissance_requise`,
+    /// The stable code of `erreur` (`cle_invalide`, `nom_invalide`,
+    /// `organisme_invalide`, `date_naissance_invalide`, `date_naissance_requise`,
     /// `trop_de_demandes`).
     #[oai(skip_serializing_if_is_none)]
     pub code: Option<String>,
@@ -248,8 +290,6 @@ pub struct VerificationBatchResult {
 enum BatchResponse {
     #[oai(status = 200)]
     Ok(Json<VerificationBatchResult>),
-    #[oai(status = 400)]
-    BadRequest(Json<ApiError>),
     #[oai(status = 429)]
     TooMany(Json<ApiError>),
 }
@@ -363,12 +403,12 @@ impl From<&MyDiploma> for MyDiplomaJson {
 #[derive(Debug, Object)]
 pub struct AttachBody {
     /// Diploma kind code (`GET /catalogue`), e.g. `BACG`.
-    #[oai(validator(max_length = 8))]
-    pub diplome: String,
+    pub diplome: DiplomaCode,
+    /// The session's year (the service covers 2009 to 2100).
+    #[oai(validator(minimum(value = "2009"), maximum(value = "2100")))]
     pub session: u16,
-    /// Académie code, e.g. `LYON`.
-    #[oai(validator(max_length = 8))]
-    pub academie: String,
+    /// Académie code, e.g. `10` for Lyon.
+    pub academie: AcademieCode,
 }
 
 #[derive(ApiResponse)]
@@ -379,8 +419,6 @@ enum AttachResponse {
     /// Already attached to this profile.
     #[oai(status = 200)]
     Already(Json<MyDiplomaJson>),
-    #[oai(status = 400)]
-    BadRequest(Json<ApiError>),
     #[oai(status = 401)]
     Unauthorized(Json<ApiError>),
     /// Not attached (`non_disponible`, `aucune_correspondance`, `service_examens`,
@@ -539,22 +577,23 @@ async fn check_one(
     client: crate::limits::ClientKey,
     body: VerificationBody,
 ) -> Result<Result<VerificationResult, CheckRefusal>, WebError> {
-    let birth_date = match body.date_naissance.as_deref().map(str::trim) {
+    let birth_date = match body.date_naissance.as_ref().map(|d| d.0.trim()) {
         None | Some("") => None,
         Some(text) => match BirthDate::parse_iso(text, state.ports.clock.now().date()) {
             Ok(date) => Some(date),
             Err(_) => {
                 return Ok(Err(CheckRefusal::Invalid(
-                    "requete_invalide",
-                    "date_naissance : indiquez une date au format AAAA-MM-JJ.".to_owned(),
+                    "date_naissance_invalide",
+                    "date_naissance : indiquez une date qui existe, au format AAAA-MM-JJ."
+                        .to_owned(),
                 )));
             }
         },
     };
     let request = VerifyRequest {
-        key: body.cle,
-        holder_name: body.nom,
-        organisation: body.organisme.unwrap_or_default(),
+        key: body.cle.0,
+        holder_name: body.nom.0,
+        organisation: body.organisme.map(|o| o.0).unwrap_or_default(),
         birth_date,
         birth_date_required: false,
     };
@@ -575,10 +614,12 @@ async fn check_one(
         })),
         Err(VerifyError::Unexpected(e)) => Err(WebError::from(e)),
         Err(e) => {
-            let code = if matches!(e, VerifyError::BirthDateRequired) {
-                "date_naissance_requise"
-            } else {
-                "requete_invalide"
+            let code = match e {
+                VerifyError::MalformedKey(_) => "cle_invalide",
+                VerifyError::MalformedName(_) => "nom_invalide",
+                VerifyError::MalformedOrganisation(_) => "organisme_invalide",
+                VerifyError::BirthDateRequired => "date_naissance_requise",
+                VerifyError::Unexpected(_) => "erreur_interne",
             };
             Ok(Err(CheckRefusal::Invalid(
                 code,
@@ -611,7 +652,7 @@ impl Api {
         Ok(match check_one(&state, visitor.client, body.0).await? {
             Ok(result) => VerifyResponse::Ok(Json(result)),
             Err(CheckRefusal::Invalid(code, message)) => {
-                VerifyResponse::BadRequest(error(&visitor, code, &message))
+                VerifyResponse::Unprocessable(error(&visitor, code, &message))
             }
             Err(CheckRefusal::TooMany) => {
                 VerifyResponse::TooMany(error(&visitor, "trop_de_demandes", TOO_MANY_VERIFICATIONS))
@@ -632,44 +673,40 @@ impl Api {
         visitor: Data<&Visitor>,
         body: Json<VerificationBatchBody>,
     ) -> poem::Result<BatchResponse> {
-        if body.verifications.len() > MAX_BATCH {
-            return Ok(BatchResponse::BadRequest(error(
-                &visitor,
-                "lot_trop_grand",
-                "100 vérifications au plus par lot.",
-            )));
-        }
+        // at most MAX_BATCH items: the schema's maxItems, checked before this runs
         let mut results = Vec::with_capacity(body.verifications.len());
         for item in body.0.verifications {
-            results.push(match check_one(&state, visitor.client, item).await? {
-                Ok(r) => BatchItem {
-                    valide: r.valide,
-                    diplome: r.diplome,
-                    erreur: None,
-                    code: None,
+            results.push(
+                match check_one(&state, visitor.client, item.into()).await? {
+                    Ok(r) => BatchItem {
+                        valide: r.valide,
+                        diplome: r.diplome,
+                        erreur: None,
+                        code: None,
+                    },
+                    Err(CheckRefusal::TooMany) if results.is_empty() => {
+                        return Ok(BatchResponse::TooMany(error(
+                            &visitor,
+                            "trop_de_demandes",
+                            TOO_MANY_VERIFICATIONS,
+                        )));
+                    }
+                    Err(CheckRefusal::TooMany) => BatchItem {
+                        valide: false,
+                        diplome: None,
+                        erreur: Some(
+                            "Limite de vérifications atteinte : réessayez plus tard.".to_owned(),
+                        ),
+                        code: Some("trop_de_demandes".to_owned()),
+                    },
+                    Err(CheckRefusal::Invalid(code, message)) => BatchItem {
+                        valide: false,
+                        diplome: None,
+                        erreur: Some(message),
+                        code: Some(code.to_owned()),
+                    },
                 },
-                Err(CheckRefusal::TooMany) if results.is_empty() => {
-                    return Ok(BatchResponse::TooMany(error(
-                        &visitor,
-                        "trop_de_demandes",
-                        TOO_MANY_VERIFICATIONS,
-                    )));
-                }
-                Err(CheckRefusal::TooMany) => BatchItem {
-                    valide: false,
-                    diplome: None,
-                    erreur: Some(
-                        "Limite de vérifications atteinte : réessayez plus tard.".to_owned(),
-                    ),
-                    code: Some("trop_de_demandes".to_owned()),
-                },
-                Err(CheckRefusal::Invalid(code, message)) => BatchItem {
-                    valide: false,
-                    diplome: None,
-                    erreur: Some(message),
-                    code: Some(code.to_owned()),
-                },
-            });
+            );
         }
         Ok(BatchResponse::Ok(Json(VerificationBatchResult {
             resultats: results,
@@ -682,12 +719,14 @@ impl Api {
     async fn catalogue(
         &self,
         state: Data<&Arc<AppState>>,
-        #[oai(validator(max_length = 8))] academie: Query<Option<String>>,
-        #[oai(validator(max_length = 8))] diplome: Query<Option<String>>,
-        session: Query<Option<u16>>,
+        academie: Query<Option<AcademieCode>>,
+        diplome: Query<Option<DiplomaCode>>,
+        #[oai(validator(minimum(value = "2009"), maximum(value = "2100")))] session: Query<
+            Option<u16>,
+        >,
     ) -> poem::Result<Json<Vec<CatalogueEntry>>> {
-        let academie = academie.0.and_then(|a| a.parse().ok());
-        let kind = diplome.0.and_then(|k| k.parse().ok());
+        let academie = academie.0.map(|a| a.0);
+        let kind = diplome.0.map(|k| k.0);
         Ok(Json(
             catalogue_entries(&state, academie, kind, session.0).await?,
         ))
@@ -790,23 +829,17 @@ impl Api {
         let Some(me) = &visitor.signed_in else {
             return Ok(AttachResponse::Unauthorized(unauthorized(&visitor)));
         };
-        let scope = match (
-            body.diplome.parse(),
-            sand_domain::diploma::Session::new(body.session),
-            body.academie.parse(),
-        ) {
-            (Ok(kind), Ok(session), Ok(academie)) => DiplomaScope {
-                kind,
-                session,
-                academie,
-            },
-            _ => {
-                return Ok(AttachResponse::BadRequest(error(
-                    &visitor,
-                    "requete_invalide",
-                    "Diplôme, session ou académie inconnus (voir /api/v1/catalogue).",
-                )));
-            }
+        // the schema bounds the session as the domain does (a test holds them equal)
+        let session = sand_domain::diploma::Session::new(body.session).map_err(|e| {
+            poem::Error::from_string(
+                format!("session : {e}"),
+                poem::http::StatusCode::BAD_REQUEST,
+            )
+        })?;
+        let scope = DiplomaScope {
+            kind: body.diplome.0,
+            session,
+            academie: body.academie.0,
         };
         if !state.limiters.attach(me.profile) {
             return Ok(AttachResponse::TooMany(error(
@@ -1110,11 +1143,69 @@ pub fn spec_json(public_url: &str) -> String {
     serde_json::to_string_pretty(&spec).unwrap_or(text)
 }
 
+/// Each path template of the document (split into segments, `{…}` for a parameter)
+/// with the methods it answers, as an `Allow` header value.
+fn allowed_methods(spec: &str) -> Vec<(Vec<String>, String)> {
+    let Ok(spec) = serde_json::from_str::<serde_json::Value>(spec) else {
+        return Vec::new();
+    };
+    let Some(paths) = spec.get("paths").and_then(|p| p.as_object()) else {
+        return Vec::new();
+    };
+    paths
+        .iter()
+        .map(|(path, item)| {
+            let segments = path.split('/').map(str::to_owned).collect();
+            let mut methods: Vec<String> = item
+                .as_object()
+                .map(|o| o.keys().map(|m| m.to_uppercase()).collect())
+                .unwrap_or_default();
+            if methods.iter().any(|m| m == "GET") {
+                methods.push("HEAD".to_owned());
+            }
+            (segments, methods.join(", "))
+        })
+        .collect()
+}
+
+/// The `Allow` value for a path under `/api/v1`, from [`allowed_methods`].
+fn allow_for(table: &[(Vec<String>, String)], path: &str) -> String {
+    let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    let asked: Vec<&str> = path.split('/').collect();
+    table
+        .iter()
+        .find(|(template, _)| {
+            template.len() == asked.len()
+                && template
+                    .iter()
+                    .zip(&asked)
+                    .all(|(t, a)| t.starts_with('{') || t == a)
+        })
+        .map(|(_, allow)| allow.clone())
+        .unwrap_or_default()
+}
+
 /// `/api/v1` with its document and interactive page.
 pub(crate) fn routes(public_url: &str) -> Route {
     let service = service(public_url);
-    let spec = spec_json(public_url);
     let docs = service.swagger_ui();
+    let spec = spec_json(public_url);
+    let allowed = Arc::new(allowed_methods(&spec));
+    // a path of the document asked with another method: 405 and the methods it answers
+    let service = service.around(move |ep, req| {
+        let allowed = Arc::clone(&allowed);
+        async move {
+            // the path below this nest: `/verifications`
+            let path = req.uri().path().to_owned();
+            match ep.call(req).await {
+                Err(e) if e.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED => {
+                    Err(WebError::MethodNotAllowed(allow_for(&allowed, &path)).into())
+                }
+                other => other,
+            }
+        }
+    });
+
     Route::new()
         .at(
             "/openapi.json",

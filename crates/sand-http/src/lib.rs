@@ -9,6 +9,7 @@
 //! - the layout and stylesheet (`templates/base.html`, `static/sand.css`) are the theme.
 
 pub mod api;
+mod api_types;
 pub mod audit;
 pub mod hasher;
 pub mod health;

@@ -111,6 +111,10 @@ impl Visitor {
 pub enum WebError {
     #[error("page not found")]
     NotFound,
+    /// An API path asked with a method it does not answer; the methods it answers, for
+    /// the `Allow` header.
+    #[error("method not allowed (allowed: {0})")]
+    MethodNotAllowed(String),
     #[error("malformed request")]
     BadRequest,
     #[error("the form's CSRF token is missing or wrong")]
@@ -160,6 +164,7 @@ impl poem::error::ResponseError for WebError {
     fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Csrf => StatusCode::FORBIDDEN,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -771,6 +776,11 @@ fn error_response(state: &AppState, request_id: &str, api: bool, error: &WebErro
             "Page introuvable",
             "L'adresse demandée n'existe pas ou plus. Vérifiez-la, ou repartez de l'accueil.",
         ),
+        WebError::MethodNotAllowed(_) => (
+            "methode_non_autorisee",
+            "Méthode non autorisée",
+            "Cette adresse ne répond pas à cette méthode HTTP (voir l'en-tête Allow).",
+        ),
         WebError::BadRequest => (
             "requete_invalide",
             "Demande incomprise",
@@ -803,7 +813,13 @@ fn error_response(state: &AppState, request_id: &str, api: bool, error: &WebErro
         ),
     };
     if api {
-        return json_error(status, code, text, request_id);
+        let mut response = json_error(status, code, text, request_id);
+        if let WebError::MethodNotAllowed(allow) = error
+            && let Ok(value) = HeaderValue::from_str(allow)
+        {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        return response;
     }
     let chrome = Chrome {
         operator: state.settings.operator_name.clone(),

@@ -546,12 +546,23 @@ async fn a_malformed_birth_date_on_verification_is_a_clear_error_that_keeps_the_
                 &serde_json::json!({"cle": "ABCD2345", "nom": "Durand", "date_naissance": typed}),
             )
             .await;
-        if typed.is_empty() {
+        match typed {
             // no date given: an ordinary check
-            assert_eq!(api.status, 200, "{}", api.body);
-        } else {
-            assert_eq!(api.status, 400, "{typed}: {}", api.body);
-            assert!(api.body.contains("date_naissance"), "{}", api.body);
+            "" => assert_eq!(api.status, 200, "{}", api.body),
+            // the document's pattern, but no such day: the rule it cannot state
+            "2003-02-31" => {
+                assert_eq!(api.status, 422, "{typed}: {}", api.body);
+                assert!(
+                    api.body.contains("\"code\":\"date_naissance_invalide\""),
+                    "{}",
+                    api.body
+                );
+            }
+            // not the document's pattern: a malformed request
+            _ => {
+                assert_eq!(api.status, 400, "{typed}: {}", api.body);
+                assert!(api.body.contains("date_naissance"), "{}", api.body);
+            }
         }
     }
 }
@@ -628,5 +639,117 @@ async fn no_cross_site_form_can_reach_a_state_changing_api_operation() {
     assert_eq!(
         list[0]["cle"],
         serde_json::from_str::<serde_json::Value>(&attached.body).unwrap()["cle"]
+    );
+}
+
+/// The API refuses as malformed (400) exactly what its document calls invalid: codes from
+/// the document's lists, sessions in its bounds, the key's pattern; what the document
+/// cannot state is a 422 with a code naming the field; a path asked with another method
+/// is a 405 naming the methods it answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_refuses_as_malformed_exactly_what_its_document_refuses() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+
+    // an unknown académie was ignored and the whole catalogue answered
+    let unknown = b.get("/api/v1/catalogue?academie=99").await;
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    assert!(
+        unknown.body.contains("\"code\":\"requete_invalide\""),
+        "{}",
+        unknown.body
+    );
+    let lyon = b.get("/api/v1/catalogue?academie=10&diplome=BACG").await;
+    assert_eq!(lyon.status, 200, "{}", lyon.body);
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&lyon.body).unwrap();
+    assert!(!entries.is_empty());
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["academie"] == "10" && e["diplome"] == "BACG"),
+        "{}",
+        lyon.body
+    );
+    for query in [
+        "session=2008",
+        "session=2101",
+        "session=70000",
+        "diplome=bacg",
+        "academie=1",
+    ] {
+        let page = b.get(&format!("/api/v1/catalogue?{query}")).await;
+        assert_eq!(page.status, 400, "{query}: {}", page.body);
+    }
+
+    // the key's pattern: separators and either case pass, U and a ninth character do not
+    let verify = |cle: &str, nom: &str| serde_json::json!({"cle": cle, "nom": nom});
+    for cle in ["abcd-2345", "ABCD 2345", "AB.CD_23-45", "abcd\u{3000}2345"] {
+        let page = b
+            .post_json("/api/v1/verifications", &verify(cle, "Durand"))
+            .await;
+        assert_eq!(page.status, 200, "{cle:?}: {}", page.body);
+    }
+    for cle in ["ABCD234U", "ABCD23456", "ABCD234", "ABCD23é5", ""] {
+        let page = b
+            .post_json("/api/v1/verifications", &verify(cle, "Durand"))
+            .await;
+        assert_eq!(page.status, 400, "{cle:?}: {}", page.body);
+    }
+    // a name the document accepts but that is no name: 422, its own code
+    let page = b
+        .post_json("/api/v1/verifications", &verify("ABCD2345", "1234"))
+        .await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(
+        page.body.contains("\"code\":\"nom_invalide\""),
+        "{}",
+        page.body
+    );
+    let page = b
+        .post_json("/api/v1/verifications", &verify("ABCD2345", ""))
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    // in a batch, a malformed item is reported in its own result
+    let page = b
+        .post_json(
+            "/api/v1/verifications/lot",
+            &serde_json::json!({"verifications": [verify("ABCD234U", "Durand"), verify("ABCD2345", "1234"), verify("ABCD2345", "Durand")]}),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let result: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    let codes: Vec<&str> = result["resultats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(codes, ["cle_invalide", "nom_invalide", "-"]);
+
+    // 405 with the methods the path answers (404 before)
+    for (method, path, allow) in [
+        (Method::PUT, "/api/v1/verifications", "POST"),
+        (Method::DELETE, "/api/v1/catalogue", "GET, HEAD"),
+        (
+            Method::PATCH,
+            "/api/v1/moi/diplomes/0123456789abcdef/attestation",
+            "GET, HEAD",
+        ),
+    ] {
+        let page = b.request(method.clone(), path, None).await;
+        assert_eq!(page.status, 405, "{method} {path}: {}", page.body);
+        assert_eq!(page.header("allow"), allow, "{method} {path}");
+        assert!(
+            page.body.contains("\"code\":\"methode_non_autorisee\""),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("\"request_id\""), "{}", page.body);
+    }
+    assert_eq!(
+        b.request(Method::PUT, "/api/v1/nulle-part", None)
+            .await
+            .status,
+        404
     );
 }

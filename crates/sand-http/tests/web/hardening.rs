@@ -254,7 +254,7 @@ async fn a_stranger_who_knows_a_key_can_neither_block_the_employer_nor_guess_the
         serde_json::json!({"cle": key, "nom": "Durand"}),
     )
     .await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert!(
         body.contains("\"code\":\"date_naissance_requise\""),
         "{body}"
@@ -367,7 +367,7 @@ async fn an_unknown_key_is_limited_exactly_like_a_live_one() {
             (200, false),
             (429, false),
             (200, false),
-            (400, true)
+            (422, true)
         ]
     );
     assert_eq!(answers[0], answers[1]);
@@ -712,7 +712,12 @@ async fn an_organisation_name_that_would_read_otherwise_to_the_holder_is_refused
             &serde_json::json!({"cle": "ABCD2345", "nom": "Durand", "organisme": "ACME\u{200B}"}),
         )
         .await;
-    assert_eq!(api.status, 400, "{}", api.body);
+    assert_eq!(api.status, 422, "{}", api.body);
+    assert!(
+        api.body.contains("\"code\":\"organisme_invalide\""),
+        "{}",
+        api.body
+    );
 }
 
 /// Log lines, from every thread (the blocking pool's included).

@@ -1,0 +1,236 @@
+//! Request types that accept exactly what the OpenAPI document says, so that a request
+//! the document calls valid is never refused as malformed, and one it calls invalid
+//! always is: the domain's closed lists (académies, diploma kinds) as `enum`s of their
+//! codes, and strings that are JSON strings only.
+
+use std::borrow::Cow;
+
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::types::{
+    ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
+};
+use sand_domain::academie::Academie;
+use sand_domain::diploma::DiplomaKind;
+use serde_json::Value;
+
+/// One closed list of the domain, by its codes.
+trait Coded: Copy + Send + Sync + 'static {
+    const ALL: &'static [Self];
+    fn code(self) -> &'static str;
+}
+
+impl Coded for Academie {
+    const ALL: &'static [Self] = Academie::ALL;
+    fn code(self) -> &'static str {
+        Academie::code(self)
+    }
+}
+
+impl Coded for DiplomaKind {
+    const ALL: &'static [Self] = DiplomaKind::ALL;
+    fn code(self) -> &'static str {
+        DiplomaKind::code(self)
+    }
+}
+
+fn parse_code<T: Coded>(text: &str, what: &str) -> Result<T, String> {
+    T::ALL
+        .iter()
+        .copied()
+        .find(|v| v.code() == text)
+        .ok_or_else(|| format!("{what} inconnu(e) : {text:?}"))
+}
+
+fn enum_schema<T: Coded>() -> MetaSchemaRef {
+    MetaSchemaRef::Inline(Box::new(MetaSchema {
+        enum_items: T::ALL
+            .iter()
+            .map(|v| Value::String(v.code().to_owned()))
+            .collect(),
+        ..MetaSchema::new("string")
+    }))
+}
+
+macro_rules! code_type {
+    ($(#[$doc:meta])* $name:ident($domain:ty), $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name(pub $domain);
+
+        impl Type for $name {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                "string".into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                enum_schema::<$domain>()
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(
+                &'a self,
+            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+
+        impl ParseFromJSON for $name {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                match value.unwrap_or_default() {
+                    Value::String(text) => parse_code(&text, $what)
+                        .map(Self)
+                        .map_err(ParseError::custom),
+                    other => Err(ParseError::expected_type(other)),
+                }
+            }
+        }
+
+        impl ParseFromParameter for $name {
+            fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+                parse_code(value, $what).map(Self).map_err(ParseError::custom)
+            }
+        }
+
+        impl ToJSON for $name {
+            fn to_json(&self) -> Option<Value> {
+                Some(Value::String(self.0.code().to_owned()))
+            }
+        }
+    };
+}
+
+code_type!(
+    /// An académie's code (`"10"` for Lyon): one of `GET /catalogue`'s `academie`.
+    AcademieCode(Academie),
+    "académie"
+);
+
+code_type!(
+    /// A diploma kind's code (`"BACG"`): one of `GET /catalogue`'s `diplome`.
+    DiplomaCode(DiplomaKind),
+    "diplôme"
+);
+
+/// A JSON string, and nothing else: poem's `String` also reads numbers and booleans as
+/// text, which the document does not allow. Validators (lengths, pattern) apply to it as
+/// to a `String`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Text(pub String);
+
+impl Type for Text {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        "string".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        String::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for Text {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(text) => Ok(Self(text)),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for Text {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_of_the_domain_is_listed_and_accepted_and_nothing_else() {
+        for a in Academie::ALL {
+            assert_eq!(
+                AcademieCode::parse_from_parameter(a.code()).unwrap(),
+                AcademieCode(*a)
+            );
+        }
+        for k in DiplomaKind::ALL {
+            assert_eq!(
+                DiplomaCode::parse_from_json(Some(Value::String(k.code().to_owned()))).unwrap(),
+                DiplomaCode(*k)
+            );
+        }
+        let MetaSchemaRef::Inline(schema) = AcademieCode::schema_ref() else {
+            panic!("inline schema expected");
+        };
+        assert_eq!(schema.enum_items.len(), Academie::ALL.len());
+        // the domain also reads "1" for Paris; the API takes the listed codes only
+        assert!(AcademieCode::parse_from_parameter("1").is_err());
+        assert!(AcademieCode::parse_from_parameter("00").is_err());
+        assert!(DiplomaCode::parse_from_parameter("bacg").is_err());
+        assert!(DiplomaCode::parse_from_json(Some(Value::Bool(true))).is_err());
+    }
+
+    #[test]
+    fn text_is_a_json_string_only() {
+        assert_eq!(
+            Text::parse_from_json(Some(Value::String("Durand".into()))).unwrap(),
+            Text("Durand".into())
+        );
+        for other in [
+            Value::Bool(false),
+            serde_json::json!(0),
+            serde_json::json!([]),
+            Value::Null,
+        ] {
+            assert!(Text::parse_from_json(Some(other)).is_err());
+        }
+    }
+
+    #[test]
+    fn the_documented_session_bounds_are_the_domain_s() {
+        use sand_domain::diploma::{FIRST_SESSION, LAST_SESSION};
+        let spec: Value = serde_json::from_str(&crate::api::spec_json("http://sand.test")).unwrap();
+        let attach = &spec["components"]["schemas"]["AttachBody"]["properties"]["session"];
+        let catalogue = spec["paths"]["/catalogue"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "session")
+            .unwrap()["schema"]
+            .clone();
+        for schema in [attach, &catalogue] {
+            assert_eq!(
+                schema["minimum"].as_f64(),
+                Some(f64::from(FIRST_SESSION)),
+                "{schema}"
+            );
+            assert_eq!(
+                schema["maximum"].as_f64(),
+                Some(f64::from(LAST_SESSION)),
+                "{schema}"
+            );
+        }
+    }
+}
