@@ -25,6 +25,7 @@ use sand_domain::link::renew_key::{RenewKeyError, RenewKeyRequest};
 use sand_domain::profile::delete::DeleteProfileError;
 use sand_domain::verification::{VerifiedDiploma, VerifyError, VerifyOutcome, VerifyRequest};
 
+use crate::error_code::ErrorCode;
 use crate::api_types::{AcademieCode, DiplomaCode, Text};
 use crate::present::{
     CatalogueEntry, ShownDiploma, catalogue_entries, step_text, verify_error_text,
@@ -39,8 +40,8 @@ pub const MAX_BATCH: usize = 100;
 /// A JSON error body, as every API error is answered.
 #[derive(Debug, Object)]
 pub struct ApiError {
-    /// Stable machine-readable code, e.g. `cle_invalide`.
-    pub code: String,
+    /// Stable machine-readable code.
+    pub code: ErrorCode,
     /// French message for a person.
     pub message: String,
     /// Quote it to support.
@@ -91,9 +92,9 @@ impl From<&sand_domain::link::attach::SupportStep> for StepJson {
     }
 }
 
-fn error(visitor: &Visitor, code: &str, message: &str) -> Json<ApiError> {
+fn error(visitor: &Visitor, code: ErrorCode, message: &str) -> Json<ApiError> {
     Json(ApiError {
-        code: code.to_owned(),
+        code,
         message: message.to_owned(),
         request_id: visitor.request_id.clone(),
         etapes: None,
@@ -277,7 +278,7 @@ pub struct BatchItem {
     /// `organisme_invalide`, `date_naissance_invalide`, `date_naissance_requise`,
     /// `trop_de_demandes`).
     #[oai(skip_serializing_if_is_none)]
-    pub code: Option<String>,
+    pub code: Option<ErrorCode>,
 }
 
 #[derive(Debug, Object)]
@@ -553,13 +554,13 @@ pub struct Empty {}
 pub struct Api;
 
 fn unauthorized(visitor: &Visitor) -> Json<ApiError> {
-    error(visitor, "non_connecte", "Connectez-vous d'abord.")
+    error(visitor, ErrorCode::NonConnecte, "Connectez-vous d'abord.")
 }
 
 fn not_found(visitor: &Visitor) -> Json<ApiError> {
     error(
         visitor,
-        "introuvable",
+        ErrorCode::Introuvable,
         "Aucun diplôme de ce numéro dans votre profil.",
     )
 }
@@ -567,7 +568,7 @@ fn not_found(visitor: &Visitor) -> Json<ApiError> {
 /// Why one verification could not be answered valid or not.
 enum CheckRefusal {
     /// Malformed field, or the birth date required: (code, French message).
-    Invalid(&'static str, String),
+    Invalid(ErrorCode, String),
     /// A rate limit.
     TooMany,
 }
@@ -583,7 +584,7 @@ async fn check_one(
             Ok(date) => Some(date),
             Err(_) => {
                 return Ok(Err(CheckRefusal::Invalid(
-                    "date_naissance_invalide",
+                    ErrorCode::DateNaissanceInvalide,
                     "date_naissance : indiquez une date qui existe, au format AAAA-MM-JJ."
                         .to_owned(),
                 )));
@@ -615,11 +616,11 @@ async fn check_one(
         Err(VerifyError::Unexpected(e)) => Err(WebError::from(e)),
         Err(e) => {
             let code = match e {
-                VerifyError::MalformedKey(_) => "cle_invalide",
-                VerifyError::MalformedName(_) => "nom_invalide",
-                VerifyError::MalformedOrganisation(_) => "organisme_invalide",
-                VerifyError::BirthDateRequired => "date_naissance_requise",
-                VerifyError::Unexpected(_) => "erreur_interne",
+                VerifyError::MalformedKey(_) => ErrorCode::CleInvalide,
+                VerifyError::MalformedName(_) => ErrorCode::NomInvalide,
+                VerifyError::MalformedOrganisation(_) => ErrorCode::OrganismeInvalide,
+                VerifyError::BirthDateRequired => ErrorCode::DateNaissanceRequise,
+                VerifyError::Unexpected(_) => ErrorCode::ErreurInterne,
             };
             Ok(Err(CheckRefusal::Invalid(
                 code,
@@ -655,7 +656,7 @@ impl Api {
                 VerifyResponse::Unprocessable(error(&visitor, code, &message))
             }
             Err(CheckRefusal::TooMany) => {
-                VerifyResponse::TooMany(error(&visitor, "trop_de_demandes", TOO_MANY_VERIFICATIONS))
+                VerifyResponse::TooMany(error(&visitor, ErrorCode::TropDeDemandes, TOO_MANY_VERIFICATIONS))
             }
         })
     }
@@ -687,7 +688,7 @@ impl Api {
                     Err(CheckRefusal::TooMany) if results.is_empty() => {
                         return Ok(BatchResponse::TooMany(error(
                             &visitor,
-                            "trop_de_demandes",
+                            ErrorCode::TropDeDemandes,
                             TOO_MANY_VERIFICATIONS,
                         )));
                     }
@@ -697,13 +698,13 @@ impl Api {
                         erreur: Some(
                             "Limite de vérifications atteinte : réessayez plus tard.".to_owned(),
                         ),
-                        code: Some("trop_de_demandes".to_owned()),
+                        code: Some(ErrorCode::TropDeDemandes),
                     },
                     Err(CheckRefusal::Invalid(code, message)) => BatchItem {
                         valide: false,
                         diplome: None,
                         erreur: Some(message),
-                        code: Some(code.to_owned()),
+                        code: Some(code),
                     },
                 },
             );
@@ -757,14 +758,14 @@ impl Api {
         if !state.limiters.file_check(visitor.client) {
             return Ok(FileCheckResponse::TooMany(error(
                 &visitor,
-                "trop_de_demandes",
+                ErrorCode::TropDeDemandes,
                 "Trop de contrôles de fichiers : patientez avant de réessayer.",
             )));
         }
         if body.0.len() > state.settings.max_pdf_bytes {
             return Ok(FileCheckResponse::TooLarge(error(
                 &visitor,
-                "trop_volumineux",
+                ErrorCode::TropVolumineux,
                 "5 Mo au plus.",
             )));
         }
@@ -844,7 +845,7 @@ impl Api {
         if !state.limiters.attach(me.profile) {
             return Ok(AttachResponse::TooMany(error(
                 &visitor,
-                "trop_de_demandes",
+                ErrorCode::TropDeDemandes,
                 "Trop de tentatives de rattachement : réessayez plus tard.",
             )));
         }
@@ -867,9 +868,9 @@ impl Api {
             Err(AttachDiplomaError::Unexpected(e)) => return Err(WebError::from(e).into()),
         };
         let not_attached =
-            |code: &str, message: &str, steps: &[sand_domain::link::attach::SupportStep]| {
+            |code: ErrorCode, message: &str, steps: &[sand_domain::link::attach::SupportStep]| {
                 AttachResponse::NotAttached(Json(ApiError {
-                    code: code.to_owned(),
+                    code,
                     message: message.to_owned(),
                     request_id: visitor.request_id.clone(),
                     etapes: Some(steps.iter().map(StepJson::from).collect()),
@@ -901,24 +902,24 @@ impl Api {
                 Some(d) => AttachResponse::Already(Json(d)),
                 // deleted by another request of the holder in the meantime
                 None => not_attached(
-                    "supprime_entre_temps",
+                    ErrorCode::SupprimeEntreTemps,
                     "Ce diplôme vient d'être supprimé de votre espace par une autre demande : rattachez-le de nouveau.",
                     &[],
                 ),
             },
             AttachOutcome::NotInCatalogue { next_steps, .. } => not_attached(
-                "non_disponible",
+                ErrorCode::NonDisponible,
                 "Ce diplôme n'est pas disponible dans ce service.",
                 &next_steps,
             ),
             AttachOutcome::NoMatch { next_steps, .. } => not_attached(
-                "aucune_correspondance",
+                ErrorCode::AucuneCorrespondance,
                 "Aucun résultat de ce diplôme ne porte l'identité de votre profil.",
                 &next_steps,
             ),
             AttachOutcome::AmbiguousHomonyms { next_steps, .. }
             | AttachOutcome::AttachedToAnotherProfile { next_steps, .. } => not_attached(
-                "service_examens",
+                ErrorCode::ServiceExamens,
                 "Ce diplôme ne peut pas être rattaché automatiquement.",
                 &next_steps,
             ),
@@ -1030,7 +1031,7 @@ impl Api {
             }
             Err(DownloadAttestationError::Withdrawn) => Ok(PdfResponse::Gone(error(
                 &visitor,
-                "retire",
+                ErrorCode::Retire,
                 "Le service des examens a retiré ce résultat.",
             ))),
             Err(DownloadAttestationError::Unexpected(e)) => Err(WebError::from(e).into()),
@@ -1105,7 +1106,12 @@ const COMMON_ERRORS: [(&str, &str); 7] = [
     ),
 ];
 
-/// The OpenAPI document, with the common error answers documented on every operation.
+/// The name of the session security scheme in the document.
+const SESSION_SCHEME: &str = "session";
+
+/// The OpenAPI document, with the common error answers documented on every operation,
+/// and the pages' session cookie as the security scheme of the graduate's operations
+/// (`/moi…`).
 #[must_use]
 pub fn spec_json(public_url: &str) -> String {
     let text = service(public_url).spec();
@@ -1123,6 +1129,14 @@ pub fn spec_json(public_url: &str) -> String {
                 continue;
             };
             for operation in operations.values_mut() {
+                if path.starts_with("/moi")
+                    && let Some(operation) = operation.as_object_mut()
+                {
+                    operation.insert(
+                        "security".to_owned(),
+                        serde_json::json!([{ SESSION_SCHEME: [] }]),
+                    );
+                }
                 let Some(responses) = operation
                     .get_mut("responses")
                     .and_then(|r| r.as_object_mut())
@@ -1139,6 +1153,20 @@ pub fn spec_json(public_url: &str) -> String {
                 }
             }
         }
+    }
+    let cookie = crate::web::session_cookie_name_for(public_url.starts_with("https://"));
+    if let Some(components) = spec.get_mut("components").and_then(|c| c.as_object_mut()) {
+        components.insert(
+            "securitySchemes".to_owned(),
+            serde_json::json!({
+                SESSION_SCHEME: {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": cookie,
+                    "description": "La session des pages : se connecter sur /connexion (mot de passe ou FranceConnect), puis envoyer ce cookie. Sans session valide, 401 `non_connecte`.",
+                }
+            }),
+        );
     }
     serde_json::to_string_pretty(&spec).unwrap_or(text)
 }

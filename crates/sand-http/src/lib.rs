@@ -10,6 +10,7 @@
 
 pub mod api;
 mod api_types;
+pub mod error_code;
 pub mod audit;
 pub mod hasher;
 pub mod health;

@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use crate::audit::{SecurityEvent, Subject};
 use crate::limits::ClientKey;
+use crate::error_code::ErrorCode;
 use crate::state::AppState;
 use crate::system::random_token;
 
@@ -298,7 +299,12 @@ pub(crate) fn set_cookie(
 }
 
 fn session_cookie_name(state: &AppState) -> &'static str {
-    if state.settings.secure {
+    session_cookie_name_for(state.settings.secure)
+}
+
+/// The session cookie's name: `__Host-` behind TLS (`secure`: the public URL is https).
+pub(crate) fn session_cookie_name_for(secure: bool) -> &'static str {
+    if secure {
         SESSION_COOKIE_SECURE
     } else {
         SESSION_COOKIE
@@ -425,11 +431,11 @@ async fn resolve_session(
 
 pub(crate) fn json_error(
     status: StatusCode,
-    code: &str,
+    code: ErrorCode,
     message: &str,
     request_id: &str,
 ) -> Response {
-    let body = serde_json::json!({ "code": code, "message": message, "request_id": request_id });
+    let body = serde_json::json!({ "code": code.as_str(), "message": message, "request_id": request_id });
     // the same schema as `ApiError`
     Response::builder()
         .status(status)
@@ -639,7 +645,7 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
                     // the API's JSON error, with the parser's reason
                     None if api && e.status().is_client_error() => json_error(
                         e.status(),
-                        "requete_invalide",
+                        ErrorCode::RequeteInvalide,
                         &format!("Demande invalide : {e}"),
                         &request_id,
                     ),
@@ -761,7 +767,7 @@ fn error_response(state: &AppState, request_id: &str, api: bool, error: &WebErro
         return if api {
             json_error(
                 StatusCode::UNAUTHORIZED,
-                "non_connecte",
+                ErrorCode::NonConnecte,
                 "Connectez-vous d'abord.",
                 request_id,
             )
@@ -772,42 +778,42 @@ fn error_response(state: &AppState, request_id: &str, api: bool, error: &WebErro
     let status = error.status();
     let (code, title, text) = match error {
         WebError::NotFound => (
-            "introuvable",
+            ErrorCode::Introuvable,
             "Page introuvable",
             "L'adresse demandée n'existe pas ou plus. Vérifiez-la, ou repartez de l'accueil.",
         ),
         WebError::MethodNotAllowed(_) => (
-            "methode_non_autorisee",
+            ErrorCode::MethodeNonAutorisee,
             "Méthode non autorisée",
             "Cette adresse ne répond pas à cette méthode HTTP (voir l'en-tête Allow).",
         ),
         WebError::BadRequest => (
-            "requete_invalide",
+            ErrorCode::RequeteInvalide,
             "Demande incomprise",
             "Votre demande est incomplète ou mal formée. Revenez à la page précédente et réessayez.",
         ),
         WebError::Csrf => (
-            "formulaire_expire",
+            ErrorCode::FormulaireExpire,
             "Formulaire expiré",
             "Ce formulaire a expiré ou ne vient pas de ce site. Rechargez la page, puis envoyez-le de nouveau.",
         ),
         WebError::TooLarge => (
-            "trop_volumineux",
+            ErrorCode::TropVolumineux,
             "Envoi trop volumineux",
             "Ce que vous avez envoyé dépasse la taille acceptée.",
         ),
         WebError::TooManyRequests => (
-            "trop_de_demandes",
+            ErrorCode::TropDeDemandes,
             "Trop de demandes",
             "Vous avez fait beaucoup de demandes en peu de temps. Patientez quelques minutes avant de réessayer.",
         ),
         WebError::Unavailable => (
-            "indisponible",
+            ErrorCode::Indisponible,
             "Service momentanément indisponible",
             "Le service ne peut pas répondre pour l'instant. Réessayez dans quelques minutes : rien de ce que vous aviez déjà enregistré n'est perdu.",
         ),
         WebError::Unexpected(_) | WebError::SignIn => (
-            "erreur_interne",
+            ErrorCode::ErreurInterne,
             "Erreur inattendue",
             "Une erreur inattendue nous empêche de répondre. Réessayez plus tard ; si elle persiste, indiquez au support le numéro de demande ci-dessous.",
         ),

@@ -103,7 +103,7 @@ pub struct SigningArgs {
         hide_env_values = true,
         conflicts_with = "signing_key_file"
     )]
-    signing_key: Option<String>,
+    signing_key: Option<crate::config::Secret>,
 }
 
 impl SigningArgs {
@@ -111,7 +111,7 @@ impl SigningArgs {
     pub fn load(&self) -> Result<SigningKeys, KeyError> {
         match (&self.signing_key_file, &self.signing_key) {
             (Some(path), _) => SigningKeys::from_file(path),
-            (None, Some(pem)) => SigningKeys::from_pem(pem),
+            (None, Some(pem)) => SigningKeys::from_pem(pem.expose()),
             (None, None) => Ok(SigningKeys::demo()),
         }
     }

@@ -29,6 +29,72 @@ const SECRET_KEYS: [&str; 4] = [
 /// A configuration file is a few hundred bytes; anything this large is a mistake.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
 
+/// A secret of the configuration (the server secret, a password, a client secret, the
+/// signing key): its `Debug` shows only that it is there, so that printing the
+/// configuration, or an error holding it, never shows the value. Read it with
+/// [`Secret::expose`] where it is used.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that uses it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// A database URL: its `Debug` hides the password it may carry
+/// (`postgres://sand:********@db/sand`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The whole URL, password included, for connecting.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// From a URL read elsewhere (an environment variable).
+    #[must_use]
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// Whether it names an embedded SQLite database.
+    #[must_use]
+    pub fn is_sqlite(&self) -> bool {
+        self.0.trim_start().starts_with("sqlite:")
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({:?})", mask_url(&self.0))
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -73,12 +139,12 @@ pub fn refuse_secrets_on_command_line(
             });
         }
         let url = matches
-            .try_get_one::<String>(id)
-            .ok()
-            .flatten()
+            .get_raw(id)
+            .and_then(|mut values| values.next())
+            .map(|value| value.to_string_lossy().into_owned())
             .filter(|_| id.ends_with("database_url"));
         if let Some(url) = url
-            && mask_url(url) != *url
+            && mask_url(&url) != url
         {
             return Err(ConfigError::SecretOnCommandLine {
                 option: format!("{option} with a password"),
@@ -382,6 +448,45 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    #[test]
+    fn the_configuration_s_debug_output_holds_no_secret() {
+        #[derive(clap::Parser, Debug)]
+        struct Sand {
+            #[command(flatten)]
+            serve: crate::serve::ServeArgs,
+        }
+        let secrets = [
+            "le-secret-du-serveur-0123456789abcdef",
+            "mot-de-passe-smtp",
+            "secret-client-franceconnect",
+            "-----BEGIN PRIVATE KEY-----cle",
+            "mot-de-passe-postgres",
+        ];
+        let parsed = <Sand as clap::Parser>::try_parse_from([
+            "sand",
+            "--secret",
+            secrets[0],
+            "--smtp-user",
+            "sand",
+            "--smtp-password",
+            secrets[1],
+            "--franceconnect-client-secret",
+            secrets[2],
+            &format!("--signing-key={}", secrets[3]),
+            "--database-url",
+            &format!("postgres://sand:{}@db.interne/sand", secrets[4]),
+        ])
+        .unwrap();
+        let printed = format!("{parsed:?}");
+        for secret in secrets {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("Secret(********)"), "{printed}");
+        assert!(printed.contains("postgres://sand:********@db.interne/sand"), "{printed}");
+        // the values are there for the code that uses them
+        assert_eq!(parsed.serve.secret.as_ref().map(Secret::expose), Some(secrets[0]));
+    }
 
     #[test]
     fn passwords_in_database_urls_are_hidden() {

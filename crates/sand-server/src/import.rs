@@ -39,7 +39,7 @@ impl Clock for SystemClock {
 #[derive(Debug)]
 pub struct ImportOptions {
     pub paths: Vec<PathBuf>,
-    pub database_url: String,
+    pub database_url: crate::config::DatabaseUrl,
     pub dry_run: bool,
     pub chunk_size: usize,
     pub quiet: bool,
@@ -173,8 +173,8 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
             return Ok(ImportStatus::MissingInput);
         }
     };
-    let settings = StoreSettings::new(&options.database_url);
-    let sqlite = options.database_url.trim_start().starts_with("sqlite:");
+    let settings = StoreSettings::new(options.database_url.expose());
+    let sqlite = options.database_url.is_sqlite();
     if sqlite {
         // the embedded database is created and migrated on first use
         if let Err(e) = sand_persistence::migrate_database(&settings, &Default::default()).await {

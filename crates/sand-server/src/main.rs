@@ -39,7 +39,7 @@ const DEMO_SEED: u64 = 1;
 struct DatabaseArgs {
     /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
     #[arg(long, env = "SAND_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
-    database_url: String,
+    database_url: crate::config::DatabaseUrl,
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,7 +270,7 @@ async fn first_start(out: &mut impl Write) -> Result<(), CommandError> {
     }
     let options = import::ImportOptions {
         paths: vec![dir],
-        database_url: url,
+        database_url: config::DatabaseUrl::new(url),
         dry_run: false,
         chunk_size: 5_000,
         quiet: true,
@@ -382,7 +382,7 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
                 importer: importer_role,
             };
             let applied = sand_persistence::migrate_database(
-                &StoreSettings::new(database.database_url),
+                &StoreSettings::new(database.database_url.expose()),
                 &roles,
             )
             .await?;
@@ -400,7 +400,7 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
             single_user,
         }) => {
             let access = sand_persistence::check_record_write_access(&StoreSettings::new(
-                database.database_url,
+                database.database_url.expose(),
             ))
             .await?;
             let deployment = if single_user {

@@ -34,7 +34,7 @@ pub enum SecretCommand {
     Rotate {
         /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (the web role may do it).
         #[arg(long, env = "SAND_DATABASE_URL", default_value = crate::DEFAULT_DATABASE_URL, hide_env_values = true)]
-        database_url: String,
+        database_url: crate::config::DatabaseUrl,
         /// The file holding the secret in service now.
         #[arg(long, env = "SAND_SECRET_FILE", value_name = "FILE")]
         current_secret_file: PathBuf,
@@ -90,7 +90,7 @@ pub async fn run(command: SecretCommand, out: &mut impl Write) -> Result<(), Sec
             quiet,
         } => {
             rotate(
-                &database_url,
+                database_url.expose(),
                 &current_secret_file,
                 &new_secret_file,
                 batch,

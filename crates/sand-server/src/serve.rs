@@ -53,7 +53,7 @@ pub struct ServeArgs {
     pub listen: String,
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (the web role).
     #[arg(long, env = "SAND_DATABASE_URL", default_value = crate::DEFAULT_DATABASE_URL, hide_env_values = true)]
-    pub database_url: String,
+    pub database_url: crate::config::DatabaseUrl,
     /// The address users reach the service at, for links in e-mails and QR codes
     /// (default: http://localhost:PORT). https:// switches on Secure cookies and HSTS.
     #[arg(long, env = "SAND_PUBLIC_URL")]
@@ -86,7 +86,7 @@ pub struct ServeArgs {
         hide_env_values = true,
         conflicts_with = "secret_file"
     )]
-    pub secret: Option<String>,
+    pub secret: Option<crate::config::Secret>,
     #[command(flatten)]
     pub signing: SigningArgs,
     /// Previous public keys whose attestations still verify (PEM files, comma-separated).
@@ -110,7 +110,7 @@ pub struct ServeArgs {
     pub smtp_user: Option<String>,
     /// From the environment or the configuration file only. Never printed.
     #[arg(long, env = "SAND_SMTP_PASSWORD", hide_env_values = true)]
-    pub smtp_password: Option<String>,
+    pub smtp_password: Option<crate::config::Secret>,
     /// A certificate authority (PEM file) to trust for the relay besides the public ones.
     #[arg(long, env = "SAND_SMTP_CA_FILE", value_name = "FILE")]
     pub smtp_ca_file: Option<PathBuf>,
@@ -129,7 +129,7 @@ pub struct ServeArgs {
     pub franceconnect_client_id: Option<String>,
     /// From the environment or the configuration file only. Never printed.
     #[arg(long, env = "SAND_FRANCECONNECT_CLIENT_SECRET", hide_env_values = true)]
-    pub franceconnect_client_secret: Option<String>,
+    pub franceconnect_client_secret: Option<crate::config::Secret>,
     /// Contact details of the académies' exam offices: a TOML file with one table per
     /// académie code (`[10]` service, adresse, courriel, telephone, site); see
     /// docs/examples/exam-offices.toml.
@@ -267,7 +267,7 @@ fn demo_secret() -> Result<Vec<u8>, ServeError> {
 fn load_secret(args: &ServeArgs) -> Result<Vec<u8>, ServeError> {
     let secret = match (&args.secret_file, &args.secret) {
         (Some(path), _) => read_secret_file(path)?,
-        (None, Some(text)) => text.trim().as_bytes().to_vec(),
+        (None, Some(text)) => text.expose().trim().as_bytes().to_vec(),
         (None, None) if args.demo => demo_secret()?,
         (None, None) => {
             return Err(config(
@@ -293,7 +293,7 @@ fn transport(args: &ServeArgs) -> Result<MailTransport, ServeError> {
                     SmtpSecurity::None => Security::None,
                 },
                 credentials: match (&args.smtp_user, &args.smtp_password) {
-                    (Some(user), Some(password)) => Some((user.clone(), password.clone())),
+                    (Some(user), Some(password)) => Some((user.clone(), password.expose().to_owned())),
                     (None, None) => None,
                     _ => {
                         return Err(config(
@@ -331,7 +331,7 @@ fn franceconnect(
             let settings = sand_franceconnect::FranceConnectSettings {
                 issuer: issuer.clone(),
                 client_id: client_id.clone(),
-                client_secret: client_secret.clone(),
+                client_secret: client_secret.expose().to_owned(),
                 redirect_url: format!("{public_url}/connexion/franceconnect/retour"),
                 post_logout_redirect_url: format!("{public_url}/"),
                 timeout: Duration::from_secs(10),
@@ -410,7 +410,7 @@ fn transport_overrides(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
                 .to_owned(),
         );
     }
-    if let Some((host, query)) = postgres_host_and_query(args.database_url.trim()) {
+    if let Some((host, query)) = postgres_host_and_query(args.database_url.expose().trim()) {
         let verified = query
             .split('&')
             .any(|pair| pair == "sslmode=verify-full" || pair == "sslmode=verify-ca");
@@ -658,11 +658,11 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
         ));
     }
     let fc = [
-        &args.franceconnect_issuer,
-        &args.franceconnect_client_id,
-        &args.franceconnect_client_secret,
+        args.franceconnect_issuer.is_some(),
+        args.franceconnect_client_id.is_some(),
+        args.franceconnect_client_secret.is_some(),
     ];
-    match fc.iter().filter(|v| v.is_some()).count() {
+    match fc.iter().filter(|set| **set).count() {
         0 => notes.push("FranceConnect désactivé".to_owned()),
         3 => notes.push("FranceConnect configuré".to_owned()),
         _ => {
@@ -728,8 +728,8 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         writeln!(out, "Attention : {text}")?;
     }
     let keys = KeyProtector::from_secret(&secret).map_err(|e| config(e.to_string()))?;
-    let store = Store::connect(&StoreSettings::new(args.database_url.clone()), keys).await?;
-    let sqlite = args.database_url.trim_start().starts_with("sqlite:");
+    let store = Store::connect(&StoreSettings::new(args.database_url.expose()), keys).await?;
+    let sqlite = args.database_url.is_sqlite();
     if sqlite {
         store.migrate(&DatabaseRoles::default()).await?;
         store.check_writable().await?;

@@ -753,3 +753,38 @@ async fn the_api_refuses_as_malformed_exactly_what_its_document_refuses() {
         404
     );
 }
+
+/// The graduate's operations declare the pages' session cookie as their security scheme,
+/// and answer 401 without it; the public ones declare none.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_document_names_the_session_cookie_where_it_is_needed() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    let document: serde_json::Value =
+        serde_json::from_str(&b.get("/api/v1/openapi.json").await.body).unwrap();
+    let scheme = &document["components"]["securitySchemes"]["session"];
+    assert_eq!(scheme["type"], "apiKey");
+    assert_eq!(scheme["in"], "cookie");
+    let cookie = scheme["name"].as_str().unwrap().to_owned();
+    let mut secured = 0;
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let declared = operation.get("security").is_some();
+            assert_eq!(declared, path.starts_with("/moi"), "{method} {path}");
+            if declared {
+                assert_eq!(operation["security"], serde_json::json!([{"session": []}]));
+                assert!(operation["responses"].get("401").is_some(), "{method} {path}");
+                secured += 1;
+            }
+        }
+    }
+    assert_eq!(secured, 6);
+    // the cookie the document names is the one the pages set
+    let mut camille = app
+        .signed_in("Durand", "Camille Marie", "2003-04-12", "camille@exemple.fr")
+        .await;
+    assert!(camille.cookies.contains_key(&cookie), "{:?}", camille.cookies.keys());
+    assert_eq!(camille.get("/api/v1/moi/diplomes").await.status, 200);
+    camille.cookies.remove(&cookie);
+    assert_eq!(camille.get("/api/v1/moi/diplomes").await.status, 401);
+}
