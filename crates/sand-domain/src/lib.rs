@@ -20,6 +20,7 @@ pub mod identity;
 pub mod link;
 pub mod ports;
 pub mod profile;
+pub mod public_paths;
 pub mod record;
 pub mod text;
 pub mod verification;

@@ -753,6 +753,44 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> OffsetDateTime;
 }
 
+/// What an account token is for; a token of one purpose is worthless for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountTokenPurpose {
+    /// Proves the mailbox of a new password account.
+    ConfirmEmail,
+    /// Lets the owner of the mailbox choose a new password.
+    ResetPassword,
+}
+
+/// Makes and checks the tokens that mailed links carry. A token names a profile, expires,
+/// and is bound to a value that is not in it (the address for a confirmation, the current
+/// password hash for a reset): it is worthless once that value changed. Nothing is stored.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait AccountTokens: Send + Sync {
+    /// A token for `purpose`, naming `profile`, bound to `binding`, valid until `expires`.
+    fn issue(
+        &self,
+        purpose: AccountTokenPurpose,
+        profile: ProfileId,
+        binding: &str,
+        expires: OffsetDateTime,
+    ) -> crate::SecretToken;
+
+    /// The profile `token` names, unchecked (to find what it should be bound to); `None`
+    /// when it is not shaped as a token.
+    fn named_profile(&self, token: &str) -> Option<ProfileId>;
+
+    /// Whether `token` was issued for `purpose`, is bound to `binding` and is unexpired at
+    /// `now`.
+    fn holds(
+        &self,
+        purpose: AccountTokenPurpose,
+        token: &str,
+        binding: &str,
+        now: OffsetDateTime,
+    ) -> bool;
+}
+
 /// Draws control keys from a cryptographically secure random source.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait KeyGenerator: Send + Sync {

@@ -43,9 +43,33 @@ pub fn french_date(date: time::Date) -> String {
     format!("{day} {month} {}", date.year())
 }
 
+/// A lifetime as French prose writes it: `1 heure`, `48 heures`, `30 minutes`, `1 minute`
+/// (the links' lifetimes, told by pages and mails alike).
+#[must_use]
+pub fn french_duration(duration: time::Duration) -> String {
+    let minutes = duration.whole_minutes();
+    let (n, unit) = if minutes % 60 == 0 {
+        (minutes / 60, "heure")
+    } else {
+        (minutes, "minute")
+    };
+    let plural = if n > 1 { "s" } else { "" };
+    format!("{n} {unit}{plural}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetimes_read_as_french_prose_writes_them() {
+        use time::Duration;
+        assert_eq!(french_duration(Duration::hours(1)), "1 heure");
+        assert_eq!(french_duration(Duration::hours(48)), "48 heures");
+        assert_eq!(french_duration(Duration::minutes(30)), "30 minutes");
+        assert_eq!(french_duration(Duration::minutes(1)), "1 minute");
+        assert_eq!(french_duration(Duration::minutes(90)), "90 minutes");
+    }
 
     #[test]
     fn dates_read_as_french_prose_writes_them() {

@@ -25,8 +25,8 @@ use sand_domain::link::renew_key::{RenewKeyError, RenewKeyRequest};
 use sand_domain::profile::delete::DeleteProfileError;
 use sand_domain::verification::{VerifiedDiploma, VerifyError, VerifyOutcome, VerifyRequest};
 
-use crate::error_code::ErrorCode;
 use crate::api_types::{AcademieCode, DiplomaCode, Text};
+use crate::error_code::ErrorCode;
 use crate::present::{
     CatalogueEntry, ShownDiploma, catalogue_entries, step_text, verify_error_text,
 };
@@ -655,9 +655,11 @@ impl Api {
             Err(CheckRefusal::Invalid(code, message)) => {
                 VerifyResponse::Unprocessable(error(&visitor, code, &message))
             }
-            Err(CheckRefusal::TooMany) => {
-                VerifyResponse::TooMany(error(&visitor, ErrorCode::TropDeDemandes, TOO_MANY_VERIFICATIONS))
-            }
+            Err(CheckRefusal::TooMany) => VerifyResponse::TooMany(error(
+                &visitor,
+                ErrorCode::TropDeDemandes,
+                TOO_MANY_VERIFICATIONS,
+            )),
         })
     }
 

@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn codes_are_written_in_snake_case() {
         assert_eq!(ErrorCode::TropDeDemandes.as_str(), "trop_de_demandes");
-        assert_eq!(ErrorCode::DateNaissanceRequise.as_str(), "date_naissance_requise");
+        assert_eq!(
+            ErrorCode::DateNaissanceRequise.as_str(),
+            "date_naissance_requise"
+        );
         assert_eq!(ErrorCode::Retire.as_str(), "retire");
     }
 }

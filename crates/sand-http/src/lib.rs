@@ -10,8 +10,8 @@
 
 pub mod api;
 mod api_types;
-pub mod error_code;
 pub mod audit;
+pub mod error_code;
 pub mod hasher;
 pub mod health;
 pub mod limits;

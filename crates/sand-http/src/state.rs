@@ -16,6 +16,7 @@ use sand_domain::ports::{
 };
 use sand_domain::profile::create::CreateProfile;
 use sand_domain::profile::delete::DeleteProfile;
+use sand_domain::profile::mailbox::MailboxLinks;
 use sand_domain::profile::password::ChangePassword;
 use sand_domain::profile::sign_in::{LogIn, SignInWithFranceConnect};
 use sand_domain::verification::VerifyAttestation;
@@ -183,6 +184,7 @@ pub struct AppState {
     pub verification_keys: VerificationKeys,
     pub create_profile: CreateProfile,
     pub log_in: LogIn,
+    pub mailbox: MailboxLinks,
     pub sign_in_franceconnect: SignInWithFranceConnect,
     pub delete_profile: DeleteProfile,
     pub change_password: ChangePassword,
@@ -209,8 +211,17 @@ impl AppState {
         verification_keys: VerificationKeys,
     ) -> Self {
         let p = &ports;
+        let signer = Signer::new(secret);
         Self {
-            signer: Signer::new(secret),
+            mailbox: MailboxLinks {
+                profiles: p.profiles.clone(),
+                hasher: p.hasher.clone(),
+                sessions: p.sessions.clone(),
+                mailer: p.mailer.clone(),
+                tokens: Arc::new(signer.clone()),
+                clock: p.clock.clone(),
+            },
+            signer,
             limiters: Limiters::new(&settings.limits),
             verification_keys,
             create_profile: CreateProfile {

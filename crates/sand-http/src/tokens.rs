@@ -11,6 +11,9 @@
 use std::fmt;
 
 use hmac::{Hmac, Mac};
+use sand_domain::SecretToken;
+use sand_domain::ports::{AccountTokenPurpose, AccountTokens};
+use sand_domain::profile::ProfileId;
 use sha2::Sha256;
 use time::OffsetDateTime;
 
@@ -177,6 +180,44 @@ impl Signer {
         self.keyed(Purpose::Csrf, seed, 0, "")
             .verify_slice(&tag)
             .is_ok()
+    }
+}
+
+/// The tokens of mailed account links: the profile id (32 hex digits) as data.
+impl AccountTokens for Signer {
+    fn issue(
+        &self,
+        purpose: AccountTokenPurpose,
+        profile: ProfileId,
+        binding: &str,
+        expires: OffsetDateTime,
+    ) -> SecretToken {
+        let data = profile.0.simple().to_string();
+        SecretToken::new(self.sign(purpose.into(), &data, binding, expires))
+    }
+
+    fn named_profile(&self, token: &str) -> Option<ProfileId> {
+        let data = Self::peek(token)?;
+        uuid::Uuid::try_parse(data).ok().map(ProfileId)
+    }
+
+    fn holds(
+        &self,
+        purpose: AccountTokenPurpose,
+        token: &str,
+        binding: &str,
+        now: OffsetDateTime,
+    ) -> bool {
+        self.open(purpose.into(), token, binding, now).is_some()
+    }
+}
+
+impl From<AccountTokenPurpose> for Purpose {
+    fn from(purpose: AccountTokenPurpose) -> Self {
+        match purpose {
+            AccountTokenPurpose::ConfirmEmail => Self::VerifyEmail,
+            AccountTokenPurpose::ResetPassword => Self::ResetPassword,
+        }
     }
 }
 

@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 
 use crate::audit::{SecurityEvent, Subject};
-use crate::limits::ClientKey;
 use crate::error_code::ErrorCode;
+use crate::limits::ClientKey;
 use crate::state::AppState;
 use crate::system::random_token;
 
@@ -435,7 +435,8 @@ pub(crate) fn json_error(
     message: &str,
     request_id: &str,
 ) -> Response {
-    let body = serde_json::json!({ "code": code.as_str(), "message": message, "request_id": request_id });
+    let body =
+        serde_json::json!({ "code": code.as_str(), "message": message, "request_id": request_id });
     // the same schema as `ApiError`
     Response::builder()
         .status(status)

@@ -5,6 +5,9 @@ use lettre::Message;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use sand_domain::ports::Mail;
+use sand_domain::profile::mailbox::{CONFIRMATION_LINK_VALID, RESET_LINK_VALID};
+use sand_domain::public_paths;
+use sand_domain::text::french_duration;
 use time::OffsetDateTime;
 
 /// What every message needs from configuration.
@@ -16,10 +19,6 @@ pub struct MailSettings {
     pub operator: String,
     /// The public address of the service, without a trailing slash; links are built on it.
     pub public_url: String,
-    /// How long an e-mail verification link is valid, in words (`48 heures`).
-    pub verify_email_valid_for: String,
-    /// How long a password reset link is valid, in words (`1 heure`).
-    pub password_reset_valid_for: String,
 }
 
 /// Why a message could not be built.
@@ -115,6 +114,15 @@ templates! {
     attestation_taken_over => "attestation_taken_over.txt", "attestation_taken_over.html" { scope: &'a str }
 }
 
+/// `base` + `path` + the token as the link's query.
+fn token_link(base: &str, path: &str, token: &sand_domain::SecretToken) -> String {
+    format!(
+        "{base}{path}?{}={}",
+        public_paths::TOKEN,
+        query_value(token.expose())
+    )
+}
+
 /// Renders both parts of `mail` and its subject.
 fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), ComposeError> {
     let base = s.public_url.trim_end_matches('/');
@@ -122,11 +130,8 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
     Ok(match mail {
         Mail::VerifyEmail { token, .. } => {
             let subject = "Confirmez votre adresse électronique";
-            let link = format!(
-                "{base}/compte/confirmer?jeton={}",
-                query_value(token.expose())
-            );
-            let valid_for = s.verify_email_valid_for.as_str();
+            let link = token_link(base, public_paths::CONFIRM_EMAIL, token);
+            let valid_for = &french_duration(CONFIRMATION_LINK_VALID);
             (
                 subject.to_owned(),
                 verify_email::Text {
@@ -146,11 +151,8 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
         }
         Mail::PasswordReset { token, .. } => {
             let subject = "Réinitialisation de votre mot de passe";
-            let link = format!(
-                "{base}/compte/mot-de-passe?jeton={}",
-                query_value(token.expose())
-            );
-            let valid_for = s.password_reset_valid_for.as_str();
+            let link = token_link(base, public_paths::RESET_PASSWORD, token);
+            let valid_for = &french_duration(RESET_LINK_VALID);
             (
                 subject.to_owned(),
                 password_reset::Text {
@@ -188,7 +190,7 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
                     "La double authentification vient d'être désactivée sur votre profil : le mot de passe suffit de nouveau pour vous connecter.",
                 ),
             };
-            let link = format!("{base}/espace/profil");
+            let link = format!("{base}{}", public_paths::PROFILE);
             (
                 subject.to_owned(),
                 security_change::Text {
@@ -231,7 +233,7 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
             ..
         } => {
             let subject = "Une de vos attestations a été vérifiée";
-            let link = format!("{base}/espace");
+            let link = format!("{base}{}", public_paths::SPACE);
             let scope = scope.to_string();
             let at = french_time(*at);
             let organisation = organisation.as_deref();
@@ -258,7 +260,7 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
         }
         Mail::RecordWithdrawn { scope, .. } => {
             let subject = "Un de vos diplômes a été retiré par le service des examens";
-            let link = format!("{base}/espace");
+            let link = format!("{base}{}", public_paths::SPACE);
             let scope = scope.to_string();
             (
                 subject.to_owned(),
@@ -279,7 +281,7 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
         }
         Mail::AttestationTakenOver { scope, .. } => {
             let subject = "Un diplôme a quitté votre profil";
-            let link = format!("{base}/espace");
+            let link = format!("{base}{}", public_paths::SPACE);
             let scope = scope.to_string();
             (
                 subject.to_owned(),
@@ -300,7 +302,7 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
         }
         Mail::KeyGuessing { scope, .. } => {
             let subject = "Tentatives de vérification de votre clé de contrôle";
-            let link = format!("{base}/espace");
+            let link = format!("{base}{}", public_paths::SPACE);
             let scope = scope.to_string();
             (
                 subject.to_owned(),

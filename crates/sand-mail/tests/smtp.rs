@@ -99,8 +99,6 @@ fn settings() -> MailSettings {
             .unwrap(),
         operator: "Opérateur d'essai — Académie".to_owned(),
         public_url: "https://attestations.example.fr".to_owned(),
-        verify_email_valid_for: "48 heures".to_owned(),
-        password_reset_valid_for: "1 heure".to_owned(),
     }
 }
 

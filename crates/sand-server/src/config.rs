@@ -483,9 +483,15 @@ mod tests {
             assert!(!printed.contains(secret), "{secret} in {printed}");
         }
         assert!(printed.contains("Secret(********)"), "{printed}");
-        assert!(printed.contains("postgres://sand:********@db.interne/sand"), "{printed}");
+        assert!(
+            printed.contains("postgres://sand:********@db.interne/sand"),
+            "{printed}"
+        );
         // the values are there for the code that uses them
-        assert_eq!(parsed.serve.secret.as_ref().map(Secret::expose), Some(secrets[0]));
+        assert_eq!(
+            parsed.serve.secret.as_ref().map(Secret::expose),
+            Some(secrets[0])
+        );
     }
 
     #[test]

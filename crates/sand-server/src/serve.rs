@@ -282,38 +282,39 @@ fn load_secret(args: &ServeArgs) -> Result<Vec<u8>, ServeError> {
 }
 
 fn transport(args: &ServeArgs) -> Result<MailTransport, ServeError> {
-    let config_ =
-        match &args.smtp_host {
-            Some(host) => TransportConfig::Smtp {
-                host: host.clone(),
-                port: args.smtp_port,
-                security: match args.smtp_security {
-                    SmtpSecurity::Starttls => Security::StartTls,
-                    SmtpSecurity::Tls => Security::Tls,
-                    SmtpSecurity::None => Security::None,
-                },
-                credentials: match (&args.smtp_user, &args.smtp_password) {
-                    (Some(user), Some(password)) => Some((user.clone(), password.expose().to_owned())),
-                    (None, None) => None,
-                    _ => {
-                        return Err(config(
-                            "set both SAND_SMTP_USER and SAND_SMTP_PASSWORD, or neither",
-                        ));
-                    }
-                },
-                extra_root_certificate: match &args.smtp_ca_file {
-                    Some(path) => Some(std::fs::read(path).map_err(|e| {
-                        config(format!("SAND_SMTP_CA_FILE {}: {e}", path.display()))
-                    })?),
-                    None => None,
-                },
-                timeout: Duration::from_secs(30),
+    let config_ = match &args.smtp_host {
+        Some(host) => TransportConfig::Smtp {
+            host: host.clone(),
+            port: args.smtp_port,
+            security: match args.smtp_security {
+                SmtpSecurity::Starttls => Security::StartTls,
+                SmtpSecurity::Tls => Security::Tls,
+                SmtpSecurity::None => Security::None,
             },
-            None => {
-                std::fs::create_dir_all(&args.mail_dir)?;
-                TransportConfig::Directory(args.mail_dir.clone())
-            }
-        };
+            credentials: match (&args.smtp_user, &args.smtp_password) {
+                (Some(user), Some(password)) => Some((user.clone(), password.expose().to_owned())),
+                (None, None) => None,
+                _ => {
+                    return Err(config(
+                        "set both SAND_SMTP_USER and SAND_SMTP_PASSWORD, or neither",
+                    ));
+                }
+            },
+            extra_root_certificate: match &args.smtp_ca_file {
+                Some(path) => {
+                    Some(std::fs::read(path).map_err(|e| {
+                        config(format!("SAND_SMTP_CA_FILE {}: {e}", path.display()))
+                    })?)
+                }
+                None => None,
+            },
+            timeout: Duration::from_secs(30),
+        },
+        None => {
+            std::fs::create_dir_all(&args.mail_dir)?;
+            TransportConfig::Directory(args.mail_dir.clone())
+        }
+    };
     MailTransport::new(&config_).map_err(|e| config(format!("mail transport: {e}")))
 }
 
@@ -777,7 +778,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
 
     let issuer = sand_attestation::Issuer {
         operator: args.operator.clone(),
-        verification_url: format!("{public_url}/verifier"),
+        verification_url: format!("{public_url}{}", sand_domain::public_paths::VERIFY),
     };
     let renderer = PdfAttestationRenderer::new(issuer, Arc::new(signing))
         .map_err(|e| config(format!("attestation renderer: {e}")))?;
@@ -827,8 +828,6 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         from: mail_from(&args)?,
         operator: args.operator.clone(),
         public_url: public_url.clone(),
-        verify_email_valid_for: "48 heures".to_owned(),
-        password_reset_valid_for: "1 heure".to_owned(),
     };
     let sender = OutboxSender::new(
         Arc::new(store.mail_queue()),
@@ -865,7 +864,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
                 Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
             }
             // profiles whose confirmation link expired unused hold no claim to anything
-            let confirmation = sand_http::pages::account::VERIFY_EMAIL_VALID;
+            let confirmation = sand_domain::profile::mailbox::CONFIRMATION_LINK_VALID;
             match state
                 .ports
                 .profiles

@@ -3,6 +3,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod mailbox;
 pub mod password;
 pub mod second_factor;
 pub mod sign_in;

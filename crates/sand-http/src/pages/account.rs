@@ -13,10 +13,14 @@ use sand_domain::credentials::{Email, EmailError, Password, PasswordError};
 use sand_domain::identity::{
     BirthDate, BirthDateError, BirthName, FirstNames, FirstNamesError, Identity, NameError,
 };
-use sand_domain::ports::Mail;
+use sand_domain::profile::ProfileId;
 use sand_domain::profile::create::{CreateProfileError, CreateProfileRequest};
+use sand_domain::profile::mailbox::{
+    CONFIRMATION_LINK_VALID, ConfirmEmailError, RESET_LINK_VALID, ResetPasswordError,
+};
 use sand_domain::profile::sign_in::LogInError;
-use sand_domain::profile::{Profile, ProfileId};
+use sand_domain::public_paths;
+use sand_domain::text::french_duration;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::{Date, Duration};
@@ -25,16 +29,11 @@ use super::MessagePage;
 use crate::audit::{self, SecurityEvent, Subject};
 use crate::limits::LoginGate;
 use crate::state::AppState;
-use crate::tokens::{Purpose, Signer};
+use crate::tokens::Purpose;
 use crate::web::{
     Chrome, Visitor, WebError, device_cookie_name, end_session, page, read_form, see_other,
     set_cookie, start_session,
 };
-
-/// How long an e-mail verification link is valid.
-pub const VERIFY_EMAIL_VALID: Duration = Duration::hours(48);
-/// How long a password-reset link is valid.
-pub const RESET_VALID: Duration = Duration::hours(1);
 
 // ---------------------------------------------------------------------------------------
 // Create an account
@@ -251,20 +250,13 @@ pub async fn register_submit(
     }
 }
 
-fn verify_link(state: &AppState, token: &str) -> String {
+fn verify_link(state: &AppState, token: &SecretToken) -> String {
     format!(
-        "{}/compte/confirmer?jeton={token}",
-        state.settings.public_url
-    )
-}
-
-fn email_token(state: &AppState, profile: ProfileId, email: &Email) -> String {
-    let expires = state.ports.clock.now() + VERIFY_EMAIL_VALID;
-    state.signer.sign(
-        Purpose::VerifyEmail,
-        &profile.0.simple().to_string(),
-        email.as_str(),
-        expires,
+        "{}{}?{}={}",
+        state.settings.public_url,
+        public_paths::CONFIRM_EMAIL,
+        public_paths::TOKEN,
+        token.expose()
     )
 }
 
@@ -274,7 +266,7 @@ fn check_your_mail(
     demo_link: Option<String>,
 ) -> Result<Response, WebError> {
     let mut paragraphs = vec![
-        "Si cette adresse peut être utilisée, un e-mail vient de vous y être envoyé avec un lien pour confirmer votre adresse (valable 48 heures).".to_owned(),
+        format!("Si cette adresse peut être utilisée, un e-mail vient de vous y être envoyé avec un lien pour confirmer votre adresse (valable {}).", french_duration(CONFIRMATION_LINK_VALID)),
         "Suivez ce lien et saisissez le mot de passe que vous venez de choisir : vous serez connecté. Pensez à regarder dans vos indésirables.".to_owned(),
     ];
     let mut link = None;
@@ -332,27 +324,21 @@ pub async fn register_confirm(
     };
     match state.create_profile.execute(request).await {
         Ok(profile) => {
-            let token = email_token(&state, profile.id, &email);
-            if state.limiters.mail_to(email.as_str()) {
-                state
-                    .ports
-                    .mailer
-                    .send(Mail::VerifyEmail {
-                        to: email,
-                        token: SecretToken::new(token.clone()),
-                    })
-                    .await?;
+            let demo_link = if state.limiters.mail_to(email.as_str()) {
+                let token = state.mailbox.send_confirmation(&profile).await?;
+                Some(verify_link(&state, &token))
             } else {
                 tracing::warn!(event = "mail_capped", profile = %profile.id.0, "confirmation mails to one address capped this hour");
                 state.metrics.mail_capped();
-            }
+                None
+            };
             audit::record(
                 &state,
                 &visitor,
                 SecurityEvent::AccountCreated,
                 Subject::Profile(profile.id),
             );
-            check_your_mail(&state, &visitor, Some(verify_link(&state, &token)))
+            check_your_mail(&state, &visitor, demo_link)
         }
         // the same answer as for a new address: the form does not tell who has a profile
         Err(CreateProfileError::EmailAlreadyUsed) => check_your_mail(&state, &visitor, None),
@@ -384,32 +370,12 @@ fn invalid_link(
     )
 }
 
-fn profile_of_token(token: &str) -> Option<ProfileId> {
-    let data = Signer::peek(token)?;
-    uuid::Uuid::try_parse(data).ok().map(ProfileId)
-}
-
 #[derive(Template)]
 #[template(path = "confirm_email.html")]
 struct ConfirmEmailPage {
     chrome: Chrome,
     token: String,
     errors: Vec<String>,
-}
-
-/// The profile a confirmation link is for, if the link is genuine and unexpired.
-async fn confirmation_target(state: &AppState, token: &str) -> Result<Option<Profile>, WebError> {
-    let Some(id) = profile_of_token(token) else {
-        return Ok(None);
-    };
-    let Some(profile) = state.ports.profiles.get(id).await? else {
-        return Ok(None);
-    };
-    let now = state.ports.clock.now();
-    Ok(state
-        .signer
-        .open(Purpose::VerifyEmail, token, profile.email.as_str(), now)
-        .map(|_| profile))
 }
 
 const CONFIRM_RETRY: (&str, &str) = ("/connexion", "Se connecter pour recevoir un nouveau lien");
@@ -422,7 +388,7 @@ pub async fn confirm_email(
     visitor: Data<&Visitor>,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, WebError> {
-    let Some(profile) = confirmation_target(&state, &q.jeton).await? else {
+    let Some(profile) = state.mailbox.confirmation_target(&q.jeton).await? else {
         return invalid_link(&state, &visitor, "de confirmation", CONFIRM_RETRY);
     };
     if profile.email_verified {
@@ -460,7 +426,7 @@ pub async fn confirm_email_submit(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: ConfirmEmailForm = read_form(body, state.settings.max_body_bytes).await?;
-    let Some(profile) = confirmation_target(&state, &form.jeton).await? else {
+    let Some(profile) = state.mailbox.confirmation_target(&form.jeton).await? else {
         return invalid_link(&state, &visitor, "de confirmation", CONFIRM_RETRY);
     };
     // guessing the password here is guessing a login: the same limits
@@ -482,7 +448,7 @@ pub async fn confirm_email_submit(
     let Ok(password) = Password::for_login(&form.mot_de_passe) else {
         return refused();
     };
-    match state.log_in.confirm_email(profile.id, &password).await {
+    match state.mailbox.confirm_email(&form.jeton, &password).await {
         Ok(confirmed) => {
             audit::record(
                 &state,
@@ -492,7 +458,7 @@ pub async fn confirm_email_submit(
             );
             signed_in_response(&state, &visitor, confirmed.id, &email_key).await
         }
-        Err(LogInError::InvalidCredentials | LogInError::EmailNotVerified) => {
+        Err(ConfirmEmailError::WrongPassword) => {
             state.limiters.login_failed(now, &email_key);
             audit::record(
                 &state,
@@ -502,7 +468,11 @@ pub async fn confirm_email_submit(
             );
             refused()
         }
-        Err(LogInError::Unexpected(e)) => Err(e.into()),
+        // expired between the two looks
+        Err(ConfirmEmailError::InvalidLink) => {
+            invalid_link(&state, &visitor, "de confirmation", CONFIRM_RETRY)
+        }
+        Err(ConfirmEmailError::Unexpected(e)) => Err(e.into()),
     }
 }
 
@@ -538,23 +508,8 @@ pub async fn resend_verification(
     if let Some(email) = email.filter(|_| !capped) {
         let state = Arc::clone(&state);
         tokio::spawn(async move {
-            match state.ports.profiles.find_password_account(&email).await {
-                Ok(Some((profile, _))) if !profile.email_verified => {
-                    let token = email_token(&state, profile.id, &email);
-                    if let Err(e) = state
-                        .ports
-                        .mailer
-                        .send(Mail::VerifyEmail {
-                            to: email,
-                            token: SecretToken::new(token),
-                        })
-                        .await
-                    {
-                        tracing::error!(error = %e, "could not queue a verification mail");
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "could not look up an account"),
+            if let Err(e) = state.mailbox.resend_confirmation(&email).await {
+                tracing::error!(error = %e, "could not send a confirmation link again");
             }
         });
     }
@@ -804,6 +759,14 @@ struct ForgotPage {
     errors: Vec<String>,
 }
 
+impl ForgotPage {
+    /// How long the link it sends works, in words.
+    #[allow(clippy::unused_self)] // called by the template
+    fn valid_for(&self) -> String {
+        french_duration(RESET_LINK_VALID)
+    }
+}
+
 #[handler]
 pub async fn forgot_form(
     state: Data<&Arc<AppState>>,
@@ -861,30 +824,8 @@ pub async fn forgot_submit(
     // looked up and mailed off the request: known and unknown addresses answer alike
     let task_state = Arc::clone(&state);
     tokio::spawn(async move {
-        let state = task_state;
-        match state.ports.profiles.find_password_account(&email).await {
-            Ok(Some((profile, hash))) => {
-                let expires = state.ports.clock.now() + RESET_VALID;
-                let token = state.signer.sign(
-                    Purpose::ResetPassword,
-                    &profile.id.0.simple().to_string(),
-                    hash.as_str(),
-                    expires,
-                );
-                if let Err(e) = state
-                    .ports
-                    .mailer
-                    .send(Mail::PasswordReset {
-                        to: email,
-                        token: SecretToken::new(token),
-                    })
-                    .await
-                {
-                    tracing::error!(error = %e, "could not queue a password reset mail");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "could not look up an account"),
+        if let Err(e) = task_state.mailbox.request_reset(&email).await {
+            tracing::error!(error = %e, "could not send a password reset link");
         }
     });
     forgot_sent(&state, &visitor)
@@ -897,7 +838,7 @@ fn forgot_sent(state: &AppState, visitor: &Visitor) -> Result<Response, WebError
         &MessagePage {
             chrome: Chrome::new(state, visitor, "Consultez votre messagerie"),
             paragraphs: vec![
-                "Si cette adresse correspond à un profil, un e-mail vient d'y être envoyé avec un lien pour choisir un nouveau mot de passe (valable une heure).".to_owned(),
+                format!("Si cette adresse correspond à un profil, un e-mail vient d'y être envoyé avec un lien pour choisir un nouveau mot de passe (valable {}).", french_duration(RESET_LINK_VALID)),
                 "Un profil créé avec FranceConnect n'a pas de mot de passe ici : connectez-vous avec FranceConnect.".to_owned(),
             ],
             link: Some(("/connexion".to_owned(), "Retour à la connexion".to_owned())),
@@ -913,26 +854,7 @@ struct ResetPage {
     errors: Vec<String>,
 }
 
-async fn reset_target(
-    state: &AppState,
-    token: &str,
-) -> Result<Option<sand_domain::profile::Profile>, WebError> {
-    let Some(id) = profile_of_token(token) else {
-        return Ok(None);
-    };
-    let Some(hash) = state.ports.profiles.password_hash(id).await? else {
-        return Ok(None);
-    };
-    let now = state.ports.clock.now();
-    if state
-        .signer
-        .open(Purpose::ResetPassword, token, hash.as_str(), now)
-        .is_none()
-    {
-        return Ok(None);
-    }
-    Ok(state.ports.profiles.get(id).await?)
-}
+const RESET_RETRY: (&str, &str) = ("/mot-de-passe-oublie", "Demander un nouveau lien");
 
 #[handler]
 pub async fn reset_form(
@@ -940,12 +862,12 @@ pub async fn reset_form(
     visitor: Data<&Visitor>,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, WebError> {
-    if reset_target(&state, &q.jeton).await?.is_none() {
+    if state.mailbox.reset_target(&q.jeton).await?.is_none() {
         return invalid_link(
             &state,
             &visitor,
             "de changement de mot de passe",
-            ("/mot-de-passe-oublie", "Demander un nouveau lien"),
+            RESET_RETRY,
         );
     }
     page(
@@ -975,14 +897,6 @@ pub async fn reset_submit(
     body: Body,
 ) -> Result<Response, WebError> {
     let form: ResetForm = read_form(body, state.settings.max_body_bytes).await?;
-    let Some(profile) = reset_target(&state, &form.jeton).await? else {
-        return invalid_link(
-            &state,
-            &visitor,
-            "de changement de mot de passe",
-            ("/mot-de-passe-oublie", "Demander un nouveau lien"),
-        );
-    };
     let again = |errors: Vec<String>| {
         page(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -993,39 +907,45 @@ pub async fn reset_submit(
             },
         )
     };
-    let password = match Password::new_for_account(
-        &form.mot_de_passe,
-        &profile.email,
-        &profile.identity.birth_name,
-    ) {
-        Ok(p) if form.mot_de_passe == form.confirmation => p,
-        Ok(_) => {
+    let reset = match state
+        .mailbox
+        .reset_password(&form.jeton, &form.mot_de_passe, &form.confirmation)
+        .await
+    {
+        Ok(reset) => reset,
+        Err(ResetPasswordError::InvalidLink) => {
+            return invalid_link(
+                &state,
+                &visitor,
+                "de changement de mot de passe",
+                RESET_RETRY,
+            );
+        }
+        Err(ResetPasswordError::Mismatch) => {
             return again(vec![
                 "Les deux mots de passe saisis sont différents.".to_owned(),
             ]);
         }
-        Err(e) => return again(vec![password_error(&e)]),
+        Err(ResetPasswordError::Refused(e)) => return again(vec![password_error(&e)]),
+        Err(ResetPasswordError::Unexpected(e)) => return Err(e.into()),
     };
-    let hash = state.ports.hasher.hash(&password).await?;
-    state.ports.profiles.set_password(profile.id, hash).await?;
-    let ended = state.ports.sessions.delete_for_profile(profile.id).await?;
     // the owner proved the mailbox and chose a new password: the account is not slowed
     state
         .limiters
-        .login_cleared(&email_key(profile.email.as_str()));
-    tracing::info!(sessions_ended = ended, "all sessions of the account ended");
+        .login_cleared(&email_key(reset.profile.email.as_str()));
+    tracing::info!(
+        sessions_ended = reset.sessions_ended,
+        "all sessions of the account ended"
+    );
+    if let Some(e) = &reset.notice_not_queued {
+        tracing::warn!(error = %e, "could not queue the notice of a security change");
+    }
     audit::record(
         &state,
         &visitor,
         SecurityEvent::PasswordReset,
-        Subject::Profile(profile.id),
+        Subject::Profile(reset.profile.id),
     );
-    crate::pages::security::notify_security_change(
-        &state,
-        &profile.email,
-        sand_domain::ports::SecurityChange::PasswordReset,
-    )
-    .await;
     page(
         StatusCode::OK,
         &MessagePage {

@@ -15,6 +15,7 @@ use poem::http::{StatusCode, header};
 use poem::web::Data;
 use poem::{Response, Route, get, handler, post};
 use sand_domain::academie::Academie;
+use sand_domain::public_paths;
 
 use crate::state::AppState;
 use crate::web::{Chrome, Visitor, WebError, page};
@@ -166,7 +167,8 @@ fn favicon() -> Response {
         .body(FAVICON)
 }
 
-/// Every page route.
+/// Every page route. The paths that leave the service (in mails, on attestations) come
+/// from the domain's [`public_paths`] table.
 pub(crate) fn routes() -> Route {
     Route::new()
         .at("/", get(public::home))
@@ -174,7 +176,7 @@ pub(crate) fn routes() -> Route {
         .at("/catalogue.csv", get(public::catalogue_csv))
         .at("/catalogue.json", get(public::catalogue_json))
         .at(
-            "/verifier",
+            public_paths::VERIFY,
             get(public::verify_form).post(public::verify_submit),
         )
         .at("/aide", get(help))
@@ -188,7 +190,7 @@ pub(crate) fn routes() -> Route {
         )
         .at("/compte/creer/confirmer", post(account::register_confirm))
         .at(
-            "/compte/confirmer",
+            public_paths::CONFIRM_EMAIL,
             get(account::confirm_email).post(account::confirm_email_submit),
         )
         .at("/compte/renvoyer", post(account::resend_verification))
@@ -206,9 +208,9 @@ pub(crate) fn routes() -> Route {
             "/mot-de-passe-oublie",
             get(account::forgot_form).post(account::forgot_submit),
         )
-        .at("/compte/mot-de-passe", get(account::reset_form))
+        .at(public_paths::RESET_PASSWORD, get(account::reset_form))
         .at("/mot-de-passe/nouveau", post(account::reset_submit))
-        .at("/espace", get(space::dashboard))
+        .at(public_paths::SPACE, get(space::dashboard))
         .at("/espace/diplomes", post(space::attach))
         .at("/espace/diplomes/:id/cle", post(space::renew_key))
         .at(
@@ -216,7 +218,7 @@ pub(crate) fn routes() -> Route {
             get(space::detach_confirm).post(space::detach),
         )
         .at("/espace/diplomes/:id/attestation.pdf", get(space::download))
-        .at("/espace/profil", get(space::profile_page))
+        .at(public_paths::PROFILE, get(space::profile_page))
         .at(
             "/espace/profil/mot-de-passe",
             get(security::password_form).post(security::password_submit),

@@ -773,7 +773,10 @@ async fn the_document_names_the_session_cookie_where_it_is_needed() {
             assert_eq!(declared, path.starts_with("/moi"), "{method} {path}");
             if declared {
                 assert_eq!(operation["security"], serde_json::json!([{"session": []}]));
-                assert!(operation["responses"].get("401").is_some(), "{method} {path}");
+                assert!(
+                    operation["responses"].get("401").is_some(),
+                    "{method} {path}"
+                );
                 secured += 1;
             }
         }
@@ -781,9 +784,18 @@ async fn the_document_names_the_session_cookie_where_it_is_needed() {
     assert_eq!(secured, 6);
     // the cookie the document names is the one the pages set
     let mut camille = app
-        .signed_in("Durand", "Camille Marie", "2003-04-12", "camille@exemple.fr")
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
         .await;
-    assert!(camille.cookies.contains_key(&cookie), "{:?}", camille.cookies.keys());
+    assert!(
+        camille.cookies.contains_key(&cookie),
+        "{:?}",
+        camille.cookies.keys()
+    );
     assert_eq!(camille.get("/api/v1/moi/diplomes").await.status, 200);
     camille.cookies.remove(&cookie);
     assert_eq!(camille.get("/api/v1/moi/diplomes").await.status, 401);

@@ -12,8 +12,6 @@ pub(crate) fn settings() -> MailSettings {
             .unwrap(),
         operator: "Opérateur d'essai".to_owned(),
         public_url: "https://attestations.example.fr/".to_owned(),
-        verify_email_valid_for: "48 heures".to_owned(),
-        password_reset_valid_for: "1 heure".to_owned(),
     }
 }
 
