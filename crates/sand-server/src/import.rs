@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sand_domain::ports::Clock;
 use sand_domain::record::NewRecord;
 use sand_domain::record::import::{
-    BatchProblem, ImportBatch, ImportBatchError, ImportOutcome, ImportStart, SourceProblem,
+    BatchProblem, ImportBatchError, ImportOutcome, ImportRecords, ImportStart, SourceProblem,
 };
 use sand_import::{BatchReader, fingerprint_file, read_manifest};
 use sand_persistence::{RecordWriteAccess, StoreSettings};
@@ -211,7 +211,7 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
             return Ok(ImportStatus::DatabaseUnavailable);
         }
     };
-    let use_case = ImportBatch {
+    let use_case = ImportRecords {
         writer: Arc::new(writer),
         clock: Arc::new(SystemClock),
     };
@@ -375,7 +375,7 @@ fn wait_for_stdin_to_close(chunks: usize) {
 
 #[allow(clippy::too_many_arguments)]
 async fn import_one(
-    use_case: &ImportBatch,
+    use_case: &ImportRecords,
     path: &Path,
     options: &ImportOptions,
     bar: &ProgressBar,

@@ -10,7 +10,7 @@
 //!   [`BatchStaging::commit`]);
 //! - a batch not declared complete is stored but not published.
 //!
-//! Batches stream: [`ImportBatch::start`] checks the header against the stored batch,
+//! Batches stream: [`ImportRecords::start`] checks the header against the stored batch,
 //! then [`ImportRun::push`] checks and stages records chunk by chunk, and
 //! [`ImportRun::finish`] commits only if nothing was wrong. Memory stays bounded: a chunk
 //! of records, plus 16 bytes per record for duplicate detection, and a batch has at most
@@ -399,18 +399,18 @@ pub enum ImportBatchError {
 /// Use case: import a batch. Only the import composition (the `sand import` command)
 /// builds it, since only it holds a [`RecordWriter`].
 #[derive(Clone)]
-pub struct ImportBatch {
+pub struct ImportRecords {
     pub writer: Arc<dyn RecordWriter>,
     pub clock: Arc<dyn Clock>,
 }
 
-impl fmt::Debug for ImportBatch {
+impl fmt::Debug for ImportRecords {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ImportBatch")
+        f.write_str("ImportRecords")
     }
 }
 
-/// How [`ImportBatch::start`] went.
+/// How [`ImportRecords::start`] went.
 #[derive(Debug)]
 pub enum ImportStart {
     /// Nothing to read: the outcome is known from the header.
@@ -438,7 +438,7 @@ impl fmt::Debug for ImportRun {
     }
 }
 
-impl ImportBatch {
+impl ImportRecords {
     /// Checks the header against the stored batch of its scope and opens the staging.
     /// `dry_run` writes nothing at all.
     ///

@@ -58,8 +58,8 @@ fn stored(fingerprint: u8, complete: bool) -> StoredBatch {
     }
 }
 
-fn use_case(writer: MockRecordWriter) -> ImportBatch {
-    ImportBatch {
+fn use_case(writer: MockRecordWriter) -> ImportRecords {
+    ImportRecords {
         writer: Arc::new(writer),
         clock: Arc::new(clock()),
     }
