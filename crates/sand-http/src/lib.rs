@@ -11,7 +11,9 @@
 pub mod api;
 mod api_types;
 pub mod audit;
+pub mod error;
 pub mod error_code;
+mod graduate;
 pub mod hasher;
 pub mod health;
 pub mod limits;

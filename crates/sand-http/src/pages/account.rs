@@ -6,7 +6,7 @@ use std::sync::Arc;
 use askama::Template;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Query};
-use poem::{Body, Response, handler};
+use poem::{Response, handler};
 use sand_attestation::french_date;
 use sand_domain::SecretToken;
 use sand_domain::credentials::{Email, EmailError, Password, PasswordError};
@@ -27,11 +27,12 @@ use time::{Date, Duration};
 
 use super::MessagePage;
 use crate::audit::{self, SecurityEvent, Subject};
+use crate::error::Limited;
 use crate::limits::LoginGate;
 use crate::state::AppState;
 use crate::tokens::Purpose;
 use crate::web::{
-    Chrome, Visitor, WebError, device_cookie_name, end_session, page, read_form, see_other,
+    Chrome, PageForm, Visitor, WebError, device_cookie_name, end_session, page, see_other,
     set_cookie, start_session,
 };
 
@@ -233,9 +234,8 @@ fn confirm_page(
 pub async fn register_submit(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    PageForm(form): PageForm<RegisterForm>,
 ) -> Result<Response, WebError> {
-    let form: RegisterForm = read_form(body, state.settings.max_body_bytes).await?;
     let today = state.ports.clock.now().date();
     match parse_identity(&form, today) {
         Ok((identity, _)) => confirm_page(&state, &visitor, form, &identity, Vec::new()),
@@ -288,9 +288,8 @@ fn check_your_mail(
 pub async fn register_confirm(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    PageForm(form): PageForm<RegisterForm>,
 ) -> Result<Response, WebError> {
-    let form: RegisterForm = read_form(body, state.settings.max_body_bytes).await?;
     let today = state.ports.clock.now().date();
     let (identity, email) = match parse_identity(&form, today) {
         Ok(parsed) => parsed,
@@ -315,7 +314,7 @@ pub async fn register_confirm(
         Err(e) => return confirm_page(&state, &visitor, form, &identity, vec![password_error(&e)]),
     };
     if !state.limiters.account(visitor.client) {
-        return Err(WebError::TooManyRequests);
+        return Err(WebError::TooManyRequests(Limited::Requests));
     }
     let request = CreateProfileRequest {
         identity,
@@ -423,9 +422,8 @@ pub struct ConfirmEmailForm {
 pub async fn confirm_email_submit(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    PageForm(form): PageForm<ConfirmEmailForm>,
 ) -> Result<Response, WebError> {
-    let form: ConfirmEmailForm = read_form(body, state.settings.max_body_bytes).await?;
     let Some(profile) = state.mailbox.confirmation_target(&form.jeton).await? else {
         return invalid_link(&state, &visitor, "de confirmation", CONFIRM_RETRY);
     };
@@ -433,7 +431,7 @@ pub async fn confirm_email_submit(
     let email_key = email_key(profile.email.as_str());
     let now = state.ports.clock.now();
     if state.limiters.login(now, visitor.client, &email_key, false) != LoginGate::Allowed {
-        return Err(WebError::TooManyRequests);
+        return Err(WebError::TooManyRequests(Limited::Requests));
     }
     let refused = || {
         page(
@@ -488,11 +486,10 @@ pub struct EmailForm {
 pub async fn resend_verification(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    PageForm(form): PageForm<EmailForm>,
 ) -> Result<Response, WebError> {
-    let form: EmailForm = read_form(body, state.settings.max_body_bytes).await?;
     if !state.limiters.mail_request(visitor.client) {
-        return Err(WebError::TooManyRequests);
+        return Err(WebError::TooManyRequests(Limited::Requests));
     }
     let email = Email::parse(&form.email).ok();
     let capped = email
@@ -560,15 +557,14 @@ pub async fn login_form(
 pub async fn login_submit(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, WebError> {
-    let form: LoginForm = read_form(body, state.settings.max_body_bytes).await?;
     let email_key = email_key(&form.email);
     let now = state.ports.clock.now();
     let known = known_device(&state, &visitor, &email_key);
     match state.limiters.login(now, visitor.client, &email_key, known) {
         LoginGate::Allowed => {}
-        LoginGate::TooMany => return Err(WebError::TooManyRequests),
+        LoginGate::TooMany => return Err(WebError::TooManyRequests(Limited::Requests)),
         LoginGate::SlowedDown { retry_after_secs } => {
             let mut response = page(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -786,9 +782,8 @@ pub async fn forgot_form(
 pub async fn forgot_submit(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    PageForm(form): PageForm<EmailForm>,
 ) -> Result<Response, WebError> {
-    let form: EmailForm = read_form(body, state.settings.max_body_bytes).await?;
     let email = match Email::parse(&form.email) {
         Ok(email) => email,
         Err(e) => {
@@ -803,7 +798,7 @@ pub async fn forgot_submit(
         }
     };
     if !state.limiters.mail_request(visitor.client) {
-        return Err(WebError::TooManyRequests);
+        return Err(WebError::TooManyRequests(Limited::Requests));
     }
     audit::record(
         &state,
@@ -894,9 +889,8 @@ pub struct ResetForm {
 pub async fn reset_submit(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    PageForm(form): PageForm<ResetForm>,
 ) -> Result<Response, WebError> {
-    let form: ResetForm = read_form(body, state.settings.max_body_bytes).await?;
     let again = |errors: Vec<String>| {
         page(
             StatusCode::UNPROCESSABLE_ENTITY,

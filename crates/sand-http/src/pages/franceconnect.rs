@@ -192,7 +192,7 @@ pub async fn callback(
                     "La connexion avec FranceConnect a échoué. Réessayez dans quelques minutes.",
                 ),
             };
-            tracing::info!(error = %crate::web::error_chain(&e), "FranceConnect login failed");
+            tracing::info!(error = %crate::error::error_chain(&e), "FranceConnect login failed");
             audit::record(
                 &state,
                 &visitor,

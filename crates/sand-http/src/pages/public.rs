@@ -5,18 +5,19 @@ use std::sync::Arc;
 use askama::Template;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Query};
-use poem::{Body, Response, handler};
+use poem::{Response, handler};
 use sand_attestation::french_date;
 use sand_domain::academie::Academie;
 use sand_domain::diploma::DiplomaKind;
 use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
 use serde::Deserialize;
 
+use crate::error::Limited;
 use crate::pages::account::parse_birth_date;
 use crate::present::{Filtered, ShownDiploma, catalogue_entries, entries, verify_error_text};
 use crate::state::AppState;
 use crate::verifying::{self, Checked};
-use crate::web::{Chrome, Visitor, WebError, page, read_form};
+use crate::web::{Chrome, PageForm, Visitor, WebError, page};
 
 /// A demonstration identity shown on the home page of the demo site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,9 +260,8 @@ const BIRTH_DATE_UNREADABLE: &str = "Date de naissance du titulaire : indiquez-l
 pub async fn verify_submit(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    PageForm(form): PageForm<VerifyForm>,
 ) -> Result<Response, WebError> {
-    let form: VerifyForm = read_form(body, state.settings.max_body_bytes).await?;
     let checked_at = french_date(state.ports.clock.now().date());
     let chrome = Chrome::new(&state, &visitor, "Vérifier un diplôme");
     let birth_date = if form.naissance.trim().is_empty() {
@@ -290,7 +290,7 @@ pub async fn verify_submit(
         birth_date_required: false,
     };
     let Checked::Done(result) = verifying::verify(&state, visitor.client, request).await else {
-        return Err(WebError::TooManyRequests);
+        return Err(WebError::TooManyRequests(Limited::Verifications));
     };
     match result {
         Ok(outcome) => {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use askama::Template;
 use poem::http::{StatusCode, header};
 use poem::web::Data;
-use poem::{Body, Response, handler};
+use poem::{Response, handler};
 use sand_domain::credentials::Password;
 use sand_domain::profile::second_factor::{RECOVERY_CODES, RecoveryCodeDigest, TotpSecret};
 use sand_domain::profile::{LoginMethod, Profile, ProfileId};
@@ -20,12 +20,13 @@ use totp_rs::{Algorithm, Builder, Totp};
 
 use super::MessagePage;
 use crate::audit::{self, SecurityEvent, Subject};
+use crate::error::Limited;
 use crate::limits::LoginGate;
 use crate::pages::account::{email_key, signed_in_response};
 use crate::state::AppState;
 use crate::tokens::Purpose;
 use crate::web::{
-    Chrome, Visitor, WebError, page, read_form, second_factor_cookie_name, see_other, set_cookie,
+    Chrome, PageForm, Visitor, WebError, page, second_factor_cookie_name, see_other, set_cookie,
 };
 
 /// How long an offered secret may wait for its first code.
@@ -281,9 +282,8 @@ struct RecoveryCodesPage {
 pub async fn enrol(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    PageForm(form): PageForm<EnrolForm>,
 ) -> Result<Response, WebError> {
-    let form: EnrolForm = read_form(body, state.settings.max_body_bytes).await?;
     let profile = match password_profile(&state, &visitor).await? {
         Ok(profile) => profile,
         Err(response) => return Ok(response),
@@ -371,9 +371,8 @@ pub struct DisableForm {
 pub async fn disable(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    PageForm(form): PageForm<DisableForm>,
 ) -> Result<Response, WebError> {
-    let form: DisableForm = read_form(body, state.settings.max_body_bytes).await?;
     let profile = match password_profile(&state, &visitor).await? {
         Ok(profile) => profile,
         Err(response) => return Ok(response),
@@ -381,7 +380,7 @@ pub async fn disable(
     let key = email_key(profile.email.as_str());
     let now = state.ports.clock.now();
     if state.limiters.login(now, visitor.client, &key, true) != LoginGate::Allowed {
-        return Err(WebError::TooManyRequests);
+        return Err(WebError::TooManyRequests(Limited::Requests));
     }
     // both factors: a stolen session alone cannot take the second one away
     let password_ok = match (
@@ -540,9 +539,8 @@ pub struct CodeForm {
 pub async fn code_submit(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    PageForm(form): PageForm<CodeForm>,
 ) -> Result<Response, WebError> {
-    let form: CodeForm = read_form(body, state.settings.max_body_bytes).await?;
     let Some(profile) = pending_profile(&state, &visitor).await? else {
         return page(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -556,7 +554,7 @@ pub async fn code_submit(
     let key = email_key(profile.email.as_str());
     let now = state.ports.clock.now();
     if state.limiters.login(now, visitor.client, &key, false) != LoginGate::Allowed {
-        return Err(WebError::TooManyRequests);
+        return Err(WebError::TooManyRequests(Limited::Requests));
     }
     let Some(recovery_used) = accept_code(&state, &profile, &form.code).await? else {
         state.limiters.login_failed(now, &key);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use poem::http::StatusCode;
 use poem::web::Data;
-use poem::{Body, Response, handler};
+use poem::{Response, handler};
 use sand_domain::credentials::Password;
 use sand_domain::profile::password::ChangePasswordError;
 use serde::Deserialize;
@@ -15,10 +15,11 @@ use time::OffsetDateTime;
 
 use super::MessagePage;
 use crate::audit::{self, SecurityEvent, Subject};
+use crate::error::Limited;
 use crate::limits::LoginGate;
 use crate::pages::account::{email_key, password_error};
 use crate::state::AppState;
-use crate::web::{Chrome, SignedIn, Visitor, WebError, page, read_form, see_other};
+use crate::web::{Chrome, PageForm, SignedIn, Visitor, WebError, page, see_other};
 
 /// Tells the account's owner, by mail, that how it logs in changed (a change they did
 /// not make must not go unnoticed). The change is made: a mail that cannot be queued is
@@ -104,10 +105,9 @@ pub struct EndSessionForm {
 pub async fn end_one(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    signed_in: SignedIn,
+    PageForm(form): PageForm<EndSessionForm>,
 ) -> Result<Response, WebError> {
-    let signed_in = visitor.require()?.clone();
-    let form: EndSessionForm = read_form(body, state.settings.max_body_bytes).await?;
     let target = state
         .ports
         .sessions
@@ -134,8 +134,8 @@ pub async fn end_one(
 pub async fn end_others(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
+    signed_in: SignedIn,
 ) -> Result<Response, WebError> {
-    let signed_in = visitor.require()?.clone();
     let ended = state
         .ports
         .sessions
@@ -164,8 +164,8 @@ struct PasswordChangePage {
 pub async fn password_form(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
+    signed_in: SignedIn,
 ) -> Result<Response, WebError> {
-    let signed_in = visitor.require()?;
     let Some(profile) = state.ports.profiles.get(signed_in.profile).await? else {
         return Err(WebError::SignIn);
     };
@@ -213,10 +213,9 @@ pub struct PasswordChangeForm {
 pub async fn password_submit(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    signed_in: SignedIn,
+    PageForm(form): PageForm<PasswordChangeForm>,
 ) -> Result<Response, WebError> {
-    let signed_in = visitor.require()?.clone();
-    let form: PasswordChangeForm = read_form(body, state.settings.max_body_bytes).await?;
     let Some(profile) = state.ports.profiles.get(signed_in.profile).await? else {
         return Err(WebError::SignIn);
     };
@@ -225,7 +224,7 @@ pub async fn password_submit(
     let key = email_key(profile.email.as_str());
     let now = state.ports.clock.now();
     if state.limiters.login(now, visitor.client, &key, true) != LoginGate::Allowed {
-        return Err(WebError::TooManyRequests);
+        return Err(WebError::TooManyRequests(Limited::Requests));
     }
     let again = |errors: Vec<String>| {
         page(

@@ -5,26 +5,22 @@ use std::sync::Arc;
 use askama::Template;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path, Query};
-use poem::{Body, Response, handler};
+use poem::{Response, handler};
 use sand_attestation::french_date;
 use sand_domain::academie::Academie;
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
 use sand_domain::link::LinkState;
-use sand_domain::link::attach::{AttachDiplomaError, AttachDiplomaRequest, AttachOutcome};
-use sand_domain::link::attestation::{DownloadAttestationError, DownloadAttestationRequest};
-use sand_domain::link::detach::{DetachDiplomaError, DetachDiplomaRequest};
+use sand_domain::link::attach::AttachOutcome;
 use sand_domain::link::list::MyDiploma;
-use sand_domain::link::renew_key::{RenewKeyError, RenewKeyRequest};
-use sand_domain::profile::delete::DeleteProfileError;
 use sand_domain::profile::{LoginMethod, Profile};
 use serde::Deserialize;
 
 use super::{ConfirmPage, MessagePage};
-use crate::audit::{self, SecurityEvent, Subject};
+use crate::graduate;
 use crate::present::step_text;
 use crate::state::AppState;
 use crate::web::{
-    Chrome, SignedIn, Visitor, WebError, clear_session_cookie, link_id, page, read_form, see_other,
+    Chrome, PageForm, SignedIn, Visitor, WebError, clear_session_cookie, link_id, page, see_other,
 };
 
 /// One attached diploma as the dashboard shows it.
@@ -292,10 +288,9 @@ fn parse_scope(form: &AttachForm) -> Result<DiplomaScope, Vec<String>> {
 pub async fn attach(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
-    body: Body,
+    signed_in: SignedIn,
+    PageForm(form): PageForm<AttachForm>,
 ) -> Result<Response, WebError> {
-    let signed_in = visitor.require()?.clone();
-    let form: AttachForm = read_form(body, state.settings.max_body_bytes).await?;
     let scope = match parse_scope(&form) {
         Ok(scope) => scope,
         Err(errors) => {
@@ -309,25 +304,7 @@ pub async fn attach(
             .await;
         }
     };
-    if !state.limiters.attach(signed_in.profile) {
-        return Err(WebError::TooManyRequests);
-    }
-    let result = state
-        .attach
-        .execute(AttachDiplomaRequest {
-            profile: signed_in.profile,
-            scope,
-        })
-        .await;
-    state.metrics.attach(&result);
-    let outcome = match result {
-        Ok(outcome) => outcome,
-        Err(AttachDiplomaError::ProfileNotFound) => return Err(WebError::SignIn),
-        Err(AttachDiplomaError::KeySpaceExhausted) => {
-            return Err(WebError::unexpected("control key space exhausted"));
-        }
-        Err(AttachDiplomaError::Unexpected(e)) => return Err(e.into()),
-    };
+    let outcome = graduate::attach(&state, &signed_in, scope).await?;
     let what = format!(
         "{} {}, académie {}",
         scope.kind.title(),
@@ -336,7 +313,6 @@ pub async fn attach(
     );
     let (title, summary, steps) = match outcome {
         AttachOutcome::Attached { link, .. } => {
-            tracing::info!(link = %link.id.0, "diploma attached");
             return Ok(see_other(&format!("/espace?avis=rattache#d-{}", link.id.0)));
         }
         AttachOutcome::AlreadyAttachedToYou { .. } => return Ok(see_other("/espace?avis=deja")),
@@ -374,35 +350,20 @@ pub async fn attach(
 #[handler]
 pub async fn renew_key(
     state: Data<&Arc<AppState>>,
-    visitor: Data<&Visitor>,
+    signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let signed_in = visitor.require()?.clone();
-    let link = link_id(&id)?;
-    match state
-        .renew_key
-        .execute(RenewKeyRequest {
-            profile: signed_in.profile,
-            link,
-        })
-        .await
-    {
-        Ok(link) => Ok(see_other(&format!("/espace?avis=cle#d-{}", link.id.0))),
-        Err(RenewKeyError::NotFound) => Err(WebError::NotFound),
-        Err(RenewKeyError::KeySpaceExhausted) => {
-            Err(WebError::unexpected("control key space exhausted"))
-        }
-        Err(RenewKeyError::Unexpected(e)) => Err(e.into()),
-    }
+    let link = graduate::renew_key(&state, &signed_in, link_id(&id)?).await?;
+    Ok(see_other(&format!("/espace?avis=cle#d-{}", link.id.0)))
 }
 
 #[handler]
 pub async fn detach_confirm(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
+    signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let signed_in = visitor.require()?;
     let link = link_id(&id)?;
     let Some(_) = state.ports.links.get_owned(link, signed_in.profile).await? else {
         return Err(WebError::NotFound);
@@ -425,49 +386,28 @@ pub async fn detach_confirm(
 #[handler]
 pub async fn detach(
     state: Data<&Arc<AppState>>,
-    visitor: Data<&Visitor>,
+    signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let signed_in = visitor.require()?.clone();
-    let link = link_id(&id)?;
-    match state
-        .detach
-        .execute(DetachDiplomaRequest {
-            profile: signed_in.profile,
-            link,
-        })
-        .await
-    {
-        Ok(()) => Ok(see_other("/espace?avis=supprime")),
-        Err(DetachDiplomaError::NotFound) => Err(WebError::NotFound),
-        Err(DetachDiplomaError::Unexpected(e)) => Err(e.into()),
-    }
+    graduate::detach(&state, &signed_in, link_id(&id)?).await?;
+    Ok(see_other("/espace?avis=supprime"))
 }
 
 #[handler]
 pub async fn download(
     state: Data<&Arc<AppState>>,
-    visitor: Data<&Visitor>,
+    signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let signed_in = visitor.require()?;
-    let link = link_id(&id)?;
-    match state.download.execute(DownloadAttestationRequest { profile: signed_in.profile, link }).await {
-        Ok(rendered) => Ok(Response::builder()
-            .content_type(rendered.media_type)
-            .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", rendered.file_name.replace(['"', '\\', '\r', '\n'], "")))
-            .body(rendered.bytes)),
-        Err(DownloadAttestationError::NotFound) => Err(WebError::NotFound),
-        Err(DownloadAttestationError::Withdrawn) => page(
-            StatusCode::GONE,
-            &MessagePage {
-                chrome: Chrome::new(&state, &visitor, "Attestation retirée"),
-                paragraphs: vec!["Le service des examens a retiré ce résultat : aucune attestation ne peut plus être produite. Contactez-le pour en savoir plus.".to_owned()],
-                link: Some(("/espace".to_owned(), "Retour à mon espace".to_owned())),
-            },
-        ),
-        Err(DownloadAttestationError::Unexpected(e)) => Err(e.into()),
-    }
+    let rendered = graduate::download(&state, &signed_in, link_id(&id)?).await?;
+    let file_name = rendered.file_name.replace(['"', '\\', '\r', '\n'], "");
+    Ok(Response::builder()
+        .content_type(rendered.media_type)
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        )
+        .body(rendered.bytes))
 }
 
 #[derive(Template)]
@@ -489,10 +429,10 @@ struct ProfilePage {
 pub async fn profile_page(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
+    signed_in: SignedIn,
 ) -> Result<Response, WebError> {
-    let signed_in = visitor.require()?;
-    let profile = current_profile(&state, signed_in).await?;
-    let sessions = crate::pages::security::shown_sessions(&state, signed_in).await?;
+    let profile = current_profile(&state, &signed_in).await?;
+    let sessions = crate::pages::security::shown_sessions(&state, &signed_in).await?;
     page(
         StatusCode::OK,
         &ProfilePage {
@@ -522,8 +462,8 @@ pub async fn profile_page(
 pub async fn delete_profile_confirm(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
+    _signed_in: SignedIn,
 ) -> Result<Response, WebError> {
-    visitor.require()?;
     page(
         StatusCode::OK,
         &ConfirmPage {
@@ -543,21 +483,9 @@ pub async fn delete_profile_confirm(
 pub async fn delete_profile(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
+    signed_in: SignedIn,
 ) -> Result<Response, WebError> {
-    let signed_in = visitor.require()?.clone();
-    match state.delete_profile.execute(signed_in.profile).await {
-        Ok(deleted) => {
-            tracing::info!(links_removed = deleted.links_removed, "profile deleted");
-            audit::record(
-                &state,
-                &visitor,
-                SecurityEvent::ProfileDeleted,
-                Subject::Visitor,
-            );
-        }
-        Err(DeleteProfileError::NotFound) => {}
-        Err(DeleteProfileError::Unexpected(e)) => return Err(e.into()),
-    }
+    graduate::delete_profile(&state, visitor.0, &signed_in).await?;
     let mut anonymous = visitor.clone();
     anonymous.signed_in = None;
     let mut response = page(

@@ -1,0 +1,381 @@
+//! For the signed-in graduate (the pages' session cookie, declared as the security
+//! scheme `session`): their diplomas, attaching one, its key, its attestation, deleting
+//! it, deleting the profile. The same operations as the pages' ([`crate::graduate`]).
+
+use std::sync::Arc;
+
+use poem::Response;
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use sand_domain::diploma::{DiplomaScope, Session};
+use sand_domain::link::LinkState;
+use sand_domain::link::attach::AttachOutcome;
+use sand_domain::link::list::MyDiploma;
+
+use super::{Answer, ApiError, ApiTags, Refusals, StepJson, rfc3339};
+use crate::api_types::{AcademieCode, DiplomaCode};
+use crate::error_code::ErrorCode;
+use crate::graduate;
+use crate::state::AppState;
+use crate::web::{SignedIn, Visitor, WebError, clear_session_cookie, link_id};
+
+/// An attached diploma.
+#[derive(Debug, Object)]
+pub struct MyDiplomaJson {
+    pub id: String,
+    /// Diploma kind code, e.g. `BACG`.
+    pub diplome: String,
+    pub diplome_nom: String,
+    pub session: u16,
+    /// Académie code, e.g. `10`.
+    pub academie: String,
+    pub academie_nom: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub specialite: Option<String>,
+    /// Mention code (`P`, `AB`, `B`, `TB`, `TBF`).
+    #[oai(skip_serializing_if_is_none)]
+    pub mention: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub mention_nom: Option<String>,
+    /// `None` once withdrawn by the exam office.
+    #[oai(skip_serializing_if_is_none)]
+    pub cle: Option<String>,
+    pub cle_depuis: String,
+    pub retire: bool,
+    pub verifications: Vec<VerificationEventJson>,
+}
+
+#[derive(Debug, Object)]
+pub struct VerificationEventJson {
+    pub le: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub organisme: Option<String>,
+}
+
+impl From<&MyDiploma> for MyDiplomaJson {
+    fn from(d: &MyDiploma) -> Self {
+        let withdrawn = !matches!(d.link.state, LinkState::Active);
+        Self {
+            id: d.link.id.0.to_string(),
+            diplome: d.record.scope.kind.code().to_owned(),
+            diplome_nom: d.record.scope.kind.title().to_owned(),
+            session: d.record.scope.session.year(),
+            academie: d.record.scope.academie.code().to_owned(),
+            academie_nom: d.record.scope.academie.name().to_owned(),
+            specialite: d.record.award.speciality.as_ref().map(ToString::to_string),
+            mention: d.record.award.mention.map(|m| m.code().to_owned()),
+            mention_nom: d.record.award.mention.map(|m| m.label().to_owned()),
+            cle: (!withdrawn).then(|| d.link.key.as_str().to_owned()),
+            cle_depuis: rfc3339(d.link.key_issued_at),
+            retire: withdrawn,
+            verifications: d
+                .verifications
+                .iter()
+                .map(|v| VerificationEventJson {
+                    le: rfc3339(v.at),
+                    organisme: v.organisation.as_ref().map(ToString::to_string),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct AttachBody {
+    /// Diploma kind code (`GET /catalogue`), e.g. `BACG`.
+    pub diplome: DiplomaCode,
+    /// The session's year (the service covers 2009 to 2100).
+    #[oai(validator(minimum(value = "2009"), maximum(value = "2100")))]
+    pub session: u16,
+    /// Académie code, e.g. `10` for Lyon.
+    pub academie: AcademieCode,
+}
+
+#[derive(ApiResponse)]
+enum AttachResponse {
+    /// Attached.
+    #[oai(status = 201)]
+    Created(Json<MyDiplomaJson>),
+    /// Already attached to this profile.
+    #[oai(status = 200)]
+    Already(Json<MyDiplomaJson>),
+    /// Not attached (`non_disponible`, `aucune_correspondance`, `service_examens`,
+    /// `supprime_entre_temps`): `etapes` says what to do.
+    #[oai(status = 422)]
+    NotAttached(Json<ApiError>),
+}
+
+#[derive(ApiResponse)]
+enum DeleteMeResponse {
+    /// Deleted (or already gone); the session cookie is cleared.
+    #[oai(status = 204)]
+    Done(#[oai(header = "Set-Cookie")] String),
+}
+
+#[derive(ApiResponse)]
+enum Deleted {
+    /// Deleted.
+    #[oai(status = 204)]
+    Done,
+}
+
+/// A PDF to download, served as `application/pdf` (poem-openapi's `Attachment` says
+/// `application/octet-stream`, which tells a client nothing).
+#[derive(Debug)]
+pub struct PdfDownload {
+    bytes: Vec<u8>,
+    file_name: String,
+}
+
+impl PdfDownload {
+    fn content_disposition(&self) -> String {
+        let safe: String = self
+            .file_name
+            .chars()
+            .filter(|c| !matches!(c, '"' | '\\') && !c.is_control())
+            .collect();
+        format!("attachment; filename=\"{safe}\"")
+    }
+}
+
+impl poem_openapi::payload::Payload for PdfDownload {
+    const CONTENT_TYPE: &'static str = "application/pdf";
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        Binary::<Vec<u8>>::schema_ref()
+    }
+}
+
+impl poem::IntoResponse for PdfDownload {
+    fn into_response(self) -> Response {
+        let disposition = self.content_disposition();
+        Response::builder()
+            .content_type("application/pdf")
+            .header(poem::http::header::CONTENT_DISPOSITION, disposition)
+            .body(self.bytes)
+    }
+}
+
+impl ApiResponse for PdfDownload {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        use poem_openapi::payload::Payload as _;
+        use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses};
+        use poem_openapi::types::Type as _;
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The signed attestation.",
+                status: Some(200),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: Self::CONTENT_TYPE,
+                    schema: Self::schema_ref(),
+                }],
+                headers: vec![MetaHeader {
+                    name: "Content-Disposition".to_owned(),
+                    description: Some("`attachment`, with the file name.".to_owned()),
+                    required: true,
+                    deprecated: false,
+                    schema: String::schema_ref(),
+                }],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut poem_openapi::registry::Registry) {}
+}
+
+/// An empty JSON object (state-changing calls without parameters still take JSON).
+#[derive(Debug, Object)]
+pub struct Empty {}
+
+/// No valid session.
+#[derive(Debug)]
+pub struct SignedInRefusals;
+
+const NOT_SIGNED_IN: (u16, &str) = (401, "Pas de session valide (`non_connecte`).");
+const NO_SUCH_DIPLOMA: (u16, &str) = (
+    404,
+    "Aucun diplôme de ce numéro dans ce profil (`introuvable`).",
+);
+
+impl Refusals for SignedInRefusals {
+    const LIST: &'static [(u16, &'static str)] = &[NOT_SIGNED_IN];
+}
+
+/// No valid session, or too many attempts.
+#[derive(Debug)]
+pub struct AttachRefusals;
+
+impl Refusals for AttachRefusals {
+    const LIST: &'static [(u16, &'static str)] = &[
+        NOT_SIGNED_IN,
+        (
+            429,
+            "Trop de tentatives de rattachement de ce profil (`trop_de_demandes`).",
+        ),
+    ];
+}
+
+/// No valid session, or no such diploma in the profile.
+#[derive(Debug)]
+pub struct OwnDiplomaRefusals;
+
+impl Refusals for OwnDiplomaRefusals {
+    const LIST: &'static [(u16, &'static str)] = &[NOT_SIGNED_IN, NO_SUCH_DIPLOMA];
+}
+
+/// As [`OwnDiplomaRefusals`], or the result withdrawn.
+#[derive(Debug)]
+pub struct AttestationRefusals;
+
+impl Refusals for AttestationRefusals {
+    const LIST: &'static [(u16, &'static str)] = &[
+        NOT_SIGNED_IN,
+        NO_SUCH_DIPLOMA,
+        (
+            410,
+            "Le service des examens a retiré ce résultat (`retire`).",
+        ),
+    ];
+}
+
+/// The signed-in graduate's operations.
+#[derive(Debug)]
+pub struct MeApi;
+
+#[OpenApi]
+impl MeApi {
+    /// My attached diplomas, with their keys and verifications.
+    #[oai(path = "/moi/diplomes", method = "get", tag = "ApiTags::Me")]
+    async fn my_diplomas(
+        &self,
+        state: Data<&Arc<AppState>>,
+        me: SignedIn,
+    ) -> Answer<Json<Vec<MyDiplomaJson>>, SignedInRefusals> {
+        let list = graduate::diplomas(&state, &me).await?;
+        Ok(Json(list.iter().map(MyDiplomaJson::from).collect()))
+    }
+
+    /// Attach a diploma (matched on my identity at exam time).
+    #[oai(path = "/moi/diplomes", method = "post", tag = "ApiTags::Me")]
+    async fn attach(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+        body: Json<AttachBody>,
+        me: SignedIn,
+    ) -> Answer<AttachResponse, AttachRefusals> {
+        // the schema bounds the session as the domain does (a test holds them equal)
+        let session = Session::new(body.session).map_err(|_| WebError::BadRequest)?;
+        let scope = DiplomaScope {
+            kind: body.diplome.0,
+            session,
+            academie: body.academie.0,
+        };
+        let not_attached =
+            |code: ErrorCode, message: &str, steps: &[sand_domain::link::attach::SupportStep]| {
+                AttachResponse::NotAttached(Json(ApiError {
+                    etapes: Some(steps.iter().map(StepJson::from).collect()),
+                    ..ApiError::new(&visitor, code, message.to_owned())
+                }))
+            };
+        Ok(match graduate::attach(&state, &me, scope).await? {
+            // answered from the attach itself: another request of the holder may delete
+            // the link before a re-read would see it
+            AttachOutcome::Attached { link, record } => {
+                AttachResponse::Created(Json(MyDiplomaJson::from(&MyDiploma {
+                    link,
+                    record: *record,
+                    verifications: Vec::new(),
+                })))
+            }
+            AttachOutcome::AlreadyAttachedToYou { link } => {
+                match graduate::diploma(&state, &me, link).await {
+                    Ok(d) => AttachResponse::Already(Json(MyDiplomaJson::from(&d))),
+                    // deleted by another request of the holder in the meantime
+                    Err(WebError::NoSuchDiploma) => not_attached(
+                        ErrorCode::SupprimeEntreTemps,
+                        "Ce diplôme vient d'être supprimé de votre espace par une autre demande : rattachez-le de nouveau.",
+                        &[],
+                    ),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            AttachOutcome::NotInCatalogue { next_steps, .. } => not_attached(
+                ErrorCode::NonDisponible,
+                "Ce diplôme n'est pas disponible dans ce service.",
+                &next_steps,
+            ),
+            AttachOutcome::NoMatch { next_steps, .. } => not_attached(
+                ErrorCode::AucuneCorrespondance,
+                "Aucun résultat de ce diplôme ne porte l'identité de votre profil.",
+                &next_steps,
+            ),
+            AttachOutcome::AmbiguousHomonyms { next_steps, .. }
+            | AttachOutcome::AttachedToAnotherProfile { next_steps, .. } => not_attached(
+                ErrorCode::ServiceExamens,
+                "Ce diplôme ne peut pas être rattaché automatiquement.",
+                &next_steps,
+            ),
+        })
+    }
+
+    /// Delete an attestation: the link goes, the key stops verifying, the record stays.
+    #[oai(path = "/moi/diplomes/:id", method = "delete", tag = "ApiTags::Me")]
+    async fn detach(
+        &self,
+        state: Data<&Arc<AppState>>,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+        me: SignedIn,
+    ) -> Answer<Deleted, OwnDiplomaRefusals> {
+        graduate::detach(&state, &me, link_id(&id)?).await?;
+        Ok(Deleted::Done)
+    }
+
+    /// Draw a new control key; the old one stops verifying at once.
+    #[oai(path = "/moi/diplomes/:id/cle", method = "post", tag = "ApiTags::Me")]
+    async fn renew(
+        &self,
+        state: Data<&Arc<AppState>>,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+        _body: Json<Empty>,
+        me: SignedIn,
+    ) -> Answer<Json<MyDiplomaJson>, OwnDiplomaRefusals> {
+        let link = graduate::renew_key(&state, &me, link_id(&id)?).await?;
+        let renewed = graduate::diploma(&state, &me, link.id).await?;
+        Ok(Json(MyDiplomaJson::from(&renewed)))
+    }
+
+    /// The certified attestation (signed PDF).
+    #[oai(
+        path = "/moi/diplomes/:id/attestation",
+        method = "get",
+        tag = "ApiTags::Me"
+    )]
+    async fn attestation(
+        &self,
+        state: Data<&Arc<AppState>>,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+        me: SignedIn,
+    ) -> Answer<PdfDownload, AttestationRefusals> {
+        let rendered = graduate::download(&state, &me, link_id(&id)?).await?;
+        Ok(PdfDownload {
+            bytes: rendered.bytes,
+            file_name: rendered.file_name,
+        })
+    }
+
+    /// Delete my profile: all personal data and links, at once; a confirmation e-mail.
+    #[oai(path = "/moi", method = "delete", tag = "ApiTags::Me")]
+    async fn delete_me(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+        me: SignedIn,
+    ) -> Answer<DeleteMeResponse, SignedInRefusals> {
+        graduate::delete_profile(&state, visitor.0, &me).await?;
+        Ok(DeleteMeResponse::Done(clear_session_cookie(&state)))
+    }
+}

@@ -1,0 +1,148 @@
+//! The signed-in graduate's operations on their diplomas and profile, as both fronts
+//! (the pages and the API) call them: the limit, the use case, its metrics and security
+//! events, and the one mapping of its errors ([`WebError`]). A front only reads its
+//! input and presents the outcome.
+
+use sand_domain::diploma::DiplomaScope;
+use sand_domain::link::attach::{AttachDiplomaRequest, AttachOutcome};
+use sand_domain::link::attestation::DownloadAttestationRequest;
+use sand_domain::link::detach::DetachDiplomaRequest;
+use sand_domain::link::list::MyDiploma;
+use sand_domain::link::renew_key::RenewKeyRequest;
+use sand_domain::link::{Link, LinkId};
+use sand_domain::ports::RenderedAttestation;
+use sand_domain::profile::delete::{DeleteProfileError, DeletedProfile};
+
+use crate::audit::{self, Requester, SecurityEvent, Subject};
+use crate::error::{Limited, WebError};
+use crate::state::AppState;
+use crate::web::SignedIn;
+
+/// Attaches the diploma of `scope` to the graduate's profile, within the profile's
+/// limit of attempts.
+///
+/// # Errors
+/// [`WebError::TooManyRequests`], or the use case's failure.
+pub(crate) async fn attach(
+    state: &AppState,
+    me: &SignedIn,
+    scope: DiplomaScope,
+) -> Result<AttachOutcome, WebError> {
+    if !state.limiters.attach(me.profile) {
+        return Err(WebError::TooManyRequests(Limited::Attachments));
+    }
+    let result = state
+        .attach
+        .execute(AttachDiplomaRequest {
+            profile: me.profile,
+            scope,
+        })
+        .await;
+    state.metrics.attach(&result);
+    let outcome = result?;
+    if let AttachOutcome::Attached { link, .. } = &outcome {
+        tracing::info!(link = %link.id.0, "diploma attached");
+    }
+    Ok(outcome)
+}
+
+/// Draws a new control key for one of the graduate's diplomas.
+///
+/// # Errors
+/// [`WebError::NoSuchDiploma`], or the use case's failure.
+pub(crate) async fn renew_key(
+    state: &AppState,
+    me: &SignedIn,
+    link: LinkId,
+) -> Result<Link, WebError> {
+    Ok(state
+        .renew_key
+        .execute(RenewKeyRequest {
+            profile: me.profile,
+            link,
+        })
+        .await?)
+}
+
+/// Deletes one of the graduate's attestations (the link; the record stays).
+///
+/// # Errors
+/// [`WebError::NoSuchDiploma`], or the use case's failure.
+pub(crate) async fn detach(state: &AppState, me: &SignedIn, link: LinkId) -> Result<(), WebError> {
+    Ok(state
+        .detach
+        .execute(DetachDiplomaRequest {
+            profile: me.profile,
+            link,
+        })
+        .await?)
+}
+
+/// The signed attestation of one of the graduate's diplomas.
+///
+/// # Errors
+/// [`WebError::NoSuchDiploma`], [`WebError::Withdrawn`], or the use case's failure.
+pub(crate) async fn download(
+    state: &AppState,
+    me: &SignedIn,
+    link: LinkId,
+) -> Result<RenderedAttestation, WebError> {
+    Ok(state
+        .download
+        .execute(DownloadAttestationRequest {
+            profile: me.profile,
+            link,
+        })
+        .await?)
+}
+
+/// The graduate's diplomas, with keys and verifications.
+///
+/// # Errors
+/// The store's failure.
+pub(crate) async fn diplomas(state: &AppState, me: &SignedIn) -> Result<Vec<MyDiploma>, WebError> {
+    Ok(state.list.execute(me.profile).await?)
+}
+
+/// One of the graduate's diplomas, as listed.
+///
+/// # Errors
+/// [`WebError::NoSuchDiploma`] (deleted meanwhile, or never theirs), or the store's
+/// failure.
+pub(crate) async fn diploma(
+    state: &AppState,
+    me: &SignedIn,
+    link: LinkId,
+) -> Result<MyDiploma, WebError> {
+    diplomas(state, me)
+        .await?
+        .into_iter()
+        .find(|d| d.link.id == link)
+        .ok_or(WebError::NoSuchDiploma)
+}
+
+/// Deletes the graduate's profile, recorded as a security event. A profile already
+/// gone (another request deleted it) is not an error: `None`.
+///
+/// # Errors
+/// The use case's failure; then nothing was deleted.
+pub(crate) async fn delete_profile(
+    state: &AppState,
+    requester: &impl Requester,
+    me: &SignedIn,
+) -> Result<Option<DeletedProfile>, WebError> {
+    match state.delete_profile.execute(me.profile).await {
+        Ok(deleted) => {
+            tracing::info!(links_removed = deleted.links_removed, "profile deleted");
+            audit::record(
+                state,
+                requester,
+                SecurityEvent::ProfileDeleted,
+                Subject::Visitor,
+            );
+            Ok(Some(deleted))
+        }
+        Err(DeleteProfileError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

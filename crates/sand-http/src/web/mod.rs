@@ -1,0 +1,114 @@
+//! The web frame and what every handler shares: the frame around every request
+//! (`frame`), sessions and cookies (`session`), CSRF (`csrf`), and the page helpers
+//! (the layout's [`Chrome`], [`page`], [`see_other`], [`read_form`]). Errors are in
+//! [`crate::error`].
+
+mod csrf;
+mod frame;
+mod session;
+
+use askama::Template;
+use poem::Body;
+use poem::Response;
+use poem::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+pub use crate::error::WebError;
+pub(crate) use frame::frame;
+pub use session::{MAX_SESSIONS_PER_ACCOUNT, SignedIn, Visitor, end_session, start_session};
+pub(crate) use session::{
+    clear_session_cookie, device_cookie_name, fc_cookie_name, second_factor_cookie_name,
+    session_cookie_name_for, set_cookie,
+};
+
+use crate::state::AppState;
+
+/// The request's id, in every log line of the request and on every error page.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// What every page's layout needs.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub operator: String,
+    pub demo: bool,
+    pub signed_in: bool,
+    pub csrf: String,
+    pub request_id: String,
+    pub franceconnect: bool,
+    pub title: String,
+}
+
+impl Chrome {
+    #[must_use]
+    pub fn new(state: &AppState, visitor: &Visitor, title: impl Into<String>) -> Self {
+        Self {
+            operator: state.settings.operator_name.clone(),
+            demo: state.settings.demo,
+            signed_in: visitor.signed_in.is_some(),
+            csrf: visitor.csrf.clone(),
+            request_id: visitor.request_id.clone(),
+            franceconnect: state.ports.franceconnect.is_some(),
+            title: title.into(),
+        }
+    }
+}
+
+/// A rendered page with a status.
+///
+/// # Errors
+/// [`WebError::Unexpected`] when the template fails.
+pub fn page(status: StatusCode, template: &impl Template) -> Result<Response, WebError> {
+    let html = template.render().map_err(WebError::unexpected)?;
+    Ok(Response::builder()
+        .status(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+/// A 303 redirect (after a form, or to log in).
+#[must_use]
+pub fn see_other(location: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, location)
+        .finish()
+}
+
+/// Reads an `application/x-www-form-urlencoded` body of at most `limit` bytes.
+///
+/// # Errors
+/// [`WebError::TooLarge`], [`WebError::BadRequest`].
+async fn read_form<T: DeserializeOwned>(body: Body, limit: usize) -> Result<T, WebError> {
+    let bytes = body.into_bytes_limit(limit).await.map_err(|e| match e {
+        poem::error::ReadBodyError::PayloadTooLarge => WebError::TooLarge,
+        _ => WebError::BadRequest,
+    })?;
+    serde_urlencoded::from_bytes(&bytes).map_err(|_| WebError::BadRequest)
+}
+
+/// A diploma link's id from a path: anything else is a diploma the graduate does not have.
+pub(crate) fn link_id(raw: &str) -> Result<sand_domain::link::LinkId, WebError> {
+    uuid::Uuid::try_parse(raw)
+        .map(sand_domain::link::LinkId)
+        .map_err(|_| WebError::NoSuchDiploma)
+}
+
+/// A page form's fields, as a handler takes them: the frame has checked the form's CSRF
+/// token before routing; the body is read within the service's limit (413 beyond it)
+/// and an unreadable form is a 400.
+#[derive(Debug)]
+pub struct PageForm<T>(pub T);
+
+impl<'a, T: DeserializeOwned + Send> poem::FromRequest<'a> for PageForm<T> {
+    async fn from_request(
+        req: &'a poem::Request,
+        body: &mut poem::RequestBody,
+    ) -> poem::Result<Self> {
+        let limit = req
+            .data::<std::sync::Arc<AppState>>()
+            .map_or(0, |state| state.settings.max_body_bytes);
+        let body = body.take().map_err(|_| WebError::BadRequest)?;
+        Ok(Self(read_form(body, limit).await?))
+    }
+}
