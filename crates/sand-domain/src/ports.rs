@@ -812,3 +812,49 @@ pub trait PasswordHasher: Send + Sync {
     /// [`PortError::Unexpected`] only.
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, PortError>;
 }
+
+// ---------------------------------------------------------------------------------------
+// Operations: readiness and the store's figures
+// ---------------------------------------------------------------------------------------
+
+/// Why the service cannot serve requests now (its text is shown to operators and load
+/// balancers: no secret in it).
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("base de données injoignable")]
+    StoreUnreachable(#[source] PortError),
+    #[error("{0} migration(s) en attente")]
+    PendingMigrations(usize),
+}
+
+/// What the store holds, for monitoring. Cheap to compute on any size of data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreFigures {
+    /// Mail waiting to be sent (including retries).
+    pub mail_pending: u64,
+    /// Mail given up after its last attempt.
+    pub mail_abandoned: u64,
+    /// Import batches in the store.
+    pub import_batches: u64,
+    /// Diploma records, as counted by their batches.
+    pub diploma_records: u64,
+    /// When the last batch was imported, if any.
+    pub last_import: Option<OffsetDateTime>,
+}
+
+/// Whether the service's dependencies let it serve, and what the store holds.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ServiceHealth: Send + Sync {
+    /// `Ok(())` when the service can serve.
+    ///
+    /// # Errors
+    /// [`NotReady`], saying why.
+    async fn ready(&self) -> Result<(), NotReady>;
+
+    /// The store's figures.
+    ///
+    /// # Errors
+    /// [`PortError`] when the store does not answer.
+    async fn figures(&self) -> Result<StoreFigures, PortError>;
+}

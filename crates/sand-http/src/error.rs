@@ -1,14 +1,12 @@
 //! Why a request failed, in one place: the typed [`WebError`] every handler returns, the
-//! one mapping of each domain error to it (`From<…> for WebError`), and its two
-//! renderings, an error page in the design or the API's JSON error body — both with the
-//! request id and the stable [`ErrorCode`]. A leaf: it depends on the domain and the
-//! state, never on `pages` or `api`.
+//! one mapping of each domain error to it (`From<…> for WebError`), and what each means
+//! (status, stable [`ErrorCode`], French texts). The frame renders it once, as an error
+//! page in the design or as the API's JSON error body, with the request id. A leaf: it
+//! depends only on the domain and on the error codes.
 
 use std::sync::Arc;
 
-use askama::Template;
-use poem::Response;
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::StatusCode;
 use sand_domain::PortError;
 use sand_domain::link::attach::AttachDiplomaError;
 use sand_domain::link::attestation::DownloadAttestationError;
@@ -17,8 +15,6 @@ use sand_domain::link::renew_key::RenewKeyError;
 use sand_domain::profile::delete::DeleteProfileError;
 
 use crate::error_code::ErrorCode;
-use crate::state::AppState;
-use crate::web::Chrome;
 
 /// What a rate limit refused (the API says which; a page says "too many requests").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +97,7 @@ impl WebError {
     }
 
     /// The status, code and French texts of this error: the one table of them.
-    fn meaning(&self) -> Meaning {
+    pub(crate) fn meaning(&self) -> Meaning {
         let (status, code, title, text) = match self {
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -192,11 +188,13 @@ impl WebError {
     }
 }
 
-struct Meaning {
-    status: StatusCode,
-    code: ErrorCode,
-    title: &'static str,
-    text: &'static str,
+/// What an error means to the one who asked: its status, stable code, and French title
+/// and text (the text is the API's `message` too).
+pub(crate) struct Meaning {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub title: &'static str,
+    pub text: &'static str,
 }
 
 impl From<PortError> for WebError {
@@ -275,78 +273,6 @@ impl poem::error::ResponseError for WebError {
     fn status(&self) -> StatusCode {
         self.meaning().status
     }
-}
-
-/// The API's JSON error body (the schema `ApiError` of the document).
-pub(crate) fn json_error(
-    status: StatusCode,
-    code: ErrorCode,
-    message: &str,
-    request_id: &str,
-) -> Response {
-    let body =
-        serde_json::json!({ "code": code.as_str(), "message": message, "request_id": request_id });
-    Response::builder()
-        .status(status)
-        .content_type("application/json; charset=utf-8")
-        .body(body.to_string())
-}
-
-/// An error page (404, 429, 500…) in the design, with the request id.
-#[derive(Debug, Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    chrome: Chrome,
-    text: &'static str,
-    status: u16,
-}
-
-/// Renders `error` as the API's JSON (`api`) or as a page, logging it once at the level
-/// its meaning deserves: a failure of the service as an error, an outage as a warning,
-/// a refusal not at all (the frame logs the status of every answer).
-pub(crate) fn error_response(
-    state: &AppState,
-    request_id: &str,
-    api: bool,
-    error: &WebError,
-) -> Response {
-    match error {
-        WebError::Unexpected(cause) => tracing::error!(cause = ?cause, "request failed"),
-        WebError::Unavailable(cause) => tracing::warn!(cause = ?cause, "dependency unavailable"),
-        _ => {}
-    }
-    if matches!(error, WebError::SignIn) && !api {
-        return crate::web::see_other("/connexion");
-    }
-    let meaning = error.meaning();
-    if api {
-        let mut response = json_error(meaning.status, meaning.code, meaning.text, request_id);
-        if let WebError::MethodNotAllowed(allow) = error
-            && let Ok(value) = HeaderValue::from_str(allow)
-        {
-            response.headers_mut().insert(header::ALLOW, value);
-        }
-        return response;
-    }
-    let chrome = Chrome {
-        operator: state.settings.operator_name.clone(),
-        demo: state.settings.demo,
-        signed_in: false,
-        csrf: String::new(),
-        request_id: request_id.to_owned(),
-        franceconnect: false,
-        title: meaning.title.to_owned(),
-    };
-    let template = ErrorPage {
-        chrome,
-        text: meaning.text,
-        status: meaning.status.as_u16(),
-    };
-    crate::web::page(meaning.status, &template).unwrap_or_else(|_| {
-        Response::builder()
-            .status(meaning.status)
-            .body(meaning.title)
-    })
 }
 
 #[cfg(test)]

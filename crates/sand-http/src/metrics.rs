@@ -2,15 +2,12 @@
 //! status with their latencies, verifications and attaches by outcome, and figures read
 //! from the store at each scrape (mail outbox depth, import batches).
 //!
-//! Served by [`endpoint`] on a separate, private address (`SAND_METRICS_LISTEN`), never
-//! on the public one.
+//! Served by [`crate::health::metrics_endpoint`] on a separate, private address
+//! (`SAND_METRICS_LISTEN`), never on the public one.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use poem::http::StatusCode;
-use poem::web::Data;
-use poem::{EndpointExt, Response, Route, get, handler};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -18,24 +15,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sand_domain::link::attach::{AttachDiplomaError, AttachOutcome};
+use sand_domain::ports::StoreFigures;
 use sand_domain::verification::{VerifyError, VerifyOutcome};
-
-use crate::state::AppState;
-
-/// What the store says at a scrape.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StoreFigures {
-    /// Mail waiting to be sent (including retries).
-    pub mail_pending: u64,
-    /// Mail given up after its last attempt.
-    pub mail_abandoned: u64,
-    /// Import batches in the store.
-    pub import_batches: u64,
-    /// Diploma records, as counted by their batches.
-    pub diploma_records: u64,
-    /// When the last batch was imported (Unix seconds), if any.
-    pub last_import_unix: Option<i64>,
-}
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -263,7 +244,10 @@ impl Metrics {
         self.mail_abandoned.set(gauge_value(f.mail_abandoned));
         self.import_batches.set(gauge_value(f.import_batches));
         self.diploma_records.set(gauge_value(f.diploma_records));
-        self.last_import.set(f.last_import_unix.unwrap_or(0));
+        self.last_import.set(
+            f.last_import
+                .map_or(0, time::OffsetDateTime::unix_timestamp),
+        );
     }
 
     /// The OpenMetrics text.
@@ -289,33 +273,6 @@ pub fn route_label(pattern: Option<&str>) -> String {
 
 /// The route label of requests no route matched (unknown paths, refused before routing).
 pub const UNMATCHED: &str = "(inconnue)";
-
-#[handler]
-async fn scrape(state: Data<&Arc<AppState>>) -> Response {
-    let figures = state.ports.health.figures().await;
-    if let Err(reason) = &figures {
-        tracing::warn!(reason = %reason, "metrics: the store did not answer");
-    }
-    state.metrics.store(figures.ok());
-    match state.metrics.encode() {
-        Ok(text) => Response::builder()
-            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-            .header("cache-control", "no-store")
-            .body(text),
-        Err(_) => Response::builder()
-            .status(StatusCode::INTERNAL_SERVER_ERROR)
-            .finish(),
-    }
-}
-
-/// The metrics endpoint (`GET /metrics`), to serve on its own private address.
-pub fn endpoint(state: Arc<AppState>) -> poem::endpoint::BoxEndpoint<'static, Response> {
-    Route::new()
-        .at("/metrics", get(scrape))
-        .data(state)
-        .map_to_response()
-        .boxed()
-}
 
 #[cfg(test)]
 mod tests {

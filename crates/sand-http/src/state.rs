@@ -163,7 +163,7 @@ pub struct Ports {
     /// `None` when FranceConnect is not configured (its button is not shown).
     pub franceconnect: Option<Arc<dyn IdentityProvider>>,
     /// What `/health/ready` checks.
-    pub health: Arc<dyn crate::health::HealthCheck>,
+    pub health: Arc<dyn sand_domain::ports::ServiceHealth>,
 }
 
 impl std::fmt::Debug for Ports {

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sand_domain::PortError;
+use sand_domain::ports::{NotReady, ServiceHealth};
 use sand_migration::roles::{self, RoleNames, RolesError};
 use sand_migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -105,15 +106,7 @@ impl StoreSettings {
     }
 }
 
-/// Monitoring figures, see [`Store::figures`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreFigures {
-    pub mail_pending: u64,
-    pub mail_abandoned: u64,
-    pub import_batches: u64,
-    pub diploma_records: u64,
-    pub last_import: Option<time::OffsetDateTime>,
-}
+pub use sand_domain::ports::StoreFigures;
 
 /// An open database and the key protector: makes every storage adapter.
 #[derive(Clone)]
@@ -387,6 +380,18 @@ impl Store {
         })
     }
 
+    /// Whether the store can serve: it answers, with an up-to-date schema.
+    ///
+    /// # Errors
+    /// [`NotReady`].
+    pub async fn ready(&self) -> Result<(), NotReady> {
+        match self.pending_migrations().await {
+            Ok(pending) if pending.is_empty() => Ok(()),
+            Ok(pending) => Err(NotReady::PendingMigrations(pending.len())),
+            Err(e) => Err(NotReady::StoreUnreachable(PortError::unavailable(e))),
+        }
+    }
+
     /// What the connected user may do to records (checked by the web server at start).
     ///
     /// # Errors
@@ -479,5 +484,18 @@ impl Store {
     #[must_use]
     pub fn mail_queue(&self) -> SeaOrmMailQueue {
         SeaOrmMailQueue(self.clone())
+    }
+}
+
+/// The store is what readiness and the monitoring figures depend on (the signing key is
+/// loaded before the server starts, or it would not have started).
+#[async_trait::async_trait]
+impl ServiceHealth for Store {
+    async fn ready(&self) -> Result<(), NotReady> {
+        Store::ready(self).await
+    }
+
+    async fn figures(&self) -> Result<StoreFigures, PortError> {
+        Store::figures(self).await
     }
 }

@@ -510,33 +510,6 @@ fn exam_office_contacts(
     Ok(contacts)
 }
 
-/// Ready when the database answers with an up-to-date schema (the signing key was
-/// loaded before the server started, or it would not have).
-#[derive(Debug)]
-struct StoreHealth(Store);
-
-#[async_trait::async_trait]
-impl sand_http::health::HealthCheck for StoreHealth {
-    async fn ready(&self) -> Result<(), String> {
-        match self.0.pending_migrations().await {
-            Ok(pending) if pending.is_empty() => Ok(()),
-            Ok(pending) => Err(format!("{} migration(s) en attente", pending.len())),
-            Err(_) => Err("base de données injoignable".to_owned()),
-        }
-    }
-
-    async fn figures(&self) -> Result<sand_http::metrics::StoreFigures, String> {
-        let f = self.0.figures().await.map_err(|e| e.to_string())?;
-        Ok(sand_http::metrics::StoreFigures {
-            mail_pending: f.mail_pending,
-            mail_abandoned: f.mail_abandoned,
-            import_batches: f.import_batches,
-            diploma_records: f.diploma_records,
-            last_import_unix: f.last_import.map(time::OffsetDateTime::unix_timestamp),
-        })
-    }
-}
-
 fn demo_people() -> Vec<DemoPerson> {
     sand_import::synthetic::DEMO_PEOPLE
         .iter()
@@ -796,7 +769,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         clock: Arc::new(SystemClock),
         keys: Arc::new(OsKeyGenerator),
         franceconnect: franceconnect(&args, &public_url)?,
-        health: Arc::new(StoreHealth(store.clone())),
+        health: Arc::new(store.clone()),
     };
     let mut settings = WebSettings::new(args.operator.clone(), public_url.clone());
     settings.demo = args.demo;
@@ -912,7 +885,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
                 .and_then(|a| a.as_socket_addr().copied())
                 .ok_or_else(|| config("no local address for the metrics"))?;
             writeln!(out, "Métriques Prometheus sur http://{local}/metrics.")?;
-            let endpoint = sand_http::metrics::endpoint(Arc::clone(&state));
+            let endpoint = sand_http::health::metrics_endpoint(Arc::clone(&state));
             let mut stop = stop_tx.subscribe();
             Some(tokio::spawn(async move {
                 let stopped = async move {

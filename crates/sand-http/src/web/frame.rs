@@ -5,22 +5,23 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use askama::Template;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
 use tracing::Instrument;
 
 use crate::audit::SecurityEvent;
-use crate::error::{WebError, error_response, json_error};
+use crate::error::WebError;
 use crate::error_code::ErrorCode;
 use crate::limits::ClientKey;
 use crate::state::AppState;
 
-use super::RequestId;
 use super::csrf;
 use super::session::{
     Visitor, clear_session_cookie, cookie_value, cookies, device_cookie_name, fc_cookie_name,
     resolve_session, second_factor_cookie_name, session_cookie_name,
 };
+use super::{Chrome, RequestId};
 
 /// What a request is, as the frame sorts it.
 struct Kind {
@@ -333,4 +334,76 @@ fn finish(
         );
     }
     response
+}
+
+/// The API's JSON error body (the schema `ApiError` of the document).
+pub(crate) fn json_error(
+    status: StatusCode,
+    code: ErrorCode,
+    message: &str,
+    request_id: &str,
+) -> Response {
+    let body =
+        serde_json::json!({ "code": code.as_str(), "message": message, "request_id": request_id });
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_string())
+}
+
+/// An error page (404, 429, 500…) in the design, with the request id.
+#[derive(Debug, Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    text: &'static str,
+    status: u16,
+}
+
+/// Renders `error` as the API's JSON (`api`) or as a page, logging it once at the level
+/// its meaning deserves: a failure of the service as an error, an outage as a warning,
+/// a refusal not at all (the frame logs the status of every answer).
+pub(crate) fn error_response(
+    state: &AppState,
+    request_id: &str,
+    api: bool,
+    error: &WebError,
+) -> Response {
+    match error {
+        WebError::Unexpected(cause) => tracing::error!(cause = ?cause, "request failed"),
+        WebError::Unavailable(cause) => tracing::warn!(cause = ?cause, "dependency unavailable"),
+        _ => {}
+    }
+    if matches!(error, WebError::SignIn) && !api {
+        return super::see_other("/connexion");
+    }
+    let meaning = error.meaning();
+    if api {
+        let mut response = json_error(meaning.status, meaning.code, meaning.text, request_id);
+        if let WebError::MethodNotAllowed(allow) = error
+            && let Ok(value) = HeaderValue::from_str(allow)
+        {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        return response;
+    }
+    let chrome = Chrome {
+        operator: state.settings.operator_name.clone(),
+        demo: state.settings.demo,
+        signed_in: false,
+        csrf: String::new(),
+        request_id: request_id.to_owned(),
+        franceconnect: false,
+        title: meaning.title.to_owned(),
+    };
+    let template = ErrorPage {
+        chrome,
+        text: meaning.text,
+        status: meaning.status.as_u16(),
+    };
+    super::page(meaning.status, &template).unwrap_or_else(|_| {
+        Response::builder()
+            .status(meaning.status)
+            .body(meaning.title)
+    })
 }

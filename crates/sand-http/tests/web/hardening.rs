@@ -7,7 +7,8 @@ use crate::support::*;
 
 /// The series the metrics endpoint holds (non-comment lines).
 async fn series(app: &TestApp) -> usize {
-    let metrics = poem::test::TestClient::new(sand_http::metrics::endpoint(app.state.clone()));
+    let metrics =
+        poem::test::TestClient::new(sand_http::health::metrics_endpoint(app.state.clone()));
     let text = metrics
         .get("/metrics")
         .send()

@@ -1365,9 +1365,17 @@ async fn health_endpoints_answer_for_load_balancers() {
     #[derive(Debug)]
     struct Down;
     #[async_trait::async_trait]
-    impl sand_http::health::HealthCheck for Down {
-        async fn ready(&self) -> Result<(), String> {
-            Err("base de données injoignable".to_owned())
+    impl sand_domain::ports::ServiceHealth for Down {
+        async fn ready(&self) -> Result<(), sand_domain::ports::NotReady> {
+            Err(sand_domain::ports::NotReady::StoreUnreachable(
+                sand_domain::PortError::unavailable("connection refused"),
+            ))
+        }
+
+        async fn figures(
+            &self,
+        ) -> Result<sand_domain::ports::StoreFigures, sand_domain::PortError> {
+            Err(sand_domain::PortError::unavailable("connection refused"))
         }
     }
     let down = TestApp::with_health(std::sync::Arc::new(Down)).await;
@@ -1380,7 +1388,8 @@ async fn health_endpoints_answer_for_load_balancers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_requests_verifications_and_attaches_by_outcome() {
     let app = TestApp::new().await;
-    let metrics = poem::test::TestClient::new(sand_http::metrics::endpoint(app.state.clone()));
+    let metrics =
+        poem::test::TestClient::new(sand_http::health::metrics_endpoint(app.state.clone()));
     let mut b = app.browser();
     assert_eq!(b.get("/").await.status, 200);
     assert_eq!(b.get("/nimporte/quoi").await.status, 404);

@@ -167,7 +167,7 @@ impl TestApp {
     }
 
     /// The app with another readiness check.
-    pub async fn with_health(health: Arc<dyn sand_http::health::HealthCheck>) -> Self {
+    pub async fn with_health(health: Arc<dyn sand_domain::ports::ServiceHealth>) -> Self {
         Self::composed_with(|_| {}, None, health, None).await
     }
 
@@ -199,7 +199,7 @@ impl TestApp {
     async fn composed_with(
         configure: impl FnOnce(&mut WebSettings),
         franceconnect: Option<Arc<dyn IdentityProvider>>,
-        health: Arc<dyn sand_http::health::HealthCheck>,
+        health: Arc<dyn sand_domain::ports::ServiceHealth>,
         database: Option<String>,
     ) -> Self {
         let dir = std::env::temp_dir().join(format!("sand-web-{}", uuid::Uuid::new_v4().simple()));
@@ -285,7 +285,7 @@ impl TestApp {
         dir: std::path::PathBuf,
         configure: impl FnOnce(&mut WebSettings),
         franceconnect: Option<Arc<dyn IdentityProvider>>,
-        health: Arc<dyn sand_http::health::HealthCheck>,
+        health: Arc<dyn sand_domain::ports::ServiceHealth>,
     ) -> Self {
         let clock = Arc::new(TestClock(Mutex::new(datetime!(2026-11-24 10:00 UTC))));
         let signing = Arc::new(SigningKeys::demo());
