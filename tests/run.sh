@@ -108,6 +108,10 @@ step "tests (cargo nextest)"
 cargo nextest run --workspace --all-features --locked --no-fail-fast \
     || die "some tests failed"
 
+step "the HTTP suite again, every app on PostgreSQL as the web role"
+SAND_TEST_WEB_DATABASE=postgres cargo nextest run -p sand-http --test web --all-features --locked --no-fail-fast \
+    || die "some HTTP tests failed on PostgreSQL"
+
 step "end to end in a real headless Chromium (tests/e2e: playwright-core, axe-core)"
 ensure_apt_tool chromium chromium
 cargo build -p sand-server --locked || die "could not build the sand binary"

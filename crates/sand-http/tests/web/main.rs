@@ -75,6 +75,20 @@ fn link_of(dashboard: &Page) -> String {
     dashboard.body[start..start + 36].to_owned()
 }
 
+/// The run names the database every app of the suite runs on; the suite runs on it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_suite_runs_on_the_database_the_run_names() {
+    use sea_orm::ConnectionTrait as _;
+    let app = TestApp::new().await;
+    let backend = app.store.connection().get_database_backend();
+    let expected = if on_postgres() {
+        sea_orm::DatabaseBackend::Postgres
+    } else {
+        sea_orm::DatabaseBackend::Sqlite
+    };
+    assert_eq!(backend, expected);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_public_page_answers_in_french_with_the_security_headers() {
     let app = TestApp::new().await;

@@ -126,7 +126,20 @@ async fn apply_batch(store: &Store, records: Vec<NewRecord>, fingerprint: u8) {
     staging.commit(&checked).await.unwrap();
 }
 
-/// The app over a fresh SQLite database.
+/// Whether this run puts every app on PostgreSQL (`SAND_TEST_WEB_DATABASE=postgres`):
+/// the test command runs the whole suite once on SQLite, once on PostgreSQL as the web
+/// role. Any other value but `sqlite` (or none) is refused, not ignored.
+pub fn on_postgres() -> bool {
+    match std::env::var("SAND_TEST_WEB_DATABASE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(std::env::VarError::NotPresent) => false,
+        Ok(other) => panic!("SAND_TEST_WEB_DATABASE={other}: say sqlite or postgres"),
+        Err(e) => panic!("SAND_TEST_WEB_DATABASE: {e}"),
+    }
+}
+
+/// The app over a fresh database: SQLite, or PostgreSQL as the web role when the run
+/// says so ([`on_postgres`]).
 pub struct TestApp {
     pub client: TestClient<BoxEndpoint<'static, Response>>,
     /// The store the app runs on (on PostgreSQL: connected as the web role).
@@ -202,6 +215,9 @@ impl TestApp {
         health: Arc<dyn sand_domain::ports::ServiceHealth>,
         database: Option<String>,
     ) -> Self {
+        if database.is_none() && on_postgres() {
+            return Self::postgres_as_web_role(configure, franceconnect, health).await;
+        }
         let dir = std::env::temp_dir().join(format!("sand-web-{}", uuid::Uuid::new_v4().simple()));
         let url = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("sand.db").display()));
         let mut settings = StoreSettings::new(&url);
@@ -225,6 +241,19 @@ impl TestApp {
     pub async fn on_postgres_as_web_role_with(
         configure: impl FnOnce(&mut WebSettings),
         franceconnect: Option<Arc<dyn IdentityProvider>>,
+    ) -> Self {
+        Self::postgres_as_web_role(
+            configure,
+            franceconnect,
+            Arc::new(sand_http::health::AlwaysReady),
+        )
+        .await
+    }
+
+    async fn postgres_as_web_role(
+        configure: impl FnOnce(&mut WebSettings),
+        franceconnect: Option<Arc<dyn IdentityProvider>>,
+        health: Arc<dyn sand_domain::ports::ServiceHealth>,
     ) -> Self {
         use sea_orm::ConnectionTrait;
         let admin_url = std::env::var("SAND_TEST_POSTGRES_URL")
@@ -268,15 +297,7 @@ impl TestApp {
         .await
         .unwrap();
         let dir = std::env::temp_dir().join(format!("sand-web-{suffix}"));
-        Self::over(
-            store,
-            admin,
-            dir,
-            configure,
-            franceconnect,
-            Arc::new(sand_http::health::AlwaysReady),
-        )
-        .await
+        Self::over(store, admin, dir, configure, franceconnect, health).await
     }
 
     async fn over(
