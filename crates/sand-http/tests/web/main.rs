@@ -78,7 +78,6 @@ fn link_of(dashboard: &Page) -> String {
 /// The run names the database every app of the suite runs on; the suite runs on it.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_suite_runs_on_the_database_the_run_names() {
-    use sea_orm::ConnectionTrait as _;
     let app = TestApp::new().await;
     let backend = app.store.connection().get_database_backend();
     let expected = if on_postgres() {
