@@ -45,12 +45,13 @@ TOML
 # among them), so that a graduate can attach a diploma for the signed-in operations
 (cd "$work" && "$SAND" demo generate --records 2000 --seed 1 --out demo > /dev/null \
     && "$SAND" import --quiet demo > /dev/null) || die "could not import the demonstration records"
-exec 3< <(cd "$work" && SAND_CONFIG=sand.toml exec "$SAND" serve 2> "$work/server.log")
+exec 3< <(cd "$work" && SAND_CONFIG=sand.toml SAND_READY_JSON=true exec "$SAND" serve 2> "$work/server.log")
 server_pid=$!
 address=
+# the machine-readable readiness line (--ready-json) gives the address bound on port 0
 while read -r -u 3 line; do
     case "$line" in
-        "SAND écoute sur http://"*) address=${line#SAND écoute sur http://}; address=${address%% *}; break ;;
+        '{"event":"ready"'*) address=$(printf '%s' "$line" | python3 -c 'import json, sys; print(json.load(sys.stdin)["listen"])'); break ;;
     esac
 done
 [ -n "$address" ] || { cat "$work/server.log" >&2; die "the service did not start"; }

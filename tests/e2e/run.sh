@@ -45,11 +45,12 @@ start_both() { # <attempt>; returns 2 when SAND's port was taken meanwhile
     (cd "$work" && SAND_LISTEN="127.0.0.1:$port" SAND_MAIL_DIR="$work/mail" \
         SAND_FRANCECONNECT_ISSUER="$issuer" SAND_FRANCECONNECT_CLIENT_ID=sand-dev \
         SAND_FRANCECONNECT_CLIENT_SECRET=sand-dev-secret-0123456789abcdefghijklmnopqrstuvwxyz \
-        SAND_LOG=warn exec "$sand" > "$work/sand-stdout-$attempt" 2> "$work/sand.err") &
+        SAND_LOG=warn SAND_READY_JSON=true exec "$sand" > "$work/sand-stdout-$attempt" 2> "$work/sand.err") &
     pids+=("$!")
     exec {sand_out}< "$work/sand-stdout-$attempt"
     while read -r -t 120 line <&"$sand_out"; do
-        if [[ "$line" == "SAND écoute sur"* ]]; then return 0; fi
+        # the machine-readable readiness line (--ready-json)
+        if [[ "$line" == '{"event":"ready"'* ]]; then return 0; fi
     done
     if grep -qi "address already in use\|adresse déjà utilisée" "$work/sand.err"; then
         exec {oidc_in}>&-   # stops this attempt's provider

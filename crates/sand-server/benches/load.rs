@@ -20,7 +20,7 @@
     clippy::panic
 )]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -325,7 +325,8 @@ fn main() {
 
     // the server, as the web role, limits raised for the benchmark
     let web_url = format!("postgres://{web_login}@{}", url.split_once('@').unwrap().1);
-    let mut server = Command::new(env!("CARGO_BIN_EXE_sand"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sand"));
+    command
         .current_dir(&work)
         .args([
             "serve",
@@ -340,23 +341,10 @@ fn main() {
         .args(["--wrong-answers-per-key", "1000000000"])
         .env("SAND_SECRET", SECRET)
         .env("SAND_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(server.stdout.take().unwrap());
-    let address = loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "the server stopped"
-        );
-        if let Some(rest) = line.strip_prefix("SAND écoute sur http://") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let base = format!("http://{address}");
+        .stderr(Stdio::inherit());
+    let served = sand_testkit::serve(command).unwrap_or_else(|e| panic!("the server stopped: {e}"));
+    let base = served.base_url();
+    let mut server = served.child;
     let rss_idle = memory_kib(server.id(), "VmRSS:");
 
     let valid = work.join("valid.lua");

@@ -181,6 +181,11 @@ pub struct ServeArgs {
     /// (keep it private: e.g. 127.0.0.1:9464). Off when unset.
     #[arg(long, env = "SAND_METRICS_LISTEN", value_name = "ADDRESS")]
     pub metrics_listen: Option<String>,
+    /// Once listening, also print one JSON line on standard output for the program that
+    /// started the service (the addresses actually bound, e.g. for port 0):
+    /// `{"event":"ready","listen":"127.0.0.1:PORT","public_url":"…","metrics_listen":null}`.
+    #[arg(long, env = "SAND_READY_JSON")]
+    pub ready_json: bool,
     /// Seconds a request may take to send its header block, from its first byte.
     #[arg(long, env = "SAND_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -861,6 +866,20 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         }
     });
 
+    // Prometheus metrics on their own (private) address; stop with the service
+    let metrics = match &args.metrics_listen {
+        Some(address) => {
+            let acceptor = TcpListener::bind(address.clone()).into_acceptor().await?;
+            let local = acceptor
+                .local_addr()
+                .first()
+                .and_then(|a| a.as_socket_addr().copied())
+                .ok_or_else(|| config("no local address for the metrics"))?;
+            Some((acceptor, local))
+        }
+        None => None,
+    };
+
     writeln!(
         out,
         "SAND écoute sur http://{local} (adresse publique : {public_url})."
@@ -872,32 +891,32 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
             args.mail_dir.display()
         )?;
     }
-    out.flush()?;
+    if let Some((_, address)) = &metrics {
+        writeln!(out, "Métriques Prometheus sur http://{address}/metrics.")?;
+    }
+    if args.ready_json {
+        let ready = serde_json::json!({
+            "event": "ready",
+            "listen": local.to_string(),
+            "public_url": public_url,
+            "metrics_listen": metrics.as_ref().map(|(_, address)| address.to_string()),
+        });
+        writeln!(out, "{ready}")?;
+    }
     tracing::info!(listen = %local, public_url = %public_url, demo = args.demo, "serving");
 
-    // Prometheus metrics on their own (private) address; stop with the service
-    let metrics_task = match &args.metrics_listen {
-        Some(address) => {
-            let acceptor = TcpListener::bind(address.clone()).into_acceptor().await?;
-            let local = acceptor
-                .local_addr()
-                .first()
-                .and_then(|a| a.as_socket_addr().copied())
-                .ok_or_else(|| config("no local address for the metrics"))?;
-            writeln!(out, "Métriques Prometheus sur http://{local}/metrics.")?;
-            let endpoint = sand_http::health::metrics_endpoint(Arc::clone(&state));
-            let mut stop = stop_tx.subscribe();
-            Some(tokio::spawn(async move {
-                let stopped = async move {
-                    let _ = stop.wait_for(|stop| *stop).await;
-                };
-                poem::Server::new_with_acceptor(acceptor)
-                    .run_with_graceful_shutdown(endpoint, stopped, Some(Duration::from_secs(5)))
-                    .await
-            }))
-        }
-        None => None,
-    };
+    let metrics_task = metrics.map(|(acceptor, _)| {
+        let endpoint = sand_http::health::metrics_endpoint(Arc::clone(&state));
+        let mut stop = stop_tx.subscribe();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            };
+            poem::Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(endpoint, stopped, Some(Duration::from_secs(5)))
+                .await
+        })
+    });
     out.flush()?;
 
     let app = sand_http::app(state);

@@ -4,7 +4,7 @@
 #![allow(clippy::panic, clippy::zombie_processes)] // the started child is returned to the caller, which stops it
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,7 +30,8 @@ pub(crate) fn sand(dir: &Path, args: &[&str]) -> std::process::Output {
 /// `sand serve --demo` on `database`, started: (child, address), or its stderr if it
 /// stopped before listening.
 pub(crate) fn serve(dir: &Path, database: &str) -> Result<(Child, String), String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sand"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sand"));
+    command
         .current_dir(dir)
         .args([
             "serve",
@@ -42,35 +43,9 @@ pub(crate) fn serve(dir: &Path, database: &str) -> Result<(Child, String), Strin
         ])
         .args(["--mail-dir", "mail"])
         .env_remove("SAND_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            let mut stderr = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
-            child.wait().unwrap();
-            return Err(stderr);
-        }
-        if let Some(rest) = line.strip_prefix("SAND écoute sur http://") {
-            let address = rest.split_whitespace().next().unwrap().to_owned();
-            // keep draining stdout and stderr so the server never blocks on a full pipe
-            std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-            if let Some(mut stderr) = child.stderr.take() {
-                std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-            }
-            return Ok((child, address));
-        }
-    }
+        .stderr(Stdio::piped());
+    let served = sand_testkit::serve(command)?;
+    Ok((served.child, served.ready.listen))
 }
 
 pub(crate) fn stop(mut child: Child) {

@@ -266,28 +266,21 @@ struct DemoRun {
 /// Runs `sand` alone on a free port, fetches the home page, stops it with SIGTERM and
 /// checks that it stopped cleanly.
 fn serve_demo_once(dir: &std::path::Path) -> DemoRun {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Read, Write};
     let mut child = Command::new(env!("CARGO_BIN_EXE_sand"))
         .current_dir(dir)
         .env_remove("SAND_DATABASE_URL")
         .env("SAND_LISTEN", "127.0.0.1:0")
+        .env("SAND_READY_JSON", "true")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut stdout = String::new();
-    let address = loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "sand stopped early:\n{stdout}"
-        );
-        stdout.push_str(&line);
-        if let Some(rest) = line.strip_prefix("SAND écoute sur http://") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
+    let address = sand_testkit::read_ready(&mut reader, &mut stdout)
+        .unwrap()
+        .listen;
     let mut stream = std::net::TcpStream::connect(&address).unwrap();
     write!(
         stream,
