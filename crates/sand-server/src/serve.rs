@@ -9,11 +9,9 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use sand_attestation::{PdfAttestationRenderer, SigningKeys, VerificationKeys};
-use sand_domain::ports::{MailQueue, SessionStore};
-use sand_http::hasher::Argon2Hasher;
-use sand_http::system::{OsKeyGenerator, SystemClock};
+use sand_domain::ports::MailQueue;
 use sand_http::timeouts::{ConnectionTimeouts, GuardedAcceptor};
-use sand_http::{AppState, DemoPerson, Ports, WebSettings};
+use sand_http::{AppState, DemoPerson, WebSettings};
 use sand_mail::{
     MailSettings, MailTransport, OutboxSender, Security, SenderSettings, TransportConfig,
 };
@@ -760,22 +758,13 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     };
     let renderer = PdfAttestationRenderer::new(issuer, Arc::new(signing))
         .map_err(|e| config(format!("attestation renderer: {e}")))?;
-    let sessions: Arc<dyn SessionStore> = Arc::new(store.sessions());
-    let ports = Ports {
-        records: Arc::new(store.record_reader()),
-        catalogue: Arc::new(store.catalogue()),
-        profiles: Arc::new(store.profiles()),
-        links: Arc::new(store.links()),
-        verification_log: Arc::new(store.verification_log()),
-        sessions: Arc::clone(&sessions),
-        mailer: Arc::new(store.mailer()),
-        renderer: Arc::new(renderer),
-        hasher: Arc::new(Argon2Hasher::new(4)),
-        clock: Arc::new(SystemClock),
-        keys: Arc::new(OsKeyGenerator),
-        franceconnect: franceconnect(&args, &public_url)?,
-        health: Arc::new(store.clone()),
-    };
+    let ports = sand_server::compose::ports(
+        &store,
+        sand_server::compose::Adapters {
+            franceconnect: franceconnect(&args, &public_url)?,
+            ..sand_server::compose::Adapters::new(Arc::new(renderer))
+        },
+    );
     let mut settings = WebSettings::new(args.operator.clone(), public_url.clone());
     settings.demo = args.demo;
     settings.trust_forwarded_for = args.trust_forwarded_for;

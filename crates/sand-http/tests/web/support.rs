@@ -17,8 +17,7 @@ use sand_domain::record::{
     Award, BatchFingerprint, CandidateNumber, NewRecord, RecordHolder, SourceSystem,
 };
 use sand_http::hasher::Argon2Hasher;
-use sand_http::system::OsKeyGenerator;
-use sand_http::{AppState, Ports, RateLimits, WebSettings};
+use sand_http::{AppState, RateLimits, WebSettings};
 use sand_persistence::keys::KeyProtector;
 use sand_persistence::{DatabaseRoles, Store, StoreSettings};
 use time::macros::{date, datetime};
@@ -320,21 +319,17 @@ impl TestApp {
             signing,
         )
         .unwrap();
-        let ports = Ports {
-            records: Arc::new(store.record_reader()),
-            catalogue: Arc::new(store.catalogue()),
-            profiles: Arc::new(store.profiles()),
-            links: Arc::new(store.links()),
-            verification_log: Arc::new(store.verification_log()),
-            sessions: Arc::new(store.sessions()),
-            mailer: Arc::new(store.mailer()),
-            renderer: Arc::new(renderer),
-            hasher: Arc::new(Argon2Hasher::new(2)),
-            clock: clock.clone(),
-            keys: Arc::new(OsKeyGenerator),
-            franceconnect,
-            health,
-        };
+        // wired as `sand serve` wires them; the clock is the test's, hashing cheaper
+        let ports = sand_server::compose::ports(
+            &store,
+            sand_server::compose::Adapters {
+                hasher: Arc::new(Argon2Hasher::new(2)),
+                clock: clock.clone(),
+                franceconnect,
+                health: Some(health),
+                ..sand_server::compose::Adapters::new(Arc::new(renderer))
+            },
+        );
         let mut settings = WebSettings::new("Opérateur de test", "http://localhost");
         settings.limits = RateLimits {
             logins_per_client_per_minute: 1000,
