@@ -57,8 +57,82 @@ pub fn french_duration(duration: time::Duration) -> String {
     format!("{n} {unit}{plural}")
 }
 
+/// How strictly a written date is read (see [`read_date`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateWriting {
+    /// As a person types it in a form: `jj/mm/aaaa`, the day and month of one or two
+    /// digits, separated by `/`, `.` or spaces; or `aaaa-mm-jj` (what date pickers send).
+    Typed,
+    /// As an import file holds it: exactly `JJ/MM/AAAA` or `AAAA-MM-JJ`.
+    Exact,
+    /// ISO 8601 only, `AAAA-MM-JJ` (the API, identity providers' claims).
+    Iso,
+}
+
+/// Reads a date as French people, files and machines write it: (year, month, day), not
+/// yet checked against the calendar (`BirthDate::from_ymd` and `time::Date` do that).
+/// The one date reader: the pages, the API, the import and identity claims use it.
+/// `None` when the text is not a date written as `writing` says.
+#[must_use]
+pub fn read_date(text: &str, writing: DateWriting) -> Option<(i32, u8, u8)> {
+    let text = text.trim();
+    let digits = |s: &str, lengths: std::ops::RangeInclusive<usize>| {
+        lengths.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let (year, month, day, short) = if let Some((y, rest)) = text.split_once('-') {
+        let (m, d) = rest.split_once('-')?;
+        (y, m, d, false)
+    } else {
+        let separators: &[char] = match writing {
+            DateWriting::Iso => return None,
+            DateWriting::Exact => &['/'],
+            DateWriting::Typed => &['/', '.', ' '],
+        };
+        let parts: Vec<&str> = match writing {
+            DateWriting::Typed => text.split(separators).filter(|p| !p.is_empty()).collect(),
+            _ => text.split(separators).collect(),
+        };
+        let [d, m, y] = parts.as_slice() else {
+            return None;
+        };
+        (*y, *m, *d, writing == DateWriting::Typed)
+    };
+    let day_month = if short { 1..=2 } else { 2..=2 };
+    if !(digits(year, 4..=4) && digits(month, day_month.clone()) && digits(day, day_month)) {
+        return None;
+    }
+    Some((year.parse().ok()?, month.parse().ok()?, day.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dates_are_read_as_written_by_people_files_and_machines() {
+        use super::{DateWriting as W, read_date};
+        for (text, writing, expected) in [
+            ("14/07/2003", W::Typed, Some((2003, 7, 14))),
+            ("1/3/2003", W::Typed, Some((2003, 3, 1))),
+            (" 14.07.2003 ", W::Typed, Some((2003, 7, 14))),
+            ("14 07 2003", W::Typed, Some((2003, 7, 14))),
+            ("2003-07-14", W::Typed, Some((2003, 7, 14))),
+            ("14/07/2003", W::Exact, Some((2003, 7, 14))),
+            ("2003-07-14", W::Exact, Some((2003, 7, 14))),
+            ("1/3/2003", W::Exact, None),
+            ("14.07.2003", W::Exact, None),
+            ("2003-07-14", W::Iso, Some((2003, 7, 14))),
+            ("14/07/2003", W::Iso, None),
+            ("2003-7-14", W::Iso, None),
+            ("14/07/03", W::Typed, None),
+            ("2003-07-14-01", W::Iso, None),
+            ("+003-07-14", W::Iso, None),
+            ("", W::Typed, None),
+            ("14/07", W::Typed, None),
+            ("١٤/٠٧/٢٠٠٣", W::Typed, None),
+        ] {
+            assert_eq!(read_date(text, writing), expected, "{text:?} {writing:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -15,6 +15,7 @@ use sand_domain::identity::{
 };
 use sand_domain::record::import::SourceProblem;
 use sand_domain::record::{Award, CandidateNumber, Ine, NewRecord, RecordHolder};
+use sand_domain::text::{DateWriting, read_date};
 use time::Date;
 
 use crate::manifest::Encoding;
@@ -458,28 +459,10 @@ impl<R: Read> BatchReader<R> {
     }
 }
 
-/// `YYYY-MM-DD` or `DD/MM/YYYY`.
+/// `YYYY-MM-DD` or `DD/MM/YYYY`, exactly (the domain's one date reader).
 fn parse_date(text: &str) -> Result<(i32, u8, u8), String> {
-    let unreadable = || format!("« {text} » : date AAAA-MM-JJ ou JJ/MM/AAAA attendue");
-    let parts: Vec<&str> = if text.contains('-') {
-        text.split('-').collect()
-    } else {
-        let mut p: Vec<&str> = text.split('/').collect();
-        p.reverse();
-        p
-    };
-    let [y, m, d] = parts.as_slice() else {
-        return Err(unreadable());
-    };
-    let digits = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
-    if !(digits(y, 4) && digits(m, 2) && digits(d, 2)) {
-        return Err(unreadable());
-    }
-    Ok((
-        y.parse().map_err(|_| unreadable())?,
-        m.parse().map_err(|_| unreadable())?,
-        d.parse().map_err(|_| unreadable())?,
-    ))
+    read_date(text, DateWriting::Exact)
+        .ok_or_else(|| format!("« {text} » : date AAAA-MM-JJ ou JJ/MM/AAAA attendue"))
 }
 
 fn name_reason(e: NameError) -> String {

@@ -7,6 +7,8 @@ use std::fmt;
 
 use time::{Date, Month};
 
+use crate::text::{DateWriting, read_date};
+
 pub use name::{
     BirthName, FirstName, FirstNames, FirstNamesError, MAX_FIRST_NAMES, MAX_NAME_CHARS, NameError,
     SEPARATOR, UsageName, compact_key, normalize,
@@ -59,32 +61,21 @@ impl BirthDate {
         Self::new(date, today)
     }
 
-    /// Parses an ISO 8601 calendar date, `YYYY-MM-DD`.
+    /// Reads a birth date written as `writing` says ([`crate::text::read_date`]).
     ///
     /// # Errors
     /// [`BirthDateError::Unreadable`] or the errors of [`BirthDate::from_ymd`].
-    pub fn parse_iso(text: &str, today: Date) -> Result<Self, BirthDateError> {
-        let text = text.trim();
-        let bytes = text.as_bytes();
-        let well_formed = bytes.len() == 10
-            && bytes[4] == b'-'
-            && bytes[7] == b'-'
-            && bytes
-                .iter()
-                .enumerate()
-                .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-        if !well_formed {
-            return Err(BirthDateError::Unreadable);
-        }
-        let number = |range: std::ops::Range<usize>| -> Result<u32, BirthDateError> {
-            text.get(range)
-                .and_then(|s| s.parse().ok())
-                .ok_or(BirthDateError::Unreadable)
-        };
-        let year = i32::try_from(number(0..4)?).map_err(|_| BirthDateError::Unreadable)?;
-        let month = u8::try_from(number(5..7)?).map_err(|_| BirthDateError::Unreadable)?;
-        let day = u8::try_from(number(8..10)?).map_err(|_| BirthDateError::Unreadable)?;
+    pub fn parse(text: &str, writing: DateWriting, today: Date) -> Result<Self, BirthDateError> {
+        let (year, month, day) = read_date(text, writing).ok_or(BirthDateError::Unreadable)?;
         Self::from_ymd(year, month, day, today)
+    }
+
+    /// Parses an ISO 8601 calendar date, `YYYY-MM-DD`.
+    ///
+    /// # Errors
+    /// As [`BirthDate::parse`].
+    pub fn parse_iso(text: &str, today: Date) -> Result<Self, BirthDateError> {
+        Self::parse(text, DateWriting::Iso, today)
     }
 
     #[must_use]

@@ -20,7 +20,7 @@ use sand_domain::profile::mailbox::{
 };
 use sand_domain::profile::sign_in::LogInError;
 use sand_domain::public_paths;
-use sand_domain::text::french_duration;
+use sand_domain::text::{DateWriting, french_duration};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::{Date, Duration};
@@ -73,28 +73,6 @@ struct RegisterConfirmPage {
     shown_name: String,
     shown_first_names: String,
     shown_birth_date: String,
-}
-
-/// `jj/mm/aaaa` (what people type) or `aaaa-mm-jj` (what date pickers send).
-pub(crate) fn parse_birth_date(text: &str, today: Date) -> Result<BirthDate, BirthDateError> {
-    let text = text.trim();
-    if text.contains('-') {
-        return BirthDate::parse_iso(text, today);
-    }
-    let parts: Vec<&str> = text
-        .split(['/', '.', ' '])
-        .filter(|p| !p.is_empty())
-        .collect();
-    let [d, m, y] = parts.as_slice() else {
-        return Err(BirthDateError::Unreadable);
-    };
-    if y.len() != 4 || d.len() > 2 || m.len() > 2 {
-        return Err(BirthDateError::Unreadable);
-    }
-    let (Ok(d), Ok(m), Ok(y)) = (d.parse::<u8>(), m.parse::<u8>(), y.parse::<i32>()) else {
-        return Err(BirthDateError::Unreadable);
-    };
-    BirthDate::from_ymd(y, m, d, today)
 }
 
 pub(crate) fn name_error(field: &str, e: &NameError) -> String {
@@ -162,7 +140,7 @@ fn parse_identity(form: &RegisterForm, today: Date) -> Result<(Identity, Email),
     let first_names = FirstNames::parse_text(&form.prenoms)
         .map_err(|e| errors.push(first_names_error(&e)))
         .ok();
-    let birth_date = parse_birth_date(&form.naissance, today)
+    let birth_date = BirthDate::parse(&form.naissance, DateWriting::Typed, today)
         .map_err(|e| errors.push(birth_date_error(&e)))
         .ok();
     let email = Email::parse(&form.email)

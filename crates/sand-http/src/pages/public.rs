@@ -9,11 +9,12 @@ use poem::{Response, handler};
 use sand_attestation::french_date;
 use sand_domain::academie::Academie;
 use sand_domain::diploma::DiplomaKind;
+use sand_domain::identity::BirthDate;
+use sand_domain::text::DateWriting;
 use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
 use serde::Deserialize;
 
 use crate::error::Limited;
-use crate::pages::account::parse_birth_date;
 use crate::present::{Filtered, ShownDiploma, catalogue_entries, entries, verify_error_text};
 use crate::state::AppState;
 use crate::verifying::{self, Checked};
@@ -267,7 +268,11 @@ pub async fn verify_submit(
     let birth_date = if form.naissance.trim().is_empty() {
         None
     } else {
-        match parse_birth_date(&form.naissance, state.ports.clock.now().date()) {
+        match BirthDate::parse(
+            &form.naissance,
+            DateWriting::Typed,
+            state.ports.clock.now().date(),
+        ) {
             Ok(date) => Some(date),
             Err(_) => {
                 return page(
