@@ -119,6 +119,21 @@ pub struct RecordHolder {
     pub ine: Option<Ine>,
 }
 
+impl RecordHolder {
+    /// The verification's name rule: the name a verifier typed is the holder's birth
+    /// name or usage name, compared without accents, case, spaces or punctuation
+    /// (`Lefèvre` is `LEFEVRE`, `Saint-Just` is `saint just`).
+    #[must_use]
+    pub fn answers_to(&self, typed: &crate::identity::BirthName) -> bool {
+        let typed = crate::identity::compact_key(typed.as_str());
+        self.identity.birth_name.match_key() == typed
+            || self
+                .usage_name
+                .as_ref()
+                .is_some_and(|usage| crate::identity::compact_key(usage.as_str()) == typed)
+    }
+}
+
 /// What was awarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Award {

@@ -13,7 +13,7 @@ use crate::academie::ExamOffice;
 use crate::control_key::{ControlKey, ControlKeyError};
 use crate::diploma::DiplomaScope;
 use crate::error::PortError;
-use crate::identity::{BirthDate, BirthName, FirstNames, NameError, UsageName, compact_key};
+use crate::identity::{BirthDate, BirthName, FirstNames, NameError, UsageName};
 use crate::link::LinkId;
 use crate::ports::{
     Clock, LinkRepository, Mail, Mailer, ProfileRepository, RecordReader, VerificationLog,
@@ -171,7 +171,7 @@ impl VerifyAttestation {
     /// [`VerifyError`] for malformed input or infrastructure failure.
     pub async fn execute(&self, request: VerifyRequest) -> Result<VerifyOutcome, VerifyError> {
         let key = ControlKey::parse(&request.key)?;
-        let typed_name = compact_key(BirthName::parse(&request.holder_name)?.as_str());
+        let typed_name = BirthName::parse(&request.holder_name)?;
         let organisation = Organisation::parse(&request.organisation)?;
         if request.birth_date_required && request.birth_date.is_none() {
             return Err(VerifyError::BirthDateRequired);
@@ -187,11 +187,7 @@ impl VerifyAttestation {
             return Ok(VerifyOutcome::NotValid);
         };
         let holder = &record.holder;
-        let name_matches = holder.identity.birth_name.match_key() == typed_name
-            || holder
-                .usage_name
-                .as_ref()
-                .is_some_and(|usage| compact_key(usage.as_str()) == typed_name);
+        let name_matches = holder.answers_to(&typed_name);
         let birth_date_matches = request
             .birth_date
             .is_none_or(|typed| typed == holder.identity.birth_date);
