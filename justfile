@@ -18,12 +18,13 @@ test:
 quick *FILTER:
     cargo nextest run --workspace --all-features {{FILTER}}
 
-# Formatting check, clippy, licences and the domain's purity.
+# Formatting check, clippy, licences, the domain's purity and the module graph.
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --all-features -- -D warnings
     cargo deny check licenses bans sources
     bash tests/check-domain-purity.sh
+    python3 tests/check-module-graph.py
 
 # Format the code.
 fmt:

@@ -96,6 +96,9 @@ cargo deny --locked --offline check advisories || die "cargo deny found a known 
 step "the domain depends on no I/O crate"
 bash tests/check-domain-purity.sh || die "sand-domain depends on an I/O crate"
 
+step "no circle between the files of a crate, the web fronts apart"
+python3 tests/check-module-graph.py || die "the module graph has a circle, or a web front reaches into the other"
+
 step "PostgreSQL for the tests"
 # shellcheck source=tests/postgres.sh
 source tests/postgres.sh

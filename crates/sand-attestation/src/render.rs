@@ -14,8 +14,9 @@ use sand_domain::PortError;
 use sand_domain::ports::{Attestation, AttestationRenderer, RenderedAttestation};
 use tracing::instrument;
 
+pub use crate::error::RenderError;
 use crate::keys::SigningKeys;
-use crate::payload::{Facts, PayloadError, SignedFacts};
+use crate::payload::{Facts, SignedFacts};
 use crate::verify;
 
 /// Who issues the attestations, from configuration.
@@ -26,19 +27,6 @@ pub struct Issuer {
     /// The public verification page, printed and opened by the QR code
     /// (e.g. `https://attestations.example.fr/verifier`).
     pub verification_url: String,
-}
-
-/// Why a document could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    #[error(transparent)]
-    Payload(#[from] PayloadError),
-    #[error("the embedded font cannot be read")]
-    Font,
-    #[error("the QR code cannot hold the verification address: {0}")]
-    Qr(String),
-    #[error("the PDF cannot be written: {0}")]
-    Pdf(String),
 }
 
 const PAGE_WIDTH: f32 = 595.28;

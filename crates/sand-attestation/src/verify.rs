@@ -13,9 +13,9 @@
 use lopdf::{Dictionary, Object, StringFormat};
 use sha2::{Digest, Sha256};
 
+use crate::error::RenderError;
 use crate::keys::{KeyId, SigningKeys, VerificationKeys};
 use crate::payload::{Facts, FactsError, SignedFacts};
-use crate::render::RenderError;
 
 const DOCUMENT_CONTEXT: &[u8] = b"SAND attestation document v1\n";
 const DOCUMENT_SIGNATURE: &[u8] = b"/SandDocumentSignature";

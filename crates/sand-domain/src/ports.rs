@@ -18,9 +18,9 @@ use crate::error::PortError;
 use crate::identity::IdentityKey;
 use crate::link::{Link, LinkId, NewLink};
 use crate::profile::{FranceConnectSubject, NewProfile, Profile, ProfileId};
-use crate::record::import::{ApplyReport, BatchHeader, CheckedBatch};
+use crate::record::batch::{ApplyReport, BatchHeader, CheckedBatch};
 use crate::record::{BatchId, DiplomaRecord, ImportBatch, NewRecord, RecordId};
-use crate::verification::{NewVerificationEvent, VerificationEvent};
+use crate::verification::event::{NewVerificationEvent, VerificationEvent};
 
 // ---------------------------------------------------------------------------------------
 // Records: read side (web) and write side (import only)

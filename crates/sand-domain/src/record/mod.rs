@@ -2,6 +2,7 @@
 //! offices' systems. Nothing on the web side can create, change or delete a record: the
 //! web side only ever holds a [`crate::ports::RecordReader`].
 
+pub mod batch;
 pub mod import;
 
 use std::fmt;

@@ -9,11 +9,8 @@ use poem::web::{Data, Query};
 use poem::{Response, handler};
 use sand_attestation::french_date;
 use sand_domain::SecretToken;
-use sand_domain::credentials::{Email, EmailError, Password, PasswordError};
-use sand_domain::identity::{
-    BirthDate, BirthDateError, BirthName, FirstNames, FirstNamesError, Identity, NameError,
-};
-use sand_domain::profile::ProfileId;
+use sand_domain::credentials::{Email, Password};
+use sand_domain::identity::{BirthDate, BirthName, FirstNames, Identity};
 use sand_domain::profile::create::{CreateProfileError, CreateProfileRequest};
 use sand_domain::profile::mailbox::{
     CONFIRMATION_LINK_VALID, ConfirmEmailError, RESET_LINK_VALID, ResetPasswordError,
@@ -22,19 +19,18 @@ use sand_domain::profile::sign_in::LogInError;
 use sand_domain::public_paths;
 use sand_domain::text::{DateWriting, french_duration};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use time::{Date, Duration};
+use time::Date;
 
 use super::MessagePage;
+use super::form_errors::{
+    birth_date_error, email_error, first_names_error, name_error, password_error,
+};
+use super::known_device::{email_key, known_device, signed_in_response, slowed_message};
 use crate::audit::{self, SecurityEvent, Subject};
 use crate::error::Limited;
 use crate::limits::LoginGate;
 use crate::state::AppState;
-use crate::tokens::Purpose;
-use crate::web::{
-    Chrome, PageForm, Visitor, WebError, device_cookie_name, end_session, page, see_other,
-    set_cookie, start_session,
-};
+use crate::web::{Chrome, PageForm, Visitor, WebError, end_session, page, see_other};
 
 // ---------------------------------------------------------------------------------------
 // Create an account
@@ -73,63 +69,6 @@ struct RegisterConfirmPage {
     shown_name: String,
     shown_first_names: String,
     shown_birth_date: String,
-}
-
-pub(crate) fn name_error(field: &str, e: &NameError) -> String {
-    match e {
-        NameError::Empty => format!("{field} : ce champ est obligatoire."),
-        NameError::TooLong { max } => format!("{field} : {max} caractères au plus."),
-        NameError::ForbiddenCharacter(c) => {
-            format!(
-                "{field} : le caractère « {} » n'est pas admis dans un nom.",
-                c.escape_default()
-            )
-        }
-        NameError::NoLetter => format!("{field} : indiquez au moins une lettre."),
-    }
-}
-
-fn first_names_error(e: &FirstNamesError) -> String {
-    match e {
-        FirstNamesError::Missing => "Prénoms : indiquez au moins un prénom.".to_owned(),
-        FirstNamesError::TooMany { max } => format!("Prénoms : {max} prénoms au plus."),
-        FirstNamesError::Invalid { position, source } => {
-            name_error(&format!("Prénom n° {position}"), source)
-        }
-    }
-}
-
-fn birth_date_error(e: &BirthDateError) -> String {
-    match e {
-        BirthDateError::Unreadable => {
-            "Date de naissance : écrivez-la sous la forme jj/mm/aaaa, par exemple 14/07/2003."
-        }
-        BirthDateError::NotACalendarDate => "Date de naissance : cette date n'existe pas.",
-        BirthDateError::TooEarly => {
-            "Date de naissance : elle doit être postérieure au 1er janvier 1900."
-        }
-        BirthDateError::InTheFuture => "Date de naissance : elle ne peut pas être dans le futur.",
-    }
-    .to_owned()
-}
-
-pub(crate) fn email_error(e: &EmailError) -> String {
-    match e {
-        EmailError::Empty => "Adresse e-mail : ce champ est obligatoire.",
-        EmailError::TooLong => "Adresse e-mail : 254 caractères au plus.",
-        EmailError::Malformed => "Adresse e-mail : elle doit avoir la forme nom@domaine.fr.",
-    }
-    .to_owned()
-}
-
-pub(crate) fn password_error(e: &PasswordError) -> String {
-    match e {
-        PasswordError::TooShort => "Mot de passe : 12 caractères au moins.",
-        PasswordError::TooLong => "Mot de passe : 256 caractères au plus.",
-        PasswordError::TooWeak => "Mot de passe : trop simple ou trop courant. Choisissez par exemple une phrase de plusieurs mots.",
-        PasswordError::ContainsPersonalData => "Mot de passe : il ne doit contenir ni votre nom ni votre adresse e-mail.",
-    }
-    .to_owned()
 }
 
 fn parse_identity(form: &RegisterForm, today: Date) -> Result<(Identity, Email), Vec<String>> {
@@ -630,67 +569,6 @@ pub async fn login_submit(
         Err(LogInError::Unexpected(e)) => Err(e.into()),
     }
 }
-
-/// How the limits know an account: its address as typed, trimmed and lower-cased.
-pub(crate) fn email_key(typed: &str) -> String {
-    typed.trim().to_lowercase().chars().take(254).collect()
-}
-
-/// What the known-device cookie holds for an account: a digest of its address.
-fn device_data(email_key: &str) -> String {
-    hex::encode(Sha256::digest(email_key.as_bytes()))
-}
-
-/// Whether this browser signed in to the account `email_key` before.
-fn known_device(state: &AppState, visitor: &Visitor, email_key: &str) -> bool {
-    let now = state.ports.clock.now();
-    visitor
-        .known_device
-        .as_deref()
-        .and_then(|token| state.signer.open(Purpose::KnownDevice, token, "", now))
-        .is_some_and(|data| data == device_data(email_key))
-}
-
-fn slowed_message(retry_after_secs: u64) -> String {
-    format!(
-        "Par sécurité, après de nombreuses tentatives infructueuses sur ce compte, une tentative n'est possible que toutes les quelques secondes depuis un appareil qui ne s'y est jamais connecté. Réessayez dans {retry_after_secs} s, ou choisissez un nouveau mot de passe avec « Mot de passe oublié »."
-    )
-}
-
-/// Signed in: a new session, the known-device cookie for this account, to the space.
-pub(crate) async fn signed_in_response(
-    state: &AppState,
-    visitor: &Visitor,
-    profile: ProfileId,
-    email_key: &str,
-) -> Result<Response, WebError> {
-    let cookie = start_session(state, visitor, profile, None).await?;
-    let expires = state.ports.clock.now() + KNOWN_DEVICE_VALID;
-    let device = state
-        .signer
-        .sign(Purpose::KnownDevice, &device_data(email_key), "", expires);
-    let mut response = see_other("/espace");
-    let headers = response.headers_mut();
-    headers.append(
-        header::SET_COOKIE,
-        cookie.parse().map_err(WebError::unexpected)?,
-    );
-    headers.append(
-        header::SET_COOKIE,
-        set_cookie(
-            state,
-            device_cookie_name(state),
-            &device,
-            Some(KNOWN_DEVICE_VALID.whole_seconds()),
-        )
-        .parse()
-        .map_err(WebError::unexpected)?,
-    );
-    Ok(response)
-}
-
-/// How long a browser stays known to an account after signing in to it.
-const KNOWN_DEVICE_VALID: Duration = Duration::days(365);
 
 #[handler]
 pub async fn logout(

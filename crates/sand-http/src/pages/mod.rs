@@ -2,7 +2,9 @@
 //! stylesheet are the theme seam (templates/base.html, static/sand.css).
 
 pub mod account;
+mod form_errors;
 pub mod franceconnect;
+mod known_device;
 pub mod public;
 pub mod second_factor;
 pub mod security;

@@ -19,10 +19,10 @@ use time::Duration;
 use totp_rs::{Algorithm, Builder, Totp};
 
 use super::MessagePage;
+use super::known_device::{email_key, signed_in_response};
 use crate::audit::{self, SecurityEvent, Subject};
 use crate::error::Limited;
 use crate::limits::LoginGate;
-use crate::pages::account::{email_key, signed_in_response};
 use crate::state::AppState;
 use crate::tokens::Purpose;
 use crate::web::{

@@ -14,10 +14,11 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::MessagePage;
+use super::form_errors::password_error;
+use super::known_device::email_key;
 use crate::audit::{self, SecurityEvent, Subject};
 use crate::error::Limited;
 use crate::limits::LoginGate;
-use crate::pages::account::{email_key, password_error};
 use crate::state::AppState;
 use crate::web::{Chrome, PageForm, SignedIn, Visitor, WebError, page, see_other};
 

@@ -1,8 +1,13 @@
 use super::*;
 use crate::academie::Academie;
+use crate::academie::ExamOfficeError;
+use crate::diploma::DiplomaScope;
 use crate::diploma::{DiplomaKind, Session};
 use crate::ports::{MockBatchStaging, MockRecordWriter};
-use crate::record::{Award, CandidateNumber, ImportBatch as StoredBatch, RecordHolder};
+use crate::record::{
+    Award, BatchFingerprint, CandidateNumber, ImportBatch as StoredBatch, RecordHolder,
+    SourceSystem,
+};
 use crate::testing::*;
 use time::macros::{date, datetime};
 
@@ -301,7 +306,7 @@ fn records_beyond_the_limit_are_refused_once_and_no_longer_remembered() {
     }
     // a duplicate beyond the limit is not tracked: memory stays bounded
     checker.check(&new_record(7, "C0"));
-    assert_eq!(checker.seen.len(), 3);
+    assert_eq!(checker.remembered(), 3);
     let invalid = checker.finish().unwrap_err();
     assert_eq!(
         invalid.problems,
