@@ -14,7 +14,7 @@ use sand_domain::link::LinkState;
 use sand_domain::link::attach::AttachOutcome;
 use sand_domain::link::list::MyDiploma;
 
-use super::{Answer, ApiError, ApiTags, Refusals, StepJson, rfc3339};
+use super::{Answer, ApiError, ApiTags, AwardJson, Refusals, StepJson, rfc3339};
 use crate::api_types::{AcademieCode, DiplomaCode};
 use crate::error_code::ErrorCode;
 use crate::graduate;
@@ -25,20 +25,9 @@ use crate::web::{SignedIn, Visitor, WebError, clear_session_cookie, link_id};
 #[derive(Debug, Object)]
 pub struct MyDiplomaJson {
     pub id: String,
-    /// Diploma kind code, e.g. `BACG`.
-    pub diplome: String,
-    pub diplome_nom: String,
-    pub session: u16,
-    /// Académie code, e.g. `10`.
-    pub academie: String,
-    pub academie_nom: String,
-    #[oai(skip_serializing_if_is_none)]
-    pub specialite: Option<String>,
-    /// Mention code (`P`, `AB`, `B`, `TB`, `TBF`).
-    #[oai(skip_serializing_if_is_none)]
-    pub mention: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
-    pub mention_nom: Option<String>,
+    /// What was awarded.
+    #[oai(flatten)]
+    pub award: AwardJson,
     /// `None` once withdrawn by the exam office.
     #[oai(skip_serializing_if_is_none)]
     pub cle: Option<String>,
@@ -59,14 +48,7 @@ impl From<&MyDiploma> for MyDiplomaJson {
         let withdrawn = !matches!(d.link.state, LinkState::Active);
         Self {
             id: d.link.id.0.to_string(),
-            diplome: d.record.scope.kind.code().to_owned(),
-            diplome_nom: d.record.scope.kind.title().to_owned(),
-            session: d.record.scope.session.year(),
-            academie: d.record.scope.academie.code().to_owned(),
-            academie_nom: d.record.scope.academie.name().to_owned(),
-            specialite: d.record.award.speciality.as_ref().map(ToString::to_string),
-            mention: d.record.award.mention.map(|m| m.code().to_owned()),
-            mention_nom: d.record.award.mention.map(|m| m.label().to_owned()),
+            award: AwardJson::of(&d.record.scope, &d.record.award),
             cle: (!withdrawn).then(|| d.link.key.as_str().to_owned()),
             cle_depuis: rfc3339(d.link.key_issued_at),
             retire: withdrawn,

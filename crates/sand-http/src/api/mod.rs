@@ -96,6 +96,48 @@ impl From<&sand_domain::link::attach::SupportStep> for StepJson {
     }
 }
 
+/// What was awarded, as every diploma in the API says it: codes for machines beside
+/// names for people (in a verified diploma and in the graduate's list alike).
+#[derive(Debug, Clone, Object)]
+pub struct AwardJson {
+    /// Diploma kind code (`GET /catalogue`), e.g. `BACG`.
+    pub diplome: String,
+    /// Its title, e.g. `Baccalauréat général`.
+    pub diplome_nom: String,
+    /// Exam session (year).
+    pub session: u16,
+    /// Académie code, e.g. `10`.
+    pub academie: String,
+    /// Its name, e.g. `Lyon`.
+    pub academie_nom: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub specialite: Option<String>,
+    /// Mention code: `P` (passable), `AB`, `B`, `TB`, `TBF` (très bien avec félicitations).
+    #[oai(skip_serializing_if_is_none)]
+    pub mention: Option<String>,
+    /// The mention as printed, e.g. `Très bien`.
+    #[oai(skip_serializing_if_is_none)]
+    pub mention_nom: Option<String>,
+}
+
+impl AwardJson {
+    pub(crate) fn of(
+        scope: &sand_domain::diploma::DiplomaScope,
+        award: &sand_domain::record::Award,
+    ) -> Self {
+        Self {
+            diplome: scope.kind.code().to_owned(),
+            diplome_nom: scope.kind.title().to_owned(),
+            session: scope.session.year(),
+            academie: scope.academie.code().to_owned(),
+            academie_nom: scope.academie.name().to_owned(),
+            specialite: award.speciality.as_ref().map(ToString::to_string),
+            mention: award.mention.map(|m| m.code().to_owned()),
+            mention_nom: award.mention.map(|m| m.label().to_owned()),
+        }
+    }
+}
+
 /// An instant as the API writes it: RFC 3339 (ISO 8601) in UTC.
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)

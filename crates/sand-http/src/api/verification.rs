@@ -10,7 +10,7 @@ use sand_attestation::{Verdict, verify_pdf};
 use sand_domain::identity::BirthDate;
 use sand_domain::verification::{VerifiedDiploma, VerifyError, VerifyOutcome, VerifyRequest};
 
-use super::{Answer, ApiError, ApiTags, Refusals, rfc3339};
+use super::{Answer, ApiError, ApiTags, AwardJson, Refusals, rfc3339};
 use crate::api_types::Text;
 use crate::error::{Limited, WebError};
 use crate::error_code::ErrorCode;
@@ -94,24 +94,9 @@ pub struct VerifiedDiplomaJson {
     pub prenoms: Vec<String>,
     /// ISO 8601 date (`AAAA-MM-JJ`).
     pub date_naissance: String,
-    /// Diploma kind code (`GET /catalogue`), e.g. `BACG`.
-    pub diplome: String,
-    /// Its title, e.g. `Baccalauréat général`.
-    pub diplome_nom: String,
-    #[oai(skip_serializing_if_is_none)]
-    pub specialite: Option<String>,
-    /// Mention code: `P` (passable), `AB`, `B`, `TB`, `TBF` (très bien avec félicitations).
-    #[oai(skip_serializing_if_is_none)]
-    pub mention: Option<String>,
-    /// The mention as printed, e.g. `Très bien`.
-    #[oai(skip_serializing_if_is_none)]
-    pub mention_nom: Option<String>,
-    /// Exam session (year).
-    pub session: u16,
-    /// Académie code, e.g. `10`.
-    pub academie: String,
-    /// Its name, e.g. `Lyon`.
-    pub academie_nom: String,
+    /// What was awarded.
+    #[oai(flatten)]
+    pub award: AwardJson,
     /// ISO 8601 date of the jury's deliberation.
     pub date_deliberation: String,
 }
@@ -129,14 +114,7 @@ impl From<&VerifiedDiploma> for VerifiedDiplomaJson {
                 .map(ToString::to_string)
                 .collect(),
             date_naissance: d.birth_date.date().to_string(),
-            diplome: d.scope.kind.code().to_owned(),
-            diplome_nom: d.scope.kind.title().to_owned(),
-            specialite: d.award.speciality.as_ref().map(ToString::to_string),
-            mention: d.award.mention.map(|m| m.code().to_owned()),
-            mention_nom: d.award.mention.map(|m| m.label().to_owned()),
-            session: d.scope.session.year(),
-            academie: d.scope.academie.code().to_owned(),
-            academie_nom: d.scope.academie.name().to_owned(),
+            award: AwardJson::of(&d.scope, &d.award),
             date_deliberation: d.deliberation_date().to_string(),
         }
     }
