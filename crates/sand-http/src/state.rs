@@ -244,6 +244,7 @@ impl AppState {
                 profiles: p.profiles.clone(),
                 hasher: p.hasher.clone(),
                 sessions: p.sessions.clone(),
+                mailer: p.mailer.clone(),
             },
             attach: AttachDiploma {
                 catalogue: p.catalogue.clone(),

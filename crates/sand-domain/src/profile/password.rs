@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::credentials::{Password, PasswordError};
 use crate::error::PortError;
-use crate::ports::{PasswordHasher, ProfileRepository, SessionStore};
+use crate::ports::{Mail, Mailer, PasswordHasher, ProfileRepository, SecurityChange, SessionStore};
 use crate::profile::ProfileId;
 
 /// Why the password was not changed.
@@ -28,10 +28,13 @@ pub enum ChangePasswordError {
 }
 
 /// What changing the password did besides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct PasswordChanged {
     /// How many other sessions of the account were ended.
     pub other_sessions_ended: u64,
+    /// The notice to the owner could not be queued (the password is changed all the
+    /// same; the caller logs it).
+    pub notice_not_queued: Option<PortError>,
 }
 
 /// Use case: change one's own password.
@@ -40,6 +43,8 @@ pub struct ChangePassword {
     pub profiles: Arc<dyn ProfileRepository>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub sessions: Arc<dyn SessionStore>,
+    /// Tells the owner, so that a change they did not make does not go unnoticed.
+    pub mailer: Arc<dyn Mailer>,
 }
 
 impl fmt::Debug for ChangePassword {
@@ -77,8 +82,17 @@ impl ChangePassword {
             return Err(ChangePasswordError::NoPassword);
         }
         let other_sessions_ended = self.sessions.delete_others(id, keep_session).await?;
+        let notice_not_queued = self
+            .mailer
+            .send(Mail::SecurityChange {
+                to: profile.email.clone(),
+                change: SecurityChange::PasswordChanged,
+            })
+            .await
+            .err();
         Ok(PasswordChanged {
             other_sessions_ended,
+            notice_not_queued,
         })
     }
 }
@@ -89,7 +103,10 @@ mod tests {
 
     use super::*;
     use crate::credentials::PasswordHash;
-    use crate::ports::{MockPasswordHasher, MockProfileRepository, MockSessionStore};
+    use crate::ports::{
+        Mail, MockMailer, MockPasswordHasher, MockProfileRepository, MockSessionStore,
+        SecurityChange,
+    };
     use crate::testing::{marie, profile, profile_id};
 
     fn use_case(
@@ -97,10 +114,20 @@ mod tests {
         hasher: MockPasswordHasher,
         sessions: MockSessionStore,
     ) -> ChangePassword {
+        with_mailer(profiles, hasher, sessions, MockMailer::new())
+    }
+
+    fn with_mailer(
+        profiles: MockProfileRepository,
+        hasher: MockPasswordHasher,
+        sessions: MockSessionStore,
+        mailer: MockMailer,
+    ) -> ChangePassword {
         ChangePassword {
             profiles: Arc::new(profiles),
             hasher: Arc::new(hasher),
             sessions: Arc::new(sessions),
+            mailer: Arc::new(mailer),
         }
     }
 
@@ -141,7 +168,21 @@ mod tests {
             .with(eq(id), eq("this-session"))
             .times(1)
             .returning(|_, _| Ok(2));
-        let changed = use_case(profiles, current_is("ancienne phrase"), sessions)
+        let mut mailer = MockMailer::new();
+        mailer
+            .expect_send()
+            .withf(|m| {
+                matches!(
+                    m,
+                    Mail::SecurityChange {
+                        change: SecurityChange::PasswordChanged,
+                        ..
+                    }
+                )
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let changed = with_mailer(profiles, current_is("ancienne phrase"), sessions, mailer)
             .execute(
                 id,
                 &Password::for_login("ancienne phrase").unwrap(),
@@ -151,6 +192,34 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(changed.other_sessions_ended, 2);
+        assert!(changed.notice_not_queued.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_notice_that_cannot_be_queued_does_not_undo_the_change() {
+        let id = profile_id(7);
+        let mut profiles = found(id);
+        profiles
+            .expect_set_password()
+            .times(1)
+            .returning(|_, _| Ok(true));
+        let mut sessions = MockSessionStore::new();
+        sessions.expect_delete_others().returning(|_, _| Ok(0));
+        let mut mailer = MockMailer::new();
+        mailer
+            .expect_send()
+            .times(1)
+            .returning(|_| Err(PortError::unavailable("outbox down")));
+        let changed = with_mailer(profiles, current_is("ancienne phrase"), sessions, mailer)
+            .execute(
+                id,
+                &Password::for_login("ancienne phrase").unwrap(),
+                "autre phrase tranquille",
+                "s",
+            )
+            .await
+            .unwrap();
+        assert!(changed.notice_not_queued.is_some());
     }
 
     #[tokio::test]

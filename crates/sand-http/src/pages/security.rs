@@ -260,12 +260,9 @@ pub async fn password_submit(
                 SecurityEvent::PasswordChanged,
                 Subject::Visitor,
             );
-            notify_security_change(
-                &state,
-                &profile.email,
-                sand_domain::ports::SecurityChange::PasswordChanged,
-            )
-            .await;
+            if let Some(e) = &changed.notice_not_queued {
+                tracing::warn!(error = %e, "could not queue the notice of a password change");
+            }
             let others = match changed.other_sessions_ended {
                 0 => "Aucune autre session n'était ouverte.".to_owned(),
                 1 => "Votre autre session ouverte a été fermée.".to_owned(),
