@@ -1,7 +1,7 @@
-//! What SAND's tests and benchmarks share to run the real binary: start `sand serve` on
-//! port 0 and learn the address it bound from its machine-readable readiness line
-//! (`--ready-json`: one JSON object on standard output), never from the French text
-//! meant for people.
+//! What SAND's tests and benchmarks share: the fixtures of the adapters' suites
+//! ([`fixtures`]), and the way to run the real binary: start `sand serve` on port 0 and
+//! learn the address it bound from its machine-readable readiness line (`--ready-json`:
+//! one JSON object on standard output), never from the French text meant for people.
 //!
 //! ```no_run
 //! let mut command = std::process::Command::new("sand");
@@ -9,6 +9,8 @@
 //! let served = sand_testkit::serve(command).expect("sand did not start");
 //! println!("http://{}", served.ready.listen);
 //! ```
+
+pub mod fixtures;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Command, Stdio};

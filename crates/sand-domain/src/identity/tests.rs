@@ -1,18 +1,7 @@
 use super::*;
 use proptest::prelude::*;
-use time::macros::date;
 
-const TODAY: Date = date!(2026 - 11 - 24);
-
-fn identity(birth_name: &str, first_names: &[&str], birth_date: &str) -> Identity {
-    Identity {
-        birth_name: BirthName::parse(birth_name).unwrap(),
-        first_names: FirstNames::parse(first_names).unwrap(),
-        birth_date: BirthDate::parse_iso(birth_date, TODAY).unwrap(),
-        birth_place: None,
-        birth_place_code: None,
-    }
-}
+use crate::testing::{TODAY, identity};
 
 /// The identity cases of the mission and the support memo: (case, declared by the
 /// graduate, recorded by the exam office, must match).

@@ -2,45 +2,27 @@
 //! and fixtures: published records to attach, a clock the tests can move.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use poem::endpoint::BoxEndpoint;
 use poem::test::TestClient;
 use poem::{Response, http::Method};
 use sand_attestation::{Issuer, PdfAttestationRenderer, SigningKeys, VerificationKeys};
-use sand_domain::academie::{Academie, ExamOffice};
+use sand_domain::academie::Academie;
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session, Speciality};
-use sand_domain::identity::{BirthDate, BirthName, Civility, FirstNames, Identity};
-use sand_domain::ports::{Clock, IdentityProvider, Mail, MailQueue, RecordWriter};
-use sand_domain::record::import::{BatchHeader, ImportBatchRequest};
-use sand_domain::record::{
-    Award, BatchFingerprint, CandidateNumber, NewRecord, RecordHolder, SourceSystem,
-};
+use sand_domain::identity::{Civility, Identity};
+use sand_domain::ports::{Clock, IdentityProvider, Mail, MailQueue};
+use sand_domain::record::{Award, CandidateNumber, NewRecord, RecordHolder};
 use sand_http::hasher::Argon2Hasher;
 use sand_http::{AppState, RateLimits, WebSettings};
 use sand_persistence::keys::KeyProtector;
 use sand_persistence::{DatabaseRoles, Store, StoreSettings};
 use time::macros::{date, datetime};
-use time::{Date, OffsetDateTime};
+
+pub use sand_testkit::fixtures::TestClock;
+use sand_testkit::fixtures::{ApplyBatch as _, batch_request};
 
 pub const SECRET: [u8; 32] = [42; 32];
-pub const TODAY: Date = date!(2026 - 11 - 24);
-
-/// A clock the test moves.
-#[derive(Debug)]
-pub struct TestClock(pub Mutex<OffsetDateTime>);
-
-impl Clock for TestClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl TestClock {
-    pub fn advance(&self, by: time::Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
 
 pub fn scope() -> DiplomaScope {
     DiplomaScope {
@@ -50,14 +32,10 @@ pub fn scope() -> DiplomaScope {
     }
 }
 
+/// An identity, its first names written as a person types them ("Camille Marie").
 pub fn identity(birth_name: &str, first_names: &str, birth_date: &str) -> Identity {
-    Identity {
-        birth_name: BirthName::parse(birth_name).unwrap(),
-        first_names: FirstNames::parse_text(first_names).unwrap(),
-        birth_date: BirthDate::parse_iso(birth_date, TODAY).unwrap(),
-        birth_place: None,
-        birth_place_code: None,
-    }
+    let first_names: Vec<&str> = first_names.split_whitespace().collect();
+    sand_testkit::fixtures::identity(birth_name, &first_names, birth_date)
 }
 
 fn record(line: u64, candidate: &str, identity: Identity) -> NewRecord {
@@ -106,23 +84,14 @@ async fn publish_records(store: &Store) {
 
 /// Imports `records` as the scope's batch (a corrected batch replaces the previous one).
 async fn apply_batch(store: &Store, records: Vec<NewRecord>, fingerprint: u8) {
-    let request = ImportBatchRequest {
-        header: BatchHeader {
-            exam_office: ExamOffice::Academie(Academie::Lyon),
-            scope: scope(),
-            source_system: SourceSystem::Ocean,
-            exported_at: datetime!(2021-07-20 08:00 UTC),
-            complete: true,
-            declared_record_count: records.len() as u64,
-            fingerprint: BatchFingerprint([fingerprint; 32]),
-        },
+    let request = batch_request(
+        scope(),
         records,
-    };
-    let checked = request.check(datetime!(2026-11-24 10:00 UTC)).unwrap();
-    let writer = store.record_writer();
-    let mut staging = writer.begin(&request.header).await.unwrap();
-    staging.stage(&request.records).await.unwrap();
-    staging.commit(&checked).await.unwrap();
+        datetime!(2021-07-20 08:00 UTC),
+        true,
+        fingerprint,
+    );
+    store.record_writer().replace_batch(&request).await.unwrap();
 }
 
 /// Whether this run puts every app on PostgreSQL (`SAND_TEST_WEB_DATABASE=postgres`):
@@ -307,7 +276,7 @@ impl TestApp {
         franceconnect: Option<Arc<dyn IdentityProvider>>,
         health: Arc<dyn sand_domain::ports::ServiceHealth>,
     ) -> Self {
-        let clock = Arc::new(TestClock(Mutex::new(datetime!(2026-11-24 10:00 UTC))));
+        let clock = Arc::new(TestClock::default());
         let signing = Arc::new(SigningKeys::demo());
         let mut keys = VerificationKeys::new();
         keys.add_signing(&signing);

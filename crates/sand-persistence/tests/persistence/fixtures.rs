@@ -1,35 +1,20 @@
 //! Domain values for the tests, and real (non-mock) clock and key generator.
 
-use sand_domain::PortError;
-use sand_domain::academie::{Academie, ExamOffice};
+use sand_domain::academie::Academie;
 use sand_domain::control_key::{ControlKey, KEY_BYTES};
 use sand_domain::credentials::{Email, PasswordHash};
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session, Speciality};
 use sand_domain::identity::{
     BirthDate, BirthName, BirthPlace, Civility, FirstNames, Identity, UsageName,
 };
-use sand_domain::ports::RecordWriter;
 use sand_domain::ports::{Clock, KeyGenerator};
 use sand_domain::profile::{FranceConnectSubject, NewCredentials, NewProfile};
-use sand_domain::record::import::{ApplyReport, BatchHeader, ImportBatchRequest};
-use sand_domain::record::{
-    Award, BatchFingerprint, CandidateNumber, Ine, NewRecord, RecordHolder, SourceSystem,
-};
+use sand_domain::record::import::ImportBatchRequest;
+use sand_domain::record::{Award, CandidateNumber, Ine, NewRecord, RecordHolder};
+use time::OffsetDateTime;
 use time::macros::{date, datetime};
-use time::{Date, OffsetDateTime};
 
-pub const TODAY: Date = date!(2026 - 11 - 24);
-pub const NOW: OffsetDateTime = datetime!(2026-11-24 10:00 UTC);
-
-pub fn identity(birth_name: &str, first_names: &[&str], birth_date: &str) -> Identity {
-    Identity {
-        birth_name: BirthName::parse(birth_name).unwrap(),
-        first_names: FirstNames::parse(first_names).unwrap(),
-        birth_date: BirthDate::parse_iso(birth_date, TODAY).unwrap(),
-        birth_place: None,
-        birth_place_code: None,
-    }
-}
+pub use sand_testkit::fixtures::{ApplyBatch, NOW, TODAY, identity};
 
 /// An identity full of characters a database could mangle, born on 29 February.
 pub fn zoe() -> Identity {
@@ -72,34 +57,13 @@ pub fn new_record(line: u64, candidate: &str, identity: Identity) -> NewRecord {
 }
 
 pub fn batch(records: Vec<NewRecord>, complete: bool, fingerprint: u8) -> ImportBatchRequest {
-    ImportBatchRequest {
-        header: BatchHeader {
-            exam_office: ExamOffice::Academie(Academie::Lyon),
-            scope: scope(),
-            source_system: SourceSystem::Ocean,
-            exported_at: datetime!(2022-07-20 08:00 UTC),
-            complete,
-            declared_record_count: records.len() as u64,
-            fingerprint: BatchFingerprint([fingerprint; 32]),
-        },
+    sand_testkit::fixtures::batch_request(
+        scope(),
         records,
-    }
-}
-
-/// Stages and commits a whole checked batch through the writer's staging, in two chunks.
-pub trait ApplyBatch {
-    async fn replace_batch(&self, request: &ImportBatchRequest) -> Result<ApplyReport, PortError>;
-}
-
-impl<W: RecordWriter> ApplyBatch for W {
-    async fn replace_batch(&self, request: &ImportBatchRequest) -> Result<ApplyReport, PortError> {
-        let checked = request.check(NOW).expect("a valid test batch");
-        let mut staging = self.begin(&request.header).await?;
-        let (first, rest) = request.records.split_at(request.records.len() / 2);
-        staging.stage(first).await?;
-        staging.stage(rest).await?;
-        staging.commit(&checked).await
-    }
+        datetime!(2022-07-20 08:00 UTC),
+        complete,
+        fingerprint,
+    )
 }
 
 pub fn password_profile(email: &str, identity: Identity) -> NewProfile {
