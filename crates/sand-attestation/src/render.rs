@@ -401,8 +401,9 @@ impl PdfAttestationRenderer {
             MARGIN,
             CONTENT_WIDTH,
             &format!(
-                "Pour vérifier cette attestation, ouvrez {} et saisissez la clé de contrôle, \
-                 ou scannez le code QR. Seule la vérification en ligne dit si la clé est toujours \
+                "Pour vérifier cette attestation, ouvrez {} et saisissez la clé de contrôle et \
+                 le nom de naissance (ou le nom d'usage) du titulaire, ou scannez le code QR puis \
+                 saisissez ce nom. Seule la vérification en ligne dit si la clé est toujours \
                  valide : le titulaire peut la révoquer à tout moment, et le service des examens \
                  peut retirer un résultat. Le document porte aussi une signature électronique \
                  (Ed25519) de l'émetteur, vérifiable hors ligne avec sa clé publique ; toute \

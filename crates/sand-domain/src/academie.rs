@@ -110,6 +110,27 @@ impl Academie {
 }
 
 impl Academie {
+    /// Whether a vice-rectorat, not a rectorat, runs its exams (Nouvelle-Calédonie,
+    /// Polynésie française, Wallis-et-Futuna; Mayotte has had a rectorat since 2020).
+    #[must_use]
+    pub fn is_vice_rectorat(self) -> bool {
+        matches!(
+            self,
+            Self::NouvelleCaledonie | Self::PolynesieFrancaise | Self::WallisEtFutuna
+        )
+    }
+
+    /// The authority whose exam office issues its diplomas, as French writes it:
+    /// "rectorat de l'académie de Lyon", "vice-rectorat de Polynésie française".
+    #[must_use]
+    pub fn authority(self) -> String {
+        if self.is_vice_rectorat() {
+            format!("vice-rectorat {}", self.with_de())
+        } else {
+            format!("rectorat de l'académie {}", self.with_de())
+        }
+    }
+
     /// "de Lyon", "d'Amiens", "de La Réunion": the name after "académie", with elision.
     #[must_use]
     pub fn with_de(self) -> String {
@@ -260,6 +281,23 @@ mod tests {
             assert!(a.is_overseas());
         }
         assert!(!Academie::Lyon.is_overseas());
+    }
+
+    #[test]
+    fn overseas_vice_rectorats_are_not_called_rectorats() {
+        assert_eq!(
+            Academie::PolynesieFrancaise.authority(),
+            "vice-rectorat de Polynésie française"
+        );
+        assert_eq!(
+            Academie::NouvelleCaledonie.authority(),
+            "vice-rectorat de Nouvelle-Calédonie"
+        );
+        assert_eq!(Academie::Lyon.authority(), "rectorat de l'académie de Lyon");
+        assert_eq!(
+            Academie::Mayotte.authority(),
+            "rectorat de l'académie de Mayotte"
+        );
         assert_eq!(
             Academie::Caen.merged_into(),
             Some((Academie::Normandie, 2020))

@@ -130,7 +130,7 @@ impl ShownDiploma {
 pub(crate) fn verify_error_text(e: &VerifyError) -> Option<&'static str> {
     match e {
         VerifyError::MalformedKey(_) => Some(
-            "La clé de contrôle doit compter 8 caractères (lettres et chiffres, sans I, L, O ni U).",
+            "La clé de contrôle compte 8 caractères, chiffres et lettres : la lettre U n'en fait jamais partie ; I et L se lisent 1, et O se lit 0.",
         ),
         VerifyError::MalformedName(_) => {
             Some("Indiquez le nom de naissance du titulaire (80 caractères au plus).")
@@ -145,8 +145,9 @@ pub(crate) fn verify_error_text(e: &VerifyError) -> Option<&'static str> {
     }
 }
 
-/// The support checklist, in the graduate's words.
-pub(crate) fn step_text(step: &SupportStep) -> (String, String, String) {
+/// The support checklist, in the graduate's words; FranceConnect is recommended only
+/// where it is offered (`franceconnect`: it is configured).
+pub(crate) fn step_text(step: &SupportStep, franceconnect: bool) -> (String, String, String) {
     let none = (String::new(), String::new());
     let (text, (href, label)) = match step {
         SupportStep::CheckTheCatalogue => (
@@ -170,8 +171,12 @@ pub(crate) fn step_text(step: &SupportStep) -> (String, String, String) {
             none,
         ),
         SupportStep::CheckBirthDate => ("Vérifiez votre date de naissance.".to_owned(), none),
-        SupportStep::RecreateProfileOrUseFranceConnect => (
+        SupportStep::RecreateProfileOrUseFranceConnect if franceconnect => (
             "Un profil ne peut pas être modifié : si votre identité y est erronée, supprimez-le et créez-le de nouveau, ou connectez-vous avec FranceConnect, dont l'identité est certifiée.".to_owned(),
+            ("/espace/profil".to_owned(), "Gérer mon profil".to_owned()),
+        ),
+        SupportStep::RecreateProfileOrUseFranceConnect => (
+            "Un profil ne peut pas être modifié : si votre identité y est erronée, supprimez-le et créez-le de nouveau avec votre identité au moment de l'examen.".to_owned(),
             ("/espace/profil".to_owned(), "Gérer mon profil".to_owned()),
         ),
         SupportStep::ContactExamOffice { academie } => (

@@ -211,8 +211,15 @@ const PLACES: &[(&str, &str)] = &[
     ("Porto (Portugal)", "99139"),
 ];
 
-fn specialities(kind: DiplomaKind) -> &'static [&'static str] {
+/// The baccalauréat général had series (S, ES, L) until the 2020 session and
+/// spécialités from the 2021 reform on.
+const LAST_SESSION_WITH_SERIES: u16 = 2020;
+
+fn specialities(kind: DiplomaKind, session: u16) -> &'static [&'static str] {
     match kind {
+        DiplomaKind::BacGeneral if session <= LAST_SESSION_WITH_SERIES => {
+            &["Série S", "Série ES", "Série L"]
+        }
         DiplomaKind::Dnb => &["Série générale", "Série professionnelle"],
         DiplomaKind::Cap => &[
             "Cuisine",
@@ -229,9 +236,6 @@ fn specialities(kind: DiplomaKind) -> &'static [&'static str] {
             "Mathématiques, physique-chimie",
             "Sciences économiques et sociales, histoire-géographie",
             "Humanités, littérature et philosophie, langues",
-            "Série S",
-            "Série ES",
-            "Série L",
         ],
         DiplomaKind::BacTechnologique => &["STMG", "STI2D", "ST2S", "STL", "STD2A"],
         DiplomaKind::BacProfessionnel => &[
@@ -482,7 +486,7 @@ fn write_batch(
             scope.kind.code(),
             scope.academie.code(),
             &session,
-            pick(rng, specialities(scope.kind)),
+            pick(rng, specialities(scope.kind, scope.session.year())),
             if scope.kind == DiplomaKind::Cap {
                 ""
             } else {

@@ -129,7 +129,7 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
     let operator = s.operator.as_str();
     Ok(match mail {
         Mail::VerifyEmail { token, .. } => {
-            let subject = "Confirmez votre adresse électronique";
+            let subject = "Confirmez votre adresse e-mail";
             let link = token_link(base, public_paths::CONFIRM_EMAIL, token);
             let valid_for = &french_duration(CONFIRMATION_LINK_VALID);
             (

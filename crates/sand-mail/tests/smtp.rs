@@ -130,7 +130,7 @@ async fn a_message_is_delivered_with_its_headers_accents_and_links() {
         "Attestations d'essai <ne-pas-repondre@attestations.example.fr>"
     );
     assert_eq!(m["to"], "camille.durand@exemple.fr");
-    assert_eq!(m["subject"], "Confirmez votre adresse électronique");
+    assert_eq!(m["subject"], "Confirmez votre adresse e-mail");
     assert_eq!(m["content_language"], "fr");
     assert_eq!(m["content_type"], "multipart/alternative");
     assert_eq!(m["text_charset"], "utf-8");
@@ -148,10 +148,7 @@ async fn a_message_is_delivered_with_its_headers_accents_and_links() {
         ),
         "{html}"
     );
-    assert!(
-        html.contains("Confirmer mon adresse électronique"),
-        "{html}"
-    );
+    assert!(html.contains("Confirmer mon adresse e-mail"), "{html}");
     assert!(html.contains("lang=\"fr\""));
 }
 

@@ -442,7 +442,7 @@ fn transport_overrides(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
                 )));
             }
             overrides.push(format!(
-                "SAND_ALLOW_PLAIN_SMTP : courriels vers {host} sans chiffrement"
+                "SAND_ALLOW_PLAIN_SMTP : e-mails vers {host} sans chiffrement"
             ));
         }
         Some(_) => {}
@@ -453,7 +453,7 @@ fn transport_overrides(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
                 ));
             }
             overrides.push(format!(
-                "SAND_MAIL_TO_FILES : courriels écrits dans {} au lieu d'être envoyés",
+                "SAND_MAIL_TO_FILES : e-mails écrits dans {} au lieu d'être envoyés",
                 args.mail_dir.display()
             ));
         }

@@ -259,7 +259,12 @@ impl MeApi {
         let not_attached =
             |code: ErrorCode, message: &str, steps: &[sand_domain::link::attach::SupportStep]| {
                 AttachResponse::NotAttached(Json(ApiError {
-                    etapes: Some(steps.iter().map(StepJson::from).collect()),
+                    etapes: Some(
+                        steps
+                            .iter()
+                            .map(|step| StepJson::of(step, state.ports.franceconnect.is_some()))
+                            .collect(),
+                    ),
                     ..ApiError::new(&visitor, code, message.to_owned())
                 }))
             };

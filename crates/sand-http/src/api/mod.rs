@@ -73,8 +73,9 @@ impl ApiError {
     }
 }
 
-impl From<&sand_domain::link::attach::SupportStep> for StepJson {
-    fn from(step: &sand_domain::link::attach::SupportStep) -> Self {
+impl StepJson {
+    /// A step as the API gives it (`franceconnect`: FranceConnect is offered here).
+    pub(crate) fn of(step: &sand_domain::link::attach::SupportStep, franceconnect: bool) -> Self {
         use sand_domain::link::attach::SupportStep as S;
         let (code, academie) = match step {
             S::CheckTheCatalogue => ("verifier_catalogue", None),
@@ -86,7 +87,7 @@ impl From<&sand_domain::link::attach::SupportStep> for StepJson {
             S::RecreateProfileOrUseFranceConnect => ("recreer_profil_ou_franceconnect", None),
             S::ContactExamOffice { academie } => ("contacter_service_examens", Some(*academie)),
         };
-        let (texte, lien, _) = step_text(step);
+        let (texte, lien, _) = step_text(step, franceconnect);
         Self {
             code: code.to_owned(),
             texte,

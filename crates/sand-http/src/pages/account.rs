@@ -119,6 +119,28 @@ pub async fn register_form(
     )
 }
 
+/// Back from the confirmation step to the form, with what was typed (never the
+/// password): correcting one letter must not mean typing everything again.
+#[handler]
+pub async fn register_correct(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    PageForm(form): PageForm<RegisterForm>,
+) -> Result<Response, WebError> {
+    page(
+        StatusCode::OK,
+        &RegisterPage {
+            chrome: Chrome::new(&state, &visitor, "Créer mon profil"),
+            form: RegisterForm {
+                mot_de_passe: String::new(),
+                confirmation: String::new(),
+                ..form
+            },
+            errors: Vec::new(),
+        },
+    )
+}
+
 fn confirm_page(
     state: &AppState,
     visitor: &Visitor,
@@ -688,10 +710,10 @@ fn forgot_sent(state: &AppState, visitor: &Visitor) -> Result<Response, WebError
         StatusCode::OK,
         &MessagePage {
             chrome: Chrome::new(state, visitor, "Consultez votre messagerie"),
-            paragraphs: vec![
-                format!("Si cette adresse correspond à un profil, un e-mail vient d'y être envoyé avec un lien pour choisir un nouveau mot de passe (valable {}).", french_duration(RESET_LINK_VALID)),
-                "Un profil créé avec FranceConnect n'a pas de mot de passe ici : connectez-vous avec FranceConnect.".to_owned(),
-            ],
+            paragraphs: std::iter::once(format!("Si cette adresse correspond à un profil, un e-mail vient d'y être envoyé avec un lien pour choisir un nouveau mot de passe (valable {}).", french_duration(RESET_LINK_VALID)))
+                // only where FranceConnect is offered can a profile have been made with it
+                .chain(state.ports.franceconnect.is_some().then(|| "Un profil créé avec FranceConnect n'a pas de mot de passe ici : connectez-vous avec FranceConnect.".to_owned()))
+                .collect(),
             link: Some(("/connexion".to_owned(), "Retour à la connexion".to_owned())),
         },
     )

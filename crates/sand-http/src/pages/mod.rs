@@ -135,7 +135,7 @@ async fn offices(
                         "Service des examens et concours de l'académie {} (depuis la session {year})",
                         into.with_de()
                     ),
-                    None => format!("Service des examens et concours du rectorat de l'académie {}", a.with_de()),
+                    None => format!("Service des examens et concours du {}", a.authority()),
                 }
             };
             OfficeRow { code: a.code(), academie: a.name(), office, contact }
@@ -191,6 +191,7 @@ pub(crate) fn routes() -> Route {
             get(account::register_form).post(account::register_submit),
         )
         .at("/compte/creer/confirmer", post(account::register_confirm))
+        .at("/compte/creer/corriger", post(account::register_correct))
         .at(
             public_paths::CONFIRM_EMAIL,
             get(account::confirm_email).post(account::confirm_email_submit),
@@ -214,7 +215,10 @@ pub(crate) fn routes() -> Route {
         .at("/mot-de-passe/nouveau", post(account::reset_submit))
         .at(public_paths::SPACE, get(space::dashboard))
         .at("/espace/diplomes", post(space::attach))
-        .at("/espace/diplomes/:id/cle", post(space::renew_key))
+        .at(
+            "/espace/diplomes/:id/cle",
+            get(space::renew_key_confirm).post(space::renew_key),
+        )
         .at(
             "/espace/diplomes/:id/supprimer",
             get(space::detach_confirm).post(space::detach),

@@ -223,6 +223,8 @@ struct VerifyResult {
 #[template(path = "verify.html")]
 struct VerifyPage {
     chrome: Chrome,
+    /// Opened from an attestation's QR code: the key is filled in, the name is asked.
+    from_qr: bool,
     form: VerifyForm,
     errors: Vec<&'static str>,
     result: Option<VerifyResult>,
@@ -248,6 +250,7 @@ pub async fn verify_form(
         StatusCode::OK,
         &VerifyPage {
             chrome: Chrome::new(&state, &visitor, "Vérifier un diplôme"),
+            from_qr: !form.cle.trim().is_empty(),
             form,
             errors: Vec::new(),
             result: None,
@@ -279,6 +282,7 @@ pub async fn verify_submit(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     &VerifyPage {
                         chrome,
+                        from_qr: false,
                         form,
                         errors: vec![BIRTH_DATE_UNREADABLE],
                         result: None,
@@ -307,6 +311,7 @@ pub async fn verify_submit(
                 StatusCode::OK,
                 &VerifyPage {
                     chrome,
+                    from_qr: false,
                     form,
                     errors: Vec::new(),
                     result: Some(VerifyResult { valid, checked_at }),
@@ -318,6 +323,7 @@ pub async fn verify_submit(
             StatusCode::UNPROCESSABLE_ENTITY,
             &VerifyPage {
                 chrome,
+                from_qr: false,
                 form,
                 errors: verify_error_text(&e).into_iter().collect(),
                 result: None,

@@ -342,7 +342,48 @@ pub async fn attach(
         &AttachHelpPage {
             chrome: Chrome::new(&state, &visitor, title),
             summary,
-            steps: steps.iter().map(step_text).collect(),
+            steps: steps
+                .iter()
+                .map(|step| step_text(step, state.ports.franceconnect.is_some()))
+                .collect(),
+        },
+    )
+}
+
+/// The id of one of the graduate's live diploma links, from a path.
+async fn owned_link(
+    state: &AppState,
+    signed_in: &SignedIn,
+    id: &str,
+) -> Result<sand_domain::link::LinkId, WebError> {
+    let link = link_id(id)?;
+    match state.ports.links.get_owned(link, signed_in.profile).await? {
+        Some(_) => Ok(link),
+        None => Err(WebError::NoSuchDiploma),
+    }
+}
+
+/// "Change the key?" first: the current key stops verifying at once, and with it every
+/// attestation already given to an employer.
+#[handler]
+pub async fn renew_key_confirm(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let link = owned_link(&state, &signed_in, &id).await?;
+    page(
+        StatusCode::OK,
+        &ConfirmPage {
+            chrome: Chrome::new(&state, &visitor, "Changer la clé de contrôle ?"),
+            paragraphs: vec![
+                "La clé actuelle cessera aussitôt de fonctionner : les attestations déjà transmises, à un employeur par exemple, ne pourront plus être vérifiées.".to_owned(),
+                "Changez-la si elle a circulé plus que vous ne le vouliez. Téléchargez ensuite l'attestation de nouveau, et transmettez la nouvelle clé à ceux qui doivent la vérifier.".to_owned(),
+            ],
+            action: format!("/espace/diplomes/{}/cle", link.0),
+            button: "Changer la clé".to_owned(),
+            cancel: "/espace".to_owned(),
         },
     )
 }
@@ -364,10 +405,7 @@ pub async fn detach_confirm(
     signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let link = link_id(&id)?;
-    let Some(_) = state.ports.links.get_owned(link, signed_in.profile).await? else {
-        return Err(WebError::NotFound);
-    };
+    let link = owned_link(&state, &signed_in, &id).await?;
     page(
         StatusCode::OK,
         &ConfirmPage {
@@ -496,7 +534,11 @@ pub async fn delete_profile(
                 "Votre profil et toutes vos données personnelles ont été supprimés. Un e-mail vous le confirme.".to_owned(),
                 "Les clés de contrôle de vos attestations ne fonctionnent plus.".to_owned(),
             ],
-            link: Some(("/".to_owned(), "Retour à l'accueil".to_owned())),
+            // the support memo's fix for a profile with a wrong identity: a new one
+            link: Some((
+                "/compte/creer".to_owned(),
+                "Créer un nouveau profil".to_owned(),
+            )),
         },
     )?;
     response.headers_mut().append(

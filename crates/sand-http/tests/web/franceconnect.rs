@@ -547,3 +547,71 @@ async fn the_logout_form_may_lead_to_the_providers_single_logout_and_nowhere_els
         "{csp}"
     );
 }
+
+/// FranceConnect is recommended only where it is offered: without it configured, no
+/// page, step or answer sends a graduate to it.
+#[tokio::test(flavor = "multi_thread")]
+async fn franceconnect_is_mentioned_only_where_it_is_offered() {
+    async fn mentions(app: &TestApp) -> Vec<String> {
+        let mut b = app.browser();
+        let mut found = Vec::new();
+        for path in ["/", "/aide", "/confidentialite", "/connexion"] {
+            if b.get(path).await.body.contains("FranceConnect") {
+                found.push(path.to_owned());
+            }
+        }
+        let forgot = b
+            .submit(
+                "/mot-de-passe-oublie",
+                "/mot-de-passe-oublie",
+                &[("email", "inconnu@exemple.fr")],
+            )
+            .await;
+        assert_eq!(forgot.status, 200, "{}", forgot.body);
+        if forgot.body.contains("FranceConnect") {
+            found.push("réponse de mot de passe oublié".to_owned());
+        }
+        // a married name instead of the birth name: the checklist's steps
+        let mut married = app
+            .signed_in("Lefort", "Camille Marie", "2003-04-12", "lefort@exemple.fr")
+            .await;
+        let no_match = married.attach("BACG", "2021", "10").await;
+        assert!(no_match.body.contains("Aucun diplôme trouvé à votre nom"));
+        if no_match.body.contains("FranceConnect") {
+            found.push("étapes d'un rattachement refusé".to_owned());
+        }
+        let api = married
+            .post_json(
+                "/api/v1/moi/diplomes",
+                &serde_json::json!({"diplome": "BACG", "session": 2021, "academie": "10"}),
+            )
+            .await;
+        assert_eq!(api.status, 422, "{}", api.body);
+        assert!(api.body.contains("recreer_profil_ou_franceconnect"));
+        if api.body.contains("connectez-vous avec FranceConnect") {
+            found.push("étapes de l'API".to_owned());
+        }
+        found
+    }
+
+    let without = TestApp::new().await;
+    assert_eq!(
+        mentions(&without).await,
+        Vec::<String>::new(),
+        "FranceConnect is not offered here"
+    );
+    let with = TestApp::with_provider(provider(|| Ok(angela()))).await;
+    let offered = mentions(&with).await;
+    for place in [
+        "/aide",
+        "/connexion",
+        "réponse de mot de passe oublié",
+        "étapes d'un rattachement refusé",
+        "étapes de l'API",
+    ] {
+        assert!(
+            offered.iter().any(|p| p == place),
+            "{place} recommends FranceConnect where it is offered: {offered:?}"
+        );
+    }
+}

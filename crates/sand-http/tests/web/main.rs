@@ -7,6 +7,7 @@
 mod account_security;
 mod audit;
 mod blind_spots;
+mod experience;
 mod faults;
 mod franceconnect;
 mod fuzz;
@@ -337,10 +338,30 @@ async fn the_whole_journey_create_confirm_log_in_attach_download_verify_detach_d
         "the holder sees who verified"
     );
 
-    // a new key: the old one stops verifying
-    let renewed = b
-        .submit("/espace", &format!("/espace/diplomes/{link}/cle"), &[])
-        .await;
+    // a new key: asked first, saying what it ends (no one-click form on the dashboard);
+    // then the old one stops verifying
+    let renew = format!("/espace/diplomes/{link}/cle");
+    assert!(
+        !dashboard
+            .body
+            .contains(&format!("method=\"post\" action=\"{renew}\"")),
+        "the dashboard changes no key in one click"
+    );
+    let confirm = b.get(&renew).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains("Changer la clé de contrôle ?"));
+    assert!(
+        confirm
+            .body
+            .contains("les attestations déjà transmises, à un employeur par exemple, ne pourront plus être vérifiées"),
+        "the confirmation says what the change ends"
+    );
+    assert_eq!(
+        key_of(&b.get("/espace").await),
+        key,
+        "asking changes nothing"
+    );
+    let renewed = b.submit(&renew, &renew, &[]).await;
     assert_eq!(renewed.status, 303);
     let new_key = key_of(&b.get("/espace").await);
     assert_ne!(new_key, key);

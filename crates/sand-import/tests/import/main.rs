@@ -370,6 +370,7 @@ fn synthetic_batches_are_deterministic_valid_and_varied() {
     let mut academies = std::collections::HashSet::new();
     let mut homonyms = 0;
     let mut usage_names = 0;
+    let mut reformed_bac = 0;
     for path in &manifests {
         let twin = b.join(path.file_name().unwrap());
         assert_eq!(
@@ -402,6 +403,22 @@ fn synthetic_batches_are_deterministic_valid_and_varied() {
                 homonyms += 1;
             }
             usage_names += usize::from(record.holder.usage_name.is_some());
+            // the baccalauréat général has had spécialités, not series, since 2021
+            if record.scope.kind == sand_domain::diploma::DiplomaKind::BacGeneral {
+                let speciality = record
+                    .award
+                    .speciality
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let series = speciality.starts_with("Série");
+                if record.scope.session.year() >= 2021 {
+                    assert!(!series, "{}: {speciality}", record.scope);
+                    reformed_bac += 1;
+                } else {
+                    assert!(series, "{}: {speciality}", record.scope);
+                }
+            }
             total += 1;
         }
         checker.finish().unwrap();
@@ -410,6 +427,10 @@ fn synthetic_batches_are_deterministic_valid_and_varied() {
     assert!(academies.len() >= 11, "{}", academies.len());
     assert!(homonyms > 0, "a few homonyms");
     assert!(usage_names > 0, "some married usage names");
+    assert!(
+        reformed_bac > 0,
+        "some baccalauréats généraux of 2021 or later"
+    );
 
     let other = temp_dir("synthetic-c");
     generate(

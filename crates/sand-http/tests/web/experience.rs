@@ -1,0 +1,155 @@
+//! The graduate's experience: no surprise, no dead end, nothing typed twice.
+
+use crate::support::*;
+
+/// "Corriger mon identité" on the confirmation step goes back to the form with what was
+/// typed (never a password), and "Profil supprimé" offers to create a new profile (the
+/// support memo's fix for a wrong identity).
+#[tokio::test(flavor = "multi_thread")]
+async fn correcting_the_identity_keeps_what_was_typed_and_a_deleted_profile_leads_to_a_new_one() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    let fields = [
+        ("nom", "Lefort"),
+        ("prenoms", "Camille Marie"),
+        ("naissance", "12/04/2003"),
+        ("email", "camille.lefort@exemple.fr"),
+    ];
+    let step1 = b.submit("/compte/creer", "/compte/creer", &fields).await;
+    assert_eq!(step1.status, 200, "{}", step1.body);
+    assert!(
+        step1.body.contains(
+            r#"formaction="/compte/creer/corriger" formnovalidate>Corriger mon identité"#
+        ),
+        "the correction sends what was typed back, not a bare link: {}",
+        step1.body
+    );
+    let token = step1.csrf();
+    let mut sent = vec![("csrf", token.as_str())];
+    sent.extend_from_slice(&fields);
+    sent.extend_from_slice(&[
+        ("mot_de_passe", "une phrase secrète"),
+        ("confirmation", "x"),
+    ]);
+    let form = b.post_form("/compte/creer/corriger", &sent).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    for (name, value) in fields {
+        assert!(
+            form.body.contains(&format!(r#"name="{name}""#))
+                && form.body.contains(&format!(r#"value="{value}""#)),
+            "{name} keeps {value:?}"
+        );
+    }
+    assert!(
+        !form.body.contains("une phrase secrète"),
+        "never the password"
+    );
+    assert!(
+        app.mails().await.is_empty(),
+        "correcting creates nothing and mails nobody"
+    );
+
+    // a profile deleted: the way forward is a new one
+    let mut graduate = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    let deleted = graduate
+        .submit("/espace/profil/supprimer", "/espace/profil/supprimer", &[])
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert!(deleted.body.contains("Profil supprimé"));
+    assert!(
+        deleted
+            .body
+            .contains(r#"<a class="button" href="/compte/creer">Créer un nouveau profil</a>"#),
+        "{}",
+        deleted.body
+    );
+}
+
+/// Words the service no longer says: one word for e-mail ("adresse e-mail"), names that
+/// include everyone, the key's alphabet as it is, the verification's name rule as it is.
+const RETIRED: &[(&str, &str)] = &[
+    ("adresse électronique", "say « adresse e-mail »"),
+    ("courriel", "say « e-mail »"),
+    (
+        "marié depuis",
+        "say it for everyone: « même si votre nom a changé depuis »",
+    ),
+    (
+        "sans I, L, O ni U",
+        "I, L and O are read as 1 and 0: only U is never in a key",
+    ),
+    (
+        "seulement avec votre nom de naissance.",
+        "the usage name verifies too",
+    ),
+];
+
+#[test]
+fn templates_and_texts_do_not_use_retired_words() {
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut found = Vec::new();
+    for dir in [
+        "sand-http/templates",
+        "sand-http/src",
+        "sand-mail/templates",
+        "sand-mail/src",
+        "sand-attestation/src",
+    ] {
+        let mut stack = vec![crates.join(dir)];
+        while let Some(path) = stack.pop() {
+            if path.is_dir() {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (word, why) in RETIRED {
+                for (n, line) in text.lines().enumerate() {
+                    // configuration keys are data, not words for people
+                    if line.contains(word) && !line.contains("rename = \"courriel\"") {
+                        found.push(format!("{}:{}: « {word} »: {why}", path.display(), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+/// A refused login says what happened, not that "the form contains errors"; the exam
+/// offices of the Pacific are vice-rectorats.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_login_is_not_a_form_error_and_vice_rectorats_are_named() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    let refused = b
+        .login("personne@exemple.fr", "pas le bon mot de passe")
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused
+            .body
+            .contains("Adresse e-mail ou mot de passe incorrect.")
+    );
+    assert!(
+        !refused.body.contains("Le formulaire contient des erreurs"),
+        "{}",
+        refused.body
+    );
+    let offices = b
+        .get("/aide/services-examens")
+        .await
+        .body
+        .replace("&#39;", "'");
+    assert!(
+        offices.contains("Service des examens et concours du vice-rectorat de Polynésie française")
+    );
+    assert!(!offices.contains("rectorat de l'académie de Polynésie"));
+    assert!(offices.contains("Service des examens et concours du rectorat de l'académie de Lyon"));
+}
