@@ -8,7 +8,7 @@ use poem::web::{Data, Path, Query};
 use poem::{Response, handler};
 use sand_attestation::french_date;
 use sand_domain::academie::Academie;
-use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
+use sand_domain::diploma::{DiplomaKind, DiplomaScope, FIRST_SESSION, Session, SessionError};
 use sand_domain::link::LinkState;
 use sand_domain::link::attach::AttachOutcome;
 use sand_domain::link::list::MyDiploma;
@@ -262,11 +262,17 @@ fn parse_scope(form: &AttachForm) -> Result<DiplomaScope, Vec<String>> {
         .session
         .trim()
         .parse::<Session>()
-        .map_err(|_| {
-            errors.push(
-                "Session : indiquez l'année de l'examen sur quatre chiffres, par exemple 2021."
-                    .to_owned(),
-            )
+        .map_err(|e| {
+            errors.push(match e {
+                SessionError::TooEarly => format!(
+                    "Session : les diplômes obtenus avant {FIRST_SESSION} ne sont pas couverts par ce service. Demandez une attestation au service des examens de l'académie où vous avez passé l'examen (procédure habituelle, voir l'aide)."
+                ),
+                SessionError::TooLate => "Session : choisissez une session de la liste.".to_owned(),
+                SessionError::NotAYear => {
+                    "Session : indiquez l'année de l'examen sur quatre chiffres, par exemple 2021."
+                        .to_owned()
+                }
+            });
         })
         .ok();
     let academie = form

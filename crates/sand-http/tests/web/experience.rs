@@ -153,3 +153,34 @@ async fn a_refused_login_is_not_a_form_error_and_vice_rectorats_are_named() {
     assert!(!offices.contains("rectorat de l'académie de Polynésie"));
     assert!(offices.contains("Service des examens et concours du rectorat de l'académie de Lyon"));
 }
+
+/// A diploma from before 2009 is not covered: the attach form says so before anyone
+/// tries, and a session before 2009 is answered with that and where to ask, not with a
+/// format error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_before_2009_is_said_to_be_uncovered_with_where_to_ask() {
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    let dashboard = b.get("/espace").await.body.replace("&#39;", "'");
+    assert!(
+        dashboard.contains("Diplôme obtenu avant 2009 ?"),
+        "{dashboard}"
+    );
+    let early = b.attach("BACG", "2005", "10").await;
+    assert_eq!(early.status, 422, "{}", early.body);
+    let text = early.body.replace("&#39;", "'");
+    assert!(
+        text.contains("les diplômes obtenus avant 2009 ne sont pas couverts par ce service"),
+        "{text}"
+    );
+    assert!(!text.contains("sur quatre chiffres"), "not a format error");
+    let garbage = b.attach("BACG", "deux mille", "10").await;
+    assert!(garbage.body.contains("sur quatre chiffres"));
+}
