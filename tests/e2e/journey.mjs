@@ -367,7 +367,8 @@ step('un mauvais mot de passe, puis un mot de passe oublié');
   const again = await within(30_000, 'nouvel onglet', graduate.newPage());
   at('le diplômé rouvre son espace');
   await again.goto(`${base}/espace`);
-  expect(again.url().endsWith('/connexion'), 'la session ouverte est fermée par le changement de mot de passe');
+  expect(new URL(again.url()).pathname === '/connexion', 'la session ouverte est fermée par le changement de mot de passe');
+  expect((await again.content()).includes('Votre session a pris fin'), 'la page de connexion dit que la session a pris fin');
   at('connexion avec le nouveau mot de passe');
   await again.getByLabel('Adresse e-mail').fill(email);
   await again.getByLabel('Mot de passe').fill(password);
@@ -399,7 +400,7 @@ step('le diplômé supprime l\'attestation : la clé ne vérifie plus ; puis sup
   await page.getByRole('button', { name: 'Supprimer définitivement mon profil' }).click();
   expect(await page.getByRole('heading', { name: 'Profil supprimé' }).isVisible(), 'le profil est supprimé');
   await page.goto(`${base}/espace`);
-  expect(page.url().endsWith('/connexion'), 'plus de session après la suppression');
+  expect(new URL(page.url()).pathname === '/connexion', 'plus de session après la suppression');
   at('fermeture de la fenêtre du diplômé');
   await within(30_000, 'fermeture de la fenêtre du diplômé', graduate.close());
 }
@@ -426,7 +427,7 @@ step('le parcours FranceConnect');
   if (!page.url().startsWith(base) && await confirm.count()) await confirm.first().click();
   await page.waitForURL((url) => url.href.startsWith(base), { timeout: 15_000 });
   await page.goto(`${base}/espace`);
-  expect(page.url().endsWith('/connexion'), 'déconnecté de SAND');
+  expect(new URL(page.url()).pathname === '/connexion', 'déconnecté de SAND');
   // and from the provider too (single logout, under the real CSP): logging in again asks
   // for the credentials instead of walking straight back in
   await page.goto(base);

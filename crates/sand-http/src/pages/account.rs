@@ -30,7 +30,9 @@ use crate::audit::{self, SecurityEvent, Subject};
 use crate::error::Limited;
 use crate::limits::LoginGate;
 use crate::state::AppState;
-use crate::web::{Chrome, PageForm, Visitor, WebError, end_session, page, see_other};
+use crate::web::{
+    Chrome, PageForm, Visitor, WebError, end_session, page, return_target, see_other,
+};
 
 // ---------------------------------------------------------------------------------------
 // Create an account
@@ -393,7 +395,7 @@ pub async fn confirm_email_submit(
                 SecurityEvent::EmailConfirmed,
                 Subject::Profile(confirmed.id),
             );
-            signed_in_response(&state, &visitor, confirmed.id, &email_key).await
+            signed_in_response(&state, &visitor, confirmed.id, &email_key, "/espace").await
         }
         Err(ConfirmEmailError::WrongPassword) => {
             state.limiters.login_failed(now, &email_key);
@@ -463,6 +465,19 @@ struct LoginPage {
     email: String,
     errors: Vec<String>,
     unverified: bool,
+    /// The visitor's session has just ended: say so.
+    expired: bool,
+    /// Where to go after signing in (a page of the space), or empty.
+    retour: String,
+}
+
+/// What the login page's address may say: a session that ended, the page to come back to.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    expiree: Option<String>,
+    #[serde(default)]
+    retour: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -471,15 +486,29 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     mot_de_passe: String,
+    /// The page to come back to, carried from the login page's address.
+    #[serde(default)]
+    retour: String,
 }
 
 #[handler]
 pub async fn login_form(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
+    Query(query): Query<LoginQuery>,
 ) -> Result<Response, WebError> {
+    let retour = query
+        .retour
+        .as_deref()
+        .and_then(return_target)
+        .unwrap_or_default()
+        .to_owned();
     if visitor.signed_in.is_some() {
-        return Ok(see_other("/espace"));
+        return Ok(see_other(if retour.is_empty() {
+            "/espace"
+        } else {
+            &retour
+        }));
     }
     page(
         StatusCode::OK,
@@ -488,6 +517,8 @@ pub async fn login_form(
             email: String::new(),
             errors: Vec::new(),
             unverified: false,
+            expired: query.expiree.is_some(),
+            retour,
         },
     )
 }
@@ -512,6 +543,8 @@ pub async fn login_submit(
                     email: form.email.chars().take(254).collect(),
                     errors: vec![slowed_message(retry_after_secs)],
                     unverified: false,
+                    expired: false,
+                    retour: return_target(&form.retour).unwrap_or_default().to_owned(),
                 },
             )?;
             response.headers_mut().insert(
@@ -532,6 +565,8 @@ pub async fn login_submit(
                 email: form.email.chars().take(254).collect(),
                 errors: vec![message.to_owned()],
                 unverified,
+                expired: false,
+                retour: return_target(&form.retour).unwrap_or_default().to_owned(),
             },
         )
     };
@@ -567,7 +602,8 @@ pub async fn login_submit(
                 SecurityEvent::LoginSucceeded,
                 Subject::Profile(profile.id),
             );
-            signed_in_response(&state, &visitor, profile.id, &email_key).await
+            let to = return_target(&form.retour).unwrap_or("/espace");
+            signed_in_response(&state, &visitor, profile.id, &email_key, to).await
         }
         Err(LogInError::InvalidCredentials) => {
             state.limiters.login_failed(now, &email_key);

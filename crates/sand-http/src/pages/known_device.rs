@@ -38,19 +38,21 @@ pub(crate) fn slowed_message(retry_after_secs: u64) -> String {
     )
 }
 
-/// Signed in: a new session, the known-device cookie for this account, to the space.
+/// Signed in: a new session, the known-device cookie for this account, to the page `to`
+/// (the space, or the page of it asked for before signing in).
 pub(crate) async fn signed_in_response(
     state: &AppState,
     visitor: &Visitor,
     profile: ProfileId,
     email_key: &str,
+    to: &str,
 ) -> Result<Response, WebError> {
     let cookie = start_session(state, visitor, profile, None).await?;
     let expires = state.ports.clock.now() + KNOWN_DEVICE_VALID;
     let device = state
         .signer
         .sign(Purpose::KnownDevice, &device_data(email_key), "", expires);
-    let mut response = see_other("/espace");
+    let mut response = see_other(to);
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,

@@ -586,7 +586,7 @@ pub async fn code_submit(
         SecurityEvent::LoginSucceeded,
         Subject::Profile(profile.id),
     );
-    let mut response = signed_in_response(&state, &visitor, profile.id, &key).await?;
+    let mut response = signed_in_response(&state, &visitor, profile.id, &key, "/espace").await?;
     response.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(&state, second_factor_cookie_name(&state), "", Some(0))

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use askama::Template;
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
 use tracing::Instrument;
 
@@ -19,7 +19,7 @@ use crate::state::AppState;
 use super::csrf;
 use super::session::{
     Visitor, clear_session_cookie, cookie_value, cookies, device_cookie_name, fc_cookie_name,
-    resolve_session, second_factor_cookie_name, session_cookie_name,
+    login_location, resolve_session, second_factor_cookie_name, session_cookie_name,
 };
 use super::{Chrome, RequestId};
 
@@ -59,6 +59,10 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
         tracing::info_span!("request", id = %request_id, method = %req.method(), path = %path);
     async move {
         let mut set_cookies = Vec::new();
+        // a page that needs a session sends to the login page, and back here after it
+        let asked = (method == Method::GET)
+            .then(|| req.uri().path_and_query().map(|p| p.as_str().to_owned()))
+            .flatten();
         let prepared = prepare(&state, &mut req, &kind, &request_id, &mut set_cookies).await;
         let (response, route, visitor) = match prepared {
             // refused before routing: no route, no handler ran
@@ -67,11 +71,12 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
                 None,
                 None,
             ),
-            Ok(visitor) => {
+            Ok((visitor, expired)) => {
                 let audit_visitor = visitor.clone();
                 req.set_data(visitor);
                 req.set_data(RequestId(request_id.clone()));
-                let (response, route) = route(&state, &*ep, req, &kind, &request_id).await;
+                let login = login_location(asked.as_deref(), expired);
+                let (response, route) = route(&state, &*ep, req, &kind, &request_id, &login).await;
                 (response, route, Some(audit_visitor))
             }
         };
@@ -99,13 +104,14 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
 
 /// Everything before routing: the visitor (session, CSRF seed, client address), the
 /// API body bounded before any parser sees it, and the CSRF check of every page form.
+/// Also says whether the request came with a session that has just ended.
 async fn prepare(
     state: &AppState,
     req: &mut Request,
     kind: &Kind,
     request_id: &str,
     set_cookies: &mut Vec<String>,
-) -> Result<Visitor, WebError> {
+) -> Result<(Visitor, bool), WebError> {
     let client_ip = client_address(state, req);
     let jar = cookies(req);
     let now = state.ports.clock.now();
@@ -144,7 +150,7 @@ async fn prepare(
     } else if csrf::is_unsafe(req.method()) && !kind.bare {
         csrf::check_form(state, &visitor, req).await?;
     }
-    Ok(visitor)
+    Ok((visitor, clear))
 }
 
 /// API bodies are bounded before any parser sees them (page forms are bounded by the
@@ -180,6 +186,7 @@ async fn route<E: Endpoint>(
     req: Request,
     kind: &Kind,
     request_id: &str,
+    login: &str,
 ) -> (Response, Option<PathPattern>) {
     match ep.call(req).await {
         Ok(response) => {
@@ -208,6 +215,7 @@ async fn route<E: Endpoint>(
                 }
             };
             let response = match web {
+                Some(WebError::SignIn) if !kind.api => super::see_other(login),
                 Some(web) => error_response(state, request_id, kind.api, &web),
                 // a malformed API request (bad JSON, wrong type, wrong media type): the
                 // API's JSON error, with the parser's reason

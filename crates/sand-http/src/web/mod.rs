@@ -15,7 +15,9 @@ use serde::de::DeserializeOwned;
 
 pub use crate::error::WebError;
 pub(crate) use frame::frame;
-pub use session::{MAX_SESSIONS_PER_ACCOUNT, SignedIn, Visitor, end_session, start_session};
+pub use session::{
+    MAX_SESSIONS_PER_ACCOUNT, SignedIn, Visitor, end_session, return_target, start_session,
+};
 pub(crate) use session::{
     clear_session_cookie, device_cookie_name, fc_cookie_name, second_factor_cookie_name,
     session_cookie_name_for, set_cookie,

@@ -96,6 +96,34 @@ impl Visitor {
     }
 }
 
+/// The page a graduate asked for before signing in, when it is one to come back to: a
+/// page of the graduate's space, as a path on this site (never another site's address).
+#[must_use]
+pub fn return_target(raw: &str) -> Option<&str> {
+    let ok = raw.len() <= 512
+        && (raw == "/espace" || raw.starts_with("/espace/") || raw.starts_with("/espace?"))
+        && !raw.contains("//")
+        && raw.chars().all(|c| c.is_ascii_graphic());
+    ok.then_some(raw)
+}
+
+/// The login page's address for a request that needs a session: it says the session
+/// expired when one did (`expired`), and leads back to the page asked for (a GET).
+#[must_use]
+pub(crate) fn login_location(asked: Option<&str>, expired: bool) -> String {
+    let mut query = Vec::new();
+    if expired {
+        query.push(("expiree", "1"));
+    }
+    if let Some(target) = asked.and_then(return_target) {
+        query.push(("retour", target));
+    }
+    match serde_urlencoded::to_string(&query) {
+        Ok(q) if !q.is_empty() => format!("/connexion?{q}"),
+        _ => "/connexion".to_owned(),
+    }
+}
+
 /// A handler that takes a [`SignedIn`] answers only a signed-in graduate: anyone else
 /// gets [`WebError::SignIn`] (the login page, or 401 under `/api`) before it runs.
 impl<'a> FromRequest<'a> for SignedIn {

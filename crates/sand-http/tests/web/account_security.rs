@@ -1,7 +1,7 @@
 //! The signed-in account's own security: changing its password, seeing and ending its
 //! sessions, and the cap on concurrent sessions.
 
-use crate::support::{Browser, PASSWORD, Page, TestApp};
+use crate::support::{Browser, PASSWORD, Page, TestApp, assert_sent_to_login};
 
 const EMAIL: &str = "camille@exemple.fr";
 const NEW: &str = "autre phrase tranquille";
@@ -29,7 +29,7 @@ async fn is_signed_in(b: &mut Browser<'_>) -> bool {
     match page.status {
         200 => true,
         303 => {
-            assert_eq!(page.location(), "/connexion");
+            assert_sent_to_login(&page);
             false
         }
         other => panic!("unexpected {other}: {}", page.body),

@@ -291,7 +291,7 @@ async fn a_session_lives_until_its_12th_hour_of_activity_and_not_a_second_more()
     app.clock.advance(time::Duration::seconds(2));
     let page = b.get("/espace").await;
     assert_eq!(page.status, 303);
-    assert_eq!(page.location(), "/connexion");
+    assert_sent_to_login(&page);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -184,3 +184,87 @@ async fn a_session_before_2009_is_said_to_be_uncovered_with_where_to_ask() {
     let garbage = b.attach("BACG", "deux mille", "10").await;
     assert!(garbage.body.contains("sur quatre chiffres"));
 }
+
+/// A session that ends is said to have ended, and signing in again leads back to the
+/// page asked for — never to another site.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ended_session_is_said_so_and_signing_in_again_returns_to_the_page_asked_for() {
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    app.clock.advance(time::Duration::minutes(31));
+    let asked = b.get("/espace/profil").await;
+    assert_eq!(asked.status, 303);
+    assert_eq!(
+        asked.location(),
+        "/connexion?expiree=1&retour=%2Fespace%2Fprofil"
+    );
+    let login = b.get(asked.location()).await;
+    assert!(
+        login.body.contains("Votre session a pris fin"),
+        "{}",
+        login.body
+    );
+    assert!(
+        login
+            .body
+            .contains(r#"<input type="hidden" name="retour" value="/espace/profil">"#),
+        "{}",
+        login.body
+    );
+    let token = login.csrf();
+    let back = b
+        .post_form(
+            "/connexion",
+            &[
+                ("csrf", token.as_str()),
+                ("email", "camille@exemple.fr"),
+                ("mot_de_passe", PASSWORD),
+                ("retour", "/espace/profil"),
+            ],
+        )
+        .await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(back.location(), "/espace/profil");
+
+    // without a session (never signed in): no "ended", still the way back
+    let stranger = app.browser().get("/espace").await;
+    assert_eq!(stranger.location(), "/connexion?retour=%2Fespace");
+
+    // another site, or a page outside the space, is never where a login leads
+    for evil in [
+        "//evil.example/espace",
+        "https://evil.example/",
+        "/espace//evil.example",
+        "/aide",
+        "/espace/\u{0}",
+    ] {
+        let mut other = app.browser();
+        let form = other.get("/connexion").await.csrf();
+        let landed = other
+            .post_form(
+                "/connexion",
+                &[
+                    ("csrf", form.as_str()),
+                    ("email", "camille@exemple.fr"),
+                    ("mot_de_passe", PASSWORD),
+                    ("retour", evil),
+                ],
+            )
+            .await;
+        assert_eq!(landed.location(), "/espace", "{evil:?}");
+        let page = other
+            .get(&format!(
+                "/connexion?{}",
+                serde_urlencoded::to_string([("retour", evil)]).unwrap()
+            ))
+            .await;
+        assert_eq!(page.location(), "/espace", "{evil:?}: already signed in");
+    }
+}

@@ -418,7 +418,7 @@ async fn the_whole_journey_create_confirm_log_in_attach_download_verify_detach_d
         app.mails().await.as_slice(),
         [Mail::ProfileDeleted { .. }]
     ));
-    assert_eq!(b.get("/espace").await.location(), "/connexion");
+    assert_sent_to_login(&b.get("/espace").await);
     assert_eq!(b.login("camille@exemple.fr", PASSWORD).await.status, 422);
 }
 
@@ -917,11 +917,8 @@ async fn a_password_reset_link_works_once_and_ends_every_session_on(app: TestApp
             ..
         }
     ));
-    assert_eq!(
-        b.get("/espace").await.location(),
-        "/connexion",
-        "the old session is gone"
-    );
+    // the old session is gone
+    assert_sent_to_login(&b.get("/espace").await);
     assert_eq!(
         other
             .get(&format!("/compte/mot-de-passe?jeton={token}"))
@@ -971,11 +968,8 @@ async fn sessions_end_at_logout_after_idling_and_after_their_absolute_lifetime_o
     assert_eq!(out.status, 303);
     let mut replay = app.browser();
     replay.cookies = stolen;
-    assert_eq!(
-        replay.get("/espace").await.location(),
-        "/connexion",
-        "a logged-out session id is dead"
-    );
+    // a logged-out session id is dead
+    assert_sent_to_login(&replay.get("/espace").await);
 
     let mut idle = app
         .signed_in("Martin", "Paul", "2002-01-01", "paul@exemple.fr")
@@ -989,7 +983,7 @@ async fn sessions_end_at_logout_after_idling_and_after_their_absolute_lifetime_o
         "activity keeps it alive"
     );
     app.clock.advance(time::Duration::minutes(31));
-    assert_eq!(idle.get("/espace").await.location(), "/connexion");
+    assert_sent_to_login(&idle.get("/espace").await);
 
     let mut busy = app
         .signed_in("N'Diaye", "Aminata", "2002-11-30", "aminata@exemple.fr")
@@ -1000,11 +994,8 @@ async fn sessions_end_at_logout_after_idling_and_after_their_absolute_lifetime_o
         assert_eq!(busy.get("/espace").await.status, 200, "step {step}");
     }
     app.clock.advance(time::Duration::minutes(25));
-    assert_eq!(
-        busy.get("/espace").await.location(),
-        "/connexion",
-        "12 hours at most"
-    );
+    // 12 hours at most
+    assert_sent_to_login(&busy.get("/espace").await);
 }
 
 #[tokio::test(flavor = "multi_thread")]

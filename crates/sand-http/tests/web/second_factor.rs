@@ -5,7 +5,7 @@
 use sand_domain::ports::Clock;
 use totp_rs::{Algorithm, Builder, Secret};
 
-use crate::support::{Browser, PASSWORD, Page, TestApp};
+use crate::support::{Browser, PASSWORD, Page, TestApp, assert_sent_to_login};
 
 const EMAIL: &str = "camille@exemple.fr";
 
@@ -120,7 +120,7 @@ async fn with_a_second_factor_the_password_alone_opens_nothing() {
 
     // the waiting step expires: a code alone, five minutes later, opens nothing
     app.clock.advance(time::Duration::minutes(6));
-    assert_eq!(third.get("/connexion/code").await.location(), "/connexion");
+    assert_sent_to_login(&third.get("/connexion/code").await);
     let csrf = third.get("/connexion").await.csrf();
     let late = third
         .post_form(
@@ -134,10 +134,7 @@ async fn with_a_second_factor_the_password_alone_opens_nothing() {
     assert_eq!(late.status, 422);
     assert!(late.body.contains("Connexion expirée"));
     // without the password first, the code page sends to the login
-    assert_eq!(
-        app.browser().get("/connexion/code").await.location(),
-        "/connexion"
-    );
+    assert_sent_to_login(&app.browser().get("/connexion/code").await);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -331,5 +328,5 @@ async fn franceconnect_profiles_have_no_second_factor_here() {
         .get("/espace/profil/double-authentification")
         .await;
     assert_eq!(anonymous.status, 303);
-    assert_eq!(anonymous.location(), "/connexion");
+    assert_sent_to_login(&anonymous);
 }

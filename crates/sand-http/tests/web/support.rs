@@ -417,6 +417,12 @@ pub struct Page {
 }
 
 impl Page {
+    /// Sent to the login page (which may say the session ended, and where to come back).
+    pub fn sent_to_login(&self) -> bool {
+        let location = self.location();
+        self.status == 303 && (location == "/connexion" || location.starts_with("/connexion?"))
+    }
+
     pub fn location(&self) -> &str {
         self.headers
             .get("location")
@@ -654,4 +660,15 @@ impl Browser<'_> {
             )
             .await
     }
+}
+
+/// The answer sent the browser to the login page.
+#[track_caller]
+pub fn assert_sent_to_login(page: &Page) {
+    assert!(
+        page.sent_to_login(),
+        "expected the login page, got {} {}",
+        page.status,
+        page.location()
+    );
 }
