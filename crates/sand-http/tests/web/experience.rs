@@ -268,3 +268,74 @@ async fn an_ended_session_is_said_so_and_signing_in_again_returns_to_the_page_as
         assert_eq!(page.location(), "/espace", "{evil:?}: already signed in");
     }
 }
+
+/// What a screen reader hears once: a field's hint is its description, never also part
+/// of its name; the first names field can be filled in; the demonstration banner is in a
+/// landmark; the footer says the API page is Swagger's, in English.
+#[tokio::test(flavor = "multi_thread")]
+async fn hints_are_read_once_and_every_part_of_the_page_is_where_it_says() {
+    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    for entry in std::fs::read_dir(&templates).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for label in text.split("<label").skip(1) {
+            let inside = label.split("</label>").next().unwrap_or_default();
+            assert!(
+                !inside.contains("class=\"hint\""),
+                "{}: a hint inside a label is read twice: <label{inside}",
+                path.display()
+            );
+        }
+    }
+    let app = TestApp::with(|s| s.demo = true).await;
+    let mut b = app.browser();
+    let register = b.get("/compte/creer").await;
+    assert!(register.body.contains(
+        r#"name="prenoms" type="text" required maxlength="400" autocomplete="given-name""#
+    ));
+    let home = b.get("/").await;
+    assert!(
+        home.body
+            .contains(r#"<section class="demo-banner" aria-label="Site de démonstration">"#),
+        "the banner is a named region"
+    );
+    assert!(
+        home.body
+            .contains("documentation interactive Swagger, en anglais")
+    );
+}
+
+/// A login refused because the address is not confirmed says so first, with the way to
+/// get a new link right there — not after the whole login form.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unconfirmed_login_offers_a_new_link_before_the_form() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    b.register(
+        "Durand",
+        "Camille Marie",
+        "12/04/2003",
+        "camille@exemple.fr",
+        PASSWORD,
+    )
+    .await;
+    let refused = b.login("camille@exemple.fr", PASSWORD).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let body = refused.body.replace("&#39;", "'");
+    let notice = body
+        .find("Votre adresse e-mail n'est pas encore confirmée")
+        .expect("the notice");
+    let resend = body
+        .find(r#"action="/compte/renvoyer""#)
+        .expect("the resend form");
+    let login = body.find(r#"action="/connexion""#).expect("the login form");
+    assert!(
+        notice < resend && resend < login,
+        "notice, then its action, then the form"
+    );
+    assert_eq!(
+        body.matches("role=\"alert\"").count(),
+        1,
+        "said once: {body}"
+    );
+}
