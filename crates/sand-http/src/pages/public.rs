@@ -267,7 +267,8 @@ pub async fn verify_submit(
     PageForm(form): PageForm<VerifyForm>,
 ) -> Result<Response, WebError> {
     let checked_at = french_date(state.ports.clock.now().date());
-    let chrome = Chrome::new(&state, &visitor, "Vérifier un diplôme");
+    // the page's title says the outcome first: a screen reader announces it on arrival
+    let titled = |title: &str| Chrome::new(&state, &visitor, title);
     let birth_date = if form.naissance.trim().is_empty() {
         None
     } else {
@@ -281,7 +282,7 @@ pub async fn verify_submit(
                 return page(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     &VerifyPage {
-                        chrome,
+                        chrome: titled("Erreur : Vérifier un diplôme"),
                         from_qr: false,
                         form,
                         errors: vec![BIRTH_DATE_UNREADABLE],
@@ -307,10 +308,15 @@ pub async fn verify_submit(
                 VerifyOutcome::Valid(d) => Some(ShownDiploma::of(&d)),
                 VerifyOutcome::NotValid => None,
             };
+            let title = if valid.is_some() {
+                "Attestation valide — Vérifier un diplôme"
+            } else {
+                "Aucune attestation valide — Vérifier un diplôme"
+            };
             page(
                 StatusCode::OK,
                 &VerifyPage {
-                    chrome,
+                    chrome: titled(title),
                     from_qr: false,
                     form,
                     errors: Vec::new(),
@@ -322,7 +328,7 @@ pub async fn verify_submit(
         Err(e) => page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &VerifyPage {
-                chrome,
+                chrome: titled("Erreur : Vérifier un diplôme"),
                 from_qr: false,
                 form,
                 errors: verify_error_text(&e).into_iter().collect(),

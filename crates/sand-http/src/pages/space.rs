@@ -115,18 +115,26 @@ pub struct NoticeQuery {
     avis: String,
 }
 
-fn notice_text(code: &str) -> Option<&'static str> {
+/// What the space says after an action: a short title (the page's title says it first,
+/// so a screen reader announces it on arrival) and the sentence on the page.
+fn notice_text(code: &str) -> Option<(&'static str, &'static str)> {
     Some(match code {
-        "rattache" => {
-            "Diplôme rattaché. Téléchargez son attestation et transmettez sa clé de contrôle à qui doit la vérifier."
-        }
-        "deja" => "Ce diplôme est déjà rattaché à votre profil.",
-        "cle" => {
-            "Nouvelle clé de contrôle créée : l'ancienne ne fonctionne plus. Téléchargez de nouveau l'attestation pour qu'elle porte la nouvelle clé."
-        }
-        "supprime" => {
-            "Attestation supprimée de votre espace : sa clé ne fonctionne plus. Le résultat reste enregistré par le service des examens."
-        }
+        "rattache" => (
+            "Diplôme rattaché",
+            "Diplôme rattaché. Téléchargez son attestation et transmettez sa clé de contrôle à qui doit la vérifier.",
+        ),
+        "deja" => (
+            "Diplôme déjà rattaché",
+            "Ce diplôme est déjà rattaché à votre profil.",
+        ),
+        "cle" => (
+            "Nouvelle clé créée",
+            "Nouvelle clé de contrôle créée : l'ancienne ne fonctionne plus. Téléchargez de nouveau l'attestation pour qu'elle porte la nouvelle clé.",
+        ),
+        "supprime" => (
+            "Attestation supprimée",
+            "Attestation supprimée de votre espace : sa clé ne fonctionne plus. Le résultat reste enregistré par le service des examens.",
+        ),
         _ => return None,
     })
 }
@@ -178,9 +186,14 @@ async fn dashboard_page(
     state: &AppState,
     visitor: &Visitor,
     status: StatusCode,
-    notice: Option<&'static str>,
+    notice: Option<(&'static str, &'static str)>,
     errors: Vec<String>,
 ) -> Result<Response, WebError> {
+    let title = match (notice, errors.is_empty()) {
+        (_, false) => "Erreur : Mon espace".to_owned(),
+        (Some((said, _)), true) => format!("{said} — Mon espace"),
+        (None, true) => "Mon espace".to_owned(),
+    };
     let signed_in = visitor.require()?;
     let profile = current_profile(state, signed_in).await?;
     let diplomas = state.list.execute(profile.id).await?;
@@ -189,13 +202,13 @@ async fn dashboard_page(
     page(
         status,
         &DashboardPage {
-            chrome: Chrome::new(state, visitor, "Mon espace"),
+            chrome: Chrome::new(state, visitor, title),
             holder: format!(
                 "{} {}",
                 profile.identity.first_names, profile.identity.birth_name
             ),
             certified: profile.identity_certified,
-            notice,
+            notice: notice.map(|(_, text)| text),
             diplomas: diplomas.iter().map(DashboardDiploma::of).collect(),
             taken_away: taken_away
                 .iter()

@@ -339,3 +339,55 @@ async fn an_unconfirmed_login_offers_a_new_link_before_the_form() {
         "said once: {body}"
     );
 }
+
+/// An outcome is announced on arrival: the page's title says it first (a verification's
+/// answer, a diploma attached, a form with errors).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_title_says_the_outcome_first() {
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    let attached = b.attach("BACG", "2021", "10").await;
+    assert_eq!(attached.status, 303, "{}", attached.body);
+    let space = b.get(attached.location()).await;
+    assert!(
+        space
+            .body
+            .contains("<title>Diplôme rattaché — Mon espace — "),
+        "{}",
+        space.body
+    );
+    let key = space.text_after("class=\"key\">").replace(' ', "");
+    let valid = Browser::verify(&app, &key, "Durand").await;
+    assert!(
+        valid
+            .body
+            .contains("<title>Attestation valide — Vérifier un diplôme — ")
+    );
+    let invalid = Browser::verify(&app, &key, "Martin").await;
+    assert!(
+        invalid
+            .body
+            .contains("<title>Aucune attestation valide — Vérifier un diplôme — ")
+    );
+    let mut verifier = app.browser();
+    let malformed = verifier
+        .submit(
+            "/verifier",
+            "/verifier",
+            &[("cle", "??"), ("nom", "Durand")],
+        )
+        .await;
+    assert_eq!(malformed.status, 422);
+    assert!(
+        malformed
+            .body
+            .contains("<title>Erreur : Vérifier un diplôme — ")
+    );
+}
