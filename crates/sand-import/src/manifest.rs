@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
 use sand_domain::academie::{Academie, ExamOffice};
-use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
+use sand_domain::diploma::{DiplomaKind, DiplomaScope, FIRST_SESSION, Session, SessionError};
 use sand_domain::record::import::BatchHeader;
 use sand_domain::record::{BatchFingerprint, SourceSystem};
 use serde::Deserialize;
@@ -185,7 +185,17 @@ fn parse(path: &Path, raw: RawManifest) -> Result<Manifest, ManifestError> {
         })
         .ok();
     let session = Session::new(raw.session)
-        .map_err(|e| problems.push(format!("session {} : {e}", raw.session)))
+        .map_err(|e| {
+            problems.push(match e {
+                SessionError::TooEarly => format!(
+                    "session {} : antérieure à {FIRST_SESSION}, non couverte par le service",
+                    raw.session
+                ),
+                SessionError::TooLate | SessionError::NotAYear => {
+                    format!("session {} : trop lointaine", raw.session)
+                }
+            });
+        })
         .ok();
     let source_system = SourceSystem::from_str(&raw.source_system)
         .map_err(|_| {

@@ -22,6 +22,9 @@ use crate::one_way::Deployment;
 pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://data/sand.db";
 
 /// SAND: certified digital attestations of French diplomas.
+///
+/// Run without a command, `sand` starts the demonstration site on the embedded database
+/// (loading its demonstration data the first time), as `sand serve --demo` would.
 #[derive(Debug, Parser)]
 #[command(name = "sand", version, propagate_version = true)]
 struct Cli {
@@ -137,6 +140,7 @@ enum DemoCommand {
         /// sessions 2009–2025 in turn).
         #[arg(long, default_value_t = 10_000)]
         records: u64,
+        /// The random seed: the same seed writes the same files.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Output directory (created if missing).

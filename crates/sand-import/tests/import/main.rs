@@ -302,6 +302,14 @@ fn manifests_report_every_problem() {
     let error = read_manifest(&path).unwrap_err();
     assert_eq!(error.problems.len(), 10, "{error}");
     assert!(error.to_string().contains("data_file « ../../etc/passwd »"));
+    // reports speak French throughout
+    assert!(
+        error
+            .to_string()
+            .contains("session 1990 : antérieure à 2009, non couverte par le service"),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("not held"), "{error}");
 
     std::fs::write(&path, "format = \"sand-batch/1\"\nunknown_key = 1\n").unwrap();
     let error = read_manifest(&path).unwrap_err();

@@ -41,6 +41,68 @@ fn help_lists_every_command() {
     }
 }
 
+/// Every option of every command says what it is for, and `sand --help` says what bare
+/// `sand` does.
+#[test]
+fn every_option_of_every_command_is_described() {
+    let top = stdout(&sand(&["--help"]));
+    assert!(
+        top.contains("Run without a command, `sand` starts the demonstration site"),
+        "{top}"
+    );
+    let mut commands: Vec<Vec<String>> = vec![Vec::new()];
+    let mut undescribed = Vec::new();
+    let mut seen = 0;
+    while let Some(path) = commands.pop() {
+        seen += 1;
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let text = stdout(&sand(&args));
+        let mut section = "";
+        let lines: Vec<&str> = text.lines().collect();
+        for (n, line) in lines.iter().copied().enumerate() {
+            if line.ends_with(':') && !line.starts_with(' ') {
+                section = line;
+                continue;
+            }
+            let item = line.trim_start();
+            if section == "Commands:" && line.starts_with("  ") && !item.is_empty() {
+                let name = item.split_whitespace().next().unwrap_or_default();
+                if name != "help" {
+                    let mut sub = path.clone();
+                    sub.push(name.to_owned());
+                    commands.push(sub);
+                }
+            }
+            let is_option = item.starts_with("--")
+                || (item.starts_with('-')
+                    && item.chars().nth(1).is_some_and(char::is_alphanumeric));
+            if section == "Options:" && is_option {
+                // the flag and its value name, then two spaces, then what it is for
+                // (or, in the long layout, on the lines below it, further indented)
+                let inline = item
+                    .split_once("  ")
+                    .map(|(_, rest)| rest.trim())
+                    .is_some_and(|rest| !rest.is_empty() && !rest.starts_with("[default"));
+                let indent = line.len() - item.len();
+                let below = lines.get(n + 1).is_some_and(|next| {
+                    let text = next.trim_start();
+                    next.len() - text.len() > indent
+                        && !text.is_empty()
+                        && !text.starts_with('-')
+                        && !text.starts_with("[default")
+                });
+                let described = inline || below;
+                if !described {
+                    undescribed.push(format!("sand {} {item}", path.join(" ")));
+                }
+            }
+        }
+    }
+    assert!(seen > 15, "{seen} commands read");
+    assert!(undescribed.is_empty(), "{}", undescribed.join("\n"));
+}
+
 #[test]
 fn academies_lists_overseas_academies_with_their_codes() {
     let out = sand(&["academies"]);
