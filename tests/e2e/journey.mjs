@@ -83,6 +83,12 @@ async function audit(page, name, width) {
 
 /** Audits and screenshots each state at a phone's and a desktop's width. */
 async function visit(page, name) {
+  // reflow (WCAG 1.4.10): at 320 CSS px nothing needs a horizontal scroll of the page
+  // (a table may scroll in its own named region)
+  at(`largeur 320 px pour ${name}`);
+  await within(30_000, 'largeur 320 px', page.setViewportSize({ width: 320, height: 900 }));
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  expect(overflow <= 321, `${name} : la page tient dans 320 px sans défilement horizontal (${overflow} px)`);
   for (const width of [375, 1280]) {
     at(`largeur ${width} px pour ${name}`);
     await within(30_000, `largeur ${width} px`, page.setViewportSize({ width, height: 900 }));
