@@ -154,6 +154,31 @@ step('la page d\'accueil et les pages publiques');
   }
   expect(await page.getByRole('link', { name: 'S\'identifier avec FranceConnect' }).isVisible(), 'le bouton FranceConnect est là');
   await visit(page, 'accueil');
+  // the focus indicator stands out (WCAG 1.4.11: 3:1) from what surrounds it, for every
+  // element the keyboard reaches on the home page
+  const weakest = await page.evaluate(async () => {
+    const channel = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    const luminance = (rgb) => { const [r, g, b] = rgb.match(/\d+(\.\d+)?/g).map(Number); return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b); };
+    const contrast = (a, b) => { const [x, y] = [luminance(a), luminance(b)].sort((m, n) => n - m); return (x + 0.05) / (y + 0.05); };
+    const background = (el) => {
+      for (let e = el.parentElement; e; e = e.parentElement) {
+        const bg = getComputedStyle(e).backgroundColor;
+        if (bg && !bg.startsWith('rgba(0, 0, 0, 0)') && bg !== 'transparent') return bg;
+      }
+      return 'rgb(255, 255, 255)';
+    };
+    let worst = { ratio: Infinity, what: '' };
+    for (const el of document.querySelectorAll('a[href], button, input, select, [tabindex="0"]')) {
+      el.focus({ focusVisible: true });
+      if (document.activeElement !== el) continue;
+      const style = getComputedStyle(el);
+      if (style.outlineStyle === 'none') continue;
+      const ratio = contrast(style.outlineColor, background(el));
+      if (ratio < worst.ratio) worst = { ratio, what: el.textContent.trim().slice(0, 40) || el.tagName };
+    }
+    return worst;
+  });
+  expect(weakest.ratio >= 3, `l'indicateur de focus contraste à 3:1 au moins (le plus faible : ${weakest.ratio.toFixed(2)}:1 sur « ${weakest.what} »)`);
   for (const [name, url] of [['catalogue', '/catalogue'], ['aide', '/aide'], ['services-examens', '/aide/services-examens'],
     ['mentions-legales', '/mentions-legales'], ['confidentialite', '/confidentialite'], ['accessibilite', '/accessibilite'],
     ['verifier', '/verifier'], ['connexion', '/connexion'], ['mot-de-passe-oublie', '/mot-de-passe-oublie'], ['introuvable', '/nulle-part']]) {
