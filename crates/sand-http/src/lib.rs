@@ -35,7 +35,9 @@ use poem::{EndpointExt, Response, Route, get, handler};
 
 pub use limits::RateLimits;
 pub use pages::public::DemoPerson;
-pub use state::{AppState, ExamOfficeContact, Ports, WebSettings};
+pub use state::{
+    AccessibilityStatement, AppState, Conformance, ExamOfficeContact, Ports, WebSettings,
+};
 
 #[handler]
 fn well_known_keys(state: Data<&Arc<AppState>>) -> Result<Response, web::WebError> {

@@ -58,6 +58,45 @@ pub struct WebSettings {
     /// Origins (`https://host[:port]`) that a form may be sent or redirected to besides
     /// this site: the identity provider's, whose single logout follows the logout form.
     pub form_action_origins: Vec<String>,
+    /// What the accessibility statement says (RGAA): the operator's data.
+    pub accessibility: AccessibilityStatement,
+}
+
+/// The conformance status an accessibility statement declares (RGAA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Conformance {
+    /// An audit found every applicable criterion met.
+    Full,
+    /// Not every criterion is met, or no audit has said otherwise (the default).
+    #[default]
+    Partial,
+    /// Less than half the criteria are met, or none was assessed.
+    None,
+}
+
+impl Conformance {
+    /// As the statement and the footer say it.
+    #[must_use]
+    pub fn french(self) -> &'static str {
+        match self {
+            Self::Full => "totalement conforme",
+            Self::Partial => "partiellement conforme",
+            Self::None => "non conforme",
+        }
+    }
+}
+
+/// The operator's part of the accessibility statement; empty texts are said honestly
+/// as missing, never invented.
+#[derive(Debug, Clone, Default)]
+pub struct AccessibilityStatement {
+    pub conformance: Conformance,
+    /// How to report a difficulty: an e-mail address or a web address.
+    pub contact: String,
+    /// The last audit: who, when, what it found (free text).
+    pub audit: String,
+    /// The address of the multi-year accessibility plan.
+    pub plan: String,
 }
 
 /// How to reach an exam office (every field optional).
@@ -96,6 +135,7 @@ impl WebSettings {
             demo_mail_hint: String::new(),
             exam_office_contacts: std::collections::BTreeMap::new(),
             form_action_origins: Vec::new(),
+            accessibility: AccessibilityStatement::default(),
         }
     }
 

@@ -39,6 +39,17 @@ pub enum SmtpSecurity {
     None,
 }
 
+/// The conformance status of the accessibility statement (RGAA).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AccessibilityStatus {
+    /// An audit found every applicable criterion met.
+    Totalement,
+    /// Not every criterion is met, or no audit has said otherwise.
+    Partiellement,
+    /// Less than half of the criteria are met.
+    Non,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// A TOML configuration file whose keys are these options' long names with
@@ -184,6 +195,19 @@ pub struct ServeArgs {
     /// `{"event":"ready","listen":"127.0.0.1:PORT","public_url":"…","metrics_listen":null}`.
     #[arg(long, env = "SAND_READY_JSON")]
     pub ready_json: bool,
+    /// Accessibility statement: the conformance status an audit established.
+    #[arg(long, env = "SAND_ACCESSIBILITY_STATUS", value_enum, default_value_t = AccessibilityStatus::Partiellement)]
+    pub accessibility_status: AccessibilityStatus,
+    /// Accessibility statement: how to report a difficulty (an e-mail address, or an
+    /// https:// address).
+    #[arg(long, env = "SAND_ACCESSIBILITY_CONTACT")]
+    pub accessibility_contact: Option<String>,
+    /// Accessibility statement: the last audit (who, when, what it found), as one sentence.
+    #[arg(long, env = "SAND_ACCESSIBILITY_AUDIT")]
+    pub accessibility_audit: Option<String>,
+    /// Accessibility statement: the address of the multi-year accessibility plan (https://).
+    #[arg(long, env = "SAND_ACCESSIBILITY_PLAN")]
+    pub accessibility_plan: Option<String>,
     /// Seconds a request may take to send its header block, from its first byte.
     #[arg(long, env = "SAND_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -513,6 +537,47 @@ fn exam_office_contacts(
     Ok(contacts)
 }
 
+/// The operator's part of the accessibility statement, checked: a contact is an e-mail
+/// address or an https:// address, the plan an https:// address, texts without control
+/// characters.
+fn accessibility_statement(
+    args: &ServeArgs,
+) -> Result<sand_http::AccessibilityStatement, ServeError> {
+    let text = |value: &Option<String>, what: &str| -> Result<String, ServeError> {
+        let value = value.as_deref().unwrap_or_default().trim().to_owned();
+        if value.chars().count() > 500 || value.chars().any(char::is_control) {
+            return Err(config(format!(
+                "{what}: 500 characters at most, without control characters"
+            )));
+        }
+        Ok(value)
+    };
+    let web = |value: &str| value.starts_with("https://") && !value.contains(char::is_whitespace);
+    let contact = text(&args.accessibility_contact, "SAND_ACCESSIBILITY_CONTACT")?;
+    if !contact.is_empty()
+        && !web(&contact)
+        && sand_domain::credentials::Email::parse(&contact).is_err()
+    {
+        return Err(config(
+            "SAND_ACCESSIBILITY_CONTACT: an e-mail address or an https:// address",
+        ));
+    }
+    let plan = text(&args.accessibility_plan, "SAND_ACCESSIBILITY_PLAN")?;
+    if !plan.is_empty() && !web(&plan) {
+        return Err(config("SAND_ACCESSIBILITY_PLAN: an https:// address"));
+    }
+    Ok(sand_http::AccessibilityStatement {
+        conformance: match args.accessibility_status {
+            AccessibilityStatus::Totalement => sand_http::Conformance::Full,
+            AccessibilityStatus::Partiellement => sand_http::Conformance::Partial,
+            AccessibilityStatus::Non => sand_http::Conformance::None,
+        },
+        contact,
+        audit: text(&args.accessibility_audit, "SAND_ACCESSIBILITY_AUDIT")?,
+        plan,
+    })
+}
+
 fn demo_people() -> Vec<DemoPerson> {
     sand_import::synthetic::DEMO_PEOPLE
         .iter()
@@ -618,6 +683,7 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
         }
     )];
     mail_from(args)?;
+    accessibility_statement(args)?;
     notes.extend(transport_overrides(args)?);
     if let Some(path) = &args.smtp_ca_file {
         let pem = std::fs::read(path)
@@ -774,6 +840,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     settings.limits.wrong_answers_per_key_per_day = args.wrong_answers_per_key;
     settings.limits.file_checks_per_client_per_minute = args.file_checks_per_minute;
     settings.exam_office_contacts = contacts;
+    settings.accessibility = accessibility_statement(&args)?;
     // FranceConnect's single logout follows the logout form: its origin is a form target
     if let Some(origin) = args.franceconnect_issuer.as_deref().and_then(origin_of) {
         settings.form_action_origins.push(origin);

@@ -66,7 +66,20 @@ macro_rules! static_page {
 static_page!(HelpPage, "help.html", "Aide");
 static_page!(LegalPage, "legal.html", "Mentions légales");
 static_page!(PrivacyPage, "privacy.html", "Données personnelles");
-static_page!(AccessibilityPage, "accessibility.html", "Accessibilité");
+
+/// The accessibility statement (RGAA): status, what is known not to conform, how to
+/// report a difficulty, the audit and the plan — from the operator's configuration.
+#[derive(Template)]
+#[template(path = "accessibility.html")]
+struct AccessibilityPage {
+    chrome: Chrome,
+    status: &'static str,
+    contact: String,
+    /// `contact` is an e-mail address (else a web address).
+    contact_is_email: bool,
+    audit: String,
+    plan: String,
+}
 
 #[handler]
 async fn help(state: Data<&Arc<AppState>>, visitor: Data<&Visitor>) -> Result<Response, WebError> {
@@ -91,7 +104,18 @@ async fn accessibility(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
 ) -> Result<Response, WebError> {
-    AccessibilityPage::serve(&state, &visitor).await
+    let statement = &state.settings.accessibility;
+    page(
+        StatusCode::OK,
+        &AccessibilityPage {
+            chrome: Chrome::new(&state, &visitor, "Déclaration d'accessibilité"),
+            status: statement.conformance.french(),
+            contact: statement.contact.clone(),
+            contact_is_email: statement.contact.contains('@') && !statement.contact.contains('/'),
+            audit: statement.audit.clone(),
+            plan: statement.plan.clone(),
+        },
+    )
 }
 
 /// One row of the exam offices page.

@@ -39,6 +39,8 @@ pub struct Chrome {
     pub request_id: String,
     pub franceconnect: bool,
     pub title: String,
+    /// The accessibility statement's status, in the footer's link.
+    pub conformance: &'static str,
 }
 
 impl Chrome {
@@ -52,6 +54,7 @@ impl Chrome {
             request_id: visitor.request_id.clone(),
             franceconnect: state.ports.franceconnect.is_some(),
             title: title.into(),
+            conformance: state.settings.accessibility.conformance.french(),
         }
     }
 }

@@ -391,3 +391,53 @@ async fn the_page_title_says_the_outcome_first() {
             .contains("<title>Erreur : Vérifier un diplôme — ")
     );
 }
+
+/// The accessibility statement says the status (partial until an audit says otherwise,
+/// also in the footer's link), what does not conform, how to report a difficulty, the
+/// recourse and the plan — from the operator's configuration, honest when it is missing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_accessibility_statement_is_one() {
+    let bare = TestApp::new().await;
+    let page = bare.browser().get("/accessibilite").await;
+    let body = page.body.replace("&#39;", "'");
+    for said in [
+        "Déclaration d'accessibilité",
+        "<strong>partiellement conforme</strong>",
+        "Aucun audit de conformité n'a encore été réalisé",
+        "Contenus non accessibles",
+        "n'a pas encore indiqué de moyen de contact",
+        "Défenseur des droits",
+        "Libre réponse 71120",
+        "Aucun schéma pluriannuel",
+        "Accessibilité : partiellement conforme</a>",
+    ] {
+        assert!(body.contains(said), "{said}: {body}");
+    }
+    let home = bare.browser().get("/").await;
+    assert!(
+        home.body
+            .contains("Accessibilité : partiellement conforme</a>")
+    );
+
+    let configured = TestApp::with(|s| {
+        s.accessibility = sand_http::AccessibilityStatement {
+            conformance: sand_http::Conformance::Full,
+            contact: "accessibilite@exemple.fr".to_owned(),
+            audit:
+                "Audit du 2 mars 2026 par Exemple Audit : 100 % des critères applicables respectés."
+                    .to_owned(),
+            plan: "https://exemple.fr/schema".to_owned(),
+        };
+    })
+    .await;
+    let body = configured.browser().get("/accessibilite").await.body;
+    for said in [
+        "<strong>totalement conforme</strong>",
+        r#"<a href="mailto:accessibilite@exemple.fr">accessibilite@exemple.fr</a>"#,
+        "Audit du 2 mars 2026 par Exemple Audit",
+        r#"<a href="https://exemple.fr/schema">"#,
+        "Accessibilité : totalement conforme</a>",
+    ] {
+        assert!(body.contains(said), "{said}: {body}");
+    }
+}

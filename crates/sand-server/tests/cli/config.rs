@@ -391,3 +391,46 @@ fn outside_demo_mode_transport_never_fails_open_without_its_named_override() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The accessibility statement's contact and plan are addresses a person can follow:
+/// anything else (a script address, a bare word) is refused before the service starts.
+#[test]
+fn the_accessibility_statement_accepts_only_real_addresses() {
+    let dir = temp_dir();
+    for (key, value, accepted) in [
+        (
+            "SAND_ACCESSIBILITY_CONTACT",
+            "accessibilite@exemple.fr",
+            true,
+        ),
+        (
+            "SAND_ACCESSIBILITY_CONTACT",
+            "https://exemple.fr/contact",
+            true,
+        ),
+        ("SAND_ACCESSIBILITY_CONTACT", "javascript:alert(1)", false),
+        ("SAND_ACCESSIBILITY_CONTACT", "appelez-nous", false),
+        ("SAND_ACCESSIBILITY_PLAN", "https://exemple.fr/schema", true),
+        ("SAND_ACCESSIBILITY_PLAN", "http://exemple.fr/schema", false),
+        ("SAND_ACCESSIBILITY_AUDIT", "audit\u{7}", false),
+        ("SAND_ACCESSIBILITY_STATUS", "totalement", true),
+        ("SAND_ACCESSIBILITY_STATUS", "presque", false),
+    ] {
+        let out = run(
+            &dir,
+            &["config", "check"],
+            &[("SAND_DEMO", "true"), (key, value)],
+        );
+        assert_eq!(
+            out.status.success(),
+            accepted,
+            "{key}={value:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        if !accepted && key != "SAND_ACCESSIBILITY_STATUS" {
+            assert!(text(&out.stderr).contains(key), "{}", text(&out.stderr));
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
