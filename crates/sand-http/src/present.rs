@@ -179,6 +179,19 @@ pub(crate) fn step_text(step: &SupportStep, franceconnect: bool) -> (String, Str
             "Un profil ne peut pas être modifié : si votre identité y est erronée, supprimez-le et créez-le de nouveau avec votre identité au moment de l'examen.".to_owned(),
             ("/espace/profil".to_owned(), "Gérer mon profil".to_owned()),
         ),
+        // a certified claimant whose birth place the exam office recorded takes a record
+        // held by an uncertified profile: FranceConnect is the way when it is offered
+        SupportStep::AnotherProfileOfYours => (
+            format!(
+                "Ce diplôme est rattaché à un autre profil, le plus souvent un autre profil à vous (créé plus tôt, ou avec une autre adresse e-mail). Connectez-vous à ce profil, ou retrouvez-le par son adresse avec « Mot de passe oublié », puis supprimez son attestation ou le profil, et rattachez le diplôme ici.{}",
+                if franceconnect {
+                    " Si ce profil n'est pas le vôtre, connectez-vous avec FranceConnect : votre identité certifiée permet de reprendre le diplôme quand le service des examens a enregistré votre lieu de naissance."
+                } else {
+                    ""
+                }
+            ),
+            ("/mot-de-passe-oublie".to_owned(), "Retrouver un profil par son adresse".to_owned()),
+        ),
         SupportStep::ContactExamOffice { academie } => (
             format!("Contactez le service des examens et concours de l'académie {} : lui seul peut examiner votre situation.", academie.with_de()),
             (format!("/aide/services-examens#academie-{}", academie.code()), "Ses coordonnées".to_owned()),

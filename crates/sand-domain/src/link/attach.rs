@@ -45,6 +45,11 @@ pub enum SupportStep {
     /// A wrong identity is fixed by deleting the profile and creating it again, or by
     /// logging in with FranceConnect, whose identity is certified.
     RecreateProfileOrUseFranceConnect,
+    /// The diploma is attached to another profile, most likely another of the graduate's
+    /// own (an older one, another address): sign in to it (or recover it by its address),
+    /// delete its attestation or the profile, then attach here. Said before the exam
+    /// office, which is for when that profile is not theirs.
+    AnotherProfileOfYours,
     /// Second-level support: the exam office of the académie that awarded the diploma.
     ContactExamOffice { academie: Academie },
 }
@@ -282,9 +287,12 @@ impl AttachDiploma {
         } else {
             AttachOutcome::AttachedToAnotherProfile {
                 scope,
-                next_steps: vec![SupportStep::ContactExamOffice {
-                    academie: scope.academie,
-                }],
+                next_steps: vec![
+                    SupportStep::AnotherProfileOfYours,
+                    SupportStep::ContactExamOffice {
+                        academie: scope.academie,
+                    },
+                ],
             }
         }
     }
@@ -501,9 +509,12 @@ mod tests {
             outcome,
             AttachOutcome::AttachedToAnotherProfile {
                 scope: scope(),
-                next_steps: vec![SupportStep::ContactExamOffice {
-                    academie: scope().academie
-                }],
+                next_steps: vec![
+                    SupportStep::AnotherProfileOfYours,
+                    SupportStep::ContactExamOffice {
+                        academie: scope().academie
+                    },
+                ],
             }
         );
     }

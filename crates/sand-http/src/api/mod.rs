@@ -48,7 +48,7 @@ pub struct ApiError {
 pub struct StepJson {
     /// Stable code: `verifier_catalogue`, `attendre_resultats_definitifs`,
     /// `procedure_habituelle`, `verifier_nom_naissance`, `verifier_prenoms`,
-    /// `verifier_date_naissance`, `recreer_profil_ou_franceconnect`,
+    /// `verifier_date_naissance`, `recreer_profil_ou_franceconnect`, `autre_profil`,
     /// `contacter_service_examens`.
     pub code: String,
     /// The step in French, for a person.
@@ -85,6 +85,7 @@ impl StepJson {
             S::CheckAllFirstNames => ("verifier_prenoms", None),
             S::CheckBirthDate => ("verifier_date_naissance", None),
             S::RecreateProfileOrUseFranceConnect => ("recreer_profil_ou_franceconnect", None),
+            S::AnotherProfileOfYours => ("autre_profil", None),
             S::ContactExamOffice { academie } => ("contacter_service_examens", Some(*academie)),
         };
         let (texte, lien, _) = step_text(step, franceconnect);

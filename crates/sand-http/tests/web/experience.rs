@@ -441,3 +441,67 @@ async fn the_accessibility_statement_is_one() {
         assert!(body.contains(said), "{said}: {body}");
     }
 }
+
+/// With the diploma attached to an older profile of the graduate's, attaching from a new
+/// one says the likely cause first — another profile of theirs, how to reach it — and the
+/// exam office after; FranceConnect's way is told only where it is offered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_profile_of_your_own_is_told_first_as_the_likely_cause() {
+    for franceconnect in [false, true] {
+        let app = if franceconnect {
+            TestApp::with_provider(std::sync::Arc::new(
+                sand_domain::ports::MockIdentityProvider::new(),
+            ))
+            .await
+        } else {
+            TestApp::new().await
+        };
+        let mut older = app
+            .signed_in(
+                "Durand",
+                "Camille Marie",
+                "2003-04-12",
+                "camille@exemple.fr",
+            )
+            .await;
+        assert_eq!(older.attach("BACG", "2021", "10").await.status, 303);
+        let mut newer = app
+            .signed_in(
+                "Durand",
+                "Camille Marie",
+                "2003-04-12",
+                "camille.durand@exemple.fr",
+            )
+            .await;
+        let refused = newer.attach("BACG", "2021", "10").await;
+        let body = refused.body.replace("&#39;", "'");
+        let yours = body
+            .find("le plus souvent un autre profil à vous")
+            .unwrap_or_else(|| panic!("{body}"));
+        let office = body
+            .find("Contactez le service des examens")
+            .unwrap_or_else(|| panic!("{body}"));
+        assert!(yours < office, "the likely cause first");
+        assert!(body.contains(r#"href="/mot-de-passe-oublie""#));
+        assert_eq!(
+            body.contains("connectez-vous avec FranceConnect"),
+            franceconnect
+        );
+
+        let api = newer
+            .post_json(
+                "/api/v1/moi/diplomes",
+                &serde_json::json!({"diplome": "BACG", "session": 2021, "academie": "10"}),
+            )
+            .await;
+        assert_eq!(api.status, 422, "{}", api.body);
+        let steps: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+        let codes: Vec<&str> = steps["etapes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["autre_profil", "contacter_service_examens"]);
+    }
+}
