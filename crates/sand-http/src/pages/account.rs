@@ -594,7 +594,11 @@ pub async fn login_submit(
                 .await?
                 .is_some()
             {
-                return crate::pages::second_factor::ask_for_code(&state, profile.id);
+                return crate::pages::second_factor::ask_for_code(
+                    &state,
+                    profile.id,
+                    Some(&form.retour),
+                );
             }
             audit::record(
                 &state,

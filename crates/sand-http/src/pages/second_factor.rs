@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use poem::http::{StatusCode, header};
-use poem::web::Data;
+use poem::web::{Data, Query};
 use poem::{Response, handler};
 use sand_domain::credentials::Password;
 use sand_domain::profile::second_factor::{RECOVERY_CODES, RecoveryCodeDigest, TotpSecret};
@@ -26,7 +26,8 @@ use crate::limits::LoginGate;
 use crate::state::AppState;
 use crate::tokens::Purpose;
 use crate::web::{
-    Chrome, PageForm, Visitor, WebError, page, second_factor_cookie_name, see_other, set_cookie,
+    Chrome, PageForm, Visitor, WebError, page, return_target, second_factor_cookie_name, see_other,
+    set_cookie,
 };
 
 /// How long an offered secret may wait for its first code.
@@ -465,14 +466,25 @@ pub async fn disable(
 
 /// After a right password, for a profile with a second factor: no session yet, a
 /// short-lived cookie naming the profile, and the code form.
-pub fn ask_for_code(state: &AppState, profile: ProfileId) -> Result<Response, WebError> {
+pub fn ask_for_code(
+    state: &AppState,
+    profile: ProfileId,
+    retour: Option<&str>,
+) -> Result<Response, WebError> {
     let pending = state.signer.sign(
         Purpose::SecondFactorLogin,
         &profile.0.simple().to_string(),
         "",
         state.ports.clock.now() + LOGIN_STEP_VALID,
     );
-    let mut response = see_other("/connexion/code");
+    // the page asked for before signing in is carried to the code step, and back
+    let mut response = see_other(&match retour.and_then(return_target) {
+        Some(target) => format!(
+            "/connexion/code?{}",
+            serde_urlencoded::to_string([("retour", target)]).map_err(WebError::unexpected)?
+        ),
+        None => "/connexion/code".to_owned(),
+    });
     response.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(
@@ -510,12 +522,22 @@ async fn pending_profile(state: &AppState, visitor: &Visitor) -> Result<Option<P
 struct LoginCodePage {
     chrome: Chrome,
     errors: Vec<String>,
+    /// Where to go once the code is right (a page of the space), or empty.
+    retour: String,
+}
+
+/// The code step's address may carry the page to come back to.
+#[derive(Debug, Default, Deserialize)]
+pub struct CodeQuery {
+    #[serde(default)]
+    retour: String,
 }
 
 #[handler]
 pub async fn code_form(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
+    Query(query): Query<CodeQuery>,
 ) -> Result<Response, WebError> {
     if pending_profile(&state, &visitor).await?.is_none() {
         return Ok(see_other("/connexion"));
@@ -525,6 +547,7 @@ pub async fn code_form(
         &LoginCodePage {
             chrome: Chrome::new(&state, &visitor, "Code de vérification"),
             errors: Vec::new(),
+            retour: return_target(&query.retour).unwrap_or_default().to_owned(),
         },
     )
 }
@@ -533,6 +556,8 @@ pub async fn code_form(
 pub struct CodeForm {
     #[serde(default)]
     pub code: String,
+    #[serde(default)]
+    pub retour: String,
 }
 
 #[handler]
@@ -568,6 +593,7 @@ pub async fn code_submit(
             StatusCode::UNPROCESSABLE_ENTITY,
             &LoginCodePage {
                 chrome: Chrome::new(&state, &visitor, "Code de vérification"),
+                retour: return_target(&form.retour).unwrap_or_default().to_owned(),
                 errors: vec!["Code incorrect ou déjà utilisé. Saisissez le code actuel de votre application (6 chiffres), ou un code de secours.".to_owned()],
             },
         );
@@ -586,7 +612,14 @@ pub async fn code_submit(
         SecurityEvent::LoginSucceeded,
         Subject::Profile(profile.id),
     );
-    let mut response = signed_in_response(&state, &visitor, profile.id, &key, "/espace").await?;
+    let mut response = signed_in_response(
+        &state,
+        &visitor,
+        profile.id,
+        &key,
+        return_target(&form.retour).unwrap_or("/espace"),
+    )
+    .await?;
     response.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(&state, second_factor_cookie_name(&state), "", Some(0))

@@ -330,3 +330,73 @@ async fn franceconnect_profiles_have_no_second_factor_here() {
     assert_eq!(anonymous.status, 303);
     assert_sent_to_login(&anonymous);
 }
+
+/// The page asked for before signing in is still where a login with a second factor
+/// ends: carried through the code step, and only if it is a page of the space.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_asked_for_survives_the_code_step() {
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in("Durand", "Camille", "12/04/2003", EMAIL)
+        .await;
+    let (secret, _) = enrol(&app, &mut b).await;
+
+    let mut other = app.browser();
+    let asked = other.get("/espace/profil").await;
+    assert_eq!(asked.location(), "/connexion?retour=%2Fespace%2Fprofil");
+    let form = other.get(asked.location()).await;
+    let token = form.csrf();
+    let login = other
+        .post_form(
+            "/connexion",
+            &[
+                ("csrf", token.as_str()),
+                ("email", EMAIL),
+                ("mot_de_passe", PASSWORD),
+                ("retour", "/espace/profil"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        login.location(),
+        "/connexion/code?retour=%2Fespace%2Fprofil"
+    );
+    let step = other.get(login.location()).await;
+    assert!(
+        step.body
+            .contains(r#"<input type="hidden" name="retour" value="/espace/profil">"#),
+        "{}",
+        step.body
+    );
+    app.clock.advance(time::Duration::seconds(30));
+    let fresh = code(&app, &secret, 0);
+    let token = step.csrf();
+    let opened = other
+        .post_form(
+            "/connexion/code",
+            &[
+                ("csrf", token.as_str()),
+                ("code", fresh.as_str()),
+                ("retour", "/espace/profil"),
+            ],
+        )
+        .await;
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    assert_eq!(opened.location(), "/espace/profil");
+
+    // another site given as the way back is not one
+    let mut third = app.browser();
+    let token = third.get("/connexion").await.csrf();
+    let login = third
+        .post_form(
+            "/connexion",
+            &[
+                ("csrf", token.as_str()),
+                ("email", EMAIL),
+                ("mot_de_passe", PASSWORD),
+                ("retour", "https://evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(login.location(), "/connexion/code");
+}
