@@ -45,6 +45,15 @@ impl Kind {
     }
 }
 
+/// What the login page's address would say if the handler refuses for want of a session
+/// (built only then: most requests never need it).
+struct LoginNeeded<'a> {
+    /// The page asked for (a GET), to come back to.
+    asked: Option<&'a str>,
+    /// The request came with a session that has just ended.
+    expired: bool,
+}
+
 /// The frame: every request goes through it.
 pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<Arc<AppState>>().cloned() else {
@@ -75,7 +84,10 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
                 let audit_visitor = visitor.clone();
                 req.set_data(visitor);
                 req.set_data(RequestId(request_id.clone()));
-                let login = login_location(asked.as_deref(), expired);
+                let login = LoginNeeded {
+                    asked: asked.as_deref(),
+                    expired,
+                };
                 let (response, route) = route(&state, &*ep, req, &kind, &request_id, &login).await;
                 (response, route, Some(audit_visitor))
             }
@@ -186,7 +198,7 @@ async fn route<E: Endpoint>(
     req: Request,
     kind: &Kind,
     request_id: &str,
-    login: &str,
+    login: &LoginNeeded<'_>,
 ) -> (Response, Option<PathPattern>) {
     match ep.call(req).await {
         Ok(response) => {
@@ -215,7 +227,9 @@ async fn route<E: Endpoint>(
                 }
             };
             let response = match web {
-                Some(WebError::SignIn) if !kind.api => super::see_other(login),
+                Some(WebError::SignIn) if !kind.api => {
+                    super::see_other(&login_location(login.asked, login.expired))
+                }
                 Some(web) => error_response(state, request_id, kind.api, &web),
                 // a malformed API request (bad JSON, wrong type, wrong media type): the
                 // API's JSON error, with the parser's reason
