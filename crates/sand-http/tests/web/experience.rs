@@ -505,3 +505,42 @@ async fn a_second_profile_of_your_own_is_told_first_as_the_likely_cause() {
         assert_eq!(codes, ["autre_profil", "contacter_service_examens"]);
     }
 }
+
+/// The key-change confirmation answers only for one of the graduate's own diplomas: a
+/// malformed id, an unknown one and another graduate's are the same "not found", and
+/// nothing changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_key_change_confirmation_is_for_ones_own_diplomas_only() {
+    let app = TestApp::new().await;
+    let mut owner = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    let attached = owner.attach("BACG", "2021", "10").await;
+    let space = owner.get(attached.location()).await;
+    let start = space.body.find("/espace/diplomes/").unwrap() + "/espace/diplomes/".len();
+    let link = space.body[start..start + 36].to_owned();
+    let key = space.text_after("class=\"key\">").replace(' ', "");
+
+    let mut other = app
+        .signed_in("Martin", "Paul", "2002-01-01", "paul@exemple.fr")
+        .await;
+    for id in [
+        "pas-un-identifiant",
+        "00000000-0000-0000-0000-000000000000",
+        &"9".repeat(300),
+        link.as_str(),
+    ] {
+        let page = other.get(&format!("/espace/diplomes/{id}/cle")).await;
+        assert_eq!(page.status, 404, "{id}: {}", page.body);
+        assert!(!page.body.contains(&key));
+    }
+    let mine = owner.get(&format!("/espace/diplomes/{link}/cle")).await;
+    assert_eq!(mine.status, 200);
+    let after = owner.get("/espace").await;
+    assert_eq!(after.text_after("class=\"key\">").replace(' ', ""), key);
+}

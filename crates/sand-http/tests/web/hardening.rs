@@ -25,8 +25,9 @@ async fn series(app: &TestApp) -> usize {
 async fn anonymous_requests(app: &TestApp, noise: &str) {
     let mut b = app.browser();
     let form = Some(("application/x-www-form-urlencoded", b"csrf=x".to_vec()));
-    let shapes: [(Method, String, bool); 11] = [
+    let shapes: [(Method, String, bool); 12] = [
         (Method::GET, format!("/{noise}"), false),
+        (Method::GET, format!("/espace/diplomes/{noise}/cle"), false),
         (Method::GET, format!("/{noise}/{noise}/{noise}"), false),
         (
             Method::POST,
