@@ -117,7 +117,7 @@ impl Facts {
             demo: keys.is_demo(),
             key_id: keys.id(),
             control_key: attestation.key.as_str().to_owned(),
-            issued_on: attestation.issued_at.date(),
+            issued_on: sand_domain::text::paris_time(attestation.issued_at).date(),
             kind: record.scope.kind.code().to_owned(),
             speciality: record
                 .award

@@ -503,3 +503,23 @@ fn key_ids_are_stable_text() {
     let keys = SigningKeys::demo();
     assert_eq!(KeyId::parse(&keys.id().to_string()), Some(keys.id()));
 }
+
+/// The day of issue is Paris's day: issued at 22:30 UTC on 30 June (0h30 in Paris), the
+/// document and its signed facts say 1 July.
+#[test]
+fn the_day_of_issue_is_the_day_in_paris() {
+    let keys = real_keys();
+    let attestation = sample_attestation(datetime!(2027-06-30 22:30 UTC)).unwrap();
+    let bytes = render(&renderer(&keys), &attestation);
+    let path = temp_pdf(&bytes);
+    let text = flat(&pdftotext(&path, "-layout"));
+    assert!(text.contains("1er juillet 2027"), "{text}");
+    assert!(!text.contains("30 juin 2027"), "{text}");
+    match verify_pdf(&bytes, &trusted(&keys)) {
+        Verdict::Intact { facts, .. } => {
+            assert_eq!(facts.issued_on, time::macros::date!(2027 - 07 - 01));
+        }
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_file(path).unwrap();
+}

@@ -43,6 +43,49 @@ pub fn french_date(date: time::Date) -> String {
     format!("{day} {month} {}", date.year())
 }
 
+/// The time zone people read times in: mainland France's (`Europe/Paris`, summer time
+/// included). Pages, mails and attestations show times and days there; the API keeps UTC.
+pub const FRENCH_TIME_ZONE: &str = "Europe/Paris";
+
+/// `at` as a clock in Paris shows it (the same instant, with Paris's offset of that day:
+/// +01:00 in winter, +02:00 in summer). The rules come from the IANA time zone database
+/// bundled with the service, so they do not depend on the host's files.
+#[must_use]
+pub fn paris_time(at: time::OffsetDateTime) -> time::OffsetDateTime {
+    static PARIS: std::sync::OnceLock<Option<jiff::tz::TimeZone>> = std::sync::OnceLock::new();
+    let offset = PARIS
+        .get_or_init(|| jiff::tz::TimeZone::get(FRENCH_TIME_ZONE).ok())
+        .as_ref()
+        .and_then(|zone| {
+            let instant = jiff::Timestamp::from_second(at.unix_timestamp()).ok()?;
+            time::UtcOffset::from_whole_seconds(zone.to_offset(instant).seconds()).ok()
+        })
+        // The bundled database always holds Europe/Paris; should it not, UTC is shown
+        // rather than a wrong local time.
+        .unwrap_or(time::UtcOffset::UTC);
+    at.to_offset(offset)
+}
+
+/// The day `at` falls on in Paris, as French prose writes it (`24 novembre 2026`): what a
+/// page says for "when" when the hour does not matter.
+#[must_use]
+pub fn french_day(at: time::OffsetDateTime) -> String {
+    french_date(paris_time(at).date())
+}
+
+/// A moment as French prose writes it, in Paris time: `24 novembre 2026 à 11h05`. Pages
+/// and mails say once, near it, that times are Paris times.
+#[must_use]
+pub fn french_moment(at: time::OffsetDateTime) -> String {
+    let at = paris_time(at);
+    format!(
+        "{} à {}h{:02}",
+        french_date(at.date()),
+        at.hour(),
+        at.minute()
+    )
+}
+
 /// A lifetime as French prose writes it: `1 heure`, `48 heures`, `30 minutes`, `1 minute`
 /// (the links' lifetimes, told by pages and mails alike).
 #[must_use]
@@ -153,6 +196,44 @@ mod tests {
         assert_eq!(french_date(date!(2026 - 08 - 31)), "31 août 2026");
         assert_eq!(french_date(date!(2026 - 12 - 02)), "2 décembre 2026");
         assert_eq!(french_date(date!(2026 - 02 - 11)), "11 février 2026");
+    }
+
+    #[test]
+    fn moments_are_told_in_paris_time_summer_time_included() {
+        use time::macros::datetime;
+        // Winter: UTC+1.
+        assert_eq!(
+            french_moment(datetime!(2026-11-24 10:05 UTC)),
+            "24 novembre 2026 à 11h05"
+        );
+        // Summer: UTC+2, and the day changes before UTC's.
+        assert_eq!(
+            french_moment(datetime!(2026-06-30 22:30 UTC)),
+            "1er juillet 2026 à 0h30"
+        );
+        assert_eq!(
+            french_day(datetime!(2026-06-30 22:30 UTC)),
+            "1er juillet 2026"
+        );
+        // The switch to summer time: last Sunday of March at 01:00 UTC.
+        assert_eq!(
+            paris_time(datetime!(2026-03-29 00:59 UTC)).offset(),
+            time::macros::offset!(+1)
+        );
+        assert_eq!(
+            paris_time(datetime!(2026-03-29 01:00 UTC)).offset(),
+            time::macros::offset!(+2)
+        );
+        // And back: last Sunday of October at 01:00 UTC.
+        assert_eq!(
+            paris_time(datetime!(2026-10-25 01:00 UTC)).offset(),
+            time::macros::offset!(+1)
+        );
+        // An instant given with another offset is the same instant.
+        assert_eq!(
+            french_moment(datetime!(2026-11-24 12:05 +03:00)),
+            "24 novembre 2026 à 10h05"
+        );
     }
 
     #[test]

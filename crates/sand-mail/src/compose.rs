@@ -63,15 +63,10 @@ fn query_value(value: &str) -> String {
     out
 }
 
-/// `24 novembre 2026 à 10:05 (UTC)`.
+/// `24 novembre 2026 à 11h05 (heure de Paris)`: a mail is read alone, so each time says
+/// its zone.
 fn french_time(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{} à {:02}:{:02} (UTC)",
-        sand_domain::text::french_date(at.date()),
-        at.hour(),
-        at.minute()
-    )
+    format!("{} (heure de Paris)", sand_domain::text::french_moment(at))
 }
 
 macro_rules! templates {

@@ -6,7 +6,6 @@ use askama::Template;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Query};
 use poem::{Response, handler};
-use sand_attestation::french_date;
 use sand_domain::academie::Academie;
 use sand_domain::diploma::DiplomaKind;
 use sand_domain::identity::BirthDate;
@@ -266,7 +265,7 @@ pub async fn verify_submit(
     visitor: Data<&Visitor>,
     PageForm(form): PageForm<VerifyForm>,
 ) -> Result<Response, WebError> {
-    let checked_at = french_date(state.ports.clock.now().date());
+    let checked_at = sand_domain::text::french_day(state.ports.clock.now());
     // the page's title says the outcome first: a screen reader announces it on arrival
     let titled = |title: &str| Chrome::new(&state, &visitor, title);
     let birth_date = if form.naissance.trim().is_empty() {

@@ -237,7 +237,7 @@ pub async fn settings(
             &SecondFactorPage {
                 chrome: Chrome::new(&state, &visitor, "Double authentification"),
                 enabled: true,
-                enabled_on: sand_attestation::french_date(factor.enabled_at.date()),
+                enabled_on: sand_domain::text::french_day(factor.enabled_at),
                 codes_left: factor.recovery_codes_left,
                 qr_svg: String::new(),
                 secret_text: String::new(),
@@ -412,7 +412,7 @@ pub async fn disable(
                 enabled: factor.is_some(),
                 enabled_on: factor
                     .as_ref()
-                    .map(|f| sand_attestation::french_date(f.enabled_at.date()))
+                    .map(|f| sand_domain::text::french_day(f.enabled_at))
                     .unwrap_or_default(),
                 codes_left: factor.map_or(0, |f| f.recovery_codes_left),
                 qr_svg: String::new(),

@@ -13,6 +13,7 @@ use sand_domain::link::LinkState;
 use sand_domain::link::attach::AttachOutcome;
 use sand_domain::link::list::MyDiploma;
 use sand_domain::profile::{LoginMethod, Profile};
+use sand_domain::text::{french_day, french_moment};
 use serde::Deserialize;
 
 use super::{ConfirmPage, MessagePage};
@@ -43,18 +44,13 @@ impl DashboardDiploma {
     fn of(d: &MyDiploma) -> Self {
         let (withdrawn, withdrawn_on) = match d.link.state {
             LinkState::Active => (false, String::new()),
-            LinkState::Withdrawn { at } => (true, french_date(at.date())),
+            LinkState::Withdrawn { at } => (true, french_day(at)),
         };
         let mut verifications: Vec<_> = d
             .verifications
             .iter()
             .map(|v| {
-                let when = format!(
-                    "{} à {:02}h{:02} (UTC)",
-                    french_date(v.at.date()),
-                    v.at.hour(),
-                    v.at.minute()
-                );
+                let when = french_moment(v.at);
                 (
                     when,
                     v.organisation
@@ -84,7 +80,7 @@ impl DashboardDiploma {
                 .map(|m| m.label().to_owned())
                 .unwrap_or_default(),
             key: d.link.key.grouped(),
-            key_since: french_date(d.link.key_issued_at.date()),
+            key_since: french_day(d.link.key_issued_at),
             withdrawn,
             withdrawn_on,
             verifications,
@@ -218,7 +214,7 @@ async fn dashboard_page(
                         t.scope.session.year(),
                         t.scope.academie.name().to_owned(),
                         t.scope.academie.code().to_owned(),
-                        french_date(t.at.date()),
+                        french_day(t.at),
                     )
                 })
                 .collect(),

@@ -1,5 +1,6 @@
 //! The graduate's experience: no surprise, no dead end, nothing typed twice.
 
+use crate::key_of;
 use crate::support::*;
 
 /// "Corriger mon identité" on the confirmation step goes back to the form with what was
@@ -543,4 +544,48 @@ async fn the_key_change_confirmation_is_for_ones_own_diplomas_only() {
     assert_eq!(mine.status, 200);
     let after = owner.get("/espace").await;
     assert_eq!(after.text_after("class=\"key\">").replace(' ', ""), key);
+}
+
+/// Times people read are Paris times, summer time included (a verification at 22:30 UTC
+/// on 30 June is "1er juillet à 0h30"); the API keeps UTC with its offset.
+#[tokio::test(flavor = "multi_thread")]
+async fn times_are_shown_in_paris_time_and_the_api_keeps_utc() {
+    let app = TestApp::new().await;
+    // From the tests' 24 November 2026, 10:00 UTC to 30 June 2027, 22:30 UTC.
+    app.clock
+        .advance(time::macros::datetime!(2027-06-30 22:30 UTC) - sand_testkit::fixtures::NOW);
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
+    let key = key_of(&camille.get("/espace").await);
+    assert!(
+        Browser::verify(&app, &key, "Durand")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+    let dashboard = camille.get("/espace").await;
+    assert!(
+        dashboard.body.contains("1er juillet 2027 à 0h30"),
+        "{}",
+        dashboard.body
+    );
+    assert!(dashboard.body.contains("Heures de Paris"));
+    assert!(!dashboard.body.contains("UTC"));
+    assert!(
+        dashboard.body.contains("depuis le 1er juillet 2027"),
+        "the key's day is Paris's day too"
+    );
+    let api = camille.get("/api/v1/moi/diplomes").await;
+    assert!(
+        api.body.contains(r#""le":"2027-06-30T22:30:00Z""#),
+        "{}",
+        api.body
+    );
 }

@@ -114,7 +114,10 @@ fn links_carry_the_token_encoded_and_html_is_escaped() {
         text.contains("Baccalauréat général, session 2021, académie de Lyon"),
         "{text}"
     );
-    assert!(text.contains("1er novembre 2026 à 08:00 (UTC)"), "{text}");
+    assert!(
+        text.contains("1er novembre 2026 à 9h00 (heure de Paris)"),
+        "{text}"
+    );
     assert!(text.contains("« Société <Générale> & Cie »"), "{text}");
     assert!(
         html.contains("Société &#60;Générale&#62; &#38; Cie"),
