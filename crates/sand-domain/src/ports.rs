@@ -193,6 +193,13 @@ pub trait ProfileRepository: Send + Sync {
         id: ProfileId,
     ) -> Result<Option<crate::profile::second_factor::SecondFactor>, PortError>;
 
+    /// Turns the "your attestation was verified" mails on or off; false if the profile
+    /// is gone.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn set_verification_notices(&self, id: ProfileId, on: bool) -> Result<bool, PortError>;
+
     /// Turns the second factor on with `secret` (whose code at `first_step` was just
     /// checked) and these recovery codes; false if the profile is gone or already has
     /// one.
@@ -436,12 +443,14 @@ pub enum Mail {
     /// How the account logs in changed: its owner is told, so that a change they did not
     /// make does not go unnoticed.
     SecurityChange { to: Email, change: SecurityChange },
-    /// One of the holder's attestations was verified (the holder opted in).
+    /// One of the holder's attestations was verified (the holder opted in). `stop` is the
+    /// token of the link that turns these mails off.
     AttestationVerified {
         to: Email,
         scope: DiplomaScope,
         at: OffsetDateTime,
         organisation: Option<String>,
+        stop: crate::SecretToken,
     },
     /// The exam office withdrew a record the holder had attached.
     RecordWithdrawn { to: Email, scope: DiplomaScope },
@@ -760,6 +769,8 @@ pub enum AccountTokenPurpose {
     ConfirmEmail,
     /// Lets the owner of the mailbox choose a new password.
     ResetPassword,
+    /// Stops the "your attestation was verified" mails (the link each of them carries).
+    StopVerificationNotices,
 }
 
 /// Makes and checks the tokens that mailed links carry. A token names a profile, expires,

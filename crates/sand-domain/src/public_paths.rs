@@ -13,5 +13,8 @@ pub const RESET_PASSWORD: &str = "/compte/mot-de-passe";
 pub const SPACE: &str = "/espace";
 /// The graduate's profile page (how they log in, their sessions).
 pub const PROFILE: &str = "/espace/profil";
+/// A mailed link that stops the "your attestation was verified" mails (the page and, by
+/// `POST`, the one-click stop of RFC 8058 that mail clients offer).
+pub const STOP_VERIFICATION_NOTICES: &str = "/notifications/arreter";
 /// The query parameter that carries a mailed link's token.
 pub const TOKEN: &str = "jeton";

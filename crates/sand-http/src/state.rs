@@ -17,6 +17,7 @@ use sand_domain::ports::{
 use sand_domain::profile::create::CreateProfile;
 use sand_domain::profile::delete::DeleteProfile;
 use sand_domain::profile::mailbox::MailboxLinks;
+use sand_domain::profile::notices::VerificationNotices;
 use sand_domain::profile::password::ChangePassword;
 use sand_domain::profile::sign_in::{LogIn, SignInWithFranceConnect};
 use sand_domain::verification::VerifyAttestation;
@@ -234,6 +235,7 @@ pub struct AppState {
     pub list: ListMyDiplomas,
     pub download: DownloadAttestation,
     pub verify: VerifyAttestation,
+    pub notices: VerificationNotices,
     pub catalogue: ShowCatalogue,
     pub metrics: crate::metrics::Metrics,
     /// [`WebSettings::page_csp`], computed once.
@@ -261,7 +263,7 @@ impl AppState {
                 tokens: Arc::new(signer.clone()),
                 clock: p.clock.clone(),
             },
-            signer,
+            signer: signer.clone(),
             limiters: Limiters::new(&settings.limits),
             verification_keys,
             create_profile: CreateProfile {
@@ -319,6 +321,12 @@ impl AppState {
                 profiles: p.profiles.clone(),
                 log: p.verification_log.clone(),
                 mailer: p.mailer.clone(),
+                tokens: Arc::new(signer.clone()),
+                clock: p.clock.clone(),
+            },
+            notices: VerificationNotices {
+                profiles: p.profiles.clone(),
+                tokens: Arc::new(signer.clone()),
                 clock: p.clock.clone(),
             },
             catalogue: ShowCatalogue::new(p.catalogue.clone()),

@@ -34,6 +34,8 @@ pub enum Purpose {
     SecondFactorEnrolment,
     /// A login whose password was right, waiting for its second factor.
     SecondFactorLogin,
+    /// The stop link of a "your attestation was verified" mail.
+    StopVerificationNotices,
 }
 
 impl Purpose {
@@ -47,6 +49,7 @@ impl Purpose {
             Self::Pseudonym => b"pseudonym",
             Self::SecondFactorEnrolment => b"second-factor-enrolment",
             Self::SecondFactorLogin => b"second-factor-login",
+            Self::StopVerificationNotices => b"stop-verification-notices",
         }
     }
 }
@@ -217,6 +220,7 @@ impl From<AccountTokenPurpose> for Purpose {
         match purpose {
             AccountTokenPurpose::ConfirmEmail => Self::VerifyEmail,
             AccountTokenPurpose::ResetPassword => Self::ResetPassword,
+            AccountTokenPurpose::StopVerificationNotices => Self::StopVerificationNotices,
         }
     }
 }

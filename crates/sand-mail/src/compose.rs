@@ -50,6 +50,49 @@ impl Header for ContentLanguage {
     }
 }
 
+/// `List-Unsubscribe` (RFC 2369): the address that stops this kind of mail.
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(value: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(
+            value
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned(),
+        ))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+/// `List-Unsubscribe-Post` (RFC 8058): a `POST` to the `List-Unsubscribe` address stops
+/// the mails at once, with no page to open.
+#[derive(Debug, Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
+    }
+}
+
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 fn query_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -102,7 +145,7 @@ templates! {
     profile_deleted => "profile_deleted.txt", "profile_deleted.html" { }
     security_change => "security_change.txt", "security_change.html" { what: &'a str }
     attestation_verified => "attestation_verified.txt", "attestation_verified.html" {
-        scope: &'a str, at: &'a str, organisation: Option<&'a str>
+        scope: &'a str, at: &'a str, organisation: Option<&'a str>, stop: &'a str
     }
     record_withdrawn => "record_withdrawn.txt", "record_withdrawn.html" { scope: &'a str }
     key_guessing => "key_guessing.txt", "key_guessing.html" { scope: &'a str }
@@ -225,10 +268,12 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
             scope,
             at,
             organisation,
+            stop,
             ..
         } => {
             let subject = "Une de vos attestations a été vérifiée";
             let link = format!("{base}{}", public_paths::SPACE);
+            let stop = token_link(base, public_paths::STOP_VERIFICATION_NOTICES, stop);
             let scope = scope.to_string();
             let at = french_time(*at);
             let organisation = organisation.as_deref();
@@ -240,6 +285,7 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
                     scope: &scope,
                     at: &at,
                     organisation,
+                    stop: &stop,
                 }
                 .render()?,
                 attestation_verified::Html {
@@ -249,6 +295,7 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
                     scope: &scope,
                     at: &at,
                     organisation,
+                    stop: &stop,
                 }
                 .render()?,
             )
@@ -340,12 +387,24 @@ fn recipient(mail: &Mail) -> &sand_domain::credentials::Email {
 pub fn compose(mail: &Mail, settings: &MailSettings) -> Result<Message, ComposeError> {
     let (subject, text, html) = render(mail, settings)?;
     let to: Mailbox = recipient(mail).as_str().parse()?;
-    Ok(Message::builder()
+    let mut message = Message::builder()
         .from(settings.from.clone())
         .to(to)
         .subject(subject)
-        .header(ContentLanguage)
-        .multipart(MultiPart::alternative_plain_html(text, html))?)
+        .header(ContentLanguage);
+    // the one mail the holder chose to receive: mail clients offer to stop it in one
+    // click (RFC 2369's address, RFC 8058's one-click POST to it)
+    if let Mail::AttestationVerified { stop, .. } = mail {
+        let base = settings.public_url.trim_end_matches('/');
+        message = message
+            .header(ListUnsubscribe(token_link(
+                base,
+                public_paths::STOP_VERIFICATION_NOTICES,
+                stop,
+            )))
+            .header(ListUnsubscribePost);
+    }
+    Ok(message.multipart(MultiPart::alternative_plain_html(text, html))?)
 }
 
 #[cfg(test)]

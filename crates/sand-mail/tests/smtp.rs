@@ -168,6 +168,7 @@ async fn every_kind_of_message_goes_through() {
             scope: scope(),
             at: datetime!(2026-11-24 10:05 UTC),
             organisation: Some("Société Générale".to_owned()),
+            stop: sand_domain::SecretToken::new("arret-jeton".to_owned()),
         },
         Mail::RecordWithdrawn {
             to: to(),

@@ -67,10 +67,11 @@ fn row_of(
             scope,
             at,
             organisation,
+            stop,
         } => (
             ATTESTATION_VERIFIED,
             to,
-            None,
+            Some(stop),
             Some(scope),
             Some(*at),
             organisation.clone(),
@@ -155,6 +156,7 @@ fn mail_of(row: &mail_outbox::Model, keys: &KeyProtector) -> Result<Mail, PortEr
             scope: scope()?,
             at: row.occurred_at.ok_or_else(|| corrupt("outbox time"))?,
             organisation: row.organisation.clone(),
+            stop: token()?,
         },
         RECORD_WITHDRAWN => Mail::RecordWithdrawn {
             to,

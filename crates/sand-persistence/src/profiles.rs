@@ -103,6 +103,17 @@ impl ProfileRepository for SeaOrmProfileRepository {
     }
 
     #[instrument(skip_all, err(level = "debug"))]
+    async fn set_verification_notices(&self, id: ProfileId, on: bool) -> Result<bool, PortError> {
+        let result = profile::Entity::update_many()
+            .col_expr(profile::Column::NotifyOnVerification, Expr::value(on))
+            .filter(profile::Column::Id.eq(id.0))
+            .exec(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(result.rows_affected > 0)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
     async fn second_factor(&self, id: ProfileId) -> Result<Option<SecondFactor>, PortError> {
         let Some(row) = second_factor::Entity::find_by_id(id.0)
             .one(&self.0.db)

@@ -139,6 +139,7 @@ async fn measure(backend: &str, store: &Store, pairs: usize) {
         profiles: Arc::new(store.profiles()),
         log: Arc::new(store.verification_log()),
         mailer: Arc::new(store.mailer()),
+        tokens: Arc::new(sand_http::tokens::Signer::new(&[7; 32])),
         clock: Arc::new(SystemClock),
     };
     let request = |key: &str| VerifyRequest {

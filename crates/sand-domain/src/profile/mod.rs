@@ -4,6 +4,7 @@
 pub mod create;
 pub mod delete;
 pub mod mailbox;
+pub mod notices;
 pub mod password;
 pub mod second_factor;
 pub mod sign_in;

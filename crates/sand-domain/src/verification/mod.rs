@@ -15,8 +15,10 @@ use crate::diploma::DiplomaScope;
 use crate::error::PortError;
 use crate::identity::{BirthDate, BirthName, FirstNames, NameError, UsageName};
 use crate::ports::{
-    Clock, LinkRepository, Mail, Mailer, ProfileRepository, RecordReader, VerificationLog,
+    AccountTokens, Clock, LinkRepository, Mail, Mailer, ProfileRepository, RecordReader,
+    VerificationLog,
 };
+use crate::profile::notices::stop_token;
 use crate::record::{Award, RecordId};
 
 pub mod event;
@@ -94,6 +96,8 @@ pub struct VerifyAttestation {
     pub profiles: Arc<dyn ProfileRepository>,
     pub log: Arc<dyn VerificationLog>,
     pub mailer: Arc<dyn Mailer>,
+    /// Makes the token of the stop link each notice carries.
+    pub tokens: Arc<dyn AccountTokens>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -140,6 +144,7 @@ impl VerifyAttestation {
         // the holder who opted in is told, through the outbox, in the log's transaction
         let notice = match self.profiles.get(link.profile).await? {
             Some(profile) if profile.notify_on_verification => Some(Mail::AttestationVerified {
+                stop: stop_token(self.tokens.as_ref(), &profile, now),
                 to: profile.email,
                 scope: record.scope,
                 at: now,
@@ -204,8 +209,9 @@ impl VerifyAttestation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::AccountTokenPurpose;
     use crate::ports::{
-        MockLinkRepository, MockMailer, MockProfileRepository, MockRecordReader,
+        MockAccountTokens, MockLinkRepository, MockMailer, MockProfileRepository, MockRecordReader,
         MockVerificationLog,
     };
     use crate::testing::*;
@@ -217,6 +223,7 @@ mod tests {
         profiles: MockProfileRepository,
         log: MockVerificationLog,
         mailer: MockMailer,
+        tokens: MockAccountTokens,
     }
 
     impl Mocks {
@@ -227,6 +234,7 @@ mod tests {
                 profiles: MockProfileRepository::new(),
                 log: MockVerificationLog::new(),
                 mailer: MockMailer::new(),
+                tokens: MockAccountTokens::new(),
             }
         }
 
@@ -249,6 +257,7 @@ mod tests {
                 profiles: Arc::new(self.profiles),
                 log: Arc::new(self.log),
                 mailer: Arc::new(self.mailer),
+                tokens: Arc::new(self.tokens),
                 clock: Arc::new(clock()),
             }
         }
@@ -362,9 +371,14 @@ mod tests {
             Ok(Some(p))
         });
         mocks
+            .tokens
+            .expect_issue()
+            .withf(|purpose, _, _, _| *purpose == AccountTokenPurpose::StopVerificationNotices)
+            .returning(|_, _, _, _| crate::SecretToken::new("arret".into()));
+        mocks
             .log
             .expect_record()
-            .withf(|_, notice| matches!(notice, Some(Mail::AttestationVerified { organisation: Some(o), .. }) if o == "ACME Recrutement"))
+            .withf(|_, notice| matches!(notice, Some(Mail::AttestationVerified { organisation: Some(o), stop, .. }) if o == "ACME Recrutement" && stop.expose() == "arret"))
             .times(1)
             .returning(|_, _| Ok(()));
         let outcome = mocks

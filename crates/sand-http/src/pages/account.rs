@@ -289,7 +289,7 @@ pub async fn register_confirm(
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenQuery {
     #[serde(default)]
-    jeton: String,
+    pub(crate) jeton: String,
 }
 
 fn invalid_link(

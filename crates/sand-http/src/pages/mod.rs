@@ -5,6 +5,7 @@ pub mod account;
 mod form_errors;
 pub mod franceconnect;
 mod known_device;
+pub mod notices;
 pub mod public;
 pub mod second_factor;
 pub mod security;
@@ -264,6 +265,11 @@ pub(crate) fn routes() -> Route {
         .at(
             "/connexion/code",
             get(second_factor::code_form).post(second_factor::code_submit),
+        )
+        .at("/espace/profil/notifications", post(notices::choose))
+        .at(
+            public_paths::STOP_VERIFICATION_NOTICES,
+            get(notices::stop_page).post(notices::stop),
         )
         .at("/espace/sessions/fermer", post(security::end_one))
         .at("/espace/sessions/fermer-autres", post(security::end_others))

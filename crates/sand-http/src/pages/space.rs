@@ -475,6 +475,8 @@ struct ProfilePage {
     login: &'static str,
     has_password: bool,
     second_factor: bool,
+    notify_on_verification: bool,
+    notice: Option<&'static str>,
     sessions: Vec<crate::pages::security::ShownSession>,
 }
 
@@ -483,8 +485,10 @@ pub async fn profile_page(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
     signed_in: SignedIn,
+    Query(q): Query<NoticeQuery>,
 ) -> Result<Response, WebError> {
     let profile = current_profile(&state, &signed_in).await?;
+    let notice = crate::pages::notices::choice_notice(&q.avis);
     let sessions = crate::pages::security::shown_sessions(&state, &signed_in).await?;
     page(
         StatusCode::OK,
@@ -497,7 +501,15 @@ pub async fn profile_page(
                 .await?
                 .is_some(),
             sessions,
-            chrome: Chrome::new(&state, &visitor, "Mon profil"),
+            notify_on_verification: profile.notify_on_verification,
+            notice: notice.map(|(_, text)| text),
+            chrome: Chrome::new(
+                &state,
+                &visitor,
+                notice.map_or("Mon profil".to_owned(), |(said, _)| {
+                    format!("{said} — Mon profil")
+                }),
+            ),
             birth_name: profile.identity.birth_name.to_string(),
             first_names: profile.identity.first_names.to_string(),
             birth_date: french_date(profile.identity.birth_date.date()),

@@ -31,6 +31,10 @@ struct Kind {
     docs: bool,
     /// Stylesheet, icon, health checks: no session, no CSRF seed.
     bare: bool,
+    /// A capability address: the token in its query is the only authority, nothing
+    /// ambient (no session) is used, so a form needs no CSRF token — mail clients post
+    /// to it without a page (RFC 8058's one-click stop). Its body is still bounded.
+    capability: bool,
 }
 
 impl Kind {
@@ -41,6 +45,7 @@ impl Kind {
             bare: path.starts_with("/static/")
                 || path.starts_with("/health/")
                 || path == "/favicon.ico",
+            capability: path == sand_domain::public_paths::STOP_VERIFICATION_NOTICES,
         }
     }
 }
@@ -159,6 +164,8 @@ async fn prepare(
     };
     if kind.api {
         bound_api_body(state, req).await?;
+    } else if kind.capability {
+        bound_body(req, state.settings.max_body_bytes).await?;
     } else if csrf::is_unsafe(req.method()) && !kind.bare {
         csrf::check_form(state, &visitor, req).await?;
     }
@@ -173,6 +180,11 @@ async fn bound_api_body(state: &AppState, req: &mut Request) -> Result<(), WebEr
     } else {
         state.settings.max_body_bytes
     };
+    bound_body(req, limit).await
+}
+
+/// Reads the body, refused when longer than `limit` bytes, and puts it back.
+async fn bound_body(req: &mut Request, limit: usize) -> Result<(), WebError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -2,6 +2,7 @@
 
 use crate::key_of;
 use crate::support::*;
+use sand_domain::ports::Mail;
 
 /// "Corriger mon identité" on the confirmation step goes back to the form with what was
 /// typed (never a password), and "Profil supprimé" offers to create a new profile (the
@@ -588,4 +589,163 @@ async fn times_are_shown_in_paris_time_and_the_api_keeps_utc() {
         "{}",
         api.body
     );
+}
+
+/// The "your attestation was verified" mails: off by default, turned on from the profile,
+/// and each mail stops them in one step — its page's button, or a mail client's one-click
+/// POST (RFC 8058) that carries no CSRF token and no cookie.
+#[tokio::test(flavor = "multi_thread")]
+async fn verification_notices_are_chosen_in_the_profile_and_stopped_from_each_mail() {
+    let app = TestApp::new().await;
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
+    let key = key_of(&camille.get("/espace").await);
+    let verified_mails = |mails: &[Mail]| -> Vec<String> {
+        mails
+            .iter()
+            .filter_map(|m| match m {
+                Mail::AttestationVerified { stop, .. } => Some(stop.expose().to_owned()),
+                _ => None,
+            })
+            .collect()
+    };
+
+    // off by default: a verification mails nobody
+    let profile = camille.get("/espace/profil").await;
+    assert!(profile.body.contains("Désactivé."), "{}", profile.body);
+    app.mails().await;
+    assert!(
+        Browser::verify(&app, &key, "Durand")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+    assert!(verified_mails(&app.mails().await).is_empty());
+
+    // a choice other than yes or no changes nothing
+    let odd = camille
+        .submit(
+            "/espace/profil",
+            "/espace/profil/notifications",
+            &[("prevenir", "peut-être")],
+        )
+        .await;
+    assert_eq!(odd.status, 400);
+    // nobody chooses for someone else: an anonymous post is sent to the login page
+    let mut stranger = app.browser();
+    let token = stranger.get("/connexion").await.csrf();
+    let anonymous = stranger
+        .post_form(
+            "/espace/profil/notifications",
+            &[("csrf", &token), ("prevenir", "oui")],
+        )
+        .await;
+    assert_sent_to_login(&anonymous);
+
+    // turned on from the profile, said in the title
+    let on = camille
+        .submit(
+            "/espace/profil",
+            "/espace/profil/notifications",
+            &[("prevenir", "oui")],
+        )
+        .await;
+    assert_eq!(on.status, 303);
+    assert_eq!(on.location(), "/espace/profil?avis=prevenu#verifications");
+    let profile = camille.get(on.location()).await;
+    assert!(
+        profile
+            .body
+            .contains("<title>Vous serez prévenu des vérifications — Mon profil")
+    );
+    assert!(profile.body.contains("Activé : vous recevez un e-mail"));
+    assert!(
+        Browser::verify(&app, &key, "Durand")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+    let stops = verified_mails(&app.mails().await);
+    assert_eq!(stops.len(), 1, "one verification, one mail");
+    let stop_path = format!("/notifications/arreter?jeton={}", stops[0]);
+
+    // the mail's link: a page with one button (following the link stops nothing)
+    let mut mailbox = app.browser();
+    let page = mailbox.get(&stop_path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("camille@exemple.fr"));
+    assert!(page.body.contains(">Ne plus être prévenu</button>"));
+    assert!(camille.get("/espace/profil").await.body.contains("Activé"));
+    // a forged or altered token is refused and changes nothing
+    for forged in ["n-importe-quoi", &format!("{}x", stops[0])] {
+        let refused = mailbox
+            .request(
+                poem::http::Method::POST,
+                &format!("/notifications/arreter?jeton={forged}"),
+                Some((
+                    "application/x-www-form-urlencoded",
+                    b"List-Unsubscribe=One-Click".to_vec(),
+                )),
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(refused.body.contains("Lien invalide ou expiré"));
+    }
+    assert!(camille.get("/espace/profil").await.body.contains("Activé"));
+
+    // the mail client's one-click POST: no cookie, no CSRF token
+    let mut mail_client = app.browser();
+    let stopped = mail_client
+        .request(
+            poem::http::Method::POST,
+            &stop_path,
+            Some((
+                "application/x-www-form-urlencoded",
+                b"List-Unsubscribe=One-Click".to_vec(),
+            )),
+        )
+        .await;
+    assert_eq!(stopped.status, 200, "{}", stopped.body);
+    assert!(
+        stopped
+            .body
+            .contains("Vous ne serez plus prévenu des vérifications")
+    );
+    assert!(
+        camille
+            .get("/espace/profil")
+            .await
+            .body
+            .contains("Désactivé.")
+    );
+    assert!(
+        Browser::verify(&app, &key, "Durand")
+            .await
+            .body
+            .contains("Attestation valide")
+    );
+    assert!(verified_mails(&app.mails().await).is_empty(), "stopped");
+    // the link again: said to be already stopped, not an error
+    let again = app.browser().get(&stop_path).await;
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains("déjà plus prévenu"));
+
+    // an oversized body at the stop address is refused unread
+    let huge = vec![b'a'; 2 * 1024 * 1024];
+    let refused = app
+        .browser()
+        .request(
+            poem::http::Method::POST,
+            &stop_path,
+            Some(("application/x-www-form-urlencoded", huge)),
+        )
+        .await;
+    assert_eq!(refused.status, 413);
 }

@@ -52,6 +52,7 @@ fn every_mail_has_a_french_subject_a_text_and_an_html_part() {
             scope: scope(),
             at: datetime!(2026-11-24 10:05 UTC),
             organisation: Some("Société <Générale> & Cie".to_owned()),
+            stop: sand_domain::SecretToken::new("arret-jeton".to_owned()),
         },
         Mail::RecordWithdrawn {
             to: to(),
@@ -106,6 +107,7 @@ fn links_carry_the_token_encoded_and_html_is_escaped() {
             scope: scope(),
             at: datetime!(2026-11-01 08:00 UTC),
             organisation: Some("Société <Générale> & Cie".to_owned()),
+            stop: sand_domain::SecretToken::new("arret-jeton".to_owned()),
         },
         &settings(),
     )
@@ -124,4 +126,53 @@ fn links_carry_the_token_encoded_and_html_is_escaped() {
         "{html}"
     );
     assert!(!html.contains("<Générale>"));
+}
+
+/// The verification notice, the one mail the holder chose, carries its stop link in both
+/// parts and in the headers mail clients read for a one-click stop (RFC 2369, RFC 8058);
+/// no other mail has them.
+#[test]
+fn the_verification_notice_can_be_stopped_in_one_click() {
+    let notice = Mail::AttestationVerified {
+        to: to(),
+        scope: scope(),
+        at: datetime!(2026-11-01 08:00 UTC),
+        organisation: None,
+        stop: sand_domain::SecretToken::new("ab.12/cd+".to_owned()),
+    };
+    let link = "https://attestations.example.fr/notifications/arreter?jeton=ab.12%2Fcd%2B";
+    let (_, text, html) = render(&notice, &settings()).unwrap();
+    assert!(
+        text.contains(&format!(
+            "Pour ne plus être prévenu des vérifications : {link}"
+        )),
+        "{text}"
+    );
+    assert!(
+        html.contains(&format!(r#"<a href="{link}">Ne plus être prévenu"#)),
+        "{html}"
+    );
+    let raw = String::from_utf8(compose(&notice, &settings()).unwrap().formatted()).unwrap();
+    assert!(
+        raw.contains(&format!("List-Unsubscribe: <{link}>\r\n")),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"),
+        "{raw}"
+    );
+
+    let other = compose(
+        &Mail::RecordWithdrawn {
+            to: to(),
+            scope: scope(),
+        },
+        &settings(),
+    )
+    .unwrap();
+    assert!(
+        !String::from_utf8(other.formatted())
+            .unwrap()
+            .contains("List-Unsubscribe")
+    );
 }

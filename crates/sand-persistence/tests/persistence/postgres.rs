@@ -545,6 +545,7 @@ async fn the_roles_may_use_the_mail_outbox() {
                 scope: scope(),
                 at: NOW,
                 organisation: None,
+                stop: sand_domain::SecretToken::new("arret-jeton".to_owned()),
             }),
         )
         .await

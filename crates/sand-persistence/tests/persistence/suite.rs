@@ -368,6 +368,30 @@ pub async fn profiles_round_trip_and_emails_are_unique(db: &TestStore) {
             .unwrap()
     );
     assert_eq!(profiles.get(ProfileId(Uuid::new_v4())).await.unwrap(), None);
+
+    // the verification notices: off until chosen, on and off again
+    let notices = |p: Option<sand_domain::profile::Profile>| p.unwrap().notify_on_verification;
+    assert!(!notices(profiles.get(created.id).await.unwrap()));
+    assert!(
+        profiles
+            .set_verification_notices(created.id, true)
+            .await
+            .unwrap()
+    );
+    assert!(notices(profiles.get(created.id).await.unwrap()));
+    assert!(
+        profiles
+            .set_verification_notices(created.id, false)
+            .await
+            .unwrap()
+    );
+    assert!(!notices(profiles.get(created.id).await.unwrap()));
+    assert!(
+        !profiles
+            .set_verification_notices(ProfileId(Uuid::new_v4()), true)
+            .await
+            .unwrap()
+    );
 }
 
 pub async fn franceconnect_subjects_are_unique(db: &TestStore) {
@@ -955,6 +979,7 @@ pub async fn deleting_a_profile_deletes_its_links_and_anonymises_its_verificatio
             scope: scope(),
             at: NOW,
             organisation: Some("Cabinet Recrutement X".into()),
+            stop: sand_domain::SecretToken::new("arret-jeton".to_owned()),
         })
         .await
         .unwrap();
@@ -1055,6 +1080,13 @@ pub async fn the_domain_use_cases_run_on_the_real_store(db: &TestStore) {
         profiles: Arc::new(db.store.profiles()),
         log: Arc::new(db.store.verification_log()),
         mailer: Arc::new(db.store.mailer()),
+        tokens: Arc::new({
+            let mut tokens = sand_domain::ports::MockAccountTokens::new();
+            tokens
+                .expect_issue()
+                .returning(|_, _, _, _| sand_domain::SecretToken::new("arret".to_owned()));
+            tokens
+        }),
         clock: Arc::new(FixedClock),
     };
     let valid = verify
@@ -1121,6 +1153,7 @@ pub async fn the_outbox_queues_claims_retries_and_abandons(db: &TestStore) {
         scope: scope(),
         at: datetime!(2026-11-24 10:05 UTC),
         organisation: Some("Société Générale".into()),
+        stop: sand_domain::SecretToken::new("arret-jeton".to_owned()),
     };
     mailer.send(reset.clone()).await.unwrap();
     mailer.send(verified.clone()).await.unwrap();
