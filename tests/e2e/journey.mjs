@@ -100,6 +100,23 @@ async function visit(page, name) {
   await within(30_000, 'largeur 1280 px', page.setViewportSize({ width: 1280, height: 900 }));
 }
 
+/** The element that has the focus: its id, or its tag and text when it has none. */
+const focused = (page) => page.evaluate(() => {
+  const e = document.activeElement;
+  return e ? (e.id || `${e.tagName}:${(e.textContent || '').trim().slice(0, 40)}`) : '';
+});
+
+/** RGAA's error pattern after a refused form: the summary has the focus, the title says
+ * "Erreur :", and following the summary's link for `field` puts the focus on that field. */
+async function errorPattern(page, name, field) {
+  expect(await focused(page) === 'erreurs', `${name} : le récapitulatif des erreurs prend le focus (focus : ${await focused(page)})`);
+  expect((await page.title()).startsWith('Erreur : '), `${name} : le titre commence par « Erreur : » (${await page.title()})`);
+  const invalid = page.locator(`#${field}[aria-invalid="true"]`);
+  expect(await invalid.count() === 1, `${name} : le champ ${field} est marqué invalide`);
+  await page.locator(`#erreurs a[href="#${field}"]`).click();
+  expect(await focused(page) === field, `${name} : le lien du récapitulatif mène au champ ${field} (focus : ${await focused(page)})`);
+}
+
 /** The newest mail to `to` in the mail directory, waiting for the sender to deliver it. */
 async function mailTo(to, after) {
   const deadline = Date.now() + 30_000;
@@ -207,6 +224,7 @@ const graduate = await newContext();
   await page.getByLabel('Adresse e-mail').fill(email);
   await page.getByRole('button', { name: 'Continuer' }).click();
   expect((await page.content()).includes('cette date n&#39;existe pas') || (await page.content()).includes("cette date n'existe pas"), 'une date impossible est signalée');
+  await errorPattern(page, 'creer-profil-erreurs', 'naissance');
   await visit(page, 'creer-profil-erreurs');
   await page.getByLabel('Date de naissance').fill('30/11/2002');
   await page.getByRole('button', { name: 'Continuer' }).click();
@@ -312,6 +330,17 @@ async function verifyAsThirdParty(name) {
   return { valid, invalid };
 }
 {
+  // an empty form: both errors at once, the summary focused, each link leads to its field
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/verifier`);
+  await page.getByRole('button', { name: 'Vérifier' }).click();
+  expect(await page.locator('#erreurs li').count() === 2, 'un formulaire vide signale la clé et le nom en une fois');
+  await visit(page, 'verification-erreurs');
+  await errorPattern(page, 'verification-erreurs', 'nom');
+  await context.close();
+}
+{
   const ok = await verifyAsThirdParty('NDIAYE');
   expect(ok.valid, 'la clé et le nom de naissance vérifient l\'attestation');
   const wrong = await verifyAsThirdParty('Dupont');
@@ -374,6 +403,7 @@ step('un mauvais mot de passe, puis un mot de passe oublié');
   await page.getByLabel('Mot de passe').fill('pas le bon mot de passe');
   await page.getByRole('button', { name: 'Se connecter' }).click();
   expect((await page.content()).includes('Adresse e-mail ou mot de passe incorrect'), 'un mauvais mot de passe est refusé clairement');
+  expect((await focused(page)).includes('Adresse e-mail ou mot de passe incorrect'), `le refus de connexion prend le focus (focus : ${await focused(page)})`);
   await visit(page, 'connexion-erreur');
   await page.getByRole('link', { name: 'Mot de passe oublié ?' }).click();
   await page.getByLabel('Adresse e-mail').fill(email);

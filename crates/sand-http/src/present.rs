@@ -130,16 +130,16 @@ impl ShownDiploma {
 pub(crate) fn verify_error_text(e: &VerifyError) -> Option<&'static str> {
     match e {
         VerifyError::MalformedKey(_) => Some(
-            "La clé de contrôle compte 8 caractères, chiffres et lettres : la lettre U n'en fait jamais partie ; I et L se lisent 1, et O se lit 0.",
+            "Clé de contrôle : elle compte 8 caractères, chiffres et lettres ; la lettre U n'en fait jamais partie (I et L se lisent 1, et O se lit 0).",
         ),
-        VerifyError::MalformedName(_) => {
-            Some("Indiquez le nom de naissance du titulaire (80 caractères au plus).")
+        VerifyError::MalformedName(_) => Some(
+            "Nom du titulaire : indiquez son nom de naissance ou son nom d'usage (80 caractères au plus).",
+        ),
+        VerifyError::MalformedOrganisation(_) => {
+            Some("Votre organisme : 120 caractères au plus, sans caractère de contrôle ni caractère invisible.")
         }
-        VerifyError::MalformedOrganisation(_) => Some(
-            "Le nom de l'organisme est trop long (120 caractères au plus) ou contient des caractères invalides.",
-        ),
         VerifyError::BirthDateRequired => Some(
-            "Pour cette clé, indiquez aussi la date de naissance du titulaire, telle qu'elle figure sur l'attestation : de nombreux noms erronés ont été essayés avec elle aujourd'hui.",
+            "Date de naissance du titulaire : de nombreux noms erronés ont été essayés aujourd'hui avec cette clé ; indiquez aussi la date de naissance, telle qu'elle figure sur l'attestation.",
         ),
         VerifyError::Unexpected(_) => None,
     }

@@ -43,6 +43,29 @@ pub struct VerifyRequest {
     pub birth_date_required: bool,
 }
 
+impl VerifyRequest {
+    /// Every reason the request cannot be looked at, field by field in the form's order
+    /// (a form reports them all at once; [`VerifyAttestation::execute`] stops at the
+    /// first). Empty when the request is well formed.
+    #[must_use]
+    pub fn refusals(&self) -> Vec<VerifyError> {
+        let mut refusals = Vec::new();
+        if let Err(e) = ControlKey::parse(&self.key) {
+            refusals.push(e.into());
+        }
+        if let Err(e) = BirthName::parse(&self.holder_name) {
+            refusals.push(e.into());
+        }
+        if self.birth_date_required && self.birth_date.is_none() {
+            refusals.push(VerifyError::BirthDateRequired);
+        }
+        if let Err(e) = Organisation::parse(&self.organisation) {
+            refusals.push(e.into());
+        }
+        refusals
+    }
+}
+
 /// What a verifier learns about a valid attestation: the diploma and the identity it was
 /// awarded to, nothing else (no e-mail, no other diplomas).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,6 +383,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(outcome, VerifyOutcome::NotValid);
+    }
+
+    #[test]
+    fn every_refusal_is_reported_at_once() {
+        let mut empty = request("", "");
+        empty.organisation = "x".repeat(500);
+        empty.birth_date_required = true;
+        let refusals = empty.refusals();
+        assert!(
+            matches!(
+                refusals.as_slice(),
+                [
+                    VerifyError::MalformedKey(_),
+                    VerifyError::MalformedName(_),
+                    VerifyError::BirthDateRequired,
+                    VerifyError::MalformedOrganisation(_),
+                ]
+            ),
+            "{refusals:?}"
+        );
+        assert!(request("ABCD1234", "Durand").refusals().is_empty());
     }
 
     #[tokio::test]

@@ -31,7 +31,7 @@ use crate::error::Limited;
 use crate::limits::LoginGate;
 use crate::state::AppState;
 use crate::web::{
-    Chrome, PageForm, Visitor, WebError, end_session, page, return_target, see_other,
+    Chrome, FormErrors, PageForm, Visitor, WebError, end_session, page, return_target, see_other,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -59,7 +59,7 @@ pub struct RegisterForm {
 struct RegisterPage {
     chrome: Chrome,
     form: RegisterForm,
-    errors: Vec<String>,
+    errors: FormErrors,
 }
 
 #[derive(Template)]
@@ -67,25 +67,25 @@ struct RegisterPage {
 struct RegisterConfirmPage {
     chrome: Chrome,
     form: RegisterForm,
-    errors: Vec<String>,
+    errors: FormErrors,
     shown_name: String,
     shown_first_names: String,
     shown_birth_date: String,
 }
 
-fn parse_identity(form: &RegisterForm, today: Date) -> Result<(Identity, Email), Vec<String>> {
-    let mut errors = Vec::new();
+fn parse_identity(form: &RegisterForm, today: Date) -> Result<(Identity, Email), FormErrors> {
+    let mut errors = FormErrors::default();
     let birth_name = BirthName::parse(&form.nom)
-        .map_err(|e| errors.push(name_error("Nom de naissance", &e)))
+        .map_err(|e| errors.add("nom", name_error("Nom de naissance", &e)))
         .ok();
     let first_names = FirstNames::parse_text(&form.prenoms)
-        .map_err(|e| errors.push(first_names_error(&e)))
+        .map_err(|e| errors.add("prenoms", first_names_error(&e)))
         .ok();
     let birth_date = BirthDate::parse(&form.naissance, DateWriting::Typed, today)
-        .map_err(|e| errors.push(birth_date_error(&e)))
+        .map_err(|e| errors.add("naissance", birth_date_error(&e)))
         .ok();
     let email = Email::parse(&form.email)
-        .map_err(|e| errors.push(email_error(&e)))
+        .map_err(|e| errors.add("email", email_error(&e)))
         .ok();
     match (birth_name, first_names, birth_date, email) {
         (Some(birth_name), Some(first_names), Some(birth_date), Some(email))
@@ -116,7 +116,7 @@ pub async fn register_form(
         &RegisterPage {
             chrome: Chrome::new(&state, &visitor, "Créer mon profil"),
             form: RegisterForm::default(),
-            errors: Vec::new(),
+            errors: FormErrors::default(),
         },
     )
 }
@@ -138,7 +138,7 @@ pub async fn register_correct(
                 confirmation: String::new(),
                 ..form
             },
-            errors: Vec::new(),
+            errors: FormErrors::default(),
         },
     )
 }
@@ -148,7 +148,7 @@ fn confirm_page(
     visitor: &Visitor,
     form: RegisterForm,
     identity: &Identity,
-    errors: Vec<String>,
+    errors: FormErrors,
 ) -> Result<Response, WebError> {
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -161,7 +161,7 @@ fn confirm_page(
     page(
         status,
         &RegisterConfirmPage {
-            chrome: Chrome::new(state, visitor, "Vérifiez votre identité"),
+            chrome: Chrome::new(state, visitor, "Vérifiez votre identité").refusing(&errors),
             shown_name: identity.birth_name.to_string(),
             shown_first_names: identity.first_names.to_string(),
             shown_birth_date: french_date(identity.birth_date.date()),
@@ -179,11 +179,11 @@ pub async fn register_submit(
 ) -> Result<Response, WebError> {
     let today = state.ports.clock.now().date();
     match parse_identity(&form, today) {
-        Ok((identity, _)) => confirm_page(&state, &visitor, form, &identity, Vec::new()),
+        Ok((identity, _)) => confirm_page(&state, &visitor, form, &identity, FormErrors::default()),
         Err(errors) => page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &RegisterPage {
-                chrome: Chrome::new(&state, &visitor, "Créer mon profil"),
+                chrome: Chrome::new(&state, &visitor, "Créer mon profil").refusing(&errors),
                 form,
                 errors,
             },
@@ -238,7 +238,7 @@ pub async fn register_confirm(
             return page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &RegisterPage {
-                    chrome: Chrome::new(&state, &visitor, "Créer mon profil"),
+                    chrome: Chrome::new(&state, &visitor, "Créer mon profil").refusing(&errors),
                     form,
                     errors,
                 },
@@ -249,10 +249,16 @@ pub async fn register_confirm(
     {
         Ok(p) if form.mot_de_passe == form.confirmation => p,
         Ok(_) => {
-            let errors = vec!["Les deux mots de passe saisis sont différents.".to_owned()];
+            let errors = FormErrors::one(
+                "confirmation",
+                "Confirmation : les deux mots de passe saisis sont différents.",
+            );
             return confirm_page(&state, &visitor, form, &identity, errors);
         }
-        Err(e) => return confirm_page(&state, &visitor, form, &identity, vec![password_error(&e)]),
+        Err(e) => {
+            let errors = FormErrors::one("mot_de_passe", password_error(&e));
+            return confirm_page(&state, &visitor, form, &identity, errors);
+        }
     };
     if !state.limiters.account(visitor.client) {
         return Err(WebError::TooManyRequests(Limited::Requests));
@@ -315,7 +321,7 @@ fn invalid_link(
 struct ConfirmEmailPage {
     chrome: Chrome,
     token: String,
-    errors: Vec<String>,
+    errors: FormErrors,
 }
 
 const CONFIRM_RETRY: (&str, &str) = ("/connexion", "Se connecter pour recevoir un nouveau lien");
@@ -346,7 +352,7 @@ pub async fn confirm_email(
         &ConfirmEmailPage {
             chrome: Chrome::new(&state, &visitor, "Confirmer mon adresse e-mail"),
             token: q.jeton,
-            errors: Vec::new(),
+            errors: FormErrors::default(),
         },
     )
 }
@@ -375,12 +381,17 @@ pub async fn confirm_email_submit(
         return Err(WebError::TooManyRequests(Limited::Requests));
     }
     let refused = || {
+        let errors = FormErrors::one(
+            "mot_de_passe",
+            "Mot de passe : ce n'est pas celui de ce profil. Saisissez celui que vous avez choisi en le créant ; si vous ne le reconnaissez pas, créez votre profil de nouveau.",
+        );
         page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &ConfirmEmailPage {
-                chrome: Chrome::new(&state, &visitor, "Confirmer mon adresse e-mail"),
+                chrome: Chrome::new(&state, &visitor, "Confirmer mon adresse e-mail")
+                    .refusing(&errors),
                 token: form.jeton.clone(),
-                errors: vec!["Ce n'est pas le mot de passe de ce profil. Saisissez celui que vous avez choisi en le créant ; si vous ne le reconnaissez pas, créez votre profil de nouveau.".to_owned()],
+                errors,
             },
         )
     };
@@ -463,7 +474,10 @@ pub async fn resend_verification(
 struct LoginPage {
     chrome: Chrome,
     email: String,
-    errors: Vec<String>,
+    /// Fields left empty.
+    errors: FormErrors,
+    /// Why a login was refused (wrong credentials, slowed down): not a form error.
+    refusal: Option<String>,
     unverified: bool,
     /// The visitor's session has just ended: say so.
     expired: bool,
@@ -515,7 +529,8 @@ pub async fn login_form(
         &LoginPage {
             chrome: Chrome::new(&state, &visitor, "Se connecter"),
             email: String::new(),
-            errors: Vec::new(),
+            errors: FormErrors::default(),
+            refusal: None,
             unverified: false,
             expired: query.expiree.is_some(),
             retour,
@@ -529,6 +544,28 @@ pub async fn login_submit(
     visitor: Data<&Visitor>,
     PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, WebError> {
+    // a field left empty is a form error (both said at once), not a refused login
+    let mut errors = FormErrors::default();
+    if form.email.trim().is_empty() {
+        errors.add("email", "Adresse e-mail : ce champ est obligatoire.");
+    }
+    if form.mot_de_passe.is_empty() {
+        errors.add("mot_de_passe", "Mot de passe : ce champ est obligatoire.");
+    }
+    if !errors.is_empty() {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &LoginPage {
+                chrome: Chrome::new(&state, &visitor, "Se connecter").refusing(&errors),
+                email: form.email.chars().take(254).collect(),
+                errors,
+                refusal: None,
+                unverified: false,
+                expired: false,
+                retour: return_target(&form.retour).unwrap_or_default().to_owned(),
+            },
+        );
+    }
     let email_key = email_key(&form.email);
     let now = state.ports.clock.now();
     let known = known_device(&state, &visitor, &email_key);
@@ -541,7 +578,8 @@ pub async fn login_submit(
                 &LoginPage {
                     chrome: Chrome::new(&state, &visitor, "Se connecter"),
                     email: form.email.chars().take(254).collect(),
-                    errors: vec![slowed_message(retry_after_secs)],
+                    errors: FormErrors::default(),
+                    refusal: Some(slowed_message(retry_after_secs)),
                     unverified: false,
                     expired: false,
                     retour: return_target(&form.retour).unwrap_or_default().to_owned(),
@@ -563,7 +601,8 @@ pub async fn login_submit(
             &LoginPage {
                 chrome: Chrome::new(&state, &visitor, "Se connecter"),
                 email: form.email.chars().take(254).collect(),
-                errors: vec![message.to_owned()],
+                errors: FormErrors::default(),
+                refusal: Some(message.to_owned()),
                 unverified,
                 expired: false,
                 retour: return_target(&form.retour).unwrap_or_default().to_owned(),
@@ -670,7 +709,7 @@ pub async fn logout(
 struct ForgotPage {
     chrome: Chrome,
     email: String,
-    errors: Vec<String>,
+    errors: FormErrors,
 }
 
 impl ForgotPage {
@@ -691,7 +730,7 @@ pub async fn forgot_form(
         &ForgotPage {
             chrome: Chrome::new(&state, &visitor, "Mot de passe oublié"),
             email: String::new(),
-            errors: Vec::new(),
+            errors: FormErrors::default(),
         },
     )
 }
@@ -705,12 +744,13 @@ pub async fn forgot_submit(
     let email = match Email::parse(&form.email) {
         Ok(email) => email,
         Err(e) => {
+            let errors = FormErrors::one("email", email_error(&e));
             return page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &ForgotPage {
-                    chrome: Chrome::new(&state, &visitor, "Mot de passe oublié"),
+                    chrome: Chrome::new(&state, &visitor, "Mot de passe oublié").refusing(&errors),
                     email: form.email.chars().take(254).collect(),
-                    errors: vec![email_error(&e)],
+                    errors,
                 },
             );
         }
@@ -764,7 +804,7 @@ fn forgot_sent(state: &AppState, visitor: &Visitor) -> Result<Response, WebError
 struct ResetPage {
     chrome: Chrome,
     token: String,
-    errors: Vec<String>,
+    errors: FormErrors,
 }
 
 const RESET_RETRY: (&str, &str) = ("/mot-de-passe-oublie", "Demander un nouveau lien");
@@ -788,7 +828,7 @@ pub async fn reset_form(
         &ResetPage {
             chrome: Chrome::new(&state, &visitor, "Nouveau mot de passe"),
             token: q.jeton,
-            errors: Vec::new(),
+            errors: FormErrors::default(),
         },
     )
 }
@@ -809,11 +849,11 @@ pub async fn reset_submit(
     visitor: Data<&Visitor>,
     PageForm(form): PageForm<ResetForm>,
 ) -> Result<Response, WebError> {
-    let again = |errors: Vec<String>| {
+    let again = |errors: FormErrors| {
         page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &ResetPage {
-                chrome: Chrome::new(&state, &visitor, "Nouveau mot de passe"),
+                chrome: Chrome::new(&state, &visitor, "Nouveau mot de passe").refusing(&errors),
                 token: form.jeton.clone(),
                 errors,
             },
@@ -834,11 +874,14 @@ pub async fn reset_submit(
             );
         }
         Err(ResetPasswordError::Mismatch) => {
-            return again(vec![
-                "Les deux mots de passe saisis sont différents.".to_owned(),
-            ]);
+            return again(FormErrors::one(
+                "confirmation",
+                "Confirmation : les deux mots de passe saisis sont différents.",
+            ));
         }
-        Err(ResetPasswordError::Refused(e)) => return again(vec![password_error(&e)]),
+        Err(ResetPasswordError::Refused(e)) => {
+            return again(FormErrors::one("mot_de_passe", password_error(&e)));
+        }
         Err(ResetPasswordError::Unexpected(e)) => return Err(e.into()),
     };
     // the owner proved the mailbox and chose a new password: the account is not slowed

@@ -17,7 +17,7 @@ use crate::error::Limited;
 use crate::present::{Filtered, ShownDiploma, catalogue_entries, entries, verify_error_text};
 use crate::state::AppState;
 use crate::verifying::{self, Checked};
-use crate::web::{Chrome, PageForm, Visitor, WebError, page};
+use crate::web::{Chrome, FormErrors, PageForm, Visitor, WebError, page};
 
 /// A demonstration identity shown on the home page of the demo site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,7 +225,7 @@ struct VerifyPage {
     /// Opened from an attestation's QR code: the key is filled in, the name is asked.
     from_qr: bool,
     form: VerifyForm,
-    errors: Vec<&'static str>,
+    errors: FormErrors,
     result: Option<VerifyResult>,
 }
 
@@ -251,10 +251,21 @@ pub async fn verify_form(
             chrome: Chrome::new(&state, &visitor, "Vérifier un diplôme"),
             from_qr: !form.cle.trim().is_empty(),
             form,
-            errors: Vec::new(),
+            errors: FormErrors::default(),
             result: None,
         },
     )
+}
+
+/// The field of the verification form a refusal concerns.
+fn verify_error_field(e: &VerifyError) -> &'static str {
+    match e {
+        VerifyError::MalformedKey(_) => "cle",
+        VerifyError::MalformedName(_) => "nom",
+        VerifyError::BirthDateRequired => "naissance",
+        VerifyError::MalformedOrganisation(_) => "organisme",
+        VerifyError::Unexpected(_) => "",
+    }
 }
 
 const BIRTH_DATE_UNREADABLE: &str = "Date de naissance du titulaire : indiquez-la au format jj/mm/aaaa (facultative, sauf si elle vous est demandée).";
@@ -268,28 +279,29 @@ pub async fn verify_submit(
     let checked_at = sand_domain::text::french_day(state.ports.clock.now());
     // the page's title says the outcome first: a screen reader announces it on arrival
     let titled = |title: &str| Chrome::new(&state, &visitor, title);
+    let refused = |form: VerifyForm, errors: FormErrors| {
+        page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &VerifyPage {
+                chrome: titled("Vérifier un diplôme").refusing(&errors),
+                from_qr: false,
+                form,
+                errors,
+                result: None,
+            },
+        )
+    };
+    let mut errors = FormErrors::default();
     let birth_date = if form.naissance.trim().is_empty() {
         None
     } else {
-        match BirthDate::parse(
+        BirthDate::parse(
             &form.naissance,
             DateWriting::Typed,
             state.ports.clock.now().date(),
-        ) {
-            Ok(date) => Some(date),
-            Err(_) => {
-                return page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &VerifyPage {
-                        chrome: titled("Erreur : Vérifier un diplôme"),
-                        from_qr: false,
-                        form,
-                        errors: vec![BIRTH_DATE_UNREADABLE],
-                        result: None,
-                    },
-                );
-            }
-        }
+        )
+        .map_err(|_| errors.add("naissance", BIRTH_DATE_UNREADABLE))
+        .ok()
     };
     let request = VerifyRequest {
         key: form.cle.clone(),
@@ -298,6 +310,18 @@ pub async fn verify_submit(
         birth_date,
         birth_date_required: false,
     };
+    // every error at once, in the form's order (the verification would stop at the first)
+    for e in request.refusals() {
+        if let Some(text) = verify_error_text(&e) {
+            errors.add(verify_error_field(&e), text);
+        }
+    }
+    if !errors.is_empty() {
+        let mut sorted = errors.iter().cloned().collect::<Vec<_>>();
+        let order = ["cle", "nom", "naissance", "organisme"];
+        sorted.sort_by_key(|e| order.iter().position(|f| *f == e.field));
+        return refused(form, sorted.into());
+    }
     let Checked::Done(result) = verifying::verify(&state, visitor.client, request).await else {
         return Err(WebError::TooManyRequests(Limited::Verifications));
     };
@@ -318,21 +342,18 @@ pub async fn verify_submit(
                     chrome: titled(title),
                     from_qr: false,
                     form,
-                    errors: Vec::new(),
+                    errors: FormErrors::default(),
                     result: Some(VerifyResult { valid, checked_at }),
                 },
             )
         }
         Err(VerifyError::Unexpected(e)) => Err(e.into()),
-        Err(e) => page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &VerifyPage {
-                chrome: titled("Erreur : Vérifier un diplôme"),
-                from_qr: false,
-                form,
-                errors: verify_error_text(&e).into_iter().collect(),
-                result: None,
-            },
+        Err(e) => refused(
+            form,
+            FormErrors::one(
+                verify_error_field(&e),
+                verify_error_text(&e).unwrap_or_default(),
+            ),
         ),
     }
 }

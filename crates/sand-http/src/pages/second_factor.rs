@@ -26,8 +26,8 @@ use crate::limits::LoginGate;
 use crate::state::AppState;
 use crate::tokens::Purpose;
 use crate::web::{
-    Chrome, PageForm, Visitor, WebError, page, return_target, second_factor_cookie_name, see_other,
-    set_cookie,
+    Chrome, FormErrors, PageForm, Visitor, WebError, page, return_target,
+    second_factor_cookie_name, see_other, set_cookie,
 };
 
 /// How long an offered secret may wait for its first code.
@@ -145,7 +145,7 @@ struct SecondFactorPage {
     qr_svg: String,
     secret_text: String,
     enrolment: String,
-    errors: Vec<String>,
+    errors: FormErrors,
 }
 
 /// The signed-in password profile, or the page saying FranceConnect accounts have none.
@@ -178,7 +178,7 @@ fn enrolment_page(
     secret: &[u8],
     enrolment: String,
     status: StatusCode,
-    errors: Vec<String>,
+    errors: FormErrors,
 ) -> Result<Response, WebError> {
     let totp = generator(
         secret,
@@ -210,7 +210,7 @@ fn enrolment_page(
     page(
         status,
         &SecondFactorPage {
-            chrome: Chrome::new(state, visitor, "Double authentification"),
+            chrome: Chrome::new(state, visitor, "Double authentification").refusing(&errors),
             enabled: false,
             enabled_on: String::new(),
             codes_left: 0,
@@ -242,7 +242,7 @@ pub async fn settings(
                 qr_svg: String::new(),
                 secret_text: String::new(),
                 enrolment: String::new(),
-                errors: Vec::new(),
+                errors: FormErrors::default(),
             },
         );
     }
@@ -260,7 +260,7 @@ pub async fn settings(
         &secret,
         enrolment,
         StatusCode::OK,
-        Vec::new(),
+        FormErrors::default(),
     )
 }
 
@@ -326,7 +326,10 @@ pub async fn enrol(
             &secret,
             form.inscription.clone(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            vec!["Code : ce n'est pas le code affiché par votre application pour ce compte. Vérifiez que l'heure de votre téléphone est exacte, puis saisissez le code actuel (6 chiffres).".to_owned()],
+            FormErrors::one(
+                "code",
+                "Code : ce n'est pas le code affiché par votre application pour ce compte. Vérifiez que l'heure de votre téléphone est exacte, puis saisissez le code actuel (6 chiffres).",
+            ),
         );
     };
     let (codes, digests) = new_recovery_codes();
@@ -405,10 +408,14 @@ pub async fn disable(
             Subject::Visitor,
         );
         let factor = state.ports.profiles.second_factor(profile.id).await?;
+        let errors = FormErrors::one(
+            "",
+            "Mot de passe ou code incorrect : la double authentification reste activée.",
+        );
         return page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &SecondFactorPage {
-                chrome: Chrome::new(&state, &visitor, "Double authentification"),
+                chrome: Chrome::new(&state, &visitor, "Double authentification").refusing(&errors),
                 enabled: factor.is_some(),
                 enabled_on: factor
                     .as_ref()
@@ -418,10 +425,7 @@ pub async fn disable(
                 qr_svg: String::new(),
                 secret_text: String::new(),
                 enrolment: String::new(),
-                errors: vec![
-                    "Mot de passe ou code incorrect : la double authentification reste activée."
-                        .to_owned(),
-                ],
+                errors,
             },
         );
     };
@@ -521,7 +525,7 @@ async fn pending_profile(state: &AppState, visitor: &Visitor) -> Result<Option<P
 #[template(path = "login_code.html")]
 struct LoginCodePage {
     chrome: Chrome,
-    errors: Vec<String>,
+    errors: FormErrors,
     /// Where to go once the code is right (a page of the space), or empty.
     retour: String,
 }
@@ -546,7 +550,7 @@ pub async fn code_form(
         StatusCode::OK,
         &LoginCodePage {
             chrome: Chrome::new(&state, &visitor, "Code de vérification"),
-            errors: Vec::new(),
+            errors: FormErrors::default(),
             retour: return_target(&query.retour).unwrap_or_default().to_owned(),
         },
     )
@@ -589,12 +593,16 @@ pub async fn code_submit(
             SecurityEvent::SecondFactorFailed,
             Subject::Profile(profile.id),
         );
+        let errors = FormErrors::one(
+            "code",
+            "Code incorrect ou déjà utilisé. Saisissez le code actuel de votre application (6 chiffres), ou un code de secours.",
+        );
         return page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &LoginCodePage {
-                chrome: Chrome::new(&state, &visitor, "Code de vérification"),
+                chrome: Chrome::new(&state, &visitor, "Code de vérification").refusing(&errors),
                 retour: return_target(&form.retour).unwrap_or_default().to_owned(),
-                errors: vec!["Code incorrect ou déjà utilisé. Saisissez le code actuel de votre application (6 chiffres), ou un code de secours.".to_owned()],
+                errors,
             },
         );
     };

@@ -20,7 +20,7 @@ use crate::audit::{self, SecurityEvent, Subject};
 use crate::error::Limited;
 use crate::limits::LoginGate;
 use crate::state::AppState;
-use crate::web::{Chrome, PageForm, SignedIn, Visitor, WebError, page, see_other};
+use crate::web::{Chrome, FormErrors, PageForm, SignedIn, Visitor, WebError, page, see_other};
 
 /// Tells the account's owner, by mail, that how it logs in changed (a change they did
 /// not make must not go unnoticed). The change is made: a mail that cannot be queued is
@@ -158,7 +158,7 @@ pub async fn end_others(
 struct PasswordChangePage {
     chrome: Chrome,
     email: String,
-    errors: Vec<String>,
+    errors: FormErrors,
 }
 
 #[handler]
@@ -184,7 +184,7 @@ pub async fn password_form(
         &PasswordChangePage {
             chrome: Chrome::new(&state, &visitor, "Changer mon mot de passe"),
             email: profile.email.to_string(),
-            errors: Vec::new(),
+            errors: FormErrors::default(),
         },
     )
 }
@@ -227,26 +227,28 @@ pub async fn password_submit(
     if state.limiters.login(now, visitor.client, &key, true) != LoginGate::Allowed {
         return Err(WebError::TooManyRequests(Limited::Requests));
     }
-    let again = |errors: Vec<String>| {
+    let again = |errors: FormErrors| {
         page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &PasswordChangePage {
-                chrome: Chrome::new(&state, &visitor, "Changer mon mot de passe"),
+                chrome: Chrome::new(&state, &visitor, "Changer mon mot de passe").refusing(&errors),
                 email: profile.email.to_string(),
                 errors,
             },
         )
     };
     if form.mot_de_passe != form.confirmation {
-        return again(vec![
-            "Les deux nouveaux mots de passe saisis sont différents.".to_owned(),
-        ]);
+        return again(FormErrors::one(
+            "confirmation",
+            "Confirmation : les deux nouveaux mots de passe saisis sont différents.",
+        ));
     }
     let Ok(current) = Password::for_login(&form.actuel) else {
         state.limiters.login_failed(now, &key);
-        return again(vec![
-            "Mot de passe actuel : ce n'est pas le bon.".to_owned(),
-        ]);
+        return again(FormErrors::one(
+            "actuel",
+            "Mot de passe actuel : ce n'est pas le bon.",
+        ));
     };
     match state
         .change_password
@@ -290,11 +292,14 @@ pub async fn password_submit(
                 SecurityEvent::LoginFailed,
                 Subject::Visitor,
             );
-            again(vec![
-                "Mot de passe actuel : ce n'est pas le bon.".to_owned(),
-            ])
+            again(FormErrors::one(
+                "actuel",
+                "Mot de passe actuel : ce n'est pas le bon.",
+            ))
         }
-        Err(ChangePasswordError::Refused(e)) => again(vec![password_error(&e)]),
+        Err(ChangePasswordError::Refused(e)) => {
+            again(FormErrors::one("mot_de_passe", password_error(&e)))
+        }
         Err(ChangePasswordError::NoPassword) => no_password(&state, &visitor),
         Err(ChangePasswordError::Unexpected(e)) => Err(e.into()),
     }

@@ -21,7 +21,8 @@ use crate::graduate;
 use crate::present::step_text;
 use crate::state::AppState;
 use crate::web::{
-    Chrome, PageForm, SignedIn, Visitor, WebError, clear_session_cookie, link_id, page, see_other,
+    Chrome, FormErrors, PageForm, SignedIn, Visitor, WebError, clear_session_cookie, link_id, page,
+    see_other,
 };
 
 /// One attached diploma as the dashboard shows it.
@@ -99,7 +100,7 @@ struct DashboardPage {
     /// Diplomas a certified claimant took: (title, session, académie, anchor of the
     /// académie's exam office, date).
     taken_away: Vec<(String, u16, String, String, String)>,
-    errors: Vec<String>,
+    errors: FormErrors,
     kinds: Vec<(&'static str, &'static str)>,
     academies: Vec<(&'static str, &'static str)>,
     sessions: Vec<u16>,
@@ -183,12 +184,11 @@ async fn dashboard_page(
     visitor: &Visitor,
     status: StatusCode,
     notice: Option<(&'static str, &'static str)>,
-    errors: Vec<String>,
+    errors: FormErrors,
 ) -> Result<Response, WebError> {
     let title = match (notice, errors.is_empty()) {
-        (_, false) => "Erreur : Mon espace".to_owned(),
         (Some((said, _)), true) => format!("{said} — Mon espace"),
-        (None, true) => "Mon espace".to_owned(),
+        _ => "Mon espace".to_owned(),
     };
     let signed_in = visitor.require()?;
     let profile = current_profile(state, signed_in).await?;
@@ -198,7 +198,7 @@ async fn dashboard_page(
     page(
         status,
         &DashboardPage {
-            chrome: Chrome::new(state, visitor, title),
+            chrome: Chrome::new(state, visitor, title).refusing(&errors),
             holder: format!(
                 "{} {}",
                 profile.identity.first_names, profile.identity.birth_name
@@ -237,7 +237,7 @@ pub async fn dashboard(
         &visitor,
         StatusCode::OK,
         notice_text(&q.avis),
-        Vec::new(),
+        FormErrors::default(),
     )
     .await
 }
@@ -260,19 +260,19 @@ struct AttachHelpPage {
     steps: Vec<(String, String, String)>,
 }
 
-fn parse_scope(form: &AttachForm) -> Result<DiplomaScope, Vec<String>> {
-    let mut errors = Vec::new();
+fn parse_scope(form: &AttachForm) -> Result<DiplomaScope, FormErrors> {
+    let mut errors = FormErrors::default();
     let kind = form
         .diplome
         .parse::<DiplomaKind>()
-        .map_err(|_| errors.push("Diplôme : choisissez un diplôme de la liste.".to_owned()))
+        .map_err(|_| errors.add("diplome", "Diplôme : choisissez un diplôme de la liste."))
         .ok();
     let session = form
         .session
         .trim()
         .parse::<Session>()
         .map_err(|e| {
-            errors.push(match e {
+            errors.add("session", match e {
                 SessionError::TooEarly => format!(
                     "Session : les diplômes obtenus avant {FIRST_SESSION} ne sont pas couverts par ce service. Demandez une attestation au service des examens de l'académie où vous avez passé l'examen (procédure habituelle, voir l'aide)."
                 ),
@@ -287,7 +287,12 @@ fn parse_scope(form: &AttachForm) -> Result<DiplomaScope, Vec<String>> {
     let academie = form
         .academie
         .parse::<Academie>()
-        .map_err(|_| errors.push("Académie : choisissez une académie de la liste.".to_owned()))
+        .map_err(|_| {
+            errors.add(
+                "academie",
+                "Académie : choisissez une académie de la liste.",
+            )
+        })
         .ok();
     match (kind, session, academie) {
         (Some(kind), Some(session), Some(academie)) => Ok(DiplomaScope {

@@ -429,6 +429,7 @@ pub(crate) fn error_response(
         request_id: request_id.to_owned(),
         franceconnect: false,
         title: meaning.title.to_owned(),
+        refused: false,
         conformance: state.settings.accessibility.conformance.french(),
     };
     let template = ErrorPage {

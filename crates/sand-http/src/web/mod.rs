@@ -39,6 +39,8 @@ pub struct Chrome {
     pub request_id: String,
     pub franceconnect: bool,
     pub title: String,
+    /// The page shows a form's errors: its title starts with "Erreur :".
+    pub refused: bool,
     /// The accessibility statement's status, in the footer's link.
     pub conformance: &'static str,
 }
@@ -54,8 +56,100 @@ impl Chrome {
             request_id: visitor.request_id.clone(),
             franceconnect: state.ports.franceconnect.is_some(),
             title: title.into(),
+            refused: false,
             conformance: state.settings.accessibility.conformance.french(),
         }
+    }
+
+    /// The same page, showing `errors` (its title then starts with "Erreur :").
+    #[must_use]
+    pub fn refusing(mut self, errors: &FormErrors) -> Self {
+        self.refused = !errors.is_empty();
+        self
+    }
+}
+
+/// What a form refused, each refusal tied to the field it concerns — RGAA's error
+/// pattern: the page's title starts with "Erreur :", a summary that takes the focus on
+/// arrival lists every error at once, each a link to its field; each field in error says
+/// so (`aria-invalid`) and points to its message (`aria-describedby`).
+#[derive(Debug, Clone, Default)]
+pub struct FormErrors(Vec<FieldError>);
+
+/// One refusal: the `id` of the field it concerns (empty when it concerns the whole
+/// form), and what to do, in French.
+#[derive(Debug, Clone)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub text: String,
+}
+
+impl FormErrors {
+    /// One refusal of `field`.
+    #[must_use]
+    pub fn one(field: &'static str, text: impl Into<String>) -> Self {
+        let mut errors = Self::default();
+        errors.add(field, text);
+        errors
+    }
+
+    pub fn add(&mut self, field: &'static str, text: impl Into<String>) {
+        self.0.push(FieldError {
+            field,
+            text: text.into(),
+        });
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &FieldError> {
+        self.0.iter()
+    }
+
+    /// The first refusal of `field`.
+    #[must_use]
+    pub fn on(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.text.as_str())
+    }
+
+    /// The ARIA attributes of `field`'s input: what describes it (its `hint`'s id when it
+    /// has one, then its error message's id), and `aria-invalid` when refused. Both are
+    /// ids written in the code, never user input.
+    #[must_use]
+    pub fn aria(&self, field: &str, hint: &str) -> String {
+        let refused = self.on(field).is_some();
+        let mut described: Vec<String> = Vec::new();
+        if !hint.is_empty() {
+            described.push(hint.to_owned());
+        }
+        if refused {
+            described.push(format!("{field}-erreur"));
+        }
+        let mut attributes = String::new();
+        if !described.is_empty() {
+            attributes.push_str(&format!(r#" aria-describedby="{}""#, described.join(" ")));
+        }
+        if refused {
+            attributes.push_str(r#" aria-invalid="true""#);
+        }
+        attributes
+    }
+}
+
+impl From<Vec<FieldError>> for FormErrors {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Self(errors)
     }
 }
 

@@ -749,3 +749,170 @@ async fn verification_notices_are_chosen_in_the_profile_and_stopped_from_each_ma
         .await;
     assert_eq!(refused.status, 413);
 }
+
+/// RGAA's error pattern on every form: the title starts with "Erreur :", a summary that
+/// takes the focus lists every error at once, each a link to its field, and each field
+/// in error is marked (`aria-invalid`) and described by its message, after its hint.
+#[tokio::test(flavor = "multi_thread")]
+async fn form_errors_follow_the_rgaa_pattern_all_at_once() {
+    fn assert_pattern(page: &Page, fields: &[&str]) {
+        let body = page.body.replace("&#39;", "'");
+        assert_eq!(page.status, 422, "{body}");
+        assert!(body.contains("<title>Erreur : "), "{body}");
+        let summary = body
+            .find(r#"id="erreurs" tabindex="-1" autofocus"#)
+            .unwrap_or_else(|| panic!("a summary that takes the focus: {body}"));
+        let count = if fields.len() == 1 {
+            "Le formulaire contient une erreur".to_owned()
+        } else {
+            format!("Le formulaire contient {} erreurs", fields.len())
+        };
+        assert!(body.contains(&count), "{count}: {body}");
+        for field in fields {
+            let link = body
+                .find(&format!(r##"<a href="#{field}">"##))
+                .unwrap_or_else(|| panic!("the summary links to {field}: {body}"));
+            assert!(link > summary);
+            let message = body
+                .find(&format!(r#"<p class="error-text" id="{field}-erreur">"#))
+                .unwrap_or_else(|| panic!("{field}'s message: {body}"));
+            let input = body
+                .find(&format!(r#" id="{field}" "#))
+                .unwrap_or_else(|| panic!("{field}'s input: {body}"));
+            assert!(message < input, "the message before the input");
+            let tag = &body[input..input + body[input..].find('>').unwrap()];
+            assert!(tag.contains(r#"aria-invalid="true""#), "{tag}");
+            assert!(
+                tag.contains(&format!("{field}-erreur\"")),
+                "described by its message: {tag}"
+            );
+        }
+        assert_eq!(
+            body.matches(r#"aria-invalid="true""#).count(),
+            fields.len(),
+            "{body}"
+        );
+        assert_eq!(body.matches("autofocus").count(), 1, "one focus: {body}");
+    }
+
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    // verify: an empty form reports the key and the name at once; the key's hint (its
+    // alphabet) comes before the error and both describe the field
+    let verify = b
+        .submit("/verifier", "/verifier", &[("cle", ""), ("nom", "")])
+        .await;
+    assert_pattern(&verify, &["cle", "nom"]);
+    assert!(
+        verify
+            .body
+            .contains(r#"aria-describedby="cle-aide cle-erreur""#)
+    );
+    let everything = b
+        .submit(
+            "/verifier",
+            "/verifier",
+            &[
+                ("cle", "??"),
+                ("nom", ""),
+                ("naissance", "31/02"),
+                ("organisme", &"x".repeat(300)),
+            ],
+        )
+        .await;
+    assert_pattern(&everything, &["cle", "nom", "naissance", "organisme"]);
+    // register: every field at once
+    let register = b
+        .submit(
+            "/compte/creer",
+            "/compte/creer",
+            &[
+                ("nom", ""),
+                ("prenoms", ""),
+                ("naissance", "hier"),
+                ("email", "pas-une-adresse"),
+            ],
+        )
+        .await;
+    assert_pattern(&register, &["nom", "prenoms", "naissance", "email"]);
+    // login: empty fields are form errors; wrong credentials are a refusal, focused too
+    let login = b
+        .submit(
+            "/connexion",
+            "/connexion",
+            &[("email", ""), ("mot_de_passe", "")],
+        )
+        .await;
+    assert_pattern(&login, &["email", "mot_de_passe"]);
+    let refused = b
+        .login("personne@exemple.fr", "pas le bon mot de passe")
+        .await;
+    assert!(
+        refused
+            .body
+            .contains(r#"role="alert" tabindex="-1" autofocus"#),
+        "{}",
+        refused.body
+    );
+    assert!(!refused.body.contains("aria-invalid"));
+    // forgot
+    let forgot = b
+        .submit(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", "x@")],
+        )
+        .await;
+    assert_pattern(&forgot, &["email"]);
+    // reset: the password's rule
+    b.get("/mot-de-passe-oublie").await;
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    camille.log_out().await;
+    let sent = b
+        .submit(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", "camille@exemple.fr")],
+        )
+        .await;
+    assert_eq!(sent.status, 200);
+    let Mail::PasswordReset { token, .. } = app
+        .wait_for_mail(|m| matches!(m, Mail::PasswordReset { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    let token = token.expose().to_owned();
+    let reset_form = format!("/compte/mot-de-passe?jeton={token}");
+    let reset = b
+        .submit(
+            &reset_form,
+            "/mot-de-passe/nouveau",
+            &[
+                ("jeton", &token),
+                ("mot_de_passe", "court"),
+                ("confirmation", "court"),
+            ],
+        )
+        .await;
+    assert_pattern(&reset, &["mot_de_passe"]);
+    let mismatch = b
+        .submit(
+            &reset_form,
+            "/mot-de-passe/nouveau",
+            &[
+                ("jeton", &token),
+                ("mot_de_passe", "une phrase secrète assez longue"),
+                ("confirmation", "une autre phrase secrète"),
+            ],
+        )
+        .await;
+    assert_pattern(&mismatch, &["confirmation"]);
+}

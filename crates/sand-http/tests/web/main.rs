@@ -255,7 +255,7 @@ async fn the_whole_journey_create_confirm_log_in_attach_download_verify_detach_d
     let wrong = b.confirm(&token, "pas le bon mot de passe").await;
     assert_eq!(wrong.status, 422);
     assert!(
-        wrong.body.contains("pas le mot de passe de ce profil"),
+        wrong.body.contains("pas celui de ce profil"),
         "{}",
         wrong.body
     );

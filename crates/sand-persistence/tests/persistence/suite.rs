@@ -1158,14 +1158,16 @@ pub async fn the_outbox_queues_claims_retries_and_abandons(db: &TestStore) {
     mailer.send(reset.clone()).await.unwrap();
     mailer.send(verified.clone()).await.unwrap();
     assert_eq!(queue.depth().await.unwrap(), 2);
-    // the waiting link is sealed: whoever reads the database cannot use it
+    // the waiting links (the reset, the notice's stop link) are sealed: whoever reads
+    // the database cannot use them
     assert_eq!(
         count(
             db,
-            "SELECT COUNT(*) FROM mail_outbox WHERE token LIKE 'v1:%' AND token NOT LIKE '%s3cr3t%'"
+            "SELECT COUNT(*) FROM mail_outbox WHERE token LIKE 'v1:%' \
+             AND token NOT LIKE '%s3cr3t%' AND token NOT LIKE '%arret-jeton%'"
         )
         .await,
-        1
+        2
     );
     assert_eq!(
         count(
