@@ -341,6 +341,22 @@ async function verifyAsThirdParty(name) {
   await context.close();
 }
 {
+  // the employer received the PDF: the verification page checks the file, then its key
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/verifier`);
+  await page.getByLabel('Fichier PDF de l\'attestation').setInputFiles(path.join(artifacts, 'attestation.pdf'));
+  await page.getByRole('button', { name: 'Contrôler le fichier' }).click();
+  expect(await page.getByRole('heading', { name: 'Fichier intact' }).isVisible(), 'le fichier téléchargé est reconnu intact');
+  expect((await page.title()).startsWith('Fichier intact'), `le titre dit le verdict (${await page.title()})`);
+  expect(await page.getByLabel('Clé de contrôle').inputValue() === key, 'la clé du fichier est reportée dans le formulaire');
+  await visit(page, 'verification-fichier');
+  await page.getByLabel(/^Nom de naissance/).fill('NDIAYE');
+  await page.getByRole('button', { name: 'Vérifier', exact: true }).click();
+  expect(await page.getByRole('heading', { name: 'Attestation valide', exact: true }).isVisible(), 'la clé reportée vérifie l\'attestation');
+  await context.close();
+}
+{
   const ok = await verifyAsThirdParty('NDIAYE');
   expect(ok.valid, 'la clé et le nom de naissance vérifient l\'attestation');
   const wrong = await verifyAsThirdParty('Dupont');

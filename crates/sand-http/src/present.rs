@@ -127,6 +127,77 @@ impl ShownDiploma {
 }
 
 /// French message of a malformed verification field.
+/// What a verifier is told of an uploaded document, page and API alike.
+#[derive(Debug)]
+pub(crate) struct FileVerdict {
+    /// Stable: `intacte`, `modifiee`, `cle_inconnue`, `falsifiee`, `non_attestation`.
+    pub code: &'static str,
+    /// The document is trustworthy as issued (intact and signed by this service).
+    pub intact: bool,
+    /// Signed by a demonstration key: no value.
+    pub demo: bool,
+    /// The control key it carries, when it could be read.
+    pub key: Option<String>,
+    /// A short verdict (the result's heading).
+    pub title: &'static str,
+    /// What it means and what to do.
+    pub text: &'static str,
+}
+
+pub(crate) fn file_verdict(verdict: sand_attestation::verify::Verdict) -> FileVerdict {
+    use sand_attestation::verify::Verdict;
+    let (code, intact, demo, key, title, text) = match verdict {
+        Verdict::Intact { facts, demo, .. } => (
+            "intacte",
+            true,
+            demo,
+            Some(facts.control_key),
+            "Fichier intact",
+            "Le fichier est intact et signé par ce service. Vérifiez en ligne sa clé avec le nom du titulaire : seule cette vérification dit s'il est encore valide.",
+        ),
+        Verdict::Altered { facts, demo } => (
+            "modifiee",
+            false,
+            demo,
+            Some(facts.control_key),
+            "Fichier modifié",
+            "Le fichier a été modifié après sa production : ne vous fiez pas à son contenu.",
+        ),
+        Verdict::UnknownKey(_) => (
+            "cle_inconnue",
+            false,
+            false,
+            None,
+            "Signature inconnue",
+            "Signé par une clé que ce service ne connaît pas.",
+        ),
+        Verdict::Forged => (
+            "falsifiee",
+            false,
+            false,
+            None,
+            "Document falsifié",
+            "La signature ne correspond pas au contenu : document falsifié.",
+        ),
+        Verdict::NotAnAttestation(_) => (
+            "non_attestation",
+            false,
+            false,
+            None,
+            "Pas une attestation",
+            "Ce fichier n'est pas une attestation de ce service.",
+        ),
+    };
+    FileVerdict {
+        code,
+        intact,
+        demo,
+        key,
+        title,
+        text,
+    }
+}
+
 pub(crate) fn verify_error_text(e: &VerifyError) -> Option<&'static str> {
     match e {
         VerifyError::MalformedKey(_) => Some(
@@ -135,9 +206,9 @@ pub(crate) fn verify_error_text(e: &VerifyError) -> Option<&'static str> {
         VerifyError::MalformedName(_) => Some(
             "Nom du titulaire : indiquez son nom de naissance ou son nom d'usage (80 caractères au plus).",
         ),
-        VerifyError::MalformedOrganisation(_) => {
-            Some("Votre organisme : 120 caractères au plus, sans caractère de contrôle ni caractère invisible.")
-        }
+        VerifyError::MalformedOrganisation(_) => Some(
+            "Votre organisme : 120 caractères au plus, sans caractère de contrôle ni caractère invisible.",
+        ),
         VerifyError::BirthDateRequired => Some(
             "Date de naissance du titulaire : de nombreux noms erronés ont été essayés aujourd'hui avec cette clé ; indiquez aussi la date de naissance, telle qu'elle figure sur l'attestation.",
         ),

@@ -416,45 +416,14 @@ impl VerificationApi {
     }
 }
 
-/// What a verifier is told of a file's verdict.
+/// What a verifier is told of a file's verdict (the texts the verification page shows).
 fn file_check(verdict: Verdict) -> FileCheck {
-    let (verdict, demonstration, cle, message) = match verdict {
-        Verdict::Intact { facts, demo, .. } => (
-            "intacte",
-            demo,
-            Some(facts.control_key),
-            "Le fichier est intact et signé par ce service. Vérifiez en ligne sa clé avec le nom du titulaire : seule cette vérification dit s'il est encore valide.",
-        ),
-        Verdict::Altered { facts, demo } => (
-            "modifiee",
-            demo,
-            Some(facts.control_key),
-            "Le fichier a été modifié après sa production : ne vous fiez pas à son contenu.",
-        ),
-        Verdict::UnknownKey(_) => (
-            "cle_inconnue",
-            false,
-            None,
-            "Signé par une clé que ce service ne connaît pas.",
-        ),
-        Verdict::Forged => (
-            "falsifiee",
-            false,
-            None,
-            "La signature ne correspond pas au contenu : document falsifié.",
-        ),
-        Verdict::NotAnAttestation(_) => (
-            "non_attestation",
-            false,
-            None,
-            "Ce fichier n'est pas une attestation de ce service.",
-        ),
-    };
+    let shown = crate::present::file_verdict(verdict);
     FileCheck {
-        verdict: verdict.to_owned(),
-        demonstration,
-        cle,
-        message: message.to_owned(),
+        verdict: shown.code.to_owned(),
+        demonstration: shown.demo,
+        cle: shown.key,
+        message: shown.text.to_owned(),
     }
 }
 

@@ -206,6 +206,10 @@ pub(crate) fn routes() -> Route {
             public_paths::VERIFY,
             get(public::verify_form).post(public::verify_submit),
         )
+        .at(
+            "/verifier/fichier",
+            get(public::verify_file_form).post(public::verify_file),
+        )
         .at("/aide", get(help))
         .at("/aide/services-examens", get(offices))
         .at("/mentions-legales", get(legal))

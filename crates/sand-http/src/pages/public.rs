@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use poem::http::{StatusCode, header};
-use poem::web::{Data, Query};
+use poem::web::{Data, Multipart, Query};
 use poem::{Response, handler};
 use sand_domain::academie::Academie;
 use sand_domain::diploma::DiplomaKind;
@@ -14,10 +14,14 @@ use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
 use serde::Deserialize;
 
 use crate::error::Limited;
-use crate::present::{Filtered, ShownDiploma, catalogue_entries, entries, verify_error_text};
+use crate::present::{
+    FileVerdict, Filtered, ShownDiploma, catalogue_entries, entries, file_verdict,
+    verify_error_text,
+};
 use crate::state::AppState;
 use crate::verifying::{self, Checked};
-use crate::web::{Chrome, FormErrors, PageForm, Visitor, WebError, page};
+use crate::web::{Chrome, FormErrors, PageForm, Visitor, WebError, page, see_other};
+use sand_domain::public_paths;
 
 /// A demonstration identity shown on the home page of the demo site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +231,10 @@ struct VerifyPage {
     form: VerifyForm,
     errors: FormErrors,
     result: Option<VerifyResult>,
+    /// The errors are the document form's (the page holds two forms).
+    file_form: bool,
+    /// What an uploaded document turned out to be.
+    file: Option<FileVerdict>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -253,6 +261,8 @@ pub async fn verify_form(
             form,
             errors: FormErrors::default(),
             result: None,
+            file_form: false,
+            file: None,
         },
     )
 }
@@ -288,6 +298,8 @@ pub async fn verify_submit(
                 form,
                 errors,
                 result: None,
+                file_form: false,
+                file: None,
             },
         )
     };
@@ -344,6 +356,8 @@ pub async fn verify_submit(
                     form,
                     errors: FormErrors::default(),
                     result: Some(VerifyResult { valid, checked_at }),
+                    file_form: false,
+                    file: None,
                 },
             )
         }
@@ -356,4 +370,90 @@ pub async fn verify_submit(
             ),
         ),
     }
+}
+
+/// The document form's address, opened directly: the form is on the verification page.
+#[handler]
+pub fn verify_file_form() -> Response {
+    see_other(&format!("{}#fichier", public_paths::VERIFY))
+}
+
+/// A document uploaded from the verification page (`multipart/form-data`, the CSRF
+/// token checked by the frame): is it exactly as issued? Said in plain French, with the
+/// way to check its key when it is intact.
+#[handler]
+pub async fn verify_file(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    mut multipart: Multipart,
+) -> Result<Response, WebError> {
+    if !state.limiters.file_check(visitor.client) {
+        return Err(WebError::TooManyRequests(Limited::FileChecks));
+    }
+    let mut document = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| WebError::BadRequest)?
+    {
+        if field.name() == Some("fichier") {
+            document = Some(field.bytes().await.map_err(|_| WebError::BadRequest)?);
+        }
+    }
+    let limit = state.settings.max_pdf_bytes;
+    let refusal = match &document {
+        None => Some("Fichier : choisissez le fichier PDF de l'attestation.".to_owned()),
+        Some(bytes) if bytes.is_empty() => Some("Fichier : le fichier choisi est vide.".to_owned()),
+        Some(bytes) if bytes.len() > limit => Some(format!(
+            "Fichier : {} Mo au plus (une attestation en fait bien moins).",
+            limit / (1024 * 1024)
+        )),
+        Some(_) => None,
+    };
+    let chrome = |title: &str| Chrome::new(&state, &visitor, title);
+    if let Some(text) = refusal {
+        let errors = FormErrors::one("fichier", text);
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &VerifyPage {
+                chrome: chrome("Vérifier un diplôme").refusing(&errors),
+                from_qr: false,
+                form: VerifyForm::default(),
+                errors,
+                result: None,
+                file_form: true,
+                file: None,
+            },
+        );
+    }
+    let bytes = document.unwrap_or_default();
+    // reading a document is CPU work: off the async runtime
+    let keys = Arc::clone(&state);
+    let verdict = crate::system::off_runtime(move || {
+        sand_attestation::verify::verify_pdf(&bytes, &keys.verification_keys)
+    })
+    .await
+    .map_err(WebError::unexpected)?;
+    let shown = file_verdict(verdict);
+    // the page's title says the verdict first; an intact document's key is filled in
+    let form = VerifyForm {
+        cle: shown
+            .key
+            .clone()
+            .filter(|_| shown.intact)
+            .unwrap_or_default(),
+        ..VerifyForm::default()
+    };
+    page(
+        StatusCode::OK,
+        &VerifyPage {
+            chrome: chrome(&format!("{} — Vérifier un diplôme", shown.title)),
+            from_qr: false,
+            form,
+            errors: FormErrors::default(),
+            result: None,
+            file_form: true,
+            file: Some(shown),
+        },
+    )
 }

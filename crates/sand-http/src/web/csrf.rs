@@ -26,6 +26,26 @@ fn csrf_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
+/// The page form that uploads a document (`multipart/form-data`): the router's
+/// `/verifier/fichier` (a test uploads a document larger than any other form may be).
+const FILE_CHECK_PAGE: &str = "/verifier/fichier";
+/// What a multipart form adds to its document: boundaries, part headers, small fields.
+const MULTIPART_OVERHEAD: usize = 16 * 1024;
+
+/// The `csrf` field of a `multipart/form-data` body (empty when there is none or the
+/// body is not well formed: the token is then refused). Parts are read in order; the
+/// page puts the token first, so a document is not read before it is checked.
+async fn multipart_csrf(body: bytes::Bytes, boundary: String) -> String {
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = parts.next_field().await {
+        if field.name() == Some("csrf") {
+            return field.text().await.unwrap_or_default();
+        }
+    }
+    String::new()
+}
+
 /// The one field the frame reads of a form: its CSRF token.
 #[derive(serde::Deserialize)]
 struct CsrfField {
@@ -68,7 +88,17 @@ pub(super) async fn check_form(
     visitor: &Visitor,
     req: &mut Request,
 ) -> Result<(), WebError> {
-    let limit = state.settings.max_body_bytes;
+    // the one page form that uploads a document may be as large as one, and a little more
+    let limit = if req.uri().path() == FILE_CHECK_PAGE {
+        state.settings.max_pdf_bytes + MULTIPART_OVERHEAD
+    } else {
+        state.settings.max_body_bytes
+    };
+    let multipart = req
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| multer::parse_boundary(v).ok());
     let body = req
         .take_body()
         .into_bytes_limit(limit)
@@ -77,9 +107,12 @@ pub(super) async fn check_form(
             poem::error::ReadBodyError::PayloadTooLarge => WebError::TooLarge,
             _ => WebError::BadRequest,
         })?;
-    let token = serde_urlencoded::from_bytes::<CsrfField>(&body)
-        .map(|f| f.csrf)
-        .unwrap_or_default();
+    let token = match multipart {
+        Some(boundary) => multipart_csrf(body.clone(), boundary).await,
+        None => serde_urlencoded::from_bytes::<CsrfField>(&body)
+            .map(|f| f.csrf)
+            .unwrap_or_default(),
+    };
     if !state.signer.check_csrf(&visitor.csrf_seed, &token) {
         crate::audit::record(state, visitor, SecurityEvent::CsrfRefused, Subject::Visitor);
         return Err(WebError::Csrf);

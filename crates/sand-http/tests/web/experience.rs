@@ -916,3 +916,132 @@ async fn form_errors_follow_the_rgaa_pattern_all_at_once() {
         .await;
     assert_pattern(&mismatch, &["confirmation"]);
 }
+
+/// A `multipart/form-data` body as a browser sends the document form.
+fn upload_form(csrf: Option<&str>, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----sand-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    if let Some(csrf) = csrf {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"attestation.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(b: &mut Browser<'_>, csrf: Option<&str>, file: Vec<u8>) -> Page {
+    let (content_type, body) = upload_form(csrf, &file);
+    b.request(
+        poem::http::Method::POST,
+        "/verifier/fichier",
+        Some((&content_type, body)),
+    )
+    .await
+}
+
+/// The verification page checks an attestation file too: its verdict in plain French
+/// (intact, modified, not an attestation), the key of an intact one carried to the key
+/// form; the form is CSRF-checked like every other, and bounded by the document's size,
+/// not the small forms'.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_verification_page_checks_an_uploaded_attestation() {
+    let app = TestApp::new().await;
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
+    let dashboard = camille.get("/espace").await;
+    let (key, link) = (key_of(&dashboard), crate::link_of(&dashboard));
+    let pdf = camille
+        .get(&format!("/espace/diplomes/{link}/attestation.pdf"))
+        .await
+        .bytes;
+    assert!(pdf.starts_with(b"%PDF"));
+
+    let mut verifier = app.browser();
+    let token = verifier.get("/verifier").await.csrf();
+    // intact: said first in the title, and the key is filled in for the online check
+    let intact = upload(&mut verifier, Some(&token), pdf.clone()).await;
+    assert_eq!(intact.status, 200, "{}", intact.body);
+    assert!(
+        intact
+            .body
+            .contains("<title>Fichier intact — Vérifier un diplôme")
+    );
+    assert!(intact.body.contains(r#"id="cle" name="cle""#));
+    assert!(
+        intact.body.contains(&format!(r#"value="{key}""#)),
+        "the key carried to the form: {}",
+        intact.body
+    );
+    // one byte of its content changed: modified
+    let mut edited = pdf.clone();
+    let at = edited
+        .windows(6)
+        .position(|w| w == b"Durand" || w == b"DURAND")
+        .unwrap_or(edited.len() / 2);
+    edited[at] ^= 0x01;
+    let changed = upload(&mut verifier, Some(&token), edited).await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let title = changed.text_after("<title>");
+    assert!(
+        title.starts_with("Fichier modifié")
+            || title.starts_with("Document falsifié")
+            || title.starts_with("Pas une attestation"),
+        "{title}"
+    );
+    assert!(
+        !changed.body.contains(&format!(r#"value="{key}""#)),
+        "no key offered"
+    );
+    // not a PDF at all, and larger than any other form may be (the document's bound)
+    let junk = upload(&mut verifier, Some(&token), vec![b'x'; 3 * 1024 * 1024]).await;
+    assert_eq!(junk.status, 200, "{}", junk.status);
+    assert!(
+        junk.body
+            .contains("<title>Pas une attestation — Vérifier un diplôme")
+    );
+    // no file chosen: the error pattern, on the document form
+    let empty = upload(&mut verifier, Some(&token), Vec::new()).await;
+    assert_eq!(empty.status, 422);
+    assert!(empty.body.contains("<title>Erreur : Vérifier un diplôme"));
+    assert!(
+        empty
+            .body
+            .contains(r##"<a href="#fichier">Fichier : le fichier choisi est vide."##)
+    );
+    assert!(
+        empty
+            .body
+            .contains(r#"aria-describedby="fichier-aide fichier-erreur" aria-invalid="true""#)
+    );
+    // too large for a document: refused unread
+    let huge = upload(&mut verifier, Some(&token), vec![b'x'; 6 * 1024 * 1024]).await;
+    assert_eq!(huge.status, 413);
+    // without the CSRF token, or with another visitor's, nothing is read
+    let none = upload(&mut verifier, None, pdf.clone()).await;
+    assert_eq!(none.status, 403);
+    let foreign = app.browser().get("/verifier").await.csrf();
+    let forged = upload(&mut verifier, Some(&foreign), pdf.clone()).await;
+    assert_eq!(forged.status, 403);
+    // the address opened directly leads to the form
+    let direct = verifier.get("/verifier/fichier").await;
+    assert_eq!(direct.status, 303);
+    assert_eq!(direct.location(), "/verifier#fichier");
+}

@@ -706,7 +706,11 @@ async fn an_organisation_name_that_would_read_otherwise_to_the_holder_is_refused
         )
         .await;
     assert_eq!(page.status, 422, "{}", page.body);
-    assert!(page.body.contains("sans caractère de contrôle"), "{}", page.body);
+    assert!(
+        page.body.contains("sans caractère de contrôle"),
+        "{}",
+        page.body
+    );
     let api = app
         .browser()
         .post_json(
