@@ -204,6 +204,16 @@ step('la page d\'accueil et les pages publiques');
   }
   await page.goto(`${base}/catalogue?academie=10&diplome=BACG`);
   expect((await page.content()).includes('Baccalauréat général'), 'le catalogue filtré liste le bac général de Lyon');
+  // the table's scroller: named, reached by the keyboard, and said to scroll on a phone
+  await page.goto(`${base}/catalogue`);
+  await page.setViewportSize({ width: 320, height: 900 });
+  const scroller = page.getByRole('region', { name: 'Diplômes disponibles (tableau défilant)' });
+  expect(await page.locator('#tableau-aide').isVisible(), 'sur un écran étroit, une phrase dit que le tableau défile');
+  await scroller.focus();
+  expect(await scroller.evaluate((e) => e === document.activeElement), 'le tableau défilant prend le focus');
+  await page.keyboard.press('ArrowRight');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  expect(!(await page.locator('#tableau-aide').isVisible()), 'sur un grand écran, la phrase n\'est pas montrée');
   await context.close();
 }
 
@@ -280,6 +290,19 @@ const graduate = await newContext();
   await visit(page, 'rattachement-echec');
   await page.goto(`${base}/espace/profil`);
   await visit(page, 'profil');
+  // the session's end: said on the page, warned two minutes before (the page's clock is
+  // moved forward; the server's session is untouched), and extended on request
+  expect(await page.locator('#fin-session').isVisible(), 'la page dit quand la session se ferme');
+  await page.clock.install();
+  await page.goto(`${base}/espace/profil`);
+  expect(!(await page.getByRole('alertdialog').isVisible()), 'pas d\'avertissement à l\'arrivée');
+  await page.clock.fastForward('28:30');
+  expect(await page.getByRole('alertdialog').isVisible(), 'deux minutes avant la fin, un avertissement apparaît');
+  expect(await focused(page) === 'session-prolonger', `l'avertissement prend le focus sur « Rester connecté » (focus : ${await focused(page)})`);
+  await visit(page, 'session-avertissement');
+  await page.getByRole('button', { name: 'Rester connecté' }).click();
+  await page.getByRole('alertdialog').waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => {});
+  expect(!(await page.getByRole('alertdialog').isVisible()), '« Rester connecté » prolonge la session et ferme l\'avertissement');
 
   // changing the password: the current one is asked, then this session stays open
   await page.getByRole('link', { name: 'Changer mon mot de passe…' }).click();

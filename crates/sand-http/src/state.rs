@@ -165,8 +165,9 @@ impl WebSettings {
         now - last_seen_at > idle || now - created_at > absolute
     }
 
-    /// The pages' Content-Security-Policy: no script at all, forms to this site (and the
-    /// configured origins) only.
+    /// The pages' Content-Security-Policy: scripts and requests to this site only (one
+    /// script: the session's expiry warning), forms to this site (and the configured
+    /// origins) only.
     #[must_use]
     pub fn page_csp(&self) -> String {
         let mut form_action = String::from("'self'");
@@ -181,8 +182,8 @@ impl WebSettings {
             }
         }
         format!(
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action {form_action}; \
-             frame-ancestors 'none'; base-uri 'none'"
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+             img-src 'self' data:; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
         )
     }
 }
@@ -333,8 +334,8 @@ impl AppState {
             metrics: crate::metrics::Metrics::default(),
             page_csp: poem::http::HeaderValue::from_str(&settings.page_csp()).unwrap_or_else(|_| {
                 poem::http::HeaderValue::from_static(
-                    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-                     frame-ancestors 'none'; base-uri 'none'",
+                    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+                     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
                 )
             }),
             settings,

@@ -177,6 +177,15 @@ async fn offices(
 
 const STYLESHEET: &str = include_str!("../../static/sand.css");
 const FAVICON: &str = include_str!("../../static/favicon.svg");
+const SESSION_SCRIPT: &str = include_str!("../../static/session.js");
+
+#[handler]
+fn session_script() -> Response {
+    Response::builder()
+        .content_type("text/javascript; charset=utf-8")
+        .header(header::CACHE_CONTROL, "public, max-age=3600")
+        .body(SESSION_SCRIPT)
+}
 
 #[handler]
 fn stylesheet() -> Response {
@@ -282,6 +291,8 @@ pub(crate) fn routes() -> Route {
             get(space::delete_profile_confirm).post(space::delete_profile),
         )
         .at("/static/sand.css", get(stylesheet))
+        .at("/static/session.js", get(session_script))
+        .at("/espace/session", get(security::extend_session))
         .at("/static/favicon.svg", get(favicon))
         .at("/favicon.ico", get(favicon))
 }

@@ -305,6 +305,25 @@ pub async fn password_submit(
     }
 }
 
+/// What the expiry warning's "Rester connecté" asks: the session is extended (its last
+/// request is now), and the page is told when it ends.
+#[handler]
+pub async fn extend_session(
+    state: Data<&Arc<AppState>>,
+    signed_in: SignedIn,
+) -> Result<Response, WebError> {
+    let now = state.ports.clock.now();
+    state.ports.sessions.touch(&signed_in.digest, now).await?;
+    let (idle, _) = state.settings.session_limits();
+    // extended by the idle limit, never past the absolute one
+    let clock = crate::web::SessionClock::of((now + idle).min(signed_in.absolute_end), now);
+    let body = serde_json::json!({ "reste": clock.left_secs, "fin": clock.ends });
+    Ok(Response::builder()
+        .content_type("application/json")
+        .header(poem::http::header::CACHE_CONTROL, "no-store")
+        .body(body.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;

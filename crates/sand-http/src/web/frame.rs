@@ -430,6 +430,7 @@ pub(crate) fn error_response(
         franceconnect: false,
         title: meaning.title.to_owned(),
         refused: false,
+        session: None,
         conformance: state.settings.accessibility.conformance.french(),
     };
     let template = ErrorPage {

@@ -41,6 +41,8 @@ pub struct Chrome {
     pub title: String,
     /// The page shows a form's errors: its title starts with "Erreur :".
     pub refused: bool,
+    /// For a signed-in visitor: when the session ends without activity.
+    pub session: Option<SessionClock>,
     /// The accessibility statement's status, in the footer's link.
     pub conformance: &'static str,
 }
@@ -57,6 +59,10 @@ impl Chrome {
             franceconnect: state.ports.franceconnect.is_some(),
             title: title.into(),
             refused: false,
+            session: visitor
+                .signed_in
+                .as_ref()
+                .map(|s| SessionClock::of(s.ends_at, state.ports.clock.now())),
             conformance: state.settings.accessibility.conformance.french(),
         }
     }
@@ -66,6 +72,26 @@ impl Chrome {
     pub fn refusing(mut self, errors: &FormErrors) -> Self {
         self.refused = !errors.is_empty();
         self
+    }
+}
+
+/// When a session ends without activity, as the page says it and its script counts it.
+#[derive(Debug, Clone)]
+pub struct SessionClock {
+    /// The hour, in Paris time: `11h30`.
+    pub ends: String,
+    /// Seconds left (the script counts from the page's arrival, not the device's clock).
+    pub left_secs: i64,
+}
+
+impl SessionClock {
+    #[must_use]
+    pub fn of(ends_at: time::OffsetDateTime, now: time::OffsetDateTime) -> Self {
+        let paris = sand_domain::text::paris_time(ends_at);
+        Self {
+            ends: format!("{}h{:02}", paris.hour(), paris.minute()),
+            left_secs: (ends_at - now).whole_seconds().max(0),
+        }
     }
 }
 

@@ -36,6 +36,11 @@ pub struct SignedIn {
     pub profile: ProfileId,
     pub(crate) digest: String,
     pub(crate) id_token_hint: Option<String>,
+    /// When the session ends if nothing more is asked (the idle limit from its last
+    /// request, or its absolute limit if sooner): pages say it, and warn before.
+    pub(crate) ends_at: OffsetDateTime,
+    /// When the session ends whatever is asked (its absolute limit after login).
+    pub(crate) absolute_end: OffsetDateTime,
 }
 
 /// Who is asking: set by the frame on every request.
@@ -289,14 +294,20 @@ pub(super) async fn resolve_session(
         state.ports.sessions.delete(&digest).await?;
         return Ok((None, true));
     }
-    if (now - stored.last_seen_at).whole_seconds() >= TOUCH_EVERY_SECS {
+    let last_seen = if (now - stored.last_seen_at).whole_seconds() >= TOUCH_EVERY_SECS {
         state.ports.sessions.touch(&digest, now).await?;
-    }
+        now
+    } else {
+        stored.last_seen_at
+    };
+    let (idle, absolute) = state.settings.session_limits();
     Ok((
         Some(SignedIn {
             profile: stored.profile,
             digest,
             id_token_hint: stored.id_token_hint,
+            ends_at: (last_seen + idle).min(stored.created_at + absolute),
+            absolute_end: stored.created_at + absolute,
         }),
         false,
     ))

@@ -1045,3 +1045,83 @@ async fn the_verification_page_checks_an_uploaded_attestation() {
     assert_eq!(direct.status, 303);
     assert_eq!(direct.location(), "/verifier#fichier");
 }
+
+/// The catalogue's table scrolls in its own region on a narrow screen: the region has a
+/// name, takes the keyboard focus, and is described by the sentence that says it scrolls.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_catalogues_scroller_is_named_focusable_and_said() {
+    let app = TestApp::new().await;
+    let page = app.browser().get("/catalogue").await;
+    let body = page.body.replace("&#39;", "'");
+    let region = body
+        .find(r#"<div class="table-scroll" tabindex="0" role="region" aria-label="Diplômes disponibles (tableau défilant)" aria-describedby="tableau-aide">"#)
+        .unwrap_or_else(|| panic!("{body}"));
+    let hint = body.find(r#"id="tableau-aide""#).unwrap();
+    assert!(hint < region, "the sentence comes before the table");
+    let css = app.browser().get("/static/sand.css").await.body;
+    assert!(css.contains("@media (max-width: 44rem) { .scroll-hint { display: block; } }"));
+}
+
+/// A signed-in page says when the session ends without activity (Paris time) and carries
+/// the one script that warns two minutes before and offers to stay; staying extends the
+/// session by the idle limit, never past the absolute one. Anonymous pages carry no script.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_in_page_says_when_its_session_ends_and_staying_extends_it() {
+    let app = TestApp::with(|s| s.session_absolute = std::time::Duration::from_secs(45 * 60)).await;
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    // the tests' clock: 10:00 UTC, 11h00 in Paris; 30 minutes idle
+    let space = camille.get("/espace").await;
+    assert!(
+        space.body.contains(r#"id="fin-session" data-reste="1800">Sans activité, votre session se fermera à <span id="fin-session-heure">11h30</span> (heure de Paris)."#),
+        "{}",
+        space.body
+    );
+    assert!(space.body.contains(r#"role="alertdialog""#));
+    assert!(
+        space
+            .body
+            .contains(r#"<script src="/static/session.js" defer></script>"#)
+    );
+    let csp = space.header("content-security-policy");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"));
+    let script = camille.get("/static/session.js").await;
+    assert_eq!(script.status, 200);
+    assert!(script.header("content-type").starts_with("text/javascript"));
+    assert!(script.body.contains("/espace/session"));
+
+    // 20 minutes later, "Rester connecté": 30 minutes from now
+    app.clock.advance(time::Duration::minutes(20));
+    let stay = camille.get("/espace/session").await;
+    assert_eq!(stay.status, 200, "{}", stay.body);
+    assert_eq!(stay.header("cache-control"), "no-store");
+    let answer: serde_json::Value = serde_json::from_str(&stay.body).unwrap();
+    // ... but the absolute limit (45 minutes after login) comes first: 11h45
+    assert_eq!(
+        answer,
+        serde_json::json!({"reste": 25 * 60, "fin": "11h45"})
+    );
+    // 24 minutes later (44 after login), still signed in: the extension held
+    app.clock.advance(time::Duration::minutes(24));
+    assert_eq!(camille.get("/espace").await.status, 200);
+    // and at the absolute limit, it ends
+    app.clock.advance(time::Duration::minutes(2));
+    assert_sent_to_login(&camille.get("/espace").await);
+
+    // nobody signed in: no note, no script, and nothing to extend
+    let mut anonymous = app.browser();
+    let home = anonymous.get("/").await;
+    assert!(!home.body.contains("<script"));
+    assert!(!home.body.contains("fin-session"));
+    assert_sent_to_login(&anonymous.get("/espace/session").await);
+}

@@ -116,7 +116,7 @@ async fn every_public_page_answers_in_french_with_the_security_headers() {
         assert_eq!(page.header("strict-transport-security"), "");
         assert!(
             !page.body.contains("<script"),
-            "{path}: pages work without JavaScript"
+            "{path}: public pages carry no script (signed-in pages carry one: the session warning)"
         );
     }
     let css = b.get("/static/sand.css").await;
