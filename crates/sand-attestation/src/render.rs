@@ -185,14 +185,16 @@ impl<'f> Layout<'f> {
         }
     }
 
-    /// `label` in the left column, `value` (wrapped) in the right one.
-    fn field(&mut self, label: &str, value: &str) {
+    /// `label` in the left column with its English line under it (for foreign
+    /// verifiers), `value` (wrapped) in the right one.
+    fn field(&mut self, (label, english): (&str, &str), value: &str) {
         let size = 10.5;
         let leading = size * 1.4;
         let top = self.y;
+        // drawn in reading order: the label, its value, then the label's English words
         self.color(MUTED);
         self.paragraph(Face::Regular, 9.5, MARGIN, LABEL_WIDTH - 8.0, label);
-        let label_bottom = self.y;
+        let french_bottom = self.y;
         self.y = top;
         self.color(INK);
         self.paragraph(
@@ -202,13 +204,24 @@ impl<'f> Layout<'f> {
             CONTENT_WIDTH - LABEL_WIDTH,
             value,
         );
-        self.y = self.y.min(label_bottom) - (leading - size * 1.35);
+        let value_bottom = self.y;
+        self.y = french_bottom;
+        self.color(MUTED);
+        self.paragraph(Face::Regular, 7.0, MARGIN, LABEL_WIDTH - 8.0, english);
+        self.y = self.y.min(value_bottom) - (leading - size * 1.35);
     }
 
-    fn heading(&mut self, text: &str) {
-        self.y -= 16.0;
+    /// A section's heading, with its English words after a slash.
+    fn heading(&mut self, (text, english): (&str, &str)) {
+        self.y -= 9.0;
         self.color(ACCENT);
-        self.paragraph(Face::Bold, 12.0, MARGIN, CONTENT_WIDTH, text);
+        self.paragraph(
+            Face::Bold,
+            12.0,
+            MARGIN,
+            CONTENT_WIDTH,
+            &format!("{text} / {english}"),
+        );
         self.y -= 4.0;
         self.rect(MARGIN, self.y, CONTENT_WIDTH, 0.8);
         self.y -= 4.0;
@@ -329,40 +342,46 @@ impl PdfAttestationRenderer {
             ),
         );
 
-        page.heading("Titulaire (identité à la date de l'examen)");
+        page.heading(("Titulaire (identité à la date de l'examen)", "Holder"));
         if !facts.civility.is_empty() {
-            page.field("Civilité", &facts.civility);
+            page.field(("Civilité", "Title"), &facts.civility);
         }
-        page.field("Nom de naissance", &facts.birth_name);
+        page.field(("Nom de naissance", "Surname at birth"), &facts.birth_name);
         if !facts.usage_name.is_empty() {
-            page.field("Nom d'usage", &facts.usage_name);
+            page.field(("Nom d'usage", "Usual surname"), &facts.usage_name);
         }
-        page.field("Prénoms", &facts.first_names);
+        page.field(("Prénoms", "Given names"), &facts.first_names);
         let born = match facts.civility.as_str() {
-            "Madame" => "Née le",
-            "Monsieur" => "Né le",
-            _ => "Date de naissance",
+            "Madame" => ("Née le", "Date of birth"),
+            "Monsieur" => ("Né le", "Date of birth"),
+            _ => ("Date de naissance", "Date of birth"),
         };
         page.field(born, &french_date(facts.birth_date));
         if !facts.birth_place.is_empty() {
-            page.field("Lieu de naissance", &facts.birth_place);
+            page.field(("Lieu de naissance", "Place of birth"), &facts.birth_place);
         }
 
-        page.heading("Diplôme obtenu");
-        page.field("Diplôme", &facts.kind_title());
+        page.heading(("Diplôme obtenu", "Diploma awarded"));
+        page.field(("Diplôme", "Diploma"), &facts.kind_title());
         if !facts.speciality.is_empty() {
-            page.field("Spécialité ou série", &facts.speciality);
+            page.field(("Spécialité ou série", "Speciality"), &facts.speciality);
         }
         page.field(
-            "Mention",
+            ("Mention", "Honours"),
             &facts.mention_label().unwrap_or_else(|| "—".to_owned()),
         );
-        page.field("Session", &facts.session.to_string());
-        page.field("Académie", &facts.academie_name());
-        page.field("Délibération du jury", &french_date(facts.deliberation));
+        page.field(("Session", "Year of the exam"), &facts.session.to_string());
+        page.field(
+            ("Académie", "Education authority"),
+            &facts.academie_name(),
+        );
+        page.field(
+            ("Délibération du jury", "Jury's decision"),
+            &french_date(facts.deliberation),
+        );
 
         // control key and QR code, side by side
-        page.heading("Vérification");
+        page.heading(("Vérification", "Verification"));
         let top = page.y - 6.0;
         let qr_x = PAGE_WIDTH - MARGIN - QR_SIZE;
         draw_qr(page, qr, qr_x, top - QR_SIZE, QR_SIZE);
@@ -373,7 +392,7 @@ impl PdfAttestationRenderer {
             10.0,
             MARGIN,
             qr_x - MARGIN - 16.0,
-            "Clé de contrôle",
+            "Clé de contrôle / Control key",
         );
         page.y -= 8.0;
         page.color(INK);
@@ -408,6 +427,19 @@ impl PdfAttestationRenderer {
                  peut retirer un résultat. Le document porte aussi une signature électronique \
                  (Ed25519) de l'émetteur, vérifiable hors ligne avec sa clé publique ; toute \
                  modification du fichier la rend invalide.",
+                self.issuer.verification_url
+            ),
+        );
+        page.color(MUTED);
+        page.paragraph(
+            Face::Regular,
+            8.0,
+            MARGIN,
+            CONTENT_WIDTH,
+            &format!(
+                "To verify: open {} (also in English), type the control key and the holder's \
+                 surname at birth (or usual surname), or scan the QR code. Only this online \
+                 check says whether the attestation is still valid.",
                 self.issuer.verification_url
             ),
         );

@@ -141,7 +141,8 @@ fn every_field_of_a_tricky_identity_is_in_the_text_exactly() {
     let bytes = render(&renderer(&keys), &attestation);
     assert!(bytes.len() < 100 * 1024, "{} bytes", bytes.len());
     let path = temp_pdf(&bytes);
-    let text = flat(&pdftotext(&path, "-layout"));
+    // in the order the page is written (its reading order): label, value, English label
+    let text = flat(&pdftotext(&path, "-raw"));
     for expected in [
         "Attestation de réussite au diplôme",
         "Opérateur d'exemple — Service des attestations",
@@ -164,6 +165,14 @@ fn every_field_of_a_tricky_identity_is_in_the_text_exactly() {
         // the verifier types the key and the holder's name: the document says both
         "saisissez la clé de contrôle et le nom de naissance (ou le nom d'usage) du titulaire",
         "scannez le code QR puis saisissez ce nom",
+        // an English line under each label, and the verification told in English
+        "Civilité Monsieur Title",
+        "Nom de naissance de La Tour d'Auvergne-Lauraguais-Montmorency-Beaufort-Spontin Surname at birth",
+        "Né le 12 avril 2003 Date of birth",
+        "Délibération du jury 5 juillet 2021 Jury's decision",
+        "Titulaire (identité à la date de l'examen) / Holder",
+        "Clé de contrôle / Control key",
+        "type the control key and the holder's surname at birth (or usual surname)",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -200,6 +209,30 @@ fn long_names_wrap_inside_the_page() {
         words += 1;
     }
     assert!(words > 50);
+    // and nothing runs into the footer ("Émis par …", the page's last line)
+    let y = |line: &str, attribute: &str| -> f32 {
+        line.split(&format!("{attribute}=\""))
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let word_lines: Vec<&str> = html.lines().filter(|l| l.contains("<word ")).collect();
+    let footer_top = word_lines
+        .iter()
+        .find(|l| l.contains(">Émis<"))
+        .map(|l| y(l, "yMin"))
+        .expect("the footer");
+    let lowest_above = word_lines
+        .iter()
+        .take_while(|l| !l.contains(">Émis<"))
+        .map(|l| y(l, "yMax"))
+        .fold(0.0_f32, f32::max);
+    assert!(
+        lowest_above < footer_top,
+        "the text reaches the footer: {lowest_above} ≥ {footer_top}"
+    );
     std::fs::remove_file(path).unwrap();
 }
 

@@ -96,105 +96,98 @@ impl WebError {
         Self::Unexpected(Cause::of(cause))
     }
 
-    /// The status, code and French texts of this error: the one table of them.
-    pub(crate) fn meaning(&self) -> Meaning {
+    /// The status, stable code and texts of this error (the texts are in the Fluent
+    /// files, French and English): the one table of them.
+    pub(crate) fn meaning(&self, lang: crate::i18n::Lang) -> Meaning {
         let (status, code, title, text) = match self {
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
                 ErrorCode::Introuvable,
-                "Page introuvable",
-                "L'adresse demandée n'existe pas ou plus. Vérifiez-la, ou repartez de l'accueil.",
+                "error-not-found-title",
+                "error-not-found",
             ),
             Self::NoSuchDiploma => (
                 StatusCode::NOT_FOUND,
                 ErrorCode::Introuvable,
-                "Diplôme introuvable",
-                "Aucun diplôme de ce numéro dans votre profil : il a peut-être été supprimé. Repartez de votre espace.",
+                "error-no-such-diploma-title",
+                "error-no-such-diploma",
             ),
             Self::Withdrawn => (
                 StatusCode::GONE,
                 ErrorCode::Retire,
-                "Attestation retirée",
-                "Le service des examens a retiré ce résultat : aucune attestation ne peut plus être produite. Contactez-le pour en savoir plus.",
+                "error-withdrawn-title",
+                "error-withdrawn",
             ),
             Self::MethodNotAllowed(_) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 ErrorCode::MethodeNonAutorisee,
-                "Méthode non autorisée",
-                "Cette adresse ne répond pas à cette méthode HTTP (voir l'en-tête Allow).",
+                "error-method-title",
+                "error-method",
             ),
             Self::BadRequest => (
                 StatusCode::BAD_REQUEST,
                 ErrorCode::RequeteInvalide,
-                "Demande incomprise",
-                "Votre demande est incomplète ou mal formée. Revenez à la page précédente et réessayez.",
+                "error-bad-request-title",
+                "error-bad-request",
             ),
             Self::Csrf => (
                 StatusCode::FORBIDDEN,
                 ErrorCode::FormulaireExpire,
-                "Formulaire expiré",
-                "Ce formulaire a expiré ou ne vient pas de ce site. Rechargez la page, puis envoyez-le de nouveau.",
+                "error-csrf-title",
+                "error-csrf",
             ),
             Self::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::TropVolumineux,
-                "Envoi trop volumineux",
-                "Ce que vous avez envoyé dépasse la taille acceptée.",
+                "error-too-large-title",
+                "error-too-large",
             ),
             Self::TooManyRequests(limited) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 ErrorCode::TropDeDemandes,
-                "Trop de demandes",
+                "error-too-many-title",
                 match limited {
-                    Limited::Verifications => {
-                        "Trop de vérifications : patientez avant de réessayer."
-                    }
-                    Limited::Attachments => {
-                        "Trop de tentatives de rattachement : réessayez plus tard."
-                    }
-                    Limited::FileChecks => {
-                        "Trop de contrôles de fichiers : patientez avant de réessayer."
-                    }
-                    Limited::Requests => {
-                        "Vous avez fait beaucoup de demandes en peu de temps. Patientez quelques minutes avant de réessayer."
-                    }
+                    Limited::Verifications => "error-too-many-verifications",
+                    Limited::Attachments => "error-too-many-attachments",
+                    Limited::FileChecks => "error-too-many-file-checks",
+                    Limited::Requests => "error-too-many-requests",
                 },
             ),
             Self::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::Indisponible,
-                "Service momentanément indisponible",
-                "Le service ne peut pas répondre pour l'instant. Réessayez dans quelques minutes : rien de ce que vous aviez déjà enregistré n'est perdu.",
+                "error-unavailable-title",
+                "error-unavailable",
             ),
             Self::SignIn => (
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::NonConnecte,
-                "Connexion nécessaire",
-                "Connectez-vous d'abord.",
+                "error-sign-in-title",
+                "error-sign-in",
             ),
             Self::Unexpected(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::ErreurInterne,
-                "Erreur inattendue",
-                "Une erreur inattendue nous empêche de répondre. Réessayez plus tard ; si elle persiste, indiquez au support le numéro de demande ci-dessous.",
+                "error-unexpected-title",
+                "error-unexpected",
             ),
         };
         Meaning {
             status,
             code,
-            title,
-            text,
+            title: lang.t(title),
+            text: lang.t(text),
         }
     }
 }
 
-/// What an error means to the one who asked: its status, stable code, and French title
-/// and text (the text is the API's `message` too).
+/// What an error means to the one who asked: its status, stable code, and title and text
+/// in the answer's language (the text is the API's `message` too).
 pub(crate) struct Meaning {
     pub status: StatusCode,
     pub code: ErrorCode,
-    pub title: &'static str,
-    pub text: &'static str,
+    pub title: String,
+    pub text: String,
 }
 
 impl From<PortError> for WebError {
@@ -271,7 +264,7 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 
 impl poem::error::ResponseError for WebError {
     fn status(&self) -> StatusCode {
-        self.meaning().status
+        self.meaning(crate::i18n::Lang::Fr).status
     }
 }
 
@@ -299,12 +292,14 @@ mod tests {
             StatusCode::GONE
         );
         assert_eq!(
-            WebError::from(RenewKeyError::NotFound).meaning().code,
+            WebError::from(RenewKeyError::NotFound)
+                .meaning(crate::i18n::Lang::Fr)
+                .code,
             ErrorCode::Introuvable
         );
         assert_eq!(
             WebError::TooManyRequests(Limited::Attachments)
-                .meaning()
+                .meaning(crate::i18n::Lang::Fr)
                 .code,
             ErrorCode::TropDeDemandes
         );

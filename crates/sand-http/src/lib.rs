@@ -16,6 +16,7 @@ pub mod error_code;
 mod graduate;
 pub mod hasher;
 pub mod health;
+pub mod i18n;
 pub mod limits;
 pub mod metrics;
 pub mod pages;

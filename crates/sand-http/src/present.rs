@@ -3,13 +3,13 @@
 //! errors and of the support steps. A leaf: it depends on the domain and the state, never
 //! on `pages` or `api`.
 
-use sand_attestation::french_date;
 use sand_domain::academie::Academie;
 use sand_domain::catalogue::CatalogueView;
 use sand_domain::diploma::DiplomaKind;
 use sand_domain::link::attach::SupportStep;
 use sand_domain::verification::{VerifiedDiploma, VerifyError};
 
+use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::web::WebError;
 
@@ -99,14 +99,17 @@ pub struct ShownDiploma {
 }
 
 impl ShownDiploma {
-    pub fn of(d: &VerifiedDiploma) -> Self {
+    /// The diploma as the verification page shows it, in `lang` (official French names
+    /// stay French: diploma, académie, mention).
+    pub fn of(d: &VerifiedDiploma, lang: Lang) -> Self {
         let mut holder = format!("{} {}", d.first_names, d.birth_name);
         if let Some(usage) = &d.usage_name {
-            holder.push_str(&format!(" (nom d'usage {usage})"));
+            let said = lang.t_with("holder-usage-name", &[("name", &usage.to_string())]);
+            holder.push_str(&format!(" ({said})"));
         }
         Self {
             holder,
-            birth_date: french_date(d.birth_date.date()),
+            birth_date: lang.date(d.birth_date.date()),
             diploma: d.scope.kind.title().to_owned(),
             speciality: d
                 .award
@@ -121,7 +124,7 @@ impl ShownDiploma {
                 .unwrap_or_default(),
             session: d.scope.session.to_string(),
             academie: d.scope.academie.name().to_owned(),
-            deliberation: french_date(d.deliberation_date()),
+            deliberation: lang.date(d.deliberation_date()),
         }
     }
 }
@@ -139,53 +142,36 @@ pub(crate) struct FileVerdict {
     /// The control key it carries, when it could be read.
     pub key: Option<String>,
     /// A short verdict (the result's heading).
-    pub title: &'static str,
+    pub title: String,
     /// What it means and what to do.
-    pub text: &'static str,
+    pub text: String,
 }
 
-pub(crate) fn file_verdict(verdict: sand_attestation::verify::Verdict) -> FileVerdict {
+pub(crate) fn file_verdict(verdict: sand_attestation::verify::Verdict, lang: Lang) -> FileVerdict {
     use sand_attestation::verify::Verdict;
-    let (code, intact, demo, key, title, text) = match verdict {
+    let (code, intact, demo, key, id) = match verdict {
         Verdict::Intact { facts, demo, .. } => (
             "intacte",
             true,
             demo,
             Some(facts.control_key),
-            "Fichier intact",
-            "Le fichier est intact et signé par ce service. Vérifiez en ligne sa clé avec le nom du titulaire : seule cette vérification dit s'il est encore valide.",
+            "verdict-intact",
         ),
         Verdict::Altered { facts, demo } => (
             "modifiee",
             false,
             demo,
             Some(facts.control_key),
-            "Fichier modifié",
-            "Le fichier a été modifié après sa production : ne vous fiez pas à son contenu.",
+            "verdict-altered",
         ),
-        Verdict::UnknownKey(_) => (
-            "cle_inconnue",
-            false,
-            false,
-            None,
-            "Signature inconnue",
-            "Signé par une clé que ce service ne connaît pas.",
-        ),
-        Verdict::Forged => (
-            "falsifiee",
-            false,
-            false,
-            None,
-            "Document falsifié",
-            "La signature ne correspond pas au contenu : document falsifié.",
-        ),
+        Verdict::UnknownKey(_) => ("cle_inconnue", false, false, None, "verdict-unknown-key"),
+        Verdict::Forged => ("falsifiee", false, false, None, "verdict-forged"),
         Verdict::NotAnAttestation(_) => (
             "non_attestation",
             false,
             false,
             None,
-            "Pas une attestation",
-            "Ce fichier n'est pas une attestation de ce service.",
+            "verdict-not-attestation",
         ),
     };
     FileVerdict {
@@ -193,27 +179,20 @@ pub(crate) fn file_verdict(verdict: sand_attestation::verify::Verdict) -> FileVe
         intact,
         demo,
         key,
-        title,
-        text,
+        title: lang.t(&format!("{id}-title")),
+        text: lang.t(id),
     }
 }
 
-pub(crate) fn verify_error_text(e: &VerifyError) -> Option<&'static str> {
-    match e {
-        VerifyError::MalformedKey(_) => Some(
-            "Clé de contrôle : elle compte 8 caractères, chiffres et lettres ; la lettre U n'en fait jamais partie (I et L se lisent 1, et O se lit 0).",
-        ),
-        VerifyError::MalformedName(_) => Some(
-            "Nom du titulaire : indiquez son nom de naissance ou son nom d'usage (80 caractères au plus).",
-        ),
-        VerifyError::MalformedOrganisation(_) => Some(
-            "Votre organisme : 120 caractères au plus, sans caractère de contrôle ni caractère invisible.",
-        ),
-        VerifyError::BirthDateRequired => Some(
-            "Date de naissance du titulaire : de nombreux noms erronés ont été essayés aujourd'hui avec cette clé ; indiquez aussi la date de naissance, telle qu'elle figure sur l'attestation.",
-        ),
-        VerifyError::Unexpected(_) => None,
-    }
+pub(crate) fn verify_error_text(e: &VerifyError, lang: Lang) -> Option<String> {
+    let id = match e {
+        VerifyError::MalformedKey(_) => "err-key",
+        VerifyError::MalformedName(_) => "err-name",
+        VerifyError::MalformedOrganisation(_) => "err-organisation",
+        VerifyError::BirthDateRequired => "err-birth-required",
+        VerifyError::Unexpected(_) => return None,
+    };
+    Some(lang.t(id))
 }
 
 /// The support checklist, in the graduate's words; FranceConnect is recommended only

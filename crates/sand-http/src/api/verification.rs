@@ -14,6 +14,7 @@ use super::{Answer, ApiError, ApiTags, AwardJson, Refusals, rfc3339};
 use crate::api_types::Text;
 use crate::error::{Limited, WebError};
 use crate::error_code::ErrorCode;
+use crate::i18n::Lang;
 use crate::limits::ClientKey;
 use crate::present::{ShownDiploma, verify_error_text};
 use crate::state::AppState;
@@ -104,7 +105,7 @@ pub struct VerifiedDiplomaJson {
 impl From<&VerifiedDiploma> for VerifiedDiplomaJson {
     fn from(d: &VerifiedDiploma) -> Self {
         Self {
-            titulaire: ShownDiploma::of(d).holder,
+            titulaire: ShownDiploma::of(d, Lang::Fr).holder,
             nom_naissance: d.birth_name.to_string(),
             nom_usage: d.usage_name.as_ref().map(ToString::to_string),
             prenoms: d
@@ -241,6 +242,7 @@ struct Invalid(ErrorCode, String);
 async fn check_one(
     state: &AppState,
     client: ClientKey,
+    lang: Lang,
     body: VerificationBody,
 ) -> Result<Result<VerificationResult, Invalid>, WebError> {
     let birth_date = match body.date_naissance.as_ref().map(|d| d.0.trim()) {
@@ -250,8 +252,7 @@ async fn check_one(
             Err(_) => {
                 return Ok(Err(Invalid(
                     ErrorCode::DateNaissanceInvalide,
-                    "date_naissance : indiquez une date qui existe, au format AAAA-MM-JJ."
-                        .to_owned(),
+                    lang.t("api-birth-date-invalid"),
                 )));
             }
         },
@@ -289,9 +290,7 @@ async fn check_one(
             };
             Ok(Err(Invalid(
                 code,
-                verify_error_text(&e)
-                    .unwrap_or("Demande invalide.")
-                    .to_owned(),
+                verify_error_text(&e, lang).unwrap_or_else(|| lang.t("error-bad-request")),
             )))
         }
     }
@@ -317,12 +316,14 @@ impl VerificationApi {
         visitor: Data<&Visitor>,
         body: Json<VerificationBody>,
     ) -> Answer<VerifyResponse, VerifyRefusals> {
-        Ok(match check_one(&state, visitor.client, body.0).await? {
-            Ok(result) => VerifyResponse::Ok(Json(result)),
-            Err(Invalid(code, message)) => {
-                VerifyResponse::Unprocessable(Json(ApiError::new(&visitor, code, message)))
-            }
-        })
+        Ok(
+            match check_one(&state, visitor.client, visitor.lang, body.0).await? {
+                Ok(result) => VerifyResponse::Ok(Json(result)),
+                Err(Invalid(code, message)) => {
+                    VerifyResponse::Unprocessable(Json(ApiError::new(&visitor, code, message)))
+                }
+            },
+        )
     }
 
     /// Check up to 100 keys at once (for employers). Each item counts against the
@@ -342,7 +343,7 @@ impl VerificationApi {
         // at most MAX_BATCH items: the schema's maxItems, checked before this runs
         let mut results = Vec::with_capacity(body.verifications.len());
         for item in body.0.verifications {
-            let result = match check_one(&state, visitor.client, item.into()).await {
+            let result = match check_one(&state, visitor.client, visitor.lang, item.into()).await {
                 Ok(Ok(r)) => BatchItem {
                     valide: r.valide,
                     diplome: r.diplome,
@@ -359,9 +360,7 @@ impl VerificationApi {
                 Err(WebError::TooManyRequests(_)) => BatchItem {
                     valide: false,
                     diplome: None,
-                    erreur: Some(
-                        "Limite de vérifications atteinte : réessayez plus tard.".to_owned(),
-                    ),
+                    erreur: Some(visitor.lang.t("api-batch-limit")),
                     code: Some(ErrorCode::TropDeDemandes),
                 },
                 Err(e) => return Err(e.into()),
@@ -412,18 +411,18 @@ impl VerificationApi {
         })
         .await
         .map_err(WebError::unexpected)?;
-        Ok(Json(file_check(verdict)))
+        Ok(Json(file_check(verdict, visitor.lang)))
     }
 }
 
 /// What a verifier is told of a file's verdict (the texts the verification page shows).
-fn file_check(verdict: Verdict) -> FileCheck {
-    let shown = crate::present::file_verdict(verdict);
+fn file_check(verdict: Verdict, lang: Lang) -> FileCheck {
+    let shown = crate::present::file_verdict(verdict, lang);
     FileCheck {
         verdict: shown.code.to_owned(),
         demonstration: shown.demo,
         cle: shown.key,
-        message: shown.text.to_owned(),
+        message: shown.text,
     }
 }
 

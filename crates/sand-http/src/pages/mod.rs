@@ -219,6 +219,7 @@ pub(crate) fn routes() -> Route {
             "/verifier/fichier",
             get(public::verify_file_form).post(public::verify_file),
         )
+        .at("/verifier/aide", get(public::verifier_help))
         .at("/aide", get(help))
         .at("/aide/services-examens", get(offices))
         .at("/mentions-legales", get(legal))

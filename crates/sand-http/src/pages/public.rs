@@ -237,6 +237,21 @@ struct VerifyPage {
     file: Option<FileVerdict>,
 }
 
+impl VerifyPage {
+    /// "No valid attestation", with the day it was checked.
+    fn invalid_text(&self, result: &VerifyResult) -> String {
+        self.chrome.lang.t_with(
+            "result-invalid-text",
+            &[("date", result.checked_at.as_str())],
+        )
+    }
+
+    /// An intact document's key, carried to the key form.
+    fn key_carried(&self, key: &str) -> String {
+        self.chrome.lang.t_with("file-key-carried", &[("key", key)])
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct VerifyQuery {
     #[serde(default)]
@@ -256,7 +271,7 @@ pub async fn verify_form(
     page(
         StatusCode::OK,
         &VerifyPage {
-            chrome: Chrome::new(&state, &visitor, "Vérifier un diplôme"),
+            chrome: Chrome::new(&state, &visitor, visitor.lang.t("verify-title")).bilingual(),
             from_qr: !form.cle.trim().is_empty(),
             form,
             errors: FormErrors::default(),
@@ -278,22 +293,22 @@ fn verify_error_field(e: &VerifyError) -> &'static str {
     }
 }
 
-const BIRTH_DATE_UNREADABLE: &str = "Date de naissance du titulaire : indiquez-la au format jj/mm/aaaa (facultative, sauf si elle vous est demandée).";
-
 #[handler]
 pub async fn verify_submit(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
     PageForm(form): PageForm<VerifyForm>,
 ) -> Result<Response, WebError> {
-    let checked_at = sand_domain::text::french_day(state.ports.clock.now());
+    let lang = visitor.lang;
+    let checked_at = lang.date(sand_domain::text::paris_time(state.ports.clock.now()).date());
     // the page's title says the outcome first: a screen reader announces it on arrival
-    let titled = |title: &str| Chrome::new(&state, &visitor, title);
+    let titled = |title: &str| Chrome::new(&state, &visitor, title).bilingual();
     let refused = |form: VerifyForm, errors: FormErrors| {
+        let errors = errors.in_lang(lang);
         page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &VerifyPage {
-                chrome: titled("Vérifier un diplôme").refusing(&errors),
+                chrome: titled(&lang.t("verify-title")).refusing(&errors),
                 from_qr: false,
                 form,
                 errors,
@@ -312,7 +327,7 @@ pub async fn verify_submit(
             DateWriting::Typed,
             state.ports.clock.now().date(),
         )
-        .map_err(|_| errors.add("naissance", BIRTH_DATE_UNREADABLE))
+        .map_err(|_| errors.add("naissance", lang.t("err-birth-unreadable")))
         .ok()
     };
     let request = VerifyRequest {
@@ -324,7 +339,7 @@ pub async fn verify_submit(
     };
     // every error at once, in the form's order (the verification would stop at the first)
     for e in request.refusals() {
-        if let Some(text) = verify_error_text(&e) {
+        if let Some(text) = verify_error_text(&e, lang) {
             errors.add(verify_error_field(&e), text);
         }
     }
@@ -340,18 +355,22 @@ pub async fn verify_submit(
     match result {
         Ok(outcome) => {
             let valid = match outcome {
-                VerifyOutcome::Valid(d) => Some(ShownDiploma::of(&d)),
+                VerifyOutcome::Valid(d) => Some(ShownDiploma::of(&d, lang)),
                 VerifyOutcome::NotValid => None,
             };
-            let title = if valid.is_some() {
-                "Attestation valide — Vérifier un diplôme"
-            } else {
-                "Aucune attestation valide — Vérifier un diplôme"
-            };
+            let title = format!(
+                "{} — {}",
+                lang.t(if valid.is_some() {
+                    "result-valid"
+                } else {
+                    "result-invalid"
+                }),
+                lang.t("verify-title")
+            );
             page(
                 StatusCode::OK,
                 &VerifyPage {
-                    chrome: titled(title),
+                    chrome: titled(&title),
                     from_qr: false,
                     form,
                     errors: FormErrors::default(),
@@ -366,7 +385,7 @@ pub async fn verify_submit(
             form,
             FormErrors::one(
                 verify_error_field(&e),
-                verify_error_text(&e).unwrap_or_default(),
+                verify_error_text(&e, lang).unwrap_or_default(),
             ),
         ),
     }
@@ -400,23 +419,24 @@ pub async fn verify_file(
             document = Some(field.bytes().await.map_err(|_| WebError::BadRequest)?);
         }
     }
+    let lang = visitor.lang;
     let limit = state.settings.max_pdf_bytes;
     let refusal = match &document {
-        None => Some("Fichier : choisissez le fichier PDF de l'attestation.".to_owned()),
-        Some(bytes) if bytes.is_empty() => Some("Fichier : le fichier choisi est vide.".to_owned()),
-        Some(bytes) if bytes.len() > limit => Some(format!(
-            "Fichier : {} Mo au plus (une attestation en fait bien moins).",
-            limit / (1024 * 1024)
+        None => Some(lang.t("err-file-missing")),
+        Some(bytes) if bytes.is_empty() => Some(lang.t("err-file-empty")),
+        Some(bytes) if bytes.len() > limit => Some(lang.t_with(
+            "err-file-too-large",
+            &[("megabytes", &(limit / (1024 * 1024)).to_string())],
         )),
         Some(_) => None,
     };
-    let chrome = |title: &str| Chrome::new(&state, &visitor, title);
+    let chrome = |title: &str| Chrome::new(&state, &visitor, title).bilingual();
     if let Some(text) = refusal {
-        let errors = FormErrors::one("fichier", text);
+        let errors = FormErrors::one("fichier", text).in_lang(lang);
         return page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &VerifyPage {
-                chrome: chrome("Vérifier un diplôme").refusing(&errors),
+                chrome: chrome(&lang.t("verify-title")).refusing(&errors),
                 from_qr: false,
                 form: VerifyForm::default(),
                 errors,
@@ -434,7 +454,7 @@ pub async fn verify_file(
     })
     .await
     .map_err(WebError::unexpected)?;
-    let shown = file_verdict(verdict);
+    let shown = file_verdict(verdict, lang);
     // the page's title says the verdict first; an intact document's key is filled in
     let form = VerifyForm {
         cle: shown
@@ -447,13 +467,34 @@ pub async fn verify_file(
     page(
         StatusCode::OK,
         &VerifyPage {
-            chrome: chrome(&format!("{} — Vérifier un diplôme", shown.title)),
+            chrome: chrome(&format!("{} — {}", shown.title, lang.t("verify-title"))),
             from_qr: false,
             form,
             errors: FormErrors::default(),
             result: None,
             file_form: true,
             file: Some(shown),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "verifier_help.html")]
+struct VerifierHelpPage {
+    chrome: Chrome,
+}
+
+/// Help for verifiers, in French or English.
+#[handler]
+pub fn verifier_help(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+) -> Result<Response, WebError> {
+    page(
+        StatusCode::OK,
+        &VerifierHelpPage {
+            chrome: Chrome::new(&state, &visitor, visitor.lang.t("verifier-help-title"))
+                .bilingual(),
         },
     )
 }

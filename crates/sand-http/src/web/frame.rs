@@ -31,6 +31,9 @@ struct Kind {
     docs: bool,
     /// Stylesheet, icon, health checks: no session, no CSRF seed.
     bare: bool,
+    /// The verification space, which also speaks English (the switch, a cookie, or the
+    /// browser's `Accept-Language`).
+    bilingual: bool,
     /// A capability address: the token in its query is the only authority, nothing
     /// ambient (no session) is used, so a form needs no CSRF token — mail clients post
     /// to it without a page (RFC 8058's one-click stop). Its body is still bounded.
@@ -46,6 +49,7 @@ impl Kind {
                 || path.starts_with("/health/")
                 || path == "/favicon.ico",
             capability: path == sand_domain::public_paths::STOP_VERIFICATION_NOTICES,
+            bilingual: path == sand_domain::public_paths::VERIFY || path.starts_with("/verifier/"),
         }
     }
 }
@@ -69,19 +73,20 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     let kind = Kind::of(&path);
+    let mut set_cookies = Vec::new();
+    let lang = language(&state, &req, &kind, &mut set_cookies);
     let span =
         tracing::info_span!("request", id = %request_id, method = %req.method(), path = %path);
     async move {
-        let mut set_cookies = Vec::new();
         // a page that needs a session sends to the login page, and back here after it
         let asked = (method == Method::GET)
             .then(|| req.uri().path_and_query().map(|p| p.as_str().to_owned()))
             .flatten();
-        let prepared = prepare(&state, &mut req, &kind, &request_id, &mut set_cookies).await;
+        let prepared = prepare(&state, &mut req, &kind, &request_id, lang, &mut set_cookies).await;
         let (response, route, visitor) = match prepared {
             // refused before routing: no route, no handler ran
             Err(error) => (
-                error_response(&state, &request_id, kind.api, &error),
+                error_response(&state, &request_id, kind.api, lang, &error),
                 None,
                 None,
             ),
@@ -93,7 +98,8 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
                     asked: asked.as_deref(),
                     expired,
                 };
-                let (response, route) = route(&state, &*ep, req, &kind, &request_id, &login).await;
+                let (response, route) =
+                    route(&state, &*ep, req, &kind, &request_id, lang, &login).await;
                 (response, route, Some(audit_visitor))
             }
         };
@@ -112,11 +118,64 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
             response,
             &request_id,
             set_cookies,
-            kind.docs,
+            &kind,
+            lang,
         ))
     }
     .instrument(span)
     .await
+}
+
+const LANGUAGE_COOKIE: &str = "sand-langue";
+const LANGUAGE_COOKIE_SECURE: &str = "__Host-sand-langue";
+
+/// The language of the answer. The API follows `Accept-Language`; the verification
+/// space follows its switch (`?langue=en`, remembered in a cookie for a year), then that
+/// cookie, then `Accept-Language`; every other page is French.
+fn language(
+    state: &AppState,
+    req: &Request,
+    kind: &Kind,
+    set_cookies: &mut Vec<String>,
+) -> crate::i18n::Lang {
+    use crate::i18n::Lang;
+    let accepted = || {
+        Lang::negotiate(
+            req.headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )
+    };
+    if kind.api {
+        return accepted();
+    }
+    if !kind.bilingual {
+        return Lang::Fr;
+    }
+    let cookie_name = if state.settings.secure {
+        LANGUAGE_COOKIE_SECURE
+    } else {
+        LANGUAGE_COOKIE
+    };
+    let switched = req.uri().query().and_then(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == "langue")
+            .and_then(|(_, v)| Lang::from_code(&v))
+    });
+    if let Some(lang) = switched {
+        set_cookies.push(super::session::set_cookie(
+            state,
+            cookie_name,
+            lang.code(),
+            Some(365 * 24 * 3600),
+        ));
+        return lang;
+    }
+    cookie_value(&cookies(req), cookie_name)
+        .and_then(|v| Lang::from_code(&v))
+        .unwrap_or_else(accepted)
 }
 
 /// Everything before routing: the visitor (session, CSRF seed, client address), the
@@ -127,6 +186,7 @@ async fn prepare(
     req: &mut Request,
     kind: &Kind,
     request_id: &str,
+    lang: crate::i18n::Lang,
     set_cookies: &mut Vec<String>,
 ) -> Result<(Visitor, bool), WebError> {
     let client_ip = client_address(state, req);
@@ -161,6 +221,7 @@ async fn prepare(
         franceconnect_pending: cookie_value(&jar, fc_cookie_name(state)),
         known_device: cookie_value(&jar, device_cookie_name(state)),
         second_factor_pending: cookie_value(&jar, second_factor_cookie_name(state)),
+        lang,
     };
     if kind.api {
         bound_api_body(state, req).await?;
@@ -210,6 +271,7 @@ async fn route<E: Endpoint>(
     req: Request,
     kind: &Kind,
     request_id: &str,
+    lang: crate::i18n::Lang,
     login: &LoginNeeded<'_>,
 ) -> (Response, Option<PathPattern>) {
     match ep.call(req).await {
@@ -242,13 +304,13 @@ async fn route<E: Endpoint>(
                 Some(WebError::SignIn) if !kind.api => {
                     super::see_other(&login_location(login.asked, login.expired))
                 }
-                Some(web) => error_response(state, request_id, kind.api, &web),
+                Some(web) => error_response(state, request_id, kind.api, lang, &web),
                 // a malformed API request (bad JSON, wrong type, wrong media type): the
                 // API's JSON error, with the parser's reason
                 None if kind.api && e.status().is_client_error() => json_error(
                     e.status(),
                     ErrorCode::RequeteInvalide,
-                    &format!("Demande invalide : {e}"),
+                    &lang.t_with("error-invalid-request", &[("reason", &e.to_string())]),
                     request_id,
                 ),
                 None => e.into_response(),
@@ -308,10 +370,29 @@ fn finish(
     mut response: Response,
     request_id: &str,
     set_cookies: Vec<String>,
-    docs: bool,
+    kind: &Kind,
+    lang: crate::i18n::Lang,
 ) -> Response {
+    let docs = kind.docs;
     let status = response.status();
     let headers = response.headers_mut();
+    if !kind.bare {
+        headers.insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(lang.code()),
+        );
+    }
+    // the answer depends on the language asked for: caches must keep them apart
+    if kind.api || kind.bilingual {
+        headers.append(
+            header::VARY,
+            HeaderValue::from_static(if kind.api {
+                "Accept-Language"
+            } else {
+                "Accept-Language, Cookie"
+            }),
+        );
+    }
     for c in set_cookies {
         if let Ok(v) = HeaderValue::from_str(&c) {
             headers.append(header::SET_COOKIE, v);
@@ -390,7 +471,7 @@ pub(crate) fn json_error(
 #[template(path = "error.html")]
 struct ErrorPage {
     chrome: Chrome,
-    text: &'static str,
+    text: String,
     status: u16,
 }
 
@@ -401,6 +482,7 @@ pub(crate) fn error_response(
     state: &AppState,
     request_id: &str,
     api: bool,
+    lang: crate::i18n::Lang,
     error: &WebError,
 ) -> Response {
     match error {
@@ -411,9 +493,9 @@ pub(crate) fn error_response(
     if matches!(error, WebError::SignIn) && !api {
         return super::see_other("/connexion");
     }
-    let meaning = error.meaning();
+    let meaning = error.meaning(lang);
     if api {
-        let mut response = json_error(meaning.status, meaning.code, meaning.text, request_id);
+        let mut response = json_error(meaning.status, meaning.code, &meaning.text, request_id);
         if let WebError::MethodNotAllowed(allow) = error
             && let Ok(value) = HeaderValue::from_str(allow)
         {
@@ -428,10 +510,12 @@ pub(crate) fn error_response(
         csrf: String::new(),
         request_id: request_id.to_owned(),
         franceconnect: false,
-        title: meaning.title.to_owned(),
+        title: meaning.title.clone(),
         refused: false,
         session: None,
-        conformance: state.settings.accessibility.conformance.french(),
+        conformance: state.settings.accessibility.conformance,
+        lang,
+        bilingual: false,
     };
     let template = ErrorPage {
         chrome,

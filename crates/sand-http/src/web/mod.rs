@@ -44,7 +44,11 @@ pub struct Chrome {
     /// For a signed-in visitor: when the session ends without activity.
     pub session: Option<SessionClock>,
     /// The accessibility statement's status, in the footer's link.
-    pub conformance: &'static str,
+    pub conformance: crate::state::Conformance,
+    /// The page's language (French but on the verification space, when asked for).
+    pub lang: crate::i18n::Lang,
+    /// The page exists in both languages: it shows the switch to the other.
+    pub bilingual: bool,
 }
 
 impl Chrome {
@@ -63,8 +67,43 @@ impl Chrome {
                 .signed_in
                 .as_ref()
                 .map(|s| SessionClock::of(s.ends_at, state.ports.clock.now())),
-            conformance: state.settings.accessibility.conformance.french(),
+            conformance: state.settings.accessibility.conformance,
+            lang: visitor.lang,
+            bilingual: false,
         }
+    }
+
+    /// A page that exists in both languages (the verification space): it speaks the
+    /// visitor's and offers the other.
+    #[must_use]
+    pub fn bilingual(mut self) -> Self {
+        self.bilingual = true;
+        self
+    }
+
+    /// The text of message `id` in the page's language.
+    #[must_use]
+    pub fn t(&self, id: &str) -> String {
+        self.lang.t(id)
+    }
+
+    /// The footer's first line.
+    #[must_use]
+    pub fn footer_about(&self) -> String {
+        self.lang
+            .t_with("footer-about", &[("operator", self.operator.as_str())])
+    }
+
+    /// The footer's link to the accessibility statement, with its status.
+    #[must_use]
+    pub fn footer_accessibility(&self) -> String {
+        let status = self.lang.t(match self.conformance {
+            crate::state::Conformance::Full => "conformance-full",
+            crate::state::Conformance::Partial => "conformance-partial",
+            crate::state::Conformance::None => "conformance-none",
+        });
+        self.lang
+            .t_with("footer-accessibility", &[("status", status.as_str())])
     }
 
     /// The same page, showing `errors` (its title then starts with "Erreur :").
@@ -100,7 +139,7 @@ impl SessionClock {
 /// arrival lists every error at once, each a link to its field; each field in error says
 /// so (`aria-invalid`) and points to its message (`aria-describedby`).
 #[derive(Debug, Clone, Default)]
-pub struct FormErrors(Vec<FieldError>);
+pub struct FormErrors(Vec<FieldError>, crate::i18n::Lang);
 
 /// One refusal: the `id` of the field it concerns (empty when it concerns the whole
 /// form), and what to do, in French.
@@ -117,6 +156,30 @@ impl FormErrors {
         let mut errors = Self::default();
         errors.add(field, text);
         errors
+    }
+
+    /// The same errors, said in `lang` (the summary's heading, the fields' prefix).
+    #[must_use]
+    pub fn in_lang(mut self, lang: crate::i18n::Lang) -> Self {
+        self.1 = lang;
+        self
+    }
+
+    /// The summary's heading: how many errors.
+    #[must_use]
+    pub fn heading(&self) -> String {
+        if self.0.len() == 1 {
+            self.1.t("errors-one")
+        } else {
+            self.1
+                .t_with("errors-many", &[("count", &self.0.len().to_string())])
+        }
+    }
+
+    /// What a screen reader hears before a field's message.
+    #[must_use]
+    pub fn hidden_prefix(&self) -> String {
+        self.1.t("error-hidden-prefix")
     }
 
     pub fn add(&mut self, field: &'static str, text: impl Into<String>) {
@@ -175,7 +238,7 @@ impl FormErrors {
 
 impl From<Vec<FieldError>> for FormErrors {
     fn from(errors: Vec<FieldError>) -> Self {
-        Self(errors)
+        Self(errors, crate::i18n::Lang::Fr)
     }
 }
 

@@ -60,6 +60,9 @@ pub struct Visitor {
     pub(crate) known_device: Option<String>,
     /// The raw cookie of a login waiting for its second factor, if any.
     pub(crate) second_factor_pending: Option<String>,
+    /// The language of the answer: French, or English on the verification space and
+    /// the API when asked for (see the frame).
+    pub lang: crate::i18n::Lang,
 }
 
 impl crate::audit::Requester for Visitor {

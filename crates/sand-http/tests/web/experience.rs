@@ -1125,3 +1125,174 @@ async fn a_signed_in_page_says_when_its_session_ends_and_staying_extends_it() {
     assert!(!home.body.contains("fin-session"));
     assert_sent_to_login(&anonymous.get("/espace/session").await);
 }
+
+/// The verification space speaks English to a foreign verifier: chosen by the browser's
+/// `Accept-Language` or by the visible switch (remembered), with the result, the errors,
+/// the file check and the help in English, and the API's error messages too; French
+/// stays the default, and the graduate's pages stay French.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_verification_space_speaks_english_to_foreign_verifiers() {
+    let app = TestApp::new().await;
+    let mut camille = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "2003-04-12",
+            "camille@exemple.fr",
+        )
+        .await;
+    assert_eq!(camille.attach("BACG", "2021", "10").await.status, 303);
+    let key = key_of(&camille.get("/espace").await);
+
+    // by default, French, with a switch to English
+    let mut verifier = app.browser();
+    let french = verifier.get("/verifier").await;
+    assert!(french.body.contains(r#"<html lang="fr">"#));
+    assert_eq!(french.header("content-language"), "fr");
+    assert!(
+        french
+            .body
+            .contains(r#"<a href="?langue=en" lang="en" hreflang="en">English</a>"#)
+    );
+    assert!(french.header("vary").contains("Accept-Language"));
+
+    // a browser that prefers English
+    let mut foreign = app.browser();
+    foreign.accept_language = Some("de-DE,de;q=0.9,en;q=0.8".to_owned());
+    let page = foreign.get("/verifier").await;
+    assert!(page.body.contains(r#"<html lang="en">"#), "{}", page.body);
+    assert_eq!(page.header("content-language"), "en");
+    for english in [
+        "<h1>Verify a diploma</h1>",
+        "Control key",
+        "Holder&#39;s surname at birth (or usual surname)",
+        "Check an attestation file",
+        r#"<a href="?langue=fr" lang="fr" hreflang="fr">Français</a>"#,
+        "Help for verifiers",
+    ] {
+        assert!(page.body.contains(english), "{english}: {}", page.body);
+    }
+    // its errors
+    let token = page.csrf();
+    let refused = foreign
+        .post_form("/verifier", &[("csrf", &token), ("cle", ""), ("nom", "")])
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("<title>Error: Verify a diploma"));
+    assert!(refused.body.contains("The form contains 2 errors"));
+    assert!(refused.body.contains("Control key: it has 8 characters"));
+    // its result, dates in English
+    let valid = foreign
+        .post_form(
+            "/verifier",
+            &[("csrf", &token), ("cle", &key), ("nom", "Durand")],
+        )
+        .await;
+    assert!(
+        valid
+            .body
+            .contains("<title>Valid attestation — Verify a diploma"),
+        "{}",
+        valid.body
+    );
+    assert!(
+        valid.body.contains("<dd>12 April 2003</dd>"),
+        "{}",
+        valid.body
+    );
+    assert!(
+        valid
+            .body
+            .contains(r#"<dd lang="fr">Baccalauréat général</dd>"#)
+    );
+    // the file check
+    let (content_type, body) = upload_form(Some(&token), b"not a pdf");
+    let checked = foreign
+        .request(
+            poem::http::Method::POST,
+            "/verifier/fichier",
+            Some((&content_type, body)),
+        )
+        .await;
+    assert!(
+        checked
+            .body
+            .contains("<title>Not an attestation — Verify a diploma"),
+        "{}",
+        checked.body
+    );
+    // the help
+    let help = foreign.get("/verifier/aide").await;
+    assert_eq!(help.status, 200);
+    assert!(help.body.contains("<h1>Help for verifiers</h1>"));
+    // an error page on the verification space
+    let missing = foreign.get("/verifier/nulle-part").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("Page not found"), "{}", missing.body);
+
+    // the switch: English although the browser asks for nothing, remembered
+    let mut switching = app.browser();
+    let switched = switching.get("/verifier?langue=en").await;
+    assert!(switched.body.contains(r#"<html lang="en">"#));
+    assert!(switched.header("set-cookie").contains("sand-langue=en"));
+    let token = switched.csrf();
+    let next = switching
+        .post_form(
+            "/verifier",
+            &[("csrf", &token), ("cle", &key), ("nom", "Dupont")],
+        )
+        .await;
+    assert!(next.body.contains("No valid attestation"), "{}", next.body);
+    // and back to French
+    assert!(
+        switching
+            .get("/verifier?langue=fr")
+            .await
+            .body
+            .contains(r#"<html lang="fr">"#)
+    );
+    assert!(
+        switching
+            .get("/verifier")
+            .await
+            .body
+            .contains(r#"<html lang="fr">"#)
+    );
+
+    // the graduate's pages stay French
+    let mut english_graduate = app.browser();
+    english_graduate.accept_language = Some("en".to_owned());
+    let register = english_graduate.get("/compte/creer").await;
+    assert!(register.body.contains(r#"<html lang="fr">"#));
+    assert!(register.body.contains("Créer mon profil"));
+
+    // the API's error messages follow Accept-Language; codes stay the same
+    let wrong_date =
+        serde_json::json!({"cle": key, "nom": "Durand", "date_naissance": "2003-02-30"});
+    let api = foreign
+        .post_json("/api/v1/verifications", &wrong_date)
+        .await;
+    assert_eq!(api.status, 422, "{}", api.body);
+    let answer: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    assert_eq!(answer["code"], "date_naissance_invalide");
+    assert_eq!(
+        answer["message"],
+        "date_naissance: give a date that exists, as YYYY-MM-DD."
+    );
+    assert_eq!(api.header("content-language"), "en");
+    let missing = foreign.get("/api/v1/nulle-part").await;
+    let answer: serde_json::Value = serde_json::from_str(&missing.body).unwrap();
+    assert_eq!(answer["code"], "introuvable");
+    assert_eq!(
+        answer["message"],
+        "The address asked for does not exist, or no longer does. Check it, or start again from the home page."
+    );
+    let french_api = verifier
+        .post_json("/api/v1/verifications", &wrong_date)
+        .await;
+    let answer: serde_json::Value = serde_json::from_str(&french_api.body).unwrap();
+    assert_eq!(
+        answer["message"],
+        "date_naissance : indiquez une date qui existe, au format AAAA-MM-JJ."
+    );
+}

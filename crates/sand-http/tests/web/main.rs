@@ -24,6 +24,7 @@ const PUBLIC_PAGES: &[&str] = &[
     "/",
     "/catalogue",
     "/verifier",
+    "/verifier/aide",
     "/aide",
     "/aide/services-examens",
     "/mentions-legales",

@@ -331,6 +331,7 @@ impl TestApp {
         Browser {
             app: self,
             cookies: BTreeMap::new(),
+            accept_language: None,
         }
     }
 
@@ -471,6 +472,8 @@ impl Page {
 pub struct Browser<'a> {
     pub app: &'a TestApp,
     pub cookies: BTreeMap<String, String>,
+    /// The `Accept-Language` this browser sends, if any.
+    pub accept_language: Option<String>,
 }
 
 impl Browser<'_> {
@@ -511,6 +514,9 @@ impl Browser<'_> {
         let mut request = self.app.client.request(method, path);
         if let Some(client) = client {
             request = request.header("x-forwarded-for", client);
+        }
+        if let Some(languages) = &self.accept_language {
+            request = request.header("accept-language", languages);
         }
         if !self.cookies.is_empty() {
             let cookie = self
