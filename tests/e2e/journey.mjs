@@ -380,6 +380,56 @@ async function verifyAsThirdParty(name) {
   await context.close();
 }
 {
+  // a foreign verifier: the browser asks for English, the verification space answers so
+  const context = await browser.newContext({ locale: 'en-GB' });
+  const page = await context.newPage();
+  await page.goto(`${base}/verifier`);
+  expect(await page.locator('html').getAttribute('lang') === 'en', 'la page de vérification parle anglais à un navigateur anglophone');
+  await page.getByLabel('Control key').fill(key);
+  await page.getByLabel(/^Holder's surname at birth/).fill('NDIAYE');
+  await page.getByRole('button', { name: 'Verify', exact: true }).click();
+  expect(await page.getByRole('heading', { name: 'Valid attestation', exact: true }).isVisible(), 'la vérification en anglais dit « Valid attestation »');
+  await visit(page, 'verification-anglais');
+  await page.getByRole('link', { name: 'Help for verifiers' }).click();
+  expect(await page.getByRole('heading', { name: 'Help for verifiers', level: 1 }).isVisible(), 'l\'aide aux vérificateurs en anglais');
+  await visit(page, 'aide-verificateurs-anglais');
+  await page.getByRole('link', { name: 'Français' }).click();
+  expect(await page.locator('html').getAttribute('lang') === 'fr', 'le sélecteur de langue repasse en français');
+  expect(await page.getByRole('heading', { name: 'Aide aux vérificateurs', level: 1 }).isVisible(), 'l\'aide aux vérificateurs en français');
+  await visit(page, 'aide-verificateurs');
+  await context.close();
+}
+{
+  // the same graduate, with a second profile of their own: the likely cause comes first
+  const context = await newContext();
+  const page = await context.newPage();
+  const second = `second.${email}`;
+  await page.goto(`${base}/compte/creer`);
+  await page.getByLabel('Nom de naissance').fill('N\'Diaye');
+  await page.getByLabel('Tous vos prénoms').fill('Aminata');
+  await page.getByLabel('Date de naissance').fill('30/11/2002');
+  await page.getByLabel('Adresse e-mail').fill(second);
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await page.getByLabel('Choisissez un mot de passe').fill(password);
+  await page.getByLabel('Saisissez-le de nouveau').fill(password);
+  const sentAfter = Date.now() - 1000;
+  await page.getByRole('button', { name: 'Créer mon profil' }).click();
+  const mail = await mailTo(second, sentAfter);
+  await page.goto(linkIn(mail, '/compte/confirmer'));
+  await page.getByLabel('Mot de passe').fill(password);
+  await page.getByRole('button', { name: 'Confirmer et me connecter' }).click();
+  await page.locator('#diplome').selectOption('BACG');
+  await page.locator('#session').selectOption('2021');
+  await page.locator('#academie').selectOption({ label: 'Lyon' });
+  await page.getByRole('button', { name: 'Rattacher' }).click();
+  const body = (await page.content()).replace(/&#39;/g, '\'');
+  const yours = body.indexOf('le plus souvent un autre profil à vous');
+  const office = body.indexOf('Contactez le service des examens');
+  expect(yours > 0 && (office < 0 || yours < office), 'un second profil du même diplômé : la cause la plus probable est dite d\'abord');
+  await visit(page, 'second-profil');
+  await context.close();
+}
+{
   const ok = await verifyAsThirdParty('NDIAYE');
   expect(ok.valid, 'la clé et le nom de naissance vérifient l\'attestation');
   const wrong = await verifyAsThirdParty('Dupont');
