@@ -371,10 +371,7 @@ impl PdfAttestationRenderer {
             &facts.mention_label().unwrap_or_else(|| "—".to_owned()),
         );
         page.field(("Session", "Year of the exam"), &facts.session.to_string());
-        page.field(
-            ("Académie", "Education authority"),
-            &facts.academie_name(),
-        );
+        page.field(("Académie", "Education authority"), &facts.academie_name());
         page.field(
             ("Délibération du jury", "Jury's decision"),
             &french_date(facts.deliberation),

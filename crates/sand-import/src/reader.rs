@@ -8,13 +8,19 @@
 use std::io::{self, Read};
 
 use sand_domain::academie::Academie;
-use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session, SessionError, Speciality};
+use sand_domain::diploma::{
+    DiplomaKind, DiplomaScope, FIRST_SESSION, Mention, Session, SessionError, Speciality,
+    SpecialityError,
+};
 use sand_domain::identity::{
-    BirthDate, BirthDateError, BirthName, BirthPlace, BirthPlaceCode, Civility, FirstNames,
-    FirstNamesError, Identity, NameError, UsageName,
+    BirthDate, BirthDateError, BirthName, BirthPlace, BirthPlaceCode, BirthPlaceError, Civility,
+    FirstNames, FirstNamesError, Identity, NameError, UsageName,
 };
 use sand_domain::record::import::SourceProblem;
-use sand_domain::record::{Award, CandidateNumber, Ine, NewRecord, RecordHolder};
+use sand_domain::record::{
+    Award, CandidateNumber, CandidateNumberError, Ine, MAX_CANDIDATE_NUMBER_CHARS, NewRecord,
+    RecordHolder,
+};
 use sand_domain::text::{DateWriting, read_date};
 use time::Date;
 
@@ -345,7 +351,7 @@ impl<R: Read> BatchReader<R> {
 
         let today = self.today;
         let candidate = required!(CANDIDATE, |t: &str| CandidateNumber::parse(t)
-            .map_err(|e| format!("numéro de candidat invalide ({e})")));
+            .map_err(|e| format!("numéro de candidat invalide ({})", candidate_reason(&e))));
         let civility = optional!(CIVILITY, |t: &str| match t.to_uppercase().as_str() {
             "M" | "M." | "MONSIEUR" => Ok(Civility::Monsieur),
             "MME" | "MADAME" => Ok(Civility::Madame),
@@ -361,7 +367,7 @@ impl<R: Read> BatchReader<R> {
             BirthDate::from_ymd(y, m, d, today).map_err(birth_date_reason)
         }));
         let birth_place = optional!(BIRTH_PLACE, |t: &str| BirthPlace::parse(t)
-            .map_err(|e| format!("lieu de naissance invalide ({e})")));
+            .map_err(|e| format!("lieu de naissance invalide ({})", place_reason(&e))));
         let birth_place_code = optional!(BIRTH_PLACE_CODE, |t: &str| {
             BirthPlaceCode::parse(t)
             .map_err(|_| format!(
@@ -379,12 +385,14 @@ impl<R: Read> BatchReader<R> {
         let session = required!(SESSION, |t: &str| t.parse::<Session>().map_err(
             |e| match e {
                 SessionError::NotAYear => format!("« {t} » : une année est attendue"),
-                SessionError::TooEarly => format!("session {t} : antérieure à 2009"),
+                SessionError::TooEarly => format!(
+                    "session {t} : antérieure à {FIRST_SESSION}, non couverte par le service"
+                ),
                 SessionError::TooLate => format!("session {t} : trop lointaine"),
             }
         ));
         let speciality = optional!(SPECIALITY, |t: &str| Speciality::parse(t)
-            .map_err(|e| format!("spécialité invalide ({e})")));
+            .map_err(|e| format!("spécialité invalide ({})", speciality_reason(&e))));
         let mention = optional!(MENTION, |t: &str| t
             .parse::<Mention>()
             .map_err(|_| format!("« {t} » : mention P, AB, B, TB, TBF ou vide attendue")));
@@ -471,6 +479,34 @@ fn name_reason(e: NameError) -> String {
         NameError::TooLong { max } => format!("nom de plus de {max} caractères"),
         NameError::ForbiddenCharacter(c) => format!("caractère interdit dans un nom : « {c} »"),
         NameError::NoLetter => "nom sans lettre".into(),
+    }
+}
+
+// The domain's errors display in English (for logs): the operator's report says them in
+// French.
+fn candidate_reason(e: &CandidateNumberError) -> String {
+    match e {
+        CandidateNumberError::Empty => "numéro vide".into(),
+        CandidateNumberError::TooLong => format!("plus de {MAX_CANDIDATE_NUMBER_CHARS} caractères"),
+        CandidateNumberError::InvalidCharacter => {
+            "seuls les lettres, les chiffres et les tirets sont admis".into()
+        }
+    }
+}
+
+fn place_reason(e: &BirthPlaceError) -> String {
+    match e {
+        BirthPlaceError::Empty => "lieu vide".into(),
+        BirthPlaceError::TooLong { max } => format!("plus de {max} caractères"),
+        BirthPlaceError::ControlCharacter => "caractère de contrôle".into(),
+    }
+}
+
+fn speciality_reason(e: &SpecialityError) -> String {
+    match e {
+        SpecialityError::Empty => "spécialité vide".into(),
+        SpecialityError::TooLong { max } => format!("plus de {max} caractères"),
+        SpecialityError::ControlCharacter => "caractère de contrôle".into(),
     }
 }
 

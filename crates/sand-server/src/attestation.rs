@@ -17,70 +17,99 @@ pub const EXIT_DEMO: u8 = 3;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Generate a new attestation signing key (Ed25519).
-    ///
-    /// Writes `signing-key-<id>.pem` (PKCS#8, readable by its owner only) and
-    /// `public-key-<id>.pem` (to publish) into the directory. The secret is never
-    /// printed. To rotate: generate a new key, point SAND_SIGNING_KEY_FILE at it, and add
-    /// the previous public key to SAND_VERIFICATION_KEY_FILES so that documents already
-    /// issued keep verifying (docs/operations.md).
+    #[command(
+        about = "Génère une nouvelle clé de signature des attestations (Ed25519)",
+        long_about = "Génère une nouvelle clé de signature des attestations (Ed25519).\n\n\
+                      Écrit dans le dossier `signing-key-<id>.pem` (PKCS#8, lisible par son seul \
+                      propriétaire) et `public-key-<id>.pem` (à publier). La clé secrète n'est \
+                      jamais affichée. Pour changer de clé : générez-en une nouvelle, faites \
+                      pointer SAND_SIGNING_KEY_FILE vers elle et ajoutez la clé publique \
+                      précédente à SAND_VERIFICATION_KEY_FILES, pour que les documents déjà \
+                      délivrés restent vérifiables (docs/operations.md)."
+    )]
     Generate {
-        /// Directory for the two files (created if missing).
-        #[arg(long, default_value = "data/keys")]
+        #[arg(
+            long,
+            default_value = "data/keys",
+            help = "Dossier des deux fichiers (créé s'il n'existe pas)"
+        )]
         out: PathBuf,
     },
-    /// Replace the signing key: generate a new one in the key directory, keep every
-    /// earlier public key there so that attestations already issued keep verifying, and
-    /// print the settings to use.
-    ///
-    /// Nothing running changes until the service is restarted with the printed
-    /// SAND_SIGNING_KEY_FILE and SAND_VERIFICATION_KEY_FILES. Afterwards, destroy the
-    /// previous secret key (or archive it offline): it must not sign again. The previous
-    /// public keys must stay published for as long as the attestations they signed are
-    /// in use.
+    #[command(
+        about = "Remplace la clé de signature : en génère une nouvelle dans le dossier des clés, \
+                 y conserve toutes les clés publiques précédentes pour que les attestations \
+                 déjà délivrées restent vérifiables, et affiche les réglages à utiliser",
+        long_about = "Remplace la clé de signature : en génère une nouvelle dans le dossier des \
+                      clés, y conserve toutes les clés publiques précédentes pour que les \
+                      attestations déjà délivrées restent vérifiables, et affiche les réglages à \
+                      utiliser.\n\n\
+                      Rien ne change pour le service en cours d'exécution tant qu'il n'est pas \
+                      redémarré avec les valeurs affichées de SAND_SIGNING_KEY_FILE et \
+                      SAND_VERIFICATION_KEY_FILES. Ensuite, détruisez l'ancienne clé secrète (ou \
+                      archivez-la hors ligne) : elle ne doit plus rien signer. Les clés publiques \
+                      précédentes doivent rester publiées tant que les attestations qu'elles ont \
+                      signées sont en usage."
+    )]
     Rotate {
-        /// The key directory (as written by `sand keys generate`).
-        #[arg(long, default_value = "data/keys")]
+        #[arg(
+            long,
+            default_value = "data/keys",
+            help = "Le dossier des clés (tel que l'écrit `sand keys generate`)"
+        )]
         dir: PathBuf,
-        /// The signing key in service now (its public key is added to the directory
-        /// if missing).
-        #[arg(long, env = "SAND_SIGNING_KEY_FILE")]
+        #[arg(
+            long,
+            env = "SAND_SIGNING_KEY_FILE",
+            help = "La clé de signature actuellement en service (sa clé publique est ajoutée au \
+                    dossier si elle n'y est pas)"
+        )]
         current: Option<PathBuf>,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AttestationCommand {
-    /// Write a sample attestation of an invented person (Camille Durand, baccalauréat
-    /// général 2021), to look at. Without a signing key it is signed with the public
-    /// demonstration key and marked SPÉCIMEN on the page.
+    #[command(
+        about = "Écrit une attestation d'exemple au nom d'une personne fictive (Camille Durand, \
+                 baccalauréat général 2021), à consulter. Sans clé de signature, elle est signée \
+                 avec la clé publique de démonstration et porte la mention SPÉCIMEN"
+    )]
     Sample {
-        /// The PDF to write.
-        #[arg(long, default_value = "attestation-exemple.pdf")]
+        #[arg(
+            long,
+            default_value = "attestation-exemple.pdf",
+            help = "Le PDF à écrire"
+        )]
         out: PathBuf,
         #[command(flatten)]
         signing: SigningArgs,
         #[command(flatten)]
         issuer: IssuerArgs,
     },
-    /// Check an attestation PDF offline: is it signed by a known key, and is the file
-    /// exactly as issued? Prints the signed facts.
-    ///
-    /// The signature proves that the facts were issued by the key's holder; only the
-    /// online verification says whether the control key is still valid (its holder may
-    /// revoke it, the exam office may withdraw a result).
-    ///
-    /// Exit status: 0 authentic and intact; 1 altered, forged, unknown key or not an
-    /// attestation; 3 a demonstration document (worthless).
+    #[command(
+        about = "Contrôle hors ligne un PDF d'attestation : est-il signé par une clé connue, et \
+                 le fichier est-il exactement tel qu'il a été délivré ? Affiche les faits signés",
+        long_about = "Contrôle hors ligne un PDF d'attestation : est-il signé par une clé \
+                      connue, et le fichier est-il exactement tel qu'il a été délivré ? Affiche \
+                      les faits signés.\n\n\
+                      La signature prouve que les faits ont été émis par le détenteur de la clé ; \
+                      seule la vérification en ligne dit si la clé de contrôle est toujours \
+                      valide (son titulaire peut la révoquer, le service des examens peut retirer \
+                      un résultat).\n\n\
+                      Code de retour : 0 authentique et intact ; 1 modifié, falsifié, clé \
+                      inconnue ou pas une attestation ; 3 document de démonstration (sans \
+                      valeur)."
+    )]
     Verify {
-        /// The PDF to check.
+        #[arg(help = "Le PDF à contrôler")]
         file: PathBuf,
-        /// Public keys to trust (PEM), besides the signing key's; repeat or separate
-        /// with commas. The demonstration key is always known, and reported as such.
         #[arg(
             long = "public-key",
             env = "SAND_VERIFICATION_KEY_FILES",
-            value_delimiter = ','
+            value_delimiter = ',',
+            help = "Clés publiques de confiance (PEM), en plus de celle de la clé de signature ; \
+                    répétez l'option ou séparez-les par des virgules. La clé de démonstration est \
+                    toujours connue, et signalée comme telle"
         )]
         public_keys: Vec<PathBuf>,
         #[command(flatten)]
@@ -90,18 +119,22 @@ pub enum AttestationCommand {
 
 #[derive(Debug, Args)]
 pub struct SigningArgs {
-    /// The attestation signing key: a PKCS#8 PEM file readable by its owner only. Without
-    /// one (nor SAND_SIGNING_KEY), the public demonstration key signs and every document
-    /// is marked SPÉCIMEN.
-    #[arg(long, env = "SAND_SIGNING_KEY_FILE")]
+    #[arg(
+        long,
+        env = "SAND_SIGNING_KEY_FILE",
+        help = "La clé de signature des attestations : un fichier PEM PKCS#8 lisible par son \
+                seul propriétaire. Sans elle (ni SAND_SIGNING_KEY), la clé publique de \
+                démonstration signe et chaque document porte la mention SPÉCIMEN"
+    )]
     signing_key_file: Option<PathBuf>,
-    /// The signing key's PEM text itself (for platforms that pass secrets in the
-    /// environment; refused on the command line). Never printed.
     #[arg(
         long,
         env = "SAND_SIGNING_KEY",
         hide_env_values = true,
-        conflicts_with = "signing_key_file"
+        conflicts_with = "signing_key_file",
+        help = "Le texte PEM de la clé de signature lui-même (pour les plateformes qui \
+                transmettent les secrets par l'environnement ; refusé en ligne de commande). \
+                Jamais affiché"
     )]
     signing_key: Option<crate::config::Secret>,
 }
@@ -119,18 +152,19 @@ impl SigningArgs {
 
 #[derive(Debug, Args)]
 pub struct IssuerArgs {
-    /// The operator's name, printed on every attestation as the issuing authority.
     #[arg(
         long,
         env = "SAND_OPERATOR_NAME",
-        default_value = "SAND — démonstration"
+        default_value = "SAND — démonstration",
+        help = "Le nom de l'opérateur, inscrit sur chaque attestation comme autorité émettrice"
     )]
     operator: String,
-    /// The public verification page, printed and opened by the QR code.
     #[arg(
         long,
         env = "SAND_VERIFICATION_URL",
-        default_value = "http://localhost:8080/verifier"
+        default_value = "http://localhost:8080/verifier",
+        help = "La page publique de vérification, inscrite sur l'attestation et ouverte par le \
+                QR code"
     )]
     verification_url: String,
 }
@@ -148,19 +182,52 @@ impl IssuerArgs {
 pub enum AttestationCommandError {
     #[error(transparent)]
     Io(#[from] io::Error),
-    #[error("{0}")]
+    #[error("{}", key_message(.0))]
     Key(#[from] KeyError),
-    #[error("{0}")]
+    #[error("{}", render_message(.0))]
     Render(#[from] RenderError),
     #[error("{path} : {error}")]
     File { path: String, error: io::Error },
     #[error(
-        "no key to rotate in {0}: name the key in service with --current (or SAND_SIGNING_KEY_FILE), or use `sand keys generate`"
+        "aucune clé à remplacer dans {0} : désignez la clé en service avec --current (ou SAND_SIGNING_KEY_FILE), ou utilisez `sand keys generate`"
     )]
     NothingToRotate(String),
     /// The document is not valid (the verdict was printed).
-    #[error("attestation not valid")]
+    #[error("attestation non valide")]
     Invalid(u8),
+}
+
+/// A key error in French for the operator (its `Display` is English, for logs).
+pub fn key_message(e: &KeyError) -> String {
+    match e {
+        KeyError::BadPrivateKey(why) => {
+            format!("ce n'est pas une clé privée Ed25519 au format PEM PKCS#8 ({why})")
+        }
+        KeyError::BadPublicKey(why) => {
+            format!("ce n'est pas une clé publique Ed25519 au format PEM ({why})")
+        }
+        KeyError::Read { path, source } => format!("impossible de lire {path} : {source}"),
+        KeyError::TooOpen { path, mode } => format!(
+            "{path} est lisible par d'autres utilisateurs (mode {mode:o}) : lancez `chmod 600 \
+             {path}` — une clé de signature doit rester privée"
+        ),
+        KeyError::Random(why) => format!("aucune source d'aléa disponible : {why}"),
+        KeyError::Encode(why) => format!("impossible d'encoder la clé : {why}"),
+    }
+}
+
+/// A rendering error in French for the operator (its `Display` is English, for logs).
+pub fn render_message(e: &RenderError) -> String {
+    match e {
+        RenderError::Payload(payload) => {
+            format!("contenu de l'attestation impossible à encoder ({payload})")
+        }
+        RenderError::Font => "la police embarquée est illisible".to_owned(),
+        RenderError::Qr(why) => {
+            format!("le QR code ne peut pas contenir l'adresse de vérification : {why}")
+        }
+        RenderError::Pdf(why) => format!("le PDF ne peut pas être écrit : {why}"),
+    }
 }
 
 fn write_private(path: &Path, text: &str) -> io::Result<()> {

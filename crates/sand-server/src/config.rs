@@ -98,14 +98,14 @@ impl std::str::FromStr for DatabaseUrl {
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the configuration file {path}: {error}")]
+    #[error("impossible de lire le fichier de configuration {path} : {error}")]
     Read { path: String, error: io::Error },
-    #[error("configuration file {path}: {message}")]
+    #[error("fichier de configuration {path} : {message}")]
     Invalid { path: String, message: String },
     /// A secret given as a command-line argument, which every user of the machine can
     /// read (`ps`, `/proc/PID/cmdline`) and which shells keep in their history.
     #[error(
-        "{option} is refused on the command line (any user of the machine can read it there): {instead}"
+        "l'option {option} est refusée en ligne de commande (tout utilisateur de la machine peut l'y lire) : {instead}"
     )]
     SecretOnCommandLine { option: String, instead: String },
 }
@@ -134,7 +134,7 @@ pub fn refuse_secrets_on_command_line(
             return Err(ConfigError::SecretOnCommandLine {
                 option,
                 instead: format!(
-                    "set {env}, or name a file holding it (the option's -file form or the configuration file, mode 600)"
+                    "définissez {env}, ou désignez un fichier qui le contient (la variante -file de l'option, ou le fichier de configuration, mode 600)"
                 ),
             });
         }
@@ -147,9 +147,9 @@ pub fn refuse_secrets_on_command_line(
             && mask_url(&url) != url
         {
             return Err(ConfigError::SecretOnCommandLine {
-                option: format!("{option} with a password"),
+                option: format!("{option} avec un mot de passe"),
                 instead: format!(
-                    "set {env}, or leave the password out of the URL and give it in PGPASSWORD or a ~/.pgpass file"
+                    "définissez {env}, ou retirez le mot de passe de l'URL et donnez-le dans PGPASSWORD ou dans un fichier ~/.pgpass"
                 ),
             });
         }
@@ -192,10 +192,7 @@ impl FileLayer {
             error,
         })?;
         if metadata.len() > MAX_FILE_BYTES {
-            return Err(invalid(format!(
-                "larger than {} KiB",
-                MAX_FILE_BYTES / 1024
-            )));
+            return Err(invalid(format!("plus de {} Kio", MAX_FILE_BYTES / 1024)));
         }
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: shown.clone(),
@@ -215,15 +212,15 @@ impl FileLayer {
                     .map(|item| match item {
                         toml::Value::String(s) => Ok(s),
                         other => Err(invalid(format!(
-                            "`{key}`: a list of strings is expected, found a {}",
-                            other.type_str()
+                            "`{key}` : une liste de chaînes est attendue, et non {}",
+                            french_type(&other)
                         ))),
                     })
                     .collect::<Result<_, _>>()?,
                 other => {
                     return Err(invalid(format!(
-                        "`{key}`: a string, number, boolean or list is expected, found a {}",
-                        other.type_str()
+                        "`{key}` : une chaîne, un nombre, un booléen ou une liste est attendu, et non {}",
+                        french_type(&other)
                     )));
                 }
             };
@@ -240,7 +237,7 @@ impl FileLayer {
                 .collect();
             if !secrets.is_empty() && mode & 0o007 != 0 {
                 return Err(invalid(format!(
-                    "holds secrets ({}) and is readable by others (mode {:o}): chmod 640 or 600 it",
+                    "contient des secrets ({}) et est lisible par les autres utilisateurs (mode {:o}) : faites chmod 640 ou 600",
                     secrets.join(", "),
                     mode & 0o777
                 )));
@@ -250,6 +247,19 @@ impl FileLayer {
             path: Some(path.to_owned()),
             values,
         })
+    }
+}
+
+/// A TOML value's type in French, with its article, for the messages.
+fn french_type(value: &toml::Value) -> &'static str {
+    match value {
+        toml::Value::String(_) => "une chaîne",
+        toml::Value::Integer(_) => "un entier",
+        toml::Value::Float(_) => "un nombre décimal",
+        toml::Value::Boolean(_) => "un booléen",
+        toml::Value::Datetime(_) => "une date",
+        toml::Value::Array(_) => "une liste",
+        toml::Value::Table(_) => "une table",
     }
 }
 
@@ -308,7 +318,7 @@ pub fn apply(command: Command, layer: &FileLayer) -> Result<Command, ConfigError
                 .map(|a| a.get_id().as_str())
                 .collect();
             return Err(invalid(format!(
-                "unknown key `{key}` (known keys: {})",
+                "clé inconnue `{key}` (clés connues : {})",
                 known.join(", ")
             )));
         };
@@ -316,14 +326,14 @@ pub fn apply(command: Command, layer: &FileLayer) -> Result<Command, ConfigError
             || arg.get_value_delimiter().is_some();
         if texts.len() != 1 && !many {
             return Err(invalid(format!(
-                "`{key}`: one value is expected, not a list"
+                "`{key}` : une seule valeur est attendue, pas une liste"
             )));
         }
         let flag = matches!(arg.get_action(), ArgAction::SetTrue | ArgAction::SetFalse);
         for text in texts {
             if flag {
                 if text != "true" && text != "false" {
-                    return Err(invalid(format!("`{key}`: true or false is expected")));
+                    return Err(invalid(format!("`{key}` : true ou false est attendu")));
                 }
                 continue;
             }
@@ -341,7 +351,7 @@ pub fn apply(command: Command, layer: &FileLayer) -> Result<Command, ConfigError
                         .next()
                         .unwrap_or_default()
                         .trim_start_matches("error: ");
-                    invalid(format!("`{key}`: {detail}"))
+                    invalid(format!("`{key}` : valeur refusée ({detail})"))
                 })?;
         }
     }

@@ -181,7 +181,7 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
             writeln!(
                 err,
                 "sand import : base de données inutilisable : {}",
-                error_chain(&e)
+                chain(crate::store_message(&e), &e)
             )?;
             return Ok(ImportStatus::DatabaseUnavailable);
         }
@@ -198,6 +198,7 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
                     return Ok(ImportStatus::NotPermitted);
                 }
                 Err(e) => {
+                    let e = crate::store_message(&e);
                     writeln!(err, "sand import : base de données injoignable : {e}")?;
                     return Ok(ImportStatus::DatabaseUnavailable);
                 }
@@ -207,6 +208,7 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
     let writer = match sand_persistence::open_record_writer(&settings).await {
         Ok(w) => w,
         Err(e) => {
+            let e = crate::store_message(&e);
             writeln!(err, "sand import : base de données injoignable : {e}")?;
             return Ok(ImportStatus::DatabaseUnavailable);
         }
@@ -349,13 +351,18 @@ fn refusal(error: ImportBatchError) -> Refusal {
         ImportBatchError::WouldUnpublish => Refusal::Invalid(vec![
             "un lot publié ne peut pas être remplacé par un lot dont les résultats ne sont pas définitifs".into(),
         ]),
-        ImportBatchError::Unexpected(e) if e.is_unavailable() => Refusal::Unavailable(error_chain(&e)),
-        ImportBatchError::Unexpected(e) => Refusal::Failed(error_chain(&e)),
+        ImportBatchError::Unexpected(e) if e.is_unavailable() => {
+            Refusal::Unavailable(chain(crate::port_message(&e).to_owned(), &e))
+        }
+        ImportBatchError::Unexpected(e) => {
+            Refusal::Failed(chain(crate::port_message(&e).to_owned(), &e))
+        }
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
+/// `text`, the French message of `e`, followed by the causes of `e` (third-party
+/// libraries' own words).
+fn chain(mut text: String, e: &dyn std::error::Error) -> String {
     let mut source = e.source();
     while let Some(cause) = source {
         text.push_str(&format!(" : {cause}"));
@@ -367,7 +374,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 fn wait_for_stdin_to_close(chunks: usize) {
     let _ = writeln!(
         io::stderr(),
-        "sand: pause after {chunks} chunk(s) ({FAULT_PAUSE_ENV})"
+        "sand : pause après {chunks} tranche(s) ({FAULT_PAUSE_ENV})"
     );
     let stdin = io::stdin();
     for _ in stdin.lock().lines() {}

@@ -21,12 +21,19 @@ use crate::one_way::Deployment;
 /// The default database: an embedded SQLite file in ./data, created on first use.
 pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://data/sand.db";
 
-/// SAND: certified digital attestations of French diplomas.
-///
-/// Run without a command, `sand` starts the demonstration site on the embedded database
-/// (loading its demonstration data the first time), as `sand serve --demo` would.
+// The command line. Its help is user-facing, hence in French; `sand` alone starts the
+// demonstration site.
 #[derive(Debug, Parser)]
-#[command(name = "sand", version, propagate_version = true)]
+#[command(
+    name = "sand",
+    version,
+    propagate_version = true,
+    about = "SAND : attestations numériques certifiées de diplômes français",
+    long_about = "SAND : attestations numériques certifiées de diplômes français.\n\n\
+                  Lancé sans commande, `sand` démarre le site de démonstration sur la base de \
+                  données embarquée (en y chargeant ses données de démonstration la première \
+                  fois), comme le ferait `sand serve --demo`."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -40,139 +47,206 @@ const DEMO_SEED: u64 = 1;
 
 #[derive(Debug, Args)]
 struct DatabaseArgs {
-    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
-    #[arg(long, env = "SAND_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SAND_DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_env_values = true,
+        help = "URL de la base de données : sqlite://CHEMIN (créée si elle n'existe pas) ou \
+                postgres://UTILISATEUR@HÔTE/BASE"
+    )]
     database_url: crate::config::DatabaseUrl,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the web service: the graduate space, the verification space, the catalogue,
-    /// help and the JSON API (/api/v1, documented at /api/v1/docs).
-    ///
-    /// Configuration comes from the options or their SAND_* environment variables. On
-    /// SQLite the schema is created or upgraded at start; on PostgreSQL run `sand migrate`
-    /// first and connect as the web role, which cannot write diploma records. Stops
-    /// gracefully on SIGTERM or Ctrl-C (requests in flight finish).
+    #[command(
+        about = "Lance le service web : l'espace diplômé, l'espace de vérification, le \
+                 catalogue, l'aide et l'API JSON (/api/v1, documentée sur /api/v1/docs)",
+        long_about = "Lance le service web : l'espace diplômé, l'espace de vérification, le \
+                      catalogue, l'aide et l'API JSON (/api/v1, documentée sur /api/v1/docs).\n\n\
+                      La configuration provient des options ou de leurs variables \
+                      d'environnement SAND_*. Sur SQLite, le schéma est créé ou mis à jour au \
+                      démarrage ; sur PostgreSQL, lancez d'abord `sand migrate` et connectez le \
+                      service avec le rôle web, qui ne peut pas écrire les enregistrements de \
+                      diplômes. S'arrête proprement sur SIGTERM ou Ctrl-C (les requêtes en cours \
+                      se terminent)."
+    )]
     Serve(Box<serve::ServeArgs>),
-    /// Create or upgrade the database schema (and, on PostgreSQL, the web and importer
-    /// roles and their privileges). Safe to run again: it does only what is missing.
+    #[command(
+        about = "Crée ou met à jour le schéma de la base de données (et, sur PostgreSQL, les \
+                 rôles web et importateur et leurs privilèges). La commande peut être relancée \
+                 sans risque : elle ne fait que ce qui manque"
+    )]
     Migrate {
         #[command(flatten)]
         database: DatabaseArgs,
-        /// PostgreSQL role of the web server: may only read diploma records.
-        #[arg(long, env = "SAND_DATABASE_WEB_ROLE", default_value = "sand_web")]
+        #[arg(
+            long,
+            env = "SAND_DATABASE_WEB_ROLE",
+            default_value = "sand_web",
+            help = "Rôle PostgreSQL du serveur web : il ne peut que lire les enregistrements \
+                    de diplômes"
+        )]
         web_role: String,
-        /// PostgreSQL role of the import: may write diploma records.
         #[arg(
             long,
             env = "SAND_DATABASE_IMPORTER_ROLE",
-            default_value = "sand_importer"
+            default_value = "sand_importer",
+            help = "Rôle PostgreSQL de l'import : il peut écrire les enregistrements de diplômes"
         )]
         importer_role: String,
     },
-    /// Import exam results: the only way diploma records enter SAND.
-    ///
-    /// Takes batch manifests (or directories of them, `*.toml`), checks every line of
-    /// each data file against the manifest and the rules, and applies each batch
-    /// atomically: a batch with any problem changes nothing, and its problems are listed
-    /// with their line and column. Importing the same batch again changes nothing; a
-    /// corrected batch replaces the previous one of its scope. On PostgreSQL, connect with
-    /// the importer role.
-    ///
-    /// Exit status: 0 all batches done, 65 a batch refused, 66 a file missing,
-    /// 69 database unavailable, 77 database user not allowed to write records.
+    #[command(
+        about = "Importe les résultats d'examens : la seule voie d'entrée des enregistrements \
+                 de diplômes dans SAND",
+        long_about = "Importe les résultats d'examens : la seule voie d'entrée des \
+                      enregistrements de diplômes dans SAND.\n\n\
+                      Prend des manifestes de lots (ou des dossiers qui en contiennent, \
+                      `*.toml`), contrôle chaque ligne de chaque fichier de données au regard du \
+                      manifeste et des règles, et applique chaque lot de façon atomique : un lot \
+                      qui présente le moindre problème ne change rien, et ses problèmes sont \
+                      listés avec leur ligne et leur colonne. Importer de nouveau le même lot ne \
+                      change rien ; un lot corrigé remplace le lot précédent de même périmètre. \
+                      Sur PostgreSQL, connectez l'import avec le rôle importateur.\n\n\
+                      Code de retour : 0 tous les lots traités, 65 un lot refusé, 66 un fichier \
+                      manquant, 69 base de données indisponible, 77 utilisateur de la base de \
+                      données non autorisé à écrire les enregistrements."
+    )]
     Import {
-        /// Manifests (*.toml) or directories holding them.
-        #[arg(required = true)]
+        #[arg(
+            required = true,
+            help = "Manifestes (*.toml) ou dossiers qui en contiennent"
+        )]
         paths: Vec<std::path::PathBuf>,
         #[command(flatten)]
         database: DatabaseArgs,
-        /// Check everything, write nothing.
-        #[arg(long)]
+        #[arg(long, help = "Contrôle tout, n'écrit rien")]
         dry_run: bool,
-        /// Records per chunk staged in the database.
-        #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        #[arg(
+            long,
+            default_value_t = 5_000,
+            value_parser = clap::value_parser!(u32).range(1..=100_000),
+            help = "Nombre d'enregistrements par tranche écrite dans la zone de préparation de \
+                    la base de données"
+        )]
         chunk_size: u32,
-        /// No progress bar.
-        #[arg(long, short)]
+        #[arg(long, short, help = "Sans barre de progression")]
         quiet: bool,
     },
-    /// Demonstration data.
-    #[command(subcommand)]
+    #[command(subcommand, about = "Données de démonstration")]
     Demo(DemoCommand),
-    /// The server secret: a new one, and its rotation.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        about = "Le secret du serveur : création d'un nouveau secret et rotation"
+    )]
     Secret(secret::SecretCommand),
-    /// Attestation signing keys.
-    #[command(subcommand)]
+    #[command(subcommand, about = "Clés de signature des attestations")]
     Keys(attestation::KeysCommand),
-    /// Attestations: a sample to look at, and the offline checker.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        about = "Attestations : un exemple à consulter et le contrôle hors ligne"
+    )]
     Attestation(attestation::AttestationCommand),
-    /// Database checks.
-    #[command(subcommand)]
+    #[command(subcommand, about = "Contrôles de la base de données")]
     Db(DbCommand),
-    /// The configuration of `sand serve`.
-    #[command(subcommand)]
+    #[command(subcommand, about = "Configuration de `sand serve`")]
     Config(ConfigCommand),
-    /// List every académie with the code used in import files and URLs.
+    #[command(
+        about = "Liste les académies avec le code utilisé dans les fichiers d'import et les URL"
+    )]
     Academies,
-    /// List every diploma kind with the code used in import files and URLs.
+    #[command(
+        about = "Liste les types de diplômes avec le code utilisé dans les fichiers d'import \
+                 et les URL"
+    )]
     DiplomaKinds,
-    /// Show how SAND compares names: the normalised form and the matching key.
-    ///
-    /// Two birth names match when their keys are equal; first names are compared on
-    /// the normalised form of the whole ordered list.
+    #[command(
+        about = "Montre comment SAND compare les noms : la forme normalisée et la clé de nom \
+                 servant au rapprochement",
+        long_about = "Montre comment SAND compare les noms : la forme normalisée et la clé de \
+                      nom servant au rapprochement.\n\n\
+                      Deux noms de naissance correspondent quand leurs clés sont égales ; les \
+                      prénoms sont comparés sur la forme normalisée de la liste complète, dans \
+                      son ordre."
+    )]
     Normalize {
-        /// Names to fold, e.g. "N'Diaye" "Cœur" "Jean-Baptiste Paul".
-        #[arg(required = true)]
+        #[arg(
+            required = true,
+            help = "Noms à normaliser, par exemple \"N'Diaye\" \"Cœur\" \"Jean-Baptiste Paul\""
+        )]
         names: Vec<String>,
     },
 }
 
 #[derive(Debug, Subcommand)]
 enum DemoCommand {
-    /// Write synthetic batches (manifest + data file each) of invented French graduates,
-    /// ready for `sand import`. The same seed gives the same files.
+    #[command(
+        about = "Écrit des lots synthétiques (chacun un manifeste et un fichier de données) de \
+                 diplômés français fictifs, prêts pour `sand import`. La même graine donne les \
+                 mêmes fichiers"
+    )]
     Generate {
-        /// Records in all, spread over batches of about 250 (académies, diploma kinds and
-        /// sessions 2009–2025 in turn).
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(
+            long,
+            default_value_t = 10_000,
+            help = "Nombre total d'enregistrements, répartis en lots d'environ 250 (académies, \
+                    types de diplômes et sessions 2009–2025 tour à tour)"
+        )]
         records: u64,
-        /// The random seed: the same seed writes the same files.
-        #[arg(long, default_value_t = 1)]
+        #[arg(
+            long,
+            default_value_t = 1,
+            help = "La graine aléatoire : la même graine écrit les mêmes fichiers"
+        )]
         seed: u64,
-        /// Output directory (created if missing).
-        #[arg(long, default_value = "data/demo")]
+        #[arg(
+            long,
+            default_value = "data/demo",
+            help = "Dossier de sortie (créé s'il n'existe pas)"
+        )]
         out: std::path::PathBuf,
-        /// Put every record into one batch (for benchmarks).
-        #[arg(long)]
+        #[arg(
+            long,
+            help = "Met tous les enregistrements dans un seul lot (pour les mesures de \
+                    performance)"
+        )]
         single_batch: bool,
     },
 }
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Print the effective configuration of `sand serve`, each value with where it
-    /// comes from (default < file < environment < command line), secrets masked, then
-    /// check it as `serve` does before it connects to anything.
-    ///
-    /// The file is named by --config or SAND_CONFIG; its keys are the long option names
-    /// of `sand serve` with underscores. Exit status 0 when `serve` would accept it.
+    #[command(
+        about = "Affiche la configuration effective de `sand serve`, chaque valeur avec sa \
+                 provenance (défaut < fichier < environnement < ligne de commande), secrets \
+                 masqués, puis la contrôle comme `serve` le fait avant toute connexion",
+        long_about = "Affiche la configuration effective de `sand serve`, chaque valeur avec sa \
+                      provenance (défaut < fichier < environnement < ligne de commande), secrets \
+                      masqués, puis la contrôle comme `serve` le fait avant toute connexion.\n\n\
+                      Le fichier est désigné par --config ou SAND_CONFIG ; ses clés sont les noms \
+                      longs des options de `sand serve`, avec des tirets bas. Code de retour 0 \
+                      quand `serve` l'accepterait."
+    )]
     Check(Box<serve::ServeArgs>),
 }
 
 #[derive(Debug, Subcommand)]
 enum DbCommand {
-    /// Check that this database user cannot write diploma records, as the web server
-    /// requires at start. Exit status 0 when it may serve, 3 when it must not.
+    #[command(
+        about = "Vérifie que cet utilisateur de la base de données ne peut pas écrire les \
+                 enregistrements de diplômes, comme l'exige le serveur web au démarrage. Code \
+                 de retour 0 s'il peut servir, 3 s'il ne le doit pas"
+    )]
     CheckAccess {
         #[command(flatten)]
         database: DatabaseArgs,
-        /// Accept a database that cannot restrict writes (SQLite) for a single-user or
-        /// demo deployment.
-        #[arg(long, env = "SAND_SINGLE_USER")]
+        #[arg(
+            long,
+            env = "SAND_SINGLE_USER",
+            help = "Accepte une base de données qui ne peut pas restreindre les écritures \
+                    (SQLite), pour un déploiement mono-utilisateur ou de démonstration"
+        )]
         single_user: bool,
     },
 }
@@ -191,7 +265,7 @@ enum CommandError {
     Store(#[from] sand_persistence::StoreError),
     #[error(transparent)]
     Refused(#[from] one_way::OneWayError),
-    #[error("import ended with status {0}")]
+    #[error("l'import s'est terminé avec le code {0}")]
     Import(u8),
     #[error(transparent)]
     Attestation(#[from] attestation::AttestationCommandError),
@@ -199,6 +273,84 @@ enum CommandError {
     Serve(#[from] serve::ServeError),
     #[error(transparent)]
     Secret(#[from] secret::SecretCommandError),
+}
+
+/// A storage error in French for the operator (its `Display` is English, for logs); its
+/// causes follow it.
+fn store_message(e: &sand_persistence::StoreError) -> String {
+    use sand_persistence::StoreError;
+    match e {
+        StoreError::UnsupportedUrl => {
+            "URL de base de données non prise en charge (sqlite://CHEMIN ou postgres://…)"
+                .to_owned()
+        }
+        StoreError::DataDirectory { path, .. } => {
+            format!("impossible de créer le dossier de données {path}")
+        }
+        StoreError::Connect(_) => "impossible de se connecter à la base de données".to_owned(),
+        StoreError::Migrate(_) => "impossible de migrer la base de données".to_owned(),
+        StoreError::Roles(roles) => {
+            format!("impossible de préparer les rôles de la base de données ({roles})")
+        }
+        StoreError::Configure(_) => "impossible de configurer la base de données".to_owned(),
+        StoreError::Access(_) => {
+            "impossible de lire les privilèges de l'utilisateur de la base de données".to_owned()
+        }
+        StoreError::NotWritable(_) => {
+            "la base de données ne peut pas être écrite (fichier ou dossier en lecture seule, ou \
+             disque plein)"
+                .to_owned()
+        }
+    }
+}
+
+/// A key-protection error in French for the operator (its `Display` is English, for logs).
+fn key_protection_message(e: &sand_persistence::KeyProtectionError) -> String {
+    use sand_persistence::KeyProtectionError;
+    match e {
+        KeyProtectionError::SecretTooShort => format!(
+            "le secret du serveur doit compter au moins {} octets",
+            sand_persistence::keys::MIN_SECRET_BYTES
+        ),
+        KeyProtectionError::CannotOpen => "une clé de contrôle scellée n'a pas pu être ouverte \
+                                           (mauvais secret ou données corrompues)"
+            .to_owned(),
+    }
+}
+
+/// A port's failure in French for the operator (its `Display` is English, for logs).
+fn port_message(e: &sand_domain::PortError) -> &'static str {
+    match e {
+        sand_domain::PortError::Unavailable(_) => "un service dont SAND dépend est indisponible",
+        sand_domain::PortError::Unexpected(_) => "défaillance inattendue de l'infrastructure",
+    }
+}
+
+/// What the operator reads of an error, and where its causes start: the errors of the
+/// storage and attestation libraries display in English, so they are said in French here.
+fn operator_message(e: &CommandError) -> (String, Option<&(dyn std::error::Error + 'static)>) {
+    use std::error::Error as _;
+    match e {
+        CommandError::Store(store)
+        | CommandError::Serve(serve::ServeError::Store(store))
+        | CommandError::Secret(secret::SecretCommandError::Store(store)) => {
+            (store_message(store), store.source())
+        }
+        // the port error is said in French in the message: its causes follow
+        CommandError::Secret(secret::SecretCommandError::Database(port)) => {
+            (e.to_string(), port.source())
+        }
+        // the message already says the cause
+        CommandError::Secret(secret::SecretCommandError::Create { .. }) => (e.to_string(), None),
+        // the French message already holds what the key error's causes would say
+        CommandError::Attestation(attestation::AttestationCommandError::Key(key)) => {
+            (attestation::key_message(key), None)
+        }
+        CommandError::Attestation(attestation::AttestationCommandError::Render(render)) => {
+            (attestation::render_message(render), None)
+        }
+        other => (other.to_string(), other.source()),
+    }
 }
 
 fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
@@ -520,7 +672,7 @@ fn main() -> ExitCode {
     let invocation = match parse(std::env::args_os().collect()) {
         Ok(invocation) => invocation,
         Err(e) => {
-            let _ = writeln!(io::stderr(), "sand: {e}");
+            let _ = writeln!(io::stderr(), "sand : {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
@@ -531,7 +683,10 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            let _ = writeln!(io::stderr(), "sand: cannot start the async runtime: {e}");
+            let _ = writeln!(
+                io::stderr(),
+                "sand : impossible de démarrer l'exécution asynchrone : {e}"
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -546,28 +701,28 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
         Err(CommandError::Serve(serve::ServeError::Config(e))) => {
-            let _ = writeln!(io::stderr(), "sand: configuration: {e}");
+            let _ = writeln!(io::stderr(), "sand : configuration : {e}");
             ExitCode::from(EXIT_CONFIG)
         }
         Err(CommandError::Refused(e)) => {
-            let _ = writeln!(io::stderr(), "sand: refused: {e}");
+            let _ = writeln!(io::stderr(), "sand : refusé : {e}");
             ExitCode::from(EXIT_REFUSED)
         }
         Err(CommandError::Secret(e @ secret::SecretCommandError::Incomplete(_))) => {
-            let _ = writeln!(io::stderr(), "sand: {e}");
+            let _ = writeln!(io::stderr(), "sand : {e}");
             ExitCode::from(EXIT_REFUSED)
         }
         Err(CommandError::Secret(secret::SecretCommandError::Secret(
             serve::ServeError::Config(e),
         ))) => {
-            let _ = writeln!(io::stderr(), "sand: configuration: {e}");
+            let _ = writeln!(io::stderr(), "sand : configuration : {e}");
             ExitCode::from(EXIT_CONFIG)
         }
         Err(e) => {
-            let mut message = format!("sand: {e}");
-            let mut source = std::error::Error::source(&e);
+            let (text, mut source) = operator_message(&e);
+            let mut message = format!("sand : {text}");
             while let Some(cause) = source {
-                message.push_str(&format!("\n  caused by: {cause}"));
+                message.push_str(&format!("\n  cause : {cause}"));
                 source = cause.source();
             }
             let _ = writeln!(io::stderr(), "{message}");

@@ -17,15 +17,16 @@ pub enum Deployment {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OneWayError {
     #[error(
-        "the database user can write diploma records ({}): connect the web server with the \
-         web role (see docs/operations.md), never with the importer or an administrator",
+        "l'utilisateur de la base de données peut écrire les enregistrements de diplômes ({}) : \
+         connectez le serveur web avec le rôle web (voir docs/operations.md), jamais avec le \
+         rôle importateur ni avec un administrateur",
         .0.join(", ")
     )]
     RecordsWritable(Vec<String>),
     #[error(
-        "this database (SQLite) cannot forbid the web server to write diploma records: use \
-         PostgreSQL with the web role, or declare a single-user deployment (--single-user, \
-         SAND_SINGLE_USER=true)"
+        "cette base de données (SQLite) ne peut pas interdire au serveur web d'écrire les \
+         enregistrements de diplômes : utilisez PostgreSQL avec le rôle web, ou déclarez un \
+         déploiement mono-utilisateur (--single-user, SAND_SINGLE_USER=true)"
     )]
     NotEnforceable,
 }

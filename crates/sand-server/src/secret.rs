@@ -14,38 +14,63 @@ use crate::serve::{ServeError, read_secret_file};
 
 #[derive(Debug, Subcommand)]
 pub enum SecretCommand {
-    /// Write a new random server secret (32 random bytes, in hex) into FILE, readable by
-    /// its owner only. Refuses to overwrite a file.
+    #[command(
+        about = "Écrit dans FILE un nouveau secret du serveur, tiré au hasard (32 octets \
+                 aléatoires, en hexadécimal) et lisible par son seul propriétaire. Refuse \
+                 d'écraser un fichier existant"
+    )]
     Generate {
-        /// The file to create.
+        #[arg(help = "Le fichier à créer")]
         file: PathBuf,
     },
-    /// Re-protect every stored control key with a new server secret.
-    ///
-    /// Reads each link's sealed key with the current secret, then writes its lookup hash
-    /// and sealed key under the new one, a batch per transaction. Stop the web nodes
-    /// first (a node still on the current secret no longer finds the rotated keys), run
-    /// this, then start them with SAND_SECRET_FILE naming the new file. An interrupted
-    /// run is resumed by running it again: links already rotated are recognised. Links
-    /// signed off by the current secret — confirmation and password-reset links in
-    /// mailboxes, forms open in browsers — stop working; sessions survive.
-    ///
-    /// Exit status: 0 every key is under the new secret, 3 some keys were left (listed).
+    #[command(
+        about = "Re-protège chaque clé de contrôle enregistrée avec un nouveau secret du serveur",
+        long_about = "Re-protège chaque clé de contrôle enregistrée avec un nouveau secret du \
+                      serveur.\n\n\
+                      Lit la clé scellée de chaque rattachement avec le secret actuel, puis écrit \
+                      son empreinte de recherche et sa clé scellée avec le nouveau, un lot par \
+                      transaction. Arrêtez d'abord les nœuds web (un nœud resté sur le secret \
+                      actuel ne trouve plus les clés déjà traitées), lancez cette commande, puis \
+                      redémarrez-les avec SAND_SECRET_FILE désignant le nouveau fichier. Une \
+                      exécution interrompue se reprend en relançant la commande : les \
+                      rattachements déjà traités sont reconnus. Les liens signés avec le secret \
+                      actuel — liens de confirmation et de réinitialisation du mot de passe dans \
+                      les boîtes aux lettres, formulaires ouverts dans les navigateurs — cessent \
+                      de fonctionner ; les sessions ouvertes sont conservées.\n\n\
+                      Code de retour : 0 toutes les clés sont sous le nouveau secret, 3 des clés \
+                      restent à traiter (elles sont listées)."
+    )]
     Rotate {
-        /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (the web role may do it).
-        #[arg(long, env = "SAND_DATABASE_URL", default_value = crate::DEFAULT_DATABASE_URL, hide_env_values = true)]
+        #[arg(
+            long,
+            env = "SAND_DATABASE_URL",
+            default_value = crate::DEFAULT_DATABASE_URL,
+            hide_env_values = true,
+            help = "URL de la base de données : sqlite://CHEMIN ou \
+                    postgres://UTILISATEUR@HÔTE/BASE (le rôle web suffit)"
+        )]
         database_url: crate::config::DatabaseUrl,
-        /// The file holding the secret in service now.
-        #[arg(long, env = "SAND_SECRET_FILE", value_name = "FILE")]
+        #[arg(
+            long,
+            env = "SAND_SECRET_FILE",
+            value_name = "FILE",
+            help = "Le fichier contenant le secret actuellement en service"
+        )]
         current_secret_file: PathBuf,
-        /// The file holding the new secret (`sand secret generate FILE` makes one).
-        #[arg(long, value_name = "FILE")]
+        #[arg(
+            long,
+            value_name = "FILE",
+            help = "Le fichier contenant le nouveau secret (`sand secret generate FILE` en crée un)"
+        )]
         new_secret_file: PathBuf,
-        /// Links per transaction.
-        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        #[arg(
+            long,
+            default_value_t = 1000,
+            value_parser = clap::value_parser!(u64).range(1..=100_000),
+            help = "Rattachements par transaction"
+        )]
         batch: u64,
-        /// No progress bar.
-        #[arg(long)]
+        #[arg(long, help = "Sans barre de progression")]
         quiet: bool,
     },
 }
@@ -57,7 +82,7 @@ pub enum SecretCommandError {
     Secret(#[from] ServeError),
     #[error("{0}")]
     Invalid(String),
-    #[error("cannot create {path}: {source}")]
+    #[error("impossible de créer {path} : {source}")]
     Create {
         path: String,
         #[source]
@@ -66,10 +91,11 @@ pub enum SecretCommandError {
     #[error(transparent)]
     Store(#[from] sand_persistence::StoreError),
     #[error(
-        "the database failed during the rotation (what was committed stays rotated: run it again): {0}"
+        "erreur de la base de données pendant la rotation (ce qui a été validé reste sous le nouveau secret : relancez la commande) : {}",
+        crate::port_message(.0)
     )]
     Database(#[source] sand_domain::PortError),
-    #[error("{0} key(s) are not under the new secret yet")]
+    #[error("{0} clé(s) ne sont pas encore sous le nouveau secret")]
     Incomplete(usize),
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -127,8 +153,13 @@ fn generate(file: &Path, out: &mut impl Write) -> Result<(), SecretCommandError>
 
 fn protector(path: &Path) -> Result<KeyProtector, SecretCommandError> {
     let secret = read_secret_file(path)?;
-    KeyProtector::from_secret(&secret)
-        .map_err(|e| SecretCommandError::Invalid(format!("{}: {e}", path.display())))
+    KeyProtector::from_secret(&secret).map_err(|e| {
+        SecretCommandError::Invalid(format!(
+            "{} : {}",
+            path.display(),
+            crate::key_protection_message(&e)
+        ))
+    })
 }
 
 async fn rotate(
@@ -141,7 +172,7 @@ async fn rotate(
 ) -> Result<(), SecretCommandError> {
     if read_secret_file(current)? == read_secret_file(new_path)? {
         return Err(SecretCommandError::Invalid(
-            "the new secret is the current one: nothing to rotate".to_owned(),
+            "le nouveau secret est le secret actuel : aucune rotation à faire".to_owned(),
         ));
     }
     let old = protector(current)?;

@@ -19,7 +19,7 @@ use sand_persistence::keys::KeyProtector;
 use sand_persistence::{DatabaseRoles, Store, StoreSettings};
 use tokio::sync::watch;
 
-use crate::attestation::SigningArgs;
+use crate::attestation::{SigningArgs, key_message, render_message};
 use crate::one_way::{self, Deployment};
 
 /// How long a mail that could not be delivered is kept (with its address) for the
@@ -31,202 +31,339 @@ const DEMO_SECRET_FILE: &str = "data/secret.key";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SmtpSecurity {
-    /// STARTTLS, required (port 587).
+    #[value(help = "STARTTLS, obligatoire (port 587)")]
     Starttls,
-    /// TLS from the first byte (port 465).
+    #[value(help = "TLS dès le premier octet (port 465)")]
     Tls,
-    /// No encryption: a relay on the same machine only.
+    #[value(help = "Aucun chiffrement : uniquement pour un relais sur la même machine")]
     None,
 }
 
 /// The conformance status of the accessibility statement (RGAA).
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AccessibilityStatus {
-    /// An audit found every applicable criterion met.
+    #[value(help = "Un audit a établi que tous les critères applicables sont respectés")]
     Totalement,
-    /// Not every criterion is met, or no audit has said otherwise.
+    #[value(
+        help = "Tous les critères ne sont pas respectés, ou aucun audit n'a établi le contraire"
+    )]
     Partiellement,
-    /// Less than half of the criteria are met.
+    #[value(help = "Moins de la moitié des critères sont respectés")]
     Non,
 }
 
+// The options of `sand serve` (and `sand config check`); their help is user-facing, hence
+// in French.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML configuration file whose keys are these options' long names with
-    /// underscores (`smtp_host = "relay.example.fr"`); the environment and the command
-    /// line override it. See `sand config check`.
-    #[arg(long, env = crate::config::CONFIG_ENV, value_name = "FILE")]
+    #[arg(
+        long,
+        env = crate::config::CONFIG_ENV,
+        value_name = "FILE",
+        help = "Fichier de configuration TOML dont les clés sont les noms longs de ces options, \
+                avec des tirets bas (`smtp_host = \"relay.example.fr\"`) ; l'environnement et la \
+                ligne de commande l'emportent sur lui. Voir `sand config check`"
+    )]
     pub config: Option<PathBuf>,
-    /// Address and port to listen on (port 0 picks a free one, printed at start).
-    #[arg(long, env = "SAND_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "SAND_LISTEN",
+        default_value = "127.0.0.1:8080",
+        help = "Adresse et port d'écoute (le port 0 en choisit un libre, affiché au démarrage)"
+    )]
     pub listen: String,
-    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (the web role).
-    #[arg(long, env = "SAND_DATABASE_URL", default_value = crate::DEFAULT_DATABASE_URL, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SAND_DATABASE_URL",
+        default_value = crate::DEFAULT_DATABASE_URL,
+        hide_env_values = true,
+        help = "URL de la base de données : sqlite://CHEMIN ou postgres://UTILISATEUR@HÔTE/BASE \
+                (le rôle web)"
+    )]
     pub database_url: crate::config::DatabaseUrl,
-    /// The address users reach the service at, for links in e-mails and QR codes
-    /// (default: http://localhost:PORT). https:// switches on Secure cookies and HSTS.
-    #[arg(long, env = "SAND_PUBLIC_URL")]
+    #[arg(
+        long,
+        env = "SAND_PUBLIC_URL",
+        help = "L'adresse à laquelle les usagers accèdent au service, pour les liens des e-mails \
+                et les QR codes (par défaut : http://localhost:PORT). Une adresse https:// active \
+                les cookies Secure et HSTS"
+    )]
     pub public_url: Option<String>,
-    /// The operator's name, in every page and on every attestation.
     #[arg(
         long,
         env = "SAND_OPERATOR_NAME",
-        default_value = "SAND — démonstration"
+        default_value = "SAND — démonstration",
+        help = "Le nom de l'opérateur, sur chaque page et sur chaque attestation"
     )]
     pub operator: String,
-    /// Demonstration ("mirror") site: fictitious data, a banner on every page, the
-    /// public demonstration signing key allowed, SQLite allowed.
-    #[arg(long, env = "SAND_DEMO")]
+    #[arg(
+        long,
+        env = "SAND_DEMO",
+        help = "Site de démonstration (« miroir ») : données fictives, un bandeau sur chaque \
+                page, la clé de signature publique de démonstration autorisée, SQLite autorisé"
+    )]
     pub demo: bool,
-    /// Accept a database that cannot keep the web server from writing diploma records
-    /// (SQLite) outside demo mode: a single-user deployment.
-    #[arg(long, env = "SAND_SINGLE_USER")]
+    #[arg(
+        long,
+        env = "SAND_SINGLE_USER",
+        help = "Hors mode démonstration, accepte une base de données qui ne peut pas empêcher le \
+                serveur web d'écrire les enregistrements de diplômes (SQLite) : un déploiement \
+                mono-utilisateur"
+    )]
     pub single_user: bool,
-    /// File holding the server secret (32 bytes or more) that protects control keys at
-    /// rest and signs links and tokens.
-    #[arg(long, env = "SAND_SECRET_FILE")]
+    #[arg(
+        long,
+        env = "SAND_SECRET_FILE",
+        help = "Fichier contenant le secret du serveur (32 octets ou plus), qui protège les clés \
+                de contrôle au repos et signe les liens et les jetons"
+    )]
     pub secret_file: Option<PathBuf>,
-    /// The server secret itself, from the environment or the configuration file only
-    /// (refused on the command line, where every user of the machine can read it).
-    /// Never printed.
     #[arg(
         long,
         env = "SAND_SECRET",
         hide_env_values = true,
-        conflicts_with = "secret_file"
+        conflicts_with = "secret_file",
+        help = "Le secret du serveur lui-même, uniquement par l'environnement ou le fichier de \
+                configuration (refusé en ligne de commande, où tout utilisateur de la machine peut \
+                le lire). Jamais affiché"
     )]
     pub secret: Option<crate::config::Secret>,
     #[command(flatten)]
     pub signing: SigningArgs,
-    /// Previous public keys whose attestations still verify (PEM files, comma-separated).
     #[arg(
         long = "public-key",
         env = "SAND_VERIFICATION_KEY_FILES",
-        value_delimiter = ','
+        value_delimiter = ',',
+        help = "Clés publiques précédentes dont les attestations restent vérifiables (fichiers \
+                PEM, séparés par des virgules)"
     )]
     pub public_keys: Vec<PathBuf>,
-    /// Write mail as .eml files into this directory (the default when no SMTP relay is set).
-    #[arg(long, env = "SAND_MAIL_DIR", default_value = "data/mail")]
+    #[arg(
+        long,
+        env = "SAND_MAIL_DIR",
+        default_value = "data/mail",
+        help = "Écrit les e-mails sous forme de fichiers .eml dans ce dossier (par défaut quand \
+                aucun relais SMTP n'est défini)"
+    )]
     pub mail_dir: PathBuf,
-    /// SMTP relay host; mail goes there instead of the directory.
-    #[arg(long, env = "SAND_SMTP_HOST")]
+    #[arg(
+        long,
+        env = "SAND_SMTP_HOST",
+        help = "Hôte du relais SMTP ; les e-mails y sont envoyés au lieu d'être écrits dans le \
+                dossier"
+    )]
     pub smtp_host: Option<String>,
-    #[arg(long, env = "SAND_SMTP_PORT", default_value_t = 587)]
+    #[arg(
+        long,
+        env = "SAND_SMTP_PORT",
+        default_value_t = 587,
+        help = "Port du relais SMTP"
+    )]
     pub smtp_port: u16,
-    #[arg(long, env = "SAND_SMTP_SECURITY", value_enum, default_value_t = SmtpSecurity::Starttls)]
+    #[arg(
+        long,
+        env = "SAND_SMTP_SECURITY",
+        value_enum,
+        default_value_t = SmtpSecurity::Starttls,
+        help = "Chiffrement de la connexion au relais SMTP"
+    )]
     pub smtp_security: SmtpSecurity,
-    #[arg(long, env = "SAND_SMTP_USER")]
+    #[arg(
+        long,
+        env = "SAND_SMTP_USER",
+        help = "Utilisateur pour s'authentifier auprès du relais SMTP (avec SAND_SMTP_PASSWORD)"
+    )]
     pub smtp_user: Option<String>,
-    /// From the environment or the configuration file only. Never printed.
-    #[arg(long, env = "SAND_SMTP_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SAND_SMTP_PASSWORD",
+        hide_env_values = true,
+        help = "Mot de passe du relais SMTP, uniquement par l'environnement ou le fichier de \
+                configuration. Jamais affiché"
+    )]
     pub smtp_password: Option<crate::config::Secret>,
-    /// A certificate authority (PEM file) to trust for the relay besides the public ones.
-    #[arg(long, env = "SAND_SMTP_CA_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "SAND_SMTP_CA_FILE",
+        value_name = "FILE",
+        help = "Une autorité de certification (fichier PEM) à reconnaître pour le relais, en \
+                plus des autorités publiques"
+    )]
     pub smtp_ca_file: Option<PathBuf>,
-    /// Sender of every mail.
     #[arg(
         long,
         env = "SAND_MAIL_FROM",
-        default_value = "SAND <ne-pas-repondre@localhost>"
+        default_value = "SAND <ne-pas-repondre@localhost>",
+        help = "Expéditeur de tous les e-mails"
     )]
     pub mail_from: String,
-    /// FranceConnect issuer, e.g. https://oidc.franceconnect.gouv.fr/api/v2 (the button
-    /// shows only when the issuer, client id and secret are all set).
-    #[arg(long, env = "SAND_FRANCECONNECT_ISSUER")]
+    #[arg(
+        long,
+        env = "SAND_FRANCECONNECT_ISSUER",
+        help = "Émetteur FranceConnect, par exemple https://oidc.franceconnect.gouv.fr/api/v2 \
+                (le bouton n'apparaît que si l'émetteur, l'identifiant client et le secret client \
+                sont tous définis)"
+    )]
     pub franceconnect_issuer: Option<String>,
-    #[arg(long, env = "SAND_FRANCECONNECT_CLIENT_ID")]
+    #[arg(
+        long,
+        env = "SAND_FRANCECONNECT_CLIENT_ID",
+        help = "Identifiant client attribué par FranceConnect"
+    )]
     pub franceconnect_client_id: Option<String>,
-    /// From the environment or the configuration file only. Never printed.
-    #[arg(long, env = "SAND_FRANCECONNECT_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SAND_FRANCECONNECT_CLIENT_SECRET",
+        hide_env_values = true,
+        help = "Secret client FranceConnect, uniquement par l'environnement ou le fichier de \
+                configuration. Jamais affiché"
+    )]
     pub franceconnect_client_secret: Option<crate::config::Secret>,
-    /// Contact details of the académies' exam offices: a TOML file with one table per
-    /// académie code (`[10]` service, adresse, courriel, telephone, site); see
-    /// docs/examples/exam-offices.toml.
-    #[arg(long, env = "SAND_EXAM_OFFICES_FILE")]
+    #[arg(
+        long,
+        env = "SAND_EXAM_OFFICES_FILE",
+        help = "Coordonnées des services des examens des académies : un fichier TOML avec une \
+                table par code d'académie (`[10]` service, adresse, courriel, telephone, site) ; \
+                voir docs/examples/exam-offices.toml"
+    )]
     pub exam_offices_file: Option<PathBuf>,
-    /// Outside demo mode, accept a public address in plain http:// (cookies without
-    /// `Secure`, no HSTS): a deliberately unencrypted deployment, said at every start.
-    #[arg(long, env = "SAND_ALLOW_PLAIN_HTTP")]
+    #[arg(
+        long,
+        env = "SAND_ALLOW_PLAIN_HTTP",
+        help = "Hors mode démonstration, accepte une adresse publique en http:// simple (cookies \
+                sans `Secure`, pas de HSTS) : un déploiement délibérément non chiffré, signalé à \
+                chaque démarrage"
+    )]
     pub allow_plain_http: bool,
-    /// Outside demo mode, accept a PostgreSQL server on another machine without a checked
-    /// certificate (the URL lacks `sslmode=verify-full` or `verify-ca`): said at every start.
-    #[arg(long, env = "SAND_ALLOW_UNVERIFIED_DATABASE_TLS")]
+    #[arg(
+        long,
+        env = "SAND_ALLOW_UNVERIFIED_DATABASE_TLS",
+        help = "Hors mode démonstration, accepte un serveur PostgreSQL situé sur une autre \
+                machine sans vérification de son certificat (l'URL ne contient ni \
+                `sslmode=verify-full` ni `verify-ca`) : signalé à chaque démarrage"
+    )]
     pub allow_unverified_database_tls: bool,
-    /// Outside demo mode, accept `--smtp-security none` towards a relay on another machine
-    /// (mails, their links and any SMTP password in clear on the network): said at every
-    /// start.
-    #[arg(long, env = "SAND_ALLOW_PLAIN_SMTP")]
+    #[arg(
+        long,
+        env = "SAND_ALLOW_PLAIN_SMTP",
+        help = "Hors mode démonstration, accepte `--smtp-security none` vers un relais situé sur \
+                une autre machine (les e-mails, leurs liens et l'éventuel mot de passe SMTP \
+                circulent en clair sur le réseau) : signalé à chaque démarrage"
+    )]
     pub allow_plain_smtp: bool,
-    /// Outside demo mode, with no SMTP relay, write mails (confirmation and reset links
-    /// included) as files into SAND_MAIL_DIR: said at every start.
-    #[arg(long, env = "SAND_MAIL_TO_FILES")]
+    #[arg(
+        long,
+        env = "SAND_MAIL_TO_FILES",
+        help = "Hors mode démonstration et sans relais SMTP, écrit les e-mails (liens de \
+                confirmation et de réinitialisation compris) sous forme de fichiers dans \
+                SAND_MAIL_DIR : signalé à chaque démarrage"
+    )]
     pub mail_to_files: bool,
-    /// Take client addresses from X-Forwarded-For (behind a trusted reverse proxy only).
-    #[arg(long, env = "SAND_TRUST_FORWARDED_FOR")]
+    #[arg(
+        long,
+        env = "SAND_TRUST_FORWARDED_FOR",
+        help = "Prend les adresses des clients dans X-Forwarded-For (uniquement derrière un \
+                proxy inverse de confiance)"
+    )]
     pub trust_forwarded_for: bool,
-    /// Verifications per client address per minute.
     #[arg(
         long,
         env = "SAND_LIMIT_VERIFICATIONS_PER_MINUTE",
-        default_value_t = 30
+        default_value_t = 30,
+        help = "Vérifications par adresse de client et par minute"
     )]
     pub verifications_per_minute: u32,
-    /// Wrong answers (unknown key, wrong name or birth date) one client may get for one
-    /// control key per day.
     #[arg(
         long,
         env = "SAND_LIMIT_WRONG_ANSWERS_PER_KEY_PER_CLIENT",
-        default_value_t = 5
+        default_value_t = 5,
+        help = "Mauvaises réponses (clé inconnue, nom ou date de naissance erronés) qu'un même \
+                client peut recevoir pour une même clé de contrôle, par jour"
     )]
     pub wrong_answers_per_key_per_client: u32,
-    /// Wrong answers for one control key per day, from all clients, after which checking
-    /// it also requires the holder's birth date for the day (and its holder is told).
-    #[arg(long, env = "SAND_LIMIT_WRONG_ANSWERS_PER_KEY", default_value_t = 50)]
+    #[arg(
+        long,
+        env = "SAND_LIMIT_WRONG_ANSWERS_PER_KEY",
+        default_value_t = 50,
+        help = "Mauvaises réponses pour une même clé de contrôle par jour, tous clients \
+                confondus, au-delà desquelles sa vérification exige aussi la date de naissance du \
+                titulaire pour la journée (et son titulaire en est averti)"
+    )]
     pub wrong_answers_per_key: u32,
-    /// Attestation file checks per client address per minute.
-    #[arg(long, env = "SAND_LIMIT_FILE_CHECKS_PER_MINUTE", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "SAND_LIMIT_FILE_CHECKS_PER_MINUTE",
+        default_value_t = 10,
+        help = "Contrôles de fichiers d'attestation par adresse de client et par minute"
+    )]
     pub file_checks_per_minute: u32,
-    /// Serve Prometheus metrics at http://ADDRESS/metrics, on this separate address
-    /// (keep it private: e.g. 127.0.0.1:9464). Off when unset.
-    #[arg(long, env = "SAND_METRICS_LISTEN", value_name = "ADDRESS")]
+    #[arg(
+        long,
+        env = "SAND_METRICS_LISTEN",
+        value_name = "ADDRESS",
+        help = "Sert les métriques Prometheus sur http://ADDRESS/metrics, à cette adresse \
+                distincte (à garder privée : par exemple 127.0.0.1:9464). Désactivé si non défini"
+    )]
     pub metrics_listen: Option<String>,
-    /// Once listening, also print one JSON line on standard output for the program that
-    /// started the service (the addresses actually bound, e.g. for port 0):
-    /// `{"event":"ready","listen":"127.0.0.1:PORT","public_url":"…","metrics_listen":null}`.
-    #[arg(long, env = "SAND_READY_JSON")]
+    #[arg(
+        long,
+        env = "SAND_READY_JSON",
+        help = "Une fois à l'écoute, écrit aussi une ligne JSON sur la sortie standard pour le \
+                programme qui a démarré le service (les adresses réellement utilisées, par \
+                exemple avec le port 0) : \
+                `{\"event\":\"ready\",\"listen\":\"127.0.0.1:PORT\",\"public_url\":\"…\",\"metrics_listen\":null}`"
+    )]
     pub ready_json: bool,
-    /// Accessibility statement: the conformance status an audit established.
-    #[arg(long, env = "SAND_ACCESSIBILITY_STATUS", value_enum, default_value_t = AccessibilityStatus::Partiellement)]
+    #[arg(
+        long,
+        env = "SAND_ACCESSIBILITY_STATUS",
+        value_enum,
+        default_value_t = AccessibilityStatus::Partiellement,
+        help = "Déclaration d'accessibilité : l'état de conformité établi par un audit"
+    )]
     pub accessibility_status: AccessibilityStatus,
-    /// Accessibility statement: how to report a difficulty (an e-mail address, or an
-    /// https:// address).
-    #[arg(long, env = "SAND_ACCESSIBILITY_CONTACT")]
+    #[arg(
+        long,
+        env = "SAND_ACCESSIBILITY_CONTACT",
+        help = "Déclaration d'accessibilité : comment signaler une difficulté (une adresse \
+                e-mail ou une adresse https://)"
+    )]
     pub accessibility_contact: Option<String>,
-    /// Accessibility statement: the last audit (who, when, what it found), as one sentence.
-    #[arg(long, env = "SAND_ACCESSIBILITY_AUDIT")]
+    #[arg(
+        long,
+        env = "SAND_ACCESSIBILITY_AUDIT",
+        help = "Déclaration d'accessibilité : le dernier audit (qui, quand, ce qu'il a constaté), \
+                en une phrase"
+    )]
     pub accessibility_audit: Option<String>,
-    /// Accessibility statement: the address of the multi-year accessibility plan (https://).
-    #[arg(long, env = "SAND_ACCESSIBILITY_PLAN")]
+    #[arg(
+        long,
+        env = "SAND_ACCESSIBILITY_PLAN",
+        help = "Déclaration d'accessibilité : l'adresse du schéma pluriannuel de mise en \
+                accessibilité (https://)"
+    )]
     pub accessibility_plan: Option<String>,
-    /// Seconds a request may take to send its header block, from its first byte.
     #[arg(long, env = "SAND_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(1..=3600),
+          help = "Secondes accordées à une requête pour envoyer ses en-têtes, à partir de son \
+                  premier octet")]
     pub header_timeout: u64,
-    /// Seconds a request may take from its first byte to its answer (its body included:
-    /// a body sent a few bytes at a time is cut off).
     #[arg(long, env = "SAND_REQUEST_TIMEOUT", default_value_t = 60, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(1..=3600),
+          help = "Secondes accordées à une requête entre son premier octet et sa réponse (corps \
+                  compris : un corps envoyé quelques octets à la fois est interrompu)")]
     pub request_timeout: u64,
-    /// Seconds a kept-alive connection may stay open with no request under way.
     #[arg(long, env = "SAND_IDLE_TIMEOUT", default_value_t = 60, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(1..=3600),
+          help = "Secondes pendant lesquelles une connexion maintenue ouverte (keep-alive) peut \
+                  rester sans requête en cours")]
     pub idle_timeout: u64,
 }
 
 /// Why the service did not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("configuration: {0}")]
+    #[error("configuration : {0}")]
     Config(String),
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -247,7 +384,7 @@ pub(crate) fn read_secret_file(path: &Path) -> Result<Vec<u8>, ServeError> {
         let mode = std::fs::metadata(path)
             .map_err(|e| {
                 config(format!(
-                    "cannot read the secret file {}: {e}",
+                    "impossible de lire le fichier du secret {} : {e}",
                     path.display()
                 ))
             })?
@@ -255,7 +392,7 @@ pub(crate) fn read_secret_file(path: &Path) -> Result<Vec<u8>, ServeError> {
             .mode();
         if mode & 0o077 != 0 {
             return Err(config(format!(
-                "the secret file {} is readable by others (mode {:o}): chmod 600 it",
+                "le fichier du secret {} est lisible par d'autres utilisateurs (mode {:o}) : faites chmod 600",
                 path.display(),
                 mode & 0o777
             )));
@@ -263,7 +400,7 @@ pub(crate) fn read_secret_file(path: &Path) -> Result<Vec<u8>, ServeError> {
     }
     let text = std::fs::read_to_string(path).map_err(|e| {
         config(format!(
-            "cannot read the secret file {}: {e}",
+            "impossible de lire le fichier du secret {} : {e}",
             path.display()
         ))
     })?;
@@ -298,12 +435,14 @@ fn load_secret(args: &ServeArgs) -> Result<Vec<u8>, ServeError> {
         (None, None) if args.demo => demo_secret()?,
         (None, None) => {
             return Err(config(
-                "no server secret: set SAND_SECRET_FILE (a file of 32 bytes or more, mode 600), or run with --demo",
+                "aucun secret du serveur : définissez SAND_SECRET_FILE (un fichier de 32 octets ou plus, mode 600), ou lancez avec --demo",
             ));
         }
     };
     if secret.len() < sand_persistence::keys::MIN_SECRET_BYTES {
-        return Err(config("the server secret must have at least 32 bytes"));
+        return Err(config(
+            "le secret du serveur doit compter au moins 32 octets",
+        ));
     }
     Ok(secret)
 }
@@ -323,14 +462,14 @@ fn transport(args: &ServeArgs) -> Result<MailTransport, ServeError> {
                 (None, None) => None,
                 _ => {
                     return Err(config(
-                        "set both SAND_SMTP_USER and SAND_SMTP_PASSWORD, or neither",
+                        "définissez à la fois SAND_SMTP_USER et SAND_SMTP_PASSWORD, ou aucun des deux",
                     ));
                 }
             },
             extra_root_certificate: match &args.smtp_ca_file {
                 Some(path) => {
                     Some(std::fs::read(path).map_err(|e| {
-                        config(format!("SAND_SMTP_CA_FILE {}: {e}", path.display()))
+                        config(format!("SAND_SMTP_CA_FILE {} : {e}", path.display()))
                     })?)
                 }
                 None => None,
@@ -342,7 +481,7 @@ fn transport(args: &ServeArgs) -> Result<MailTransport, ServeError> {
             TransportConfig::Directory(args.mail_dir.clone())
         }
     };
-    MailTransport::new(&config_).map_err(|e| config(format!("mail transport: {e}")))
+    MailTransport::new(&config_).map_err(|e| config(format!("transport des e-mails : {e}")))
 }
 
 fn franceconnect(
@@ -365,11 +504,11 @@ fn franceconnect(
                 timeout: Duration::from_secs(10),
             };
             let fc = sand_franceconnect::FranceConnect::new(settings)
-                .map_err(|e| config(format!("FranceConnect: {e}")))?;
+                .map_err(|e| config(format!("FranceConnect : {e}")))?;
             Ok(Some(Arc::new(fc)))
         }
         _ => Err(config(
-            "FranceConnect needs SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID and SAND_FRANCECONNECT_CLIENT_SECRET together",
+            "FranceConnect exige SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID et SAND_FRANCECONNECT_CLIENT_SECRET ensemble",
         )),
     }
 }
@@ -430,7 +569,7 @@ fn transport_overrides(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
     if !https {
         if !args.allow_plain_http {
             return Err(config(
-                "outside demo mode SAND_PUBLIC_URL must be an https:// address (cookies are Secure and __Host- only then, and HSTS is sent): set it, or set SAND_ALLOW_PLAIN_HTTP=true for a deliberately unencrypted deployment",
+                "hors mode démonstration, SAND_PUBLIC_URL doit être une adresse https:// (c'est seulement alors que les cookies sont Secure et __Host- et que HSTS est envoyé) : définissez-la, ou définissez SAND_ALLOW_PLAIN_HTTP=true pour un déploiement délibérément non chiffré",
             ));
         }
         overrides.push(
@@ -445,7 +584,7 @@ fn transport_overrides(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
         if !verified && !is_local_host(&host) {
             if !args.allow_unverified_database_tls {
                 return Err(config(format!(
-                    "the PostgreSQL server {host} is on another machine and its certificate is not checked: add sslmode=verify-full (and sslrootcert=FILE if its authority is private) to SAND_DATABASE_URL, or set SAND_ALLOW_UNVERIFIED_DATABASE_TLS=true"
+                    "le serveur PostgreSQL {host} est sur une autre machine et son certificat n'est pas vérifié : ajoutez sslmode=verify-full (et sslrootcert=FICHIER si son autorité de certification est privée) à SAND_DATABASE_URL, ou définissez SAND_ALLOW_UNVERIFIED_DATABASE_TLS=true"
                 )));
             }
             overrides.push(format!(
@@ -457,9 +596,9 @@ fn transport_overrides(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
         Some(host) if args.smtp_security == SmtpSecurity::None && !is_local_host(host) => {
             if !args.allow_plain_smtp {
                 return Err(config(format!(
-                    "SAND_SMTP_SECURITY=none towards {host}, another machine, sends mails, their links{} in clear: use starttls or tls, or set SAND_ALLOW_PLAIN_SMTP=true",
+                    "SAND_SMTP_SECURITY=none vers {host}, une autre machine, envoie en clair les e-mails et leurs liens{} : utilisez starttls ou tls, ou définissez SAND_ALLOW_PLAIN_SMTP=true",
                     if args.smtp_password.is_some() {
-                        " and the SMTP password"
+                        ", ainsi que le mot de passe SMTP"
                     } else {
                         ""
                     }
@@ -473,7 +612,7 @@ fn transport_overrides(args: &ServeArgs) -> Result<Vec<String>, ServeError> {
         None => {
             if !args.mail_to_files {
                 return Err(config(
-                    "outside demo mode mail needs an SMTP relay: set SAND_SMTP_HOST, or set SAND_MAIL_TO_FILES=true to write mails (with their confirmation and reset links) as files into SAND_MAIL_DIR",
+                    "hors mode démonstration, l'envoi des e-mails exige un relais SMTP : définissez SAND_SMTP_HOST, ou définissez SAND_MAIL_TO_FILES=true pour écrire les e-mails (avec leurs liens de confirmation et de réinitialisation) sous forme de fichiers dans SAND_MAIL_DIR",
                 ));
             }
             overrides.push(format!(
@@ -501,25 +640,25 @@ fn exam_office_contacts(
     path: &Path,
 ) -> Result<std::collections::BTreeMap<String, sand_http::ExamOfficeContact>, ServeError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| config(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| config(format!("impossible de lire {} : {e}", path.display())))?;
     if text.len() > 256 * 1024 {
-        return Err(config(format!("{}: larger than 256 KiB", path.display())));
+        return Err(config(format!("{} : plus de 256 Kio", path.display())));
     }
     let contacts: std::collections::BTreeMap<String, sand_http::ExamOfficeContact> =
-        toml::from_str(&text).map_err(|e| config(format!("{}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| config(format!("{} : {e}", path.display())))?;
     for (code, contact) in &contacts {
-        let at = |what: &str| config(format!("{}, académie {code}: {what}", path.display()));
+        let at = |what: &str| config(format!("{}, académie {code} : {what}", path.display()));
         sand_domain::academie::Academie::from_code(code)
-            .map_err(|_| at("unknown académie code (see `sand academies`)"))?;
+            .map_err(|_| at("code d'académie inconnu (voir `sand academies`)"))?;
         if !contact.email.is_empty() {
             sand_domain::credentials::Email::parse(&contact.email)
-                .map_err(|_| at("courriel is not an e-mail address"))?;
+                .map_err(|_| at("`courriel` n'est pas une adresse e-mail"))?;
         }
         let web_ok = contact.web.is_empty()
             || contact.web.starts_with("https://")
             || contact.web.starts_with("http://");
         if !web_ok {
-            return Err(at("site must start with https:// or http://"));
+            return Err(at("`site` doit commencer par https:// ou http://"));
         }
         for value in [
             &contact.name,
@@ -529,7 +668,7 @@ fn exam_office_contacts(
         ] {
             if value.chars().count() > 300 || value.chars().any(char::is_control) {
                 return Err(at(
-                    "a value is longer than 300 characters or holds control characters",
+                    "une valeur dépasse 300 caractères ou contient des caractères de contrôle",
                 ));
             }
         }
@@ -547,7 +686,7 @@ fn accessibility_statement(
         let value = value.as_deref().unwrap_or_default().trim().to_owned();
         if value.chars().count() > 500 || value.chars().any(char::is_control) {
             return Err(config(format!(
-                "{what}: 500 characters at most, without control characters"
+                "{what} : 500 caractères au plus, sans caractère de contrôle"
             )));
         }
         Ok(value)
@@ -559,12 +698,14 @@ fn accessibility_statement(
         && sand_domain::credentials::Email::parse(&contact).is_err()
     {
         return Err(config(
-            "SAND_ACCESSIBILITY_CONTACT: an e-mail address or an https:// address",
+            "SAND_ACCESSIBILITY_CONTACT : une adresse e-mail ou une adresse https:// est attendue",
         ));
     }
     let plan = text(&args.accessibility_plan, "SAND_ACCESSIBILITY_PLAN")?;
     if !plan.is_empty() && !web(&plan) {
-        return Err(config("SAND_ACCESSIBILITY_PLAN: an https:// address"));
+        return Err(config(
+            "SAND_ACCESSIBILITY_PLAN : une adresse https:// est attendue",
+        ));
     }
     Ok(sand_http::AccessibilityStatement {
         conformance: match args.accessibility_status {
@@ -621,10 +762,10 @@ fn load_keys(args: &ServeArgs) -> Result<Keys, ServeError> {
     let signing = args
         .signing
         .load()
-        .map_err(|e| config(format!("signing key: {e}")))?;
+        .map_err(|e| config(format!("clé de signature : {}", key_message(&e))))?;
     if signing.is_demo() && !args.demo {
         return Err(config(
-            "no attestation signing key: set SAND_SIGNING_KEY_FILE (see `sand keys generate`), or run with --demo",
+            "aucune clé de signature des attestations : définissez SAND_SIGNING_KEY_FILE (voir `sand keys generate`), ou lancez avec --demo",
         ));
     }
     let mut verification = VerificationKeys::new();
@@ -632,13 +773,17 @@ fn load_keys(args: &ServeArgs) -> Result<Keys, ServeError> {
     for path in &args.public_keys {
         let pem = std::fs::read_to_string(path).map_err(|e| {
             config(format!(
-                "cannot read the public key {}: {e}",
+                "impossible de lire la clé publique {} : {e}",
                 path.display()
             ))
         })?;
-        verification
-            .add_pem(&pem)
-            .map_err(|e| config(format!("public key {}: {e}", path.display())))?;
+        verification.add_pem(&pem).map_err(|e| {
+            config(format!(
+                "clé publique {} : {}",
+                path.display(),
+                key_message(&e)
+            ))
+        })?;
     }
     Ok(Keys {
         secret,
@@ -650,7 +795,7 @@ fn load_keys(args: &ServeArgs) -> Result<Keys, ServeError> {
 fn mail_from(args: &ServeArgs) -> Result<sand_mail::Mailbox, ServeError> {
     args.mail_from
         .parse()
-        .map_err(|e| config(format!("SAND_MAIL_FROM: {e}")))
+        .map_err(|e| config(format!("SAND_MAIL_FROM : {e}")))
 }
 
 /// What the checks loaded, for `run` to use rather than load again.
@@ -687,17 +832,17 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
     notes.extend(transport_overrides(args)?);
     if let Some(path) = &args.smtp_ca_file {
         let pem = std::fs::read(path)
-            .map_err(|e| config(format!("SAND_SMTP_CA_FILE {}: {e}", path.display())))?;
+            .map_err(|e| config(format!("SAND_SMTP_CA_FILE {} : {e}", path.display())))?;
         if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
             return Err(config(format!(
-                "SAND_SMTP_CA_FILE {}: no PEM certificate in it",
+                "SAND_SMTP_CA_FILE {} : ce fichier ne contient aucun certificat PEM",
                 path.display()
             )));
         }
     }
     if args.smtp_user.is_some() != args.smtp_password.is_some() {
         return Err(config(
-            "set both SAND_SMTP_USER and SAND_SMTP_PASSWORD, or neither",
+            "définissez à la fois SAND_SMTP_USER et SAND_SMTP_PASSWORD, ou aucun des deux",
         ));
     }
     let fc = [
@@ -710,7 +855,7 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
         3 => notes.push("FranceConnect configuré".to_owned()),
         _ => {
             return Err(config(
-                "FranceConnect needs SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID and SAND_FRANCECONNECT_CLIENT_SECRET together",
+                "FranceConnect exige SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID et SAND_FRANCECONNECT_CLIENT_SECRET ensemble",
             ));
         }
     }
@@ -728,18 +873,18 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
     ] {
         if let Some(address) = address {
             std::net::ToSocketAddrs::to_socket_addrs(address.as_str())
-                .map_err(|e| config(format!("{name} `{address}`: {e}")))?;
+                .map_err(|e| config(format!("{name} `{address}` : {e}")))?;
         }
     }
     if let Some(url) = &args.public_url
         && !(url.starts_with("https://") || url.starts_with("http://"))
     {
         return Err(config(
-            "SAND_PUBLIC_URL must start with https:// or http://",
+            "SAND_PUBLIC_URL doit commencer par https:// ou http://",
         ));
     }
     notes.push(format!(
-        "mail : {}",
+        "e-mails : {}",
         args.smtp_host.as_ref().map_or_else(
             || format!("fichiers dans {}", args.mail_dir.display()),
             |h| format!("relais SMTP {h}:{}", args.smtp_port)
@@ -770,7 +915,8 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         tracing::warn!(what = %text, "a transport safety is overridden");
         writeln!(out, "Attention : {text}")?;
     }
-    let keys = KeyProtector::from_secret(&secret).map_err(|e| config(e.to_string()))?;
+    let keys = KeyProtector::from_secret(&secret)
+        .map_err(|e| config(crate::key_protection_message(&e)))?;
     let store = Store::connect(&StoreSettings::new(args.database_url.expose()), keys).await?;
     let sqlite = args.database_url.is_sqlite();
     if sqlite {
@@ -780,7 +926,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         let pending = store.pending_migrations().await?;
         if !pending.is_empty() {
             return Err(config(format!(
-                "the database schema is not up to date ({} migration(s) pending): run `sand migrate` first",
+                "le schéma de la base de données n'est pas à jour ({} migration(s) en attente) : lancez d'abord `sand migrate`",
                 pending.len()
             )));
         }
@@ -788,7 +934,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     let access = store
         .record_write_access()
         .await
-        .map_err(|e| config(format!("database: {e}")))?;
+        .map_err(|e| config(format!("base de données : {e}")))?;
     let deployment = if args.demo || args.single_user {
         Deployment::SingleUser
     } else {
@@ -810,7 +956,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         .local_addr()
         .first()
         .and_then(|a| a.as_socket_addr().copied())
-        .ok_or_else(|| config("no local address"))?;
+        .ok_or_else(|| config("aucune adresse locale"))?;
     let public_url = args
         .public_url
         .clone()
@@ -822,8 +968,12 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         operator: args.operator.clone(),
         verification_url: format!("{public_url}{}", sand_domain::public_paths::VERIFY),
     };
-    let renderer = PdfAttestationRenderer::new(issuer, Arc::new(signing))
-        .map_err(|e| config(format!("attestation renderer: {e}")))?;
+    let renderer = PdfAttestationRenderer::new(issuer, Arc::new(signing)).map_err(|e| {
+        config(format!(
+            "production des attestations : {}",
+            render_message(&e)
+        ))
+    })?;
     let ports = sand_server::compose::ports(
         &store,
         sand_server::compose::Adapters {
@@ -930,7 +1080,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
                 .local_addr()
                 .first()
                 .and_then(|a| a.as_socket_addr().copied())
-                .ok_or_else(|| config("no local address for the metrics"))?;
+                .ok_or_else(|| config("aucune adresse locale pour les métriques"))?;
             Some((acceptor, local))
         }
         None => None,

@@ -79,7 +79,7 @@ fn defaults_then_file_then_environment_then_command_line() {
     assert!(line(&stdout, "public_keys").contains("= a.pem,b.pem   # fichier"));
     assert!(line(&stdout, "public_url").contains("(non défini)"));
     assert_eq!(out.status.code(), Some(78), "{stdout}");
-    assert!(text(&out.stderr).contains("cannot read the public key a.pem"));
+    assert!(text(&out.stderr).contains("impossible de lire la clé publique a.pem"));
 
     // without them it is valid, and `serve` reads the same file
     let file = write(
@@ -115,7 +115,7 @@ fn secrets_are_never_printed_and_must_not_be_readable_by_others() {
     assert_eq!(out.status.code(), Some(78));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("holds secrets (secret, smtp_password) and is readable by others"),
+        stderr.contains("contient des secrets (secret, smtp_password) et est lisible par les autres utilisateurs"),
         "{stderr}"
     );
 
@@ -141,7 +141,7 @@ fn secrets_are_never_printed_and_must_not_be_readable_by_others() {
     assert!(line(&all, "database_url").contains("postgres://web:********@db/sand"));
     // an incomplete FranceConnect configuration is what makes this one invalid
     assert_eq!(out.status.code(), Some(78));
-    assert!(all.contains("FranceConnect needs"), "{all}");
+    assert!(all.contains("FranceConnect exige"), "{all}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -151,24 +151,30 @@ fn a_bad_configuration_file_gets_a_clear_error_naming_the_file_and_key() {
     let cases = [
         (
             "listne = \"127.0.0.1:1\"\n",
-            "unknown key `listne` (known keys: listen,",
+            "clé inconnue `listne` (clés connues : listen,",
         ),
-        ("smtp_port = \"abc\"\n", "`smtp_port`: invalid value 'abc'"),
-        ("smtp_port = 70000\n", "`smtp_port`: invalid value '70000'"),
+        (
+            "smtp_port = \"abc\"\n",
+            "`smtp_port` : valeur refusée (invalid value 'abc'",
+        ),
+        (
+            "smtp_port = 70000\n",
+            "`smtp_port` : valeur refusée (invalid value '70000'",
+        ),
         (
             "smtp_security = \"ssl\"\n",
-            "`smtp_security`: invalid value 'ssl'",
+            "`smtp_security` : valeur refusée (invalid value 'ssl'",
         ),
-        ("demo = \"oui\"\n", "`demo`: true or false is expected"),
+        ("demo = \"oui\"\n", "`demo` : true ou false est attendu"),
         (
             "listen = [\"a\", \"b\"]\n",
-            "`listen`: one value is expected",
+            "`listen` : une seule valeur est attendue",
         ),
         (
             "[serve]\nlisten = \"a\"\n",
-            "`serve`: a string, number, boolean or list is expected, found a table",
+            "`serve` : une chaîne, un nombre, un booléen ou une liste est attendu, et non une table",
         ),
-        ("config = \"other.toml\"\n", "unknown key `config`"),
+        ("config = \"other.toml\"\n", "clé inconnue `config`"),
         ("listen = \"127.0.0.1:1\n", "TOML parse error at line 1"),
         ("\u{0}\u{1}binary", "TOML parse error"),
     ];
@@ -181,7 +187,7 @@ fn a_bad_configuration_file_gets_a_clear_error_naming_the_file_and_key() {
             assert_eq!(out.status.code(), Some(78), "{body}");
             let stderr = text(&out.stderr);
             assert!(
-                stderr.contains(&format!("configuration file {}", file.display())),
+                stderr.contains(&format!("fichier de configuration {}", file.display())),
                 "{stderr}"
             );
             assert!(stderr.contains(expected), "{body}: {stderr}");
@@ -189,10 +195,12 @@ fn a_bad_configuration_file_gets_a_clear_error_naming_the_file_and_key() {
     }
     let big = write(&dir, "big.toml", &"# comment\n".repeat(30_000), 0o600);
     let out = run(&dir, &["serve", "--config", big.to_str().unwrap()], &[]);
-    assert!(text(&out.stderr).contains("larger than 256 KiB"));
+    assert!(text(&out.stderr).contains("plus de 256 Kio"));
     let out = run(&dir, &["serve", "--config", "missing.toml"], &[]);
     assert_eq!(out.status.code(), Some(78));
-    assert!(text(&out.stderr).contains("cannot read the configuration file missing.toml"));
+    assert!(
+        text(&out.stderr).contains("impossible de lire le fichier de configuration missing.toml")
+    );
     // other commands do not read it
     let out = run(&dir, &["academies"], &[("SAND_CONFIG", "missing.toml")]);
     assert!(out.status.success());
@@ -204,7 +212,7 @@ fn keys_rotate_keeps_every_previous_public_key_and_prints_the_new_settings() {
     let dir = temp_dir();
     let out = run(&dir, &["keys", "rotate", "--dir", "keys"], &[]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("no key to rotate in keys"));
+    assert!(text(&out.stderr).contains("aucune clé à remplacer dans keys"));
 
     assert!(
         run(&dir, &["keys", "generate", "--out", "keys"], &[])
@@ -289,19 +297,19 @@ fn outside_demo_mode_transport_never_fails_open_without_its_named_override() {
         (
             &[("SAND_PUBLIC_URL", "http://diplome.example.fr")],
             &[],
-            "must be an https:// address",
+            "doit être une adresse https://",
             "SAND_ALLOW_PLAIN_HTTP",
         ),
         (
             &[],
             &["SAND_PUBLIC_URL"],
-            "must be an https:// address",
+            "doit être une adresse https://",
             "SAND_ALLOW_PLAIN_HTTP",
         ),
         (
             &[("SAND_DATABASE_URL", "postgres://sand@db.example.fr/sand")],
             &[],
-            "its certificate is not checked",
+            "son certificat n'est pas vérifié",
             "SAND_ALLOW_UNVERIFIED_DATABASE_TLS",
         ),
         (
@@ -310,19 +318,19 @@ fn outside_demo_mode_transport_never_fails_open_without_its_named_override() {
                 "postgres://sand@10.0.0.5:5432/sand?sslmode=prefer",
             )],
             &[],
-            "its certificate is not checked",
+            "son certificat n'est pas vérifié",
             "SAND_ALLOW_UNVERIFIED_DATABASE_TLS",
         ),
         (
             &[("SAND_SMTP_SECURITY", "none")],
             &[],
-            "SAND_SMTP_SECURITY=none towards relay.example.fr",
+            "SAND_SMTP_SECURITY=none vers relay.example.fr",
             "SAND_ALLOW_PLAIN_SMTP",
         ),
         (
             &[],
             &["SAND_SMTP_HOST"],
-            "mail needs an SMTP relay",
+            "exige un relais SMTP",
             "SAND_MAIL_TO_FILES",
         ),
     ];
@@ -364,10 +372,13 @@ fn outside_demo_mode_transport_never_fails_open_without_its_named_override() {
     // a relay's certificate authority that cannot be read, or is no certificate
     std::fs::write(dir.join("garbage.pem"), "not a certificate").unwrap();
     for (file, said) in [
-        ("missing.pem", "SAND_SMTP_CA_FILE missing.pem: No such file"),
+        (
+            "missing.pem",
+            "SAND_SMTP_CA_FILE missing.pem : No such file",
+        ),
         (
             "garbage.pem",
-            "SAND_SMTP_CA_FILE garbage.pem: no PEM certificate in it",
+            "SAND_SMTP_CA_FILE garbage.pem : ce fichier ne contient aucun certificat PEM",
         ),
     ] {
         let out = run(

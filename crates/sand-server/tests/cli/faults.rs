@@ -307,7 +307,7 @@ fn an_embedded_database_on_a_full_or_read_only_disk_is_a_clear_error_at_start_an
     disk.remount("ro");
     let stderr = serve(&work, &database).expect_err("started on a read-only disk");
     assert!(
-        stderr.contains("the database cannot be written"),
+        stderr.contains("la base de données ne peut pas être écrite"),
         "{stderr}"
     );
     disk.remount("rw");
@@ -315,7 +315,7 @@ fn an_embedded_database_on_a_full_or_read_only_disk_is_a_clear_error_at_start_an
     disk.fill();
     let stderr = serve(&work, &database).expect_err("started on a full disk");
     assert!(
-        stderr.contains("the database cannot be written"),
+        stderr.contains("la base de données ne peut pas être écrite"),
         "{stderr}"
     );
     disk.free();

@@ -493,7 +493,7 @@ fn killed_mid_way(backend: &str, replacing: bool) {
     let stderr = child.stderr.take().unwrap();
     let mut paused = false;
     for line in BufReader::new(stderr).lines() {
-        if line.unwrap().contains("pause after 5 chunk(s)") {
+        if line.unwrap().contains("pause après 5 tranche(s)") {
             paused = true;
             break;
         }

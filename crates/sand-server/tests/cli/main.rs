@@ -41,23 +41,42 @@ fn help_lists_every_command() {
     }
 }
 
-/// Every option of every command says what it is for, and `sand --help` says what bare
-/// `sand` does.
+/// Every option of every command says, in French, what it is for, and `sand --help` says
+/// what bare `sand` does.
 #[test]
 fn every_option_of_every_command_is_described() {
     let top = stdout(&sand(&["--help"]));
     assert!(
-        top.contains("Run without a command, `sand` starts the demonstration site"),
+        top.contains("Lancé sans commande, `sand` démarre le site de démonstration"),
         "{top}"
     );
     let mut commands: Vec<Vec<String>> = vec![Vec::new()];
     let mut undescribed = Vec::new();
+    let mut english = Vec::new();
     let mut seen = 0;
     while let Some(path) = commands.pop() {
         seen += 1;
         let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
         args.push("--help");
         let text = stdout(&sand(&args));
+        // in French: no line of ours reads as English (clap's own headings and lines,
+        // value names and the env/default notes aside)
+        for line in text.lines() {
+            let ours = !(line.trim_start().starts_with('[')
+                || line.contains("Print help")
+                || line.contains("Print version")
+                || line.contains("Print this message")
+                || line.starts_with("Usage:")
+                || line.trim_start().starts_with("Possible values"));
+            let lower = format!(" {} ", line.to_lowercase());
+            if ours
+                && [" the ", " and ", " with ", " from ", " is ", " when "]
+                    .iter()
+                    .any(|w| lower.contains(w))
+            {
+                english.push(format!("sand {}: {line}", path.join(" ")));
+            }
+        }
         let mut section = "";
         let lines: Vec<&str> = text.lines().collect();
         for (n, line) in lines.iter().copied().enumerate() {
@@ -101,6 +120,7 @@ fn every_option_of_every_command_is_described() {
     }
     assert!(seen > 15, "{seen} commands read");
     assert!(undescribed.is_empty(), "{}", undescribed.join("\n"));
+    assert!(english.is_empty(), "help in English:\n{}", english.join("\n"));
 }
 
 #[test]
@@ -203,7 +223,9 @@ fn sqlite_may_serve_only_a_declared_single_user_deployment() {
 fn bad_database_urls_get_a_clear_error() {
     let out = sand(&["migrate", "--database-url", "mysql://root@localhost/sand"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("URL de base de données non prise en charge")
+    );
 
     // nothing listens on port 1
     let out = sand(&[
@@ -212,7 +234,10 @@ fn bad_database_urls_get_a_clear_error() {
         "postgres://nobody@127.0.0.1:1/sand",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect to the database"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("impossible de se connecter à la base de données")
+    );
 }
 
 /// A fresh PostgreSQL database for one test (the test command provides the server).
@@ -268,7 +293,7 @@ fn migrate_sets_up_postgresql_and_an_administrator_may_not_serve() {
     assert_eq!(refused.status.code(), Some(3));
     let err = String::from_utf8_lossy(&refused.stderr).to_string();
     assert!(
-        err.contains("diploma_record: INSERT") && err.contains("web role"),
+        err.contains("diploma_record: INSERT") && err.contains("rôle web"),
         "{err}"
     );
 
@@ -381,14 +406,17 @@ fn serve_refuses_a_malformed_exam_offices_file_with_a_clear_message() {
     let dir = std::env::temp_dir().join(format!("sand-offices-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     for (content, message) in [
-        ("[\"99\"]\ncourriel = \"a@b.fr\"\n", "unknown académie code"),
+        (
+            "[\"99\"]\ncourriel = \"a@b.fr\"\n",
+            "code d'académie inconnu",
+        ),
         (
             "[\"10\"]\ncourriel = \"pas une adresse\"\n",
-            "courriel is not an e-mail address",
+            "`courriel` n'est pas une adresse e-mail",
         ),
         (
             "[\"10\"]\nsite = \"javascript:alert(1)\"\n",
-            "site must start with https://",
+            "`site` doit commencer par https://",
         ),
         ("[\"10\"]\nfax = \"01\"\n", "unknown field"),
         ("[\"10\"\n", "offices.toml"),
@@ -431,24 +459,29 @@ fn serve_refuses_to_start_without_its_secrets_and_says_which() {
         assert!(!out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    assert!(serve(&[], &[]).contains("no server secret: set SAND_SECRET_FILE"));
-    assert!(serve(&[], &[("SAND_SECRET", "court")]).contains("at least 32 bytes"));
+    assert!(serve(&[], &[]).contains("aucun secret du serveur : définissez SAND_SECRET_FILE"));
+    assert!(serve(&[], &[("SAND_SECRET", "court")]).contains("au moins 32 octets"));
     let secret = "0123456789abcdef0123456789abcdef";
-    assert!(serve(&[], &[("SAND_SECRET", secret)]).contains("no attestation signing key"));
+    assert!(
+        serve(&[], &[("SAND_SECRET", secret)]).contains("aucune clé de signature des attestations")
+    );
     let file = dir.join("secret.key");
     std::fs::write(&file, secret).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(serve(&["--secret-file", "secret.key"], &[]).contains("readable by others"));
+        assert!(
+            serve(&["--secret-file", "secret.key"], &[])
+                .contains("lisible par d'autres utilisateurs")
+        );
     }
     assert!(
         serve(
             &["--demo"],
             &[("SAND_FRANCECONNECT_ISSUER", "http://127.0.0.1:1")]
         )
-        .contains("FranceConnect needs SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID")
+        .contains("FranceConnect exige SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID")
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

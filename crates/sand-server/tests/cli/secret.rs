@@ -75,7 +75,7 @@ fn a_rotated_secret_keeps_every_key_verifying_and_the_old_one_finds_none() {
     assert_eq!(mode(&work.join("new.key")), 0o600);
     let again = sand(&work, &["secret", "generate", "new.key"]);
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("cannot create new.key"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("impossible de créer new.key"));
 
     // `sand secret rotate` from the demo secret to `new_file`
     let rotate = |new_file: &str| {
@@ -102,7 +102,9 @@ fn a_rotated_secret_keeps_every_key_verifying_and_the_old_one_finds_none() {
         "{}",
         String::from_utf8_lossy(&same.stderr)
     );
-    assert!(String::from_utf8_lossy(&same.stderr).contains("the new secret is the current one"));
+    assert!(
+        String::from_utf8_lossy(&same.stderr).contains("le nouveau secret est le secret actuel")
+    );
     std::fs::write(work.join("open.key"), "x".repeat(40)).unwrap();
     let open = rotate("open.key");
     assert_eq!(
@@ -111,7 +113,7 @@ fn a_rotated_secret_keeps_every_key_verifying_and_the_old_one_finds_none() {
         "{}",
         String::from_utf8_lossy(&open.stderr)
     );
-    assert!(String::from_utf8_lossy(&open.stderr).contains("readable by others"));
+    assert!(String::from_utf8_lossy(&open.stderr).contains("lisible par d'autres utilisateurs"));
 
     // the rotation, then again (nothing left to do)
     let out = rotate("new.key");
@@ -228,7 +230,7 @@ fn secrets_on_the_command_line_are_refused_and_say_where_to_put_them() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(78), "{args:?}: {stderr}");
         assert!(
-            stderr.contains("refused on the command line"),
+            stderr.contains("refusée en ligne de commande"),
             "{args:?}: {stderr}"
         );
         assert!(stderr.contains(instead), "{args:?}: {stderr}");
