@@ -202,6 +202,12 @@ step('la page d\'accueil et les pages publiques');
     await page.goto(base + url);
     await visit(page, name);
   }
+  // the step-by-step guide, one click from the home page
+  await page.goto(base);
+  await page.getByRole('link', { name: 'Guide pas à pas, avec les pages en images' }).click();
+  expect(await page.getByRole('heading', { name: /^Guide pas à pas/, level: 1 }).isVisible(), 'le guide pas à pas s\'ouvre depuis l\'accueil');
+  expect(await page.locator('figure figcaption').count() === 4, 'chaque figure du guide a sa légende');
+  await visit(page, 'guide');
   await page.goto(`${base}/catalogue?academie=10&diplome=BACG`);
   expect((await page.content()).includes('Baccalauréat général'), 'le catalogue filtré liste le bac général de Lyon');
   // the table's scroller: named, reached by the keyboard, and said to scroll on a phone

@@ -65,6 +65,7 @@ macro_rules! static_page {
 }
 
 static_page!(HelpPage, "help.html", "Aide");
+static_page!(GuidePage, "guide.html", "Guide pas à pas");
 static_page!(LegalPage, "legal.html", "Mentions légales");
 static_page!(PrivacyPage, "privacy.html", "Données personnelles");
 
@@ -85,6 +86,11 @@ struct AccessibilityPage {
 #[handler]
 async fn help(state: Data<&Arc<AppState>>, visitor: Data<&Visitor>) -> Result<Response, WebError> {
     HelpPage::serve(&state, &visitor).await
+}
+
+#[handler]
+async fn guide(state: Data<&Arc<AppState>>, visitor: Data<&Visitor>) -> Result<Response, WebError> {
+    GuidePage::serve(&state, &visitor).await
 }
 
 #[handler]
@@ -221,6 +227,7 @@ pub(crate) fn routes() -> Route {
         )
         .at("/verifier/aide", get(public::verifier_help))
         .at("/aide", get(help))
+        .at("/aide/guide", get(guide))
         .at("/aide/services-examens", get(offices))
         .at("/mentions-legales", get(legal))
         .at("/confidentialite", get(privacy))

@@ -1296,3 +1296,49 @@ async fn the_verification_space_speaks_english_to_foreign_verifiers() {
         "date_naissance : indiquez une date qui existe, au format AAAA-MM-JJ."
     );
 }
+
+/// The support memo sends a graduate to "the tutorial on the home page": a step-by-step
+/// guide one click from the home page, each figure of a page described in full by its
+/// caption, FranceConnect mentioned only where it is offered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_by_step_guide_is_one_click_from_the_home_page() {
+    for franceconnect in [false, true] {
+        let app = if franceconnect {
+            TestApp::with_provider(std::sync::Arc::new(
+                sand_domain::ports::MockIdentityProvider::new(),
+            ))
+            .await
+        } else {
+            TestApp::new().await
+        };
+        let mut b = app.browser();
+        let home = b.get("/").await;
+        assert!(home.body.contains(r#"href="/aide/guide""#), "{}", home.body);
+        assert!(b.get("/aide").await.body.contains(r#"href="/aide/guide""#));
+        let guide = b.get("/aide/guide").await;
+        assert_eq!(guide.status, 200);
+        let body = guide.body.replace("&#39;", "'");
+        for step in [
+            "1. Avant de commencer",
+            "2. Créer votre profil",
+            "3. Vérifier votre identité et choisir un mot de passe",
+            "4. Confirmer votre adresse e-mail",
+            "5. Rattacher votre diplôme",
+            "6. Télécharger l'attestation et transmettre la clé",
+            "7. Si le rattachement échoue",
+        ] {
+            assert!(body.contains(step), "{step}");
+        }
+        // every figure: a drawing hidden from assistive technologies, and a caption
+        // that says all of it
+        let figures = body.matches(r#"<figure class="guide-figure">"#).count();
+        assert_eq!(figures, 4);
+        assert_eq!(
+            body.matches(r#"<div class="figure-frame" aria-hidden="true">"#)
+                .count(),
+            figures
+        );
+        assert_eq!(body.matches("<figcaption>Figure ").count(), figures);
+        assert_eq!(body.contains("FranceConnect"), franceconnect);
+    }
+}

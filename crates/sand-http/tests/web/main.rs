@@ -26,6 +26,7 @@ const PUBLIC_PAGES: &[&str] = &[
     "/verifier",
     "/verifier/aide",
     "/aide",
+    "/aide/guide",
     "/aide/services-examens",
     "/mentions-legales",
     "/confidentialite",

@@ -120,7 +120,11 @@ fn every_option_of_every_command_is_described() {
     }
     assert!(seen > 15, "{seen} commands read");
     assert!(undescribed.is_empty(), "{}", undescribed.join("\n"));
-    assert!(english.is_empty(), "help in English:\n{}", english.join("\n"));
+    assert!(
+        english.is_empty(),
+        "help in English:\n{}",
+        english.join("\n")
+    );
 }
 
 #[test]
