@@ -20,6 +20,7 @@ pub mod keys;
 pub mod payload;
 mod render;
 pub mod sample;
+mod tagging;
 pub mod verify;
 
 pub use keys::{KeyError, KeyId, SigningKeys, VerificationKeys};

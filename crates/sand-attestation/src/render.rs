@@ -73,6 +73,9 @@ struct Layout<'f> {
     ops: Vec<Op>,
     y: f32,
     fonts: [(&'f ParsedFont, FontId); 2],
+    /// The structure of what is drawn, in reading order: one element per marked-content
+    /// sequence, its MCID being its index (see [`crate::tagging`]).
+    tags: Vec<crate::tagging::Tag>,
 }
 
 #[derive(Clone, Copy)]
@@ -93,6 +96,33 @@ impl<'f> Layout<'f> {
             })
             .sum();
         advance as f32 * size / units
+    }
+
+    /// Opens the marked content of a new structure element (`role` such as `P`, `H1`,
+    /// `Figure`; `lang` when it differs from the document's).
+    fn open(&mut self, role: &'static str, lang: Option<&'static str>, alt: Option<String>) {
+        let mcid = i64::try_from(self.tags.len()).unwrap_or(i64::MAX);
+        let mut properties = std::collections::BTreeMap::new();
+        properties.insert("MCID".to_owned(), printpdf::DictItem::Int(mcid));
+        self.ops.push(Op::BeginMarkedContentWithProperties {
+            tag: role.to_owned(),
+            properties: printpdf::DictItem::Dict { map: properties },
+        });
+        self.tags.push(crate::tagging::Tag { role, lang, alt });
+    }
+
+    fn close(&mut self) {
+        self.ops.push(Op::EndMarkedContent);
+    }
+
+    /// Draws what `draw` draws as an artifact: decoration that is not read (the rules,
+    /// the demonstration watermark).
+    fn artifact(&mut self, draw: impl FnOnce(&mut Self)) {
+        self.ops.push(Op::BeginMarkedContent {
+            tag: "Artifact".to_owned(),
+        });
+        draw(self);
+        self.ops.push(Op::EndMarkedContent);
     }
 
     fn color(&mut self, (r, g, b): (f32, f32, f32)) {
@@ -176,13 +206,29 @@ impl<'f> Layout<'f> {
         lines
     }
 
-    /// A wrapped paragraph at the cursor; moves the cursor down.
+    /// A wrapped paragraph at the cursor, tagged `P`; moves the cursor down.
     fn paragraph(&mut self, face: Face, size: f32, x: f32, width: f32, text: &str) {
+        self.tagged(("P", None), face, size, x, width, text);
+    }
+
+    /// A wrapped paragraph at the cursor, one structure element of `role` (in `lang`
+    /// when it is not the document's French); moves the cursor down.
+    fn tagged(
+        &mut self,
+        (role, lang): (&'static str, Option<&'static str>),
+        face: Face,
+        size: f32,
+        x: f32,
+        width: f32,
+        text: &str,
+    ) {
         let leading = size * 1.35;
+        self.open(role, lang, None);
         for line in self.wrap(face, size, text, width) {
             self.y -= leading;
             self.text_at(face, size, x, self.y, &line);
         }
+        self.close();
     }
 
     /// `label` in the left column with its English line under it (for foreign
@@ -207,7 +253,14 @@ impl<'f> Layout<'f> {
         let value_bottom = self.y;
         self.y = french_bottom;
         self.color(MUTED);
-        self.paragraph(Face::Regular, 7.0, MARGIN, LABEL_WIDTH - 8.0, english);
+        self.tagged(
+            ("P", Some("en")),
+            Face::Regular,
+            7.0,
+            MARGIN,
+            LABEL_WIDTH - 8.0,
+            english,
+        );
         self.y = self.y.min(value_bottom) - (leading - size * 1.35);
     }
 
@@ -215,7 +268,8 @@ impl<'f> Layout<'f> {
     fn heading(&mut self, (text, english): (&str, &str)) {
         self.y -= 9.0;
         self.color(ACCENT);
-        self.paragraph(
+        self.tagged(
+            ("H2", None),
             Face::Bold,
             12.0,
             MARGIN,
@@ -223,7 +277,8 @@ impl<'f> Layout<'f> {
             &format!("{text} / {english}"),
         );
         self.y -= 4.0;
-        self.rect(MARGIN, self.y, CONTENT_WIDTH, 0.8);
+        let y = self.y;
+        self.artifact(|page| page.rect(MARGIN, y, CONTENT_WIDTH, 0.8));
         self.y -= 4.0;
     }
 }
@@ -266,9 +321,10 @@ impl PdfAttestationRenderer {
             ops: Vec::with_capacity(512),
             y: PAGE_HEIGHT - MARGIN,
             fonts: [(&self.regular, regular), (&self.bold, bold)],
+            tags: Vec::with_capacity(64),
         };
         if facts.demo {
-            watermark(&mut page);
+            page.artifact(watermark);
         }
         self.lay_out(&mut page, &facts, &qr);
 
@@ -296,6 +352,7 @@ impl PdfAttestationRenderer {
                 page.ops,
             )])
             .to_lopdf_document(&PdfSaveOptions::default(), &mut Vec::new());
+        crate::tagging::add_structure(&mut lopdf, &page.tags)?;
         verify::seal(&mut lopdf, &signed, &self.keys)
     }
 
@@ -321,7 +378,8 @@ impl PdfAttestationRenderer {
         );
         page.y -= 14.0;
         page.color(INK);
-        page.paragraph(
+        page.tagged(
+            ("H1", None),
             Face::Bold,
             21.0,
             MARGIN,
@@ -381,7 +439,6 @@ impl PdfAttestationRenderer {
         page.heading(("Vérification", "Verification"));
         let top = page.y - 6.0;
         let qr_x = PAGE_WIDTH - MARGIN - QR_SIZE;
-        draw_qr(page, qr, qr_x, top - QR_SIZE, QR_SIZE);
         page.y = top;
         page.color(MUTED);
         page.paragraph(
@@ -399,7 +456,9 @@ impl PdfAttestationRenderer {
             facts.control_key.get(4..).unwrap_or("")
         );
         page.y -= 30.0;
+        page.open("P", None, None);
         page.text_at(Face::Bold, 30.0, MARGIN, page.y, &grouped);
+        page.close();
         page.y -= 16.0;
         page.color(MUTED);
         page.paragraph(
@@ -409,6 +468,17 @@ impl PdfAttestationRenderer {
             qr_x - MARGIN - 16.0,
             &format!("Vérifier en ligne : {}", self.issuer.verification_url),
         );
+        // the QR code beside them, read after them
+        page.open(
+            "Figure",
+            None,
+            Some(format!(
+                "Code QR : il ouvre la page de vérification {} avec la clé {grouped} déjà saisie.",
+                self.issuer.verification_url
+            )),
+        );
+        draw_qr(page, qr, qr_x, top - QR_SIZE, QR_SIZE);
+        page.close();
         page.y = page.y.min(top - QR_SIZE) - 10.0;
         page.color(INK);
         page.paragraph(
@@ -428,7 +498,8 @@ impl PdfAttestationRenderer {
             ),
         );
         page.color(MUTED);
-        page.paragraph(
+        page.tagged(
+            ("P", Some("en")),
             Face::Regular,
             8.0,
             MARGIN,

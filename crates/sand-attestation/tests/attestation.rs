@@ -556,3 +556,62 @@ fn the_day_of_issue_is_the_day_in_paris() {
     }
     std::fs::remove_file(path).unwrap();
 }
+
+/// The attestation is a tagged PDF: French as its language, a structure tree in reading
+/// order (the title a level-1 heading, the sections level-2 headings, each label and
+/// value a paragraph, the English lines in English, the QR code a figure with its text
+/// alternative, read after the key it carries), the demonstration watermark and the
+/// rules artifacts that are not read; and it still verifies.
+#[test]
+fn the_attestation_is_a_tagged_pdf_in_reading_order() {
+    let keys = Arc::new(SigningKeys::demo());
+    let bytes = render(&renderer(&keys), &sample());
+    let path = temp_pdf(&bytes);
+    let info = String::from_utf8(tool("pdfinfo").arg(&path).output().unwrap().stdout).unwrap();
+    assert!(info.contains("Tagged:          yes"), "{info}");
+    let structure = String::from_utf8(
+        tool("pdfinfo")
+            .args(["-struct-text"])
+            .arg(&path)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(structure.starts_with("Document\n"), "{structure}");
+    let at = |needle: &str| {
+        structure
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} in:\n{structure}"))
+    };
+    let title = at("H1 (block)\n    \"Attestation de réussite au diplôme\"");
+    let holder = at("H2 (block)\n    \"Titulaire (identité à la date de l'examen) / Holder\"");
+    let name = at("P (block)\n    \"Durand\"");
+    let verification = at("H2 (block)\n    \"Vérification / Verification\"");
+    let key = at("P (block)\n    \"SPEC 1MEN\"");
+    let figure = at("Figure");
+    assert!(title < holder && holder < name && name < verification);
+    assert!(
+        verification < key && key < figure,
+        "the QR code after the key it carries"
+    );
+    assert_eq!(structure.matches("H2 (block)").count(), 3);
+    // the watermark is drawn, but not read
+    assert!(!structure.contains("SPÉCIMEN"), "{structure}");
+    let raw = String::from_utf8_lossy(&bytes);
+    assert!(raw.contains("/Lang(fr-FR)"), "the document's language");
+    assert!(raw.contains("/MarkInfo<</Marked true>>"));
+    assert!(raw.contains("/DisplayDocTitle true"));
+    assert!(
+        raw.matches("/Lang(en)").count() >= 12,
+        "each English line is marked as English"
+    );
+    assert_eq!(raw.matches("/S/Figure").count(), 1);
+    assert!(raw.contains("/Alt<FEFF"), "the QR code's text alternative");
+    // tagging happens before sealing: the document still verifies
+    assert!(matches!(
+        verify_pdf(&bytes, &trusted(&keys)),
+        Verdict::Intact { demo: true, .. }
+    ));
+    std::fs::remove_file(path).unwrap();
+}
