@@ -45,6 +45,17 @@ ensure_apt_tool() { # <command> <Debian package>
     command -v "$1" >/dev/null 2>&1 || die "$1 is still missing after installing $2"
 }
 
+ensure_apt_file() { # <file> <Debian package>
+    if [ -e "$1" ]; then return; fi
+    step "installing $2 (provides $1) with apt-get"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+    { "${sudo[@]}" apt-get update -qq \
+        && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; } \
+        || die "could not install $2 with apt-get (needed for $1): install it by hand"
+    [ -e "$1" ] || die "$1 is still missing after installing $2"
+}
+
 command -v cargo >/dev/null 2>&1 || die "cargo is not installed (install Rust with rustup)"
 ensure_rustup_component fmt rustfmt
 ensure_rustup_component clippy clippy
@@ -66,6 +77,11 @@ ensure_apt_tool openssl openssl
 ensure_apt_tool pdftotext poppler-utils
 ensure_apt_tool pdftoppm poppler-utils
 ensure_apt_tool pdfinfo poppler-utils
+# ... and check that they are PDF/A-1b with Apache PDFBox's Preflight validator
+ensure_apt_tool java default-jre-headless
+ensure_apt_file /usr/share/java/preflight.jar libpdfbox2-java
+ensure_apt_file /usr/share/java/javax.activation.jar libactivation-java
+ensure_apt_file /usr/share/java/jaxb-api.jar libjaxb-api-java
 
 # Checks -----------------------------------------------------------------------------
 step "the test OpenID Connect provider (tests/oidc-provider, npm oidc-provider)"

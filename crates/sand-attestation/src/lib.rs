@@ -15,6 +15,7 @@
 //!
 //! [`AttestationRenderer`]: sand_domain::ports::AttestationRenderer
 
+mod archival;
 mod error;
 pub mod keys;
 pub mod payload;

@@ -51,6 +51,8 @@ pub struct PdfAttestationRenderer {
     keys: Arc<SigningKeys>,
     regular: ParsedFont,
     bold: ParsedFont,
+    /// The sRGB colour profile every document declares as its output intent.
+    srgb: Vec<u8>,
 }
 
 impl std::fmt::Debug for PdfAttestationRenderer {
@@ -294,6 +296,7 @@ impl PdfAttestationRenderer {
             keys,
             regular: font(dejavu::sans::regular())?,
             bold: font(dejavu::sans::bold())?,
+            srgb: crate::archival::srgb_profile()?,
         })
     }
 
@@ -328,23 +331,18 @@ impl PdfAttestationRenderer {
         }
         self.lay_out(&mut page, &facts, &qr);
 
-        let info = &mut doc.metadata.info;
-        let produced =
-            printpdf::DateTime::from_unix_timestamp(attestation.issued_at.unix_timestamp())
-                .map_err(|e| RenderError::Pdf(e.to_owned()))?;
-        info.creation_date = produced;
-        info.modification_date = produced;
-        info.metadata_date = produced;
-        info.author = self.issuer.operator.clone();
-        info.creator = "SAND".to_owned();
-        info.producer = "SAND".to_owned();
-        info.subject = format!(
-            "{} — session {} — {}",
-            facts.kind_title(),
-            facts.session,
-            facts.academie_name()
-        );
-        info.keywords = vec!["attestation".into(), "diplôme".into()];
+        let description = crate::archival::Description {
+            title: "Attestation de réussite au diplôme".to_owned(),
+            author: self.issuer.operator.clone(),
+            subject: format!(
+                "{} — session {} — {}",
+                facts.kind_title(),
+                facts.session,
+                facts.academie_name()
+            ),
+            keywords: vec!["attestation".into(), "diplôme".into()],
+            produced: attestation.issued_at,
+        };
         let mut lopdf = doc
             .with_pages(vec![PdfPage::new(
                 Mm::from(Pt(PAGE_WIDTH)),
@@ -353,6 +351,7 @@ impl PdfAttestationRenderer {
             )])
             .to_lopdf_document(&PdfSaveOptions::default(), &mut Vec::new());
         crate::tagging::add_structure(&mut lopdf, &page.tags)?;
+        crate::archival::make_archival(&mut lopdf, &description, &self.srgb)?;
         verify::seal(&mut lopdf, &signed, &self.keys)
     }
 

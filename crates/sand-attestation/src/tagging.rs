@@ -24,7 +24,7 @@ pub(crate) struct Tag {
 }
 
 /// A PDF text string: UTF-16BE with its byte order mark (any French character).
-fn text_string(text: &str) -> Object {
+pub(crate) fn text_string(text: &str) -> Object {
     let mut bytes = vec![0xFE, 0xFF];
     for unit in text.encode_utf16() {
         bytes.extend_from_slice(&unit.to_be_bytes());
@@ -32,7 +32,7 @@ fn text_string(text: &str) -> Object {
     Object::String(bytes, StringFormat::Hexadecimal)
 }
 
-fn name(value: &str) -> Object {
+pub(crate) fn name(value: &str) -> Object {
     Object::Name(value.as_bytes().to_vec())
 }
 

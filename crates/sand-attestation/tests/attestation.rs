@@ -1,4 +1,4 @@
-//! Attestations checked with real tools: poppler's `pdftotext`, `pdftoppm` and `pdfinfo`
+//! Attestations checked with real tools: poppler's `pdftotext`, `pdftoppm` and `pdfinfo`, Apache PDFBox Preflight
 //! (installed by the test command) and a QR decoder.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -83,7 +83,7 @@ fn tool(name: &str) -> Command {
         .unwrap();
     assert!(
         found.status.success(),
-        "{name} (poppler-utils) is missing: `bash tests/run.sh` installs it"
+        "{name} is missing: `bash tests/run.sh` installs it"
     );
     Command::new(name)
 }
@@ -613,5 +613,90 @@ fn the_attestation_is_a_tagged_pdf_in_reading_order() {
         verify_pdf(&bytes, &trusted(&keys)),
         Verdict::Intact { demo: true, .. }
     ));
+    std::fs::remove_file(path).unwrap();
+}
+
+/// The libraries of Apache PDFBox's Preflight, the PDF/A-1b validator, as Debian installs
+/// them (packages libpdfbox2-java, libactivation-java, libjaxb-api-java).
+const PREFLIGHT_CLASSPATH: [&str; 7] = [
+    "preflight.jar",
+    "pdfbox2.jar",
+    "fontbox2.jar",
+    "xmpbox.jar",
+    "commons-logging.jar",
+    "javax.activation.jar",
+    "jaxb-api.jar",
+];
+
+/// What Apache PDFBox's Preflight says of `pdf`.
+fn preflight(pdf: &Path) -> String {
+    let jars: Vec<String> = PREFLIGHT_CLASSPATH
+        .iter()
+        .map(|jar| {
+            let path = Path::new("/usr/share/java").join(jar);
+            assert!(
+                path.exists(),
+                "{} is missing (Apache PDFBox Preflight): `bash tests/run.sh` installs it",
+                path.display()
+            );
+            path.display().to_string()
+        })
+        .collect();
+    let out = tool("java")
+        .args([
+            "-cp",
+            &jars.join(":"),
+            "org.apache.pdfbox.preflight.Validator_A1b",
+        ])
+        .arg(pdf)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every attestation is a PDF/A-1b document, as an independent validator (Apache PDFBox
+/// Preflight) reads it: a demonstration and a real one with every French character;
+/// its metadata declares it; and it still verifies.
+#[test]
+fn the_attestation_is_pdf_a_1b_by_an_independent_validator() {
+    let demo = Arc::new(SigningKeys::demo());
+    let real = real_keys();
+    for (keys, attestation) in [(&demo, sample()), (&real, tricky())] {
+        let bytes = render(&renderer(keys), &attestation);
+        let path = temp_pdf(&bytes);
+        let report = preflight(&path);
+        assert!(report.contains("is a valid PDF/A-1b file"), "{report}");
+        let raw = String::from_utf8_lossy(&bytes);
+        assert!(
+            raw.contains("<pdfaid:part>1</pdfaid:part>"),
+            "XMP, uncompressed"
+        );
+        assert!(raw.contains("<pdfaid:conformance>B</pdfaid:conformance>"));
+        assert!(raw.contains("/S/GTS_PDFA1"), "the sRGB output intent");
+        assert!(matches!(
+            verify_pdf(&bytes, &trusted(keys)),
+            Verdict::Intact { .. }
+        ));
+        std::fs::remove_file(path).unwrap();
+    }
+}
+
+/// The validator is no rubber stamp: the same attestation without its output intent is
+/// refused (its colours then have no defined meaning).
+#[test]
+fn the_validator_refuses_an_attestation_without_its_output_intent() {
+    let keys = Arc::new(SigningKeys::demo());
+    let bytes = render(&renderer(&keys), &sample());
+    let mut doc = lopdf::Document::load_mem(&bytes).unwrap();
+    doc.catalog_mut().unwrap().remove(b"OutputIntents");
+    let mut stripped = Vec::new();
+    doc.save_to(&mut stripped).unwrap();
+    let path = temp_pdf(&stripped);
+    let report = preflight(&path);
+    assert!(report.contains("is not a valid PDF/A-1b file"), "{report}");
     std::fs::remove_file(path).unwrap();
 }
