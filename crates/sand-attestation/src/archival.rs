@@ -10,6 +10,7 @@
 //! Checked by Apache PDFBox's Preflight validator in the test suite.
 
 use lopdf::{Dictionary, Document, Object, Stream};
+use read_fonts::TableProvider as _;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::error::RenderError;
@@ -230,9 +231,10 @@ fn declare_glyph_sets(doc: &mut Document) -> Result<(), RenderError> {
         let bytes = stream
             .decompressed_content()
             .unwrap_or_else(|_| stream.content.clone());
-        let glyphs = ttf_parser::Face::parse(&bytes, 0)
+        let glyphs = read_fonts::FontRef::new(&bytes)
+            .and_then(|font| font.maxp())
             .map_err(|e| pdf_error(&format!("an embedded font cannot be read: {e}")))?
-            .number_of_glyphs();
+            .num_glyphs();
         let mut bits = vec![0_u8; usize::from(glyphs).div_ceil(8)];
         for glyph in 0..usize::from(glyphs) {
             bits[glyph / 8] |= 0x80 >> (glyph % 8);
