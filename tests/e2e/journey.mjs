@@ -210,6 +210,10 @@ step('la page d\'accueil et les pages publiques');
   await visit(page, 'guide');
   await page.goto(`${base}/catalogue?academie=10&diplome=BACG`);
   expect((await page.content()).includes('Baccalauréat général'), 'le catalogue filtré liste le bac général de Lyon');
+  // a session before 2009 is said to be uncovered, with the office that holds its results
+  await page.goto(`${base}/catalogue?academie=01&session=2005`);
+  expect((await page.content()).includes('(SIEC)'), 'avant 2009, Paris est renvoyé au SIEC');
+  await visit(page, 'catalogue-avant-2009');
   // the table's scroller: named, reached by the keyboard, and said to scroll on a phone
   await page.goto(`${base}/catalogue`);
   await page.setViewportSize({ width: 320, height: 900 });
@@ -293,7 +297,11 @@ const graduate = await newContext();
   await page.locator('#academie').selectOption({ label: 'Paris' });
   await page.getByRole('button', { name: 'Rattacher' }).click();
   expect((await page.content()).includes('Que faire ?'), 'un échec de rattachement guide le diplômé');
+  expect((await page.content()).includes('(SIEC)'), 'un échec à Paris nomme le SIEC');
   await visit(page, 'rattachement-echec');
+  await page.getByRole('link', { name: 'Ses coordonnées et son site' }).first().click();
+  expect(page.url().endsWith('/aide/services-examens#academie-01'), 'le lien mène à la fiche de l\'académie');
+  expect(await page.locator('#academie-01 a[href="https://www.siec.education.fr"]').isVisible(), 'la fiche de Paris donne le site du SIEC');
   await page.goto(`${base}/espace/profil`);
   await visit(page, 'profil');
   // the session's end: said on the page, warned two minutes before (the page's clock is

@@ -6,6 +6,7 @@
 //! - [`link`]: attaching, detaching, keys, attestations;
 //! - [`verification`]: the verification space;
 //! - [`catalogue`]: the public list of available diplomas;
+//! - [`issuer`]: who awards diplomas, and where each uncovered case is sent;
 //! - [`ports`]: the traits adapters implement.
 //!
 //! This crate depends on no database, web, async runtime, OpenID Connect or mail crate.
@@ -17,6 +18,7 @@ pub mod credentials;
 pub mod diploma;
 pub mod error;
 pub mod identity;
+pub mod issuer;
 pub mod link;
 pub mod ports;
 pub mod profile;

@@ -40,6 +40,9 @@ pub enum ErrorCode {
     DateNaissanceRequise,
     /// Attach: this diploma, session and académie are not available in the service.
     NonDisponible,
+    /// A session before the service's coverage (2009): `etapes` names the office that
+    /// holds that académie's results (the SIEC for Paris, Créteil and Versailles).
+    SessionNonCouverte,
     /// Attach: no result of this diploma carries the profile's identity.
     AucuneCorrespondance,
     /// Attach: only the exam office can settle it (homonyms, or attached elsewhere).

@@ -36,9 +36,7 @@ use poem::{EndpointExt, Response, Route, get, handler};
 
 pub use limits::RateLimits;
 pub use pages::public::DemoPerson;
-pub use state::{
-    AccessibilityStatement, AppState, Conformance, ExamOfficeContact, Ports, WebSettings,
-};
+pub use state::{AccessibilityStatement, AppState, Conformance, Ports, WebSettings};
 
 #[handler]
 fn well_known_keys(state: Data<&Arc<AppState>>) -> Result<Response, web::WebError> {

@@ -6,6 +6,7 @@
 use sand_domain::academie::Academie;
 use sand_domain::catalogue::CatalogueView;
 use sand_domain::diploma::DiplomaKind;
+use sand_domain::issuer::IssuerRegistry;
 use sand_domain::link::attach::SupportStep;
 use sand_domain::verification::{VerifiedDiploma, VerifyError};
 
@@ -195,9 +196,40 @@ pub(crate) fn verify_error_text(e: &VerifyError, lang: Lang) -> Option<String> {
     Some(lang.t(id))
 }
 
+/// What a graduate is told about a session before the service's coverage: not a typing
+/// error, and where to ask instead (the office that holds the académie's results, when
+/// the académie is known).
+pub(crate) fn before_coverage_text(academie: Option<Academie>, issuers: &IssuerRegistry) -> String {
+    let first = sand_domain::diploma::FIRST_SESSION;
+    match academie {
+        Some(academie) => format!(
+            "Les diplômes obtenus avant {first} ne sont pas couverts par ce service. Demandez une attestation par la procédure habituelle au service des examens qui tient les résultats de l'académie {} : {}.",
+            academie.with_de(),
+            issuers.exam_office(academie).name
+        ),
+        None => format!(
+            "Les diplômes obtenus avant {first} ne sont pas couverts par ce service. Demandez une attestation par la procédure habituelle au service des examens de l'académie où vous avez passé l'examen (pour Paris, Créteil et Versailles : le SIEC)."
+        ),
+    }
+}
+
+/// Whether a typed session is a year before the service's coverage (not a typing error).
+pub(crate) fn is_before_coverage(session: &str) -> bool {
+    let session = session.trim();
+    session.len() == 4
+        && session
+            .parse::<u16>()
+            .is_ok_and(|year| year < sand_domain::diploma::FIRST_SESSION)
+}
+
 /// The support checklist, in the graduate's words; FranceConnect is recommended only
-/// where it is offered (`franceconnect`: it is configured).
-pub(crate) fn step_text(step: &SupportStep, franceconnect: bool) -> (String, String, String) {
+/// where it is offered (`franceconnect`: it is configured); the exam office named is the
+/// one the registry routes the académie to (the SIEC for Paris, Créteil and Versailles).
+pub(crate) fn step_text(
+    step: &SupportStep,
+    franceconnect: bool,
+    issuers: &IssuerRegistry,
+) -> (String, String, String) {
     let none = (String::new(), String::new());
     let (text, (href, label)) = match step {
         SupportStep::CheckTheCatalogue => (
@@ -209,8 +241,12 @@ pub(crate) fn step_text(step: &SupportStep, franceconnect: bool) -> (String, Str
             none,
         ),
         SupportStep::StandardProcedure { academie } => (
-            format!("Sinon, demandez une attestation par la procédure habituelle au service des examens de l'académie {}.", academie.with_de()),
-            (format!("/aide/services-examens#academie-{}", academie.code()), "Trouver le service des examens".to_owned()),
+            format!(
+                "Sinon, demandez une attestation par la procédure habituelle au service des examens qui tient les résultats de l'académie {} : {}.",
+                academie.with_de(),
+                issuers.exam_office(*academie).name
+            ),
+            (format!("/aide/services-examens#academie-{}", academie.code()), "Ses coordonnées et son site".to_owned()),
         ),
         SupportStep::CheckBirthName => (
             "Vérifiez que votre profil porte votre nom de naissance, et non un nom pris depuis (par exemple par mariage).".to_owned(),
@@ -243,7 +279,11 @@ pub(crate) fn step_text(step: &SupportStep, franceconnect: bool) -> (String, Str
             ("/mot-de-passe-oublie".to_owned(), "Retrouver un profil par son adresse".to_owned()),
         ),
         SupportStep::ContactExamOffice { academie } => (
-            format!("Contactez le service des examens et concours de l'académie {} : lui seul peut examiner votre situation.", academie.with_de()),
+            format!(
+                "Contactez le service des examens qui tient les résultats de l'académie {} : {}. Lui seul peut examiner votre situation.",
+                academie.with_de(),
+                issuers.exam_office(*academie).name
+            ),
             (format!("/aide/services-examens#academie-{}", academie.code()), "Ses coordonnées".to_owned()),
         ),
     };

@@ -53,9 +53,9 @@ pub struct WebSettings {
     pub demo_people: Vec<crate::DemoPerson>,
     /// Where the demo site's mail goes (shown on its home page).
     pub demo_mail_hint: String,
-    /// Contact details of each académie's exam office, by académie code (from the
-    /// operator's configuration; an académie without an entry shows a generic text).
-    pub exam_office_contacts: std::collections::BTreeMap<String, ExamOfficeContact>,
+    /// Who awards diplomas and where each case the service does not cover is sent: the
+    /// exam offices with their websites and the contacts the operator configured.
+    pub issuers: std::sync::Arc<sand_domain::issuer::IssuerRegistry>,
     /// Origins (`https://host[:port]`) that a form may be sent or redirected to besides
     /// this site: the identity provider's, whose single logout follows the logout form.
     pub form_action_origins: Vec<String>,
@@ -100,22 +100,6 @@ pub struct AccessibilityStatement {
     pub plan: String,
 }
 
-/// How to reach an exam office (every field optional).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExamOfficeContact {
-    #[serde(default, rename = "service")]
-    pub name: String,
-    #[serde(default, rename = "adresse")]
-    pub address: String,
-    #[serde(default, rename = "courriel")]
-    pub email: String,
-    #[serde(default, rename = "telephone")]
-    pub phone: String,
-    #[serde(default, rename = "site")]
-    pub web: String,
-}
-
 impl WebSettings {
     /// Settings for a service reached at `public_url`.
     #[must_use]
@@ -134,7 +118,7 @@ impl WebSettings {
             max_pdf_bytes: sand_attestation::verify::MAX_PDF_BYTES,
             demo_people: Vec::new(),
             demo_mail_hint: String::new(),
-            exam_office_contacts: std::collections::BTreeMap::new(),
+            issuers: std::sync::Arc::new(sand_domain::issuer::IssuerRegistry::offices_only()),
             form_action_origins: Vec::new(),
             accessibility: AccessibilityStatement::default(),
         }

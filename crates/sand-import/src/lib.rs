@@ -4,6 +4,7 @@
 
 pub mod manifest;
 pub mod reader;
+pub mod registry;
 pub mod synthetic;
 
 use std::fs::File;

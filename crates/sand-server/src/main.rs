@@ -162,6 +162,25 @@ enum Command {
     )]
     DiplomaKinds,
     #[command(
+        about = "Liste les émetteurs (services des examens, SIEC, autorités académiques, \
+                 établissements…) : le registre livré, avec le fichier de l'exploitant s'il est \
+                 donné, contrôlés comme `serve` le fait",
+        long_about = "Liste les émetteurs (services des examens, SIEC, autorités académiques, \
+                      établissements…) : le registre livré, avec le fichier de l'exploitant s'il \
+                      est donné, contrôlés comme `serve` le fait.\n\n\
+                      Une ligne par émetteur : code, nature, nom, académies dont il tient les \
+                      résultats, site officiel, coordonnées renseignées ou non. Code de retour \
+                      78 quand le registre est refusé, chaque problème avec sa ligne."
+    )]
+    Issuers {
+        #[arg(
+            long,
+            env = "SAND_ISSUERS_FILE",
+            help = "Registre des émetteurs de l'exploitant (voir docs/examples/issuers.toml)"
+        )]
+        file: Option<std::path::PathBuf>,
+    },
+    #[command(
         about = "Montre comment SAND compare les noms : la forme normalisée et la clé de nom \
                  servant au rapprochement",
         long_about = "Montre comment SAND compare les noms : la forme normalisée et la clé de \
@@ -273,6 +292,8 @@ enum CommandError {
     Serve(#[from] serve::ServeError),
     #[error(transparent)]
     Secret(#[from] secret::SecretCommandError),
+    #[error(transparent)]
+    Registry(#[from] sand_import::registry::RegistryFileError),
 }
 
 /// A storage error in French for the operator (its `Display` is English, for logs); its
@@ -386,6 +407,7 @@ fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
         | Command::Secret(_)
         | Command::Serve(_)
         | Command::Config(_)
+        | Command::Issuers { .. }
         | Command::Attestation(_) => {}
     }
     Ok(())
@@ -644,6 +666,30 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
         Command::Config(_) => {}
         Command::Serve(args) => serve::run(*args, out).await?,
         Command::Attestation(command) => attestation::attestation(command, out)?,
+        Command::Issuers { file } => {
+            let registry = sand_import::registry::load(file.as_deref())?;
+            writeln!(
+                out,
+                "code\tnature\tnom\trésultats des académies\tsite\tcoordonnées"
+            )?;
+            for issuer in registry.all() {
+                let serves: Vec<&str> = issuer.serves.iter().map(|a| a.code()).collect();
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    issuer.code,
+                    issuer.kind,
+                    issuer.name,
+                    serves.join(","),
+                    issuer.website.as_ref().map_or("", |w| w.url.as_str()),
+                    if issuer.contact.is_empty() {
+                        "non"
+                    } else {
+                        "oui"
+                    }
+                )?;
+            }
+        }
         reference => print_reference(&reference, out)?,
     }
     Ok(())
@@ -701,6 +747,10 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
         Err(CommandError::Serve(serve::ServeError::Config(e))) => {
+            let _ = writeln!(io::stderr(), "sand : configuration : {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(CommandError::Registry(e)) => {
             let _ = writeln!(io::stderr(), "sand : configuration : {e}");
             ExitCode::from(EXIT_CONFIG)
         }

@@ -221,11 +221,15 @@ pub struct ServeArgs {
     pub franceconnect_client_secret: Option<crate::config::Secret>,
     #[arg(
         long,
-        env = "SAND_EXAM_OFFICES_FILE",
-        help = "Coordonnées des services des examens des académies : un fichier TOML avec une \
-                table par code d'académie (`[10]` service, adresse, courriel, telephone, site) ; \
-                voir docs/examples/exam-offices.toml"
+        env = "SAND_ISSUERS_FILE",
+        help = "Registre des émetteurs de l'exploitant, posé sur le registre livré : émetteurs \
+                ajoutés ou remplacés (`[[issuer]]`) et coordonnées des services des examens \
+                (`[contact.\"10\"]` service, address, email, phone, web) ; voir \
+                docs/examples/issuers.toml et `sand issuers`"
     )]
+    pub issuers_file: Option<PathBuf>,
+    /// Replaced by `--issuers-file`: refused with the way to migrate.
+    #[arg(long, env = "SAND_EXAM_OFFICES_FILE", hide = true)]
     pub exam_offices_file: Option<PathBuf>,
     #[arg(
         long,
@@ -634,46 +638,18 @@ fn origin_of(url: &str) -> Option<String> {
     (!authority.is_empty()).then(|| format!("{scheme}://{authority}"))
 }
 
-/// The exam offices' contacts, checked: known académie codes, a real e-mail address,
-/// an http(s) site, bounded lengths.
-fn exam_office_contacts(
-    path: &Path,
-) -> Result<std::collections::BTreeMap<String, sand_http::ExamOfficeContact>, ServeError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| config(format!("impossible de lire {} : {e}", path.display())))?;
-    if text.len() > 256 * 1024 {
-        return Err(config(format!("{} : plus de 256 Kio", path.display())));
+/// The issuer registry: the shipped one with the operator's file laid over it.
+fn issuers(args: &ServeArgs) -> Result<sand_domain::issuer::IssuerRegistry, ServeError> {
+    if let Some(old) = &args.exam_offices_file {
+        return Err(config(format!(
+            "SAND_EXAM_OFFICES_FILE ({}) est remplacé par SAND_ISSUERS_FILE : dans un fichier \
+             qui commence par `format = \"sand-issuers/1\"`, chaque table `[\"10\"]` devient \
+             `[contact.\"10\"]`, avec les clés service, address, email, phone, web \
+             (voir docs/operations.md, « Émetteurs »)",
+            old.display()
+        )));
     }
-    let contacts: std::collections::BTreeMap<String, sand_http::ExamOfficeContact> =
-        toml::from_str(&text).map_err(|e| config(format!("{} : {e}", path.display())))?;
-    for (code, contact) in &contacts {
-        let at = |what: &str| config(format!("{}, académie {code} : {what}", path.display()));
-        sand_domain::academie::Academie::from_code(code)
-            .map_err(|_| at("code d'académie inconnu (voir `sand academies`)"))?;
-        if !contact.email.is_empty() {
-            sand_domain::credentials::Email::parse(&contact.email)
-                .map_err(|_| at("`courriel` n'est pas une adresse e-mail"))?;
-        }
-        let web_ok = contact.web.is_empty()
-            || contact.web.starts_with("https://")
-            || contact.web.starts_with("http://");
-        if !web_ok {
-            return Err(at("`site` doit commencer par https:// ou http://"));
-        }
-        for value in [
-            &contact.name,
-            &contact.address,
-            &contact.phone,
-            &contact.web,
-        ] {
-            if value.chars().count() > 300 || value.chars().any(char::is_control) {
-                return Err(at(
-                    "une valeur dépasse 300 caractères ou contient des caractères de contrôle",
-                ));
-            }
-        }
-    }
-    Ok(contacts)
+    sand_import::registry::load(args.issuers_file.as_deref()).map_err(|e| config(e.to_string()))
 }
 
 /// The operator's part of the accessibility statement, checked: a contact is an e-mail
@@ -801,7 +777,7 @@ fn mail_from(args: &ServeArgs) -> Result<sand_mail::Mailbox, ServeError> {
 /// What the checks loaded, for `run` to use rather than load again.
 struct Checked {
     keys: Keys,
-    contacts: std::collections::BTreeMap<String, sand_http::ExamOfficeContact>,
+    issuers: sand_domain::issuer::IssuerRegistry,
     /// What a reader should know about the result.
     notes: Vec<String>,
 }
@@ -859,14 +835,16 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
             ));
         }
     }
-    let contacts = match &args.exam_offices_file {
-        Some(path) => {
-            let contacts = exam_office_contacts(path)?;
-            notes.push(format!("{} service(s) des examens", contacts.len()));
-            contacts
-        }
-        None => std::collections::BTreeMap::new(),
-    };
+    let issuers = issuers(args)?;
+    let with_contact = issuers
+        .all()
+        .iter()
+        .filter(|i| !i.contact.is_empty())
+        .count();
+    notes.push(format!(
+        "{} émetteur(s), dont {with_contact} avec des coordonnées",
+        issuers.all().len()
+    ));
     for (name, address) in [
         ("listen", Some(&args.listen)),
         ("metrics_listen", args.metrics_listen.as_ref()),
@@ -892,7 +870,7 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
     ));
     Ok(Checked {
         keys,
-        contacts,
+        issuers,
         notes,
     })
 }
@@ -906,7 +884,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
                 signing,
                 verification: verification_keys,
             },
-        contacts,
+        issuers,
         ..
     } = checked(&args)?;
 
@@ -989,7 +967,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         args.wrong_answers_per_key_per_client;
     settings.limits.wrong_answers_per_key_per_day = args.wrong_answers_per_key;
     settings.limits.file_checks_per_client_per_minute = args.file_checks_per_minute;
-    settings.exam_office_contacts = contacts;
+    settings.issuers = Arc::new(issuers);
     settings.accessibility = accessibility_statement(&args)?;
     // FranceConnect's single logout follows the logout form: its origin is a form target
     if let Some(origin) = args.franceconnect_issuer.as_deref().and_then(origin_of) {

@@ -9,7 +9,7 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use sand_domain::diploma::{DiplomaScope, Session};
+use sand_domain::diploma::{DiplomaScope, Session, SessionError};
 use sand_domain::link::LinkState;
 use sand_domain::link::attach::AttachOutcome;
 use sand_domain::link::list::MyDiploma;
@@ -18,6 +18,7 @@ use super::{Answer, ApiError, ApiTags, AwardJson, Refusals, StepJson, rfc3339};
 use crate::api_types::{AcademieCode, DiplomaCode};
 use crate::error_code::ErrorCode;
 use crate::graduate;
+use crate::present::before_coverage_text;
 use crate::state::AppState;
 use crate::web::{SignedIn, Visitor, WebError, clear_session_cookie, link_id};
 
@@ -68,8 +69,9 @@ impl From<&MyDiploma> for MyDiplomaJson {
 pub struct AttachBody {
     /// Diploma kind code (`GET /catalogue`), e.g. `BACG`.
     pub diplome: DiplomaCode,
-    /// The session's year (the service covers 2009 to 2100).
-    #[oai(validator(minimum(value = "2009"), maximum(value = "2100")))]
+    /// The session's year. The service covers 2009 to 2100: an earlier year is answered
+    /// 422 `session_non_couverte`, with the office to ask instead.
+    #[oai(validator(minimum(value = "1900"), maximum(value = "2100")))]
     pub session: u16,
     /// Académie code, e.g. `10` for Lyon.
     pub academie: AcademieCode,
@@ -83,8 +85,8 @@ enum AttachResponse {
     /// Already attached to this profile.
     #[oai(status = 200)]
     Already(Json<MyDiplomaJson>),
-    /// Not attached (`non_disponible`, `aucune_correspondance`, `service_examens`,
-    /// `supprime_entre_temps`): `etapes` says what to do.
+    /// Not attached (`non_disponible`, `session_non_couverte`, `aucune_correspondance`,
+    /// `service_examens`, `supprime_entre_temps`): `etapes` says what to do.
     #[oai(status = 422)]
     NotAttached(Json<ApiError>),
 }
@@ -249,25 +251,43 @@ impl MeApi {
         body: Json<AttachBody>,
         me: SignedIn,
     ) -> Answer<AttachResponse, AttachRefusals> {
-        // the schema bounds the session as the domain does (a test holds them equal)
-        let session = Session::new(body.session).map_err(|_| WebError::BadRequest)?;
-        let scope = DiplomaScope {
-            kind: body.diplome.0,
-            session,
-            academie: body.academie.0,
-        };
         let not_attached =
             |code: ErrorCode, message: &str, steps: &[sand_domain::link::attach::SupportStep]| {
                 AttachResponse::NotAttached(Json(ApiError {
                     etapes: Some(
                         steps
                             .iter()
-                            .map(|step| StepJson::of(step, state.ports.franceconnect.is_some()))
+                            .map(|step| {
+                                StepJson::of(
+                                    step,
+                                    state.ports.franceconnect.is_some(),
+                                    &state.settings.issuers,
+                                )
+                            })
                             .collect(),
                     ),
                     ..ApiError::new(&visitor, code, message.to_owned())
                 }))
             };
+        // the schema's upper bound is the domain's (a test holds them equal); below the
+        // service's coverage, the answer says where to ask instead
+        let session = match Session::new(body.session) {
+            Ok(session) => session,
+            Err(SessionError::TooEarly) => {
+                let academie = body.academie.0;
+                return Ok(not_attached(
+                    ErrorCode::SessionNonCouverte,
+                    &before_coverage_text(Some(academie), &state.settings.issuers),
+                    &[sand_domain::link::attach::SupportStep::StandardProcedure { academie }],
+                ));
+            }
+            Err(_) => return Err(WebError::BadRequest.into()),
+        };
+        let scope = DiplomaScope {
+            kind: body.diplome.0,
+            session,
+            academie: body.academie.0,
+        };
         Ok(match graduate::attach(&state, &me, scope).await? {
             // answered from the attach itself: another request of the holder may delete
             // the link before a re-read would see it

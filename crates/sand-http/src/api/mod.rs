@@ -23,6 +23,8 @@ use poem_openapi::{ApiResponse, Object, OpenApiService, Tags};
 use crate::error_code::ErrorCode;
 use crate::present::step_text;
 use crate::web::WebError;
+use sand_domain::academie::Academie;
+use sand_domain::issuer::IssuerRegistry;
 
 pub use catalogue::CatalogueApi;
 pub use me::MeApi;
@@ -59,6 +61,60 @@ pub struct StepJson {
     /// Where to do it on this site (a path), when there is such a page.
     #[oai(skip_serializing_if_is_none)]
     pub lien: Option<String>,
+    /// The office to turn to, for the steps that send the graduate to one (the SIEC for
+    /// Paris, Créteil and Versailles).
+    #[oai(skip_serializing_if_is_none)]
+    pub service: Option<OfficeJson>,
+}
+
+/// An office that holds results, and how to reach it: its contact as the operator
+/// configured it, its official website, else the national page on the usual procedure.
+#[derive(Debug, Object)]
+pub struct OfficeJson {
+    /// Its code in the issuer registry: an académie code, `SIEC`, a UAI code.
+    pub code: String,
+    /// Its kind: `rectorat`, `vice-rectorat`, `service-education`, `maison-des-examens`,
+    /// `agriculture`, `enseignement-superieur`, `autre`.
+    pub nature: String,
+    pub nom: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub site: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub telephone: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub adresse: Option<String>,
+    /// A contact page of the office's own.
+    #[oai(skip_serializing_if_is_none)]
+    pub contact_en_ligne: Option<String>,
+    /// The national page on how to get an attestation the usual way, for an office with
+    /// neither contact nor website.
+    #[oai(skip_serializing_if_is_none)]
+    pub procedure_nationale: Option<String>,
+}
+
+impl OfficeJson {
+    /// The office that answers `academie`'s graduates.
+    pub(crate) fn of(registry: &IssuerRegistry, academie: Academie) -> Self {
+        let office = registry.exam_office(academie);
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let site = office.website.as_ref().map(|w| w.url.clone());
+        let national = (office.contact.is_empty() && site.is_none())
+            .then(|| registry.national().map(|w| w.url.clone()))
+            .flatten();
+        Self {
+            code: office.code.clone(),
+            nature: office.kind.code().to_owned(),
+            nom: some(&office.contact.service).unwrap_or_else(|| office.name.clone()),
+            site,
+            email: office.contact.email.as_ref().map(|e| e.as_str().to_owned()),
+            telephone: some(&office.contact.phone),
+            adresse: some(&office.contact.address),
+            contact_en_ligne: some(&office.contact.web),
+            procedure_nationale: national,
+        }
+    }
 }
 
 impl ApiError {
@@ -75,7 +131,11 @@ impl ApiError {
 
 impl StepJson {
     /// A step as the API gives it (`franceconnect`: FranceConnect is offered here).
-    pub(crate) fn of(step: &sand_domain::link::attach::SupportStep, franceconnect: bool) -> Self {
+    pub(crate) fn of(
+        step: &sand_domain::link::attach::SupportStep,
+        franceconnect: bool,
+        issuers: &IssuerRegistry,
+    ) -> Self {
         use sand_domain::link::attach::SupportStep as S;
         let (code, academie) = match step {
             S::CheckTheCatalogue => ("verifier_catalogue", None),
@@ -88,12 +148,13 @@ impl StepJson {
             S::AnotherProfileOfYours => ("autre_profil", None),
             S::ContactExamOffice { academie } => ("contacter_service_examens", Some(*academie)),
         };
-        let (texte, lien, _) = step_text(step, franceconnect);
+        let (texte, lien, _) = step_text(step, franceconnect, issuers);
         Self {
             code: code.to_owned(),
             texte,
             academie: academie.map(|a| a.code().to_owned()),
             lien: (!lien.is_empty()).then_some(lien),
+            service: academie.map(|a| OfficeJson::of(issuers, a)),
         }
     }
 }

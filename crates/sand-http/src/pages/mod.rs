@@ -125,13 +125,20 @@ async fn accessibility(
     )
 }
 
-/// One row of the exam offices page.
+/// One académie on the exam offices page: the office that answers its graduates.
 #[derive(Debug)]
 struct OfficeRow {
     code: &'static str,
     academie: &'static str,
+    /// Since which session a merged académie's diplomas are the new académie's.
+    merged: Option<(&'static str, u16)>,
     office: String,
-    contact: crate::state::ExamOfficeContact,
+    /// The académies this office answers, when it answers several ("Paris, Créteil…").
+    shared_with: String,
+    contact: sand_domain::issuer::Contact,
+    website: String,
+    /// The national page, for an office with neither contact nor website.
+    national: String,
 }
 
 #[derive(Template)]
@@ -146,30 +153,48 @@ async fn offices(
     state: Data<&Arc<AppState>>,
     visitor: Data<&Visitor>,
 ) -> Result<Response, WebError> {
+    let registry = &state.settings.issuers;
     let offices = Academie::ALL
         .iter()
-        .map(|a| {
-            // an académie merged into another is served by the new one's office
-            let serving = a.merged_into().map_or(*a, |(into, _)| into);
-            let contact = state
-                .settings
-                .exam_office_contacts
-                .get(a.code())
-                .or_else(|| state.settings.exam_office_contacts.get(serving.code()))
-                .cloned()
+        .map(|&a| {
+            let route = registry.route(a);
+            let office = route.office;
+            let website = office
+                .website
+                .as_ref()
+                .map(|w| w.url.clone())
                 .unwrap_or_default();
-            let office = if !contact.name.is_empty() {
-                contact.name.clone()
+            let national = if office.contact.is_empty() && website.is_empty() {
+                registry
+                    .national()
+                    .map(|w| w.url.clone())
+                    .unwrap_or_default()
             } else {
-                match a.merged_into() {
-                    Some((into, year)) => format!(
-                        "Service des examens et concours de l'académie {} (depuis la session {year})",
-                        into.with_de()
-                    ),
-                    None => format!("Service des examens et concours du {}", a.authority()),
-                }
+                String::new()
             };
-            OfficeRow { code: a.code(), academie: a.name(), office, contact }
+            OfficeRow {
+                code: a.code(),
+                academie: a.name(),
+                merged: a.merged_into().map(|(into, year)| (into.name(), year)),
+                office: if office.contact.service.is_empty() {
+                    office.name.clone()
+                } else {
+                    office.contact.service.clone()
+                },
+                shared_with: if office.serves.len() > 1 {
+                    office
+                        .serves
+                        .iter()
+                        .map(|s| s.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    String::new()
+                },
+                contact: office.contact.clone(),
+                website,
+                national,
+            }
         })
         .collect();
     page(

@@ -116,6 +116,8 @@ struct CataloguePage {
     academie_options: Vec<(&'static str, &'static str, bool)>,
     kind_options: Vec<(&'static str, &'static str, bool)>,
     session: String,
+    /// The filter names a session before the service's coverage: what to do instead.
+    before_coverage: Option<(String, String)>,
     rows: Vec<CatalogueRow>,
     query: String,
 }
@@ -128,18 +130,24 @@ pub async fn catalogue(
 ) -> Result<Response, WebError> {
     let view = state.catalogue.execute().await?;
     let f = filter.parse();
-    let rows = entries(&view, &f)
-        .into_iter()
-        .map(|(a, k, years)| CatalogueRow {
-            academie: a.name().to_owned(),
-            kind: k.title().to_owned(),
-            sessions: years
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
-        .collect();
+    let early = crate::present::is_before_coverage(&filter.session);
+    // a session before coverage has no rows (not every session, as an unreadable one)
+    let rows = if early {
+        Vec::new()
+    } else {
+        entries(&view, &f)
+    }
+    .into_iter()
+    .map(|(a, k, years)| CatalogueRow {
+        academie: a.name().to_owned(),
+        kind: k.title().to_owned(),
+        sessions: years
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+    .collect();
     let template = CataloguePage {
         chrome: Chrome::new(&state, &visitor, "Liste des diplômes disponibles"),
         academie_options: Academie::ALL
@@ -150,7 +158,20 @@ pub async fn catalogue(
             .iter()
             .map(|k| (k.code(), k.title(), f.kind == Some(*k)))
             .collect(),
-        session: f.session.map(|s| s.to_string()).unwrap_or_default(),
+        session: if early {
+            filter.session.trim().to_owned()
+        } else {
+            f.session.map(|s| s.to_string()).unwrap_or_default()
+        },
+        before_coverage: early.then(|| {
+            (
+                crate::present::before_coverage_text(f.academie, &state.settings.issuers),
+                f.academie.map_or_else(
+                    || "/aide/services-examens".to_owned(),
+                    |a| format!("/aide/services-examens#academie-{}", a.code()),
+                ),
+            )
+        }),
         rows,
         query: filter.query(),
     };

@@ -8,7 +8,8 @@ use poem::web::{Data, Path, Query};
 use poem::{Response, handler};
 use sand_attestation::french_date;
 use sand_domain::academie::Academie;
-use sand_domain::diploma::{DiplomaKind, DiplomaScope, FIRST_SESSION, Session, SessionError};
+use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session, SessionError};
+use sand_domain::issuer::IssuerRegistry;
 use sand_domain::link::LinkState;
 use sand_domain::link::attach::AttachOutcome;
 use sand_domain::link::list::MyDiploma;
@@ -18,7 +19,7 @@ use serde::Deserialize;
 
 use super::{ConfirmPage, MessagePage};
 use crate::graduate;
-use crate::present::step_text;
+use crate::present::{before_coverage_text, step_text};
 use crate::state::AppState;
 use crate::web::{
     Chrome, FormErrors, PageForm, SignedIn, Visitor, WebError, clear_session_cookie, link_id, page,
@@ -260,13 +261,16 @@ struct AttachHelpPage {
     steps: Vec<(String, String, String)>,
 }
 
-fn parse_scope(form: &AttachForm) -> Result<DiplomaScope, FormErrors> {
+/// The scope the form names; a session before the service's coverage is told apart from
+/// a typing error and sent to the office that holds that académie's results.
+fn parse_scope(form: &AttachForm, issuers: &IssuerRegistry) -> Result<DiplomaScope, FormErrors> {
     let mut errors = FormErrors::default();
     let kind = form
         .diplome
         .parse::<DiplomaKind>()
         .map_err(|_| errors.add("diplome", "Diplôme : choisissez un diplôme de la liste."))
         .ok();
+    let academie = form.academie.parse::<Academie>();
     let session = form
         .session
         .trim()
@@ -274,7 +278,8 @@ fn parse_scope(form: &AttachForm) -> Result<DiplomaScope, FormErrors> {
         .map_err(|e| {
             errors.add("session", match e {
                 SessionError::TooEarly => format!(
-                    "Session : les diplômes obtenus avant {FIRST_SESSION} ne sont pas couverts par ce service. Demandez une attestation au service des examens de l'académie où vous avez passé l'examen (procédure habituelle, voir l'aide)."
+                    "Session : {} Ses coordonnées sont dans l'aide, « Services des examens ».",
+                    before_coverage_text(academie.as_ref().ok().copied(), issuers)
                 ),
                 SessionError::TooLate => "Session : choisissez une session de la liste.".to_owned(),
                 SessionError::NotAYear => {
@@ -284,9 +289,7 @@ fn parse_scope(form: &AttachForm) -> Result<DiplomaScope, FormErrors> {
             });
         })
         .ok();
-    let academie = form
-        .academie
-        .parse::<Academie>()
+    let academie = academie
         .map_err(|_| {
             errors.add(
                 "academie",
@@ -311,7 +314,7 @@ pub async fn attach(
     signed_in: SignedIn,
     PageForm(form): PageForm<AttachForm>,
 ) -> Result<Response, WebError> {
-    let scope = match parse_scope(&form) {
+    let scope = match parse_scope(&form, &state.settings.issuers) {
         Ok(scope) => scope,
         Err(errors) => {
             return dashboard_page(
@@ -364,7 +367,13 @@ pub async fn attach(
             summary,
             steps: steps
                 .iter()
-                .map(|step| step_text(step, state.ports.franceconnect.is_some()))
+                .map(|step| {
+                    step_text(
+                        step,
+                        state.ports.franceconnect.is_some(),
+                        &state.settings.issuers,
+                    )
+                })
                 .collect(),
         },
     )

@@ -670,8 +670,12 @@ async fn the_api_refuses_as_malformed_exactly_what_its_document_refuses() {
         "{}",
         lyon.body
     );
+    // a session before the coverage is no format error: it has its own answer
+    let early = b.get("/api/v1/catalogue?session=2008").await;
+    assert_eq!(early.status, 422, "{}", early.body);
+    assert!(early.body.contains("\"code\":\"session_non_couverte\""));
     for query in [
-        "session=2008",
+        "session=1899",
         "session=2101",
         "session=70000",
         "diplome=bacg",

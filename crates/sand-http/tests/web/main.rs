@@ -12,6 +12,7 @@ mod faults;
 mod franceconnect;
 mod fuzz;
 mod hardening;
+mod routing;
 mod second_factor;
 mod support;
 mod timeouts;
@@ -1367,17 +1368,15 @@ async fn behind_tls_cookies_are_secure_host_only_and_hsts_is_sent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_exam_offices_page_shows_the_configured_contacts_and_attach_failures_link_to_them() {
-    let app = TestApp::with(|s| {
-        s.exam_office_contacts.insert(
-            "10".to_owned(),
-            sand_http::ExamOfficeContact {
-                name: "Division des examens — Lyon".to_owned(),
-                email: "examens@academie-lyon.example".to_owned(),
-                ..Default::default()
-            },
-        );
-    })
-    .await;
+    let shipped = sand_import::registry::shipped().unwrap();
+    let mut issuers = shipped.all().to_vec();
+    let lyon = issuers.iter_mut().find(|i| i.code == "10").unwrap();
+    lyon.contact.service = "Division des examens — Lyon".to_owned();
+    lyon.contact.email =
+        Some(sand_domain::credentials::Email::parse("examens@academie-lyon.example").unwrap());
+    let registry =
+        sand_domain::issuer::IssuerRegistry::new(issuers, shipped.national().cloned()).unwrap();
+    let app = TestApp::with(|s| s.issuers = std::sync::Arc::new(registry)).await;
     let mut b = app.browser();
     let page = b.get("/aide/services-examens").await;
     assert!(page.body.contains("id=\"academie-10\""));
@@ -1385,8 +1384,8 @@ async fn the_exam_offices_page_shows_the_configured_contacts_and_attach_failures
     assert!(page.body.contains("mailto:examens@academie-lyon.example"));
     assert!(
         page.body
-            .contains("Service des examens et concours du rectorat de l&#39;académie de Paris"),
-        "a generic text without contact"
+            .contains("Service des examens et concours du rectorat de l&#39;académie de Bordeaux"),
+        "the shipped name without contact"
     );
     let mut paul = app
         .signed_in("Martin", "Paul", "2002-01-01", "paul@exemple.fr")

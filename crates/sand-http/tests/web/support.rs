@@ -300,6 +300,9 @@ impl TestApp {
             },
         );
         let mut settings = WebSettings::new("Opérateur de test", "http://localhost");
+        // the routing the service ships: the SIEC for Paris, websites with their sources
+        settings.issuers =
+            Arc::new(sand_import::registry::shipped().expect("the shipped registry"));
         settings.limits = RateLimits {
             logins_per_client_per_minute: 1000,
             logins_per_account_per_client_per_hour: 1000,

@@ -406,37 +406,129 @@ fn serve_demo_once(dir: &std::path::Path) -> DemoRun {
 }
 
 #[test]
-fn serve_refuses_a_malformed_exam_offices_file_with_a_clear_message() {
-    let dir = std::env::temp_dir().join(format!("sand-offices-{}", uuid::Uuid::new_v4().simple()));
+fn a_bad_issuers_file_is_refused_with_its_line_by_serve_and_by_sand_issuers() {
+    let dir = std::env::temp_dir().join(format!("sand-issuers-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
+    let head = "format = \"sand-issuers/1\"\n\n";
     for (content, message) in [
         (
-            "[\"99\"]\ncourriel = \"a@b.fr\"\n",
-            "code d'académie inconnu",
+            format!("{head}[contact.\"99\"]\nemail = \"a@b.fr\"\n"),
+            "ligne 3 : contact pour « 99 », qui n'est pas un émetteur connu",
         ),
         (
-            "[\"10\"]\ncourriel = \"pas une adresse\"\n",
-            "`courriel` n'est pas une adresse e-mail",
+            format!("{head}[contact.\"10\"]\nemail = \"pas une adresse\"\n"),
+            "ligne 4 : « pas une adresse » n'est pas une adresse e-mail",
         ),
         (
-            "[\"10\"]\nsite = \"javascript:alert(1)\"\n",
-            "`site` doit commencer par https://",
+            format!("{head}[contact.\"10\"]\nweb = \"javascript:alert(1)\"\n"),
+            "« javascript:alert(1) » n'est pas une adresse https:// valide",
         ),
-        ("[\"10\"]\nfax = \"01\"\n", "unknown field"),
-        ("[\"10\"\n", "offices.toml"),
+        (
+            format!("{head}[contact.\"10\"]\nfax = \"01\"\n"),
+            "ligne 4 : clé inconnue `fax`",
+        ),
+        (
+            format!(
+                "{head}[[issuer]]\ncode = \"LYON2\"\nkind = \"rectorat\"\nname = \"Bis\"\nserves = [\"10\"]\n"
+            ),
+            "ligne 3 : l'académie 10 (Lyon) a deux services des examens : « 10 » et « LYON2 »",
+        ),
+        (
+            format!("{head}[[issuer]]\ncode = \"X\"\nkind = \"université\"\nname = \"U\"\n"),
+            "ligne 5 : nature « université » inconnue",
+        ),
+        (
+            format!(
+                "{head}[[issuer]]\ncode = \"0691774D\"\nkind = \"enseignement-superieur\"\nname = \"U\"\nexports = [\"10\", \"98\"]\n"
+            ),
+            "ligne 7 : code d'académie « 98 » inconnu",
+        ),
+        (
+            "format = \"sand-issuers/9\"\n".to_owned(),
+            "ligne 1 : format « sand-issuers/9 » inconnu",
+        ),
+        (
+            format!("{head}[contact.\"10\"\n"),
+            "ligne 3 : syntaxe TOML invalide",
+        ),
     ] {
-        std::fs::write(dir.join("offices.toml"), content).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_sand"))
+        std::fs::write(dir.join("issuers.toml"), &content).unwrap();
+        let serve = Command::new(env!("CARGO_BIN_EXE_sand"))
             .current_dir(&dir)
-            .args(["serve", "--demo", "--exam-offices-file", "offices.toml"])
+            .args(["serve", "--demo", "--issuers-file", "issuers.toml"])
             .env("SAND_LISTEN", "127.0.0.1:0")
             .env_remove("SAND_DATABASE_URL")
             .output()
             .unwrap();
-        assert!(!out.status.success(), "{content}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(serve.status.code(), Some(78), "{content}");
+        let stderr = String::from_utf8_lossy(&serve.stderr);
+        assert!(stderr.contains("issuers.toml"), "{content}: {stderr}");
         assert!(stderr.contains(message), "{content}: {stderr}");
+        let list = Command::new(env!("CARGO_BIN_EXE_sand"))
+            .current_dir(&dir)
+            .args(["issuers", "--file", "issuers.toml"])
+            .output()
+            .unwrap();
+        assert_eq!(list.status.code(), Some(78), "{content}");
+        assert!(String::from_utf8_lossy(&list.stderr).contains(message));
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn sand_issuers_lists_the_shipped_registry_with_the_operators_contacts() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sand"))
+        .args(["issuers", "--file"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/examples/issuers.toml"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let line = |code: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{code}\t")))
+            .unwrap_or_else(|| panic!("{code}: {stdout}"))
+            .to_owned()
+    };
+    assert!(line("SIEC").contains("\t01,24,25\thttps://www.siec.education.fr\toui"));
+    assert!(line("10").ends_with("\t10\thttps://www.ac-lyon.fr\toui"));
+    assert!(line("70").contains("\t05,21,70\t"));
+    assert!(
+        line("01").contains("\t\thttps://www.ac-paris.fr\tnon"),
+        "answers nobody"
+    );
+}
+
+#[test]
+fn the_old_exam_offices_setting_is_refused_with_the_way_to_migrate() {
+    let dir = std::env::temp_dir().join(format!(
+        "sand-old-offices-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sand"))
+        .current_dir(&dir)
+        .args(["serve", "--demo"])
+        .env("SAND_EXAM_OFFICES_FILE", "/etc/sand/exam-offices.toml")
+        .env("SAND_LISTEN", "127.0.0.1:0")
+        .env_remove("SAND_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("remplacé par SAND_ISSUERS_FILE"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[contact.\"10\"]"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -1,0 +1,182 @@
+//! Where the service sends each case it does not cover: the office named is the one the
+//! shipped issuer registry routes the académie to (the SIEC for Paris, Créteil and
+//! Versailles), in the pages and in the API, and no failure ends without a contact or a
+//! web address.
+
+use std::sync::Arc;
+
+use sand_domain::academie::Academie;
+use sand_domain::credentials::Email;
+use sand_domain::issuer::IssuerRegistry;
+
+use super::support::*;
+
+fn text(page: &Page) -> String {
+    page.body.replace("&#39;", "'").replace("&amp;", "&")
+}
+
+async fn camille(app: &TestApp) -> Browser<'_> {
+    app.signed_in(
+        "Durand",
+        "Camille Marie",
+        "2003-04-12",
+        "camille@exemple.fr",
+    )
+    .await
+}
+
+/// The form, the catalogue filter and the API all tell a session before 2009 apart
+/// from a typing error, and name the office that holds the results: the SIEC for Paris,
+/// the académie's own exam office for Lyon.
+#[tokio::test(flavor = "multi_thread")]
+async fn before_2009_paris_goes_to_the_siec_and_lyon_to_its_own_exam_office() {
+    let app = TestApp::new().await;
+    let mut b = camille(&app).await;
+
+    let paris = text(&b.attach("BACG", "2005", "01").await);
+    assert!(
+        paris.contains("Service interacadémique des examens et concours (SIEC)"),
+        "{paris}"
+    );
+    assert!(!paris.contains("sur quatre chiffres"));
+    let lyon = text(&b.attach("BACG", "2005", "10").await);
+    assert!(
+        lyon.contains("Service des examens et concours du rectorat de l'académie de Lyon"),
+        "{lyon}"
+    );
+    assert!(!lyon.contains("SIEC"));
+
+    let filter = text(&b.get("/catalogue?academie=25&session=2007").await);
+    assert!(
+        filter.contains("ne sont pas couverts par ce service"),
+        "{filter}"
+    );
+    assert!(filter.contains("(SIEC)"));
+    assert!(filter.contains("/aide/services-examens#academie-25"));
+    assert!(
+        filter.contains("0 résultat(s)"),
+        "no row of another session"
+    );
+    assert!(
+        filter.contains("value=\"2007\""),
+        "the typed session is kept"
+    );
+
+    let api = b
+        .post_json(
+            "/api/v1/moi/diplomes",
+            &serde_json::json!({"diplome": "BACG", "session": 2005, "academie": "24"}),
+        )
+        .await;
+    assert_eq!(api.status, 422, "{}", api.body);
+    let json: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    assert_eq!(json["code"], "session_non_couverte");
+    let step = &json["etapes"][0];
+    assert_eq!(step["code"], "procedure_habituelle");
+    assert_eq!(step["service"]["code"], "SIEC");
+    assert_eq!(step["service"]["nature"], "maison-des-examens");
+    assert_eq!(step["service"]["site"], "https://www.siec.education.fr");
+
+    let catalogue = b.get("/api/v1/catalogue?session=2008&academie=10").await;
+    assert_eq!(catalogue.status, 422, "{}", catalogue.body);
+    let json: serde_json::Value = serde_json::from_str(&catalogue.body).unwrap();
+    assert_eq!(json["code"], "session_non_couverte");
+    assert_eq!(json["etapes"][0]["service"]["code"], "10");
+    assert_eq!(
+        json["etapes"][0]["service"]["site"],
+        "https://www.ac-lyon.fr"
+    );
+    // a year that is no year is still a format error
+    let absurd = b.get("/api/v1/catalogue?session=1200").await;
+    assert_eq!(absurd.status, 400, "{}", absurd.body);
+}
+
+/// A refused attachment names the office of the académie asked for, and the API gives
+/// the office with a way to reach it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_attachment_names_the_office_and_the_api_gives_its_address() {
+    let app = TestApp::new().await;
+    let mut b = camille(&app).await;
+    // the demo batch holds Lyon's 2021 general baccalauréat only: Créteil's is not there
+    let page = text(&b.attach("BACG", "2021", "24").await);
+    assert!(page.contains("(SIEC)"), "{page}");
+    assert!(page.contains("/aide/services-examens#academie-24"));
+
+    let api = b
+        .post_json(
+            "/api/v1/moi/diplomes",
+            &serde_json::json!({"diplome": "BACG", "session": 2021, "academie": "31"}),
+        )
+        .await;
+    assert_eq!(api.status, 422, "{}", api.body);
+    let json: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    let office = json["etapes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|s| s.get("service"))
+        .expect("a step names the office");
+    assert_eq!(office["code"], "31");
+    assert_eq!(office["site"], "https://www.ac-martinique.fr");
+}
+
+/// Every académie's card on the exam offices page gives a contact or a web address —
+/// its official website, or the national page when none is known — and every failure
+/// step links to a card that exists.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_failure_page_lacks_a_contact_or_a_website() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    let offices = text(&b.get("/aide/services-examens").await);
+    for academie in Academie::ALL {
+        let start = offices
+            .find(&format!("id=\"academie-{}\"", academie.code()))
+            .unwrap_or_else(|| panic!("no card for {academie}"));
+        let card = &offices[start..start + offices[start..].find("</section>").unwrap()];
+        assert!(
+            card.contains("<dt>Site officiel</dt>")
+                || card.contains("<dt>Démarche</dt>")
+                || card.contains("<dt>Adresse e-mail</dt>"),
+            "{academie}: {card}"
+        );
+    }
+    assert!(offices.contains("https://www.service-public.fr/particuliers/vosdroits/F10492"));
+
+    let mut camille = camille(&app).await;
+    for academie in Academie::ALL {
+        let page = text(&camille.attach("CAP", "2015", academie.code()).await);
+        let anchor = format!("/aide/services-examens#academie-{}", academie.code());
+        assert!(page.contains(&anchor), "{academie}: {page}");
+    }
+}
+
+/// An operator's contact replaces nothing shipped and is shown first: the e-mail on
+/// the page, in the API, and the shipped website beside it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operators_contact_is_shown_beside_the_shipped_website() {
+    let shipped = sand_import::registry::shipped().unwrap();
+    let mut issuers = shipped.all().to_vec();
+    let lyon = issuers.iter_mut().find(|i| i.code == "10").unwrap();
+    lyon.contact.service = "Division des examens — Lyon".to_owned();
+    lyon.contact.email = Some(Email::parse("examens@academie-lyon.example").unwrap());
+    let registry = IssuerRegistry::new(issuers, shipped.national().cloned()).unwrap();
+    let app = TestApp::with(|s| s.issuers = Arc::new(registry)).await;
+    let mut b = app.browser();
+    let page = text(&b.get("/aide/services-examens").await);
+    assert!(page.contains("Division des examens — Lyon"));
+    assert!(page.contains("mailto:examens@academie-lyon.example"));
+    assert!(page.contains("https://www.ac-lyon.fr"));
+
+    let mut camille = camille(&app).await;
+    let api = camille
+        .post_json(
+            "/api/v1/moi/diplomes",
+            &serde_json::json!({"diplome": "BACG", "session": 2004, "academie": "10"}),
+        )
+        .await;
+    let json: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    let office = &json["etapes"][0]["service"];
+    assert_eq!(office["email"], "examens@academie-lyon.example");
+    assert_eq!(office["nom"], "Division des examens — Lyon");
+    assert!(office.get("procedure_nationale").is_none());
+}
