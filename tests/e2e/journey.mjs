@@ -619,7 +619,7 @@ function importBatch(name, lines, hoursAgo) {
   fs.writeFileSync(path.join(dir, 'paris-bts-2012.csv'), csv);
   const exported = new Date(Date.now() - hoursAgo * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
   fs.writeFileSync(path.join(dir, 'paris-bts-2012.toml'), [
-    'format = "sand-batch/1"', 'exam_office = "01"', 'academie = "01"', 'diploma_kind = "BTS"',
+    'format = "sand-batch/2"', 'issuer = "SIEC"', 'academie = "01"', 'diploma_kind = "BTS"',
     'session = 2012', 'source_system = "OCEAN"', `exported_at = "${exported}"`, 'results_final = true',
     `record_count = ${lines.length}`, 'data_file = "paris-bts-2012.csv"',
     `data_sha256 = "${crypto.createHash('sha256').update(csv).digest('hex')}"`,

@@ -194,7 +194,10 @@ impl SigningKeys {
         self.demo
     }
 
-    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+    /// Signs `message` (Ed25519): attestations' facts, or a batch manifest with an
+    /// exam office's batch key.
+    #[must_use]
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.key.sign(message).to_bytes()
     }
 

@@ -13,8 +13,22 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// The only format version this reader understands.
-pub const FORMAT: &str = "sand-batch/1";
+/// The first format: the manifest names its exam office (`exam_office`); never signed.
+pub const FORMAT_V1: &str = "sand-batch/1";
+/// The current format: the manifest names its issuer (`issuer`, a code of the issuer
+/// registry) and is signed by a detached signature beside it (`<manifest>.sig`).
+pub const FORMAT: &str = "sand-batch/2";
+/// The detached signature's format.
+pub const SIGNATURE_FORMAT: &str = "sand-batch-signature/1";
+/// Largest signature file accepted, in bytes.
+pub const MAX_SIGNATURE_BYTES: u64 = 4 * 1024;
+
+/// Which version of the format a manifest is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V1,
+    V2,
+}
 
 /// Largest manifest accepted, in bytes.
 pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
@@ -53,7 +67,10 @@ impl Encoding {
 #[serde(deny_unknown_fields)]
 struct RawManifest {
     format: String,
-    exam_office: String,
+    #[serde(default)]
+    exam_office: Option<String>,
+    #[serde(default)]
+    issuer: Option<String>,
     academie: String,
     diploma_kind: String,
     session: u16,
@@ -70,6 +87,9 @@ struct RawManifest {
 /// A manifest that parsed and made sense.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
+    pub version: Version,
+    /// The issuer's code as the manifest gives it (`issuer`, or v1's `exam_office`).
+    pub issuer: String,
     pub exam_office: ExamOffice,
     pub scope: DiplomaScope,
     pub source_system: SourceSystem,
@@ -81,6 +101,8 @@ pub struct Manifest {
     pub data_path: PathBuf,
     pub data_sha256: BatchFingerprint,
     pub encoding: Encoding,
+    /// The manifest's bytes exactly as read: what its signature signs.
+    pub bytes: Vec<u8>,
 }
 
 impl Manifest {
@@ -96,6 +118,7 @@ impl Manifest {
             complete: self.results_final,
             declared_record_count: self.record_count,
             fingerprint: self.data_sha256,
+            signature: None,
         }
     }
 }
@@ -146,28 +169,67 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, ManifestError> {
     }
     let bytes = std::fs::read(path).map_err(|e| fail(path, format!("fichier illisible : {e}")))?;
     let text =
-        String::from_utf8(bytes).map_err(|_| fail(path, "le manifeste n'est pas en UTF-8"))?;
+        std::str::from_utf8(&bytes).map_err(|_| fail(path, "le manifeste n'est pas en UTF-8"))?;
     let raw: RawManifest =
-        toml::from_str(&text).map_err(|e| fail(path, format!("syntaxe TOML : {}", e.message())))?;
-    parse(path, raw)
+        toml::from_str(text).map_err(|e| fail(path, format!("syntaxe TOML : {}", e.message())))?;
+    parse(path, raw, bytes.clone())
 }
 
-fn parse(path: &Path, raw: RawManifest) -> Result<Manifest, ManifestError> {
+fn parse(path: &Path, raw: RawManifest, bytes: Vec<u8>) -> Result<Manifest, ManifestError> {
     let mut problems = Vec::new();
-    if raw.format != FORMAT {
-        problems.push(format!(
-            "format « {} » inconnu (attendu : « {FORMAT} »)",
-            raw.format
-        ));
-    }
-    let exam_office = ExamOffice::from_code(&raw.exam_office)
-        .map_err(|_| {
+    let version = match raw.format.as_str() {
+        FORMAT => Some(Version::V2),
+        FORMAT_V1 => Some(Version::V1),
+        other => {
             problems.push(format!(
-                "exam_office « {} » : code inconnu",
-                raw.exam_office
-            ))
-        })
-        .ok();
+                "format « {other} » inconnu (attendu : « {FORMAT} », ou « {FORMAT_V1} » où l'exploitant l'accepte)"
+            ));
+            None
+        }
+    };
+    let issuer = match (version, raw.issuer, raw.exam_office) {
+        (Some(Version::V2), Some(issuer), None) | (Some(Version::V1), None, Some(issuer)) => {
+            Some(issuer.trim().to_owned())
+        }
+        (Some(Version::V2), _, Some(_)) => {
+            problems.push(format!(
+                "exam_office : remplacé par `issuer` dans le format « {FORMAT} »"
+            ));
+            None
+        }
+        (Some(Version::V2), None, None) => {
+            problems.push(
+                "issuer : clé obligatoire absente (le code de l'émetteur, voir `sand issuers`)"
+                    .to_owned(),
+            );
+            None
+        }
+        (Some(Version::V1), Some(_), _) => {
+            problems.push(format!(
+                "issuer : inconnu du format « {FORMAT_V1} », qui nomme `exam_office`"
+            ));
+            None
+        }
+        (Some(Version::V1), None, None) => {
+            problems.push("exam_office : clé obligatoire absente".to_owned());
+            None
+        }
+        // the format is unknown: still check the code given, for a complete report
+        (None, issuer, exam_office) => issuer.or(exam_office).map(|c| c.trim().to_owned()),
+    };
+    // stored records name an académie's exam office or the SIEC; other issuers of the
+    // registry (universities, agricultural authorities) cannot export yet
+    let exam_office = issuer
+        .as_deref()
+        .and_then(|code| {
+            ExamOffice::from_code(code)
+                .map_err(|_| {
+                    problems.push(format!(
+                        "émetteur « {code} » : ni un code d'académie ni SIEC (seuls les services des examens des académies et le SIEC exportent des lots aujourd'hui)"
+                    ))
+                })
+                .ok()
+        });
     let academie = Academie::from_code(&raw.academie)
         .map_err(|_| {
             problems.push(format!(
@@ -258,6 +320,8 @@ fn parse(path: &Path, raw: RawManifest) -> Result<Manifest, ManifestError> {
             Some(data_sha256),
             Some(encoding),
         ) if problems.is_empty() => Ok(Manifest {
+            version: version.unwrap_or(Version::V2),
+            issuer: issuer.unwrap_or_default(),
             exam_office,
             scope: DiplomaScope {
                 kind,
@@ -271,6 +335,7 @@ fn parse(path: &Path, raw: RawManifest) -> Result<Manifest, ManifestError> {
             data_path,
             data_sha256,
             encoding,
+            bytes,
         }),
         _ => Err(ManifestError {
             path: path.to_owned(),
@@ -291,7 +356,7 @@ pub fn render_manifest(manifest: &Manifest) -> String {
     format!(
         "# SAND batch manifest (docs/import-format.md)\n\
          format = \"{FORMAT}\"\n\
-         exam_office = \"{}\"\n\
+         issuer = \"{}\"\n\
          academie = \"{}\"\n\
          diploma_kind = \"{}\"\n\
          session = {}\n\
@@ -312,4 +377,105 @@ pub fn render_manifest(manifest: &Manifest) -> String {
         manifest.data_sha256.to_hex(),
         manifest.encoding.name(),
     )
+}
+
+/// A manifest's detached signature, as read from `<manifest>.sig`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetachedSignature {
+    /// The signing key's id: 16 lowercase hexadecimal digits.
+    pub key_id: String,
+    pub signature: [u8; 64],
+}
+
+impl DetachedSignature {
+    /// The signature in lowercase hexadecimal.
+    #[must_use]
+    pub fn signature_hex(&self) -> String {
+        self.signature.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSignature {
+    format: String,
+    key_id: String,
+    signature: String,
+}
+
+/// Where a manifest's detached signature is: beside it, its name with `.sig` added.
+#[must_use]
+pub fn signature_path(manifest: &Path) -> PathBuf {
+    let mut name = manifest.as_os_str().to_owned();
+    name.push(".sig");
+    PathBuf::from(name)
+}
+
+/// Reads the detached signature of the manifest at `manifest`, if there is one.
+///
+/// # Errors
+/// [`ManifestError`] naming the signature file: unreadable, oversized, not TOML, an
+/// unknown format, a key id or signature that is not hexadecimal of the right length.
+pub fn read_signature(manifest: &Path) -> Result<Option<DetachedSignature>, ManifestError> {
+    let path = signature_path(manifest);
+    let size = match std::fs::metadata(&path) {
+        Ok(meta) => meta.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(&path, format!("fichier illisible : {e}"))),
+    };
+    if size > MAX_SIGNATURE_BYTES {
+        return Err(fail(
+            &path,
+            format!(
+                "fichier de {size} octets : une signature fait au plus {MAX_SIGNATURE_BYTES} octets"
+            ),
+        ));
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| fail(&path, format!("fichier illisible ou pas en UTF-8 : {e}")))?;
+    let raw: RawSignature = toml::from_str(&text)
+        .map_err(|e| fail(&path, format!("syntaxe TOML : {}", e.message())))?;
+    let mut problems = Vec::new();
+    if raw.format != SIGNATURE_FORMAT {
+        problems.push(format!(
+            "format « {} » inconnu (attendu : « {SIGNATURE_FORMAT} »)",
+            raw.format
+        ));
+    }
+    let key_id = raw.key_id.trim().to_ascii_lowercase();
+    if key_id.len() != 16 || !key_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        problems.push("key_id : 16 chiffres hexadécimaux attendus".to_owned());
+    }
+    let signature = from_hex::<64>(raw.signature.trim());
+    if signature.is_none() {
+        problems.push("signature : 128 chiffres hexadécimaux attendus".to_owned());
+    }
+    match signature {
+        Some(signature) if problems.is_empty() => Ok(Some(DetachedSignature { key_id, signature })),
+        _ => Err(ManifestError { path, problems }),
+    }
+}
+
+/// Writes a detached signature file's text.
+#[must_use]
+pub fn render_signature(signature: &DetachedSignature) -> String {
+    format!(
+        "# Detached signature of the manifest beside it (docs/import-format.md)\n\
+         format = \"{SIGNATURE_FORMAT}\"\n\
+         key_id = \"{}\"\n\
+         signature = \"{}\"\n",
+        signature.key_id,
+        signature.signature_hex()
+    )
+}
+
+fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N || !text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }

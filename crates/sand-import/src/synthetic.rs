@@ -501,6 +501,8 @@ fn write_batch(
     drop(writer);
     let (fingerprint, _) = crate::fingerprint_file(&data_path)?;
     let manifest = Manifest {
+        version: crate::manifest::Version::V2,
+        issuer: exam_office.code().to_owned(),
         exam_office,
         scope,
         source_system: if year >= 2021 {
@@ -515,6 +517,7 @@ fn write_batch(
         data_path,
         data_sha256: fingerprint,
         encoding: Encoding::Utf8,
+        bytes: Vec::new(),
     };
     let manifest_path = dir.join(format!("{stem}.toml"));
     File::create(&manifest_path)?.write_all(render_manifest(&manifest).as_bytes())?;

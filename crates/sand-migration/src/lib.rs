@@ -13,6 +13,7 @@ mod m20261124_000004_create_web_sessions;
 mod m20261201_000005_add_birth_place_codes_and_link_events;
 mod m20261201_000006_seal_outbox_tokens;
 mod m20261201_000007_create_second_factors;
+mod m20261206_000008_create_issuer_keys;
 pub mod roles;
 
 /// Every migration, oldest first.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_add_birth_place_codes_and_link_events::Migration),
             Box::new(m20261201_000006_seal_outbox_tokens::Migration),
             Box::new(m20261201_000007_create_second_factors::Migration),
+            Box::new(m20261206_000008_create_issuer_keys::Migration),
         ]
     }
 }

@@ -53,7 +53,7 @@ fn check(name: &str) -> Result<&str, RolesError> {
 }
 
 /// Tables the import writes, the web side only reads.
-pub const RECORD_TABLES: &[&str] = &["import_batch", "diploma_record"];
+pub const RECORD_TABLES: &[&str] = &["import_batch", "diploma_record", "issuer_key"];
 /// Tables the web side reads and writes.
 pub const WEB_TABLES: &[&str] = &[
     "profile",

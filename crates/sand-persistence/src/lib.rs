@@ -12,6 +12,7 @@
 
 mod entity;
 mod error;
+pub mod issuer_keys;
 pub mod keys;
 mod links;
 mod mapping;

@@ -196,6 +196,12 @@ pub(crate) fn batch_from(row: import_batch::Model) -> Result<ImportBatch, PortEr
         record_count: u64::try_from(row.record_count).map_err(|_| corrupt("record count"))?,
         fingerprint: BatchFingerprint::from_hex(&row.fingerprint)
             .map_err(|_| corrupt("fingerprint"))?,
+        signature: match (row.signature_key_id, row.signature) {
+            (Some(key_id), Some(signature)) => {
+                Some(sand_domain::record::batch::BatchSignature { key_id, signature })
+            }
+            _ => None,
+        },
     })
 }
 

@@ -72,8 +72,9 @@ const FIND_SCOPE: &str = "SELECT id FROM import_batch \
 
 /// Same parameters as [`UPSERT_BATCH`]; fails if the scope was stored meanwhile.
 const INSERT_BATCH: &str = "INSERT INTO import_batch (id, exam_office, diploma_kind, session, \
-    academie, source_system, exported_at, imported_at, complete, record_count, fingerprint) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    academie, source_system, exported_at, imported_at, complete, record_count, fingerprint, \
+    signature_key_id, signature) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 /// $1 batch, $2 records, $3 imported at.
 const FINISH_BATCH: &str =
@@ -84,15 +85,17 @@ const COPY_STAGING: &str = "COPY sand_staging (id, candidate_number, civility, b
     deliberation_date, content_hash, birth_place_code) FROM STDIN (FORMAT text)";
 
 /// $1 id, $2 exam office, $3 kind, $4 session, $5 académie, $6 source, $7 exported,
-/// $8 imported, $9 complete, $10 count, $11 fingerprint.
+/// $8 imported, $9 complete, $10 count, $11 fingerprint, $12 signing key id, $13 signature.
 const UPSERT_BATCH: &str = "INSERT INTO import_batch (id, exam_office, diploma_kind, session, \
-    academie, source_system, exported_at, imported_at, complete, record_count, fingerprint) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+    academie, source_system, exported_at, imported_at, complete, record_count, fingerprint, \
+    signature_key_id, signature) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
     ON CONFLICT (academie, diploma_kind, session) DO UPDATE SET \
     exam_office = excluded.exam_office, source_system = excluded.source_system, \
     exported_at = excluded.exported_at, imported_at = excluded.imported_at, \
     complete = excluded.complete, record_count = excluded.record_count, \
-    fingerprint = excluded.fingerprint \
+    fingerprint = excluded.fingerprint, signature_key_id = excluded.signature_key_id, \
+    signature = excluded.signature \
     RETURNING id";
 
 /// Tells the holders of the links about to be withdrawn, through the mail outbox (kind
@@ -162,6 +165,7 @@ enum Arg {
     BigInt(i64),
     Bool(bool),
     DateTime(OffsetDateTime),
+    OptText(Option<String>),
 }
 
 impl From<Arg> for Value {
@@ -173,6 +177,7 @@ impl From<Arg> for Value {
             Arg::BigInt(v) => v.into(),
             Arg::Bool(v) => v.into(),
             Arg::DateTime(v) => v.into(),
+            Arg::OptText(v) => v.into(),
         }
     }
 }
@@ -189,6 +194,7 @@ fn bind_all<'q>(
             Arg::BigInt(v) => query.bind(v),
             Arg::Bool(v) => query.bind(v),
             Arg::DateTime(v) => query.bind(v),
+            Arg::OptText(v) => query.bind(v),
         };
     }
     query
@@ -316,6 +322,8 @@ fn batch_args(
         Arg::Bool(header.complete),
         Arg::BigInt(i64::try_from(records).unwrap_or(i64::MAX)),
         Arg::Text(header.fingerprint.to_hex()),
+        Arg::OptText(header.signature.as_ref().map(|s| s.key_id.clone())),
+        Arg::OptText(header.signature.as_ref().map(|s| s.signature.clone())),
     ]
 }
 

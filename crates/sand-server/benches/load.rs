@@ -312,6 +312,8 @@ fn main() {
         "import",
         demo.to_str().unwrap(),
         "--quiet",
+        // the load test measures the web side: its batch goes in unsigned
+        "--allow-unsigned",
         "--database-url",
         &url,
     ]);

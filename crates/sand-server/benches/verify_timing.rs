@@ -83,6 +83,7 @@ async fn set_up(store: &Store) -> ControlKey {
             complete: true,
             declared_record_count: 1,
             fingerprint: BatchFingerprint([7; 32]),
+            signature: None,
         },
         records,
     };

@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sand_domain::ports::Clock;
 use sand_domain::record::NewRecord;
+use sand_domain::record::batch::BatchHeader;
 use sand_domain::record::import::{
     BatchProblem, ImportBatchError, ImportOutcome, ImportRecords, ImportStart, SourceProblem,
 };
 use sand_import::{BatchReader, fingerprint_file, read_manifest};
 use sand_persistence::{RecordWriteAccess, StoreSettings};
+
+use crate::batch::Trust;
 use time::OffsetDateTime;
 
 /// Test hook: after staging this many chunks, say so on standard error and wait for
@@ -25,6 +28,7 @@ pub const EXIT_DATA: u8 = 65;
 pub const EXIT_NO_INPUT: u8 = 66;
 pub const EXIT_UNAVAILABLE: u8 = 69;
 pub const EXIT_NO_PERMISSION: u8 = 77;
+pub const EXIT_CONFIG: u8 = 78;
 
 #[derive(Debug)]
 struct SystemClock;
@@ -43,6 +47,21 @@ pub struct ImportOptions {
     pub dry_run: bool,
     pub chunk_size: usize,
     pub quiet: bool,
+    /// Whether batches must be signed (by default: on PostgreSQL, not on SQLite).
+    pub signatures: Signatures,
+    /// Accept `sand-batch/1` manifests (unsigned, as their `exam_office`).
+    pub accept_v1: bool,
+    /// The operator's issuer registry, laid over the shipped one.
+    pub issuers_file: Option<PathBuf>,
+}
+
+/// The operator's switch on signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signatures {
+    /// Required on PostgreSQL (production), optional on the embedded SQLite (demo).
+    ByDatabase,
+    Required,
+    Optional,
 }
 
 /// How the command ended, for its exit status.
@@ -53,6 +72,8 @@ pub enum ImportStatus {
     MissingInput,
     DatabaseUnavailable,
     NotPermitted,
+    /// The issuer registry is refused.
+    Config,
     Failed,
 }
 
@@ -65,6 +86,7 @@ impl ImportStatus {
             Self::MissingInput => EXIT_NO_INPUT,
             Self::DatabaseUnavailable => EXIT_UNAVAILABLE,
             Self::NotPermitted => EXIT_NO_PERMISSION,
+            Self::Config => EXIT_CONFIG,
             Self::Failed => 1,
         }
     }
@@ -213,6 +235,31 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
             return Ok(ImportStatus::DatabaseUnavailable);
         }
     };
+    let registry = match sand_import::registry::load(options.issuers_file.as_deref()) {
+        Ok(registry) => registry,
+        Err(e) => {
+            writeln!(err, "sand import : {e}")?;
+            return Ok(ImportStatus::Config);
+        }
+    };
+    let keys = match sand_persistence::issuer_keys::list(&settings).await {
+        Ok(keys) => keys,
+        Err(e) => {
+            let e = crate::store_message(&e);
+            writeln!(err, "sand import : clés des émetteurs illisibles : {e}")?;
+            return Ok(ImportStatus::DatabaseUnavailable);
+        }
+    };
+    let trust = Trust {
+        registry,
+        keys,
+        require_signatures: match options.signatures {
+            Signatures::Required => true,
+            Signatures::Optional => false,
+            Signatures::ByDatabase => !sqlite,
+        },
+        accept_v1: options.accept_v1,
+    };
     let use_case = ImportRecords {
         writer: Arc::new(writer),
         clock: Arc::new(SystemClock),
@@ -255,6 +302,7 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
         );
         let result = import_one(
             &use_case,
+            &trust,
             path,
             &options,
             &bar,
@@ -383,6 +431,7 @@ fn wait_for_stdin_to_close(chunks: usize) {
 #[allow(clippy::too_many_arguments)]
 async fn import_one(
     use_case: &ImportRecords,
+    trust: &Trust,
     path: &Path,
     options: &ImportOptions,
     bar: &ProgressBar,
@@ -391,6 +440,10 @@ async fn import_one(
     totals: &mut Totals,
 ) -> Result<String, Refusal> {
     let manifest = read_manifest(path).map_err(|e| Refusal::Invalid(e.problems))?;
+    // who sent it, before anything of its data is read
+    let signature = trust
+        .check(path, &manifest)
+        .map_err(|why| Refusal::Invalid(vec![why]))?;
     let (fingerprint, _) = fingerprint_file(&manifest.data_path).map_err(|e| {
         Refusal::Invalid(vec![format!(
             "{} : fichier de données illisible ({e})",
@@ -406,7 +459,13 @@ async fn import_one(
     let scope = manifest.scope;
     let describe_scope = format!("{scope}");
     let mut run = match use_case
-        .start(manifest.header(), options.dry_run)
+        .start(
+            BatchHeader {
+                signature,
+                ..manifest.header()
+            },
+            options.dry_run,
+        )
         .await
         .map_err(refusal)?
     {

@@ -1,6 +1,7 @@
 //! The `sand` command: composes SAND's domain and adapters.
 
 mod attestation;
+mod batch;
 mod config;
 mod import;
 mod one_way;
@@ -133,7 +134,42 @@ enum Command {
         chunk_size: u32,
         #[arg(long, short, help = "Sans barre de progression")]
         quiet: bool,
+        #[arg(
+            long,
+            env = "SAND_IMPORT_REQUIRE_SIGNATURES",
+            conflicts_with = "allow_unsigned",
+            help = "Exige que chaque lot soit signé par une clé enregistrée de son émetteur \
+                    (le défaut avec PostgreSQL ; sans effet sur la vérification d'une signature \
+                    présente, toujours faite)"
+        )]
+        require_signatures: bool,
+        #[arg(
+            long,
+            env = "SAND_IMPORT_ALLOW_UNSIGNED",
+            help = "Accepte les lots non signés avec PostgreSQL (le défaut avec la base \
+                    embarquée de démonstration) ; une signature présente est toujours vérifiée"
+        )]
+        allow_unsigned: bool,
+        #[arg(
+            long,
+            env = "SAND_IMPORT_ACCEPT_V1",
+            help = "Accepte les manifestes « sand-batch/1 » (non signés, émetteur donné par \
+                    `exam_office`) ; refusés par défaut"
+        )]
+        accept_v1: bool,
+        #[arg(
+            long,
+            env = "SAND_ISSUERS_FILE",
+            help = "Registre des émetteurs de l'exploitant (voir docs/examples/issuers.toml)"
+        )]
+        issuers_file: Option<std::path::PathBuf>,
     },
+    #[command(
+        subcommand,
+        about = "Lots signés, côté service des examens : clé de signature et signature des \
+                 manifestes"
+    )]
+    Batch(batch::BatchCommand),
     #[command(subcommand, about = "Données de démonstration")]
     Demo(DemoCommand),
     #[command(
@@ -162,24 +198,11 @@ enum Command {
     )]
     DiplomaKinds,
     #[command(
-        about = "Liste les émetteurs (services des examens, SIEC, autorités académiques, \
-                 établissements…) : le registre livré, avec le fichier de l'exploitant s'il est \
-                 donné, contrôlés comme `serve` le fait",
-        long_about = "Liste les émetteurs (services des examens, SIEC, autorités académiques, \
-                      établissements…) : le registre livré, avec le fichier de l'exploitant s'il \
-                      est donné, contrôlés comme `serve` le fait.\n\n\
-                      Une ligne par émetteur : code, nature, nom, académies dont il tient les \
-                      résultats, site officiel, coordonnées renseignées ou non. Code de retour \
-                      78 quand le registre est refusé, chaque problème avec sa ligne."
+        subcommand,
+        about = "Émetteurs : le registre (services des examens, SIEC…) et les clés avec \
+                 lesquelles ils signent leurs lots"
     )]
-    Issuers {
-        #[arg(
-            long,
-            env = "SAND_ISSUERS_FILE",
-            help = "Registre des émetteurs de l'exploitant (voir docs/examples/issuers.toml)"
-        )]
-        file: Option<std::path::PathBuf>,
-    },
+    Issuers(IssuersCommand),
     #[command(
         about = "Montre comment SAND compare les noms : la forme normalisée et la clé de nom \
                  servant au rapprochement",
@@ -251,6 +274,60 @@ enum ConfigCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum IssuersCommand {
+    #[command(
+        about = "Liste les émetteurs : le registre livré, avec le fichier de l'exploitant s'il \
+                 est donné, contrôlés comme `serve` le fait",
+        long_about = "Liste les émetteurs : le registre livré, avec le fichier de l'exploitant \
+                      s'il est donné, contrôlés comme `serve` le fait.\n\n\
+                      Une ligne par émetteur : code, nature, nom, académies dont il tient les \
+                      résultats, site officiel, coordonnées renseignées ou non. Code de retour \
+                      78 quand le registre est refusé, chaque problème avec sa ligne."
+    )]
+    List {
+        #[arg(
+            long,
+            env = "SAND_ISSUERS_FILE",
+            help = "Registre des émetteurs de l'exploitant (voir docs/examples/issuers.toml)"
+        )]
+        file: Option<std::path::PathBuf>,
+    },
+    #[command(
+        about = "Enregistre la clé publique avec laquelle un émetteur signe ses lots \
+                 (`sand batch keygen` chez l'émetteur)"
+    )]
+    AddKey {
+        #[arg(long, help = "Code de l'émetteur (`sand issuers list`)")]
+        issuer: String,
+        #[arg(long, help = "Sa clé publique (PEM)")]
+        public_key: std::path::PathBuf,
+        #[arg(
+            long,
+            env = "SAND_ISSUERS_FILE",
+            help = "Registre des émetteurs de l'exploitant (voir docs/examples/issuers.toml)"
+        )]
+        file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    #[command(about = "Liste les clés enregistrées, avec leur émetteur et leur révocation")]
+    Keys {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    #[command(
+        about = "Révoque une clé : les lots qu'elle signe sont refusés désormais (les lots déjà \
+                 importés gardent la trace de la clé qui les a signés)"
+    )]
+    RevokeKey {
+        #[arg(help = "Identifiant de la clé (16 chiffres hexadécimaux, `sand issuers keys`)")]
+        key_id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum DbCommand {
     #[command(
         about = "Vérifie que cet utilisateur de la base de données ne peut pas écrire les \
@@ -294,6 +371,8 @@ enum CommandError {
     Secret(#[from] secret::SecretCommandError),
     #[error(transparent)]
     Registry(#[from] sand_import::registry::RegistryFileError),
+    #[error(transparent)]
+    Batch(#[from] batch::BatchCommandError),
 }
 
 /// A storage error in French for the operator (its `Display` is English, for logs); its
@@ -407,7 +486,8 @@ fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
         | Command::Secret(_)
         | Command::Serve(_)
         | Command::Config(_)
-        | Command::Issuers { .. }
+        | Command::Issuers(_)
+        | Command::Batch(_)
         | Command::Attestation(_) => {}
     }
     Ok(())
@@ -452,6 +532,11 @@ async fn first_start(out: &mut impl Write) -> Result<(), CommandError> {
         dry_run: false,
         chunk_size: 5_000,
         quiet: true,
+        // the demonstration's own batches, on the embedded database: written unsigned
+        // (and, by earlier versions, as sand-batch/1)
+        signatures: import::Signatures::Optional,
+        accept_v1: true,
+        issuers_file: std::env::var_os("SAND_ISSUERS_FILE").map(std::path::PathBuf::from),
     };
     let mut report = Vec::new();
     let status = import::run(options, &mut report).await?;
@@ -613,6 +698,10 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
             dry_run,
             chunk_size,
             quiet,
+            require_signatures,
+            allow_unsigned,
+            accept_v1,
+            issuers_file,
         } => {
             let options = import::ImportOptions {
                 paths,
@@ -620,6 +709,13 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
                 dry_run,
                 chunk_size: usize::try_from(chunk_size).unwrap_or(5_000),
                 quiet,
+                signatures: match (require_signatures, allow_unsigned) {
+                    (true, _) => import::Signatures::Required,
+                    (false, true) => import::Signatures::Optional,
+                    (false, false) => import::Signatures::ByDatabase,
+                },
+                accept_v1,
+                issuers_file,
             };
             let status = import::run(options, out).await?;
             if status != import::ImportStatus::AllDone {
@@ -666,7 +762,33 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
         Command::Config(_) => {}
         Command::Serve(args) => serve::run(*args, out).await?,
         Command::Attestation(command) => attestation::attestation(command, out)?,
-        Command::Issuers { file } => {
+        Command::Batch(command) => batch::batch(command, out)?,
+        Command::Issuers(IssuersCommand::AddKey {
+            issuer,
+            public_key,
+            file,
+            database,
+        }) => {
+            let registry = sand_import::registry::load(file.as_deref())?;
+            let settings = StoreSettings::new(database.database_url.expose());
+            let action = batch::KeyAction::Add {
+                issuer: &issuer,
+                public_key: &public_key,
+            };
+            batch::keys(action, &settings, &registry, out).await?;
+        }
+        Command::Issuers(IssuersCommand::Keys { database }) => {
+            let settings = StoreSettings::new(database.database_url.expose());
+            let registry = sand_import::registry::shipped()?;
+            batch::keys(batch::KeyAction::List, &settings, &registry, out).await?;
+        }
+        Command::Issuers(IssuersCommand::RevokeKey { key_id, database }) => {
+            let settings = StoreSettings::new(database.database_url.expose());
+            let registry = sand_import::registry::shipped()?;
+            let action = batch::KeyAction::Revoke { key_id: &key_id };
+            batch::keys(action, &settings, &registry, out).await?;
+        }
+        Command::Issuers(IssuersCommand::List { file }) => {
             let registry = sand_import::registry::load(file.as_deref())?;
             writeln!(
                 out,
@@ -747,6 +869,14 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
         Err(CommandError::Serve(serve::ServeError::Config(e))) => {
+            let _ = writeln!(io::stderr(), "sand : configuration : {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(CommandError::Batch(batch::BatchCommandError::Refused(e))) => {
+            let _ = writeln!(io::stderr(), "sand : refusé : {e}");
+            ExitCode::from(EXIT_REFUSED)
+        }
+        Err(CommandError::Batch(batch::BatchCommandError::Registry(e))) => {
             let _ = writeln!(io::stderr(), "sand : configuration : {e}");
             ExitCode::from(EXIT_CONFIG)
         }

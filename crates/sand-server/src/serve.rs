@@ -225,7 +225,7 @@ pub struct ServeArgs {
         help = "Registre des émetteurs de l'exploitant, posé sur le registre livré : émetteurs \
                 ajoutés ou remplacés (`[[issuer]]`) et coordonnées des services des examens \
                 (`[contact.\"10\"]` service, address, email, phone, web) ; voir \
-                docs/examples/issuers.toml et `sand issuers`"
+                docs/examples/issuers.toml et `sand issuers list`"
     )]
     pub issuers_file: Option<PathBuf>,
     /// Replaced by `--issuers-file`: refused with the way to migrate.

@@ -57,6 +57,7 @@ pub fn batch_request(
             complete,
             declared_record_count: records.len() as u64,
             fingerprint: BatchFingerprint([fingerprint; 32]),
+            signature: None,
         },
         records,
     }

@@ -37,6 +37,20 @@ pub struct BatchHeader {
     pub declared_record_count: u64,
     /// SHA-256 of the data file.
     pub fingerprint: BatchFingerprint,
+    /// Who signed the manifest, when it was signed (the import adapter checked the
+    /// signature against the issuer's registered keys before the batch came here).
+    pub signature: Option<BatchSignature>,
+}
+
+/// A batch's detached signature: the Ed25519 signature of its manifest (which holds the
+/// data file's SHA-256) by one of its issuer's registered keys. Kept with the batch, so
+/// that anyone can show which key vouched for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchSignature {
+    /// The key's id: 16 hexadecimal digits (the first 8 bytes of the SHA-256 of the key).
+    pub key_id: String,
+    /// The 64-byte signature, in hexadecimal.
+    pub signature: String,
 }
 
 /// A whole batch in memory (small batches, tests).

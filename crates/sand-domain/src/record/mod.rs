@@ -262,6 +262,8 @@ pub struct ImportBatch {
     pub complete: bool,
     pub record_count: u64,
     pub fingerprint: BatchFingerprint,
+    /// The signature it was imported with (none for a batch imported unsigned).
+    pub signature: Option<batch::BatchSignature>,
 }
 
 #[cfg(test)]

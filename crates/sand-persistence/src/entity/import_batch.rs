@@ -15,6 +15,8 @@ pub struct Model {
     pub complete: bool,
     pub record_count: i64,
     pub fingerprint: String,
+    pub signature_key_id: Option<String>,
+    pub signature: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

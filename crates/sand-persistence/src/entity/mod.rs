@@ -2,6 +2,7 @@
 
 pub mod diploma_record;
 pub mod import_batch;
+pub mod issuer_key;
 pub mod link;
 pub mod link_event;
 pub mod mail_outbox;

@@ -132,10 +132,12 @@ fn edit_manifest(path: &Path, edits: &[(&str, &str)]) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Imports unsigned batches (the signature rules have their own tests, `signed`).
 fn import(url: &str, paths: &[&Path]) -> std::process::Output {
     let mut args = vec![
         "import".to_owned(),
         "--quiet".to_owned(),
+        "--allow-unsigned".to_owned(),
         "--database-url".to_owned(),
         url.to_owned(),
     ];
@@ -381,10 +383,10 @@ fn rules(backend: &str) {
         "ligne 2 : délibération du 2022-07-21 postérieure à l'export",
     );
     let manifest = variant(&dir, str::to_owned, true, exported);
-    edit_manifest(&manifest, &[("exam_office", "\"SIEC\"")]);
+    edit_manifest(&manifest, &[("issuer", "\"SIEC\"")]);
     refused(
         &manifest,
-        "ce service des examens ne délivre pas les diplômes de cette académie",
+        "l'émetteur « SIEC » (Service interacadémique des examens et concours (SIEC), la Maison des examens d'Arcueil) n'exporte pas les diplômes de l'académie de Lyon",
     );
     assert_eq!(count(&url, "SELECT COUNT(*) FROM diploma_record"), 0);
     assert_eq!(count(&url, "SELECT COUNT(*) FROM import_batch"), 0);
@@ -403,17 +405,11 @@ fn rules(backend: &str) {
     // then the SIEC (which may export Paris batches) is refused
     let to_paris = |csv: &str| csv.replace(";BACG;10;2022;", ";BACG;01;2022;");
     let manifest = variant(&dir, to_paris, true, exported);
-    edit_manifest(
-        &manifest,
-        &[("academie", "\"01\""), ("exam_office", "\"01\"")],
-    );
+    edit_manifest(&manifest, &[("academie", "\"01\""), ("issuer", "\"01\"")]);
     let out = import(&url, &[&manifest]);
     assert!(out.status.success(), "{}", stdout(&out));
     let manifest = variant(&dir, to_paris, true, "2022-07-25T08:00:00Z");
-    edit_manifest(
-        &manifest,
-        &[("academie", "\"01\""), ("exam_office", "\"SIEC\"")],
-    );
+    edit_manifest(&manifest, &[("academie", "\"01\""), ("issuer", "\"SIEC\"")]);
     refused(
         &manifest,
         "ce lot est détenu par un autre service des examens",
@@ -478,6 +474,7 @@ fn killed_mid_way(backend: &str, replacing: bool) {
         .args([
             "import",
             "--quiet",
+            "--allow-unsigned",
             "--chunk-size",
             "1000",
             "--database-url",
@@ -657,4 +654,279 @@ fn the_web_role_cannot_import() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("rôle importateur"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Signed batches (sand-batch/2)
+// ---------------------------------------------------------------------------------------
+
+/// A new batch key of an exam office (`sand batch keygen`): (secret, public) files.
+fn batch_key(dir: &Path) -> (PathBuf, PathBuf) {
+    let keys = dir.join(format!("keys-{}", uuid::Uuid::new_v4().simple()));
+    let out = sand(&["batch", "keygen", "--out", &keys.display().to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let find = |prefix: &str| {
+        std::fs::read_dir(&keys)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+            .unwrap()
+    };
+    (find("batch-key-"), find("batch-public-key-"))
+}
+
+fn key_id(public: &Path) -> String {
+    let name = public.file_stem().unwrap().to_string_lossy().into_owned();
+    name.trim_start_matches("batch-public-key-").to_owned()
+}
+
+fn add_key(url: &str, issuer: &str, public: &Path) -> std::process::Output {
+    sand(&[
+        "issuers",
+        "add-key",
+        "--issuer",
+        issuer,
+        "--public-key",
+        &public.display().to_string(),
+        "--database-url",
+        url,
+    ])
+}
+
+fn sign(secret: &Path, manifest: &Path) {
+    let out = sand(&[
+        "batch",
+        "sign",
+        "--key",
+        &secret.display().to_string(),
+        &manifest.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Imports with signatures required (PostgreSQL's default, said explicitly for SQLite).
+fn strict_import(url: &str, manifest: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "import",
+        "--quiet",
+        "--require-signatures",
+        "--database-url",
+        url,
+    ];
+    args.extend_from_slice(extra);
+    let manifest = manifest.display().to_string();
+    args.push(&manifest);
+    sand(&args)
+}
+
+fn refused_with(out: &std::process::Output, message: &str) {
+    assert_eq!(out.status.code(), Some(65), "{}", stdout(out));
+    assert!(stdout(out).contains(message), "{message}: {}", stdout(out));
+}
+
+/// A signed v2 batch imports, and its key and signature are kept with it; every way a
+/// batch can fail to prove its sender is refused and changes nothing; a v1 manifest
+/// imports only where the operator accepts the old format.
+fn signed(backend: &str) {
+    let (url, cleanup) = database(backend);
+    let dir = work_dir("signed");
+    let (secret, public) = batch_key(&dir);
+    let id = key_id(&public);
+    let out = add_key(&url, "10", &public);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains(&format!("Clé {id} enregistrée pour « 10 »")));
+    assert!(stdout(&add_key(&url, "10", &public)).contains("déjà enregistrée"));
+    refused_with_code(
+        &add_key(&url, "24", &public),
+        "déjà enregistrée pour l'émetteur « 10 »",
+    );
+
+    // unsigned: refused in strict mode (PostgreSQL's default: no switch given)
+    let manifest = variant(&dir, str::to_owned, true, "2022-07-20T08:00:00Z");
+    if backend == "postgres" {
+        let default = sand(&[
+            "import",
+            "--quiet",
+            "--database-url",
+            &url,
+            &manifest.display().to_string(),
+        ]);
+        refused_with(&default, "lot non signé");
+    }
+    refused_with(&strict_import(&url, &manifest, &[]), "lot non signé");
+    assert_eq!(records(&url), 0);
+
+    // signed by a key nobody registered
+    let (stranger, _) = batch_key(&dir);
+    sign(&stranger, &manifest);
+    refused_with(
+        &strict_import(&url, &manifest, &[]),
+        "qu'aucun émetteur n'a enregistrée",
+    );
+
+    // the issuer's key, for another issuer's batch: Créteil's key on a Lyon batch
+    let (creteil_secret, creteil_public) = batch_key(&dir);
+    assert!(add_key(&url, "24", &creteil_public).status.success());
+    sign(&creteil_secret, &manifest);
+    refused_with(
+        &strict_import(&url, &manifest, &[]),
+        "est celle de l'émetteur « 24 »",
+    );
+
+    // an issuer exporting outside its scope: Créteil signing a Lyon batch as itself
+    edit_manifest(&manifest, &[("issuer", "\"24\"")]);
+    sign(&creteil_secret, &manifest);
+    refused_with(
+        &strict_import(&url, &manifest, &[]),
+        "n'exporte pas les diplômes de l'académie de Lyon",
+    );
+    edit_manifest(&manifest, &[("issuer", "\"10\"")]);
+
+    // the manifest changed after its signature
+    sign(&secret, &manifest);
+    edit_manifest(&manifest, &[("results_final", "false")]);
+    refused_with(&strict_import(&url, &manifest, &[]), "signature invalide");
+    edit_manifest(&manifest, &[("results_final", "true")]);
+
+    // the data changed after the signature (the manifest's SHA-256 no longer matches)
+    sign(&secret, &manifest);
+    let data = dir.join("lyon-bacg-2022.csv");
+    let original = std::fs::read_to_string(&data).unwrap();
+    std::fs::write(&data, original.replace("Durand", "Durant")).unwrap();
+    refused_with(&strict_import(&url, &manifest, &[]), "empreinte SHA-256");
+    std::fs::write(&data, &original).unwrap();
+
+    // a malformed signature file
+    let sig = dir.join("lyon-bacg-2022.toml.sig");
+    std::fs::write(
+        &sig,
+        "format = \"sand-batch-signature/1\"\nkey_id = \"zz\"\nsignature = \"00\"\n",
+    )
+    .unwrap();
+    refused_with(
+        &strict_import(&url, &manifest, &[]),
+        "key_id : 16 chiffres hexadécimaux attendus",
+    );
+    assert_eq!(records(&url), 0, "no refusal wrote anything");
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM import_batch"), 0);
+
+    // signed by Lyon's registered key: imported, the key and signature kept
+    sign(&secret, &manifest);
+    let out = strict_import(&url, &manifest, &[]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(records(&url), 3);
+    assert_eq!(
+        count(
+            &url,
+            &format!(
+                "SELECT COUNT(*) FROM import_batch WHERE signature_key_id = '{id}' AND length(signature) = 128"
+            )
+        ),
+        1
+    );
+
+    // a revoked key signs nothing from then on
+    let revoke = sand(&["issuers", "revoke-key", &id, "--database-url", &url]);
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    let keys = sand(&["issuers", "keys", "--database-url", &url]);
+    let line = stdout(&keys)
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap()
+        .to_owned();
+    assert!(
+        line.split('\t').nth(3).is_some_and(|r| !r.is_empty()),
+        "{line}"
+    );
+    let newer = variant(
+        &dir,
+        |csv| csv.replace("Durand", "Durant"),
+        true,
+        "2022-07-21T08:00:00Z",
+    );
+    sign(&secret, &newer);
+    refused_with(&strict_import(&url, &newer, &[]), "a été révoquée le");
+    assert_eq!(
+        count(
+            &url,
+            "SELECT COUNT(*) FROM diploma_record WHERE birth_name = 'Durant'"
+        ),
+        0
+    );
+
+    // sand-batch/1: refused unless the operator accepts it, then imported unsigned as its
+    // exam office, even where signatures are required
+    let v1 = variant(
+        &dir,
+        |csv| csv.replace("Durand", "Durant"),
+        true,
+        "2022-07-22T08:00:00Z",
+    );
+    std::fs::remove_file(&sig).unwrap();
+    let text = std::fs::read_to_string(&v1)
+        .unwrap()
+        .replace("format = \"sand-batch/2\"", "format = \"sand-batch/1\"")
+        .replace("issuer = ", "exam_office = ");
+    std::fs::write(&v1, text).unwrap();
+    refused_with(
+        &strict_import(&url, &v1, &[]),
+        "format « sand-batch/1 » refusé",
+    );
+    let out = strict_import(&url, &v1, &["--accept-v1"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(
+        count(
+            &url,
+            "SELECT COUNT(*) FROM diploma_record WHERE birth_name = 'Durant' AND withdrawn_at IS NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &url,
+            "SELECT COUNT(*) FROM import_batch WHERE signature_key_id IS NULL AND exam_office = '10'"
+        ),
+        1
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+    if let Some(dir) = cleanup {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+fn refused_with_code(out: &std::process::Output, message: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(message), "{message}: {stderr}");
+}
+
+#[test]
+fn sqlite_signed_batches() {
+    signed("sqlite");
+}
+
+#[test]
+fn postgres_signed_batches() {
+    signed("postgres");
 }

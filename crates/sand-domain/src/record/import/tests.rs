@@ -39,6 +39,7 @@ fn header(count: u64) -> BatchHeader {
         complete: true,
         declared_record_count: count,
         fingerprint: BatchFingerprint([1; 32]),
+        signature: None,
     }
 }
 
@@ -60,6 +61,7 @@ fn stored(fingerprint: u8, complete: bool) -> StoredBatch {
         complete,
         record_count: 2,
         fingerprint: BatchFingerprint([fingerprint; 32]),
+        signature: None,
     }
 }
 

@@ -1,0 +1,330 @@
+//! Signed batches: the exam offices' side (`sand batch keygen`, `sand batch sign`), the
+//! operator's (`sand issuers add-key`, `keys`, `revoke-key`), and the check `sand import`
+//! makes of each batch before reading its data: a known issuer exporting within its
+//! scope, the format the operator accepts, and a signature by a live key registered for
+//! that issuer (required on PostgreSQL unless the operator says otherwise).
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use sand_attestation::keys::{PublicKey, SigningKeys};
+use sand_domain::issuer::IssuerRegistry;
+use sand_domain::record::batch::BatchSignature;
+use sand_import::manifest::{
+    DetachedSignature, FORMAT, FORMAT_V1, Manifest, Version, read_manifest, read_signature,
+    render_signature, signature_path,
+};
+use sand_persistence::StoreSettings;
+use sand_persistence::issuer_keys::{self, AddKey, IssuerKey};
+use time::OffsetDateTime;
+
+use crate::attestation::{AttestationCommandError, write_private};
+
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    #[command(
+        about = "Génère une clé de signature des lots pour un service des examens (Ed25519)",
+        long_about = "Génère une clé de signature des lots pour un service des examens \
+                      (Ed25519).\n\n\
+                      Écrit dans le dossier `batch-key-<id>.pem` (la clé secrète, PKCS#8, \
+                      lisible par son seul propriétaire : elle reste au service des examens) et \
+                      `batch-public-key-<id>.pem` (à transmettre à l'exploitant, qui \
+                      l'enregistre avec `sand issuers add-key`)."
+    )]
+    Keygen {
+        #[arg(long, help = "Dossier des deux fichiers (créé s'il n'existe pas)")]
+        out: PathBuf,
+    },
+    #[command(
+        about = "Signe des manifestes : écrit à côté de chacun sa signature détachée \
+                 (`<manifeste>.sig`)",
+        long_about = "Signe des manifestes : écrit à côté de chacun sa signature détachée \
+                      (`<manifeste>.sig`).\n\n\
+                      La signature porte sur le manifeste tel qu'il est écrit, qui contient \
+                      l'empreinte SHA-256 du fichier de données : modifier l'un ou l'autre \
+                      après la signature fait refuser le lot. Le manifeste doit être lisible \
+                      (format sand-batch/2) ; une signature existante est remplacée."
+    )]
+    Sign {
+        #[arg(
+            long,
+            env = "SAND_BATCH_KEY_FILE",
+            help = "La clé secrète (`sand batch keygen`)"
+        )]
+        key: PathBuf,
+        #[arg(required = true, help = "Manifestes (*.toml) à signer")]
+        manifests: Vec<PathBuf>,
+    },
+}
+
+/// Why a batch command failed, in French.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchCommandError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Key(#[from] AttestationCommandError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{}", crate::store_message(.0))]
+    Store(#[from] sand_persistence::StoreError),
+    #[error(transparent)]
+    Registry(#[from] sand_import::registry::RegistryFileError),
+}
+
+/// Runs a `sand batch` command.
+///
+/// # Errors
+/// [`BatchCommandError`].
+pub fn batch(command: BatchCommand, out: &mut impl Write) -> Result<(), BatchCommandError> {
+    match command {
+        BatchCommand::Keygen { out: dir } => {
+            let file_error = |path: &Path, error: io::Error| AttestationCommandError::File {
+                path: path.display().to_string(),
+                error,
+            };
+            std::fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))?;
+            let keys = SigningKeys::generate().map_err(AttestationCommandError::from)?;
+            let secret = dir.join(format!("batch-key-{}.pem", keys.id()));
+            let public = dir.join(format!("batch-public-key-{}.pem", keys.id()));
+            let secret_pem = keys.to_pem().map_err(AttestationCommandError::from)?;
+            write_private(&secret, &secret_pem).map_err(|e| file_error(&secret, e))?;
+            let public_pem = keys.public_pem().map_err(AttestationCommandError::from)?;
+            std::fs::write(&public, public_pem).map_err(|e| file_error(&public, e))?;
+            writeln!(out, "Clé de signature des lots {} créée.", keys.id())?;
+            writeln!(
+                out,
+                "  clé secrète (à garder au service) : {}",
+                secret.display()
+            )?;
+            writeln!(
+                out,
+                "  clé publique (à transmettre à l'exploitant) : {}",
+                public.display()
+            )?;
+        }
+        BatchCommand::Sign { key, manifests } => {
+            let keys = SigningKeys::from_file(&key).map_err(AttestationCommandError::from)?;
+            for path in manifests {
+                let manifest =
+                    read_manifest(&path).map_err(|e| BatchCommandError::Refused(e.to_string()))?;
+                if manifest.version == Version::V1 {
+                    return Err(BatchCommandError::Refused(format!(
+                        "{} : un manifeste « {FORMAT_V1} » ne se signe pas ; écrivez-le au format « {FORMAT} » (la clé `exam_office` devient `issuer`)",
+                        path.display()
+                    )));
+                }
+                let signature = DetachedSignature {
+                    key_id: keys.id().to_string(),
+                    signature: keys.sign(&manifest.bytes),
+                };
+                let target = signature_path(&path);
+                std::fs::write(&target, render_signature(&signature)).map_err(|e| {
+                    AttestationCommandError::File {
+                        path: target.display().to_string(),
+                        error: e,
+                    }
+                })?;
+                writeln!(out, "{} : signé par la clé {}", target.display(), keys.id())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The operator's commands on registered keys.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyAction<'a> {
+    Add {
+        issuer: &'a str,
+        public_key: &'a Path,
+    },
+    List,
+    Revoke {
+        key_id: &'a str,
+    },
+}
+
+/// Registers, lists or revokes issuers' batch keys.
+///
+/// # Errors
+/// [`BatchCommandError`].
+pub async fn keys(
+    action: KeyAction<'_>,
+    settings: &StoreSettings,
+    registry: &IssuerRegistry,
+    out: &mut impl Write,
+) -> Result<(), BatchCommandError> {
+    if settings.url.trim_start().starts_with("sqlite:") {
+        sand_persistence::migrate_database(settings, &Default::default()).await?;
+    }
+    match action {
+        KeyAction::Add { issuer, public_key } => {
+            let Some(known) = registry.get(issuer) else {
+                return Err(BatchCommandError::Refused(format!(
+                    "émetteur « {issuer} » inconnu du registre (voir `sand issuers list`)"
+                )));
+            };
+            let pem =
+                std::fs::read_to_string(public_key).map_err(|e| AttestationCommandError::File {
+                    path: public_key.display().to_string(),
+                    error: e,
+                })?;
+            let key = PublicKey::from_pem(&pem).map_err(AttestationCommandError::from)?;
+            if key.demo {
+                return Err(BatchCommandError::Refused(
+                    "la clé publique de démonstration ne peut être enregistrée pour aucun émetteur"
+                        .to_owned(),
+                ));
+            }
+            let stored = IssuerKey {
+                key_id: key.id.to_string(),
+                issuer: known.code.clone(),
+                public_key: key.to_pem().map_err(AttestationCommandError::from)?,
+                added_at: OffsetDateTime::now_utc(),
+                revoked_at: None,
+            };
+            match issuer_keys::add(settings, &stored).await? {
+                AddKey::Added => writeln!(
+                    out,
+                    "Clé {} enregistrée pour « {} » ({}).",
+                    key.id, known.code, known.name
+                )?,
+                AddKey::AlreadyThere => writeln!(
+                    out,
+                    "Clé {} déjà enregistrée pour « {} » : rien n'a changé.",
+                    key.id, known.code
+                )?,
+                AddKey::OtherIssuer(other) => {
+                    return Err(BatchCommandError::Refused(format!(
+                        "la clé {} est déjà enregistrée pour l'émetteur « {other} » : une clé ne sert qu'à un émetteur",
+                        key.id
+                    )));
+                }
+            }
+        }
+        KeyAction::List => {
+            writeln!(out, "clé\témetteur\tenregistrée le\trévoquée le")?;
+            for key in issuer_keys::list(settings).await? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}",
+                    key.key_id,
+                    key.issuer,
+                    iso(key.added_at),
+                    key.revoked_at.map(iso).unwrap_or_default()
+                )?;
+            }
+        }
+        KeyAction::Revoke { key_id } => {
+            let key_id = key_id.trim().to_ascii_lowercase();
+            if issuer_keys::revoke(settings, &key_id, OffsetDateTime::now_utc()).await? {
+                writeln!(
+                    out,
+                    "Clé {key_id} révoquée : les lots qu'elle signe sont refusés désormais."
+                )?;
+            } else {
+                return Err(BatchCommandError::Refused(format!(
+                    "aucune clé en service ne porte l'identifiant « {key_id} » (voir `sand issuers keys`)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `sand import` trusts: the registry, the registered keys and the operator's two
+/// switches.
+#[derive(Debug)]
+pub struct Trust {
+    pub registry: IssuerRegistry,
+    pub keys: Vec<IssuerKey>,
+    /// Every batch must be signed.
+    pub require_signatures: bool,
+    /// `sand-batch/1` manifests are accepted (as their `exam_office`, unsigned even when
+    /// signatures are required: they cannot carry one).
+    pub accept_v1: bool,
+}
+
+impl Trust {
+    /// Checks who sent the batch of `manifest` (read from `path`): the format, the
+    /// issuer and its scope, the signature. Returns the signature to keep with the batch.
+    ///
+    /// # Errors
+    /// Why the batch is refused, in French (nothing has been written).
+    pub fn check(
+        &self,
+        path: &Path,
+        manifest: &Manifest,
+    ) -> Result<Option<BatchSignature>, String> {
+        if manifest.version == Version::V1 && !self.accept_v1 {
+            return Err(format!(
+                "format « {FORMAT_V1} » refusé : l'exploitant n'accepte que « {FORMAT} » (--accept-v1 ou SAND_IMPORT_ACCEPT_V1 pour l'accepter)"
+            ));
+        }
+        let Some(issuer) = self.registry.get(&manifest.issuer) else {
+            return Err(format!(
+                "émetteur « {} » inconnu du registre (voir `sand issuers list`)",
+                manifest.issuer
+            ));
+        };
+        let academie = manifest.scope.academie;
+        if !issuer.exports.contains(&academie) {
+            return Err(format!(
+                "l'émetteur « {} » ({}) n'exporte pas les diplômes de l'académie {}",
+                issuer.code,
+                issuer.name,
+                academie.with_de()
+            ));
+        }
+        let signature = read_signature(path).map_err(|e| e.to_string())?;
+        let Some(signature) = signature else {
+            // a sand-batch/1 manifest cannot be signed: accepting v1 is accepting that
+            if self.require_signatures && manifest.version == Version::V2 {
+                return Err(format!(
+                    "lot non signé : sa signature est attendue dans {} (`sand batch sign`)",
+                    signature_path(path).display()
+                ));
+            }
+            return Ok(None);
+        };
+        let Some(key) = self.keys.iter().find(|k| k.key_id == signature.key_id) else {
+            return Err(format!(
+                "signé par la clé « {} », qu'aucun émetteur n'a enregistrée (`sand issuers add-key`)",
+                signature.key_id
+            ));
+        };
+        if key.issuer != issuer.code {
+            return Err(format!(
+                "la clé « {} » est celle de l'émetteur « {} », pas de « {} »",
+                key.key_id, key.issuer, issuer.code
+            ));
+        }
+        if let Some(at) = key.revoked_at {
+            return Err(format!(
+                "la clé « {} » a été révoquée le {}",
+                key.key_id,
+                iso(at)
+            ));
+        }
+        let public = PublicKey::from_pem(&key.public_key)
+            .map_err(|_| format!("la clé « {} » enregistrée est illisible", key.key_id))?;
+        if !public.verifies(&manifest.bytes, &signature.signature) {
+            return Err(
+                "signature invalide : le manifeste a été modifié depuis sa signature, ou signé par une autre clé"
+                    .to_owned(),
+            );
+        }
+        Ok(Some(BatchSignature {
+            key_id: signature.key_id.clone(),
+            signature: signature.signature_hex(),
+        }))
+    }
+}
+
+/// An instant as ISO 8601 (RFC 3339, UTC).
+fn iso(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
