@@ -274,9 +274,9 @@ const graduate = await newContext();
   expect(page.url().endsWith('/espace'), `connecté, on arrive dans l'espace (${page.url()})`);
   await visit(page, 'espace');
 
-  await page.locator('#diplome').selectOption('BACG');
-  await page.locator('#session').selectOption('2021');
   await page.locator('#academie').selectOption({ label: 'Lyon' });
+  await page.getByRole('button', { name: 'Voir les diplômes de cette académie' }).click();
+  await page.locator('#offre').selectOption('BACG:2021');
   await page.getByRole('button', { name: 'Rattacher' }).click();
   expect(await page.getByText('Diplôme rattaché.').isVisible(), 'le diplôme de démonstration est rattaché');
   key = (await page.locator('.key').first().innerText()).replace(/\s/g, '');
@@ -292,14 +292,18 @@ const graduate = await newContext();
   expect(fs.readFileSync(pdfPath).subarray(0, 5).toString() === '%PDF-', 'l\'attestation téléchargée est un PDF');
 
   // a failed attachment shows the support checklist
-  await page.locator('#diplome').selectOption('BTS');
-  await page.locator('#session').selectOption('2009');
+  // the form's second step offers only what exists for Paris: none of it is hers
   await page.locator('#academie').selectOption({ label: 'Paris' });
+  await page.getByRole('button', { name: 'Voir les diplômes de cette académie' }).click();
+  await visit(page, 'rattacher-etape-2');
+  const parisOffers = await page.locator('#offre option').evaluateAll((options) => options.map((o) => o.value));
+  expect(parisOffers.length > 0 && parisOffers.every((v) => /^[A-Z]+:\d{4}$/.test(v)), `la seconde étape ne propose que des diplômes et sessions de Paris (${parisOffers.length})`);
+  await page.locator('#offre').selectOption(parisOffers[parisOffers.length - 1]);
   await page.getByRole('button', { name: 'Rattacher' }).click();
   expect((await page.content()).includes('Que faire ?'), 'un échec de rattachement guide le diplômé');
   expect((await page.content()).includes('(SIEC)'), 'un échec à Paris nomme le SIEC');
   await visit(page, 'rattachement-echec');
-  await page.getByRole('link', { name: 'Ses coordonnées et son site' }).first().click();
+  await page.locator('main a[href="/aide/services-examens#academie-01"]').first().click();
   expect(page.url().endsWith('/aide/services-examens#academie-01'), 'le lien mène à la fiche de l\'académie');
   expect(await page.locator('#academie-01 a[href="https://www.siec.education.fr"]').isVisible(), 'la fiche de Paris donne le site du SIEC');
   await page.goto(`${base}/espace/profil`);
@@ -432,9 +436,9 @@ async function verifyAsThirdParty(name) {
   await page.goto(linkIn(mail, '/compte/confirmer'));
   await page.getByLabel('Mot de passe').fill(password);
   await page.getByRole('button', { name: 'Confirmer et me connecter' }).click();
-  await page.locator('#diplome').selectOption('BACG');
-  await page.locator('#session').selectOption('2021');
   await page.locator('#academie').selectOption({ label: 'Lyon' });
+  await page.getByRole('button', { name: 'Voir les diplômes de cette académie' }).click();
+  await page.locator('#offre').selectOption('BACG:2021');
   await page.getByRole('button', { name: 'Rattacher' }).click();
   const body = (await page.content()).replace(/&#39;/g, '\'');
   const yours = body.indexOf('le plus souvent un autre profil à vous');
@@ -642,9 +646,9 @@ function importBatch(name, lines, hoursAgo) {
   await page.getByLabel('Mot de passe').fill('123');
   await page.getByRole('button', { name: 'Se connecter' }).click();
   await page.waitForURL(`${base}/espace`);
-  await page.locator('#diplome').selectOption('BTS');
-  await page.locator('#session').selectOption('2012');
   await page.locator('#academie').selectOption({ label: 'Paris' });
+  await page.getByRole('button', { name: 'Voir les diplômes de cette académie' }).click();
+  await page.locator('#offre').selectOption('BTS:2012');
   await page.getByRole('button', { name: 'Rattacher' }).click();
   expect(await page.getByText('Diplôme rattaché.').isVisible(), 'le BTS est rattaché au profil FranceConnect');
   key = (await page.locator('.key').first().innerText()).replace(/\s/g, '');

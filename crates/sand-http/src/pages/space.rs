@@ -102,15 +102,29 @@ struct DashboardPage {
     /// académie's exam office, date).
     taken_away: Vec<(String, u16, String, String, String)>,
     errors: FormErrors,
-    kinds: Vec<(&'static str, &'static str)>,
-    academies: Vec<(&'static str, &'static str)>,
-    sessions: Vec<u16>,
+    /// Step 1: the académies the catalogue holds, (code, name, chosen).
+    academies: Vec<(&'static str, &'static str, bool)>,
+    /// Step 2, once an académie is chosen: it, and what the catalogue holds for it.
+    chosen: Option<ChosenAcademie>,
+}
+
+/// The attach form's second step: one académie's diplomas and sessions, as they exist.
+struct ChosenAcademie {
+    code: &'static str,
+    name: String,
+    /// (value `KIND:YEAR`, "Baccalauréat général — session 2021"), newest first.
+    offers: Vec<(String, String)>,
+    /// The office that holds the académie's results, for a diploma not in the list.
+    office: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct NoticeQuery {
     #[serde(default)]
     avis: String,
+    /// The académie chosen at the attach form's first step.
+    #[serde(default)]
+    academie: String,
 }
 
 /// What the space says after an action: a short title (the page's title says it first,
@@ -147,37 +161,55 @@ async fn current_profile(state: &AppState, signed_in: &SignedIn) -> Result<Profi
         .ok_or(WebError::SignIn)
 }
 
-/// The attach form's choices: what the catalogue holds (every kind, académie and
-/// session appearing in it), so that a graduate picks rather than types.
-struct AttachChoices {
-    kinds: Vec<(&'static str, &'static str)>,
-    academies: Vec<(&'static str, &'static str)>,
-    sessions: Vec<u16>,
-}
-
-async fn attach_choices(state: &AppState) -> Result<AttachChoices, WebError> {
+/// The attach form's choices, from the catalogue: the académies it holds and, for the
+/// chosen one, exactly the (diploma, session) pairs that exist there — a graduate picks
+/// among what can be attached rather than among every combination.
+async fn attach_choices(
+    state: &AppState,
+    academie: Option<Academie>,
+) -> Result<
+    (
+        Vec<(&'static str, &'static str, bool)>,
+        Option<ChosenAcademie>,
+    ),
+    WebError,
+> {
     let view = state.catalogue.execute().await?;
-    let mut kinds = std::collections::BTreeSet::new();
-    let mut sessions = std::collections::BTreeSet::new();
-    for by_kind in view.academies.values() {
-        for (kind, list) in by_kind {
-            kinds.insert(*kind);
-            sessions.extend(list.iter().map(|s| s.year()));
+    let academies = view
+        .academies
+        .keys()
+        .map(|a| (a.code(), a.name(), Some(*a) == academie))
+        .collect();
+    let chosen = academie.and_then(|a| {
+        let by_kind = view.academies.get(&a)?;
+        let mut offers: Vec<(u16, usize, String, String)> = Vec::new();
+        for (kind, sessions) in by_kind {
+            let order = DiplomaKind::ALL
+                .iter()
+                .position(|k| k == kind)
+                .unwrap_or(usize::MAX);
+            for session in sessions {
+                offers.push((
+                    session.year(),
+                    order,
+                    format!("{}:{}", kind.code(), session.year()),
+                    format!("{} — session {}", kind.title(), session.year()),
+                ));
+            }
         }
-    }
-    Ok(AttachChoices {
-        kinds: DiplomaKind::ALL
-            .iter()
-            .filter(|k| kinds.contains(*k))
-            .map(|k| (k.code(), k.title()))
-            .collect(),
-        academies: view
-            .academies
-            .keys()
-            .map(|a| (a.code(), a.name()))
-            .collect(),
-        sessions: sessions.into_iter().rev().collect(),
-    })
+        // newest session first, then the kinds in their usual order
+        offers.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+        Some(ChosenAcademie {
+            code: a.code(),
+            name: a.with_de(),
+            offers: offers
+                .into_iter()
+                .map(|(_, _, value, label)| (value, label))
+                .collect(),
+            office: state.settings.issuers.exam_office(a).name.clone(),
+        })
+    });
+    Ok((academies, chosen))
 }
 
 async fn dashboard_page(
@@ -186,6 +218,7 @@ async fn dashboard_page(
     status: StatusCode,
     notice: Option<(&'static str, &'static str)>,
     errors: FormErrors,
+    academie: Option<Academie>,
 ) -> Result<Response, WebError> {
     let title = match (notice, errors.is_empty()) {
         (Some((said, _)), true) => format!("{said} — Mon espace"),
@@ -195,7 +228,7 @@ async fn dashboard_page(
     let profile = current_profile(state, signed_in).await?;
     let diplomas = state.list.execute(profile.id).await?;
     let taken_away = state.list.taken_away(profile.id).await?;
-    let choices = attach_choices(state).await?;
+    let (academies, chosen) = attach_choices(state, academie).await?;
     page(
         status,
         &DashboardPage {
@@ -220,9 +253,8 @@ async fn dashboard_page(
                 })
                 .collect(),
             errors,
-            kinds: choices.kinds,
-            academies: choices.academies,
-            sessions: choices.sessions,
+            academies,
+            chosen,
         },
     )
 }
@@ -239,12 +271,16 @@ pub async fn dashboard(
         StatusCode::OK,
         notice_text(&q.avis),
         FormErrors::default(),
+        q.academie.parse().ok(),
     )
     .await
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AttachForm {
+    /// The form's second step: `KIND:YEAR` among the académie's diplomas.
+    #[serde(default)]
+    offre: String,
     #[serde(default)]
     diplome: String,
     #[serde(default)]
@@ -264,6 +300,19 @@ struct AttachHelpPage {
 /// The scope the form names; a session before the service's coverage is told apart from
 /// a typing error and sent to the office that holds that académie's results.
 fn parse_scope(form: &AttachForm, issuers: &IssuerRegistry) -> Result<DiplomaScope, FormErrors> {
+    // the second step's one choice stands for the diploma and the session
+    if !form.offre.is_empty() {
+        let (diplome, session) = form.offre.split_once(':').unwrap_or(("", ""));
+        return parse_scope(
+            &AttachForm {
+                offre: String::new(),
+                diplome: diplome.to_owned(),
+                session: session.to_owned(),
+                academie: form.academie.clone(),
+            },
+            issuers,
+        );
+    }
     let mut errors = FormErrors::default();
     let kind = form
         .diplome
@@ -316,13 +365,17 @@ pub async fn attach(
 ) -> Result<Response, WebError> {
     let scope = match parse_scope(&form, &state.settings.issuers) {
         Ok(scope) => scope,
-        Err(errors) => {
+        Err(mut errors) => {
+            // the form's second step has one control for both
+            errors.rename("diplome", "offre");
+            errors.rename("session", "offre");
             return dashboard_page(
                 &state,
                 &visitor,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 errors,
+                form.academie.parse().ok(),
             )
             .await;
         }

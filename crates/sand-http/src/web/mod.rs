@@ -189,6 +189,16 @@ impl FormErrors {
         });
     }
 
+    /// Moves the refusals of `from` onto the field `to` (one form control standing for
+    /// several values).
+    pub fn rename(&mut self, from: &str, to: &'static str) {
+        for error in &mut self.0 {
+            if error.field == from {
+                error.field = to;
+            }
+        }
+    }
+
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

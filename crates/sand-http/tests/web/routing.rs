@@ -180,3 +180,87 @@ async fn an_operators_contact_is_shown_beside_the_shipped_website() {
     assert_eq!(office["nom"], "Division des examens — Lyon");
     assert!(office.get("procedure_nationale").is_none());
 }
+
+/// The attach form in two steps, without script: the académie first (only those the
+/// catalogue holds), then exactly the diplomas and sessions that exist for it — never
+/// a combination that cannot be attached.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_attach_form_offers_only_what_exists_for_the_chosen_academie() {
+    let app = TestApp::new().await;
+    let mut b = camille(&app).await;
+    let first = b.get("/espace").await;
+    assert!(
+        first
+            .body
+            .contains(r#"<select id="academie" name="academie""#)
+    );
+    assert!(
+        !first.body.contains(r#"id="offre""#),
+        "no second step before a choice"
+    );
+
+    let catalogue: Vec<serde_json::Value> =
+        serde_json::from_str(&b.get("/catalogue.json?academie=10").await.body).unwrap();
+    let expected: Vec<String> = catalogue
+        .iter()
+        .map(|e| format!("{}:{}", e["diplome"].as_str().unwrap(), e["session"]))
+        .collect();
+    assert!(!expected.is_empty());
+    let second = b.get("/espace?academie=10").await;
+    let select = &second.body[second.body.find(r#"<select id="offre""#).unwrap()..];
+    let select = &select[..select.find("</select>").unwrap()];
+    let mut offered: Vec<String> = select
+        .split(r#"<option value=""#)
+        .skip(1)
+        .map(|o| o[..o.find('"').unwrap()].to_owned())
+        .collect();
+    offered.sort();
+    let mut expected = expected;
+    expected.sort();
+    assert_eq!(
+        offered, expected,
+        "exactly the catalogue's entries for Lyon"
+    );
+    assert!(second.body.contains(r#"<option value="10" selected>"#));
+    assert!(
+        text(&second).contains("rectorat de l'académie de Lyon"),
+        "the office for what is not listed"
+    );
+
+    let token = second.csrf();
+    let refused = b
+        .post_form(
+            "/espace/diplomes",
+            &[
+                ("csrf", &token),
+                ("academie", "10"),
+                ("offre", "n'importe quoi"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains(r#"id="offre""#),
+        "the second step is shown again"
+    );
+    assert!(
+        refused.body.contains(r##"href="#offre""##),
+        "the summary links to the field"
+    );
+    let early = b
+        .post_form(
+            "/espace/diplomes",
+            &[("csrf", &token), ("academie", "01"), ("offre", "BACG:2004")],
+        )
+        .await;
+    assert!(text(&early).contains("(SIEC)"), "{}", early.body);
+
+    let attached = b
+        .post_form(
+            "/espace/diplomes",
+            &[("csrf", &token), ("academie", "10"), ("offre", "BACG:2021")],
+        )
+        .await;
+    assert_eq!(attached.status, 303, "{}", attached.body);
+    assert!(attached.location().starts_with("/espace?avis=rattache"));
+}
