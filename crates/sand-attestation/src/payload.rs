@@ -243,7 +243,7 @@ impl Facts {
     /// The diploma's French title (its code if unknown).
     #[must_use]
     pub fn kind_title(&self) -> String {
-        DiplomaKind::ALL
+        DiplomaKind::all()
             .iter()
             .find(|k| k.code() == self.kind)
             .map_or_else(|| self.kind.clone(), |k| k.title().to_owned())

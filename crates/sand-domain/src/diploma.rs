@@ -6,46 +6,296 @@ use std::str::FromStr;
 
 use crate::academie::Academie;
 
-macro_rules! diploma_kinds {
-    ($($variant:ident => $code:literal, $short:literal, $title:literal;)+) => {
-        /// A kind of diploma SAND holds records for. Adding one is adding a line here.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum DiplomaKind {
-            $($variant,)+
-        }
+/// A kind of diploma SAND holds records for: a handle into the process's diploma-kind
+/// registry ([`install`]), cheap to copy and compare. The seven kinds the service has
+/// always held come first, in this order, in every registry, and are named here; the
+/// operator's file adds more without a rebuild (docs/operations.md, "Diploma kinds").
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DiplomaKind(u16);
 
-        impl DiplomaKind {
-            pub const ALL: &'static [DiplomaKind] = &[$(DiplomaKind::$variant,)+];
+#[allow(non_upper_case_globals)]
+impl DiplomaKind {
+    pub const Dnb: DiplomaKind = DiplomaKind(0);
+    pub const Cap: DiplomaKind = DiplomaKind(1);
+    pub const Bep: DiplomaKind = DiplomaKind(2);
+    pub const BacGeneral: DiplomaKind = DiplomaKind(3);
+    pub const BacTechnologique: DiplomaKind = DiplomaKind(4);
+    pub const BacProfessionnel: DiplomaKind = DiplomaKind(5);
+    pub const Bts: DiplomaKind = DiplomaKind(6);
 
-            /// Stable code used in exchange files, URLs and storage.
-            #[must_use]
-            pub fn code(self) -> &'static str {
-                match self { $(Self::$variant => $code,)+ }
-            }
-
-            /// Short French name (`"Baccalauréat général"`).
-            #[must_use]
-            pub fn short_name(self) -> &'static str {
-                match self { $(Self::$variant => $short,)+ }
-            }
-
-            /// Full French title as printed on an attestation.
-            #[must_use]
-            pub fn title(self) -> &'static str {
-                match self { $(Self::$variant => $title,)+ }
-            }
-        }
-    };
+    /// The seven kinds every registry holds, in their order.
+    pub const BUILT_IN: &'static [DiplomaKind] = &[
+        Self::Dnb,
+        Self::Cap,
+        Self::Bep,
+        Self::BacGeneral,
+        Self::BacTechnologique,
+        Self::BacProfessionnel,
+        Self::Bts,
+    ];
 }
 
-diploma_kinds! {
-    Dnb => "DNB", "Brevet (DNB)", "Diplôme national du brevet";
-    Cap => "CAP", "CAP", "Certificat d'aptitude professionnelle";
-    Bep => "BEP", "BEP", "Brevet d'études professionnelles";
-    BacGeneral => "BACG", "Baccalauréat général", "Baccalauréat général";
-    BacTechnologique => "BACT", "Baccalauréat technologique", "Baccalauréat technologique";
-    BacProfessionnel => "BACP", "Baccalauréat professionnel", "Baccalauréat professionnel";
-    Bts => "BTS", "BTS", "Brevet de technicien supérieur";
+/// What a diploma kind is, as the registry file gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindDefinition {
+    /// Stable code used in exchange files, URLs and storage (`BACG`).
+    pub code: String,
+    /// Short French name (`Baccalauréat général`).
+    pub short_name: String,
+    /// Full French title as printed on an attestation.
+    pub title: String,
+    /// Its level in the national framework of certifications (3 for a CAP, 4 for a
+    /// baccalauréat, 5 for a BTS, 6 for a licence…), when known.
+    pub level: Option<u8>,
+    /// The kinds of issuer that may export it.
+    pub issuer_kinds: Vec<crate::issuer::IssuerKind>,
+    /// The first session the service covers for it (at least [`FIRST_SESSION`]).
+    pub first_session: u16,
+}
+
+/// The seven kinds every registry starts with, in this order (codes kept since the
+/// first release: stored records and attestations name them).
+pub const BUILT_IN_DEFINITIONS: [(&str, &str, &str, Option<u8>); 7] = [
+    ("DNB", "Brevet (DNB)", "Diplôme national du brevet", None),
+    (
+        "CAP",
+        "CAP",
+        "Certificat d'aptitude professionnelle",
+        Some(3),
+    ),
+    ("BEP", "BEP", "Brevet d'études professionnelles", Some(3)),
+    (
+        "BACG",
+        "Baccalauréat général",
+        "Baccalauréat général",
+        Some(4),
+    ),
+    (
+        "BACT",
+        "Baccalauréat technologique",
+        "Baccalauréat technologique",
+        Some(4),
+    ),
+    (
+        "BACP",
+        "Baccalauréat professionnel",
+        "Baccalauréat professionnel",
+        Some(4),
+    ),
+    ("BTS", "BTS", "Brevet de technicien supérieur", Some(5)),
+];
+
+/// Why a diploma-kind registry was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KindRegistryError {
+    #[error("the registry must start with the built-in kind `{expected}` at position {position}")]
+    BuiltInMissing {
+        position: usize,
+        expected: &'static str,
+    },
+    #[error("kind code `{0}` is not 1 to 12 capital letters or digits")]
+    BadCode(String),
+    #[error("kind `{0}` is listed twice")]
+    Duplicate(String),
+    #[error("kind `{0}` has no name or title, or one too long")]
+    BadText(String),
+    #[error("kind `{0}` may be exported by no kind of issuer")]
+    NoIssuerKind(String),
+    #[error("kind `{code}` starts before the service's first session ({first})")]
+    TooEarly { code: String, first: u16 },
+    #[error("the running registry's kinds must stay, in order: `{0}` is missing or moved")]
+    Shrinks(String),
+    #[error("a registry holds at most {0} kinds")]
+    TooMany(usize),
+}
+
+/// The kinds of a process, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindRegistry {
+    kinds: Vec<KindDefinition>,
+    handles: Vec<DiplomaKind>,
+}
+
+const MAX_KINDS: usize = 1000;
+
+impl KindRegistry {
+    /// The seven built-in kinds alone, exported by the académies' exam offices.
+    #[must_use]
+    pub fn built_in() -> Self {
+        use crate::issuer::IssuerKind;
+        let kinds = BUILT_IN_DEFINITIONS
+            .iter()
+            .map(|(code, short, title, level)| KindDefinition {
+                code: (*code).to_owned(),
+                short_name: (*short).to_owned(),
+                title: (*title).to_owned(),
+                level: *level,
+                issuer_kinds: vec![
+                    IssuerKind::Rectorat,
+                    IssuerKind::ViceRectorat,
+                    IssuerKind::EducationService,
+                    IssuerKind::ExamHouse,
+                ],
+                first_session: FIRST_SESSION,
+            })
+            .collect();
+        Self::with_handles(kinds)
+    }
+
+    fn with_handles(kinds: Vec<KindDefinition>) -> Self {
+        let handles = (0..kinds.len())
+            .map(|i| DiplomaKind(u16::try_from(i).unwrap_or(u16::MAX)))
+            .collect();
+        Self { kinds, handles }
+    }
+
+    /// Checks a registry: the built-in kinds first, in order, with their codes; codes
+    /// unique and well formed; names present; at least one issuer kind; a first session
+    /// within the service's coverage.
+    ///
+    /// # Errors
+    /// The first [`KindRegistryError`] found.
+    pub fn new(kinds: Vec<KindDefinition>) -> Result<Self, KindRegistryError> {
+        if kinds.len() > MAX_KINDS {
+            return Err(KindRegistryError::TooMany(MAX_KINDS));
+        }
+        for (position, (code, ..)) in BUILT_IN_DEFINITIONS.iter().enumerate() {
+            if kinds.get(position).is_none_or(|k| k.code != *code) {
+                return Err(KindRegistryError::BuiltInMissing {
+                    position: position + 1,
+                    expected: code,
+                });
+            }
+        }
+        for (i, kind) in kinds.iter().enumerate() {
+            let code_ok = (1..=12).contains(&kind.code.len())
+                && kind
+                    .code
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if !code_ok {
+                return Err(KindRegistryError::BadCode(kind.code.clone()));
+            }
+            if kinds[..i].iter().any(|k| k.code == kind.code) {
+                return Err(KindRegistryError::Duplicate(kind.code.clone()));
+            }
+            let text_ok = |t: &str| {
+                !t.trim().is_empty() && t.chars().count() <= 200 && !t.chars().any(char::is_control)
+            };
+            if !text_ok(&kind.short_name) || !text_ok(&kind.title) {
+                return Err(KindRegistryError::BadText(kind.code.clone()));
+            }
+            if kind.issuer_kinds.is_empty() {
+                return Err(KindRegistryError::NoIssuerKind(kind.code.clone()));
+            }
+            if kind.first_session < FIRST_SESSION {
+                return Err(KindRegistryError::TooEarly {
+                    code: kind.code.clone(),
+                    first: FIRST_SESSION,
+                });
+            }
+        }
+        Ok(Self::with_handles(kinds))
+    }
+
+    /// Every kind, in the registry's order.
+    #[must_use]
+    pub fn definitions(&self) -> &[KindDefinition] {
+        &self.kinds
+    }
+}
+
+static KINDS: std::sync::RwLock<Option<&'static KindRegistry>> = std::sync::RwLock::new(None);
+
+fn registry() -> &'static KindRegistry {
+    let installed = *KINDS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(registry) = installed {
+        return registry;
+    }
+    let mut slot = KINDS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    slot.get_or_insert_with(|| Box::leak(Box::new(KindRegistry::built_in())))
+}
+
+/// Installs the process's diploma kinds (at start, from the shipped file and the
+/// operator's). The kinds in use must stay, in their order: a registry can only grow,
+/// so that every [`DiplomaKind`] already handed out keeps its meaning.
+///
+/// # Errors
+/// [`KindRegistryError::Shrinks`] when a kind of the running registry is missing or
+/// moved in the new one.
+pub fn install(kinds: KindRegistry) -> Result<(), KindRegistryError> {
+    let mut slot = KINDS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let current = slot.map_or_else(KindRegistry::built_in, Clone::clone);
+    for (i, kind) in current.kinds.iter().enumerate() {
+        if kinds.kinds.get(i).is_none_or(|k| k.code != kind.code) {
+            return Err(KindRegistryError::Shrinks(kind.code.clone()));
+        }
+    }
+    // a registry lives as long as the process: handed-out names are `&'static str`
+    *slot = Some(Box::leak(Box::new(kinds)));
+    Ok(())
+}
+
+impl DiplomaKind {
+    fn definition(self) -> &'static KindDefinition {
+        // handles come only from a registry that holds them (the built-in seven are in
+        // every one), and registries only grow
+        &registry().kinds[usize::from(self.0)]
+    }
+
+    /// Every kind of the process's registry, in its order.
+    #[must_use]
+    pub fn all() -> &'static [DiplomaKind] {
+        &registry().handles
+    }
+
+    /// Stable code used in exchange files, URLs and storage.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        &self.definition().code
+    }
+
+    /// Short French name (`"Baccalauréat général"`).
+    #[must_use]
+    pub fn short_name(self) -> &'static str {
+        &self.definition().short_name
+    }
+
+    /// Full French title as printed on an attestation.
+    #[must_use]
+    pub fn title(self) -> &'static str {
+        &self.definition().title
+    }
+
+    /// Its level in the national framework of certifications, when known.
+    #[must_use]
+    pub fn level(self) -> Option<u8> {
+        self.definition().level
+    }
+
+    /// Whether an issuer of `kind` may export it.
+    #[must_use]
+    pub fn exported_by(self, kind: crate::issuer::IssuerKind) -> bool {
+        self.definition().issuer_kinds.contains(&kind)
+    }
+
+    /// The first session the service covers for it.
+    #[must_use]
+    pub fn first_session(self) -> u16 {
+        self.definition().first_session
+    }
+}
+
+impl fmt::Debug for DiplomaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DiplomaKind({})", self.code())
+    }
 }
 
 /// The code given is not a diploma kind SAND knows.
@@ -58,7 +308,7 @@ impl FromStr for DiplomaKind {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        Self::ALL
+        Self::all()
             .iter()
             .copied()
             .find(|k| k.code().eq_ignore_ascii_case(s))
@@ -271,12 +521,93 @@ mod tests {
 
     #[test]
     fn diploma_kind_codes_are_unique_and_parse() {
-        let mut codes: Vec<_> = DiplomaKind::ALL.iter().map(|k| k.code()).collect();
+        let mut codes: Vec<_> = DiplomaKind::all().iter().map(|k| k.code()).collect();
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), DiplomaKind::ALL.len());
+        assert_eq!(codes.len(), DiplomaKind::all().len());
+        assert_eq!(DiplomaKind::Bts.code(), "BTS");
+        assert_eq!(DiplomaKind::BacGeneral.title(), "Baccalauréat général");
         assert_eq!("bacg".parse(), Ok(DiplomaKind::BacGeneral));
         assert_eq!("BAC".parse::<DiplomaKind>(), Err(UnknownDiplomaKind));
+    }
+
+    fn kind(code: &str) -> KindDefinition {
+        KindDefinition {
+            code: code.to_owned(),
+            short_name: format!("Diplôme {code}"),
+            title: format!("Diplôme {code}"),
+            level: None,
+            issuer_kinds: vec![crate::issuer::IssuerKind::Rectorat],
+            first_session: 2015,
+        }
+    }
+
+    #[test]
+    fn a_registry_starts_with_the_built_in_kinds_and_only_grows() {
+        let mut kinds = KindRegistry::built_in().definitions().to_vec();
+        kinds.push(kind("BP"));
+        let grown = KindRegistry::new(kinds.clone()).unwrap();
+        install(grown).unwrap();
+        let bp: DiplomaKind = "bp".parse().unwrap();
+        assert_eq!(bp.title(), "Diplôme BP");
+        assert_eq!(bp.first_session(), 2015);
+        assert!(bp.exported_by(crate::issuer::IssuerKind::Rectorat));
+        assert!(!bp.exported_by(crate::issuer::IssuerKind::HigherEducation));
+        assert_eq!(DiplomaKind::all().len(), 8);
+        assert_eq!(
+            DiplomaKind::Bts.code(),
+            "BTS",
+            "the built-in handles keep their meaning"
+        );
+        // a registry without a kind in use is refused: handles would change meaning
+        let smaller = KindRegistry::new(KindRegistry::built_in().definitions().to_vec()).unwrap();
+        assert_eq!(
+            install(smaller),
+            Err(KindRegistryError::Shrinks("BP".to_owned()))
+        );
+        assert_eq!(bp.code(), "BP");
+
+        let mut moved = kinds.clone();
+        moved.swap(0, 1);
+        assert!(matches!(
+            KindRegistry::new(moved),
+            Err(KindRegistryError::BuiltInMissing {
+                position: 1,
+                expected: "DNB"
+            })
+        ));
+        let mut twice = kinds.clone();
+        twice.push(kind("BP"));
+        assert_eq!(
+            KindRegistry::new(twice),
+            Err(KindRegistryError::Duplicate("BP".to_owned()))
+        );
+        for bad in ["", "bp", "B P", "ABCDEFGHIJKLM"] {
+            let mut list = kinds.clone();
+            list.push(kind(bad));
+            assert_eq!(
+                KindRegistry::new(list),
+                Err(KindRegistryError::BadCode(bad.to_owned()))
+            );
+        }
+        let mut early = kinds.clone();
+        early.push(KindDefinition {
+            first_session: 2000,
+            ..kind("MC")
+        });
+        assert!(matches!(
+            KindRegistry::new(early),
+            Err(KindRegistryError::TooEarly { .. })
+        ));
+        let mut nobody = kinds;
+        nobody.push(KindDefinition {
+            issuer_kinds: vec![],
+            ..kind("MC")
+        });
+        assert_eq!(
+            KindRegistry::new(nobody),
+            Err(KindRegistryError::NoIssuerKind("MC".to_owned()))
+        );
     }
 
     #[test]

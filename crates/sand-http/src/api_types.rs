@@ -15,26 +15,32 @@ use serde_json::Value;
 
 /// One closed list of the domain, by its codes.
 trait Coded: Copy + Send + Sync + 'static {
-    const ALL: &'static [Self];
+    /// Every value (diploma kinds: the process's registry, so the document lists the
+    /// operator's kinds too).
+    fn all() -> &'static [Self];
     fn code(self) -> &'static str;
 }
 
 impl Coded for Academie {
-    const ALL: &'static [Self] = Academie::ALL;
+    fn all() -> &'static [Self] {
+        Academie::ALL
+    }
     fn code(self) -> &'static str {
         Academie::code(self)
     }
 }
 
 impl Coded for DiplomaKind {
-    const ALL: &'static [Self] = DiplomaKind::ALL;
+    fn all() -> &'static [Self] {
+        DiplomaKind::all()
+    }
     fn code(self) -> &'static str {
         DiplomaKind::code(self)
     }
 }
 
 fn parse_code<T: Coded>(text: &str, what: &str) -> Result<T, String> {
-    T::ALL
+    T::all()
         .iter()
         .copied()
         .find(|v| v.code() == text)
@@ -43,7 +49,7 @@ fn parse_code<T: Coded>(text: &str, what: &str) -> Result<T, String> {
 
 fn enum_schema<T: Coded>() -> MetaSchemaRef {
     MetaSchemaRef::Inline(Box::new(MetaSchema {
-        enum_items: T::ALL
+        enum_items: T::all()
             .iter()
             .map(|v| Value::String(v.code().to_owned()))
             .collect(),
@@ -175,7 +181,7 @@ mod tests {
                 AcademieCode(*a)
             );
         }
-        for k in DiplomaKind::ALL {
+        for k in DiplomaKind::all() {
             assert_eq!(
                 DiplomaCode::parse_from_json(Some(Value::String(k.code().to_owned()))).unwrap(),
                 DiplomaCode(*k)

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use sand_domain::academie::Academie;
 use sand_domain::credentials::Email;
+use sand_domain::diploma::{KindDefinition, KindRegistry, KindRegistryError};
 use sand_domain::issuer::{
     Contact, Issuer, IssuerKind, IssuerRegistry, RegistryError, Website, is_https_url,
 };
@@ -22,6 +23,8 @@ use toml::Spanned;
 pub const SHIPPED: &str = include_str!("../registry/issuers.toml");
 /// The only format version this reader knows.
 pub const FORMAT: &str = "sand-issuers/1";
+const ISSUERS: &str = "des émetteurs";
+const KINDS: &str = "des types de diplômes";
 /// A registry file larger than this is refused unread.
 pub const MAX_REGISTRY_BYTES: u64 = 1024 * 1024;
 const MAX_TEXT_CHARS: usize = 300;
@@ -29,6 +32,8 @@ const MAX_TEXT_CHARS: usize = 300;
 /// Why a registry file was refused: every problem found, in French, each with its line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryFileError {
+    /// Which registry: `des émetteurs`, `des types de diplômes`.
+    pub registry: &'static str,
     /// The file, or `<registre livré>` for the shipped one.
     pub origin: String,
     pub problems: Vec<String>,
@@ -36,7 +41,7 @@ pub struct RegistryFileError {
 
 impl fmt::Display for RegistryFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "registre des émetteurs {} refusé :", self.origin)?;
+        write!(f, "registre {} {} refusé :", self.registry, self.origin)?;
         for p in &self.problems {
             write!(f, "\n  - {p}")?;
         }
@@ -141,14 +146,19 @@ pub fn shipped() -> Result<IssuerRegistry, RegistryFileError> {
 pub fn load(operator: Option<&Path>) -> Result<IssuerRegistry, RegistryFileError> {
     let shipped = parse("<registre livré>".to_owned(), SHIPPED.to_owned(), true)?;
     let layer = match operator {
-        Some(path) => Some(parse(path.display().to_string(), read(path)?, false)?),
+        Some(path) => Some(parse(
+            path.display().to_string(),
+            read(path, ISSUERS)?,
+            false,
+        )?),
         None => None,
     };
     combine(shipped, layer)
 }
 
-fn read(path: &Path) -> Result<String, RegistryFileError> {
+fn read(path: &Path, registry: &'static str) -> Result<String, RegistryFileError> {
     let fail = |problem: String| RegistryFileError {
+        registry,
         origin: path.display().to_string(),
         problems: vec![problem],
     };
@@ -169,6 +179,7 @@ fn parse(origin: String, text: String, shipped: bool) -> Result<Layer, RegistryF
         let line = e.span().map(|s| line_of(&text, s.start));
         let message = e.message().trim().to_owned();
         RegistryFileError {
+            registry: ISSUERS,
             origin: origin.clone(),
             problems: vec![match line {
                 Some(line) => format!("ligne {line} : {}", french_toml(&message)),
@@ -330,7 +341,11 @@ fn parse(origin: String, text: String, shipped: bool) -> Result<Layer, RegistryF
         problems.push("le registre livré ne donne aucun contact : e-mails et téléphones ne sont jamais inventés".to_owned());
     }
     if !problems.is_empty() {
-        return Err(RegistryFileError { origin, problems });
+        return Err(RegistryFileError {
+            registry: ISSUERS,
+            origin,
+            problems,
+        });
     }
     Ok(Layer {
         origin,
@@ -385,6 +400,7 @@ fn combine(shipped: Layer, operator: Option<Layer>) -> Result<IssuerRegistry, Re
         }
         if !problems.is_empty() {
             return Err(RegistryFileError {
+                registry: ISSUERS,
                 origin: layer.origin.clone(),
                 problems,
             });
@@ -416,6 +432,7 @@ fn combine(shipped: Layer, operator: Option<Layer>) -> Result<IssuerRegistry, Re
             ),
         };
         RegistryFileError {
+            registry: ISSUERS,
             origin,
             problems: vec![problem],
         }
@@ -470,6 +487,189 @@ fn french_toml(message: &str) -> String {
     format!("syntaxe TOML invalide ({message})")
 }
 
+// ---------------------------------------------------------------------------------------
+// Diploma kinds
+// ---------------------------------------------------------------------------------------
+
+/// The diploma kinds shipped with the service.
+pub const SHIPPED_KINDS: &str = include_str!("../registry/diploma-kinds.toml");
+/// The only format version of a kinds file this reader knows.
+pub const KINDS_FORMAT: &str = "sand-diploma-kinds/1";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKindsFile {
+    format: Spanned<String>,
+    #[serde(default)]
+    kind: Vec<Spanned<RawKind>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKind {
+    code: String,
+    short_name: String,
+    title: String,
+    #[serde(default)]
+    level: Option<u8>,
+    issuers: Vec<Spanned<String>>,
+    first_session: u16,
+}
+
+fn parse_kinds(
+    origin: &str,
+    text: &str,
+) -> Result<Vec<(KindDefinition, Range<usize>)>, RegistryFileError> {
+    let fail = |problems: Vec<String>| RegistryFileError {
+        registry: KINDS,
+        origin: origin.to_owned(),
+        problems,
+    };
+    let raw: RawKindsFile = toml::from_str(text).map_err(|e| {
+        let message = french_toml(e.message().trim());
+        fail(vec![match e.span() {
+            Some(span) => format!("ligne {} : {message}", line_of(text, span.start)),
+            None => message,
+        }])
+    })?;
+    let mut problems = Vec::new();
+    let at =
+        |span: &Range<usize>, what: String| format!("ligne {} : {what}", line_of(text, span.start));
+    if raw.format.get_ref() != KINDS_FORMAT {
+        problems.push(at(
+            &raw.format.span(),
+            format!(
+                "format « {} » inconnu (attendu : « {KINDS_FORMAT} »)",
+                raw.format.get_ref()
+            ),
+        ));
+    }
+    let mut kinds = Vec::new();
+    for entry in raw.kind {
+        let span = entry.span();
+        let raw = entry.into_inner();
+        let mut issuer_kinds = Vec::new();
+        for issuer in &raw.issuers {
+            match IssuerKind::from_code(issuer.get_ref()) {
+                Some(kind) => issuer_kinds.push(kind),
+                None => problems.push(at(
+                    &issuer.span(),
+                    format!(
+                        "nature d'émetteur « {} » inconnue (possibles : {})",
+                        issuer.get_ref(),
+                        IssuerKind::ALL
+                            .iter()
+                            .map(|k| k.code())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
+            }
+        }
+        kinds.push((
+            KindDefinition {
+                code: raw.code,
+                short_name: raw.short_name,
+                title: raw.title,
+                level: raw.level,
+                issuer_kinds,
+                first_session: raw.first_session,
+            },
+            span,
+        ));
+    }
+    if problems.is_empty() {
+        Ok(kinds)
+    } else {
+        Err(fail(problems))
+    }
+}
+
+/// The shipped diploma kinds with the operator's file (if any) after them: it only adds
+/// kinds (a code already known is refused: stored records and attestations name it).
+///
+/// # Errors
+/// [`RegistryFileError`], each problem with its line: TOML syntax, unknown keys, an
+/// unknown issuer kind, a code reused or malformed, a first session before 2009.
+pub fn load_kinds(operator: Option<&Path>) -> Result<KindRegistry, RegistryFileError> {
+    let shipped_origin = "<types de diplômes livrés>";
+    let mut kinds = parse_kinds(shipped_origin, SHIPPED_KINDS)?;
+    let shipped_count = kinds.len();
+    let mut operator_text = String::new();
+    let mut origin = shipped_origin.to_owned();
+    if let Some(path) = operator {
+        origin = path.display().to_string();
+        operator_text = read(path, KINDS)?;
+        kinds.extend(parse_kinds(&origin, &operator_text)?);
+    }
+    let definitions: Vec<KindDefinition> = kinds.iter().map(|(k, _)| k.clone()).collect();
+    KindRegistry::new(definitions).map_err(|error| {
+        let code = match &error {
+            KindRegistryError::BadCode(c)
+            | KindRegistryError::Duplicate(c)
+            | KindRegistryError::BadText(c)
+            | KindRegistryError::NoIssuerKind(c)
+            | KindRegistryError::TooEarly { code: c, .. }
+            | KindRegistryError::Shrinks(c) => Some(c.clone()),
+            KindRegistryError::BuiltInMissing { .. } | KindRegistryError::TooMany(_) => None,
+        };
+        // the last entry with that code is the one at fault (a duplicate's second)
+        let place = code.and_then(|c| kinds.iter().rposition(|(k, _)| k.code == c));
+        let (origin, problem) = match place {
+            Some(i) => {
+                let (file, text) = if i < shipped_count {
+                    (shipped_origin.to_owned(), SHIPPED_KINDS)
+                } else {
+                    (origin.clone(), operator_text.as_str())
+                };
+                (
+                    file,
+                    format!(
+                        "ligne {} : {}",
+                        line_of(text, kinds[i].1.start),
+                        french_kind(&error)
+                    ),
+                )
+            }
+            None => (origin.clone(), french_kind(&error)),
+        };
+        RegistryFileError {
+            registry: KINDS,
+            origin,
+            problems: vec![problem],
+        }
+    })
+}
+
+fn french_kind(error: &KindRegistryError) -> String {
+    match error {
+        KindRegistryError::BuiltInMissing { position, expected } => format!(
+            "le type de diplôme « {expected} » doit être le n° {position} du registre livré"
+        ),
+        KindRegistryError::BadCode(c) => {
+            format!("code « {c} » invalide (1 à 12 lettres capitales ou chiffres)")
+        }
+        KindRegistryError::Duplicate(c) => {
+            format!("le type de diplôme « {c} » existe déjà (un code ne change jamais de sens)")
+        }
+        KindRegistryError::BadText(c) => format!(
+            "« {c} » : `short_name` et `title` sont obligatoires, 200 caractères au plus, sans caractère de contrôle"
+        ),
+        KindRegistryError::NoIssuerKind(c) => {
+            format!("« {c} » : `issuers` doit nommer au moins une nature d'émetteur")
+        }
+        KindRegistryError::TooEarly { code, first } => {
+            format!("« {code} » : `first_session` ne peut précéder {first}")
+        }
+        KindRegistryError::Shrinks(c) => {
+            format!("le type de diplôme « {c} », en service, ne peut pas disparaître")
+        }
+        KindRegistryError::TooMany(n) => {
+            format!("un registre compte au plus {n} types de diplômes")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,6 +680,13 @@ mod tests {
         assert_eq!(registry.exam_office(Academie::Paris).code, "SIEC");
         assert_eq!(registry.exam_office(Academie::Lyon).code, "10");
         assert_eq!(registry.exam_office(Academie::Rouen).code, "70");
+    }
+
+    #[test]
+    fn the_shipped_kinds_are_the_built_in_ones() {
+        let kinds = load_kinds(None).unwrap();
+        let built_in = KindRegistry::built_in();
+        assert_eq!(kinds.definitions(), built_in.definitions());
     }
 
     #[test]

@@ -120,7 +120,7 @@ fn mail_of(row: &mail_outbox::Model, keys: &KeyProtector) -> Result<Mail, PortEr
     let scope = || -> Result<DiplomaScope, PortError> {
         let kind = row.diploma_kind.as_deref().unwrap_or_default();
         Ok(DiplomaScope {
-            kind: *DiplomaKind::ALL
+            kind: *DiplomaKind::all()
                 .iter()
                 .find(|k| k.code() == kind)
                 .ok_or_else(|| corrupt("outbox diploma kind"))?,

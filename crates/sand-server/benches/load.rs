@@ -150,7 +150,10 @@ async fn attach_keys(url: &str, wanted: u64, keys_file: &Path) -> f64 {
                     .await
                     .unwrap();
                 let scope = DiplomaScope {
-                    kind: *DiplomaKind::ALL.iter().find(|k| k.code() == kind).unwrap(),
+                    kind: *DiplomaKind::all()
+                        .iter()
+                        .find(|k| k.code() == kind)
+                        .unwrap(),
                     session: Session::new(u16::try_from(*session).unwrap()).unwrap(),
                     academie: Academie::from_code(academie).unwrap(),
                 };

@@ -278,6 +278,23 @@ impl Trust {
                 academie.with_de()
             ));
         }
+        let kind = manifest.scope.kind;
+        if !kind.exported_by(issuer.kind) {
+            return Err(format!(
+                "l'émetteur « {} » ({}) n'exporte pas ce type de diplôme ({})",
+                issuer.code,
+                issuer.kind,
+                kind.code()
+            ));
+        }
+        if manifest.scope.session.year() < kind.first_session() {
+            return Err(format!(
+                "session {} non couverte : le service ne tient les résultats de ce diplôme ({}) que depuis la session {}",
+                manifest.scope.session,
+                kind.code(),
+                kind.first_session()
+            ));
+        }
         let signature = read_signature(path).map_err(|e| e.to_string())?;
         let Some(signature) = signature else {
             // a sand-batch/1 manifest cannot be signed: accepting v1 is accepting that

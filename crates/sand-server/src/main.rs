@@ -38,6 +38,14 @@ pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://data/sand.db";
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[arg(
+        long,
+        global = true,
+        env = "SAND_DIPLOMA_KINDS_FILE",
+        help = "Types de diplômes de l'exploitant, ajoutés aux types livrés sans recompiler \
+                (voir docs/examples/diploma-kinds.toml et `sand diploma-kinds`)"
+    )]
+    diploma_kinds_file: Option<std::path::PathBuf>,
 }
 
 /// Where `sand` with no command keeps its demonstration batches.
@@ -467,9 +475,22 @@ fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
             }
         }
         Command::DiplomaKinds => {
-            writeln!(out, "code\tdiplôme")?;
-            for k in DiplomaKind::ALL {
-                writeln!(out, "{}\t{}", k.code(), k.title())?;
+            writeln!(out, "code\tdiplôme\tniveau\témetteurs\tdepuis la session")?;
+            for k in DiplomaKind::all() {
+                let issuers: Vec<&str> = sand_domain::issuer::IssuerKind::ALL
+                    .iter()
+                    .filter(|i| k.exported_by(**i))
+                    .map(|i| i.code())
+                    .collect();
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}",
+                    k.code(),
+                    k.title(),
+                    k.level().map(|l| l.to_string()).unwrap_or_default(),
+                    issuers.join(","),
+                    k.first_session()
+                )?;
             }
         }
         Command::Normalize { names } => {
@@ -568,6 +589,7 @@ async fn first_start(out: &mut impl Write) -> Result<(), CommandError> {
     }
     let Ok(Cli {
         command: Some(Command::Serve(args)),
+        ..
     }) = Cli::try_parse_from(["sand", "serve", "--demo"])
     else {
         return Ok(());
@@ -628,6 +650,13 @@ fn config_check(
 }
 
 async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), CommandError> {
+    // the diploma kinds first: every command reads, writes or shows kinds
+    let kinds = sand_import::registry::load_kinds(invocation.cli.diploma_kinds_file.as_deref())?;
+    sand_domain::diploma::install(kinds).map_err(|e| sand_import::registry::RegistryFileError {
+        registry: "des types de diplômes",
+        origin: "SAND_DIPLOMA_KINDS_FILE".to_owned(),
+        problems: vec![e.to_string()],
+    })?;
     if let Some(Command::Config(ConfigCommand::Check(args))) = &invocation.cli.command {
         return config_check(&invocation, args, out);
     }

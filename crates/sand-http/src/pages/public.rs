@@ -154,7 +154,7 @@ pub async fn catalogue(
             .iter()
             .map(|a| (a.code(), a.name(), f.academie == Some(*a)))
             .collect(),
-        kind_options: DiplomaKind::ALL
+        kind_options: DiplomaKind::all()
             .iter()
             .map(|k| (k.code(), k.title(), f.kind == Some(*k)))
             .collect(),

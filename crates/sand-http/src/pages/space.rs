@@ -184,7 +184,7 @@ async fn attach_choices(
         let by_kind = view.academies.get(&a)?;
         let mut offers: Vec<(u16, usize, String, String)> = Vec::new();
         for (kind, sessions) in by_kind {
-            let order = DiplomaKind::ALL
+            let order = DiplomaKind::all()
                 .iter()
                 .position(|k| k == kind)
                 .unwrap_or(usize::MAX);

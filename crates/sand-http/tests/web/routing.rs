@@ -264,3 +264,78 @@ async fn the_attach_form_offers_only_what_exists_for_the_chosen_academie() {
     assert_eq!(attached.status, 303, "{}", attached.body);
     assert!(attached.location().starts_with("/espace?avis=rattache"));
 }
+
+/// A diploma kind the operator adds in a file — no rebuild — is in the catalogue, the
+/// attach form, the API's document, attaches and verifies like the built-in ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kind_added_by_the_operators_file_is_listed_attached_and_verified() {
+    let dir = std::env::temp_dir().join(format!("sand-kinds-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("kinds.toml");
+    std::fs::write(
+        &file,
+        "format = \"sand-diploma-kinds/1\"\n\n[[kind]]\ncode = \"BP\"\nshort_name = \"Brevet professionnel\"\n\
+         title = \"Brevet professionnel\"\nlevel = 4\nissuers = [\"rectorat\"]\nfirst_session = 2015\n",
+    )
+    .unwrap();
+    let kinds = sand_import::registry::load_kinds(Some(&file)).unwrap();
+    sand_domain::diploma::install(kinds).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+
+    let bp: sand_domain::diploma::DiplomaKind = "BP".parse().unwrap();
+    let scope = sand_domain::diploma::DiplomaScope {
+        kind: bp,
+        session: sand_domain::diploma::Session::new(2021).unwrap(),
+        academie: Academie::Lyon,
+    };
+    let app = TestApp::new().await;
+    app.publish(
+        scope,
+        vec![record_in(
+            scope,
+            1,
+            "10BP0000001",
+            identity("Durand", "Camille Marie", "2003-04-12"),
+        )],
+    )
+    .await;
+    let mut b = camille(&app).await;
+    let catalogue = text(&b.get("/catalogue?academie=10").await);
+    assert!(catalogue.contains("Brevet professionnel"), "{catalogue}");
+    let form = b.get("/espace?academie=10").await;
+    assert!(
+        form.body
+            .contains(r#"<option value="BP:2021">Brevet professionnel — session 2021</option>"#)
+    );
+    let spec = b.get("/api/v1/openapi.json").await;
+    assert!(
+        spec.body.contains("\"BP\""),
+        "the document lists the operator's kind"
+    );
+
+    let token = form.csrf();
+    let attached = b
+        .post_form(
+            "/espace/diplomes",
+            &[("csrf", &token), ("academie", "10"), ("offre", "BP:2021")],
+        )
+        .await;
+    assert_eq!(attached.status, 303, "{}", attached.body);
+    let mine: Vec<serde_json::Value> =
+        serde_json::from_str(&b.get("/api/v1/moi/diplomes").await.body).unwrap();
+    let attached = mine
+        .iter()
+        .find(|d| d["diplome"] == "BP")
+        .expect("the BP is mine");
+    assert_eq!(attached["diplome_nom"], "Brevet professionnel");
+    let key = attached["cle"].as_str().unwrap().to_owned();
+    let verified = b
+        .post_json(
+            "/api/v1/verifications",
+            &serde_json::json!({"cle": key, "nom": "Durand"}),
+        )
+        .await;
+    let json: serde_json::Value = serde_json::from_str(&verified.body).unwrap();
+    assert_eq!(json["valide"], true, "{}", verified.body);
+    assert_eq!(json["diplome"]["diplome"], "BP");
+}

@@ -39,10 +39,15 @@ pub fn identity(birth_name: &str, first_names: &str, birth_date: &str) -> Identi
 }
 
 fn record(line: u64, candidate: &str, identity: Identity) -> NewRecord {
+    record_in(scope(), line, candidate, identity)
+}
+
+/// A record of `scope`, with the same award as the default scope's.
+pub fn record_in(scope: DiplomaScope, line: u64, candidate: &str, identity: Identity) -> NewRecord {
     NewRecord {
         line,
         candidate_number: CandidateNumber::parse(candidate).unwrap(),
-        scope: scope(),
+        scope,
         holder: RecordHolder {
             civility: Some(Civility::Madame),
             identity,
@@ -346,6 +351,16 @@ impl TestApp {
             .filter(|r| r.candidate_number.as_str() != candidate)
             .collect();
         apply_batch(&self.admin, records, 2).await;
+    }
+
+    /// An exam office's published batch of another scope.
+    pub async fn publish(&self, scope: DiplomaScope, records: Vec<NewRecord>) {
+        let request = batch_request(scope, records, datetime!(2024-07-20 08:00 UTC), true, 9);
+        self.admin
+            .record_writer()
+            .replace_batch(&request)
+            .await
+            .unwrap();
     }
 
     /// The mails queued so far (claimed, so each is seen once).

@@ -930,3 +930,143 @@ fn sqlite_signed_batches() {
 fn postgres_signed_batches() {
     signed("postgres");
 }
+
+// ---------------------------------------------------------------------------------------
+// Diploma kinds as data
+// ---------------------------------------------------------------------------------------
+
+const BP_KIND: &str = "format = \"sand-diploma-kinds/1\"\n\n[[kind]]\ncode = \"BP\"\n\
+    short_name = \"Brevet professionnel\"\ntitle = \"Brevet professionnel\"\nlevel = 4\n\
+    issuers = [\"rectorat\"]\nfirst_session = 2023\n";
+
+/// A kind the operator's file adds is listed and imported without a rebuild; without
+/// the file it is unknown; its issuer kinds and first session are enforced; a bad file
+/// is refused with its line.
+#[test]
+fn an_operators_diploma_kind_imports_without_a_rebuild() {
+    let (url, cleanup) = database("sqlite");
+    let dir = work_dir("kinds");
+    let kinds = dir.join("kinds.toml");
+    std::fs::write(&kinds, BP_KIND).unwrap();
+    let kinds_arg = kinds.display().to_string();
+
+    let listed = sand(&["diploma-kinds", "--diploma-kinds-file", &kinds_arg]);
+    assert!(
+        stdout(&listed).contains("BP\tBrevet professionnel\t4\trectorat\t2023"),
+        "{}",
+        stdout(&listed)
+    );
+    assert!(stdout(&listed).contains("BACG\tBaccalauréat général\t4\t"));
+
+    let manifest = variant(
+        &dir,
+        |csv| {
+            csv.replace(";BACG;10;2022;", ";BP;10;2023;")
+                .replace(";2022-07-0", ";2023-07-0")
+        },
+        true,
+        "2023-07-20T08:00:00Z",
+    );
+    edit_manifest(
+        &manifest,
+        &[("diploma_kind", "\"BP\""), ("session", "2023")],
+    );
+    let unknown = import(&url, &[&manifest]);
+    assert_eq!(unknown.status.code(), Some(65));
+    assert!(
+        stdout(&unknown).contains("diploma_kind « BP » : code inconnu"),
+        "{}",
+        stdout(&unknown)
+    );
+
+    // the SIEC is an exam house: the operator's BP is for rectorats only
+    edit_manifest(&manifest, &[("issuer", "\"SIEC\""), ("academie", "\"01\"")]);
+    let house = sand(&[
+        "import",
+        "--quiet",
+        "--diploma-kinds-file",
+        &kinds_arg,
+        "--database-url",
+        &url,
+        &manifest.display().to_string(),
+    ]);
+    assert!(
+        stdout(&house).contains("n'exporte pas ce type de diplôme (BP)"),
+        "{}",
+        stdout(&house)
+    );
+    edit_manifest(
+        &manifest,
+        &[
+            ("issuer", "\"10\""),
+            ("academie", "\"10\""),
+            ("session", "2022"),
+        ],
+    );
+    let early = sand(&[
+        "import",
+        "--quiet",
+        "--diploma-kinds-file",
+        &kinds_arg,
+        "--database-url",
+        &url,
+        &manifest.display().to_string(),
+    ]);
+    assert!(
+        stdout(&early).contains("que depuis la session 2023"),
+        "{}",
+        stdout(&early)
+    );
+    assert_eq!(records(&url), 0);
+
+    edit_manifest(&manifest, &[("session", "2023")]);
+    let out = sand(&[
+        "import",
+        "--quiet",
+        "--diploma-kinds-file",
+        &kinds_arg,
+        "--database-url",
+        &url,
+        &manifest.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(
+        count(
+            &url,
+            "SELECT COUNT(*) FROM diploma_record WHERE diploma_kind = 'BP'"
+        ),
+        3
+    );
+
+    for (content, message) in [
+        (
+            BP_KIND.replace("\"rectorat\"", "\"lycée\""),
+            "ligne 8 : nature d'émetteur « lycée » inconnue",
+        ),
+        (
+            BP_KIND.replace("code = \"BP\"", "code = \"BTS\""),
+            "ligne 3 : le type de diplôme « BTS » existe déjà",
+        ),
+        (
+            BP_KIND.replace("first_session = 2023", "first_session = 1990"),
+            "ligne 3 : « BP » : `first_session` ne peut précéder 2009",
+        ),
+        (
+            BP_KIND.replace("level = 4", "niveau = 4"),
+            "ligne 7 : clé inconnue `niveau`",
+        ),
+    ] {
+        std::fs::write(&kinds, &content).unwrap();
+        let refused = sand(&["diploma-kinds", "--diploma-kinds-file", &kinds_arg]);
+        assert_eq!(refused.status.code(), Some(78), "{content}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains(message) && stderr.contains("kinds.toml"),
+            "{message}: {stderr}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+    if let Some(dir) = cleanup {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
