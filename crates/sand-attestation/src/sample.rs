@@ -1,12 +1,13 @@
 //! A sample attestation of an invented person (the demonstration's Camille Durand), for
 //! `sand attestation sample`, the tests and the benchmark.
 
-use sand_domain::academie::{Academie, ExamOffice};
+use sand_domain::academie::Academie;
 use sand_domain::control_key::ControlKey;
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session, Speciality};
 use sand_domain::identity::{
     BirthDate, BirthName, BirthPlace, Civility, FirstNames, Identity, UsageName,
 };
+use sand_domain::issuer::IssuerCode;
 use sand_domain::ports::Attestation;
 use sand_domain::record::{
     Award, BatchId, CandidateNumber, DiplomaRecord, RecordHolder, RecordId, SourceReference,
@@ -40,7 +41,7 @@ pub fn sample_attestation(now: OffsetDateTime) -> Result<Attestation, SampleErro
         batch: BatchId(Uuid::from_u128(2)),
         scope,
         source: SourceReference {
-            exam_office: ExamOffice::Academie(Academie::Lyon),
+            exam_office: IssuerCode::of_academie(Academie::Lyon),
             session: scope.session,
             candidate_number: CandidateNumber::parse("LY2021000042").map_err(bad)?,
         },

@@ -1,4 +1,4 @@
-//! Académies and exam offices.
+//! Académies.
 //!
 //! The set is closed: every académie that has awarded diplomas since 2009, with the
 //! ministry's académie code. Caen and Rouen merged into Normandie on 1 January 2020; their
@@ -158,90 +158,8 @@ impl fmt::Display for Academie {
     }
 }
 
-/// The office that organised an exam and holds its results.
-///
-/// Usually the exam division of an académie; for Paris, Créteil and Versailles, the
-/// SIEC (Service interacadémique des examens et concours, the shared exam house), which
-/// is an exam office and not an académie: its diplomas are awarded by one of the three.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ExamOffice {
-    /// The exam division of an académie.
-    Academie(Academie),
-    /// The inter-académie exam house of Paris, Créteil and Versailles.
-    Siec,
-}
-
-/// The exam office named does not exist or cannot have awarded that académie's diploma.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExamOfficeError {
-    #[error("unknown exam office code")]
-    Unknown,
-    #[error("the SIEC organises exams only for Paris, Créteil and Versailles")]
-    SiecOutsideIleDeFrance,
-    #[error("an académie's exam office only handles that académie's diplomas")]
-    OtherAcademie,
-}
-
-/// Code of the SIEC in exchange files.
+/// Code of the SIEC in exchange files (see [`crate::issuer::IssuerCode::SIEC`]).
 pub const SIEC_CODE: &str = "SIEC";
-
-impl ExamOffice {
-    /// Parses an exam office code: an académie code or `SIEC`.
-    ///
-    /// # Errors
-    /// [`ExamOfficeError::Unknown`].
-    pub fn from_code(code: &str) -> Result<Self, ExamOfficeError> {
-        if code.trim().eq_ignore_ascii_case(SIEC_CODE) {
-            return Ok(Self::Siec);
-        }
-        Academie::from_code(code)
-            .map(Self::Academie)
-            .map_err(|_| ExamOfficeError::Unknown)
-    }
-
-    #[must_use]
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Academie(a) => a.code(),
-            Self::Siec => SIEC_CODE,
-        }
-    }
-
-    /// The académies whose diplomas this office may hold.
-    #[must_use]
-    pub fn serves(self, academie: Academie) -> bool {
-        match self {
-            Self::Academie(a) => a == academie,
-            Self::Siec => matches!(
-                academie,
-                Academie::Paris | Academie::Creteil | Academie::Versailles
-            ),
-        }
-    }
-
-    /// Checks that this office may have exported a batch of `academie`'s diplomas.
-    ///
-    /// # Errors
-    /// [`ExamOfficeError::SiecOutsideIleDeFrance`] or [`ExamOfficeError::OtherAcademie`].
-    pub fn check_serves(self, academie: Academie) -> Result<(), ExamOfficeError> {
-        if self.serves(academie) {
-            return Ok(());
-        }
-        Err(match self {
-            Self::Siec => ExamOfficeError::SiecOutsideIleDeFrance,
-            Self::Academie(_) => ExamOfficeError::OtherAcademie,
-        })
-    }
-}
-
-impl fmt::Display for ExamOffice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Academie(a) => write!(f, "Service des examens de l'académie {}", a.with_de()),
-            Self::Siec => f.write_str("Service interacadémique des examens et concours (SIEC)"),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -302,20 +220,5 @@ mod tests {
             Academie::Caen.merged_into(),
             Some((Academie::Normandie, 2020))
         );
-    }
-
-    #[test]
-    fn the_siec_is_an_exam_office_for_three_academies_only() {
-        assert_eq!(ExamOffice::from_code("siec"), Ok(ExamOffice::Siec));
-        assert!(ExamOffice::Siec.serves(Academie::Creteil));
-        assert_eq!(
-            ExamOffice::Siec.check_serves(Academie::Lille),
-            Err(ExamOfficeError::SiecOutsideIleDeFrance)
-        );
-        assert_eq!(
-            ExamOffice::Academie(Academie::Lille).check_serves(Academie::Lyon),
-            Err(ExamOfficeError::OtherAcademie)
-        );
-        assert_eq!(ExamOffice::from_code("zz"), Err(ExamOfficeError::Unknown));
     }
 }

@@ -285,6 +285,16 @@ impl DiplomaKind {
         self.definition().issuer_kinds.contains(&kind)
     }
 
+    /// Whether an exam office (a rectorat, vice-rectorat, education service or exam
+    /// house) holds its results; otherwise the awarding establishment does.
+    #[must_use]
+    pub fn held_by_exam_offices(self) -> bool {
+        self.definition()
+            .issuer_kinds
+            .iter()
+            .any(|k| k.may_be_exam_office())
+    }
+
     /// The first session the service covers for it.
     #[must_use]
     pub fn first_session(self) -> u16 {

@@ -89,6 +89,110 @@ impl fmt::Display for IssuerKind {
     }
 }
 
+/// An issuer's code as batches and records carry it: an académie's exam office has the
+/// académie's code (`10`), the inter-académie exam house `SIEC`, a higher-education
+/// establishment its UAI code (`0691774D`). 1 to 16 capital letters, digits or dashes;
+/// kept inline so that it copies like a number.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IssuerCode {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+/// The text given is not an issuer code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an issuer code is 1 to 16 capital letters, digits or dashes")]
+pub struct BadIssuerCode;
+
+impl IssuerCode {
+    /// The SIEC, the exam house of Paris, Créteil and Versailles.
+    pub const SIEC: IssuerCode = IssuerCode {
+        bytes: *b"SIEC\0\0\0\0\0\0\0\0\0\0\0\0",
+        len: 4,
+    };
+
+    /// Reads a code: letters are taken in capitals, and a one-digit académie code gets
+    /// its leading zero (`1` → `01`), as académie codes are read everywhere.
+    ///
+    /// # Errors
+    /// [`BadIssuerCode`].
+    pub fn parse(text: &str) -> Result<Self, BadIssuerCode> {
+        let text = text.trim();
+        if let Ok(academie) = Academie::from_code(text) {
+            return Ok(Self::of_academie(academie));
+        }
+        let upper = text.to_ascii_uppercase();
+        let ok = (1..=16).contains(&upper.len())
+            && upper
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err(BadIssuerCode);
+        }
+        let mut bytes = [0u8; 16];
+        bytes[..upper.len()].copy_from_slice(upper.as_bytes());
+        Ok(Self {
+            bytes,
+            len: u8::try_from(upper.len()).map_err(|_| BadIssuerCode)?,
+        })
+    }
+
+    /// The exam office of an académie.
+    #[must_use]
+    pub fn of_academie(academie: Academie) -> Self {
+        let code = academie.code().as_bytes();
+        let mut bytes = [0u8; 16];
+        bytes[..code.len()].copy_from_slice(code);
+        Self {
+            bytes,
+            len: u8::try_from(code.len()).unwrap_or(2),
+        }
+    }
+
+    /// The code as written.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for IssuerCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl fmt::Debug for IssuerCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IssuerCode({})", self.code())
+    }
+}
+
+/// Why an issuer may not export a batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExportRefusal {
+    #[error("issuer `{0}` is not in the registry")]
+    UnknownIssuer(IssuerCode),
+    #[error("issuer `{issuer}` does not export the diplomas of académie {}", .academie.code())]
+    OutsideScope {
+        issuer: IssuerCode,
+        name: String,
+        academie: Academie,
+    },
+    #[error("issuer `{issuer}` ({kind}) may not export {}", .diploma.code())]
+    KindNotExported {
+        issuer: IssuerCode,
+        kind: IssuerKind,
+        diploma: crate::diploma::DiplomaKind,
+    },
+    #[error("session {session} of {} is before its coverage ({first})", .diploma.code())]
+    BeforeCoverage {
+        diploma: crate::diploma::DiplomaKind,
+        session: u16,
+        first: u16,
+    },
+}
+
 /// A public web page, with where it was found (shipped data says where each address comes
 /// from; an operator's own addresses may leave `source` empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,6 +402,43 @@ impl IssuerRegistry {
     #[must_use]
     pub fn exam_office(&self, academie: Academie) -> &Issuer {
         &self.issuers[self.offices[&academie]]
+    }
+
+    /// Whether `issuer` may export a batch of `scope`: known, exporting the académie, for
+    /// a kind its kind of issuer may export, from the kind's first session.
+    ///
+    /// # Errors
+    /// [`ExportRefusal`].
+    pub fn may_export(
+        &self,
+        issuer: IssuerCode,
+        scope: &crate::diploma::DiplomaScope,
+    ) -> Result<&Issuer, ExportRefusal> {
+        let known = self
+            .get(issuer.code())
+            .ok_or(ExportRefusal::UnknownIssuer(issuer))?;
+        if !known.exports.contains(&scope.academie) {
+            return Err(ExportRefusal::OutsideScope {
+                issuer,
+                name: known.name.clone(),
+                academie: scope.academie,
+            });
+        }
+        if !scope.kind.exported_by(known.kind) {
+            return Err(ExportRefusal::KindNotExported {
+                issuer,
+                kind: known.kind,
+                diploma: scope.kind,
+            });
+        }
+        if scope.session.year() < scope.kind.first_session() {
+            return Err(ExportRefusal::BeforeCoverage {
+                diploma: scope.kind,
+                session: scope.session.year(),
+                first: scope.kind.first_session(),
+            });
+        }
+        Ok(known)
     }
 
     /// The national page on how to get an attestation the usual way, if configured.

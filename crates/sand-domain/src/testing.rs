@@ -4,11 +4,12 @@ use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::academie::{Academie, ExamOffice};
+use crate::academie::Academie;
 use crate::control_key::ControlKey;
 use crate::credentials::Email;
 use crate::diploma::{DiplomaKind, DiplomaScope, Mention, Session, Speciality};
 use crate::identity::{BirthDate, BirthName, FirstNames, Identity, UsageName};
+use crate::issuer::IssuerCode;
 use crate::link::{Link, LinkId, LinkState};
 use crate::ports::{MockClock, MockKeyGenerator};
 use crate::profile::{LoginMethod, Profile, ProfileId};
@@ -73,7 +74,7 @@ pub fn record(id: u128, identity: Identity, scope: DiplomaScope) -> DiplomaRecor
         batch: BatchId(Uuid::from_u128(0x3000)),
         scope,
         source: SourceReference {
-            exam_office: ExamOffice::Academie(scope.academie),
+            exam_office: IssuerCode::of_academie(scope.academie),
             session: scope.session,
             candidate_number: CandidateNumber::parse(&format!("C{id:06}")).unwrap(),
         },

@@ -278,6 +278,13 @@ pub(crate) fn step_text(
             ),
             ("/mot-de-passe-oublie".to_owned(), "Retrouver un profil par son adresse".to_owned()),
         ),
+        SupportStep::ContactTheEstablishment => (
+            "Ce diplôme n'est pas tenu par un service des examens d'académie : demandez une attestation à l'établissement qui vous l'a délivré (l'université, l'école ou l'établissement d'enseignement agricole où vous avez fait vos études). Lui seul peut examiner votre situation.".to_owned(),
+            (
+                "/aide/services-examens#etablissements".to_owned(),
+                "Où s'adresser".to_owned(),
+            ),
+        ),
         SupportStep::ContactExamOffice { academie } => (
             format!(
                 "Contactez le service des examens qui tient les résultats de l'académie {} : {}. Lui seul peut examiner votre situation.",

@@ -5,8 +5,9 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
-use sand_domain::academie::{Academie, ExamOffice};
+use sand_domain::academie::Academie;
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, FIRST_SESSION, Session, SessionError};
+use sand_domain::issuer::IssuerCode;
 use sand_domain::record::import::BatchHeader;
 use sand_domain::record::{BatchFingerprint, SourceSystem};
 use serde::Deserialize;
@@ -90,7 +91,7 @@ pub struct Manifest {
     pub version: Version,
     /// The issuer's code as the manifest gives it (`issuer`, or v1's `exam_office`).
     pub issuer: String,
-    pub exam_office: ExamOffice,
+    pub exam_office: IssuerCode,
     pub scope: DiplomaScope,
     pub source_system: SourceSystem,
     pub exported_at: OffsetDateTime,
@@ -217,15 +218,14 @@ fn parse(path: &Path, raw: RawManifest, bytes: Vec<u8>) -> Result<Manifest, Mani
         // the format is unknown: still check the code given, for a complete report
         (None, issuer, exam_office) => issuer.or(exam_office).map(|c| c.trim().to_owned()),
     };
-    // stored records name an académie's exam office or the SIEC; other issuers of the
-    // registry (universities, agricultural authorities) cannot export yet
+    // whether the registry knows it, and what it may export, is checked at import
     let exam_office = issuer
         .as_deref()
         .and_then(|code| {
-            ExamOffice::from_code(code)
+            IssuerCode::parse(code)
                 .map_err(|_| {
                     problems.push(format!(
-                        "émetteur « {code} » : ni un code d'académie ni SIEC (seuls les services des examens des académies et le SIEC exportent des lots aujourd'hui)"
+                        "émetteur « {code} » : code invalide (1 à 16 lettres capitales, chiffres ou tirets ; voir `sand issuers list`)"
                     ))
                 })
                 .ok()

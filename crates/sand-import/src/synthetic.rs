@@ -8,8 +8,9 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use sand_domain::academie::{Academie, ExamOffice};
+use sand_domain::academie::Academie;
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session};
+use sand_domain::issuer::IssuerCode;
 use sand_domain::record::SourceSystem;
 use time::{Date, Month, OffsetDateTime, Time};
 
@@ -391,9 +392,9 @@ fn write_batch(
         Academie::Paris | Academie::Creteil | Academie::Versailles
             if scope.kind != DiplomaKind::Dnb =>
         {
-            ExamOffice::Siec
+            IssuerCode::SIEC
         }
-        a => ExamOffice::Academie(a),
+        a => IssuerCode::of_academie(a),
     };
     let deliberation = Date::from_calendar_date(year, Month::July, 5).unwrap_or(Date::MIN);
     let exported_at = OffsetDateTime::new_utc(

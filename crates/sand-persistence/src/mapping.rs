@@ -4,12 +4,13 @@
 use std::str::FromStr;
 
 use sand_domain::PortError;
-use sand_domain::academie::{Academie, ExamOffice};
+use sand_domain::academie::Academie;
 use sand_domain::credentials::Email;
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Mention, Session, Speciality};
 use sand_domain::identity::{
     BirthDate, BirthName, BirthPlace, BirthPlaceCode, Civility, FirstNames, Identity, UsageName,
 };
+use sand_domain::issuer::IssuerCode;
 use sand_domain::link::{Link, LinkId, LinkState};
 use sand_domain::profile::{FranceConnectSubject, LoginMethod, Profile, ProfileId};
 use sand_domain::record::{
@@ -96,8 +97,7 @@ pub(crate) fn record_from(row: diploma_record::Model) -> Result<DiplomaRecord, P
         batch: BatchId(row.batch_id),
         scope,
         source: SourceReference {
-            exam_office: ExamOffice::from_code(&row.exam_office)
-                .map_err(|_| corrupt("exam office"))?,
+            exam_office: IssuerCode::parse(&row.exam_office).map_err(|_| corrupt("exam office"))?,
             session: scope.session,
             candidate_number: CandidateNumber::parse(&row.candidate_number)
                 .map_err(|_| corrupt("candidate number"))?,
@@ -186,7 +186,7 @@ pub(crate) fn content_hash(record: &NewRecord) -> String {
 pub(crate) fn batch_from(row: import_batch::Model) -> Result<ImportBatch, PortError> {
     Ok(ImportBatch {
         id: BatchId(row.id),
-        exam_office: ExamOffice::from_code(&row.exam_office).map_err(|_| corrupt("exam office"))?,
+        exam_office: IssuerCode::parse(&row.exam_office).map_err(|_| corrupt("exam office"))?,
         scope: scope_from(&row.diploma_kind, row.session, &row.academie)?,
         source_system: SourceSystem::from_str(&row.source_system)
             .map_err(|_| corrupt("source system"))?,

@@ -17,11 +17,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sand_domain::academie::{Academie, ExamOffice};
+use sand_domain::academie::Academie;
 use sand_domain::control_key::ControlKey;
 use sand_domain::credentials::{Email, PasswordHash};
 use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
 use sand_domain::identity::{BirthDate, BirthName, FirstNames, Identity};
+use sand_domain::issuer::IssuerCode;
 use sand_domain::link::NewLink;
 use sand_domain::ports::{Clock, LinkRepository, ProfileRepository, RecordReader, RecordWriter};
 use sand_domain::profile::{NewCredentials, NewProfile};
@@ -76,7 +77,7 @@ async fn set_up(store: &Store) -> ControlKey {
     }];
     let request = ImportBatchRequest {
         header: BatchHeader {
-            exam_office: ExamOffice::Academie(Academie::Lyon),
+            exam_office: IssuerCode::of_academie(Academie::Lyon),
             scope: scope(),
             source_system: SourceSystem::Ocean,
             exported_at: time::macros::datetime!(2021-07-20 08:00 UTC),

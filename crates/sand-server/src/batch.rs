@@ -12,8 +12,8 @@ use sand_attestation::keys::{PublicKey, SigningKeys};
 use sand_domain::issuer::IssuerRegistry;
 use sand_domain::record::batch::BatchSignature;
 use sand_import::manifest::{
-    DetachedSignature, FORMAT, FORMAT_V1, Manifest, Version, read_manifest, read_signature,
-    render_signature, signature_path,
+    DetachedSignature, FORMAT, FORMAT_V1, Manifest, Version, read_signature, render_signature,
+    signature_path,
 };
 use sand_persistence::StoreSettings;
 use sand_persistence::issuer_keys::{self, AddKey, IssuerKey};
@@ -107,17 +107,12 @@ pub fn batch(command: BatchCommand, out: &mut impl Write) -> Result<(), BatchCom
         BatchCommand::Sign { key, manifests } => {
             let keys = SigningKeys::from_file(&key).map_err(AttestationCommandError::from)?;
             for path in manifests {
-                let manifest =
-                    read_manifest(&path).map_err(|e| BatchCommandError::Refused(e.to_string()))?;
-                if manifest.version == Version::V1 {
-                    return Err(BatchCommandError::Refused(format!(
-                        "{} : un manifeste « {FORMAT_V1} » ne se signe pas ; écrivez-le au format « {FORMAT} » (la clé `exam_office` devient `issuer`)",
-                        path.display()
-                    )));
-                }
+                // the office signs what it exported: a sand-batch/2 manifest, whatever
+                // kinds and issuers the operator's registries hold (checked at import)
+                let bytes = manifest_bytes(&path)?;
                 let signature = DetachedSignature {
                     key_id: keys.id().to_string(),
-                    signature: keys.sign(&manifest.bytes),
+                    signature: keys.sign(&bytes),
                 };
                 let target = signature_path(&path);
                 std::fs::write(&target, render_signature(&signature)).map_err(|e| {
@@ -131,6 +126,31 @@ pub fn batch(command: BatchCommand, out: &mut impl Write) -> Result<(), BatchCom
         }
     }
     Ok(())
+}
+
+/// A manifest's bytes, once they read as a `sand-batch/2` manifest's TOML.
+fn manifest_bytes(path: &Path) -> Result<Vec<u8>, BatchCommandError> {
+    let refused = |why: String| BatchCommandError::Refused(format!("{} : {why}", path.display()));
+    let size = std::fs::metadata(path)
+        .map_err(|e| refused(format!("fichier illisible ({e})")))?
+        .len();
+    if size > sand_import::manifest::MAX_MANIFEST_BYTES {
+        return Err(refused(format!(
+            "fichier de {size} octets : ce n'est pas un manifeste"
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| refused(format!("fichier illisible ({e})")))?;
+    let table: toml::Table = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|text| toml::from_str(text).ok())
+        .ok_or_else(|| refused("ce n'est pas un manifeste TOML en UTF-8".to_owned()))?;
+    match table.get("format").and_then(toml::Value::as_str) {
+        Some(FORMAT) => Ok(bytes),
+        Some(FORMAT_V1) => Err(refused(format!(
+            "un manifeste « {FORMAT_V1} » ne se signe pas ; écrivez-le au format « {FORMAT} » (la clé `exam_office` devient `issuer`)"
+        ))),
+        _ => Err(refused(format!("la clé `format` doit valoir « {FORMAT} »"))),
+    }
 }
 
 /// The operator's commands on registered keys.
@@ -248,8 +268,9 @@ pub struct Trust {
 }
 
 impl Trust {
-    /// Checks who sent the batch of `manifest` (read from `path`): the format, the
-    /// issuer and its scope, the signature. Returns the signature to keep with the batch.
+    /// Checks who sent the batch of `manifest` (read from `path`): the format, a known
+    /// issuer, the signature by one of its live keys. Returns the signature to keep with
+    /// the batch. What the issuer may export is the import use case's rule.
     ///
     /// # Errors
     /// Why the batch is refused, in French (nothing has been written).
@@ -269,32 +290,7 @@ impl Trust {
                 manifest.issuer
             ));
         };
-        let academie = manifest.scope.academie;
-        if !issuer.exports.contains(&academie) {
-            return Err(format!(
-                "l'émetteur « {} » ({}) n'exporte pas les diplômes de l'académie {}",
-                issuer.code,
-                issuer.name,
-                academie.with_de()
-            ));
-        }
-        let kind = manifest.scope.kind;
-        if !kind.exported_by(issuer.kind) {
-            return Err(format!(
-                "l'émetteur « {} » ({}) n'exporte pas ce type de diplôme ({})",
-                issuer.code,
-                issuer.kind,
-                kind.code()
-            ));
-        }
-        if manifest.scope.session.year() < kind.first_session() {
-            return Err(format!(
-                "session {} non couverte : le service ne tient les résultats de ce diplôme ({}) que depuis la session {}",
-                manifest.scope.session,
-                kind.code(),
-                kind.first_session()
-            ));
-        }
+        // its scope, kinds and sessions are the import use case's to check
         let signature = read_signature(path).map_err(|e| e.to_string())?;
         let Some(signature) = signature else {
             // a sand-batch/1 manifest cannot be signed: accepting v1 is accepting that

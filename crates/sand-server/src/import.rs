@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sand_domain::issuer::ExportRefusal;
 use sand_domain::ports::Clock;
 use sand_domain::record::NewRecord;
 use sand_domain::record::batch::BatchHeader;
@@ -130,9 +131,6 @@ fn describe(problem: &BatchProblem) -> String {
             (l, None) => format!("ligne {l} : {reason}"),
             (l, Some(c)) => format!("ligne {l}, colonne {c} : {reason}"),
         },
-        BatchProblem::ExamOffice(_) => {
-            "ce service des examens ne délivre pas les diplômes de cette académie".into()
-        }
         BatchProblem::Empty => "le lot ne contient aucun enregistrement".into(),
         BatchProblem::TooManyRecords { max } => {
             format!("un lot contient au plus {max} enregistrements : découpez l'export")
@@ -263,6 +261,7 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
     let use_case = ImportRecords {
         writer: Arc::new(writer),
         clock: Arc::new(SystemClock),
+        issuers: Arc::new(trust.registry.clone()),
     };
 
     let total_bytes: u64 = manifests
@@ -390,6 +389,7 @@ fn refusal(error: ImportBatchError) -> Refusal {
             }
             Refusal::Invalid(lines)
         }
+        ImportBatchError::NotAllowed(refusal) => Refusal::Invalid(vec![export_refusal(&refusal)]),
         ImportBatchError::ScopeHeldByAnotherOffice { stored } => Refusal::Invalid(vec![format!(
             "ce lot est détenu par un autre service des examens ({stored})"
         )]),
@@ -405,6 +405,39 @@ fn refusal(error: ImportBatchError) -> Refusal {
         ImportBatchError::Unexpected(e) => {
             Refusal::Failed(chain(crate::port_message(&e).to_owned(), &e))
         }
+    }
+}
+
+/// Why an issuer may not export a batch, in French.
+fn export_refusal(refusal: &ExportRefusal) -> String {
+    match refusal {
+        ExportRefusal::UnknownIssuer(code) => {
+            format!("émetteur « {code} » inconnu du registre (voir `sand issuers list`)")
+        }
+        ExportRefusal::OutsideScope {
+            issuer,
+            name,
+            academie,
+        } => format!(
+            "l'émetteur « {issuer} » ({name}) n'exporte pas les diplômes de l'académie {}",
+            academie.with_de()
+        ),
+        ExportRefusal::KindNotExported {
+            issuer,
+            kind,
+            diploma,
+        } => format!(
+            "l'émetteur « {issuer} » ({kind}) n'exporte pas ce type de diplôme ({})",
+            diploma.code()
+        ),
+        ExportRefusal::BeforeCoverage {
+            diploma,
+            session,
+            first,
+        } => format!(
+            "session {session} non couverte : le service ne tient les résultats de ce diplôme ({}) que depuis la session {first}",
+            diploma.code()
+        ),
     }
 }
 

@@ -294,7 +294,7 @@ enum IssuersCommand {
     )]
     List {
         #[arg(
-            long,
+            long = "issuers-file",
             env = "SAND_ISSUERS_FILE",
             help = "Registre des émetteurs de l'exploitant (voir docs/examples/issuers.toml)"
         )]
@@ -310,7 +310,7 @@ enum IssuersCommand {
         #[arg(long, help = "Sa clé publique (PEM)")]
         public_key: std::path::PathBuf,
         #[arg(
-            long,
+            long = "issuers-file",
             env = "SAND_ISSUERS_FILE",
             help = "Registre des émetteurs de l'exploitant (voir docs/examples/issuers.toml)"
         )]

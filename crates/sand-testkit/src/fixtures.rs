@@ -10,9 +10,10 @@
 use std::sync::Mutex;
 
 use sand_domain::PortError;
-use sand_domain::academie::{Academie, ExamOffice};
+use sand_domain::academie::Academie;
 use sand_domain::diploma::DiplomaScope;
 use sand_domain::identity::{BirthDate, BirthName, FirstNames, Identity};
+use sand_domain::issuer::IssuerCode;
 use sand_domain::ports::{Clock, RecordWriter};
 use sand_domain::record::batch::{ApplyReport, BatchHeader, ImportBatchRequest};
 use sand_domain::record::{BatchFingerprint, NewRecord, SourceSystem};
@@ -50,7 +51,7 @@ pub fn batch_request(
 ) -> ImportBatchRequest {
     ImportBatchRequest {
         header: BatchHeader {
-            exam_office: ExamOffice::Academie(Academie::Lyon),
+            exam_office: IssuerCode::of_academie(Academie::Lyon),
             scope,
             source_system: SourceSystem::Ocean,
             exported_at,

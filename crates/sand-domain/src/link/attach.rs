@@ -52,6 +52,23 @@ pub enum SupportStep {
     AnotherProfileOfYours,
     /// Second-level support: the exam office of the académie that awarded the diploma.
     ContactExamOffice { academie: Academie },
+    /// A diploma no exam office holds (higher education, agricultural education…): the
+    /// establishment that awarded it is the one to ask.
+    ContactTheEstablishment,
+}
+
+/// The office step for `scope`: its académie's exam office (`standard`: the usual
+/// procedure, for a diploma not in the service; otherwise to examine a case), or the
+/// establishment for a kind no exam office holds.
+fn office_step(scope: &DiplomaScope, standard: bool) -> SupportStep {
+    let academie = scope.academie;
+    if !scope.kind.held_by_exam_offices() {
+        SupportStep::ContactTheEstablishment
+    } else if standard {
+        SupportStep::StandardProcedure { academie }
+    } else {
+        SupportStep::ContactExamOffice { academie }
+    }
 }
 
 /// How attaching ended.
@@ -125,14 +142,13 @@ impl AttachDiploma {
         request: AttachDiplomaRequest,
     ) -> Result<AttachOutcome, AttachDiplomaError> {
         let scope = request.scope;
-        let academie = scope.academie;
         if !self.catalogue.is_published(&scope).await? {
             return Ok(AttachOutcome::NotInCatalogue {
                 scope,
                 next_steps: vec![
                     SupportStep::CheckTheCatalogue,
                     SupportStep::WaitForFinalResults,
-                    SupportStep::StandardProcedure { academie },
+                    office_step(&scope, true),
                 ],
             });
         }
@@ -165,14 +181,14 @@ impl AttachDiploma {
                         SupportStep::RecreateProfileOrUseFranceConnect,
                     ]);
                 }
-                next_steps.push(SupportStep::ContactExamOffice { academie });
+                next_steps.push(office_step(&scope, false));
                 return Ok(AttachOutcome::NoMatch { scope, next_steps });
             }
             1 => matching.remove(0),
             _ => {
                 return Ok(AttachOutcome::AmbiguousHomonyms {
                     scope,
-                    next_steps: vec![SupportStep::ContactExamOffice { academie }],
+                    next_steps: vec![office_step(&scope, false)],
                 });
             }
         };
@@ -289,9 +305,7 @@ impl AttachDiploma {
                 scope,
                 next_steps: vec![
                     SupportStep::AnotherProfileOfYours,
-                    SupportStep::ContactExamOffice {
-                        academie: scope.academie,
-                    },
+                    office_step(&scope, false),
                 ],
             }
         }

@@ -10,8 +10,8 @@ use std::hash::{BuildHasher, RandomState};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::academie::{ExamOffice, ExamOfficeError};
 use crate::diploma::DiplomaScope;
+use crate::issuer::IssuerCode;
 use crate::record::{BatchFingerprint, BatchId, NewRecord, SourceSystem};
 
 /// Most problems listed in one report; the total is always counted.
@@ -27,7 +27,7 @@ pub const MIN_AGE_AT_DELIBERATION_YEARS: i64 = 10;
 /// What a batch's manifest declares, its data file's fingerprint checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchHeader {
-    pub exam_office: ExamOffice,
+    pub exam_office: IssuerCode,
     pub scope: DiplomaScope,
     pub source_system: SourceSystem,
     pub exported_at: OffsetDateTime,
@@ -88,8 +88,6 @@ impl fmt::Display for SourceProblem {
 pub enum BatchProblem {
     #[error("{0}")]
     Source(SourceProblem),
-    #[error("{0}")]
-    ExamOffice(ExamOfficeError),
     #[error("the batch has no record")]
     Empty,
     #[error("a batch has at most {max} records")]
@@ -209,13 +207,6 @@ impl BatchChecker {
             checker.report(BatchProblem::TooManyRecords {
                 max: MAX_BATCH_RECORDS,
             });
-        }
-        if let Err(e) = checker
-            .header
-            .exam_office
-            .check_serves(checker.header.scope.academie)
-        {
-            checker.report(BatchProblem::ExamOffice(e));
         }
         if checker.header.exported_at > now {
             checker.report(BatchProblem::ExportedInTheFuture {

@@ -26,8 +26,8 @@ pub use super::batch::{
 };
 use time::OffsetDateTime;
 
-use crate::academie::ExamOffice;
 use crate::error::PortError;
+use crate::issuer::IssuerCode;
 use crate::ports::{BatchStaging, Clock, RecordWriter};
 use crate::record::{BatchId, NewRecord};
 
@@ -53,9 +53,13 @@ pub enum ImportOutcome {
 pub enum ImportBatchError {
     #[error(transparent)]
     Invalid(#[from] InvalidBatch),
+    /// The batch's issuer may not export it (unknown, outside its scope, a kind it does
+    /// not award, a session before the kind's coverage).
+    #[error(transparent)]
+    NotAllowed(#[from] crate::issuer::ExportRefusal),
     /// The stored batch of this scope came from another exam office.
     #[error("the stored batch of this scope comes from another exam office ({stored})")]
-    ScopeHeldByAnotherOffice { stored: ExamOffice },
+    ScopeHeldByAnotherOffice { stored: IssuerCode },
     /// The stored batch was exported after this one: importing would go back in time.
     #[error("the stored batch of this scope was exported later ({stored_export})")]
     OlderThanStored { stored_export: OffsetDateTime },
@@ -72,6 +76,8 @@ pub enum ImportBatchError {
 pub struct ImportRecords {
     pub writer: Arc<dyn RecordWriter>,
     pub clock: Arc<dyn Clock>,
+    /// Who may export what.
+    pub issuers: Arc<crate::issuer::IssuerRegistry>,
 }
 
 impl fmt::Debug for ImportRecords {
@@ -86,7 +92,7 @@ pub enum ImportStart {
     /// Nothing to read: the outcome is known from the header.
     Done(ImportOutcome),
     /// Records are to be pushed.
-    Run(ImportRun),
+    Run(Box<ImportRun>),
 }
 
 /// A batch being imported: push records, then finish.
@@ -119,6 +125,7 @@ impl ImportRecords {
         header: BatchHeader,
         dry_run: bool,
     ) -> Result<ImportStart, ImportBatchError> {
+        self.issuers.may_export(header.exam_office, &header.scope)?;
         if let Some(stored) = self.writer.find_batch(&header.scope).await? {
             if stored.exam_office != header.exam_office {
                 return Err(ImportBatchError::ScopeHeldByAnotherOffice {
@@ -153,12 +160,12 @@ impl ImportRecords {
         } else {
             Some(self.writer.begin(&header).await?)
         };
-        Ok(ImportStart::Run(ImportRun {
+        Ok(ImportStart::Run(Box::new(ImportRun {
             checker: BatchChecker::new(header, self.clock.now()),
             staging,
             dry_run,
             failed: false,
-        }))
+        })))
     }
 
     /// Imports a whole in-memory batch.

@@ -10,9 +10,9 @@ use std::fmt;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::academie::ExamOffice;
 use crate::diploma::{DiplomaScope, Mention, Session, Speciality};
 use crate::identity::{Civility, Identity, UsageName};
+use crate::issuer::IssuerCode;
 
 /// Identifier of a stored record, assigned by the record store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -106,7 +106,7 @@ impl fmt::Debug for Ine {
 /// links of records whose source reference is unchanged).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceReference {
-    pub exam_office: ExamOffice,
+    pub exam_office: IssuerCode,
     pub session: Session,
     pub candidate_number: CandidateNumber,
 }
@@ -252,7 +252,7 @@ pub struct FingerprintError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportBatch {
     pub id: BatchId,
-    pub exam_office: ExamOffice,
+    pub exam_office: IssuerCode,
     pub scope: DiplomaScope,
     pub source_system: SourceSystem,
     pub exported_at: OffsetDateTime,

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use time::{Date, OffsetDateTime};
 
-use crate::academie::ExamOffice;
 use crate::control_key::{ControlKey, ControlKeyError};
 use crate::diploma::DiplomaScope;
 use crate::error::PortError;
 use crate::identity::{BirthDate, BirthName, FirstNames, NameError, UsageName};
+use crate::issuer::IssuerCode;
 use crate::ports::{
     AccountTokens, Clock, LinkRepository, Mail, Mailer, ProfileRepository, RecordReader,
     VerificationLog,
@@ -75,7 +75,7 @@ pub struct VerifiedDiploma {
     pub first_names: FirstNames,
     pub birth_date: BirthDate,
     pub scope: DiplomaScope,
-    pub exam_office: ExamOffice,
+    pub exam_office: IssuerCode,
     pub award: Award,
     pub key_issued_at: OffsetDateTime,
 }

@@ -51,7 +51,8 @@ pub struct StepJson {
     /// Stable code: `verifier_catalogue`, `attendre_resultats_definitifs`,
     /// `procedure_habituelle`, `verifier_nom_naissance`, `verifier_prenoms`,
     /// `verifier_date_naissance`, `recreer_profil_ou_franceconnect`, `autre_profil`,
-    /// `contacter_service_examens`.
+    /// `contacter_service_examens`, `contacter_etablissement` (a diploma no exam office
+    /// holds: higher or agricultural education).
     pub code: String,
     /// The step in French, for a person.
     pub texte: String,
@@ -147,6 +148,7 @@ impl StepJson {
             S::RecreateProfileOrUseFranceConnect => ("recreer_profil_ou_franceconnect", None),
             S::AnotherProfileOfYours => ("autre_profil", None),
             S::ContactExamOffice { academie } => ("contacter_service_examens", Some(*academie)),
+            S::ContactTheEstablishment => ("contacter_etablissement", None),
         };
         let (texte, lien, _) = step_text(step, franceconnect, issuers);
         Self {

@@ -100,11 +100,22 @@ pub struct VerifiedDiplomaJson {
     pub award: AwardJson,
     /// ISO 8601 date of the jury's deliberation.
     pub date_deliberation: String,
+    /// The issuer that exported the result and holds it, by its code in the issuer
+    /// registry (an académie code, `SIEC`, a UAI code).
+    pub emetteur: String,
+    /// Its name, e.g. `Service interacadémique des examens et concours (SIEC), …`.
+    pub emetteur_nom: String,
 }
 
-impl From<&VerifiedDiploma> for VerifiedDiplomaJson {
-    fn from(d: &VerifiedDiploma) -> Self {
+impl VerifiedDiplomaJson {
+    /// The verified diploma, its issuer named from `issuers`.
+    pub(crate) fn of(d: &VerifiedDiploma, issuers: &sand_domain::issuer::IssuerRegistry) -> Self {
+        let code = d.exam_office.code().to_owned();
         Self {
+            emetteur_nom: issuers
+                .get(&code)
+                .map_or_else(|| code.clone(), |i| i.name.clone()),
+            emetteur: code,
             titulaire: ShownDiploma::of(d, Lang::Fr).holder,
             nom_naissance: d.birth_name.to_string(),
             nom_usage: d.usage_name.as_ref().map(ToString::to_string),
@@ -271,7 +282,10 @@ async fn check_one(
     match result {
         Ok(VerifyOutcome::Valid(d)) => Ok(Ok(VerificationResult {
             valide: true,
-            diplome: Some(Box::new(VerifiedDiplomaJson::from(&*d))),
+            diplome: Some(Box::new(VerifiedDiplomaJson::of(
+                &d,
+                &state.settings.issuers,
+            ))),
             verifie_le: now,
         })),
         Ok(VerifyOutcome::NotValid) => Ok(Ok(VerificationResult {

@@ -146,6 +146,8 @@ struct OfficeRow {
 struct OfficesPage {
     chrome: Chrome,
     offices: Vec<OfficeRow>,
+    /// The national page on the usual procedure (for establishments), when known.
+    national: String,
 }
 
 #[handler]
@@ -202,6 +204,10 @@ async fn offices(
         &OfficesPage {
             chrome: Chrome::new(&state, &visitor, "Services des examens"),
             offices,
+            national: registry
+                .national()
+                .map(|w| w.url.clone())
+                .unwrap_or_default(),
         },
     )
 }

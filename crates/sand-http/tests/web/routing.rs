@@ -338,4 +338,75 @@ async fn a_kind_added_by_the_operators_file_is_listed_attached_and_verified() {
     let json: serde_json::Value = serde_json::from_str(&verified.body).unwrap();
     assert_eq!(json["valide"], true, "{}", verified.body);
     assert_eq!(json["diplome"]["diplome"], "BP");
+    // the answer names the issuer that holds the result
+    assert_eq!(json["diplome"]["emetteur"], "10");
+    assert_eq!(
+        json["diplome"]["emetteur_nom"],
+        "Service des examens et concours du rectorat de l'académie de Lyon"
+    );
+}
+
+/// A higher-education diploma is held by the establishment that awarded it, not by an
+/// académie's exam office: a refused attachment sends there, in the page and the API.
+#[tokio::test(flavor = "multi_thread")]
+async fn higher_education_is_sent_to_the_establishment() {
+    let dir = std::env::temp_dir().join(format!("sand-kinds-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("kinds.toml");
+    std::fs::write(
+        &file,
+        "format = \"sand-diploma-kinds/1\"\n\n[[kind]]\ncode = \"LIC\"\nshort_name = \"Licence\"\n\
+         title = \"Licence\"\nlevel = 6\nissuers = [\"enseignement-superieur\"]\nfirst_session = 2015\n",
+    )
+    .unwrap();
+    sand_domain::diploma::install(sand_import::registry::load_kinds(Some(&file)).unwrap()).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+    let licence: sand_domain::diploma::DiplomaKind = "LIC".parse().unwrap();
+    let scope = sand_domain::diploma::DiplomaScope {
+        kind: licence,
+        session: sand_domain::diploma::Session::new(2021).unwrap(),
+        academie: Academie::Lyon,
+    };
+    let app = TestApp::new().await;
+    app.publish(
+        scope,
+        vec![record_in(
+            scope,
+            1,
+            "LIC0000001",
+            identity("Martin", "Louis", "1999-01-15"),
+        )],
+    )
+    .await;
+    let mut b = camille(&app).await;
+    // in the catalogue, but not hers
+    let page = text(&b.attach("LIC", "2021", "10").await);
+    assert!(
+        page.contains("demandez une attestation à l'établissement qui vous l'a délivré"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("rectorat de l'académie de Lyon"),
+        "no exam office for a licence"
+    );
+    assert!(page.contains("/aide/services-examens#etablissements"));
+    let offices = b.get("/aide/services-examens").await;
+    assert!(offices.body.contains(r#"id="etablissements""#));
+
+    // not in the catalogue (another académie): the establishment too, in the API
+    let api = b
+        .post_json(
+            "/api/v1/moi/diplomes",
+            &serde_json::json!({"diplome": "LIC", "session": 2021, "academie": "24"}),
+        )
+        .await;
+    assert_eq!(api.status, 422, "{}", api.body);
+    let json: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    let steps = json["etapes"].as_array().unwrap();
+    assert_eq!(steps.last().unwrap()["code"], "contacter_etablissement");
+    assert!(
+        steps.iter().all(|s| s.get("service").is_none()),
+        "{}",
+        api.body
+    );
 }

@@ -294,7 +294,7 @@ fn manifests_report_every_problem() {
     let path = dir.join("m.toml");
     std::fs::write(
         &path,
-        "format = \"sand-batch/9\"\nexam_office = \"ZZ\"\nacademie = \"99\"\ndiploma_kind = \"BAC\"\nsession = 1990\n\
+        "format = \"sand-batch/9\"\nexam_office = \"Z Z\"\nacademie = \"99\"\ndiploma_kind = \"BAC\"\nsession = 1990\n\
          source_system = \"EXCEL\"\nexported_at = \"hier\"\nresults_final = true\nrecord_count = 1\n\
          data_file = \"../../etc/passwd\"\ndata_sha256 = \"abc\"\nencoding = \"EBCDIC\"\n",
     )

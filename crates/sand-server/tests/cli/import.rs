@@ -1070,3 +1070,117 @@ fn an_operators_diploma_kind_imports_without_a_rebuild() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// An issuer beyond the rectorats: a university the operator registers exports its own
+/// kind of diploma, signed with its own key; a rectorat may not export that kind, nor the
+/// university the rectorats' kinds.
+fn university(backend: &str) {
+    let (url, cleanup) = database(backend);
+    let dir = work_dir("university");
+    let kinds = dir.join("kinds.toml");
+    std::fs::write(
+        &kinds,
+        "format = \"sand-diploma-kinds/1\"\n\n[[kind]]\ncode = \"LIC\"\nshort_name = \"Licence\"\n\
+         title = \"Licence\"\nlevel = 6\nissuers = [\"enseignement-superieur\"]\nfirst_session = 2015\n",
+    )
+    .unwrap();
+    let issuers = dir.join("issuers.toml");
+    std::fs::write(
+        &issuers,
+        "format = \"sand-issuers/1\"\n\n[[issuer]]\ncode = \"0691775E\"\nkind = \"enseignement-superieur\"\n\
+         name = \"Université de démonstration\"\nexports = [\"10\"]\n",
+    )
+    .unwrap();
+    let (kinds, issuers) = (kinds.display().to_string(), issuers.display().to_string());
+    let with_registries = |extra: &[&str], manifest: &Path| {
+        let manifest = manifest.display().to_string();
+        let mut args = vec![
+            "import",
+            "--quiet",
+            "--diploma-kinds-file",
+            &kinds,
+            "--issuers-file",
+            &issuers,
+            "--database-url",
+            &url,
+        ];
+        args.extend_from_slice(extra);
+        args.push(&manifest);
+        sand(&args)
+    };
+    let manifest = variant(
+        &dir,
+        |csv| csv.replace(";BACG;10;2022;", ";LIC;10;2022;"),
+        true,
+        "2022-07-20T08:00:00Z",
+    );
+    edit_manifest(&manifest, &[("diploma_kind", "\"LIC\"")]);
+    // the rectorat does not award licences
+    let out = with_registries(&["--allow-unsigned"], &manifest);
+    assert!(
+        stdout(&out)
+            .contains("l'émetteur « 10 » (rectorat) n'exporte pas ce type de diplôme (LIC)"),
+        "{}",
+        stdout(&out)
+    );
+
+    // the university's key, registered, signs its batch: imported under its code
+    let (secret, public) = batch_key(&dir);
+    let add = sand(&[
+        "issuers",
+        "add-key",
+        "--issuer",
+        "0691775E",
+        "--public-key",
+        &public.display().to_string(),
+        "--issuers-file",
+        &issuers,
+        "--diploma-kinds-file",
+        &kinds,
+        "--database-url",
+        &url,
+    ]);
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    edit_manifest(&manifest, &[("issuer", "\"0691775E\"")]);
+    let out = with_registries(&["--require-signatures"], &manifest);
+    assert_eq!(out.status.code(), Some(65));
+    sign(&secret, &manifest);
+    let out = with_registries(&["--require-signatures"], &manifest);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(
+        count(
+            &url,
+            "SELECT COUNT(*) FROM diploma_record WHERE exam_office = '0691775E' AND diploma_kind = 'LIC'"
+        ),
+        3
+    );
+
+    // nor does the university award baccalauréats
+    let bac = variant(&dir, str::to_owned, true, "2022-07-20T08:00:00Z");
+    edit_manifest(&bac, &[("issuer", "\"0691775E\"")]);
+    sign(&secret, &bac);
+    let out = with_registries(&[], &bac);
+    assert!(
+        stdout(&out).contains("(enseignement-superieur) n'exporte pas ce type de diplôme (BACG)"),
+        "{}",
+        stdout(&out)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+    if let Some(dir) = cleanup {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn sqlite_a_university_exports_its_own_diplomas() {
+    university("sqlite");
+}
+
+#[test]
+fn postgres_a_university_exports_its_own_diplomas() {
+    university("postgres");
+}

@@ -466,7 +466,7 @@ fn a_bad_issuers_file_is_refused_with_its_line_by_serve_and_by_sand_issuers() {
         assert!(stderr.contains(message), "{content}: {stderr}");
         let list = Command::new(env!("CARGO_BIN_EXE_sand"))
             .current_dir(&dir)
-            .args(["issuers", "list", "--file", "issuers.toml"])
+            .args(["issuers", "list", "--issuers-file", "issuers.toml"])
             .output()
             .unwrap();
         assert_eq!(list.status.code(), Some(78), "{content}");
@@ -478,7 +478,7 @@ fn a_bad_issuers_file_is_refused_with_its_line_by_serve_and_by_sand_issuers() {
 #[test]
 fn sand_issuers_lists_the_shipped_registry_with_the_operators_contacts() {
     let out = Command::new(env!("CARGO_BIN_EXE_sand"))
-        .args(["issuers", "list", "--file"])
+        .args(["issuers", "list", "--issuers-file"])
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../docs/examples/issuers.toml"

@@ -1,6 +1,5 @@
 use super::*;
 use crate::academie::Academie;
-use crate::academie::ExamOfficeError;
 use crate::diploma::DiplomaScope;
 use crate::diploma::{DiplomaKind, Session};
 use crate::ports::{MockBatchStaging, MockRecordWriter};
@@ -32,7 +31,7 @@ fn new_record(line: u64, candidate: &str) -> NewRecord {
 
 fn header(count: u64) -> BatchHeader {
     BatchHeader {
-        exam_office: ExamOffice::Academie(Academie::Lyon),
+        exam_office: IssuerCode::of_academie(Academie::Lyon),
         scope: scope(),
         source_system: SourceSystem::Ocean,
         exported_at: datetime!(2019-07-20 08:00 UTC),
@@ -53,7 +52,7 @@ fn request(records: Vec<NewRecord>) -> ImportBatchRequest {
 fn stored(fingerprint: u8, complete: bool) -> StoredBatch {
     StoredBatch {
         id: BatchId(uuid::Uuid::from_u128(0x3000)),
-        exam_office: ExamOffice::Academie(Academie::Lyon),
+        exam_office: IssuerCode::of_academie(Academie::Lyon),
         scope: scope(),
         source_system: SourceSystem::Ocean,
         exported_at: datetime!(2019-07-10 08:00 UTC),
@@ -69,6 +68,7 @@ fn use_case(writer: MockRecordWriter) -> ImportRecords {
     ImportRecords {
         writer: Arc::new(writer),
         clock: Arc::new(clock()),
+        issuers: Arc::new(crate::issuer::IssuerRegistry::offices_only()),
     }
 }
 
@@ -237,13 +237,11 @@ async fn unreadable_lines_are_counted_reported_and_stop_staging() {
 #[test]
 fn batch_level_problems_are_reported() {
     let mut req = request(vec![]);
-    req.header.exam_office = ExamOffice::Siec;
     req.header.exported_at = datetime!(2030-01-01 00:00 UTC);
     let invalid = req.check(NOW).unwrap_err();
     assert_eq!(
         invalid.problems,
         vec![
-            BatchProblem::ExamOffice(ExamOfficeError::SiecOutsideIleDeFrance),
             BatchProblem::ExportedInTheFuture {
                 exported_at: datetime!(2030-01-01 00:00 UTC)
             },
@@ -325,7 +323,7 @@ fn records_beyond_the_limit_are_refused_once_and_no_longer_remembered() {
 #[test]
 fn the_siec_may_export_paris_creteil_versailles_batches() {
     let mut req = request(vec![new_record(2, "A1")]);
-    req.header.exam_office = ExamOffice::Siec;
+    req.header.exam_office = IssuerCode::SIEC;
     req.header.scope.academie = Academie::Creteil;
     req.records[0].scope.academie = Academie::Creteil;
     assert_eq!(req.check(NOW).map(|c| c.records()), Ok(1));
@@ -445,11 +443,41 @@ async fn an_older_export_does_not_replace_a_newer_one() {
 }
 
 #[tokio::test]
+async fn an_issuer_exports_only_its_own_scope_and_nothing_is_read_otherwise() {
+    let untouched = || {
+        let mut writer = MockRecordWriter::new();
+        writer.expect_find_batch().never();
+        writer.expect_begin().never();
+        writer
+    };
+    let mut req = request(vec![new_record(2, "A1")]);
+    req.header.exam_office = IssuerCode::SIEC;
+    let result = use_case(untouched()).execute(req.clone(), false).await;
+    assert!(matches!(
+        result,
+        Err(ImportBatchError::NotAllowed(
+            crate::issuer::ExportRefusal::OutsideScope {
+                academie: Academie::Lyon,
+                ..
+            }
+        ))
+    ));
+    req.header.exam_office = IssuerCode::parse("0691774D").unwrap();
+    let result = use_case(untouched()).execute(req, false).await;
+    assert!(matches!(
+        result,
+        Err(ImportBatchError::NotAllowed(
+            crate::issuer::ExportRefusal::UnknownIssuer(_)
+        ))
+    ));
+}
+
+#[tokio::test]
 async fn another_office_cannot_replace_a_scope() {
     let mut writer = MockRecordWriter::new();
     writer.expect_find_batch().returning(|_| {
         let mut s = stored(2, true);
-        s.exam_office = ExamOffice::Siec;
+        s.exam_office = IssuerCode::SIEC;
         Ok(Some(s))
     });
     writer.expect_begin().never();
@@ -459,13 +487,13 @@ async fn another_office_cannot_replace_a_scope() {
         session: Session::new(2019).unwrap(),
         academie: Academie::Paris,
     };
-    req.header.exam_office = ExamOffice::Academie(Academie::Paris);
+    req.header.exam_office = IssuerCode::of_academie(Academie::Paris);
     req.records[0].scope = req.header.scope;
     let result = use_case(writer).execute(req, false).await;
     assert!(matches!(
         result,
         Err(ImportBatchError::ScopeHeldByAnotherOffice {
-            stored: ExamOffice::Siec
+            stored: IssuerCode::SIEC
         })
     ));
 }
