@@ -48,7 +48,7 @@ pub struct KindDefinition {
     /// baccalauréat, 5 for a BTS, 6 for a licence…), when known.
     pub level: Option<u8>,
     /// The kinds of issuer that may export it.
-    pub issuer_kinds: Vec<crate::issuer::IssuerKind>,
+    pub issuer_kinds: Vec<crate::issuer_kind::IssuerKind>,
     /// The first session the service covers for it (at least [`FIRST_SESSION`]).
     pub first_session: u16,
 }
@@ -122,7 +122,7 @@ impl KindRegistry {
     /// The seven built-in kinds alone, exported by the académies' exam offices.
     #[must_use]
     pub fn built_in() -> Self {
-        use crate::issuer::IssuerKind;
+        use crate::issuer_kind::IssuerKind;
         let kinds = BUILT_IN_DEFINITIONS
             .iter()
             .map(|(code, short, title, level)| KindDefinition {
@@ -281,7 +281,7 @@ impl DiplomaKind {
 
     /// Whether an issuer of `kind` may export it.
     #[must_use]
-    pub fn exported_by(self, kind: crate::issuer::IssuerKind) -> bool {
+    pub fn exported_by(self, kind: crate::issuer_kind::IssuerKind) -> bool {
         self.definition().issuer_kinds.contains(&kind)
     }
 
@@ -547,7 +547,7 @@ mod tests {
             short_name: format!("Diplôme {code}"),
             title: format!("Diplôme {code}"),
             level: None,
-            issuer_kinds: vec![crate::issuer::IssuerKind::Rectorat],
+            issuer_kinds: vec![crate::issuer_kind::IssuerKind::Rectorat],
             first_session: 2015,
         }
     }
@@ -561,8 +561,8 @@ mod tests {
         let bp: DiplomaKind = "bp".parse().unwrap();
         assert_eq!(bp.title(), "Diplôme BP");
         assert_eq!(bp.first_session(), 2015);
-        assert!(bp.exported_by(crate::issuer::IssuerKind::Rectorat));
-        assert!(!bp.exported_by(crate::issuer::IssuerKind::HigherEducation));
+        assert!(bp.exported_by(crate::issuer_kind::IssuerKind::Rectorat));
+        assert!(!bp.exported_by(crate::issuer_kind::IssuerKind::HigherEducation));
         assert_eq!(DiplomaKind::all().len(), 8);
         assert_eq!(
             DiplomaKind::Bts.code(),

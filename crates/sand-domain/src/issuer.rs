@@ -22,72 +22,7 @@ use std::fmt;
 use crate::academie::Academie;
 use crate::credentials::Email;
 
-/// What kind of body an issuer is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum IssuerKind {
-    /// The exam office of an académie's rectorat.
-    Rectorat,
-    /// The exam office of an overseas vice-rectorat.
-    ViceRectorat,
-    /// The education service of a territory without an académie (Saint-Pierre-et-Miquelon).
-    EducationService,
-    /// An exam house shared by several académies (the SIEC).
-    ExamHouse,
-    /// A regional authority of agricultural education.
-    Agriculture,
-    /// A higher-education establishment (identified by its UAI code).
-    HigherEducation,
-    /// Any other awarding body.
-    Other,
-}
-
-impl IssuerKind {
-    pub const ALL: &'static [IssuerKind] = &[
-        Self::Rectorat,
-        Self::ViceRectorat,
-        Self::EducationService,
-        Self::ExamHouse,
-        Self::Agriculture,
-        Self::HigherEducation,
-        Self::Other,
-    ];
-
-    /// The stable code used in registry files and the API.
-    #[must_use]
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Rectorat => "rectorat",
-            Self::ViceRectorat => "vice-rectorat",
-            Self::EducationService => "service-education",
-            Self::ExamHouse => "maison-des-examens",
-            Self::Agriculture => "agriculture",
-            Self::HigherEducation => "enseignement-superieur",
-            Self::Other => "autre",
-        }
-    }
-
-    /// Finds a kind by its code.
-    #[must_use]
-    pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|k| k.code() == code.trim())
-    }
-
-    /// Whether an issuer of this kind may be the exam office answering an académie's
-    /// graduates.
-    #[must_use]
-    pub fn may_be_exam_office(self) -> bool {
-        matches!(
-            self,
-            Self::Rectorat | Self::ViceRectorat | Self::EducationService | Self::ExamHouse
-        )
-    }
-}
-
-impl fmt::Display for IssuerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
+pub use crate::issuer_kind::IssuerKind;
 
 /// An issuer's code as batches and records carry it: an académie's exam office has the
 /// académie's code (`10`), the inter-académie exam house `SIEC`, a higher-education

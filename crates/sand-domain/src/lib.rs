@@ -19,6 +19,7 @@ pub mod diploma;
 pub mod error;
 pub mod identity;
 pub mod issuer;
+pub mod issuer_kind;
 pub mod link;
 pub mod ports;
 pub mod profile;
