@@ -144,16 +144,39 @@ pub fn shipped() -> Result<IssuerRegistry, RegistryFileError> {
 /// codes, an académie left without exam office or given two, a web address that is not
 /// `https://`, a shipped address without its source.
 pub fn load(operator: Option<&Path>) -> Result<IssuerRegistry, RegistryFileError> {
+    load_layers(operator, false)
+}
+
+/// The issuers of the demonstration site only (fictional: a university, an agricultural
+/// authority).
+pub const DEMO_ISSUERS: &str = include_str!("../registry/demo-issuers.toml");
+
+/// As [`load`], with the demonstration's issuers between the shipped registry and the
+/// operator's file when `demo`.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_layers(
+    operator: Option<&Path>,
+    demo: bool,
+) -> Result<IssuerRegistry, RegistryFileError> {
     let shipped = parse("<registre livré>".to_owned(), SHIPPED.to_owned(), true)?;
-    let layer = match operator {
-        Some(path) => Some(parse(
+    let mut layers = Vec::new();
+    if demo {
+        layers.push(parse(
+            "<émetteurs de démonstration>".to_owned(),
+            DEMO_ISSUERS.to_owned(),
+            true,
+        )?);
+    }
+    if let Some(path) = operator {
+        layers.push(parse(
             path.display().to_string(),
             read(path, ISSUERS)?,
             false,
-        )?),
-        None => None,
-    };
-    combine(shipped, layer)
+        )?);
+    }
+    combine(shipped, layers)
 }
 
 fn read(path: &Path, registry: &'static str) -> Result<String, RegistryFileError> {
@@ -356,7 +379,7 @@ fn parse(origin: String, text: String, shipped: bool) -> Result<Layer, RegistryF
     })
 }
 
-fn combine(shipped: Layer, operator: Option<Layer>) -> Result<IssuerRegistry, RegistryFileError> {
+fn combine(shipped: Layer, layers: Vec<Layer>) -> Result<IssuerRegistry, RegistryFileError> {
     // where each issuer came from, to name the line of a problem the domain finds
     let mut issuers: Vec<(Issuer, &Layer, Range<usize>)> = shipped
         .issuers
@@ -364,7 +387,7 @@ fn combine(shipped: Layer, operator: Option<Layer>) -> Result<IssuerRegistry, Re
         .map(|(i, span)| (i.clone(), &shipped, span.clone()))
         .collect();
     let mut national = shipped.national.clone();
-    if let Some(layer) = &operator {
+    for layer in &layers {
         let mut problems = Vec::new();
         for (issuer, span) in &layer.issuers {
             if layer
@@ -425,8 +448,8 @@ fn combine(shipped: Layer, operator: Option<Layer>) -> Result<IssuerRegistry, Re
                 format!("ligne {} : {}", layer.line(span), french(&error)),
             ),
             None => (
-                operator
-                    .as_ref()
+                layers
+                    .last()
                     .map_or_else(|| shipped.origin.clone(), |l| l.origin.clone()),
                 french(&error),
             ),
@@ -683,10 +706,29 @@ mod tests {
     }
 
     #[test]
-    fn the_shipped_kinds_are_the_built_in_ones() {
+    fn the_shipped_kinds_start_with_the_built_in_ones() {
         let kinds = load_kinds(None).unwrap();
         let built_in = KindRegistry::built_in();
-        assert_eq!(kinds.definitions(), built_in.definitions());
+        assert_eq!(&kinds.definitions()[..7], built_in.definitions());
+        let codes: Vec<&str> = kinds.definitions()[7..]
+            .iter()
+            .map(|k| k.code.as_str())
+            .collect();
+        assert_eq!(codes, ["BTSA", "DAEU", "LIC", "MASTER"]);
+    }
+
+    #[test]
+    fn the_demonstration_adds_a_university_and_an_agricultural_authority() {
+        let demo = load_layers(None, true).unwrap();
+        assert_eq!(
+            demo.get("DEMO-UNIV").unwrap().kind,
+            IssuerKind::HigherEducation
+        );
+        assert_eq!(demo.get("DEMO-AGRI").unwrap().kind, IssuerKind::Agriculture);
+        assert!(
+            load(None).unwrap().get("DEMO-UNIV").is_none(),
+            "never outside the demo"
+        );
     }
 
     #[test]

@@ -251,8 +251,16 @@ fn specialities(kind: DiplomaKind, session: u16) -> &'static [&'static str] {
             "Comptabilité et gestion",
             "Tourisme",
         ],
-        // the operator's kinds are not generated (the data set cycles the built-in ones)
-        _ => &[],
+        _ => match kind.code() {
+            "LIC" => &["Droit", "Économie et gestion", "Informatique", "Histoire"],
+            "BTSA" => &[
+                "Agronomie : productions végétales",
+                "Gestion et protection de la nature",
+                "Viticulture-œnologie",
+            ],
+            // other kinds are not generated (the data set cycles the built-in ones)
+            _ => &[],
+        },
     }
 }
 
@@ -266,6 +274,46 @@ fn typical_age(kind: DiplomaKind) -> (i32, i32) {
         DiplomaKind::Bts => (19, 23),
         _ => (18, 30),
     }
+}
+
+/// The demonstration's batches from issuers beyond the rectorats (the fictional issuers
+/// of `registry/demo-issuers.toml`): a university's licences of 2023, with the
+/// demonstration people, and an agricultural authority's BTSA of 2022, académie de Lyon.
+///
+/// # Errors
+/// Any I/O error.
+pub fn generate_other_issuers(dir: &Path, seed: u64) -> io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0x5A4D);
+    let mut manifests = Vec::new();
+    for (code, year, issuer, count, people) in [
+        ("LIC", 2023, "DEMO-UNIV", 60, true),
+        ("BTSA", 2022, "DEMO-AGRI", 40, false),
+    ] {
+        let (Ok(kind), Ok(session), Ok(issuer)) = (
+            code.parse::<DiplomaKind>(),
+            sand_domain::diploma::Session::new(year),
+            IssuerCode::parse(issuer),
+        ) else {
+            return Err(io::Error::other(format!(
+                "the diploma kind {code} is not in this process's registry"
+            )));
+        };
+        let scope = DiplomaScope {
+            kind,
+            session,
+            academie: Academie::Lyon,
+        };
+        manifests.push(write_batch(
+            dir,
+            scope,
+            count,
+            people,
+            Some(issuer),
+            &mut rng,
+        )?);
+    }
+    Ok(manifests)
 }
 
 /// What to generate.
@@ -347,7 +395,7 @@ pub fn generate(dir: &Path, options: &GenerateOptions) -> io::Result<Vec<PathBuf
             per_batch.min(remaining)
         };
         remaining -= count;
-        manifests.push(write_batch(dir, scope, count, true, &mut rng)?);
+        manifests.push(write_batch(dir, scope, count, true, None, &mut rng)?);
         made += 1;
     }
     let mut i = 0u64;
@@ -363,7 +411,7 @@ pub fn generate(dir: &Path, options: &GenerateOptions) -> io::Result<Vec<PathBuf
             per_batch.min(remaining)
         };
         remaining -= count;
-        manifests.push(write_batch(dir, scope, count, false, &mut rng)?);
+        manifests.push(write_batch(dir, scope, count, false, None, &mut rng)?);
         made += 1;
     }
     Ok(manifests)
@@ -378,6 +426,7 @@ fn write_batch(
     scope: DiplomaScope,
     count: u64,
     with_demo_people: bool,
+    issuer: Option<IssuerCode>,
     rng: &mut fastrand::Rng,
 ) -> io::Result<PathBuf> {
     let stem = format!(
@@ -388,14 +437,14 @@ fn write_batch(
     );
     let data_path = dir.join(format!("{stem}.csv"));
     let year = i32::from(scope.session.year());
-    let exam_office = match scope.academie {
+    let exam_office = issuer.unwrap_or(match scope.academie {
         Academie::Paris | Academie::Creteil | Academie::Versailles
             if scope.kind != DiplomaKind::Dnb =>
         {
             IssuerCode::SIEC
         }
         a => IssuerCode::of_academie(a),
-    };
+    });
     let deliberation = Date::from_calendar_date(year, Month::July, 5).unwrap_or(Date::MIN);
     let exported_at = OffsetDateTime::new_utc(
         Date::from_calendar_date(year, Month::July, 20).unwrap_or(Date::MIN),

@@ -254,6 +254,88 @@ pub async fn keys(
     Ok(())
 }
 
+/// The demonstration's batches in `dir`, signed as exam offices sign theirs: one key per
+/// issuer, kept under `dir/keys` (worthless keys of a fictional data set), each manifest's
+/// `.sig` written beside it.
+///
+/// # Errors
+/// [`BatchCommandError`].
+pub fn sign_demo_batches(dir: &Path) -> Result<(), BatchCommandError> {
+    let keys_dir = dir.join("keys");
+    std::fs::create_dir_all(&keys_dir)?;
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    manifests.sort();
+    for path in manifests {
+        let manifest = sand_import::manifest::read_manifest(&path)
+            .map_err(|e| BatchCommandError::Refused(e.to_string()))?;
+        let secret = keys_dir.join(format!("demo-key-{}.pem", manifest.issuer));
+        let keys = if secret.exists() {
+            SigningKeys::from_file(&secret).map_err(AttestationCommandError::from)?
+        } else {
+            let keys = SigningKeys::generate().map_err(AttestationCommandError::from)?;
+            let pem = keys.to_pem().map_err(AttestationCommandError::from)?;
+            write_private(&secret, &pem)?;
+            let public = keys.public_pem().map_err(AttestationCommandError::from)?;
+            std::fs::write(
+                keys_dir.join(format!("demo-public-key-{}.pem", manifest.issuer)),
+                public,
+            )?;
+            keys
+        };
+        let signature = DetachedSignature {
+            key_id: keys.id().to_string(),
+            signature: keys.sign(&manifest.bytes),
+        };
+        std::fs::write(signature_path(&path), render_signature(&signature))?;
+    }
+    Ok(())
+}
+
+/// Registers the demonstration's public keys (`dir/keys/demo-public-key-<issuer>.pem`)
+/// for their issuers; registering one again changes nothing.
+///
+/// # Errors
+/// [`BatchCommandError`].
+pub async fn register_demo_keys(
+    dir: &Path,
+    settings: &StoreSettings,
+) -> Result<(), BatchCommandError> {
+    let Ok(entries) = std::fs::read_dir(dir.join("keys")) else {
+        return Ok(());
+    };
+    // the embedded database is created and migrated on first use
+    sand_persistence::migrate_database(settings, &Default::default()).await?;
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(issuer) = name
+            .strip_prefix("demo-public-key-")
+            .and_then(|rest| rest.strip_suffix(".pem"))
+        else {
+            continue;
+        };
+        let pem = std::fs::read_to_string(entry.path())?;
+        let key = PublicKey::from_pem(&pem).map_err(AttestationCommandError::from)?;
+        let stored = IssuerKey {
+            key_id: key.id.to_string(),
+            issuer: issuer.to_owned(),
+            public_key: key.to_pem().map_err(AttestationCommandError::from)?,
+            added_at: OffsetDateTime::now_utc(),
+            revoked_at: None,
+        };
+        if let AddKey::OtherIssuer(other) = issuer_keys::add(settings, &stored).await? {
+            return Err(BatchCommandError::Refused(format!(
+                "la clé de démonstration {} est enregistrée pour « {other} »",
+                key.id
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// What `sand import` trusts: the registry, the registered keys and the operator's two
 /// switches.
 #[derive(Debug)]

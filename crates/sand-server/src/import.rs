@@ -54,6 +54,8 @@ pub struct ImportOptions {
     pub accept_v1: bool,
     /// The operator's issuer registry, laid over the shipped one.
     pub issuers_file: Option<PathBuf>,
+    /// The demonstration's own data: its fictional issuers are known.
+    pub demo: bool,
 }
 
 /// The operator's switch on signatures.
@@ -233,13 +235,14 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
             return Ok(ImportStatus::DatabaseUnavailable);
         }
     };
-    let registry = match sand_import::registry::load(options.issuers_file.as_deref()) {
-        Ok(registry) => registry,
-        Err(e) => {
-            writeln!(err, "sand import : {e}")?;
-            return Ok(ImportStatus::Config);
-        }
-    };
+    let registry =
+        match sand_import::registry::load_layers(options.issuers_file.as_deref(), options.demo) {
+            Ok(registry) => registry,
+            Err(e) => {
+                writeln!(err, "sand import : {e}")?;
+                return Ok(ImportStatus::Config);
+            }
+        };
     let keys = match sand_persistence::issuer_keys::list(&settings).await {
         Ok(keys) => keys,
         Err(e) => {

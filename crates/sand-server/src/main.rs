@@ -540,13 +540,19 @@ async fn first_start(out: &mut impl Write) -> Result<(), CommandError> {
             seed: DEMO_SEED,
             single_batch: false,
         };
-        let manifests = sand_import::synthetic::generate(&dir, &options)?;
+        let mut manifests = sand_import::synthetic::generate(&dir, &options)?;
+        manifests.extend(sand_import::synthetic::generate_other_issuers(
+            &dir, DEMO_SEED,
+        )?);
+        // signed as exam offices sign theirs, one key per issuer
+        batch::sign_demo_batches(&dir)?;
         writeln!(
             out,
-            "Données de démonstration générées : {} lots dans {DEMO_DIR}.",
+            "Données de démonstration générées : {} lots signés dans {DEMO_DIR} (services des examens, SIEC, une autorité de l'enseignement agricole et une université fictives).",
             manifests.len()
         )?;
     }
+    batch::register_demo_keys(&dir, &StoreSettings::new(url.clone())).await?;
     let options = import::ImportOptions {
         paths: vec![dir],
         database_url: config::DatabaseUrl::new(url),
@@ -558,6 +564,7 @@ async fn first_start(out: &mut impl Write) -> Result<(), CommandError> {
         signatures: import::Signatures::Optional,
         accept_v1: true,
         issuers_file: std::env::var_os("SAND_ISSUERS_FILE").map(std::path::PathBuf::from),
+        demo: true,
     };
     let mut report = Vec::new();
     let status = import::run(options, &mut report).await?;
@@ -574,7 +581,7 @@ async fn first_start(out: &mut impl Write) -> Result<(), CommandError> {
     )?;
     writeln!(
         out,
-        "Personnes de démonstration (bac général 2021, académie de Lyon) :"
+        "Personnes de démonstration (bac général 2021 et licence 2023 de l'université de démonstration, académie de Lyon) :"
     )?;
     for (birth_name, first_names, birth_date, usage) in sand_import::synthetic::DEMO_PEOPLE {
         let usage = if usage.is_empty() {
@@ -745,6 +752,7 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
                 },
                 accept_v1,
                 issuers_file,
+                demo: false,
             };
             let status = import::run(options, out).await?;
             if status != import::ImportStatus::AllDone {

@@ -649,7 +649,8 @@ fn issuers(args: &ServeArgs) -> Result<sand_domain::issuer::IssuerRegistry, Serv
             old.display()
         )));
     }
-    sand_import::registry::load(args.issuers_file.as_deref()).map_err(|e| config(e.to_string()))
+    sand_import::registry::load_layers(args.issuers_file.as_deref(), args.demo)
+        .map_err(|e| config(e.to_string()))
 }
 
 /// The operator's part of the accessibility statement, checked: a contact is an e-mail

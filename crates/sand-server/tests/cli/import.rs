@@ -1077,13 +1077,7 @@ fn an_operators_diploma_kind_imports_without_a_rebuild() {
 fn university(backend: &str) {
     let (url, cleanup) = database(backend);
     let dir = work_dir("university");
-    let kinds = dir.join("kinds.toml");
-    std::fs::write(
-        &kinds,
-        "format = \"sand-diploma-kinds/1\"\n\n[[kind]]\ncode = \"LIC\"\nshort_name = \"Licence\"\n\
-         title = \"Licence\"\nlevel = 6\nissuers = [\"enseignement-superieur\"]\nfirst_session = 2015\n",
-    )
-    .unwrap();
+    // the licence is a shipped kind, exported by universities only
     let issuers = dir.join("issuers.toml");
     std::fs::write(
         &issuers,
@@ -1091,14 +1085,12 @@ fn university(backend: &str) {
          name = \"Université de démonstration\"\nexports = [\"10\"]\n",
     )
     .unwrap();
-    let (kinds, issuers) = (kinds.display().to_string(), issuers.display().to_string());
+    let issuers = issuers.display().to_string();
     let with_registries = |extra: &[&str], manifest: &Path| {
         let manifest = manifest.display().to_string();
         let mut args = vec![
             "import",
             "--quiet",
-            "--diploma-kinds-file",
-            &kinds,
             "--issuers-file",
             &issuers,
             "--database-url",
@@ -1135,8 +1127,6 @@ fn university(backend: &str) {
         &public.display().to_string(),
         "--issuers-file",
         &issuers,
-        "--diploma-kinds-file",
-        &kinds,
         "--database-url",
         &url,
     ]);

@@ -321,11 +321,23 @@ fn sand_alone_loads_the_demo_set_into_the_embedded_database_once_and_serves_it()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let first = serve_demo_once(&dir);
+    // the rectorats' and the SIEC's batches, an agricultural authority's and a
+    // university's (fictional), each signed by its issuer's key, every signature checked
     assert!(
-        first.stdout.contains("10000 enregistrements lus"),
+        first.stdout.contains("10100 enregistrements lus") && first.stdout.contains("0 refusé(s)"),
         "{}",
         first.stdout
     );
+    assert!(first.stdout.contains("lots signés"), "{}", first.stdout);
+    let url = format!("sqlite://{}", dir.join("data/sand.db").display());
+    let keys = sand(&["issuers", "keys", "--database-url", &url]);
+    let keys = stdout(&keys);
+    for issuer in ["10", "SIEC", "DEMO-AGRI", "DEMO-UNIV"] {
+        assert!(
+            keys.lines().any(|l| l.split('\t').nth(1) == Some(issuer)),
+            "{issuer}: {keys}"
+        );
+    }
     assert!(
         first.stdout.contains("Durand, Camille, Marie"),
         "{}",
