@@ -57,6 +57,7 @@ label-speciality = Speciality
 label-mention = Honours (mention)
 label-session = Session (year of the exam)
 label-academie = Académie (education authority)
+label-issuer = Result held by (issuer)
 label-deliberation = Date of the jury's decision
 label-checked = Checked on
 holder-usage-name = usual surname { $name }

@@ -58,6 +58,7 @@ label-speciality = Spécialité
 label-mention = Mention
 label-session = Session
 label-academie = Académie
+label-issuer = Résultat tenu par
 label-deliberation = Date de délibération
 label-checked = Vérifié le
 holder-usage-name = nom d'usage { $name }

@@ -96,13 +96,15 @@ pub struct ShownDiploma {
     pub mention: String,
     pub session: String,
     pub academie: String,
+    /// The issuer that holds the result (its name in the registry).
+    pub issuer: String,
     pub deliberation: String,
 }
 
 impl ShownDiploma {
     /// The diploma as the verification page shows it, in `lang` (official French names
     /// stay French: diploma, académie, mention).
-    pub fn of(d: &VerifiedDiploma, lang: Lang) -> Self {
+    pub fn of(d: &VerifiedDiploma, lang: Lang, issuers: &IssuerRegistry) -> Self {
         let mut holder = format!("{} {}", d.first_names, d.birth_name);
         if let Some(usage) = &d.usage_name {
             let said = lang.t_with("holder-usage-name", &[("name", &usage.to_string())]);
@@ -125,6 +127,9 @@ impl ShownDiploma {
                 .unwrap_or_default(),
             session: d.scope.session.to_string(),
             academie: d.scope.academie.name().to_owned(),
+            issuer: issuers
+                .get(d.exam_office.code())
+                .map_or_else(|| d.exam_office.code().to_owned(), |i| i.name.clone()),
             deliberation: lang.date(d.deliberation_date()),
         }
     }

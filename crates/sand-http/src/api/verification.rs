@@ -116,7 +116,7 @@ impl VerifiedDiplomaJson {
                 .get(&code)
                 .map_or_else(|| code.clone(), |i| i.name.clone()),
             emetteur: code,
-            titulaire: ShownDiploma::of(d, Lang::Fr).holder,
+            titulaire: ShownDiploma::of(d, Lang::Fr, issuers).holder,
             nom_naissance: d.birth_name.to_string(),
             nom_usage: d.usage_name.as_ref().map(ToString::to_string),
             prenoms: d

@@ -376,7 +376,9 @@ pub async fn verify_submit(
     match result {
         Ok(outcome) => {
             let valid = match outcome {
-                VerifyOutcome::Valid(d) => Some(ShownDiploma::of(&d, lang)),
+                VerifyOutcome::Valid(d) => {
+                    Some(ShownDiploma::of(&d, lang, &state.settings.issuers))
+                }
                 VerifyOutcome::NotValid => None,
             };
             let title = format!(

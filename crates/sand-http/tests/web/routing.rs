@@ -338,7 +338,12 @@ async fn a_kind_added_by_the_operators_file_is_listed_attached_and_verified() {
     let json: serde_json::Value = serde_json::from_str(&verified.body).unwrap();
     assert_eq!(json["valide"], true, "{}", verified.body);
     assert_eq!(json["diplome"]["diplome"], "BP");
-    // the answer names the issuer that holds the result
+    // the answer names the issuer that holds the result, on the page too
+    let page = text(&Browser::verify(&app, &key, "Durand").await);
+    assert!(
+        page.contains("Résultat tenu par</dt><dd lang=\"fr\">Service des examens et concours du rectorat de l'académie de Lyon"),
+        "{page}"
+    );
     assert_eq!(json["diplome"]["emetteur"], "10");
     assert_eq!(
         json["diplome"]["emetteur_nom"],
