@@ -44,12 +44,18 @@ pub struct VerificationEventJson {
     pub organisme: Option<String>,
 }
 
-impl From<&MyDiploma> for MyDiplomaJson {
-    fn from(d: &MyDiploma) -> Self {
+impl MyDiplomaJson {
+    /// One of the graduate's diplomas, its issuer named from `issuers`.
+    pub(crate) fn of(d: &MyDiploma, issuers: &sand_domain::issuer::IssuerRegistry) -> Self {
         let withdrawn = !matches!(d.link.state, LinkState::Active);
         Self {
             id: d.link.id.0.to_string(),
-            award: AwardJson::of(&d.record.scope, &d.record.award),
+            award: AwardJson::of(
+                &d.record.scope,
+                &d.record.award,
+                d.record.source.exam_office,
+                issuers,
+            ),
             cle: (!withdrawn).then(|| d.link.key.as_str().to_owned()),
             cle_depuis: rfc3339(d.link.key_issued_at),
             retire: withdrawn,
@@ -239,7 +245,11 @@ impl MeApi {
         me: SignedIn,
     ) -> Answer<Json<Vec<MyDiplomaJson>>, SignedInRefusals> {
         let list = graduate::diplomas(&state, &me).await?;
-        Ok(Json(list.iter().map(MyDiplomaJson::from).collect()))
+        Ok(Json(
+            list.iter()
+                .map(|d| MyDiplomaJson::of(d, &state.settings.issuers))
+                .collect(),
+        ))
     }
 
     /// Attach a diploma (matched on my identity at exam time).
@@ -292,15 +302,21 @@ impl MeApi {
             // answered from the attach itself: another request of the holder may delete
             // the link before a re-read would see it
             AttachOutcome::Attached { link, record } => {
-                AttachResponse::Created(Json(MyDiplomaJson::from(&MyDiploma {
-                    link,
-                    record: *record,
-                    verifications: Vec::new(),
-                })))
+                AttachResponse::Created(Json(MyDiplomaJson::of(
+                    &MyDiploma {
+                        link,
+                        record: *record,
+                        verifications: Vec::new(),
+                    },
+                    &state.settings.issuers,
+                )))
             }
             AttachOutcome::AlreadyAttachedToYou { link } => {
                 match graduate::diploma(&state, &me, link).await {
-                    Ok(d) => AttachResponse::Already(Json(MyDiplomaJson::from(&d))),
+                    Ok(d) => AttachResponse::Already(Json(MyDiplomaJson::of(
+                        &d,
+                        &state.settings.issuers,
+                    ))),
                     // deleted by another request of the holder in the meantime
                     Err(WebError::NoSuchDiploma) => not_attached(
                         ErrorCode::SupprimeEntreTemps,
@@ -352,7 +368,7 @@ impl MeApi {
     ) -> Answer<Json<MyDiplomaJson>, OwnDiplomaRefusals> {
         let link = graduate::renew_key(&state, &me, link_id(&id)?).await?;
         let renewed = graduate::diploma(&state, &me, link.id).await?;
-        Ok(Json(MyDiplomaJson::from(&renewed)))
+        Ok(Json(MyDiplomaJson::of(&renewed, &state.settings.issuers)))
     }
 
     /// The certified attestation (signed PDF).

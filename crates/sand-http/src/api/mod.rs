@@ -183,14 +183,26 @@ pub struct AwardJson {
     /// The mention as printed, e.g. `Très bien`.
     #[oai(skip_serializing_if_is_none)]
     pub mention_nom: Option<String>,
+    /// The issuer that exported the result and holds it, by its code in the issuer
+    /// registry (an académie code, `SIEC`, a UAI code).
+    pub emetteur: String,
+    /// Its name, e.g. `Service interacadémique des examens et concours (SIEC), …`.
+    pub emetteur_nom: String,
 }
 
 impl AwardJson {
     pub(crate) fn of(
         scope: &sand_domain::diploma::DiplomaScope,
         award: &sand_domain::record::Award,
+        issuer: sand_domain::issuer::IssuerCode,
+        issuers: &IssuerRegistry,
     ) -> Self {
+        let code = issuer.code().to_owned();
         Self {
+            emetteur_nom: issuers
+                .get(&code)
+                .map_or_else(|| code.clone(), |i| i.name.clone()),
+            emetteur: code,
             diplome: scope.kind.code().to_owned(),
             diplome_nom: scope.kind.title().to_owned(),
             session: scope.session.year(),

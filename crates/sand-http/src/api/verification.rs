@@ -100,22 +100,12 @@ pub struct VerifiedDiplomaJson {
     pub award: AwardJson,
     /// ISO 8601 date of the jury's deliberation.
     pub date_deliberation: String,
-    /// The issuer that exported the result and holds it, by its code in the issuer
-    /// registry (an académie code, `SIEC`, a UAI code).
-    pub emetteur: String,
-    /// Its name, e.g. `Service interacadémique des examens et concours (SIEC), …`.
-    pub emetteur_nom: String,
 }
 
 impl VerifiedDiplomaJson {
     /// The verified diploma, its issuer named from `issuers`.
     pub(crate) fn of(d: &VerifiedDiploma, issuers: &sand_domain::issuer::IssuerRegistry) -> Self {
-        let code = d.exam_office.code().to_owned();
         Self {
-            emetteur_nom: issuers
-                .get(&code)
-                .map_or_else(|| code.clone(), |i| i.name.clone()),
-            emetteur: code,
             titulaire: ShownDiploma::of(d, Lang::Fr, issuers).holder,
             nom_naissance: d.birth_name.to_string(),
             nom_usage: d.usage_name.as_ref().map(ToString::to_string),
@@ -126,7 +116,7 @@ impl VerifiedDiplomaJson {
                 .map(ToString::to_string)
                 .collect(),
             date_naissance: d.birth_date.date().to_string(),
-            award: AwardJson::of(&d.scope, &d.award),
+            award: AwardJson::of(&d.scope, &d.award, d.exam_office, issuers),
             date_deliberation: d.deliberation_date().to_string(),
         }
     }

@@ -33,6 +33,8 @@ pub struct DashboardDiploma {
     pub title: String,
     pub session: String,
     pub academie: String,
+    /// The issuer that holds the result.
+    pub issuer: String,
     pub speciality: String,
     pub mention: String,
     pub key: String,
@@ -43,7 +45,7 @@ pub struct DashboardDiploma {
 }
 
 impl DashboardDiploma {
-    fn of(d: &MyDiploma) -> Self {
+    fn of(d: &MyDiploma, issuers: &IssuerRegistry) -> Self {
         let (withdrawn, withdrawn_on) = match d.link.state {
             LinkState::Active => (false, String::new()),
             LinkState::Withdrawn { at } => (true, french_day(at)),
@@ -68,6 +70,10 @@ impl DashboardDiploma {
             title: d.record.scope.kind.title().to_owned(),
             session: d.record.scope.session.to_string(),
             academie: d.record.scope.academie.name().to_owned(),
+            issuer: issuers.get(d.record.source.exam_office.code()).map_or_else(
+                || d.record.source.exam_office.code().to_owned(),
+                |i| i.name.clone(),
+            ),
             speciality: d
                 .record
                 .award
@@ -239,7 +245,10 @@ async fn dashboard_page(
             ),
             certified: profile.identity_certified,
             notice: notice.map(|(_, text)| text),
-            diplomas: diplomas.iter().map(DashboardDiploma::of).collect(),
+            diplomas: diplomas
+                .iter()
+                .map(|d| DashboardDiploma::of(d, &state.settings.issuers))
+                .collect(),
             taken_away: taken_away
                 .iter()
                 .map(|t| {

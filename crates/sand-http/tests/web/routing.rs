@@ -328,6 +328,17 @@ async fn a_kind_added_by_the_operators_file_is_listed_attached_and_verified() {
         .find(|d| d["diplome"] == "BP")
         .expect("the BP is mine");
     assert_eq!(attached["diplome_nom"], "Brevet professionnel");
+    assert_eq!(
+        attached["emetteur"], "10",
+        "the graduate's list names the issuer"
+    );
+    let space = text(&b.get("/espace").await);
+    assert!(
+        space.contains(
+            "Résultat tenu par</dt><dd>Service des examens et concours du rectorat de l'académie de Lyon"
+        ),
+        "{space}"
+    );
     let key = attached["cle"].as_str().unwrap().to_owned();
     let verified = b
         .post_json(
