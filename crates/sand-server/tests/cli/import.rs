@@ -1174,3 +1174,64 @@ fn sqlite_a_university_exports_its_own_diplomas() {
 fn postgres_a_university_exports_its_own_diplomas() {
     university("postgres");
 }
+
+/// The key and signing commands answer garbage with a clear refusal and write nothing.
+#[test]
+fn batch_and_key_commands_refuse_garbage() {
+    let (url, cleanup) = database("sqlite");
+    let dir = work_dir("garbage");
+    let (secret, public) = batch_key(&dir);
+    let unknown = add_key(&url, "ZZZ", &public);
+    refused_with_code(&unknown, "émetteur « ZZZ » inconnu du registre");
+    let not_pem = dir.join("not.pem");
+    std::fs::write(
+        &not_pem,
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
+    assert!(!add_key(&url, "10", &not_pem).status.success());
+    let keys = sand(&["issuers", "keys", "--database-url", &url]);
+    assert_eq!(
+        stdout(&keys).lines().count(),
+        1,
+        "nothing registered: {}",
+        stdout(&keys)
+    );
+    let revoke = sand(&[
+        "issuers",
+        "revoke-key",
+        "0000000000000000",
+        "--database-url",
+        &url,
+    ]);
+    refused_with_code(&revoke, "aucune clé en service");
+
+    let junk = dir.join("junk.toml");
+    std::fs::write(&junk, "\u{0}\u{1}binaire").unwrap();
+    let signed = sand(&[
+        "batch",
+        "sign",
+        "--key",
+        &secret.display().to_string(),
+        &junk.display().to_string(),
+    ]);
+    refused_with_code(&signed, "ce n'est pas un manifeste TOML en UTF-8");
+    let v1 = variant(&dir, str::to_owned, true, "2022-07-20T08:00:00Z");
+    let text = std::fs::read_to_string(&v1)
+        .unwrap()
+        .replace("sand-batch/2", "sand-batch/1");
+    std::fs::write(&v1, text).unwrap();
+    let signed = sand(&[
+        "batch",
+        "sign",
+        "--key",
+        &secret.display().to_string(),
+        &v1.display().to_string(),
+    ]);
+    refused_with_code(&signed, "ne se signe pas");
+    assert!(!dir.join("junk.toml.sig").exists() && !dir.join("lyon-bacg-2022.toml.sig").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+    if let Some(dir) = cleanup {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
