@@ -11,6 +11,7 @@ use printpdf::{
 use qrcode::EcLevel;
 use qrcode::canvas::{Canvas, MaskPattern};
 use sand_domain::PortError;
+use sand_domain::issuer::IssuerRegistry;
 use sand_domain::ports::{Attestation, AttestationRenderer, RenderedAttestation};
 use tracing::instrument;
 
@@ -34,7 +35,7 @@ const PAGE_HEIGHT: f32 = 841.89;
 const MARGIN: f32 = 56.0;
 const CONTENT_WIDTH: f32 = PAGE_WIDTH - 2.0 * MARGIN;
 const LABEL_WIDTH: f32 = 150.0;
-const QR_SIZE: f32 = 136.0;
+const QR_SIZE: f32 = 124.0;
 
 const INK: (f32, f32, f32) = (0.08, 0.09, 0.12);
 const MUTED: (f32, f32, f32) = (0.33, 0.35, 0.40);
@@ -49,6 +50,10 @@ pub const SPECIMEN_TEXT: &str = "SPÉCIMEN — document de démonstration sans v
 pub struct PdfAttestationRenderer {
     issuer: Issuer,
     keys: Arc<SigningKeys>,
+    /// Names the body that holds each record's result (printed, not signed: the signed
+    /// facts stay those of format v1, so attestations issued before issuers existed
+    /// still verify).
+    holders: Arc<IssuerRegistry>,
     regular: ParsedFont,
     bold: ParsedFont,
     /// The sRGB colour profile every document declares as its output intent.
@@ -78,7 +83,14 @@ struct Layout<'f> {
     /// The structure of what is drawn, in reading order: one element per marked-content
     /// sequence, its MCID being its index (see [`crate::tagging`]).
     tags: Vec<crate::tagging::Tag>,
+    /// Text sizes and line spacing are multiplied by it: below 1 when the longest
+    /// identities and issuer names would otherwise run into the footer.
+    scale: f32,
 }
+
+/// The text scales tried in turn, largest first, until the page's body fits above its
+/// footer.
+const SCALES: [f32; 5] = [1.0, 0.94, 0.88, 0.82, 0.76];
 
 #[derive(Clone, Copy)]
 enum Face {
@@ -224,6 +236,7 @@ impl<'f> Layout<'f> {
         width: f32,
         text: &str,
     ) {
+        let size = size * self.scale;
         let leading = size * 1.35;
         self.open(role, lang, None);
         for line in self.wrap(face, size, text, width) {
@@ -237,7 +250,7 @@ impl<'f> Layout<'f> {
     /// verifiers), `value` (wrapped) in the right one.
     fn field(&mut self, (label, english): (&str, &str), value: &str) {
         let size = 10.5;
-        let leading = size * 1.4;
+        let leading = size * 1.4 * self.scale;
         let top = self.y;
         // drawn in reading order: the label, its value, then the label's English words
         self.color(MUTED);
@@ -263,7 +276,9 @@ impl<'f> Layout<'f> {
             LABEL_WIDTH - 8.0,
             english,
         );
-        self.y = self.y.min(value_bottom) - (leading - size * 1.35);
+        // a value on several lines ends lower than its labels: keep it apart from the next
+        let gap = if value_bottom < self.y { 3.0 } else { 0.0 };
+        self.y = self.y.min(value_bottom) - (leading - size * 1.35 * self.scale) - gap;
     }
 
     /// A section's heading, with its English words after a slash.
@@ -294,10 +309,19 @@ impl PdfAttestationRenderer {
         Ok(Self {
             issuer,
             keys,
+            holders: Arc::new(IssuerRegistry::offices_only()),
             regular: font(dejavu::sans::regular())?,
             bold: font(dejavu::sans::bold())?,
             srgb: crate::archival::srgb_profile()?,
         })
+    }
+
+    /// Names each record's issuer from `registry` (by default, only the académies' exam
+    /// offices and the SIEC are known).
+    #[must_use]
+    pub fn with_issuers(mut self, registry: Arc<IssuerRegistry>) -> Self {
+        self.holders = registry;
+        self
     }
 
     /// Whether documents are marked and signed as demonstrations.
@@ -318,18 +342,23 @@ impl PdfAttestationRenderer {
         let qr = qr_code(url.as_bytes())?;
 
         let mut doc = PdfDocument::new("Attestation de réussite au diplôme");
-        let regular = doc.add_font(&self.regular);
-        let bold = doc.add_font(&self.bold);
-        let mut page = Layout {
-            ops: Vec::with_capacity(512),
-            y: PAGE_HEIGHT - MARGIN,
-            fonts: [(&self.regular, regular), (&self.bold, bold)],
-            tags: Vec::with_capacity(64),
-        };
-        if facts.demo {
-            page.artifact(watermark);
+        let fonts = [
+            (&self.regular, doc.add_font(&self.regular)),
+            (&self.bold, doc.add_font(&self.bold)),
+        ];
+        let code = attestation.record.source.exam_office;
+        let holder = self
+            .holders
+            .get(code.code())
+            .map_or_else(|| code.code().to_owned(), |i| i.name.clone());
+        let (page, room) = self.page(&fonts, &facts, &holder, &qr);
+        if room < 0.0 {
+            // still a valid, signed document: said once, for the layout to be fixed
+            tracing::warn!(
+                overlap_pt = -room,
+                "the attestation's body runs into its footer"
+            );
         }
-        self.lay_out(&mut page, &facts, &qr);
 
         let description = crate::archival::Description {
             title: "Attestation de réussite au diplôme".to_owned(),
@@ -355,7 +384,39 @@ impl PdfAttestationRenderer {
         verify::seal(&mut lopdf, &signed, &self.keys)
     }
 
-    fn lay_out(&self, page: &mut Layout<'_>, facts: &Facts, qr: &Qr) {
+    /// The page laid out at the largest text scale that fits, and the room left above
+    /// its footer (negative if even the smallest scale does not fit).
+    fn page<'f>(
+        &self,
+        fonts: &[(&'f ParsedFont, FontId); 2],
+        facts: &Facts,
+        holder: &str,
+        qr: &Qr,
+    ) -> (Layout<'f>, f32) {
+        let mut tried = None;
+        for scale in SCALES {
+            let mut page = Layout {
+                ops: Vec::with_capacity(512),
+                y: PAGE_HEIGHT - MARGIN,
+                fonts: fonts.clone(),
+                tags: Vec::with_capacity(64),
+                scale,
+            };
+            if facts.demo {
+                page.artifact(watermark);
+            }
+            let room = self.lay_out(&mut page, facts, holder, qr);
+            if room >= 0.0 {
+                return (page, room);
+            }
+            tried = Some((page, room));
+        }
+        tried.unwrap_or_else(|| unreachable!("SCALES is not empty"))
+    }
+
+    /// Lays the page out; returns the room left between the body and the footer (in
+    /// points; negative when they overlap).
+    fn lay_out(&self, page: &mut Layout<'_>, facts: &Facts, holder: &str, qr: &Qr) -> f32 {
         if facts.demo {
             page.color(DEMO_RED);
             page.paragraph(
@@ -393,9 +454,8 @@ impl PdfAttestationRenderer {
             MARGIN,
             CONTENT_WIDTH,
             &format!(
-                "Attestation produite le {}, d'après les résultats transmis par le service des examens de l'académie {}.",
+                "Attestation produite le {}, d'après les résultats définitifs transmis.",
                 french_date(facts.issued_on),
-                with_de(&facts.academie_name())
             ),
         );
 
@@ -429,6 +489,7 @@ impl PdfAttestationRenderer {
         );
         page.field(("Session", "Year of the exam"), &facts.session.to_string());
         page.field(("Académie", "Education authority"), &facts.academie_name());
+        page.field(("Résultats tenus par", "Results held by"), holder);
         page.field(
             ("Délibération du jury", "Jury's decision"),
             &french_date(facts.deliberation),
@@ -454,7 +515,7 @@ impl PdfAttestationRenderer {
             facts.control_key.get(..4).unwrap_or(&facts.control_key),
             facts.control_key.get(4..).unwrap_or("")
         );
-        page.y -= 30.0;
+        page.y -= 26.0;
         page.open("P", None, None);
         page.text_at(Face::Bold, 30.0, MARGIN, page.y, &grouped);
         page.close();
@@ -478,7 +539,7 @@ impl PdfAttestationRenderer {
         );
         draw_qr(page, qr, qr_x, top - QR_SIZE, QR_SIZE);
         page.close();
-        page.y = page.y.min(top - QR_SIZE) - 10.0;
+        page.y = page.y.min(top - QR_SIZE) - 6.0;
         page.color(INK);
         page.paragraph(
             Face::Regular,
@@ -489,10 +550,9 @@ impl PdfAttestationRenderer {
                 "Pour vérifier cette attestation, ouvrez {} et saisissez la clé de contrôle et \
                  le nom de naissance (ou le nom d'usage) du titulaire, ou scannez le code QR puis \
                  saisissez ce nom. Seule la vérification en ligne dit si la clé est toujours \
-                 valide : le titulaire peut la révoquer à tout moment, et le service des examens \
-                 peut retirer un résultat. Le document porte aussi une signature électronique \
-                 (Ed25519) de l'émetteur, vérifiable hors ligne avec sa clé publique ; toute \
-                 modification du fichier la rend invalide.",
+                 valide : le titulaire peut la révoquer, l'émetteur retirer un résultat. La \
+                 signature électronique (Ed25519) du document se vérifie hors ligne ; toute \
+                 modification du fichier l'invalide.",
                 self.issuer.verification_url
             ),
         );
@@ -518,17 +578,13 @@ impl PdfAttestationRenderer {
         );
         let lines = page.wrap(Face::Regular, 7.5, &footer, CONTENT_WIDTH);
         page.color(MUTED);
+        let body_bottom = page.y;
         page.y = MARGIN - 14.0 + lines.len() as f32 * 7.5 * 1.35;
+        // the body's descenders against the footer's capitals, with 4 pt between them
+        let room = (body_bottom - 2.5) - (page.y - 7.5 * 1.35 + 6.0) - 4.0;
         page.paragraph(Face::Regular, 7.5, MARGIN, CONTENT_WIDTH, &footer);
+        room
     }
-}
-
-/// `de Lyon`, `d'Amiens`, `de la Guadeloupe`… the académie's own article elided.
-fn with_de(name: &str) -> String {
-    sand_domain::academie::Academie::ALL
-        .iter()
-        .find(|a| a.name() == name)
-        .map_or_else(|| format!("de {name}"), |a| a.with_de())
 }
 
 /// The diagonal "SPÉCIMEN" mark, beneath everything else.
@@ -628,5 +684,105 @@ impl AttestationRenderer for PdfAttestationRenderer {
             ),
             bytes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use sand_domain::identity::{BirthName, BirthPlace, Civility, FirstNames, UsageName};
+    use sand_domain::issuer::{Contact, Issuer as Holder, IssuerCode, IssuerKind};
+
+    use super::*;
+
+    /// The body never runs into the footer, however long the names: the longest
+    /// identity the import accepts, a long speciality, a long issuer name, the demo's
+    /// warning line.
+    #[test]
+    fn the_longest_attestation_leaves_room_above_the_footer() {
+        let long_holder = "Établissement public expérimental d'enseignement supérieur et de \
+                           recherche Université d'exemple des Hauts-de-Seine — Faculté";
+        let mut issuers = IssuerRegistry::offices_only().all().to_vec();
+        issuers.push(Holder {
+            code: "0921234X".to_owned(),
+            kind: IssuerKind::HigherEducation,
+            name: long_holder.to_owned(),
+            exports: Vec::new(),
+            serves: Vec::new(),
+            website: None,
+            contact: Contact::default(),
+            covers_from: std::collections::BTreeMap::new(),
+        });
+        let registry = IssuerRegistry::new(issuers, None).unwrap();
+        let mut a =
+            crate::sample::sample_attestation(time::macros::datetime!(2026-11-24 10:00 UTC))
+                .unwrap();
+        let h = &mut a.record.holder;
+        h.civility = Some(Civility::Monsieur);
+        h.identity.birth_name = BirthName::parse(
+            "de La Tour d'Auvergne-Lauraguais-Montmorency-Beaufort-Spontin-Wittelsbach",
+        )
+        .unwrap();
+        h.identity.first_names = FirstNames::parse([
+            "Jean-Baptiste",
+            "Marie-Hélène",
+            "Anaïs",
+            "Joël",
+            "François-Xavier",
+            "Jérôme",
+            "Lætitia",
+            "Œnone",
+            "Zoé",
+        ])
+        .unwrap();
+        h.identity.birth_place =
+            Some(BirthPlace::parse("Saint-Rémy-en-Bouzemont-Saint-Genest-et-Isson").unwrap());
+        h.usage_name = Some(UsageName::parse("N'Diaye-Lefèvre-Montmorency").unwrap());
+        a.record.award.speciality = Some(
+            sand_domain::diploma::Speciality::parse(
+                "Sciences et technologies de l'industrie et du développement durable : \
+                 architecture et construction, énergies et environnement",
+            )
+            .unwrap(),
+        );
+        a.record.source.exam_office = IssuerCode::parse("0921234X").unwrap();
+
+        let keys = Arc::new(SigningKeys::demo());
+        let renderer = PdfAttestationRenderer::new(
+            Issuer {
+                operator: "Ministère de l'Éducation nationale — service des attestations".into(),
+                verification_url: "https://attestations.education.gouv.fr/verifier".into(),
+            },
+            Arc::clone(&keys),
+        )
+        .unwrap();
+        let facts = Facts::of(&a, &keys);
+        let qr = qr_code(b"https://attestations.education.gouv.fr/verifier?cle=SPEC1MEN#p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&s=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        let mut doc = PdfDocument::new("test");
+        let fonts = [
+            (&renderer.regular, doc.add_font(&renderer.regular)),
+            (&renderer.bold, doc.add_font(&renderer.bold)),
+        ];
+        let holder = registry.get("0921234X").unwrap().name.clone();
+        let (page, room) = renderer.page(&fonts, &facts, &holder, &qr);
+        assert!(room >= 0.0, "the body overlaps the footer by {} pt", -room);
+        assert!(page.scale < 1.0, "the longest identity is set smaller");
+
+        // a usual attestation keeps the full size
+        let usual =
+            crate::sample::sample_attestation(time::macros::datetime!(2026-11-24 10:00 UTC))
+                .unwrap();
+        let (page, room) = renderer.page(
+            &fonts,
+            &Facts::of(&usual, &keys),
+            "Service des examens et concours du rectorat de l'académie de Lyon",
+            &qr,
+        );
+        assert!(
+            room >= 0.0 && page.scale == 1.0,
+            "{room} pt at {}",
+            page.scale
+        );
     }
 }

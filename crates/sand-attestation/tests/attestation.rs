@@ -156,6 +156,7 @@ fn every_field_of_a_tricky_identity_is_in_the_text_exactly() {
         "Diplôme Baccalauréat général",
         "Session 2021",
         "Académie Lyon",
+        "Résultats tenus par Service des examens et concours du rectorat de l'académie de Lyon Results held by",
         "Délibération du jury 5 juillet 2021",
         "Lettres : été, mère, fête, Noël, là, âme, ça, cœur, Œdipe, ex æquo, naïf, rôle, où, sûr, aigüe, Ÿ",
         "Mention très bien avec les félicitations du jury",
@@ -699,4 +700,75 @@ fn the_validator_refuses_an_attestation_without_its_output_intent() {
     let report = preflight(&path);
     assert!(report.contains("is not a valid PDF/A-1b file"), "{report}");
     std::fs::remove_file(path).unwrap();
+}
+
+/// The signed facts of the sample attestation, issued with the public demonstration key
+/// by SAND before issuers existed (format v1; Ed25519 signatures are deterministic).
+/// Attestations in graduates' hands carry such payloads: they must verify forever, so
+/// the encoding of the signed facts may not change, and issuers are printed beside them,
+/// never signed into them.
+const ISSUED_BEFORE_ISSUERS: (&str, &str) = (
+    "U0FORDEKMQo4OWFmYzc4MDBkZjY0Mzg4ClNQRUMxTUVOCjIwMjYtMTEtMjQKQkFDRwpNYXRow6ltYXRpcXVlcywgcGh5c2lxdWUtY2hpbWllCkIKMjAyMQoxMAoyMDIxLTA3LTA1Ck1hZGFtZQpEdXJhbmQKTWFydGluCkNhbWlsbGUsIE1hcmllCjIwMDMtMDQtMTIKTHlvbiAzZSBBcnJvbmRpc3NlbWVudA",
+    "xx9gu4C3EFvFQI73Xp4VYhdav8ZotIxEo-3AkBtPaBGc12tz6mQfNOafZMhRmpgn8F88glQMBuE2HUxpqDL4Cg",
+);
+
+#[test]
+fn an_attestation_issued_before_issuers_existed_still_verifies_and_is_encoded_the_same() {
+    let demo = SigningKeys::demo();
+    let signed = SignedFacts::sign(&Facts::of(&sample(), &demo), &demo).unwrap();
+    assert_eq!(
+        (
+            signed.payload_base64().as_str(),
+            signed.signature_base64().as_str()
+        ),
+        ISSUED_BEFORE_ISSUERS,
+        "the signed facts' encoding changed: attestations already issued would not verify"
+    );
+    let (payload, signature) = ISSUED_BEFORE_ISSUERS;
+    let old = SignedFacts::from_base64(payload, signature).unwrap();
+    let (facts, _) = old.verify(&trusted(&demo)).unwrap();
+    assert_eq!(facts.academie, "10");
+    assert_eq!(facts.birth_name, "Durand");
+}
+
+#[test]
+fn the_page_names_the_issuer_that_holds_the_result_from_the_registry() {
+    use sand_domain::issuer::{Contact, Issuer as Holder, IssuerCode, IssuerKind, IssuerRegistry};
+    let mut issuers = IssuerRegistry::offices_only().all().to_vec();
+    issuers.push(Holder {
+        code: "0691774D".to_owned(),
+        kind: IssuerKind::HigherEducation,
+        name: "Université d'exemple Lyon 4".to_owned(),
+        exports: vec![sand_domain::academie::Academie::Lyon],
+        serves: Vec::new(),
+        website: None,
+        contact: Contact::default(),
+        covers_from: std::collections::BTreeMap::new(),
+    });
+    let registry = Arc::new(IssuerRegistry::new(issuers, None).unwrap());
+    let keys = real_keys();
+    let mut attestation = sample();
+    attestation.record.source.exam_office = IssuerCode::parse("0691774D").unwrap();
+    let bytes = render(
+        &renderer(&keys).with_issuers(Arc::clone(&registry)),
+        &attestation,
+    );
+    let path = temp_pdf(&bytes);
+    let text = flat(&pdftotext(&path, "-raw"));
+    assert!(
+        text.contains("Résultats tenus par Université d'exemple Lyon 4 Results held by"),
+        "{text}"
+    );
+    assert!(!text.contains("rectorat"), "{text}");
+    // printed, not signed: the facts are those of format v1, and the document verifies
+    assert!(matches!(
+        verify_pdf(&bytes, &trusted(&keys)),
+        Verdict::Intact { .. }
+    ));
+    // an issuer the renderer does not know is named by its code
+    attestation.record.source.exam_office = IssuerCode::parse("0751717J").unwrap();
+    let unknown = temp_pdf(&render(&renderer(&keys), &attestation));
+    assert!(flat(&pdftotext(&unknown, "-raw")).contains("Résultats tenus par 0751717J"));
+    std::fs::remove_file(path).unwrap();
+    std::fs::remove_file(unknown).unwrap();
 }

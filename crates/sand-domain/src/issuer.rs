@@ -34,6 +34,13 @@ pub struct IssuerCode {
     len: u8,
 }
 
+/// A scope and the issuer whose batch holds it: what the catalogue lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IssuedScope {
+    pub scope: crate::diploma::DiplomaScope,
+    pub issuer: IssuerCode,
+}
+
 /// The text given is not an issuer code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("an issuer code is 1 to 16 capital letters, digits or dashes")]
@@ -175,6 +182,20 @@ pub struct Issuer {
     pub serves: Vec<Academie>,
     pub website: Option<Website>,
     pub contact: Contact,
+    /// Kinds whose coverage starts later for this issuer than the kind's own first
+    /// session (e.g. a university that exports its licences from 2023 on).
+    pub covers_from: BTreeMap<crate::diploma::DiplomaKind, u16>,
+}
+
+impl Issuer {
+    /// The first session of `kind` the service covers for this issuer: the kind's own
+    /// first session, or the issuer's later one.
+    #[must_use]
+    pub fn first_session(&self, kind: crate::diploma::DiplomaKind) -> u16 {
+        self.covers_from
+            .get(&kind)
+            .map_or(kind.first_session(), |&from| from.max(kind.first_session()))
+    }
 }
 
 /// Why a registry was refused; each names the issuer (and académie) at fault.
@@ -295,6 +316,7 @@ impl IssuerRegistry {
                     serves,
                     website: None,
                     contact: Contact::default(),
+                    covers_from: BTreeMap::new(),
                 }
             })
             .collect();
@@ -310,6 +332,7 @@ impl IssuerRegistry {
             serves: ile_de_france.to_vec(),
             website: None,
             contact: Contact::default(),
+            covers_from: BTreeMap::new(),
         });
         // the tests hold that these satisfy every rule; nothing here can break them
         let offices = office_of_each_academie(&issuers).unwrap_or_default();
@@ -366,11 +389,12 @@ impl IssuerRegistry {
                 diploma: scope.kind,
             });
         }
-        if scope.session.year() < scope.kind.first_session() {
+        let first = known.first_session(scope.kind);
+        if scope.session.year() < first {
             return Err(ExportRefusal::BeforeCoverage {
                 diploma: scope.kind,
                 session: scope.session.year(),
-                first: scope.kind.first_session(),
+                first,
             });
         }
         Ok(known)
@@ -477,6 +501,7 @@ mod tests {
             serves: serves.to_vec(),
             website: None,
             contact: Contact::default(),
+            covers_from: BTreeMap::new(),
         }
     }
 
@@ -487,6 +512,45 @@ mod tests {
             .filter(|i| i.code != code)
             .cloned()
             .collect()
+    }
+
+    #[test]
+    fn an_issuer_exports_a_kind_from_its_own_first_session_when_it_is_later() {
+        use crate::diploma::{DiplomaKind, DiplomaScope, Session};
+        let mut issuers = without("10");
+        let mut lyon = office("10", &[Academie::Lyon]);
+        lyon.covers_from.insert(DiplomaKind::Bts, 2015);
+        // a later start for one kind only; an earlier one than the kind's cannot widen it
+        lyon.covers_from.insert(DiplomaKind::Dnb, 1990);
+        issuers.push(lyon);
+        let registry = IssuerRegistry::new(issuers, None).unwrap();
+        let scope = |kind, year| DiplomaScope {
+            kind,
+            session: Session::new(year).unwrap(),
+            academie: Academie::Lyon,
+        };
+        let code = IssuerCode::parse("10").unwrap();
+        assert_eq!(
+            registry.may_export(code, &scope(DiplomaKind::Bts, 2014)),
+            Err(ExportRefusal::BeforeCoverage {
+                diploma: DiplomaKind::Bts,
+                session: 2014,
+                first: 2015
+            })
+        );
+        assert!(
+            registry
+                .may_export(code, &scope(DiplomaKind::Bts, 2015))
+                .is_ok()
+        );
+        assert!(
+            registry
+                .may_export(code, &scope(DiplomaKind::BacGeneral, 2009))
+                .is_ok()
+        );
+        let lyon = registry.get("10").unwrap();
+        assert_eq!(lyon.first_session(DiplomaKind::Dnb), 2009);
+        assert_eq!(lyon.first_session(DiplomaKind::Bts), 2015);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::credentials::{Email, Password, PasswordHash};
 use crate::diploma::DiplomaScope;
 use crate::error::PortError;
 use crate::identity::IdentityKey;
+use crate::issuer::IssuedScope;
 use crate::link::{Link, LinkId, NewLink};
 use crate::profile::{FranceConnectSubject, NewProfile, Profile, ProfileId};
 use crate::record::batch::{ApplyReport, BatchHeader, CheckedBatch};
@@ -112,11 +113,11 @@ pub trait BatchStaging: Send {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Catalogue: Send + Sync {
-    /// Every scope with a complete batch, in any order.
+    /// Every scope with a complete batch, with the issuer that exported it, in any order.
     ///
     /// # Errors
     /// [`PortError`] only.
-    async fn published_scopes(&self) -> Result<Vec<DiplomaScope>, PortError>;
+    async fn published_scopes(&self) -> Result<Vec<IssuedScope>, PortError>;
 
     /// Whether `scope` has a complete batch.
     ///

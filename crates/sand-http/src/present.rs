@@ -5,8 +5,8 @@
 
 use sand_domain::academie::Academie;
 use sand_domain::catalogue::CatalogueView;
-use sand_domain::diploma::DiplomaKind;
-use sand_domain::issuer::IssuerRegistry;
+use sand_domain::diploma::{DiplomaKind, DiplomaScope};
+use sand_domain::issuer::{IssuerCode, IssuerRegistry};
 use sand_domain::link::attach::SupportStep;
 use sand_domain::verification::{VerifiedDiploma, VerifyError};
 
@@ -21,11 +21,23 @@ pub(crate) struct Filtered {
     pub session: Option<u16>,
 }
 
-/// Every (académie, kind, session) of the view that passes the filter.
+/// The name of the issuer with `code` in the registry (its code when it is not there,
+/// e.g. an issuer retired since its batch was imported).
+pub(crate) fn issuer_name(issuers: &IssuerRegistry, code: IssuerCode) -> String {
+    issuers
+        .get(code.code())
+        .map_or_else(|| code.code().to_owned(), |i| i.name.clone())
+}
+
+/// A session's year and the issuer whose batch holds it.
+pub(crate) type HeldSession = (u16, IssuerCode);
+
+/// Every (académie, kind) of the view that passes the filter, with its sessions (newest
+/// first) and the issuer that holds each.
 pub(crate) fn entries(
     view: &CatalogueView,
     f: &Filtered,
-) -> Vec<(Academie, DiplomaKind, Vec<u16>)> {
+) -> Vec<(Academie, DiplomaKind, Vec<HeldSession>)> {
     let mut out = Vec::new();
     for (academie, kinds) in &view.academies {
         if f.academie.is_some_and(|a| a != *academie) {
@@ -35,10 +47,20 @@ pub(crate) fn entries(
             if f.kind.is_some_and(|k| k != *kind) {
                 continue;
             }
-            let years: Vec<u16> = sessions
+            let years: Vec<HeldSession> = sessions
                 .iter()
-                .map(|s| s.year())
-                .filter(|y| f.session.is_none_or(|wanted| wanted == *y))
+                .filter(|s| f.session.is_none_or(|wanted| wanted == s.year()))
+                .map(|&session| {
+                    let scope = DiplomaScope {
+                        kind: *kind,
+                        session,
+                        academie: *academie,
+                    };
+                    let issuer = view
+                        .issuer_of(&scope)
+                        .unwrap_or_else(|| IssuerCode::of_academie(*academie));
+                    (session.year(), issuer)
+                })
                 .collect();
             if !years.is_empty() {
                 out.push((*academie, *kind, years));
@@ -58,6 +80,11 @@ pub struct CatalogueEntry {
     pub diplome: String,
     pub diplome_nom: String,
     pub session: u16,
+    /// The issuer whose batch holds the session's results, by its code in the issuer
+    /// registry (an académie code, `SIEC`, a UAI code).
+    pub emetteur: String,
+    /// Its name.
+    pub emetteur_nom: String,
 }
 
 pub(crate) async fn catalogue_entries(
@@ -72,15 +99,18 @@ pub(crate) async fn catalogue_entries(
         kind,
         session,
     };
+    let issuers = &state.settings.issuers;
     Ok(entries(&view, &f)
         .into_iter()
         .flat_map(|(a, k, years)| {
-            years.into_iter().map(move |year| CatalogueEntry {
+            years.into_iter().map(move |(year, issuer)| CatalogueEntry {
                 academie: a.code().to_owned(),
                 academie_nom: a.name().to_owned(),
                 diplome: k.code().to_owned(),
                 diplome_nom: k.title().to_owned(),
                 session: year,
+                emetteur: issuer.code().to_owned(),
+                emetteur_nom: issuer_name(issuers, issuer),
             })
         })
         .collect())

@@ -12,7 +12,9 @@ use std::path::Path;
 
 use sand_domain::academie::Academie;
 use sand_domain::credentials::Email;
-use sand_domain::diploma::{KindDefinition, KindRegistry, KindRegistryError};
+use std::str::FromStr;
+
+use sand_domain::diploma::{DiplomaKind, KindDefinition, KindRegistry, KindRegistryError};
 use sand_domain::issuer::{
     Contact, Issuer, IssuerKind, IssuerRegistry, RegistryError, Website, is_https_url,
 };
@@ -85,6 +87,10 @@ struct RawIssuer {
     website: Option<String>,
     #[serde(default)]
     source: Option<String>,
+    /// Diploma kind code → the first session the service covers for this issuer, when
+    /// later than the kind's own.
+    #[serde(default)]
+    covers_from: BTreeMap<String, Spanned<u16>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -278,6 +284,29 @@ fn parse(origin: String, text: String, shipped: bool) -> Result<Layer, RegistryF
         };
         let exports = academies(&raw.exports);
         let serves = academies(&raw.serves);
+        let mut covers_from = BTreeMap::new();
+        for (code, year) in &raw.covers_from {
+            match DiplomaKind::from_str(code) {
+                Ok(kind) if *year.get_ref() >= kind.first_session() => {
+                    covers_from.insert(kind, *year.get_ref());
+                }
+                Ok(kind) => problems.push(at(
+                    &year.span(),
+                    format!(
+                        "« {} » : `covers_from.{code}` ne peut précéder la première session du diplôme ({})",
+                        raw.code.get_ref(),
+                        kind.first_session()
+                    ),
+                )),
+                Err(_) => problems.push(at(
+                    &year.span(),
+                    format!(
+                        "« {} » : diplôme « {code} » inconnu dans `covers_from` (voir `sand diploma-kinds`)",
+                        raw.code.get_ref()
+                    ),
+                )),
+            }
+        }
         if raw.name.chars().count() > MAX_TEXT_CHARS || raw.name.chars().any(char::is_control) {
             problems.push(at(
                 &span,
@@ -310,6 +339,7 @@ fn parse(origin: String, text: String, shipped: bool) -> Result<Layer, RegistryF
                 serves,
                 website,
                 contact: Contact::default(),
+                covers_from,
             },
             span,
         ));
@@ -719,12 +749,39 @@ mod tests {
 
     #[test]
     fn the_demonstration_adds_a_university_and_an_agricultural_authority() {
+        sand_domain::diploma::install(load_kinds(None).unwrap()).unwrap();
         let demo = load_layers(None, true).unwrap();
+        let university = demo.get("DEMO-UNIV").unwrap();
+        assert_eq!(university.kind, IssuerKind::HigherEducation);
+        let licence = DiplomaKind::from_str("LIC").unwrap();
+        assert_eq!(university.first_session(licence), 2020);
         assert_eq!(
-            demo.get("DEMO-UNIV").unwrap().kind,
-            IssuerKind::HigherEducation
+            demo.get("DEMO-AGRI")
+                .unwrap()
+                .first_session(DiplomaKind::from_str("BTSA").unwrap()),
+            2015
         );
         assert_eq!(demo.get("DEMO-AGRI").unwrap().kind, IssuerKind::Agriculture);
+        let university = |covers: &str| {
+            let file = format!(
+                "format = \"sand-issuers/1\"\n[[issuer]]\ncode = \"U\"\nkind = \"enseignement-superieur\"\nname = \"U\"\nexports = [\"10\"]\ncovers_from = {covers}\n"
+            );
+            combine(
+                parse("<registre livré>".to_owned(), SHIPPED.to_owned(), true).unwrap(),
+                vec![parse("u.toml".to_owned(), file, false)?],
+            )
+        };
+        assert!(university("{ LIC = 2021 }").is_ok());
+        let early = university("{ LIC = 1999 }").unwrap_err().to_string();
+        assert!(
+            early.contains("ligne 7") && early.contains("ne peut précéder"),
+            "{early}"
+        );
+        let unknown = university("{ XYZ = 2021 }").unwrap_err().to_string();
+        assert!(
+            unknown.contains("ligne 7") && unknown.contains("« XYZ » inconnu"),
+            "{unknown}"
+        );
         assert!(
             load(None).unwrap().get("DEMO-UNIV").is_none(),
             "never outside the demo"

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sand_domain::PortError;
 use sand_domain::diploma::DiplomaScope;
 use sand_domain::identity::IdentityKey;
+use sand_domain::issuer::{IssuedScope, IssuerCode};
 use sand_domain::ports::{BatchStaging, Catalogue, RecordReader, RecordWriter};
 use sand_domain::record::import::BatchHeader;
 use sand_domain::record::{BatchId, DiplomaRecord, ImportBatch, RecordId};
@@ -13,7 +14,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::entity::{diploma_record, import_batch};
-use crate::error::port;
+use crate::error::{corrupt, port};
 use crate::mapping::{batch_from, record_from, scope_from};
 use crate::staging::SeaOrmBatchStaging;
 use sea_orm::DatabaseConnection;
@@ -114,12 +115,13 @@ pub struct SeaOrmCatalogue(pub(crate) DatabaseConnection);
 #[async_trait]
 impl Catalogue for SeaOrmCatalogue {
     #[instrument(skip_all, err(level = "debug"))]
-    async fn published_scopes(&self) -> Result<Vec<DiplomaScope>, PortError> {
-        let rows: Vec<(String, String, i32)> = import_batch::Entity::find()
+    async fn published_scopes(&self) -> Result<Vec<IssuedScope>, PortError> {
+        let rows: Vec<(String, String, i32, String)> = import_batch::Entity::find()
             .select_only()
             .column(import_batch::Column::DiplomaKind)
             .column(import_batch::Column::Academie)
             .column(import_batch::Column::Session)
+            .column(import_batch::Column::ExamOffice)
             .filter(import_batch::Column::Complete.eq(true))
             .order_by_asc(import_batch::Column::Academie)
             .into_tuple()
@@ -127,7 +129,12 @@ impl Catalogue for SeaOrmCatalogue {
             .await
             .map_err(port)?;
         rows.into_iter()
-            .map(|(kind, academie, session)| scope_from(&kind, session, &academie))
+            .map(|(kind, academie, session, issuer)| {
+                Ok(IssuedScope {
+                    scope: scope_from(&kind, session, &academie)?,
+                    issuer: IssuerCode::parse(&issuer).map_err(|_| corrupt("exam office"))?,
+                })
+            })
             .collect()
     }
 

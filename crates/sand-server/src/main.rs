@@ -829,13 +829,19 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
             let registry = sand_import::registry::load(file.as_deref())?;
             writeln!(
                 out,
-                "code\tnature\tnom\trésultats des académies\tsite\tcoordonnées"
+                "code\tnature\tnom\trésultats des académies\tsite\tcoordonnées\tcouverture propre"
             )?;
             for issuer in registry.all() {
                 let serves: Vec<&str> = issuer.serves.iter().map(|a| a.code()).collect();
+                // a later start than the kinds' own (`sand diploma-kinds`), e.g. `LIC≥2023`
+                let covers: Vec<String> = issuer
+                    .covers_from
+                    .iter()
+                    .map(|(kind, year)| format!("{}≥{year}", kind.code()))
+                    .collect();
                 writeln!(
                     out,
-                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     issuer.code,
                     issuer.kind,
                     issuer.name,
@@ -845,7 +851,8 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
                         "non"
                     } else {
                         "oui"
-                    }
+                    },
+                    covers.join(",")
                 )?;
             }
         }

@@ -947,12 +947,15 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         operator: args.operator.clone(),
         verification_url: format!("{public_url}{}", sand_domain::public_paths::VERIFY),
     };
-    let renderer = PdfAttestationRenderer::new(issuer, Arc::new(signing)).map_err(|e| {
-        config(format!(
-            "production des attestations : {}",
-            render_message(&e)
-        ))
-    })?;
+    let issuers = Arc::new(issuers);
+    let renderer = PdfAttestationRenderer::new(issuer, Arc::new(signing))
+        .map_err(|e| {
+            config(format!(
+                "production des attestations : {}",
+                render_message(&e)
+            ))
+        })?
+        .with_issuers(Arc::clone(&issuers));
     let ports = sand_server::compose::ports(
         &store,
         sand_server::compose::Adapters {
@@ -968,7 +971,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         args.wrong_answers_per_key_per_client;
     settings.limits.wrong_answers_per_key_per_day = args.wrong_answers_per_key;
     settings.limits.file_checks_per_client_per_minute = args.file_checks_per_minute;
-    settings.issuers = Arc::new(issuers);
+    settings.issuers = issuers;
     settings.accessibility = accessibility_statement(&args)?;
     // FranceConnect's single logout follows the logout form: its origin is a form target
     if let Some(origin) = args.franceconnect_issuer.as_deref().and_then(origin_of) {

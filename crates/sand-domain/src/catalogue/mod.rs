@@ -7,21 +7,26 @@ use std::sync::Arc;
 use crate::academie::Academie;
 use crate::diploma::{DiplomaKind, DiplomaScope, Session};
 use crate::error::PortError;
+use crate::issuer::{IssuedScope, IssuerCode};
 use crate::ports::Catalogue;
 
-/// The catalogue, grouped for display: académie → diploma kind → sessions (newest first).
+/// The catalogue, grouped for display: académie → diploma kind → sessions (newest first),
+/// and the issuer that holds each published scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CatalogueView {
     pub academies: BTreeMap<Academie, BTreeMap<DiplomaKind, Vec<Session>>>,
+    issuers: BTreeMap<DiplomaScope, IssuerCode>,
 }
 
 impl CatalogueView {
     /// Groups published scopes; duplicates are ignored.
     #[must_use]
-    pub fn from_scopes(scopes: impl IntoIterator<Item = DiplomaScope>) -> Self {
+    pub fn from_scopes(scopes: impl IntoIterator<Item = IssuedScope>) -> Self {
         let mut academies: BTreeMap<Academie, BTreeMap<DiplomaKind, Vec<Session>>> =
             BTreeMap::new();
-        for scope in scopes {
+        let mut issuers = BTreeMap::new();
+        for IssuedScope { scope, issuer } in scopes {
+            issuers.insert(scope, issuer);
             academies
                 .entry(scope.academie)
                 .or_default()
@@ -35,7 +40,13 @@ impl CatalogueView {
                 sessions.dedup();
             }
         }
-        Self { academies }
+        Self { academies, issuers }
+    }
+
+    /// The issuer whose batch holds `scope`, if it is published.
+    #[must_use]
+    pub fn issuer_of(&self, scope: &DiplomaScope) -> Option<IssuerCode> {
+        self.issuers.get(scope).copied()
     }
 
     #[must_use]
@@ -91,15 +102,26 @@ mod tests {
         }
     }
 
+    fn issued(kind: DiplomaKind, year: u16, academie: Academie) -> IssuedScope {
+        IssuedScope {
+            scope: scope(kind, year, academie),
+            issuer: IssuerCode::of_academie(academie),
+        }
+    }
+
     #[tokio::test]
     async fn the_catalogue_groups_published_scopes_newest_session_first() {
         let mut catalogue = MockCatalogue::new();
         catalogue.expect_published_scopes().times(1).returning(|| {
             Ok(vec![
-                scope(DiplomaKind::BacGeneral, 2018, Academie::Lyon),
-                scope(DiplomaKind::BacGeneral, 2021, Academie::Lyon),
-                scope(DiplomaKind::BacGeneral, 2021, Academie::Lyon),
-                scope(DiplomaKind::Dnb, 2019, Academie::LaReunion),
+                issued(DiplomaKind::BacGeneral, 2018, Academie::Lyon),
+                issued(DiplomaKind::BacGeneral, 2021, Academie::Lyon),
+                issued(DiplomaKind::BacGeneral, 2021, Academie::Lyon),
+                issued(DiplomaKind::Dnb, 2019, Academie::LaReunion),
+                IssuedScope {
+                    scope: scope(DiplomaKind::Bts, 2020, Academie::Paris),
+                    issuer: IssuerCode::parse("SIEC").unwrap(),
+                },
             ])
         });
         let view = ShowCatalogue::new(Arc::new(catalogue))
@@ -113,6 +135,19 @@ mod tests {
         );
         assert!(view.contains(&scope(DiplomaKind::Dnb, 2019, Academie::LaReunion)));
         assert!(!view.contains(&scope(DiplomaKind::Dnb, 2019, Academie::Lyon)));
+        assert_eq!(
+            view.issuer_of(&scope(DiplomaKind::Bts, 2020, Academie::Paris))
+                .map(|i| i.code().to_owned()),
+            Some("SIEC".to_owned())
+        );
+        assert_eq!(
+            view.issuer_of(&scope(DiplomaKind::BacGeneral, 2018, Academie::Lyon)),
+            Some(IssuerCode::of_academie(Academie::Lyon))
+        );
+        assert_eq!(
+            view.issuer_of(&scope(DiplomaKind::Dnb, 2019, Academie::Lyon)),
+            None
+        );
     }
 
     #[tokio::test]

@@ -197,12 +197,9 @@ impl AwardJson {
         issuer: sand_domain::issuer::IssuerCode,
         issuers: &IssuerRegistry,
     ) -> Self {
-        let code = issuer.code().to_owned();
         Self {
-            emetteur_nom: issuers
-                .get(&code)
-                .map_or_else(|| code.clone(), |i| i.name.clone()),
-            emetteur: code,
+            emetteur_nom: crate::present::issuer_name(issuers, issuer),
+            emetteur: issuer.code().to_owned(),
             diplome: scope.kind.code().to_owned(),
             diplome_nom: scope.kind.title().to_owned(),
             session: scope.session.year(),

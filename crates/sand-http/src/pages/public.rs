@@ -9,13 +9,14 @@ use poem::{Response, handler};
 use sand_domain::academie::Academie;
 use sand_domain::diploma::DiplomaKind;
 use sand_domain::identity::BirthDate;
+use sand_domain::issuer::{IssuerCode, IssuerRegistry};
 use sand_domain::text::DateWriting;
 use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
 use serde::Deserialize;
 
 use crate::error::Limited;
 use crate::present::{
-    FileVerdict, Filtered, ShownDiploma, catalogue_entries, entries, file_verdict,
+    FileVerdict, Filtered, ShownDiploma, catalogue_entries, entries, file_verdict, issuer_name,
     verify_error_text,
 };
 use crate::state::AppState;
@@ -78,6 +79,9 @@ pub struct CatalogueRow {
     pub academie: String,
     pub kind: String,
     pub sessions: String,
+    /// Who holds the results: the issuer's name, or each issuer's name with its sessions
+    /// when they differ from one session to another.
+    pub issuers: String,
 }
 
 impl CatalogueFilter {
@@ -122,6 +126,29 @@ struct CataloguePage {
     query: String,
 }
 
+/// Who holds a row's sessions: one name when one issuer holds them all, else each name
+/// followed by its sessions, e.g. `SIEC (2019, 2020) ; Académie de Paris (2021)`.
+fn held_by(years: &[(u16, IssuerCode)], issuers: &IssuerRegistry) -> String {
+    let mut groups: Vec<(IssuerCode, Vec<u16>)> = Vec::new();
+    for &(year, issuer) in years {
+        match groups.iter_mut().find(|(code, _)| *code == issuer) {
+            Some((_, group)) => group.push(year),
+            None => groups.push((issuer, vec![year])),
+        }
+    }
+    if let [(issuer, _)] = groups.as_slice() {
+        return issuer_name(issuers, *issuer);
+    }
+    groups
+        .iter()
+        .map(|(issuer, group)| {
+            let years: Vec<String> = group.iter().map(u16::to_string).collect();
+            format!("{} ({})", issuer_name(issuers, *issuer), years.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(" ; ")
+}
+
 #[handler]
 pub async fn catalogue(
     state: Data<&Arc<AppState>>,
@@ -143,9 +170,10 @@ pub async fn catalogue(
         kind: k.title().to_owned(),
         sessions: years
             .iter()
-            .map(u16::to_string)
+            .map(|(year, _)| year.to_string())
             .collect::<Vec<_>>()
             .join(", "),
+        issuers: held_by(&years, &state.settings.issuers),
     })
     .collect();
     let template = CataloguePage {
@@ -185,18 +213,36 @@ pub async fn catalogue_csv(
     Query(filter): Query<CatalogueFilter>,
 ) -> Result<Response, WebError> {
     let view = state.catalogue.execute().await?;
-    let mut csv = String::from("academie;academie_nom;diplome;diplome_nom;session\r\n");
+    let issuers = &state.settings.issuers;
+    let mut csv = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let header = [
+        "academie",
+        "academie_nom",
+        "diplome",
+        "diplome_nom",
+        "session",
+        "emetteur",
+        "emetteur_nom",
+    ];
+    csv.write_record(header).map_err(WebError::unexpected)?;
     for (a, k, years) in entries(&view, &filter.parse()) {
-        for year in years {
-            csv.push_str(&format!(
-                "{};{};{};{};{year}\r\n",
+        for (year, issuer) in years {
+            csv.write_record([
                 a.code(),
                 a.name(),
                 k.code(),
-                k.title()
-            ));
+                k.title(),
+                &year.to_string(),
+                issuer.code(),
+                &issuer_name(issuers, issuer),
+            ])
+            .map_err(WebError::unexpected)?;
         }
     }
+    let csv = csv.into_inner().map_err(WebError::unexpected)?;
     Ok(Response::builder()
         .content_type("text/csv; charset=utf-8")
         .header(
@@ -520,4 +566,28 @@ pub fn verifier_help(
                 .bilingual(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_names_one_issuer_or_each_issuer_with_its_sessions() {
+        let issuers = IssuerRegistry::offices_only();
+        let siec = IssuerCode::parse("SIEC").unwrap();
+        let paris = IssuerCode::parse("01").unwrap();
+        assert_eq!(
+            held_by(&[(2021, siec), (2020, siec)], &issuers),
+            "Service interacadémique des examens et concours (SIEC)"
+        );
+        assert_eq!(
+            held_by(&[(2021, paris), (2020, siec), (2019, siec)], &issuers),
+            "Service des examens et concours du rectorat de l'académie de Paris (2021) ; \
+             Service interacadémique des examens et concours (SIEC) (2020, 2019)"
+        );
+        // an issuer retired from the registry since its batch: its code
+        let gone = IssuerCode::parse("0691774D").unwrap();
+        assert_eq!(held_by(&[(2022, gone)], &issuers), "0691774D");
+    }
 }

@@ -187,7 +187,7 @@ async fn the_catalogue_lists_filters_and_exports_the_published_scopes() {
     let all = b.get("/catalogue").await;
     assert!(
         all.body
-            .contains("<td>Lyon</td><td>Baccalauréat général</td><td>2021</td>"),
+            .contains("<td>Lyon</td><td>Baccalauréat général</td><td>2021</td><td>Service des examens et concours du rectorat de l&#39;académie de Lyon</td>"),
         "{}",
         all.body
     );
@@ -202,12 +202,18 @@ async fn the_catalogue_lists_filters_and_exports_the_published_scopes() {
     let csv = b.get("/catalogue.csv?diplome=BACG").await;
     assert_eq!(
         csv.body,
-        "academie;academie_nom;diplome;diplome_nom;session\r\n10;Lyon;BACG;Baccalauréat général;2021\r\n"
+        "academie;academie_nom;diplome;diplome_nom;session;emetteur;emetteur_nom\r\n\
+         10;Lyon;BACG;Baccalauréat général;2021;10;Service des examens et concours du rectorat de l'académie de Lyon\r\n"
     );
     let json: serde_json::Value =
         serde_json::from_str(&b.get("/catalogue.json").await.body).unwrap();
     assert_eq!(json[0]["academie"], "10");
     assert_eq!(json[0]["session"], 2021);
+    assert_eq!(json[0]["emetteur"], "10");
+    assert_eq!(
+        json[0]["emetteur_nom"],
+        "Service des examens et concours du rectorat de l'académie de Lyon"
+    );
     let api: serde_json::Value =
         serde_json::from_str(&b.get("/api/v1/catalogue?session=2021").await.body).unwrap();
     assert_eq!(api, json);

@@ -146,7 +146,12 @@ pub async fn records_round_trip_with_non_ascii_names_and_29_february(db: &TestSt
     assert_eq!(batch.fingerprint.0, [1; 32]);
     assert_eq!(
         db.store.catalogue().published_scopes().await.unwrap(),
-        vec![scope()]
+        vec![sand_domain::issuer::IssuedScope {
+            scope: scope(),
+            issuer: sand_domain::issuer::IssuerCode::of_academie(
+                sand_domain::academie::Academie::Lyon
+            ),
+        }]
     );
 }
 

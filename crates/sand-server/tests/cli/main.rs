@@ -511,7 +511,7 @@ fn sand_issuers_lists_the_shipped_registry_with_the_operators_contacts() {
             .to_owned()
     };
     assert!(line("SIEC").contains("\t01,24,25\thttps://www.siec.education.fr\toui"));
-    assert!(line("10").ends_with("\t10\thttps://www.ac-lyon.fr\toui"));
+    assert!(line("10").ends_with("\t10\thttps://www.ac-lyon.fr\toui\t"));
     assert!(line("70").contains("\t05,21,70\t"));
     assert!(
         line("01").contains("\t\thttps://www.ac-paris.fr\tnon"),
