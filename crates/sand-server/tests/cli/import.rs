@@ -904,10 +904,74 @@ fn signed(backend: &str) {
         ),
         1
     );
+    // and its records attach as any other
+    attaches(&url, "Durant", &["Camille", "Marie"], "2004-04-12");
     std::fs::remove_dir_all(dir).unwrap();
     if let Some(dir) = cleanup {
         std::fs::remove_dir_all(dir).unwrap();
     }
+}
+
+/// A new profile with this identity attaches Lyon's 2022 baccalauréat général, through
+/// the domain's use case on the real store.
+fn attaches(url: &str, birth_name: &str, first_names: &[&str], birth_date: &str) {
+    use std::sync::Arc;
+
+    use sand_domain::academie::Academie;
+    use sand_domain::credentials::{Email, PasswordHash};
+    use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
+    use sand_domain::link::attach::{AttachDiploma, AttachDiplomaRequest, AttachOutcome};
+    use sand_domain::ports::ProfileRepository;
+    use sand_domain::profile::{NewCredentials, NewProfile};
+    use sand_persistence::{KeyProtector, Store, StoreSettings};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = Store::connect(
+            &StoreSettings::new(url),
+            KeyProtector::from_secret(&[7; 32]).unwrap(),
+        )
+        .await
+        .unwrap();
+        let profile = store
+            .profiles()
+            .create(NewProfile {
+                identity: sand_testkit::fixtures::identity(birth_name, first_names, birth_date),
+                email: Email::parse("titulaire@exemple.fr").unwrap(),
+                email_verified: true,
+                credentials: NewCredentials::Password(PasswordHash::new(
+                    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                )),
+                identity_certified: false,
+                birth_date_presumed: false,
+                created_at: time::OffsetDateTime::now_utc(),
+            })
+            .await
+            .unwrap();
+        let attach = AttachDiploma {
+            catalogue: Arc::new(store.catalogue()),
+            profiles: Arc::new(store.profiles()),
+            records: Arc::new(store.record_reader()),
+            links: Arc::new(store.links()),
+            keys: Arc::new(sand_http::system::OsKeyGenerator),
+            clock: Arc::new(sand_http::system::SystemClock),
+        };
+        let outcome = attach
+            .execute(AttachDiplomaRequest {
+                profile: profile.id,
+                scope: DiplomaScope {
+                    kind: DiplomaKind::BacGeneral,
+                    session: Session::new(2022).unwrap(),
+                    academie: Academie::Lyon,
+                },
+            })
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, AttachOutcome::Attached { .. }),
+            "{outcome:?}"
+        );
+    });
 }
 
 fn refused_with_code(out: &std::process::Output, message: &str) {
