@@ -25,6 +25,7 @@ pub mod ports;
 pub mod profile;
 pub mod public_paths;
 pub mod record;
+pub mod staff;
 pub mod text;
 pub mod verification;
 

@@ -870,3 +870,104 @@ pub trait ServiceHealth: Send + Sync {
     /// [`PortError`] when the store does not answer.
     async fn figures(&self) -> Result<StoreFigures, PortError>;
 }
+
+// ---------------------------------------------------------------------------------------
+// The back office: staff directory and audit log
+// ---------------------------------------------------------------------------------------
+
+/// A staff member with what proves a local login (the password's hash, the second
+/// factor's secret and the last time step it accepted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffCredentials {
+    pub member: crate::staff::StaffMember,
+    pub password: PasswordHash,
+    pub totp: crate::profile::second_factor::TotpSecret,
+    pub last_step: Option<u64>,
+}
+
+/// Why a staff member could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum AddStaffStoreError {
+    #[error("login already used")]
+    LoginTaken,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// SAND's own staff directory: who may use the back office, and as what.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait StaffDirectory: Send + Sync {
+    /// Adds a member with its local credentials, and appends `audit` in the same
+    /// transaction.
+    ///
+    /// # Errors
+    /// [`AddStaffStoreError::LoginTaken`], or a [`PortError`].
+    async fn add(
+        &self,
+        member: &crate::staff::NewStaffMember,
+        password: &PasswordHash,
+        totp: &crate::profile::second_factor::TotpSecret,
+        audit: &crate::staff::audit::NewAuditEntry,
+    ) -> Result<crate::staff::StaffMember, AddStaffStoreError>;
+
+    /// The member with this login and its credentials, closed or not.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn credentials(
+        &self,
+        login: &crate::staff::StaffLogin,
+    ) -> Result<Option<StaffCredentials>, PortError>;
+
+    /// Every member, by login.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn list(&self) -> Result<Vec<crate::staff::StaffMember>, PortError>;
+
+    /// Records that the TOTP code of `step` was used; `false` when that step or a later
+    /// one already was (a code works once).
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn accept_totp_step(
+        &self,
+        id: crate::staff::StaffId,
+        step: u64,
+    ) -> Result<bool, PortError>;
+}
+
+/// The back office's append-only audit log.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends one row on its own (an action with a write of its own appends its row
+    /// in that write's transaction instead).
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn append(&self, entry: &crate::staff::audit::NewAuditEntry) -> Result<(), PortError>;
+
+    /// The rows of `[from, to)`, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn entries(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<crate::staff::audit::AuditEntry>, PortError>;
+
+    /// Removes the rows older than `before` and appends `audit` (saying so), in one
+    /// transaction; returns how many were removed. Only the operator's command calls it.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn purge_before(
+        &self,
+        before: OffsetDateTime,
+        audit: &crate::staff::audit::NewAuditEntry,
+    ) -> Result<u64, PortError>;
+}
