@@ -14,6 +14,7 @@ mod m20261201_000005_add_birth_place_codes_and_link_events;
 mod m20261201_000006_seal_outbox_tokens;
 mod m20261201_000007_create_second_factors;
 mod m20261206_000008_create_issuer_keys;
+mod m20261206_000009_create_staff_and_audit;
 pub mod roles;
 
 /// Every migration, oldest first.
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_seal_outbox_tokens::Migration),
             Box::new(m20261201_000007_create_second_factors::Migration),
             Box::new(m20261206_000008_create_issuer_keys::Migration),
+            Box::new(m20261206_000009_create_staff_and_audit::Migration),
         ]
     }
 }

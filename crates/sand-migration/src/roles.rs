@@ -2,7 +2,13 @@
 //!
 //! - the **importer** role may write import batches and records (and mark links withdrawn);
 //! - the **web** role may only read batches and records, and reads and writes profiles,
-//!   links and the verification log.
+//!   links and the verification log;
+//! - the **back-office** role reads records, batches, links and staff, releases links
+//!   (deletes them, logs the event, queues the holder's mail) and appends to the audit
+//!   log — unable to write records, like the web role.
+//!
+//! No application role may change or delete an audit row: the log is append-only; only
+//! the schema's owner (`sand audit purge`) removes rows past their retention.
 //!
 //! Both are group roles (`NOLOGIN`): the operator grants them to login users
 //! (`GRANT sand_web TO sand_web_app;`). Creating them needs `CREATEROLE`; granting is
@@ -11,11 +17,12 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-/// The names of the two roles.
+/// The names of the three roles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleNames {
     pub web: String,
     pub importer: String,
+    pub backoffice: String,
 }
 
 impl Default for RoleNames {
@@ -23,6 +30,20 @@ impl Default for RoleNames {
         Self {
             web: "sand_web".to_owned(),
             importer: "sand_importer".to_owned(),
+            backoffice: "sand_backoffice".to_owned(),
+        }
+    }
+}
+
+impl RoleNames {
+    /// The roles of one test, named after `suffix` (roles are cluster-wide: parallel
+    /// tests never share one).
+    #[must_use]
+    pub fn suffixed(suffix: &str) -> Self {
+        Self {
+            web: format!("sand_web_{suffix}"),
+            importer: format!("sand_importer_{suffix}"),
+            backoffice: format!("sand_backoffice_{suffix}"),
         }
     }
 }
@@ -75,8 +96,9 @@ pub async fn set_up<C: ConnectionTrait>(db: &C, names: &RoleNames) -> Result<(),
     }
     let web = check(&names.web)?;
     let importer = check(&names.importer)?;
+    let backoffice = check(&names.backoffice)?;
     let mut sql = Vec::new();
-    for role in [web, importer] {
+    for role in [web, importer, backoffice] {
         sql.push(format!(
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') \
              THEN CREATE ROLE {role} NOLOGIN; END IF; END $$"
@@ -120,6 +142,36 @@ pub async fn set_up<C: ConnectionTrait>(db: &C, names: &RoleNames) -> Result<(),
     sql.push(format!("GRANT SELECT ON link_event TO {importer}"));
     // and tells their holders, through the outbox
     sql.push(format!("GRANT INSERT ON mail_outbox TO {importer}"));
+
+    // the back office: reads what exam offices need, releases links, never writes records
+    for table in RECORD_TABLES {
+        sql.push(format!("REVOKE ALL ON {table} FROM {backoffice}"));
+        sql.push(format!("GRANT SELECT ON {table} TO {backoffice}"));
+    }
+    sql.push(format!("REVOKE ALL ON link FROM {backoffice}"));
+    sql.push(format!("GRANT SELECT, DELETE ON link TO {backoffice}"));
+    sql.push(format!(
+        "GRANT SELECT, INSERT ON link_event TO {backoffice}"
+    ));
+    sql.push(format!(
+        "GRANT SELECT ON profile, verification_event TO {backoffice}"
+    ));
+    sql.push(format!("GRANT INSERT ON mail_outbox TO {backoffice}"));
+    sql.push(format!("GRANT SELECT ON seaql_migrations TO {backoffice}"));
+    // staff: the back office reads them and records the TOTP steps used; adding and
+    // closing accounts is the administrator's (through the back office) or the CLI's
+    sql.push(format!(
+        "GRANT SELECT, INSERT, UPDATE ON staff_member TO {backoffice}"
+    ));
+    sql.push(format!("REVOKE ALL ON staff_member FROM {web}, {importer}"));
+    // the audit log is append-only for every application role
+    for role in [web, importer, backoffice] {
+        sql.push(format!("REVOKE ALL ON audit_log FROM {role}"));
+    }
+    sql.push(format!("GRANT SELECT, INSERT ON audit_log TO {backoffice}"));
+    sql.push(format!(
+        "GRANT USAGE ON SEQUENCE audit_log_seq_seq TO {backoffice}"
+    ));
     for statement in sql {
         db.execute_raw(Statement::from_string(DbBackend::Postgres, statement))
             .await?;

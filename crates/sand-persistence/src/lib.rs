@@ -21,6 +21,7 @@ mod profiles;
 mod records;
 pub mod rotation;
 mod sessions;
+mod staff;
 mod staging;
 
 use std::path::Path;
@@ -42,6 +43,7 @@ pub use profiles::SeaOrmProfileRepository;
 pub use records::{SeaOrmCatalogue, SeaOrmRecordReader, SeaOrmRecordWriter};
 pub use sand_migration::roles::RoleNames as DatabaseRoles;
 pub use sessions::SeaOrmSessionStore;
+pub use staff::{SeaOrmAuditLog, SeaOrmStaffDirectory};
 
 /// Values to fill the hot-path queries with (see [`Store::hot_path_queries`]).
 #[doc(hidden)]
@@ -485,6 +487,18 @@ impl Store {
     #[must_use]
     pub fn mail_queue(&self) -> SeaOrmMailQueue {
         SeaOrmMailQueue(self.clone())
+    }
+
+    /// The back office's staff directory.
+    #[must_use]
+    pub fn staff(&self) -> SeaOrmStaffDirectory {
+        SeaOrmStaffDirectory(self.clone())
+    }
+
+    /// The back office's audit log.
+    #[must_use]
+    pub fn audit_log(&self) -> SeaOrmAuditLog {
+        SeaOrmAuditLog(self.clone())
     }
 }
 

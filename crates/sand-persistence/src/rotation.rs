@@ -16,7 +16,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::Store;
-use crate::entity::{link, second_factor};
+use crate::entity::{link, second_factor, staff_member};
 use crate::error::port;
 use crate::keys::KeyProtector;
 use sand_domain::PortError;
@@ -32,9 +32,10 @@ pub struct RotationReport {
     pub changed_meanwhile: u64,
     /// Links whose sealed key opens with neither secret (corrupt, or a third secret).
     pub unreadable: Vec<Uuid>,
-    /// Second factors (TOTP secrets) re-sealed with the new secret.
+    /// Second factors (TOTP secrets of profiles and of back-office staff) re-sealed with
+    /// the new secret.
     pub second_factors_rotated: u64,
-    /// Profiles whose sealed TOTP secret opens with neither secret.
+    /// Profiles and staff members whose sealed TOTP secret opens with neither secret.
     pub unreadable_second_factors: Vec<Uuid>,
 }
 
@@ -138,6 +139,27 @@ impl Store {
             second_factor::Entity::update_many()
                 .col_expr(second_factor::Column::SecretSealed, Expr::value(sealed))
                 .filter(second_factor::Column::ProfileId.eq(row.profile_id))
+                .exec(&txn)
+                .await
+                .map_err(port)?;
+            report.second_factors_rotated += 1;
+        }
+        // the back-office staff's TOTP secrets, under the same key
+        for row in staff_member::Entity::find().all(&txn).await.map_err(port)? {
+            let secret = match self.keys.open_totp(&row.totp_sealed, row.id) {
+                Ok(secret) => secret,
+                Err(_) if new.open_totp(&row.totp_sealed, row.id).is_ok() => continue,
+                Err(_) => {
+                    report.unreadable_second_factors.push(row.id);
+                    continue;
+                }
+            };
+            let sealed = new
+                .seal_totp(&secret, row.id)
+                .map_err(PortError::unexpected)?;
+            staff_member::Entity::update_many()
+                .col_expr(staff_member::Column::TotpSealed, Expr::value(sealed))
+                .filter(staff_member::Column::Id.eq(row.id))
                 .exec(&txn)
                 .await
                 .map_err(port)?;

@@ -105,6 +105,15 @@ enum Command {
             help = "Rôle PostgreSQL de l'import : il peut écrire les enregistrements de diplômes"
         )]
         importer_role: String,
+        #[arg(
+            long,
+            env = "SAND_DATABASE_BACKOFFICE_ROLE",
+            default_value = "sand_backoffice",
+            help = "Rôle PostgreSQL de l'espace agents : il lit les enregistrements, libère \
+                    des rattachements et écrit le journal d'audit, sans pouvoir écrire un \
+                    enregistrement ni changer le journal"
+        )]
+        backoffice_role: String,
     },
     #[command(
         about = "Importe les résultats d'examens : la seule voie d'entrée des enregistrements \
@@ -675,10 +684,12 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
             database,
             web_role,
             importer_role,
+            backoffice_role,
         } => {
             let roles = DatabaseRoles {
                 web: web_role,
                 importer: importer_role,
+                backoffice: backoffice_role,
             };
             let applied = sand_persistence::migrate_database(
                 &StoreSettings::new(database.database_url.expose()),

@@ -248,10 +248,7 @@ impl TestApp {
         .await
         .unwrap();
         // roles are cluster-wide: this test's own
-        let roles = DatabaseRoles {
-            web: format!("sand_web_{}", &suffix[..12]),
-            importer: format!("sand_importer_{}", &suffix[..12]),
-        };
+        let roles = DatabaseRoles::suffixed(&suffix[..12]);
         admin.migrate(&roles).await.unwrap();
         publish_records(&admin).await;
         let login = format!("{}_login", roles.web);

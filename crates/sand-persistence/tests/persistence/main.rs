@@ -58,6 +58,8 @@ on_both_backends!(
     expected_refusals_are_not_logged_as_errors,
     unconfirmed_profiles_give_way_and_are_purged,
     a_link_taken_over_ends_at_once_and_is_logged_and_told,
+    staff_members_round_trip_with_their_second_factor_and_logins_are_unique,
+    the_audit_log_appends_reads_in_order_and_purges_only_past_its_retention,
 );
 
 /// SQLite held by another writer past the busy timeout (a long import, an operator's

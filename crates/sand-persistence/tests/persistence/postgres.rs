@@ -834,3 +834,89 @@ async fn attaches_racing_real_imports_never_leave_an_active_link_to_a_withdrawn_
             .unwrap();
     }
 }
+
+/// The back office's role reads records and writes the audit log, but cannot write a
+/// record, nor change or delete an audit row; no application role can change the log,
+/// and the web and import roles cannot read the staff directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_back_office_role_cannot_write_records_and_no_role_can_rewrite_the_audit_log() {
+    use sand_domain::ports::AuditLog as _;
+    use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
+
+    let mut db = TestStore::postgres().await;
+    import_records(&db, 2).await;
+    let entry = NewAuditEntry {
+        at: NOW,
+        actor: Actor::Operator("root".to_owned()),
+        action: AuditAction::StaffAdd,
+        records: Vec::new(),
+        link: None,
+        batch: None,
+        detail: "lyon.n2".to_owned(),
+        origin: "cli".to_owned(),
+    };
+    db.store.audit_log().append(&entry).await.unwrap();
+
+    let backoffice_role = db.roles.backoffice.clone();
+    let backoffice = connect_as_member_of(&mut db, &backoffice_role).await;
+    let conn = backoffice.connection();
+    let rows = conn
+        .query_all_raw(stmt("SELECT id FROM diploma_record"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "it reads records");
+    backoffice
+        .audit_log()
+        .append(&entry)
+        .await
+        .expect("it appends to the audit log");
+    assert_eq!(
+        backoffice
+            .audit_log()
+            .entries(
+                NOW - time::Duration::days(1),
+                NOW + time::Duration::days(1),
+                10
+            )
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    for sql in [
+        "INSERT INTO diploma_record SELECT gen_random_uuid(), batch_id, diploma_kind, session, academie, exam_office, 'X' || candidate_number, civility, birth_name, birth_name_key, first_names, birth_date, birth_place, usage_name, ine, speciality, mention, deliberation_date, content_hash, withdrawn_at FROM diploma_record LIMIT 1",
+        "UPDATE diploma_record SET birth_name = 'Forgé'",
+        "DELETE FROM diploma_record",
+        "UPDATE import_batch SET complete = false",
+        "UPDATE link SET withdrawn_at = now()",
+        "UPDATE audit_log SET detail = 'rien'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        assert!(
+            permission_denied(conn.execute_raw(stmt(sql)).await),
+            "the back-office role could run: {sql}"
+        );
+    }
+    assert_eq!(
+        backoffice.record_write_access().await.unwrap(),
+        RecordWriteAccess::Denied
+    );
+
+    for role in [db.roles.web.clone(), db.roles.importer.clone()] {
+        let store = connect_as_member_of(&mut db, &role).await;
+        let conn = store.connection();
+        for sql in [
+            "SELECT * FROM staff_member",
+            "SELECT * FROM audit_log",
+            "INSERT INTO audit_log (at, actor, action, records, detail, origin) VALUES (now(), 'x', 'connexion', '', '', '')",
+            "UPDATE audit_log SET detail = 'rien'",
+            "DELETE FROM audit_log",
+        ] {
+            assert!(
+                permission_denied(conn.execute_raw(stmt(sql)).await),
+                "{role} could run: {sql}"
+            );
+        }
+    }
+}

@@ -1665,3 +1665,201 @@ pub async fn a_link_taken_over_ends_at_once_and_is_logged_and_told(db: &TestStor
         1
     );
 }
+
+fn staff_member(
+    login: &str,
+    role: sand_domain::staff::Role,
+    issuers: &[&str],
+) -> sand_domain::staff::NewStaffMember {
+    sand_domain::staff::NewStaffMember {
+        login: sand_domain::staff::StaffLogin::parse(login).unwrap(),
+        name: format!("Agent {login}"),
+        role,
+        issuers: issuers
+            .iter()
+            .map(|c| sand_domain::issuer::IssuerCode::parse(c).unwrap())
+            .collect(),
+        created_at: NOW,
+    }
+}
+
+fn operator_entry(
+    action: sand_domain::staff::audit::AuditAction,
+    detail: &str,
+    at: time::OffsetDateTime,
+) -> sand_domain::staff::audit::NewAuditEntry {
+    sand_domain::staff::audit::NewAuditEntry {
+        at,
+        actor: sand_domain::staff::audit::Actor::Operator("root".to_owned()),
+        action,
+        records: Vec::new(),
+        link: None,
+        batch: None,
+        detail: detail.to_owned(),
+        origin: "cli".to_owned(),
+    }
+}
+
+pub async fn staff_members_round_trip_with_their_second_factor_and_logins_are_unique(
+    db: &TestStore,
+) {
+    use sand_domain::ports::{AddStaffStoreError, AuditLog as _, StaffDirectory as _};
+    use sand_domain::profile::second_factor::TotpSecret;
+    use sand_domain::staff::Role;
+    use sand_domain::staff::audit::AuditAction;
+
+    let directory = db.store.staff();
+    let secret = TotpSecret::new(vec![9; 20]);
+    let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
+    let lyon = directory
+        .add(
+            &staff_member("lyon.n2", Role::ExamOffice, &["10", "SIEC"]),
+            &hash,
+            &secret,
+            &operator_entry(AuditAction::StaffAdd, "lyon.n2", NOW),
+        )
+        .await
+        .unwrap();
+    assert_eq!(lyon.issuers.len(), 2);
+    let again = directory
+        .add(
+            &staff_member("lyon.n2", Role::Auditor, &[]),
+            &hash,
+            &secret,
+            &operator_entry(AuditAction::StaffAdd, "lyon.n2 again", NOW),
+        )
+        .await;
+    assert!(matches!(again, Err(AddStaffStoreError::LoginTaken)));
+
+    let found = directory
+        .credentials(&lyon.login)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(found.member, lyon);
+    assert_eq!(found.totp, secret);
+    assert_eq!(found.password, hash);
+    assert_eq!(found.last_step, None);
+    assert!(
+        directory
+            .credentials(&sand_domain::staff::StaffLogin::parse("nobody").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // the secret is sealed (nonce, ciphertext, tag), never in clear
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM staff_member WHERE length(totp_sealed) = 24 + 20 + 16"
+        )
+        .await,
+        1
+    );
+    // a code works once
+    assert!(directory.accept_totp_step(lyon.id, 100).await.unwrap());
+    assert!(!directory.accept_totp_step(lyon.id, 100).await.unwrap());
+    assert!(!directory.accept_totp_step(lyon.id, 99).await.unwrap());
+    assert!(directory.accept_totp_step(lyon.id, 101).await.unwrap());
+    assert_eq!(directory.list().await.unwrap(), vec![lyon]);
+
+    // the addition was audited in its transaction; the refused one was not
+    let rows = db
+        .store
+        .audit_log()
+        .entries(
+            NOW - time::Duration::days(1),
+            NOW + time::Duration::days(1),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].entry.action, AuditAction::StaffAdd);
+    assert_eq!(rows[0].entry.detail, "lyon.n2");
+}
+
+pub async fn the_audit_log_appends_reads_in_order_and_purges_only_past_its_retention(
+    db: &TestStore,
+) {
+    use sand_domain::ports::AuditLog as _;
+    use sand_domain::record::RecordId;
+    use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
+    use sand_domain::staff::{StaffId, StaffLogin};
+
+    let log = db.store.audit_log();
+    let old = NOW - time::Duration::days(400);
+    let agent = Actor::Staff {
+        id: StaffId(Uuid::new_v4()),
+        login: StaffLogin::parse("lyon.n2").unwrap(),
+    };
+    let seen = vec![RecordId(Uuid::new_v4()), RecordId(Uuid::new_v4())];
+    for (at, action) in [
+        (old, AuditAction::RecordSearch),
+        (NOW, AuditAction::RecordView),
+    ] {
+        log.append(&NewAuditEntry {
+            at,
+            actor: agent.clone(),
+            action,
+            records: seen.clone(),
+            link: None,
+            batch: None,
+            // hostile detail: stored as text, clipped to its column
+            detail: format!("'; DROP TABLE audit_log; -- {}", "x".repeat(1000)),
+            origin: "203.0.113.7".to_owned(),
+        })
+        .await
+        .unwrap();
+    }
+    let all = log
+        .entries(
+            old - time::Duration::days(1),
+            NOW + time::Duration::days(1),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].seq < all[1].seq);
+    assert_eq!(all[0].entry.actor, agent);
+    assert_eq!(all[0].entry.records, seen);
+    assert_eq!(all[1].entry.detail.chars().count(), 400);
+    assert_eq!(
+        log.entries(
+            old - time::Duration::days(1),
+            NOW + time::Duration::days(1),
+            1
+        )
+        .await
+        .unwrap()
+        .len(),
+        1,
+        "limited"
+    );
+
+    let cutoff = NOW - time::Duration::days(365);
+    let removed = log
+        .purge_before(
+            cutoff,
+            &operator_entry(AuditAction::AuditPurge, "avant 2025-11-24", NOW),
+        )
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    let left = log
+        .entries(
+            old - time::Duration::days(1),
+            NOW + time::Duration::days(1),
+            10,
+        )
+        .await
+        .unwrap();
+    let actions: Vec<AuditAction> = left.iter().map(|e| e.entry.action).collect();
+    assert_eq!(actions, [AuditAction::RecordView, AuditAction::AuditPurge]);
+    assert_eq!(
+        left[1].entry.actor,
+        Actor::Operator("root".to_owned()),
+        "the purge is itself audited"
+    );
+}

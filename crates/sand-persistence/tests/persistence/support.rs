@@ -83,17 +83,18 @@ impl TestStore {
             .await
             .unwrap();
         // Roles are cluster-wide: each test has its own, so parallel tests never race.
-        let roles = DatabaseRoles {
-            web: format!("sand_web_{}", &suffix[..12]),
-            importer: format!("sand_importer_{}", &suffix[..12]),
-        };
+        let roles = DatabaseRoles::suffixed(&suffix[..12]);
         store.migrate(&roles).await.unwrap();
         Self {
             store,
             cleanup: Cleanup::Postgres {
                 admin_url,
                 database,
-                roles: vec![roles.web.clone(), roles.importer.clone()],
+                roles: vec![
+                    roles.web.clone(),
+                    roles.importer.clone(),
+                    roles.backoffice.clone(),
+                ],
             },
             roles,
             url,

@@ -1,0 +1,269 @@
+//! The back office's staff directory and append-only audit log.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sand_domain::PortError;
+use sand_domain::credentials::PasswordHash;
+use sand_domain::issuer::IssuerCode;
+use sand_domain::link::LinkId;
+use sand_domain::ports::{AddStaffStoreError, AuditLog, StaffCredentials, StaffDirectory};
+use sand_domain::profile::second_factor::TotpSecret;
+use sand_domain::record::{BatchId, RecordId};
+use sand_domain::staff::audit::{Actor, AuditAction, AuditEntry, NewAuditEntry};
+use sand_domain::staff::{NewStaffMember, Role, StaffId, StaffLogin, StaffMember};
+use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+use time::OffsetDateTime;
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::Store;
+use crate::entity::{audit_log, staff_member};
+use crate::error::{Violation, corrupt, port, violation};
+
+/// The staff directory.
+#[derive(Debug, Clone)]
+pub struct SeaOrmStaffDirectory(pub(crate) Store);
+
+/// The audit log.
+#[derive(Debug, Clone)]
+pub struct SeaOrmAuditLog(pub(crate) Store);
+
+/// Appends `entry` on `db` (a transaction of the action it records, or the connection).
+pub(crate) async fn append_audit<C: ConnectionTrait>(
+    db: &C,
+    entry: &NewAuditEntry,
+) -> Result<(), PortError> {
+    let staff_id = match &entry.actor {
+        Actor::Staff { id, .. } => Some(id.0),
+        Actor::Operator(_) => None,
+    };
+    let records: Vec<String> = entry.records.iter().map(|r| r.0.to_string()).collect();
+    audit_log::Entity::insert(audit_log::ActiveModel {
+        at: Set(entry.at),
+        actor: Set(clip(&entry.actor.name(), 80)),
+        staff_id: Set(staff_id),
+        action: Set(entry.action.code().to_owned()),
+        records: Set(records.join(",")),
+        link_id: Set(entry.link.map(|l| l.0)),
+        batch_id: Set(entry.batch.map(|b| b.0)),
+        detail: Set(clip(&entry.detail, 400)),
+        origin: Set(clip(&entry.origin, 80)),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await
+    .map_err(port)?;
+    Ok(())
+}
+
+/// At most `max` characters (the columns' bounds; details are short by construction).
+fn clip(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+fn member_from(row: &staff_member::Model) -> Result<StaffMember, PortError> {
+    let issuers = row
+        .issuers
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(|c| IssuerCode::parse(c).map_err(|_| corrupt("staff issuer")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(StaffMember {
+        id: StaffId(row.id),
+        login: StaffLogin::parse(&row.login).map_err(|_| corrupt("staff login"))?,
+        name: row.name.clone(),
+        role: Role::from_str(&row.role).map_err(|_| corrupt("staff role"))?,
+        issuers,
+        created_at: row.created_at,
+        disabled_at: row.disabled_at,
+    })
+}
+
+#[async_trait]
+impl StaffDirectory for SeaOrmStaffDirectory {
+    #[instrument(skip_all, err(level = "debug"), fields(login = %member.login))]
+    async fn add(
+        &self,
+        member: &NewStaffMember,
+        password: &PasswordHash,
+        totp: &TotpSecret,
+        audit: &NewAuditEntry,
+    ) -> Result<StaffMember, AddStaffStoreError> {
+        let id = Uuid::new_v4();
+        let sealed = self
+            .0
+            .keys
+            .seal_totp(totp.expose(), id)
+            .map_err(PortError::unexpected)?;
+        let issuers: Vec<&str> = member.issuers.iter().map(IssuerCode::code).collect();
+        let txn = self.0.db.begin().await.map_err(port)?;
+        let inserted = staff_member::Entity::insert(staff_member::ActiveModel {
+            id: Set(id),
+            login: Set(member.login.as_str().to_owned()),
+            name: Set(member.name.trim().to_owned()),
+            role: Set(member.role.code().to_owned()),
+            issuers: Set(issuers.join(",")),
+            password_hash: Set(password.as_str().to_owned()),
+            totp_sealed: Set(sealed),
+            totp_last_step: Set(None),
+            created_at: Set(member.created_at),
+            disabled_at: Set(None),
+        })
+        .exec_without_returning(&txn)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if matches!(violation(&e), Some(Violation::Unique(_))) => {
+                return Err(AddStaffStoreError::LoginTaken);
+            }
+            Err(e) => return Err(port(e).into()),
+        }
+        append_audit(&txn, audit).await?;
+        txn.commit().await.map_err(port)?;
+        Ok(StaffMember {
+            id: StaffId(id),
+            login: member.login.clone(),
+            name: member.name.trim().to_owned(),
+            role: member.role,
+            issuers: member.issuers.clone(),
+            created_at: member.created_at,
+            disabled_at: None,
+        })
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn credentials(&self, login: &StaffLogin) -> Result<Option<StaffCredentials>, PortError> {
+        let Some(row) = staff_member::Entity::find()
+            .filter(staff_member::Column::Login.eq(login.as_str()))
+            .one(&self.0.db)
+            .await
+            .map_err(port)?
+        else {
+            return Ok(None);
+        };
+        let secret = self
+            .0
+            .keys
+            .open_totp(&row.totp_sealed, row.id)
+            .map_err(|_| corrupt("staff second factor secret (wrong server secret?)"))?;
+        Ok(Some(StaffCredentials {
+            member: member_from(&row)?,
+            password: PasswordHash::new(row.password_hash.clone()),
+            totp: TotpSecret::new(secret),
+            last_step: row.totp_last_step.and_then(|s| u64::try_from(s).ok()),
+        }))
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn list(&self) -> Result<Vec<StaffMember>, PortError> {
+        staff_member::Entity::find()
+            .order_by_asc(staff_member::Column::Login)
+            .all(&self.0.db)
+            .await
+            .map_err(port)?
+            .iter()
+            .map(member_from)
+            .collect()
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn accept_totp_step(&self, id: StaffId, step: u64) -> Result<bool, PortError> {
+        let step = i64::try_from(step).map_err(PortError::unexpected)?;
+        let updated = staff_member::Entity::update_many()
+            .col_expr(staff_member::Column::TotpLastStep, Expr::value(step))
+            .filter(staff_member::Column::Id.eq(id.0))
+            .filter(
+                Condition::any()
+                    .add(staff_member::Column::TotpLastStep.is_null())
+                    .add(staff_member::Column::TotpLastStep.lt(step)),
+            )
+            .exec(&self.0.db)
+            .await
+            .map_err(port)?;
+        Ok(updated.rows_affected == 1)
+    }
+}
+
+fn entry_from(row: audit_log::Model) -> Result<AuditEntry, PortError> {
+    let actor = match (row.staff_id, row.actor.strip_prefix("operateur:")) {
+        (Some(id), _) => Actor::Staff {
+            id: StaffId(id),
+            login: StaffLogin::parse(&row.actor).map_err(|_| corrupt("audit actor"))?,
+        },
+        (None, Some(user)) => Actor::Operator(user.to_owned()),
+        (None, None) => return Err(corrupt("audit actor")),
+    };
+    let records = row
+        .records
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            Uuid::parse_str(r)
+                .map(RecordId)
+                .map_err(|_| corrupt("audit records"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(AuditEntry {
+        seq: row.seq,
+        entry: NewAuditEntry {
+            at: row.at,
+            actor,
+            action: AuditAction::from_str(&row.action).map_err(|_| corrupt("audit action"))?,
+            records,
+            link: row.link_id.map(LinkId),
+            batch: row.batch_id.map(BatchId),
+            detail: row.detail,
+            origin: row.origin,
+        },
+    })
+}
+
+#[async_trait]
+impl AuditLog for SeaOrmAuditLog {
+    #[instrument(skip_all, err(level = "debug"), fields(action = %entry.action))]
+    async fn append(&self, entry: &NewAuditEntry) -> Result<(), PortError> {
+        append_audit(&self.0.db, entry).await
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn entries(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<AuditEntry>, PortError> {
+        audit_log::Entity::find()
+            .filter(audit_log::Column::At.gte(from))
+            .filter(audit_log::Column::At.lt(to))
+            .order_by_asc(audit_log::Column::Seq)
+            .limit(limit)
+            .all(&self.0.db)
+            .await
+            .map_err(port)?
+            .into_iter()
+            .map(entry_from)
+            .collect()
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn purge_before(
+        &self,
+        before: OffsetDateTime,
+        audit: &NewAuditEntry,
+    ) -> Result<u64, PortError> {
+        let txn = self.0.db.begin().await.map_err(port)?;
+        let removed = audit_log::Entity::delete_many()
+            .filter(audit_log::Column::At.lt(before))
+            .exec(&txn)
+            .await
+            .map_err(port)?;
+        append_audit(&txn, audit).await?;
+        txn.commit().await.map_err(port)?;
+        Ok(removed.rows_affected)
+    }
+}
