@@ -25,6 +25,7 @@ pub mod state;
 pub mod system;
 pub mod timeouts;
 pub mod tokens;
+pub mod totp;
 mod verifying;
 pub mod web;
 

@@ -7,6 +7,7 @@ mod import;
 mod one_way;
 mod secret;
 mod serve;
+mod staff;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -221,6 +222,18 @@ enum Command {
     )]
     Issuers(IssuersCommand),
     #[command(
+        subcommand,
+        about = "Agents de l'espace agents (assistance, services des examens, administration, \
+                 audit) : comptes locaux avec second facteur"
+    )]
+    Staff(staff::StaffCommand),
+    #[command(
+        subcommand,
+        about = "Journal d'audit de l'espace agents : export CSV et purge après la durée de \
+                 conservation"
+    )]
+    Audit(staff::AuditCommand),
+    #[command(
         about = "Montre comment SAND compare les noms : la forme normalisée et la clé de nom \
                  servant au rapprochement",
         long_about = "Montre comment SAND compare les noms : la forme normalisée et la clé de \
@@ -390,6 +403,8 @@ enum CommandError {
     Registry(#[from] sand_import::registry::RegistryFileError),
     #[error(transparent)]
     Batch(#[from] batch::BatchCommandError),
+    #[error(transparent)]
+    Staff(#[from] staff::StaffCommandError),
 }
 
 /// A storage error in French for the operator (its `Display` is English, for logs); its
@@ -518,6 +533,8 @@ fn print_reference(command: &Command, out: &mut impl Write) -> io::Result<()> {
         | Command::Config(_)
         | Command::Issuers(_)
         | Command::Batch(_)
+        | Command::Staff(_)
+        | Command::Audit(_)
         | Command::Attestation(_) => {}
     }
     Ok(())
@@ -811,6 +828,8 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
         Command::Serve(args) => serve::run(*args, out).await?,
         Command::Attestation(command) => attestation::attestation(command, out)?,
         Command::Batch(command) => batch::batch(command, out)?,
+        Command::Staff(command) => staff::staff(command, out).await?,
+        Command::Audit(command) => staff::audit(command, out).await?,
         Command::Issuers(IssuersCommand::AddKey {
             issuer,
             public_key,
@@ -932,6 +951,18 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_REFUSED)
         }
         Err(CommandError::Batch(batch::BatchCommandError::Registry(e))) => {
+            let _ = writeln!(io::stderr(), "sand : configuration : {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(CommandError::Staff(staff::StaffCommandError::Usage(e))) => {
+            let _ = writeln!(io::stderr(), "sand : {e}");
+            ExitCode::from(2)
+        }
+        Err(CommandError::Staff(staff::StaffCommandError::Refused(e))) => {
+            let _ = writeln!(io::stderr(), "sand : refusé : {e}");
+            ExitCode::from(EXIT_REFUSED)
+        }
+        Err(CommandError::Staff(staff::StaffCommandError::Registry(e))) => {
             let _ = writeln!(io::stderr(), "sand : configuration : {e}");
             ExitCode::from(EXIT_CONFIG)
         }

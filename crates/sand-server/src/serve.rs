@@ -27,7 +27,7 @@ use crate::one_way::{self, Deployment};
 const ABANDONED_MAIL_KEPT: time::Duration = time::Duration::days(30);
 
 /// Where the demo site keeps its generated server secret.
-const DEMO_SECRET_FILE: &str = "data/secret.key";
+pub(crate) const DEMO_SECRET_FILE: &str = "data/secret.key";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SmtpSecurity {

@@ -16,7 +16,7 @@ use sand_domain::profile::{LoginMethod, Profile, ProfileId};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::Duration;
-use totp_rs::{Algorithm, Builder, Totp};
+use totp_rs::Totp;
 
 use super::MessagePage;
 use super::known_device::{email_key, signed_in_response};
@@ -25,6 +25,7 @@ use crate::error::Limited;
 use crate::limits::LoginGate;
 use crate::state::AppState;
 use crate::tokens::Purpose;
+use crate::totp::check_code;
 use crate::web::{
     Chrome, FormErrors, PageForm, Visitor, WebError, page, return_target,
     second_factor_cookie_name, see_other, set_cookie,
@@ -38,25 +39,7 @@ const LOGIN_STEP_VALID: Duration = Duration::minutes(5);
 /// The code generator of `secret` for `account` (the address shown in the
 /// authenticator application) at `issuer` (the operator's name).
 fn generator(secret: &[u8], account: &str, issuer: &str) -> Result<Totp, WebError> {
-    Builder::new()
-        .with_algorithm(Algorithm::SHA1)
-        .with_digits(6)
-        .with_skew(1)
-        .with_step_duration(30)
-        .with_secret(secret.to_vec())
-        .with_account_name(account.replace(':', " "))
-        .with_issuer(Some(issuer.replace(':', " ")))
-        .build()
-        .map_err(WebError::unexpected)
-}
-
-/// The time step whose code `typed` is (spaces ignored), if it is one within tolerance.
-fn check_code(totp: &Totp, typed: &str, now: time::OffsetDateTime) -> Option<u64> {
-    let digits: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
-    if digits.len() != 6 || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    totp.check(&digits, u64::try_from(now.unix_timestamp()).ok()?)
+    crate::totp::generator(secret, account, issuer).map_err(WebError::unexpected)
 }
 
 /// A recovery code as typed, normalised: base32 letters and digits, upper case, no

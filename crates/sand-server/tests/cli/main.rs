@@ -7,6 +7,7 @@ mod config;
 mod faults;
 mod import;
 mod secret;
+mod staff;
 
 use std::process::{Command, Output};
 
