@@ -306,6 +306,7 @@ pub enum TakeOverStoreError {
 pub struct TakenLink {
     pub record: RecordId,
     pub at: OffsetDateTime,
+    pub by: crate::link::LinkEndedBy,
 }
 
 /// Why a link's key could not be replaced.
@@ -459,6 +460,13 @@ pub enum Mail {
     /// office recorded, attached this diploma: it left the holder's profile, whose
     /// identity was not certified. The mail says how to reach the exam office.
     AttestationTakenOver { to: Email, scope: DiplomaScope },
+    /// The exam office released the holder's link to this diploma, for `reason`: its key
+    /// no longer verifies; the mail says how to attach it again if it is theirs.
+    LinkReleased {
+        to: Email,
+        scope: DiplomaScope,
+        reason: crate::staff::records::ReleaseReason,
+    },
     /// Many wrong names were tried today with the holder's control key: verifiers now
     /// need the birth date too, and the holder may renew the key (at most once a day).
     KeyGuessing { to: Email, scope: DiplomaScope },
@@ -970,4 +978,75 @@ pub trait AuditLog: Send + Sync {
         before: OffsetDateTime,
         audit: &crate::staff::audit::NewAuditEntry,
     ) -> Result<u64, PortError>;
+}
+
+/// The exam office's desk, scoped in the queries themselves: a record outside `scope`
+/// is never read. Each call appends its audit row (the ids of what it returned added to
+/// `audit.records`) in the same transaction as its read or change.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ExamOfficeDesk: Send + Sync {
+    /// Records of `scope` matching `query`, at most `limit`.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn search(
+        &self,
+        scope: &crate::staff::StaffScope,
+        query: &crate::staff::records::RecordQuery,
+        limit: u64,
+        audit: &crate::staff::audit::NewAuditEntry,
+    ) -> Result<Vec<crate::record::DiplomaRecord>, PortError>;
+
+    /// A record of `scope` with its batch and link; `None` out of scope or unknown.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn record(
+        &self,
+        scope: &crate::staff::StaffScope,
+        id: RecordId,
+        audit: &crate::staff::audit::NewAuditEntry,
+    ) -> Result<Option<crate::staff::records::RecordDetail>, PortError>;
+
+    /// Records of `scope` and `diploma` with this birth-name key or one of these birth
+    /// dates, at most `limit`.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn near(
+        &self,
+        scope: &crate::staff::StaffScope,
+        diploma: &DiplomaScope,
+        birth_name_key: &str,
+        birth_dates: &[time::Date],
+        limit: u64,
+        audit: &crate::staff::audit::NewAuditEntry,
+    ) -> Result<Vec<crate::record::DiplomaRecord>, PortError>;
+
+    /// The batches of `scope`, newest import first, at most `limit`.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn batches(
+        &self,
+        scope: &crate::staff::StaffScope,
+        limit: u64,
+        audit: &crate::staff::audit::NewAuditEntry,
+    ) -> Result<Vec<crate::record::ImportBatch>, PortError>;
+
+    /// Ends the active link of a record of `scope`: the link row goes (its key with it),
+    /// the event is logged for the holder's space, the holder's mail is queued, the audit
+    /// row appended — one transaction. `None` when there is no such active link.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn release(
+        &self,
+        scope: &crate::staff::StaffScope,
+        record: RecordId,
+        reason: crate::staff::records::ReleaseReason,
+        at: OffsetDateTime,
+        audit: &crate::staff::audit::NewAuditEntry,
+    ) -> Result<Option<LinkId>, PortError>;
 }

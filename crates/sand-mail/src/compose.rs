@@ -150,6 +150,7 @@ templates! {
     record_withdrawn => "record_withdrawn.txt", "record_withdrawn.html" { scope: &'a str }
     key_guessing => "key_guessing.txt", "key_guessing.html" { scope: &'a str }
     attestation_taken_over => "attestation_taken_over.txt", "attestation_taken_over.html" { scope: &'a str }
+    link_released => "link_released.txt", "link_released.html" { scope: &'a str, reason: &'a str }
 }
 
 /// `base` + `path` + the token as the link's query.
@@ -342,6 +343,29 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
                 .render()?,
             )
         }
+        Mail::LinkReleased { scope, reason, .. } => {
+            let subject = "Le service des examens a détaché un diplôme de votre profil";
+            let link = format!("{base}{}", public_paths::SPACE);
+            let scope = scope.to_string();
+            (
+                subject.to_owned(),
+                link_released::Text {
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                    reason: reason.label(),
+                }
+                .render()?,
+                link_released::Html {
+                    subject,
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                    reason: reason.label(),
+                }
+                .render()?,
+            )
+        }
         Mail::KeyGuessing { scope, .. } => {
             let subject = "Tentatives de vérification de votre clé de contrôle";
             let link = format!("{base}{}", public_paths::SPACE);
@@ -375,7 +399,8 @@ fn recipient(mail: &Mail) -> &sand_domain::credentials::Email {
         | Mail::AttestationVerified { to, .. }
         | Mail::RecordWithdrawn { to, .. }
         | Mail::KeyGuessing { to, .. }
-        | Mail::AttestationTakenOver { to, .. } => to,
+        | Mail::AttestationTakenOver { to, .. }
+        | Mail::LinkReleased { to, .. } => to,
     }
 }
 

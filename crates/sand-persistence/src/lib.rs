@@ -10,6 +10,7 @@
 //!        └─ SeaOrmVerificationLog   (VerificationLog)
 //! ```
 
+mod desk;
 mod entity;
 mod error;
 pub mod issuer_keys;
@@ -36,6 +37,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
 };
 
+pub use desk::SeaOrmExamOfficeDesk;
 pub use keys::{KeyProtectionError, KeyProtector};
 pub use links::{SeaOrmLinkRepository, SeaOrmVerificationLog};
 pub use outbox::{SeaOrmMailQueue, SeaOrmMailer};
@@ -493,6 +495,12 @@ impl Store {
     #[must_use]
     pub fn staff(&self) -> SeaOrmStaffDirectory {
         SeaOrmStaffDirectory(self.clone())
+    }
+
+    /// The exam office's desk (the back office's level 2).
+    #[must_use]
+    pub fn exam_office_desk(&self) -> SeaOrmExamOfficeDesk {
+        SeaOrmExamOfficeDesk(self.clone())
     }
 
     /// The back office's audit log.

@@ -208,7 +208,10 @@ impl LinkRepository for SeaOrmLinkRepository {
     async fn taken_from(&self, profile: ProfileId) -> Result<Vec<TakenLink>, PortError> {
         let rows = link_event::Entity::find()
             .filter(link_event::Column::PreviousProfileId.eq(profile.0))
-            .filter(link_event::Column::Kind.eq(TAKEN_BY_CERTIFIED_CLAIMANT))
+            .filter(link_event::Column::Kind.is_in([
+                TAKEN_BY_CERTIFIED_CLAIMANT,
+                crate::desk::RELEASED_BY_EXAM_OFFICE,
+            ]))
             .order_by_desc(link_event::Column::At)
             .all(&self.0.db)
             .await
@@ -218,6 +221,11 @@ impl LinkRepository for SeaOrmLinkRepository {
             .map(|row| TakenLink {
                 record: RecordId(row.record_id),
                 at: row.at,
+                by: if row.kind == crate::desk::RELEASED_BY_EXAM_OFFICE {
+                    sand_domain::link::LinkEndedBy::ExamOffice
+                } else {
+                    sand_domain::link::LinkEndedBy::CertifiedClaimant
+                },
             })
             .collect())
     }

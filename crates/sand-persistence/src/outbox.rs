@@ -41,6 +41,7 @@ const SECURITY_CHANGES: [(&str, SecurityChange); 4] = [
     ),
 ];
 const ATTESTATION_TAKEN_OVER: &str = "attestation_taken_over";
+const LINK_RELEASED: &str = "link_released";
 
 fn row_of(
     mail: &Mail,
@@ -83,6 +84,15 @@ fn row_of(
         Mail::AttestationTakenOver { to, scope } => {
             (ATTESTATION_TAKEN_OVER, to, None, Some(scope), None, None)
         }
+        // the reason's stable code rides in the row's free detail column
+        Mail::LinkReleased { to, scope, reason } => (
+            LINK_RELEASED,
+            to,
+            None,
+            Some(scope),
+            None,
+            Some(reason.code().to_owned()),
+        ),
     };
     let id = Uuid::now_v7();
     // a link waiting to be mailed is no use to whoever reads the database
@@ -169,6 +179,15 @@ fn mail_of(row: &mail_outbox::Model, keys: &KeyProtector) -> Result<Mail, PortEr
         ATTESTATION_TAKEN_OVER => Mail::AttestationTakenOver {
             to,
             scope: scope()?,
+        },
+        LINK_RELEASED => Mail::LinkReleased {
+            to,
+            scope: scope()?,
+            reason: row
+                .organisation
+                .as_deref()
+                .and_then(|code| code.parse().ok())
+                .ok_or_else(|| corrupt("outbox release reason"))?,
         },
         _ => return Err(corrupt("outbox kind")),
     })

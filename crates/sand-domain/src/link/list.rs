@@ -78,7 +78,8 @@ impl ListMyDiplomas {
     }
 
     /// The diplomas that left the profile because a certified claimant, born where the
-    /// exam office recorded, took them; newest first. The holder sees why in their space.
+    /// exam office recorded, took them, or the exam office released them; newest first.
+    /// The holder sees why in their space.
     ///
     /// # Errors
     /// [`PortError`].
@@ -101,18 +102,21 @@ impl ListMyDiplomas {
                 Some(TakenAway {
                     scope: *scopes.get(&t.record)?,
                     at: t.at,
+                    by: t.by,
                 })
             })
             .collect())
     }
 }
 
-/// A diploma that left the profile: a claimant whose identity FranceConnect certifies,
-/// born at the place the exam office recorded, attached it.
+/// A diploma that left the profile without the holder: a claimant whose identity
+/// FranceConnect certifies, born at the place the exam office recorded, attached it, or
+/// the exam office released it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TakenAway {
     pub scope: DiplomaScope,
     pub at: time::OffsetDateTime,
+    pub by: crate::link::LinkEndedBy,
 }
 
 #[cfg(test)]

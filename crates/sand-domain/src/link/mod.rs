@@ -49,6 +49,16 @@ impl Link {
     }
 }
 
+/// Who ended a link the holder did not end themselves (their space says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkEndedBy {
+    /// A claimant whose identity FranceConnect certifies, born where the exam office
+    /// recorded, attached the record.
+    CertifiedClaimant,
+    /// The exam office released the link from the back office.
+    ExamOffice,
+}
+
 /// A link about to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewLink {

@@ -17,7 +17,9 @@
 //! older batches). A university's or an agricultural authority's records are theirs only.
 
 pub mod audit;
+pub mod desk;
 pub mod diagnosis;
+pub mod records;
 
 use std::collections::BTreeSet;
 use std::fmt;

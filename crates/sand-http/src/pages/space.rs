@@ -106,7 +106,8 @@ struct DashboardPage {
     diplomas: Vec<DashboardDiploma>,
     /// Diplomas a certified claimant took: (title, session, académie, anchor of the
     /// académie's exam office, date).
-    taken_away: Vec<(String, u16, String, String, String)>,
+    /// (title, session, académie, académie code, day, released by the exam office)
+    taken_away: Vec<(String, u16, String, String, String, bool)>,
     errors: FormErrors,
     /// Step 1: the académies the catalogue holds, (code, name, chosen).
     academies: Vec<(&'static str, &'static str, bool)>,
@@ -258,6 +259,7 @@ async fn dashboard_page(
                         t.scope.academie.name().to_owned(),
                         t.scope.academie.code().to_owned(),
                         french_day(t.at),
+                        t.by == sand_domain::link::LinkEndedBy::ExamOffice,
                     )
                 })
                 .collect(),

@@ -66,6 +66,11 @@ fn every_mail_has_a_french_subject_a_text_and_an_html_part() {
             to: to(),
             scope: scope(),
         },
+        Mail::LinkReleased {
+            to: to(),
+            scope: scope(),
+            reason: sand_domain::staff::records::ReleaseReason::LostAccess,
+        },
     ];
     for mail in mails {
         let (subject, text, html) = render(&mail, &settings()).unwrap();

@@ -1632,7 +1632,8 @@ pub async fn a_link_taken_over_ends_at_once_and_is_logged_and_told(db: &TestStor
         links.taken_from(squatter.id).await.unwrap(),
         vec![sand_domain::ports::TakenLink {
             record: zoe_id,
-            at: NOW
+            at: NOW,
+            by: sand_domain::link::LinkEndedBy::CertifiedClaimant,
         }]
     );
     assert!(links.taken_from(claimant.id).await.unwrap().is_empty());
@@ -1862,4 +1863,289 @@ pub async fn the_audit_log_appends_reads_in_order_and_purges_only_past_its_reten
         Actor::Operator("root".to_owned()),
         "the purge is itself audited"
     );
+}
+
+pub async fn the_exam_office_desk_sees_only_its_scope_audits_each_read_and_releases_links(
+    db: &TestStore,
+) {
+    use sand_domain::issuer::IssuerRegistry;
+    use sand_domain::link::LinkEndedBy;
+    use sand_domain::ports::{AuditLog as _, ExamOfficeDesk as _};
+    use sand_domain::record::CandidateNumber;
+    use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
+    use sand_domain::staff::records::{RecordQuery, ReleaseReason};
+    use sand_domain::staff::{Role, StaffId, StaffLogin, StaffMember, StaffScope};
+
+    let (zoe_id, marie_id) = import_two(db).await;
+    let registry = IssuerRegistry::offices_only();
+    let agent = |login: &str, issuer: &str| StaffMember {
+        id: StaffId(Uuid::new_v4()),
+        login: StaffLogin::parse(login).unwrap(),
+        name: login.to_owned(),
+        role: Role::ExamOffice,
+        issuers: vec![sand_domain::issuer::IssuerCode::parse(issuer).unwrap()],
+        created_at: NOW,
+        disabled_at: None,
+    };
+    let (lyon, siec) = (agent("lyon.n2", "10"), agent("siec.n2", "SIEC"));
+    let (in_lyon, in_paris) = (
+        StaffScope::of(&lyon, &registry),
+        StaffScope::of(&siec, &registry),
+    );
+    let audit = |who: &StaffMember, action| NewAuditEntry {
+        at: NOW,
+        actor: Actor::Staff {
+            id: who.id,
+            login: who.login.clone(),
+        },
+        action,
+        records: Vec::new(),
+        link: None,
+        batch: None,
+        detail: String::new(),
+        origin: "198.51.100.4".to_owned(),
+    };
+    let desk = db.store.exam_office_desk();
+
+    let by_number = RecordQuery::CandidateNumber(CandidateNumber::parse("C001").unwrap());
+    let found = desk
+        .search(
+            &in_lyon,
+            &by_number,
+            50,
+            &audit(&lyon, AuditAction::RecordSearch),
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), [zoe_id]);
+    assert!(
+        desk.search(
+            &in_paris,
+            &by_number,
+            50,
+            &audit(&siec, AuditAction::RecordSearch)
+        )
+        .await
+        .unwrap()
+        .is_empty(),
+        "Paris's office does not see Lyon's records"
+    );
+    assert!(
+        desk.search(
+            &StaffScope::default(),
+            &by_number,
+            50,
+            &audit(&siec, AuditAction::RecordSearch)
+        )
+        .await
+        .unwrap()
+        .is_empty(),
+        "an empty scope sees nothing"
+    );
+    let by_name = RecordQuery::NameAndBirthDate {
+        birth_name_key: identity("Durand", &["Marie"], "2004-05-17")
+            .key()
+            .birth_name,
+        birth_date: time::macros::date!(2004 - 05 - 17),
+    };
+    assert_eq!(
+        desk.search(
+            &in_lyon,
+            &by_name,
+            50,
+            &audit(&lyon, AuditAction::RecordSearch)
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect::<Vec<_>>(),
+        [marie_id]
+    );
+
+    // a record by id: Lyon's only (URL tampering finds nothing)
+    let detail = desk
+        .record(&in_lyon, zoe_id, &audit(&lyon, AuditAction::RecordView))
+        .await
+        .unwrap()
+        .expect("in scope");
+    assert_eq!(detail.batch.record_count, 2);
+    assert_eq!(detail.link, None);
+    assert!(
+        desk.record(&in_paris, zoe_id, &audit(&siec, AuditAction::RecordView))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // near a typed identity: same birth date (swapped too) or same birth name
+    let near = desk
+        .near(
+            &in_lyon,
+            &scope(),
+            &identity("Durand", &["Marie"], "2004-05-17")
+                .key()
+                .birth_name,
+            &[time::macros::date!(2004 - 02 - 29)],
+            50,
+            &audit(&lyon, AuditAction::AttachDiagnosis),
+        )
+        .await
+        .unwrap();
+    assert_eq!(near.len(), 2, "Marie by name, Zoë by birth date");
+    assert!(
+        desk.near(
+            &in_paris,
+            &scope(),
+            "DURAND",
+            &[time::macros::date!(2004 - 02 - 29)],
+            50,
+            &audit(&siec, AuditAction::AttachDiagnosis),
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+
+    let batches = desk
+        .batches(&in_lyon, 10, &audit(&lyon, AuditAction::ImportHistory))
+        .await
+        .unwrap();
+    assert_eq!(batches.len(), 1);
+    assert!(
+        desk.batches(&in_paris, 10, &audit(&siec, AuditAction::ImportHistory))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // releasing: Zoë's link ends, her key with it; she is told and her space says so
+    let holder = db
+        .store
+        .profiles()
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let link = db
+        .store
+        .links()
+        .create(NewLink {
+            profile: holder.id,
+            record: zoe_id,
+            key: key("R3L3A5E1"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let seen = desk
+        .record(&in_lyon, zoe_id, &audit(&lyon, AuditAction::RecordView))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.link.as_ref().map(|l| l.id), Some(link.id));
+    assert_eq!(seen.link.as_ref().map(|l| l.verifications), Some(0));
+    assert_eq!(
+        desk.release(
+            &in_paris,
+            zoe_id,
+            ReleaseReason::ProvenSquat,
+            NOW,
+            &audit(&siec, AuditAction::LinkRelease)
+        )
+        .await
+        .unwrap(),
+        None,
+        "Paris cannot release Lyon's link"
+    );
+    assert_eq!(
+        desk.release(
+            &in_lyon,
+            zoe_id,
+            ReleaseReason::LostAccess,
+            NOW,
+            &audit(&lyon, AuditAction::LinkRelease)
+        )
+        .await
+        .unwrap(),
+        Some(link.id)
+    );
+    assert!(
+        db.store
+            .links()
+            .find_by_record(zoe_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "the link and its key are gone"
+    );
+    assert_eq!(
+        desk.release(
+            &in_lyon,
+            zoe_id,
+            ReleaseReason::LostAccess,
+            NOW,
+            &audit(&lyon, AuditAction::LinkRelease)
+        )
+        .await
+        .unwrap(),
+        None,
+        "nothing left to release"
+    );
+    let taken = db.store.links().taken_from(holder.id).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].by, LinkEndedBy::ExamOffice);
+    assert_eq!(
+        claim_all(db).await,
+        vec![Mail::LinkReleased {
+            to: Email::parse("zoe@exemple.fr").unwrap(),
+            scope: scope(),
+            reason: ReleaseReason::LostAccess,
+        }]
+    );
+
+    // every call wrote its row, with the ids it returned and nothing personal
+    let rows = db
+        .store
+        .audit_log()
+        .entries(
+            NOW - time::Duration::days(1),
+            NOW + time::Duration::days(1),
+            100,
+        )
+        .await
+        .unwrap();
+    let actions: Vec<(String, AuditAction, usize)> = rows
+        .iter()
+        .map(|r| (r.entry.actor.name(), r.entry.action, r.entry.records.len()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("lyon.n2".to_owned(), AuditAction::RecordSearch, 1),
+            ("siec.n2".to_owned(), AuditAction::RecordSearch, 0),
+            ("siec.n2".to_owned(), AuditAction::RecordSearch, 0),
+            ("lyon.n2".to_owned(), AuditAction::RecordSearch, 1),
+            ("lyon.n2".to_owned(), AuditAction::RecordView, 1),
+            ("siec.n2".to_owned(), AuditAction::RecordView, 0),
+            ("lyon.n2".to_owned(), AuditAction::AttachDiagnosis, 2),
+            ("siec.n2".to_owned(), AuditAction::AttachDiagnosis, 0),
+            ("lyon.n2".to_owned(), AuditAction::ImportHistory, 0),
+            ("siec.n2".to_owned(), AuditAction::ImportHistory, 0),
+            ("lyon.n2".to_owned(), AuditAction::RecordView, 1),
+            ("siec.n2".to_owned(), AuditAction::LinkRelease, 0),
+            ("lyon.n2".to_owned(), AuditAction::LinkRelease, 1),
+            ("lyon.n2".to_owned(), AuditAction::LinkRelease, 0),
+        ]
+    );
+    assert!(
+        rows[5]
+            .entry
+            .detail
+            .contains(&format!("introuvable : {}", zoe_id.0)),
+        "the tampered id is named: {:?}",
+        rows[5].entry
+    );
+    let release = &rows[rows.len() - 2];
+    assert_eq!(release.entry.link, Some(link.id));
+    assert_eq!(release.entry.records, [zoe_id]);
 }
