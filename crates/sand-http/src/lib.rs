@@ -21,6 +21,7 @@ pub mod limits;
 pub mod metrics;
 pub mod pages;
 mod present;
+pub mod staff;
 pub mod state;
 pub mod system;
 pub mod timeouts;

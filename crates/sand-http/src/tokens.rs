@@ -36,6 +36,8 @@ pub enum Purpose {
     SecondFactorLogin,
     /// The stop link of a "your attestation was verified" mail.
     StopVerificationNotices,
+    /// A back-office agent's session.
+    StaffSession,
 }
 
 impl Purpose {
@@ -50,6 +52,7 @@ impl Purpose {
             Self::SecondFactorEnrolment => b"second-factor-enrolment",
             Self::SecondFactorLogin => b"second-factor-login",
             Self::StopVerificationNotices => b"stop-verification-notices",
+            Self::StaffSession => b"staff-session",
         }
     }
 }

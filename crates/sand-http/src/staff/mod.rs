@@ -1,0 +1,390 @@
+//! The back office ("espace agents"): a driving adapter of its own, beside the public
+//! web, served on its own listener (`SAND_STAFF_LISTEN`, a private address).
+//!
+//! - its own session cookie (`sand-agent`, signed, HttpOnly, SameSite=Strict), short
+//!   idle limit, absolute limit; CSRF on every form; `noindex`; the public site's
+//!   security headers;
+//! - local accounts log in with a password **and** a TOTP code (a code works once);
+//! - every page that shows personal data or acts goes through the domain's
+//!   [`Desk`], scoped in the database queries and audited in the same transaction.
+
+mod pages;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use poem::endpoint::BoxEndpoint;
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, post};
+use sand_domain::issuer::IssuerRegistry;
+use sand_domain::ports::{AuditLog, Clock, PasswordHasher, StaffDirectory};
+use sand_domain::staff::desk::Desk;
+use sand_domain::staff::{StaffLogin, StaffMember};
+use time::OffsetDateTime;
+
+use crate::limits::{ClientKey, Limiters, RateLimits};
+use crate::tokens::{Purpose, Signer};
+
+/// The back office's settings.
+#[derive(Debug, Clone)]
+pub struct StaffSettings {
+    pub operator_name: String,
+    /// Behind TLS: `__Host-` cookie names and the `Secure` flag.
+    pub secure: bool,
+    /// The demonstration: a banner on every page.
+    pub demo: bool,
+    /// A session ends after this long without a request.
+    pub idle: Duration,
+    /// ... and this long after its login, whatever happens.
+    pub absolute: Duration,
+    /// Use the right-most untrusted `X-Forwarded-For` address (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl StaffSettings {
+    #[must_use]
+    pub fn new(operator_name: impl Into<String>) -> Self {
+        Self {
+            operator_name: operator_name.into(),
+            secure: false,
+            demo: false,
+            idle: Duration::from_secs(15 * 60),
+            absolute: Duration::from_secs(10 * 3600),
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// What the back office's handlers share.
+pub struct StaffState {
+    pub settings: StaffSettings,
+    pub(crate) signer: Signer,
+    pub directory: Arc<dyn StaffDirectory>,
+    pub desk: Desk,
+    pub audit: Arc<dyn AuditLog>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub clock: Arc<dyn Clock>,
+    pub(crate) limiters: Limiters,
+}
+
+impl std::fmt::Debug for StaffState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StaffState")
+    }
+}
+
+impl StaffState {
+    /// `secret` is the server secret (its own tokens' key is derived from it).
+    #[must_use]
+    pub fn new(
+        settings: StaffSettings,
+        secret: &[u8],
+        directory: Arc<dyn StaffDirectory>,
+        desk: Desk,
+        audit: Arc<dyn AuditLog>,
+        hasher: Arc<dyn PasswordHasher>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let mut staff_secret = b"sand back office\n".to_vec();
+        staff_secret.extend_from_slice(secret);
+        Self {
+            settings,
+            signer: Signer::new(&staff_secret),
+            directory,
+            desk,
+            audit,
+            hasher,
+            clock,
+            limiters: Limiters::new(&RateLimits::default()),
+        }
+    }
+
+    pub(crate) fn issuers(&self) -> &IssuerRegistry {
+        &self.desk.issuers
+    }
+}
+
+const SESSION_COOKIE: &str = "sand-agent";
+const SESSION_COOKIE_SECURE: &str = "__Host-sand-agent";
+/// The login form's CSRF seed, before any session.
+const PRE_COOKIE: &str = "sand-agent-pre";
+const PRE_COOKIE_SECURE: &str = "__Host-sand-agent-pre";
+/// Largest form accepted.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+const STYLESHEET: &str = include_str!("../../static/sand.css");
+
+/// The back office's routes, with its frame (headers, session, CSRF seed).
+#[must_use]
+pub fn staff_app(state: Arc<StaffState>) -> BoxEndpoint<'static, Response> {
+    Route::new()
+        .at("/", get(pages::home))
+        .at("/connexion", get(pages::login_form).post(pages::login))
+        .at("/deconnexion", post(pages::logout))
+        .at("/recherche", get(pages::search_form).post(pages::search))
+        .at("/resultats/:id", get(pages::record))
+        .at("/resultats/:id/liberer", post(pages::release))
+        .at(
+            "/diagnostic",
+            get(pages::diagnosis_form).post(pages::diagnosis),
+        )
+        .at("/imports", get(pages::history))
+        .at("/static/sand.css", get(stylesheet))
+        .at("/health/live", get(live))
+        .around(frame)
+        .data(state)
+        .boxed()
+}
+
+#[poem::handler]
+fn stylesheet() -> Response {
+    Response::builder()
+        .content_type("text/css; charset=utf-8")
+        .header(header::CACHE_CONTROL, "public, max-age=3600")
+        .body(STYLESHEET)
+}
+
+#[poem::handler]
+fn live() -> &'static str {
+    "ok"
+}
+
+/// Who is asking: set by the frame on every request.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    /// The signed-in agent, when the session is valid and the account open.
+    pub agent: Option<StaffMember>,
+    /// The session token's data (`login:login_unix`), the CSRF seed of a signed-in agent.
+    session: Option<String>,
+    /// The seed of the login form's CSRF token.
+    pre_seed: Option<String>,
+    pub client: IpAddr,
+    pub now: OffsetDateTime,
+}
+
+impl Caller {
+    /// The CSRF token to put in this caller's forms.
+    pub(crate) fn csrf(&self, state: &StaffState) -> String {
+        match (&self.session, &self.pre_seed) {
+            (Some(session), _) => state.signer.csrf_token(&format!("agent:{session}")),
+            (None, Some(seed)) => state.signer.csrf_token(&format!("pre:{seed}")),
+            (None, None) => String::new(),
+        }
+    }
+
+    pub(crate) fn check_csrf(&self, state: &StaffState, token: &str) -> bool {
+        match (&self.session, &self.pre_seed) {
+            (Some(session), _) => state.signer.check_csrf(&format!("agent:{session}"), token),
+            (None, Some(seed)) => state.signer.check_csrf(&format!("pre:{seed}"), token),
+            (None, None) => false,
+        }
+    }
+
+    pub(crate) fn origin(&self) -> String {
+        self.client.to_string()
+    }
+
+    pub(crate) fn client_key(&self) -> ClientKey {
+        ClientKey::from(self.client)
+    }
+}
+
+fn cookie_name(state: &StaffState, plain: &'static str, secure: &'static str) -> &'static str {
+    if state.settings.secure { secure } else { plain }
+}
+
+fn read_cookie(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A `Set-Cookie` value for the back office (path `/`, HttpOnly, SameSite=Strict).
+pub(crate) fn set_cookie(
+    state: &StaffState,
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+) -> String {
+    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if let Some(age) = max_age {
+        cookie.push_str(&format!("; Max-Age={age}"));
+    }
+    if state.settings.secure {
+        cookie.push_str("; Secure");
+    }
+    cookie
+}
+
+/// Starts a session for `login` logged in at `at`: the cookie to set.
+pub(crate) fn session_cookie(
+    state: &StaffState,
+    login: &StaffLogin,
+    at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> String {
+    let data = format!("{}:{}", login, at.unix_timestamp());
+    let idle_end = now + state.settings.idle;
+    let absolute_end = at + state.settings.absolute;
+    let token = state
+        .signer
+        .sign(Purpose::StaffSession, &data, "", idle_end.min(absolute_end));
+    set_cookie(
+        state,
+        cookie_name(state, SESSION_COOKIE, SESSION_COOKIE_SECURE),
+        &token,
+        None,
+    )
+}
+
+pub(crate) fn end_session_cookie(state: &StaffState) -> String {
+    set_cookie(
+        state,
+        cookie_name(state, SESSION_COOKIE, SESSION_COOKIE_SECURE),
+        "",
+        Some(0),
+    )
+}
+
+fn client_of(req: &Request, trust_forwarded_for: bool) -> IpAddr {
+    let direct = req
+        .remote_addr()
+        .as_socket_addr()
+        .map_or(IpAddr::from([127, 0, 0, 1]), std::net::SocketAddr::ip);
+    if !trust_forwarded_for {
+        return direct;
+    }
+    req.headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(direct)
+}
+
+/// Every request: who the caller is (and a fresh idle deadline), then the answer with
+/// the security headers.
+async fn frame<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
+    let Some(state) = req.data::<Arc<StaffState>>().cloned() else {
+        return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
+    };
+    let now = state.clock.now();
+    let session_name = cookie_name(&state, SESSION_COOKIE, SESSION_COOKIE_SECURE);
+    let pre_name = cookie_name(&state, PRE_COOKIE, PRE_COOKIE_SECURE);
+    let mut set_cookies = Vec::new();
+    let mut agent = None;
+    let mut session = None;
+    if let Some(token) = read_cookie(&req, session_name)
+        && let Some(data) = state.signer.open(Purpose::StaffSession, &token, "", now)
+        && let Some((login, at)) = data.split_once(':')
+        && let (Ok(login), Ok(at)) = (StaffLogin::parse(login), at.parse::<i64>())
+        && let Ok(at) = OffsetDateTime::from_unix_timestamp(at)
+    {
+        match state.directory.credentials(&login).await {
+            Ok(Some(found)) if found.member.disabled_at.is_none() => {
+                set_cookies.push(session_cookie(&state, &login, at, now));
+                session = Some(data.to_owned());
+                agent = Some(found.member);
+            }
+            Ok(_) => set_cookies.push(end_session_cookie(&state)),
+            Err(e) => {
+                tracing::error!(error = %e, "the staff directory cannot be read");
+                return Ok(StatusCode::SERVICE_UNAVAILABLE.into_response());
+            }
+        }
+    }
+    let pre_seed = match read_cookie(&req, pre_name) {
+        Some(seed) if seed.len() == 64 && seed.bytes().all(|b| b.is_ascii_hexdigit()) => Some(seed),
+        _ if agent.is_none() => {
+            let seed = crate::system::random_token();
+            set_cookies.push(set_cookie(&state, pre_name, &seed, None));
+            Some(seed)
+        }
+        _ => None,
+    };
+    req.set_data(Caller {
+        agent,
+        session,
+        pre_seed,
+        client: client_of(&req, state.settings.trust_forwarded_for),
+        now,
+    });
+    let mut response = match next.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) => e.into_response(),
+    };
+    let headers = response.headers_mut();
+    for c in set_cookies {
+        // a handler that set the session cookie (login, logout) has the last word
+        if let Ok(v) = HeaderValue::from_str(&c)
+            && !headers.get_all(header::SET_COOKIE).iter().any(|h| {
+                h.to_str()
+                    .is_ok_and(|h| h.split('=').next() == c.split('=').next())
+            })
+        {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+    for (name, value) in [
+        (
+            "content-security-policy",
+            "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("x-robots-tag", "noindex, nofollow"),
+        ("cross-origin-opener-policy", "same-origin"),
+        (
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.settings.secure {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    Ok(response)
+}
+
+/// A rendered back-office page.
+pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Response::builder()
+            .status(status)
+            .content_type("text/html; charset=utf-8")
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "a back-office template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A form's fields, bounded in size.
+pub(crate) async fn read_form<T: serde::de::DeserializeOwned>(
+    body: poem::Body,
+) -> Result<T, StatusCode> {
+    let bytes = body
+        .into_bytes_limit(MAX_FORM_BYTES)
+        .await
+        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?;
+    serde_urlencoded::from_bytes(&bytes).map_err(|_| StatusCode::BAD_REQUEST)
+}

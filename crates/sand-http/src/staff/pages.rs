@@ -1,0 +1,960 @@
+//! The back office's pages.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use askama::Template;
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{Body, IntoResponse, Response, handler};
+use sand_domain::academie::Academie;
+use sand_domain::credentials::Password;
+use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
+use sand_domain::identity::{BirthDate, BirthName, FirstNames, Identity, compact_key};
+use sand_domain::record::{CandidateNumber, DiplomaRecord, Ine, RecordId};
+use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
+use sand_domain::staff::desk::{DeskError, DeskRequest, NearRecord};
+use sand_domain::staff::diagnosis::{DateVerdict, FirstNamesVerdict, NameVerdict};
+use sand_domain::staff::records::{RecordDetail, RecordQuery, ReleaseReason};
+use sand_domain::staff::{Role, StaffLogin, StaffMember};
+use sand_domain::text::DateWriting;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Caller, StaffState, end_session_cookie, read_form, render, session_cookie};
+use crate::limits::LoginGate;
+use crate::web::see_other;
+
+/// What every back-office page shows around its content.
+pub(crate) struct Chrome {
+    pub title: String,
+    pub operator: String,
+    pub demo: bool,
+    /// The signed-in agent's name and role.
+    pub agent: Option<(String, &'static str)>,
+    pub role: Option<Role>,
+    pub csrf: String,
+}
+
+impl Chrome {
+    fn new(state: &StaffState, caller: &Caller, title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            operator: state.settings.operator_name.clone(),
+            demo: state.settings.demo,
+            agent: caller
+                .agent
+                .as_ref()
+                .map(|a| (a.name.clone(), a.role.label())),
+            role: caller.agent.as_ref().map(|a| a.role),
+            csrf: caller.csrf(state),
+        }
+    }
+
+    pub fn is(&self, role: &str) -> bool {
+        self.role.is_some_and(|r| r.code() == role)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/message.html")]
+struct MessagePage {
+    chrome: Chrome,
+    text: String,
+}
+
+fn message(
+    state: &StaffState,
+    caller: &Caller,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+) -> Response {
+    render(
+        status,
+        &MessagePage {
+            chrome: Chrome::new(state, caller, title),
+            text: text.to_owned(),
+        },
+    )
+}
+
+fn not_found(state: &StaffState, caller: &Caller) -> Response {
+    message(
+        state,
+        caller,
+        StatusCode::NOT_FOUND,
+        "Introuvable",
+        "Ce résultat n'existe pas, ou il n'est pas dans le périmètre de votre service.",
+    )
+}
+
+fn forbidden(state: &StaffState, caller: &Caller) -> Response {
+    message(
+        state,
+        caller,
+        StatusCode::FORBIDDEN,
+        "Accès réservé",
+        "Cette page est réservée aux agents des services des examens (niveau 2).",
+    )
+}
+
+fn desk_error(state: &StaffState, caller: &Caller, e: &DeskError) -> Response {
+    match e {
+        DeskError::NotAllowed => forbidden(state, caller),
+        DeskError::NotFound => not_found(state, caller),
+        DeskError::Port(p) => {
+            tracing::error!(error = %p, "the exam office's desk failed");
+            message(
+                state,
+                caller,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible",
+                "La base de données ne répond pas. Réessayez dans un instant.",
+            )
+        }
+    }
+}
+
+/// The signed-in level-2 agent, or the answer to give instead.
+fn level_2<'c>(state: &StaffState, caller: &'c Caller) -> Result<&'c StaffMember, Box<Response>> {
+    match &caller.agent {
+        None => Err(Box::new(see_other("/connexion"))),
+        Some(agent) if agent.role == Role::ExamOffice => Ok(agent),
+        Some(_) => Err(Box::new(forbidden(state, caller))),
+    }
+}
+
+fn desk_request<'a>(agent: &'a StaffMember, caller: &Caller, origin: &'a str) -> DeskRequest<'a> {
+    DeskRequest {
+        agent,
+        origin,
+        at: caller.now,
+    }
+}
+
+fn bad_csrf(state: &StaffState, caller: &Caller) -> Response {
+    message(
+        state,
+        caller,
+        StatusCode::FORBIDDEN,
+        "Formulaire expiré",
+        "Ce formulaire a expiré ou ne vient pas de cette page : rechargez la page et recommencez.",
+    )
+}
+
+// --- home -----------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "staff/home.html")]
+struct HomePage {
+    chrome: Chrome,
+    issuers: Vec<String>,
+}
+
+#[handler]
+pub(super) async fn home(state: Data<&Arc<StaffState>>, caller: Data<&Caller>) -> Response {
+    let Some(agent) = &caller.agent else {
+        return see_other("/connexion");
+    };
+    let issuers = agent
+        .issuers
+        .iter()
+        .map(|code| {
+            state
+                .issuers()
+                .get(code.code())
+                .map_or_else(|| code.code().to_owned(), |i| i.name.clone())
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &HomePage {
+            chrome: Chrome::new(&state, &caller, "Espace agents"),
+            issuers,
+        },
+    )
+}
+
+// --- login ----------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "staff/login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    login: String,
+    error: Option<String>,
+}
+
+#[handler]
+pub(super) async fn login_form(state: Data<&Arc<StaffState>>, caller: Data<&Caller>) -> Response {
+    if caller.agent.is_some() {
+        return see_other("/");
+    }
+    render(
+        StatusCode::OK,
+        &LoginPage {
+            chrome: Chrome::new(&state, &caller, "Connexion à l'espace agents"),
+            login: String::new(),
+            error: None,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    identifiant: String,
+    #[serde(default)]
+    mot_de_passe: String,
+    #[serde(default)]
+    code: String,
+}
+
+const LOGIN_REFUSED: &str =
+    "Identifiant, mot de passe ou code à usage unique incorrect. Vérifiez-les et recommencez.";
+
+#[handler]
+pub(super) async fn login(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+    body: Body,
+) -> Response {
+    let form: LoginForm = match read_form(body).await {
+        Ok(form) => form,
+        Err(status) => return status.into_response(),
+    };
+    if !caller.check_csrf(&state, &form.csrf) {
+        return bad_csrf(&state, &caller);
+    }
+    let refused = |status: StatusCode, text: &str| {
+        render(
+            status,
+            &LoginPage {
+                chrome: Chrome::new(&state, &caller, "Connexion à l'espace agents"),
+                login: form.identifiant.chars().take(64).collect(),
+                error: Some(text.to_owned()),
+            },
+        )
+    };
+    let account_key = format!("agent:{}", form.identifiant.trim().to_lowercase());
+    match state
+        .limiters
+        .login(caller.now, caller.client_key(), &account_key, false)
+    {
+        LoginGate::Allowed => {}
+        LoginGate::TooMany | LoginGate::SlowedDown { .. } => {
+            return refused(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Trop de tentatives de connexion : attendez quelques minutes avant de recommencer.",
+            );
+        }
+    }
+    let Ok(login) = StaffLogin::parse(form.identifiant.trim()) else {
+        state.limiters.login_failed(caller.now, &account_key);
+        return refused(StatusCode::UNAUTHORIZED, LOGIN_REFUSED);
+    };
+    let Ok(password) = Password::for_login(&form.mot_de_passe) else {
+        state.limiters.login_failed(caller.now, &account_key);
+        return refused(StatusCode::UNAUTHORIZED, LOGIN_REFUSED);
+    };
+    let found = match state.directory.credentials(&login).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = %e, "the staff directory cannot be read");
+            return refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Le service est momentanément indisponible. Réessayez dans un instant.",
+            );
+        }
+    };
+    // the password is checked even for an unknown login, so that timing tells nothing
+    let decoy = sand_domain::credentials::PasswordHash::new(
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$3l0l4n0l2J0y0ZQ0m9mQ8G5D9S1cYq3cS0R6Zy1VQ9A"
+            .to_owned(),
+    );
+    let hash = found.as_ref().map_or(&decoy, |f| &f.password);
+    let password_ok = state.hasher.verify(&password, hash).await.unwrap_or(false);
+    let Some(found) = found else {
+        state.limiters.login_failed(caller.now, &account_key);
+        tracing::info!(target: "sand::security", event = "staff_login_refused", client = %caller.client, "unknown staff login");
+        return refused(StatusCode::UNAUTHORIZED, LOGIN_REFUSED);
+    };
+    let member = found.member.clone();
+    let code_step = crate::totp::generator(
+        found.totp.expose(),
+        member.login.as_str(),
+        "SAND espace agents",
+    )
+    .ok()
+    .and_then(|totp| crate::totp::check_code(&totp, &form.code, caller.now));
+    let audit = |action, detail: &str| NewAuditEntry {
+        at: caller.now,
+        actor: Actor::Staff {
+            id: member.id,
+            login: member.login.clone(),
+        },
+        action,
+        records: Vec::new(),
+        link: None,
+        batch: None,
+        detail: detail.to_owned(),
+        origin: caller.origin(),
+    };
+    let why = if !password_ok {
+        Some("mot de passe")
+    } else if member.disabled_at.is_some() {
+        Some("compte fermé")
+    } else {
+        match code_step {
+            None => Some("code"),
+            Some(step) => match state.directory.accept_totp_step(member.id, step).await {
+                Ok(true) => None,
+                Ok(false) => Some("code déjà utilisé"),
+                Err(e) => {
+                    tracing::error!(error = %e, "the staff directory cannot be written");
+                    return refused(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Le service est momentanément indisponible. Réessayez dans un instant.",
+                    );
+                }
+            },
+        }
+    };
+    if let Some(why) = why {
+        state.limiters.login_failed(caller.now, &account_key);
+        if let Err(e) = state
+            .audit
+            .append(&audit(AuditAction::LoginRefused, why))
+            .await
+        {
+            tracing::error!(error = %e, "the audit log cannot be written");
+        }
+        return refused(StatusCode::UNAUTHORIZED, LOGIN_REFUSED);
+    }
+    if let Err(e) = state
+        .audit
+        .append(&audit(AuditAction::Login, "mot de passe et TOTP"))
+        .await
+    {
+        tracing::error!(error = %e, "the audit log cannot be written: login refused");
+        return refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Le service est momentanément indisponible. Réessayez dans un instant.",
+        );
+    }
+    state.limiters.login_cleared(&account_key);
+    let mut response = see_other("/");
+    if let Ok(v) = session_cookie(&state, &member.login, caller.now, caller.now).parse() {
+        response
+            .headers_mut()
+            .append(poem::http::header::SET_COOKIE, v);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+#[handler]
+pub(super) async fn logout(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+    body: Body,
+) -> Response {
+    let form: CsrfForm = match read_form(body).await {
+        Ok(form) => form,
+        Err(status) => return status.into_response(),
+    };
+    if !caller.check_csrf(&state, &form.csrf) {
+        return bad_csrf(&state, &caller);
+    }
+    let mut response = see_other("/connexion");
+    if let Ok(v) = end_session_cookie(&state).parse() {
+        response
+            .headers_mut()
+            .append(poem::http::header::SET_COOKIE, v);
+    }
+    response
+}
+
+// --- search ---------------------------------------------------------------------------
+
+/// A record as a result line.
+pub(crate) struct Row {
+    pub id: String,
+    pub candidate: String,
+    pub name: String,
+    pub born: String,
+    pub diploma: String,
+    pub issuer: String,
+    pub withdrawn: bool,
+}
+
+fn row(state: &StaffState, r: &DiplomaRecord) -> Row {
+    let identity = &r.holder.identity;
+    let mut name = format!("{} {}", identity.birth_name, identity.first_names);
+    if let Some(usage) = &r.holder.usage_name {
+        name.push_str(&format!(" (nom d'usage : {usage})"));
+    }
+    Row {
+        id: r.id.0.to_string(),
+        candidate: r.source.candidate_number.as_str().to_owned(),
+        name,
+        born: sand_domain::text::french_date(identity.birth_date.date()),
+        diploma: r.scope.to_string(),
+        issuer: state
+            .issuers()
+            .get(r.source.exam_office.code())
+            .map_or_else(
+                || r.source.exam_office.code().to_owned(),
+                |i| i.name.clone(),
+            ),
+        withdrawn: r.withdrawn_at.is_some(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/search.html")]
+struct SearchPage {
+    chrome: Chrome,
+    numero: String,
+    ine: String,
+    nom: String,
+    naissance: String,
+    error: Option<String>,
+    results: Option<Vec<Row>>,
+}
+
+#[handler]
+pub(super) async fn search_form(state: Data<&Arc<StaffState>>, caller: Data<&Caller>) -> Response {
+    if let Err(answer) = level_2(&state, &caller) {
+        return *answer;
+    }
+    render(
+        StatusCode::OK,
+        &SearchPage {
+            chrome: Chrome::new(&state, &caller, "Rechercher un résultat"),
+            numero: String::new(),
+            ine: String::new(),
+            nom: String::new(),
+            naissance: String::new(),
+            error: None,
+            results: None,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SearchForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    numero: String,
+    #[serde(default)]
+    ine: String,
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    naissance: String,
+}
+
+/// The one query a search form asks, or what is wrong with it.
+fn query_of(form: &SearchForm, today: time::Date) -> Result<RecordQuery, &'static str> {
+    let (numero, ine, nom, naissance) = (
+        form.numero.trim(),
+        form.ine.trim(),
+        form.nom.trim(),
+        form.naissance.trim(),
+    );
+    if !numero.is_empty() {
+        return CandidateNumber::parse(numero)
+            .map(RecordQuery::CandidateNumber)
+            .map_err(|_| "Le numéro de candidat n'a pas la forme attendue (lettres et chiffres).");
+    }
+    if !ine.is_empty() {
+        return Ine::parse(ine)
+            .map(RecordQuery::Ine)
+            .map_err(|_| "L'INE compte 11 caractères : 10 chiffres et une lettre, ou 9 chiffres et deux lettres.");
+    }
+    if nom.is_empty() || naissance.is_empty() {
+        return Err(
+            "Donnez un numéro de candidat, un INE, ou le nom de naissance avec la date de naissance.",
+        );
+    }
+    let name = BirthName::parse(nom).map_err(|_| "Le nom de naissance n'est pas valide.")?;
+    let born = BirthDate::parse(naissance, DateWriting::Typed, today)
+        .map_err(|_| "La date de naissance s'écrit jj/mm/aaaa.")?;
+    Ok(RecordQuery::NameAndBirthDate {
+        birth_name_key: compact_key(name.as_str()),
+        birth_date: born.date(),
+    })
+}
+
+#[handler]
+pub(super) async fn search(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+    body: Body,
+) -> Response {
+    let agent = match level_2(&state, &caller) {
+        Ok(agent) => agent,
+        Err(answer) => return *answer,
+    };
+    let form: SearchForm = match read_form(body).await {
+        Ok(form) => form,
+        Err(status) => return status.into_response(),
+    };
+    if !caller.check_csrf(&state, &form.csrf) {
+        return bad_csrf(&state, &caller);
+    }
+    let page = |status, error: Option<&str>, results| {
+        render(
+            status,
+            &SearchPage {
+                chrome: Chrome::new(&state, &caller, "Rechercher un résultat"),
+                numero: form.numero.chars().take(40).collect(),
+                ine: form.ine.chars().take(20).collect(),
+                nom: form.nom.chars().take(100).collect(),
+                naissance: form.naissance.chars().take(20).collect(),
+                error: error.map(str::to_owned),
+                results,
+            },
+        )
+    };
+    let query = match query_of(&form, caller.now.date()) {
+        Ok(query) => query,
+        Err(text) => return page(StatusCode::UNPROCESSABLE_ENTITY, Some(text), None),
+    };
+    let origin = caller.origin();
+    match state
+        .desk
+        .search(&desk_request(agent, &caller, &origin), &query)
+        .await
+    {
+        Ok(found) => page(
+            StatusCode::OK,
+            None,
+            Some(found.iter().map(|r| row(&state, r)).collect()),
+        ),
+        Err(e) => desk_error(&state, &caller, &e),
+    }
+}
+
+// --- one record -----------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "staff/record.html")]
+struct RecordPage {
+    chrome: Chrome,
+    row: Row,
+    civility: String,
+    birth_place: String,
+    ine: String,
+    speciality: String,
+    mention: String,
+    deliberation: String,
+    batch: BatchRow,
+    link: Option<(String, String, bool, u64)>,
+    reasons: Vec<(&'static str, &'static str)>,
+    released: bool,
+}
+
+pub(crate) struct BatchRow {
+    pub scope: String,
+    pub issuer: String,
+    pub exported: String,
+    pub imported: String,
+    pub complete: bool,
+    pub records: u64,
+    pub signature: String,
+}
+
+fn batch_row(state: &StaffState, b: &sand_domain::record::ImportBatch) -> BatchRow {
+    BatchRow {
+        scope: b.scope.to_string(),
+        issuer: state
+            .issuers()
+            .get(b.exam_office.code())
+            .map_or_else(|| b.exam_office.code().to_owned(), |i| i.name.clone()),
+        exported: sand_domain::text::french_moment(b.exported_at),
+        imported: sand_domain::text::french_moment(b.imported_at),
+        complete: b.complete,
+        records: b.record_count,
+        signature: b.signature.as_ref().map_or_else(
+            || "non signé".to_owned(),
+            |s| format!("signé, clé {}", s.key_id),
+        ),
+    }
+}
+
+fn record_page(
+    state: &StaffState,
+    caller: &Caller,
+    detail: &RecordDetail,
+    released: bool,
+) -> Response {
+    let r = &detail.record;
+    render(
+        StatusCode::OK,
+        &RecordPage {
+            chrome: Chrome::new(state, caller, "Résultat"),
+            row: row(state, r),
+            civility: r
+                .holder
+                .civility
+                .map(|c| c.label().to_owned())
+                .unwrap_or_default(),
+            birth_place: r
+                .holder
+                .identity
+                .birth_place
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            ine: r
+                .holder
+                .ine
+                .as_ref()
+                .map(|i| i.as_str().to_owned())
+                .unwrap_or_default(),
+            speciality: r
+                .award
+                .speciality
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            mention: r
+                .award
+                .mention
+                .map(|m| m.label().to_owned())
+                .unwrap_or_default(),
+            deliberation: sand_domain::text::french_date(r.award.deliberation_date),
+            batch: batch_row(state, &detail.batch),
+            link: detail.link.as_ref().map(|l| {
+                (
+                    sand_domain::text::french_moment(l.created_at),
+                    sand_domain::text::french_moment(l.key_issued_at),
+                    l.withdrawn,
+                    l.verifications,
+                )
+            }),
+            reasons: ReleaseReason::ALL
+                .iter()
+                .map(|r| (r.code(), r.label()))
+                .collect(),
+            released,
+        },
+    )
+}
+
+fn record_id(text: &str) -> Option<RecordId> {
+    Uuid::parse_str(text).ok().map(RecordId)
+}
+
+#[handler]
+pub(super) async fn record(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    let agent = match level_2(&state, &caller) {
+        Ok(agent) => agent,
+        Err(answer) => return *answer,
+    };
+    let Some(id) = record_id(&id) else {
+        return not_found(&state, &caller);
+    };
+    let origin = caller.origin();
+    match state
+        .desk
+        .record(&desk_request(agent, &caller, &origin), id)
+        .await
+    {
+        Ok(detail) => record_page(&state, &caller, &detail, false),
+        Err(e) => desk_error(&state, &caller, &e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ReleaseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    motif: String,
+}
+
+#[handler]
+pub(super) async fn release(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    let agent = match level_2(&state, &caller) {
+        Ok(agent) => agent,
+        Err(answer) => return *answer,
+    };
+    let form: ReleaseForm = match read_form(body).await {
+        Ok(form) => form,
+        Err(status) => return status.into_response(),
+    };
+    if !caller.check_csrf(&state, &form.csrf) {
+        return bad_csrf(&state, &caller);
+    }
+    let Some(id) = record_id(&id) else {
+        return not_found(&state, &caller);
+    };
+    let Ok(reason) = ReleaseReason::from_str(&form.motif) else {
+        return message(
+            &state,
+            &caller,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Motif manquant",
+            "Choisissez le motif de la libération parmi ceux proposés.",
+        );
+    };
+    let origin = caller.origin();
+    let request = desk_request(agent, &caller, &origin);
+    match state.desk.release(&request, id, reason).await {
+        Ok(_) => match state.desk.record(&request, id).await {
+            Ok(detail) => record_page(&state, &caller, &detail, true),
+            Err(e) => desk_error(&state, &caller, &e),
+        },
+        Err(e) => desk_error(&state, &caller, &e),
+    }
+}
+
+// --- diagnosis ------------------------------------------------------------------------
+
+/// A near record and how its birth name, first names and birth date compare, and
+/// whether the identity matches.
+type Compared = (Row, String, String, String, bool);
+
+#[derive(Template)]
+#[template(path = "staff/diagnosis.html")]
+struct DiagnosisPage {
+    chrome: Chrome,
+    academies: Vec<(&'static str, &'static str, bool)>,
+    kinds: Vec<(&'static str, &'static str, bool)>,
+    session: String,
+    nom: String,
+    prenoms: String,
+    naissance: String,
+    error: Option<String>,
+    results: Option<Vec<Compared>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct DiagnosisForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    academie: String,
+    #[serde(default)]
+    diplome: String,
+    #[serde(default)]
+    session: String,
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    prenoms: String,
+    #[serde(default)]
+    naissance: String,
+}
+
+fn diagnosis_page(
+    state: &StaffState,
+    caller: &Caller,
+    form: &DiagnosisForm,
+    status: StatusCode,
+    error: Option<&str>,
+    results: Option<Vec<Compared>>,
+) -> Response {
+    render(
+        status,
+        &DiagnosisPage {
+            chrome: Chrome::new(state, caller, "Diagnostic de rattachement"),
+            academies: Academie::ALL
+                .iter()
+                .map(|a| (a.code(), a.name(), a.code() == form.academie))
+                .collect(),
+            kinds: DiplomaKind::all()
+                .iter()
+                .map(|k| (k.code(), k.title(), k.code() == form.diplome))
+                .collect(),
+            session: form.session.chars().take(4).collect(),
+            nom: form.nom.chars().take(100).collect(),
+            prenoms: form.prenoms.chars().take(200).collect(),
+            naissance: form.naissance.chars().take(20).collect(),
+            error: error.map(str::to_owned),
+            results,
+        },
+    )
+}
+
+#[handler]
+pub(super) async fn diagnosis_form(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+) -> Response {
+    if let Err(answer) = level_2(&state, &caller) {
+        return *answer;
+    }
+    diagnosis_page(
+        &state,
+        &caller,
+        &DiagnosisForm::default(),
+        StatusCode::OK,
+        None,
+        None,
+    )
+}
+
+fn diagnosis_input(
+    form: &DiagnosisForm,
+    today: time::Date,
+) -> Result<(DiplomaScope, Identity), &'static str> {
+    let scope = DiplomaScope {
+        academie: Academie::from_code(form.academie.trim())
+            .map_err(|_| "Choisissez l'académie.")?,
+        kind: DiplomaKind::from_str(form.diplome.trim()).map_err(|_| "Choisissez le diplôme.")?,
+        session: form
+            .session
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .and_then(|y| Session::new(y).ok())
+            .ok_or("La session s'écrit sur quatre chiffres, à partir de 2009.")?,
+    };
+    let identity = Identity {
+        birth_name: BirthName::parse(form.nom.trim())
+            .map_err(|_| "Le nom de naissance n'est pas valide.")?,
+        first_names: FirstNames::parse_text(&form.prenoms)
+            .map_err(|_| "Donnez les prénoms tels que le ou la diplômé(e) les a saisis.")?,
+        birth_date: BirthDate::parse(form.naissance.trim(), DateWriting::Typed, today)
+            .map_err(|_| "La date de naissance s'écrit jj/mm/aaaa.")?,
+        birth_place: None,
+        birth_place_code: None,
+    };
+    Ok((scope, identity))
+}
+
+fn verdicts(n: &NearRecord) -> (String, String, String, bool) {
+    let d = &n.diagnosis;
+    let name = match d.birth_name {
+        NameVerdict::Same => "identique".to_owned(),
+        NameVerdict::UsageNameTyped => {
+            "différent : le nom saisi est le nom d'usage du résultat (nom d'épouse ou d'époux ?)"
+                .to_owned()
+        }
+        NameVerdict::Differs => "différent".to_owned(),
+    };
+    let first = match d.first_names {
+        FirstNamesVerdict::Same => "identiques".to_owned(),
+        FirstNamesVerdict::SomeMissing { typed, recorded } => format!(
+            "incomplets : {typed} prénom(s) saisi(s) sur les {recorded} du résultat (tous les prénoms de l'état civil sont attendus)"
+        ),
+        FirstNamesVerdict::Reordered => {
+            "les mêmes, dans un autre ordre (l'ordre de l'état civil est attendu)".to_owned()
+        }
+        FirstNamesVerdict::TooMany { typed, recorded } => {
+            format!("trop nombreux : {typed} saisi(s), le résultat en porte {recorded}")
+        }
+        FirstNamesVerdict::Differs => "différents".to_owned(),
+    };
+    let date = match d.birth_date {
+        DateVerdict::Same => "identique".to_owned(),
+        DateVerdict::DayMonthSwapped => "jour et mois inversés".to_owned(),
+        DateVerdict::OtherYear => "même jour et même mois, autre année".to_owned(),
+        DateVerdict::Differs => "différente".to_owned(),
+    };
+    (name, first, date, d.matches())
+}
+
+#[handler]
+pub(super) async fn diagnosis(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+    body: Body,
+) -> Response {
+    let agent = match level_2(&state, &caller) {
+        Ok(agent) => agent,
+        Err(answer) => return *answer,
+    };
+    let form: DiagnosisForm = match read_form(body).await {
+        Ok(form) => form,
+        Err(status) => return status.into_response(),
+    };
+    if !caller.check_csrf(&state, &form.csrf) {
+        return bad_csrf(&state, &caller);
+    }
+    let (scope, identity) = match diagnosis_input(&form, caller.now.date()) {
+        Ok(input) => input,
+        Err(text) => {
+            return diagnosis_page(
+                &state,
+                &caller,
+                &form,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(text),
+                None,
+            );
+        }
+    };
+    let origin = caller.origin();
+    match state
+        .desk
+        .diagnose(&desk_request(agent, &caller, &origin), &scope, &identity)
+        .await
+    {
+        Ok(near) => {
+            let results = near
+                .iter()
+                .map(|n| {
+                    let (name, first, date, matches) = verdicts(n);
+                    (row(&state, &n.record), name, first, date, matches)
+                })
+                .collect();
+            diagnosis_page(&state, &caller, &form, StatusCode::OK, None, Some(results))
+        }
+        Err(e) => desk_error(&state, &caller, &e),
+    }
+}
+
+// --- import history -------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "staff/history.html")]
+struct HistoryPage {
+    chrome: Chrome,
+    batches: Vec<BatchRow>,
+}
+
+#[handler]
+pub(super) async fn history(state: Data<&Arc<StaffState>>, caller: Data<&Caller>) -> Response {
+    let agent = match level_2(&state, &caller) {
+        Ok(agent) => agent,
+        Err(answer) => return *answer,
+    };
+    let origin = caller.origin();
+    match state
+        .desk
+        .history(&desk_request(agent, &caller, &origin))
+        .await
+    {
+        Ok(batches) => render(
+            StatusCode::OK,
+            &HistoryPage {
+                chrome: Chrome::new(&state, &caller, "Historique des imports"),
+                batches: batches.iter().map(|b| batch_row(&state, b)).collect(),
+            },
+        ),
+        Err(e) => desk_error(&state, &caller, &e),
+    }
+}
