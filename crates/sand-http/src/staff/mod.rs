@@ -156,7 +156,8 @@ fn live() -> &'static str {
 pub(crate) struct Caller {
     /// The signed-in agent, when the session is valid and the account open.
     pub agent: Option<StaffMember>,
-    /// The session token's data (`login:login_unix`), the CSRF seed of a signed-in agent.
+    /// The session token's data (`hex(login):login_unix`), the CSRF seed of a signed-in
+    /// agent.
     session: Option<String>,
     /// The seed of the login form's CSRF token.
     pre_seed: Option<String>,
@@ -230,7 +231,8 @@ pub(crate) fn session_cookie(
     at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> String {
-    let data = format!("{}:{}", login, at.unix_timestamp());
+    // the token's parts are separated by dots, which logins may hold: the login goes hex
+    let data = format!("{}:{}", hex::encode(login.as_str()), at.unix_timestamp());
     let idle_end = now + state.settings.idle;
     let absolute_end = at + state.settings.absolute;
     let token = state
@@ -286,7 +288,10 @@ async fn frame<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response>
     if let Some(token) = read_cookie(&req, session_name)
         && let Some(data) = state.signer.open(Purpose::StaffSession, &token, "", now)
         && let Some((login, at)) = data.split_once(':')
-        && let (Ok(login), Ok(at)) = (StaffLogin::parse(login), at.parse::<i64>())
+        && let Some(login) = hex::decode(login)
+            .ok()
+            .and_then(|l| String::from_utf8(l).ok())
+        && let (Ok(login), Ok(at)) = (StaffLogin::parse(&login), at.parse::<i64>())
         && let Ok(at) = OffsetDateTime::from_unix_timestamp(at)
     {
         match state.directory.credentials(&login).await {

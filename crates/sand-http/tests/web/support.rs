@@ -83,7 +83,7 @@ fn published_records() -> Vec<NewRecord> {
     ]
 }
 
-async fn publish_records(store: &Store) {
+pub async fn publish_records(store: &Store) {
     apply_batch(store, published_records(), 1).await;
 }
 

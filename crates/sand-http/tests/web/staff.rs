@@ -1,0 +1,565 @@
+//! The back office over a real store: login with password and TOTP, level-2 pages
+//! scoped to the agent's issuers (URL tampering finds nothing), every view and action
+//! audited, a release that ends the link.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use poem::endpoint::BoxEndpoint;
+use poem::http::Method;
+use poem::test::TestClient;
+use sand_domain::credentials::{Email, Password, PasswordHash};
+use sand_domain::issuer::{IssuerCode, IssuerRegistry};
+use sand_domain::link::NewLink;
+use sand_domain::ports::{
+    AuditLog as _, LinkRepository as _, PasswordHasher as _, ProfileRepository as _,
+    RecordReader as _, StaffDirectory as _,
+};
+use sand_domain::profile::second_factor::TotpSecret;
+use sand_domain::profile::{NewCredentials, NewProfile};
+use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
+use sand_domain::staff::desk::Desk;
+use sand_domain::staff::{NewStaffMember, Role, StaffLogin};
+use sand_http::hasher::Argon2Hasher;
+use sand_http::staff::{StaffSettings, StaffState, staff_app};
+use sand_persistence::keys::KeyProtector;
+use sand_persistence::{DatabaseRoles, Store, StoreSettings};
+
+use crate::support::{SECRET, TestClock, identity, publish_records, scope};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Back {
+    client: TestClient<BoxEndpoint<'static, poem::Response>>,
+    store: Store,
+    clock: Arc<TestClock>,
+    secrets: BTreeMap<String, TotpSecret>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Back {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Back {
+    async fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("sand-staff-{}", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}", dir.join("sand.db").display());
+        let store = Store::connect(
+            &StoreSettings::new(&url),
+            KeyProtector::from_secret(&SECRET).unwrap(),
+        )
+        .await
+        .unwrap();
+        store.migrate(&DatabaseRoles::default()).await.unwrap();
+        publish_records(&store).await;
+        let hasher = Arc::new(Argon2Hasher::new(2));
+        let hash = hasher
+            .hash(&Password::for_login(PASSWORD).unwrap())
+            .await
+            .unwrap();
+        let mut secrets = BTreeMap::new();
+        for (i, (login, role, issuers)) in [
+            ("lyon.n2", Role::ExamOffice, &["10"][..]),
+            ("siec.n2", Role::ExamOffice, &["SIEC"][..]),
+            ("aide.n1", Role::Helpdesk, &[][..]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let secret = TotpSecret::new(vec![u8::try_from(i + 1).unwrap(); 20]);
+            store
+                .staff()
+                .add(
+                    &NewStaffMember {
+                        login: StaffLogin::parse(login).unwrap(),
+                        name: format!("Agent {login}"),
+                        role,
+                        issuers: issuers
+                            .iter()
+                            .map(|c| IssuerCode::parse(c).unwrap())
+                            .collect(),
+                        created_at: sand_testkit::fixtures::NOW,
+                    },
+                    &hash,
+                    &secret,
+                    &NewAuditEntry {
+                        at: sand_testkit::fixtures::NOW,
+                        actor: Actor::Operator("test".to_owned()),
+                        action: AuditAction::StaffAdd,
+                        records: Vec::new(),
+                        link: None,
+                        batch: None,
+                        detail: login.to_owned(),
+                        origin: "cli".to_owned(),
+                    },
+                )
+                .await
+                .unwrap();
+            secrets.insert(login.to_owned(), secret);
+        }
+        let clock = Arc::new(TestClock::default());
+        let state = StaffState::new(
+            StaffSettings::new("SAND — essai"),
+            &SECRET,
+            Arc::new(store.staff()),
+            Desk {
+                store: Arc::new(store.exam_office_desk()),
+                issuers: Arc::new(IssuerRegistry::offices_only()),
+            },
+            Arc::new(store.audit_log()),
+            hasher,
+            clock.clone(),
+        );
+        Self {
+            client: TestClient::new(staff_app(Arc::new(state))),
+            store,
+            clock,
+            secrets,
+            dir,
+        }
+    }
+
+    fn code(&self, login: &str) -> String {
+        let totp =
+            sand_http::totp::generator(self.secrets[login].expose(), login, "SAND espace agents")
+                .unwrap();
+        sand_http::totp::current_code(&totp, sand_domain::ports::Clock::now(&*self.clock))
+    }
+
+    fn agent(&self) -> Agent<'_> {
+        Agent {
+            back: self,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    async fn audit(&self) -> Vec<(String, AuditAction, usize)> {
+        self.store
+            .audit_log()
+            .entries(
+                time::OffsetDateTime::UNIX_EPOCH,
+                time::OffsetDateTime::now_utc() + time::Duration::days(3650),
+                1000,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.entry.action != AuditAction::StaffAdd)
+            .map(|e| (e.entry.actor.name(), e.entry.action, e.entry.records.len()))
+            .collect()
+    }
+}
+
+struct Agent<'a> {
+    back: &'a Back,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    body: String,
+    headers: poem::http::HeaderMap,
+}
+
+impl Agent<'_> {
+    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+        let mut request = self.back.client.request(method, path);
+        if !self.cookies.is_empty() {
+            let cookie: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            request = request.header("cookie", cookie.join("; "));
+        }
+        if let Some(fields) = form {
+            request = request
+                .content_type("application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string(fields).unwrap());
+        }
+        let response = request.send().await.0;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        for set in headers.get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if value.is_empty() || set.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let body = response.into_body().into_string().await.unwrap();
+        Page {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// Posts a form with the CSRF token of the page at `from`.
+    async fn post(&mut self, from: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+        let page = self.get(from).await;
+        let csrf = csrf_of(&page.body);
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.send(Method::POST, path, Some(&all)).await
+    }
+
+    async fn log_in(&mut self, login: &str) -> Page {
+        let code = self.back.code(login);
+        self.post(
+            "/connexion",
+            "/connexion",
+            &[
+                ("identifiant", login),
+                ("mot_de_passe", PASSWORD),
+                ("code", &code),
+            ],
+        )
+        .await
+    }
+}
+
+fn csrf_of(body: &str) -> String {
+    let at = body
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token")
+        + 19;
+    body[at..at + 64].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_logs_in_with_password_and_a_single_use_code() {
+    let back = Back::new().await;
+    let mut agent = back.agent();
+    let first = agent.get("/").await;
+    assert_eq!(first.status, 303, "to the login page");
+    let login = agent.get("/connexion").await;
+    assert_eq!(login.status, 200);
+    assert_eq!(login.headers["x-robots-tag"], "noindex, nofollow");
+    assert!(
+        login.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+
+    // a wrong code, a wrong password, a missing CSRF token: refused, the known agent's
+    // refusals audited
+    let wrong_code = agent
+        .post(
+            "/connexion",
+            "/connexion",
+            &[
+                ("identifiant", "lyon.n2"),
+                ("mot_de_passe", PASSWORD),
+                ("code", "000000"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong_code.status, 401);
+    assert!(
+        wrong_code
+            .body
+            .contains("Identifiant, mot de passe ou code à usage unique incorrect")
+    );
+    let code = back.code("lyon.n2");
+    let wrong_password = agent
+        .post(
+            "/connexion",
+            "/connexion",
+            &[
+                ("identifiant", "lyon.n2"),
+                ("mot_de_passe", "not it at all"),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(wrong_password.status, 401);
+    let unknown = agent
+        .post(
+            "/connexion",
+            "/connexion",
+            &[
+                ("identifiant", "personne"),
+                ("mot_de_passe", PASSWORD),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status, 401);
+    assert!(
+        unknown.body.contains("Identifiant, mot de passe ou code"),
+        "the same answer"
+    );
+    let no_csrf = agent
+        .send(
+            Method::POST,
+            "/connexion",
+            Some(&[
+                ("identifiant", "lyon.n2"),
+                ("mot_de_passe", PASSWORD),
+                ("code", &code),
+            ]),
+        )
+        .await;
+    assert_eq!(no_csrf.status, 403);
+
+    let in_ = agent.log_in("lyon.n2").await;
+    assert_eq!(in_.status, 303, "{}", in_.body);
+    let home = agent.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Agent lyon.n2"), "{}", home.body);
+    assert!(
+        home.body.contains("rectorat de l&#39;académie de Lyon"),
+        "{}",
+        home.body
+    );
+
+    // the same code does not open a second session
+    let mut thief = back.agent();
+    let replay = thief
+        .post(
+            "/connexion",
+            "/connexion",
+            &[
+                ("identifiant", "lyon.n2"),
+                ("mot_de_passe", PASSWORD),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(replay.status, 401);
+
+    // logging out ends the session
+    let out = agent.post("/", "/deconnexion", &[]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(agent.get("/recherche").await.status, 303);
+
+    assert_eq!(
+        back.audit().await,
+        [
+            ("lyon.n2".to_owned(), AuditAction::LoginRefused, 0),
+            ("lyon.n2".to_owned(), AuditAction::LoginRefused, 0),
+            ("lyon.n2".to_owned(), AuditAction::Login, 0),
+            ("lyon.n2".to_owned(), AuditAction::LoginRefused, 0),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn level_2_finds_diagnoses_and_releases_within_its_scope_only_and_every_step_is_audited() {
+    let back = Back::new().await;
+    let camille = back
+        .store
+        .record_reader()
+        .find_candidates(
+            &scope(),
+            &identity("Durand", "Camille Marie", "2003-04-12").key(),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let profile = back
+        .store
+        .profiles()
+        .create(NewProfile {
+            identity: identity("Durand", "Camille Marie", "2003-04-12"),
+            email: Email::parse("camille@exemple.fr").unwrap(),
+            email_verified: true,
+            credentials: NewCredentials::Password(PasswordHash::new(
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            )),
+            identity_certified: false,
+            birth_date_presumed: false,
+            created_at: sand_testkit::fixtures::NOW,
+        })
+        .await
+        .unwrap();
+    back.store
+        .links()
+        .create(NewLink {
+            profile: profile.id,
+            record: camille.id,
+            key: sand_domain::control_key::ControlKey::parse("CAM1LLE2").unwrap(),
+            created_at: sand_testkit::fixtures::NOW,
+        })
+        .await
+        .unwrap();
+
+    let mut lyon = back.agent();
+    assert_eq!(lyon.log_in("lyon.n2").await.status, 303);
+    let found = lyon
+        .post("/recherche", "/recherche", &[("numero", "C0001")])
+        .await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert!(found.body.contains("1 résultat(s)"), "{}", found.body);
+    let path = format!("/resultats/{}", camille.id.0);
+    assert!(found.body.contains(&path));
+    let by_name = lyon
+        .post(
+            "/recherche",
+            "/recherche",
+            &[("nom", "DURAND"), ("naissance", "12/04/2003")],
+        )
+        .await;
+    assert!(by_name.body.contains("1 résultat(s)"), "{}", by_name.body);
+    let nothing = lyon.post("/recherche", "/recherche", &[]).await;
+    assert_eq!(nothing.status, 422);
+    let hostile = lyon
+        .post(
+            "/recherche",
+            "/recherche",
+            &[
+                ("nom", "<script>alert(1)</script>"),
+                ("naissance", "32/13/2003"),
+            ],
+        )
+        .await;
+    assert_eq!(hostile.status, 422);
+    assert!(!hostile.body.contains("<script>alert"));
+
+    let detail = lyon.get(&path).await;
+    assert_eq!(detail.status, 200);
+    assert!(detail.body.contains("Rattaché le"), "{}", detail.body);
+    assert!(detail.body.contains("non signé"), "{}", detail.body);
+    assert!(
+        !detail.body.contains("camille@exemple.fr"),
+        "never who holds it"
+    );
+
+    // the married-name failure: the diagnosis names the field
+    let diagnosis = lyon
+        .post(
+            "/diagnostic",
+            "/diagnostic",
+            &[
+                ("academie", "10"),
+                ("diplome", "BACG"),
+                ("session", "2021"),
+                ("nom", "Durand"),
+                ("prenoms", "Camille"),
+                ("naissance", "04/12/2003"),
+            ],
+        )
+        .await;
+    assert_eq!(diagnosis.status, 200, "{}", diagnosis.body);
+    assert!(
+        diagnosis
+            .body
+            .contains("incomplets : 1 prénom(s) saisi(s) sur les 2"),
+        "{}",
+        diagnosis.body
+    );
+    assert!(
+        diagnosis.body.contains("jour et mois inversés"),
+        "{}",
+        diagnosis.body
+    );
+
+    // Paris's office: the same record by id, and its release, find nothing
+    let mut paris = back.agent();
+    assert_eq!(paris.log_in("siec.n2").await.status, 303);
+    assert_eq!(paris.get(&path).await.status, 404);
+    let tampered = paris
+        .post(
+            "/recherche",
+            &format!("{path}/liberer"),
+            &[("motif", "usurpation")],
+        )
+        .await;
+    assert_eq!(tampered.status, 404);
+    assert!(
+        paris
+            .post("/recherche", "/recherche", &[("numero", "C0001")])
+            .await
+            .body
+            .contains("0 résultat(s)")
+    );
+    assert_eq!(paris.get("/resultats/not-an-id").await.status, 404);
+    // level 1 has no desk
+    let mut helpdesk = back.agent();
+    assert_eq!(helpdesk.log_in("aide.n1").await.status, 303);
+    assert_eq!(helpdesk.get("/recherche").await.status, 403);
+    assert_eq!(helpdesk.get(&path).await.status, 403);
+
+    // Lyon releases the link: its key dies, the holder is told
+    let no_reason = lyon.post(&path, &format!("{path}/liberer"), &[]).await;
+    assert_eq!(no_reason.status, 422);
+    let released = lyon
+        .post(
+            &path,
+            &format!("{path}/liberer"),
+            &[("motif", "acces_perdu")],
+        )
+        .await;
+    assert_eq!(released.status, 200, "{}", released.body);
+    assert!(released.body.contains("Le rattachement a été libéré"));
+    assert!(released.body.contains("n'est rattaché à aucun profil"));
+    assert!(
+        back.store
+            .links()
+            .find_by_record(camille.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let history = lyon.get("/imports").await;
+    assert_eq!(history.status, 200);
+    assert!(
+        history.body.contains("Baccalauréat général, session 2021"),
+        "{}",
+        history.body
+    );
+
+    let rows = back.audit().await;
+    let mine: Vec<(AuditAction, usize)> = rows
+        .iter()
+        .filter(|(who, action, _)| who == "lyon.n2" && *action != AuditAction::Login)
+        .map(|(_, action, n)| (*action, *n))
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            (AuditAction::RecordSearch, 1),
+            (AuditAction::RecordSearch, 1),
+            (AuditAction::RecordView, 1),
+            (AuditAction::AttachDiagnosis, 1),
+            // the record page, shown before each of the two release forms below
+            (AuditAction::RecordView, 1),
+            (AuditAction::RecordView, 1),
+            (AuditAction::LinkRelease, 1),
+            (AuditAction::RecordView, 1),
+            (AuditAction::ImportHistory, 0),
+        ],
+        "each page that shows a record is one row; refused forms read nothing and write none"
+    );
+    let theirs: Vec<(AuditAction, usize)> = rows
+        .iter()
+        .filter(|(who, action, _)| who == "siec.n2" && *action != AuditAction::Login)
+        .map(|(_, action, n)| (*action, *n))
+        .collect();
+    assert_eq!(
+        theirs,
+        [
+            (AuditAction::RecordView, 0),
+            (AuditAction::LinkRelease, 0),
+            (AuditAction::RecordSearch, 0),
+        ],
+        "the tampering is audited"
+    );
+    assert!(
+        rows.iter()
+            .all(|(who, action, _)| who != "aide.n1" || *action == AuditAction::Login),
+        "level 1 saw nothing"
+    );
+}
