@@ -1,6 +1,7 @@
 //! The `sand` command: composes SAND's domain and adapters.
 
 mod attestation;
+mod backoffice;
 mod batch;
 mod config;
 mod import;

@@ -311,11 +311,29 @@ pub struct ServeArgs {
     pub metrics_listen: Option<String>,
     #[arg(
         long,
+        env = "SAND_STAFF_LISTEN",
+        value_name = "ADDRESS",
+        help = "Sert l'espace agents (assistance, services des examens) à cette adresse \
+                distincte, à garder privée (réseau interne, VPN). Désactivé si non défini ; en \
+                démonstration, le port qui suit celui du site"
+    )]
+    pub staff_listen: Option<String>,
+    #[arg(
+        long,
+        env = "SAND_STAFF_DATABASE_URL",
+        hide_env_values = true,
+        help = "URL de la base de données de l'espace agents, avec un utilisateur du rôle \
+                PostgreSQL de l'espace agents (`sand migrate --backoffice-role`) ; obligatoire \
+                avec PostgreSQL, la base du site par défaut avec SQLite"
+    )]
+    pub staff_database_url: Option<crate::config::DatabaseUrl>,
+    #[arg(
+        long,
         env = "SAND_READY_JSON",
         help = "Une fois à l'écoute, écrit aussi une ligne JSON sur la sortie standard pour le \
                 programme qui a démarré le service (les adresses réellement utilisées, par \
                 exemple avec le port 0) : \
-                `{\"event\":\"ready\",\"listen\":\"127.0.0.1:PORT\",\"public_url\":\"…\",\"metrics_listen\":null}`"
+                `{\"event\":\"ready\",\"listen\":\"127.0.0.1:PORT\",\"public_url\":\"…\",\"metrics_listen\":null,\"staff_listen\":null}`"
     )]
     pub ready_json: bool,
     #[arg(
@@ -1068,10 +1086,39 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         None => None,
     };
 
+    // the back office, on its own (private) address
+    let staff = match crate::backoffice::address(&args) {
+        Some(address) => {
+            let staff_store = crate::backoffice::store(&args, &store, &secret).await?;
+            let acceptor = TcpListener::bind(address).into_acceptor().await?;
+            let local = acceptor
+                .local_addr()
+                .first()
+                .and_then(|a| a.as_socket_addr().copied())
+                .ok_or_else(|| config("aucune adresse locale pour l'espace agents"))?;
+            let staff_state = crate::backoffice::state(
+                &args,
+                &staff_store,
+                &secret,
+                Arc::clone(&state.settings.issuers),
+                Arc::clone(&state.ports.clock),
+            );
+            Some((acceptor, local, staff_store, staff_state))
+        }
+        None => None,
+    };
+
     writeln!(
         out,
         "SAND écoute sur http://{local} (adresse publique : {public_url})."
     )?;
+    if let Some((_, address, staff_store, _)) = &staff {
+        writeln!(out, "Espace agents sur http://{address}.")?;
+        if args.demo {
+            crate::backoffice::demo_agents(staff_store, &secret, &format!("http://{address}"), out)
+                .await?;
+        }
+    }
     if args.demo {
         writeln!(
             out,
@@ -1088,6 +1135,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
             "listen": local.to_string(),
             "public_url": public_url,
             "metrics_listen": metrics.as_ref().map(|(_, address)| address.to_string()),
+            "staff_listen": staff.as_ref().map(|(_, address, _, _)| address.to_string()),
         });
         writeln!(out, "{ready}")?;
     }
@@ -1095,6 +1143,18 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
 
     let metrics_task = metrics.map(|(acceptor, _)| {
         let endpoint = sand_http::health::metrics_endpoint(Arc::clone(&state));
+        let mut stop = stop_tx.subscribe();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            };
+            poem::Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(endpoint, stopped, Some(Duration::from_secs(5)))
+                .await
+        })
+    });
+    let staff_task = staff.map(|(acceptor, _, _, staff_state)| {
+        let endpoint = sand_http::staff::staff_app(Arc::new(staff_state));
         let mut stop = stop_tx.subscribe();
         tokio::spawn(async move {
             let stopped = async move {
@@ -1116,6 +1176,9 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     let _ = sender_task.await;
     let _ = housekeeping.await;
     if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    if let Some(task) = staff_task {
         let _ = task.await;
     }
     result?;

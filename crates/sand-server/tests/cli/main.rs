@@ -330,6 +330,28 @@ fn sand_alone_loads_the_demo_set_into_the_embedded_database_once_and_serves_it()
         first.stdout
     );
     assert!(first.stdout.contains("lots signés"), "{}", first.stdout);
+    // the back office too, on its own address, with an agent of each role
+    assert!(
+        first.stdout.contains("Espace agents sur http://127.0.0.1:"),
+        "{}",
+        first.stdout
+    );
+    for agent in [
+        "demo.aide",
+        "demo.lyon",
+        "demo.siec",
+        "demo.admin",
+        "demo.audit",
+    ] {
+        assert!(
+            first
+                .stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(agent) && l.split('\t').count() == 4),
+            "{agent}: {}",
+            first.stdout
+        );
+    }
     let url = format!("sqlite://{}", dir.join("data/sand.db").display());
     let keys = sand(&["issuers", "keys", "--database-url", &url]);
     let keys = stdout(&keys);

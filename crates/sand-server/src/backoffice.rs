@@ -1,0 +1,201 @@
+//! The back office beside the web service: its address, its store (the back-office
+//! role's connection on PostgreSQL), and the demonstration's agents.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use sand_domain::credentials::Password;
+use sand_domain::issuer::{IssuerCode, IssuerRegistry};
+use sand_domain::ports::{PasswordHasher as _, StaffDirectory as _};
+use sand_domain::profile::second_factor::TotpSecret;
+use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
+use sand_domain::staff::desk::Desk;
+use sand_domain::staff::{NewStaffMember, Role, StaffLogin};
+use sand_http::staff::{StaffSettings, StaffState};
+use sand_persistence::{KeyProtector, Store, StoreSettings};
+
+use crate::serve::{ServeArgs, ServeError};
+
+/// Where the back office listens: the configured address, or in the demonstration the
+/// port after the site's (`127.0.0.1:8080` → `127.0.0.1:8081`; port 0 stays 0).
+#[must_use]
+pub fn address(args: &ServeArgs) -> Option<String> {
+    if let Some(address) = &args.staff_listen {
+        return Some(address.clone());
+    }
+    if !args.demo {
+        return None;
+    }
+    let (host, port) = args.listen.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    Some(format!(
+        "{host}:{}",
+        if port == 0 { 0 } else { port.saturating_add(1) }
+    ))
+}
+
+/// The back office's store: its own connection when one is configured (as the
+/// back-office role), the site's own on SQLite.
+///
+/// # Errors
+/// [`ServeError::Config`] on PostgreSQL without `SAND_STAFF_DATABASE_URL`.
+pub async fn store(args: &ServeArgs, site: &Store, secret: &[u8]) -> Result<Store, ServeError> {
+    match &args.staff_database_url {
+        Some(url) => {
+            let keys = KeyProtector::from_secret(secret)
+                .map_err(|e| ServeError::Config(crate::key_protection_message(&e)))?;
+            Ok(Store::connect(&StoreSettings::new(url.expose()), keys).await?)
+        }
+        None if args.database_url.is_sqlite() => Ok(site.clone()),
+        None => Err(ServeError::Config(
+            "l'espace agents sur PostgreSQL se connecte avec un utilisateur de son propre rôle : définissez SAND_STAFF_DATABASE_URL (voir `sand migrate --backoffice-role`)".to_owned(),
+        )),
+    }
+}
+
+/// The back office's state over `store`.
+#[must_use]
+pub fn state(
+    args: &ServeArgs,
+    store: &Store,
+    secret: &[u8],
+    issuers: Arc<IssuerRegistry>,
+    clock: Arc<dyn sand_domain::ports::Clock>,
+) -> StaffState {
+    let mut settings = StaffSettings::new(args.operator.clone());
+    settings.demo = args.demo;
+    settings.trust_forwarded_for = args.trust_forwarded_for;
+    settings.secure = args
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    StaffState::new(
+        settings,
+        secret,
+        Arc::new(store.staff()),
+        Desk {
+            store: Arc::new(store.exam_office_desk()),
+            issuers,
+        },
+        Arc::new(store.audit_log()),
+        Arc::new(sand_http::hasher::Argon2Hasher::new(2)),
+        clock,
+    )
+}
+
+/// The demonstration's agents: one of each role (two exam offices), added at the first
+/// start; their passwords derive from the demonstration's secret, so that every start
+/// can print them with their TOTP secrets.
+const DEMO_AGENTS: &[(&str, &str, Role, &[&str])] = &[
+    (
+        "demo.aide",
+        "Agent d'assistance (démonstration)",
+        Role::Helpdesk,
+        &[],
+    ),
+    (
+        "demo.lyon",
+        "Agent du service des examens de Lyon (démonstration)",
+        Role::ExamOffice,
+        &["10"],
+    ),
+    (
+        "demo.siec",
+        "Agent du SIEC (démonstration)",
+        Role::ExamOffice,
+        &["SIEC"],
+    ),
+    (
+        "demo.admin",
+        "Administrateur (démonstration)",
+        Role::Administrator,
+        &[],
+    ),
+    ("demo.audit", "Auditeur (démonstration)", Role::Auditor, &[]),
+];
+
+/// Adds the demonstration's agents that are missing and prints how to log in as each.
+///
+/// # Errors
+/// [`ServeError`] when the store fails.
+pub async fn demo_agents(
+    store: &Store,
+    secret: &[u8],
+    address: &str,
+    out: &mut impl Write,
+) -> Result<(), ServeError> {
+    let directory = store.staff();
+    let hasher = sand_http::hasher::Argon2Hasher::new(1);
+    let passwords = sand_http::tokens::Signer::new(secret);
+    writeln!(
+        out,
+        "Espace agents de démonstration : {address} — identifiant, rôle, mot de passe, secret TOTP (`sand staff totp IDENTIFIANT` affiche le code du moment) :"
+    )?;
+    for (login, name, role, issuers) in DEMO_AGENTS {
+        let login = StaffLogin::parse(login).map_err(|e| ServeError::Config(e.to_string()))?;
+        let password = passwords.pseudonym(&format!("demo agent password {login}"));
+        let found = match directory.credentials(&login).await {
+            Ok(found) => found,
+            // e.g. a server secret rotated since the agent was added: the site still serves
+            Err(e) => {
+                tracing::warn!(error = %e, login = %login, "a demonstration agent cannot be read");
+                writeln!(
+                    out,
+                    "  {login}\t{}\t(illisible avec ce secret du serveur)",
+                    role.label()
+                )?;
+                continue;
+            }
+        };
+        let credentials = match found {
+            Some(found) => found.totp,
+            None => {
+                let totp = TotpSecret::new(sand_http::system::random_bytes::<20>().to_vec());
+                let hash = hasher
+                    .hash(
+                        &Password::for_login(&password)
+                            .map_err(|e| ServeError::Config(e.to_string()))?,
+                    )
+                    .await
+                    .map_err(port)?;
+                let now = time::OffsetDateTime::now_utc();
+                let member = NewStaffMember {
+                    login: login.clone(),
+                    name: (*name).to_owned(),
+                    role: *role,
+                    issuers: issuers
+                        .iter()
+                        .filter_map(|c| IssuerCode::parse(c).ok())
+                        .collect(),
+                    created_at: now,
+                };
+                let audit = NewAuditEntry {
+                    at: now,
+                    actor: Actor::Operator("demonstration".to_owned()),
+                    action: AuditAction::StaffAdd,
+                    records: Vec::new(),
+                    link: None,
+                    batch: None,
+                    detail: format!("{login} ({role})"),
+                    origin: "demo".to_owned(),
+                };
+                match directory.add(&member, &hash, &totp, &audit).await {
+                    Ok(_) => {}
+                    Err(sand_domain::ports::AddStaffStoreError::LoginTaken) => {}
+                    Err(sand_domain::ports::AddStaffStoreError::Port(e)) => return Err(port(e)),
+                }
+                totp
+            }
+        };
+        let base32 =
+            sand_http::totp::generator(credentials.expose(), login.as_str(), "SAND espace agents")
+                .map(|t| sand_http::totp::base32(&t))
+                .unwrap_or_default();
+        writeln!(out, "  {login}\t{}\t{password}\t{base32}", role.label())?;
+    }
+    Ok(())
+}
+
+fn port(e: sand_domain::PortError) -> ServeError {
+    ServeError::Config(format!("espace agents : base de données : {e}"))
+}
