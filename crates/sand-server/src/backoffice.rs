@@ -11,22 +11,33 @@ use sand_domain::profile::second_factor::TotpSecret;
 use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
 use sand_domain::staff::desk::Desk;
 use sand_domain::staff::{NewStaffMember, Role, StaffLogin};
-use sand_http::staff::{StaffSettings, StaffState};
+use sand_http::staff::{StaffPorts, StaffSettings, StaffState};
 use sand_persistence::{KeyProtector, Store, StoreSettings};
 
-use crate::serve::{ServeArgs, ServeError};
+use crate::config::DatabaseUrl;
+
+/// Why the back office cannot start, in French.
+#[derive(Debug, thiserror::Error)]
+pub enum BackofficeError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] sand_persistence::StoreError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
 
 /// Where the back office listens: the configured address, or in the demonstration the
 /// port after the site's (`127.0.0.1:8080` → `127.0.0.1:8081`; port 0 stays 0).
 #[must_use]
-pub fn address(args: &ServeArgs) -> Option<String> {
-    if let Some(address) = &args.staff_listen {
-        return Some(address.clone());
+pub fn address(configured: Option<&str>, demo: bool, site: &str) -> Option<String> {
+    if let Some(address) = configured {
+        return Some(address.to_owned());
     }
-    if !args.demo {
+    if !demo {
         return None;
     }
-    let (host, port) = args.listen.rsplit_once(':')?;
+    let (host, port) = site.rsplit_once(':')?;
     let port: u16 = port.parse().ok()?;
     Some(format!(
         "{host}:{}",
@@ -38,16 +49,21 @@ pub fn address(args: &ServeArgs) -> Option<String> {
 /// back-office role), the site's own on SQLite.
 ///
 /// # Errors
-/// [`ServeError::Config`] on PostgreSQL without `SAND_STAFF_DATABASE_URL`.
-pub async fn store(args: &ServeArgs, site: &Store, secret: &[u8]) -> Result<Store, ServeError> {
-    match &args.staff_database_url {
+/// [`BackofficeError::Config`] on PostgreSQL without `SAND_STAFF_DATABASE_URL`.
+pub async fn store(
+    staff_url: Option<&DatabaseUrl>,
+    site_url: &DatabaseUrl,
+    site: &Store,
+    secret: &[u8],
+) -> Result<Store, BackofficeError> {
+    match staff_url {
         Some(url) => {
             let keys = KeyProtector::from_secret(secret)
-                .map_err(|e| ServeError::Config(crate::key_protection_message(&e)))?;
+                .map_err(|e| BackofficeError::Config(crate::key_protection_message(&e)))?;
             Ok(Store::connect(&StoreSettings::new(url.expose()), keys).await?)
         }
-        None if args.database_url.is_sqlite() => Ok(site.clone()),
-        None => Err(ServeError::Config(
+        None if site_url.is_sqlite() => Ok(site.clone()),
+        None => Err(BackofficeError::Config(
             "l'espace agents sur PostgreSQL se connecte avec un utilisateur de son propre rôle : définissez SAND_STAFF_DATABASE_URL (voir `sand migrate --backoffice-role`)".to_owned(),
         )),
     }
@@ -56,30 +72,26 @@ pub async fn store(args: &ServeArgs, site: &Store, secret: &[u8]) -> Result<Stor
 /// The back office's state over `store`.
 #[must_use]
 pub fn state(
-    args: &ServeArgs,
+    settings: StaffSettings,
     store: &Store,
     secret: &[u8],
     issuers: Arc<IssuerRegistry>,
     clock: Arc<dyn sand_domain::ports::Clock>,
 ) -> StaffState {
-    let mut settings = StaffSettings::new(args.operator.clone());
-    settings.demo = args.demo;
-    settings.trust_forwarded_for = args.trust_forwarded_for;
-    settings.secure = args
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"));
     StaffState::new(
         settings,
         secret,
-        Arc::new(store.staff()),
-        Desk {
-            store: Arc::new(store.exam_office_desk()),
-            issuers,
+        StaffPorts {
+            directory: Arc::new(store.staff()),
+            desk: Desk {
+                store: Arc::new(store.exam_office_desk()),
+                issuers,
+            },
+            audit: Arc::new(store.audit_log()),
+            hasher: Arc::new(sand_http::hasher::Argon2Hasher::new(2)),
+            clock,
+            catalogue: Arc::new(store.catalogue()),
         },
-        Arc::new(store.audit_log()),
-        Arc::new(sand_http::hasher::Argon2Hasher::new(2)),
-        clock,
     )
 }
 
@@ -117,13 +129,13 @@ const DEMO_AGENTS: &[(&str, &str, Role, &[&str])] = &[
 /// Adds the demonstration's agents that are missing and prints how to log in as each.
 ///
 /// # Errors
-/// [`ServeError`] when the store fails.
+/// [`BackofficeError`] when the store fails.
 pub async fn demo_agents(
     store: &Store,
     secret: &[u8],
     address: &str,
     out: &mut impl Write,
-) -> Result<(), ServeError> {
+) -> Result<(), BackofficeError> {
     let directory = store.staff();
     let hasher = sand_http::hasher::Argon2Hasher::new(1);
     let passwords = sand_http::tokens::Signer::new(secret);
@@ -132,7 +144,7 @@ pub async fn demo_agents(
         "Espace agents de démonstration : {address} — identifiant, rôle, mot de passe, secret TOTP (`sand staff totp IDENTIFIANT` affiche le code du moment) :"
     )?;
     for (login, name, role, issuers) in DEMO_AGENTS {
-        let login = StaffLogin::parse(login).map_err(|e| ServeError::Config(e.to_string()))?;
+        let login = StaffLogin::parse(login).map_err(|e| BackofficeError::Config(e.to_string()))?;
         let password = passwords.pseudonym(&format!("demo agent password {login}"));
         let found = match directory.credentials(&login).await {
             Ok(found) => found,
@@ -154,7 +166,7 @@ pub async fn demo_agents(
                 let hash = hasher
                     .hash(
                         &Password::for_login(&password)
-                            .map_err(|e| ServeError::Config(e.to_string()))?,
+                            .map_err(|e| BackofficeError::Config(e.to_string()))?,
                     )
                     .await
                     .map_err(port)?;
@@ -196,6 +208,6 @@ pub async fn demo_agents(
     Ok(())
 }
 
-fn port(e: sand_domain::PortError) -> ServeError {
-    ServeError::Config(format!("espace agents : base de données : {e}"))
+fn port(e: sand_domain::PortError) -> BackofficeError {
+    BackofficeError::Config(format!("espace agents : base de données : {e}"))
 }

@@ -894,6 +894,16 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
     })
 }
 
+impl From<crate::backoffice::BackofficeError> for ServeError {
+    fn from(e: crate::backoffice::BackofficeError) -> Self {
+        match e {
+            crate::backoffice::BackofficeError::Store(e) => ServeError::Store(e),
+            crate::backoffice::BackofficeError::Io(e) => ServeError::Io(e),
+            crate::backoffice::BackofficeError::Config(text) => ServeError::Config(text),
+        }
+    }
+}
+
 /// Runs the web service until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError> {
     let Checked {
@@ -1087,17 +1097,29 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     };
 
     // the back office, on its own (private) address
-    let staff = match crate::backoffice::address(&args) {
+    let staff_address =
+        crate::backoffice::address(args.staff_listen.as_deref(), args.demo, &args.listen);
+    let staff = match staff_address {
         Some(address) => {
-            let staff_store = crate::backoffice::store(&args, &store, &secret).await?;
+            let staff_store = crate::backoffice::store(
+                args.staff_database_url.as_ref(),
+                &args.database_url,
+                &store,
+                &secret,
+            )
+            .await?;
             let acceptor = TcpListener::bind(address).into_acceptor().await?;
             let local = acceptor
                 .local_addr()
                 .first()
                 .and_then(|a| a.as_socket_addr().copied())
                 .ok_or_else(|| config("aucune adresse locale pour l'espace agents"))?;
+            let mut staff_settings = sand_http::staff::StaffSettings::new(args.operator.clone());
+            staff_settings.demo = args.demo;
+            staff_settings.trust_forwarded_for = args.trust_forwarded_for;
+            staff_settings.secure = public_url.starts_with("https://");
             let staff_state = crate::backoffice::state(
-                &args,
+                staff_settings,
                 &staff_store,
                 &secret,
                 Arc::clone(&state.settings.issuers),

@@ -466,69 +466,17 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StaffCommandError> {
     })
 }
 
-/// The log as CSV, `;`-separated, CRLF line ends (what French spreadsheets open).
+/// The log as CSV (see [`sand_http::staff::audit_csv`]).
 ///
 /// # Errors
 /// [`StaffCommandError::Io`] only.
 pub fn audit_csv(rows: &[AuditEntry]) -> Result<Vec<u8>, StaffCommandError> {
-    let mut csv = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let io = |e: csv::Error| StaffCommandError::Io(io::Error::other(e));
-    csv.write_record([
-        "numero",
-        "date",
-        "acteur",
-        "action",
-        "resultats",
-        "rattachement",
-        "lot",
-        "detail",
-        "origine",
-    ])
-    .map_err(io)?;
-    for row in rows {
-        let e = &row.entry;
-        let records: Vec<String> = e.records.iter().map(|r| r.0.to_string()).collect();
-        csv.write_record([
-            row.seq.to_string(),
-            rfc3339(e.at),
-            e.actor.name(),
-            e.action.code().to_owned(),
-            records.join(","),
-            e.link.map(|l| l.0.to_string()).unwrap_or_default(),
-            e.batch.map(|b| b.0.to_string()).unwrap_or_default(),
-            // a spreadsheet must not run what a detail says
-            defuse(&e.detail),
-            e.origin.clone(),
-        ])
-        .map_err(io)?;
-    }
-    csv.into_inner()
-        .map_err(|e| StaffCommandError::Io(io::Error::other(e.to_string())))
-}
-
-/// A cell a spreadsheet would take for a formula gets a leading apostrophe (OWASP's CSV
-/// injection advice).
-fn defuse(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    }
+    sand_http::staff::audit_csv(rows).map_err(|e| StaffCommandError::Io(io::Error::other(e)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formula_cells_are_defused() {
-        assert_eq!(defuse("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(defuse("+1"), "'+1");
-        assert_eq!(defuse("lyon.n2 (niveau2)"), "lyon.n2 (niveau2)");
-    }
 
     #[test]
     fn new_members_are_refused_in_french_with_the_reason() {

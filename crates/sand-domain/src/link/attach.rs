@@ -60,7 +60,8 @@ pub enum SupportStep {
 /// The office step for `scope`: its académie's exam office (`standard`: the usual
 /// procedure, for a diploma not in the service; otherwise to examine a case), or the
 /// establishment for a kind no exam office holds.
-fn office_step(scope: &DiplomaScope, standard: bool) -> SupportStep {
+#[must_use]
+pub fn office_step(scope: &DiplomaScope, standard: bool) -> SupportStep {
     let academie = scope.academie;
     if !scope.kind.held_by_exam_offices() {
         SupportStep::ContactTheEstablishment

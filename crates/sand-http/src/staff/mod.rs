@@ -19,7 +19,7 @@ use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, post};
 use sand_domain::issuer::IssuerRegistry;
-use sand_domain::ports::{AuditLog, Clock, PasswordHasher, StaffDirectory};
+use sand_domain::ports::{AuditLog, Catalogue, Clock, PasswordHasher, StaffDirectory};
 use sand_domain::staff::desk::Desk;
 use sand_domain::staff::{StaffLogin, StaffMember};
 use time::OffsetDateTime;
@@ -57,6 +57,22 @@ impl StaffSettings {
     }
 }
 
+/// What the back office is composed of.
+pub struct StaffPorts {
+    pub directory: Arc<dyn StaffDirectory>,
+    pub desk: Desk,
+    pub audit: Arc<dyn AuditLog>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub clock: Arc<dyn Clock>,
+    pub catalogue: Arc<dyn Catalogue>,
+}
+
+impl std::fmt::Debug for StaffPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StaffPorts")
+    }
+}
+
 /// What the back office's handlers share.
 pub struct StaffState {
     pub settings: StaffSettings,
@@ -66,6 +82,8 @@ pub struct StaffState {
     pub audit: Arc<dyn AuditLog>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
+    /// What level 1 checks a diploma against.
+    pub catalogue: Arc<dyn Catalogue>,
     pub(crate) limiters: Limiters,
 }
 
@@ -78,15 +96,15 @@ impl std::fmt::Debug for StaffState {
 impl StaffState {
     /// `secret` is the server secret (its own tokens' key is derived from it).
     #[must_use]
-    pub fn new(
-        settings: StaffSettings,
-        secret: &[u8],
-        directory: Arc<dyn StaffDirectory>,
-        desk: Desk,
-        audit: Arc<dyn AuditLog>,
-        hasher: Arc<dyn PasswordHasher>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(settings: StaffSettings, secret: &[u8], ports: StaffPorts) -> Self {
+        let StaffPorts {
+            directory,
+            desk,
+            audit,
+            hasher,
+            clock,
+            catalogue,
+        } = ports;
         let mut staff_secret = b"sand back office\n".to_vec();
         staff_secret.extend_from_slice(secret);
         Self {
@@ -97,6 +115,7 @@ impl StaffState {
             audit,
             hasher,
             clock,
+            catalogue,
             limiters: Limiters::new(&RateLimits::default()),
         }
     }
@@ -116,6 +135,30 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 
 const STYLESHEET: &str = include_str!("../../static/sand.css");
 
+/// Every route of the back office, as (method, path): the audit-completeness test walks
+/// them all and fails on a route it does not know, so a new route comes with its audit
+/// expectation. Keep in step with [`staff_app`].
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/connexion"),
+    ("POST", "/connexion"),
+    ("POST", "/deconnexion"),
+    ("GET", "/recherche"),
+    ("POST", "/recherche"),
+    ("GET", "/resultats/:id"),
+    ("POST", "/resultats/:id/liberer"),
+    ("GET", "/diagnostic"),
+    ("POST", "/diagnostic"),
+    ("GET", "/imports"),
+    ("GET", "/assistance"),
+    ("GET", "/agents"),
+    ("POST", "/agents"),
+    ("GET", "/journal"),
+    ("GET", "/journal.csv"),
+    ("GET", "/static/sand.css"),
+    ("GET", "/health/live"),
+];
+
 /// The back office's routes, with its frame (headers, session, CSRF seed).
 #[must_use]
 pub fn staff_app(state: Arc<StaffState>) -> BoxEndpoint<'static, Response> {
@@ -131,6 +174,10 @@ pub fn staff_app(state: Arc<StaffState>) -> BoxEndpoint<'static, Response> {
             get(pages::diagnosis_form).post(pages::diagnosis),
         )
         .at("/imports", get(pages::history))
+        .at("/assistance", get(pages::checklist))
+        .at("/agents", get(pages::agents).post(pages::add_agent))
+        .at("/journal", get(pages::journal))
+        .at("/journal.csv", get(pages::journal_csv))
         .at("/static/sand.css", get(stylesheet))
         .at("/health/live", get(live))
         .around(frame)
@@ -392,4 +439,65 @@ pub(crate) async fn read_form<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?;
     serde_urlencoded::from_bytes(&bytes).map_err(|_| StatusCode::BAD_REQUEST)
+}
+
+/// The audit log as CSV, `;`-separated, CRLF line ends (what French spreadsheets open):
+/// ids and codes only; a cell a spreadsheet would take for a formula gets a leading
+/// apostrophe (OWASP's CSV-injection advice).
+///
+/// # Errors
+/// [`csv::Error`] only (writing to memory).
+pub fn audit_csv(rows: &[sand_domain::staff::audit::AuditEntry]) -> Result<Vec<u8>, csv::Error> {
+    let mut csv = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    csv.write_record([
+        "numero",
+        "date",
+        "acteur",
+        "action",
+        "resultats",
+        "rattachement",
+        "lot",
+        "detail",
+        "origine",
+    ])?;
+    for row in rows {
+        let e = &row.entry;
+        let records: Vec<String> = e.records.iter().map(|r| r.0.to_string()).collect();
+        csv.write_record([
+            row.seq.to_string(),
+            e.at.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            e.actor.name(),
+            e.action.code().to_owned(),
+            records.join(","),
+            e.link.map(|l| l.0.to_string()).unwrap_or_default(),
+            e.batch.map(|b| b.0.to_string()).unwrap_or_default(),
+            defuse(&e.detail),
+            e.origin.clone(),
+        ])?;
+    }
+    csv.into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// A leading apostrophe for a cell a spreadsheet would take for a formula.
+fn defuse(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formula_cells_are_defused() {
+        assert_eq!(super::defuse("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(super::defuse("+1"), "'+1");
+        assert_eq!(super::defuse("lyon.n2 (niveau2)"), "lyon.n2 (niveau2)");
+    }
 }

@@ -958,3 +958,559 @@ pub(super) async fn history(state: Data<&Arc<StaffState>>, caller: Data<&Caller>
         Err(e) => desk_error(&state, &caller, &e),
     }
 }
+
+// --- level 1: the support checklist ----------------------------------------------------
+
+/// An office as level 1 hands over to it: name, and where to reach it.
+pub(crate) struct OfficeView {
+    pub name: String,
+    pub service: String,
+    pub address: String,
+    pub email: String,
+    pub phone: String,
+    pub web: String,
+}
+
+fn office_view(state: &StaffState, academie: Academie) -> OfficeView {
+    let route = state.issuers().route(academie);
+    let contact = &route.office.contact;
+    OfficeView {
+        name: route.office.name.clone(),
+        service: contact.service.clone(),
+        address: contact.address.clone(),
+        email: contact
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default(),
+        phone: contact.phone.clone(),
+        web: route.web.unwrap_or_default().to_owned(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/checklist.html")]
+struct ChecklistPage {
+    chrome: Chrome,
+    academies: Vec<(&'static str, &'static str, bool)>,
+    kinds: Vec<(&'static str, &'static str, bool)>,
+    session: String,
+    /// The answer to step 1, once the diploma is named.
+    diploma: Option<String>,
+    covered: Option<CatalogueAnswer>,
+    profile: String,
+    identity: String,
+    office: Option<OfficeView>,
+    academie: String,
+    diplome: String,
+    error: Option<String>,
+}
+
+/// What the catalogue says of the named diploma.
+pub(crate) enum CatalogueAnswer {
+    /// Published: the graduate can attach it.
+    Published,
+    /// Before the service's coverage of this kind.
+    BeforeCoverage { first: u16 },
+    /// Held by the establishment, not an exam office.
+    Establishment,
+    /// Not (yet) published: the usual procedure.
+    NotPublished,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ChecklistQuery {
+    #[serde(default)]
+    academie: String,
+    #[serde(default)]
+    diplome: String,
+    #[serde(default)]
+    session: String,
+    /// `oui` / `non`: has the graduate created a profile?
+    #[serde(default)]
+    profil: String,
+    /// `conforme` / `non`: the profile's identity is the one at exam time.
+    #[serde(default)]
+    identite: String,
+}
+
+#[handler]
+pub(super) async fn checklist(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+    poem::web::Query(q): poem::web::Query<ChecklistQuery>,
+) -> Response {
+    match &caller.agent {
+        None => return see_other("/connexion"),
+        Some(agent) if agent.role != Role::Helpdesk && agent.role != Role::ExamOffice => {
+            return message(
+                &state,
+                &caller,
+                StatusCode::FORBIDDEN,
+                "Accès réservé",
+                "La liste de contrôle est réservée à l'assistance (niveau 1) et aux services des examens.",
+            );
+        }
+        Some(_) => {}
+    }
+    let mut error = None;
+    let mut diploma = None;
+    let mut covered = None;
+    let mut office = None;
+    let named = !(q.academie.is_empty() && q.diplome.is_empty() && q.session.is_empty());
+    if named {
+        let academie = Academie::from_code(q.academie.trim()).ok();
+        let kind = DiplomaKind::from_str(q.diplome.trim()).ok();
+        let year = q
+            .session
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|y| (1900..=2100).contains(y));
+        match (academie, kind, year) {
+            (Some(academie), Some(kind), Some(year)) => {
+                diploma = Some(format!(
+                    "{}, session {year}, académie {}",
+                    kind.title(),
+                    academie.with_de()
+                ));
+                office = Some(office_view(&state, academie));
+                covered = Some(if !kind.held_by_exam_offices() {
+                    CatalogueAnswer::Establishment
+                } else if year < kind.first_session() {
+                    CatalogueAnswer::BeforeCoverage {
+                        first: kind.first_session(),
+                    }
+                } else {
+                    match Session::new(year) {
+                        Ok(session) => {
+                            let scope = DiplomaScope {
+                                kind,
+                                session,
+                                academie,
+                            };
+                            match state.catalogue.is_published(&scope).await {
+                                Ok(true) => CatalogueAnswer::Published,
+                                Ok(false) => CatalogueAnswer::NotPublished,
+                                Err(e) => {
+                                    tracing::error!(error = %e, "the catalogue cannot be read");
+                                    return message(
+                                        &state,
+                                        &caller,
+                                        StatusCode::SERVICE_UNAVAILABLE,
+                                        "Service indisponible",
+                                        "La liste des diplômes ne répond pas. Réessayez dans un instant.",
+                                    );
+                                }
+                            }
+                        }
+                        Err(_) => CatalogueAnswer::NotPublished,
+                    }
+                });
+            }
+            _ => error = Some(
+                "Choisissez l'académie et le diplôme, et donnez la session sur quatre chiffres."
+                    .to_owned(),
+            ),
+        }
+    }
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &ChecklistPage {
+            chrome: Chrome::new(&state, &caller, "Liste de contrôle de l'assistance"),
+            academies: Academie::ALL
+                .iter()
+                .map(|a| (a.code(), a.name(), a.code() == q.academie))
+                .collect(),
+            kinds: DiplomaKind::all()
+                .iter()
+                .map(|k| (k.code(), k.title(), k.code() == q.diplome))
+                .collect(),
+            session: q
+                .session
+                .chars()
+                .filter(char::is_ascii_digit)
+                .take(4)
+                .collect(),
+            diploma,
+            covered,
+            profile: if q.profil == "oui" || q.profil == "non" {
+                q.profil.clone()
+            } else {
+                String::new()
+            },
+            identity: if q.identite == "conforme" || q.identite == "non" {
+                q.identite.clone()
+            } else {
+                String::new()
+            },
+            office,
+            academie: q.academie.chars().take(3).collect(),
+            diplome: q.diplome.chars().take(16).collect(),
+            error,
+        },
+    )
+}
+
+// --- administration and audit ------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "staff/agents.html")]
+struct AgentsPage {
+    chrome: Chrome,
+    agents: Vec<(String, String, &'static str, String, bool)>,
+    roles: Vec<(&'static str, &'static str)>,
+    error: Option<String>,
+    /// The new agent's login, password and TOTP secret, shown once.
+    added: Option<(String, String, String)>,
+}
+
+fn administrator<'c>(
+    state: &StaffState,
+    caller: &'c Caller,
+) -> Result<&'c StaffMember, Box<Response>> {
+    match &caller.agent {
+        None => Err(Box::new(see_other("/connexion"))),
+        Some(agent) if agent.role == Role::Administrator => Ok(agent),
+        Some(_) => Err(Box::new(message(
+            state,
+            caller,
+            StatusCode::FORBIDDEN,
+            "Accès réservé",
+            "Cette page est réservée aux administrateurs.",
+        ))),
+    }
+}
+
+async fn agents_page(
+    state: &StaffState,
+    caller: &Caller,
+    status: StatusCode,
+    error: Option<&str>,
+    added: Option<(String, String, String)>,
+) -> Response {
+    let members = match state.directory.list().await {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::error!(error = %e, "the staff directory cannot be read");
+            return message(
+                state,
+                caller,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible",
+                "La base de données ne répond pas.",
+            );
+        }
+    };
+    render(
+        status,
+        &AgentsPage {
+            chrome: Chrome::new(state, caller, "Agents"),
+            agents: members
+                .iter()
+                .map(|a| {
+                    let issuers: Vec<&str> = a
+                        .issuers
+                        .iter()
+                        .map(sand_domain::issuer::IssuerCode::code)
+                        .collect();
+                    (
+                        a.login.to_string(),
+                        a.name.clone(),
+                        a.role.label(),
+                        issuers.join(", "),
+                        a.disabled_at.is_some(),
+                    )
+                })
+                .collect(),
+            roles: Role::ALL.iter().map(|r| (r.code(), r.label())).collect(),
+            error: error.map(str::to_owned),
+            added,
+        },
+    )
+}
+
+#[handler]
+pub(super) async fn agents(state: Data<&Arc<StaffState>>, caller: Data<&Caller>) -> Response {
+    if let Err(answer) = administrator(&state, &caller) {
+        return *answer;
+    }
+    agents_page(&state, &caller, StatusCode::OK, None, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct AddAgentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    identifiant: String,
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    role: String,
+    /// Issuer codes, separated by commas or spaces (level 2).
+    #[serde(default)]
+    emetteurs: String,
+}
+
+#[handler]
+pub(super) async fn add_agent(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+    body: Body,
+) -> Response {
+    let admin = match administrator(&state, &caller) {
+        Ok(admin) => admin,
+        Err(answer) => return *answer,
+    };
+    let form: AddAgentForm = match read_form(body).await {
+        Ok(form) => form,
+        Err(status) => return status.into_response(),
+    };
+    if !caller.check_csrf(&state, &form.csrf) {
+        return bad_csrf(&state, &caller);
+    }
+    let refuse = |text: &'static str| {
+        agents_page(
+            &state,
+            &caller,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(text),
+            None,
+        )
+    };
+    let Ok(new_login) = StaffLogin::parse(form.identifiant.trim()) else {
+        return refuse("L'identifiant compte de 2 à 64 minuscules, chiffres, points, tirets ou soulignés, et commence par une lettre.").await;
+    };
+    let Ok(role) = Role::from_str(&form.role) else {
+        return refuse("Choisissez le rôle.").await;
+    };
+    let mut issuers = Vec::new();
+    for code in form
+        .emetteurs
+        .split([',', ' '])
+        .filter(|c| !c.trim().is_empty())
+    {
+        match sand_domain::issuer::IssuerCode::parse(code.trim()) {
+            Ok(code) => issuers.push(code),
+            Err(_) => {
+                return refuse(
+                    "Un code d'émetteur compte de 1 à 16 majuscules, chiffres ou tirets.",
+                )
+                .await;
+            }
+        }
+    }
+    let member = sand_domain::staff::NewStaffMember {
+        login: new_login,
+        name: form.nom.trim().to_owned(),
+        role,
+        issuers,
+        created_at: caller.now,
+    };
+    if let Err(e) = member.check(state.issuers()) {
+        use sand_domain::staff::StaffRuleError as E;
+        let text = match e {
+            E::BadName => "Le nom est vide, trop long (120 caractères au plus) ou contient des caractères de contrôle.".to_owned(),
+            E::NoIssuer => "Un agent de niveau 2 traite les résultats d'au moins un émetteur : donnez son code.".to_owned(),
+            E::IssuersNotAllowed => "Seuls les agents de niveau 2 sont rattachés à des émetteurs.".to_owned(),
+            E::UnknownIssuer(_) => "Un des émetteurs donnés est inconnu (voir la liste des émetteurs).".to_owned(),
+        };
+        return agents_page(
+            &state,
+            &caller,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&text),
+            None,
+        )
+        .await;
+    }
+    let password = crate::system::random_token()[..24].to_owned();
+    let hash = match Password::for_login(&password) {
+        Ok(p) => match state.hasher.hash(&p).await {
+            Ok(hash) => hash,
+            Err(e) => {
+                tracing::error!(error = %e, "a password could not be hashed");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        },
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let totp = sand_domain::profile::second_factor::TotpSecret::new(
+        crate::system::random_bytes::<20>().to_vec(),
+    );
+    let audit = NewAuditEntry {
+        at: caller.now,
+        actor: Actor::Staff {
+            id: admin.id,
+            login: admin.login.clone(),
+        },
+        action: AuditAction::StaffAdd,
+        records: Vec::new(),
+        link: None,
+        batch: None,
+        detail: format!("{} ({})", member.login, member.role),
+        origin: caller.origin(),
+    };
+    match state.directory.add(&member, &hash, &totp, &audit).await {
+        Ok(added) => {
+            let base32 =
+                crate::totp::generator(totp.expose(), added.login.as_str(), "SAND espace agents")
+                    .map(|t| crate::totp::base32(&t))
+                    .unwrap_or_default();
+            agents_page(
+                &state,
+                &caller,
+                StatusCode::OK,
+                None,
+                Some((added.login.to_string(), password, base32)),
+            )
+            .await
+        }
+        Err(sand_domain::ports::AddStaffStoreError::LoginTaken) => {
+            refuse("Cet identifiant est déjà pris.").await
+        }
+        Err(sand_domain::ports::AddStaffStoreError::Port(e)) => {
+            tracing::error!(error = %e, "the staff directory cannot be written");
+            message(
+                &state,
+                &caller,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible",
+                "La base de données ne répond pas.",
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/journal.html")]
+struct JournalPage {
+    chrome: Chrome,
+    rows: Vec<(i64, String, String, &'static str, String, String)>,
+}
+
+fn auditor<'c>(state: &StaffState, caller: &'c Caller) -> Result<&'c StaffMember, Box<Response>> {
+    match &caller.agent {
+        None => Err(Box::new(see_other("/connexion"))),
+        Some(agent) if matches!(agent.role, Role::Administrator | Role::Auditor) => Ok(agent),
+        Some(_) => Err(Box::new(message(
+            state,
+            caller,
+            StatusCode::FORBIDDEN,
+            "Accès réservé",
+            "Le journal d'audit est réservé aux administrateurs et aux auditeurs.",
+        ))),
+    }
+}
+
+/// The last 30 days of the log.
+async fn recent_log(
+    state: &StaffState,
+    caller: &Caller,
+) -> Result<Vec<sand_domain::staff::audit::AuditEntry>, sand_domain::PortError> {
+    state
+        .audit
+        .entries(
+            caller.now - time::Duration::days(30),
+            caller.now + time::Duration::minutes(1),
+            5_000,
+        )
+        .await
+}
+
+#[handler]
+pub(super) async fn journal(state: Data<&Arc<StaffState>>, caller: Data<&Caller>) -> Response {
+    if let Err(answer) = auditor(&state, &caller) {
+        return *answer;
+    }
+    match recent_log(&state, &caller).await {
+        Ok(rows) => render(
+            StatusCode::OK,
+            &JournalPage {
+                chrome: Chrome::new(&state, &caller, "Journal d'audit"),
+                rows: rows
+                    .iter()
+                    .rev()
+                    .take(500)
+                    .map(|r| {
+                        let e = &r.entry;
+                        (
+                            r.seq,
+                            sand_domain::text::french_moment(e.at),
+                            e.actor.name(),
+                            e.action.code(),
+                            e.records
+                                .iter()
+                                .map(|id| id.0.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            e.detail.clone(),
+                        )
+                    })
+                    .collect(),
+            },
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "the audit log cannot be read");
+            message(
+                &state,
+                &caller,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible",
+                "Le journal ne répond pas.",
+            )
+        }
+    }
+}
+
+#[handler]
+pub(super) async fn journal_csv(state: Data<&Arc<StaffState>>, caller: Data<&Caller>) -> Response {
+    let who = match auditor(&state, &caller) {
+        Ok(who) => who,
+        Err(answer) => return *answer,
+    };
+    let rows = match recent_log(&state, &caller).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(error = %e, "the audit log cannot be read");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    // the export itself is audited before anything leaves
+    let audit = NewAuditEntry {
+        at: caller.now,
+        actor: Actor::Staff {
+            id: who.id,
+            login: who.login.clone(),
+        },
+        action: AuditAction::AuditExport,
+        records: Vec::new(),
+        link: None,
+        batch: None,
+        detail: format!("{} ligne(s), 30 derniers jours", rows.len()),
+        origin: caller.origin(),
+    };
+    if let Err(e) = state.audit.append(&audit).await {
+        tracing::error!(error = %e, "the audit log cannot be written: export refused");
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match super::audit_csv(&rows) {
+        Ok(csv) => Response::builder()
+            .content_type("text/csv; charset=utf-8")
+            .header(
+                poem::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"journal-audit.csv\"",
+            )
+            .body(csv),
+        Err(e) => {
+            tracing::error!(error = %e, "the audit log could not be written as CSV");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

@@ -21,7 +21,7 @@ use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
 use sand_domain::staff::desk::Desk;
 use sand_domain::staff::{NewStaffMember, Role, StaffLogin};
 use sand_http::hasher::Argon2Hasher;
-use sand_http::staff::{StaffSettings, StaffState, staff_app};
+use sand_http::staff::{StaffPorts, StaffSettings, StaffState, staff_app};
 use sand_persistence::keys::KeyProtector;
 use sand_persistence::{DatabaseRoles, Store, StoreSettings};
 
@@ -105,14 +105,17 @@ impl Back {
         let state = StaffState::new(
             StaffSettings::new("SAND — essai"),
             &SECRET,
-            Arc::new(store.staff()),
-            Desk {
-                store: Arc::new(store.exam_office_desk()),
-                issuers: Arc::new(IssuerRegistry::offices_only()),
+            StaffPorts {
+                directory: Arc::new(store.staff()),
+                desk: Desk {
+                    store: Arc::new(store.exam_office_desk()),
+                    issuers: Arc::new(IssuerRegistry::offices_only()),
+                },
+                audit: Arc::new(store.audit_log()),
+                hasher,
+                clock: clock.clone(),
+                catalogue: Arc::new(store.catalogue()),
             },
-            Arc::new(store.audit_log()),
-            hasher,
-            clock.clone(),
         );
         Self {
             client: TestClient::new(staff_app(Arc::new(state))),
@@ -148,7 +151,8 @@ impl Back {
             .await
             .unwrap()
             .into_iter()
-            .filter(|e| e.entry.action != AuditAction::StaffAdd)
+            // the set-up's additions, by the operator, are not the pages' doing
+            .filter(|e| !matches!(e.entry.actor, Actor::Operator(_)))
             .map(|e| (e.entry.actor.name(), e.entry.action, e.entry.records.len()))
             .collect()
     }
@@ -562,4 +566,373 @@ async fn level_2_finds_diagnoses_and_releases_within_its_scope_only_and_every_st
             .all(|(who, action, _)| who != "aide.n1" || *action == AuditAction::Login),
         "level 1 saw nothing"
     );
+}
+
+impl Back {
+    /// Adds an agent of `role` with a known secret.
+    async fn add(&mut self, login: &str, role: Role) {
+        let hash = Argon2Hasher::new(1)
+            .hash(&Password::for_login(PASSWORD).unwrap())
+            .await
+            .unwrap();
+        let secret = TotpSecret::new(vec![0x5a; 20]);
+        self.store
+            .staff()
+            .add(
+                &NewStaffMember {
+                    login: StaffLogin::parse(login).unwrap(),
+                    name: format!("Agent {login}"),
+                    role,
+                    issuers: Vec::new(),
+                    created_at: sand_testkit::fixtures::NOW,
+                },
+                &hash,
+                &secret,
+                &NewAuditEntry {
+                    at: sand_testkit::fixtures::NOW,
+                    actor: Actor::Operator("test".to_owned()),
+                    action: AuditAction::StaffAdd,
+                    records: Vec::new(),
+                    link: None,
+                    batch: None,
+                    detail: login.to_owned(),
+                    origin: "cli".to_owned(),
+                },
+            )
+            .await
+            .unwrap();
+        self.secrets.insert(login.to_owned(), secret);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn level_1_follows_the_checklist_to_the_right_office_without_personal_data() {
+    let back = Back::new().await;
+    let mut helpdesk = back.agent();
+    assert_eq!(helpdesk.log_in("aide.n1").await.status, 303);
+    let start = helpdesk.get("/assistance").await;
+    assert_eq!(start.status, 200);
+    // in the catalogue: then profile, identity, and the hand-over to Lyon's office
+    let published = helpdesk
+        .get("/assistance?academie=10&diplome=BACG&session=2021&profil=oui&identite=conforme")
+        .await;
+    assert!(published.body.contains("disponible."), "{}", published.body);
+    assert!(
+        published
+            .body
+            .contains("Transmettre au service des examens")
+    );
+    assert!(
+        published
+            .body
+            .contains("rectorat de l&#39;académie de Lyon"),
+        "{}",
+        published.body
+    );
+    // before 2009 in Paris: the SIEC
+    let early = helpdesk
+        .get("/assistance?academie=01&diplome=BACG&session=2005")
+        .await;
+    assert!(
+        early.body.contains("non couvert par le service"),
+        "{}",
+        early.body
+    );
+    assert!(
+        early
+            .body
+            .contains("Service interacadémique des examens et concours (SIEC)")
+    );
+    // not (yet) published in Grenoble: the usual procedure there
+    let missing = helpdesk
+        .get("/assistance?academie=08&diplome=BTS&session=2020")
+        .await;
+    assert!(
+        missing.body.contains("pas (encore) dans la liste"),
+        "{}",
+        missing.body
+    );
+    // hostile input: refused clearly, nothing echoed raw
+    let hostile = helpdesk
+        .get("/assistance?academie=%3Cscript%3E&diplome=x&session=abcd")
+        .await;
+    assert_eq!(hostile.status, 422);
+    assert!(!hostile.body.contains("<script>"));
+    // level 1 sees no record and writes no audit row
+    assert!(
+        back.audit()
+            .await
+            .iter()
+            .all(|(_, action, _)| *action == AuditAction::Login)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_administrator_adds_an_agent_and_the_auditor_exports_the_log() {
+    let mut back = Back::new().await;
+    back.add("chef.admin", Role::Administrator).await;
+    back.add("contr.audit", Role::Auditor).await;
+    let mut admin = back.agent();
+    assert_eq!(admin.log_in("chef.admin").await.status, 303);
+    let refused = admin
+        .post(
+            "/agents",
+            "/agents",
+            &[
+                ("identifiant", "grenoble.n2"),
+                ("nom", "Agent de Grenoble"),
+                ("role", "niveau2"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("au moins un émetteur"));
+    let added = admin
+        .post(
+            "/agents",
+            "/agents",
+            &[
+                ("identifiant", "grenoble.n2"),
+                ("nom", "Agent de Grenoble"),
+                ("role", "niveau2"),
+                ("emetteurs", "08"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert!(added.body.contains("Agent « grenoble.n2 » ajouté."));
+    assert!(added.body.contains("grenoble.n2</td><td>Agent de Grenoble"));
+    let taken = admin
+        .post(
+            "/agents",
+            "/agents",
+            &[
+                ("identifiant", "grenoble.n2"),
+                ("nom", "Autre"),
+                ("role", "auditeur"),
+            ],
+        )
+        .await;
+    assert!(taken.body.contains("déjà pris"));
+    // an auditor cannot manage agents; a level-2 agent cannot read the log
+    let mut auditor = back.agent();
+    assert_eq!(auditor.log_in("contr.audit").await.status, 303);
+    assert_eq!(auditor.get("/agents").await.status, 403);
+    let mut lyon = back.agent();
+    assert_eq!(lyon.log_in("lyon.n2").await.status, 303);
+    assert_eq!(lyon.get("/journal").await.status, 403);
+    assert_eq!(lyon.get("/journal.csv").await.status, 403);
+
+    let journal = auditor.get("/journal").await;
+    assert_eq!(journal.status, 200);
+    assert!(journal.body.contains("ajout_agent"), "{}", journal.body);
+    let csv = auditor.get("/journal.csv").await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.body
+            .starts_with("numero;date;acteur;action;resultats;rattachement;lot;detail;origine\r\n")
+    );
+    assert!(
+        csv.body
+            .contains(";chef.admin;ajout_agent;;;;grenoble.n2 (niveau2);"),
+        "{}",
+        csv.body
+    );
+    let rows = back.audit().await;
+    assert!(rows.contains(&("contr.audit".to_owned(), AuditAction::AuditExport, 0)));
+    assert_eq!(
+        rows.iter()
+            .filter(|(who, action, _)| who == "chef.admin" && *action == AuditAction::StaffAdd)
+            .count(),
+        1,
+        "the refused additions wrote nothing"
+    );
+}
+
+/// Every route of the back office, called by the agent that may use it: the rows each
+/// writes in the audit log are exactly the expected ones (a route added to the router
+/// without its line here fails the test).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_writes_exactly_its_audit_rows() {
+    let mut back = Back::new().await;
+    back.add("chef.admin", Role::Administrator).await;
+    back.add("contr.audit", Role::Auditor).await;
+    let camille = back
+        .store
+        .record_reader()
+        .find_candidates(
+            &scope(),
+            &identity("Durand", "Camille Marie", "2003-04-12").key(),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let record = format!("/resultats/{}", camille.id.0);
+    // (route, who calls it, rows of personal data or action it must write)
+    let expected: &[((&str, &str), &str, &[AuditAction])] = &[
+        (("GET", "/"), "lyon.n2", &[]),
+        (("GET", "/connexion"), "", &[]),
+        (("POST", "/connexion"), "", &[AuditAction::Login]),
+        (("GET", "/recherche"), "lyon.n2", &[]),
+        (
+            ("POST", "/recherche"),
+            "lyon.n2",
+            &[AuditAction::RecordSearch],
+        ),
+        (
+            ("GET", "/resultats/:id"),
+            "lyon.n2",
+            &[AuditAction::RecordView],
+        ),
+        (
+            ("POST", "/resultats/:id/liberer"),
+            "lyon.n2",
+            &[AuditAction::LinkRelease, AuditAction::RecordView],
+        ),
+        (("GET", "/diagnostic"), "lyon.n2", &[]),
+        (
+            ("POST", "/diagnostic"),
+            "lyon.n2",
+            &[AuditAction::AttachDiagnosis],
+        ),
+        (
+            ("GET", "/imports"),
+            "lyon.n2",
+            &[AuditAction::ImportHistory],
+        ),
+        (("GET", "/assistance"), "aide.n1", &[]),
+        (("GET", "/agents"), "chef.admin", &[]),
+        (("POST", "/agents"), "chef.admin", &[AuditAction::StaffAdd]),
+        (("GET", "/journal"), "contr.audit", &[]),
+        (
+            ("GET", "/journal.csv"),
+            "contr.audit",
+            &[AuditAction::AuditExport],
+        ),
+        (("GET", "/static/sand.css"), "", &[]),
+        (("GET", "/health/live"), "", &[]),
+        // last: it ends the session the others use
+        (("POST", "/deconnexion"), "lyon.n2", &[]),
+    ];
+    let mut listed: Vec<(&str, &str)> = expected.iter().map(|(route, _, _)| *route).collect();
+    let mut routes = sand_http::staff::ROUTES.to_vec();
+    listed.sort_unstable();
+    routes.sort_unstable();
+    assert_eq!(
+        listed, routes,
+        "every route, and only them, has its expectation"
+    );
+
+    let mut sessions: BTreeMap<&str, Agent<'_>> = BTreeMap::new();
+    for who in ["lyon.n2", "aide.n1", "chef.admin", "contr.audit"] {
+        let mut agent = back.agent();
+        assert_eq!(agent.log_in(who).await.status, 303, "{who}");
+        sessions.insert(who, agent);
+    }
+    // each login wrote its row; from here on, count what each route adds
+    for ((method, path), who, rows) in expected {
+        let before = back.audit().await.len();
+        let path = path.replace(":id", &camille.id.0.to_string());
+        let mut anonymous = back.agent();
+        let agent = if who.is_empty() {
+            &mut anonymous
+        } else {
+            sessions.get_mut(who).unwrap()
+        };
+        let page = match (*method, path.as_str()) {
+            ("GET", _) => agent.get(&path).await,
+            ("POST", "/connexion") => {
+                // a fresh login (the code of the next time step: each code works once)
+                back.clock.advance(time::Duration::seconds(30));
+                agent.log_in("lyon.n2").await
+            }
+            ("POST", "/recherche") => {
+                agent
+                    .post("/recherche", &path, &[("numero", "C0001")])
+                    .await
+            }
+            ("POST", "/diagnostic") => {
+                agent
+                    .post(
+                        "/diagnostic",
+                        &path,
+                        &[
+                            ("academie", "10"),
+                            ("diplome", "BACG"),
+                            ("session", "2021"),
+                            ("nom", "Durand"),
+                            ("prenoms", "Camille"),
+                            ("naissance", "12/04/2003"),
+                        ],
+                    )
+                    .await
+            }
+            ("POST", "/agents") => {
+                agent
+                    .post(
+                        "/agents",
+                        &path,
+                        &[
+                            ("identifiant", "nouvel.agent"),
+                            ("nom", "Nouvel agent"),
+                            ("role", "auditeur"),
+                        ],
+                    )
+                    .await
+            }
+            ("POST", p) if p.ends_with("/liberer") => {
+                // a link to release, then the form (from the home page: no extra view)
+                let holder = back
+                    .store
+                    .profiles()
+                    .create(NewProfile {
+                        identity: identity("Durand", "Camille Marie", "2003-04-12"),
+                        email: Email::parse("camille@exemple.fr").unwrap(),
+                        email_verified: true,
+                        credentials: NewCredentials::Password(PasswordHash::new(
+                            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                        )),
+                        identity_certified: false,
+                        birth_date_presumed: false,
+                        created_at: sand_testkit::fixtures::NOW,
+                    })
+                    .await
+                    .unwrap();
+                back.store
+                    .links()
+                    .create(NewLink {
+                        profile: holder.id,
+                        record: camille.id,
+                        key: sand_domain::control_key::ControlKey::parse("CAM1LLE3").unwrap(),
+                        created_at: sand_testkit::fixtures::NOW,
+                    })
+                    .await
+                    .unwrap();
+                agent
+                    .post("/", &path, &[("motif", "demande_titulaire")])
+                    .await
+            }
+            ("POST", "/deconnexion") => agent.post("/", &path, &[]).await,
+            other => panic!("no call written for {other:?}"),
+        };
+        assert!(
+            page.status < 400,
+            "{method} {path} as {who}: {} {}",
+            page.status,
+            page.body
+        );
+        let written: Vec<AuditAction> = back.audit().await[before..]
+            .iter()
+            .map(|(_, a, _)| *a)
+            .collect();
+        assert_eq!(&written, rows, "{method} {path} as {who}");
+    }
+    assert_eq!(
+        back.agent().get(&record).await.status,
+        303,
+        "logged out: to the login page"
+    );
+    // and a path the router does not serve
+    assert_eq!(back.agent().get("/nulle-part").await.status, 404);
 }
