@@ -26,6 +26,9 @@ const artifacts = process.env.ARTIFACTS;
 // the served binary and its working directory: the exam office's imports run there, on
 // the service's own embedded database
 const sandBin = process.env.SAND_BIN;
+// the back office's address and the demonstration agents' passwords (from SAND's start)
+const staffBase = process.env.STAFF_URL;
+const staffPasswords = process.env.STAFF_PASSWORDS ? JSON.parse(process.env.STAFF_PASSWORDS) : {};
 const sandDir = process.env.SAND_DIR;
 if (!base || !mailDir || !artifacts || !sandBin || !sandDir) {
   throw new Error('SAND_URL, MAIL_DIR, ARTIFACTS, SAND_BIN and SAND_DIR must be set (see run.sh)');
@@ -68,7 +71,7 @@ const newContext = () => browser.newContext({ acceptDownloads: true, locale: 'fr
  * the first of each path); keeps serious and critical violations. */
 async function audit(page, name, width) {
   const url = new URL(page.url());
-  if (url.origin !== new URL(base).origin) return;
+  if (url.origin !== new URL(base).origin && !(staffBase && url.origin === new URL(staffBase).origin)) return;
   checked.add(`${name}@${width}`);
   at(`audit ${name} à ${width} px`);
   await page.waitForLoadState('load');
@@ -726,6 +729,146 @@ step('trop de vérifications : une page claire, qui dit quand revenir');
   expect(status === 429, `la limite de vérifications répond 429 (${status})`);
   expect(await page.getByRole('heading', { name: 'Trop de demandes' }).isVisible(), 'la page dit « Trop de demandes »');
   await visit(page, 'trop-de-demandes');
+  await context.close();
+}
+
+// ---------------------------------------------------------------------------------------
+step('l\'espace agents : assistance, service des examens (diagnostic, libération), administration, audit');
+{
+  expect(!!staffBase, 'SAND annonce l\'adresse de l\'espace agents');
+  const totp = (login) => execFileSync(sandBin, ['staff', 'totp', login], { cwd: sandDir, encoding: 'utf8' }).trim();
+  async function logIn(page, login) {
+    await page.goto(`${staffBase}/connexion`);
+    await page.getByLabel('Identifiant').fill(login);
+    await page.getByLabel('Mot de passe').fill(staffPasswords[login] || '');
+    await page.getByLabel('Code à usage unique').fill(totp(login));
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+    expect(await page.getByRole('heading', { name: 'Espace agents', exact: true }).isVisible(), `${login} est connecté (${page.url()})`);
+  }
+  // a graduate whose diploma a level-2 agent will release: Jean-Baptiste Lefèvre (demo data)
+  const holderMail = `jb.${Date.now()}@exemple.fr`;
+  const holderContext = await newContext();
+  const holder = await holderContext.newPage();
+  await holder.goto(`${base}/compte/creer`);
+  await holder.getByLabel('Nom de naissance').fill('Lefèvre');
+  await holder.getByLabel('Tous vos prénoms').fill('Jean-Baptiste Paul');
+  await holder.getByLabel('Date de naissance').fill('28/02/2001');
+  await holder.getByLabel('Adresse e-mail').fill(holderMail);
+  await holder.getByRole('button', { name: 'Continuer' }).click();
+  await holder.getByLabel('Choisissez un mot de passe').fill(password);
+  await holder.getByLabel('Saisissez-le de nouveau').fill(password);
+  const sent = Date.now() - 1000;
+  await holder.getByRole('button', { name: 'Créer mon profil' }).click();
+  await holder.goto(linkIn(await mailTo(holderMail, sent), '/compte/confirmer'));
+  await holder.getByLabel('Mot de passe').fill(password);
+  await holder.getByRole('button', { name: 'Confirmer et me connecter' }).click();
+  await holder.locator('#academie').selectOption({ label: 'Lyon' });
+  await holder.getByRole('button', { name: 'Voir les diplômes de cette académie' }).click();
+  await holder.locator('#offre').selectOption('BACG:2021');
+  await holder.getByRole('button', { name: 'Rattacher' }).click();
+  const holderKey = (await holder.locator('.key').first().innerText()).replace(/\s/g, '');
+  expect(/^[0-9A-Z]{8}$/.test(holderKey), `le diplôme de Jean-Baptiste Lefèvre est rattaché (${holderKey})`);
+
+  const context = await newContext();
+  const page = await context.newPage();
+  // level 1 runs the checklist for a Paris graduate of 2005: the SIEC
+  await logIn(page, 'demo.aide');
+  await visit(page, 'agents-accueil-niveau1');
+  await page.getByRole('link', { name: 'Liste de contrôle' }).first().click();
+  await page.locator('#academie').selectOption({ label: 'Paris' });
+  await page.locator('#diplome').selectOption('BACG');
+  await page.getByLabel('Session (année)').fill('2005');
+  await page.getByRole('button', { name: 'Vérifier' }).click();
+  expect(await page.getByText('non couvert par le service').isVisible(), 'avant 2009 : non couvert');
+  expect((await page.content()).includes('Service interacadémique des examens et concours (SIEC)'), 'Paris avant 2009 : le SIEC');
+  await visit(page, 'agents-liste-controle');
+  // ... and for a Lyon graduate whose identity is right: the hand-over to Lyon's office
+  await page.locator('#academie').selectOption({ label: 'Lyon' });
+  await page.getByLabel('Session (année)').fill('2021');
+  await page.getByRole('button', { name: 'Vérifier' }).click();
+  await page.getByRole('link', { name: 'Oui' }).click();
+  await page.getByRole('link', { name: 'Conforme' }).click();
+  expect(await page.getByRole('heading', { name: /Transmettre au service des examens/ }).isVisible(), 'niveau 1 : la transmission au niveau 2');
+  await visit(page, 'agents-liste-controle-transmission');
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+
+  // level 2 of Lyon: the married-name failure of the demonstration data, field by field
+  await logIn(page, 'demo.lyon');
+  await visit(page, 'agents-accueil-niveau2');
+  await page.getByRole('link', { name: 'Diagnostic de rattachement' }).first().click();
+  await page.locator('#academie').selectOption({ label: 'Lyon' });
+  await page.locator('#diplome').selectOption('BACG');
+  await page.getByLabel('Session').fill('2021');
+  await page.getByLabel('Nom de naissance saisi').fill('Martin');
+  await page.getByLabel('Prénoms saisis, dans l\'ordre').fill('Camille Marie');
+  await page.getByLabel(/Date de naissance saisie/).fill('12/04/2003');
+  await page.getByRole('button', { name: 'Comparer' }).click();
+  expect((await page.content()).includes('le nom saisi est le nom d&#39;usage du résultat') || (await page.content()).includes("le nom saisi est le nom d'usage du résultat"), 'le diagnostic nomme le nom d\'usage saisi comme nom de naissance');
+  await visit(page, 'agents-diagnostic');
+  // search the holder's record, open it, release its link
+  await page.getByRole('link', { name: 'Rechercher' }).first().click();
+  await page.getByLabel('Nom de naissance').fill('Lefèvre');
+  await page.getByLabel(/Date de naissance/).fill('28/02/2001');
+  await page.getByRole('button', { name: 'Rechercher' }).click();
+  await visit(page, 'agents-recherche');
+  await page.locator('tbody a').first().click();
+  const recordUrl = page.url();
+  await visit(page, 'agents-resultat');
+  await page.getByLabel(/n'a plus accès au profil/).check();
+  await page.getByRole('button', { name: 'Libérer le rattachement' }).click();
+  expect(await page.getByText('Le rattachement a été libéré').isVisible(), 'le rattachement est libéré');
+  await visit(page, 'agents-resultat-libere');
+  await page.getByRole('link', { name: 'Imports' }).first().click();
+  expect((await page.content()).includes('signé, clé'), 'l\'historique des imports montre les signatures');
+  await visit(page, 'agents-imports');
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  // the old key no longer verifies; the holder is told and sees it in the space
+  {
+    const v = await newContext();
+    const p = await v.newPage();
+    await p.goto(`${base}/verifier`);
+    await p.getByLabel('Clé de contrôle').fill(holderKey);
+    await p.getByLabel(/^Nom de naissance/).fill('Lefèvre');
+    await p.getByRole('button', { name: 'Vérifier' }).click();
+    expect(await p.getByRole('heading', { name: 'Aucune attestation valide', exact: true }).isVisible(), 'la clé libérée ne vérifie plus');
+    await v.close();
+  }
+  expect(mailText(await mailTo(holderMail, sent)).length > 0, 'un e-mail au titulaire');
+  await holder.goto(`${base}/espace`);
+  expect(await holder.getByText('le service des examens a détaché ce diplôme de votre profil').isVisible(), 'l\'espace du titulaire dit la libération');
+  await holderContext.close();
+
+  // the SIEC cannot reach Lyon's record by its address
+  await logIn(page, 'demo.siec');
+  const tampered = await page.goto(recordUrl);
+  expect(tampered.status() === 404, `un agent du SIEC ne voit pas un résultat de Lyon (${tampered.status()})`);
+  await visit(page, 'agents-introuvable');
+  await page.goto(`${staffBase}/`);
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+
+  // the administrator adds an agent; the auditor exports the log
+  await logIn(page, 'demo.admin');
+  await page.getByRole('link', { name: 'Agents', exact: true }).first().click();
+  await page.getByLabel('Identifiant').fill(`grenoble.${Date.now() % 100000}`);
+  await page.getByLabel('Nom', { exact: true }).fill('Agent de Grenoble');
+  await page.getByLabel('Rôle').selectOption('niveau2');
+  await page.getByLabel(/Émetteurs/).fill('08');
+  await page.getByRole('button', { name: 'Ajouter' }).click();
+  expect(await page.getByText(/Agent « grenoble\.\d+ » ajouté/).isVisible(), 'l\'administrateur ajoute un agent');
+  await visit(page, 'agents-administration');
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  await logIn(page, 'demo.audit');
+  await page.getByRole('link', { name: 'Journal', exact: true }).first().click();
+  await visit(page, 'agents-journal');
+  const [csv] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Exporter en CSV' }).click(),
+  ]);
+  const csvPath = path.join(artifacts, 'journal-audit.csv');
+  await csv.saveAs(csvPath);
+  const exported = fs.readFileSync(csvPath, 'utf8');
+  expect(exported.startsWith('numero;date;acteur;action;'), 'le journal s\'exporte en CSV');
+  expect(exported.includes(';demo.lyon;liberation_rattachement;'), 'la libération est au journal');
   await context.close();
 }
 

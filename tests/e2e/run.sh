@@ -48,9 +48,17 @@ start_both() { # <attempt>; returns 2 when SAND's port was taken meanwhile
         SAND_LOG=warn SAND_READY_JSON=true exec "$sand" > "$work/sand-stdout-$attempt" 2> "$work/sand.err") &
     pids+=("$!")
     exec {sand_out}< "$work/sand-stdout-$attempt"
+    staff_passwords="{}"
     while read -r -t 120 line <&"$sand_out"; do
+        # the demonstration agents, as SAND prints them: login, role, password, TOTP secret
+        if [[ "$line" == *$'\t'*$'\t'*$'\t'* && "$line" == *demo.* ]]; then
+            staff_passwords=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); f=sys.argv[2].strip().split("\t"); d[f[0]]=f[2]; print(json.dumps(d))' "$staff_passwords" "$line")
+        fi
         # the machine-readable readiness line (--ready-json)
-        if [[ "$line" == '{"event":"ready"'* ]]; then return 0; fi
+        if [[ "$line" == '{"event":"ready"'* ]]; then
+            staff_url=$(python3 -c 'import json,sys; s=json.loads(sys.argv[1]).get("staff_listen"); print("http://" + s if s else "")' "$line")
+            return 0
+        fi
     done
     if grep -qi "address already in use\|adresse déjà utilisée" "$work/sand.err"; then
         exec {oidc_in}>&-   # stops this attempt's provider
@@ -70,7 +78,8 @@ pids+=("$!")
 echo "e2e: SAND on $public, provider $issuer"
 
 status=0
-SAND_URL="$public" MAIL_DIR="$work/mail" ARTIFACTS="$artifacts" SAND_BIN="$sand" SAND_DIR="$work" \
+SAND_URL="$public" STAFF_URL="$staff_url" STAFF_PASSWORDS="$staff_passwords" \
+    MAIL_DIR="$work/mail" ARTIFACTS="$artifacts" SAND_BIN="$sand" SAND_DIR="$work" \
     timeout --kill-after=10 900 node "$root/tests/e2e/journey.mjs" || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- SAND's log ---" >&2; tail -n 50 "$work/sand.err" >&2
