@@ -200,8 +200,10 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
     now: OffsetDateTime,
     keys: &KeyProtector,
 ) -> Result<(), PortError> {
+    // without RETURNING: the roles that only queue mail (the importer's, the back
+    // office's) may not read the outbox
     mail_outbox::Entity::insert(row_of(mail, now, keys)?)
-        .exec(db)
+        .exec_without_returning(db)
         .await
         .map_err(port)?;
     Ok(())

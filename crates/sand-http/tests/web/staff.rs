@@ -44,17 +44,63 @@ impl Drop for Back {
 }
 
 impl Back {
+    /// The back office over a fresh database: SQLite, or — when the run says so
+    /// ([`crate::support::on_postgres`]) — PostgreSQL, the app connected as a login user of
+    /// the **back-office role** (as production runs it), the set-up done as the owner.
     async fn new() -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("sand-staff-{}", uuid::Uuid::new_v4().simple()));
-        let url = format!("sqlite://{}", dir.join("sand.db").display());
-        let store = Store::connect(
-            &StoreSettings::new(&url),
-            KeyProtector::from_secret(&SECRET).unwrap(),
-        )
-        .await
-        .unwrap();
-        store.migrate(&DatabaseRoles::default()).await.unwrap();
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("sand-staff-{suffix}"));
+        let (store, app_store) = if crate::support::on_postgres() {
+            use sea_orm::ConnectionTrait;
+            let admin_url = std::env::var("SAND_TEST_POSTGRES_URL").expect(
+                "SAND_TEST_POSTGRES_URL is not set: run the suite with `bash tests/run.sh`",
+            );
+            let database = format!("sand_staff_{suffix}");
+            let server = sea_orm::Database::connect(&admin_url).await.unwrap();
+            server
+                .execute_unprepared(&format!("CREATE DATABASE {database}"))
+                .await
+                .unwrap();
+            server.close().await.unwrap();
+            let (base, _) = admin_url.rsplit_once('/').unwrap();
+            let owner_url = format!("{base}/{database}");
+            let owner = Store::connect(
+                &StoreSettings::new(&owner_url),
+                KeyProtector::from_secret(&SECRET).unwrap(),
+            )
+            .await
+            .unwrap();
+            let roles = DatabaseRoles::suffixed(&suffix[..12]);
+            owner.migrate(&roles).await.unwrap();
+            let login = format!("{}_login", roles.backoffice);
+            owner
+                .connection()
+                .execute_unprepared(&format!(
+                    "CREATE ROLE {login} LOGIN IN ROLE {}",
+                    roles.backoffice
+                ))
+                .await
+                .unwrap();
+            let (scheme, rest) = owner_url.split_once("://").unwrap();
+            let host_and_database = rest.split_once('@').map_or(rest, |(_, h)| h);
+            let app = Store::connect(
+                &StoreSettings::new(format!("{scheme}://{login}@{host_and_database}")),
+                KeyProtector::from_secret(&SECRET).unwrap(),
+            )
+            .await
+            .unwrap();
+            (owner, app)
+        } else {
+            let url = format!("sqlite://{}", dir.join("sand.db").display());
+            let store = Store::connect(
+                &StoreSettings::new(&url),
+                KeyProtector::from_secret(&SECRET).unwrap(),
+            )
+            .await
+            .unwrap();
+            store.migrate(&DatabaseRoles::default()).await.unwrap();
+            (store.clone(), store)
+        };
         publish_records(&store).await;
         let hasher = Arc::new(Argon2Hasher::new(2));
         let hash = hasher
@@ -106,15 +152,15 @@ impl Back {
             StaffSettings::new("SAND — essai"),
             &SECRET,
             StaffPorts {
-                directory: Arc::new(store.staff()),
+                directory: Arc::new(app_store.staff()),
                 desk: Desk {
-                    store: Arc::new(store.exam_office_desk()),
+                    store: Arc::new(app_store.exam_office_desk()),
                     issuers: Arc::new(IssuerRegistry::offices_only()),
                 },
-                audit: Arc::new(store.audit_log()),
+                audit: Arc::new(app_store.audit_log()),
                 hasher,
                 clock: clock.clone(),
-                catalogue: Arc::new(store.catalogue()),
+                catalogue: Arc::new(app_store.catalogue()),
             },
         );
         Self {
@@ -470,6 +516,65 @@ async fn level_2_finds_diagnoses_and_releases_within_its_scope_only_and_every_st
         diagnosis.body
     );
 
+    // a Paris record (the SIEC's batch) is out of Lyon's reach, by any route
+    let paris_scope = sand_domain::diploma::DiplomaScope {
+        academie: sand_domain::academie::Academie::Paris,
+        ..scope()
+    };
+    let mut request = sand_testkit::fixtures::batch_request(
+        paris_scope,
+        vec![crate::support::record_in(
+            paris_scope,
+            2,
+            "P0001",
+            identity("Durand", "Camille Marie", "2003-04-12"),
+        )],
+        time::macros::datetime!(2021-07-20 08:00 UTC),
+        true,
+        7,
+    );
+    request.header.exam_office = IssuerCode::parse("SIEC").unwrap();
+    {
+        use sand_testkit::fixtures::ApplyBatch as _;
+        back.store
+            .record_writer()
+            .replace_batch(&request)
+            .await
+            .unwrap();
+    }
+    let in_paris = back
+        .store
+        .record_reader()
+        .find_candidates(
+            &paris_scope,
+            &identity("Durand", "Camille Marie", "2003-04-12").key(),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let paris_path = format!("/resultats/{}", in_paris.id.0);
+    assert_eq!(
+        lyon.get(&paris_path).await.status,
+        404,
+        "Lyon cannot read a Paris record"
+    );
+    assert_eq!(
+        lyon.post(
+            "/recherche",
+            &format!("{paris_path}/liberer"),
+            &[("motif", "usurpation")]
+        )
+        .await
+        .status,
+        404
+    );
+    assert!(
+        lyon.post("/recherche", "/recherche", &[("numero", "P0001")])
+            .await
+            .body
+            .contains("0 résultat(s)")
+    );
+
     // Paris's office: the same record by id, and its release, find nothing
     let mut paris = back.agent();
     assert_eq!(paris.log_in("siec.n2").await.status, 303);
@@ -538,6 +643,10 @@ async fn level_2_finds_diagnoses_and_releases_within_its_scope_only_and_every_st
             (AuditAction::RecordSearch, 1),
             (AuditAction::RecordView, 1),
             (AuditAction::AttachDiagnosis, 1),
+            // the Paris record tried by address, released by address, searched for
+            (AuditAction::RecordView, 0),
+            (AuditAction::LinkRelease, 0),
+            (AuditAction::RecordSearch, 0),
             // the record page, shown before each of the two release forms below
             (AuditAction::RecordView, 1),
             (AuditAction::RecordView, 1),
@@ -935,4 +1044,37 @@ async fn every_route_writes_exactly_its_audit_rows() {
     );
     // and a path the router does not serve
     assert_eq!(back.agent().get("/nulle-part").await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_ends_after_fifteen_idle_minutes_and_ten_hours_at_most() {
+    let back = Back::new().await;
+    let mut agent = back.agent();
+    assert_eq!(agent.log_in("lyon.n2").await.status, 303);
+    // each request moves the idle limit
+    for _ in 0..3 {
+        back.clock.advance(time::Duration::minutes(14));
+        assert_eq!(
+            agent.get("/").await.status,
+            200,
+            "still in after 14 idle minutes"
+        );
+    }
+    back.clock.advance(time::Duration::minutes(16));
+    assert_eq!(
+        agent.get("/recherche").await.status,
+        303,
+        "out after 16 idle minutes"
+    );
+
+    // however active, ten hours after the login
+    let mut busy = back.agent();
+    back.clock.advance(time::Duration::seconds(30));
+    assert_eq!(busy.log_in("lyon.n2").await.status, 303);
+    for _ in 0..(10 * 60 / 14) {
+        back.clock.advance(time::Duration::minutes(14));
+        busy.get("/").await;
+    }
+    back.clock.advance(time::Duration::minutes(14));
+    assert_eq!(busy.get("/").await.status, 303, "out after ten hours");
 }
