@@ -934,6 +934,19 @@ pub trait StaffDirectory: Send + Sync {
     /// [`PortError`] only.
     async fn list(&self) -> Result<Vec<crate::staff::StaffMember>, PortError>;
 
+    /// Closes the account of `login` at `at` (it can no longer log in, and its sessions
+    /// end at their next request), appending `audit` in the same transaction; `false`
+    /// when there is no such open account.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn close(
+        &self,
+        login: &crate::staff::StaffLogin,
+        at: OffsetDateTime,
+        audit: &crate::staff::audit::NewAuditEntry,
+    ) -> Result<bool, PortError>;
+
     /// Records that the TOTP code of `step` was used; `false` when that step or a later
     /// one already was (a code works once).
     ///

@@ -171,6 +171,29 @@ impl StaffDirectory for SeaOrmStaffDirectory {
             .collect()
     }
 
+    #[instrument(skip_all, err(level = "debug"), fields(login = %login))]
+    async fn close(
+        &self,
+        login: &StaffLogin,
+        at: OffsetDateTime,
+        audit: &NewAuditEntry,
+    ) -> Result<bool, PortError> {
+        let txn = self.0.db.begin().await.map_err(port)?;
+        let closed = staff_member::Entity::update_many()
+            .col_expr(staff_member::Column::DisabledAt, Expr::value(at))
+            .filter(staff_member::Column::Login.eq(login.as_str()))
+            .filter(staff_member::Column::DisabledAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(port)?;
+        if closed.rows_affected != 1 {
+            return Ok(false);
+        }
+        append_audit(&txn, audit).await?;
+        txn.commit().await.map_err(port)?;
+        Ok(true)
+    }
+
     #[instrument(skip_all, err(level = "debug"))]
     async fn accept_totp_step(&self, id: StaffId, step: u64) -> Result<bool, PortError> {
         let step = i64::try_from(step).map_err(PortError::unexpected)?;

@@ -80,6 +80,24 @@ pub enum StaffCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    #[command(
+        about = "Ferme le compte d'un agent : il ne peut plus se connecter, et ses sessions \
+                 prennent fin à leur prochaine demande ; la fermeture est inscrite au journal \
+                 d'audit. Code de retour 3 si aucun compte ouvert ne porte cet identifiant"
+    )]
+    Close {
+        #[arg(help = "Identifiant de l'agent")]
+        login: String,
+        #[arg(
+            long = "operateur",
+            env = "USER",
+            default_value = "inconnu",
+            help = "Qui ferme le compte, tel que le journal d'audit le nomme"
+        )]
+        operator: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     #[command(about = "Liste les agents : identifiant, rôle, émetteurs, création, fermeture")]
     List {
         #[command(flatten)]
@@ -277,6 +295,33 @@ pub async fn staff(command: StaffCommand, out: &mut impl Write) -> Result<(), St
                 out,
                 "Transmettez le mot de passe et le second facteur par deux canaux distincts : ils ne seront plus affichés."
             )?;
+        }
+        StaffCommand::Close {
+            login,
+            operator,
+            database,
+        } => {
+            let login = StaffLogin::parse(&login).map_err(|_| {
+                StaffCommandError::Usage(format!("« {login} » n'est pas un identifiant d'agent"))
+            })?;
+            let store = store(&database, any_keys()).await?;
+            let now = OffsetDateTime::now_utc();
+            let audit = NewAuditEntry {
+                at: now,
+                actor: Actor::Operator(operator),
+                action: AuditAction::StaffChange,
+                records: Vec::new(),
+                link: None,
+                batch: None,
+                detail: format!("{login} : compte fermé"),
+                origin: "cli".to_owned(),
+            };
+            if !store.staff().close(&login, now, &audit).await? {
+                return Err(StaffCommandError::Refused(format!(
+                    "aucun compte ouvert « {login} »"
+                )));
+            }
+            writeln!(out, "Compte de l'agent « {login} » fermé.")?;
         }
         StaffCommand::List { database } => {
             let store = store(&database, any_keys()).await?;

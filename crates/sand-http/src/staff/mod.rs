@@ -153,6 +153,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/assistance"),
     ("GET", "/agents"),
     ("POST", "/agents"),
+    ("POST", "/agents/:login/fermer"),
     ("GET", "/journal"),
     ("GET", "/journal.csv"),
     ("GET", "/static/sand.css"),
@@ -176,6 +177,7 @@ pub fn staff_app(state: Arc<StaffState>) -> BoxEndpoint<'static, Response> {
         .at("/imports", get(pages::history))
         .at("/assistance", get(pages::checklist))
         .at("/agents", get(pages::agents).post(pages::add_agent))
+        .at("/agents/:login/fermer", post(pages::close_agent))
         .at("/journal", get(pages::journal))
         .at("/journal.csv", get(pages::journal_csv))
         .at("/static/sand.css", get(stylesheet))

@@ -1388,6 +1388,66 @@ pub(super) async fn add_agent(
     }
 }
 
+#[handler]
+pub(super) async fn close_agent(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+    Path(target): Path<String>,
+    body: Body,
+) -> Response {
+    let admin = match administrator(&state, &caller) {
+        Ok(admin) => admin,
+        Err(answer) => return *answer,
+    };
+    let form: CsrfForm = match read_form(body).await {
+        Ok(form) => form,
+        Err(status) => return status.into_response(),
+    };
+    if !caller.check_csrf(&state, &form.csrf) {
+        return bad_csrf(&state, &caller);
+    }
+    let Ok(target) = StaffLogin::parse(&target) else {
+        return not_found(&state, &caller);
+    };
+    if target == admin.login {
+        return agents_page(
+            &state,
+            &caller,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("Un administrateur ne ferme pas son propre compte : demandez-le à un autre administrateur."),
+            None,
+        )
+        .await;
+    }
+    let audit = NewAuditEntry {
+        at: caller.now,
+        actor: Actor::Staff {
+            id: admin.id,
+            login: admin.login.clone(),
+        },
+        action: AuditAction::StaffChange,
+        records: Vec::new(),
+        link: None,
+        batch: None,
+        detail: format!("{target} : compte fermé"),
+        origin: caller.origin(),
+    };
+    match state.directory.close(&target, caller.now, &audit).await {
+        Ok(true) => agents_page(&state, &caller, StatusCode::OK, None, None).await,
+        Ok(false) => not_found(&state, &caller),
+        Err(e) => {
+            tracing::error!(error = %e, "the staff directory cannot be written");
+            message(
+                &state,
+                &caller,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible",
+                "La base de données ne répond pas.",
+            )
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "staff/journal.html")]
 struct JournalPage {

@@ -850,6 +850,33 @@ async fn the_administrator_adds_an_agent_and_the_auditor_exports_the_log() {
     );
     let rows = back.audit().await;
     assert!(rows.contains(&("contr.audit".to_owned(), AuditAction::AuditExport, 0)));
+
+    // closing an account: Lyon's agent is out at its next request and cannot log in
+    assert_eq!(lyon.get("/").await.status, 200);
+    let own = admin
+        .post("/agents", "/agents/chef.admin/fermer", &[])
+        .await;
+    assert_eq!(own.status, 422, "not one's own");
+    let closed = admin.post("/agents", "/agents/lyon.n2/fermer", &[]).await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert!(closed.body.contains("lyon.n2</td><td>Agent lyon.n2</td><td>Service des examens (niveau 2)</td><td>10</td><td>fermé"), "{}", closed.body);
+    assert_eq!(
+        lyon.get("/recherche").await.status,
+        303,
+        "its session ended"
+    );
+    back.clock.advance(time::Duration::seconds(30));
+    let mut again = back.agent();
+    assert_eq!(again.log_in("lyon.n2").await.status, 401);
+    assert_eq!(
+        admin
+            .post("/agents", "/agents/lyon.n2/fermer", &[])
+            .await
+            .status,
+        404,
+        "already closed"
+    );
+    let rows = back.audit().await;
     assert_eq!(
         rows.iter()
             .filter(|(who, action, _)| who == "chef.admin" && *action == AuditAction::StaffAdd)
@@ -913,6 +940,11 @@ async fn every_route_writes_exactly_its_audit_rows() {
         (("GET", "/assistance"), "aide.n1", &[]),
         (("GET", "/agents"), "chef.admin", &[]),
         (("POST", "/agents"), "chef.admin", &[AuditAction::StaffAdd]),
+        (
+            ("POST", "/agents/:login/fermer"),
+            "chef.admin",
+            &[AuditAction::StaffChange],
+        ),
         (("GET", "/journal"), "contr.audit", &[]),
         (
             ("GET", "/journal.csv"),
@@ -942,7 +974,10 @@ async fn every_route_writes_exactly_its_audit_rows() {
     // each login wrote its row; from here on, count what each route adds
     for ((method, path), who, rows) in expected {
         let before = back.audit().await.len();
-        let path = path.replace(":id", &camille.id.0.to_string());
+        let path = path
+            .replace(":id", &camille.id.0.to_string())
+            // the agent the previous line added
+            .replace(":login", "nouvel.agent");
         let mut anonymous = back.agent();
         let agent = if who.is_empty() {
             &mut anonymous
@@ -1023,6 +1058,7 @@ async fn every_route_writes_exactly_its_audit_rows() {
                     .await
             }
             ("POST", "/deconnexion") => agent.post("/", &path, &[]).await,
+            ("POST", p) if p.ends_with("/fermer") => agent.post("/agents", &path, &[]).await,
             other => panic!("no call written for {other:?}"),
         };
         assert!(

@@ -1762,7 +1762,25 @@ pub async fn staff_members_round_trip_with_their_second_factor_and_logins_are_un
     assert!(!directory.accept_totp_step(lyon.id, 100).await.unwrap());
     assert!(!directory.accept_totp_step(lyon.id, 99).await.unwrap());
     assert!(directory.accept_totp_step(lyon.id, 101).await.unwrap());
-    assert_eq!(directory.list().await.unwrap(), vec![lyon]);
+    assert_eq!(directory.list().await.unwrap(), vec![lyon.clone()]);
+
+    // closing: once, audited; the account stays, closed
+    let close = operator_entry(AuditAction::StaffChange, "lyon.n2 : compte fermé", NOW);
+    assert!(directory.close(&lyon.login, NOW, &close).await.unwrap());
+    assert!(
+        !directory.close(&lyon.login, NOW, &close).await.unwrap(),
+        "already closed"
+    );
+    assert_eq!(
+        directory
+            .credentials(&lyon.login)
+            .await
+            .unwrap()
+            .unwrap()
+            .member
+            .disabled_at,
+        Some(NOW)
+    );
 
     // the addition was audited in its transaction; the refused one was not
     let rows = db
@@ -1775,9 +1793,10 @@ pub async fn staff_members_round_trip_with_their_second_factor_and_logins_are_un
         )
         .await
         .unwrap();
-    assert_eq!(rows.len(), 1);
+    assert_eq!(rows.len(), 2, "the addition and the one closing");
     assert_eq!(rows[0].entry.action, AuditAction::StaffAdd);
     assert_eq!(rows[0].entry.detail, "lyon.n2");
+    assert_eq!(rows[1].entry.action, AuditAction::StaffChange);
 }
 
 pub async fn the_audit_log_appends_reads_in_order_and_purges_only_past_its_retention(

@@ -204,6 +204,22 @@ fn accounts_and_log(url: String) {
         2,
         "the refused ones were not added: {list}"
     );
+    assert!(
+        list.trim_end().ends_with('\t') || list.lines().nth(1).is_some_and(|l| l.ends_with('\t')),
+        "open: no closing date: {list}"
+    );
+
+    let closed = s.run(&["staff", "close", "lyon.n2"]);
+    assert!(closed.status.success(), "{}", stderr(&closed));
+    assert!(stdout(&closed).contains("Compte de l'agent « lyon.n2 » fermé."));
+    let again = s.run(&["staff", "close", "lyon.n2"]);
+    assert_eq!(again.status.code(), Some(3));
+    assert!(stderr(&again).contains("aucun compte ouvert « lyon.n2 »"));
+    let list = stdout(&s.run(&["staff", "list"]));
+    assert!(
+        list.lines().nth(1).is_some_and(|l| !l.ends_with('\t')),
+        "closed: a closing date: {list}"
+    );
 
     // the log: the one addition, by the operator, ids and codes only
     let csv_path = s.dir.join("journal.csv");
@@ -214,14 +230,14 @@ fn accounts_and_log(url: String) {
         &csv_path.display().to_string(),
     ]);
     assert!(exported.status.success(), "{}", stderr(&exported));
-    assert!(stdout(&exported).contains("1 ligne(s) exportée(s)"));
+    assert!(stdout(&exported).contains("2 ligne(s) exportée(s)"));
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         lines[0],
         "numero;date;acteur;action;resultats;rattachement;lot;detail;origine"
     );
-    assert_eq!(lines.len(), 2, "{csv}");
+    assert_eq!(lines.len(), 3, "the addition and the closing: {csv}");
     assert!(
         lines[1].contains(";operateur:exploitant;ajout_agent;;;;lyon.n2 (niveau2);cli"),
         "{csv}"
