@@ -1037,7 +1037,8 @@ pub trait ExamOfficeDesk: Send + Sync {
         audit: &crate::staff::audit::NewAuditEntry,
     ) -> Result<Vec<crate::record::DiplomaRecord>, PortError>;
 
-    /// The batches of `scope`, newest import first, at most `limit`.
+    /// The batches of `scope`, newest import first, at most `limit`, each with its count of
+    /// withdrawn records.
     ///
     /// # Errors
     /// [`PortError`] only.
@@ -1046,7 +1047,7 @@ pub trait ExamOfficeDesk: Send + Sync {
         scope: &crate::staff::StaffScope,
         limit: u64,
         audit: &crate::staff::audit::NewAuditEntry,
-    ) -> Result<Vec<crate::record::ImportBatch>, PortError>;
+    ) -> Result<Vec<crate::staff::records::BatchHistory>, PortError>;
 
     /// Ends the active link of a record of `scope`: the link row goes (its key with it),
     /// the event is logged for the holder's space, the holder's mail is queued, the audit

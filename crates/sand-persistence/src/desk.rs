@@ -7,10 +7,12 @@ use sand_domain::PortError;
 use sand_domain::diploma::DiplomaScope;
 use sand_domain::link::LinkId;
 use sand_domain::ports::{ExamOfficeDesk, Mail};
-use sand_domain::record::{DiplomaRecord, ImportBatch, RecordId};
+use sand_domain::record::{DiplomaRecord, RecordId};
 use sand_domain::staff::StaffScope;
 use sand_domain::staff::audit::NewAuditEntry;
-use sand_domain::staff::records::{LinkView, RecordDetail, RecordQuery, ReleaseReason};
+use sand_domain::staff::records::{
+    BatchHistory, LinkView, RecordDetail, RecordQuery, ReleaseReason,
+};
 use sea_orm::sea_query::{Condition, Expr, IntoCondition};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -236,7 +238,7 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
         scope: &StaffScope,
         limit: u64,
         audit: &NewAuditEntry,
-    ) -> Result<Vec<ImportBatch>, PortError> {
+    ) -> Result<Vec<BatchHistory>, PortError> {
         let txn = self.0.db.begin().await.map_err(port)?;
         let rows = import_batch::Entity::find()
             .filter(scoped(
@@ -250,9 +252,35 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
             .all(&txn)
             .await
             .map_err(port)?;
+        // the withdrawn records of these batches, counted in one query
+        let ids: Vec<Uuid> = rows.iter().map(|b| b.id).collect();
+        let withdrawn: std::collections::HashMap<Uuid, i64> = diploma_record::Entity::find()
+            .select_only()
+            .column(diploma_record::Column::BatchId)
+            .column_as(diploma_record::Column::Id.count(), "withdrawn")
+            .filter(diploma_record::Column::BatchId.is_in(ids))
+            .filter(diploma_record::Column::WithdrawnAt.is_not_null())
+            .group_by(diploma_record::Column::BatchId)
+            .into_tuple::<(Uuid, i64)>()
+            .all(&txn)
+            .await
+            .map_err(port)?
+            .into_iter()
+            .collect();
         append_audit(&txn, audit).await?;
         txn.commit().await.map_err(port)?;
-        rows.into_iter().map(batch_from).collect()
+        rows.into_iter()
+            .map(|row| {
+                let withdrawn = withdrawn
+                    .get(&row.id)
+                    .and_then(|n| u64::try_from(*n).ok())
+                    .unwrap_or(0);
+                Ok(BatchHistory {
+                    batch: batch_from(row)?,
+                    withdrawn,
+                })
+            })
+            .collect()
     }
 
     #[instrument(skip_all, err(level = "debug"), fields(reason = %reason))]

@@ -21,7 +21,7 @@ use crate::identity::Identity;
 use crate::issuer::IssuerRegistry;
 use crate::link::LinkId;
 use crate::ports::ExamOfficeDesk;
-use crate::record::{DiplomaRecord, ImportBatch, RecordId};
+use crate::record::{DiplomaRecord, RecordId};
 
 /// Why the desk refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -178,7 +178,10 @@ impl Desk {
     ///
     /// # Errors
     /// [`DeskError`].
-    pub async fn history(&self, request: &DeskRequest<'_>) -> Result<Vec<ImportBatch>, DeskError> {
+    pub async fn history(
+        &self,
+        request: &DeskRequest<'_>,
+    ) -> Result<Vec<super::records::BatchHistory>, DeskError> {
         let scope = self.scope(request)?;
         let audit = request.audit(AuditAction::ImportHistory, String::new());
         Ok(self.store.batches(&scope, 200, &audit).await?)

@@ -35,6 +35,13 @@ pub struct LinkView {
     pub verifications: u64,
 }
 
+/// A batch of the import history, with how many of its records a later import withdrew.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchHistory {
+    pub batch: ImportBatch,
+    pub withdrawn: u64,
+}
+
 /// A record with its batch and link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordDetail {

@@ -566,6 +566,8 @@ struct RecordPage {
 }
 
 pub(crate) struct BatchRow {
+    /// Records a later import withdrew (on the history page).
+    pub withdrawn: u64,
     pub scope: String,
     pub issuer: String,
     pub exported: String,
@@ -577,6 +579,7 @@ pub(crate) struct BatchRow {
 
 fn batch_row(state: &StaffState, b: &sand_domain::record::ImportBatch) -> BatchRow {
     BatchRow {
+        withdrawn: 0,
         scope: b.scope.to_string(),
         issuer: state
             .issuers()
@@ -952,7 +955,13 @@ pub(super) async fn history(state: Data<&Arc<StaffState>>, caller: Data<&Caller>
             StatusCode::OK,
             &HistoryPage {
                 chrome: Chrome::new(&state, &caller, "Historique des imports"),
-                batches: batches.iter().map(|b| batch_row(&state, b)).collect(),
+                batches: batches
+                    .iter()
+                    .map(|h| BatchRow {
+                        withdrawn: h.withdrawn,
+                        ..batch_row(&state, &h.batch)
+                    })
+                    .collect(),
             },
         ),
         Err(e) => desk_error(&state, &caller, &e),

@@ -624,6 +624,7 @@ async fn level_2_finds_diagnoses_and_releases_within_its_scope_only_and_every_st
     );
     let history = lyon.get("/imports").await;
     assert_eq!(history.status, 200);
+    assert!(history.body.contains("Retirés depuis"), "{}", history.body);
     assert!(
         history.body.contains("Baccalauréat général, session 2021"),
         "{}",

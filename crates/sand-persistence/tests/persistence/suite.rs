@@ -2167,4 +2167,22 @@ pub async fn the_exam_office_desk_sees_only_its_scope_audits_each_read_and_relea
     let release = &rows[rows.len() - 2];
     assert_eq!(release.entry.link, Some(link.id));
     assert_eq!(release.entry.records, [zoe_id]);
+
+    // the history counts the records a later import withdrew
+    assert_eq!(batches[0].withdrawn, 0);
+    db.store
+        .record_writer()
+        .replace_batch(&batch(vec![new_record(2, "C001", zoe())], true, 2))
+        .await
+        .unwrap();
+    let after = desk
+        .batches(&in_lyon, 10, &audit(&lyon, AuditAction::ImportHistory))
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        after[0].withdrawn, 1,
+        "Marie's record, absent from the new batch"
+    );
+    assert_eq!(after[0].batch.record_count, 1);
 }
