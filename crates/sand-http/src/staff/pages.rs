@@ -105,13 +105,7 @@ fn desk_error(state: &StaffState, caller: &Caller, e: &DeskError) -> Response {
         DeskError::NotFound => not_found(state, caller),
         DeskError::Port(p) => {
             tracing::error!(error = %p, "the exam office's desk failed");
-            message(
-                state,
-                caller,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service indisponible",
-                "La base de données ne répond pas. Réessayez dans un instant.",
-            )
+            unavailable(state, caller)
         }
     }
 }
@@ -141,6 +135,96 @@ fn bad_csrf(state: &StaffState, caller: &Caller) -> Response {
         "Formulaire expiré",
         "Ce formulaire a expiré ou ne vient pas de cette page : rechargez la page et recommencez.",
     )
+}
+
+/// A form the back office posts: it carries the CSRF token of the page it came from.
+trait Posted: serde::de::DeserializeOwned {
+    fn csrf(&self) -> &str;
+}
+
+/// A posted form, bounded in size, its CSRF token checked; or the answer to give.
+async fn posted<T: Posted>(
+    state: &StaffState,
+    caller: &Caller,
+    body: Body,
+) -> Result<T, Box<Response>> {
+    let form: T = read_form(body)
+        .await
+        .map_err(|status| Box::new(status.into_response()))?;
+    if caller.check_csrf(state, form.csrf()) {
+        Ok(form)
+    } else {
+        Err(Box::new(bad_csrf(state, caller)))
+    }
+}
+
+/// The audit row of an action of `agent`'s.
+fn by_agent(
+    agent: &StaffMember,
+    caller: &Caller,
+    action: AuditAction,
+    detail: String,
+) -> NewAuditEntry {
+    NewAuditEntry {
+        at: caller.now,
+        actor: Actor::Staff {
+            id: agent.id,
+            login: agent.login.clone(),
+        },
+        action,
+        records: Vec::new(),
+        link: None,
+        batch: None,
+        detail,
+        origin: caller.origin(),
+    }
+}
+
+/// The store did not answer: said as a page.
+fn unavailable(state: &StaffState, caller: &Caller) -> Response {
+    message(
+        state,
+        caller,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service indisponible",
+        "La base de données ne répond pas. Réessayez dans un instant.",
+    )
+}
+
+impl Posted for LoginForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl Posted for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl Posted for SearchForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl Posted for ReleaseForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl Posted for DiagnosisForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl Posted for AddAgentForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 // --- home -----------------------------------------------------------------------------
@@ -222,13 +306,10 @@ pub(super) async fn login(
     caller: Data<&Caller>,
     body: Body,
 ) -> Response {
-    let form: LoginForm = match read_form(body).await {
+    let form: LoginForm = match posted(&state, &caller, body).await {
         Ok(form) => form,
-        Err(status) => return status.into_response(),
+        Err(answer) => return *answer,
     };
-    if !caller.check_csrf(&state, &form.csrf) {
-        return bad_csrf(&state, &caller);
-    }
     let refused = |status: StatusCode, text: &str| {
         render(
             status,
@@ -367,12 +448,8 @@ pub(super) async fn logout(
     caller: Data<&Caller>,
     body: Body,
 ) -> Response {
-    let form: CsrfForm = match read_form(body).await {
-        Ok(form) => form,
-        Err(status) => return status.into_response(),
-    };
-    if !caller.check_csrf(&state, &form.csrf) {
-        return bad_csrf(&state, &caller);
+    if let Err(answer) = posted::<CsrfForm>(&state, &caller, body).await {
+        return *answer;
     }
     let mut response = see_other("/connexion");
     if let Ok(v) = end_session_cookie(&state).parse() {
@@ -506,13 +583,10 @@ pub(super) async fn search(
         Ok(agent) => agent,
         Err(answer) => return *answer,
     };
-    let form: SearchForm = match read_form(body).await {
+    let form: SearchForm = match posted(&state, &caller, body).await {
         Ok(form) => form,
-        Err(status) => return status.into_response(),
+        Err(answer) => return *answer,
     };
-    if !caller.check_csrf(&state, &form.csrf) {
-        return bad_csrf(&state, &caller);
-    }
     let page = |status, error: Option<&str>, results| {
         render(
             status,
@@ -703,13 +777,10 @@ pub(super) async fn release(
         Ok(agent) => agent,
         Err(answer) => return *answer,
     };
-    let form: ReleaseForm = match read_form(body).await {
+    let form: ReleaseForm = match posted(&state, &caller, body).await {
         Ok(form) => form,
-        Err(status) => return status.into_response(),
+        Err(answer) => return *answer,
     };
-    if !caller.check_csrf(&state, &form.csrf) {
-        return bad_csrf(&state, &caller);
-    }
     let Some(id) = record_id(&id) else {
         return not_found(&state, &caller);
     };
@@ -890,13 +961,10 @@ pub(super) async fn diagnosis(
         Ok(agent) => agent,
         Err(answer) => return *answer,
     };
-    let form: DiagnosisForm = match read_form(body).await {
+    let form: DiagnosisForm = match posted(&state, &caller, body).await {
         Ok(form) => form,
-        Err(status) => return status.into_response(),
+        Err(answer) => return *answer,
     };
-    if !caller.check_csrf(&state, &form.csrf) {
-        return bad_csrf(&state, &caller);
-    }
     let (scope, identity) = match diagnosis_input(&form, caller.now.date()) {
         Ok(input) => input,
         Err(text) => {
@@ -1207,13 +1275,7 @@ async fn agents_page(
         Ok(list) => list,
         Err(e) => {
             tracing::error!(error = %e, "the staff directory cannot be read");
-            return message(
-                state,
-                caller,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service indisponible",
-                "La base de données ne répond pas.",
-            );
+            return unavailable(state, caller);
         }
     };
     render(
@@ -1277,13 +1339,10 @@ pub(super) async fn add_agent(
         Ok(admin) => admin,
         Err(answer) => return *answer,
     };
-    let form: AddAgentForm = match read_form(body).await {
+    let form: AddAgentForm = match posted(&state, &caller, body).await {
         Ok(form) => form,
-        Err(status) => return status.into_response(),
+        Err(answer) => return *answer,
     };
-    if !caller.check_csrf(&state, &form.csrf) {
-        return bad_csrf(&state, &caller);
-    }
     let refuse = |text: &'static str| {
         agents_page(
             &state,
@@ -1353,19 +1412,12 @@ pub(super) async fn add_agent(
     let totp = sand_domain::profile::second_factor::TotpSecret::new(
         crate::system::random_bytes::<20>().to_vec(),
     );
-    let audit = NewAuditEntry {
-        at: caller.now,
-        actor: Actor::Staff {
-            id: admin.id,
-            login: admin.login.clone(),
-        },
-        action: AuditAction::StaffAdd,
-        records: Vec::new(),
-        link: None,
-        batch: None,
-        detail: format!("{} ({})", member.login, member.role),
-        origin: caller.origin(),
-    };
+    let audit = by_agent(
+        admin,
+        &caller,
+        AuditAction::StaffAdd,
+        format!("{} ({})", member.login, member.role),
+    );
     match state.directory.add(&member, &hash, &totp, &audit).await {
         Ok(added) => {
             let base32 =
@@ -1386,13 +1438,7 @@ pub(super) async fn add_agent(
         }
         Err(sand_domain::ports::AddStaffStoreError::Port(e)) => {
             tracing::error!(error = %e, "the staff directory cannot be written");
-            message(
-                &state,
-                &caller,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service indisponible",
-                "La base de données ne répond pas.",
-            )
+            unavailable(&state, &caller)
         }
     }
 }
@@ -1408,12 +1454,8 @@ pub(super) async fn close_agent(
         Ok(admin) => admin,
         Err(answer) => return *answer,
     };
-    let form: CsrfForm = match read_form(body).await {
-        Ok(form) => form,
-        Err(status) => return status.into_response(),
-    };
-    if !caller.check_csrf(&state, &form.csrf) {
-        return bad_csrf(&state, &caller);
+    if let Err(answer) = posted::<CsrfForm>(&state, &caller, body).await {
+        return *answer;
     }
     let Ok(target) = StaffLogin::parse(&target) else {
         return not_found(&state, &caller);
@@ -1428,31 +1470,18 @@ pub(super) async fn close_agent(
         )
         .await;
     }
-    let audit = NewAuditEntry {
-        at: caller.now,
-        actor: Actor::Staff {
-            id: admin.id,
-            login: admin.login.clone(),
-        },
-        action: AuditAction::StaffChange,
-        records: Vec::new(),
-        link: None,
-        batch: None,
-        detail: format!("{target} : compte fermé"),
-        origin: caller.origin(),
-    };
+    let audit = by_agent(
+        admin,
+        &caller,
+        AuditAction::StaffChange,
+        format!("{target} : compte fermé"),
+    );
     match state.directory.close(&target, caller.now, &audit).await {
         Ok(true) => agents_page(&state, &caller, StatusCode::OK, None, None).await,
         Ok(false) => not_found(&state, &caller),
         Err(e) => {
             tracing::error!(error = %e, "the staff directory cannot be written");
-            message(
-                &state,
-                &caller,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service indisponible",
-                "La base de données ne répond pas.",
-            )
+            unavailable(&state, &caller)
         }
     }
 }
@@ -1552,19 +1581,12 @@ pub(super) async fn journal_csv(state: Data<&Arc<StaffState>>, caller: Data<&Cal
         }
     };
     // the export itself is audited before anything leaves
-    let audit = NewAuditEntry {
-        at: caller.now,
-        actor: Actor::Staff {
-            id: who.id,
-            login: who.login.clone(),
-        },
-        action: AuditAction::AuditExport,
-        records: Vec::new(),
-        link: None,
-        batch: None,
-        detail: format!("{} ligne(s), 30 derniers jours", rows.len()),
-        origin: caller.origin(),
-    };
+    let audit = by_agent(
+        who,
+        &caller,
+        AuditAction::AuditExport,
+        format!("{} ligne(s), 30 derniers jours", rows.len()),
+    );
     if let Err(e) = state.audit.append(&audit).await {
         tracing::error!(error = %e, "the audit log cannot be written: export refused");
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
