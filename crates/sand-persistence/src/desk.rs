@@ -86,6 +86,38 @@ async fn refused(
     txn.commit().await.map_err(port)
 }
 
+/// The record `id` if it is in `scope`.
+async fn record_in(
+    txn: &sea_orm::DatabaseTransaction,
+    scope: &StaffScope,
+    id: RecordId,
+) -> Result<Option<diploma_record::Model>, PortError> {
+    diploma_record::Entity::find_by_id(id.0)
+        .filter(records_in(scope))
+        .one(txn)
+        .await
+        .map_err(port)
+}
+
+/// Runs `query` and appends `audit` naming the records it returned, in one transaction.
+async fn audited_records(
+    store: &Store,
+    query: sea_orm::Select<diploma_record::Entity>,
+    audit: &NewAuditEntry,
+) -> Result<Vec<DiplomaRecord>, PortError> {
+    let txn = store.db.begin().await.map_err(port)?;
+    let records = query
+        .all(&txn)
+        .await
+        .map_err(port)?
+        .into_iter()
+        .map(record_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    append_audit(&txn, &with_records(audit, &records)).await?;
+    txn.commit().await.map_err(port)?;
+    Ok(records)
+}
+
 /// The audit row with the ids of the records it covers.
 fn with_records(audit: &NewAuditEntry, records: &[DiplomaRecord]) -> NewAuditEntry {
     NewAuditEntry {
@@ -118,23 +150,17 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
                 .add(diploma_record::Column::BirthNameKey.eq(birth_name_key.as_str()))
                 .add(diploma_record::Column::BirthDate.eq(*birth_date)),
         };
-        let txn = self.0.db.begin().await.map_err(port)?;
-        let rows = diploma_record::Entity::find()
-            .filter(records_in(scope))
-            .filter(by)
-            .order_by_desc(diploma_record::Column::Session)
-            .order_by_asc(diploma_record::Column::Id)
-            .limit(limit)
-            .all(&txn)
-            .await
-            .map_err(port)?;
-        let records = rows
-            .into_iter()
-            .map(record_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        append_audit(&txn, &with_records(audit, &records)).await?;
-        txn.commit().await.map_err(port)?;
-        Ok(records)
+        audited_records(
+            &self.0,
+            diploma_record::Entity::find()
+                .filter(records_in(scope))
+                .filter(by)
+                .order_by_desc(diploma_record::Column::Session)
+                .order_by_asc(diploma_record::Column::Id)
+                .limit(limit),
+            audit,
+        )
+        .await
     }
 
     #[instrument(skip_all, err(level = "debug"))]
@@ -145,12 +171,7 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
         audit: &NewAuditEntry,
     ) -> Result<Option<RecordDetail>, PortError> {
         let txn = self.0.db.begin().await.map_err(port)?;
-        let Some(row) = diploma_record::Entity::find_by_id(id.0)
-            .filter(records_in(scope))
-            .one(&txn)
-            .await
-            .map_err(port)?
-        else {
+        let Some(row) = record_in(&txn, scope, id).await? else {
             // out of scope or unknown: the attempt is audited too (URL tampering)
             refused(txn, audit, id).await?;
             return Ok(None);
@@ -207,29 +228,23 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
         limit: u64,
         audit: &NewAuditEntry,
     ) -> Result<Vec<DiplomaRecord>, PortError> {
-        let txn = self.0.db.begin().await.map_err(port)?;
-        let rows = diploma_record::Entity::find()
-            .filter(records_in(scope))
-            .filter(diploma_record::Column::DiplomaKind.eq(diploma.kind.code()))
-            .filter(diploma_record::Column::Session.eq(i32::from(diploma.session.year())))
-            .filter(diploma_record::Column::Academie.eq(diploma.academie.code()))
-            .filter(
-                Condition::any()
-                    .add(diploma_record::Column::BirthNameKey.eq(birth_name_key))
-                    .add(diploma_record::Column::BirthDate.is_in(birth_dates.iter().copied())),
-            )
-            .order_by_asc(diploma_record::Column::Id)
-            .limit(limit)
-            .all(&txn)
-            .await
-            .map_err(port)?;
-        let records = rows
-            .into_iter()
-            .map(record_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        append_audit(&txn, &with_records(audit, &records)).await?;
-        txn.commit().await.map_err(port)?;
-        Ok(records)
+        audited_records(
+            &self.0,
+            diploma_record::Entity::find()
+                .filter(records_in(scope))
+                .filter(diploma_record::Column::DiplomaKind.eq(diploma.kind.code()))
+                .filter(diploma_record::Column::Session.eq(i32::from(diploma.session.year())))
+                .filter(diploma_record::Column::Academie.eq(diploma.academie.code()))
+                .filter(
+                    Condition::any()
+                        .add(diploma_record::Column::BirthNameKey.eq(birth_name_key))
+                        .add(diploma_record::Column::BirthDate.is_in(birth_dates.iter().copied())),
+                )
+                .order_by_asc(diploma_record::Column::Id)
+                .limit(limit),
+            audit,
+        )
+        .await
     }
 
     #[instrument(skip_all, err(level = "debug"))]
@@ -293,12 +308,7 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
         audit: &NewAuditEntry,
     ) -> Result<Option<LinkId>, PortError> {
         let txn = self.0.db.begin().await.map_err(port)?;
-        let Some(row) = diploma_record::Entity::find_by_id(record.0)
-            .filter(records_in(scope))
-            .one(&txn)
-            .await
-            .map_err(port)?
-        else {
+        let Some(row) = record_in(&txn, scope, record).await? else {
             refused(txn, audit, record).await?;
             return Ok(None);
         };

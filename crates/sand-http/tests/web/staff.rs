@@ -419,32 +419,7 @@ async fn level_2_finds_diagnoses_and_releases_within_its_scope_only_and_every_st
         .await
         .unwrap()
         .remove(0);
-    let profile = back
-        .store
-        .profiles()
-        .create(NewProfile {
-            identity: identity("Durand", "Camille Marie", "2003-04-12"),
-            email: Email::parse("camille@exemple.fr").unwrap(),
-            email_verified: true,
-            credentials: NewCredentials::Password(PasswordHash::new(
-                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-            )),
-            identity_certified: false,
-            birth_date_presumed: false,
-            created_at: sand_testkit::fixtures::NOW,
-        })
-        .await
-        .unwrap();
-    back.store
-        .links()
-        .create(NewLink {
-            profile: profile.id,
-            record: camille.id,
-            key: sand_domain::control_key::ControlKey::parse("CAM1LLE2").unwrap(),
-            created_at: sand_testkit::fixtures::NOW,
-        })
-        .await
-        .unwrap();
+    back.attach_camille(camille.id, "CAM1LLE2").await;
 
     let mut lyon = back.agent();
     assert_eq!(lyon.log_in("lyon.n2").await.status, 303);
@@ -515,6 +490,93 @@ async fn level_2_finds_diagnoses_and_releases_within_its_scope_only_and_every_st
         "{}",
         diagnosis.body
     );
+
+    // garbage in the diagnosis: a clear refusal, nothing read, nothing echoed raw
+    for (fields, said) in [
+        (
+            vec![
+                ("academie", "99"),
+                ("diplome", "BACG"),
+                ("session", "2021"),
+                ("nom", "Durand"),
+                ("prenoms", "Camille"),
+                ("naissance", "12/04/2003"),
+            ],
+            "Choisissez l&#39;académie.",
+        ),
+        (
+            vec![
+                ("academie", "10"),
+                ("diplome", "<b>"),
+                ("session", "2021"),
+                ("nom", "Durand"),
+                ("prenoms", "Camille"),
+                ("naissance", "12/04/2003"),
+            ],
+            "Choisissez le diplôme.",
+        ),
+        (
+            vec![
+                ("academie", "10"),
+                ("diplome", "BACG"),
+                ("session", "1850"),
+                ("nom", "Durand"),
+                ("prenoms", "Camille"),
+                ("naissance", "12/04/2003"),
+            ],
+            "La session s&#39;écrit sur quatre chiffres",
+        ),
+        (
+            vec![
+                ("academie", "10"),
+                ("diplome", "BACG"),
+                ("session", "2021"),
+                ("nom", "<script>x</script>"),
+                ("prenoms", "Camille"),
+                ("naissance", "12/04/2003"),
+            ],
+            "Le nom de naissance n&#39;est pas valide.",
+        ),
+        (
+            vec![
+                ("academie", "10"),
+                ("diplome", "BACG"),
+                ("session", "2021"),
+                ("nom", "Durand"),
+                ("prenoms", ""),
+                ("naissance", "12/04/2003"),
+            ],
+            "Donnez les prénoms",
+        ),
+        (
+            vec![
+                ("academie", "10"),
+                ("diplome", "BACG"),
+                ("session", "2021"),
+                ("nom", "Durand"),
+                ("prenoms", "Camille"),
+                ("naissance", "31/02/2003"),
+            ],
+            "La date de naissance s&#39;écrit jj/mm/aaaa.",
+        ),
+    ] {
+        let refused = lyon.post("/diagnostic", "/diagnostic", &fields).await;
+        assert_eq!(refused.status, 422, "{fields:?}");
+        assert!(refused.body.contains(said), "{said}: {}", refused.body);
+        assert!(!refused.body.contains("<script>x"), "not echoed raw");
+    }
+    // an oversized form is refused before it is read
+    let page = lyon.get("/diagnostic").await;
+    let csrf = csrf_of(&page.body);
+    let huge = "x".repeat(64 * 1024);
+    let oversized = lyon
+        .send(
+            Method::POST,
+            "/diagnostic",
+            Some(&[("csrf", csrf.as_str()), ("nom", huge.as_str())]),
+        )
+        .await;
+    assert_eq!(oversized.status, 413);
 
     // a Paris record (the SIEC's batch) is out of Lyon's reach, by any route
     let paris_scope = sand_domain::diploma::DiplomaScope {
@@ -679,6 +741,36 @@ async fn level_2_finds_diagnoses_and_releases_within_its_scope_only_and_every_st
 }
 
 impl Back {
+    /// Camille Durand's profile, holding her record with `key` (a new profile each time).
+    async fn attach_camille(&self, record: sand_domain::record::RecordId, key: &str) {
+        let profile = self
+            .store
+            .profiles()
+            .create(NewProfile {
+                identity: identity("Durand", "Camille Marie", "2003-04-12"),
+                email: Email::parse(&format!("camille.{}@exemple.fr", key.to_lowercase())).unwrap(),
+                email_verified: true,
+                credentials: NewCredentials::Password(PasswordHash::new(
+                    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                )),
+                identity_certified: false,
+                birth_date_presumed: false,
+                created_at: sand_testkit::fixtures::NOW,
+            })
+            .await
+            .unwrap();
+        self.store
+            .links()
+            .create(NewLink {
+                profile: profile.id,
+                record,
+                key: sand_domain::control_key::ControlKey::parse(key).unwrap(),
+                created_at: sand_testkit::fixtures::NOW,
+            })
+            .await
+            .unwrap();
+    }
+
     /// Adds an agent of `role` with a known secret.
     async fn add(&mut self, login: &str, role: Role) {
         let hash = Argon2Hasher::new(1)
@@ -1028,32 +1120,7 @@ async fn every_route_writes_exactly_its_audit_rows() {
             }
             ("POST", p) if p.ends_with("/liberer") => {
                 // a link to release, then the form (from the home page: no extra view)
-                let holder = back
-                    .store
-                    .profiles()
-                    .create(NewProfile {
-                        identity: identity("Durand", "Camille Marie", "2003-04-12"),
-                        email: Email::parse("camille@exemple.fr").unwrap(),
-                        email_verified: true,
-                        credentials: NewCredentials::Password(PasswordHash::new(
-                            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-                        )),
-                        identity_certified: false,
-                        birth_date_presumed: false,
-                        created_at: sand_testkit::fixtures::NOW,
-                    })
-                    .await
-                    .unwrap();
-                back.store
-                    .links()
-                    .create(NewLink {
-                        profile: holder.id,
-                        record: camille.id,
-                        key: sand_domain::control_key::ControlKey::parse("CAM1LLE3").unwrap(),
-                        created_at: sand_testkit::fixtures::NOW,
-                    })
-                    .await
-                    .unwrap();
+                back.attach_camille(camille.id, "CAM1LLE3").await;
                 agent
                     .post("/", &path, &[("motif", "demande_titulaire")])
                     .await
