@@ -49,13 +49,14 @@ try {
   assert.equal(discovery.end_session_endpoint, `${issuer}/session/end`);
   assert.equal(discovery.jwks_uri, `${issuer}/jwks`);
 
-  const login = async (account) => {
+  const login = async (account, c = client, params = {
+    scope: 'openid given_name family_name birthdate gender birthplace birthcountry email preferred_username',
+    acr_values: 'eidas1',
+  }) => {
     const state = random();
     const nonce = random();
     const query = new URLSearchParams({
-      response_type: 'code', client_id: client.id, redirect_uri: client.redirect,
-      scope: 'openid given_name family_name birthdate gender birthplace birthcountry email preferred_username',
-      acr_values: 'eidas1', state, nonce,
+      response_type: 'code', client_id: c.id, redirect_uri: c.redirect, ...params, state, nonce,
     });
     const form = await follow(await get(`${issuer}/authorize?${query}`));
     assert.ok(form.page, 'the login page');
@@ -118,7 +119,37 @@ try {
   assert.equal(error.searchParams.get('error'), 'access_denied');
   assert.equal(error.searchParams.get('state'), cancelled.state);
 
-  console.log(`test OpenID Connect provider: FranceConnect-like flow checked against ${issuer}`);
+  // the ProConnect-shaped client: the agents' claims, and `amr` when asked for
+  const agentsClient = { id: 'sand-agents-dev', secret: 'sand-agents-secret-0123456789abcdefghijklmnopqrstuvwxyz', redirect: 'http://localhost:8081/proconnect/retour' };
+  const agentLogin = async (account) => {
+    jar.clear();
+    const { nonce: agentNonce, back: agentBack } = await login(account, agentsClient, {
+      scope: 'openid given_name usual_name email uid siret idp_id',
+      claims: JSON.stringify({ id_token: { amr: { essential: true } } }),
+    });
+    const agentCode = new URL(agentBack).searchParams.get('code');
+    const agentToken = await (await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: agentCode, redirect_uri: agentsClient.redirect, client_id: agentsClient.id, client_secret: agentsClient.secret }),
+    })).json();
+    const agentIdToken = payload(agentToken.id_token);
+    assert.equal(agentIdToken.nonce, agentNonce);
+    const info = await fetch(`${issuer}/userinfo`, { headers: { authorization: `Bearer ${agentToken.access_token}` } });
+    assert.match(info.headers.get('content-type'), /^application\/jwt/);
+    return { idToken: agentIdToken, claims: payload(await info.text()) };
+  };
+  const lyon = await agentLogin('agent.lyon');
+  assert.deepEqual(lyon.idToken.amr, ['pwd', 'totp', 'mfa']);
+  assert.equal(lyon.claims.usual_name, 'MOREAU');
+  assert.equal(lyon.claims.email, 'claire.moreau@ac-lyon.fr');
+  assert.equal(lyon.claims.siret, '19691234500013');
+  assert.equal(lyon.claims.idp_id, 'fia-ac-lyon');
+  assert.equal(lyon.claims.family_name, undefined);
+  assert.deepEqual((await agentLogin('agent.aide')).idToken.amr, ['pwd']);
+  assert.equal((await agentLogin('agent.sans-siret')).claims.siret, undefined);
+
+  console.log(`test OpenID Connect provider: FranceConnect-like and ProConnect-like flows checked against ${issuer}`);
 } finally {
   child.stdin.end();
 }

@@ -10,6 +10,10 @@
 //   CLIENT_ID, CLIENT_SECRET   the one registered client (defaults: sand-dev / sand-dev-secret-…)
 //   REDIRECT_URIS              comma-separated (default http://localhost:8080/franceconnect/retour)
 //   POST_LOGOUT_REDIRECT_URIS  comma-separated (default http://localhost:8080/franceconnect/deconnexion)
+//   AGENTS_CLIENT_ID, AGENTS_CLIENT_SECRET, AGENTS_REDIRECT_URIS, AGENTS_POST_LOGOUT_REDIRECT_URIS
+//                              the second client, shaped like a ProConnect service (defaults:
+//                              sand-agents-dev / sand-agents-secret-…, http://localhost:8081/proconnect/retour,
+//                              http://localhost:8081/connexion)
 //
 // Like FranceConnect: authorization code flow only, `client_secret_post`, ES256-signed
 // id_token and *signed JWT userinfo* (application/jwt), `acr` = eidas1, the "identité
@@ -17,12 +21,20 @@
 // redirect to /session/end. Its login page takes a fixture login and the password 123
 // (as the FranceConnect sandbox's mock identity provider does); "Annuler" answers
 // access_denied.
+//
+// Like ProConnect, for the second client: the agents' claims (`usual_name`, `uid`, `siret`,
+// `idp_id`), and the `amr` claim in the id_token when the `claims` parameter asks for it
+// (the methods each fixture agent reports: a password only, or a password and a code).
 
 import crypto from 'node:crypto';
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
-import { accounts, loginOf } from './accounts.mjs';
+import { accounts as citizens } from './accounts.mjs';
+import { agents } from './agents.mjs';
+
+const accounts = { ...citizens, ...agents };
+const loginOf = (subject) => Object.keys(accounts).find((login) => accounts[login].sub === subject);
 
 const env = process.env;
 const clientId = env.CLIENT_ID || 'sand-dev';
@@ -48,12 +60,25 @@ const provider = new Provider(issuer, {
     token_endpoint_auth_method: 'client_secret_post',
     id_token_signed_response_alg: 'ES256',
     userinfo_signed_response_alg: 'ES256',
+  }, {
+    client_id: env.AGENTS_CLIENT_ID || 'sand-agents-dev',
+    client_secret: env.AGENTS_CLIENT_SECRET || 'sand-agents-secret-0123456789abcdefghijklmnopqrstuvwxyz',
+    redirect_uris: list(env.AGENTS_REDIRECT_URIS, 'http://localhost:8081/proconnect/retour'),
+    post_logout_redirect_uris: list(env.AGENTS_POST_LOGOUT_REDIRECT_URIS, 'http://localhost:8081/connexion'),
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_post',
+    id_token_signed_response_alg: 'ES256',
+    userinfo_signed_response_alg: 'ES256',
   }],
   jwks: { keys: [signingKey] },
   responseTypes: ['code'],
-  scopes: ['openid', 'given_name', 'family_name', 'birthdate', 'gender', 'birthplace', 'birthcountry', 'email', 'preferred_username'],
+  scopes: ['openid', 'given_name', 'family_name', 'birthdate', 'gender', 'birthplace', 'birthcountry', 'email', 'preferred_username',
+    'usual_name', 'uid', 'siret', 'idp_id'],
   claims: {
     openid: ['sub'],
+    // standalone claims, given when the `claims` parameter asks for them
+    amr: null,
     given_name: ['given_name', 'given_name_array'],
     family_name: ['family_name'],
     birthdate: ['birthdate'],
@@ -62,12 +87,17 @@ const provider = new Provider(issuer, {
     birthcountry: ['birthcountry'],
     email: ['email'],
     preferred_username: ['preferred_username'],
+    usual_name: ['usual_name'],
+    uid: ['uid'],
+    siret: ['siret'],
+    idp_id: ['idp_id'],
   },
   acrValues: ['eidas1'],
   enabledJWA: { idTokenSigningAlgValues: ['ES256'], userinfoSigningAlgValues: ['ES256'] },
   features: {
     devInteractions: { enabled: false },
     jwtUserinfo: { enabled: true },
+    claimsParameter: { enabled: true },
     rpInitiatedLogout: { enabled: true },
   },
   pkce: { required: () => false },
@@ -128,7 +158,7 @@ provider.use(async (ctx, next) => {
     const claims = { ...claimsOf(ctx.body.id_token), acr: 'eidas3' };
     ctx.body = { ...ctx.body, id_token: `${header}.${b64(JSON.stringify(claims))}.${signature}` };
   }
-  if (ctx.path === '/userinfo' && typeof ctx.body === 'string' && loginOf(claimsOf(ctx.body).sub) === 'cle-inconnue') {
+  if (ctx.path === '/userinfo' && typeof ctx.body === 'string' && ['cle-inconnue', 'agent.cle-inconnue'].includes(loginOf(claimsOf(ctx.body).sub))) {
     const header = b64(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: 'cle-absente-du-jwks' }));
     const input = `${header}.${ctx.body.split('.')[1]}`;
     const signature = crypto.sign('sha256', Buffer.from(input), { key: rogueKey, dsaEncoding: 'ieee-p1363' });
@@ -159,7 +189,7 @@ async function interaction(req, res, uid, action) {
       const form = await readForm(req);
       const login = form.get('login');
       if (accounts[login] && form.get('password') === '123') {
-        return provider.interactionFinished(req, res, { login: { accountId: accounts[login].sub, acr: 'eidas1', amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+        return provider.interactionFinished(req, res, { login: { accountId: accounts[login].sub, acr: 'eidas1', amr: accounts[login].amr || ['pwd'] } }, { mergeWithLastSubmission: false });
       }
     }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });

@@ -652,6 +652,36 @@ pub trait IdentityProvider: Send + Sync {
     async fn logout_url(&self, id_token_hint: &str, state: &str) -> Result<String, PortError>;
 }
 
+/// The State agents' identity federation (ProConnect): proves who an agent is; SAND's
+/// staff directory decides what they may do ([`crate::staff::sign_in::admit`]).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AgentIdentityProvider: Send + Sync {
+    /// Starts a login: the URL to redirect to and the secrets to keep.
+    ///
+    /// # Errors
+    /// [`PortError`] when the federation cannot be reached (discovery).
+    async fn begin(&self) -> Result<AuthorizationRequest, PortError>;
+
+    /// Finishes a login: checks the callback against `pending`, exchanges the code,
+    /// checks the tokens and maps the agent.
+    ///
+    /// # Errors
+    /// Every [`IdentityProviderError`] variant, as its name says (`IncompleteIdentity`:
+    /// no usable professional address).
+    async fn complete(
+        &self,
+        pending: PendingLogin,
+        callback: CallbackParams,
+    ) -> Result<crate::staff::sign_in::ProvenAgent, IdentityProviderError>;
+
+    /// Where to send the browser to end the federation's session.
+    ///
+    /// # Errors
+    /// [`PortError`] when the federation's metadata is unavailable.
+    async fn logout_url(&self, id_token_hint: &str, state: &str) -> Result<String, PortError>;
+}
+
 /// Everything an attestation shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attestation {
@@ -898,6 +928,8 @@ pub struct StaffCredentials {
 pub enum AddStaffStoreError {
     #[error("login already used")]
     LoginTaken,
+    #[error("e-mail address already used by another account")]
+    EmailTaken,
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -946,6 +978,41 @@ pub trait StaffDirectory: Send + Sync {
         at: OffsetDateTime,
         audit: &crate::staff::audit::NewAuditEntry,
     ) -> Result<bool, PortError>;
+
+    /// The member whose professional address is `email`, closed or not.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn find_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<crate::staff::StaffMember>, PortError>;
+
+    /// Changes the account of `login` (role, issuers, address, SIRET), appending `audit`
+    /// in the same transaction; when `end_sessions_at` is set, the account's sessions
+    /// opened before it end. `false` when there is no such account.
+    ///
+    /// # Errors
+    /// [`AddStaffStoreError::EmailTaken`], or a [`PortError`].
+    async fn change(
+        &self,
+        login: &crate::staff::StaffLogin,
+        change: &crate::staff::StaffChange,
+        end_sessions_at: Option<OffsetDateTime>,
+        audit: &crate::staff::audit::NewAuditEntry,
+    ) -> Result<bool, AddStaffStoreError>;
+
+    /// Ends every session of `id` opened before `at` (a logout ends them server-side),
+    /// appending `audit` in the same transaction.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn end_sessions(
+        &self,
+        id: crate::staff::StaffId,
+        at: OffsetDateTime,
+        audit: &crate::staff::audit::NewAuditEntry,
+    ) -> Result<(), PortError>;
 
     /// Records that the TOTP code of `step` was used; `false` when that step or a later
     /// one already was (a code works once).

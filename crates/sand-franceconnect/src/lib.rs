@@ -1,6 +1,8 @@
-//! Login with FranceConnect v2: the domain's [`IdentityProvider`] port over OpenID
-//! Connect (the `openidconnect` crate), exactly as FranceConnect speaks it.
+//! Logins over OpenID Connect (the `openidconnect` crate): FranceConnect v2 for graduates
+//! (the domain's [`IdentityProvider`] port, below) and ProConnect for State agents
+//! ([`proconnect`]), over one client that does the checks both need (`oidc`).
 //!
+//! FranceConnect, exactly as it speaks:
 //! - discovery at `{issuer}/.well-known/openid-configuration` (re-fetched when a token is
 //!   signed with a key the cached JWKS does not have);
 //! - authorization code flow, `acr_values=eidas1`, `state` and `nonce` of 64 characters
@@ -15,21 +17,13 @@
 //!
 //! [`IdentityProvider`]: sand_domain::ports::IdentityProvider
 
-use std::sync::Arc;
+mod oidc;
+pub mod proconnect;
 
 use async_trait::async_trait;
-use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
-    CoreClient, CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType,
-    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
-};
-use openidconnect::{
-    AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, IssuerUrl, LogoutProviderMetadata, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, ProviderMetadata, RedirectUrl, RequestTokenError, Scope,
-    SignatureVerificationError, TokenResponse, UserInfoClaims, reqwest,
-};
+use openidconnect::AdditionalClaims;
+use openidconnect::UserInfoClaims;
+use openidconnect::core::CoreGenderClaim;
 use sand_domain::PortError;
 use sand_domain::credentials::Email;
 use sand_domain::identity::{BirthDate, BirthName, BirthPlaceCode, FirstNames, Identity};
@@ -39,8 +33,12 @@ use sand_domain::ports::{
 };
 use sand_domain::profile::FranceConnectSubject;
 use serde::{Deserialize, Serialize};
-use tokio::sync::RwLock;
-use tracing::{instrument, warn};
+use tracing::instrument;
+
+pub use oidc::{ConfigError, OidcSettings};
+pub use proconnect::ProConnect;
+
+use oidc::{OidcClient, invalid};
 
 /// The scopes SAND asks for, and only those it uses (data minimisation): the names and
 /// birth date it matches records on, the birth place and country that tell true homonyms
@@ -60,38 +58,18 @@ pub const PIVOT_SCOPES: &[&str] = &[
 pub const ACR: &str = "eidas1";
 
 /// Configuration (all of it, never code: the sandbox and production differ only here).
-#[derive(Clone)]
-pub struct FranceConnectSettings {
-    /// e.g. `https://oidc.franceconnect.gouv.fr/api/v2`.
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: String,
-    /// Where FranceConnect sends the browser back (registered in advance).
-    pub redirect_url: String,
-    /// Where FranceConnect sends the browser after logout (registered in advance).
-    pub post_logout_redirect_url: String,
-    /// Limit for each request to the provider.
-    pub timeout: std::time::Duration,
-}
+pub type FranceConnectSettings = OidcSettings;
 
-impl std::fmt::Debug for FranceConnectSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FranceConnectSettings")
-            .field("issuer", &self.issuer)
-            .field("client_id", &self.client_id)
-            .field("redirect_url", &self.redirect_url)
-            .field("post_logout_redirect_url", &self.post_logout_redirect_url)
-            .finish_non_exhaustive()
+/// The FranceConnect adapter.
+#[derive(Debug)]
+pub struct FranceConnect(OidcClient);
+
+impl FranceConnect {
+    /// # Errors
+    /// [`ConfigError`] for a URL that does not parse or an HTTP client that cannot be built.
+    pub fn new(settings: FranceConnectSettings) -> Result<Self, ConfigError> {
+        OidcClient::new("FranceConnect", settings).map(Self)
     }
-}
-
-/// A configuration that cannot work.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{0} is not a valid URL: {1}")]
-    Url(&'static str, String),
-    #[error("the HTTP client cannot be built: {0}")]
-    Http(String),
 }
 
 /// The claims of the identité pivot beyond the standard ones.
@@ -131,265 +109,6 @@ pub fn birth_place_code(
 
 /// INSEE's code for France among countries.
 const FRANCE: &str = "99100";
-
-/// Discovery fields beyond the core ones that SAND reads.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ExtraMetadata {
-    #[serde(default)]
-    pub code_challenge_methods_supported: Option<Vec<String>>,
-}
-
-impl openidconnect::AdditionalProviderMetadata for ExtraMetadata {}
-
-type Metadata = ProviderMetadata<
-    LogoutProviderMetadata<ExtraMetadata>,
-    CoreAuthDisplay,
-    CoreClientAuthMethod,
-    CoreClaimName,
-    CoreClaimType,
-    CoreGrantType,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm,
-    CoreJsonWebKey,
-    CoreResponseMode,
-    CoreResponseType,
-    CoreSubjectIdentifierType,
->;
-
-/// The OpenID Connect client, with the endpoints discovery gives.
-type FcClient = openidconnect::Client<
-    openidconnect::EmptyAdditionalClaims,
-    CoreAuthDisplay,
-    CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJsonWebKey,
-    CoreAuthPrompt,
-    openidconnect::StandardErrorResponse<CoreErrorResponseType>,
-    openidconnect::core::CoreTokenResponse,
-    openidconnect::core::CoreTokenIntrospectionResponse,
-    openidconnect::core::CoreRevocableToken,
-    openidconnect::core::CoreRevocationErrorResponse,
-    openidconnect::EndpointSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointMaybeSet,
-    openidconnect::EndpointMaybeSet,
->;
-
-/// The FranceConnect adapter.
-pub struct FranceConnect {
-    settings: FranceConnectSettings,
-    issuer: IssuerUrl,
-    redirect: RedirectUrl,
-    http: reqwest::Client,
-    metadata: RwLock<Option<Arc<Metadata>>>,
-}
-
-impl std::fmt::Debug for FranceConnect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FranceConnect")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
-}
-
-/// 32 random bytes, in hexadecimal: 64 characters.
-fn random_token() -> Result<String, PortError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| PortError::unexpected(e.to_string()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn invalid(why: impl Into<String>) -> IdentityProviderError {
-    IdentityProviderError::InvalidResponse(why.into().into())
-}
-
-/// Constant-time equality, for the `state`.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-impl FranceConnect {
-    /// # Errors
-    /// [`ConfigError`] for a URL that does not parse or an HTTP client that cannot be built.
-    pub fn new(settings: FranceConnectSettings) -> Result<Self, ConfigError> {
-        let issuer = IssuerUrl::new(settings.issuer.clone())
-            .map_err(|e| ConfigError::Url("issuer", e.to_string()))?;
-        let redirect = RedirectUrl::new(settings.redirect_url.clone())
-            .map_err(|e| ConfigError::Url("redirect URL", e.to_string()))?;
-        openidconnect::url::Url::parse(&settings.post_logout_redirect_url)
-            .map_err(|e| ConfigError::Url("post-logout URL", e.to_string()))?;
-        let http = reqwest::ClientBuilder::new()
-            // a provider must not redirect the back-channel (SSRF)
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(settings.timeout)
-            .build()
-            .map_err(|e| ConfigError::Http(e.to_string()))?;
-        Ok(Self {
-            settings,
-            issuer,
-            redirect,
-            http,
-            metadata: RwLock::new(None),
-        })
-    }
-
-    /// The provider's metadata and keys, fetched once, or again when `refresh`.
-    async fn metadata(&self, refresh: bool) -> Result<Arc<Metadata>, PortError> {
-        if !refresh && let Some(metadata) = self.metadata.read().await.clone() {
-            return Ok(metadata);
-        }
-        let metadata = Metadata::discover_async(self.issuer.clone(), &self.http)
-            .await
-            .map_err(|e| PortError::unavailable(format!("FranceConnect discovery: {e}")))?;
-        let metadata = Arc::new(metadata);
-        *self.metadata.write().await = Some(Arc::clone(&metadata));
-        Ok(metadata)
-    }
-
-    fn client(&self, metadata: &Metadata) -> FcClient {
-        CoreClient::from_provider_metadata(
-            metadata.clone(),
-            ClientId::new(self.settings.client_id.clone()),
-            Some(ClientSecret::new(self.settings.client_secret.clone())),
-        )
-        .set_redirect_uri(self.redirect.clone())
-        .set_auth_type(AuthType::RequestBody)
-    }
-
-    /// The userinfo, which must be a JWT signed by one of the provider's keys with an
-    /// algorithm it advertises (ES256 or RS256; never `none` nor HS256), for this client
-    /// and this subject. (openidconnect's own userinfo check accepts RS256 only.)
-    async fn userinfo(
-        &self,
-        mut metadata: Arc<Metadata>,
-        access_token: &str,
-        subject: &openidconnect::SubjectIdentifier,
-    ) -> Result<UserInfoClaims<PivotClaims, CoreGenderClaim>, IdentityProviderError> {
-        use base64::Engine;
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        use openidconnect::JsonWebKey;
-
-        let url = metadata
-            .userinfo_endpoint()
-            .ok_or_else(|| invalid("the provider has no userinfo endpoint"))?
-            .url()
-            .clone();
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(access_token)
-            .header("accept", "application/jwt")
-            .send()
-            .await
-            .map_err(|e| PortError::unavailable(format!("userinfo: {e}")))?;
-        if !response.status().is_success() {
-            return Err(invalid(format!("userinfo answered {}", response.status())));
-        }
-        let is_jwt = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/jwt"));
-        if !is_jwt {
-            return Err(invalid("the userinfo is not a signed JWT"));
-        }
-        let jwt = response
-            .text()
-            .await
-            .map_err(|e| PortError::unavailable(format!("userinfo: {e}")))?;
-        if jwt.len() > 64 * 1024 {
-            return Err(invalid("the userinfo is too large"));
-        }
-        let (signing_input, signature) = jwt
-            .trim()
-            .rsplit_once('.')
-            .ok_or_else(|| invalid("the userinfo is not a JWT"))?;
-        let (header, payload) = signing_input
-            .split_once('.')
-            .ok_or_else(|| invalid("the userinfo is not a JWT"))?;
-        let decode = |part: &str| {
-            URL_SAFE_NO_PAD
-                .decode(part)
-                .map_err(|_| invalid("the userinfo is not base64url"))
-        };
-        let header: serde_json::Value = serde_json::from_slice(&decode(header)?)
-            .map_err(|_| invalid("the userinfo header is not JSON"))?;
-        let alg = match header["alg"].as_str() {
-            Some("ES256") => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-            Some("RS256") => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-            other => return Err(invalid(format!("userinfo signed with {other:?}"))),
-        };
-        let advertised = metadata
-            .userinfo_signing_alg_values_supported()
-            .is_none_or(|algs| algs.contains(&alg));
-        if !advertised {
-            return Err(invalid(
-                "userinfo signed with an algorithm the provider does not advertise",
-            ));
-        }
-        let kid = header["kid"].as_str().map(str::to_owned);
-        let signature = decode(signature)?;
-        let mut refreshed = false;
-        loop {
-            let key = metadata.jwks().keys().iter().find(|key| {
-                kid.as_deref()
-                    .is_none_or(|kid| key.key_id().is_some_and(|k| k.as_str() == kid))
-                    && key
-                        .verify_signature(&alg, signing_input.as_bytes(), &signature)
-                        .is_ok()
-            });
-            if key.is_some() {
-                break;
-            }
-            let known = kid.as_deref().is_some_and(|kid| {
-                metadata
-                    .jwks()
-                    .keys()
-                    .iter()
-                    .any(|k| k.key_id().is_some_and(|id| id.as_str() == kid))
-            });
-            if known || refreshed {
-                return Err(invalid("the userinfo signature does not verify"));
-            }
-            warn!("userinfo signed with an unknown key: provider keys re-fetched");
-            metadata = self.metadata(true).await?;
-            refreshed = true;
-        }
-        let payload = decode(payload)?;
-        let raw: serde_json::Value = serde_json::from_slice(&payload)
-            .map_err(|_| invalid("the userinfo payload is not JSON"))?;
-        if raw["iss"].as_str() != Some(self.issuer.as_str()) {
-            return Err(invalid("the userinfo comes from another issuer"));
-        }
-        let for_us = match &raw["aud"] {
-            serde_json::Value::String(aud) => *aud == self.settings.client_id,
-            serde_json::Value::Array(auds) => auds
-                .iter()
-                .any(|a| a.as_str() == Some(self.settings.client_id.as_str())),
-            _ => false,
-        };
-        if !for_us {
-            return Err(invalid("the userinfo is for another client"));
-        }
-        UserInfoClaims::from_json::<std::io::Error>(&payload, Some(subject))
-            .map_err(|e| invalid(format!("userinfo: {e}")))
-    }
-
-    fn advertises_pkce(metadata: &Metadata) -> bool {
-        metadata
-            .additional_metadata()
-            .additional_metadata
-            .code_challenge_methods_supported
-            .as_ref()
-            .is_some_and(|methods| methods.iter().any(|m| m == "S256"))
-    }
-}
 
 fn map_identity(
     issuer: &str,
@@ -454,37 +173,7 @@ fn map_identity(
 impl IdentityProvider for FranceConnect {
     #[instrument(skip_all, err(level = "debug"))]
     async fn begin(&self) -> Result<AuthorizationRequest, PortError> {
-        let metadata = self.metadata(false).await?;
-        let client = self.client(&metadata);
-        let state = random_token()?;
-        let nonce = random_token()?;
-        let (state_for_url, nonce_for_url) = (state.clone(), nonce.clone());
-        let mut request = client
-            .authorize_url(
-                CoreAuthenticationFlow::AuthorizationCode,
-                move || CsrfToken::new(state_for_url),
-                move || Nonce::new(nonce_for_url),
-            )
-            .add_extra_param("acr_values", ACR);
-        for scope in PIVOT_SCOPES {
-            request = request.add_scope(Scope::new((*scope).to_owned()));
-        }
-        let pkce_verifier = if Self::advertises_pkce(&metadata) {
-            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-            request = request.set_pkce_challenge(challenge);
-            Some(verifier.secret().clone())
-        } else {
-            None
-        };
-        let (url, _, _) = request.url();
-        Ok(AuthorizationRequest {
-            url: url.to_string(),
-            pending: PendingLogin {
-                state,
-                nonce,
-                pkce_verifier,
-            },
-        })
+        self.0.begin(PIVOT_SCOPES, &[("acr_values", ACR)]).await
     }
 
     #[instrument(skip_all, err(level = "debug"))]
@@ -493,114 +182,22 @@ impl IdentityProvider for FranceConnect {
         pending: PendingLogin,
         callback: CallbackParams,
     ) -> Result<CertifiedIdentity, IdentityProviderError> {
-        let code = match callback {
-            CallbackParams::Error { error, state } => {
-                if state.as_deref().is_some_and(|s| !same(s, &pending.state)) {
-                    return Err(IdentityProviderError::StateMismatch);
-                }
-                if error == "access_denied" {
-                    return Err(IdentityProviderError::Cancelled);
-                }
-                return Err(invalid(format!("the provider answered {error:?}")));
-            }
-            CallbackParams::Code { code, state } => {
-                if !same(&state, &pending.state) {
-                    return Err(IdentityProviderError::StateMismatch);
-                }
-                code
-            }
-        };
-        let metadata = self.metadata(false).await?;
-        let client = self.client(&metadata);
-        let mut exchange = client
-            .exchange_code(AuthorizationCode::new(code))
-            .map_err(|e| invalid(e.to_string()))?;
-        if let Some(verifier) = pending.pkce_verifier.clone() {
-            exchange = exchange.set_pkce_verifier(PkceCodeVerifier::new(verifier));
-        }
-        let token = exchange
-            .request_async(&self.http)
-            .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(response)
-                    if response.error().as_ref() == "invalid_grant" =>
-                {
-                    IdentityProviderError::CodeRejected
-                }
-                RequestTokenError::Request(e) => {
-                    IdentityProviderError::Port(PortError::unavailable(e.to_string()))
-                }
-                other => invalid(other.to_string()),
-            })?;
-        let id_token = token
-            .id_token()
-            .ok_or_else(|| invalid("no id_token"))?
-            .clone();
-        let nonce = Nonce::new(pending.nonce.clone());
-
-        // the id_token, with the cached keys, then with fresh ones if its key is unknown
-        let mut metadata = metadata;
-        let claims = loop {
-            let client = self.client(&metadata);
-            // pinned: ES256 or RS256, and only those the provider advertises (never
-            // `none`, never HS256 with the client secret)
-            let advertised = metadata.id_token_signing_alg_values_supported();
-            let algs: Vec<CoreJwsSigningAlgorithm> = [
-                CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-            ]
-            .into_iter()
-            .filter(|alg| advertised.contains(alg))
-            .collect();
-            let verifier = client.id_token_verifier().set_allowed_algs(algs);
-            match id_token.claims(&verifier, &nonce) {
-                Ok(claims) => break claims.clone(),
-                Err(ClaimsVerificationError::SignatureVerification(
-                    SignatureVerificationError::NoMatchingKey,
-                )) => {
-                    let fresh = self.metadata(true).await?;
-                    if fresh.jwks() == metadata.jwks() {
-                        return Err(invalid("the id_token is signed with an unknown key"));
-                    }
-                    warn!("id_token signed with a new key: provider keys re-fetched");
-                    metadata = fresh;
-                }
-                Err(e) => return Err(invalid(format!("id_token: {e}"))),
-            }
-        };
-        if claims.auth_context_ref().map(|acr| acr.as_str()) != Some(ACR) {
+        let verified = self.0.complete(pending, callback).await?;
+        if verified.claims.auth_context_ref().map(|acr| acr.as_str()) != Some(ACR) {
             return Err(invalid("the id_token's acr is not eidas1"));
         }
-        let subject = claims.subject().as_str().to_owned();
-
-        let userinfo = self
-            .userinfo(metadata, token.access_token().secret(), claims.subject())
-            .await?;
+        let userinfo = verified.userinfo_claims::<PivotClaims>()?;
         map_identity(
-            self.issuer.as_str(),
-            &subject,
+            self.0.issuer(),
+            verified.claims.subject().as_str(),
             &userinfo,
-            id_token.to_string(),
+            verified.id_token,
         )
     }
 
     #[instrument(skip_all, err(level = "debug"))]
     async fn logout_url(&self, id_token_hint: &str, state: &str) -> Result<String, PortError> {
-        let metadata = self.metadata(false).await?;
-        let end = metadata
-            .additional_metadata()
-            .end_session_endpoint
-            .as_ref()
-            .ok_or_else(|| PortError::unexpected("the provider has no end_session_endpoint"))?;
-        let mut url = end.url().clone();
-        url.query_pairs_mut()
-            .append_pair("id_token_hint", id_token_hint)
-            .append_pair("state", state)
-            .append_pair(
-                "post_logout_redirect_uri",
-                &self.settings.post_logout_redirect_url,
-            );
-        Ok(url.to_string())
+        self.0.logout_url(id_token_hint, state).await
     }
 }
 

@@ -1,6 +1,8 @@
-//! The whole FranceConnect flow over real HTTP against a real OpenID Connect provider
-//! (`tests/oidc-provider`, npm `oidc-provider` configured like FranceConnect), with a
-//! small browser (cookies, redirects, the login form) standing in for the graduate.
+//! The whole FranceConnect flow, and ProConnect's, over real HTTP against a real OpenID
+//! Connect provider (`tests/oidc-provider`, npm `oidc-provider` configured like
+//! FranceConnect for one client and like ProConnect for the other, with fixture agents),
+//! with a small browser (cookies, redirects, the login form) standing in for the
+//! graduate or the agent.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,11 +14,15 @@ use std::time::Duration;
 
 use openidconnect::reqwest;
 use openidconnect::url::Url;
+use sand_domain::ports::AgentIdentityProvider;
 use sand_domain::ports::{CallbackParams, IdentityProvider, IdentityProviderError, PendingLogin};
-use sand_franceconnect::{FranceConnect, FranceConnectSettings};
+use sand_domain::staff::sign_in::{ProvenAgent, Siret};
+use sand_franceconnect::{FranceConnect, FranceConnectSettings, OidcSettings, ProConnect};
 
 const REDIRECT: &str = "http://127.0.0.1:9/franceconnect/retour";
 const AFTER_LOGOUT: &str = "http://127.0.0.1:9/franceconnect/deconnexion";
+const AGENT_REDIRECT: &str = "http://127.0.0.1:9/proconnect/retour";
+const AGENT_AFTER_LOGOUT: &str = "http://127.0.0.1:9/proconnect/deconnexion";
 
 /// The test provider; stops when dropped.
 struct Provider {
@@ -36,6 +42,8 @@ impl Provider {
             .env("PORT", "0")
             .env("REDIRECT_URIS", REDIRECT)
             .env("POST_LOGOUT_REDIRECT_URIS", AFTER_LOGOUT)
+            .env("AGENTS_REDIRECT_URIS", AGENT_REDIRECT)
+            .env("AGENTS_POST_LOGOUT_REDIRECT_URIS", AGENT_AFTER_LOGOUT)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -62,6 +70,18 @@ impl Provider {
             client_secret: "sand-dev-secret-0123456789abcdefghijklmnopqrstuvwxyz".into(),
             redirect_url: REDIRECT.into(),
             post_logout_redirect_url: AFTER_LOGOUT.into(),
+            timeout: Duration::from_secs(10),
+        })
+        .unwrap()
+    }
+
+    fn agents(&self) -> ProConnect {
+        ProConnect::new(OidcSettings {
+            issuer: self.issuer.clone(),
+            client_id: "sand-agents-dev".into(),
+            client_secret: "sand-agents-secret-0123456789abcdefghijklmnopqrstuvwxyz".into(),
+            redirect_url: AGENT_REDIRECT.into(),
+            post_logout_redirect_url: AGENT_AFTER_LOGOUT.into(),
             timeout: Duration::from_secs(10),
         })
         .unwrap()
@@ -111,6 +131,11 @@ impl Browser {
     /// Goes through the login at `url` as `login` (or cancels it with `None`); returns
     /// where the provider finally sends the browser (the client's redirect URI).
     async fn log_in(&mut self, url: &str, login: Option<&str>) -> Url {
+        self.log_in_back_to(url, login, REDIRECT).await
+    }
+
+    /// [`Self::log_in`], for the client whose redirect URI is `redirect`.
+    async fn log_in_back_to(&mut self, url: &str, login: Option<&str>, redirect: &str) -> Url {
         let mut response = self.send(self.http.get(url)).await;
         loop {
             assert!(
@@ -123,7 +148,7 @@ impl Browser {
             let location = base
                 .join(response.headers()["location"].to_str().unwrap())
                 .unwrap();
-            if location.as_str().starts_with(REDIRECT) {
+            if location.as_str().starts_with(redirect) {
                 return location;
             }
             response = self.send(self.http.get(location.clone())).await;
@@ -437,4 +462,152 @@ async fn a_first_login_creates_the_certified_profile_and_the_next_finds_it() {
     };
     assert_eq!(existing.id, created.id, "keyed by (issuer, sub)");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// An agent's whole ProConnect login through the provider: what the adapter proves.
+async fn agent_login(pc: &ProConnect, login: &str) -> Result<ProvenAgent, IdentityProviderError> {
+    let request = pc.begin().await.unwrap();
+    let back = Browser::new()
+        .log_in_back_to(&request.url, Some(login), AGENT_REDIRECT)
+        .await;
+    pc.complete(request.pending, callback_of(&back)).await
+}
+
+#[tokio::test]
+async fn proconnect_asks_for_the_agents_claims_and_amr_and_nothing_else() {
+    let provider = Provider::start();
+    let request = provider.agents().begin().await.unwrap();
+    let url = Url::parse(&request.url).unwrap();
+    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let mut scopes: Vec<&str> = q["scope"].split(' ').collect();
+    scopes.sort_unstable();
+    assert_eq!(
+        scopes,
+        [
+            "email",
+            "given_name",
+            "idp_id",
+            "openid",
+            "siret",
+            "uid",
+            "usual_name"
+        ]
+    );
+    assert_eq!(q["claims"], r#"{"id_token":{"amr":{"essential":true}}}"#);
+    assert!(q["state"].len() >= 32 && q["nonce"].len() >= 32);
+    assert_eq!(q["redirect_uri"], AGENT_REDIRECT);
+    // ProConnect refuses unknown parameters: only these (PKCE's two when advertised)
+    let mut names: Vec<&str> = q.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let expected: &[&str] = if q.contains_key("code_challenge") {
+        &[
+            "claims",
+            "client_id",
+            "code_challenge",
+            "code_challenge_method",
+            "nonce",
+            "redirect_uri",
+            "response_type",
+            "scope",
+            "state",
+        ]
+    } else {
+        &[
+            "claims",
+            "client_id",
+            "nonce",
+            "redirect_uri",
+            "response_type",
+            "scope",
+            "state",
+        ]
+    };
+    assert_eq!(names, expected);
+}
+
+#[tokio::test]
+async fn agents_of_two_rectorats_are_proven_with_their_establishment_and_second_factor() {
+    let provider = Provider::start();
+    let pc = provider.agents();
+    let lyon = agent_login(&pc, "agent.lyon").await.unwrap();
+    assert_eq!(lyon.email.as_str(), "claire.moreau@ac-lyon.fr");
+    assert_eq!(lyon.usual_name, "MOREAU");
+    assert_eq!(lyon.given_name, "Claire Marie");
+    assert_eq!(lyon.siret, Some(Siret::parse("19691234500013").unwrap()));
+    assert_eq!(lyon.idp_id.as_deref(), Some("fia-ac-lyon"));
+    assert_eq!(lyon.issuer, provider.issuer);
+    assert!(lyon.used_second_factor(), "{:?}", lyon.methods);
+    assert!(lyon.id_token_hint.split('.').count() == 3);
+
+    let siec = agent_login(&pc, "agent.siec").await.unwrap();
+    assert_eq!(siec.email.as_str(), "paul.girard@siec.education.gouv.fr");
+    assert_eq!(siec.siret, Some(Siret::parse("13002523400017").unwrap()));
+    assert_ne!(siec.subject, lyon.subject);
+
+    // the same agent with a password only: proven, but without a second factor
+    let password_only = agent_login(&pc, "agent.lyon-sans-mfa").await.unwrap();
+    assert_eq!(password_only.methods, ["pwd"]);
+    assert!(!password_only.used_second_factor());
+    // an agent SAND does not know is proven all the same: the directory refuses them
+    let unknown = agent_login(&pc, "agent.inconnu").await.unwrap();
+    assert_eq!(unknown.email.as_str(), "ines.roux@ac-nantes.fr");
+    // no establishment in the claims
+    assert_eq!(
+        agent_login(&pc, "agent.sans-siret").await.unwrap().siret,
+        None
+    );
+
+    // logout at ProConnect, with the id_token and a state
+    let url = Url::parse(
+        &pc.logout_url(&lyon.id_token_hint, "etat-de-sortie")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(url.path(), "/session/end");
+    assert_eq!(q["id_token_hint"], lyon.id_token_hint);
+    assert_eq!(q["state"], "etat-de-sortie");
+    assert_eq!(q["post_logout_redirect_uri"], AGENT_AFTER_LOGOUT);
+}
+
+#[tokio::test]
+async fn a_proconnect_userinfo_signed_with_an_unknown_key_or_a_cancel_or_a_foreign_state_is_refused()
+ {
+    let provider = Provider::start();
+    let pc = provider.agents();
+    assert!(matches!(
+        agent_login(&pc, "agent.cle-inconnue").await,
+        Err(IdentityProviderError::InvalidResponse(_))
+    ));
+    let request = pc.begin().await.unwrap();
+    let back = Browser::new()
+        .log_in_back_to(&request.url, None, AGENT_REDIRECT)
+        .await;
+    assert!(matches!(
+        pc.complete(copy(&request.pending), callback_of(&back))
+            .await,
+        Err(IdentityProviderError::Cancelled)
+    ));
+    let request = pc.begin().await.unwrap();
+    let back = Browser::new()
+        .log_in_back_to(&request.url, Some("agent.lyon"), AGENT_REDIRECT)
+        .await;
+    let mut foreign = copy(&request.pending);
+    foreign.state = "0".repeat(64);
+    assert!(matches!(
+        pc.complete(foreign, callback_of(&back)).await,
+        Err(IdentityProviderError::StateMismatch)
+    ));
+    // the FranceConnect client's code is not the agents' client's
+    let fc = provider.adapter();
+    let request = fc.begin().await.unwrap();
+    let back = Browser::new().log_in(&request.url, Some("test")).await;
+    let agents_request = pc.begin().await.unwrap();
+    let mut pending = copy(&agents_request.pending);
+    pending.state.clone_from(&request.pending.state);
+    assert!(matches!(
+        pc.complete(pending, callback_of(&back)).await,
+        Err(IdentityProviderError::CodeRejected | IdentityProviderError::InvalidResponse(_))
+    ));
 }

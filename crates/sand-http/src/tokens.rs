@@ -38,6 +38,12 @@ pub enum Purpose {
     StopVerificationNotices,
     /// A back-office agent's session.
     StaffSession,
+    /// A back-office login through ProConnect in progress (state, nonce, PKCE verifier).
+    StaffProConnectLogin,
+    /// The id_token of an agent's ProConnect login, to end ProConnect's session too.
+    StaffProConnectHint,
+    /// The `state` of a logout at ProConnect, checked on the way back.
+    StaffProConnectLogout,
 }
 
 impl Purpose {
@@ -53,6 +59,9 @@ impl Purpose {
             Self::SecondFactorLogin => b"second-factor-login",
             Self::StopVerificationNotices => b"stop-verification-notices",
             Self::StaffSession => b"staff-session",
+            Self::StaffProConnectLogin => b"staff-proconnect-login",
+            Self::StaffProConnectHint => b"staff-proconnect-hint",
+            Self::StaffProConnectLogout => b"staff-proconnect-logout",
         }
     }
 }

@@ -4,14 +4,15 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use sand_domain::PortError;
-use sand_domain::credentials::PasswordHash;
+use sand_domain::credentials::{Email, PasswordHash};
 use sand_domain::issuer::IssuerCode;
 use sand_domain::link::LinkId;
 use sand_domain::ports::{AddStaffStoreError, AuditLog, StaffCredentials, StaffDirectory};
 use sand_domain::profile::second_factor::TotpSecret;
 use sand_domain::record::{BatchId, RecordId};
 use sand_domain::staff::audit::{Actor, AuditAction, AuditEntry, NewAuditEntry};
-use sand_domain::staff::{NewStaffMember, Role, StaffId, StaffLogin, StaffMember};
+use sand_domain::staff::sign_in::Siret;
+use sand_domain::staff::{NewStaffMember, Role, StaffChange, StaffId, StaffLogin, StaffMember};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -79,9 +80,31 @@ fn member_from(row: &staff_member::Model) -> Result<StaffMember, PortError> {
         name: row.name.clone(),
         role: Role::from_str(&row.role).map_err(|_| corrupt("staff role"))?,
         issuers,
+        email: row
+            .email
+            .as_deref()
+            .map(|e| Email::parse(e).map_err(|_| corrupt("staff e-mail address")))
+            .transpose()?,
+        siret: row
+            .siret
+            .as_deref()
+            .map(|s| Siret::parse(s).map_err(|_| corrupt("staff SIRET")))
+            .transpose()?,
         created_at: row.created_at,
         disabled_at: row.disabled_at,
+        sessions_valid_from: row.sessions_valid_from,
     })
+}
+
+/// Which unique key a violation on `staff_member` broke.
+fn taken(e: &sea_orm::DbErr) -> Option<AddStaffStoreError> {
+    match violation(e) {
+        Some(Violation::Unique(text)) if text.contains("email") => {
+            Some(AddStaffStoreError::EmailTaken)
+        }
+        Some(Violation::Unique(_)) => Some(AddStaffStoreError::LoginTaken),
+        _ => None,
+    }
 }
 
 #[async_trait]
@@ -113,15 +136,14 @@ impl StaffDirectory for SeaOrmStaffDirectory {
             totp_last_step: Set(None),
             created_at: Set(member.created_at),
             disabled_at: Set(None),
+            email: Set(member.email.as_ref().map(|e| e.as_str().to_owned())),
+            siret: Set(member.siret.as_ref().map(|s| s.as_str().to_owned())),
+            sessions_valid_from: Set(None),
         })
         .exec_without_returning(&txn)
         .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if matches!(violation(&e), Some(Violation::Unique(_))) => {
-                return Err(AddStaffStoreError::LoginTaken);
-            }
-            Err(e) => return Err(port(e).into()),
+        if let Err(e) = inserted {
+            return Err(taken(&e).unwrap_or_else(|| port(e).into()));
         }
         append_audit(&txn, audit).await?;
         txn.commit().await.map_err(port)?;
@@ -131,8 +153,11 @@ impl StaffDirectory for SeaOrmStaffDirectory {
             name: member.name.trim().to_owned(),
             role: member.role,
             issuers: member.issuers.clone(),
+            email: member.email.clone(),
+            siret: member.siret.clone(),
             created_at: member.created_at,
             disabled_at: None,
+            sessions_valid_from: None,
         })
     }
 
@@ -192,6 +217,80 @@ impl StaffDirectory for SeaOrmStaffDirectory {
         append_audit(&txn, audit).await?;
         txn.commit().await.map_err(port)?;
         Ok(true)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn find_by_email(&self, email: &Email) -> Result<Option<StaffMember>, PortError> {
+        staff_member::Entity::find()
+            .filter(staff_member::Column::Email.eq(email.as_str()))
+            .one(&self.0.db)
+            .await
+            .map_err(port)?
+            .as_ref()
+            .map(member_from)
+            .transpose()
+    }
+
+    #[instrument(skip_all, err(level = "debug"), fields(login = %login))]
+    async fn change(
+        &self,
+        login: &StaffLogin,
+        change: &StaffChange,
+        end_sessions_at: Option<OffsetDateTime>,
+        audit: &NewAuditEntry,
+    ) -> Result<bool, AddStaffStoreError> {
+        let issuers: Vec<&str> = change.issuers.iter().map(IssuerCode::code).collect();
+        let txn = self.0.db.begin().await.map_err(port)?;
+        let mut update = staff_member::Entity::update_many()
+            .col_expr(staff_member::Column::Role, Expr::value(change.role.code()))
+            .col_expr(
+                staff_member::Column::Issuers,
+                Expr::value(issuers.join(",")),
+            )
+            .col_expr(
+                staff_member::Column::Email,
+                Expr::value(change.email.as_ref().map(|e| e.as_str().to_owned())),
+            )
+            .col_expr(
+                staff_member::Column::Siret,
+                Expr::value(change.siret.as_ref().map(|s| s.as_str().to_owned())),
+            );
+        if let Some(at) = end_sessions_at {
+            update = update.col_expr(staff_member::Column::SessionsValidFrom, Expr::value(at));
+        }
+        let changed = update
+            .filter(staff_member::Column::Login.eq(login.as_str()))
+            .exec(&txn)
+            .await;
+        let changed = match changed {
+            Ok(changed) => changed,
+            Err(e) => return Err(taken(&e).unwrap_or_else(|| port(e).into())),
+        };
+        if changed.rows_affected != 1 {
+            return Ok(false);
+        }
+        append_audit(&txn, audit).await?;
+        txn.commit().await.map_err(port)?;
+        Ok(true)
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn end_sessions(
+        &self,
+        id: StaffId,
+        at: OffsetDateTime,
+        audit: &NewAuditEntry,
+    ) -> Result<(), PortError> {
+        let txn = self.0.db.begin().await.map_err(port)?;
+        staff_member::Entity::update_many()
+            .col_expr(staff_member::Column::SessionsValidFrom, Expr::value(at))
+            .filter(staff_member::Column::Id.eq(id.0))
+            .exec(&txn)
+            .await
+            .map_err(port)?;
+        append_audit(&txn, audit).await?;
+        txn.commit().await.map_err(port)?;
+        Ok(())
     }
 
     #[instrument(skip_all, err(level = "debug"))]

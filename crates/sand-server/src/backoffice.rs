@@ -69,15 +69,26 @@ pub async fn store(
     }
 }
 
+/// What the back office shares with the site, and its login through ProConnect.
+pub struct StateParts {
+    pub issuers: Arc<IssuerRegistry>,
+    pub clock: Arc<dyn sand_domain::ports::Clock>,
+    pub proconnect: Option<Arc<dyn sand_domain::ports::AgentIdentityProvider>>,
+}
+
 /// The back office's state over `store`.
 #[must_use]
 pub fn state(
     settings: StaffSettings,
     store: &Store,
     secret: &[u8],
-    issuers: Arc<IssuerRegistry>,
-    clock: Arc<dyn sand_domain::ports::Clock>,
+    parts: StateParts,
 ) -> StaffState {
+    let StateParts {
+        issuers,
+        clock,
+        proconnect,
+    } = parts;
     StaffState::new(
         settings,
         secret,
@@ -91,6 +102,7 @@ pub fn state(
             hasher: Arc::new(sand_http::hasher::Argon2Hasher::new(2)),
             clock,
             catalogue: Arc::new(store.catalogue()),
+            proconnect,
         },
     )
 }
@@ -98,33 +110,60 @@ pub fn state(
 /// The demonstration's agents: one of each role (two exam offices), added at the first
 /// start; their passwords derive from the demonstration's secret, so that every start
 /// can print them with their TOTP secrets.
-const DEMO_AGENTS: &[(&str, &str, Role, &[&str])] = &[
-    (
-        "demo.aide",
-        "Agent d'assistance (démonstration)",
-        Role::Helpdesk,
-        &[],
-    ),
-    (
-        "demo.lyon",
-        "Agent du service des examens de Lyon (démonstration)",
-        Role::ExamOffice,
-        &["10"],
-    ),
-    (
-        "demo.siec",
-        "Agent du SIEC (démonstration)",
-        Role::ExamOffice,
-        &["SIEC"],
-    ),
-    (
-        "demo.admin",
-        "Administrateur (démonstration)",
-        Role::Administrator,
-        &[],
-    ),
-    ("demo.audit", "Auditeur (démonstration)", Role::Auditor, &[]),
+/// Three carry the professional addresses (and SIRET) of the test OpenID provider's
+/// fixture agents (tests/oidc-provider/agents.mjs), so that a demonstration run beside it
+/// can log them in through ProConnect.
+const DEMO_AGENTS: &[DemoAgent] = &[
+    DemoAgent {
+        login: "demo.aide",
+        name: "Agent d'assistance (démonstration)",
+        role: Role::Helpdesk,
+        issuers: &[],
+        email: Some("marc.petit@education.gouv.fr"),
+        siret: None,
+    },
+    DemoAgent {
+        login: "demo.lyon",
+        name: "Agent du service des examens de Lyon (démonstration)",
+        role: Role::ExamOffice,
+        issuers: &["10"],
+        email: Some("claire.moreau@ac-lyon.fr"),
+        siret: Some("19691234500013"),
+    },
+    DemoAgent {
+        login: "demo.siec",
+        name: "Agent du SIEC (démonstration)",
+        role: Role::ExamOffice,
+        issuers: &["SIEC"],
+        email: Some("paul.girard@siec.education.gouv.fr"),
+        siret: Some("13002523400017"),
+    },
+    DemoAgent {
+        login: "demo.admin",
+        name: "Administrateur (démonstration)",
+        role: Role::Administrator,
+        issuers: &[],
+        email: None,
+        siret: None,
+    },
+    DemoAgent {
+        login: "demo.audit",
+        name: "Auditeur (démonstration)",
+        role: Role::Auditor,
+        issuers: &[],
+        email: None,
+        siret: None,
+    },
 ];
+
+struct DemoAgent {
+    login: &'static str,
+    name: &'static str,
+    role: Role,
+    issuers: &'static [&'static str],
+    email: Option<&'static str>,
+    siret: Option<&'static str>,
+}
 
 /// Adds the demonstration's agents that are missing and prints how to log in as each.
 ///
@@ -143,7 +182,14 @@ pub async fn demo_agents(
         out,
         "Espace agents de démonstration : {address} — identifiant, rôle, mot de passe, secret TOTP (`sand staff totp IDENTIFIANT` affiche le code du moment) :"
     )?;
-    for (login, name, role, issuers) in DEMO_AGENTS {
+    for agent in DEMO_AGENTS {
+        let DemoAgent {
+            login,
+            name,
+            role,
+            issuers,
+            ..
+        } = agent;
         let login = StaffLogin::parse(login).map_err(|e| BackofficeError::Config(e.to_string()))?;
         let password = passwords.pseudonym(&format!("demo agent password {login}"));
         let found = match directory.credentials(&login).await {
@@ -179,6 +225,12 @@ pub async fn demo_agents(
                         .iter()
                         .filter_map(|c| IssuerCode::parse(c).ok())
                         .collect(),
+                    email: agent
+                        .email
+                        .and_then(|e| sand_domain::credentials::Email::parse(e).ok()),
+                    siret: agent
+                        .siret
+                        .and_then(|s| sand_domain::staff::sign_in::Siret::parse(s).ok()),
                     created_at: now,
                 };
                 let audit = NewAuditEntry {
@@ -193,7 +245,10 @@ pub async fn demo_agents(
                 };
                 match directory.add(&member, &hash, &totp, &audit).await {
                     Ok(_) => {}
-                    Err(sand_domain::ports::AddStaffStoreError::LoginTaken) => {}
+                    Err(
+                        sand_domain::ports::AddStaffStoreError::LoginTaken
+                        | sand_domain::ports::AddStaffStoreError::EmailTaken,
+                    ) => {}
                     Err(sand_domain::ports::AddStaffStoreError::Port(e)) => return Err(port(e)),
                 }
                 totp

@@ -20,10 +20,11 @@ pub const CONFIG_ENV: &str = "SAND_CONFIG";
 /// The subcommands that read the configuration file.
 const CONFIGURED: [&str; 2] = ["serve", "config"];
 /// Options never printed: their values are secrets.
-const SECRET_KEYS: [&str; 4] = [
+const SECRET_KEYS: [&str; 5] = [
     "secret",
     "smtp_password",
     "franceconnect_client_secret",
+    "proconnect_client_secret",
     "signing_key",
 ];
 /// A configuration file is a few hundred bytes; anything this large is a mistake.
@@ -472,6 +473,7 @@ mod tests {
             "secret-client-franceconnect",
             "-----BEGIN PRIVATE KEY-----cle",
             "mot-de-passe-postgres",
+            "secret-client-proconnect",
         ];
         let parsed = <Sand as clap::Parser>::try_parse_from([
             "sand",
@@ -486,6 +488,8 @@ mod tests {
             &format!("--signing-key={}", secrets[3]),
             "--database-url",
             &format!("postgres://sand:{}@db.interne/sand", secrets[4]),
+            "--proconnect-client-secret",
+            secrets[5],
         ])
         .unwrap();
         let printed = format!("{parsed:?}");

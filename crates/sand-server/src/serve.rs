@@ -329,6 +329,38 @@ pub struct ServeArgs {
     pub staff_database_url: Option<crate::config::DatabaseUrl>,
     #[arg(
         long,
+        env = "SAND_STAFF_PUBLIC_URL",
+        value_name = "URL",
+        help = "Adresse de l'espace agents telle que les navigateurs des agents l'atteignent                 (https://agents.exemple.gouv.fr), pour les retours de ProConnect ; par défaut                 http:// suivi de l'adresse d'écoute de l'espace agents"
+    )]
+    pub staff_public_url: Option<String>,
+    #[arg(
+        long,
+        env = "SAND_PROCONNECT_ISSUER",
+        help = "Émetteur ProConnect de l'espace agents, par exemple                 https://auth.agentconnect.gouv.fr/api/v2 (le bouton n'apparaît que si                 l'émetteur, l'identifiant client et le secret client sont tous définis) ;                 retour à enregistrer chez ProConnect : SAND_STAFF_PUBLIC_URL/proconnect/retour,                 après déconnexion : SAND_STAFF_PUBLIC_URL/proconnect/deconnexion"
+    )]
+    pub proconnect_issuer: Option<String>,
+    #[arg(
+        long,
+        env = "SAND_PROCONNECT_CLIENT_ID",
+        help = "Identifiant client attribué par ProConnect"
+    )]
+    pub proconnect_client_id: Option<String>,
+    #[arg(
+        long,
+        env = "SAND_PROCONNECT_CLIENT_SECRET",
+        hide_env_values = true,
+        help = "Secret client ProConnect, uniquement par l'environnement ou le fichier de                 configuration. Jamais affiché"
+    )]
+    pub proconnect_client_secret: Option<crate::config::Secret>,
+    #[arg(
+        long,
+        env = "SAND_PROCONNECT_SECOND_FACTOR_OPTIONAL",
+        help = "Environnements de test seulement : admet sans second facteur (`amr`) une                 connexion ProConnect d'un rôle qui voit des données personnelles (niveau 2,                 administrateur, auditeur) ; signalé à chaque démarrage"
+    )]
+    pub proconnect_second_factor_optional: bool,
+    #[arg(
+        long,
         env = "SAND_READY_JSON",
         help = "Une fois à l'écoute, écrit aussi une ligne JSON sur la sortie standard pour le \
                 programme qui a démarré le service (les adresses réellement utilisées, par \
@@ -505,6 +537,37 @@ fn transport(args: &ServeArgs) -> Result<MailTransport, ServeError> {
     };
     MailTransport::new(&config_).map_err(|e| config(format!("transport des e-mails : {e}")))
 }
+
+/// ProConnect for the back office, when configured; `staff_url` is the back office's own
+/// public address.
+fn proconnect(
+    args: &ServeArgs,
+    staff_url: &str,
+) -> Result<Option<Arc<dyn sand_domain::ports::AgentIdentityProvider>>, ServeError> {
+    match (
+        &args.proconnect_issuer,
+        &args.proconnect_client_id,
+        &args.proconnect_client_secret,
+    ) {
+        (None, None, None) => Ok(None),
+        (Some(issuer), Some(client_id), Some(client_secret)) => {
+            let settings = sand_franceconnect::OidcSettings {
+                issuer: issuer.clone(),
+                client_id: client_id.clone(),
+                client_secret: client_secret.expose().to_owned(),
+                redirect_url: format!("{staff_url}/proconnect/retour"),
+                post_logout_redirect_url: format!("{staff_url}/proconnect/deconnexion"),
+                timeout: Duration::from_secs(10),
+            };
+            let pc = sand_franceconnect::ProConnect::new(settings)
+                .map_err(|e| config(format!("ProConnect : {e}")))?;
+            Ok(Some(Arc::new(pc)))
+        }
+        _ => Err(config(PROCONNECT_TOGETHER)),
+    }
+}
+
+const PROCONNECT_TOGETHER: &str = "ProConnect exige SAND_PROCONNECT_ISSUER, SAND_PROCONNECT_CLIENT_ID et SAND_PROCONNECT_CLIENT_SECRET ensemble";
 
 fn franceconnect(
     args: &ServeArgs,
@@ -854,6 +917,24 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
             ));
         }
     }
+    let pc = [
+        args.proconnect_issuer.is_some(),
+        args.proconnect_client_id.is_some(),
+        args.proconnect_client_secret.is_some(),
+    ];
+    match pc.iter().filter(|set| **set).count() {
+        0 => {}
+        3 if args.staff_listen.is_none() && !args.demo => {
+            return Err(config(
+                "ProConnect sert l'espace agents : définissez aussi SAND_STAFF_LISTEN",
+            ));
+        }
+        3 if args.proconnect_second_factor_optional => notes.push(
+            "ProConnect configuré pour l'espace agents, SANS exiger de second facteur (environnement de test)".to_owned(),
+        ),
+        3 => notes.push("ProConnect configuré pour l'espace agents".to_owned()),
+        _ => return Err(config(PROCONNECT_TOGETHER)),
+    }
     let issuers = issuers(args)?;
     let with_contact = issuers
         .all()
@@ -1114,16 +1195,29 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
                 .first()
                 .and_then(|a| a.as_socket_addr().copied())
                 .ok_or_else(|| config("aucune adresse locale pour l'espace agents"))?;
+            let staff_url = args.staff_public_url.as_deref().map_or_else(
+                || format!("http://{local}"),
+                |u| u.trim_end_matches('/').to_owned(),
+            );
             let mut staff_settings = sand_http::staff::StaffSettings::new(args.operator.clone());
             staff_settings.demo = args.demo;
             staff_settings.trust_forwarded_for = args.trust_forwarded_for;
-            staff_settings.secure = public_url.starts_with("https://");
+            staff_settings.secure = staff_url.starts_with("https://");
+            staff_settings.second_factor_required = !args.proconnect_second_factor_optional;
+            if args.proconnect_second_factor_optional {
+                tracing::warn!(
+                    "ProConnect logins of roles that see personal data are admitted without a second factor (SAND_PROCONNECT_SECOND_FACTOR_OPTIONAL)"
+                );
+            }
             let staff_state = crate::backoffice::state(
                 staff_settings,
                 &staff_store,
                 &secret,
-                Arc::clone(&state.settings.issuers),
-                Arc::clone(&state.ports.clock),
+                crate::backoffice::StateParts {
+                    issuers: Arc::clone(&state.settings.issuers),
+                    clock: Arc::clone(&state.ports.clock),
+                    proconnect: proconnect(&args, &staff_url)?,
+                },
             );
             Some((acceptor, local, staff_store, staff_state))
         }

@@ -6,14 +6,15 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use sand_domain::credentials::Password;
+use sand_domain::credentials::{Email, Password};
 use sand_domain::issuer::{IssuerCode, IssuerRegistry};
 use sand_domain::ports::{
     AddStaffStoreError, AuditLog as _, PasswordHasher as _, StaffDirectory as _,
 };
 use sand_domain::profile::second_factor::TotpSecret;
 use sand_domain::staff::audit::{Actor, AuditAction, AuditEntry, NewAuditEntry};
-use sand_domain::staff::{NewStaffMember, Role, StaffLogin};
+use sand_domain::staff::sign_in::Siret;
+use sand_domain::staff::{NewStaffMember, Role, StaffChange, StaffLogin};
 use sand_persistence::{KeyProtector, Store, StoreSettings};
 use time::OffsetDateTime;
 
@@ -63,6 +64,17 @@ pub enum StaffCommand {
         )]
         issuers: Vec<String>,
         #[arg(
+            long = "adresse",
+            help = "Adresse professionnelle de l'agent : la clé de sa connexion avec ProConnect"
+        )]
+        email: Option<String>,
+        #[arg(
+            long = "siret",
+            help = "SIRET de l'établissement employeur que ProConnect doit transmettre pour cet \
+                    agent (14 chiffres ; facultatif)"
+        )]
+        siret: Option<String>,
+        #[arg(
             long = "issuers-file",
             env = "SAND_ISSUERS_FILE",
             help = "Registre des émetteurs de l'exploitant (voir docs/examples/issuers.toml)"
@@ -77,6 +89,63 @@ pub enum StaffCommand {
         operator: String,
         #[command(flatten)]
         secret: SecretArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    #[command(
+        about = "Modifie l'accès d'un agent : rôle, émetteurs, adresse professionnelle, SIRET ; \
+                 un changement de rôle ou d'émetteurs ferme ses sessions ouvertes",
+        long_about = "Modifie l'accès d'un agent : rôle, émetteurs, adresse professionnelle \
+                      (connexion avec ProConnect), SIRET. Ce qui n'est pas donné reste tel quel ; \
+                      un rôle autre que niveau2 n'a pas d'émetteurs. Un changement de rôle ou \
+                      d'émetteurs ferme les sessions ouvertes de l'agent. La modification est \
+                      inscrite au journal d'audit. Code de retour 3 si aucun compte ouvert ne \
+                      porte cet identifiant ou si l'adresse est déjà celle d'un autre agent, 2 si \
+                      la demande est incorrecte."
+    )]
+    Change {
+        #[arg(help = "Identifiant de l'agent")]
+        login: String,
+        #[arg(long = "role", help = "niveau1, niveau2, administrateur ou auditeur")]
+        role: Option<String>,
+        #[arg(
+            long = "emetteur",
+            help = "Code d'un émetteur dont l'agent traite les résultats (niveau2 ; répétable ; \
+                    remplace les émetteurs actuels)"
+        )]
+        issuers: Vec<String>,
+        #[arg(
+            long = "adresse",
+            help = "Nouvelle adresse professionnelle",
+            conflicts_with = "no_email"
+        )]
+        email: Option<String>,
+        #[arg(
+            long = "sans-adresse",
+            help = "Retire l'adresse : plus de connexion avec ProConnect"
+        )]
+        no_email: bool,
+        #[arg(
+            long = "siret",
+            help = "Nouveau SIRET de l'établissement employeur",
+            conflicts_with = "no_siret"
+        )]
+        siret: Option<String>,
+        #[arg(long = "sans-siret", help = "Retire le SIRET attendu")]
+        no_siret: bool,
+        #[arg(
+            long = "issuers-file",
+            env = "SAND_ISSUERS_FILE",
+            help = "Registre des émetteurs de l'exploitant (voir docs/examples/issuers.toml)"
+        )]
+        issuers_file: Option<PathBuf>,
+        #[arg(
+            long = "operateur",
+            env = "USER",
+            default_value = "inconnu",
+            help = "Qui modifie l'accès, tel que le journal d'audit le nomme"
+        )]
+        operator: String,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -236,13 +305,17 @@ pub async fn staff(command: StaffCommand, out: &mut impl Write) -> Result<(), St
             name,
             role,
             issuers,
+            email,
+            siret,
             issuers_file,
             operator,
             secret: secret_args,
             database,
         } => {
             let registry = sand_import::registry::load(issuers_file.as_deref())?;
-            let member = new_member(&login, &name, &role, &issuers, &registry)?;
+            let mut member = new_member(&login, &name, &role, &issuers, &registry)?;
+            member.email = email.as_deref().map(parse_email).transpose()?;
+            member.siret = siret.as_deref().map(parse_siret).transpose()?;
             let store = store(&database, secret(&secret_args, &database)?).await?;
             let password = sand_http::system::random_token()[..24].to_owned();
             let hash = sand_http::hasher::Argon2Hasher::new(1)
@@ -274,6 +347,7 @@ pub async fn staff(command: StaffCommand, out: &mut impl Write) -> Result<(), St
                         member.login
                     )));
                 }
+                Err(AddStaffStoreError::EmailTaken) => return Err(email_taken()),
                 Err(AddStaffStoreError::Port(e)) => return Err(e.into()),
             };
             let totp = totp_of(&totp_secret, &added.login)?;
@@ -323,20 +397,140 @@ pub async fn staff(command: StaffCommand, out: &mut impl Write) -> Result<(), St
             }
             writeln!(out, "Compte de l'agent « {login} » fermé.")?;
         }
+        StaffCommand::Change {
+            login,
+            role,
+            issuers,
+            email,
+            no_email,
+            siret,
+            no_siret,
+            issuers_file,
+            operator,
+            database,
+        } => {
+            let registry = sand_import::registry::load(issuers_file.as_deref())?;
+            let login = StaffLogin::parse(&login).map_err(|_| {
+                StaffCommandError::Usage(format!("« {login} » n'est pas un identifiant d'agent"))
+            })?;
+            let store = store(&database, any_keys()).await?;
+            let member = store
+                .staff()
+                .list()
+                .await?
+                .into_iter()
+                .find(|m| m.login == login && m.disabled_at.is_none())
+                .ok_or_else(|| {
+                    StaffCommandError::Refused(format!("aucun compte ouvert « {login} »"))
+                })?;
+            let role = match role {
+                Some(role) => parse_role(&role)?,
+                None => member.role,
+            };
+            let issuers = if !issuers.is_empty() {
+                parse_issuers(&issuers)?
+            } else if role.is_scoped() {
+                member.issuers.clone()
+            } else {
+                Vec::new()
+            };
+            let change = StaffChange {
+                role,
+                issuers,
+                email: if no_email {
+                    None
+                } else {
+                    match email.as_deref() {
+                        Some(e) => Some(parse_email(e)?),
+                        None => member.email.clone(),
+                    }
+                },
+                siret: if no_siret {
+                    None
+                } else {
+                    match siret.as_deref() {
+                        Some(s) => Some(parse_siret(s)?),
+                        None => member.siret.clone(),
+                    }
+                },
+            };
+            change
+                .check(&registry)
+                .map_err(|e| StaffCommandError::Usage(rule_text(&e)))?;
+            let now = OffsetDateTime::now_utc();
+            let ends_sessions = change.changes_rights_of(&member);
+            let audit = NewAuditEntry {
+                at: now,
+                actor: Actor::Operator(operator),
+                action: AuditAction::StaffChange,
+                records: Vec::new(),
+                link: None,
+                batch: None,
+                detail: format!(
+                    "{login} : {}{}{}",
+                    change.role,
+                    scope_text(&change.issuers),
+                    if ends_sessions {
+                        ", sessions fermées"
+                    } else {
+                        ""
+                    }
+                ),
+                origin: "cli".to_owned(),
+            };
+            match store
+                .staff()
+                .change(&login, &change, ends_sessions.then_some(now), &audit)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) | Err(AddStaffStoreError::LoginTaken) => {
+                    return Err(StaffCommandError::Refused(format!(
+                        "aucun compte ouvert « {login} »"
+                    )));
+                }
+                Err(AddStaffStoreError::EmailTaken) => return Err(email_taken()),
+                Err(AddStaffStoreError::Port(e)) => return Err(e.into()),
+            }
+            writeln!(
+                out,
+                "Accès de l'agent « {login} » modifié : {}{}{}.",
+                change.role.label(),
+                scope_text(&change.issuers),
+                if ends_sessions {
+                    " ; ses sessions ouvertes sont fermées"
+                } else {
+                    ""
+                }
+            )?;
+        }
         StaffCommand::List { database } => {
             let store = store(&database, any_keys()).await?;
-            writeln!(out, "identifiant\trôle\témetteurs\tnom\tcréé le\tfermé le")?;
+            writeln!(
+                out,
+                "identifiant\trôle\témetteurs\tnom\tcréé le\tfermé le\tadresse\tsiret"
+            )?;
             for member in store.staff().list().await? {
                 let issuers: Vec<&str> = member.issuers.iter().map(IssuerCode::code).collect();
                 writeln!(
                     out,
-                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     member.login,
                     member.role,
                     issuers.join(","),
                     member.name,
                     rfc3339(member.created_at),
-                    member.disabled_at.map(rfc3339).unwrap_or_default()
+                    member.disabled_at.map(rfc3339).unwrap_or_default(),
+                    member
+                        .email
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    member
+                        .siret
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
                 )?;
             }
         }
@@ -380,30 +574,61 @@ fn new_member(
             ))
         })?,
         name: name.trim().to_owned(),
-        role: role.parse::<Role>().map_err(|_| {
-            usage(format!(
-                "rôle « {role} » inconnu (possibles : niveau1, niveau2, administrateur, auditeur)"
-            ))
-        })?,
-        issuers: issuers
-            .iter()
-            .map(|code| {
-                IssuerCode::parse(code)
-                    .map_err(|_| usage(format!("« {code} » n'est pas un code d'émetteur")))
-            })
-            .collect::<Result<_, _>>()?,
+        role: parse_role(role)?,
+        issuers: parse_issuers(issuers)?,
+        email: None,
+        siret: None,
         created_at: OffsetDateTime::now_utc(),
     };
-    member.check(registry).map_err(|e| {
-        use sand_domain::staff::StaffRuleError as E;
-        usage(match e {
-            E::BadName => "le nom est vide, trop long (120 caractères au plus) ou contient des caractères de contrôle".to_owned(),
-            E::NoIssuer => "un agent de niveau 2 traite les résultats d'au moins un émetteur : donnez --emetteur CODE".to_owned(),
-            E::IssuersNotAllowed => "seuls les agents de niveau 2 sont rattachés à des émetteurs".to_owned(),
-            E::UnknownIssuer(code) => format!("émetteur « {code} » inconnu (voir `sand issuers list`)"),
-        })
-    })?;
+    member.check(registry).map_err(|e| usage(rule_text(&e)))?;
     Ok(member)
+}
+
+fn parse_role(role: &str) -> Result<Role, StaffCommandError> {
+    role.parse::<Role>().map_err(|_| {
+        StaffCommandError::Usage(format!(
+            "rôle « {role} » inconnu (possibles : niveau1, niveau2, administrateur, auditeur)"
+        ))
+    })
+}
+
+fn parse_issuers(codes: &[String]) -> Result<Vec<IssuerCode>, StaffCommandError> {
+    codes
+        .iter()
+        .map(|code| {
+            IssuerCode::parse(code).map_err(|_| {
+                StaffCommandError::Usage(format!("« {code} » n'est pas un code d'émetteur"))
+            })
+        })
+        .collect()
+}
+
+fn parse_email(text: &str) -> Result<Email, StaffCommandError> {
+    Email::parse(text).map_err(|_| {
+        StaffCommandError::Usage(format!("« {text} » n'est pas une adresse e-mail valide"))
+    })
+}
+
+fn parse_siret(text: &str) -> Result<Siret, StaffCommandError> {
+    Siret::parse(text).map_err(|_| {
+        StaffCommandError::Usage(format!("« {text} » n'est pas un SIRET (14 chiffres)"))
+    })
+}
+
+fn email_taken() -> StaffCommandError {
+    StaffCommandError::Refused(
+        "cette adresse professionnelle est déjà celle d'un autre agent".to_owned(),
+    )
+}
+
+fn rule_text(e: &sand_domain::staff::StaffRuleError) -> String {
+    use sand_domain::staff::StaffRuleError as E;
+    match e {
+        E::BadName => "le nom est vide, trop long (120 caractères au plus) ou contient des caractères de contrôle".to_owned(),
+        E::NoIssuer => "un agent de niveau 2 traite les résultats d'au moins un émetteur : donnez --emetteur CODE".to_owned(),
+        E::IssuersNotAllowed => "seuls les agents de niveau 2 sont rattachés à des émetteurs".to_owned(),
+        E::UnknownIssuer(code) => format!("émetteur « {code} » inconnu (voir `sand issuers list`)"),
+    }
 }
 
 fn totp_of(secret: &TotpSecret, login: &StaffLogin) -> Result<totp_rs::Totp, StaffCommandError> {

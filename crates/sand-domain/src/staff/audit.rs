@@ -19,6 +19,8 @@ pub enum AuditAction {
     /// A login to the back office (refused ones too).
     Login,
     LoginRefused,
+    /// A logout: the agent's sessions end server-side.
+    Logout,
     /// A search of records: the ids of the records listed.
     RecordSearch,
     /// One record's detail.
@@ -40,6 +42,7 @@ impl AuditAction {
     pub const ALL: &'static [AuditAction] = &[
         AuditAction::Login,
         AuditAction::LoginRefused,
+        AuditAction::Logout,
         AuditAction::RecordSearch,
         AuditAction::RecordView,
         AuditAction::AttachDiagnosis,
@@ -56,6 +59,7 @@ impl AuditAction {
         match self {
             AuditAction::Login => "connexion",
             AuditAction::LoginRefused => "connexion_refusee",
+            AuditAction::Logout => "deconnexion",
             AuditAction::RecordSearch => "recherche_resultats",
             AuditAction::RecordView => "consultation_resultat",
             AuditAction::AttachDiagnosis => "diagnostic_rattachement",

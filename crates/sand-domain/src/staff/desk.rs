@@ -230,8 +230,11 @@ mod tests {
             name: "Agent".to_owned(),
             role,
             issuers: vec![crate::issuer::IssuerCode::parse("10").unwrap()],
+            email: None,
+            siret: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
             disabled_at: None,
+            sessions_valid_from: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod audit;
 pub mod desk;
 pub mod diagnosis;
 pub mod records;
+pub mod sign_in;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -29,6 +30,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::academie::Academie;
+use crate::credentials::Email;
 use crate::issuer::{IssuerCode, IssuerRegistry};
 
 /// Identifier of a staff member, assigned by the directory.
@@ -165,9 +167,25 @@ pub struct StaffMember {
     pub role: Role,
     /// The issuers whose records the agent handles (level 2 only).
     pub issuers: Vec<IssuerCode>,
+    /// The professional address: the key of a login through ProConnect.
+    pub email: Option<Email>,
+    /// The employer's establishment a ProConnect login must name, when set.
+    pub siret: Option<sign_in::Siret>,
     pub created_at: OffsetDateTime,
     /// Set when the account was closed: it can no longer log in.
     pub disabled_at: Option<OffsetDateTime>,
+    /// Sessions opened before this instant are over (set at logout, and when the
+    /// account's role or issuers change): the server-side end of a session.
+    pub sessions_valid_from: Option<OffsetDateTime>,
+}
+
+impl StaffMember {
+    /// Whether a session opened at `opened` is still the member's: the account is open
+    /// and no later logout or change ended it.
+    #[must_use]
+    pub fn session_holds(&self, opened: OffsetDateTime) -> bool {
+        self.disabled_at.is_none() && self.sessions_valid_from.is_none_or(|from| opened >= from)
+    }
 }
 
 /// A staff member to add.
@@ -177,6 +195,8 @@ pub struct NewStaffMember {
     pub name: String,
     pub role: Role,
     pub issuers: Vec<IssuerCode>,
+    pub email: Option<Email>,
+    pub siret: Option<sign_in::Siret>,
     pub created_at: OffsetDateTime,
 }
 
@@ -199,24 +219,59 @@ impl NewStaffMember {
     /// # Errors
     /// The first [`StaffRuleError`] found.
     pub fn check(&self, issuers: &IssuerRegistry) -> Result<(), StaffRuleError> {
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
-            return Err(StaffRuleError::BadName);
-        }
-        match (self.role.is_scoped(), self.issuers.is_empty()) {
-            (true, true) => return Err(StaffRuleError::NoIssuer),
-            (false, false) => return Err(StaffRuleError::IssuersNotAllowed),
-            _ => {}
-        }
-        if let Some(unknown) = self
-            .issuers
-            .iter()
-            .find(|code| issuers.get(code.code()).is_none())
-        {
-            return Err(StaffRuleError::UnknownIssuer(*unknown));
-        }
-        Ok(())
+        check_name(&self.name)?;
+        check_issuers(self.role, &self.issuers, issuers)
     }
+}
+
+/// What an administrator may change of an account: its role and issuers, and how a
+/// ProConnect login finds it. (The login and the name stay; closing is its own act.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffChange {
+    pub role: Role,
+    pub issuers: Vec<IssuerCode>,
+    pub email: Option<Email>,
+    pub siret: Option<sign_in::Siret>,
+}
+
+impl StaffChange {
+    /// Checks the change against the rules and the issuer registry.
+    ///
+    /// # Errors
+    /// The first [`StaffRuleError`] found.
+    pub fn check(&self, issuers: &IssuerRegistry) -> Result<(), StaffRuleError> {
+        check_issuers(self.role, &self.issuers, issuers)
+    }
+
+    /// Whether the change narrows or moves what the agent may do: their open sessions end.
+    #[must_use]
+    pub fn changes_rights_of(&self, member: &StaffMember) -> bool {
+        self.role != member.role || self.issuers != member.issuers
+    }
+}
+
+fn check_name(name: &str) -> Result<(), StaffRuleError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
+        return Err(StaffRuleError::BadName);
+    }
+    Ok(())
+}
+
+fn check_issuers(
+    role: Role,
+    codes: &[IssuerCode],
+    issuers: &IssuerRegistry,
+) -> Result<(), StaffRuleError> {
+    match (role.is_scoped(), codes.is_empty()) {
+        (true, true) => return Err(StaffRuleError::NoIssuer),
+        (false, false) => return Err(StaffRuleError::IssuersNotAllowed),
+        _ => {}
+    }
+    if let Some(unknown) = codes.iter().find(|code| issuers.get(code.code()).is_none()) {
+        return Err(StaffRuleError::UnknownIssuer(*unknown));
+    }
+    Ok(())
 }
 
 /// What a level-2 agent may see: the records its issuers exported, and the records of
@@ -272,8 +327,11 @@ mod tests {
                 .iter()
                 .map(|c| IssuerCode::parse(c).unwrap())
                 .collect(),
+            email: None,
+            siret: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
             disabled_at: None,
+            sessions_valid_from: None,
         }
     }
 
@@ -349,6 +407,8 @@ mod tests {
                 .iter()
                 .map(|c| IssuerCode::parse(c).unwrap())
                 .collect(),
+            email: None,
+            siret: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
         };
         assert_eq!(

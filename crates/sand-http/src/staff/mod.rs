@@ -5,10 +5,14 @@
 //!   idle limit, absolute limit; CSRF on every form; `noindex`; the public site's
 //!   security headers;
 //! - local accounts log in with a password **and** a TOTP code (a code works once);
+//!   State agents log in through ProConnect ([`proconnect`]), found in SAND's directory
+//!   by professional address; a logout ends the agent's sessions server-side;
 //! - every page that shows personal data or acts goes through the domain's
 //!   [`Desk`], scoped in the database queries and audited in the same transaction.
 
+mod logout;
 mod pages;
+mod proconnect;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,7 +23,9 @@ use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, post};
 use sand_domain::issuer::IssuerRegistry;
-use sand_domain::ports::{AuditLog, Catalogue, Clock, PasswordHasher, StaffDirectory};
+use sand_domain::ports::{
+    AgentIdentityProvider, AuditLog, Catalogue, Clock, PasswordHasher, StaffDirectory,
+};
 use sand_domain::staff::desk::Desk;
 use sand_domain::staff::{StaffLogin, StaffMember};
 use time::OffsetDateTime;
@@ -41,6 +47,9 @@ pub struct StaffSettings {
     pub absolute: Duration,
     /// Use the right-most untrusted `X-Forwarded-For` address (behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// A ProConnect login of a role that sees personal data must report a second factor
+    /// (`amr`). Off only for a test environment whose provider cannot report one.
+    pub second_factor_required: bool,
 }
 
 impl StaffSettings {
@@ -53,6 +62,7 @@ impl StaffSettings {
             idle: Duration::from_secs(15 * 60),
             absolute: Duration::from_secs(10 * 3600),
             trust_forwarded_for: false,
+            second_factor_required: true,
         }
     }
 }
@@ -65,6 +75,8 @@ pub struct StaffPorts {
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub catalogue: Arc<dyn Catalogue>,
+    /// ProConnect, when the deployment uses it.
+    pub proconnect: Option<Arc<dyn AgentIdentityProvider>>,
 }
 
 impl std::fmt::Debug for StaffPorts {
@@ -84,6 +96,7 @@ pub struct StaffState {
     pub clock: Arc<dyn Clock>,
     /// What level 1 checks a diploma against.
     pub catalogue: Arc<dyn Catalogue>,
+    pub proconnect: Option<Arc<dyn AgentIdentityProvider>>,
     pub(crate) limiters: Limiters,
 }
 
@@ -104,6 +117,7 @@ impl StaffState {
             hasher,
             clock,
             catalogue,
+            proconnect,
         } = ports;
         let mut staff_secret = b"sand back office\n".to_vec();
         staff_secret.extend_from_slice(secret);
@@ -116,6 +130,7 @@ impl StaffState {
             hasher,
             clock,
             catalogue,
+            proconnect,
             limiters: Limiters::new(&RateLimits::default()),
         }
     }
@@ -130,6 +145,12 @@ const SESSION_COOKIE_SECURE: &str = "__Host-sand-agent";
 /// The login form's CSRF seed, before any session.
 const PRE_COOKIE: &str = "sand-agent-pre";
 const PRE_COOKIE_SECURE: &str = "__Host-sand-agent-pre";
+/// A ProConnect login in progress (SameSite=Lax: it must come back from ProConnect).
+pub(crate) const PENDING_COOKIE: &str = "sand-agent-proconnect";
+pub(crate) const PENDING_COOKIE_SECURE: &str = "__Host-sand-agent-proconnect";
+/// The id_token of the session's ProConnect login, for the logout at ProConnect.
+pub(crate) const HINT_COOKIE: &str = "sand-agent-idtoken";
+pub(crate) const HINT_COOKIE_SECURE: &str = "__Host-sand-agent-idtoken";
 /// Largest form accepted.
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
@@ -151,8 +172,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/diagnostic"),
     ("GET", "/imports"),
     ("GET", "/assistance"),
+    ("GET", "/proconnect/connexion"),
+    ("GET", "/proconnect/retour"),
+    ("GET", "/proconnect/deconnexion"),
     ("GET", "/agents"),
     ("POST", "/agents"),
+    ("GET", "/agents/:login"),
+    ("POST", "/agents/:login"),
     ("POST", "/agents/:login/fermer"),
     ("GET", "/journal"),
     ("GET", "/journal.csv"),
@@ -166,7 +192,10 @@ pub fn staff_app(state: Arc<StaffState>) -> BoxEndpoint<'static, Response> {
     Route::new()
         .at("/", get(pages::home))
         .at("/connexion", get(pages::login_form).post(pages::login))
-        .at("/deconnexion", post(pages::logout))
+        .at("/deconnexion", post(logout::logout))
+        .at("/proconnect/connexion", get(proconnect::start))
+        .at("/proconnect/retour", get(proconnect::callback))
+        .at("/proconnect/deconnexion", get(proconnect::logged_out))
         .at("/recherche", get(pages::search_form).post(pages::search))
         .at("/resultats/:id", get(pages::record))
         .at("/resultats/:id/liberer", post(pages::release))
@@ -177,6 +206,10 @@ pub fn staff_app(state: Arc<StaffState>) -> BoxEndpoint<'static, Response> {
         .at("/imports", get(pages::history))
         .at("/assistance", get(pages::checklist))
         .at("/agents", get(pages::agents).post(pages::add_agent))
+        .at(
+            "/agents/:login",
+            get(pages::agent_form).post(pages::change_agent),
+        )
         .at("/agents/:login/fermer", post(pages::close_agent))
         .at("/journal", get(pages::journal))
         .at("/journal.csv", get(pages::journal_csv))
@@ -205,9 +238,11 @@ fn live() -> &'static str {
 pub(crate) struct Caller {
     /// The signed-in agent, when the session is valid and the account open.
     pub agent: Option<StaffMember>,
-    /// The session token's data (`hex(login):login_unix`), the CSRF seed of a signed-in
-    /// agent.
+    /// The session token's data (`hex(login):login_unix_ms`), the CSRF seed of a
+    /// signed-in agent.
     session: Option<String>,
+    /// The id_token of the session's ProConnect login, if it was one.
+    pub proconnect_hint: Option<String>,
     /// The seed of the login form's CSRF token.
     pre_seed: Option<String>,
     pub client: IpAddr,
@@ -241,11 +276,15 @@ impl Caller {
     }
 }
 
-fn cookie_name(state: &StaffState, plain: &'static str, secure: &'static str) -> &'static str {
+pub(crate) fn cookie_name(
+    state: &StaffState,
+    plain: &'static str,
+    secure: &'static str,
+) -> &'static str {
     if state.settings.secure { secure } else { plain }
 }
 
-fn read_cookie(req: &Request, name: &str) -> Option<String> {
+pub(crate) fn read_cookie(req: &Request, name: &str) -> Option<String> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()
@@ -263,7 +302,19 @@ pub(crate) fn set_cookie(
     value: &str,
     max_age: Option<i64>,
 ) -> String {
-    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    set_cookie_with(state, name, value, max_age, "Strict")
+}
+
+/// A `Set-Cookie` value with its own `SameSite` (`Lax` for what must come back from the
+/// identity provider).
+pub(crate) fn set_cookie_with(
+    state: &StaffState,
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+    same_site: &str,
+) -> String {
+    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
     if let Some(age) = max_age {
         cookie.push_str(&format!("; Max-Age={age}"));
     }
@@ -280,8 +331,13 @@ pub(crate) fn session_cookie(
     at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> String {
-    // the token's parts are separated by dots, which logins may hold: the login goes hex
-    let data = format!("{}:{}", hex::encode(login.as_str()), at.unix_timestamp());
+    // the token's parts are separated by dots, which logins may hold: the login goes hex;
+    // the login instant in milliseconds, against which a logout's end of sessions is told
+    let data = format!(
+        "{}:{}",
+        hex::encode(login.as_str()),
+        at.unix_timestamp_nanos() / 1_000_000
+    );
     let idle_end = now + state.settings.idle;
     let absolute_end = at + state.settings.absolute;
     let token = state
@@ -340,11 +396,11 @@ async fn frame<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response>
         && let Some(login) = hex::decode(login)
             .ok()
             .and_then(|l| String::from_utf8(l).ok())
-        && let (Ok(login), Ok(at)) = (StaffLogin::parse(&login), at.parse::<i64>())
-        && let Ok(at) = OffsetDateTime::from_unix_timestamp(at)
+        && let (Ok(login), Ok(at)) = (StaffLogin::parse(&login), at.parse::<i128>())
+        && let Ok(at) = OffsetDateTime::from_unix_timestamp_nanos(at * 1_000_000)
     {
         match state.directory.credentials(&login).await {
-            Ok(Some(found)) if found.member.disabled_at.is_none() => {
+            Ok(Some(found)) if found.member.session_holds(at) => {
                 set_cookies.push(session_cookie(&state, &login, at, now));
                 session = Some(data.to_owned());
                 agent = Some(found.member);
@@ -365,9 +421,21 @@ async fn frame<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response>
         }
         _ => None,
     };
+    let hint_name = cookie_name(&state, HINT_COOKIE, HINT_COOKIE_SECURE);
+    let proconnect_hint = if agent.is_some() {
+        read_cookie(&req, hint_name).and_then(|token| {
+            let data = state
+                .signer
+                .open(Purpose::StaffProConnectHint, &token, "", now)?;
+            String::from_utf8(hex::decode(data).ok()?).ok()
+        })
+    } else {
+        None
+    };
     req.set_data(Caller {
         agent,
         session,
+        proconnect_hint,
         pre_seed,
         client: client_of(&req, state.settings.trust_forwarded_for),
         now,

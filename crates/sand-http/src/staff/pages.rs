@@ -21,7 +21,7 @@ use sand_domain::text::DateWriting;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Caller, StaffState, end_session_cookie, read_form, render, session_cookie};
+use super::{Caller, StaffState, read_form, render, session_cookie};
 use crate::limits::LoginGate;
 use crate::web::see_other;
 
@@ -37,7 +37,7 @@ pub(crate) struct Chrome {
 }
 
 impl Chrome {
-    fn new(state: &StaffState, caller: &Caller, title: impl Into<String>) -> Self {
+    pub(super) fn new(state: &StaffState, caller: &Caller, title: impl Into<String>) -> Self {
         Self {
             title: title.into(),
             operator: state.settings.operator_name.clone(),
@@ -63,7 +63,7 @@ struct MessagePage {
     text: String,
 }
 
-fn message(
+pub(super) fn message(
     state: &StaffState,
     caller: &Caller,
     status: StatusCode,
@@ -138,12 +138,12 @@ fn bad_csrf(state: &StaffState, caller: &Caller) -> Response {
 }
 
 /// A form the back office posts: it carries the CSRF token of the page it came from.
-trait Posted: serde::de::DeserializeOwned {
+pub(super) trait Posted: serde::de::DeserializeOwned {
     fn csrf(&self) -> &str;
 }
 
 /// A posted form, bounded in size, its CSRF token checked; or the answer to give.
-async fn posted<T: Posted>(
+pub(super) async fn posted<T: Posted>(
     state: &StaffState,
     caller: &Caller,
     body: Body,
@@ -159,7 +159,7 @@ async fn posted<T: Posted>(
 }
 
 /// The audit row of an action of `agent`'s.
-fn by_agent(
+pub(super) fn by_agent(
     agent: &StaffMember,
     caller: &Caller,
     action: AuditAction,
@@ -181,7 +181,7 @@ fn by_agent(
 }
 
 /// The store did not answer: said as a page.
-fn unavailable(state: &StaffState, caller: &Caller) -> Response {
+pub(super) fn unavailable(state: &StaffState, caller: &Caller) -> Response {
     message(
         state,
         caller,
@@ -268,6 +268,8 @@ struct LoginPage {
     chrome: Chrome,
     login: String,
     error: Option<String>,
+    /// The deployment offers ProConnect.
+    proconnect: bool,
 }
 
 #[handler]
@@ -281,6 +283,7 @@ pub(super) async fn login_form(state: Data<&Arc<StaffState>>, caller: Data<&Call
             chrome: Chrome::new(&state, &caller, "Connexion à l'espace agents"),
             login: String::new(),
             error: None,
+            proconnect: state.proconnect.is_some(),
         },
     )
 }
@@ -317,6 +320,7 @@ pub(super) async fn login(
                 chrome: Chrome::new(&state, &caller, "Connexion à l'espace agents"),
                 login: form.identifiant.chars().take(64).collect(),
                 error: Some(text.to_owned()),
+                proconnect: state.proconnect.is_some(),
             },
         )
     };
@@ -440,24 +444,6 @@ pub(super) async fn login(
 pub(super) struct CsrfForm {
     #[serde(default)]
     csrf: String,
-}
-
-#[handler]
-pub(super) async fn logout(
-    state: Data<&Arc<StaffState>>,
-    caller: Data<&Caller>,
-    body: Body,
-) -> Response {
-    if let Err(answer) = posted::<CsrfForm>(&state, &caller, body).await {
-        return *answer;
-    }
-    let mut response = see_other("/connexion");
-    if let Ok(v) = end_session_cookie(&state).parse() {
-        response
-            .headers_mut()
-            .append(poem::http::header::SET_COOKIE, v);
-    }
-    response
 }
 
 // --- search ---------------------------------------------------------------------------
@@ -1240,11 +1226,22 @@ pub(super) async fn checklist(
 #[template(path = "staff/agents.html")]
 struct AgentsPage {
     chrome: Chrome,
-    agents: Vec<(String, String, &'static str, String, bool)>,
+    agents: Vec<AgentRow>,
     roles: Vec<(&'static str, &'static str)>,
     error: Option<String>,
     /// The new agent's login, password and TOTP secret, shown once.
     added: Option<(String, String, String)>,
+}
+
+/// An agent as the administrator's list shows them.
+struct AgentRow {
+    login: String,
+    name: String,
+    role: &'static str,
+    issuers: String,
+    email: String,
+    siret: String,
+    closed: bool,
 }
 
 fn administrator<'c>(
@@ -1284,19 +1281,22 @@ async fn agents_page(
             chrome: Chrome::new(state, caller, "Agents"),
             agents: members
                 .iter()
-                .map(|a| {
-                    let issuers: Vec<&str> = a
-                        .issuers
-                        .iter()
-                        .map(sand_domain::issuer::IssuerCode::code)
-                        .collect();
-                    (
-                        a.login.to_string(),
-                        a.name.clone(),
-                        a.role.label(),
-                        issuers.join(", "),
-                        a.disabled_at.is_some(),
-                    )
+                .map(|a| AgentRow {
+                    login: a.login.to_string(),
+                    name: a.name.clone(),
+                    role: a.role.label(),
+                    issuers: issuer_codes(&a.issuers),
+                    email: a
+                        .email
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    siret: a
+                        .siret
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    closed: a.disabled_at.is_some(),
                 })
                 .collect(),
             roles: Role::ALL.iter().map(|r| (r.code(), r.label())).collect(),
@@ -1327,6 +1327,69 @@ pub(super) struct AddAgentForm {
     /// Issuer codes, separated by commas or spaces (level 2).
     #[serde(default)]
     emetteurs: String,
+    /// The professional address a ProConnect login is matched on (optional).
+    #[serde(default)]
+    adresse: String,
+    /// The establishment a ProConnect login must name (optional).
+    #[serde(default)]
+    siret: String,
+}
+
+fn issuer_codes(codes: &[sand_domain::issuer::IssuerCode]) -> String {
+    codes
+        .iter()
+        .map(sand_domain::issuer::IssuerCode::code)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An account's access as a form gives it: role, issuers, address and SIRET.
+type Access = (
+    Role,
+    Vec<sand_domain::issuer::IssuerCode>,
+    Option<sand_domain::credentials::Email>,
+    Option<sand_domain::staff::sign_in::Siret>,
+);
+
+/// Reads an account's access from a form; the French reason when it does not read.
+fn access_of(
+    role: &str,
+    emetteurs: &str,
+    adresse: &str,
+    siret: &str,
+) -> Result<Access, &'static str> {
+    let role = Role::from_str(role).map_err(|_| "Choisissez le rôle.")?;
+    let issuers = emetteurs
+        .split([',', ' '])
+        .filter(|c| !c.trim().is_empty())
+        .map(|code| sand_domain::issuer::IssuerCode::parse(code.trim()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| "Un code d'émetteur compte de 1 à 16 majuscules, chiffres ou tirets.")?;
+    let email = Some(adresse.trim())
+        .filter(|a| !a.is_empty())
+        .map(sand_domain::credentials::Email::parse)
+        .transpose()
+        .map_err(|_| "L'adresse professionnelle n'est pas une adresse e-mail valide.")?;
+    let siret = Some(siret.trim())
+        .filter(|s| !s.is_empty())
+        .map(sand_domain::staff::sign_in::Siret::parse)
+        .transpose()
+        .map_err(|_| "Le SIRET compte 14 chiffres.")?;
+    Ok((role, issuers, email, siret))
+}
+
+fn rule_text(e: &sand_domain::staff::StaffRuleError) -> &'static str {
+    use sand_domain::staff::StaffRuleError as E;
+    match e {
+        E::BadName => {
+            "Le nom est vide, trop long (120 caractères au plus) ou contient des caractères de contrôle."
+        }
+        E::NoIssuer => {
+            "Un agent de niveau 2 traite les résultats d'au moins un émetteur : donnez son code."
+        }
+        E::IssuersNotAllowed => "Seuls les agents de niveau 2 sont rattachés à des émetteurs.",
+        E::UnknownIssuer(_) => "Un des émetteurs donnés est inconnu (voir la liste des émetteurs).",
+    }
 }
 
 #[handler]
@@ -1355,48 +1418,22 @@ pub(super) async fn add_agent(
     let Ok(new_login) = StaffLogin::parse(form.identifiant.trim()) else {
         return refuse("L'identifiant compte de 2 à 64 minuscules, chiffres, points, tirets ou soulignés, et commence par une lettre.").await;
     };
-    let Ok(role) = Role::from_str(&form.role) else {
-        return refuse("Choisissez le rôle.").await;
-    };
-    let mut issuers = Vec::new();
-    for code in form
-        .emetteurs
-        .split([',', ' '])
-        .filter(|c| !c.trim().is_empty())
-    {
-        match sand_domain::issuer::IssuerCode::parse(code.trim()) {
-            Ok(code) => issuers.push(code),
-            Err(_) => {
-                return refuse(
-                    "Un code d'émetteur compte de 1 à 16 majuscules, chiffres ou tirets.",
-                )
-                .await;
-            }
-        }
-    }
+    let (role, issuers, email, siret) =
+        match access_of(&form.role, &form.emetteurs, &form.adresse, &form.siret) {
+            Ok(access) => access,
+            Err(text) => return refuse(text).await,
+        };
     let member = sand_domain::staff::NewStaffMember {
         login: new_login,
         name: form.nom.trim().to_owned(),
         role,
         issuers,
+        email,
+        siret,
         created_at: caller.now,
     };
     if let Err(e) = member.check(state.issuers()) {
-        use sand_domain::staff::StaffRuleError as E;
-        let text = match e {
-            E::BadName => "Le nom est vide, trop long (120 caractères au plus) ou contient des caractères de contrôle.".to_owned(),
-            E::NoIssuer => "Un agent de niveau 2 traite les résultats d'au moins un émetteur : donnez son code.".to_owned(),
-            E::IssuersNotAllowed => "Seuls les agents de niveau 2 sont rattachés à des émetteurs.".to_owned(),
-            E::UnknownIssuer(_) => "Un des émetteurs donnés est inconnu (voir la liste des émetteurs).".to_owned(),
-        };
-        return agents_page(
-            &state,
-            &caller,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(&text),
-            None,
-        )
-        .await;
+        return refuse(rule_text(&e)).await;
     }
     let password = crate::system::random_token()[..24].to_owned();
     let hash = match Password::for_login(&password) {
@@ -1436,6 +1473,196 @@ pub(super) async fn add_agent(
         Err(sand_domain::ports::AddStaffStoreError::LoginTaken) => {
             refuse("Cet identifiant est déjà pris.").await
         }
+        Err(sand_domain::ports::AddStaffStoreError::EmailTaken) => {
+            refuse("Cette adresse professionnelle est déjà celle d'un autre agent.").await
+        }
+        Err(sand_domain::ports::AddStaffStoreError::Port(e)) => {
+            tracing::error!(error = %e, "the staff directory cannot be written");
+            unavailable(&state, &caller)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/agent.html")]
+struct AgentPage {
+    chrome: Chrome,
+    agent_login: String,
+    name: String,
+    role: &'static str,
+    issuers: String,
+    email: String,
+    siret: String,
+    roles: Vec<(&'static str, &'static str)>,
+    error: Option<&'static str>,
+}
+
+fn agent_page(
+    state: &StaffState,
+    caller: &Caller,
+    member: &StaffMember,
+    status: StatusCode,
+    error: Option<&'static str>,
+) -> Response {
+    render(
+        status,
+        &AgentPage {
+            chrome: Chrome::new(state, caller, format!("Agent {}", member.login)),
+            agent_login: member.login.to_string(),
+            name: member.name.clone(),
+            role: member.role.code(),
+            issuers: issuer_codes(&member.issuers),
+            email: member
+                .email
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            siret: member
+                .siret
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            roles: Role::ALL.iter().map(|r| (r.code(), r.label())).collect(),
+            error,
+        },
+    )
+}
+
+/// The open account of `login`, for its administrator; or the answer to give.
+async fn open_account(
+    state: &StaffState,
+    caller: &Caller,
+    account: &str,
+) -> Result<StaffMember, Box<Response>> {
+    let Ok(account) = StaffLogin::parse(account) else {
+        return Err(Box::new(not_found(state, caller)));
+    };
+    match state.directory.credentials(&account).await {
+        Ok(Some(found)) if found.member.disabled_at.is_none() => Ok(found.member),
+        Ok(_) => Err(Box::new(not_found(state, caller))),
+        Err(e) => {
+            tracing::error!(error = %e, "the staff directory cannot be read");
+            Err(Box::new(unavailable(state, caller)))
+        }
+    }
+}
+
+#[handler]
+pub(super) async fn agent_form(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+    Path(target): Path<String>,
+) -> Response {
+    if let Err(answer) = administrator(&state, &caller) {
+        return *answer;
+    }
+    match open_account(&state, &caller, &target).await {
+        Ok(member) => agent_page(&state, &caller, &member, StatusCode::OK, None),
+        Err(answer) => *answer,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ChangeAgentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    emetteurs: String,
+    #[serde(default)]
+    adresse: String,
+    #[serde(default)]
+    siret: String,
+}
+
+impl Posted for ChangeAgentForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[handler]
+pub(super) async fn change_agent(
+    state: Data<&Arc<StaffState>>,
+    caller: Data<&Caller>,
+    Path(target): Path<String>,
+    body: Body,
+) -> Response {
+    let admin = match administrator(&state, &caller) {
+        Ok(admin) => admin,
+        Err(answer) => return *answer,
+    };
+    let form: ChangeAgentForm = match posted(&state, &caller, body).await {
+        Ok(form) => form,
+        Err(answer) => return *answer,
+    };
+    let member = match open_account(&state, &caller, &target).await {
+        Ok(member) => member,
+        Err(answer) => return *answer,
+    };
+    let refuse = |text| {
+        agent_page(
+            &state,
+            &caller,
+            &member,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(text),
+        )
+    };
+    if member.id == admin.id {
+        return refuse(
+            "Un administrateur ne modifie pas son propre accès : demandez-le à un autre administrateur.",
+        );
+    }
+    let (role, issuers, email, siret) =
+        match access_of(&form.role, &form.emetteurs, &form.adresse, &form.siret) {
+            Ok(access) => access,
+            Err(text) => return refuse(text),
+        };
+    let change = sand_domain::staff::StaffChange {
+        role,
+        issuers,
+        email,
+        siret,
+    };
+    if let Err(e) = change.check(state.issuers()) {
+        return refuse(rule_text(&e));
+    }
+    // a change of rights ends the agent's sessions: the next request logs in again
+    let ends_sessions = change.changes_rights_of(&member);
+    let audit = by_agent(
+        admin,
+        &caller,
+        AuditAction::StaffChange,
+        format!(
+            "{} : {} ({}){}",
+            member.login,
+            change.role,
+            issuer_codes(&change.issuers),
+            if ends_sessions {
+                ", sessions fermées"
+            } else {
+                ""
+            }
+        ),
+    );
+    match state
+        .directory
+        .change(
+            &member.login,
+            &change,
+            ends_sessions.then_some(caller.now),
+            &audit,
+        )
+        .await
+    {
+        Ok(true) => agents_page(&state, &caller, StatusCode::OK, None, None).await,
+        Ok(false) => not_found(&state, &caller),
+        Err(sand_domain::ports::AddStaffStoreError::EmailTaken) => {
+            refuse("Cette adresse professionnelle est déjà celle d'un autre agent.")
+        }
+        Err(sand_domain::ports::AddStaffStoreError::LoginTaken) => not_found(&state, &caller),
         Err(sand_domain::ports::AddStaffStoreError::Port(e)) => {
             tracing::error!(error = %e, "the staff directory cannot be written");
             unavailable(&state, &caller)

@@ -12,13 +12,15 @@ use sand_domain::credentials::{Email, Password, PasswordHash};
 use sand_domain::issuer::{IssuerCode, IssuerRegistry};
 use sand_domain::link::NewLink;
 use sand_domain::ports::{
-    AuditLog as _, LinkRepository as _, PasswordHasher as _, ProfileRepository as _,
-    RecordReader as _, StaffDirectory as _,
+    AgentIdentityProvider, AuditLog as _, AuthorizationRequest, CallbackParams,
+    IdentityProviderError, LinkRepository as _, PasswordHasher as _, PendingLogin,
+    ProfileRepository as _, RecordReader as _, StaffDirectory as _,
 };
 use sand_domain::profile::second_factor::TotpSecret;
 use sand_domain::profile::{NewCredentials, NewProfile};
 use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
 use sand_domain::staff::desk::Desk;
+use sand_domain::staff::sign_in::{ProvenAgent, Siret};
 use sand_domain::staff::{NewStaffMember, Role, StaffLogin};
 use sand_http::hasher::Argon2Hasher;
 use sand_http::staff::{StaffPorts, StaffSettings, StaffState, staff_app};
@@ -28,6 +30,91 @@ use sand_persistence::{DatabaseRoles, Store, StoreSettings};
 use crate::support::{SECRET, TestClock, identity, publish_records, scope};
 
 const PASSWORD: &str = "correct horse battery staple";
+const LYON_SIRET: &str = "19691234500013";
+
+/// ProConnect as the pages see it, scripted: the authorization code names the fixture agent
+/// it proves (the adapter itself is tested against a real provider in sand-franceconnect,
+/// the whole journey in tests/e2e).
+struct ScriptedProConnect;
+
+const PC_STATE: &str = "etat-proconnect-0123456789abcdef0123456789abcdef";
+
+#[async_trait::async_trait]
+impl AgentIdentityProvider for ScriptedProConnect {
+    async fn begin(&self) -> Result<AuthorizationRequest, sand_domain::PortError> {
+        Ok(AuthorizationRequest {
+            url: format!("https://proconnect.example/api/v2/authorize?state={PC_STATE}"),
+            pending: PendingLogin {
+                state: PC_STATE.to_owned(),
+                nonce: "nonce-proconnect".to_owned(),
+                pkce_verifier: None,
+            },
+        })
+    }
+
+    async fn complete(
+        &self,
+        pending: PendingLogin,
+        callback: CallbackParams,
+    ) -> Result<ProvenAgent, IdentityProviderError> {
+        // what the browser carried back is what was kept at the start
+        assert_eq!(pending.nonce, "nonce-proconnect");
+        let code = match callback {
+            CallbackParams::Error { error, .. } if error == "access_denied" => {
+                return Err(IdentityProviderError::Cancelled);
+            }
+            CallbackParams::Error { error, .. } => {
+                return Err(IdentityProviderError::InvalidResponse(error.into()));
+            }
+            CallbackParams::Code { state, .. } if state != pending.state => {
+                return Err(IdentityProviderError::StateMismatch);
+            }
+            CallbackParams::Code { code, .. } => code,
+        };
+        let agent = |email: &str, siret: Option<&str>, methods: &[&str]| ProvenAgent {
+            issuer: "https://proconnect.example/api/v2".to_owned(),
+            subject: format!("sub-{code}"),
+            email: Email::parse(email).unwrap(),
+            given_name: "Prénom".to_owned(),
+            usual_name: "NOM".to_owned(),
+            siret: siret.map(|s| Siret::parse(s).unwrap()),
+            idp_id: Some("fia-test".to_owned()),
+            methods: methods.iter().map(|m| (*m).to_owned()).collect(),
+            id_token_hint: format!("entete.{code}.signature"),
+        };
+        const MFA: &[&str] = &["pwd", "totp", "mfa"];
+        Ok(match code.as_str() {
+            "lyon" => agent("claire.moreau@ac-lyon.fr", Some(LYON_SIRET), MFA),
+            "lyon-sans-mfa" => agent("claire.moreau@ac-lyon.fr", Some(LYON_SIRET), &["pwd"]),
+            "lyon-sans-siret" => agent("claire.moreau@ac-lyon.fr", None, MFA),
+            "lyon-autre-siret" => agent("claire.moreau@ac-lyon.fr", Some("13002523400017"), MFA),
+            "siec" => agent(
+                "paul.girard@siec.education.gouv.fr",
+                Some("13002523400017"),
+                MFA,
+            ),
+            "aide-sans-mfa" => agent(
+                "marc.petit@education.gouv.fr",
+                Some("11004601800013"),
+                &["pwd"],
+            ),
+            "inconnu" => agent("ines.roux@ac-nantes.fr", Some("19441234500011"), MFA),
+            "sans-adresse" => return Err(IdentityProviderError::IncompleteIdentity),
+            "code-perime" => return Err(IdentityProviderError::CodeRejected),
+            other => panic!("no scripted agent {other}"),
+        })
+    }
+
+    async fn logout_url(
+        &self,
+        id_token_hint: &str,
+        state: &str,
+    ) -> Result<String, sand_domain::PortError> {
+        Ok(format!(
+            "https://proconnect.example/api/v2/session/end?id_token_hint={id_token_hint}&state={state}"
+        ))
+    }
+}
 
 struct Back {
     client: TestClient<BoxEndpoint<'static, poem::Response>>,
@@ -48,6 +135,11 @@ impl Back {
     /// ([`crate::support::on_postgres`]) — PostgreSQL, the app connected as a login user of
     /// the **back-office role** (as production runs it), the set-up done as the owner.
     async fn new() -> Self {
+        Self::with(StaffSettings::new("SAND — essai")).await
+    }
+
+    /// [`Self::new`] with these settings (ProConnect is always the scripted one).
+    async fn with(settings: StaffSettings) -> Self {
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("sand-staff-{suffix}"));
         let (store, app_store) = if crate::support::on_postgres() {
@@ -108,10 +200,28 @@ impl Back {
             .await
             .unwrap();
         let mut secrets = BTreeMap::new();
-        for (i, (login, role, issuers)) in [
-            ("lyon.n2", Role::ExamOffice, &["10"][..]),
-            ("siec.n2", Role::ExamOffice, &["SIEC"][..]),
-            ("aide.n1", Role::Helpdesk, &[][..]),
+        for (i, (login, role, issuers, email, siret)) in [
+            (
+                "lyon.n2",
+                Role::ExamOffice,
+                &["10"][..],
+                "claire.moreau@ac-lyon.fr",
+                Some(LYON_SIRET),
+            ),
+            (
+                "siec.n2",
+                Role::ExamOffice,
+                &["SIEC"][..],
+                "paul.girard@siec.education.gouv.fr",
+                None,
+            ),
+            (
+                "aide.n1",
+                Role::Helpdesk,
+                &[][..],
+                "marc.petit@education.gouv.fr",
+                None,
+            ),
         ]
         .into_iter()
         .enumerate()
@@ -128,6 +238,8 @@ impl Back {
                             .iter()
                             .map(|c| IssuerCode::parse(c).unwrap())
                             .collect(),
+                        email: Some(Email::parse(email).unwrap()),
+                        siret: siret.map(|s| Siret::parse(s).unwrap()),
                         created_at: sand_testkit::fixtures::NOW,
                     },
                     &hash,
@@ -149,7 +261,7 @@ impl Back {
         }
         let clock = Arc::new(TestClock::default());
         let state = StaffState::new(
-            StaffSettings::new("SAND — essai"),
+            settings,
             &SECRET,
             StaffPorts {
                 directory: Arc::new(app_store.staff()),
@@ -161,6 +273,7 @@ impl Back {
                 hasher,
                 clock: clock.clone(),
                 catalogue: Arc::new(app_store.catalogue()),
+                proconnect: Some(Arc::new(ScriptedProConnect)),
             },
         );
         Self {
@@ -402,6 +515,7 @@ async fn an_agent_logs_in_with_password_and_a_single_use_code() {
             ("lyon.n2".to_owned(), AuditAction::LoginRefused, 0),
             ("lyon.n2".to_owned(), AuditAction::Login, 0),
             ("lyon.n2".to_owned(), AuditAction::LoginRefused, 0),
+            ("lyon.n2".to_owned(), AuditAction::Logout, 0),
         ]
     );
 }
@@ -786,6 +900,8 @@ impl Back {
                     name: format!("Agent {login}"),
                     role,
                     issuers: Vec::new(),
+                    email: None,
+                    siret: None,
                     created_at: sand_testkit::fixtures::NOW,
                 },
                 &hash,
@@ -952,7 +1068,7 @@ async fn the_administrator_adds_an_agent_and_the_auditor_exports_the_log() {
     assert_eq!(own.status, 422, "not one's own");
     let closed = admin.post("/agents", "/agents/lyon.n2/fermer", &[]).await;
     assert_eq!(closed.status, 200, "{}", closed.body);
-    assert!(closed.body.contains("lyon.n2</td><td>Agent lyon.n2</td><td>Service des examens (niveau 2)</td><td>10</td><td>fermé"), "{}", closed.body);
+    assert!(closed.body.contains("lyon.n2</td><td>Agent lyon.n2</td><td>Service des examens (niveau 2)</td><td>10</td><td>claire.moreau@ac-lyon.fr</td><td>19691234500013</td><td>fermé"), "{}", closed.body);
     assert_eq!(
         lyon.get("/recherche").await.status,
         303,
@@ -1031,8 +1147,17 @@ async fn every_route_writes_exactly_its_audit_rows() {
             &[AuditAction::ImportHistory],
         ),
         (("GET", "/assistance"), "aide.n1", &[]),
+        (("GET", "/proconnect/connexion"), "", &[]),
+        (("GET", "/proconnect/retour"), "", &[AuditAction::Login]),
+        (("GET", "/proconnect/deconnexion"), "", &[]),
         (("GET", "/agents"), "chef.admin", &[]),
         (("POST", "/agents"), "chef.admin", &[AuditAction::StaffAdd]),
+        (("GET", "/agents/:login"), "chef.admin", &[]),
+        (
+            ("POST", "/agents/:login"),
+            "chef.admin",
+            &[AuditAction::StaffChange],
+        ),
         (
             ("POST", "/agents/:login/fermer"),
             "chef.admin",
@@ -1047,7 +1172,7 @@ async fn every_route_writes_exactly_its_audit_rows() {
         (("GET", "/static/sand.css"), "", &[]),
         (("GET", "/health/live"), "", &[]),
         // last: it ends the session the others use
-        (("POST", "/deconnexion"), "lyon.n2", &[]),
+        (("POST", "/deconnexion"), "lyon.n2", &[AuditAction::Logout]),
     ];
     let mut listed: Vec<(&str, &str)> = expected.iter().map(|(route, _, _)| *route).collect();
     let mut routes = sand_http::staff::ROUTES.to_vec();
@@ -1078,7 +1203,22 @@ async fn every_route_writes_exactly_its_audit_rows() {
             sessions.get_mut(who).unwrap()
         };
         let page = match (*method, path.as_str()) {
+            ("GET", "/proconnect/retour") => {
+                agent.get("/proconnect/connexion").await;
+                agent
+                    .get(&format!("/proconnect/retour?code=lyon&state={PC_STATE}"))
+                    .await
+            }
             ("GET", _) => agent.get(&path).await,
+            ("POST", "/agents/nouvel.agent") => {
+                agent
+                    .post(
+                        "/agents/nouvel.agent",
+                        &path,
+                        &[("role", "niveau1"), ("adresse", "nouvel.agent@ac-lyon.fr")],
+                    )
+                    .await
+            }
             ("POST", "/connexion") => {
                 // a fresh login (the code of the next time step: each code works once)
                 back.clock.advance(time::Duration::seconds(30));
@@ -1181,4 +1321,352 @@ async fn a_session_ends_after_fifteen_idle_minutes_and_ten_hours_at_most() {
     }
     back.clock.advance(time::Duration::minutes(14));
     assert_eq!(busy.get("/").await.status, 303, "out after ten hours");
+}
+
+/// Logs in through the scripted ProConnect: the start, then its callback with `code`.
+async fn proconnect_login(agent: &mut Agent<'_>, code: &str) -> Page {
+    let start = agent.get("/proconnect/connexion").await;
+    assert_eq!(start.status, 303);
+    assert!(
+        start.headers["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("https://proconnect.example/api/v2/authorize")
+    );
+    let pending = start
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("sand-agent-proconnect="))
+        .expect("the login in progress is kept");
+    // it must come back from ProConnect's site: Lax, not Strict
+    assert!(pending.contains("SameSite=Lax") && pending.contains("HttpOnly"));
+    agent
+        .get(&format!("/proconnect/retour?code={code}&state={PC_STATE}"))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_known_agent_logs_in_with_proconnect_and_out_of_both() {
+    let back = Back::new().await;
+    let mut agent = back.agent();
+    let form = agent.get("/connexion").await;
+    assert!(form.body.contains("S'identifier avec ProConnect"));
+
+    let entered = proconnect_login(&mut agent, "lyon").await;
+    assert_eq!(entered.status, 200, "{}", entered.body);
+    // the session cookie is Strict: a same-site refresh carries it to the home page
+    assert!(
+        entered
+            .body
+            .contains("http-equiv=\"refresh\" content=\"0;url=/\"")
+    );
+    assert!(entered.body.contains("Agent lyon.n2"));
+    let home = agent.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Agent lyon.n2"));
+    assert_eq!(agent.get("/recherche").await.status, 200);
+    let audit = back
+        .store
+        .audit_log()
+        .entries(
+            time::OffsetDateTime::UNIX_EPOCH,
+            time::OffsetDateTime::now_utc() + time::Duration::days(1),
+            100,
+        )
+        .await
+        .unwrap();
+    let login = audit.last().unwrap();
+    assert_eq!(login.entry.action, AuditAction::Login);
+    assert_eq!(login.entry.detail, "ProConnect (fia-test, pwd+totp+mfa)");
+
+    // logout: SAND's session ends, then ProConnect's, with the id_token and a signed state
+    let out = agent.post("/", "/deconnexion", &[]).await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    let at = out
+        .body
+        .find("https://proconnect.example/api/v2/session/end")
+        .unwrap();
+    let url = &out.body[at..];
+    let url = &url[..url.find('"').unwrap()].replace("&amp;", "&");
+    assert!(url.contains("id_token_hint=entete.lyon.signature"), "{url}");
+    assert_eq!(agent.get("/recherche").await.status, 303, "logged out");
+    let state = url.split("state=").nth(1).unwrap();
+    let back_home = agent
+        .get(&format!("/proconnect/deconnexion?state={state}"))
+        .await;
+    assert_eq!(back_home.status, 200);
+    assert!(back_home.body.contains("session ProConnect sont terminées"));
+    // a forged state says nothing
+    let forged = agent.get("/proconnect/deconnexion?state=faux.etat.0").await;
+    assert_eq!(forged.status, 303);
+    assert_eq!(
+        back.audit().await.last().map(|(_, a, _)| *a),
+        Some(AuditAction::Logout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proconnect_refusals_each_say_why_and_known_agents_refusals_are_audited() {
+    let mut back = Back::new().await;
+    back.add("chef.admin", Role::Administrator).await;
+    // (scripted agent, status, the page's words, audited as a refusal)
+    let cases: &[(&str, u16, &str, bool)] = &[
+        ("inconnu", 403, "Accès non ouvert", false),
+        ("lyon-sans-siret", 403, "Établissement non transmis", true),
+        ("lyon-autre-siret", 403, "Établissement différent", true),
+        (
+            "lyon-sans-mfa",
+            403,
+            "Double authentification requise",
+            true,
+        ),
+        ("sans-adresse", 403, "Identité incomplète", false),
+        ("code-perime", 400, "Connexion expirée", false),
+    ];
+    for (code, status, words, audited) in cases {
+        let before = back.audit().await.len();
+        let mut agent = back.agent();
+        let page = proconnect_login(&mut agent, code).await;
+        assert_eq!(page.status, *status, "{code}: {}", page.body);
+        assert!(page.body.contains(words), "{code}: {}", page.body);
+        assert_eq!(agent.get("/").await.status, 303, "{code}: no session");
+        let rows = back.audit().await;
+        if *audited {
+            assert_eq!(rows.len(), before + 1, "{code}");
+            assert_eq!(rows.last().unwrap().1, AuditAction::LoginRefused, "{code}");
+        } else {
+            assert_eq!(rows.len(), before, "{code}: nobody to name");
+        }
+    }
+    // level 1 sees no personal data: a password alone is enough
+    let mut helpdesk = back.agent();
+    assert_eq!(
+        proconnect_login(&mut helpdesk, "aide-sans-mfa")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(helpdesk.get("/assistance").await.status, 200);
+
+    // a cancelled login, a callback this browser did not start, a foreign state, garbage
+    let mut agent = back.agent();
+    agent.get("/proconnect/connexion").await;
+    let cancelled = agent
+        .get(&format!(
+            "/proconnect/retour?error=access_denied&state={PC_STATE}"
+        ))
+        .await;
+    assert_eq!(cancelled.status, 200);
+    assert!(cancelled.body.contains("Connexion annulée"));
+    let not_started = back
+        .agent()
+        .get(&format!("/proconnect/retour?code=lyon&state={PC_STATE}"))
+        .await;
+    assert_eq!(not_started.status, 400);
+    assert!(
+        not_started
+            .body
+            .contains("pas été commencée dans ce navigateur")
+    );
+    agent.get("/proconnect/connexion").await;
+    let foreign = agent.get("/proconnect/retour?code=lyon&state=autre").await;
+    assert_eq!(foreign.status, 400);
+    agent.get("/proconnect/connexion").await;
+    let huge = agent
+        .get(&format!(
+            "/proconnect/retour?code={}&state={PC_STATE}",
+            "a".repeat(5000)
+        ))
+        .await;
+    assert_eq!(huge.status, 400);
+    agent.get("/proconnect/connexion").await;
+    let hostile = agent
+        .get("/proconnect/retour?error=%0Aerreur%20%3Cscript%3E&state=x")
+        .await;
+    assert!(hostile.status >= 400 && !hostile.body.contains("<script>"));
+    // a closed account
+    let mut admin_back = back.agent();
+    assert_eq!(admin_back.log_in("chef.admin").await.status, 303);
+    let closed = admin_back
+        .post("/agents", "/agents/lyon.n2/fermer", &[])
+        .await;
+    assert_eq!(closed.status, 200);
+    let mut lyon = back.agent();
+    let page = proconnect_login(&mut lyon, "lyon").await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("Compte fermé"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_test_environment_may_admit_proconnect_logins_without_a_second_factor() {
+    let mut settings = StaffSettings::new("SAND — essai");
+    settings.second_factor_required = false;
+    let back = Back::with(settings).await;
+    let mut agent = back.agent();
+    assert_eq!(
+        proconnect_login(&mut agent, "lyon-sans-mfa").await.status,
+        200
+    );
+    assert_eq!(agent.get("/recherche").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_logout_ends_every_session_of_the_agent_and_a_change_of_rights_ends_them_too() {
+    let mut back = Back::new().await;
+    back.add("chef.admin", Role::Administrator).await;
+    let mut office = back.agent();
+    let mut home = back.agent();
+    assert_eq!(office.log_in("lyon.n2").await.status, 303);
+    back.clock.advance(time::Duration::seconds(30));
+    assert_eq!(home.log_in("lyon.n2").await.status, 303);
+    // a copy of the cookie, as a thief would hold it
+    let stolen = office.cookies.clone();
+    back.clock.advance(time::Duration::seconds(1));
+    assert_eq!(office.post("/", "/deconnexion", &[]).await.status, 303);
+    assert_eq!(
+        home.get("/recherche").await.status,
+        303,
+        "the other session ended"
+    );
+    let mut thief = back.agent();
+    thief.cookies = stolen;
+    assert_eq!(
+        thief.get("/recherche").await.status,
+        303,
+        "the copied cookie died"
+    );
+    // logging in again works at once
+    back.clock.advance(time::Duration::seconds(30));
+    assert_eq!(office.log_in("lyon.n2").await.status, 303);
+    assert_eq!(office.get("/recherche").await.status, 200);
+
+    // an administrator changes the agent's rights: the agent's session ends
+    let mut admin = back.agent();
+    assert_eq!(admin.log_in("chef.admin").await.status, 303);
+    let form = admin.get("/agents/lyon.n2").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("value=\"claire.moreau@ac-lyon.fr\""));
+    assert!(form.body.contains(&format!("value=\"{LYON_SIRET}\"")));
+    back.clock.advance(time::Duration::seconds(1));
+    let changed = admin
+        .post(
+            "/agents/lyon.n2",
+            "/agents/lyon.n2",
+            &[
+                ("role", "niveau2"),
+                ("emetteurs", "10, 08"),
+                ("adresse", "claire.moreau@ac-lyon.fr"),
+                ("siret", LYON_SIRET),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert!(changed.body.contains("<td>10, 08</td>"));
+    assert_eq!(
+        office.get("/recherche").await.status,
+        303,
+        "rights changed: out"
+    );
+    back.clock.advance(time::Duration::seconds(30));
+    assert_eq!(office.log_in("lyon.n2").await.status, 303);
+    assert_eq!(office.get("/recherche").await.status, 200);
+    // an address change alone keeps the session
+    back.clock.advance(time::Duration::seconds(1));
+    let readdressed = admin
+        .post(
+            "/agents/lyon.n2",
+            "/agents/lyon.n2",
+            &[
+                ("role", "niveau2"),
+                ("emetteurs", "10, 08"),
+                ("adresse", "c.moreau@ac-lyon.fr"),
+            ],
+        )
+        .await;
+    assert_eq!(readdressed.status, 200);
+    assert_eq!(office.get("/recherche").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_administrator_changes_an_agents_access_within_the_rules() {
+    let mut back = Back::new().await;
+    back.add("chef.admin", Role::Administrator).await;
+    let mut admin = back.agent();
+    assert_eq!(admin.log_in("chef.admin").await.status, 303);
+    let change = |fields: &'static [(&'static str, &'static str)]| fields;
+    // (fields, the refusal's words)
+    let refusals: &[(&[(&str, &str)], &str)] = &[
+        (change(&[("role", "niveau2")]), "au moins un émetteur"),
+        (
+            change(&[("role", "niveau1"), ("emetteurs", "10")]),
+            "Seuls les agents de niveau 2",
+        ),
+        (change(&[("role", "chef")]), "Choisissez le rôle"),
+        (
+            change(&[("role", "niveau2"), ("emetteurs", "ZZ")]),
+            "inconnu",
+        ),
+        (
+            change(&[("role", "niveau2"), ("emetteurs", "10;DROP")]),
+            "16 majuscules, chiffres ou tirets",
+        ),
+        (
+            change(&[
+                ("role", "niveau2"),
+                ("emetteurs", "10"),
+                ("adresse", "pas une adresse"),
+            ]),
+            "pas une adresse e-mail valide",
+        ),
+        (
+            change(&[("role", "niveau2"), ("emetteurs", "10"), ("siret", "1234")]),
+            "14 chiffres",
+        ),
+        (
+            change(&[
+                ("role", "niveau2"),
+                ("emetteurs", "10"),
+                ("adresse", "paul.girard@siec.education.gouv.fr"),
+            ]),
+            "déjà celle d&#39;un autre agent",
+        ),
+    ];
+    for (fields, words) in refusals {
+        let page = admin
+            .post("/agents/lyon.n2", "/agents/lyon.n2", fields)
+            .await;
+        assert_eq!(page.status, 422, "{fields:?}");
+        assert!(page.body.contains(words), "{fields:?}: {}", page.body);
+    }
+    let own = admin
+        .post(
+            "/agents/chef.admin",
+            "/agents/chef.admin",
+            &[("role", "auditeur")],
+        )
+        .await;
+    assert_eq!(own.status, 422);
+    assert!(own.body.contains("ne modifie pas son propre accès"));
+    assert_eq!(admin.get("/agents/personne").await.status, 404);
+    assert_eq!(admin.get("/agents/%2e%2e").await.status, 404);
+    let huge = admin
+        .post(
+            "/agents/lyon.n2",
+            "/agents/lyon.n2",
+            &[("role", &"x".repeat(20_000))],
+        )
+        .await;
+    assert_eq!(huge.status, 413);
+    // nothing changed by the refusals; the agent still works as before
+    let mut lyon = back.agent();
+    assert_eq!(lyon.log_in("lyon.n2").await.status, 303);
+    assert_eq!(lyon.get("/recherche").await.status, 200);
+    // another role cannot reach the page
+    assert_eq!(lyon.get("/agents/siec.n2").await.status, 403);
+    let forbidden = lyon
+        .post("/", "/agents/siec.n2", &[("role", "administrateur")])
+        .await;
+    assert_eq!(forbidden.status, 403);
 }

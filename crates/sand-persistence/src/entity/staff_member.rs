@@ -16,6 +16,10 @@ pub struct Model {
     pub totp_last_step: Option<i64>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub disabled_at: Option<TimeDateTimeWithTimeZone>,
+    /// Unique when set (index `staff_member_email_key`).
+    pub email: Option<String>,
+    pub siret: Option<String>,
+    pub sessions_valid_from: Option<TimeDateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

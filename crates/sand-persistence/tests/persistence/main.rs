@@ -59,6 +59,7 @@ on_both_backends!(
     unconfirmed_profiles_give_way_and_are_purged,
     a_link_taken_over_ends_at_once_and_is_logged_and_told,
     staff_members_round_trip_with_their_second_factor_and_logins_are_unique,
+    staff_members_are_found_by_address_changed_and_their_sessions_ended,
     the_audit_log_appends_reads_in_order_and_purges_only_past_its_retention,
     the_exam_office_desk_sees_only_its_scope_audits_each_read_and_releases_links,
 );

@@ -1680,6 +1680,8 @@ fn staff_member(
             .iter()
             .map(|c| sand_domain::issuer::IssuerCode::parse(c).unwrap())
             .collect(),
+        email: None,
+        siret: None,
         created_at: NOW,
     }
 }
@@ -1699,6 +1701,177 @@ fn operator_entry(
         detail: detail.to_owned(),
         origin: "cli".to_owned(),
     }
+}
+
+pub async fn staff_members_are_found_by_address_changed_and_their_sessions_ended(db: &TestStore) {
+    use sand_domain::credentials::Email;
+    use sand_domain::ports::{AddStaffStoreError, AuditLog as _, StaffDirectory as _};
+    use sand_domain::profile::second_factor::TotpSecret;
+    use sand_domain::staff::audit::AuditAction;
+    use sand_domain::staff::sign_in::Siret;
+    use sand_domain::staff::{Role, StaffChange};
+
+    let directory = db.store.staff();
+    let secret = TotpSecret::new(vec![9; 20]);
+    let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
+    let mut new = staff_member("lyon.n2", Role::ExamOffice, &["10"]);
+    new.email = Some(Email::parse("Claire.Moreau@ac-lyon.fr").unwrap());
+    new.siret = Some(Siret::parse("19691234500013").unwrap());
+    let lyon = directory
+        .add(
+            &new,
+            &hash,
+            &secret,
+            &operator_entry(AuditAction::StaffAdd, "lyon.n2", NOW),
+        )
+        .await
+        .unwrap();
+    // by address, whatever its case
+    let found = directory
+        .find_by_email(&Email::parse("claire.moreau@AC-LYON.fr").unwrap())
+        .await
+        .unwrap()
+        .expect("found by address");
+    assert_eq!(found, lyon);
+    assert_eq!(found.siret.as_ref().unwrap().as_str(), "19691234500013");
+    assert!(
+        directory
+            .find_by_email(&Email::parse("personne@ac-lyon.fr").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // an address is one agent's: a second is refused, at adding as at changing
+    let mut twin = staff_member("lyon.bis", Role::Auditor, &[]);
+    twin.email = new.email.clone();
+    assert!(matches!(
+        directory
+            .add(
+                &twin,
+                &hash,
+                &secret,
+                &operator_entry(AuditAction::StaffAdd, "twin", NOW)
+            )
+            .await,
+        Err(AddStaffStoreError::EmailTaken)
+    ));
+    twin.email = None;
+    let other = directory
+        .add(
+            &twin,
+            &hash,
+            &secret,
+            &operator_entry(AuditAction::StaffAdd, "other", NOW),
+        )
+        .await
+        .unwrap();
+    let steal = StaffChange {
+        role: Role::Auditor,
+        issuers: Vec::new(),
+        email: new.email.clone(),
+        siret: None,
+    };
+    let rows_before = db
+        .store
+        .audit_log()
+        .entries(
+            NOW - time::Duration::days(1),
+            NOW + time::Duration::days(1),
+            100,
+        )
+        .await
+        .unwrap()
+        .len();
+    assert!(matches!(
+        directory
+            .change(
+                &other.login,
+                &steal,
+                None,
+                &operator_entry(AuditAction::StaffChange, "steal", NOW)
+            )
+            .await,
+        Err(AddStaffStoreError::EmailTaken)
+    ));
+    // a change of rights, with its audit row in the same transaction, ends the sessions
+    let later = NOW + time::Duration::minutes(5);
+    let change = StaffChange {
+        role: Role::ExamOffice,
+        issuers: vec![
+            sand_domain::issuer::IssuerCode::parse("10").unwrap(),
+            sand_domain::issuer::IssuerCode::parse("08").unwrap(),
+        ],
+        email: Some(Email::parse("c.moreau@ac-lyon.fr").unwrap()),
+        siret: None,
+    };
+    assert!(
+        directory
+            .change(
+                &lyon.login,
+                &change,
+                Some(later),
+                &operator_entry(AuditAction::StaffChange, "lyon.n2", later)
+            )
+            .await
+            .unwrap()
+    );
+    let changed = directory
+        .credentials(&lyon.login)
+        .await
+        .unwrap()
+        .unwrap()
+        .member;
+    assert_eq!(changed.issuers, change.issuers);
+    assert_eq!(changed.email, change.email);
+    assert_eq!(changed.siret, None);
+    assert_eq!(changed.sessions_valid_from, Some(later));
+    assert!(!changed.session_holds(NOW + time::Duration::minutes(4)));
+    assert!(changed.session_holds(later));
+    let rows = db
+        .store
+        .audit_log()
+        .entries(
+            NOW - time::Duration::days(1),
+            NOW + time::Duration::days(1),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        rows_before + 1,
+        "the refused change wrote nothing"
+    );
+    assert_eq!(rows.last().unwrap().entry.action, AuditAction::StaffChange);
+    assert!(
+        !directory
+            .change(
+                &sand_domain::staff::StaffLogin::parse("personne").unwrap(),
+                &change,
+                None,
+                &operator_entry(AuditAction::StaffChange, "personne", later),
+            )
+            .await
+            .unwrap()
+    );
+    // a logout ends every session opened before it, with its audit row
+    let logout = later + time::Duration::minutes(1);
+    directory
+        .end_sessions(
+            lyon.id,
+            logout,
+            &operator_entry(AuditAction::Logout, "", logout),
+        )
+        .await
+        .unwrap();
+    let out = directory
+        .credentials(&lyon.login)
+        .await
+        .unwrap()
+        .unwrap()
+        .member;
+    assert_eq!(out.sessions_valid_from, Some(logout));
+    assert!(!out.session_holds(later));
 }
 
 pub async fn staff_members_round_trip_with_their_second_factor_and_logins_are_unique(
@@ -1903,8 +2076,11 @@ pub async fn the_exam_office_desk_sees_only_its_scope_audits_each_read_and_relea
         name: login.to_owned(),
         role: Role::ExamOffice,
         issuers: vec![sand_domain::issuer::IssuerCode::parse(issuer).unwrap()],
+        email: None,
+        siret: None,
         created_at: NOW,
         disabled_at: None,
+        sessions_valid_from: None,
     };
     let (lyon, siec) = (agent("lyon.n2", "10"), agent("siec.n2", "SIEC"));
     let (in_lyon, in_paris) = (

@@ -369,6 +369,41 @@ fn outside_demo_mode_transport_never_fails_open_without_its_named_override() {
         &[],
     );
     assert_eq!(status, Some(0), "{said}");
+    // ProConnect: all three settings, for a back office that listens, and a test
+    // environment's exemption from the second factor said at every start
+    let proconnect: &[(&str, &str)] = &[
+        (
+            "SAND_PROCONNECT_ISSUER",
+            "https://proconnect.example.gouv.fr/api/v2",
+        ),
+        ("SAND_PROCONNECT_CLIENT_ID", "sand-agents"),
+        ("SAND_PROCONNECT_CLIENT_SECRET", "pc-client-secret"),
+    ];
+    let (status, said) = check(&proconnect[..2], &[]);
+    assert_eq!(status, Some(78), "{said}");
+    assert!(
+        said.contains("ProConnect exige SAND_PROCONNECT_ISSUER"),
+        "{said}"
+    );
+    let (status, said) = check(proconnect, &[]);
+    assert_eq!(status, Some(78), "{said}");
+    assert!(
+        said.contains("définissez aussi SAND_STAFF_LISTEN"),
+        "{said}"
+    );
+    let mut listening = proconnect.to_vec();
+    listening.push(("SAND_STAFF_LISTEN", "10.1.2.3:8081"));
+    let (status, said) = check(&listening, &[]);
+    assert_eq!(status, Some(0), "{said}");
+    assert!(
+        said.contains("ProConnect configuré pour l'espace agents"),
+        "{said}"
+    );
+    assert!(!said.contains("pc-client-secret"), "{said}");
+    listening.push(("SAND_PROCONNECT_SECOND_FACTOR_OPTIONAL", "true"));
+    let (status, said) = check(&listening, &[]);
+    assert_eq!(status, Some(0), "{said}");
+    assert!(said.contains("SANS exiger de second facteur"), "{said}");
     // a relay's certificate authority that cannot be read, or is no certificate
     std::fs::write(dir.join("garbage.pem"), "not a certificate").unwrap();
     for (file, said) in [

@@ -192,7 +192,7 @@ fn migrate_creates_the_sqlite_database_and_is_idempotent() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(
-        stdout(&first).contains("9 migration(s) appliquée(s)"),
+        stdout(&first).contains("10 migration(s) appliquée(s)"),
         "{}",
         stdout(&first)
     );
@@ -613,6 +613,10 @@ fn serve_refuses_to_start_without_its_secrets_and_says_which() {
             &[("SAND_FRANCECONNECT_ISSUER", "http://127.0.0.1:1")]
         )
         .contains("FranceConnect exige SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID")
+    );
+    assert!(
+        serve(&["--demo"], &[("SAND_PROCONNECT_CLIENT_ID", "sand-agents")])
+            .contains("ProConnect exige SAND_PROCONNECT_ISSUER, SAND_PROCONNECT_CLIENT_ID")
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

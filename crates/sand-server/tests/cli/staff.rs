@@ -204,10 +204,125 @@ fn accounts_and_log(url: String) {
         2,
         "the refused ones were not added: {list}"
     );
+    let closing_date = |list: &str| {
+        list.lines()
+            .find(|l| l.starts_with("lyon.n2\t"))
+            .and_then(|l| l.split('\t').nth(5).map(str::to_owned))
+            .unwrap()
+    };
+    assert_eq!(closing_date(&list), "", "open: no closing date: {list}");
+
+    // the access changes: an address for ProConnect and a SIRET, then a role
+    let changed = s.run(&[
+        "staff",
+        "change",
+        "lyon.n2",
+        "--adresse",
+        "Claire.Moreau@ac-lyon.fr",
+        "--siret",
+        "196 912 345 00013",
+        "--emetteur",
+        "10",
+        "--emetteur",
+        "08",
+    ]);
+    assert!(changed.status.success(), "{}", stderr(&changed));
     assert!(
-        list.trim_end().ends_with('\t') || list.lines().nth(1).is_some_and(|l| l.ends_with('\t')),
-        "open: no closing date: {list}"
+        stdout(&changed).contains(
+            "Accès de l'agent « lyon.n2 » modifié : Service des examens (niveau 2), émetteurs 10, 08 ; ses sessions ouvertes sont fermées."
+        ),
+        "{}",
+        stdout(&changed)
     );
+    let list = stdout(&s.run(&["staff", "list"]));
+    assert!(
+        list.contains("\tclaire.moreau@ac-lyon.fr\t19691234500013"),
+        "{list}"
+    );
+    let readdressed = s.run(&["staff", "change", "lyon.n2", "--sans-siret"]);
+    assert!(
+        stdout(&readdressed).ends_with("émetteurs 10, 08.\n"),
+        "no change of rights, no sessions ended: {}",
+        stdout(&readdressed)
+    );
+    // a second agent cannot take the address; hostile and wrong requests are refused
+    let second = s.run(&[
+        "staff", "add", "aide.n1", "--nom", "Aide", "--role", "niveau1",
+    ]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    for (args, code, said) in [
+        (
+            vec![
+                "staff",
+                "change",
+                "aide.n1",
+                "--adresse",
+                "claire.moreau@ac-lyon.fr",
+            ],
+            3,
+            "déjà celle d'un autre agent",
+        ),
+        (
+            vec![
+                "staff",
+                "add",
+                "lyon.bis",
+                "--nom",
+                "Bis",
+                "--role",
+                "auditeur",
+                "--adresse",
+                "claire.moreau@ac-lyon.fr",
+            ],
+            3,
+            "déjà celle d'un autre agent",
+        ),
+        (
+            vec!["staff", "change", "aide.n1", "--adresse", "pas-une-adresse"],
+            2,
+            "n'est pas une adresse e-mail valide",
+        ),
+        (
+            vec!["staff", "change", "aide.n1", "--siret", "123"],
+            2,
+            "n'est pas un SIRET",
+        ),
+        (
+            vec!["staff", "change", "aide.n1", "--role", "niveau2"],
+            2,
+            "--emetteur",
+        ),
+        (
+            vec!["staff", "change", "aide.n1", "--emetteur", "10"],
+            2,
+            "seuls les agents de niveau 2",
+        ),
+        (
+            vec!["staff", "change", "personne", "--role", "auditeur"],
+            3,
+            "aucun compte ouvert « personne »",
+        ),
+        (
+            vec![
+                "staff",
+                "change",
+                "aide.n1",
+                "--adresse",
+                "a@b.fr",
+                "--sans-adresse",
+            ],
+            2,
+            "cannot be used with",
+        ),
+    ] {
+        let out = s.run(&args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(said), "{args:?}: {}", stderr(&out));
+    }
+    // level 2 to auditor: the issuers go with the role
+    let auditor = s.run(&["staff", "change", "aide.n1", "--role", "auditeur"]);
+    assert!(auditor.status.success(), "{}", stderr(&auditor));
+    assert!(stdout(&auditor).contains("Audit ; ses sessions ouvertes sont fermées."));
 
     let closed = s.run(&["staff", "close", "lyon.n2"]);
     assert!(closed.status.success(), "{}", stderr(&closed));
@@ -216,10 +331,7 @@ fn accounts_and_log(url: String) {
     assert_eq!(again.status.code(), Some(3));
     assert!(stderr(&again).contains("aucun compte ouvert « lyon.n2 »"));
     let list = stdout(&s.run(&["staff", "list"]));
-    assert!(
-        list.lines().nth(1).is_some_and(|l| !l.ends_with('\t')),
-        "closed: a closing date: {list}"
-    );
+    assert_ne!(closing_date(&list), "", "closed: a closing date: {list}");
 
     // the log: the one addition, by the operator, ids and codes only
     let csv_path = s.dir.join("journal.csv");
@@ -230,14 +342,18 @@ fn accounts_and_log(url: String) {
         &csv_path.display().to_string(),
     ]);
     assert!(exported.status.success(), "{}", stderr(&exported));
-    assert!(stdout(&exported).contains("2 ligne(s) exportée(s)"));
+    assert!(stdout(&exported).contains("6 ligne(s) exportée(s)"));
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         lines[0],
         "numero;date;acteur;action;resultats;rattachement;lot;detail;origine"
     );
-    assert_eq!(lines.len(), 3, "the addition and the closing: {csv}");
+    assert_eq!(
+        lines.len(),
+        7,
+        "two additions, three changes and the closing: {csv}"
+    );
     assert!(
         lines[1].contains(";operateur:exploitant;ajout_agent;;;;lyon.n2 (niveau2);cli"),
         "{csv}"
