@@ -846,6 +846,39 @@ step('l\'espace agents : assistance, service des examens (diagnostic, libératio
   await page.goto(`${staffBase}/`);
   await page.getByRole('button', { name: 'Se déconnecter' }).click();
 
+  // a State agent logs in through ProConnect: the test provider's Lyon agent has demo.lyon's
+  // professional address; SAND's directory gives the rights
+  await page.goto(`${staffBase}/connexion`);
+  await page.getByRole('link', { name: 'S\'identifier avec ProConnect' }).click();
+  await page.getByLabel('Identifiant').fill('agent.lyon');
+  await page.getByLabel('Mot de passe').fill('123');
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL(`${staffBase}/`, { timeout: 15_000 });
+  expect(await page.getByRole('heading', { name: 'Espace agents', exact: true }).isVisible(), `l'agent de Lyon entre par ProConnect (${page.url()})`);
+  expect(await page.getByText('Agent du service des examens de Lyon (démonstration)').first().isVisible(), 'ProConnect ouvre l\'accès de demo.lyon');
+  await page.getByRole('link', { name: 'Rechercher' }).first().click();
+  expect(await page.getByRole('heading', { name: /Rechercher/ }).first().isVisible(), 'l\'agent entré par ProConnect cherche dans son périmètre');
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  // SAND's session ends, then ProConnect's (the provider may ask to confirm), and back
+  await page.waitForURL((url) => !url.href.startsWith(staffBase), { timeout: 15_000 });
+  const confirmLogout = page.getByRole('button', { name: /yes|oui|sign out|déconnecter/i });
+  if (await confirmLogout.count()) await confirmLogout.first().click();
+  await page.waitForURL((url) => url.href.startsWith(`${staffBase}/proconnect/deconnexion`), { timeout: 15_000 });
+  expect(await page.getByRole('heading', { name: 'Vous êtes déconnecté(e)' }).isVisible(), 'déconnecté de l\'espace agents et de ProConnect');
+  await visit(page, 'agents-proconnect-deconnecte');
+  // level 2 sees personal data: a login with a password only is refused, clearly
+  await page.goto(`${staffBase}/connexion`);
+  await visit(page, 'agents-connexion-proconnect');
+  await page.getByRole('link', { name: 'S\'identifier avec ProConnect' }).click();
+  await page.getByLabel('Identifiant').fill('agent.lyon-sans-mfa');
+  await page.getByLabel('Mot de passe').fill('123');
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL((url) => url.href.startsWith(staffBase), { timeout: 15_000 });
+  expect(await page.getByRole('heading', { name: 'Double authentification requise' }).isVisible(), 'sans second facteur, le niveau 2 est refusé');
+  await visit(page, 'agents-proconnect-sans-second-facteur');
+  await page.goto(`${staffBase}/`);
+  expect(new URL(page.url()).pathname === '/connexion', 'aucune session ouverte après le refus');
+
   // the administrator adds an agent; the auditor exports the log
   await logIn(page, 'demo.admin');
   await page.getByRole('link', { name: 'Agents', exact: true }).first().click();
@@ -856,6 +889,12 @@ step('l\'espace agents : assistance, service des examens (diagnostic, libératio
   await page.getByRole('button', { name: 'Ajouter' }).click();
   expect(await page.getByText(/Agent « grenoble\.\d+ » ajouté/).isVisible(), 'l\'administrateur ajoute un agent');
   await visit(page, 'agents-administration');
+  // and gives the helpdesk agent a professional address for ProConnect
+  await page.getByRole('link', { name: 'Modifier l\'accès de demo.aide' }).click();
+  await visit(page, 'agents-modifier');
+  await page.getByLabel(/Adresse professionnelle/).fill('marc.petit@education.gouv.fr');
+  await page.getByRole('button', { name: 'Enregistrer' }).click();
+  expect(await page.getByRole('cell', { name: 'marc.petit@education.gouv.fr' }).isVisible(), 'l\'administrateur modifie l\'accès d\'un agent');
   await page.getByRole('button', { name: 'Se déconnecter' }).click();
   await logIn(page, 'demo.audit');
   await page.getByRole('link', { name: 'Journal', exact: true }).first().click();

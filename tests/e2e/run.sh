@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests in a real headless Chromium: starts the FranceConnect-like provider
-# (tests/oidc-provider) and SAND itself (`sand` alone: demo data on a fresh embedded
+# (tests/oidc-provider, also the back office's ProConnect-like provider) and SAND itself (`sand` alone: demo data on a fresh embedded
 # SQLite, mail written to a directory), then runs journey.mjs with playwright-core and
 # axe-core. Screenshots and the downloaded attestation land in target/e2e/.
 #
@@ -34,8 +34,12 @@ start_both() { # <attempt>; returns 2 when SAND's port was taken meanwhile
     local attempt=$1 line
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
     public="http://localhost:$port"
+    # the demonstration's back office listens on the next port (ProConnect's redirect URIs)
+    staff_public="http://127.0.0.1:$((port + 1))"
     mkfifo "$work/oidc-stdin-$attempt" "$work/oidc-stdout-$attempt" "$work/sand-stdout-$attempt"
     (REDIRECT_URIS="$public/connexion/franceconnect/retour" POST_LOGOUT_REDIRECT_URIS="$public/" \
+        AGENTS_REDIRECT_URIS="$staff_public/proconnect/retour" \
+        AGENTS_POST_LOGOUT_REDIRECT_URIS="$staff_public/proconnect/deconnexion" \
         exec node "$root/tests/oidc-provider/server.mjs" < "$work/oidc-stdin-$attempt" > "$work/oidc-stdout-$attempt" 2> "$work/oidc.err") &
     pids+=("$!")
     exec {oidc_in}> "$work/oidc-stdin-$attempt"   # the provider serves until this closes
@@ -45,6 +49,8 @@ start_both() { # <attempt>; returns 2 when SAND's port was taken meanwhile
     (cd "$work" && SAND_LISTEN="127.0.0.1:$port" SAND_MAIL_DIR="$work/mail" \
         SAND_FRANCECONNECT_ISSUER="$issuer" SAND_FRANCECONNECT_CLIENT_ID=sand-dev \
         SAND_FRANCECONNECT_CLIENT_SECRET=sand-dev-secret-0123456789abcdefghijklmnopqrstuvwxyz \
+        SAND_PROCONNECT_ISSUER="$issuer" SAND_PROCONNECT_CLIENT_ID=sand-agents-dev \
+        SAND_PROCONNECT_CLIENT_SECRET=sand-agents-secret-0123456789abcdefghijklmnopqrstuvwxyz \
         SAND_LOG=warn SAND_READY_JSON=true exec "$sand" > "$work/sand-stdout-$attempt" 2> "$work/sand.err") &
     pids+=("$!")
     exec {sand_out}< "$work/sand-stdout-$attempt"
