@@ -19,6 +19,7 @@ pub mod health;
 pub mod i18n;
 pub mod limits;
 pub mod metrics;
+mod oidc_login;
 pub mod pages;
 mod present;
 pub mod staff;

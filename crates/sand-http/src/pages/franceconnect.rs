@@ -8,12 +8,12 @@ use askama::Template;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Query};
 use poem::{Response, handler};
-use sand_domain::ports::{CallbackParams, IdentityProviderError, PendingLogin};
+use sand_domain::ports::IdentityProviderError;
 use sand_domain::profile::sign_in::{FranceConnectSignIn, FranceConnectSignInError};
-use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use crate::audit::{self, SecurityEvent, Subject};
+use crate::oidc_login::{CallbackQuery, open_pending, seal_pending};
 use crate::state::AppState;
 use crate::tokens::Purpose;
 use crate::web::{
@@ -21,13 +21,6 @@ use crate::web::{
 };
 
 const PENDING_VALID: Duration = Duration::minutes(10);
-
-#[derive(Serialize, Deserialize)]
-struct Pending {
-    state: String,
-    nonce: String,
-    pkce: Option<String>,
-}
 
 #[derive(Template)]
 #[template(path = "fc_error.html")]
@@ -65,16 +58,14 @@ pub async fn start(state: Data<&Arc<AppState>>) -> Result<Response, WebError> {
         return Err(WebError::NotFound);
     };
     let request = fc.begin().await?;
-    let pending = Pending {
-        state: request.pending.state,
-        nonce: request.pending.nonce,
-        pkce: request.pending.pkce_verifier,
-    };
-    let data = hex::encode(serde_json::to_vec(&pending).map_err(WebError::unexpected)?);
     let expires = state.ports.clock.now() + PENDING_VALID;
-    let value = state
-        .signer
-        .sign(Purpose::FranceConnectLogin, &data, "", expires);
+    let value = seal_pending(
+        &state.signer,
+        Purpose::FranceConnectLogin,
+        request.pending,
+        expires,
+    )
+    .ok_or_else(|| WebError::unexpected("the login in progress cannot be sealed"))?;
     let mut response = see_other(&request.url);
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -90,23 +81,6 @@ pub async fn start(state: Data<&Arc<AppState>>) -> Result<Response, WebError> {
     Ok(response)
 }
 
-/// The provider's error code as OAuth 2.0 allows it (RFC 6749 §4.1.2.1: printable ASCII
-/// without `"` and backslash), at most 200 characters; anything else is dropped, so that a
-/// forged callback cannot write lines of its own into the logs.
-fn oauth_error_code(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
-        .take(200)
-        .collect()
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
 #[handler]
 pub async fn callback(
     state: Data<&Arc<AppState>>,
@@ -120,9 +94,7 @@ pub async fn callback(
     let pending = visitor
         .franceconnect_pending
         .as_deref()
-        .and_then(|v| state.signer.open(Purpose::FranceConnectLogin, v, "", now))
-        .and_then(|data| hex::decode(data).ok())
-        .and_then(|bytes| serde_json::from_slice::<Pending>(&bytes).ok());
+        .and_then(|v| open_pending(&state.signer, Purpose::FranceConnectLogin, v, now));
     let Some(pending) = pending else {
         return failure(
             &state,
@@ -132,25 +104,8 @@ pub async fn callback(
             "Cette connexion FranceConnect a expiré ou n'a pas été commencée dans ce navigateur. Recommencez-la.",
         );
     };
-    let params = match (q.error, q.code, q.state) {
-        (Some(error), _, state_param) => CallbackParams::Error {
-            error: oauth_error_code(&error),
-            state: state_param,
-        },
-        (None, Some(code), Some(state_param))
-            if code.len() <= 4096 && state_param.len() <= 4096 =>
-        {
-            CallbackParams::Code {
-                code,
-                state: state_param,
-            }
-        }
-        _ => return Err(WebError::BadRequest),
-    };
-    let pending = PendingLogin {
-        state: pending.state,
-        nonce: pending.nonce,
-        pkce_verifier: pending.pkce,
+    let Some(params) = q.params() else {
+        return Err(WebError::BadRequest);
     };
     let certified = match fc.complete(pending, params).await {
         Ok(identity) => identity,

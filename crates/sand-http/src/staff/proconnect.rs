@@ -20,10 +20,10 @@ use askama::Template;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Query};
 use poem::{Response, handler};
-use sand_domain::ports::{CallbackParams, IdentityProviderError, PendingLogin};
+use sand_domain::ports::IdentityProviderError;
 use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
 use sand_domain::staff::sign_in::{AgentRefusal, ProvenAgent, admit};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::Duration;
 
 use super::pages::{Chrome, message, unavailable};
@@ -31,17 +31,11 @@ use super::{
     Caller, HINT_COOKIE, HINT_COOKIE_SECURE, PENDING_COOKIE, PENDING_COOKIE_SECURE, StaffState,
     cookie_name, render, session_cookie, set_cookie, set_cookie_with,
 };
+use crate::oidc_login::{CallbackQuery, open_pending, seal_pending};
 use crate::tokens::Purpose;
 use crate::web::see_other;
 
 const PENDING_VALID: Duration = Duration::minutes(10);
-
-#[derive(Serialize, Deserialize)]
-struct Pending {
-    state: String,
-    nonce: String,
-    pkce: Option<String>,
-}
 
 /// A page that moves on to `to` by itself (and by its link, for who disabled refresh).
 #[derive(Template)]
@@ -51,6 +45,16 @@ pub(super) struct MovingOnPage {
     pub text: String,
     pub to: String,
     pub link: String,
+}
+
+fn not_offered(state: &StaffState, caller: &Caller) -> Response {
+    message(
+        state,
+        caller,
+        StatusCode::NOT_FOUND,
+        "Introuvable",
+        "La connexion avec ProConnect n'est pas proposée par ce service.",
+    )
 }
 
 fn with_cookie(mut response: Response, cookie: &str) -> Response {
@@ -68,13 +72,7 @@ fn clear_pending(state: &StaffState, response: Response) -> Response {
 #[handler]
 pub(super) async fn start(state: Data<&Arc<StaffState>>, caller: Data<&Caller>) -> Response {
     let Some(proconnect) = &state.proconnect else {
-        return message(
-            &state,
-            &caller,
-            StatusCode::NOT_FOUND,
-            "Introuvable",
-            "La connexion avec ProConnect n'est pas proposée par ce service.",
-        );
+        return not_offered(&state, &caller);
     };
     let request = match proconnect.begin().await {
         Ok(request) => request,
@@ -89,20 +87,14 @@ pub(super) async fn start(state: Data<&Arc<StaffState>>, caller: Data<&Caller>) 
             );
         }
     };
-    let pending = Pending {
-        state: request.pending.state,
-        nonce: request.pending.nonce,
-        pkce: request.pending.pkce_verifier,
-    };
-    let Ok(json) = serde_json::to_vec(&pending) else {
+    let Some(value) = seal_pending(
+        &state.signer,
+        Purpose::StaffProConnectLogin,
+        request.pending,
+        caller.now + PENDING_VALID,
+    ) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into();
     };
-    let value = state.signer.sign(
-        Purpose::StaffProConnectLogin,
-        &hex::encode(json),
-        "",
-        caller.now + PENDING_VALID,
-    );
     let name = cookie_name(&state, PENDING_COOKIE, PENDING_COOKIE_SECURE);
     with_cookie(
         see_other(&request.url),
@@ -114,22 +106,6 @@ pub(super) async fn start(state: Data<&Arc<StaffState>>, caller: Data<&Caller>) 
             "Lax",
         ),
     )
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
-/// The provider's error code as OAuth 2.0 allows it, at most 200 characters (a forged
-/// callback writes no lines of its own into the logs).
-fn oauth_error_code(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
-        .take(200)
-        .collect()
 }
 
 fn refused(
@@ -150,23 +126,17 @@ pub(super) async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let Some(proconnect) = &state.proconnect else {
-        return message(
-            &state,
-            &caller,
-            StatusCode::NOT_FOUND,
-            "Introuvable",
-            "La connexion avec ProConnect n'est pas proposée par ce service.",
-        );
+        return not_offered(&state, &caller);
     };
     let name = cookie_name(&state, PENDING_COOKIE, PENDING_COOKIE_SECURE);
-    let pending = super::read_cookie(req, name)
-        .and_then(|token| {
-            let data = state
-                .signer
-                .open(Purpose::StaffProConnectLogin, &token, "", caller.now)?;
-            hex::decode(data).ok()
-        })
-        .and_then(|bytes| serde_json::from_slice::<Pending>(&bytes).ok());
+    let pending = super::read_cookie(req, name).and_then(|token| {
+        open_pending(
+            &state.signer,
+            Purpose::StaffProConnectLogin,
+            &token,
+            caller.now,
+        )
+    });
     let Some(pending) = pending else {
         return refused(
             &state,
@@ -176,33 +146,14 @@ pub(super) async fn callback(
             "Cette connexion ProConnect a expiré ou n'a pas été commencée dans ce navigateur. Recommencez-la depuis la page de connexion.",
         );
     };
-    let params = match (q.error, q.code, q.state) {
-        (Some(error), _, state_param) => CallbackParams::Error {
-            error: oauth_error_code(&error),
-            state: state_param,
-        },
-        (None, Some(code), Some(state_param))
-            if code.len() <= 4096 && state_param.len() <= 4096 =>
-        {
-            CallbackParams::Code {
-                code,
-                state: state_param,
-            }
-        }
-        _ => {
-            return refused(
-                &state,
-                &caller,
-                StatusCode::BAD_REQUEST,
-                "Connexion refusée",
-                "La réponse de ProConnect est incomplète. Recommencez la connexion.",
-            );
-        }
-    };
-    let pending = PendingLogin {
-        state: pending.state,
-        nonce: pending.nonce,
-        pkce_verifier: pending.pkce,
+    let Some(params) = q.params() else {
+        return refused(
+            &state,
+            &caller,
+            StatusCode::BAD_REQUEST,
+            "Connexion refusée",
+            "La réponse de ProConnect est incomplète. Recommencez la connexion.",
+        );
     };
     let proven = match proconnect.complete(pending, params).await {
         Ok(proven) => proven,
