@@ -538,64 +538,82 @@ fn transport(args: &ServeArgs) -> Result<MailTransport, ServeError> {
     MailTransport::new(&config_).map_err(|e| config(format!("transport des e-mails : {e}")))
 }
 
+/// An OpenID Connect client's three settings as one, all or none: `None` when none is
+/// set, the settings (with the redirect and post-logout URLs) when all are, else
+/// `together` (the French refusal naming the three).
+fn oidc_settings(
+    (issuer, client_id, client_secret): (
+        &Option<String>,
+        &Option<String>,
+        &Option<crate::config::Secret>,
+    ),
+    redirect_url: String,
+    post_logout_redirect_url: String,
+    together: &'static str,
+) -> Result<Option<sand_franceconnect::OidcSettings>, ServeError> {
+    match (issuer, client_id, client_secret) {
+        (None, None, None) => Ok(None),
+        (Some(issuer), Some(client_id), Some(client_secret)) => {
+            Ok(Some(sand_franceconnect::OidcSettings {
+                issuer: issuer.clone(),
+                client_id: client_id.clone(),
+                client_secret: client_secret.expose().to_owned(),
+                redirect_url,
+                post_logout_redirect_url,
+                timeout: Duration::from_secs(10),
+            }))
+        }
+        _ => Err(config(together)),
+    }
+}
+
 /// ProConnect for the back office, when configured; `staff_url` is the back office's own
 /// public address.
 fn proconnect(
     args: &ServeArgs,
     staff_url: &str,
 ) -> Result<Option<Arc<dyn sand_domain::ports::AgentIdentityProvider>>, ServeError> {
-    match (
-        &args.proconnect_issuer,
-        &args.proconnect_client_id,
-        &args.proconnect_client_secret,
-    ) {
-        (None, None, None) => Ok(None),
-        (Some(issuer), Some(client_id), Some(client_secret)) => {
-            let settings = sand_franceconnect::OidcSettings {
-                issuer: issuer.clone(),
-                client_id: client_id.clone(),
-                client_secret: client_secret.expose().to_owned(),
-                redirect_url: format!("{staff_url}/proconnect/retour"),
-                post_logout_redirect_url: format!("{staff_url}/proconnect/deconnexion"),
-                timeout: Duration::from_secs(10),
-            };
-            let pc = sand_franceconnect::ProConnect::new(settings)
-                .map_err(|e| config(format!("ProConnect : {e}")))?;
-            Ok(Some(Arc::new(pc)))
-        }
-        _ => Err(config(PROCONNECT_TOGETHER)),
-    }
+    let Some(settings) = oidc_settings(
+        (
+            &args.proconnect_issuer,
+            &args.proconnect_client_id,
+            &args.proconnect_client_secret,
+        ),
+        format!("{staff_url}/proconnect/retour"),
+        format!("{staff_url}/proconnect/deconnexion"),
+        PROCONNECT_TOGETHER,
+    )?
+    else {
+        return Ok(None);
+    };
+    let pc = sand_franceconnect::ProConnect::new(settings)
+        .map_err(|e| config(format!("ProConnect : {e}")))?;
+    Ok(Some(Arc::new(pc)))
 }
 
 const PROCONNECT_TOGETHER: &str = "ProConnect exige SAND_PROCONNECT_ISSUER, SAND_PROCONNECT_CLIENT_ID et SAND_PROCONNECT_CLIENT_SECRET ensemble";
+const FRANCECONNECT_TOGETHER: &str = "FranceConnect exige SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID et SAND_FRANCECONNECT_CLIENT_SECRET ensemble";
 
 fn franceconnect(
     args: &ServeArgs,
     public_url: &str,
 ) -> Result<Option<Arc<dyn sand_domain::ports::IdentityProvider>>, ServeError> {
-    match (
-        &args.franceconnect_issuer,
-        &args.franceconnect_client_id,
-        &args.franceconnect_client_secret,
-    ) {
-        (None, None, None) => Ok(None),
-        (Some(issuer), Some(client_id), Some(client_secret)) => {
-            let settings = sand_franceconnect::FranceConnectSettings {
-                issuer: issuer.clone(),
-                client_id: client_id.clone(),
-                client_secret: client_secret.expose().to_owned(),
-                redirect_url: format!("{public_url}/connexion/franceconnect/retour"),
-                post_logout_redirect_url: format!("{public_url}/"),
-                timeout: Duration::from_secs(10),
-            };
-            let fc = sand_franceconnect::FranceConnect::new(settings)
-                .map_err(|e| config(format!("FranceConnect : {e}")))?;
-            Ok(Some(Arc::new(fc)))
-        }
-        _ => Err(config(
-            "FranceConnect exige SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID et SAND_FRANCECONNECT_CLIENT_SECRET ensemble",
-        )),
-    }
+    let Some(settings) = oidc_settings(
+        (
+            &args.franceconnect_issuer,
+            &args.franceconnect_client_id,
+            &args.franceconnect_client_secret,
+        ),
+        format!("{public_url}/connexion/franceconnect/retour"),
+        format!("{public_url}/"),
+        FRANCECONNECT_TOGETHER,
+    )?
+    else {
+        return Ok(None);
+    };
+    let fc = sand_franceconnect::FranceConnect::new(settings)
+        .map_err(|e| config(format!("FranceConnect : {e}")))?;
+    Ok(Some(Arc::new(fc)))
 }
 
 /// Whether `host` (of a URL) is this machine: loopback, or a Unix socket (empty host).
@@ -911,11 +929,7 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
     match fc.iter().filter(|set| **set).count() {
         0 => notes.push("FranceConnect désactivé".to_owned()),
         3 => notes.push("FranceConnect configuré".to_owned()),
-        _ => {
-            return Err(config(
-                "FranceConnect exige SAND_FRANCECONNECT_ISSUER, SAND_FRANCECONNECT_CLIENT_ID et SAND_FRANCECONNECT_CLIENT_SECRET ensemble",
-            ));
-        }
+        _ => return Err(config(FRANCECONNECT_TOGETHER)),
     }
     let pc = [
         args.proconnect_issuer.is_some(),
