@@ -843,7 +843,13 @@ step('l\'espace agents : assistance, service des examens (diagnostic, libératio
   const tampered = await page.goto(recordUrl);
   expect(tampered.status() === 404, `un agent du SIEC ne voit pas un résultat de Lyon (${tampered.status()})`);
   await visit(page, 'agents-introuvable');
-  await page.goto(`${staffBase}/`);
+  // ... and finds a Paris record of its own (the BTS 2012 batch imported above)
+  await page.goto(`${staffBase}/recherche`);
+  await page.getByLabel('Numéro de candidat').fill('01BTS0000002');
+  await page.getByRole('button', { name: 'Rechercher' }).click();
+  await page.locator('tbody a').first().click();
+  const parisUrl = page.url();
+  expect(new URL(parisUrl).pathname.startsWith('/resultats/'), `le SIEC ouvre un résultat de Paris (${parisUrl})`);
   await page.getByRole('button', { name: 'Se déconnecter' }).click();
 
   // a State agent logs in through ProConnect: the test provider's Lyon agent has demo.lyon's
@@ -858,6 +864,10 @@ step('l\'espace agents : assistance, service des examens (diagnostic, libératio
   expect(await page.getByText('Agent du service des examens de Lyon (démonstration)').first().isVisible(), 'ProConnect ouvre l\'accès de demo.lyon');
   await page.getByRole('link', { name: 'Rechercher' }).first().click();
   expect(await page.getByRole('heading', { name: /Rechercher/ }).first().isVisible(), 'l\'agent entré par ProConnect cherche dans son périmètre');
+  // an agent of Lyon cannot reach a Paris record by its address
+  const outOfScope = await page.goto(parisUrl);
+  expect(outOfScope.status() === 404, `un agent de Lyon ne voit pas un résultat de Paris (${outOfScope.status()})`);
+  await page.goto(`${staffBase}/`);
   await page.getByRole('button', { name: 'Se déconnecter' }).click();
   // SAND's session ends, then ProConnect's (the provider may ask to confirm), and back
   await page.waitForURL((url) => !url.href.startsWith(staffBase), { timeout: 15_000 });

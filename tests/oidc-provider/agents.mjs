@@ -17,6 +17,11 @@ export const agents = Object.fromEntries([
     given_name: 'Claire Marie', usual_name: 'MOREAU', email: 'claire.moreau@ac-lyon.fr',
     uid: 'cmoreau', siret: '19691234500013', idp_id: 'fia-ac-lyon',
   }, MFA),
+  // an exam-office agent of the rectorat de Grenoble
+  agent('agent.grenoble', {
+    given_name: 'Luc', usual_name: 'FABRE', email: 'luc.fabre@ac-grenoble.fr',
+    uid: 'lfabre', siret: '19381234500016', idp_id: 'fia-ac-grenoble',
+  }, MFA),
   // an agent of the SIEC (Paris, Créteil, Versailles)
   agent('agent.siec', {
     given_name: 'Paul', usual_name: 'GIRARD', email: 'paul.girard@siec.education.gouv.fr',
