@@ -526,7 +526,8 @@ async fn proconnect_asks_for_the_agents_claims_and_amr_and_nothing_else() {
 }
 
 #[tokio::test]
-async fn agents_of_two_rectorats_and_the_siec_are_proven_with_their_establishment_and_second_factor() {
+async fn agents_of_two_rectorats_and_the_siec_are_proven_with_their_establishment_and_second_factor()
+ {
     let provider = Provider::start();
     let pc = provider.agents();
     let lyon = agent_login(&pc, "agent.lyon").await.unwrap();
@@ -541,7 +542,10 @@ async fn agents_of_two_rectorats_and_the_siec_are_proven_with_their_establishmen
 
     let grenoble = agent_login(&pc, "agent.grenoble").await.unwrap();
     assert_eq!(grenoble.email.as_str(), "luc.fabre@ac-grenoble.fr");
-    assert_eq!(grenoble.siret, Some(Siret::parse("19381234500016").unwrap()));
+    assert_eq!(
+        grenoble.siret,
+        Some(Siret::parse("19381234500016").unwrap())
+    );
     assert_eq!(grenoble.idp_id.as_deref(), Some("fia-ac-grenoble"));
     assert_ne!(grenoble.subject, lyon.subject);
 
