@@ -20,8 +20,13 @@ use crate::reader::COLUMNS;
 /// First and last session generated.
 pub const SESSIONS: std::ops::RangeInclusive<u16> = 2009..=2025;
 
-/// Records per batch when spreading a data set over many batches.
+/// Records per batch, on average, when spreading a data set over many batches (until
+/// every scope has its batch: a national-size set has fewer, larger batches).
 pub const RECORDS_PER_BATCH: u64 = 250;
+
+/// How much larger than the smallest a scope's batch may be, when sizes vary: real
+/// académies' batches range from a few hundred results to tens of thousands.
+const SIZE_SPREAD: f64 = 100.0;
 
 const FAMILY_NAMES: &[&str] = &[
     "Martin",
@@ -324,6 +329,125 @@ pub struct GenerateOptions {
     pub seed: u64,
     /// Put every record in one batch (for memory and speed measurements).
     pub single_batch: bool,
+    /// Exactly this many records per batch (the last one holds the rest), for
+    /// reproducible measurements of many small batches; by default sizes vary by scope.
+    pub batch_size: Option<u64>,
+}
+
+/// Why a data set cannot be generated as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "{batches} lots de {size} enregistrements demandés, mais il n'existe que {scopes} périmètres distincts (académie, diplôme, session) : augmentez --batch-size"
+    )]
+    TooManyBatches {
+        batches: u64,
+        size: u64,
+        scopes: u64,
+    },
+    #[error("--batch-size doit valoir au moins 1")]
+    EmptyBatches,
+}
+
+impl From<PlanError> for io::Error {
+    fn from(e: PlanError) -> Self {
+        io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+    }
+}
+
+/// Every distinct scope the generator draws from, the demonstration's first: académies,
+/// kinds and sessions cycle together (36, 7 and 17 are pairwise coprime, so the 4 284
+/// steps meet every combination), Caen and Rouen folded into Normandie from 2020.
+#[must_use]
+pub fn all_scopes() -> Vec<DiplomaScope> {
+    let mut seen = HashSet::new();
+    let mut scopes = Vec::new();
+    for scope in demo_scope()
+        .into_iter()
+        .chain((0..4_284).filter_map(scope_at))
+    {
+        if seen.insert(scope) {
+            scopes.push(scope);
+        }
+    }
+    scopes
+}
+
+/// The batches a data set is made of: each a distinct scope and its record count, the
+/// counts adding up to `options.records`. Without a fixed batch size, the number of
+/// batches is one per [`RECORDS_PER_BATCH`] records up to one per scope, and their sizes
+/// vary (deterministically for the seed) over a factor of [`SIZE_SPREAD`].
+///
+/// # Errors
+/// [`PlanError`] when a fixed batch size asks for more batches than there are scopes.
+pub fn plan(options: &GenerateOptions) -> Result<Vec<(DiplomaScope, u64)>, PlanError> {
+    let scopes = all_scopes();
+    let available = scopes.len() as u64;
+    let records = options.records;
+    if options.single_batch {
+        return Ok(scopes.into_iter().take(1).map(|s| (s, records)).collect());
+    }
+    let sizes: Vec<u64> = match options.batch_size {
+        Some(0) => return Err(PlanError::EmptyBatches),
+        Some(size) => {
+            let batches = records.div_ceil(size).max(1);
+            if batches > available {
+                return Err(PlanError::TooManyBatches {
+                    batches,
+                    size,
+                    scopes: available,
+                });
+            }
+            (0..batches).map(|i| size.min(records - i * size)).collect()
+        }
+        None => {
+            let batches = records.div_ceil(RECORDS_PER_BATCH).clamp(1, available);
+            varied_sizes(records, batches, options.seed)
+        }
+    };
+    Ok(scopes.into_iter().zip(sizes).collect())
+}
+
+/// `total` records over `batches` batches of log-uniformly varied sizes (the largest up to
+/// [`SIZE_SPREAD`] times the smallest), adding up exactly; the first (the demonstration's
+/// batch) holds at least the demonstration people.
+fn varied_sizes(total: u64, batches: u64, seed: u64) -> Vec<u64> {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0xB47C_5123);
+    let weights: Vec<f64> = (0..batches)
+        .map(|_| (rng.f64() * SIZE_SPREAD.ln()).exp())
+        .collect();
+    let sum: f64 = weights.iter().sum();
+    // whole shares, then the records the rounding left, one by one from the first batch
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let mut sizes: Vec<u64> = weights
+        .iter()
+        .map(|w| ((w / sum) * total as f64).floor() as u64)
+        .collect();
+    let placed: u64 = sizes.iter().sum();
+    let mut left = total.saturating_sub(placed);
+    let len = sizes.len();
+    for i in (0..len).cycle() {
+        if left == 0 {
+            break;
+        }
+        sizes[i] += 1;
+        left -= 1;
+    }
+    // the demonstration's batch holds its people (taken from the largest batch)
+    let demo = (DEMO_PEOPLE.len() as u64).min(total);
+    if sizes[0] < demo {
+        let need = demo - sizes[0];
+        if let Some(largest) = (1..len).max_by_key(|&i| sizes[i]) {
+            let moved = need.min(sizes[largest]);
+            sizes[largest] -= moved;
+            sizes[0] += moved;
+        }
+    }
+    sizes
 }
 
 /// People every demo data set contains, so that a visitor can try attaching.
@@ -373,46 +497,21 @@ fn demo_scope() -> Option<DiplomaScope> {
 /// # Errors
 /// Any I/O error.
 pub fn generate(dir: &Path, options: &GenerateOptions) -> io::Result<Vec<PathBuf>> {
+    let plan = plan(options)?;
     std::fs::create_dir_all(dir)?;
     let mut rng = fastrand::Rng::with_seed(options.seed);
-    let batches = if options.single_batch {
-        1
-    } else {
-        options.records.div_ceil(RECORDS_PER_BATCH).clamp(1, 4_284)
-    };
-    let mut manifests = Vec::new();
-    let mut used = HashSet::new();
-    let mut remaining = options.records;
-    let mut made = 0u64;
-    let per_batch = options.records / batches;
-    if !options.single_batch
-        && let Some(scope) = demo_scope()
-    {
-        used.insert(scope);
-        let count = if batches == 1 {
-            remaining
-        } else {
-            per_batch.min(remaining)
-        };
-        remaining -= count;
-        manifests.push(write_batch(dir, scope, count, true, None, &mut rng)?);
-        made += 1;
-    }
-    let mut i = 0u64;
-    while made < batches {
-        let Some(scope) = scope_at(i) else { break };
-        i += 1;
-        if !used.insert(scope) {
-            continue;
-        }
-        let count = if made + 1 == batches {
-            remaining
-        } else {
-            per_batch.min(remaining)
-        };
-        remaining -= count;
-        manifests.push(write_batch(dir, scope, count, false, None, &mut rng)?);
-        made += 1;
+    let mut manifests = Vec::with_capacity(plan.len());
+    for (i, (scope, count)) in plan.into_iter().enumerate() {
+        // the demonstration's people go into the first batch (not a single batch's)
+        let with_demo_people = i == 0 && !options.single_batch;
+        manifests.push(write_batch(
+            dir,
+            scope,
+            count,
+            with_demo_people,
+            None,
+            &mut rng,
+        )?);
     }
     Ok(manifests)
 }

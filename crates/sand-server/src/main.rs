@@ -263,8 +263,11 @@ enum DemoCommand {
         #[arg(
             long,
             default_value_t = 10_000,
-            help = "Nombre total d'enregistrements, répartis en lots d'environ 250 (académies, \
-                    types de diplômes et sessions 2009–2025 tour à tour)"
+            help = "Nombre total d'enregistrements, répartis en lots d'environ 250 en moyenne \
+                    (académies, types de diplômes et sessions 2009–2025 tour à tour), un lot \
+                    par périmètre au plus : au-delà d'environ un million, les lots grossissent \
+                    (de quelques centaines à des dizaines de milliers d'enregistrements, comme \
+                    ceux des académies)"
         )]
         records: u64,
         #[arg(
@@ -282,9 +285,17 @@ enum DemoCommand {
         #[arg(
             long,
             help = "Met tous les enregistrements dans un seul lot (pour les mesures de \
-                    performance)"
+                    performance)",
+            conflicts_with = "batch_size"
         )]
         single_batch: bool,
+        #[arg(
+            long,
+            value_name = "N",
+            help = "Exactement N enregistrements par lot (le dernier reçoit le reste), pour \
+                    mesurer de nombreux petits lots de façon reproductible"
+        )]
+        batch_size: Option<u64>,
     },
 }
 
@@ -566,6 +577,7 @@ async fn first_start(out: &mut impl Write) -> Result<(), CommandError> {
             records: DEMO_RECORDS,
             seed: DEMO_SEED,
             single_batch: false,
+            batch_size: None,
         };
         let mut manifests = sand_import::synthetic::generate(&dir, &options)?;
         manifests.extend(sand_import::synthetic::generate_other_issuers(
@@ -793,11 +805,13 @@ async fn run(invocation: Invocation, out: &mut impl Write) -> Result<(), Command
             seed,
             out: dir,
             single_batch,
+            batch_size,
         }) => {
             let options = sand_import::synthetic::GenerateOptions {
                 records,
                 seed,
                 single_batch,
+                batch_size,
             };
             let manifests = sand_import::synthetic::generate(&dir, &options)?;
             writeln!(

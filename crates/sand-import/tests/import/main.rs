@@ -369,6 +369,7 @@ fn synthetic_batches_are_deterministic_valid_and_varied() {
         records: 3_000,
         seed: 42,
         single_batch: false,
+        batch_size: None,
     };
     let manifests = generate(&a, &options).unwrap();
     generate(&b, &options).unwrap();
@@ -447,6 +448,7 @@ fn synthetic_batches_are_deterministic_valid_and_varied() {
             records: 3_000,
             seed: 43,
             single_batch: false,
+            batch_size: None,
         },
     )
     .unwrap();
@@ -461,6 +463,101 @@ fn synthetic_batches_are_deterministic_valid_and_varied() {
 }
 
 #[test]
+fn a_national_data_set_is_planned_over_every_scope_with_realistic_batch_sizes() {
+    use sand_import::synthetic::{PlanError, all_scopes, plan};
+    let scopes = all_scopes();
+    // 36 académies × 7 kinds × 17 sessions, Caen and Rouen folded into Normandie from
+    // 2020 (and Normandie absent before): 35 × 7 × 11 + 34 × 7 × 6
+    assert_eq!(scopes.len(), 4_123);
+    // once stuck in an endless loop above ≈1 M records: now planned at once
+    for records in [1_000_000, 3_000_000, 23_000_000] {
+        let options = GenerateOptions {
+            records,
+            seed: 3,
+            single_batch: false,
+            batch_size: None,
+        };
+        let batches = plan(&options).unwrap();
+        assert_eq!(batches.len().min(4_123), batches.len());
+        assert_eq!(
+            batches.iter().map(|(_, n)| n).sum::<u64>(),
+            records,
+            "{records}"
+        );
+        let distinct: std::collections::HashSet<_> = batches.iter().map(|(s, _)| *s).collect();
+        assert_eq!(distinct.len(), batches.len(), "one batch per scope");
+        assert_eq!(plan(&options).unwrap(), batches, "deterministic");
+    }
+    // at national scale, a scope's batch ranges from hundreds to tens of thousands
+    let national = plan(&GenerateOptions {
+        records: 23_000_000,
+        seed: 3,
+        single_batch: false,
+        batch_size: None,
+    })
+    .unwrap();
+    assert_eq!(national.len(), 4_123);
+    let smallest = national.iter().map(|(_, n)| *n).min().unwrap();
+    let largest = national.iter().map(|(_, n)| *n).max().unwrap();
+    assert!((100..2_000).contains(&smallest), "{smallest}");
+    assert!((10_000..100_000).contains(&largest), "{largest}");
+    // a fixed size, for the many-small-batches benchmark: exact, the rest in the last
+    let fixed = plan(&GenerateOptions {
+        records: 1_000_000,
+        seed: 3,
+        single_batch: false,
+        batch_size: Some(250),
+    })
+    .unwrap();
+    assert_eq!(fixed.len(), 4_000);
+    assert!(fixed.iter().all(|(_, n)| *n == 250));
+    let rest = plan(&GenerateOptions {
+        records: 1_001,
+        seed: 3,
+        single_batch: false,
+        batch_size: Some(250),
+    })
+    .unwrap();
+    assert_eq!(
+        rest.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+        [250, 250, 250, 250, 1]
+    );
+    // more batches than scopes: a clear refusal, not a hang
+    let too_many = GenerateOptions {
+        records: 5_000_000,
+        seed: 3,
+        single_batch: false,
+        batch_size: Some(250),
+    };
+    assert_eq!(
+        plan(&too_many),
+        Err(PlanError::TooManyBatches {
+            batches: 20_000,
+            size: 250,
+            scopes: 4_123
+        })
+    );
+    let dir = temp_dir("synthetic-too-many");
+    let refused = generate(&dir, &too_many).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(refused.to_string().contains("augmentez --batch-size"));
+    assert!(
+        std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_none()),
+        "nothing written"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    assert_eq!(
+        plan(&GenerateOptions {
+            records: 10,
+            seed: 3,
+            single_batch: false,
+            batch_size: Some(0),
+        }),
+        Err(PlanError::EmptyBatches)
+    );
+}
+
+#[test]
 fn a_large_data_set_covers_every_academie_kind_and_session() {
     let dir = temp_dir("synthetic-coverage");
     let manifests = generate(
@@ -469,6 +566,7 @@ fn a_large_data_set_covers_every_academie_kind_and_session() {
             records: 20_000,
             seed: 7,
             single_batch: false,
+            batch_size: None,
         },
     )
     .unwrap();
