@@ -920,3 +920,57 @@ async fn the_back_office_role_cannot_write_records_and_no_role_can_rewrite_the_a
         }
     }
 }
+
+/// Every TCP connection to PostgreSQL sends without delay (`TCP_NODELAY`): with Nagle's
+/// algorithm on, a client message that leaves in two segments (a `COPY`'s last data then
+/// its end, a statement's parse and execute) waits for the server's delayed ACK, ≈40 ms a
+/// round trip — an import of many small batches paid it on every batch (sqlx 0.9.0 left
+/// the option off; 0.9.1 sets it). Read off this process's own sockets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_connection_to_postgresql_sends_without_delay() {
+    use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
+
+    let db = TestStore::postgres().await;
+    import_records(&db, 3).await;
+    db.store
+        .connection()
+        .execute_raw(stmt("SELECT 1"))
+        .await
+        .unwrap();
+    let port: u16 = db
+        .url
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the test database is reached over TCP (host:port)");
+    let me = pidfd_open(getpid(), PidfdFlags::empty()).unwrap();
+    let mut connections = 0;
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let entry = entry.unwrap();
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if !is_socket {
+            continue;
+        }
+        // a duplicate of our own descriptor: the same socket, its options readable
+        let Ok(socket) = pidfd_getfd(&me, fd, PidfdGetfdFlags::empty()) else {
+            continue;
+        };
+        let peer = rustix::net::getpeername(&socket)
+            .ok()
+            .flatten()
+            .and_then(|a| std::net::SocketAddr::try_from(a).ok());
+        if peer.is_none_or(|p| p.port() != port) {
+            continue;
+        }
+        assert!(
+            rustix::net::sockopt::tcp_nodelay(&socket).unwrap(),
+            "a connection to PostgreSQL ({peer:?}) has Nagle's algorithm on"
+        );
+        connections += 1;
+    }
+    assert!(connections > 0, "no TCP connection to PostgreSQL was found");
+}
