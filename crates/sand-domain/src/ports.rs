@@ -405,7 +405,8 @@ pub trait LinkRepository: Send + Sync {
 #[async_trait]
 pub trait VerificationLog: Send + Sync {
     /// Logs `event` and, in the same transaction, queues `notice` for delivery (the
-    /// holder asked to be told of each verification).
+    /// holder asked to be told of each verification); returns once both are stored. An
+    /// adapter may store the events of concurrent verifications in one transaction.
     ///
     /// # Errors
     /// [`PortError`] only.
@@ -650,6 +651,35 @@ pub trait IdentityProvider: Send + Sync {
     /// # Errors
     /// [`PortError`] when the provider's metadata is unavailable.
     async fn logout_url(&self, id_token_hint: &str, state: &str) -> Result<String, PortError>;
+}
+
+/// Whom a verification may have to tell: the holder's profile, its address and whether
+/// they asked to be told of each verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HolderContact {
+    pub id: ProfileId,
+    pub email: Email,
+    pub notify_on_verification: bool,
+}
+
+/// A live link as a verification needs it: the link, its record and its holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiableLink {
+    pub link: Link,
+    pub record: crate::record::DiplomaRecord,
+    pub holder: HolderContact,
+}
+
+/// A verification's read: the hot path of the verification space.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait VerificationLookup: Send + Sync {
+    /// The live link of `key` with its record and holder, read at once (one statement
+    /// on a database); `None` for an unknown, replaced or ended key, after the same work.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn find_verifiable(&self, key: &ControlKey) -> Result<Option<VerifiableLink>, PortError>;
 }
 
 /// The State agents' identity federation (ProConnect): proves who an agent is; SAND's

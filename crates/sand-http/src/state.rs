@@ -13,6 +13,7 @@ use sand_domain::link::renew_key::RenewKey;
 use sand_domain::ports::{
     AttestationRenderer, Catalogue, Clock, IdentityProvider, KeyGenerator, LinkRepository, Mailer,
     PasswordHasher, ProfileRepository, RecordReader, SessionStore, VerificationLog,
+    VerificationLookup,
 };
 use sand_domain::profile::create::CreateProfile;
 use sand_domain::profile::delete::DeleteProfile;
@@ -180,6 +181,8 @@ pub struct Ports {
     pub profiles: Arc<dyn ProfileRepository>,
     pub links: Arc<dyn LinkRepository>,
     pub verification_log: Arc<dyn VerificationLog>,
+    /// A verification's read (link, record and holder at once).
+    pub verification_lookup: Arc<dyn VerificationLookup>,
     pub sessions: Arc<dyn SessionStore>,
     pub mailer: Arc<dyn Mailer>,
     pub renderer: Arc<dyn AttestationRenderer>,
@@ -301,9 +304,7 @@ impl AppState {
                 clock: p.clock.clone(),
             },
             verify: VerifyAttestation {
-                links: p.links.clone(),
-                records: p.records.clone(),
-                profiles: p.profiles.clone(),
+                lookup: p.verification_lookup.clone(),
                 log: p.verification_log.clone(),
                 mailer: p.mailer.clone(),
                 tokens: Arc::new(signer.clone()),

@@ -24,6 +24,7 @@ pub mod rotation;
 mod sessions;
 mod staff;
 mod staging;
+mod verifying;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub use records::{SeaOrmCatalogue, SeaOrmRecordReader, SeaOrmRecordWriter};
 pub use sand_migration::roles::RoleNames as DatabaseRoles;
 pub use sessions::SeaOrmSessionStore;
 pub use staff::{SeaOrmAuditLog, SeaOrmStaffDirectory};
+pub use verifying::SeaOrmVerificationLookup;
 
 /// Values to fill the hot-path queries with (see [`Store::hot_path_queries`]).
 #[doc(hidden)]
@@ -118,6 +120,8 @@ pub use sand_domain::ports::StoreFigures;
 pub struct Store {
     pub(crate) db: DatabaseConnection,
     pub(crate) keys: Arc<KeyProtector>,
+    /// The single writer of verification events (group commit), shared by the clones.
+    pub(crate) events: Arc<verifying::EventWriter>,
 }
 
 impl std::fmt::Debug for Store {
@@ -273,6 +277,7 @@ impl Store {
         Ok(Self {
             db: open(settings).await?,
             keys: Arc::new(keys),
+            events: Arc::default(),
         })
     }
 
@@ -471,6 +476,12 @@ impl Store {
     #[must_use]
     pub fn verification_log(&self) -> SeaOrmVerificationLog {
         SeaOrmVerificationLog(self.clone())
+    }
+
+    /// A verification's read: link, record and holder in one statement.
+    #[must_use]
+    pub fn verification_lookup(&self) -> SeaOrmVerificationLookup {
+        SeaOrmVerificationLookup(self.clone())
     }
 
     /// Queues mails on their own (changes that cause mails queue them themselves).

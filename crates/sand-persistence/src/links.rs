@@ -324,28 +324,18 @@ pub struct SeaOrmVerificationLog(pub(crate) Store);
 
 #[async_trait]
 impl VerificationLog for SeaOrmVerificationLog {
+    /// Through the store's single event writer: stored in a group with the events of
+    /// concurrent verifications, answered once committed.
     #[instrument(skip_all, err(level = "debug"))]
     async fn record(
         &self,
         event: NewVerificationEvent,
         notice: Option<Mail>,
     ) -> Result<(), PortError> {
-        let row = verification_event::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            link_id: Set(Some(event.link.0)),
-            at: Set(event.at),
-            organisation: Set(event.organisation.map(|o| o.as_str().to_owned())),
-        };
-        let txn = self.0.db.begin().await.map_err(port)?;
-        verification_event::Entity::insert(row)
-            .exec(&txn)
+        self.0
+            .events
+            .store(&self.0.db, &self.0.keys, event, notice)
             .await
-            .map_err(port)?;
-        if let Some(mail) = &notice {
-            crate::outbox::enqueue(&txn, mail, event.at, &self.0.keys).await?;
-        }
-        txn.commit().await.map_err(port)?;
-        Ok(())
     }
 
     #[instrument(skip_all, err(level = "debug"), fields(links = links.len()))]

@@ -6,6 +6,8 @@
 //! check). Prints records/s for each, SAND / raw COPY, and the importer's peak memory.
 //! A second baseline shows the database's own floor: a raw `COPY` of the rows SAND
 //! stored into an empty twin of `diploma_record` with the same indexes and foreign key.
+//! Then the same number of records as 4 000 batches of 250 (a national load is thousands
+//! of scopes): the per-batch overhead is the difference, divided by the batches.
 //!
 //! Needs `SAND_TEST_POSTGRES_URL` (the just recipe starts a throw-away cluster).
 
@@ -24,6 +26,8 @@ use sea_orm::sqlx::{self, Connection};
 use sea_orm::{ConnectionTrait, Database};
 
 const RECORDS: u64 = 1_000_000;
+/// The many-small-batches line: batches of this size.
+const SMALL_BATCH: u64 = 250;
 
 fn sand(args: &[&str]) -> (String, f64) {
     let start = Instant::now();
@@ -104,6 +108,99 @@ async fn raw_copy(url: &str, csv: &Path) -> f64 {
     seconds
 }
 
+/// A fresh database `name`, migrated: its URL.
+fn fresh_database(runtime: &tokio::runtime::Runtime, admin: &str, name: &str) -> String {
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    runtime.block_on(async {
+        let db = Database::connect(admin).await.unwrap();
+        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await
+            .unwrap();
+        db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+    let url = format!("{base}/{name}");
+    sand(&[
+        "migrate",
+        "--database-url",
+        &url,
+        "--web-role",
+        &format!("{name}_web"),
+        "--importer-role",
+        &format!("{name}_importer"),
+    ]);
+    url
+}
+
+fn drop_database(runtime: &tokio::runtime::Runtime, admin: &str, name: &str) {
+    runtime.block_on(async {
+        let db = Database::connect(admin).await.unwrap();
+        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+}
+
+/// The manifests of `dir`.
+fn manifests_in(dir: &Path) -> Vec<PathBuf> {
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    manifests.sort();
+    manifests
+}
+
+/// Signs every manifest as its exam office does, one key per issuer, each key registered
+/// in the database at `url`: PostgreSQL requires signatures, and their check is part of
+/// what is measured.
+fn sign_by_issuer(url: &str, manifests: &[PathBuf], keys: &Path) {
+    let mut by_issuer: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for manifest in manifests {
+        let issuer = std::fs::read_to_string(manifest)
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("issuer = ")
+                    .map(|v| v.trim_matches('"').to_owned())
+            })
+            .unwrap();
+        by_issuer
+            .entry(issuer)
+            .or_default()
+            .push(manifest.to_str().unwrap().to_owned());
+    }
+    for (issuer, manifests) in by_issuer {
+        let dir = keys.join(&issuer);
+        sand(&["batch", "keygen", "--out", dir.to_str().unwrap()]);
+        let key_file = |prefix: &str| {
+            std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+                .unwrap()
+        };
+        sand(&[
+            "issuers",
+            "add-key",
+            "--issuer",
+            &issuer,
+            "--public-key",
+            key_file("batch-public-key-").to_str().unwrap(),
+            "--database-url",
+            url,
+        ]);
+        let key = key_file("batch-key-");
+        let mut args = vec!["batch", "sign", "--key", key.to_str().unwrap()];
+        args.extend(manifests.iter().map(String::as_str));
+        sand(&args);
+    }
+}
+
 fn main() {
     let admin = std::env::var("SAND_TEST_POSTGRES_URL")
         .expect("SAND_TEST_POSTGRES_URL is not set: run `just bench-import`");
@@ -136,63 +233,12 @@ fn main() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let database = format!("sand_bench_{}", std::process::id());
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let url = format!("{base}/{database}");
-    runtime.block_on(async {
-        let db = Database::connect(&admin).await.unwrap();
-        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {database}"))
-            .await
-            .unwrap();
-        db.execute_unprepared(&format!("CREATE DATABASE {database}"))
-            .await
-            .unwrap();
-        db.close().await.unwrap();
-    });
-    sand(&[
-        "migrate",
-        "--database-url",
+    let url = fresh_database(&runtime, &admin, &database);
+    sign_by_issuer(
         &url,
-        "--web-role",
-        "bench_web",
-        "--importer-role",
-        "bench_importer",
-    ]);
-    // the batch is signed as an exam office signs it, its key registered: PostgreSQL
-    // requires signatures, and their check is part of what is measured
-    let keys = work.join("batch-keys");
-    sand(&["batch", "keygen", "--out", keys.to_str().unwrap()]);
-    let key_file = |prefix: &str| {
-        std::fs::read_dir(&keys)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
-            .unwrap()
-    };
-    let issuer = std::fs::read_to_string(&manifest)
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("issuer = ")
-                .map(|v| v.trim_matches('"').to_owned())
-        })
-        .unwrap();
-    sand(&[
-        "issuers",
-        "add-key",
-        "--issuer",
-        &issuer,
-        "--public-key",
-        key_file("batch-public-key-").to_str().unwrap(),
-        "--database-url",
-        &url,
-    ]);
-    sand(&[
-        "batch",
-        "sign",
-        "--key",
-        key_file("batch-key-").to_str().unwrap(),
-        manifest.to_str().unwrap(),
-    ]);
+        std::slice::from_ref(&manifest),
+        &work.join("batch-keys"),
+    );
     let (pg_report, pg_seconds) = sand(&[
         "import",
         "--quiet",
@@ -202,6 +248,32 @@ fn main() {
     ]);
     let copy_seconds = runtime.block_on(raw_copy(&url, &csv));
     let twin_seconds = runtime.block_on(indexed_copy(&url));
+
+    // the same number of records as many small batches, into a database of their own
+    let small_dir = work.join("small");
+    sand(&[
+        "demo",
+        "generate",
+        "--records",
+        &RECORDS.to_string(),
+        "--batch-size",
+        &SMALL_BATCH.to_string(),
+        "--seed",
+        "11",
+        "--out",
+        small_dir.to_str().unwrap(),
+    ]);
+    let small_manifests = manifests_in(&small_dir);
+    let small_database = format!("sand_bench_small_{}", std::process::id());
+    let small_url = fresh_database(&runtime, &admin, &small_database);
+    sign_by_issuer(&small_url, &small_manifests, &work.join("small-keys"));
+    let (small_report, small_seconds) = sand(&[
+        "import",
+        "--quiet",
+        "--database-url",
+        &small_url,
+        small_dir.to_str().unwrap(),
+    ]);
 
     let sqlite_url = format!("sqlite://{}", work.join("sqlite/sand.db").display());
     let (sqlite_report, sqlite_seconds) = sand(&[
@@ -244,6 +316,12 @@ fn main() {
         sqlite_seconds,
         &peak_mib(&sqlite_report),
     );
+    let batches = small_manifests.len();
+    row(
+        &format!("sand import → PostgreSQL, {batches} batches of {SMALL_BATCH}"),
+        small_seconds,
+        &peak_mib(&small_report),
+    );
     println!(
         "ratio SAND / raw COPY on PostgreSQL: {:.2} (goal ≥ 0.5)",
         copy_seconds / pg_seconds
@@ -252,16 +330,16 @@ fn main() {
         "ratio SAND / indexed floor on PostgreSQL: {:.2}",
         twin_seconds / pg_seconds
     );
+    #[allow(clippy::cast_precision_loss)]
+    let per_batch_ms = (small_seconds - pg_seconds) * 1000.0 / batches as f64;
+    println!(
+        "per-batch overhead on PostgreSQL: {per_batch_ms:.1} ms ({batches} batches vs one, same record count; goal < 5 ms)"
+    );
     println!(
         "(sand import times include process start, SHA-256 of the file, parsing, checks, staging and the merge)"
     );
 
-    runtime.block_on(async {
-        let db = Database::connect(&admin).await.unwrap();
-        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-            .await
-            .unwrap();
-        db.close().await.unwrap();
-    });
+    drop_database(&runtime, &admin, &database);
+    drop_database(&runtime, &admin, &small_database);
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -5,11 +5,15 @@
 //! as the web role, and measures with `wrk` on loopback, in the same run:
 //!
 //! - a trivial endpoint (`/health/live`): the baseline, what the HTTP stack gives;
+//! - the database's floor for a valid verification: `pgbench` running, at the same
+//!   concurrency against the same database, the same SQL work done naively in one
+//!   statement per verification (the live link of a key joined with its record, and the
+//!   insert of the event: `WITH … INSERT … SELECT`);
 //! - the verification API with valid keys, and with invalid keys (rate limits raised);
 //! - the home page and the catalogue page.
 //!
-//! Prints requests/s, p50 and p99 for each, the ratio verification / baseline, and the
-//! server's memory. Needs `SAND_TEST_POSTGRES_URL` (the just recipe starts a throw-away
+//! Prints requests/s, p50 and p99 for each, the ratios verification / baseline and
+//! verification / floor, the cluster's durability settings, and the server's memory. Needs `SAND_TEST_POSTGRES_URL` (the just recipe starts a throw-away
 //! cluster) and `wrk`. `SAND_LOAD_RECORDS`, `SAND_LOAD_KEYS`, `SAND_LOAD_SECONDS` and
 //! `SAND_LOAD_CONNECTIONS` change the sizes (defaults 1 000 000, 100 000, 10, 32).
 
@@ -248,6 +252,64 @@ fn wrk(base: &str, path: &str, script: Option<&Path>, seconds: u64, connections:
     }
 }
 
+/// `pgbench` running `script` on `url` at the same concurrency: transactions/s, and p50
+/// and p99 from its per-transaction log.
+fn pgbench(url: &str, script: &Path, seconds: u64, connections: u64, work: &Path) -> Figures {
+    let prefix = work.join("pgbench");
+    let out = Command::new("pgbench")
+        .args(["-n", "-M", "prepared", "-j", "2"])
+        .arg(format!("-c{connections}"))
+        .arg(format!("-T{seconds}"))
+        .arg("-f")
+        .arg(script)
+        .arg("-l")
+        .arg(format!("--log-prefix={}", prefix.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "pgbench failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    // each log line: client transaction latency_us script epoch epoch_us
+    let mut latencies: Vec<u64> = std::fs::read_dir(work)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("pgbench.")
+        })
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(2)?.parse().ok())
+                .collect::<Vec<u64>>()
+        })
+        .collect();
+    latencies.sort_unstable();
+    let at = |q: f64| {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+        latencies.get(i).map_or(f64::NAN, |us| *us as f64 / 1000.0)
+    };
+    Figures {
+        requests_per_second: tps,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        errors: 0,
+    }
+}
+
 fn memory_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -269,6 +331,11 @@ fn main() {
         Command::new("wrk").arg("--version").output().is_ok(),
         "wrk is not installed (apt-get install wrk)"
     );
+    assert!(
+        Command::new("pgbench").arg("--version").output().is_ok(),
+        "pgbench is not installed (apt-get install postgresql-client)"
+    );
+    let pool = env_or("SAND_LOAD_POOL", 10);
     let admin = std::env::var("SAND_TEST_POSTGRES_URL")
         .expect("SAND_TEST_POSTGRES_URL is not set: run `just bench-load`");
     let work = std::env::temp_dir().join(format!("sand-load-{}", std::process::id()));
@@ -341,6 +408,7 @@ fn main() {
             "--database-url",
             &web_url,
         ])
+        .args(["--database-max-connections", &pool.to_string()])
         .args(["--verifications-per-minute", "1000000000"])
         .args(["--wrong-answers-per-key-per-client", "1000000000"])
         .args(["--wrong-answers-per-key", "1000000000"])
@@ -392,6 +460,59 @@ end
     )
     .unwrap();
 
+    // the floor: the same SQL work, naively, one statement per verification, by pgbench
+    let (durability, live_keys) = runtime.block_on(async {
+        let db = Database::connect(&url).await.unwrap();
+        db.execute_unprepared(
+            "CREATE TABLE bench_keys (i serial PRIMARY KEY, hash bytea NOT NULL); \
+             INSERT INTO bench_keys (hash) SELECT key_hash FROM link WHERE withdrawn_at IS NULL",
+        )
+        .await
+        .unwrap();
+        let show = |name: &'static str| {
+            let db = &db;
+            async move {
+                let row = db
+                    .query_one_raw(Statement::from_string(
+                        DbBackend::Postgres,
+                        format!("SHOW {name}"),
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let value: String = row.try_get_by_index(0).unwrap();
+                format!("{name}={value}")
+            }
+        };
+        let settings = [
+            show("fsync").await,
+            show("synchronous_commit").await,
+            show("full_page_writes").await,
+        ];
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT count(*) FROM bench_keys",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let count: i64 = row.try_get_by_index(0).unwrap();
+        (settings.join(", "), count)
+    });
+    let floor_script = work.join("floor.sql");
+    std::fs::write(
+        &floor_script,
+        format!(
+            "\\set i random(1, {live_keys})\n\
+             WITH l AS (SELECT l.id FROM link l JOIN diploma_record r ON r.id = l.record_id \
+             WHERE l.key_hash = (SELECT hash FROM bench_keys WHERE i = :i) AND l.withdrawn_at IS NULL) \
+             INSERT INTO verification_event (id, link_id, at) SELECT gen_random_uuid(), id, now() FROM l;\n"
+        ),
+    )
+    .unwrap();
+    let floor = pgbench(&url, &floor_script, seconds, connections, &work);
+
     let runs = [
         ("référence : GET /health/live", "/health/live", None),
         (
@@ -418,6 +539,7 @@ end
         .status();
     let _ = server.wait();
 
+    results.insert(1, ("plancher : pgbench, même SQL naïf", floor));
     let baseline = results[0].1.requests_per_second;
     println!();
     println!(
@@ -437,10 +559,13 @@ end
             f.errors
         );
     }
-    let verification = &results[1].1;
+    let floor = &results[1].1;
+    let verification = &results[2].1;
     println!();
+    println!("Grappe PostgreSQL : {durability} ; pool de SAND : {pool} connexions");
     println!(
-        "Vérification / référence : {:.2} (objectif ≥ 0,5) ; p99 vérification {:.2} ms (objectif < 20 ms)",
+        "Vérification / plancher : {:.2} (objectif ≥ 1,0) ; vérification / référence : {:.2} ; p99 vérification {:.2} ms (objectif < 10 ms)",
+        verification.requests_per_second / floor.requests_per_second,
         verification.requests_per_second / baseline,
         verification.p99_ms
     );

@@ -136,9 +136,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 async fn measure(backend: &str, store: &Store, pairs: usize) {
     let live = set_up(store).await;
     let verify = VerifyAttestation {
-        links: Arc::new(store.links()),
-        records: Arc::new(store.record_reader()),
-        profiles: Arc::new(store.profiles()),
+        lookup: Arc::new(store.verification_lookup()),
         log: Arc::new(store.verification_log()),
         mailer: Arc::new(store.mailer()),
         tokens: Arc::new(sand_http::tokens::Signer::new(&[7; 32])),

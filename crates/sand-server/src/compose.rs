@@ -63,6 +63,7 @@ pub fn ports(store: &Store, adapters: Adapters) -> Ports {
         profiles: Arc::new(store.profiles()),
         links: Arc::new(store.links()),
         verification_log: Arc::new(store.verification_log()),
+        verification_lookup: Arc::new(store.verification_lookup()),
         sessions: Arc::new(store.sessions()),
         mailer: Arc::new(store.mailer()),
         renderer: adapters.renderer,

@@ -83,6 +83,15 @@ pub struct ServeArgs {
     pub database_url: crate::config::DatabaseUrl,
     #[arg(
         long,
+        env = "SAND_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..=1000),
+        help = "Connexions au plus dans le pool de la base de données du site (1 à 1000) ; \
+                sur PostgreSQL, à garder sous max_connections du serveur, tous nœuds compris"
+    )]
+    pub database_max_connections: u32,
+    #[arg(
+        long,
         env = "SAND_PUBLIC_URL",
         help = "L'adresse à laquelle les usagers accèdent au service, pour les liens des e-mails \
                 et les QR codes (par défaut : http://localhost:PORT). Une adresse https:// active \
@@ -1019,7 +1028,9 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     }
     let keys = KeyProtector::from_secret(&secret)
         .map_err(|e| config(crate::key_protection_message(&e)))?;
-    let store = Store::connect(&StoreSettings::new(args.database_url.expose()), keys).await?;
+    let mut store_settings = StoreSettings::new(args.database_url.expose());
+    store_settings.max_connections = args.database_max_connections;
+    let store = Store::connect(&store_settings, keys).await?;
     let sqlite = args.database_url.is_sqlite();
     if sqlite {
         store.migrate(&DatabaseRoles::default()).await?;

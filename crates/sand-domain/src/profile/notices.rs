@@ -9,6 +9,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::SecretToken;
+use crate::credentials::Email;
 use crate::error::PortError;
 use crate::ports::{AccountTokenPurpose, AccountTokens, Clock, ProfileRepository};
 use crate::profile::{Profile, ProfileId};
@@ -25,10 +26,21 @@ pub fn stop_token(
     profile: &Profile,
     now: OffsetDateTime,
 ) -> SecretToken {
+    stop_token_for(tokens, profile.id, &profile.email, now)
+}
+
+/// [`stop_token`] from the profile's id and address alone (what a verification reads).
+#[must_use]
+pub fn stop_token_for(
+    tokens: &dyn AccountTokens,
+    profile: ProfileId,
+    email: &Email,
+    now: OffsetDateTime,
+) -> SecretToken {
     tokens.issue(
         AccountTokenPurpose::StopVerificationNotices,
-        profile.id,
-        profile.email.as_str(),
+        profile,
+        email.as_str(),
         now + STOP_LINK_VALID,
     )
 }

@@ -14,12 +14,9 @@ use crate::diploma::DiplomaScope;
 use crate::error::PortError;
 use crate::identity::{BirthDate, BirthName, FirstNames, NameError, UsageName};
 use crate::issuer::IssuerCode;
-use crate::ports::{
-    AccountTokens, Clock, LinkRepository, Mail, Mailer, ProfileRepository, RecordReader,
-    VerificationLog,
-};
-use crate::profile::notices::stop_token;
-use crate::record::{Award, RecordId};
+use crate::ports::{AccountTokens, Clock, Mail, Mailer, VerificationLog, VerificationLookup};
+use crate::profile::notices::stop_token_for;
+use crate::record::Award;
 
 pub mod event;
 pub use event::{
@@ -114,9 +111,8 @@ pub enum VerifyError {
 /// Use case: verify a control key.
 #[derive(Clone)]
 pub struct VerifyAttestation {
-    pub links: Arc<dyn LinkRepository>,
-    pub records: Arc<dyn RecordReader>,
-    pub profiles: Arc<dyn ProfileRepository>,
+    /// The live link of a key with its record and holder, in one read.
+    pub lookup: Arc<dyn VerificationLookup>,
     pub log: Arc<dyn VerificationLog>,
     pub mailer: Arc<dyn Mailer>,
     /// Makes the token of the stop link each notice carries.
@@ -144,15 +140,13 @@ impl VerifyAttestation {
             return Err(VerifyError::BirthDateRequired);
         }
 
-        // An unknown key does the same work as a live key with a wrong name (one link
-        // look-up, one record look-up: a decoy id that matches nothing), so that the
-        // time of the answer does not tell a live key from an unknown one.
-        let link = self.links.find_active_by_key(&key).await?;
-        let wanted = link.as_ref().map_or(RecordId::DECOY, |l| l.record);
-        let record = self.records.get_many(&[wanted]).await?.into_iter().next();
-        let (Some(link), Some(record)) = (link, record) else {
+        // An unknown key does the same work as a live key with a wrong name: one read of
+        // the key's live link with its record and holder, so that the time of the answer
+        // does not tell a live key from an unknown one.
+        let Some(found) = self.lookup.find_verifiable(&key).await? else {
             return Ok(VerifyOutcome::NotValid);
         };
+        let (link, record) = (&found.link, &found.record);
         let holder = &record.holder;
         let name_matches = holder.answers_to(&typed_name);
         let birth_date_matches = request
@@ -165,16 +159,17 @@ impl VerifyAttestation {
 
         let now = self.clock.now();
         // the holder who opted in is told, through the outbox, in the log's transaction
-        let notice = match self.profiles.get(link.profile).await? {
-            Some(profile) if profile.notify_on_verification => Some(Mail::AttestationVerified {
-                stop: stop_token(self.tokens.as_ref(), &profile, now),
-                to: profile.email,
+        let contact = &found.holder;
+        let notice = contact
+            .notify_on_verification
+            .then(|| Mail::AttestationVerified {
+                stop: stop_token_for(self.tokens.as_ref(), contact.id, &contact.email, now),
+                to: contact.email.clone(),
                 scope: record.scope,
                 at: now,
                 organisation: organisation.as_ref().map(|o| o.as_str().to_owned()),
-            }),
-            _ => None,
-        };
+            });
+        // answered only once the event is stored: every valid answer has its event
         self.log
             .record(
                 NewVerificationEvent {
@@ -205,25 +200,13 @@ impl VerifyAttestation {
     /// # Errors
     /// [`PortError`] when the store or the outbox fails.
     pub async fn warn_holder_of_guessing(&self, key: &ControlKey) -> Result<(), PortError> {
-        let Some(link) = self.links.find_active_by_key(key).await? else {
-            return Ok(());
-        };
-        let Some(profile) = self.profiles.get(link.profile).await? else {
-            return Ok(());
-        };
-        let Some(record) = self
-            .records
-            .get_many(&[link.record])
-            .await?
-            .into_iter()
-            .next()
-        else {
+        let Some(found) = self.lookup.find_verifiable(key).await? else {
             return Ok(());
         };
         self.mailer
             .send(Mail::KeyGuessing {
-                to: profile.email,
-                scope: record.scope,
+                to: found.holder.email,
+                scope: found.record.scope,
             })
             .await
     }
@@ -234,16 +217,14 @@ mod tests {
     use super::*;
     use crate::ports::AccountTokenPurpose;
     use crate::ports::{
-        MockAccountTokens, MockLinkRepository, MockMailer, MockProfileRepository, MockRecordReader,
-        MockVerificationLog,
+        HolderContact, MockAccountTokens, MockMailer, MockVerificationLog, MockVerificationLookup,
+        VerifiableLink,
     };
     use crate::testing::*;
     use mockall::predicate::eq;
 
     struct Mocks {
-        links: MockLinkRepository,
-        records: MockRecordReader,
-        profiles: MockProfileRepository,
+        lookup: MockVerificationLookup,
         log: MockVerificationLog,
         mailer: MockMailer,
         tokens: MockAccountTokens,
@@ -252,37 +233,57 @@ mod tests {
     impl Mocks {
         fn new() -> Self {
             Self {
-                links: MockLinkRepository::new(),
-                records: MockRecordReader::new(),
-                profiles: MockProfileRepository::new(),
+                lookup: MockVerificationLookup::new(),
                 log: MockVerificationLog::new(),
                 mailer: MockMailer::new(),
                 tokens: MockAccountTokens::new(),
             }
         }
 
-        /// Key ABCD1234 belongs to link 1 → record 1 (Marie Durand, usage name Martin).
-        fn with_valid_link(mut self) -> Self {
-            self.links
-                .expect_find_active_by_key()
+        /// Key ABCD1234 belongs to link 1 → record 1 (Marie Durand, usage name Martin),
+        /// held by profile 1, who did not ask to be told of verifications.
+        fn with_valid_link(self) -> Self {
+            self.with_link(false, |_| {})
+        }
+
+        fn with_link(
+            mut self,
+            notify: bool,
+            change: impl Fn(&mut crate::record::DiplomaRecord) + Send + 'static,
+        ) -> Self {
+            self.lookup
+                .expect_find_verifiable()
                 .with(eq(key("ABCD1234")))
-                .returning(|_| Ok(Some(link(1, 1, 1, "ABCD1234"))));
-            self.records
-                .expect_get_many()
-                .returning(|_| Ok(vec![record(1, marie(), scope())]));
+                .returning(move |_| Ok(Some(verifiable(notify, &change))));
             self
         }
 
         fn use_case(self) -> VerifyAttestation {
             VerifyAttestation {
-                links: Arc::new(self.links),
-                records: Arc::new(self.records),
-                profiles: Arc::new(self.profiles),
+                lookup: Arc::new(self.lookup),
                 log: Arc::new(self.log),
                 mailer: Arc::new(self.mailer),
                 tokens: Arc::new(self.tokens),
                 clock: Arc::new(clock()),
             }
+        }
+    }
+
+    fn verifiable(
+        notify: bool,
+        change: &dyn Fn(&mut crate::record::DiplomaRecord),
+    ) -> VerifiableLink {
+        let mut record = record(1, marie(), scope());
+        change(&mut record);
+        let holder = profile(1, marie());
+        VerifiableLink {
+            link: link(1, 1, 1, "ABCD1234"),
+            record,
+            holder: HolderContact {
+                id: holder.id,
+                email: holder.email,
+                notify_on_verification: notify,
+            },
         }
     }
 
@@ -313,10 +314,6 @@ mod tests {
             })
             .times(1)
             .returning(|_, _| Ok(()));
-        mocks
-            .profiles
-            .expect_get()
-            .returning(|_| Ok(Some(profile(1, marie()))));
         let outcome = mocks
             .use_case()
             .execute(request("abcd-1234", "durand"))
@@ -333,7 +330,6 @@ mod tests {
     async fn the_usage_name_verifies_too() {
         let mut mocks = Mocks::new().with_valid_link();
         mocks.log.expect_record().times(1).returning(|_, _| Ok(()));
-        mocks.profiles.expect_get().returning(|_| Ok(None));
         let outcome = mocks
             .use_case()
             .execute(request("ABCD1234", "MARTIN"))
@@ -354,10 +350,9 @@ mod tests {
 
         let mut mocks = Mocks::new();
         mocks
-            .links
-            .expect_find_active_by_key()
+            .lookup
+            .expect_find_verifiable()
             .returning(|_| Ok(None));
-        mocks.records.expect_get_many().returning(|_| Ok(vec![]));
         mocks.log.expect_record().never();
         let unknown_key = mocks
             .use_case()
@@ -367,22 +362,6 @@ mod tests {
 
         assert_eq!(wrong_name, VerifyOutcome::NotValid);
         assert_eq!(unknown_key, wrong_name);
-    }
-
-    #[tokio::test]
-    async fn a_link_whose_record_vanished_is_not_valid() {
-        let mut mocks = Mocks::new();
-        mocks
-            .links
-            .expect_find_active_by_key()
-            .returning(|_| Ok(Some(link(1, 1, 1, "ABCD1234"))));
-        mocks.records.expect_get_many().returning(|_| Ok(vec![]));
-        let outcome = mocks
-            .use_case()
-            .execute(request("ABCD1234", "Durand"))
-            .await
-            .unwrap();
-        assert_eq!(outcome, VerifyOutcome::NotValid);
     }
 
     #[test]
@@ -408,12 +387,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_holder_who_opted_in_is_told_in_the_same_transaction_as_the_log() {
-        let mut mocks = Mocks::new().with_valid_link();
-        mocks.profiles.expect_get().returning(|_| {
-            let mut p = profile(1, marie());
-            p.notify_on_verification = true;
-            Ok(Some(p))
-        });
+        let mut mocks = Mocks::new().with_link(true, |_| {});
         mocks
             .tokens
             .expect_issue()
@@ -438,25 +412,9 @@ mod tests {
         let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut mocks = Mocks::new();
         let c = calls.clone();
-        mocks.links.expect_find_active_by_key().returning(move |_| {
-            c.lock().unwrap().push("links.find_active_by_key");
-            Ok(live.then(|| link(1, 1, 1, "ABCD1234")))
-        });
-        let c = calls.clone();
-        mocks.records.expect_get_many().returning(move |ids| {
-            c.lock().unwrap().push("records.get_many");
-            assert_eq!(ids.len(), 1, "one record looked up, live key or not");
-            Ok(if ids[0] == record_id(1) {
-                vec![record(1, marie(), scope())]
-            } else {
-                assert_eq!(ids[0], RecordId::DECOY);
-                vec![]
-            })
-        });
-        let c = calls.clone();
-        mocks.profiles.expect_get().returning(move |_| {
-            c.lock().unwrap().push("profiles.get");
-            Ok(None)
+        mocks.lookup.expect_find_verifiable().returning(move |_| {
+            c.lock().unwrap().push("lookup.find_verifiable");
+            Ok(live.then(|| verifiable(false, &|_| {})))
         });
         let c = calls.clone();
         mocks.log.expect_record().returning(move |_, _| {
@@ -484,7 +442,7 @@ mod tests {
         assert_eq!(wrong_name, VerifyOutcome::NotValid);
         assert_eq!(
             *unknown_calls.lock().unwrap(),
-            vec!["links.find_active_by_key", "records.get_many"]
+            vec!["lookup.find_verifiable"]
         );
         assert_eq!(
             *unknown_calls.lock().unwrap(),
@@ -494,16 +452,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_record_withdrawn_by_its_exam_office_does_not_verify_whatever_its_link_says() {
-        let mut mocks = Mocks::new();
-        mocks
-            .links
-            .expect_find_active_by_key()
-            .returning(|_| Ok(Some(link(1, 1, 1, "ABCD1234"))));
-        mocks.records.expect_get_many().returning(|_| {
-            let mut withdrawn = record(1, marie(), scope());
-            withdrawn.withdrawn_at = Some(NOW);
-            Ok(vec![withdrawn])
-        });
+        let mut mocks = Mocks::new().with_link(false, |r| r.withdrawn_at = Some(NOW));
         mocks.log.expect_record().never();
         let outcome = mocks
             .use_case()
@@ -517,7 +466,6 @@ mod tests {
     async fn a_birth_date_given_must_match_and_a_required_one_must_be_given() {
         let mut mocks = Mocks::new().with_valid_link();
         mocks.log.expect_record().times(1).returning(|_, _| Ok(()));
-        mocks.profiles.expect_get().returning(|_| Ok(None));
         let uc = mocks.use_case();
         let mut wrong_date = request("ABCD1234", "Durand");
         wrong_date.birth_date = born("2001-01-01");
@@ -543,10 +491,6 @@ mod tests {
     async fn the_holder_of_a_live_key_is_warned_of_guessing_and_nobody_for_an_unknown_key() {
         let mut mocks = Mocks::new().with_valid_link();
         mocks
-            .profiles
-            .expect_get()
-            .returning(|_| Ok(Some(profile(1, marie()))));
-        mocks
             .mailer
             .expect_send()
             .withf(|mail| matches!(mail, Mail::KeyGuessing { scope: s, .. } if *s == scope()))
@@ -560,8 +504,8 @@ mod tests {
 
         let mut mocks = Mocks::new();
         mocks
-            .links
-            .expect_find_active_by_key()
+            .lookup
+            .expect_find_verifiable()
             .returning(|_| Ok(None));
         mocks.mailer.expect_send().never();
         mocks
@@ -618,7 +562,7 @@ mod tests {
     #[tokio::test]
     async fn malformed_input_is_a_form_error_before_any_lookup() {
         let mut mocks = Mocks::new();
-        mocks.links.expect_find_active_by_key().never();
+        mocks.lookup.expect_find_verifiable().never();
         let uc = mocks.use_case();
         assert!(matches!(
             uc.execute(request("ABC", "Durand")).await,
@@ -640,8 +584,8 @@ mod tests {
     async fn a_storage_failure_is_an_error_not_a_negative_answer() {
         let mut mocks = Mocks::new();
         mocks
-            .links
-            .expect_find_active_by_key()
+            .lookup
+            .expect_find_verifiable()
             .returning(|_| Err(PortError::unavailable("db down")));
         let result = mocks
             .use_case()

@@ -1080,9 +1080,7 @@ pub async fn the_domain_use_cases_run_on_the_real_store(db: &TestStore) {
     assert_eq!(again, AttachOutcome::AlreadyAttachedToYou { link: link.id });
 
     let verify = VerifyAttestation {
-        links: Arc::new(db.store.links()),
-        records: Arc::new(db.store.record_reader()),
-        profiles: Arc::new(db.store.profiles()),
+        lookup: Arc::new(db.store.verification_lookup()),
         log: Arc::new(db.store.verification_log()),
         mailer: Arc::new(db.store.mailer()),
         tokens: Arc::new({
