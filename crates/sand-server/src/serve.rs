@@ -1202,9 +1202,21 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         None => None,
     };
 
-    // the back office, on its own (private) address
+    // the back office, on its own (private) address; the demonstration's implicit one is
+    // not served on PostgreSQL without the back office's own connection (an explicit
+    // SAND_STAFF_LISTEN without it is refused below)
+    let implicit_without_connection = args.staff_listen.is_none()
+        && !args.database_url.is_sqlite()
+        && args.staff_database_url.is_none();
     let staff_address =
-        crate::backoffice::address(args.staff_listen.as_deref(), args.demo, &args.listen);
+        crate::backoffice::address(args.staff_listen.as_deref(), args.demo, &args.listen)
+            .filter(|_| !implicit_without_connection);
+    if args.demo && implicit_without_connection {
+        writeln!(
+            out,
+            "Espace agents non servi : sur PostgreSQL, il se connecte avec un utilisateur de son propre rôle (SAND_STAFF_DATABASE_URL, voir `sand migrate --backoffice-role`)."
+        )?;
+    }
     let staff = match staff_address {
         Some(address) => {
             let staff_store = crate::backoffice::store(

@@ -314,6 +314,79 @@ fn migrate_sets_up_postgresql_and_an_administrator_may_not_serve() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid role name"));
 }
 
+/// The demonstration on PostgreSQL (as the load benchmark runs it): the site is served;
+/// the back office, which needs a connection of its own role there, is not, and the start
+/// says why; asked for explicitly without that connection, it is refused.
+#[test]
+fn the_demonstration_on_postgresql_serves_the_site_and_says_why_not_the_back_office() {
+    let (url, name) = postgres_database();
+    let web = format!("cli_demo_web_{}", &name[name.len() - 8..]);
+    let out = sand(&["migrate", "--database-url", &url, "--web-role", &web]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let login = format!("{web}_login");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(&url).await.unwrap();
+        db.execute_unprepared(&format!("CREATE ROLE {login} LOGIN IN ROLE {web}"))
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+    let web_url = format!("postgres://{login}@{}", url.split_once('@').unwrap().1);
+    let dir = std::env::temp_dir().join(format!("sand-demo-pg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let command = |extra: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sand"));
+        command
+            .current_dir(&dir)
+            .args([
+                "serve",
+                "--demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                &web_url,
+            ])
+            .args(extra)
+            .env_remove("SAND_CONFIG")
+            .env_remove("SAND_STAFF_LISTEN")
+            .env_remove("SAND_STAFF_DATABASE_URL")
+            .env("SAND_SECRET", "a-secret-of-more-than-thirty-two-bytes-0123")
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let served = sand_testkit::serve(command(&[])).expect("the demonstration starts on PostgreSQL");
+    assert!(
+        served
+            .stdout
+            .contains("Espace agents non servi : sur PostgreSQL"),
+        "{}",
+        served.stdout
+    );
+    assert!(
+        !served.stdout.contains("Espace agents sur http"),
+        "{}",
+        served.stdout
+    );
+    let mut child = served.child;
+    let _ = child.kill();
+    let _ = child.wait();
+    let refused = command(&["--staff-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("SAND_STAFF_DATABASE_URL"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn sand_alone_loads_the_demo_set_into_the_embedded_database_once_and_serves_it() {
     let dir = std::env::temp_dir().join(format!(
