@@ -2,7 +2,9 @@
 //!
 //! - [`SeaOrmVerificationLookup`]: the live link of a key, its record and its holder's
 //!   contact in **one statement** (a join served by the unique index on `key_hash`),
-//!   prepared once per connection;
+//!   prepared once per connection. The statement does the same index work for an unknown
+//!   key: the record and the profile are probed by a decoy id that matches nothing, so
+//!   that the time of the answer does not tell a live key from an unknown one;
 //! - [`EventWriter`]: a single writer that stores verification events (and the notices
 //!   that go with them) for many concurrent verifications in **one transaction** — group
 //!   commit. Each verification is answered only once its group is committed, so every
@@ -17,6 +19,7 @@ use sand_domain::control_key::ControlKey;
 use sand_domain::credentials::Email;
 use sand_domain::ports::{HolderContact, Mail, VerifiableLink, VerificationLookup};
 use sand_domain::profile::ProfileId;
+use sand_domain::record::RecordId;
 use sand_domain::verification::NewVerificationEvent;
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
@@ -37,24 +40,26 @@ use crate::mapping::{link_from, record_from};
 pub struct SeaOrmVerificationLookup(pub(crate) Store);
 
 /// The one statement of a verification's read, for `backend`: every column of the link
-/// (prefixed `l_`) and of its record (`r_`), and the holder's contact.
+/// (prefixed `l_`) and of its record (`r_`), and the holder's contact. Always one row:
+/// for an unknown key the link's columns are null, and the record and the profile were
+/// probed by the decoy id (`$2`) all the same.
 fn lookup_sql(backend: DbBackend) -> String {
     use sea_orm::IdenStatic;
     let mut columns: Vec<String> = link::Column::iter()
         .map(|c| format!("l.{0} AS l_{0}", c.as_str()))
         .collect();
     columns.extend(diploma_record::Column::iter().map(|c| format!("r.{0} AS r_{0}", c.as_str())));
-    let placeholder = match backend {
-        DbBackend::Postgres => "$1",
-        _ => "?",
+    let (hash, decoy, decoy_again) = match backend {
+        DbBackend::Postgres => ("$1", "$2", "$2"),
+        _ => ("?1", "?2", "?2"),
     };
     format!(
         "SELECT {}, p.id AS p_id, p.email AS p_email, \
          p.notify_on_verification AS p_notify_on_verification \
-         FROM link l \
-         JOIN diploma_record r ON r.id = l.record_id \
-         JOIN profile p ON p.id = l.profile_id \
-         WHERE l.key_hash = {placeholder} AND l.withdrawn_at IS NULL",
+         FROM (SELECT 1 AS one) k \
+         LEFT JOIN link l ON l.key_hash = {hash} AND l.withdrawn_at IS NULL \
+         LEFT JOIN diploma_record r ON r.id = COALESCE(l.record_id, {decoy}) \
+         LEFT JOIN profile p ON p.id = COALESCE(l.profile_id, {decoy_again})",
         columns.join(", ")
     )
 }
@@ -67,15 +72,30 @@ impl VerificationLookup for SeaOrmVerificationLookup {
         let statement = Statement::from_sql_and_values(
             backend,
             lookup_sql(backend),
-            [self.0.keys.lookup_hash(key).into()],
+            [
+                self.0.keys.lookup_hash(key).into(),
+                RecordId::DECOY.0.into(),
+            ],
         );
-        let Some(row) = self.0.db.query_one_raw(statement).await.map_err(port)? else {
-            // the same sealed-key work as a live key, whatever the key
+        let row = self.0.db.query_one_raw(statement).await.map_err(port)?;
+        // one row whatever the key; null ids where nothing matched
+        let present = |column: &str| -> Result<bool, PortError> {
+            let id: Option<Uuid> = match &row {
+                Some(row) => row.try_get("", column).map_err(port)?,
+                None => None,
+            };
+            Ok(id.is_some())
+        };
+        let (Some(row), true, true, true) =
+            (&row, present("l_id")?, present("r_id")?, present("p_id")?)
+        else {
+            // the same sealed-key work as a live key, whatever the key (a live link whose
+            // record is gone certifies nothing either)
             self.0.keys.open_decoy();
             return Ok(None);
         };
-        let link = link::Model::from_query_result(&row, "l_").map_err(port)?;
-        let record = diploma_record::Model::from_query_result(&row, "r_").map_err(port)?;
+        let link = link::Model::from_query_result(row, "l_").map_err(port)?;
+        let record = diploma_record::Model::from_query_result(row, "r_").map_err(port)?;
         let id: Uuid = row.try_get("", "p_id").map_err(port)?;
         let email: String = row.try_get("", "p_email").map_err(port)?;
         let notify: bool = row.try_get("", "p_notify_on_verification").map_err(port)?;
