@@ -2,8 +2,8 @@
 //!
 //! Generates one batch of 1 000 000 synthetic records, imports it with `sand import`
 //! (release build) into PostgreSQL and into SQLite, and in the same run loads the same
-//! file with a raw `COPY` into an identical bare table (same 14 columns, no index, no
-//! check). Prints records/s for each, SAND / raw COPY, and the importer's peak memory.
+//! file with a raw `COPY` into a bare table (one text column per column of the file, no
+//! index, no check). Prints records/s for each, SAND / raw COPY, and the importer's peak memory.
 //! A second baseline shows the database's own floor: a raw `COPY` of the rows SAND
 //! stored into an empty twin of `diploma_record` with the same indexes and foreign key.
 //! Then the same number of records as 4 000 batches of 250 (a national load is thousands
@@ -85,15 +85,26 @@ async fn indexed_copy(url: &str) -> f64 {
 
 async fn raw_copy(url: &str, csv: &Path) -> f64 {
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    sqlx::raw_sql(
-        "CREATE TABLE bare (numero_candidat text, civilite text, nom_naissance text, nom_usage text, \
-         prenoms text, date_naissance date, lieu_naissance text, ine text, diplome text, academie text, \
-         session int, specialite text, mention text, date_deliberation date)",
-    )
+    // one text column per column of the file (the exchange format's, whatever its version)
+    let data = std::fs::read(csv).unwrap();
+    let header = String::from_utf8_lossy(&data[..data.iter().position(|b| *b == b'\n').unwrap()])
+        .trim()
+        .to_owned();
+    // the names are the file's own header, written by `sand demo generate`
+    assert!(
+        header
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b';')
+    );
+    let columns: Vec<String> = header.split(';').map(|c| format!("{c} text")).collect();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE bare ({})",
+        columns.join(", ")
+    )))
     .execute(&mut conn)
     .await
     .unwrap();
-    let data = std::fs::read(csv).unwrap();
+
     let start = Instant::now();
     let mut copy = conn
         .copy_in_raw("COPY bare FROM STDIN (FORMAT csv, DELIMITER ';', HEADER true)")
@@ -158,7 +169,8 @@ fn manifests_in(dir: &Path) -> Vec<PathBuf> {
 /// Signs every manifest as its exam office does, one key per issuer, each key registered
 /// in the database at `url`: PostgreSQL requires signatures, and their check is part of
 /// what is measured.
-fn sign_by_issuer(url: &str, manifests: &[PathBuf], keys: &Path) {
+fn sign_by_issuer(url: &str, manifests: &[PathBuf], keys: &Path) -> Vec<(String, PathBuf)> {
+    let mut registered = Vec::new();
     let mut by_issuer: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for manifest in manifests {
         let issuer = std::fs::read_to_string(manifest)
@@ -198,7 +210,9 @@ fn sign_by_issuer(url: &str, manifests: &[PathBuf], keys: &Path) {
         let mut args = vec!["batch", "sign", "--key", key.to_str().unwrap()];
         args.extend(manifests.iter().map(String::as_str));
         sand(&args);
+        registered.push((issuer, key_file("batch-public-key-")));
     }
+    registered
 }
 
 fn main() {
@@ -234,7 +248,7 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let database = format!("sand_bench_{}", std::process::id());
     let url = fresh_database(&runtime, &admin, &database);
-    sign_by_issuer(
+    let batch_keys = sign_by_issuer(
         &url,
         std::slice::from_ref(&manifest),
         &work.join("batch-keys"),
@@ -276,6 +290,19 @@ fn main() {
     ]);
 
     let sqlite_url = format!("sqlite://{}", work.join("sqlite/sand.db").display());
+    std::fs::create_dir_all(work.join("sqlite")).unwrap();
+    for (issuer, public_key) in &batch_keys {
+        sand(&[
+            "issuers",
+            "add-key",
+            "--issuer",
+            issuer,
+            "--public-key",
+            public_key.to_str().unwrap(),
+            "--database-url",
+            &sqlite_url,
+        ]);
+    }
     let (sqlite_report, sqlite_seconds) = sand(&[
         "import",
         "--quiet",

@@ -1123,6 +1123,51 @@ pub async fn the_domain_use_cases_run_on_the_real_store(db: &TestStore) {
             .len(),
         1
     );
+    // the one-statement read: an unknown key finds nothing; the live key its link, its
+    // record and its holder's contact
+    use sand_domain::ports::VerificationLookup as _;
+    let lookup = db.store.verification_lookup();
+    let unknown = sand_domain::control_key::ControlKey::parse("ZZZZ9999").unwrap();
+    if unknown != link.key {
+        assert!(lookup.find_verifiable(&unknown).await.unwrap().is_none());
+    }
+    let found = lookup.find_verifiable(&link.key).await.unwrap().unwrap();
+    assert_eq!(found.link.id, link.id);
+    assert_eq!(found.record.id, link.record);
+    assert_eq!(found.holder.id, profile.id);
+    assert!(!found.holder.notify_on_verification);
+    // concurrent verifications: every one answered valid has its event stored (the
+    // single writer stores them in groups)
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let verify = verify.clone();
+        let key = link.key.to_string();
+        tasks.spawn(async move {
+            verify
+                .execute(VerifyRequest {
+                    key,
+                    holder_name: "ndiaye loewenbruck de l estree".into(),
+                    organisation: String::new(),
+                    birth_date: None,
+                    birth_date_required: false,
+                })
+                .await
+        });
+    }
+    let mut valid = 0;
+    while let Some(answer) = tasks.join_next().await {
+        valid += usize::from(matches!(answer.unwrap(), Ok(VerifyOutcome::Valid(_))));
+    }
+    assert_eq!(valid, 40);
+    assert_eq!(
+        db.store
+            .verification_log()
+            .list_for_links(&[link.id])
+            .await
+            .unwrap()
+            .len(),
+        41
+    );
 }
 
 /// Claims every due mail of the outbox, marks them delivered, returns them.
