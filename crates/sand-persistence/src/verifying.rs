@@ -68,10 +68,19 @@ fn lookup_sql(backend: DbBackend) -> String {
 impl VerificationLookup for SeaOrmVerificationLookup {
     #[instrument(skip_all, err(level = "debug"))]
     async fn find_verifiable(&self, key: &ControlKey) -> Result<Option<VerifiableLink>, PortError> {
+        static POSTGRES: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| lookup_sql(DbBackend::Postgres));
+        static SQLITE: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| lookup_sql(DbBackend::Sqlite));
         let backend = self.0.db.get_database_backend();
+        // the statement is written once per backend, not on every verification
+        let sql = match backend {
+            DbBackend::Postgres => &*POSTGRES,
+            _ => &*SQLITE,
+        };
         let statement = Statement::from_sql_and_values(
             backend,
-            lookup_sql(backend),
+            sql.clone(),
             [
                 self.0.keys.lookup_hash(key).into(),
                 RecordId::DECOY.0.into(),

@@ -21,12 +21,12 @@ use poem::http::{StatusCode, header};
 use poem::web::{Data, Query};
 use poem::{Response, handler};
 use sand_domain::ports::IdentityProviderError;
-use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
+use sand_domain::staff::audit::{AuditAction, NewAuditEntry};
 use sand_domain::staff::sign_in::{AgentRefusal, ProvenAgent, admit};
 use serde::Deserialize;
 use time::Duration;
 
-use super::pages::{Chrome, message, unavailable};
+use super::pages::{Chrome, by_agent, message, unavailable};
 use super::{
     Caller, HINT_COOKIE, HINT_COOKIE_SECURE, PENDING_COOKIE, PENDING_COOKIE_SECURE, StaffState,
     cookie_name, render, session_cookie, set_cookie, set_cookie_with,
@@ -244,19 +244,7 @@ fn login_entry(
     if let Some(refusal) = refusal {
         detail = format!("{detail} : {}", refusal.code());
     }
-    NewAuditEntry {
-        at: caller.now,
-        actor: Actor::Staff {
-            id: member.id,
-            login: member.login.clone(),
-        },
-        action,
-        records: Vec::new(),
-        link: None,
-        batch: None,
-        detail,
-        origin: caller.origin(),
-    }
+    by_agent(member, caller, action, detail)
 }
 
 fn refusal_text(refusal: AgentRefusal) -> (&'static str, &'static str) {
