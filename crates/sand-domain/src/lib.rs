@@ -5,6 +5,7 @@
 //! - [`profile`]: graduates' profiles (immutable identity), log-in;
 //! - [`link`]: attaching, detaching, keys, attestations;
 //! - [`verification`]: the verification space;
+//! - [`sharing`]: share links a holder gives one recipient;
 //! - [`catalogue`]: the public list of available diplomas;
 //! - [`issuer`]: who awards diplomas, and where each uncovered case is sent;
 //! - [`ports`]: the traits adapters implement.
@@ -25,6 +26,7 @@ pub mod ports;
 pub mod profile;
 pub mod public_paths;
 pub mod record;
+pub mod sharing;
 pub mod staff;
 pub mod text;
 pub mod verification;

@@ -682,6 +682,80 @@ pub trait VerificationLookup: Send + Sync {
     async fn find_verifiable(&self, key: &ControlKey) -> Result<Option<VerifiableLink>, PortError>;
 }
 
+// ---------------------------------------------------------------------------------------
+// Sharing
+// ---------------------------------------------------------------------------------------
+
+/// Why a share link was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateShareStoreError {
+    /// No active link with this id belongs to this profile.
+    #[error("link not found")]
+    LinkNotFound,
+    /// The profile already holds the most live share links allowed.
+    #[error("too many live share links")]
+    TooManyLive,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Stores share links (the token sealed, and found by a keyed hash). A share link is
+/// deleted with its link, in the same transaction, however the link ends.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ShareLinkStore: Send + Sync {
+    /// Stores `new` if its link is active and belongs to its profile, and the profile
+    /// holds fewer than `live_limit` live share links at `new.created_at` (checked and
+    /// inserted atomically: concurrent creations cannot pass the limit together).
+    ///
+    /// # Errors
+    /// [`CreateShareStoreError`].
+    async fn create(
+        &self,
+        new: crate::sharing::NewShareLink,
+        live_limit: usize,
+    ) -> Result<crate::sharing::ShareLink, CreateShareStoreError>;
+
+    /// The share links of `profile`'s links, newest first (expired and revoked ones too).
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn list_for_profile(
+        &self,
+        profile: ProfileId,
+    ) -> Result<Vec<crate::sharing::ShareLink>, PortError>;
+
+    /// Revokes one of `profile`'s share links at `at`; `false` when there is no such
+    /// unrevoked share link.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn revoke(
+        &self,
+        id: crate::sharing::ShareId,
+        profile: ProfileId,
+        at: OffsetDateTime,
+    ) -> Result<bool, PortError>;
+
+    /// The share link of `token` if it opens at `now` (unrevoked, unexpired, its link
+    /// active and still held by the profile that shared it, its record live), with what a
+    /// verification needs; `None` otherwise. One statement on a database.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn find_open(
+        &self,
+        token: &crate::sharing::ShareToken,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::sharing::OpenedShare>, PortError>;
+}
+
+/// Draws share tokens from a cryptographically secure random source.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait ShareTokenGenerator: Send + Sync {
+    fn share_token(&self) -> crate::sharing::ShareToken;
+}
+
 /// The State agents' identity federation (ProConnect): proves who an agent is; SAND's
 /// staff directory decides what they may do ([`crate::staff::sign_in::admit`]).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

@@ -16,6 +16,7 @@ mod m20261201_000007_create_second_factors;
 mod m20261206_000008_create_issuer_keys;
 mod m20261206_000009_create_staff_and_audit;
 mod m20261207_000010_staff_logins_and_sessions;
+mod m20261207_000011_create_share_links;
 pub mod roles;
 
 /// Every migration, oldest first.
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_create_issuer_keys::Migration),
             Box::new(m20261206_000009_create_staff_and_audit::Migration),
             Box::new(m20261207_000010_staff_logins_and_sessions::Migration),
+            Box::new(m20261207_000011_create_share_links::Migration),
         ]
     }
 }

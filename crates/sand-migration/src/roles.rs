@@ -83,6 +83,7 @@ pub const WEB_TABLES: &[&str] = &[
     "web_session",
     "second_factor",
     "recovery_code",
+    "share_link",
 ];
 
 /// Creates the roles if missing and grants their privileges. PostgreSQL only; a no-op

@@ -46,6 +46,10 @@ pub struct KeyProtector {
     outbox: [u8; 32],
     /// Seals the TOTP secrets of second factors.
     totp: [u8; 32],
+    /// HMAC keyed for share tokens' lookup hashes.
+    share_lookup: HmacSha256,
+    /// Seals share tokens (so that their holder can copy the address again).
+    share_seal: [u8; 32],
     /// A sealed key of no link, opened when a look-up finds nothing (see
     /// [`KeyProtector::open_decoy`]).
     decoy: Vec<u8>,
@@ -119,6 +123,12 @@ impl KeyProtector {
             seal: derive(secret, "sand/control-key/seal/v1")?,
             outbox: derive(secret, "sand/outbox/token/v1")?,
             totp: derive(secret, "sand/totp/seal/v1")?,
+            share_lookup: <HmacSha256 as Mac>::new_from_slice(&derive(
+                secret,
+                "sand/share-token/lookup/v1",
+            )?)
+            .map_err(|_| KeyProtectionError::SecretTooShort)?,
+            share_seal: derive(secret, "sand/share-token/seal/v1")?,
             decoy: Vec::new(),
         };
         let decoy_key =
@@ -190,6 +200,41 @@ impl KeyProtector {
     /// data.
     pub fn open_totp(&self, sealed: &[u8], profile: Uuid) -> Result<Vec<u8>, KeyProtectionError> {
         open_with(&self.totp, sealed, profile)
+    }
+
+    /// The lookup hash of a share token (32 bytes): a database read does not give the
+    /// addresses of share links.
+    #[must_use]
+    pub fn share_lookup_hash(&self, token: &str) -> Vec<u8> {
+        let mut mac = self.share_lookup.clone();
+        mac.update(token.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Seals the token of the share link `share`.
+    ///
+    /// # Errors
+    /// [`KeyProtectionError::CannotOpen`] if the random source or the cipher fails.
+    pub fn seal_share_token(
+        &self,
+        token: &str,
+        share: Uuid,
+    ) -> Result<Vec<u8>, KeyProtectionError> {
+        seal_with(&self.share_seal, token.as_bytes(), share)
+    }
+
+    /// Opens a token sealed by [`KeyProtector::seal_share_token`].
+    ///
+    /// # Errors
+    /// [`KeyProtectionError::CannotOpen`] for another secret, another share, or corrupt
+    /// data.
+    pub fn open_share_token(
+        &self,
+        sealed: &[u8],
+        share: Uuid,
+    ) -> Result<String, KeyProtectionError> {
+        let clear = open_with(&self.share_seal, sealed, share)?;
+        String::from_utf8(clear).map_err(|_| KeyProtectionError::CannotOpen)
     }
 
     /// Opens a sealed key of the link `link`.

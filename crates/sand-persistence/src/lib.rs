@@ -22,6 +22,7 @@ mod profiles;
 mod records;
 pub mod rotation;
 mod sessions;
+mod sharing;
 mod staff;
 mod staging;
 mod verifying;
@@ -46,6 +47,7 @@ pub use profiles::SeaOrmProfileRepository;
 pub use records::{SeaOrmCatalogue, SeaOrmRecordReader, SeaOrmRecordWriter};
 pub use sand_migration::roles::RoleNames as DatabaseRoles;
 pub use sessions::SeaOrmSessionStore;
+pub use sharing::SeaOrmShareLinkStore;
 pub use staff::{SeaOrmAuditLog, SeaOrmStaffDirectory};
 pub use verifying::SeaOrmVerificationLookup;
 
@@ -482,6 +484,12 @@ impl Store {
     #[must_use]
     pub fn verification_lookup(&self) -> SeaOrmVerificationLookup {
         SeaOrmVerificationLookup(self.clone())
+    }
+
+    /// Share links.
+    #[must_use]
+    pub fn share_links(&self) -> SeaOrmShareLinkStore {
+        SeaOrmShareLinkStore(self.clone())
     }
 
     /// Queues mails on their own (changes that cause mails queue them themselves).

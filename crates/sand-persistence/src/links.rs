@@ -10,6 +10,7 @@ use sand_domain::ports::{
 };
 use sand_domain::profile::ProfileId;
 use sand_domain::record::RecordId;
+use sand_domain::sharing::ShareLabel;
 use sand_domain::verification::{NewVerificationEvent, Organisation, VerificationEvent};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -359,6 +360,12 @@ impl VerificationLog for SeaOrmVerificationLog {
                         .transpose()
                         .map_err(|_| crate::error::corrupt("organisation"))?
                         .flatten(),
+                    share: row
+                        .share_label
+                        .as_deref()
+                        .map(ShareLabel::parse)
+                        .transpose()
+                        .map_err(|_| crate::error::corrupt("share label"))?,
                 })
             })
             .collect()

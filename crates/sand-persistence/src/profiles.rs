@@ -331,7 +331,7 @@ impl ProfileRepository for SeaOrmProfileRepository {
             return Ok(None);
         };
         // what verifiers typed about this person goes with them: the events stay (the
-        // counts), without their organisation
+        // counts), without their organisation or the labels of their share links
         let owned_links = link::Entity::find()
             .select_only()
             .column(link::Column::Id)
@@ -339,6 +339,10 @@ impl ProfileRepository for SeaOrmProfileRepository {
         verification_event::Entity::update_many()
             .col_expr(
                 verification_event::Column::Organisation,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                verification_event::Column::ShareLabel,
                 Expr::value(Option::<String>::None),
             )
             .filter(verification_event::Column::LinkId.in_subquery(owned_links.into_query()))

@@ -233,6 +233,7 @@ async fn write_group(
         link_id: Set(Some(w.event.link.0)),
         at: Set(w.event.at),
         organisation: Set(w.event.organisation.as_ref().map(|o| o.as_str().to_owned())),
+        share_label: Set(w.event.share.as_ref().map(|l| l.as_str().to_owned())),
     });
     let txn = db.begin().await.map_err(port)?;
     verification_event::Entity::insert_many(rows)

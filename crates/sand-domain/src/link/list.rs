@@ -150,11 +150,13 @@ mod tests {
                     link: link_id(1),
                     at: NOW - Duration::days(2),
                     organisation: None,
+                    share: None,
                 },
                 VerificationEvent {
                     link: link_id(1),
                     at: NOW,
                     organisation: Organisation::parse("ACME").unwrap(),
+                    share: None,
                 },
             ])
         });

@@ -7,6 +7,7 @@ use std::fmt;
 use time::OffsetDateTime;
 
 use crate::link::LinkId;
+use crate::sharing::ShareLabel;
 
 /// Longest organisation name a verifier may give.
 pub const MAX_ORGANISATION_CHARS: usize = 120;
@@ -63,6 +64,8 @@ pub struct NewVerificationEvent {
     pub link: LinkId,
     pub at: OffsetDateTime,
     pub organisation: Option<Organisation>,
+    /// Opened through the holder's share link of this label (no organisation then).
+    pub share: Option<ShareLabel>,
 }
 
 /// A logged verification, as its holder sees it.
@@ -71,4 +74,6 @@ pub struct VerificationEvent {
     pub link: LinkId,
     pub at: OffsetDateTime,
     pub organisation: Option<Organisation>,
+    /// Opened through the holder's share link of this label.
+    pub share: Option<ShareLabel>,
 }

@@ -78,6 +78,22 @@ pub struct VerifiedDiploma {
 }
 
 impl VerifiedDiploma {
+    /// What a verifier learns of `record`, certified by `link`.
+    #[must_use]
+    pub fn of(link: &crate::link::Link, record: &crate::record::DiplomaRecord) -> Self {
+        let holder = &record.holder;
+        Self {
+            birth_name: holder.identity.birth_name.clone(),
+            usage_name: holder.usage_name.clone(),
+            first_names: holder.identity.first_names.clone(),
+            birth_date: holder.identity.birth_date,
+            scope: record.scope,
+            exam_office: record.source.exam_office,
+            award: record.award.clone(),
+            key_issued_at: link.key_issued_at,
+        }
+    }
+
     #[must_use]
     pub fn deliberation_date(&self) -> Date {
         self.award.deliberation_date
@@ -176,21 +192,15 @@ impl VerifyAttestation {
                     link: link.id,
                     at: now,
                     organisation,
+                    share: None,
                 },
                 notice,
             )
             .await?;
 
-        Ok(VerifyOutcome::Valid(Box::new(VerifiedDiploma {
-            birth_name: holder.identity.birth_name.clone(),
-            usage_name: holder.usage_name.clone(),
-            first_names: holder.identity.first_names.clone(),
-            birth_date: holder.identity.birth_date,
-            scope: record.scope,
-            exam_office: record.source.exam_office,
-            award: record.award.clone(),
-            key_issued_at: link.key_issued_at,
-        })))
+        Ok(VerifyOutcome::Valid(Box::new(VerifiedDiploma::of(
+            link, record,
+        ))))
     }
 
     /// Tells the holder of `key`, if it is live, that strangers are trying names with

@@ -10,6 +10,7 @@ pub mod mail_outbox;
 pub mod profile;
 pub mod recovery_code;
 pub mod second_factor;
+pub mod share_link;
 pub mod staff_member;
 pub mod verification_event;
 pub mod web_session;

@@ -8,6 +8,7 @@ pub struct Model {
     pub link_id: Option<Uuid>,
     pub at: TimeDateTimeWithTimeZone,
     pub organisation: Option<String>,
+    pub share_label: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -62,6 +62,8 @@ on_both_backends!(
     staff_members_are_found_by_address_changed_and_their_sessions_ended,
     the_audit_log_appends_reads_in_order_and_purges_only_past_its_retention,
     the_exam_office_desk_sees_only_its_scope_audits_each_read_and_releases_links,
+    share_links_open_until_expiry_or_revocation_and_die_with_their_link_in_every_way,
+    a_profile_holds_a_bounded_number_of_live_share_links,
 );
 
 /// SQLite held by another writer past the busy timeout (a long import, an operator's

@@ -539,6 +539,7 @@ async fn the_roles_may_use_the_mail_outbox() {
                 link: link.id,
                 at: NOW,
                 organisation: None,
+                share: None,
             },
             Some(Mail::AttestationVerified {
                 to: Email::parse("marie@exemple.fr").unwrap(),

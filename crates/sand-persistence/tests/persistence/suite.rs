@@ -518,6 +518,7 @@ pub async fn links_round_trip_and_keep_their_constraints(db: &TestStore) {
             link: link.id,
             at: NOW,
             organisation: Organisation::parse("Société Générale d'Œuvres").unwrap(),
+            share: None,
         },
         None,
     )
@@ -528,6 +529,7 @@ pub async fn links_round_trip_and_keep_their_constraints(db: &TestStore) {
             link: link.id,
             at: NOW + time::Duration::hours(1),
             organisation: None,
+            share: Some(sand_domain::sharing::ShareLabel::parse("ACME, recrutement mars").unwrap()),
         },
         None,
     )
@@ -539,6 +541,11 @@ pub async fn links_round_trip_and_keep_their_constraints(db: &TestStore) {
     assert_eq!(
         events[1].organisation.as_ref().map(Organisation::as_str),
         Some("Société Générale d'Œuvres")
+    );
+    assert_eq!(
+        events[0].share.as_ref().map(|l| l.as_str()),
+        Some("ACME, recrutement mars"),
+        "a share link's opening keeps its label"
     );
 }
 
@@ -971,6 +978,7 @@ pub async fn deleting_a_profile_deletes_its_links_and_anonymises_its_verificatio
                     "Cabinet Recrutement X",
                 )
                 .unwrap(),
+                share: None,
             },
             None,
         )
@@ -2404,4 +2412,307 @@ pub async fn the_exam_office_desk_sees_only_its_scope_audits_each_read_and_relea
         "Marie's record, absent from the new batch"
     );
     assert_eq!(after[0].batch.record_count, 1);
+}
+
+/// Shares `link` of `profile`, valid until `expires_at`; the token is `byte` repeated.
+async fn share(
+    db: &TestStore,
+    profile: ProfileId,
+    link: sand_domain::link::LinkId,
+    byte: u8,
+    expires_at: time::OffsetDateTime,
+) -> Result<sand_domain::sharing::ShareLink, sand_domain::ports::CreateShareStoreError> {
+    use sand_domain::ports::ShareLinkStore as _;
+    use sand_domain::sharing::{MAX_LIVE_SHARES, NewShareLink, ShareLabel, ShareToken};
+    db.store
+        .share_links()
+        .create(
+            NewShareLink {
+                profile,
+                link,
+                label: ShareLabel::parse(&format!("Destinataire {byte}")).unwrap(),
+                token: ShareToken::from_random_bytes([byte; 32]),
+                created_at: NOW,
+                expires_at,
+            },
+            MAX_LIVE_SHARES,
+        )
+        .await
+}
+
+/// Whether the share link of token `byte` opens at `at`.
+async fn opens(db: &TestStore, byte: u8, at: time::OffsetDateTime) -> bool {
+    use sand_domain::ports::ShareLinkStore as _;
+    use sand_domain::sharing::ShareToken;
+    db.store
+        .share_links()
+        .find_open(&ShareToken::from_random_bytes([byte; 32]), at)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+pub async fn share_links_open_until_expiry_or_revocation_and_die_with_their_link_in_every_way(
+    db: &TestStore,
+) {
+    use sand_domain::ports::{CreateShareStoreError, ExamOfficeDesk as _, ShareLinkStore as _};
+    use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
+    use sand_domain::staff::records::ReleaseReason;
+    use sand_domain::staff::{Role, StaffId, StaffLogin, StaffMember, StaffScope};
+    use time::Duration;
+
+    let (zoe_id, marie_id) = import_two(db).await;
+    let profiles = db.store.profiles();
+    let links = db.store.links();
+    let shares = db.store.share_links();
+    let holder = profiles
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let stranger = profiles
+        .create(password_profile("autre@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let month = NOW + Duration::days(30);
+    let attach = |profile: ProfileId, record: RecordId, k: &'static str| {
+        let links = links.clone();
+        async move {
+            links
+                .create(NewLink {
+                    profile,
+                    record,
+                    key: key(k),
+                    created_at: NOW,
+                })
+                .await
+                .unwrap()
+        }
+    };
+
+    // opens until its expiry; the token is read back (sealed) for its holder
+    let first = attach(holder.id, zoe_id, "SHAR0001").await;
+    let made = share(db, holder.id, first.id, 1, NOW + Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(opens(db, 1, NOW).await);
+    assert!(!opens(db, 1, NOW + Duration::hours(1)).await, "expired");
+    assert!(!opens(db, 2, NOW).await, "unknown token");
+    let listed = shares.list_for_profile(holder.id).await.unwrap();
+    assert_eq!(listed, vec![made.clone()]);
+    assert!(
+        shares
+            .list_for_profile(stranger.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // only its holder revokes it, once
+    assert!(!shares.revoke(made.id, stranger.id, NOW).await.unwrap());
+    assert!(opens(db, 1, NOW).await);
+    assert!(shares.revoke(made.id, holder.id, NOW).await.unwrap());
+    assert!(!shares.revoke(made.id, holder.id, NOW).await.unwrap());
+    assert!(!opens(db, 1, NOW).await, "revoked");
+    // nobody shares a link that is not theirs
+    assert!(matches!(
+        share(db, stranger.id, first.id, 3, month).await,
+        Err(CreateShareStoreError::LinkNotFound)
+    ));
+
+    // renewing the key is not an end: the share link lives on
+    share(db, holder.id, first.id, 4, month).await.unwrap();
+    links
+        .replace_key(first.id, holder.id, key("SHAR0002"), NOW)
+        .await
+        .unwrap();
+    assert!(opens(db, 4, NOW).await, "alive after a new key");
+
+    // 1. the holder deletes the attestation
+    assert!(links.delete_owned(first.id, holder.id).await.unwrap());
+    assert!(!opens(db, 4, NOW).await, "dies with a deleted attestation");
+    assert!(shares.list_for_profile(holder.id).await.unwrap().is_empty());
+
+    // 2. a certified claimant takes the record over
+    let taken = attach(holder.id, zoe_id, "SHAR0003").await;
+    share(db, holder.id, taken.id, 5, month).await.unwrap();
+    let claimant = profiles
+        .create(franceconnect_profile(
+            "vraie.zoe@exemple.fr",
+            "sub-zoe",
+            zoe(),
+        ))
+        .await
+        .unwrap();
+    let claimed = links
+        .take_over(
+            taken.id,
+            holder.id,
+            NewLink {
+                profile: claimant.id,
+                record: zoe_id,
+                key: key("SHAR0004"),
+                created_at: NOW,
+            },
+            Mail::AttestationTakenOver {
+                to: Email::parse("zoe@exemple.fr").unwrap(),
+                scope: scope(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!opens(db, 5, NOW).await, "dies when taken over");
+    assert!(
+        shares
+            .list_for_profile(claimant.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // 3. the exam office releases the link from the back office
+    share(db, claimant.id, claimed.id, 6, month).await.unwrap();
+    let agent = StaffMember {
+        id: StaffId(Uuid::new_v4()),
+        login: StaffLogin::parse("lyon.n2").unwrap(),
+        name: "lyon.n2".to_owned(),
+        role: Role::ExamOffice,
+        issuers: vec![sand_domain::issuer::IssuerCode::parse("10").unwrap()],
+        email: None,
+        siret: None,
+        created_at: NOW,
+        disabled_at: None,
+        sessions_valid_from: None,
+    };
+    let in_lyon = StaffScope::of(&agent, &sand_domain::issuer::IssuerRegistry::offices_only());
+    let released = db
+        .store
+        .exam_office_desk()
+        .release(
+            &in_lyon,
+            zoe_id,
+            ReleaseReason::LostAccess,
+            NOW,
+            &NewAuditEntry {
+                at: NOW,
+                actor: Actor::Staff {
+                    id: agent.id,
+                    login: agent.login.clone(),
+                },
+                action: AuditAction::LinkRelease,
+                records: Vec::new(),
+                link: None,
+                batch: None,
+                detail: String::new(),
+                origin: "198.51.100.4".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(released, Some(claimed.id));
+    assert!(
+        !opens(db, 6, NOW).await,
+        "dies when the exam office releases"
+    );
+
+    // 4. the holder deletes the profile
+    let again = attach(holder.id, zoe_id, "SHAR0005").await;
+    share(db, holder.id, again.id, 7, month).await.unwrap();
+    profiles.delete(holder.id, None).await.unwrap();
+    assert!(!opens(db, 7, NOW).await, "dies with the profile");
+    assert_eq!(count(db, "SELECT COUNT(*) FROM share_link").await, 0);
+
+    // 5. a corrected import withdraws the record
+    let marie_holder = profiles
+        .create(password_profile(
+            "marie@exemple.fr",
+            identity("Durand", &["Marie"], "2004-05-17"),
+        ))
+        .await
+        .unwrap();
+    let maries = attach(marie_holder.id, marie_id, "SHAR0006").await;
+    share(db, marie_holder.id, maries.id, 8, month)
+        .await
+        .unwrap();
+    assert!(opens(db, 8, NOW).await);
+    db.store
+        .record_writer()
+        .replace_batch(&batch(vec![new_record(2, "C001", zoe())], true, 2))
+        .await
+        .unwrap();
+    assert!(
+        !opens(db, 8, NOW).await,
+        "dies when its record is withdrawn"
+    );
+    // the withdrawn link cannot be shared again
+    assert!(matches!(
+        share(db, marie_holder.id, maries.id, 9, month).await,
+        Err(CreateShareStoreError::LinkNotFound)
+    ));
+}
+
+pub async fn a_profile_holds_a_bounded_number_of_live_share_links(db: &TestStore) {
+    use sand_domain::ports::{CreateShareStoreError, ShareLinkStore as _};
+    use sand_domain::sharing::MAX_LIVE_SHARES;
+    use time::Duration;
+
+    let (zoe_id, _) = import_two(db).await;
+    let holder = db
+        .store
+        .profiles()
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let link = db
+        .store
+        .links()
+        .create(NewLink {
+            profile: holder.id,
+            record: zoe_id,
+            key: key("LIMI0001"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let month = NOW + Duration::days(30);
+    // an expired one does not count
+    share(db, holder.id, link.id, 200, NOW).await.unwrap();
+    let mut made = Vec::new();
+    for n in 0..MAX_LIVE_SHARES {
+        made.push(
+            share(db, holder.id, link.id, u8::try_from(n).unwrap(), month)
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(matches!(
+        share(db, holder.id, link.id, 100, month).await,
+        Err(CreateShareStoreError::TooManyLive)
+    ));
+    // a revoked one frees a place
+    db.store
+        .share_links()
+        .revoke(made[0].id, holder.id, NOW)
+        .await
+        .unwrap();
+    share(db, holder.id, link.id, 100, month).await.unwrap();
+    // the token is not in the database in clear
+    let token = made[1].token.expose().to_owned();
+    let conn = db.store.connection();
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT label, token_hash, token_sealed FROM share_link".to_owned(),
+        ))
+        .await
+        .unwrap();
+    for row in rows {
+        for column in ["token_hash", "token_sealed"] {
+            let bytes: Vec<u8> = row.try_get("", column).unwrap();
+            assert!(!bytes.windows(32).any(|w| w == token.as_bytes()));
+            assert!(!hex_of(&bytes).contains(&token));
+        }
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
