@@ -153,3 +153,12 @@ error-home = Back to the home page
 error-invalid-request = Invalid request: { $reason }
 api-birth-date-invalid = date_naissance: give a date that exists, as YYYY-MM-DD.
 api-batch-limit = Verification limit reached: try again later.
+
+## A share link, as its recipient opens it
+
+shared-title = Diploma shared by its holder
+shared-lead = The holder of this diploma sent you this share link. The service has just checked the attestation: it is valid.
+shared-for = Share link created by the holder for “{ $label }”, valid until { $date } inclusive.
+shared-key-note = You can also check an attestation with its control key:
+shared-invalid = Share link not valid
+shared-invalid-text = This share link does not work or no longer works: its address is incomplete, it has expired, its holder revoked it, or the attestation is no longer valid. Ask the diploma's holder for a new link, or check their attestation with its control key.

@@ -154,3 +154,12 @@ error-home = Retour à l'accueil
 error-invalid-request = Demande invalide : { $reason }
 api-birth-date-invalid = date_naissance : indiquez une date qui existe, au format AAAA-MM-JJ.
 api-batch-limit = Limite de vérifications atteinte : réessayez plus tard.
+
+## A share link, as its recipient opens it
+
+shared-title = Diplôme partagé par son titulaire
+shared-lead = Le titulaire de ce diplôme vous a transmis ce lien de partage. Le service a vérifié l'attestation à l'instant : elle est valide.
+shared-for = Lien de partage créé par le titulaire pour « { $label } », valable jusqu'au { $date } inclus.
+shared-key-note = Vous pouvez aussi vérifier une attestation avec sa clé de contrôle :
+shared-invalid = Lien de partage non valide
+shared-invalid-text = Ce lien de partage ne fonctionne pas ou plus : son adresse est incomplète, il a expiré, son titulaire l'a révoqué, ou l'attestation n'est plus valide. Demandez un nouveau lien au titulaire du diplôme, ou vérifiez son attestation avec sa clé de contrôle.

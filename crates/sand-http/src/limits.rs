@@ -49,6 +49,8 @@ pub struct RateLimits {
     pub file_checks_per_client_per_minute: u32,
     /// Attach attempts per profile per hour.
     pub attaches_per_profile_per_hour: u32,
+    /// Openings of share links per client address per minute (found or not).
+    pub share_openings_per_client_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -66,6 +68,7 @@ impl Default for RateLimits {
             wrong_answers_per_key_per_day: 50,
             file_checks_per_client_per_minute: 10,
             attaches_per_profile_per_hour: 20,
+            share_openings_per_client_per_minute: 30,
         }
     }
 }
@@ -205,6 +208,7 @@ pub struct Limiters {
     wrong_per_key: DailyCounts<CanonicalKey>,
     file_checks: Keyed<ClientKey>,
     attaches: Keyed<ProfileId>,
+    share_openings: Keyed<ClientKey>,
 }
 
 impl Limiters {
@@ -223,6 +227,7 @@ impl Limiters {
             wrong_per_key: DailyCounts::default(),
             file_checks: per_minute(limits.file_checks_per_client_per_minute),
             attaches: per_hour(limits.attaches_per_profile_per_hour),
+            share_openings: per_minute(limits.share_openings_per_client_per_minute),
         }
     }
 
@@ -313,6 +318,11 @@ impl Limiters {
         self.mails_per_address
             .check_key(&address.to_lowercase())
             .is_ok()
+    }
+
+    /// Whether `client` may open a share link now.
+    pub fn share_opening(&self, client: ClientKey) -> bool {
+        self.share_openings.check_key(&client).is_ok()
     }
 
     /// Whether `client` may verify a key now (its per-minute budget, pages and API).

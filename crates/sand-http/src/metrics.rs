@@ -42,6 +42,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     verifications: Family<OutcomeLabels, Counter>,
     attaches: Family<OutcomeLabels, Counter>,
+    share_openings: Family<OutcomeLabels, Counter>,
     mails_capped: Counter,
     mail_pending: Gauge,
     mail_abandoned: Gauge,
@@ -91,6 +92,17 @@ impl Default for Metrics {
             "Diploma attach attempts, by outcome",
             attaches.clone(),
         );
+        let share_openings = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "share_openings",
+            "Share links opened, by outcome (shown, not_open)",
+            share_openings.clone(),
+        );
+        for outcome in ["shown", "not_open"] {
+            share_openings
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc_by(0);
+        }
         let mails_capped = Counter::default();
         registry.register(
             "mails_capped",
@@ -155,6 +167,7 @@ impl Default for Metrics {
             latency,
             verifications,
             attaches,
+            share_openings,
             mails_capped,
             mail_pending,
             mail_abandoned,
@@ -202,6 +215,14 @@ impl Metrics {
             Err(_) => "invalid_request",
         };
         self.verifications
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts one opening of a share link: it showed a diploma, or it did not open.
+    pub fn share_opening(&self, shown: bool) {
+        let outcome = if shown { "shown" } else { "not_open" };
+        self.share_openings
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
     }

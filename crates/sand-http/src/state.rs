@@ -12,8 +12,8 @@ use sand_domain::link::list::ListMyDiplomas;
 use sand_domain::link::renew_key::RenewKey;
 use sand_domain::ports::{
     AttestationRenderer, Catalogue, Clock, IdentityProvider, KeyGenerator, LinkRepository, Mailer,
-    PasswordHasher, ProfileRepository, RecordReader, SessionStore, VerificationLog,
-    VerificationLookup,
+    PasswordHasher, ProfileRepository, RecordReader, SessionStore, ShareLinkStore,
+    ShareTokenGenerator, VerificationLog, VerificationLookup,
 };
 use sand_domain::profile::create::CreateProfile;
 use sand_domain::profile::delete::DeleteProfile;
@@ -21,6 +21,7 @@ use sand_domain::profile::mailbox::MailboxLinks;
 use sand_domain::profile::notices::VerificationNotices;
 use sand_domain::profile::password::ChangePassword;
 use sand_domain::profile::sign_in::{LogIn, SignInWithFranceConnect};
+use sand_domain::sharing::{CreateShareLink, OpenShareLink};
 use sand_domain::verification::VerifyAttestation;
 
 use crate::limits::{Limiters, RateLimits};
@@ -189,6 +190,9 @@ pub struct Ports {
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<dyn KeyGenerator>,
+    /// Share links, and the random source of their tokens.
+    pub shares: Arc<dyn ShareLinkStore>,
+    pub share_tokens: Arc<dyn ShareTokenGenerator>,
     /// `None` when FranceConnect is not configured (its button is not shown).
     pub franceconnect: Option<Arc<dyn IdentityProvider>>,
     /// What `/health/ready` checks.
@@ -223,6 +227,8 @@ pub struct AppState {
     pub list: ListMyDiplomas,
     pub download: DownloadAttestation,
     pub verify: VerifyAttestation,
+    pub create_share: CreateShareLink,
+    pub open_share: OpenShareLink,
     pub notices: VerificationNotices,
     pub catalogue: ShowCatalogue,
     pub metrics: crate::metrics::Metrics,
@@ -307,6 +313,17 @@ impl AppState {
                 lookup: p.verification_lookup.clone(),
                 log: p.verification_log.clone(),
                 mailer: p.mailer.clone(),
+                tokens: Arc::new(signer.clone()),
+                clock: p.clock.clone(),
+            },
+            create_share: CreateShareLink {
+                shares: p.shares.clone(),
+                tokens: p.share_tokens.clone(),
+                clock: p.clock.clone(),
+            },
+            open_share: OpenShareLink {
+                shares: p.shares.clone(),
+                log: p.verification_log.clone(),
                 tokens: Arc::new(signer.clone()),
                 clock: p.clock.clone(),
             },

@@ -1,7 +1,8 @@
 //! The real clock and the real random source, for the composed service.
 
 use sand_domain::control_key::{ControlKey, KEY_BYTES};
-use sand_domain::ports::{Clock, KeyGenerator};
+use sand_domain::ports::{Clock, KeyGenerator, ShareTokenGenerator};
+use sand_domain::sharing::ShareToken;
 use time::OffsetDateTime;
 
 /// The system clock, in UTC.
@@ -14,13 +15,19 @@ impl Clock for SystemClock {
     }
 }
 
-/// Control keys from the operating system's CSPRNG.
+/// Control keys and share tokens from the operating system's CSPRNG.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OsKeyGenerator;
 
 impl KeyGenerator for OsKeyGenerator {
     fn generate(&self) -> ControlKey {
         ControlKey::from_random_bytes(random_bytes::<KEY_BYTES>())
+    }
+}
+
+impl ShareTokenGenerator for OsKeyGenerator {
+    fn share_token(&self) -> ShareToken {
+        ShareToken::from_random_bytes(random_bytes())
     }
 }
 

@@ -70,6 +70,8 @@ pub fn ports(store: &Store, adapters: Adapters) -> Ports {
         hasher: adapters.hasher,
         clock: adapters.clock,
         keys: adapters.keys,
+        shares: Arc::new(store.share_links()),
+        share_tokens: Arc::new(OsKeyGenerator),
         franceconnect: adapters.franceconnect,
         health: adapters
             .health

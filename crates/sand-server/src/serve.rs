@@ -288,6 +288,13 @@ pub struct ServeArgs {
     pub verifications_per_minute: u32,
     #[arg(
         long,
+        env = "SAND_LIMIT_SHARE_OPENINGS_PER_MINUTE",
+        default_value_t = 30,
+        help = "Ouvertures de liens de partage par adresse de client et par minute"
+    )]
+    pub share_openings_per_minute: u32,
+    #[arg(
+        long,
         env = "SAND_LIMIT_WRONG_ANSWERS_PER_KEY_PER_CLIENT",
         default_value_t = 5,
         help = "Mauvaises réponses (clé inconnue, nom ou date de naissance erronés) qu'un même \
@@ -1101,6 +1108,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     settings.demo = args.demo;
     settings.trust_forwarded_for = args.trust_forwarded_for;
     settings.limits.verifications_per_client_per_minute = args.verifications_per_minute;
+    settings.limits.share_openings_per_client_per_minute = args.share_openings_per_minute;
     settings.limits.wrong_answers_per_key_per_client_per_day =
         args.wrong_answers_per_key_per_client;
     settings.limits.wrong_answers_per_key_per_day = args.wrong_answers_per_key;

@@ -42,6 +42,9 @@ pub struct VerificationEventJson {
     pub le: String,
     #[oai(skip_serializing_if_is_none)]
     pub organisme: Option<String>,
+    /// Opened through the holder's share link of this label (then no `organisme`).
+    #[oai(skip_serializing_if_is_none)]
+    pub lien_partage: Option<String>,
 }
 
 impl MyDiplomaJson {
@@ -65,6 +68,7 @@ impl MyDiplomaJson {
                 .map(|v| VerificationEventJson {
                     le: rfc3339(v.at),
                     organisme: v.organisation.as_ref().map(ToString::to_string),
+                    lien_partage: v.share.as_ref().map(ToString::to_string),
                 })
                 .collect(),
         }

@@ -9,6 +9,7 @@ pub mod notices;
 pub mod public;
 pub mod second_factor;
 pub mod security;
+pub mod sharing;
 pub mod space;
 
 use std::sync::Arc;
@@ -301,6 +302,15 @@ pub(crate) fn routes() -> Route {
             get(space::detach_confirm).post(space::detach),
         )
         .at("/espace/diplomes/:id/attestation.pdf", get(space::download))
+        .at(
+            "/espace/diplomes/:id/partages",
+            get(sharing::list).post(sharing::create),
+        )
+        .at(
+            "/espace/diplomes/:id/partages/:share/revoquer",
+            post(sharing::revoke),
+        )
+        .at("/partage/:token", get(sharing::open))
         .at(public_paths::PROFILE, get(space::profile_page))
         .at(
             "/espace/profil/mot-de-passe",

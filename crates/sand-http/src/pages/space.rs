@@ -14,6 +14,7 @@ use sand_domain::link::LinkState;
 use sand_domain::link::attach::AttachOutcome;
 use sand_domain::link::list::MyDiploma;
 use sand_domain::profile::{LoginMethod, Profile};
+use sand_domain::sharing::ShareState;
 use sand_domain::text::{french_day, french_moment};
 use serde::Deserialize;
 
@@ -42,6 +43,8 @@ pub struct DashboardDiploma {
     pub withdrawn: bool,
     pub withdrawn_on: String,
     pub verifications: Vec<(String, String)>,
+    /// Its share links that open today.
+    pub live_shares: usize,
 }
 
 impl DashboardDiploma {
@@ -55,13 +58,12 @@ impl DashboardDiploma {
             .iter()
             .map(|v| {
                 let when = french_moment(v.at);
-                (
-                    when,
-                    v.organisation
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                )
+                let who = match (&v.share, &v.organisation) {
+                    (Some(label), _) => format!("par le lien de partage « {label} »"),
+                    (None, Some(organisation)) => organisation.to_string(),
+                    (None, None) => String::new(),
+                };
+                (when, who)
             })
             .collect();
         verifications.reverse();
@@ -92,6 +94,7 @@ impl DashboardDiploma {
             withdrawn,
             withdrawn_on,
             verifications,
+            live_shares: 0,
         }
     }
 }
@@ -236,6 +239,14 @@ async fn dashboard_page(
     let diplomas = state.list.execute(profile.id).await?;
     let taken_away = state.list.taken_away(profile.id).await?;
     let (academies, chosen) = attach_choices(state, academie).await?;
+    let now = state.ports.clock.now();
+    let shares = state.ports.shares.list_for_profile(profile.id).await?;
+    let live_shares = |link| {
+        shares
+            .iter()
+            .filter(|s| s.link == link && s.state(now) == ShareState::Live)
+            .count()
+    };
     page(
         status,
         &DashboardPage {
@@ -248,7 +259,10 @@ async fn dashboard_page(
             notice: notice.map(|(_, text)| text),
             diplomas: diplomas
                 .iter()
-                .map(|d| DashboardDiploma::of(d, &state.settings.issuers))
+                .map(|d| DashboardDiploma {
+                    live_shares: live_shares(d.link.id),
+                    ..DashboardDiploma::of(d, &state.settings.issuers)
+                })
                 .collect(),
             taken_away: taken_away
                 .iter()

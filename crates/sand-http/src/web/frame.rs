@@ -49,7 +49,9 @@ impl Kind {
                 || path.starts_with("/health/")
                 || path == "/favicon.ico",
             capability: path == sand_domain::public_paths::STOP_VERIFICATION_NOTICES,
-            bilingual: path == sand_domain::public_paths::VERIFY || path.starts_with("/verifier/"),
+            bilingual: path == sand_domain::public_paths::VERIFY
+                || path.starts_with("/verifier/")
+                || path.starts_with(crate::pages::sharing::SHARE_PREFIX),
         }
     }
 }
@@ -75,8 +77,9 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
     let kind = Kind::of(&path);
     let mut set_cookies = Vec::new();
     let lang = language(&state, &req, &kind, &mut set_cookies);
-    let span =
-        tracing::info_span!("request", id = %request_id, method = %req.method(), path = %path);
+    // a share link's address is its secret: logs never hold it
+    let logged_path = crate::pages::sharing::without_token(&path);
+    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %logged_path);
     async move {
         // a page that needs a session sends to the login page, and back here after it
         let asked = (method == Method::GET)
@@ -105,7 +108,7 @@ pub(crate) async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
         };
         tracing::info!(status = response.status().as_u16(), "answered");
         if let Some(visitor) = &visitor {
-            audit_refusal(visitor, response.status(), route.as_ref(), &path);
+            audit_refusal(visitor, response.status(), route.as_ref(), &logged_path);
         }
         state.metrics.request(
             route.as_ref().map(|p| &*p.0),

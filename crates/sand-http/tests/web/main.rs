@@ -14,6 +14,7 @@ mod fuzz;
 mod hardening;
 mod routing;
 mod second_factor;
+mod sharing;
 mod staff;
 mod support;
 mod timeouts;

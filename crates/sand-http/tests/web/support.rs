@@ -318,6 +318,7 @@ impl TestApp {
             wrong_answers_per_key_per_day: 1000,
             file_checks_per_client_per_minute: 1000,
             attaches_per_profile_per_hour: 1000,
+            share_openings_per_client_per_minute: 1000,
         };
         configure(&mut settings);
         let state = Arc::new(AppState::new(settings, ports, &SECRET, keys));
