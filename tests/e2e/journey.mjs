@@ -504,6 +504,50 @@ step('le diplômé change sa clé ; le lien du QR code pré-remplit la clé ; au
 }
 
 // ---------------------------------------------------------------------------------------
+step('le diplômé partage son diplôme par un lien ; le destinataire l\'ouvre ; le lien est révoqué');
+{
+  const page = await graduate.newPage();
+  await page.goto(`${base}/espace`);
+  await page.getByRole('link', { name: /^Partager par un lien/ }).first().click();
+  await visit(page, 'partage');
+  // a mistake first: the form says what is wrong, and where
+  await page.getByRole('button', { name: 'Créer le lien' }).click();
+  await errorPattern(page, 'partage-erreurs', 'destinataire');
+  await visit(page, 'partage-erreurs');
+  await page.getByLabel('Destinataire').fill('Entreprise X, recrutement mars');
+  await page.getByRole('button', { name: 'Créer le lien' }).click();
+  expect((await page.content()).includes('Lien de partage créé'), 'le lien de partage est créé');
+  await visit(page, 'partage-cree');
+  const address = await page.getByLabel('Adresse à transmettre').first().inputValue();
+  const sharedPath = new URL(address).pathname;
+  expect(/^\/partage\/[0-9a-f]{64}$/.test(sharedPath), `l'adresse du lien est imprévisible (${sharedPath})`);
+
+  // the recipient opens it: no session, no name to type
+  const context = await newContext();
+  const recipient = await context.newPage();
+  await recipient.goto(`${base}${sharedPath}`);
+  expect(await recipient.getByRole('heading', { name: 'Attestation valide', exact: true }).isVisible(), 'le destinataire voit l\'attestation valide');
+  expect((await recipient.content()).replace(/&#39;/g, '\'').includes('Entreprise X, recrutement mars'), 'le destinataire voit pour qui le lien a été créé');
+  expect(!(await recipient.getByLabel(/^Nom de naissance/).count()), 'aucun nom n\'est demandé au destinataire');
+  await visit(recipient, 'partage-destinataire');
+
+  // the opening is among the holder's verifications, with its label
+  await page.goto(`${base}/espace`);
+  expect((await page.content()).includes('par le lien de partage « Entreprise X, recrutement mars »'), 'l\'ouverture figure dans les vérifications du titulaire');
+
+  // revoked: the recipient's next opening gets the one answer of a link that does not open
+  await page.getByRole('link', { name: /^Partager par un lien/ }).first().click();
+  await page.getByRole('button', { name: 'Révoquer ce lien' }).click();
+  expect((await page.content()).includes('Lien de partage révoqué'), 'le lien est révoqué');
+  await visit(page, 'partage-revoque');
+  await recipient.goto(`${base}${sharedPath}`);
+  expect(await recipient.getByRole('heading', { name: 'Lien de partage non valide', exact: true }).isVisible(), 'un lien révoqué ne montre plus rien');
+  await visit(recipient, 'partage-invalide');
+  await context.close();
+  await page.close();
+}
+
+// ---------------------------------------------------------------------------------------
 step('un mauvais mot de passe, puis un mot de passe oublié');
 {
   const context = await newContext();
