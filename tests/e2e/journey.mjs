@@ -6,6 +6,8 @@
 //      office's batch (imported by `sand import` beside the running service) attached
 //      from that profile, the 503 page while another writer holds the database, then the
 //      result withdrawn by the next batch: dashboard, verification, mail;
+//      the verifier downloads a signed receipt, checked by `sand attestation verify` and by
+//      npm `jose`; a share link created, opened by its recipient, revoked;
 //   3. axe-core on every page visited: no serious or critical violation;
 //   4. screenshots at 375 px and 1280 px in $ARTIFACTS.
 // Started by tests/e2e/run.sh, which starts SAND and the provider.
@@ -13,9 +15,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { chromium } from 'playwright-core';
+import * as jose from 'jose';
 
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -448,6 +451,54 @@ async function verifyAsThirdParty(name) {
   const office = body.indexOf('Contactez le service des examens');
   expect(yours > 0 && (office < 0 || yours < office), 'un second profil du même diplômé : la cause la plus probable est dite d\'abord');
   await visit(page, 'second-profil');
+  await context.close();
+}
+{
+  // after a valid verification the verifier downloads the signed receipt (PDF and JSON):
+  // `sand attestation verify` checks the PDF, an independent JOSE library the JSON
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/verifier`);
+  await page.getByLabel('Clé de contrôle').fill(key);
+  await page.getByLabel(/^Nom de naissance/).fill('NDIAYE');
+  await page.getByLabel('Votre organisme').fill('Entreprise Exemple');
+  await page.getByRole('button', { name: 'Vérifier', exact: true }).click();
+  await visit(page, 'verification-recu');
+  const saved = async (button, name) => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: button }).click(),
+    ]);
+    const file = path.join(artifacts, name);
+    await download.saveAs(file);
+    return file;
+  };
+  const pdfReceipt = await saved('Télécharger le reçu (PDF)', 'recu-verification.pdf');
+  const jsonReceipt = await saved('Reçu signé (JSON)', 'recu-verification.json');
+  expect(fs.readFileSync(pdfReceipt).subarray(0, 5).toString() === '%PDF-', 'le reçu PDF est un PDF');
+  const checkedOffline = spawnSync(sandBin, ['attestation', 'verify', pdfReceipt], { cwd: sandDir, encoding: 'utf8' });
+  // the demonstration signs with the public demonstration key: exit status 3, said so
+  expect(checkedOffline.status === 3 && checkedOffline.stdout.includes('reçu intact'),
+    `sand attestation verify reconnaît le reçu PDF intact (${checkedOffline.status} ${checkedOffline.stdout})`);
+  const receipt = JSON.parse(fs.readFileSync(jsonReceipt, 'utf8'));
+  const keys = await (await fetch(`${base}/.well-known/sand-attestation-keys.json`)).json();
+  const { kid } = jose.decodeProtectedHeader(receipt);
+  const published = keys.cles.find((k) => k.id === kid);
+  expect(published, `la clé ${kid} du reçu est publiée`);
+  const publicKey = await jose.importSPKI(published.pem, 'EdDSA');
+  const { payload } = await jose.flattenedVerify(receipt, publicKey);
+  const claims = JSON.parse(new TextDecoder().decode(payload));
+  expect(claims.saisie.cle === key && claims.reponse === 'attestation_valide' && claims.organisme === 'Entreprise Exemple',
+    `jose vérifie le reçu JSON et son contenu (${JSON.stringify(claims.saisie)})`);
+  // a receipt whose organisation was changed fails both checks
+  const forged = { ...receipt, payload: jose.base64url.encode(JSON.stringify({ ...claims, organisme: 'Faussaire SA' })) };
+  let refused = false;
+  try { await jose.flattenedVerify(forged, publicKey); } catch { refused = true; }
+  expect(refused, 'jose refuse un reçu modifié');
+  const forgedFile = path.join(artifacts, 'recu-modifie.json');
+  fs.writeFileSync(forgedFile, JSON.stringify(forged));
+  const forgedCheck = spawnSync(sandBin, ['attestation', 'verify', forgedFile], { cwd: sandDir, encoding: 'utf8' });
+  expect(forgedCheck.status === 1 && forgedCheck.stdout.includes('FALSIFIÉ'), `sand attestation verify refuse un reçu modifié (${forgedCheck.status} ${forgedCheck.stdout})`);
   await context.close();
 }
 {

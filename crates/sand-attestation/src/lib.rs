@@ -17,8 +17,10 @@
 
 mod archival;
 mod error;
+pub mod jws;
 pub mod keys;
 pub mod payload;
+pub mod receipt;
 mod render;
 pub mod sample;
 mod tagging;

@@ -88,6 +88,11 @@ pub(crate) fn iso(date: Date) -> String {
     )
 }
 
+/// A `YYYY-MM-DD` date, if it is one.
+pub(crate) fn parse_iso_date(text: &str) -> Option<Date> {
+    parse_iso(text, "date").ok()
+}
+
 fn parse_iso(text: &str, field: &'static str) -> Result<Date, PayloadError> {
     let bad = || PayloadError::BadField(field);
     let mut parts = text.split('-');

@@ -687,6 +687,264 @@ impl AttestationRenderer for PdfAttestationRenderer {
     }
 }
 
+impl PdfAttestationRenderer {
+    /// The PDF of a receipt this renderer signed (`compact`, whose claims are `claims`):
+    /// it states the claims, carries the JWS, and is itself signed.
+    ///
+    /// # Errors
+    /// [`RenderError`].
+    #[instrument(skip_all, err(level = "debug"))]
+    pub fn render_receipt_pdf(
+        &self,
+        compact: &str,
+        claims: &serde_json::Value,
+    ) -> Result<Vec<u8>, RenderError> {
+        let text = |path: &[&str]| -> String {
+            let mut at = claims;
+            for name in path {
+                at = at.get(*name).unwrap_or(&serde_json::Value::Null);
+            }
+            match at {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => String::new(),
+            }
+        };
+        let day = |iso_date: String| {
+            crate::payload::parse_iso_date(&iso_date).map_or(iso_date, french_date)
+        };
+        // `iat` is `verifie_le`, in seconds
+        let checked = time::OffsetDateTime::from_unix_timestamp(
+            claims
+                .get("iat")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0),
+        )
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let checked_at = sand_domain::text::french_moment(checked);
+        let demo = claims.get("demonstration") == Some(&serde_json::Value::Bool(true));
+
+        let mut doc = PdfDocument::new("Reçu de vérification d'une attestation de diplôme");
+        let fonts = [
+            (&self.regular, doc.add_font(&self.regular)),
+            (&self.bold, doc.add_font(&self.bold)),
+        ];
+        let mut page = Layout {
+            ops: Vec::with_capacity(512),
+            y: PAGE_HEIGHT - MARGIN,
+            fonts,
+            tags: Vec::with_capacity(64),
+            scale: 0.94,
+        };
+        if demo {
+            page.artifact(watermark);
+            page.color(DEMO_RED);
+            page.paragraph(
+                Face::Bold,
+                10.0,
+                MARGIN,
+                CONTENT_WIDTH,
+                "DOCUMENT DE DÉMONSTRATION — SANS VALEUR — ne certifie aucune vérification",
+            );
+            page.y -= 6.0;
+        }
+        page.color(MUTED);
+        page.paragraph(
+            Face::Bold,
+            11.0,
+            MARGIN,
+            CONTENT_WIDTH,
+            &self.issuer.operator,
+        );
+        page.y -= 12.0;
+        page.color(INK);
+        page.tagged(
+            ("H1", None),
+            Face::Bold,
+            20.0,
+            MARGIN,
+            CONTENT_WIDTH,
+            "Reçu de vérification / Verification receipt",
+        );
+        page.y -= 4.0;
+        let organisation = text(&["organisme"]);
+        page.paragraph(
+            Face::Regular,
+            10.0,
+            MARGIN,
+            CONTENT_WIDTH,
+            &format!(
+                "Le service a vérifié le {checked_at} (heure de Paris){} la clé de contrôle et le nom ci-dessous. Sa réponse : l'attestation est valide et certifie le diplôme décrit.",
+                if organisation.is_empty() {
+                    String::new()
+                } else {
+                    format!(", à la demande de l'organisme « {organisation} »,")
+                }
+            ),
+        );
+        page.heading(("Ce qui a été vérifié", "What was checked"));
+        page.field(
+            ("Clé de contrôle", "Control key"),
+            &text(&["saisie", "cle"]),
+        );
+        page.field(("Nom saisi", "Name typed"), &text(&["saisie", "nom"]));
+        let born = text(&["saisie", "date_naissance"]);
+        if !born.is_empty() {
+            page.field(("Date de naissance saisie", "Birth date typed"), &day(born));
+        }
+        if !organisation.is_empty() {
+            page.field(
+                ("Organisme (tel que saisi)", "Organisation (as typed)"),
+                &organisation,
+            );
+        }
+        page.field(("Vérifié le", "Checked on"), &checked_at);
+        page.heading(("Réponse", "Answer"));
+        page.field(
+            ("Résultat", "Result"),
+            "Attestation valide / Valid attestation",
+        );
+        page.heading(("Diplôme certifié", "Certified diploma"));
+        let mut holder = format!(
+            "{} {}",
+            text(&["diplome", "titulaire", "prenoms"]),
+            text(&["diplome", "titulaire", "nom_naissance"])
+        );
+        let usage = text(&["diplome", "titulaire", "nom_usage"]);
+        if !usage.is_empty() {
+            holder.push_str(&format!(" (nom d'usage {usage})"));
+        }
+        page.field(("Titulaire", "Holder"), &holder);
+        page.field(
+            ("Né(e) le", "Born on"),
+            &day(text(&["diplome", "titulaire", "date_naissance"])),
+        );
+        page.field(("Diplôme", "Diploma"), &text(&["diplome", "intitule"]));
+        for (label, path) in [
+            (("Spécialité", "Speciality"), "specialite"),
+            (("Mention", "Honours"), "mention"),
+        ] {
+            let value = text(&["diplome", path]);
+            if !value.is_empty() {
+                page.field(label, &value);
+            }
+        }
+        page.field(("Session", "Session"), &text(&["diplome", "session"]));
+        page.field(
+            ("Académie", "Académie"),
+            &text(&["diplome", "academie_nom"]),
+        );
+        page.field(
+            ("Résultat tenu par", "Result held by"),
+            &text(&["diplome", "resultat_tenu_par"]),
+        );
+        page.field(
+            ("Date de délibération", "Deliberation date"),
+            &day(text(&["diplome", "date_deliberation"])),
+        );
+        page.y -= 10.0;
+        page.color(MUTED);
+        page.paragraph(
+            Face::Regular,
+            8.5,
+            MARGIN,
+            CONTENT_WIDTH,
+            &format!(
+                "Ce reçu est signé par le service (clé {}) : `sand attestation verify` ou toute bibliothèque JOSE le vérifie hors ligne avec la clé publiée à l'adresse /.well-known/sand-attestation-keys.json du service. Il atteste une vérification faite à cette date ; il ne dit pas si l'attestation est encore valide aujourd'hui.",
+                self.keys.id()
+            ),
+        );
+
+        let description = crate::archival::Description {
+            title: "Reçu de vérification d'une attestation de diplôme".to_owned(),
+            author: self.issuer.operator.clone(),
+            subject: format!(
+                "{} — session {}",
+                text(&["diplome", "intitule"]),
+                text(&["diplome", "session"])
+            ),
+            keywords: vec!["reçu".into(), "vérification".into(), "diplôme".into()],
+            produced: checked,
+        };
+        let mut lopdf = doc
+            .with_pages(vec![PdfPage::new(
+                Mm::from(Pt(PAGE_WIDTH)),
+                Mm::from(Pt(PAGE_HEIGHT)),
+                page.ops,
+            )])
+            .to_lopdf_document(&PdfSaveOptions::default(), &mut Vec::new());
+        crate::tagging::add_structure(&mut lopdf, &page.tags)?;
+        crate::archival::make_archival(&mut lopdf, &description, &self.srgb)?;
+        verify::seal_with(
+            &mut lopdf,
+            &[("SandReceipt", compact.to_owned())],
+            &self.keys,
+        )
+    }
+
+    /// The verification keys this renderer's documents verify with.
+    fn own_keys(&self) -> crate::keys::VerificationKeys {
+        let mut keys = crate::keys::VerificationKeys::new();
+        keys.add_signing(&self.keys);
+        keys
+    }
+}
+
+impl sand_domain::ports::ReceiptSigner for PdfAttestationRenderer {
+    fn sign(
+        &self,
+        receipt: &sand_domain::verification::receipt::VerificationReceipt,
+    ) -> Result<String, PortError> {
+        let claims = crate::receipt::claims(
+            receipt,
+            &self.issuer.verification_url,
+            self.keys.is_demo(),
+            &self.holders,
+        );
+        Ok(crate::receipt::sign_receipt(&claims, &self.keys))
+    }
+
+    fn file(
+        &self,
+        signed: &str,
+        format: sand_domain::verification::receipt::ReceiptFormat,
+    ) -> Result<Option<RenderedAttestation>, PortError> {
+        use sand_domain::verification::receipt::ReceiptFormat;
+        // only a receipt this service signed, unchanged, with its current key
+        let keys = self.own_keys();
+        let Ok(found) = crate::jws::verify(signed, crate::receipt::RECEIPT_TYPE, &keys) else {
+            return Ok(None);
+        };
+        let key = found
+            .payload
+            .pointer("/saisie/cle")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let key: String = key
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect();
+        Ok(Some(match format {
+            ReceiptFormat::Json => RenderedAttestation {
+                media_type: "application/json",
+                file_name: format!("recu-verification-{key}.json"),
+                bytes: crate::jws::flattened(signed)
+                    .map_err(PortError::unexpected)?
+                    .to_string()
+                    .into_bytes(),
+            },
+            ReceiptFormat::Pdf => RenderedAttestation {
+                media_type: "application/pdf",
+                file_name: format!("recu-verification-{key}.pdf"),
+                bytes: self
+                    .render_receipt_pdf(signed, &found.payload)
+                    .map_err(PortError::unexpected)?,
+            },
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -74,7 +74,7 @@ fn delimited(bytes: &[u8], key: &[u8], open: u8, close: u8) -> Option<std::ops::
     let len = bytes
         .get(start..)?
         .iter()
-        .take(4096)
+        .take(16 * 1024)
         .position(|&b| b == close)?;
     Some(start..start + len)
 }
@@ -125,6 +125,23 @@ pub(crate) fn seal(
     signed: &SignedFacts,
     keys: &SigningKeys,
 ) -> Result<Vec<u8>, RenderError> {
+    seal_with(
+        doc,
+        &[
+            ("SandPayload", signed.payload_base64()),
+            ("SandSignature", signed.signature_base64()),
+        ],
+        keys,
+    )
+}
+
+/// Adds `entries` (literal strings) and the document signature to `doc`'s information
+/// dictionary and writes it, signed.
+pub(crate) fn seal_with(
+    doc: &mut lopdf::Document,
+    entries: &[(&str, String)],
+    keys: &SigningKeys,
+) -> Result<Vec<u8>, RenderError> {
     let info_id = match doc.trailer.get(b"Info").and_then(Object::as_reference) {
         Ok(id) => id,
         Err(_) => {
@@ -137,14 +154,9 @@ pub(crate) fn seal(
         .get_object_mut(info_id)
         .and_then(Object::as_dict_mut)
         .map_err(pdf_error)?;
-    info.set(
-        "SandPayload",
-        Object::string_literal(signed.payload_base64()),
-    );
-    info.set(
-        "SandSignature",
-        Object::string_literal(signed.signature_base64()),
-    );
+    for (name, value) in entries {
+        info.set(*name, Object::string_literal(value.as_str()));
+    }
     info.set(
         "SandDocumentSignature",
         Object::String(vec![0; 64], StringFormat::Hexadecimal),
@@ -158,6 +170,28 @@ pub(crate) fn seal(
     let hex: String = signature.iter().map(|b| format!("{b:02x}")).collect();
     bytes[range].copy_from_slice(hex.as_bytes());
     Ok(bytes)
+}
+
+/// Whether the document signature of `bytes` is `key`'s over the file as it is.
+pub(crate) fn document_intact(bytes: &[u8], key: &crate::keys::PublicKey) -> bool {
+    document_signature_range(bytes).is_some_and(|range| {
+        let mut signature = [0u8; 64];
+        let hex = &bytes[range.clone()];
+        for (i, byte) in signature.iter_mut().enumerate() {
+            let pair = std::str::from_utf8(&hex[2 * i..2 * i + 2]).unwrap_or("zz");
+            match u8::from_str_radix(pair, 16) {
+                Ok(b) => *byte = b,
+                Err(_) => return false,
+            }
+        }
+        key.verifies(&document_message(bytes, &range), &signature)
+    })
+}
+
+/// The literal string after the only `/name` of `bytes` (a receipt's JWS), if any.
+pub(crate) fn info_string<'b>(bytes: &'b [u8], name: &[u8]) -> Option<&'b str> {
+    let range = delimited(bytes, name, b'(', b')')?;
+    std::str::from_utf8(&bytes[range]).ok()
 }
 
 /// Checks a document offline with `keys`.
@@ -191,19 +225,7 @@ pub fn verify_pdf(bytes: &[u8], keys: &VerificationKeys) -> Verdict {
         Err(_) => return Verdict::Forged,
     };
     let demo = key.demo;
-    let intact = document_signature_range(bytes).is_some_and(|range| {
-        let mut signature = [0u8; 64];
-        let hex = &bytes[range.clone()];
-        for (i, byte) in signature.iter_mut().enumerate() {
-            let pair = std::str::from_utf8(&hex[2 * i..2 * i + 2]).unwrap_or("zz");
-            match u8::from_str_radix(pair, 16) {
-                Ok(b) => *byte = b,
-                Err(_) => return false,
-            }
-        }
-        key.verifies(&document_message(bytes, &range), &signature)
-    });
-    if intact {
+    if document_intact(bytes, key) {
         Verdict::Intact {
             key: key.id,
             facts,

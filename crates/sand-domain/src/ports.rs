@@ -802,6 +802,31 @@ pub struct RenderedAttestation {
     pub bytes: Vec<u8>,
 }
 
+/// Signs verification receipts with the service's attestation key, and gives back, as a
+/// file, a receipt it signed.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait ReceiptSigner: Send + Sync {
+    /// The receipt, signed: a compact JWS (RFC 7515).
+    ///
+    /// # Errors
+    /// [`PortError::Unexpected`] only.
+    fn sign(
+        &self,
+        receipt: &crate::verification::receipt::VerificationReceipt,
+    ) -> Result<String, PortError>;
+
+    /// The file of a receipt `signed` by this service (any of its keys), in `format`;
+    /// `None` when it is not one, or was altered.
+    ///
+    /// # Errors
+    /// [`PortError::Unexpected`] when the file cannot be made.
+    fn file(
+        &self,
+        signed: &str,
+        format: crate::verification::receipt::ReceiptFormat,
+    ) -> Result<Option<RenderedAttestation>, PortError>;
+}
+
 /// Renders (and signs) attestation documents.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]

@@ -162,3 +162,9 @@ shared-for = Share link created by the holder for “{ $label }”, valid until 
 shared-key-note = You can also check an attestation with its control key:
 shared-invalid = Share link not valid
 shared-invalid-text = This share link does not work or no longer works: its address is incomplete, it has expired, its holder revoked it, or the attestation is no longer valid. Ask the diploma's holder for a new link, or check their attestation with its control key.
+
+## The verifier's receipt
+
+receipt-pdf = Download the receipt (PDF)
+receipt-json = Signed receipt (JSON)
+receipt-hint = The receipt, signed by the service, proves this verification: what was checked, when, for which organisation, and the answer. It can be checked offline with the service's published key.

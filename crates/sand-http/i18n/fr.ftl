@@ -163,3 +163,9 @@ shared-for = Lien de partage créé par le titulaire pour « { $label } », vala
 shared-key-note = Vous pouvez aussi vérifier une attestation avec sa clé de contrôle :
 shared-invalid = Lien de partage non valide
 shared-invalid-text = Ce lien de partage ne fonctionne pas ou plus : son adresse est incomplète, il a expiré, son titulaire l'a révoqué, ou l'attestation n'est plus valide. Demandez un nouveau lien au titulaire du diplôme, ou vérifiez son attestation avec sa clé de contrôle.
+
+## The verifier's receipt
+
+receipt-pdf = Télécharger le reçu (PDF)
+receipt-json = Reçu signé (JSON)
+receipt-hint = Le reçu, signé par le service, prouve cette vérification : ce qui a été vérifié, quand, pour quel organisme, et la réponse. Il se contrôle hors ligne avec la clé publiée du service.

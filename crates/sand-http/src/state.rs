@@ -12,7 +12,7 @@ use sand_domain::link::list::ListMyDiplomas;
 use sand_domain::link::renew_key::RenewKey;
 use sand_domain::ports::{
     AttestationRenderer, Catalogue, Clock, IdentityProvider, KeyGenerator, LinkRepository, Mailer,
-    PasswordHasher, ProfileRepository, RecordReader, SessionStore, ShareLinkStore,
+    PasswordHasher, ProfileRepository, ReceiptSigner, RecordReader, SessionStore, ShareLinkStore,
     ShareTokenGenerator, VerificationLog, VerificationLookup,
 };
 use sand_domain::profile::create::CreateProfile;
@@ -187,6 +187,8 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionStore>,
     pub mailer: Arc<dyn Mailer>,
     pub renderer: Arc<dyn AttestationRenderer>,
+    /// Signs verifiers' receipts.
+    pub receipts: Arc<dyn ReceiptSigner>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<dyn KeyGenerator>,

@@ -3,7 +3,10 @@
 //! metrics, and the warning to a holder whose key is being guessed.
 
 use sand_domain::control_key::ControlKey;
-use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
+use sand_domain::verification::receipt::VerificationReceipt;
+use sand_domain::verification::{
+    Organisation, VerifiedDiploma, VerifyError, VerifyOutcome, VerifyRequest,
+};
 
 use crate::limits::{ClientKey, KeyGate};
 use crate::state::AppState;
@@ -54,4 +57,33 @@ pub(crate) async fn verify(
         }
     }
     Checked::Done(result)
+}
+
+/// The signed receipt of a valid verification of `request`: the key, name, birth date
+/// and organisation as checked, and the diploma. `None` (logged) if signing failed: the
+/// answer stands without its receipt.
+pub(crate) fn receipt(
+    state: &AppState,
+    request: &VerifyRequest,
+    diploma: &VerifiedDiploma,
+) -> Option<String> {
+    let receipt = VerificationReceipt {
+        checked_at: state.ports.clock.now(),
+        key: ControlKey::parse(&request.key).ok()?,
+        typed_name: request
+            .holder_name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        typed_birth_date: request.birth_date,
+        organisation: Organisation::parse(&request.organisation).ok()?,
+        diploma: diploma.clone(),
+    };
+    match state.ports.receipts.sign(&receipt) {
+        Ok(signed) => Some(signed),
+        Err(e) => {
+            tracing::error!(error = %e, "a verification receipt could not be signed");
+            None
+        }
+    }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use sand_attestation::keys::PublicKey;
+use sand_attestation::receipt::{ReceiptVerdict, verify_receipt};
 use sand_attestation::{
     Facts, Issuer, KeyError, PdfAttestationRenderer, RenderError, SigningKeys, Verdict,
     VerificationKeys, french_date, verify_pdf,
@@ -87,11 +88,12 @@ pub enum AttestationCommand {
         issuer: IssuerArgs,
     },
     #[command(
-        about = "Contrôle hors ligne un PDF d'attestation : est-il signé par une clé connue, et \
-                 le fichier est-il exactement tel qu'il a été délivré ? Affiche les faits signés",
-        long_about = "Contrôle hors ligne un PDF d'attestation : est-il signé par une clé \
-                      connue, et le fichier est-il exactement tel qu'il a été délivré ? Affiche \
-                      les faits signés.\n\n\
+        about = "Contrôle hors ligne un PDF d'attestation ou un reçu de vérification (PDF ou \
+                 JSON) : est-il signé par une clé connue, et le fichier est-il exactement tel \
+                 qu'il a été délivré ? Affiche les faits signés",
+        long_about = "Contrôle hors ligne un PDF d'attestation ou un reçu de vérification (PDF \
+                      ou JSON) : est-il signé par une clé connue, et le fichier est-il exactement \
+                      tel qu'il a été délivré ? Affiche les faits signés.\n\n\
                       La signature prouve que les faits ont été émis par le détenteur de la clé ; \
                       seule la vérification en ligne dit si la clé de contrôle est toujours \
                       valide (son titulaire peut la révoquer, le service des examens peut retirer \
@@ -101,7 +103,9 @@ pub enum AttestationCommand {
                       valeur)."
     )]
     Verify {
-        #[arg(help = "Le PDF à contrôler")]
+        #[arg(
+            help = "Le fichier à contrôler : attestation (PDF), reçu de vérification (PDF ou JSON)"
+        )]
         file: PathBuf,
         #[arg(
             long = "public-key",
@@ -462,9 +466,105 @@ pub fn attestation(
                         path: file.display().to_string(),
                         error: source,
                     })?;
+                // a receipt (JSON, or a PDF that carries one) is told apart from an attestation
+                let receipt = verify_receipt(&bytes, &trusted);
+                if !bytes.starts_with(b"%PDF-")
+                    || !matches!(receipt, ReceiptVerdict::NotAReceipt(_))
+                {
+                    return report_receipt(&receipt, out);
+                }
                 verify_pdf(&bytes, &trusted)
             };
             report(&verdict, out)
+        }
+    }
+}
+
+fn print_receipt(out: &mut impl Write, claims: &serde_json::Value) -> io::Result<()> {
+    let text = |pointer: &str| match claims.pointer(pointer) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => "—".to_owned(),
+    };
+    for (label, pointer) in [
+        ("Vérifié le (UTC)", "/verifie_le"),
+        ("Organisme", "/organisme"),
+        ("Clé de contrôle", "/saisie/cle"),
+        ("Nom saisi", "/saisie/nom"),
+        ("Date de naissance saisie", "/saisie/date_naissance"),
+        ("Réponse", "/reponse"),
+        ("Titulaire", "/diplome/titulaire/nom_naissance"),
+        ("Prénoms", "/diplome/titulaire/prenoms"),
+        ("Né(e) le", "/diplome/titulaire/date_naissance"),
+        ("Diplôme", "/diplome/intitule"),
+        ("Session", "/diplome/session"),
+        ("Académie", "/diplome/academie_nom"),
+        ("Service", "/iss"),
+    ] {
+        writeln!(out, "  {label} : {}", text(pointer))?;
+    }
+    Ok(())
+}
+
+fn report_receipt(
+    verdict: &ReceiptVerdict,
+    out: &mut impl Write,
+) -> Result<(), AttestationCommandError> {
+    match verdict {
+        ReceiptVerdict::Intact {
+            claims,
+            key,
+            demo: false,
+        } => {
+            writeln!(
+                out,
+                "REÇU AUTHENTIQUE : reçu de vérification intact, signé par la clé {key}."
+            )?;
+            print_receipt(out, claims)?;
+            writeln!(
+                out,
+                "Il prouve la vérification faite à cette date, pas que l'attestation est encore valide aujourd'hui."
+            )?;
+            Ok(())
+        }
+        ReceiptVerdict::Intact {
+            claims, demo: true, ..
+        } => {
+            writeln!(
+                out,
+                "DÉMONSTRATION : reçu intact, mais signé avec la clé publique de démonstration : il ne prouve rien."
+            )?;
+            print_receipt(out, claims)?;
+            Err(AttestationCommandError::Invalid(EXIT_DEMO))
+        }
+        ReceiptVerdict::Altered { claims } => {
+            writeln!(
+                out,
+                "MODIFIÉ : le fichier du reçu a été modifié après son émission ; seul le reçu signé qu'il contient est garanti :"
+            )?;
+            print_receipt(out, claims)?;
+            Err(AttestationCommandError::Invalid(1))
+        }
+        ReceiptVerdict::UnknownKey(key) => {
+            writeln!(
+                out,
+                "CLÉ INCONNUE : reçu signé par la clé {key}, qui n'est pas parmi les clés de confiance (--public-key)."
+            )?;
+            Err(AttestationCommandError::Invalid(1))
+        }
+        ReceiptVerdict::Forged => {
+            writeln!(
+                out,
+                "FALSIFIÉ : la signature du reçu ne correspond pas à son contenu."
+            )?;
+            Err(AttestationCommandError::Invalid(1))
+        }
+        ReceiptVerdict::NotAReceipt(why) => {
+            writeln!(
+                out,
+                "NON RECONNU : ni une attestation ni un reçu SAND ({why})."
+            )?;
+            Err(AttestationCommandError::Invalid(1))
         }
     }
 }

@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use sand_attestation::PdfAttestationRenderer;
 use sand_domain::ports::{
-    AttestationRenderer, Clock, IdentityProvider, KeyGenerator, PasswordHasher, ServiceHealth,
+    AttestationRenderer, Clock, IdentityProvider, KeyGenerator, PasswordHasher, ReceiptSigner,
+    ServiceHealth,
 };
 use sand_http::Ports;
 use sand_http::hasher::Argon2Hasher;
@@ -19,6 +21,8 @@ pub const PASSWORD_HASHING_THREADS: usize = 4;
 #[derive(Clone)]
 pub struct Adapters {
     pub renderer: Arc<dyn AttestationRenderer>,
+    /// Signs verifiers' receipts (with the attestations' key).
+    pub receipts: Arc<dyn ReceiptSigner>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<dyn KeyGenerator>,
@@ -38,11 +42,13 @@ impl std::fmt::Debug for Adapters {
 }
 
 impl Adapters {
-    /// Production's adapters around `renderer`: Argon2id hashing, the system clock, the
-    /// operating system's randomness, no FranceConnect, readiness from the store.
+    /// Production's adapters around `renderer` (attestations and receipts): Argon2id
+    /// hashing, the system clock, the operating system's randomness, no FranceConnect,
+    /// readiness from the store.
     #[must_use]
-    pub fn new(renderer: Arc<dyn AttestationRenderer>) -> Self {
+    pub fn new(renderer: Arc<PdfAttestationRenderer>) -> Self {
         Self {
+            receipts: renderer.clone(),
             renderer,
             hasher: Arc::new(Argon2Hasher::new(PASSWORD_HASHING_THREADS)),
             clock: Arc::new(SystemClock),
@@ -67,6 +73,7 @@ pub fn ports(store: &Store, adapters: Adapters) -> Ports {
         sessions: Arc::new(store.sessions()),
         mailer: Arc::new(store.mailer()),
         renderer: adapters.renderer,
+        receipts: adapters.receipts,
         hasher: adapters.hasher,
         clock: adapters.clock,
         keys: adapters.keys,

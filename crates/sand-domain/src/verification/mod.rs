@@ -19,6 +19,7 @@ use crate::profile::notices::stop_token_for;
 use crate::record::Award;
 
 pub mod event;
+pub mod receipt;
 pub use event::{
     MAX_ORGANISATION_CHARS, NewVerificationEvent, Organisation, OrganisationError,
     VerificationEvent,

@@ -127,6 +127,12 @@ pub struct VerificationResult {
     pub diplome: Option<Box<VerifiedDiplomaJson>>,
     /// When the check was made (RFC 3339).
     pub verifie_le: String,
+    /// Present when `valide`: the signed receipt of this verification, a compact JWS
+    /// (RFC 7515, `alg` EdDSA, `typ` `sand-verification-receipt+jwt`, `kid` a key of
+    /// `/.well-known/sand-attestation-keys.json`) stating what was checked, when, for
+    /// which organisation, and the answer. Keep it to prove the verification later.
+    #[oai(skip_serializing_if_is_none)]
+    pub recu: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -262,7 +268,7 @@ async fn check_one(
         birth_date_required: false,
     };
     let now = rfc3339(state.ports.clock.now());
-    let Checked::Done(result) = verifying::verify(state, client, request).await else {
+    let Checked::Done(result) = verifying::verify(state, client, request.clone()).await else {
         return Err(WebError::TooManyRequests(Limited::Verifications));
     };
     match result {
@@ -273,11 +279,13 @@ async fn check_one(
                 &state.settings.issuers,
             ))),
             verifie_le: now,
+            recu: verifying::receipt(state, &request, &d),
         })),
         Ok(VerifyOutcome::NotValid) => Ok(Ok(VerificationResult {
             valide: false,
             diplome: None,
             verifie_le: now,
+            recu: None,
         })),
         Err(VerifyError::Unexpected(e)) => Err(WebError::from(e)),
         Err(e) => {

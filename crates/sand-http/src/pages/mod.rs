@@ -258,6 +258,7 @@ pub(crate) fn routes() -> Route {
             get(public::verify_file_form).post(public::verify_file),
         )
         .at("/verifier/aide", get(public::verifier_help))
+        .at("/verifier/recu", post(public::download_receipt))
         .at("/aide", get(help))
         .at("/aide/guide", get(guide))
         .at("/aide/services-examens", get(offices))

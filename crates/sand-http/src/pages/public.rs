@@ -287,6 +287,8 @@ pub struct VerifyForm {
 struct VerifyResult {
     valid: Option<ShownDiploma>,
     checked_at: String,
+    /// The signed receipt of a valid verification (a compact JWS), to download.
+    receipt: Option<String>,
 }
 
 #[derive(Template)]
@@ -416,16 +418,18 @@ pub async fn verify_submit(
         sorted.sort_by_key(|e| order.iter().position(|f| *f == e.field));
         return refused(form, sorted.into());
     }
-    let Checked::Done(result) = verifying::verify(&state, visitor.client, request).await else {
+    let Checked::Done(result) = verifying::verify(&state, visitor.client, request.clone()).await
+    else {
         return Err(WebError::TooManyRequests(Limited::Verifications));
     };
     match result {
         Ok(outcome) => {
-            let valid = match outcome {
-                VerifyOutcome::Valid(d) => {
-                    Some(ShownDiploma::of(&d, lang, &state.settings.issuers))
-                }
-                VerifyOutcome::NotValid => None,
+            let (valid, receipt) = match outcome {
+                VerifyOutcome::Valid(d) => (
+                    Some(ShownDiploma::of(&d, lang, &state.settings.issuers)),
+                    verifying::receipt(&state, &request, &d),
+                ),
+                VerifyOutcome::NotValid => (None, None),
             };
             let title = format!(
                 "{} — {}",
@@ -443,7 +447,11 @@ pub async fn verify_submit(
                     from_qr: false,
                     form,
                     errors: FormErrors::default(),
-                    result: Some(VerifyResult { valid, checked_at }),
+                    result: Some(VerifyResult {
+                        valid,
+                        checked_at,
+                        receipt,
+                    }),
                     file_form: false,
                     file: None,
                 },
@@ -458,6 +466,52 @@ pub async fn verify_submit(
             ),
         ),
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReceiptForm {
+    /// The signed receipt the verification page gave (a compact JWS).
+    #[serde(default)]
+    recu: String,
+    /// `pdf` or `json`.
+    #[serde(default)]
+    format: String,
+}
+
+/// The receipt of a verification, as a file: only one this service signed, unchanged.
+#[handler]
+pub async fn download_receipt(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    PageForm(form): PageForm<ReceiptForm>,
+) -> Result<Response, WebError> {
+    use sand_domain::verification::receipt::ReceiptFormat;
+    // a PDF is a little work: the page's budget of document checks
+    if !state.limiters.file_check(visitor.client) {
+        return Err(WebError::TooManyRequests(Limited::FileChecks));
+    }
+    let format = match form.format.as_str() {
+        "pdf" => ReceiptFormat::Pdf,
+        "json" => ReceiptFormat::Json,
+        _ => return Err(WebError::BadRequest),
+    };
+    let signed = form.recu.clone();
+    let receipts = Arc::clone(&state.ports.receipts);
+    let file = crate::system::off_runtime(move || receipts.file(&signed, format))
+        .await
+        .map_err(WebError::unexpected)??;
+    let Some(file) = file else {
+        return Err(WebError::BadRequest);
+    };
+    let file_name = file.file_name.replace(['"', '\\', '\r', '\n'], "");
+    Ok(Response::builder()
+        .content_type(file.media_type)
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        )
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(file.bytes))
 }
 
 /// The document form's address, opened directly: the form is on the verification page.

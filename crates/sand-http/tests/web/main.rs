@@ -12,6 +12,7 @@ mod faults;
 mod franceconnect;
 mod fuzz;
 mod hardening;
+mod receipts;
 mod routing;
 mod second_factor;
 mod sharing;

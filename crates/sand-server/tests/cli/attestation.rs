@@ -212,3 +212,116 @@ fn bad_keys_and_files_get_clear_errors() {
     assert!(stdout(&out).contains("trop grand"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_verification_receipt_is_checked_as_json_and_as_pdf_and_a_changed_one_is_refused() {
+    use sand_attestation::{Issuer, PdfAttestationRenderer, SigningKeys};
+    use sand_domain::link::{Link, LinkId, LinkState};
+    use sand_domain::ports::ReceiptSigner as _;
+    use sand_domain::profile::ProfileId;
+    use sand_domain::verification::VerifiedDiploma;
+    use sand_domain::verification::receipt::{ReceiptFormat, VerificationReceipt};
+
+    let dir = work_dir();
+    assert!(
+        sand_in(&dir, &["keys", "generate", "--out", "keys"], &[])
+            .status
+            .success()
+    );
+    let secret = file_starting(&dir.join("keys"), "signing-key-");
+    let public = file_starting(&dir.join("keys"), "public-key-");
+    let public = public.to_str().unwrap();
+    let keys = SigningKeys::from_file(&secret).unwrap();
+    let renderer = PdfAttestationRenderer::new(
+        Issuer {
+            operator: "Opérateur d'essai".into(),
+            verification_url: "https://sand.example/verifier".into(),
+        },
+        std::sync::Arc::new(keys),
+    )
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let attestation = sand_attestation::sample::sample_attestation(now).unwrap();
+    let link = Link {
+        id: LinkId(uuid::Uuid::new_v4()),
+        profile: ProfileId(uuid::Uuid::new_v4()),
+        record: attestation.record.id,
+        key: attestation.key,
+        created_at: now,
+        key_issued_at: now,
+        state: LinkState::Active,
+    };
+    let signed = renderer
+        .sign(&VerificationReceipt {
+            checked_at: now,
+            key: attestation.key,
+            typed_name: "Durand".into(),
+            typed_birth_date: None,
+            organisation: None,
+            diploma: VerifiedDiploma::of(&link, &attestation.record),
+        })
+        .unwrap();
+    for (name, format) in [
+        ("r.json", ReceiptFormat::Json),
+        ("r.pdf", ReceiptFormat::Pdf),
+    ] {
+        let file = renderer.file(&signed, format).unwrap().unwrap();
+        std::fs::write(dir.join(name), &file.bytes).unwrap();
+        let out = sand_in(
+            &dir,
+            &["attestation", "verify", "--public-key", public, name],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains("REÇU AUTHENTIQUE"),
+            "{}",
+            stdout(&out)
+        );
+        assert!(
+            stdout(&out).contains("Clé de contrôle : SPEC1MEN"),
+            "{}",
+            stdout(&out)
+        );
+        // without the public key: unknown
+        let out = sand_in(&dir, &["attestation", "verify", name], &[]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stdout(&out).contains("CLÉ INCONNUE"), "{}", stdout(&out));
+    }
+    // the JSON's claims changed: forged; the PDF's bytes changed: altered
+    let json = std::fs::read_to_string(dir.join("r.json")).unwrap();
+    let mut document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let payload = document["payload"].as_str().unwrap();
+    let mut changed = payload.to_owned();
+    changed.replace_range(10..11, if &payload[10..11] == "A" { "B" } else { "A" });
+    document["payload"] = changed.into();
+    std::fs::write(dir.join("f.json"), document.to_string()).unwrap();
+    let out = sand_in(
+        &dir,
+        &["attestation", "verify", "--public-key", public, "f.json"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("FALSIFIÉ") || stdout(&out).contains("NON RECONNU"),
+        "{}",
+        stdout(&out)
+    );
+    let mut pdf = std::fs::read(dir.join("r.pdf")).unwrap();
+    let middle = pdf.len() / 2;
+    pdf[middle] ^= 0x20;
+    std::fs::write(dir.join("f.pdf"), pdf).unwrap();
+    let out = sand_in(
+        &dir,
+        &["attestation", "verify", "--public-key", public, "f.pdf"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("MODIFIÉ"), "{}", stdout(&out));
+    // neither an attestation nor a receipt
+    std::fs::write(dir.join("n.txt"), "bonjour").unwrap();
+    let out = sand_in(&dir, &["attestation", "verify", "n.txt"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("NON RECONNU"), "{}", stdout(&out));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,176 @@
+//! The verifier's signed receipt: offered after a valid verification (page and API),
+//! downloaded as PDF or JSON, checked offline; a receipt the service did not sign, or
+//! one changed, is refused.
+
+use base64::Engine as _;
+use sand_attestation::receipt::{ReceiptVerdict, verify_receipt};
+
+use crate::support::{Browser, Page, TestApp};
+
+/// A holder with the Lyon baccalauréat attached; their control key.
+async fn key_of_holder(app: &TestApp) -> String {
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "12/04/2003",
+            "camille.recu@exemple.fr",
+        )
+        .await;
+    assert_eq!(b.attach("BACG", "2021", "10").await.status, 303);
+    b.get("/espace")
+        .await
+        .text_after("class=\"key\">")
+        .replace(' ', "")
+}
+
+/// The hidden receipt of a verification page.
+fn receipt_of(page: &Page) -> String {
+    page.text_after("name=\"recu\" value=\"")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn download(b: &mut Browser<'_>, csrf: &str, signed: &str, format: &str) -> Page {
+    b.post_form(
+        "/verifier/recu",
+        &[("csrf", csrf), ("recu", signed), ("format", format)],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_valid_verification_gives_a_signed_receipt_as_pdf_and_json() {
+    let app = TestApp::new().await;
+    let key = key_of_holder(&app).await;
+    let mut verifier = app.browser();
+    let page = verifier
+        .submit(
+            "/verifier",
+            "/verifier",
+            &[
+                ("cle", &key.to_lowercase()),
+                ("nom", " durand "),
+                ("organisme", "ACME  RH"),
+            ],
+        )
+        .await;
+    assert!(page.body.contains("Attestation valide"), "{}", page.body);
+    assert!(
+        page.body.contains("Télécharger le reçu (PDF)"),
+        "{}",
+        page.body
+    );
+    let signed = receipt_of(&page);
+    let csrf = page.csrf();
+
+    let pdf = download(&mut verifier, &csrf, &signed, "pdf").await;
+    assert_eq!(pdf.status, 200, "{}", pdf.body);
+    assert_eq!(pdf.header("content-type"), "application/pdf");
+    assert!(
+        pdf.header("content-disposition")
+            .contains(&format!("recu-verification-{key}.pdf"))
+    );
+    let ReceiptVerdict::Intact { claims, demo, .. } =
+        verify_receipt(&pdf.bytes, &app.state.verification_keys)
+    else {
+        panic!("the PDF receipt verifies offline")
+    };
+    assert!(demo, "the test service signs with the demonstration key");
+    assert_eq!(claims["saisie"]["cle"], key.as_str());
+    assert_eq!(claims["saisie"]["nom"], "durand");
+    assert_eq!(claims["organisme"], "ACME RH");
+    assert_eq!(claims["reponse"], "attestation_valide");
+    assert_eq!(claims["verifie_le"], "2026-11-24T10:00:00Z");
+    assert_eq!(claims["diplome"]["titulaire"]["nom_naissance"], "Durand");
+
+    let json = download(&mut verifier, &csrf, &signed, "json").await;
+    assert_eq!(json.status, 200);
+    assert_eq!(json.header("content-type"), "application/json");
+    let document: serde_json::Value = serde_json::from_slice(&json.bytes).unwrap();
+    assert!(document["protected"].is_string() && document["signature"].is_string());
+    assert!(matches!(
+        verify_receipt(&json.bytes, &app.state.verification_keys),
+        ReceiptVerdict::Intact { .. }
+    ));
+
+    // the API gives the same receipt with its answer
+    let mut machine = app.browser();
+    let answer = machine
+        .post_json(
+            "/api/v1/verifications",
+            &serde_json::json!({ "cle": key, "nom": "Durand", "organisme": "ACME RH" }),
+        )
+        .await;
+    let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    let compact = body["recu"]
+        .as_str()
+        .expect("a receipt in the API's answer");
+    assert!(matches!(
+        verify_receipt(compact.as_bytes(), &app.state.verification_keys),
+        ReceiptVerdict::Intact { .. }
+    ));
+    // a wrong name gets no receipt
+    let wrong = machine
+        .post_json(
+            "/api/v1/verifications",
+            &serde_json::json!({ "cle": key, "nom": "Dupont" }),
+        )
+        .await;
+    assert!(!wrong.body.contains("recu"), "{}", wrong.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_or_foreign_receipt_is_not_made_into_a_file() {
+    let app = TestApp::new().await;
+    let key = key_of_holder(&app).await;
+    let mut verifier = app.browser();
+    let page = verifier
+        .submit(
+            "/verifier",
+            "/verifier",
+            &[("cle", &key), ("nom", "Durand")],
+        )
+        .await;
+    let signed = receipt_of(&page);
+    let csrf = page.csrf();
+    // another organisation slipped into the signed claims
+    let parts: Vec<&str> = signed.split('.').collect();
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&engine.decode(parts[1]).unwrap()).unwrap();
+    claims["organisme"] = "Faussaire SA".into();
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        engine.encode(claims.to_string()),
+        parts[2]
+    );
+    let too_long = "A".repeat(40_000);
+    for (bad, format) in [
+        (forged.as_str(), "pdf"),
+        ("pas.un.reçu", "json"),
+        ("", "pdf"),
+        (too_long.as_str(), "pdf"),
+        (signed.as_str(), "docx"),
+    ] {
+        let refused = download(&mut verifier, &csrf, bad, format).await;
+        assert!(
+            refused.status == 400 || refused.status == 413,
+            "{format}: {} {}",
+            refused.status,
+            refused.body
+        );
+        assert!(!refused.header("content-type").contains("pdf"));
+    }
+    // without the page's CSRF token, nothing
+    let no_csrf = verifier
+        .post_form(
+            "/verifier/recu",
+            &[("recu", signed.as_str()), ("format", "pdf")],
+        )
+        .await;
+    assert_eq!(no_csrf.status, 403);
+}
