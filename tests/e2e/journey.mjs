@@ -7,7 +7,8 @@
 //      from that profile, the 503 page while another writer holds the database, then the
 //      result withdrawn by the next batch: dashboard, verification, mail;
 //      the verifier downloads a signed receipt, checked by `sand attestation verify` and by
-//      npm `jose`; a share link created, opened by its recipient, revoked;
+//      npm `jose`; a share link created, opened by its recipient, revoked; the W3C
+//      credential exported and verified by `jose` with the published key set;
 //   3. axe-core on every page visited: no serious or critical violation;
 //   4. screenshots at 375 px and 1280 px in $ARTIFACTS.
 // Started by tests/e2e/run.sh, which starts SAND and the provider.
@@ -559,6 +560,21 @@ step('le diplômé partage son diplôme par un lien ; le destinataire l\'ouvre ;
 {
   const page = await graduate.newPage();
   await page.goto(`${base}/espace`);
+  // the W3C credential (VC 2.0, vc+jwt): downloaded from the space, verified by npm jose
+  // with the key set the service publishes
+  const [vcDownload] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Exporter (justificatif W3C)' }).first().click(),
+  ]);
+  const vcPath = path.join(artifacts, 'attestation.vc.jwt');
+  await vcDownload.saveAs(vcPath);
+  const jwks = jose.createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
+  const { payload: vcBytes, protectedHeader } = await jose.compactVerify(fs.readFileSync(vcPath, 'utf8').trim(), jwks);
+  const vc = JSON.parse(new TextDecoder().decode(vcBytes));
+  expect(protectedHeader.typ === 'vc+jwt' && protectedHeader.alg === 'EdDSA'
+    && vc['@context'][0] === 'https://www.w3.org/ns/credentials/v2' && vc.type.includes('VerifiableCredential')
+    && vc.credentialSubject.familyNameAtBirth === 'N\'Diaye' && typeof vc.validFrom === 'string',
+  `jose vérifie le justificatif W3C exporté (${JSON.stringify(protectedHeader)})`);
   await page.getByRole('link', { name: /^Partager par un lien/ }).first().click();
   await visit(page, 'partage');
   // a mistake first: the form says what is wrong, and where

@@ -215,6 +215,15 @@ fn public_pem(key: &VerifyingKey) -> Result<String, KeyError> {
         .map_err(|e| KeyError::Encode(e.to_string()))
 }
 
+/// 16 bytes from the operating system's random source (identifiers, not secrets: a
+/// failing source gives zeros rather than stopping an export).
+#[must_use]
+pub(crate) fn random_16() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    let _ = getrandom::fill(&mut bytes);
+    bytes
+}
+
 /// A verification key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicKey {
@@ -246,6 +255,20 @@ impl PublicKey {
     /// [`KeyError::Encode`].
     pub fn to_pem(&self) -> Result<String, KeyError> {
         public_pem(&self.key)
+    }
+
+    /// The key as a JSON Web Key (RFC 8037: `OKP`, `Ed25519`), named by its id.
+    #[must_use]
+    pub fn jwk(&self) -> serde_json::Value {
+        use base64::Engine as _;
+        serde_json::json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.key.as_bytes()),
+            "kid": self.id.to_string(),
+            "alg": "EdDSA",
+            "use": "sig",
+        })
     }
 
     /// Checks a signature (strictly: no malleable encodings).

@@ -16,6 +16,7 @@
 //! [`AttestationRenderer`]: sand_domain::ports::AttestationRenderer
 
 mod archival;
+pub mod credential;
 mod error;
 pub mod jws;
 pub mod keys;

@@ -890,6 +890,35 @@ impl PdfAttestationRenderer {
     }
 }
 
+impl sand_domain::ports::CredentialExporter for PdfAttestationRenderer {
+    fn export(&self, attestation: &Attestation) -> Result<RenderedAttestation, PortError> {
+        let verify_url = &self.issuer.verification_url;
+        // the service's address: the verification page's, without its path
+        let issuer_id = verify_url
+            .strip_suffix(sand_domain::public_paths::VERIFY)
+            .unwrap_or(verify_url);
+        let credential = crate::credential::credential(
+            attestation,
+            issuer_id,
+            &self.issuer.operator,
+            verify_url,
+            self.keys.is_demo(),
+            &self.holders,
+        );
+        let scope = &attestation.record.scope;
+        Ok(RenderedAttestation {
+            media_type: crate::credential::VC_JWT_MEDIA_TYPE,
+            file_name: format!(
+                "attestation-{}-{}-{}.vc.jwt",
+                scope.kind.code().to_lowercase(),
+                scope.session.year(),
+                attestation.key.as_str()
+            ),
+            bytes: crate::credential::secure(&credential, &self.keys).into_bytes(),
+        })
+    }
+}
+
 impl sand_domain::ports::ReceiptSigner for PdfAttestationRenderer {
     fn sign(
         &self,

@@ -827,6 +827,15 @@ pub trait ReceiptSigner: Send + Sync {
     ) -> Result<Option<RenderedAttestation>, PortError>;
 }
 
+/// Exports an attestation's facts as a W3C Verifiable Credential (VC Data Model 2.0),
+/// signed with the attestation key.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait CredentialExporter: Send + Sync {
+    /// # Errors
+    /// [`PortError::Unexpected`] only.
+    fn export(&self, attestation: &Attestation) -> Result<RenderedAttestation, PortError>;
+}
+
 /// Renders (and signs) attestation documents.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]

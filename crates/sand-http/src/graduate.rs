@@ -96,6 +96,24 @@ pub(crate) async fn download(
         .await?)
 }
 
+/// One of the graduate's diplomas as a W3C Verifiable Credential (`application/vc+jwt`).
+///
+/// # Errors
+/// [`WebError::NoSuchDiploma`], [`WebError::Withdrawn`], or the use case's failure.
+pub(crate) async fn credential(
+    state: &AppState,
+    me: &SignedIn,
+    link: LinkId,
+) -> Result<RenderedAttestation, WebError> {
+    Ok(state
+        .download
+        .credential(DownloadAttestationRequest {
+            profile: me.profile,
+            link,
+        })
+        .await?)
+}
+
 /// The graduate's diplomas, with keys and verifications.
 ///
 /// # Errors

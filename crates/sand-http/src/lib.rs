@@ -55,6 +55,20 @@ fn well_known_keys(state: Data<&Arc<AppState>>) -> Result<Response, web::WebErro
         .body(body.to_string()))
 }
 
+/// The attestation keys as a JSON Web Key Set (RFC 7517): what VC-JOSE-COSE verifiers
+/// resolve a credential's `kid` with.
+#[handler]
+fn well_known_jwks(state: Data<&Arc<AppState>>) -> Response {
+    let body = serde_json::json!({
+        "keys": state.verification_keys.iter().map(sand_attestation::keys::PublicKey::jwk).collect::<Vec<_>>()
+    });
+    Response::builder()
+        .content_type("application/jwk-set+json")
+        .header("cache-control", "public, max-age=3600")
+        .header("access-control-allow-origin", "*")
+        .body(body.to_string())
+}
+
 /// The whole web service.
 #[must_use]
 pub fn app(state: Arc<AppState>) -> BoxEndpoint<'static, Response> {
@@ -66,6 +80,7 @@ pub fn app(state: Arc<AppState>) -> BoxEndpoint<'static, Response> {
             "/.well-known/sand-attestation-keys.json",
             get(well_known_keys),
         )
+        .at("/.well-known/jwks.json", get(well_known_jwks))
         .at("/health/live", get(health::live))
         .at("/health/ready", get(health::ready))
         .around(web::frame)

@@ -11,9 +11,9 @@ use sand_domain::link::detach::DetachDiploma;
 use sand_domain::link::list::ListMyDiplomas;
 use sand_domain::link::renew_key::RenewKey;
 use sand_domain::ports::{
-    AttestationRenderer, Catalogue, Clock, IdentityProvider, KeyGenerator, LinkRepository, Mailer,
-    PasswordHasher, ProfileRepository, ReceiptSigner, RecordReader, SessionStore, ShareLinkStore,
-    ShareTokenGenerator, VerificationLog, VerificationLookup,
+    AttestationRenderer, Catalogue, Clock, CredentialExporter, IdentityProvider, KeyGenerator,
+    LinkRepository, Mailer, PasswordHasher, ProfileRepository, ReceiptSigner, RecordReader,
+    SessionStore, ShareLinkStore, ShareTokenGenerator, VerificationLog, VerificationLookup,
 };
 use sand_domain::profile::create::CreateProfile;
 use sand_domain::profile::delete::DeleteProfile;
@@ -189,6 +189,8 @@ pub struct Ports {
     pub renderer: Arc<dyn AttestationRenderer>,
     /// Signs verifiers' receipts.
     pub receipts: Arc<dyn ReceiptSigner>,
+    /// Exports attestations as W3C Verifiable Credentials.
+    pub credentials: Arc<dyn CredentialExporter>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<dyn KeyGenerator>,
@@ -309,6 +311,7 @@ impl AppState {
                 links: p.links.clone(),
                 records: p.records.clone(),
                 renderer: p.renderer.clone(),
+                credentials: p.credentials.clone(),
                 clock: p.clock.clone(),
             },
             verify: VerifyAttestation {

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use sand_attestation::PdfAttestationRenderer;
 use sand_domain::ports::{
-    AttestationRenderer, Clock, IdentityProvider, KeyGenerator, PasswordHasher, ReceiptSigner,
-    ServiceHealth,
+    AttestationRenderer, Clock, CredentialExporter, IdentityProvider, KeyGenerator, PasswordHasher,
+    ReceiptSigner, ServiceHealth,
 };
 use sand_http::Ports;
 use sand_http::hasher::Argon2Hasher;
@@ -23,6 +23,8 @@ pub struct Adapters {
     pub renderer: Arc<dyn AttestationRenderer>,
     /// Signs verifiers' receipts (with the attestations' key).
     pub receipts: Arc<dyn ReceiptSigner>,
+    /// Exports attestations as W3C Verifiable Credentials (with the same key).
+    pub credentials: Arc<dyn CredentialExporter>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<dyn KeyGenerator>,
@@ -49,6 +51,7 @@ impl Adapters {
     pub fn new(renderer: Arc<PdfAttestationRenderer>) -> Self {
         Self {
             receipts: renderer.clone(),
+            credentials: renderer.clone(),
             renderer,
             hasher: Arc::new(Argon2Hasher::new(PASSWORD_HASHING_THREADS)),
             clock: Arc::new(SystemClock),
@@ -74,6 +77,7 @@ pub fn ports(store: &Store, adapters: Adapters) -> Ports {
         mailer: Arc::new(store.mailer()),
         renderer: adapters.renderer,
         receipts: adapters.receipts,
+        credentials: adapters.credentials,
         hasher: adapters.hasher,
         clock: adapters.clock,
         keys: adapters.keys,

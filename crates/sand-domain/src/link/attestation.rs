@@ -6,7 +6,8 @@ use std::sync::Arc;
 use crate::error::PortError;
 use crate::link::LinkId;
 use crate::ports::{
-    Attestation, AttestationRenderer, Clock, LinkRepository, RecordReader, RenderedAttestation,
+    Attestation, AttestationRenderer, Clock, CredentialExporter, LinkRepository, RecordReader,
+    RenderedAttestation,
 };
 use crate::profile::ProfileId;
 
@@ -36,6 +37,8 @@ pub struct DownloadAttestation {
     pub links: Arc<dyn LinkRepository>,
     pub records: Arc<dyn RecordReader>,
     pub renderer: Arc<dyn AttestationRenderer>,
+    /// Exports the same facts as a W3C Verifiable Credential.
+    pub credentials: Arc<dyn CredentialExporter>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -52,6 +55,28 @@ impl DownloadAttestation {
         &self,
         request: DownloadAttestationRequest,
     ) -> Result<RenderedAttestation, DownloadAttestationError> {
+        let attestation = self.attestation(request).await?;
+        Ok(self.renderer.render(&attestation).await?)
+    }
+
+    /// The same attestation as a W3C Verifiable Credential (VC Data Model 2.0, secured
+    /// as `application/vc+jwt`).
+    ///
+    /// # Errors
+    /// [`DownloadAttestationError`].
+    pub async fn credential(
+        &self,
+        request: DownloadAttestationRequest,
+    ) -> Result<RenderedAttestation, DownloadAttestationError> {
+        let attestation = self.attestation(request).await?;
+        Ok(self.credentials.export(&attestation)?)
+    }
+
+    /// What an attestation of the holder's live link certifies, now.
+    async fn attestation(
+        &self,
+        request: DownloadAttestationRequest,
+    ) -> Result<Attestation, DownloadAttestationError> {
         let link = self
             .links
             .get_owned(request.link, request.profile)
@@ -67,12 +92,11 @@ impl DownloadAttestation {
             .into_iter()
             .next()
             .ok_or(DownloadAttestationError::Withdrawn)?;
-        let attestation = Attestation {
+        Ok(Attestation {
             record,
             key: link.key,
             issued_at: self.clock.now(),
-        };
-        Ok(self.renderer.render(&attestation).await?)
+        })
     }
 }
 
@@ -92,6 +116,7 @@ mod tests {
             links: Arc::new(links),
             records: Arc::new(records),
             renderer: Arc::new(renderer),
+            credentials: Arc::new(crate::ports::MockCredentialExporter::new()),
             clock: Arc::new(clock()),
         }
     }

@@ -304,6 +304,10 @@ pub(crate) fn routes() -> Route {
         )
         .at("/espace/diplomes/:id/attestation.pdf", get(space::download))
         .at(
+            "/espace/diplomes/:id/attestation.vc.jwt",
+            get(space::download_credential),
+        )
+        .at(
             "/espace/diplomes/:id/partages",
             get(sharing::list).post(sharing::create),
         )

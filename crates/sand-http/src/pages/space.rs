@@ -555,6 +555,25 @@ pub async fn download(
         .body(rendered.bytes))
 }
 
+/// The attestation as a W3C Verifiable Credential, to import in a wallet or hand over.
+#[handler]
+pub async fn download_credential(
+    state: Data<&Arc<AppState>>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let exported = graduate::credential(&state, &signed_in, link_id(&id)?).await?;
+    let file_name = exported.file_name.replace(['"', '\\', '\r', '\n'], "");
+    Ok(Response::builder()
+        .content_type(exported.media_type)
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        )
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(exported.bytes))
+}
+
 #[derive(Template)]
 #[template(path = "profile.html")]
 struct ProfilePage {

@@ -174,3 +174,80 @@ async fn a_changed_or_foreign_receipt_is_not_made_into_a_file() {
         .await;
     assert_eq!(no_csrf.status, 403);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_holder_exports_a_w3c_credential_that_verifies_with_the_published_jwks() {
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "12/04/2003",
+            "camille.vc@exemple.fr",
+        )
+        .await;
+    assert_eq!(b.attach("BACG", "2021", "10").await.status, 303);
+    let dashboard = b.get("/espace").await;
+    assert!(
+        dashboard.body.contains("Exporter (justificatif W3C)"),
+        "{}",
+        dashboard.body
+    );
+    let start = dashboard.body.find("/espace/diplomes/").unwrap() + "/espace/diplomes/".len();
+    let link = dashboard.body[start..start + 36].to_owned();
+    let exported = b
+        .get(&format!("/espace/diplomes/{link}/attestation.vc.jwt"))
+        .await;
+    assert_eq!(exported.status, 200, "{}", exported.body);
+    assert_eq!(exported.header("content-type"), "application/vc+jwt");
+    assert!(exported.header("content-disposition").contains(".vc.jwt"));
+    let verified = sand_attestation::jws::verify(
+        &exported.body,
+        sand_attestation::credential::VC_JWT_TYPE,
+        &app.state.verification_keys,
+    )
+    .expect("the credential verifies with the service's keys");
+    assert_eq!(verified.payload["issuer"]["id"], "http://localhost");
+    assert_eq!(
+        verified.payload["credentialSubject"]["familyNameAtBirth"],
+        "Durand"
+    );
+    assert_eq!(verified.payload["validFrom"], "2026-11-24T10:00:00Z");
+    // its kid is in the published key set
+    let jwks = app.browser().get("/.well-known/jwks.json").await;
+    assert_eq!(jwks.header("content-type"), "application/jwk-set+json");
+    let set: serde_json::Value = serde_json::from_str(&jwks.body).unwrap();
+    let kid = verified.header["kid"].as_str().unwrap();
+    assert!(
+        set["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kid && k["crv"] == "Ed25519"),
+        "{set}"
+    );
+    // nobody else exports it; a withdrawn result is not exported
+    let mut other = app
+        .signed_in("N'Diaye", "Aminata", "30/11/2002", "aminata.vc@exemple.fr")
+        .await;
+    assert_eq!(
+        other
+            .get(&format!("/espace/diplomes/{link}/attestation.vc.jwt"))
+            .await
+            .status,
+        404
+    );
+    assert!(
+        app.browser()
+            .get(&format!("/espace/diplomes/{link}/attestation.vc.jwt"))
+            .await
+            .sent_to_login()
+    );
+    app.withdraw("C0001").await;
+    assert_eq!(
+        b.get(&format!("/espace/diplomes/{link}/attestation.vc.jwt"))
+            .await
+            .status,
+        410
+    );
+}
