@@ -64,8 +64,8 @@ pub fn credential(
         "name": name,
         "description": format!(
             "Ce justificatif ne peut pas être révoqué : il atteste ce que le service certifiait le {} et vaut jusqu'au {}. L'état actuel de l'attestation se vérifie sur {verify_url} avec la clé de contrôle {}.{}",
-            crate::render::french_date(sand_domain::text::paris_time(valid_from).date()),
-            crate::render::french_date(sand_domain::text::paris_time(valid_until).date()),
+            sand_domain::text::french_date(sand_domain::text::paris_time(valid_from).date()),
+            sand_domain::text::french_date(sand_domain::text::paris_time(valid_until).date()),
             attestation.key.as_str(),
             if demo { " Document de démonstration signé avec une clé publique : il ne certifie rien." } else { "" }
         ),

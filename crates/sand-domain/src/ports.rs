@@ -686,6 +686,13 @@ pub trait VerificationLookup: Send + Sync {
 // Sharing
 // ---------------------------------------------------------------------------------------
 
+/// A live share link opened: the share and the diploma it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedShare {
+    pub share: crate::sharing::model::ShareLink,
+    pub verifiable: VerifiableLink,
+}
+
 /// Why a share link was not stored.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateShareStoreError {
@@ -712,9 +719,9 @@ pub trait ShareLinkStore: Send + Sync {
     /// [`CreateShareStoreError`].
     async fn create(
         &self,
-        new: crate::sharing::NewShareLink,
+        new: crate::sharing::model::NewShareLink,
         live_limit: usize,
-    ) -> Result<crate::sharing::ShareLink, CreateShareStoreError>;
+    ) -> Result<crate::sharing::model::ShareLink, CreateShareStoreError>;
 
     /// The share links of `profile`'s links, newest first (expired and revoked ones too).
     ///
@@ -723,7 +730,7 @@ pub trait ShareLinkStore: Send + Sync {
     async fn list_for_profile(
         &self,
         profile: ProfileId,
-    ) -> Result<Vec<crate::sharing::ShareLink>, PortError>;
+    ) -> Result<Vec<crate::sharing::model::ShareLink>, PortError>;
 
     /// Revokes one of `profile`'s share links at `at`; `false` when there is no such
     /// unrevoked share link.
@@ -732,7 +739,7 @@ pub trait ShareLinkStore: Send + Sync {
     /// [`PortError`] only.
     async fn revoke(
         &self,
-        id: crate::sharing::ShareId,
+        id: crate::sharing::model::ShareId,
         profile: ProfileId,
         at: OffsetDateTime,
     ) -> Result<bool, PortError>;
@@ -745,15 +752,15 @@ pub trait ShareLinkStore: Send + Sync {
     /// [`PortError`] only.
     async fn find_open(
         &self,
-        token: &crate::sharing::ShareToken,
+        token: &crate::sharing::model::ShareToken,
         now: OffsetDateTime,
-    ) -> Result<Option<crate::sharing::OpenedShare>, PortError>;
+    ) -> Result<Option<OpenedShare>, PortError>;
 }
 
 /// Draws share tokens from a cryptographically secure random source.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait ShareTokenGenerator: Send + Sync {
-    fn share_token(&self) -> crate::sharing::ShareToken;
+    fn share_token(&self) -> crate::sharing::model::ShareToken;
 }
 
 /// The State agents' identity federation (ProConnect): proves who an agent is; SAND's

@@ -5,6 +5,7 @@ use crate::ports::{
 };
 use crate::testing::*;
 use time::macros::{date, datetime};
+use uuid::Uuid;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

@@ -7,7 +7,7 @@ use std::fmt;
 use time::OffsetDateTime;
 
 use crate::link::LinkId;
-use crate::sharing::ShareLabel;
+use crate::sharing::model::ShareLabel;
 
 /// Longest organisation name a verifier may give.
 pub const MAX_ORGANISATION_CHARS: usize = 120;

@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 
 use crate::control_key::ControlKey;
 use crate::identity::BirthDate;
-use crate::verification::{Organisation, VerifiedDiploma};
+use crate::verification::event::Organisation;
+use crate::verification::verified::VerifiedDiploma;
 
 /// What a receipt states.
 #[derive(Debug, Clone, PartialEq, Eq)]
