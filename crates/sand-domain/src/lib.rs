@@ -8,6 +8,7 @@
 //! - [`sharing`]: share links a holder gives one recipient;
 //! - [`catalogue`]: the public list of available diplomas;
 //! - [`issuer`]: who awards diplomas, and where each uncovered case is sent;
+//! - [`credential_status`]: the revocation state of credentials issued from links;
 //! - [`ports`]: the traits adapters implement.
 //!
 //! This crate depends on no database, web, async runtime, OpenID Connect or mail crate.
@@ -15,6 +16,7 @@
 pub mod academie;
 pub mod catalogue;
 pub mod control_key;
+pub mod credential_status;
 pub mod credentials;
 pub mod diploma;
 pub mod error;

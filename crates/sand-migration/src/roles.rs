@@ -84,6 +84,7 @@ pub const WEB_TABLES: &[&str] = &[
     "second_factor",
     "recovery_code",
     "share_link",
+    "credential_status",
 ];
 
 /// Creates the roles if missing and grants their privileges. PostgreSQL only; a no-op
@@ -143,6 +144,14 @@ pub async fn set_up<C: ConnectionTrait>(db: &C, names: &RoleNames) -> Result<(),
     sql.push(format!("GRANT SELECT ON link_event TO {importer}"));
     // and tells their holders, through the outbox
     sql.push(format!("GRANT INSERT ON mail_outbox TO {importer}"));
+    // a link's end revokes the credentials issued from it, by trigger, as the role that
+    // ends it: the importer (withdrawal) and the back office (release)
+    for role in [importer, backoffice] {
+        sql.push(format!("REVOKE ALL ON credential_status FROM {role}"));
+        sql.push(format!(
+            "GRANT SELECT, UPDATE (status) ON credential_status TO {role}"
+        ));
+    }
 
     // the back office: reads what exam offices need, releases links, never writes records
     for table in RECORD_TABLES {

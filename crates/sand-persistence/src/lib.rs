@@ -10,6 +10,7 @@
 //!        └─ SeaOrmVerificationLog   (VerificationLog)
 //! ```
 
+mod credential_status;
 mod desk;
 mod entity;
 mod error;
@@ -39,6 +40,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
 };
 
+pub use credential_status::SeaOrmCredentialStatusStore;
 pub use desk::SeaOrmExamOfficeDesk;
 pub use keys::{KeyProtectionError, KeyProtector};
 pub use links::{SeaOrmLinkRepository, SeaOrmVerificationLog};
@@ -484,6 +486,12 @@ impl Store {
     #[must_use]
     pub fn verification_lookup(&self) -> SeaOrmVerificationLookup {
         SeaOrmVerificationLookup(self.clone())
+    }
+
+    /// The status of credentials issued from links.
+    #[must_use]
+    pub fn credential_status(&self) -> SeaOrmCredentialStatusStore {
+        SeaOrmCredentialStatusStore(self.clone())
     }
 
     /// Share links.

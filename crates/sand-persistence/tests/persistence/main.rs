@@ -64,6 +64,7 @@ on_both_backends!(
     the_exam_office_desk_sees_only_its_scope_audits_each_read_and_releases_links,
     share_links_open_until_expiry_or_revocation_and_die_with_their_link_in_every_way,
     a_profile_holds_a_bounded_number_of_live_share_links,
+    credentials_issued_from_a_link_are_revoked_in_every_way_the_link_ends,
 );
 
 /// SQLite held by another writer past the busy timeout (a long import, an operator's

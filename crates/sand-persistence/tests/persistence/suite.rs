@@ -2716,3 +2716,183 @@ pub async fn a_profile_holds_a_bounded_number_of_live_share_links(db: &TestStore
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+pub async fn credentials_issued_from_a_link_are_revoked_in_every_way_the_link_ends(db: &TestStore) {
+    use sand_domain::credential_status::{
+        AllocateStatusError, CredentialState, CredentialStatusStore as _, LIST_SIZE,
+    };
+    use sand_domain::ports::ExamOfficeDesk as _;
+    use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
+    use sand_domain::staff::records::ReleaseReason;
+    use sand_domain::staff::{Role, StaffId, StaffLogin, StaffMember, StaffScope};
+
+    let (zoe_id, marie_id) = import_two(db).await;
+    let profiles = db.store.profiles();
+    let links = db.store.links();
+    let status = db.store.credential_status();
+    let holder = profiles
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let attach = |profile: ProfileId, record: RecordId, k: &'static str| {
+        let links = links.clone();
+        async move {
+            links
+                .create(NewLink {
+                    profile,
+                    record,
+                    key: key(k),
+                    created_at: NOW,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let state = |entry| {
+        let status = status.clone();
+        async move { status.state(entry).await.unwrap() }
+    };
+
+    // issued valid, at random indexes of list 0
+    let first = attach(holder.id, zoe_id, "CRED0001").await;
+    let a = status.allocate(first.id, NOW).await.unwrap();
+    let b = status.allocate(first.id, NOW).await.unwrap();
+    assert_eq!((a.list.0, b.list.0), (0, 0));
+    assert!(a.index < LIST_SIZE && a.index != b.index);
+    assert_eq!(state(a).await, Some(CredentialState::Valid));
+    // a new key is not an end
+    links
+        .replace_key(first.id, holder.id, key("CRED0002"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(state(a).await, Some(CredentialState::Valid));
+
+    // 1. the holder deletes the attestation: both revoked, and the entries outlive the link
+    assert!(links.delete_owned(first.id, holder.id).await.unwrap());
+    assert_eq!(state(a).await, Some(CredentialState::Invalid));
+    assert_eq!(state(b).await, Some(CredentialState::Invalid));
+    let mut invalid = status.invalid_in(a.list).await.unwrap();
+    invalid.sort_unstable();
+    let mut expected = vec![a.index, b.index];
+    expected.sort_unstable();
+    assert_eq!(invalid, expected);
+    assert!(matches!(
+        status.allocate(first.id, NOW).await,
+        Err(AllocateStatusError::LinkNotActive)
+    ));
+
+    // 2. a certified claimant takes the record over
+    let taken = attach(holder.id, zoe_id, "CRED0003").await;
+    let c = status.allocate(taken.id, NOW).await.unwrap();
+    let claimant = profiles
+        .create(franceconnect_profile(
+            "vraie.zoe@exemple.fr",
+            "sub-zoe",
+            zoe(),
+        ))
+        .await
+        .unwrap();
+    let claimed = links
+        .take_over(
+            taken.id,
+            holder.id,
+            NewLink {
+                profile: claimant.id,
+                record: zoe_id,
+                key: key("CRED0004"),
+                created_at: NOW,
+            },
+            Mail::AttestationTakenOver {
+                to: Email::parse("zoe@exemple.fr").unwrap(),
+                scope: scope(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(state(c).await, Some(CredentialState::Invalid));
+
+    // 3. the exam office releases the link
+    let d = status.allocate(claimed.id, NOW).await.unwrap();
+    let agent = StaffMember {
+        id: StaffId(Uuid::new_v4()),
+        login: StaffLogin::parse("lyon.n2").unwrap(),
+        name: "lyon.n2".to_owned(),
+        role: Role::ExamOffice,
+        issuers: vec![sand_domain::issuer::IssuerCode::parse("10").unwrap()],
+        email: None,
+        siret: None,
+        created_at: NOW,
+        disabled_at: None,
+        sessions_valid_from: None,
+    };
+    let in_lyon = StaffScope::of(&agent, &sand_domain::issuer::IssuerRegistry::offices_only());
+    db.store
+        .exam_office_desk()
+        .release(
+            &in_lyon,
+            zoe_id,
+            ReleaseReason::LostAccess,
+            NOW,
+            &NewAuditEntry {
+                at: NOW,
+                actor: Actor::Staff {
+                    id: agent.id,
+                    login: agent.login.clone(),
+                },
+                action: AuditAction::LinkRelease,
+                records: Vec::new(),
+                link: None,
+                batch: None,
+                detail: String::new(),
+                origin: "198.51.100.4".to_owned(),
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state(d).await, Some(CredentialState::Invalid));
+
+    // 4. the holder deletes the profile (the link goes by cascade)
+    let again = attach(holder.id, zoe_id, "CRED0005").await;
+    let e = status.allocate(again.id, NOW).await.unwrap();
+    profiles.delete(holder.id, None).await.unwrap();
+    assert_eq!(state(e).await, Some(CredentialState::Invalid));
+
+    // 5. a corrected import withdraws the record
+    let marie_holder = profiles
+        .create(password_profile(
+            "marie@exemple.fr",
+            identity("Durand", &["Marie"], "2004-05-17"),
+        ))
+        .await
+        .unwrap();
+    let maries = attach(marie_holder.id, marie_id, "CRED0006").await;
+    let f = status.allocate(maries.id, NOW).await.unwrap();
+    let zoe_again = attach(marie_holder.id, zoe_id, "CRED0007").await;
+    let kept = status.allocate(zoe_again.id, NOW).await.unwrap();
+    db.store
+        .record_writer()
+        .replace_batch(&batch(vec![new_record(2, "C001", zoe())], true, 2))
+        .await
+        .unwrap();
+    assert_eq!(state(f).await, Some(CredentialState::Invalid));
+    // the link the import kept is untouched
+    assert_eq!(state(kept).await, Some(CredentialState::Valid));
+    assert!(matches!(
+        status.allocate(maries.id, NOW).await,
+        Err(AllocateStatusError::LinkNotActive)
+    ));
+    // nothing else was revoked, and an unknown index has no state
+    assert_eq!(status.invalid_in(a.list).await.unwrap().len(), 6);
+    let unused = (0..LIST_SIZE)
+        .find(|i| ![a, b, c, d, e, f, kept].iter().any(|x| x.index == *i))
+        .unwrap();
+    assert_eq!(
+        state(sand_domain::credential_status::StatusEntry {
+            list: a.list,
+            index: unused
+        })
+        .await,
+        None
+    );
+}
