@@ -141,27 +141,7 @@ impl SigningKeys {
     /// # Errors
     /// [`KeyError`].
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
-        let display = path.display().to_string();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
-                path: display.clone(),
-                source,
-            })?;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(KeyError::TooOpen {
-                    path: display,
-                    mode,
-                });
-            }
-        }
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
-            path: display,
-            source,
-        })?;
-        Self::from_pem(&text)
+        Self::from_pem(&read_private(path)?)
     }
 
     /// The private key as PKCS#8 PEM, to be written to a file only its owner reads.
@@ -222,6 +202,33 @@ pub(crate) fn random_16() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     let _ = getrandom::fill(&mut bytes);
     bytes
+}
+
+/// Reads a private key file, refusing one that other users can read.
+///
+/// # Errors
+/// [`KeyError::Read`], [`KeyError::TooOpen`].
+pub fn read_private(path: &Path) -> Result<String, KeyError> {
+    let display = path.display().to_string();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
+            path: display.clone(),
+            source,
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::TooOpen {
+                path: display,
+                mode,
+            });
+        }
+    }
+    std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+        path: display,
+        source,
+    })
 }
 
 /// A verification key.

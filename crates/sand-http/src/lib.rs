@@ -34,7 +34,7 @@ pub mod web;
 use std::sync::Arc;
 
 use poem::endpoint::BoxEndpoint;
-use poem::web::Data;
+use poem::web::{Data, Path};
 use poem::{EndpointExt, Response, Route, get, handler};
 
 pub use limits::RateLimits;
@@ -69,6 +69,64 @@ fn well_known_jwks(state: Data<&Arc<AppState>>) -> Response {
         .body(body.to_string())
 }
 
+/// The credential issuer's keys (SD-JWT VC issuer metadata: `issuer` and its `jwks`).
+#[handler]
+fn well_known_jwt_vc_issuer(state: Data<&Arc<AppState>>) -> Result<Response, web::WebError> {
+    let keys = state
+        .credential_keys
+        .as_ref()
+        .ok_or(web::WebError::NotFound)?;
+    let body = serde_json::json!({
+        "issuer": state.settings.public_url,
+        "jwks": { "keys": [keys.jwk()] },
+    });
+    Ok(Response::builder()
+        .content_type("application/json")
+        .header("cache-control", "public, max-age=3600")
+        .header("access-control-allow-origin", "*")
+        .body(body.to_string()))
+}
+
+/// A Token Status List (`application/statuslist+jwt`): the revoked credentials of list
+/// `list`, signed; cached by relying parties for its `ttl`.
+#[handler]
+async fn status_list(
+    state: Data<&Arc<AppState>>,
+    Path(list): Path<String>,
+) -> Result<Response, web::WebError> {
+    use sand_attestation::status_list::{
+        STATUS_LIST_MEDIA_TYPE, STATUS_LIST_TTL_SECS, status_list_jwt,
+    };
+    let keys = state
+        .credential_keys
+        .as_ref()
+        .ok_or(web::WebError::NotFound)?;
+    // a list's number: digits only, as its address was written
+    let number: u32 = match list.parse() {
+        Ok(n) if list.len() <= 9 && list.bytes().all(|b| b.is_ascii_digit()) => n,
+        _ => return Err(web::WebError::NotFound),
+    };
+    let invalid = state
+        .ports
+        .credential_status
+        .invalid_in(sand_domain::credential_status::StatusListId(number))
+        .await?;
+    let uri = format!("{}{STATUS_LISTS}{number}", state.settings.public_url);
+    let token = status_list_jwt(&uri, &invalid, state.ports.clock.now(), keys)
+        .map_err(web::WebError::unexpected)?;
+    Ok(Response::builder()
+        .content_type(STATUS_LIST_MEDIA_TYPE)
+        .header(
+            "cache-control",
+            format!("public, max-age={STATUS_LIST_TTL_SECS}"),
+        )
+        .header("access-control-allow-origin", "*")
+        .body(token))
+}
+
+/// Where the status lists are: `/statuts/{list}`.
+pub const STATUS_LISTS: &str = "/statuts/";
+
 /// The whole web service.
 #[must_use]
 pub fn app(state: Arc<AppState>) -> BoxEndpoint<'static, Response> {
@@ -81,6 +139,8 @@ pub fn app(state: Arc<AppState>) -> BoxEndpoint<'static, Response> {
             get(well_known_keys),
         )
         .at("/.well-known/jwks.json", get(well_known_jwks))
+        .at("/.well-known/jwt-vc-issuer", get(well_known_jwt_vc_issuer))
+        .at("/statuts/:list", get(status_list))
         .at("/health/live", get(health::live))
         .at("/health/ready", get(health::ready))
         .around(web::frame)

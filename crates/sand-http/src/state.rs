@@ -196,6 +196,8 @@ pub struct Ports {
     pub keys: Arc<dyn KeyGenerator>,
     /// Share links, and the random source of their tokens.
     pub shares: Arc<dyn ShareLinkStore>,
+    /// The status of credentials issued from links (revoked by the store when a link ends).
+    pub credential_status: Arc<dyn sand_domain::credential_status::CredentialStatusStore>,
     pub share_tokens: Arc<dyn ShareTokenGenerator>,
     /// `None` when FranceConnect is not configured (its button is not shown).
     pub franceconnect: Option<Arc<dyn IdentityProvider>>,
@@ -219,6 +221,9 @@ pub struct AppState {
     pub signer: Signer,
     pub limiters: Limiters,
     pub verification_keys: VerificationKeys,
+    /// The ES256 key of wallet credentials and their status lists; `None`: not
+    /// configured (those addresses answer 404).
+    pub credential_keys: Option<Arc<sand_attestation::status_list::CredentialKeys>>,
     pub create_profile: CreateProfile,
     pub log_in: LogIn,
     pub mailbox: MailboxLinks,
@@ -241,6 +246,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// With the key of wallet credentials and status lists.
+    #[must_use]
+    pub fn with_credential_keys(
+        mut self,
+        keys: Option<Arc<sand_attestation::status_list::CredentialKeys>>,
+    ) -> Self {
+        self.credential_keys = keys;
+        self
+    }
+
     /// Composes the use cases over `ports`. `secret` is the server secret (at least 32
     /// bytes); the tokens' key is derived from it.
     #[must_use]
@@ -264,6 +279,7 @@ impl AppState {
             signer: signer.clone(),
             limiters: Limiters::new(&settings.limits),
             verification_keys,
+            credential_keys: None,
             create_profile: CreateProfile {
                 profiles: p.profiles.clone(),
                 hasher: p.hasher.clone(),

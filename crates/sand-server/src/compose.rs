@@ -82,6 +82,7 @@ pub fn ports(store: &Store, adapters: Adapters) -> Ports {
         clock: adapters.clock,
         keys: adapters.keys,
         shares: Arc::new(store.share_links()),
+        credential_status: Arc::new(store.credential_status()),
         share_tokens: Arc::new(OsKeyGenerator),
         franceconnect: adapters.franceconnect,
         health: adapters

@@ -149,6 +149,15 @@ pub struct ServeArgs {
     pub public_keys: Vec<PathBuf>,
     #[arg(
         long,
+        env = "SAND_CREDENTIAL_KEY_FILE",
+        help = "La clé ES256 (P-256, PEM PKCS#8 lisible par son seul propriétaire) qui signe les \
+                listes de statut des justificatifs de portefeuille ; sans elle, ces adresses \
+                répondent 404 (en démonstration : une clé publique de démonstration). Créez-la \
+                avec `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out FICHIER`"
+    )]
+    pub credential_key_file: Option<PathBuf>,
+    #[arg(
+        long,
         env = "SAND_MAIL_DIR",
         default_value = "data/mail",
         help = "Écrit les e-mails sous forme de fichiers .eml dans ce dossier (par défaut quand \
@@ -847,6 +856,8 @@ struct Keys {
     secret: Vec<u8>,
     signing: SigningKeys,
     verification: VerificationKeys,
+    /// The ES256 key of wallet credentials and status lists, if any.
+    credential: Option<sand_attestation::status_list::CredentialKeys>,
 }
 
 fn load_keys(args: &ServeArgs) -> Result<Keys, ServeError> {
@@ -877,10 +888,22 @@ fn load_keys(args: &ServeArgs) -> Result<Keys, ServeError> {
             ))
         })?;
     }
+    let credential = match (&args.credential_key_file, args.demo) {
+        (Some(path), _) => Some(
+            sand_attestation::status_list::CredentialKeys::from_file(path)
+                .map_err(|e| config(format!("clé des justificatifs : {}", key_message(&e))))?,
+        ),
+        (None, true) => Some(
+            sand_attestation::status_list::CredentialKeys::demo()
+                .map_err(|e| config(format!("clé des justificatifs : {}", key_message(&e))))?,
+        ),
+        (None, false) => None,
+    };
     Ok(Keys {
         secret,
         signing,
         verification,
+        credential,
     })
 }
 
@@ -919,6 +942,19 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
             ""
         }
     )];
+    notes.push(match &keys.credential {
+        Some(credential) => format!(
+            "clé des justificatifs (ES256) {}{}",
+            credential.kid(),
+            if credential.is_demo() {
+                " (démonstration)"
+            } else {
+                ""
+            }
+        ),
+        None => "listes de statut des justificatifs désactivées (SAND_CREDENTIAL_KEY_FILE absent)"
+            .to_owned(),
+    });
     mail_from(args)?;
     accessibility_statement(args)?;
     notes.extend(transport_overrides(args)?);
@@ -1023,6 +1059,7 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
                 secret,
                 signing,
                 verification: verification_keys,
+                credential,
             },
         issuers,
         ..
@@ -1125,12 +1162,10 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
             settings.demo_mail_hint = args.mail_dir.display().to_string();
         }
     }
-    let state = Arc::new(AppState::new(
-        settings.clone(),
-        ports,
-        &secret,
-        verification_keys,
-    ));
+    let state = Arc::new(
+        AppState::new(settings.clone(), ports, &secret, verification_keys)
+            .with_credential_keys(credential.map(Arc::new)),
+    );
 
     let mail_settings = MailSettings {
         from: mail_from(&args)?,

@@ -251,3 +251,79 @@ async fn the_holder_exports_a_w3c_credential_that_verifies_with_the_published_jw
         410
     );
 }
+
+/// The bits of a status list token's `lst`.
+fn status_bits(token: &str) -> Vec<u8> {
+    use std::io::Read as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload: serde_json::Value =
+        serde_json::from_slice(&engine.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let compressed = engine
+        .decode(payload["status_list"]["lst"].as_str().unwrap())
+        .unwrap();
+    let mut bits = Vec::new();
+    flate2::read::ZlibDecoder::new(&compressed[..])
+        .read_to_end(&mut bits)
+        .unwrap();
+    bits
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_list_says_revoked_once_the_attestation_is_deleted_not_when_its_key_changes() {
+    use sand_domain::ports::Clock as _;
+    let app = TestApp::new().await;
+    let mut b = app
+        .signed_in(
+            "Durand",
+            "Camille Marie",
+            "12/04/2003",
+            "camille.statut@exemple.fr",
+        )
+        .await;
+    assert_eq!(b.attach("BACG", "2021", "10").await.status, 303);
+    let dashboard = b.get("/espace").await;
+    let start = dashboard.body.find("/espace/diplomes/").unwrap() + "/espace/diplomes/".len();
+    let link = dashboard.body[start..start + 36].to_owned();
+    let link_id = sand_domain::link::LinkId(uuid::Uuid::parse_str(&link).unwrap());
+    let status = &app.state.ports.credential_status;
+    let entry = status.allocate(link_id, app.clock.now()).await.unwrap();
+    let bit = |bits: &[u8]| (bits[(entry.index / 8) as usize] >> (entry.index % 8)) & 1;
+
+    // the issuer's keys, and the list signed with them
+    let issuer = app.browser().get("/.well-known/jwt-vc-issuer").await;
+    let metadata: serde_json::Value = serde_json::from_str(&issuer.body).unwrap();
+    assert_eq!(metadata["issuer"], "http://localhost");
+    let keys = app.state.credential_keys.as_ref().unwrap();
+    assert_eq!(metadata["jwks"]["keys"][0]["kid"], keys.kid());
+    let path = format!("/statuts/{}", entry.list.0);
+    let list = app.browser().get(&path).await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.header("content-type"), "application/statuslist+jwt");
+    assert!(keys.verifies(&list.body));
+    assert_eq!(bit(&status_bits(&list.body)), 0);
+
+    // a new key: still valid
+    let renewed = b
+        .submit(
+            &format!("/espace/diplomes/{link}/cle"),
+            &format!("/espace/diplomes/{link}/cle"),
+            &[],
+        )
+        .await;
+    assert_eq!(renewed.status, 303);
+    assert_eq!(bit(&status_bits(&app.browser().get(&path).await.body)), 0);
+    // the attestation deleted: revoked
+    let deleted = b
+        .submit(
+            &format!("/espace/diplomes/{link}/supprimer"),
+            &format!("/espace/diplomes/{link}/supprimer"),
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(bit(&status_bits(&app.browser().get(&path).await.body)), 1);
+    // a list's address is a number
+    for bad in ["/statuts/abc", "/statuts/-1", "/statuts/1234567890"] {
+        assert_eq!(app.browser().get(bad).await.status, 404, "{bad}");
+    }
+}

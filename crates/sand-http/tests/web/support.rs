@@ -321,7 +321,11 @@ impl TestApp {
             share_openings_per_client_per_minute: 1000,
         };
         configure(&mut settings);
-        let state = Arc::new(AppState::new(settings, ports, &SECRET, keys));
+        let state = Arc::new(
+            AppState::new(settings, ports, &SECRET, keys).with_credential_keys(Some(Arc::new(
+                sand_attestation::status_list::CredentialKeys::demo().unwrap(),
+            ))),
+        );
         let client = TestClient::new(sand_http::app(Arc::clone(&state)));
         Self {
             client,

@@ -480,3 +480,77 @@ fn the_accessibility_statement_accepts_only_real_addresses() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A P-256 key for the tests only (written by `openssl genpkey -algorithm EC -pkeyopt
+/// ec_paramgen_curve:P-256`): it signs nothing outside them.
+const TEST_CREDENTIAL_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg75SC8mqgQt8K7/4d
+pqcAq4ogaoseUcsXerhQW/hPslmhRANCAATd/X9rcARedjHDPbRjwaoha1nDZvKv
+cRacBAo0QYuqOvuA+O59D1hPYxMUuNQ2MOH+zV2IJzsol57bAbl2Yxt/
+-----END PRIVATE KEY-----
+";
+
+#[test]
+fn the_credential_key_is_said_at_the_check_and_refused_when_others_can_read_it() {
+    let dir = temp_dir();
+    // the demonstration signs status lists with the public demonstration key
+    let out = run(&dir, &["config", "check", "--demo"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("clé des justificatifs (ES256)")
+            && text(&out.stdout).contains("(démonstration)"),
+        "{}",
+        text(&out.stdout)
+    );
+    // a key of its own, readable by its owner only
+    let path = dir.join("credential.pem");
+    std::fs::write(&path, TEST_CREDENTIAL_KEY).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = run(
+            &dir,
+            &["config", "check", "--demo"],
+            &[("SAND_CREDENTIAL_KEY_FILE", path.to_str().unwrap())],
+        );
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains("chmod 600"),
+            "{}",
+            text(&out.stderr)
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = run(
+        &dir,
+        &["config", "check", "--demo"],
+        &[("SAND_CREDENTIAL_KEY_FILE", path.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let note = said
+        .split("clé des justificatifs (ES256)")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !note.is_empty() && !note.contains("démonstration"),
+        "{said}"
+    );
+    // not a key: a clear error
+    std::fs::write(&path, "pas une clé").unwrap();
+    let out = run(
+        &dir,
+        &["config", "check", "--demo"],
+        &[("SAND_CREDENTIAL_KEY_FILE", path.to_str().unwrap())],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("clé des justificatifs"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
