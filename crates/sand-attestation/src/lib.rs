@@ -24,6 +24,7 @@ pub mod payload;
 pub mod receipt;
 mod render;
 pub mod sample;
+pub mod sd_jwt;
 pub mod status_list;
 mod tagging;
 pub mod verify;
