@@ -51,6 +51,17 @@ pub enum ErrorCode {
     SupprimeEntreTemps,
     /// The exam office withdrew this result.
     Retire,
+    /// A share link's recipient label that is empty, too long, or has invisible
+    /// characters.
+    DestinataireInvalide,
+    /// A date that does not exist (a 31 February).
+    DateInvalide,
+    /// A share link's last day in the past.
+    DatePassee,
+    /// A share link's last day more than a year away.
+    DateTropLointaine,
+    /// The profile already holds the most live share links allowed.
+    TropDeLiens,
 }
 
 impl ErrorCode {

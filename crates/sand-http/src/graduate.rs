@@ -12,6 +12,7 @@ use sand_domain::link::renew_key::RenewKeyRequest;
 use sand_domain::link::{Link, LinkId};
 use sand_domain::ports::RenderedAttestation;
 use sand_domain::profile::delete::{DeleteProfileError, DeletedProfile};
+use sand_domain::sharing::{CreateShareError, CreateShareRequest, ShareId, ShareLink};
 
 use crate::audit::{self, Requester, SecurityEvent, Subject};
 use crate::error::{Limited, WebError};
@@ -112,6 +113,63 @@ pub(crate) async fn credential(
             link,
         })
         .await?)
+}
+
+/// Creates a share link of one of the graduate's diplomas (the use case's refusals as
+/// they are: each front words them).
+///
+/// # Errors
+/// [`CreateShareError`].
+pub(crate) async fn create_share(
+    state: &AppState,
+    me: &SignedIn,
+    link: LinkId,
+    label: String,
+    last_day: time::Date,
+) -> Result<ShareLink, CreateShareError> {
+    let share = state
+        .create_share
+        .execute(CreateShareRequest {
+            profile: me.profile,
+            link,
+            label,
+            last_day,
+        })
+        .await?;
+    tracing::info!(share = %share.id.0, "share link created");
+    Ok(share)
+}
+
+/// The address a share link's recipient opens.
+pub(crate) fn share_address(state: &AppState, share: &ShareLink) -> String {
+    format!(
+        "{}{}{}",
+        state.settings.public_url,
+        crate::SHARE_PREFIX,
+        share.token.expose()
+    )
+}
+
+/// Revokes one of the graduate's share links.
+///
+/// # Errors
+/// [`WebError::NoSuchDiploma`] when there is no such unrevoked link of theirs, or the
+/// store's failure.
+pub(crate) async fn revoke_share(
+    state: &AppState,
+    me: &SignedIn,
+    share: ShareId,
+) -> Result<(), WebError> {
+    if !state
+        .ports
+        .shares
+        .revoke(share, me.profile, state.ports.clock.now())
+        .await?
+    {
+        return Err(WebError::NoSuchDiploma);
+    }
+    tracing::info!(share = %share.0, "share link revoked");
+    Ok(())
 }
 
 /// The graduate's diplomas, with keys and verifications.

@@ -124,6 +124,9 @@ async fn status_list(
         .body(token))
 }
 
+/// Where recipients open share links: `/partage/{token}`.
+pub const SHARE_PREFIX: &str = "/partage/";
+
 /// Where the status lists are: `/statuts/{list}`.
 pub const STATUS_LISTS: &str = "/statuts/";
 

@@ -15,7 +15,7 @@ use sand_domain::link::attach::AttachOutcome;
 use sand_domain::link::list::MyDiploma;
 
 use super::{Answer, ApiError, ApiTags, AwardJson, Refusals, StepJson, rfc3339};
-use crate::api_types::{AcademieCode, DiplomaCode};
+use crate::api_types::{AcademieCode, DiplomaCode, IsoDateText, Text};
 use crate::error_code::ErrorCode;
 use crate::graduate;
 use crate::present::before_coverage_text;
@@ -178,6 +178,87 @@ impl ApiResponse for PdfDownload {
     }
 
     fn register(_registry: &mut poem_openapi::registry::Registry) {}
+}
+
+/// A share link of one of my diplomas.
+#[derive(Debug, Object)]
+pub struct ShareJson {
+    pub id: String,
+    /// The diploma (its id in `GET /moi/diplomes`).
+    pub diplome_id: String,
+    /// Whom it is for, as the holder wrote it.
+    pub destinataire: String,
+    /// The address to hand over, while it opens (absent once expired or revoked).
+    #[oai(skip_serializing_if_is_none)]
+    pub adresse: Option<String>,
+    /// `actif`, `expire` or `revoque`.
+    pub etat: String,
+    /// RFC 3339.
+    pub cree_le: String,
+    /// The first instant it no longer opens (RFC 3339): midnight, Paris time, after its
+    /// last day.
+    pub expire_le: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub revoque_le: Option<String>,
+}
+
+impl ShareJson {
+    fn of(state: &AppState, share: &sand_domain::sharing::ShareLink) -> Self {
+        use sand_domain::sharing::ShareState;
+        let state_now = share.state(state.ports.clock.now());
+        Self {
+            id: share.id.0.to_string(),
+            diplome_id: share.link.0.to_string(),
+            destinataire: share.label.to_string(),
+            adresse: (state_now == ShareState::Live).then(|| graduate::share_address(state, share)),
+            etat: match state_now {
+                ShareState::Live => "actif",
+                ShareState::Expired => "expire",
+                ShareState::Revoked => "revoque",
+            }
+            .to_owned(),
+            cree_le: rfc3339(share.created_at),
+            expire_le: rfc3339(share.expires_at),
+            revoque_le: share.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+/// A share link to create.
+#[derive(Debug, Object)]
+pub struct ShareBody {
+    /// Whom it is for, e.g. `Entreprise X, recrutement mars` (1–80 characters, shown to
+    /// the recipient and in my verifications).
+    #[oai(validator(max_length = 200))]
+    pub destinataire: Text,
+    /// The last day it opens (ISO 8601 `AAAA-MM-JJ`, Paris time), from today to a year
+    /// from today.
+    pub dernier_jour: IsoDateText,
+}
+
+#[derive(ApiResponse)]
+enum CreateShareResponse {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<ShareJson>),
+    /// Not created: `destinataire_invalide`, `date_invalide`, `date_passee`,
+    /// `date_trop_lointaine`, `trop_de_liens` (20 live share links at most).
+    #[oai(status = 422)]
+    Refused(Json<ApiError>),
+}
+
+/// No valid session, or no such share link of mine (or already revoked).
+#[derive(Debug)]
+pub struct OwnShareRefusals;
+
+impl Refusals for OwnShareRefusals {
+    const LIST: &'static [(u16, &'static str)] = &[
+        NOT_SIGNED_IN,
+        (
+            404,
+            "Aucun lien de partage actif de ce numéro dans ce profil (`introuvable`).",
+        ),
+    ];
 }
 
 /// An empty JSON object (state-changing calls without parameters still take JSON).
@@ -392,6 +473,96 @@ impl MeApi {
             bytes: rendered.bytes,
             file_name: rendered.file_name,
         })
+    }
+
+    /// My share links (every diploma's), newest first, expired and revoked ones too.
+    #[oai(path = "/moi/partages", method = "get", tag = "ApiTags::Me")]
+    async fn my_shares(
+        &self,
+        state: Data<&Arc<AppState>>,
+        me: SignedIn,
+    ) -> Answer<Json<Vec<ShareJson>>, SignedInRefusals> {
+        let shares = state
+            .ports
+            .shares
+            .list_for_profile(me.profile)
+            .await
+            .map_err(WebError::from)?;
+        Ok(Json(
+            shares.iter().map(|s| ShareJson::of(&state, s)).collect(),
+        ))
+    }
+
+    /// Share one of my diplomas with one recipient: an address that shows it verified,
+    /// without a name to type, until its last day or until I revoke it.
+    #[oai(
+        path = "/moi/diplomes/:id/partages",
+        method = "post",
+        tag = "ApiTags::Me"
+    )]
+    async fn create_share(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+        body: Json<ShareBody>,
+        me: SignedIn,
+    ) -> Answer<CreateShareResponse, OwnDiplomaRefusals> {
+        use sand_domain::sharing::{CreateShareError, MAX_LABEL_CHARS};
+        let refused = |code: ErrorCode, message: &str| {
+            CreateShareResponse::Refused(Json(ApiError::new(&visitor, code, message.to_owned())))
+        };
+        let link = link_id(&id)?;
+        let Some(last_day) =
+            sand_domain::text::read_date(&body.dernier_jour.0, sand_domain::text::DateWriting::Iso)
+                .and_then(|(y, m, d)| {
+                    time::Month::try_from(m)
+                        .ok()
+                        .and_then(|m| time::Date::from_calendar_date(y, m, d).ok())
+                })
+        else {
+            return Ok(refused(ErrorCode::DateInvalide, "Cette date n'existe pas."));
+        };
+        Ok(
+            match graduate::create_share(&state, &me, link, body.0.destinataire.0, last_day).await {
+                Ok(share) => CreateShareResponse::Created(Json(ShareJson::of(&state, &share))),
+                Err(CreateShareError::MalformedLabel(_)) => refused(
+                    ErrorCode::DestinataireInvalide,
+                    &format!(
+                        "Indiquez à qui ce lien est destiné, en {MAX_LABEL_CHARS} caractères visibles au plus."
+                    ),
+                ),
+                Err(CreateShareError::LastDayPast) => refused(
+                    ErrorCode::DatePassee,
+                    "Le dernier jour de validité ne peut pas être passé.",
+                ),
+                Err(CreateShareError::LastDayTooFar) => refused(
+                    ErrorCode::DateTropLointaine,
+                    "Un lien de partage vaut au plus un an.",
+                ),
+                Err(CreateShareError::TooManyLive) => refused(
+                    ErrorCode::TropDeLiens,
+                    "Trop de liens de partage valables : révoquez-en un avant d'en créer un autre.",
+                ),
+                Err(CreateShareError::NotFound) => return Err(WebError::NoSuchDiploma.into()),
+                Err(CreateShareError::Unexpected(e)) => return Err(WebError::from(e).into()),
+            },
+        )
+    }
+
+    /// Revoke one of my share links: it stops opening at once.
+    #[oai(path = "/moi/partages/:id", method = "delete", tag = "ApiTags::Me")]
+    async fn revoke_share(
+        &self,
+        state: Data<&Arc<AppState>>,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+        me: SignedIn,
+    ) -> Answer<Deleted, OwnShareRefusals> {
+        let share = uuid::Uuid::try_parse(&id)
+            .map(sand_domain::sharing::ShareId)
+            .map_err(|_| WebError::NoSuchDiploma)?;
+        graduate::revoke_share(&state, &me, share).await?;
+        Ok(Deleted::Done)
     }
 
     /// Delete my profile: all personal data and links, at once; a confirmation e-mail.

@@ -214,7 +214,8 @@ impl AwardJson {
 
 /// An instant as the API writes it: RFC 3339 (ISO 8601) in UTC.
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 

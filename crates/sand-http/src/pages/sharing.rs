@@ -9,8 +9,8 @@ use poem::http::{StatusCode, header};
 use poem::web::{Data, Path, Query};
 use poem::{IntoResponse, Response, handler};
 use sand_domain::sharing::{
-    CreateShareError, CreateShareRequest, MAX_LABEL_CHARS, MAX_LIVE_SHARES, MAX_SHARE_DAYS,
-    ShareId, ShareLabelError, ShareLink, ShareState,
+    CreateShareError, MAX_LABEL_CHARS, MAX_LIVE_SHARES, MAX_SHARE_DAYS, ShareId, ShareLabelError,
+    ShareLink, ShareState,
 };
 use sand_domain::text::{DateWriting, french_date, french_day, paris_time, read_date};
 use serde::Deserialize;
@@ -21,8 +21,7 @@ use crate::present::ShownDiploma;
 use crate::state::AppState;
 use crate::web::{Chrome, FormErrors, PageForm, SignedIn, Visitor, link_id, page, see_other};
 
-/// Where recipients open share links: `/partage/{token}`.
-pub const SHARE_PREFIX: &str = "/partage/";
+pub use crate::SHARE_PREFIX;
 
 /// `path` as logs may hold it: a share link's token is its secret.
 #[must_use]
@@ -107,13 +106,7 @@ fn shown(state: &AppState, share: &ShareLink, now: time::OffsetDateTime) -> Show
     ShownShare {
         id: share.id.0.to_string(),
         label: share.label.to_string(),
-        address: live.then(|| {
-            format!(
-                "{}{SHARE_PREFIX}{}",
-                state.settings.public_url,
-                share.token.expose()
-            )
-        }),
+        address: live.then(|| graduate::share_address(state, share)),
         created_on: french_day(share.created_at),
         state_text,
         live,
@@ -262,18 +255,16 @@ pub async fn create(
         );
         return refused(errors, form).await;
     };
-    let result = state
-        .create_share
-        .execute(CreateShareRequest {
-            profile: signed_in.profile,
-            link,
-            label: form.destinataire.clone(),
-            last_day,
-        })
-        .await;
+    let result = graduate::create_share(
+        &state,
+        &signed_in,
+        link,
+        form.destinataire.clone(),
+        last_day,
+    )
+    .await;
     let (field, text): (&'static str, String) = match result {
         Ok(share) => {
-            tracing::info!(share = %share.id.0, "share link created");
             return Ok(see_other(&format!(
                 "/espace/diplomes/{}/partages?avis=cree#partage-{}",
                 link.0, share.id.0
@@ -324,17 +315,8 @@ pub async fn revoke(
     Path((id, share)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     let link = link_id(&id)?;
-    let share = ShareId(link_id(&share)?.0);
     // only the holder's own share links, and only once
-    if !state
-        .ports
-        .shares
-        .revoke(share, signed_in.profile, state.ports.clock.now())
-        .await?
-    {
-        return Err(WebError::NoSuchDiploma);
-    }
-    tracing::info!(share = %share.0, "share link revoked");
+    graduate::revoke_share(&state, &signed_in, ShareId(link_id(&share)?.0)).await?;
     Ok(see_other(&format!(
         "/espace/diplomes/{}/partages?avis=revoque",
         link.0

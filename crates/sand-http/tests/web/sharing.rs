@@ -511,3 +511,106 @@ async fn the_logs_never_hold_a_share_links_token() {
     assert!(!text.contains(&token), "a live token in the logs");
     assert!(!text.contains(&unknown), "a tried token in the logs");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_creates_lists_and_revokes_share_links_with_codes_for_each_refusal() {
+    let app = TestApp::new().await;
+    let (mut b, link) = holder(&app).await;
+    let created = b
+        .post_json(
+            &format!("/api/v1/moi/diplomes/{link}/partages"),
+            &serde_json::json!({ "destinataire": " ACME  RH ", "dernier_jour": "2026-12-31" }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let share: serde_json::Value = serde_json::from_str(&created.body).unwrap();
+    assert_eq!(share["destinataire"], "ACME RH");
+    assert_eq!(share["etat"], "actif");
+    assert_eq!(share["diplome_id"], link.as_str());
+    assert_eq!(share["expire_le"], "2026-12-31T23:00:00Z");
+    let address = share["adresse"].as_str().unwrap();
+    assert_eq!(app.browser().get(&path_of(address)).await.status, 200);
+    for (body, code) in [
+        (
+            serde_json::json!({ "destinataire": "", "dernier_jour": "2026-12-31" }),
+            "destinataire_invalide",
+        ),
+        (
+            serde_json::json!({ "destinataire": "A\u{200b}B", "dernier_jour": "2026-12-31" }),
+            "destinataire_invalide",
+        ),
+        (
+            serde_json::json!({ "destinataire": "ACME", "dernier_jour": "2027-02-31" }),
+            "date_invalide",
+        ),
+        (
+            serde_json::json!({ "destinataire": "ACME", "dernier_jour": "2026-11-23" }),
+            "date_passee",
+        ),
+        (
+            serde_json::json!({ "destinataire": "ACME", "dernier_jour": "2027-11-25" }),
+            "date_trop_lointaine",
+        ),
+    ] {
+        let refused = b
+            .post_json(&format!("/api/v1/moi/diplomes/{link}/partages"), &body)
+            .await;
+        assert_eq!(refused.status, 422, "{body}: {}", refused.body);
+        assert!(
+            refused.body.contains(&format!("\"code\":\"{code}\"")),
+            "{}",
+            refused.body
+        );
+    }
+    let malformed = b
+        .post_json(
+            &format!("/api/v1/moi/diplomes/{link}/partages"),
+            &serde_json::json!({ "destinataire": "ACME", "dernier_jour": "31/12/2026" }),
+        )
+        .await;
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    // listed, then revoked once
+    let listed = b.get("/api/v1/moi/partages").await;
+    let list: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let id = share["id"].as_str().unwrap();
+    let revoked = b
+        .request(
+            poem::http::Method::DELETE,
+            &format!("/api/v1/moi/partages/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+    let again = b
+        .request(
+            poem::http::Method::DELETE,
+            &format!("/api/v1/moi/partages/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, 404);
+    let after: serde_json::Value =
+        serde_json::from_str(&b.get("/api/v1/moi/partages").await.body).unwrap();
+    assert_eq!(after[0]["etat"], "revoque");
+    assert!(after[0].get("adresse").is_none());
+    assert_eq!(app.browser().get(&path_of(address)).await.status, 404);
+    // another profile's diploma or share link: not found
+    let mut other = app
+        .signed_in("N'Diaye", "Aminata", "30/11/2002", "aminata.api@exemple.fr")
+        .await;
+    let foreign = other
+        .post_json(
+            &format!("/api/v1/moi/diplomes/{link}/partages"),
+            &serde_json::json!({ "destinataire": "Intrus", "dernier_jour": "2026-12-31" }),
+        )
+        .await;
+    assert_eq!(foreign.status, 404, "{}", foreign.body);
+    assert!(
+        other
+            .get("/api/v1/moi/partages")
+            .await
+            .body
+            .starts_with("[]")
+    );
+}
