@@ -20,6 +20,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { chromium } from 'playwright-core';
 import * as jose from 'jose';
+import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
 
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -575,6 +576,17 @@ step('le diplômé partage son diplôme par un lien ; le destinataire l\'ouvre ;
     && vc['@context'][0] === 'https://www.w3.org/ns/credentials/v2' && vc.type.includes('VerifiableCredential')
     && vc.credentialSubject.familyNameAtBirth === 'N\'Diaye' && typeof vc.validFrom === 'string',
   `jose vérifie le justificatif W3C exporté (${JSON.stringify(protectedHeader)})`);
+  // the wallet credentials' status list: signed with the issuer's ES256 key (published at
+  // /.well-known/jwt-vc-issuer), read by the reference Token Status List library
+  const issuerMetadata = await (await fetch(`${base}/.well-known/jwt-vc-issuer`)).json();
+  const statusResponse = await fetch(`${base}/statuts/0`);
+  expect(statusResponse.headers.get('content-type') === 'application/statuslist+jwt', 'la liste de statut est servie en application/statuslist+jwt');
+  const statusJwt = await statusResponse.text();
+  const issuerKey = await jose.importJWK(issuerMetadata.jwks.keys[0], 'ES256');
+  const { protectedHeader: statusHeader } = await jose.jwtVerify(statusJwt, issuerKey, { typ: 'statuslist+jwt' });
+  const statusList = getListFromStatusListJWT(statusJwt);
+  expect(statusHeader.kid === issuerMetadata.jwks.keys[0].kid && statusList.getStatus(0) === 0,
+    'la liste de statut est signée par la clé publiée et lue par @sd-jwt/jwt-status-list');
   await page.getByRole('link', { name: /^Partager par un lien/ }).first().click();
   await visit(page, 'partage');
   // a mistake first: the form says what is wrong, and where
