@@ -15,7 +15,7 @@ use sand_domain::ports::Attestation;
 use serde_json::{Value, json};
 
 use crate::keys::SigningKeys;
-use crate::payload::iso;
+use crate::payload::{iso, rfc3339};
 
 /// How long an exported credential is valid.
 pub const VALID_DAYS: i64 = 365;
@@ -23,14 +23,6 @@ pub const VALID_DAYS: i64 = 365;
 pub const VC_JWT_TYPE: &str = "vc+jwt";
 /// Its media type.
 pub const VC_JWT_MEDIA_TYPE: &str = "application/vc+jwt";
-
-fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.replace_nanosecond(0)
-        .unwrap_or(at)
-        .to_offset(time::UtcOffset::UTC)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 /// The credential (unsigned) of `attestation`, issued by `issuer_id` (the service's
 /// address) named `operator`; `verify_url` is the verification page.

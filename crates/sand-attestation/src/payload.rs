@@ -88,6 +88,15 @@ pub(crate) fn iso(date: Date) -> String {
     )
 }
 
+/// An instant to the second, in UTC, as RFC 3339 writes it (receipts, credentials).
+pub(crate) fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.replace_nanosecond(0)
+        .unwrap_or(at)
+        .to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// A `YYYY-MM-DD` date, if it is one.
 pub(crate) fn parse_iso_date(text: &str) -> Option<Date> {
     parse_iso(text, "date").ok()

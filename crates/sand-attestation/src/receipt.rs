@@ -13,21 +13,12 @@ use serde_json::{Value, json};
 
 use crate::jws::{self, JwsError};
 use crate::keys::{KeyId, SigningKeys, VerificationKeys};
-use crate::payload::iso;
+use crate::payload::{iso, rfc3339};
 
 /// The JWS `typ` of a receipt.
 pub const RECEIPT_TYPE: &str = "sand-verification-receipt+jwt";
 /// Where a receipt's PDF carries the compact JWS.
 pub(crate) const PDF_ENTRY: &[u8] = b"/SandReceipt";
-
-fn rfc3339(at: time::OffsetDateTime) -> String {
-    // to the second, as `iat`
-    at.replace_nanosecond(0)
-        .unwrap_or(at)
-        .to_offset(time::UtcOffset::UTC)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 /// The receipt's claims (JSON, French member names like the API's), for `service` (the
 /// public address of the verification page).

@@ -503,15 +503,7 @@ pub async fn download_receipt(
     let Some(file) = file else {
         return Err(WebError::BadRequest);
     };
-    let file_name = file.file_name.replace(['"', '\\', '\r', '\n'], "");
-    Ok(Response::builder()
-        .content_type(file.media_type)
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file_name}\""),
-        )
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(file.bytes))
+    Ok(crate::web::attachment(file, true))
 }
 
 /// The document form's address, opened directly: the form is on the verification page.

@@ -23,8 +23,8 @@ use crate::graduate;
 use crate::present::{before_coverage_text, step_text};
 use crate::state::AppState;
 use crate::web::{
-    Chrome, FormErrors, PageForm, SignedIn, Visitor, WebError, clear_session_cookie, link_id, page,
-    see_other,
+    Chrome, FormErrors, PageForm, SignedIn, Visitor, WebError, attachment, clear_session_cookie,
+    link_id, page, see_other,
 };
 
 /// One attached diploma as the dashboard shows it.
@@ -545,14 +545,7 @@ pub async fn download(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let rendered = graduate::download(&state, &signed_in, link_id(&id)?).await?;
-    let file_name = rendered.file_name.replace(['"', '\\', '\r', '\n'], "");
-    Ok(Response::builder()
-        .content_type(rendered.media_type)
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file_name}\""),
-        )
-        .body(rendered.bytes))
+    Ok(attachment(rendered, false))
 }
 
 /// The attestation as a W3C Verifiable Credential, to import in a wallet or hand over.
@@ -563,15 +556,7 @@ pub async fn download_credential(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let exported = graduate::credential(&state, &signed_in, link_id(&id)?).await?;
-    let file_name = exported.file_name.replace(['"', '\\', '\r', '\n'], "");
-    Ok(Response::builder()
-        .content_type(exported.media_type)
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file_name}\""),
-        )
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(exported.bytes))
+    Ok(attachment(exported, true))
 }
 
 #[derive(Template)]

@@ -264,6 +264,21 @@ pub fn page(status: StatusCode, template: &impl Template) -> Result<Response, We
         .body(html))
 }
 
+/// A file to download: its media type, `Content-Disposition: attachment` with its name
+/// (quotes, backslashes and line breaks dropped), and `no-store` when it is personal.
+#[must_use]
+pub fn attachment(file: sand_domain::ports::RenderedAttestation, no_store: bool) -> Response {
+    let file_name = file.file_name.replace(['"', '\\', '\r', '\n'], "");
+    let mut response = Response::builder().content_type(file.media_type).header(
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{file_name}\""),
+    );
+    if no_store {
+        response = response.header(header::CACHE_CONTROL, "no-store");
+    }
+    response.body(file.bytes)
+}
+
 /// A 303 redirect (after a form, or to log in).
 #[must_use]
 pub fn see_other(location: &str) -> Response {

@@ -9,15 +9,7 @@ use crate::support::{Browser, Page, TestApp};
 
 /// A holder with the Lyon baccalauréat attached; their control key.
 async fn key_of_holder(app: &TestApp) -> String {
-    let mut b = app
-        .signed_in(
-            "Durand",
-            "Camille Marie",
-            "12/04/2003",
-            "camille.recu@exemple.fr",
-        )
-        .await;
-    assert_eq!(b.attach("BACG", "2021", "10").await.status, 303);
+    let (mut b, _) = app.with_diploma("camille.recu@exemple.fr").await;
     b.get("/espace")
         .await
         .text_after("class=\"key\">")
@@ -178,23 +170,13 @@ async fn a_changed_or_foreign_receipt_is_not_made_into_a_file() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_holder_exports_a_w3c_credential_that_verifies_with_the_published_jwks() {
     let app = TestApp::new().await;
-    let mut b = app
-        .signed_in(
-            "Durand",
-            "Camille Marie",
-            "12/04/2003",
-            "camille.vc@exemple.fr",
-        )
-        .await;
-    assert_eq!(b.attach("BACG", "2021", "10").await.status, 303);
+    let (mut b, link) = app.with_diploma("camille.vc@exemple.fr").await;
     let dashboard = b.get("/espace").await;
     assert!(
         dashboard.body.contains("Exporter (justificatif W3C)"),
         "{}",
         dashboard.body
     );
-    let start = dashboard.body.find("/espace/diplomes/").unwrap() + "/espace/diplomes/".len();
-    let link = dashboard.body[start..start + 36].to_owned();
     let exported = b
         .get(&format!("/espace/diplomes/{link}/attestation.vc.jwt"))
         .await;
@@ -272,18 +254,7 @@ fn status_bits(token: &str) -> Vec<u8> {
 async fn the_status_list_says_revoked_once_the_attestation_is_deleted_not_when_its_key_changes() {
     use sand_domain::ports::Clock as _;
     let app = TestApp::new().await;
-    let mut b = app
-        .signed_in(
-            "Durand",
-            "Camille Marie",
-            "12/04/2003",
-            "camille.statut@exemple.fr",
-        )
-        .await;
-    assert_eq!(b.attach("BACG", "2021", "10").await.status, 303);
-    let dashboard = b.get("/espace").await;
-    let start = dashboard.body.find("/espace/diplomes/").unwrap() + "/espace/diplomes/".len();
-    let link = dashboard.body[start..start + 36].to_owned();
+    let (mut b, link) = app.with_diploma("camille.statut@exemple.fr").await;
     let link_id = sand_domain::link::LinkId(uuid::Uuid::parse_str(&link).unwrap());
     let status = &app.state.ports.credential_status;
     let entry = status.allocate(link_id, app.clock.now()).await.unwrap();

@@ -9,24 +9,9 @@ use sand_domain::ports::Mail;
 
 use crate::support::{Browser, PASSWORD, Page, TestApp};
 
-const CAMILLE: (&str, &str, &str) = ("Durand", "Camille Marie", "12/04/2003");
-
 /// A signed-in holder with the Lyon baccalauréat attached; its link id.
 async fn holder(app: &TestApp) -> (Browser<'_>, String) {
-    let mut b = app
-        .signed_in(
-            CAMILLE.0,
-            CAMILLE.1,
-            CAMILLE.2,
-            "camille.partage@exemple.fr",
-        )
-        .await;
-    let attached = b.attach("BACG", "2021", "10").await;
-    assert_eq!(attached.status, 303, "{}", attached.body);
-    let dashboard = b.get("/espace").await;
-    let start = dashboard.body.find("/espace/diplomes/").unwrap() + "/espace/diplomes/".len();
-    let link = dashboard.body[start..start + 36].to_owned();
-    (b, link)
+    app.with_diploma("camille.partage@exemple.fr").await
 }
 
 /// Creates a share link for `label` valid until `last_day`; the answer to the form.

@@ -399,6 +399,20 @@ impl TestApp {
         b
     }
 
+    /// A signed-in browser of Camille Durand (address `email`) with the Lyon
+    /// baccalauréat 2021 attached, and the id of that diploma's link.
+    pub async fn with_diploma(&self, email: &str) -> (Browser<'_>, String) {
+        let mut b = self
+            .signed_in("Durand", "Camille Marie", "12/04/2003", email)
+            .await;
+        let attached = b.attach("BACG", "2021", "10").await;
+        assert_eq!(attached.status, 303, "{}", attached.body);
+        let dashboard = b.get("/espace").await;
+        let start = dashboard.body.find("/espace/diplomes/").unwrap() + "/espace/diplomes/".len();
+        let link = dashboard.body[start..start + 36].to_owned();
+        (b, link)
+    }
+
     /// The mails queued until one satisfies `wanted` (sent off the request, e.g. a new
     /// confirmation link); fails after ten seconds.
     pub async fn wait_for_mail(&self, wanted: impl Fn(&Mail) -> bool) -> Mail {

@@ -2414,6 +2414,51 @@ pub async fn the_exam_office_desk_sees_only_its_scope_audits_each_read_and_relea
     assert_eq!(after[0].batch.record_count, 1);
 }
 
+/// Lyon's exam office releases the link of `record` from the back office (the desk's
+/// own scope and audit row); the link released, if any.
+async fn release_in_lyon(db: &TestStore, record: RecordId) -> Option<sand_domain::link::LinkId> {
+    use sand_domain::ports::ExamOfficeDesk as _;
+    use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
+    use sand_domain::staff::records::ReleaseReason;
+    use sand_domain::staff::{Role, StaffId, StaffLogin, StaffMember, StaffScope};
+    let agent = StaffMember {
+        id: StaffId(Uuid::new_v4()),
+        login: StaffLogin::parse("lyon.n2").unwrap(),
+        name: "lyon.n2".to_owned(),
+        role: Role::ExamOffice,
+        issuers: vec![sand_domain::issuer::IssuerCode::parse("10").unwrap()],
+        email: None,
+        siret: None,
+        created_at: NOW,
+        disabled_at: None,
+        sessions_valid_from: None,
+    };
+    let in_lyon = StaffScope::of(&agent, &sand_domain::issuer::IssuerRegistry::offices_only());
+    db.store
+        .exam_office_desk()
+        .release(
+            &in_lyon,
+            record,
+            ReleaseReason::LostAccess,
+            NOW,
+            &NewAuditEntry {
+                at: NOW,
+                actor: Actor::Staff {
+                    id: agent.id,
+                    login: agent.login.clone(),
+                },
+                action: AuditAction::LinkRelease,
+                records: Vec::new(),
+                link: None,
+                batch: None,
+                detail: String::new(),
+                origin: "198.51.100.4".to_owned(),
+            },
+        )
+        .await
+        .unwrap()
+}
+
 /// Shares `link` of `profile`, valid until `expires_at`; the token is `byte` repeated.
 async fn share(
     db: &TestStore,
@@ -2455,10 +2500,7 @@ async fn opens(db: &TestStore, byte: u8, at: time::OffsetDateTime) -> bool {
 pub async fn share_links_open_until_expiry_or_revocation_and_die_with_their_link_in_every_way(
     db: &TestStore,
 ) {
-    use sand_domain::ports::{CreateShareStoreError, ExamOfficeDesk as _, ShareLinkStore as _};
-    use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
-    use sand_domain::staff::records::ReleaseReason;
-    use sand_domain::staff::{Role, StaffId, StaffLogin, StaffMember, StaffScope};
+    use sand_domain::ports::{CreateShareStoreError, ShareLinkStore as _};
     use time::Duration;
 
     let (zoe_id, marie_id) = import_two(db).await;
@@ -2570,43 +2612,7 @@ pub async fn share_links_open_until_expiry_or_revocation_and_die_with_their_link
 
     // 3. the exam office releases the link from the back office
     share(db, claimant.id, claimed.id, 6, month).await.unwrap();
-    let agent = StaffMember {
-        id: StaffId(Uuid::new_v4()),
-        login: StaffLogin::parse("lyon.n2").unwrap(),
-        name: "lyon.n2".to_owned(),
-        role: Role::ExamOffice,
-        issuers: vec![sand_domain::issuer::IssuerCode::parse("10").unwrap()],
-        email: None,
-        siret: None,
-        created_at: NOW,
-        disabled_at: None,
-        sessions_valid_from: None,
-    };
-    let in_lyon = StaffScope::of(&agent, &sand_domain::issuer::IssuerRegistry::offices_only());
-    let released = db
-        .store
-        .exam_office_desk()
-        .release(
-            &in_lyon,
-            zoe_id,
-            ReleaseReason::LostAccess,
-            NOW,
-            &NewAuditEntry {
-                at: NOW,
-                actor: Actor::Staff {
-                    id: agent.id,
-                    login: agent.login.clone(),
-                },
-                action: AuditAction::LinkRelease,
-                records: Vec::new(),
-                link: None,
-                batch: None,
-                detail: String::new(),
-                origin: "198.51.100.4".to_owned(),
-            },
-        )
-        .await
-        .unwrap();
+    let released = release_in_lyon(db, zoe_id).await;
     assert_eq!(released, Some(claimed.id));
     assert!(
         !opens(db, 6, NOW).await,
@@ -2721,10 +2727,6 @@ pub async fn credentials_issued_from_a_link_are_revoked_in_every_way_the_link_en
     use sand_domain::credential_status::{
         AllocateStatusError, CredentialState, CredentialStatusStore as _, LIST_SIZE,
     };
-    use sand_domain::ports::ExamOfficeDesk as _;
-    use sand_domain::staff::audit::{Actor, AuditAction, NewAuditEntry};
-    use sand_domain::staff::records::ReleaseReason;
-    use sand_domain::staff::{Role, StaffId, StaffLogin, StaffMember, StaffScope};
 
     let (zoe_id, marie_id) = import_two(db).await;
     let profiles = db.store.profiles();
@@ -2813,43 +2815,7 @@ pub async fn credentials_issued_from_a_link_are_revoked_in_every_way_the_link_en
 
     // 3. the exam office releases the link
     let d = status.allocate(claimed.id, NOW).await.unwrap();
-    let agent = StaffMember {
-        id: StaffId(Uuid::new_v4()),
-        login: StaffLogin::parse("lyon.n2").unwrap(),
-        name: "lyon.n2".to_owned(),
-        role: Role::ExamOffice,
-        issuers: vec![sand_domain::issuer::IssuerCode::parse("10").unwrap()],
-        email: None,
-        siret: None,
-        created_at: NOW,
-        disabled_at: None,
-        sessions_valid_from: None,
-    };
-    let in_lyon = StaffScope::of(&agent, &sand_domain::issuer::IssuerRegistry::offices_only());
-    db.store
-        .exam_office_desk()
-        .release(
-            &in_lyon,
-            zoe_id,
-            ReleaseReason::LostAccess,
-            NOW,
-            &NewAuditEntry {
-                at: NOW,
-                actor: Actor::Staff {
-                    id: agent.id,
-                    login: agent.login.clone(),
-                },
-                action: AuditAction::LinkRelease,
-                records: Vec::new(),
-                link: None,
-                batch: None,
-                detail: String::new(),
-                origin: "198.51.100.4".to_owned(),
-            },
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    release_in_lyon(db, zoe_id).await.unwrap();
     assert_eq!(state(d).await, Some(CredentialState::Invalid));
 
     // 4. the holder deletes the profile (the link goes by cascade)
