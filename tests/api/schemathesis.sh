@@ -63,17 +63,22 @@ config=$(realpath tests/api/schemathesis.toml)
 mkdir "$work/fixtures"
 cookie=$(python3 tests/api/session.py "http://$address" "$work/fixtures") \
     || { tail -n 50 "$work/server.log" >&2; die "could not sign a graduate in for the run"; }
-# a new seed each run, printed for replay (SAND_SCHEMATHESIS_SEED=N replays one)
-seed=${SAND_SCHEMATHESIS_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+# one fixed seed, so that the test command gives the same verdict on the same code;
+# SAND_SCHEMATHESIS_SEED=N runs another one, SAND_SCHEMATHESIS_SEED=random a new one
+# each time (exploration, printed for replay)
+seed=${SAND_SCHEMATHESIS_SEED:-20261207}
+if [ "$seed" = random ]; then seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); fi
 printf '==> schemathesis seed %s (replay: SAND_SCHEMATHESIS_SEED=%s)\n' "$seed" "$seed" >&2
 # schemathesis keeps its cache in the working directory: the run's own
 # some generated verifications and file checks carry the graduate's real key and
 # attestation (tests/api/hooks.py), so that valid answers meet the document too
 hooks=$(realpath tests/api/hooks.py)
+# one worker: with two, Hypothesis drew examples in two threads at once and a run once
+# failed inside schemathesis' own generation ("Inconsistent results", no request sent)
 (cd "$work" && SAND_ST_SESSION="${cookie#*=}" SCHEMATHESIS_HOOKS="$hooks" SAND_ST_FIXTURES="$work/fixtures" "$venv/bin/schemathesis" --config-file "$config" run "http://$address/api/v1/openapi.json" \
     --checks all \
     --exclude-name 'DELETE /moi' \
-    --max-examples "${SAND_SCHEMATHESIS_EXAMPLES:-60}" --workers 2 --seed "$seed" --no-color) \
+    --max-examples "${SAND_SCHEMATHESIS_EXAMPLES:-60}" --workers 1 --seed "$seed" --no-color) \
     || { tail -n 50 "$work/server.log" >&2; die "schemathesis found answers that break the API's contract (seed $seed)"; }
 # the signed-in operations were really exercised: some answered 2xx with the session
 signed_in_ok=$(sed 's/\x1b\[[0-9;]*m//g' "$work/server.log" | grep -c 'path=/api/v1/moi.*status=2' || true)
