@@ -32,6 +32,7 @@ pub mod sharing;
 pub mod staff;
 pub mod text;
 pub mod verification;
+pub mod wallet;
 
 #[cfg(test)]
 mod testing;

@@ -471,6 +471,15 @@ pub enum Mail {
     /// Many wrong names were tried today with the holder's control key: verifiers now
     /// need the birth date too, and the holder may renew the key (at most once a day).
     KeyGuessing { to: Email, scope: DiplomaScope },
+    /// The transaction code of a wallet credential offer the holder just made: their
+    /// wallet asks for it. It goes by mail, apart from the offer's QR code, so that
+    /// whoever sees the screen cannot redeem the offer.
+    WalletTxCode {
+        to: Email,
+        code: crate::wallet::model::TxCode,
+        scope: DiplomaScope,
+        expires_at: OffsetDateTime,
+    },
 }
 
 /// What changed in how an account logs in.
@@ -761,6 +770,139 @@ pub trait ShareLinkStore: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait ShareTokenGenerator: Send + Sync {
     fn share_token(&self) -> crate::sharing::model::ShareToken;
+}
+
+// ---------------------------------------------------------------------------------------
+// Digital safes and wallets
+// ---------------------------------------------------------------------------------------
+
+/// An attestation to deliver to its holder's digital safe or wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafeDelivery {
+    pub profile: ProfileId,
+    pub link: LinkId,
+    /// The holder's address, for what the safe sends apart (a wallet's transaction code).
+    pub to: Email,
+    pub scope: DiplomaScope,
+}
+
+/// What the holder does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SafeHandOver {
+    /// The holder's wallet fetches the credential with this offer (shown as a QR code
+    /// and a link), until `expires_at`; the transaction code it asks for was mailed.
+    WalletOffer {
+        offer_uri: String,
+        expires_at: OffsetDateTime,
+    },
+}
+
+/// Why an attestation was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum SafeError {
+    /// The link is not active in this profile (any more).
+    #[error("attestation not found")]
+    LinkNotFound,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// The holder's digital safe or wallet ("deliver this attestation to my safe"). The
+/// wallet adapter makes an OpenID4VCI credential offer; a safe with a partner interface
+/// (Digiposte) would push the PDF there instead.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait DigitalSafe: Send + Sync {
+    /// # Errors
+    /// [`SafeError`].
+    async fn deliver(&self, delivery: SafeDelivery) -> Result<SafeHandOver, SafeError>;
+}
+
+/// Why an offer was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateOfferStoreError {
+    /// The link is not active, or not held by this profile.
+    #[error("link not found")]
+    LinkNotFound,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Why a pre-authorized code was not redeemed.
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemStoreError {
+    #[error(transparent)]
+    Refused(crate::wallet::model::RedeemRefusal),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// The wallet credential offers. Secrets are kept as keyed hashes only.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait CredentialOfferStore: Send + Sync {
+    /// Stores `offer`, ending the unredeemed offers of the same link, and queues `mail`
+    /// (the transaction code) in the same transaction.
+    ///
+    /// # Errors
+    /// [`CreateOfferStoreError`]: the link must be active and held by the profile.
+    async fn create(
+        &self,
+        offer: crate::wallet::model::NewCredentialOffer,
+        mail: Mail,
+    ) -> Result<crate::wallet::model::OfferId, CreateOfferStoreError>;
+
+    /// Exchanges a live offer's code and transaction code for `access`, valid until
+    /// `access_until`, once. A wrong transaction code is counted; the `max_wrong`-th
+    /// ends the offer. An offer whose link ended is refused like an unknown one.
+    ///
+    /// # Errors
+    /// [`RedeemStoreError`].
+    async fn redeem(
+        &self,
+        code: &crate::wallet::model::PreAuthorizedCode,
+        tx_code: &crate::wallet::model::TxCode,
+        access: &crate::wallet::model::AccessToken,
+        now: OffsetDateTime,
+        access_until: OffsetDateTime,
+        max_wrong: u32,
+    ) -> Result<(), RedeemStoreError>;
+
+    /// What a live access token may fetch, and the token used up (one credential per
+    /// offer); `None` for an unknown, expired or used token.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn use_access(
+        &self,
+        token: &crate::wallet::model::AccessToken,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::wallet::model::CredentialGrant>, PortError>;
+}
+
+/// Draws the wallet offers' secrets from a cryptographically secure random source.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait WalletSecrets: Send + Sync {
+    fn pre_authorized_code(&self) -> crate::wallet::model::PreAuthorizedCode;
+    /// Six digits, each code as likely as any other.
+    fn tx_code(&self) -> crate::wallet::model::TxCode;
+    fn access_token(&self) -> crate::wallet::model::AccessToken;
+}
+
+/// Signs wallet credentials (SD-JWT VC) with the credential key.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait WalletCredentialSigner: Send + Sync {
+    /// The credential of `attestation` bound to the wallet key `holder_jwk` (a JSON Web
+    /// Key the wallet proved it holds), with its status entry.
+    ///
+    /// # Errors
+    /// [`PortError::Unexpected`] only.
+    fn sign(
+        &self,
+        attestation: &Attestation,
+        holder_jwk: &str,
+        status: crate::credential_status::StatusEntry,
+    ) -> Result<String, PortError>;
 }
 
 /// The State agents' identity federation (ProConnect): proves who an agent is; SAND's

@@ -148,6 +148,9 @@ templates! {
         scope: &'a str, at: &'a str, organisation: Option<&'a str>, stop: &'a str
     }
     record_withdrawn => "record_withdrawn.txt", "record_withdrawn.html" { scope: &'a str }
+    wallet_tx_code => "wallet_tx_code.txt", "wallet_tx_code.html" {
+        scope: &'a str, code: &'a str, until: &'a str
+    }
     key_guessing => "key_guessing.txt", "key_guessing.html" { scope: &'a str }
     attestation_taken_over => "attestation_taken_over.txt", "attestation_taken_over.html" { scope: &'a str }
     link_released => "link_released.txt", "link_released.html" { scope: &'a str, reason: &'a str }
@@ -366,6 +369,37 @@ fn render(mail: &Mail, s: &MailSettings) -> Result<(String, String, String), Com
                 .render()?,
             )
         }
+        Mail::WalletTxCode {
+            scope,
+            code,
+            expires_at,
+            ..
+        } => {
+            let subject = "Votre code pour ajouter un diplôme à votre portefeuille";
+            let link = format!("{base}{}", public_paths::SPACE);
+            let scope = scope.to_string();
+            let until = french_time(*expires_at);
+            (
+                subject.to_owned(),
+                wallet_tx_code::Text {
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                    code: code.expose(),
+                    until: &until,
+                }
+                .render()?,
+                wallet_tx_code::Html {
+                    subject,
+                    operator,
+                    link: &link,
+                    scope: &scope,
+                    code: code.expose(),
+                    until: &until,
+                }
+                .render()?,
+            )
+        }
         Mail::KeyGuessing { scope, .. } => {
             let subject = "Tentatives de vérification de votre clé de contrôle";
             let link = format!("{base}{}", public_paths::SPACE);
@@ -399,6 +433,7 @@ fn recipient(mail: &Mail) -> &sand_domain::credentials::Email {
         | Mail::AttestationVerified { to, .. }
         | Mail::RecordWithdrawn { to, .. }
         | Mail::KeyGuessing { to, .. }
+        | Mail::WalletTxCode { to, .. }
         | Mail::AttestationTakenOver { to, .. }
         | Mail::LinkReleased { to, .. } => to,
     }

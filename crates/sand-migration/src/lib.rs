@@ -18,6 +18,7 @@ mod m20261206_000009_create_staff_and_audit;
 mod m20261207_000010_staff_logins_and_sessions;
 mod m20261207_000011_create_share_links;
 mod m20261207_000012_create_credential_status;
+mod m20261207_000013_create_credential_offers;
 pub mod roles;
 
 /// Every migration, oldest first.
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_staff_logins_and_sessions::Migration),
             Box::new(m20261207_000011_create_share_links::Migration),
             Box::new(m20261207_000012_create_credential_status::Migration),
+            Box::new(m20261207_000013_create_credential_offers::Migration),
         ]
     }
 }

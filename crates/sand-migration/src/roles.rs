@@ -85,6 +85,7 @@ pub const WEB_TABLES: &[&str] = &[
     "recovery_code",
     "share_link",
     "credential_status",
+    "credential_offer",
 ];
 
 /// Creates the roles if missing and grants their privileges. PostgreSQL only; a no-op

@@ -48,6 +48,7 @@ pub struct KeyProtector {
     totp: [u8; 32],
     /// HMAC keyed for share tokens' lookup hashes.
     share_lookup: HmacSha256,
+    wallet_lookup: HmacSha256,
     /// Seals share tokens (so that their holder can copy the address again).
     share_seal: [u8; 32],
     /// A sealed key of no link, opened when a look-up finds nothing (see
@@ -129,6 +130,11 @@ impl KeyProtector {
             )?)
             .map_err(|_| KeyProtectionError::SecretTooShort)?,
             share_seal: derive(secret, "sand/share-token/seal/v1")?,
+            wallet_lookup: <HmacSha256 as Mac>::new_from_slice(&derive(
+                secret,
+                "sand/wallet-offer/lookup/v1",
+            )?)
+            .map_err(|_| KeyProtectionError::SecretTooShort)?,
             decoy: Vec::new(),
         };
         let decoy_key =
@@ -208,6 +214,20 @@ impl KeyProtector {
     pub fn share_lookup_hash(&self, token: &str) -> Vec<u8> {
         let mut mac = self.share_lookup.clone();
         mac.update(token.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// The keyed hash (32 bytes) of a wallet offer's secret: `purpose` keeps the
+    /// pre-authorized code, the transaction code and the access token apart, `context`
+    /// ties a transaction code to its offer.
+    #[must_use]
+    pub fn wallet_hash(&self, purpose: &str, context: &[u8], secret: &str) -> Vec<u8> {
+        let mut mac = self.wallet_lookup.clone();
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(context);
+        mac.update(&[0]);
+        mac.update(secret.as_bytes());
         mac.finalize().into_bytes().to_vec()
     }
 

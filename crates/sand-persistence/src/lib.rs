@@ -27,6 +27,7 @@ mod sharing;
 mod staff;
 mod staging;
 mod verifying;
+mod wallet;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub use sessions::SeaOrmSessionStore;
 pub use sharing::SeaOrmShareLinkStore;
 pub use staff::{SeaOrmAuditLog, SeaOrmStaffDirectory};
 pub use verifying::SeaOrmVerificationLookup;
+pub use wallet::SeaOrmCredentialOfferStore;
 
 /// Values to fill the hot-path queries with (see [`Store::hot_path_queries`]).
 #[doc(hidden)]
@@ -492,6 +494,12 @@ impl Store {
     #[must_use]
     pub fn credential_status(&self) -> SeaOrmCredentialStatusStore {
         SeaOrmCredentialStatusStore(self.clone())
+    }
+
+    /// Wallet credential offers.
+    #[must_use]
+    pub fn credential_offers(&self) -> SeaOrmCredentialOfferStore {
+        SeaOrmCredentialOfferStore(self.clone())
     }
 
     /// Share links.

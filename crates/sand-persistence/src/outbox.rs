@@ -30,6 +30,7 @@ const ATTESTATION_VERIFIED: &str = "attestation_verified";
 /// Also written by the import's set-based withdrawal (see `staging.rs`).
 pub(crate) const RECORD_WITHDRAWN: &str = "record_withdrawn";
 const KEY_GUESSING: &str = "key_guessing";
+const WALLET_TX_CODE: &str = "wallet_tx_code";
 /// The four security changes, one kind each.
 const SECURITY_CHANGES: [(&str, SecurityChange); 4] = [
     ("password_changed", SecurityChange::PasswordChanged),
@@ -49,8 +50,12 @@ fn row_of(
     keys: &KeyProtector,
 ) -> Result<mail_outbox::ActiveModel, PortError> {
     let (kind, to, token, scope, occurred_at, organisation) = match mail {
-        Mail::VerifyEmail { to, token } => (VERIFY_EMAIL, to, Some(token), None, None, None),
-        Mail::PasswordReset { to, token } => (PASSWORD_RESET, to, Some(token), None, None, None),
+        Mail::VerifyEmail { to, token } => {
+            (VERIFY_EMAIL, to, Some(token.expose()), None, None, None)
+        }
+        Mail::PasswordReset { to, token } => {
+            (PASSWORD_RESET, to, Some(token.expose()), None, None, None)
+        }
         Mail::ProfileDeleted { to } => (PROFILE_DELETED, to, None, None, None, None),
         Mail::SecurityChange { to, change } => (
             SECURITY_CHANGES
@@ -72,7 +77,7 @@ fn row_of(
         } => (
             ATTESTATION_VERIFIED,
             to,
-            Some(stop),
+            Some(stop.expose()),
             Some(scope),
             Some(*at),
             organisation.clone(),
@@ -81,6 +86,20 @@ fn row_of(
             (RECORD_WITHDRAWN, to, None, Some(scope), None, None)
         }
         Mail::KeyGuessing { to, scope } => (KEY_GUESSING, to, None, Some(scope), None, None),
+        // the code is sealed like the other secrets; the offer's end rides as the time
+        Mail::WalletTxCode {
+            to,
+            code,
+            scope,
+            expires_at,
+        } => (
+            WALLET_TX_CODE,
+            to,
+            Some(code.expose()),
+            Some(scope),
+            Some(*expires_at),
+            None,
+        ),
         Mail::AttestationTakenOver { to, scope } => {
             (ATTESTATION_TAKEN_OVER, to, None, Some(scope), None, None)
         }
@@ -97,7 +116,7 @@ fn row_of(
     let id = Uuid::now_v7();
     // a link waiting to be mailed is no use to whoever reads the database
     let token = token
-        .map(|t| keys.seal_token(t.expose(), id))
+        .map(|t| keys.seal_token(t, id))
         .transpose()
         .map_err(PortError::unexpected)?;
     Ok(mail_outbox::ActiveModel {
@@ -175,6 +194,17 @@ fn mail_of(row: &mail_outbox::Model, keys: &KeyProtector) -> Result<Mail, PortEr
         KEY_GUESSING => Mail::KeyGuessing {
             to,
             scope: scope()?,
+        },
+        WALLET_TX_CODE => Mail::WalletTxCode {
+            to,
+            code: row
+                .token
+                .as_deref()
+                .and_then(|stored| keys.open_token(stored, row.id).ok())
+                .and_then(|code| sand_domain::wallet::TxCode::parse(&code))
+                .ok_or_else(|| corrupt("outbox transaction code"))?,
+            scope: scope()?,
+            expires_at: row.occurred_at.ok_or_else(|| corrupt("outbox time"))?,
         },
         ATTESTATION_TAKEN_OVER => Mail::AttestationTakenOver {
             to,

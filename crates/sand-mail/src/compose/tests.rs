@@ -62,6 +62,12 @@ fn every_mail_has_a_french_subject_a_text_and_an_html_part() {
             to: to(),
             scope: scope(),
         },
+        Mail::WalletTxCode {
+            to: to(),
+            code: sand_domain::wallet::TxCode::parse("042917").unwrap(),
+            scope: scope(),
+            expires_at: datetime!(2026-11-24 10:15 UTC),
+        },
         Mail::AttestationTakenOver {
             to: to(),
             scope: scope(),
@@ -180,4 +186,22 @@ fn the_verification_notice_can_be_stopped_in_one_click() {
             .unwrap()
             .contains("List-Unsubscribe")
     );
+}
+
+#[test]
+fn the_transaction_code_mail_shows_the_code_and_its_end_in_paris_time() {
+    let (subject, text, html) = render(
+        &Mail::WalletTxCode {
+            to: to(),
+            code: sand_domain::wallet::TxCode::parse("042917").unwrap(),
+            scope: scope(),
+            expires_at: datetime!(2026-11-24 10:15 UTC),
+        },
+        &settings(),
+    )
+    .unwrap();
+    assert!(subject.contains("portefeuille"));
+    assert!(text.contains("    042917\n"), "{text}");
+    assert!(text.contains("11h15 (heure de Paris)"), "{text}");
+    assert!(html.contains(">042917</p>"), "{html}");
 }

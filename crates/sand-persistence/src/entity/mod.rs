@@ -1,6 +1,7 @@
 //! sea-orm entities: the tables as rows. Crate-private; the rest of SAND sees domain types.
 
 pub mod audit_log;
+pub mod credential_offer;
 pub mod diploma_record;
 pub mod import_batch;
 pub mod issuer_key;

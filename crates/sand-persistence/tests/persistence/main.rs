@@ -65,6 +65,7 @@ on_both_backends!(
     share_links_open_until_expiry_or_revocation_and_die_with_their_link_in_every_way,
     a_profile_holds_a_bounded_number_of_live_share_links,
     credentials_issued_from_a_link_are_revoked_in_every_way_the_link_ends,
+    wallet_offers_redeem_once_count_wrong_codes_and_die_with_their_link,
 );
 
 /// SQLite held by another writer past the busy timeout (a long import, an operator's

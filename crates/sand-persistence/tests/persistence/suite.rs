@@ -2862,3 +2862,199 @@ pub async fn credentials_issued_from_a_link_are_revoked_in_every_way_the_link_en
         None
     );
 }
+
+/// A wallet offer: its code mailed in the offer's transaction; redeemed once with the
+/// right transaction code before it expires; wrong codes counted and the fifth ends it;
+/// the access token fetches one credential; a newer offer of the link ends the older;
+/// the offer dies with its link.
+pub async fn wallet_offers_redeem_once_count_wrong_codes_and_die_with_their_link(db: &TestStore) {
+    use sand_domain::ports::{CreateOfferStoreError, CredentialOfferStore as _, RedeemStoreError};
+    use sand_domain::wallet::{
+        AccessToken, NewCredentialOffer, PreAuthorizedCode, RedeemRefusal, TxCode,
+    };
+    use time::Duration;
+
+    let (zoe_id, marie_id) = import_two(db).await;
+    let profiles = db.store.profiles();
+    let links = db.store.links();
+    let offers = db.store.credential_offers();
+    let holder = profiles
+        .create(password_profile("zoe@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let stranger = profiles
+        .create(password_profile("autre@exemple.fr", zoe()))
+        .await
+        .unwrap();
+    let link = links
+        .create(NewLink {
+            profile: holder.id,
+            record: zoe_id,
+            key: key("WALL0001"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    let code = |n: u8| PreAuthorizedCode::from_random_bytes([n; 32]);
+    let access = |n: u8| AccessToken::from_random_bytes([n; 32]);
+    let tx = |s: &str| TxCode::parse(s).unwrap();
+    let offer = |profile, n: u8, tx_code: &str| NewCredentialOffer {
+        profile,
+        link: link.id,
+        code: code(n),
+        tx_code: tx(tx_code),
+        created_at: NOW,
+        expires_at: NOW + Duration::minutes(10),
+    };
+    let mail = |tx_code: &str| Mail::WalletTxCode {
+        to: sand_domain::credentials::Email::parse("zoe@exemple.fr").unwrap(),
+        code: tx(tx_code),
+        scope: scope(),
+        expires_at: NOW + Duration::minutes(10),
+    };
+    let redeem = |n: u8, tx_code: &'static str, at| {
+        let offers = offers.clone();
+        async move {
+            offers
+                .redeem(
+                    &code(n),
+                    &tx(tx_code),
+                    &access(n),
+                    at,
+                    at + Duration::minutes(5),
+                    5,
+                )
+                .await
+        }
+    };
+    let refused = |r: Result<(), RedeemStoreError>| match r {
+        Err(RedeemStoreError::Refused(refusal)) => refusal,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+
+    // nobody makes an offer of a link not theirs; the holder's offer queues its mail
+    assert!(matches!(
+        offers
+            .create(offer(stranger.id, 1, "111111"), mail("111111"))
+            .await,
+        Err(CreateOfferStoreError::LinkNotFound)
+    ));
+    offers
+        .create(offer(holder.id, 1, "111111"), mail("111111"))
+        .await
+        .unwrap();
+    // the code waits sealed in the outbox: whoever reads the database cannot use it
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM mail_outbox WHERE token LIKE 'v1:%' AND token NOT LIKE '%111111%'"
+        )
+        .await,
+        1
+    );
+    let mails = claim_all(db).await;
+    assert_eq!(mails, vec![mail("111111")]);
+
+    // wrong codes count down; expired or unknown codes are one refusal
+    assert_eq!(
+        refused(redeem(1, "222222", NOW).await),
+        RedeemRefusal::WrongTxCode { left: 4 }
+    );
+    assert_eq!(
+        refused(redeem(1, "111111", NOW + Duration::minutes(10)).await),
+        RedeemRefusal::InvalidCode,
+        "expired"
+    );
+    assert_eq!(
+        refused(redeem(9, "111111", NOW).await),
+        RedeemRefusal::InvalidCode,
+        "unknown"
+    );
+    // the right code, once: its access token fetches one credential, while it lives
+    redeem(1, "111111", NOW).await.unwrap();
+    assert_eq!(
+        refused(redeem(1, "111111", NOW).await),
+        RedeemRefusal::InvalidCode,
+        "replayed"
+    );
+    assert!(
+        offers
+            .use_access(&access(1), NOW + Duration::minutes(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired token"
+    );
+    assert!(offers.use_access(&access(9), NOW).await.unwrap().is_none());
+    let grant = offers.use_access(&access(1), NOW).await.unwrap().unwrap();
+    assert_eq!((grant.profile, grant.link), (holder.id, link.id));
+    assert!(
+        offers.use_access(&access(1), NOW).await.unwrap().is_none(),
+        "used"
+    );
+
+    // five wrong codes end an offer, even for the right one afterwards
+    offers
+        .create(offer(holder.id, 2, "333333"), mail("333333"))
+        .await
+        .unwrap();
+    for left in (0..5).rev() {
+        assert_eq!(
+            refused(redeem(2, "000000", NOW).await),
+            RedeemRefusal::WrongTxCode { left }
+        );
+    }
+    assert_eq!(
+        refused(redeem(2, "333333", NOW).await),
+        RedeemRefusal::InvalidCode
+    );
+
+    // a newer offer of the link ends the one before
+    offers
+        .create(offer(holder.id, 3, "444444"), mail("444444"))
+        .await
+        .unwrap();
+    offers
+        .create(offer(holder.id, 4, "555555"), mail("555555"))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(redeem(3, "444444", NOW).await),
+        RedeemRefusal::InvalidCode
+    );
+
+    // the offer dies with its link: deleted, or withdrawn by a corrected import
+    assert!(links.delete_owned(link.id, holder.id).await.unwrap());
+    assert_eq!(
+        refused(redeem(4, "555555", NOW).await),
+        RedeemRefusal::InvalidCode
+    );
+    let maries = links
+        .create(NewLink {
+            profile: holder.id,
+            record: marie_id,
+            key: key("WALL0002"),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    offers
+        .create(
+            NewCredentialOffer {
+                link: maries.id,
+                ..offer(holder.id, 5, "666666")
+            },
+            mail("666666"),
+        )
+        .await
+        .unwrap();
+    db.store
+        .record_writer()
+        .replace_batch(&batch(vec![new_record(2, "C001", zoe())], true, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(redeem(5, "666666", NOW).await),
+        RedeemRefusal::InvalidCode
+    );
+}
