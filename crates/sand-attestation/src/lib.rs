@@ -19,6 +19,7 @@ mod archival;
 pub mod credential;
 mod error;
 pub mod jws;
+pub mod key_proof;
 pub mod keys;
 pub mod payload;
 pub mod receipt;

@@ -128,6 +128,42 @@ pub fn issue(
     out
 }
 
+/// The [`WalletCredentialSigner`] of the service: SD-JWT VCs signed with the credential
+/// key, their status in the lists at `{issuer}/statuts/{list}`.
+///
+/// [`WalletCredentialSigner`]: sand_domain::ports::WalletCredentialSigner
+#[derive(Debug, Clone)]
+pub struct SdJwtVcSigner {
+    pub keys: std::sync::Arc<CredentialKeys>,
+    /// The service's address (the credential issuer identifier, `iss`).
+    pub issuer: String,
+    pub issuers: std::sync::Arc<IssuerRegistry>,
+}
+
+impl sand_domain::ports::WalletCredentialSigner for SdJwtVcSigner {
+    fn sign(
+        &self,
+        attestation: &Attestation,
+        holder_jwk: &str,
+        status: sand_domain::credential_status::StatusEntry,
+    ) -> Result<String, sand_domain::PortError> {
+        let jwk: Value =
+            serde_json::from_str(holder_jwk).map_err(sand_domain::PortError::unexpected)?;
+        let reference = StatusReference {
+            uri: format!("{}/statuts/{}", self.issuer, status.list.0),
+            index: status.index,
+        };
+        Ok(issue(
+            attestation,
+            &jwk,
+            &reference,
+            &self.issuer,
+            &self.issuers,
+            &self.keys,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
