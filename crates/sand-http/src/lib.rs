@@ -29,13 +29,14 @@ pub mod timeouts;
 pub mod tokens;
 pub mod totp;
 mod verifying;
+pub mod wallet;
 pub mod web;
 
 use std::sync::Arc;
 
 use poem::endpoint::BoxEndpoint;
 use poem::web::{Data, Path};
-use poem::{EndpointExt, Response, Route, get, handler};
+use poem::{EndpointExt, Response, Route, get, handler, post};
 
 pub use limits::RateLimits;
 pub use pages::public::DemoPerson;
@@ -144,6 +145,20 @@ pub fn app(state: Arc<AppState>) -> BoxEndpoint<'static, Response> {
         .at("/.well-known/jwks.json", get(well_known_jwks))
         .at("/.well-known/jwt-vc-issuer", get(well_known_jwt_vc_issuer))
         .at("/statuts/:list", get(status_list))
+        .at(
+            "/.well-known/openid-credential-issuer",
+            get(wallet::endpoints::issuer_metadata),
+        )
+        .at(
+            "/.well-known/oauth-authorization-server",
+            get(wallet::endpoints::authorization_server_metadata),
+        )
+        .at(wallet::TOKEN_PATH, post(wallet::endpoints::token_endpoint))
+        .at(wallet::NONCE_PATH, post(wallet::endpoints::nonce_endpoint))
+        .at(
+            wallet::CREDENTIAL_PATH,
+            post(wallet::endpoints::credential_endpoint),
+        )
         .at("/health/live", get(health::live))
         .at("/health/ready", get(health::ready))
         .around(web::frame)

@@ -199,6 +199,9 @@ pub struct Ports {
     /// The status of credentials issued from links (revoked by the store when a link ends).
     pub credential_status: Arc<dyn sand_domain::credential_status::CredentialStatusStore>,
     pub share_tokens: Arc<dyn ShareTokenGenerator>,
+    /// Wallet credential offers, and the random source of their secrets.
+    pub credential_offers: Arc<dyn sand_domain::ports::CredentialOfferStore>,
+    pub wallet_secrets: Arc<dyn sand_domain::ports::WalletSecrets>,
     /// `None` when FranceConnect is not configured (its button is not shown).
     pub franceconnect: Option<Arc<dyn IdentityProvider>>,
     /// What `/health/ready` checks.
@@ -224,6 +227,9 @@ pub struct AppState {
     /// The ES256 key of wallet credentials and their status lists; `None`: not
     /// configured (those addresses answer 404).
     pub credential_keys: Option<Arc<sand_attestation::status_list::CredentialKeys>>,
+    /// Wallet credentials (OpenID4VCI), composed with the credential key; `None`
+    /// without it (the wallet's addresses answer 404, the button is not shown).
+    pub wallet: Option<crate::wallet::Wallet>,
     pub create_profile: CreateProfile,
     pub log_in: LogIn,
     pub mailbox: MailboxLinks,
@@ -246,14 +252,57 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// With the key of wallet credentials and status lists.
+    /// With the key of wallet credentials and status lists, and so the wallet side:
+    /// offers, their redemption and the credentials, issued under the public address.
     #[must_use]
     pub fn with_credential_keys(
         mut self,
         keys: Option<Arc<sand_attestation::status_list::CredentialKeys>>,
     ) -> Self {
+        self.wallet = keys.as_ref().map(|keys| self.wallet_over(keys));
         self.credential_keys = keys;
         self
+    }
+
+    fn wallet_over(
+        &self,
+        keys: &Arc<sand_attestation::status_list::CredentialKeys>,
+    ) -> crate::wallet::Wallet {
+        let p = &self.ports;
+        let issuer = self.settings.public_url.clone();
+        let safe = crate::wallet::OpenId4VciWallet {
+            issuer: issuer.clone(),
+            offers: p.credential_offers.clone(),
+            secrets: p.wallet_secrets.clone(),
+            clock: p.clock.clone(),
+        };
+        let signer = sand_attestation::sd_jwt::SdJwtVcSigner {
+            keys: keys.clone(),
+            issuer: issuer.clone(),
+            issuers: self.settings.issuers.clone(),
+        };
+        crate::wallet::Wallet {
+            issuer,
+            send: sand_domain::wallet::SendToSafe {
+                profiles: p.profiles.clone(),
+                links: p.links.clone(),
+                records: p.records.clone(),
+                safe: Arc::new(safe),
+            },
+            redeem: sand_domain::wallet::RedeemOffer {
+                offers: p.credential_offers.clone(),
+                secrets: p.wallet_secrets.clone(),
+                clock: p.clock.clone(),
+            },
+            issue: sand_domain::wallet::IssueWalletCredential {
+                offers: p.credential_offers.clone(),
+                links: p.links.clone(),
+                records: p.records.clone(),
+                status: p.credential_status.clone(),
+                signer: Arc::new(signer),
+                clock: p.clock.clone(),
+            },
+        }
     }
 
     /// Composes the use cases over `ports`. `secret` is the server secret (at least 32
@@ -280,6 +329,7 @@ impl AppState {
             limiters: Limiters::new(&settings.limits),
             verification_keys,
             credential_keys: None,
+            wallet: None,
             create_profile: CreateProfile {
                 profiles: p.profiles.clone(),
                 hasher: p.hasher.clone(),

@@ -44,6 +44,8 @@ pub enum Purpose {
     StaffProConnectHint,
     /// The `state` of a logout at ProConnect, checked on the way back.
     StaffProConnectLogout,
+    /// A `c_nonce` a wallet's key proof must carry (OpenID4VCI).
+    WalletNonce,
 }
 
 impl Purpose {
@@ -62,6 +64,7 @@ impl Purpose {
             Self::StaffProConnectLogin => b"staff-proconnect-login",
             Self::StaffProConnectHint => b"staff-proconnect-hint",
             Self::StaffProConnectLogout => b"staff-proconnect-logout",
+            Self::WalletNonce => b"wallet-nonce",
         }
     }
 }

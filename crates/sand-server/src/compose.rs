@@ -84,6 +84,8 @@ pub fn ports(store: &Store, adapters: Adapters) -> Ports {
         shares: Arc::new(store.share_links()),
         credential_status: Arc::new(store.credential_status()),
         share_tokens: Arc::new(OsKeyGenerator),
+        credential_offers: Arc::new(store.credential_offers()),
+        wallet_secrets: Arc::new(OsKeyGenerator),
         franceconnect: adapters.franceconnect,
         health: adapters
             .health

@@ -11,6 +11,7 @@ pub mod second_factor;
 pub mod security;
 pub mod sharing;
 pub mod space;
+pub mod wallet;
 
 use std::sync::Arc;
 
@@ -316,6 +317,10 @@ pub(crate) fn routes() -> Route {
             post(sharing::revoke),
         )
         .at("/partage/:token", get(sharing::open))
+        .at(
+            "/espace/diplomes/:id/portefeuille",
+            get(wallet::show).post(wallet::make_offer),
+        )
         .at(public_paths::PROFILE, get(space::profile_page))
         .at(
             "/espace/profil/mot-de-passe",

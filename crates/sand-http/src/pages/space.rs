@@ -107,6 +107,8 @@ struct DashboardPage {
     certified: bool,
     notice: Option<&'static str>,
     diplomas: Vec<DashboardDiploma>,
+    /// Whether the wallet credentials are offered.
+    wallet: bool,
     /// Diplomas a certified claimant took: (title, session, académie, anchor of the
     /// académie's exam office, date).
     /// (title, session, académie, académie code, day, released by the exam office)
@@ -264,6 +266,7 @@ async fn dashboard_page(
                     ..DashboardDiploma::of(d, &state.settings.issuers)
                 })
                 .collect(),
+            wallet: state.wallet.is_some(),
             taken_away: taken_away
                 .iter()
                 .map(|t| {

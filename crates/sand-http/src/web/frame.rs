@@ -48,7 +48,9 @@ impl Kind {
             bare: path.starts_with("/static/")
                 || path.starts_with("/health/")
                 || path == "/favicon.ico",
-            capability: path == sand_domain::public_paths::STOP_VERIFICATION_NOTICES,
+            // the wallet's endpoints: their codes and bearer tokens are the authority
+            capability: path == sand_domain::public_paths::STOP_VERIFICATION_NOTICES
+                || path.starts_with("/openid4vci/"),
             bilingual: path == sand_domain::public_paths::VERIFY
                 || path.starts_with("/verifier/")
                 || path.starts_with(crate::pages::sharing::SHARE_PREFIX),

@@ -19,6 +19,7 @@ mod sharing;
 mod staff;
 mod support;
 mod timeouts;
+mod wallet;
 
 use poem::http::Method;
 use sand_domain::ports::Mail;

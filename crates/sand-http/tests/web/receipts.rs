@@ -235,7 +235,7 @@ async fn the_holder_exports_a_w3c_credential_that_verifies_with_the_published_jw
 }
 
 /// The bits of a status list token's `lst`.
-fn status_bits(token: &str) -> Vec<u8> {
+pub fn status_bits(token: &str) -> Vec<u8> {
     use std::io::Read as _;
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload: serde_json::Value =

@@ -1,0 +1,143 @@
+//! "Ajouter à mon portefeuille": the holder's page that makes a credential offer for one
+//! diploma (QR code and link) whose transaction code goes to them by e-mail.
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Path};
+use poem::{IntoResponse, Response, handler};
+use sand_domain::ports::SafeHandOver;
+use sand_domain::wallet::{MAX_WRONG_TX_CODES, OFFER_MINUTES, SendToSafeError};
+
+use crate::error::{Limited, WebError};
+use crate::graduate;
+use crate::state::AppState;
+use crate::web::{Chrome, SignedIn, Visitor, link_id, page};
+
+/// An offer as the page shows it.
+struct ShownOffer {
+    uri: String,
+    qr_svg: String,
+    /// "24 novembre 2026 à 11h05".
+    until: String,
+}
+
+#[derive(Template)]
+#[template(path = "wallet.html")]
+struct WalletPage {
+    chrome: Chrome,
+    diploma_id: String,
+    diploma: String,
+    offer: Option<ShownOffer>,
+    minutes: i64,
+    tries: u32,
+}
+
+fn qr_svg(uri: &str) -> Result<String, WebError> {
+    let svg = qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::L)
+        .map_err(WebError::unexpected)?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(280, 280)
+        .quiet_zone(true)
+        .build();
+    // inline: the document's header goes, an accessible name comes
+    Ok(svg.split_once("<svg").map_or(svg.clone(), |(_, rest)| {
+        format!(
+            "<svg role=\"img\" aria-label=\"QR code de l'offre, à scanner avec votre portefeuille numérique\" focusable=\"false\"{rest}"
+        )
+    }))
+}
+
+async fn wallet_page(
+    state: &AppState,
+    visitor: &Visitor,
+    signed_in: &SignedIn,
+    id: &str,
+    offer: Option<ShownOffer>,
+) -> Result<Response, WebError> {
+    if state.wallet.is_none() {
+        return Err(WebError::NotFound);
+    }
+    let link = link_id(id)?;
+    let diploma = graduate::diploma(state, signed_in, link).await?;
+    if !diploma.link.is_active() {
+        return Err(WebError::Withdrawn);
+    }
+    let title = format!(
+        "{} — session {}",
+        diploma.record.scope.kind.title(),
+        diploma.record.scope.session
+    );
+    let chrome_title = if offer.is_some() {
+        format!("Offre prête — Ajouter à mon portefeuille : {title}")
+    } else {
+        format!("Ajouter à mon portefeuille : {title}")
+    };
+    let shown = offer.is_some();
+    let response = page(
+        StatusCode::OK,
+        &WalletPage {
+            chrome: Chrome::new(state, visitor, chrome_title),
+            diploma_id: link.0.to_string(),
+            diploma: title,
+            offer,
+            minutes: OFFER_MINUTES,
+            tries: MAX_WRONG_TX_CODES,
+        },
+    )?;
+    // the offer's code is a secret: no cache keeps the page
+    Ok(if shown {
+        response
+            .with_header(header::CACHE_CONTROL, "no-store")
+            .into_response()
+    } else {
+        response
+    })
+}
+
+/// What adding a diploma to a wallet means, and the button that makes the offer.
+#[handler]
+pub async fn show(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    wallet_page(&state, &visitor, &signed_in, &id, None).await
+}
+
+/// Makes an offer (ending the diploma's previous unused one) and shows it; its
+/// transaction code is mailed.
+#[handler]
+pub async fn make_offer(
+    state: Data<&Arc<AppState>>,
+    visitor: Data<&Visitor>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let Some(wallet) = state.wallet.as_ref() else {
+        return Err(WebError::NotFound);
+    };
+    let link = link_id(&id)?;
+    // each offer sends a mail
+    if !state.limiters.mail_request(visitor.client) {
+        return Err(WebError::TooManyRequests(Limited::Requests));
+    }
+    let handed = match wallet.send.execute(signed_in.profile, link).await {
+        Ok(handed) => handed,
+        Err(SendToSafeError::NotFound) => return Err(WebError::NoSuchDiploma),
+        Err(SendToSafeError::Withdrawn) => return Err(WebError::Withdrawn),
+        Err(SendToSafeError::Unexpected(e)) => return Err(e.into()),
+    };
+    let SafeHandOver::WalletOffer {
+        offer_uri,
+        expires_at,
+    } = handed;
+    let shown = ShownOffer {
+        qr_svg: qr_svg(&offer_uri)?,
+        uri: offer_uri,
+        until: sand_domain::text::french_moment(expires_at),
+    };
+    wallet_page(&state, &visitor, &signed_in, &id, Some(shown)).await
+}
