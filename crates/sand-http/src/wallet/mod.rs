@@ -63,7 +63,7 @@ pub fn offer_uri(issuer: &str, code: &PreAuthorizedCode) -> String {
                 "tx_code": {
                     "input_mode": "numeric",
                     "length": TX_CODE_DIGITS,
-                    "description": "Code à 6 chiffres reçu par courriel",
+                    "description": "Code à 6 chiffres reçu par e-mail",
                 },
             },
         },

@@ -223,7 +223,7 @@ async fn a_holder_puts_a_diploma_in_a_wallet_and_deleting_the_attestation_revoke
 
     let offer = make_offer(&app, &mut b, &link).await;
     assert!(offer.page.body.contains("<svg role=\"img\""), "a QR code");
-    assert!(offer.page.body.contains("envoyé par courriel"));
+    assert!(offer.page.body.contains("envoyé par e-mail"));
     assert_eq!(offer.page.header("cache-control"), "no-store");
     // the secrets are not in the mail's wrong place nor in the page twice over
     assert!(!offer.page.body.contains(&offer.tx_code));
