@@ -627,6 +627,29 @@ step('le diplômé partage son diplôme par un lien ; le destinataire l\'ouvre ;
 }
 
 // ---------------------------------------------------------------------------------------
+step('le diplômé ajoute son diplôme à son portefeuille : QR code affiché, code envoyé par e-mail');
+{
+  const page = await graduate.newPage();
+  await page.goto(`${base}/espace`);
+  await page.getByRole('link', { name: 'Ajouter à mon portefeuille' }).first().click();
+  await visit(page, 'portefeuille');
+  const before = Date.now();
+  await page.getByRole('button', { name: 'Créer l\'offre pour mon portefeuille' }).click();
+  expect((await page.title()).startsWith('Offre prête'), `l'offre est prête (${await page.title()})`);
+  const qr = page.getByRole('img', { name: /QR code de l'offre/ });
+  expect(await qr.isVisible(), 'le QR code de l\'offre est affiché, avec un nom accessible');
+  const offer = await page.getByRole('link', { name: 'ouvrez l\'offre dans le portefeuille' }).getAttribute('href');
+  const offered = JSON.parse(new URL(offer.replace('openid-credential-offer://', 'https://offre.invalid/')).searchParams.get('credential_offer'));
+  expect(offered.credential_issuer === base && offered.credential_configuration_ids[0] === 'attestation_diplome_sd_jwt',
+    `le lien porte l'offre OpenID4VCI de ce service (${offered.credential_issuer})`);
+  const mail = await mailTo(email, before);
+  expect(/^ {4}\d{6}\s*$/m.test(mail), 'le code de transaction à 6 chiffres est envoyé par e-mail');
+  expect(!(await page.content()).includes(mail.match(/^ {4}(\d{6})\s*$/m)[1]), 'le code de transaction ne figure pas sur la page');
+  await visit(page, 'portefeuille-offre');
+  await page.close();
+}
+
+// ---------------------------------------------------------------------------------------
 step('un mauvais mot de passe, puis un mot de passe oublié');
 {
   const context = await newContext();

@@ -253,34 +253,31 @@ fn unauthorized(description: &str) -> Response {
     response
 }
 
-/// The one key proof of a credential request, or the refusal to answer.
-fn the_proof(request: &Value) -> Result<&str, Response> {
-    let invalid = |text: &str| {
-        Err(refusal(
-            StatusCode::BAD_REQUEST,
-            "invalid_credential_request",
-            text,
-        ))
-    };
+/// The one key proof of a credential request, or the OAuth error code and the reason
+/// to answer with.
+fn the_proof(request: &Value) -> Result<&str, (&'static str, &'static str)> {
+    const INVALID: &str = "invalid_credential_request";
     let Some(request) = request.as_object() else {
-        return invalid("the body is not a JSON object");
+        return Err((INVALID, "the body is not a JSON object"));
     };
     if request.contains_key("credential_identifier") {
-        return invalid("this issuer names credentials by credential_configuration_id");
+        return Err((
+            INVALID,
+            "this issuer names credentials by credential_configuration_id",
+        ));
     }
     match request.get("credential_configuration_id") {
-        None => return invalid("credential_configuration_id is missing"),
+        None => return Err((INVALID, "credential_configuration_id is missing")),
         Some(Value::String(id)) if id == CONFIGURATION_ID => {}
         Some(_) => {
-            return Err(refusal(
-                StatusCode::BAD_REQUEST,
+            return Err((
                 "unknown_credential_configuration",
                 "this issuer offers attestation_diplome_sd_jwt only",
             ));
         }
     }
     if request.contains_key("proof") {
-        return invalid("the key proof goes in proofs.jwt (OpenID4VCI 1.0)");
+        return Err((INVALID, "the key proof goes in proofs.jwt (OpenID4VCI 1.0)"));
     }
     let proofs = request.get("proofs").and_then(Value::as_object);
     let jwts = match proofs {
@@ -289,8 +286,11 @@ fn the_proof(request: &Value) -> Result<&str, Response> {
     };
     match jwts.map(Vec::as_slice) {
         Some([Value::String(jwt)]) => Ok(jwt),
-        Some(_) => invalid("one credential per offer: proofs.jwt holds exactly one proof"),
-        None => invalid("a key proof of type jwt is required (proofs.jwt)"),
+        Some(_) => Err((
+            INVALID,
+            "one credential per offer: proofs.jwt holds exactly one proof",
+        )),
+        None => Err((INVALID, "a key proof of type jwt is required (proofs.jwt)")),
     }
 }
 
@@ -331,7 +331,7 @@ pub async fn credential_endpoint(
     };
     let proof = match the_proof(&request) {
         Ok(proof) => proof,
-        Err(response) => return Ok(response),
+        Err((code, why)) => return Ok(refusal(StatusCode::BAD_REQUEST, code, why)),
     };
     let now = state.ports.clock.now();
     let proven =
