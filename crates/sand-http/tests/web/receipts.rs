@@ -284,13 +284,7 @@ async fn the_status_list_says_revoked_once_the_attestation_is_deleted_not_when_i
     assert_eq!(renewed.status, 303);
     assert_eq!(bit(&status_bits(&app.browser().get(&path).await.body)), 0);
     // the attestation deleted: revoked
-    let deleted = b
-        .submit(
-            &format!("/espace/diplomes/{link}/supprimer"),
-            &format!("/espace/diplomes/{link}/supprimer"),
-            &[],
-        )
-        .await;
+    let deleted = b.delete_attestation(&link).await;
     assert_eq!(deleted.status, 303);
     assert_eq!(bit(&status_bits(&app.browser().get(&path).await.body)), 1);
     // a list's address is a number

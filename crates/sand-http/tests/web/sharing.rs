@@ -415,13 +415,7 @@ async fn a_share_link_dies_with_its_attestation_and_with_a_withdrawn_record() {
     let (mut b, link) = holder(&app).await;
     create(&mut b, &link, "ACME", "31/12/2026").await;
     let address = path_of(&addresses(&mut b, &link).await.remove(0));
-    let deleted = b
-        .submit(
-            &format!("/espace/diplomes/{link}/supprimer"),
-            &format!("/espace/diplomes/{link}/supprimer"),
-            &[],
-        )
-        .await;
+    let deleted = b.delete_attestation(&link).await;
     assert_eq!(deleted.status, 303);
     assert_eq!(app.browser().get(&address).await.status, 404);
 }

@@ -685,6 +685,12 @@ impl Browser<'_> {
         .await
     }
 
+    /// Deletes the attestation of `link` through its confirmation page; the answer.
+    pub async fn delete_attestation(&mut self, link: &str) -> Page {
+        let path = format!("/espace/diplomes/{link}/supprimer");
+        self.submit(&path, &path, &[]).await
+    }
+
     /// Verifies as a third party (a fresh browser each time).
     pub async fn verify(app: &TestApp, key: &str, name: &str) -> Page {
         let mut third = app.browser();

@@ -289,13 +289,7 @@ async fn a_holder_puts_a_diploma_in_a_wallet_and_deleting_the_attestation_revoke
     let bit = |bits: &[u8]| (bits[index / 8] >> (index % 8)) & 1;
     let list = app.browser().get(&path).await;
     assert_eq!(bit(&crate::receipts::status_bits(&list.body)), 0);
-    let deleted = b
-        .submit(
-            &format!("/espace/diplomes/{link}/supprimer"),
-            &format!("/espace/diplomes/{link}/supprimer"),
-            &[],
-        )
-        .await;
+    let deleted = b.delete_attestation(&link).await;
     assert_eq!(deleted.status, 303);
     let list = app.browser().get(&path).await;
     assert_eq!(bit(&crate::receipts::status_bits(&list.body)), 1);
