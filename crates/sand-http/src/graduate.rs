@@ -172,6 +172,36 @@ pub(crate) async fn revoke_share(
     Ok(())
 }
 
+/// An offer to put one of the graduate's diplomas in their wallet: the offer's address
+/// (`openid-credential-offer://…`) and when it ends; its transaction code is mailed. Each
+/// offer sends a mail, so it counts against the client's mail requests.
+///
+/// # Errors
+/// [`WebError::NotFound`] without the wallet, [`WebError::TooManyRequests`],
+/// [`WebError::NoSuchDiploma`], [`WebError::Withdrawn`], or the store's failure.
+pub(crate) async fn offer_to_wallet(
+    state: &AppState,
+    me: &SignedIn,
+    client: crate::limits::ClientKey,
+    link: LinkId,
+) -> Result<(String, time::OffsetDateTime), WebError> {
+    use sand_domain::ports::SafeHandOver;
+    use sand_domain::wallet::SendToSafeError;
+    let wallet = state.wallet.as_ref().ok_or(WebError::NotFound)?;
+    if !state.limiters.mail_request(client) {
+        return Err(WebError::TooManyRequests(Limited::Requests));
+    }
+    match wallet.send.execute(me.profile, link).await {
+        Ok(SafeHandOver::WalletOffer {
+            offer_uri,
+            expires_at,
+        }) => Ok((offer_uri, expires_at)),
+        Err(SendToSafeError::NotFound) => Err(WebError::NoSuchDiploma),
+        Err(SendToSafeError::Withdrawn) => Err(WebError::Withdrawn),
+        Err(SendToSafeError::Unexpected(e)) => Err(e.into()),
+    }
+}
+
 /// The graduate's diplomas, with keys and verifications.
 ///
 /// # Errors

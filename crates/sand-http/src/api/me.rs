@@ -247,6 +247,45 @@ enum CreateShareResponse {
     Refused(Json<ApiError>),
 }
 
+/// An offer for my wallet (OpenID4VCI): the wallet opens `offre` (as a link or a QR
+/// code) and asks for the 6-digit transaction code sent to my e-mail address.
+#[derive(Debug, Object)]
+pub struct WalletOfferJson {
+    /// The credential offer, `openid-credential-offer://?credential_offer=…`.
+    pub offre: String,
+    /// The first instant it can no longer be redeemed (RFC 3339): 10 minutes on.
+    pub expire_le: String,
+}
+
+/// As [`AttestationRefusals`], or no wallet here, or too many mails asked for.
+#[derive(Debug)]
+pub struct WalletRefusals;
+
+impl Refusals for WalletRefusals {
+    const LIST: &'static [(u16, &'static str)] = &[
+        NOT_SIGNED_IN,
+        (
+            404,
+            "Aucun diplôme de ce numéro dans ce profil, ou pas de portefeuille sur ce service (`introuvable`).",
+        ),
+        (
+            410,
+            "Le service des examens a retiré ce résultat (`retire`).",
+        ),
+        (
+            429,
+            "Trop de demandes d'envoi d'e-mail de ce client (`trop_de_demandes`).",
+        ),
+    ];
+}
+
+#[derive(ApiResponse)]
+enum WalletOfferResponse {
+    /// The offer, made.
+    #[oai(status = 201)]
+    Created(Json<WalletOfferJson>),
+}
+
 /// No valid session, or no such share link of mine (or already revoked).
 #[derive(Debug)]
 pub struct OwnShareRefusals;
@@ -548,6 +587,30 @@ impl MeApi {
                 Err(CreateShareError::Unexpected(e)) => return Err(WebError::from(e).into()),
             },
         )
+    }
+
+    /// Put one of my diplomas in my digital identity wallet: an OpenID4VCI credential
+    /// offer (pre-authorized code, valid 10 minutes, once), its transaction code sent to
+    /// my e-mail address; a new offer ends the unused older one (docs/wallet.md).
+    #[oai(
+        path = "/moi/diplomes/:id/portefeuille",
+        method = "post",
+        tag = "ApiTags::Me"
+    )]
+    async fn offer_to_wallet(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Data<&Visitor>,
+        #[oai(validator(max_length = 64))] id: Path<String>,
+        _body: Json<Empty>,
+        me: SignedIn,
+    ) -> Answer<WalletOfferResponse, WalletRefusals> {
+        let (offre, expires_at) =
+            graduate::offer_to_wallet(&state, &me, visitor.client, link_id(&id)?).await?;
+        Ok(WalletOfferResponse::Created(Json(WalletOfferJson {
+            offre,
+            expire_le: rfc3339(expires_at),
+        })))
     }
 
     /// Revoke one of my share links: it stops opening at once.

@@ -7,10 +7,9 @@ use askama::Template;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{IntoResponse, Response, handler};
-use sand_domain::ports::SafeHandOver;
-use sand_domain::wallet::{MAX_WRONG_TX_CODES, OFFER_MINUTES, SendToSafeError};
+use sand_domain::wallet::{MAX_WRONG_TX_CODES, OFFER_MINUTES};
 
-use crate::error::{Limited, WebError};
+use crate::error::WebError;
 use crate::graduate;
 use crate::state::AppState;
 use crate::web::{Chrome, SignedIn, Visitor, link_id, page};
@@ -116,24 +115,8 @@ pub async fn make_offer(
     signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let Some(wallet) = state.wallet.as_ref() else {
-        return Err(WebError::NotFound);
-    };
-    let link = link_id(&id)?;
-    // each offer sends a mail
-    if !state.limiters.mail_request(visitor.client) {
-        return Err(WebError::TooManyRequests(Limited::Requests));
-    }
-    let handed = match wallet.send.execute(signed_in.profile, link).await {
-        Ok(handed) => handed,
-        Err(SendToSafeError::NotFound) => return Err(WebError::NoSuchDiploma),
-        Err(SendToSafeError::Withdrawn) => return Err(WebError::Withdrawn),
-        Err(SendToSafeError::Unexpected(e)) => return Err(e.into()),
-    };
-    let SafeHandOver::WalletOffer {
-        offer_uri,
-        expires_at,
-    } = handed;
+    let (offer_uri, expires_at) =
+        graduate::offer_to_wallet(&state, &signed_in, visitor.client, link_id(&id)?).await?;
     let shown = ShownOffer {
         qr_svg: qr_svg(&offer_uri)?,
         uri: offer_uri,

@@ -785,7 +785,7 @@ async fn the_document_names_the_session_cookie_where_it_is_needed() {
             }
         }
     }
-    assert_eq!(secured, 9);
+    assert_eq!(secured, 10);
     // the cookie the document names is the one the pages set
     let mut camille = app
         .signed_in(

@@ -528,3 +528,53 @@ async fn a_link_that_ends_between_the_token_and_the_credential_is_refused_and_ot
     let page = other.post_form(&path, &[]).await;
     assert_eq!(page.status, 403);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_makes_an_offer_for_the_owner_only() {
+    let app = TestApp::new().await;
+    let (mut b, link) = app
+        .with_diploma("camille.api-portefeuille@exemple.fr")
+        .await;
+    let path = format!("/api/v1/moi/diplomes/{link}/portefeuille");
+    let page = b.post_json(&path, &json!({})).await;
+    assert_eq!(page.status, 201, "{}", page.body);
+    assert_eq!(page.header("cache-control"), "no-store");
+    let answer: Value = serde_json::from_str(&page.body).unwrap();
+    let uri = answer["offre"].as_str().unwrap();
+    assert!(uri.starts_with("openid-credential-offer://?credential_offer="));
+    let expires = time::OffsetDateTime::parse(
+        answer["expire_le"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(expires - app.clock.now(), time::Duration::minutes(10));
+    assert!(matches!(
+        app.wait_for_mail(|m| matches!(m, Mail::WalletTxCode { .. }))
+            .await,
+        Mail::WalletTxCode { .. }
+    ));
+    // another graduate, a stranger, a malformed id
+    let mut other = app
+        .signed_in(
+            "Martin",
+            "Dominique",
+            "01/01/2000",
+            "dominique.api@exemple.fr",
+        )
+        .await;
+    assert_eq!(other.post_json(&path, &json!({})).await.status, 404);
+    assert_eq!(app.browser().post_json(&path, &json!({})).await.status, 401);
+    let page = b
+        .post_json(
+            "/api/v1/moi/diplomes/pas-un-numero/portefeuille",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(page.status, 404);
+    // the result withdrawn: gone
+    app.withdraw("C0001").await;
+    let page = b.post_json(&path, &json!({})).await;
+    assert_eq!(page.status, 410, "{}", page.body);
+    let answer: Value = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(answer["code"], "retire");
+}
