@@ -117,6 +117,9 @@ const focused = (page) => page.evaluate(() => {
 /** RGAA's error pattern after a refused form: the summary has the focus, the title says
  * "Erreur :", and following the summary's link for `field` puts the focus on that field. */
 async function errorPattern(page, name, field) {
+  // `autofocus` is applied by the browser at its next rendering step, not at load: wait
+  // for it (bounded), then judge
+  await page.waitForFunction(() => document.activeElement?.id === 'erreurs', null, { timeout: 5_000 }).catch(() => {});
   expect(await focused(page) === 'erreurs', `${name} : le récapitulatif des erreurs prend le focus (focus : ${await focused(page)})`);
   expect((await page.title()).startsWith('Erreur : '), `${name} : le titre commence par « Erreur : » (${await page.title()})`);
   const invalid = page.locator(`#${field}[aria-invalid="true"]`);
@@ -659,6 +662,7 @@ step('un mauvais mot de passe, puis un mot de passe oublié');
   await page.getByLabel('Mot de passe').fill('pas le bon mot de passe');
   await page.getByRole('button', { name: 'Se connecter' }).click();
   expect((await page.content()).includes('Adresse e-mail ou mot de passe incorrect'), 'un mauvais mot de passe est refusé clairement');
+  await page.waitForFunction(() => (document.activeElement?.textContent ?? '').includes('Adresse e-mail ou mot de passe incorrect'), null, { timeout: 5_000 }).catch(() => {});
   expect((await focused(page)).includes('Adresse e-mail ou mot de passe incorrect'), `le refus de connexion prend le focus (focus : ${await focused(page)})`);
   await visit(page, 'connexion-erreur');
   await page.getByRole('link', { name: 'Mot de passe oublié ?' }).click();

@@ -33,8 +33,14 @@ struct WalletPage {
     tries: u32,
 }
 
+/// The offer as a QR code: level L (7 % correction) keeps the modules large enough for a
+/// phone's camera with an offer of some 500 characters.
+fn offer_qr(uri: &str) -> Result<qrcode::QrCode, qrcode::types::QrError> {
+    qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::L)
+}
+
 fn qr_svg(uri: &str) -> Result<String, WebError> {
-    let svg = qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::L)
+    let svg = offer_qr(uri)
         .map_err(WebError::unexpected)?
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(280, 280)
@@ -123,4 +129,37 @@ pub async fn make_offer(
         until: sand_domain::text::french_moment(expires_at),
     };
     wallet_page(&state, &visitor, &signed_in, &id, Some(shown)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use sand_domain::wallet::PreAuthorizedCode;
+
+    use super::*;
+
+    #[test]
+    fn the_qr_code_reads_back_as_the_whole_offer() {
+        let code = PreAuthorizedCode::from_random_bytes([9; 32]);
+        // a long public address, as an académie's deployment could have
+        let uri = crate::wallet::offer_uri(
+            "https://attestations-diplomes.ac-clermont-ferrand.education.gouv.fr",
+            &code,
+        );
+        let qr = offer_qr(&uri).unwrap();
+        let (width, colors) = (qr.width(), qr.to_colors());
+        let (scale, quiet) = (4, 4);
+        let side = (width + 2 * quiet) * scale;
+        let mut image = rqrr::PreparedImage::prepare_from_bitmap(side, side, |x, y| {
+            let (column, row) = (x / scale, y / scale);
+            (quiet..width + quiet).contains(&column)
+                && (quiet..width + quiet).contains(&row)
+                && colors[(row - quiet) * width + column - quiet] == qrcode::Color::Dark
+        });
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1);
+        let (_, content) = grids[0].decode().unwrap();
+        assert_eq!(content, uri);
+        // the version a phone must read
+        assert!(width <= 97, "{width} modules");
+    }
 }
