@@ -7,6 +7,7 @@ pub mod franceconnect;
 mod known_device;
 pub mod notices;
 pub mod public;
+mod qr;
 pub mod second_factor;
 pub mod security;
 pub mod sharing;

@@ -169,20 +169,13 @@ fn enrolment_page(
         &state.settings.operator_name,
     )?;
     let url = totp.to_url().map_err(WebError::unexpected)?;
-    let svg = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
-        .map_err(WebError::unexpected)?
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(200, 200)
-        .quiet_zone(true)
-        .build();
-    // inline: the document's header goes, an accessible name comes
-    let svg = svg
-        .split_once("<svg")
-        .map_or(svg.clone(), |(_, rest)| {
-            format!(
-                "<svg role=\"img\" aria-label=\"QR code à scanner avec votre application d'authentification\" focusable=\"false\"{rest}"
-            )
-        });
+    let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
+        .map_err(WebError::unexpected)?;
+    let svg = super::qr::inline_svg(
+        &code,
+        200,
+        "QR code à scanner avec votre application d'authentification",
+    );
     let base32 = totp.secret().to_base32();
     let secret_text = base32
         .as_bytes()

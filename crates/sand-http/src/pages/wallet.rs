@@ -40,18 +40,12 @@ fn offer_qr(uri: &str) -> Result<qrcode::QrCode, qrcode::types::QrError> {
 }
 
 fn qr_svg(uri: &str) -> Result<String, WebError> {
-    let svg = offer_qr(uri)
-        .map_err(WebError::unexpected)?
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(280, 280)
-        .quiet_zone(true)
-        .build();
-    // inline: the document's header goes, an accessible name comes
-    Ok(svg.split_once("<svg").map_or(svg.clone(), |(_, rest)| {
-        format!(
-            "<svg role=\"img\" aria-label=\"QR code de l'offre, à scanner avec votre portefeuille numérique\" focusable=\"false\"{rest}"
-        )
-    }))
+    let code = offer_qr(uri).map_err(WebError::unexpected)?;
+    Ok(super::qr::inline_svg(
+        &code,
+        280,
+        "QR code de l'offre, à scanner avec votre portefeuille numérique",
+    ))
 }
 
 async fn wallet_page(

@@ -244,11 +244,13 @@ fn bearer(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-fn unauthorized(description: &str) -> Response {
+/// 401 with the Bearer challenge (RFC 6750 §3): `challenge` is `Bearer` alone when no
+/// token came, with `error="invalid_token"` when one did.
+fn unauthorized(description: &str, challenge: &'static str) -> Response {
     let mut response = refusal(StatusCode::UNAUTHORIZED, "invalid_token", description);
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        poem::http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        poem::http::HeaderValue::from_static(challenge),
     );
     response
 }
@@ -305,15 +307,7 @@ pub async fn credential_endpoint(
 ) -> Result<Response, WebError> {
     let wallet = wallet(&state)?;
     let Some(token) = bearer(req) else {
-        let mut response = no_store_json(
-            StatusCode::UNAUTHORIZED,
-            &json!({ "error": "invalid_token", "error_description": "an access token is required" }),
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            poem::http::HeaderValue::from_static("Bearer"),
-        );
-        return Ok(response);
+        return Ok(unauthorized("an access token is required", "Bearer"));
     };
     if !media_type_is(req, "application/json") {
         return Ok(refusal(
@@ -366,6 +360,7 @@ pub async fn credential_endpoint(
         }
         Err(IssueCredentialError::InvalidToken) => Ok(unauthorized(
             "the access token is unknown, expired or already used",
+            "Bearer error=\"invalid_token\"",
         )),
         Err(IssueCredentialError::LinkEnded) => Ok(refusal(
             StatusCode::BAD_REQUEST,
