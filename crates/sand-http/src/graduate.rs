@@ -29,7 +29,7 @@ pub(crate) async fn attach(
     me: &SignedIn,
     scope: DiplomaScope,
 ) -> Result<AttachOutcome, WebError> {
-    if !state.limiters.attach(me.profile) {
+    if !state.limiters.attach(me.profile).await {
         return Err(WebError::TooManyRequests(Limited::Attachments));
     }
     let result = state
@@ -188,7 +188,7 @@ pub(crate) async fn offer_to_wallet(
     use sand_domain::ports::SafeHandOver;
     use sand_domain::wallet::SendToSafeError;
     let wallet = state.wallet.as_ref().ok_or(WebError::NotFound)?;
-    if !state.limiters.mail_request(client) {
+    if !state.limiters.mail_request(client).await {
         return Err(WebError::TooManyRequests(Limited::Requests));
     }
     match wallet.send.execute(me.profile, link).await {

@@ -1,16 +1,20 @@
-//! Rate limits (governor's GCRA, in memory, per process): per client address on every
-//! entry point that checks a secret, per e-mail on login, per profile on attaching
-//! (matching is an oracle too), and on verification the wrong answers per control key
-//! per day (counted on the canonical key, per client and from all clients).
-//! docs/security.md has the arithmetic; docs/operations.md how to share them between
-//! nodes.
+//! Rate limits: per client address on every entry point that checks a secret, per
+//! e-mail on login, per profile on attaching (matching is an oracle too), and on
+//! verification the wrong answers per control key per day (counted on the canonical key,
+//! per client and from all clients). docs/security.md has the arithmetic.
+//!
+//! [`Limiters`] holds the rules; the counts live behind [`LimitCounters`]: in this
+//! process ([`LocalCounters`], governor's GCRA, the single-node default) or in a store
+//! every node shares (the `sand-limits` crate), so that a client spread over several
+//! nodes gets the budget of one (docs/operations.md, "Running past one machine").
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::fmt;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use async_trait::async_trait;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sand_domain::control_key::ControlKey;
 use sand_domain::profile::ProfileId;
@@ -73,18 +77,262 @@ impl Default for RateLimits {
     }
 }
 
-type Keyed<K> = DefaultKeyedRateLimiter<K>;
-
-fn per_minute<K: Hash + Eq + Clone>(n: u32) -> Keyed<K> {
-    RateLimiter::keyed(Quota::per_minute(
-        NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN),
-    ))
+/// A budget that refills evenly (GCRA): `burst` units, one back every `period / burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    LoginsPerClient,
+    LoginsPerAccountAndClient,
+    AccountsPerClient,
+    MailRequestsPerClient,
+    MailsPerAddress,
+    VerificationsPerClient,
+    FileChecksPerClient,
+    AttachesPerProfile,
+    ShareOpeningsPerClient,
 }
 
-fn per_hour<K: Hash + Eq + Clone>(n: u32) -> Keyed<K> {
-    RateLimiter::keyed(Quota::per_hour(
-        NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN),
-    ))
+impl Bucket {
+    pub const ALL: [Self; 9] = [
+        Self::LoginsPerClient,
+        Self::LoginsPerAccountAndClient,
+        Self::AccountsPerClient,
+        Self::MailRequestsPerClient,
+        Self::MailsPerAddress,
+        Self::VerificationsPerClient,
+        Self::FileChecksPerClient,
+        Self::AttachesPerProfile,
+        Self::ShareOpeningsPerClient,
+    ];
+
+    /// A stable name (shared stores key their counters with it).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::LoginsPerClient => "logins",
+            Self::LoginsPerAccountAndClient => "logins_account",
+            Self::AccountsPerClient => "accounts",
+            Self::MailRequestsPerClient => "mail_requests",
+            Self::MailsPerAddress => "mails_to",
+            Self::VerificationsPerClient => "verifications",
+            Self::FileChecksPerClient => "file_checks",
+            Self::AttachesPerProfile => "attaches",
+            Self::ShareOpeningsPerClient => "share_openings",
+        }
+    }
+
+    /// The burst and the period it refills over, under `limits` (a zero burst counts as one).
+    #[must_use]
+    pub fn quota(self, limits: &RateLimits) -> (NonZeroU32, std::time::Duration) {
+        const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
+        const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+        let (n, period) = match self {
+            Self::LoginsPerClient => (limits.logins_per_client_per_minute, MINUTE),
+            Self::LoginsPerAccountAndClient => {
+                (limits.logins_per_account_per_client_per_hour, HOUR)
+            }
+            Self::AccountsPerClient => (limits.accounts_per_client_per_hour, HOUR),
+            Self::MailRequestsPerClient => (limits.mail_requests_per_client_per_hour, HOUR),
+            Self::MailsPerAddress => (limits.mails_per_address_per_hour, HOUR),
+            Self::VerificationsPerClient => (limits.verifications_per_client_per_minute, MINUTE),
+            Self::FileChecksPerClient => (limits.file_checks_per_client_per_minute, MINUTE),
+            Self::AttachesPerProfile => (limits.attaches_per_profile_per_hour, HOUR),
+            Self::ShareOpeningsPerClient => (limits.share_openings_per_client_per_minute, MINUTE),
+        };
+        (NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN), period)
+    }
+}
+
+/// A count that starts again from zero when its window ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tally {
+    /// Wrong answers one client got for one key, today (the day is in the counter's key).
+    WrongAnswersPerKeyAndClient,
+    /// Wrong answers for one key from all clients, today.
+    WrongAnswersPerKey,
+    /// Failed logins on one account, within an hour of the first.
+    LoginFailures,
+}
+
+impl Tally {
+    /// A stable name (shared stores key their counters with it).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::WrongAnswersPerKeyAndClient => "wrong_key_client",
+            Self::WrongAnswersPerKey => "wrong_key",
+            Self::LoginFailures => "login_failures",
+        }
+    }
+
+    /// How long a count lasts after its first unit.
+    #[must_use]
+    pub const fn window(self) -> Duration {
+        match self {
+            Self::WrongAnswersPerKeyAndClient | Self::WrongAnswersPerKey => Duration::DAY,
+            Self::LoginFailures => FAILURE_WINDOW,
+        }
+    }
+}
+
+/// Whether the counts are shared between nodes, as readiness and the metrics tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Counted in this process: the single-node default.
+    Local,
+    /// Counted in the shared store.
+    Shared,
+    /// The shared store did not answer: counted in this process until it does again.
+    Degraded,
+}
+
+impl Sharing {
+    /// A stable code.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Local => "locales",
+            Self::Shared => "partagees",
+            Self::Degraded => "locales_en_secours",
+        }
+    }
+}
+
+/// Where the limits keep their counts. Every operation answers: a shared store that
+/// fails falls back to counting in the process (and says so through [`Self::sharing`]),
+/// it never refuses everybody nor lets everybody through.
+#[async_trait]
+pub trait LimitCounters: Send + Sync + fmt::Debug {
+    /// Takes one unit of `key`'s budget in `bucket`; `false` when it is spent.
+    async fn take(&self, bucket: Bucket, key: &str) -> bool;
+
+    /// `key`'s count in `tally` (`now` decides whether its window ended).
+    async fn count(&self, tally: Tally, key: &str, now: OffsetDateTime) -> u32;
+
+    /// Adds one to `key`'s count in `tally`; returns the new count.
+    async fn add(&self, tally: Tally, key: &str, now: OffsetDateTime) -> u32;
+
+    /// Forgets `key`'s count in `tally`.
+    async fn clear(&self, tally: Tally, key: &str);
+
+    /// Claims the one attempt per `interval` a slowed account allows (`key` names it):
+    /// `None` when claimed, or how long until the next one.
+    async fn claim(&self, key: &str, now: OffsetDateTime, interval: Duration) -> Option<Duration>;
+
+    /// Forgets what is spent (bounded memory); run by the housekeeping.
+    fn forget_idle(&self, now: OffsetDateTime);
+
+    /// Whether the counts are shared right now.
+    fn sharing(&self) -> Sharing {
+        Sharing::Local
+    }
+
+    /// How many operations fell back to counting in the process since the start.
+    fn fallbacks(&self) -> u64 {
+        0
+    }
+}
+
+/// The counts in this process's memory (governor's GCRA for the budgets).
+pub struct LocalCounters {
+    buckets: Vec<DefaultKeyedRateLimiter<String>>,
+    tallies: Mutex<HashMap<(Tally, String), (OffsetDateTime, u32)>>,
+    slots: Mutex<HashMap<String, OffsetDateTime>>,
+}
+
+impl fmt::Debug for LocalCounters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalCounters").finish_non_exhaustive()
+    }
+}
+
+impl LocalCounters {
+    #[must_use]
+    pub fn new(limits: &RateLimits) -> Self {
+        Self {
+            buckets: Bucket::ALL
+                .iter()
+                .map(|bucket| {
+                    let (burst, period) = bucket.quota(limits);
+                    let quota = Quota::with_period(period / burst.get())
+                        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+                        .allow_burst(burst);
+                    RateLimiter::keyed(quota)
+                })
+                .collect(),
+            tallies: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn bucket(&self, bucket: Bucket) -> &DefaultKeyedRateLimiter<String> {
+        // built from Bucket::ALL, in its order
+        &self.buckets[bucket as usize]
+    }
+
+    fn with_tally<T>(
+        &self,
+        tally: Tally,
+        key: &str,
+        now: OffsetDateTime,
+        f: impl FnOnce(&mut (OffsetDateTime, u32)) -> T,
+    ) -> T {
+        let mut tallies = self.tallies.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = tallies.entry((tally, key.to_owned())).or_insert((now, 0));
+        if now - entry.0 > tally.window() {
+            *entry = (now, 0);
+        }
+        f(entry)
+    }
+}
+
+#[async_trait]
+impl LimitCounters for LocalCounters {
+    async fn take(&self, bucket: Bucket, key: &str) -> bool {
+        self.bucket(bucket).check_key(&key.to_owned()).is_ok()
+    }
+
+    async fn count(&self, tally: Tally, key: &str, now: OffsetDateTime) -> u32 {
+        self.with_tally(tally, key, now, |entry| entry.1)
+    }
+
+    async fn add(&self, tally: Tally, key: &str, now: OffsetDateTime) -> u32 {
+        self.with_tally(tally, key, now, |entry| {
+            entry.1 = entry.1.saturating_add(1);
+            entry.1
+        })
+    }
+
+    async fn clear(&self, tally: Tally, key: &str) {
+        self.tallies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(tally, key.to_owned()));
+    }
+
+    async fn claim(&self, key: &str, now: OffsetDateTime, interval: Duration) -> Option<Duration> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        match slots.get(key) {
+            Some(last) if now < *last + interval => Some(*last + interval - now),
+            _ => {
+                slots.insert(key.to_owned(), now);
+                None
+            }
+        }
+    }
+
+    fn forget_idle(&self, now: OffsetDateTime) {
+        for bucket in &self.buckets {
+            bucket.retain_recent();
+        }
+        self.tallies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(tally, _), (since, _)| now - *since <= tally.window());
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, last| now - *last <= FAILURE_WINDOW);
+    }
 }
 
 /// A client, as the limits see it: an IPv4 address or an IPv6 /64 network (one
@@ -104,42 +352,9 @@ impl From<IpAddr> for ClientKey {
     }
 }
 
-/// Counts per key that start again from zero each day (UTC, by the service's clock).
-#[derive(Debug)]
-struct DailyCounts<K> {
-    counts: Mutex<(Option<Date>, HashMap<K, u32>)>,
-}
-
-impl<K: Hash + Eq> Default for DailyCounts<K> {
-    fn default() -> Self {
-        Self {
-            counts: Mutex::new((None, HashMap::new())),
-        }
-    }
-}
-
-type DayCounts<K> = (Option<Date>, HashMap<K, u32>);
-
-impl<K: Hash + Eq> DailyCounts<K> {
-    fn today(&self, today: Date) -> std::sync::MutexGuard<'_, DayCounts<K>> {
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        if counts.0 != Some(today) {
-            // a new day: yesterday's counts are forgotten (bounded memory)
-            *counts = (Some(today), HashMap::new());
-        }
-        counts
-    }
-
-    fn count(&self, today: Date, key: &K) -> u32 {
-        self.today(today).1.get(key).copied().unwrap_or(0)
-    }
-
-    /// Adds one; returns the new count.
-    fn add(&self, today: Date, key: K) -> u32 {
-        let mut counts = self.today(today);
-        let n = counts.1.entry(key).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
+impl fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:x}", self.0)
     }
 }
 
@@ -168,67 +383,45 @@ pub enum LoginGate {
 /// Failed logins are counted per account over this window.
 const FAILURE_WINDOW: Duration = Duration::HOUR;
 
-/// One account's failed logins in the current window.
-#[derive(Debug)]
-struct AccountFailures {
-    since: OffsetDateTime,
-    count: u32,
-    /// When an unknown browser last got its one attempt on the slowed account.
-    last_slowed_attempt: Option<OffsetDateTime>,
+/// The counter keys of one day: a control key's counts start again each day (UTC, by the
+/// service's clock), and the day is part of the key so that a shared store agrees.
+fn daily(today: Date, parts: std::fmt::Arguments<'_>) -> (String, OffsetDateTime) {
+    (format!("{today}:{parts}"), today.midnight().assume_utc())
 }
 
-impl AccountFailures {
-    fn forget_old(&mut self, now: OffsetDateTime) {
-        if now - self.since > FAILURE_WINDOW {
-            *self = Self {
-                since: now,
-                count: 0,
-                last_slowed_attempt: None,
-            };
-        }
-    }
-}
-
-/// A control key as the limits count it: canonical (`O` read as `0`, `I`/`L` as `1`),
-/// so that spellings of one key share one budget.
-type CanonicalKey = String;
-
-/// Every limiter of the service.
-#[derive(Debug)]
+/// Every limiter of the service: the rules, over counts kept in [`LimitCounters`].
+#[derive(Debug, Clone)]
 pub struct Limiters {
     limits: RateLimits,
-    logins_per_client: Keyed<ClientKey>,
-    logins_per_account_and_client: Keyed<(String, ClientKey)>,
-    login_failures: Mutex<HashMap<String, AccountFailures>>,
-    accounts: Keyed<ClientKey>,
-    mail_requests: Keyed<ClientKey>,
-    mails_per_address: Keyed<String>,
-    verifications_per_client: Keyed<ClientKey>,
-    wrong_per_key_and_client: DailyCounts<(CanonicalKey, ClientKey)>,
-    wrong_per_key: DailyCounts<CanonicalKey>,
-    file_checks: Keyed<ClientKey>,
-    attaches: Keyed<ProfileId>,
-    share_openings: Keyed<ClientKey>,
+    counters: Arc<dyn LimitCounters>,
 }
 
 impl Limiters {
+    /// The limits, counted in this process.
     #[must_use]
     pub fn new(limits: &RateLimits) -> Self {
+        Self::counted_in(limits, Arc::new(LocalCounters::new(limits)))
+    }
+
+    /// The limits, counted in `counters` (a store shared between nodes).
+    #[must_use]
+    pub fn counted_in(limits: &RateLimits, counters: Arc<dyn LimitCounters>) -> Self {
         Self {
             limits: *limits,
-            logins_per_client: per_minute(limits.logins_per_client_per_minute),
-            logins_per_account_and_client: per_hour(limits.logins_per_account_per_client_per_hour),
-            login_failures: Mutex::new(HashMap::new()),
-            accounts: per_hour(limits.accounts_per_client_per_hour),
-            mail_requests: per_hour(limits.mail_requests_per_client_per_hour),
-            mails_per_address: per_hour(limits.mails_per_address_per_hour),
-            verifications_per_client: per_minute(limits.verifications_per_client_per_minute),
-            wrong_per_key_and_client: DailyCounts::default(),
-            wrong_per_key: DailyCounts::default(),
-            file_checks: per_minute(limits.file_checks_per_client_per_minute),
-            attaches: per_hour(limits.attaches_per_profile_per_hour),
-            share_openings: per_minute(limits.share_openings_per_client_per_minute),
+            counters,
         }
+    }
+
+    /// Where the counts are, right now.
+    #[must_use]
+    pub fn sharing(&self) -> Sharing {
+        self.counters.sharing()
+    }
+
+    /// How many counts fell back to this process since the start.
+    #[must_use]
+    pub fn fallbacks(&self) -> u64 {
+        self.counters.fallbacks()
     }
 
     /// Whether a login attempt on the account `email_key` may go on now.
@@ -237,111 +430,108 @@ impl Limiters {
     /// An account that failed too often this hour is slowed, never locked: a browser that
     /// signed in to it before (`known_device`) passes; others get one attempt per
     /// interval, and are told how long to wait.
-    pub fn login(
+    pub async fn login(
         &self,
         now: OffsetDateTime,
         client: ClientKey,
         email_key: &str,
         known_device: bool,
     ) -> LoginGate {
-        if self.logins_per_client.check_key(&client).is_err()
-            || self
-                .logins_per_account_and_client
-                .check_key(&(email_key.to_owned(), client))
-                .is_err()
+        if !self
+            .counters
+            .take(Bucket::LoginsPerClient, &client.to_string())
+            .await
+            || !self
+                .counters
+                .take(
+                    Bucket::LoginsPerAccountAndClient,
+                    &format!("{email_key}|{client}"),
+                )
+                .await
         {
             return LoginGate::TooMany;
         }
         if known_device {
             return LoginGate::Allowed;
         }
-        let mut failures = self
-            .login_failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let Some(account) = failures.get_mut(email_key) else {
-            return LoginGate::Allowed;
-        };
-        account.forget_old(now);
-        if account.count < self.limits.login_failures_before_slowing {
+        let failures = self
+            .counters
+            .count(Tally::LoginFailures, email_key, now)
+            .await;
+        if failures < self.limits.login_failures_before_slowing {
             return LoginGate::Allowed;
         }
         let interval = Duration::seconds(i64::from(self.limits.login_slowing_interval_secs));
-        match account.last_slowed_attempt {
-            Some(last) if now < last + interval => LoginGate::SlowedDown {
-                retry_after_secs: u64::try_from((last + interval - now).whole_seconds())
-                    .unwrap_or(0)
-                    .max(1),
+        match self.counters.claim(email_key, now, interval).await {
+            None => LoginGate::Allowed,
+            Some(wait) => LoginGate::SlowedDown {
+                retry_after_secs: u64::try_from(wait.whole_seconds()).unwrap_or(0).max(1),
             },
-            _ => {
-                account.last_slowed_attempt = Some(now);
-                LoginGate::Allowed
-            }
         }
     }
 
     /// Counts a failed login on the account `email_key`.
-    pub fn login_failed(&self, now: OffsetDateTime, email_key: &str) {
-        let mut failures = self
-            .login_failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let account = failures
-            .entry(email_key.to_owned())
-            .or_insert(AccountFailures {
-                since: now,
-                count: 0,
-                last_slowed_attempt: None,
-            });
-        account.forget_old(now);
-        account.count = account.count.saturating_add(1);
+    pub async fn login_failed(&self, now: OffsetDateTime, email_key: &str) {
+        self.counters
+            .add(Tally::LoginFailures, email_key, now)
+            .await;
     }
 
     /// Forgets the failures of an account (its owner completed a password reset).
-    pub fn login_cleared(&self, email_key: &str) {
-        self.login_failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(email_key);
+    pub async fn login_cleared(&self, email_key: &str) {
+        self.counters.clear(Tally::LoginFailures, email_key).await;
     }
 
-    pub fn account(&self, client: ClientKey) -> bool {
-        self.accounts.check_key(&client).is_ok()
+    pub async fn account(&self, client: ClientKey) -> bool {
+        self.counters
+            .take(Bucket::AccountsPerClient, &client.to_string())
+            .await
     }
 
-    pub fn mail_request(&self, client: ClientKey) -> bool {
-        self.mail_requests.check_key(&client).is_ok()
+    pub async fn mail_request(&self, client: ClientKey) -> bool {
+        self.counters
+            .take(Bucket::MailRequestsPerClient, &client.to_string())
+            .await
     }
 
     /// Whether one more mail with a link may go to `address` (lower-cased) this hour.
-    pub fn mail_to(&self, address: &str) -> bool {
-        self.mails_per_address
-            .check_key(&address.to_lowercase())
-            .is_ok()
+    pub async fn mail_to(&self, address: &str) -> bool {
+        self.counters
+            .take(Bucket::MailsPerAddress, &address.to_lowercase())
+            .await
     }
 
     /// Whether `client` may open a share link now.
-    pub fn share_opening(&self, client: ClientKey) -> bool {
-        self.share_openings.check_key(&client).is_ok()
+    pub async fn share_opening(&self, client: ClientKey) -> bool {
+        self.counters
+            .take(Bucket::ShareOpeningsPerClient, &client.to_string())
+            .await
     }
 
     /// Whether `client` may verify a key now (its per-minute budget, pages and API).
-    pub fn verification(&self, client: ClientKey) -> bool {
-        self.verifications_per_client.check_key(&client).is_ok()
+    pub async fn verification(&self, client: ClientKey) -> bool {
+        self.counters
+            .take(Bucket::VerificationsPerClient, &client.to_string())
+            .await
     }
 
     /// What the limits allow `client` for `key` today.
-    #[must_use]
-    pub fn key_gate(&self, today: Date, client: ClientKey, key: &ControlKey) -> KeyGate {
-        let key = key.as_str().to_owned();
-        let by_client = self
-            .wrong_per_key_and_client
-            .count(today, &(key.clone(), client));
-        if by_client >= self.limits.wrong_answers_per_key_per_client_per_day {
+    pub async fn key_gate(&self, today: Date, client: ClientKey, key: &ControlKey) -> KeyGate {
+        let (by_client, day) = daily(today, format_args!("{}|{client}", key.as_str()));
+        if self
+            .counters
+            .count(Tally::WrongAnswersPerKeyAndClient, &by_client, day)
+            .await
+            >= self.limits.wrong_answers_per_key_per_client_per_day
+        {
             return KeyGate::Refused;
         }
+        let (by_key, day) = daily(today, format_args!("{}", key.as_str()));
         KeyGate::Open {
-            birth_date_required: self.wrong_per_key.count(today, &key)
+            birth_date_required: self
+                .counters
+                .count(Tally::WrongAnswersPerKey, &by_key, day)
+                .await
                 >= self.limits.wrong_answers_per_key_per_day,
         }
     }
@@ -349,38 +539,34 @@ impl Limiters {
     /// Counts a wrong answer `client` got for `key`. Returns `true` when this answer is
     /// the one that makes the key require the birth date (once a day per key: the
     /// moment to tell its holder).
-    pub fn wrong_answer(&self, today: Date, client: ClientKey, key: &ControlKey) -> bool {
-        let key = key.as_str().to_owned();
-        self.wrong_per_key_and_client
-            .add(today, (key.clone(), client));
-        self.wrong_per_key.add(today, key) == self.limits.wrong_answers_per_key_per_day
+    pub async fn wrong_answer(&self, today: Date, client: ClientKey, key: &ControlKey) -> bool {
+        let (by_client, day) = daily(today, format_args!("{}|{client}", key.as_str()));
+        self.counters
+            .add(Tally::WrongAnswersPerKeyAndClient, &by_client, day)
+            .await;
+        let (by_key, day) = daily(today, format_args!("{}", key.as_str()));
+        self.counters
+            .add(Tally::WrongAnswersPerKey, &by_key, day)
+            .await
+            == self.limits.wrong_answers_per_key_per_day
     }
 
     /// Whether `client` may have an attestation file checked now.
-    pub fn file_check(&self, client: ClientKey) -> bool {
-        self.file_checks.check_key(&client).is_ok()
+    pub async fn file_check(&self, client: ClientKey) -> bool {
+        self.counters
+            .take(Bucket::FileChecksPerClient, &client.to_string())
+            .await
     }
 
-    pub fn attach(&self, profile: ProfileId) -> bool {
-        self.attaches.check_key(&profile).is_ok()
+    pub async fn attach(&self, profile: ProfileId) -> bool {
+        self.counters
+            .take(Bucket::AttachesPerProfile, &profile.0.to_string())
+            .await
     }
 
     /// Forgets clients whose budget is full again (bounded memory).
     pub fn forget_idle(&self, now: OffsetDateTime) {
-        self.logins_per_client.retain_recent();
-        self.logins_per_account_and_client.retain_recent();
-        if let Some(now) = now.checked_sub(FAILURE_WINDOW) {
-            self.login_failures
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .retain(|_, account| account.since >= now);
-        }
-        self.accounts.retain_recent();
-        self.mail_requests.retain_recent();
-        self.mails_per_address.retain_recent();
-        self.verifications_per_client.retain_recent();
-        self.file_checks.retain_recent();
-        self.attaches.retain_recent();
+        self.counters.forget_idle(now);
     }
 }
 
@@ -398,56 +584,58 @@ mod tests {
         ControlKey::parse(text).unwrap()
     }
 
-    #[test]
-    fn a_client_is_refused_once_its_burst_is_spent_and_others_are_not() {
+    #[tokio::test]
+    async fn a_client_is_refused_once_its_burst_is_spent_and_others_are_not() {
         let limits = RateLimits {
             verifications_per_client_per_minute: 3,
             ..RateLimits::default()
         };
         let limiters = Limiters::new(&limits);
         for _ in 0..3 {
-            assert!(limiters.verification(client(1)));
+            assert!(limiters.verification(client(1)).await);
         }
-        assert!(!limiters.verification(client(1)));
-        assert!(limiters.verification(client(2)));
+        assert!(!limiters.verification(client(1)).await);
+        assert!(limiters.verification(client(2)).await);
     }
 
-    #[test]
-    fn every_spelling_of_a_key_shares_one_budget() {
+    #[tokio::test]
+    async fn every_spelling_of_a_key_shares_one_budget() {
         let limiters = Limiters::new(&RateLimits::default());
         let typed = ["2A0WEJRH", "2AOWEJRH", "2aowejrh"];
         for spelling in typed.iter().cycle().take(5) {
             assert_eq!(
-                limiters.key_gate(DAY, client(1), &key(spelling)),
+                limiters.key_gate(DAY, client(1), &key(spelling)).await,
                 KeyGate::Open {
                     birth_date_required: false
                 }
             );
-            limiters.wrong_answer(DAY, client(1), &key(spelling));
+            limiters.wrong_answer(DAY, client(1), &key(spelling)).await;
         }
         for spelling in typed {
             assert_eq!(
-                limiters.key_gate(DAY, client(1), &key(spelling)),
+                limiters.key_gate(DAY, client(1), &key(spelling)).await,
                 KeyGate::Refused
             );
         }
         // another client, another key, or the next day: untouched
         assert!(matches!(
-            limiters.key_gate(DAY, client(2), &key("2A0WEJRH")),
+            limiters.key_gate(DAY, client(2), &key("2A0WEJRH")).await,
             KeyGate::Open { .. }
         ));
         assert!(matches!(
-            limiters.key_gate(DAY, client(1), &key("2A0WEJRK")),
+            limiters.key_gate(DAY, client(1), &key("2A0WEJRK")).await,
             KeyGate::Open { .. }
         ));
         assert!(matches!(
-            limiters.key_gate(DAY.next_day().unwrap(), client(1), &key("2A0WEJRH")),
+            limiters
+                .key_gate(DAY.next_day().unwrap(), client(1), &key("2A0WEJRH"))
+                .await,
             KeyGate::Open { .. }
         ));
     }
 
-    #[test]
-    fn many_wrong_answers_from_everywhere_require_the_birth_date_for_the_day_and_tell_once() {
+    #[tokio::test]
+    async fn many_wrong_answers_from_everywhere_require_the_birth_date_for_the_day_and_tell_once() {
         let limits = RateLimits {
             wrong_answers_per_key_per_day: 10,
             ..RateLimits::default()
@@ -456,19 +644,21 @@ mod tests {
         let k = key("7K3M9QXR");
         let mut told = 0;
         for last in 0..30u8 {
-            if limiters.wrong_answer(DAY, client(last), &k) {
+            if limiters.wrong_answer(DAY, client(last), &k).await {
                 told += 1;
             }
         }
         assert_eq!(told, 1, "the holder is told once a day");
         assert_eq!(
-            limiters.key_gate(DAY, client(200), &k),
+            limiters.key_gate(DAY, client(200), &k).await,
             KeyGate::Open {
                 birth_date_required: true
             }
         );
         assert_eq!(
-            limiters.key_gate(DAY.next_day().unwrap(), client(200), &k),
+            limiters
+                .key_gate(DAY.next_day().unwrap(), client(200), &k)
+                .await,
             KeyGate::Open {
                 birth_date_required: false
             }

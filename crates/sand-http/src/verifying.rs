@@ -30,13 +30,13 @@ pub(crate) async fn verify(
     client: ClientKey,
     mut request: VerifyRequest,
 ) -> Checked {
-    if !state.limiters.verification(client) {
+    if !state.limiters.verification(client).await {
         return Checked::TooMany;
     }
     let today = state.ports.clock.now().date();
     let key = ControlKey::parse(&request.key).ok();
     if let Some(key) = &key {
-        match state.limiters.key_gate(today, client, key) {
+        match state.limiters.key_gate(today, client, key).await {
             KeyGate::Refused => return Checked::TooMany,
             KeyGate::Open {
                 birth_date_required,
@@ -46,7 +46,7 @@ pub(crate) async fn verify(
     let result = state.verify.execute(request).await;
     state.metrics.verification(&result);
     if let (Ok(VerifyOutcome::NotValid), Some(key)) = (&result, &key)
-        && state.limiters.wrong_answer(today, client, key)
+        && state.limiters.wrong_answer(today, client, key).await
     {
         tracing::warn!(
             event = "key_guessing",

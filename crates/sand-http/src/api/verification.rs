@@ -403,7 +403,7 @@ impl VerificationApi {
         visitor: Data<&Visitor>,
         body: Binary<Vec<u8>>,
     ) -> Answer<Json<FileCheck>, FileCheckRefusals> {
-        if !state.limiters.file_check(visitor.client) {
+        if !state.limiters.file_check(visitor.client).await {
             return Err(WebError::TooManyRequests(Limited::FileChecks).into());
         }
         if body.0.len() > state.settings.max_pdf_bytes {

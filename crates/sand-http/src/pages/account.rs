@@ -260,7 +260,7 @@ pub async fn register_confirm(
             return confirm_page(&state, &visitor, form, &identity, errors);
         }
     };
-    if !state.limiters.account(visitor.client) {
+    if !state.limiters.account(visitor.client).await {
         return Err(WebError::TooManyRequests(Limited::Requests));
     }
     let request = CreateProfileRequest {
@@ -270,7 +270,7 @@ pub async fn register_confirm(
     };
     match state.create_profile.execute(request).await {
         Ok(profile) => {
-            let demo_link = if state.limiters.mail_to(email.as_str()) {
+            let demo_link = if state.limiters.mail_to(email.as_str()).await {
                 let token = state.mailbox.send_confirmation(&profile).await?;
                 Some(verify_link(&state, &token))
             } else {
@@ -377,7 +377,12 @@ pub async fn confirm_email_submit(
     // guessing the password here is guessing a login: the same limits
     let email_key = email_key(profile.email.as_str());
     let now = state.ports.clock.now();
-    if state.limiters.login(now, visitor.client, &email_key, false) != LoginGate::Allowed {
+    if state
+        .limiters
+        .login(now, visitor.client, &email_key, false)
+        .await
+        != LoginGate::Allowed
+    {
         return Err(WebError::TooManyRequests(Limited::Requests));
     }
     let refused = || {
@@ -409,7 +414,7 @@ pub async fn confirm_email_submit(
             signed_in_response(&state, &visitor, confirmed.id, &email_key, "/espace").await
         }
         Err(ConfirmEmailError::WrongPassword) => {
-            state.limiters.login_failed(now, &email_key);
+            state.limiters.login_failed(now, &email_key).await;
             audit::record(
                 &state,
                 &visitor,
@@ -440,13 +445,14 @@ pub async fn resend_verification(
     visitor: Data<&Visitor>,
     PageForm(form): PageForm<EmailForm>,
 ) -> Result<Response, WebError> {
-    if !state.limiters.mail_request(visitor.client) {
+    if !state.limiters.mail_request(visitor.client).await {
         return Err(WebError::TooManyRequests(Limited::Requests));
     }
     let email = Email::parse(&form.email).ok();
-    let capped = email
-        .as_ref()
-        .is_some_and(|email| !state.limiters.mail_to(email.as_str()));
+    let capped = match &email {
+        Some(email) => !state.limiters.mail_to(email.as_str()).await,
+        None => false,
+    };
     if capped {
         tracing::warn!(
             event = "mail_capped",
@@ -569,7 +575,11 @@ pub async fn login_submit(
     let email_key = email_key(&form.email);
     let now = state.ports.clock.now();
     let known = known_device(&state, &visitor, &email_key);
-    match state.limiters.login(now, visitor.client, &email_key, known) {
+    match state
+        .limiters
+        .login(now, visitor.client, &email_key, known)
+        .await
+    {
         LoginGate::Allowed => {}
         LoginGate::TooMany => return Err(WebError::TooManyRequests(Limited::Requests)),
         LoginGate::SlowedDown { retry_after_secs } => {
@@ -614,7 +624,7 @@ pub async fn login_submit(
         Email::parse(&form.email),
         Password::for_login(&form.mot_de_passe),
     ) else {
-        state.limiters.login_failed(now, &email_key);
+        state.limiters.login_failed(now, &email_key).await;
         audit::record(
             &state,
             &visitor,
@@ -649,7 +659,7 @@ pub async fn login_submit(
             signed_in_response(&state, &visitor, profile.id, &email_key, to).await
         }
         Err(LogInError::InvalidCredentials) => {
-            state.limiters.login_failed(now, &email_key);
+            state.limiters.login_failed(now, &email_key).await;
             audit::record(
                 &state,
                 &visitor,
@@ -755,7 +765,7 @@ pub async fn forgot_submit(
             );
         }
     };
-    if !state.limiters.mail_request(visitor.client) {
+    if !state.limiters.mail_request(visitor.client).await {
         return Err(WebError::TooManyRequests(Limited::Requests));
     }
     audit::record(
@@ -766,7 +776,7 @@ pub async fn forgot_submit(
     );
     // at most a few mails an hour to one address, whoever asks; counted for any address,
     // known or not, and answered alike: the cap tells nothing
-    if !state.limiters.mail_to(email.as_str()) {
+    if !state.limiters.mail_to(email.as_str()).await {
         tracing::warn!(
             event = "mail_capped",
             "reset mails to one address capped this hour"
@@ -887,7 +897,8 @@ pub async fn reset_submit(
     // the owner proved the mailbox and chose a new password: the account is not slowed
     state
         .limiters
-        .login_cleared(&email_key(reset.profile.email.as_str()));
+        .login_cleared(&email_key(reset.profile.email.as_str()))
+        .await;
     tracing::info!(
         sessions_ended = reset.sessions_ended,
         "all sessions of the account ended"

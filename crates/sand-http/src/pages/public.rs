@@ -487,7 +487,7 @@ pub async fn download_receipt(
 ) -> Result<Response, WebError> {
     use sand_domain::verification::receipt::ReceiptFormat;
     // a PDF is a little work: the page's budget of document checks
-    if !state.limiters.file_check(visitor.client) {
+    if !state.limiters.file_check(visitor.client).await {
         return Err(WebError::TooManyRequests(Limited::FileChecks));
     }
     let format = match form.format.as_str() {
@@ -521,7 +521,7 @@ pub async fn verify_file(
     visitor: Data<&Visitor>,
     mut multipart: Multipart,
 ) -> Result<Response, WebError> {
-    if !state.limiters.file_check(visitor.client) {
+    if !state.limiters.file_check(visitor.client).await {
         return Err(WebError::TooManyRequests(Limited::FileChecks));
     }
     let mut document = None;

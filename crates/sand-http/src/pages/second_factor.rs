@@ -359,7 +359,7 @@ pub async fn disable(
     };
     let key = email_key(profile.email.as_str());
     let now = state.ports.clock.now();
-    if state.limiters.login(now, visitor.client, &key, true) != LoginGate::Allowed {
+    if state.limiters.login(now, visitor.client, &key, true).await != LoginGate::Allowed {
         return Err(WebError::TooManyRequests(Limited::Requests));
     }
     // both factors: a stolen session alone cannot take the second one away
@@ -376,7 +376,7 @@ pub async fn disable(
         None
     };
     let Some(recovery_used) = code else {
-        state.limiters.login_failed(now, &key);
+        state.limiters.login_failed(now, &key).await;
         audit::record(
             &state,
             &visitor,
@@ -558,11 +558,11 @@ pub async fn code_submit(
     };
     let key = email_key(profile.email.as_str());
     let now = state.ports.clock.now();
-    if state.limiters.login(now, visitor.client, &key, false) != LoginGate::Allowed {
+    if state.limiters.login(now, visitor.client, &key, false).await != LoginGate::Allowed {
         return Err(WebError::TooManyRequests(Limited::Requests));
     }
     let Some(recovery_used) = accept_code(&state, &profile, &form.code).await? else {
-        state.limiters.login_failed(now, &key);
+        state.limiters.login_failed(now, &key).await;
         audit::record(
             &state,
             &visitor,

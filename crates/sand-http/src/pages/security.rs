@@ -224,7 +224,7 @@ pub async fn password_submit(
     // limits, the same slowing
     let key = email_key(profile.email.as_str());
     let now = state.ports.clock.now();
-    if state.limiters.login(now, visitor.client, &key, true) != LoginGate::Allowed {
+    if state.limiters.login(now, visitor.client, &key, true).await != LoginGate::Allowed {
         return Err(WebError::TooManyRequests(Limited::Requests));
     }
     let again = |errors: FormErrors| {
@@ -244,7 +244,7 @@ pub async fn password_submit(
         ));
     }
     let Ok(current) = Password::for_login(&form.actuel) else {
-        state.limiters.login_failed(now, &key);
+        state.limiters.login_failed(now, &key).await;
         return again(FormErrors::one(
             "actuel",
             "Mot de passe actuel : ce n'est pas le bon.",
@@ -285,7 +285,7 @@ pub async fn password_submit(
             )
         }
         Err(ChangePasswordError::WrongCurrentPassword) => {
-            state.limiters.login_failed(now, &key);
+            state.limiters.login_failed(now, &key).await;
             audit::record(
                 &state,
                 &visitor,

@@ -357,7 +357,7 @@ pub async fn open(
     visitor: Data<&Visitor>,
     Path(token): Path<String>,
 ) -> Result<Response, WebError> {
-    if !state.limiters.share_opening(visitor.client) {
+    if !state.limiters.share_opening(visitor.client).await {
         return Err(WebError::TooManyRequests(Limited::Verifications));
     }
     let lang = visitor.lang;

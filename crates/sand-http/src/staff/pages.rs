@@ -328,6 +328,7 @@ pub(super) async fn login(
     match state
         .limiters
         .login(caller.now, caller.client_key(), &account_key, false)
+        .await
     {
         LoginGate::Allowed => {}
         LoginGate::TooMany | LoginGate::SlowedDown { .. } => {
@@ -338,11 +339,11 @@ pub(super) async fn login(
         }
     }
     let Ok(login) = StaffLogin::parse(form.identifiant.trim()) else {
-        state.limiters.login_failed(caller.now, &account_key);
+        state.limiters.login_failed(caller.now, &account_key).await;
         return refused(StatusCode::UNAUTHORIZED, LOGIN_REFUSED);
     };
     let Ok(password) = Password::for_login(&form.mot_de_passe) else {
-        state.limiters.login_failed(caller.now, &account_key);
+        state.limiters.login_failed(caller.now, &account_key).await;
         return refused(StatusCode::UNAUTHORIZED, LOGIN_REFUSED);
     };
     let found = match state.directory.credentials(&login).await {
@@ -363,7 +364,7 @@ pub(super) async fn login(
     let hash = found.as_ref().map_or(&decoy, |f| &f.password);
     let password_ok = state.hasher.verify(&password, hash).await.unwrap_or(false);
     let Some(found) = found else {
-        state.limiters.login_failed(caller.now, &account_key);
+        state.limiters.login_failed(caller.now, &account_key).await;
         tracing::info!(target: "sand::security", event = "staff_login_refused", client = %caller.client, "unknown staff login");
         return refused(StatusCode::UNAUTHORIZED, LOGIN_REFUSED);
     };
@@ -409,7 +410,7 @@ pub(super) async fn login(
         }
     };
     if let Some(why) = why {
-        state.limiters.login_failed(caller.now, &account_key);
+        state.limiters.login_failed(caller.now, &account_key).await;
         if let Err(e) = state
             .audit
             .append(&audit(AuditAction::LoginRefused, why))
@@ -430,7 +431,7 @@ pub(super) async fn login(
             "Le service est momentanément indisponible. Réessayez dans un instant.",
         );
     }
-    state.limiters.login_cleared(&account_key);
+    state.limiters.login_cleared(&account_key).await;
     let mut response = see_other("/");
     if let Ok(v) = session_cookie(&state, &member.login, caller.now, caller.now).parse() {
         response
