@@ -115,6 +115,10 @@ bash tests/check-domain-purity.sh || die "sand-domain depends on an I/O crate"
 step "no circle between the files of a crate, the web fronts apart"
 python3 tests/check-module-graph.py || die "the module graph has a circle, or a web front reaches into the other"
 
+step "the cluster topology's parts (Debian: redis-server, haproxy; tests/cluster in sand-server)"
+ensure_apt_tool redis-server redis-server
+ensure_apt_tool haproxy haproxy
+
 step "PostgreSQL for the tests"
 # shellcheck source=tests/postgres.sh
 source tests/postgres.sh

@@ -1179,6 +1179,52 @@ pub struct StoreFigures {
     pub last_import: Option<OffsetDateTime>,
 }
 
+/// Where the reads that tolerate a little lag (the catalogue, the attach candidate
+/// lookup) are served from, in a deployment with a read replica.
+pub trait ReadRouting: Send + Sync + std::fmt::Debug {
+    /// The route right now.
+    fn reads(&self) -> ReadRoute;
+}
+
+/// Where the lag-tolerant reads go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadRoute {
+    /// To the replica, `lag` behind the primary.
+    Replica { lag: std::time::Duration },
+    /// To the primary, because of `why` (`lag` when the replica answered).
+    Primary {
+        why: PrimaryReads,
+        lag: Option<std::time::Duration>,
+    },
+}
+
+/// Why the lag-tolerant reads went to the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrimaryReads {
+    /// Not checked yet (the first check runs at start).
+    NotChecked,
+    /// The replica is further behind than the threshold.
+    Lagging,
+    /// The replica does not answer.
+    Unreachable,
+    /// The replica's URL leads to a server that is not in recovery (promoted, or a
+    /// primary): its data may diverge.
+    NotAReplica,
+}
+
+impl PrimaryReads {
+    /// A stable code.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::NotChecked => "pas_encore_verifiee",
+            Self::Lagging => "replique_en_retard",
+            Self::Unreachable => "replique_injoignable",
+            Self::NotAReplica => "pas_une_replique",
+        }
+    }
+}
+
 /// Whether the service's dependencies let it serve, and what the store holds.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]

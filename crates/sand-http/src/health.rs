@@ -11,7 +11,7 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{EndpointExt, Response, Route, get, handler};
 use sand_domain::PortError;
-use sand_domain::ports::{NotReady, ServiceHealth, StoreFigures};
+use sand_domain::ports::{NotReady, ReadRoute, ServiceHealth, StoreFigures};
 
 use crate::state::AppState;
 
@@ -44,18 +44,44 @@ pub async fn live() -> Response {
     json(StatusCode::OK, serde_json::json!({ "status": "ok" }))
 }
 
+/// Where the lag-tolerant reads go, for readiness: `{"depuis": "replique", "retard_ms": …}`
+/// or `{"depuis": "primaire", "raison": CODE, "retard_ms": …}`.
+fn reads_report(route: ReadRoute) -> serde_json::Value {
+    let millis = |lag: std::time::Duration| u64::try_from(lag.as_millis()).unwrap_or(u64::MAX);
+    match route {
+        ReadRoute::Replica { lag } => {
+            serde_json::json!({ "depuis": "replique", "retard_ms": millis(lag) })
+        }
+        ReadRoute::Primary { why, lag } => serde_json::json!({
+            "depuis": "primaire",
+            "raison": why.code(),
+            "retard_ms": lag.map(millis),
+        }),
+    }
+}
+
+/// Readiness: 200 when the node can serve, 503 (with the reason) when not. A node whose
+/// replica lags, or whose shared limit store is away, still serves: its answer says where
+/// it reads (`lectures`, with a replica) and where it counts the limits (`limites`).
 #[handler]
 pub async fn ready(state: Data<&Arc<AppState>>) -> Response {
-    match state.ports.health.ready().await {
-        Ok(()) => json(StatusCode::OK, serde_json::json!({ "status": "ok" })),
+    let mut body = match state.ports.health.ready().await {
+        Ok(()) => serde_json::json!({ "status": "ok" }),
         Err(reason) => {
             tracing::warn!(reason = %crate::error::error_chain(&reason), "not ready");
-            json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                serde_json::json!({ "status": "indisponible", "raison": reason.to_string() }),
-            )
+            serde_json::json!({ "status": "indisponible", "raison": reason.to_string() })
         }
+    };
+    let status = if body["status"] == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    body["limites"] = state.limiters.sharing().code().into();
+    if let Some(routing) = &state.read_routing {
+        body["lectures"] = reads_report(routing.reads());
     }
+    json(status, body)
 }
 
 #[handler]
@@ -65,6 +91,12 @@ async fn scrape(state: Data<&Arc<AppState>>) -> Response {
         tracing::warn!(error = %crate::error::error_chain(reason), "metrics: the store did not answer");
     }
     state.metrics.store(figures.ok());
+    state
+        .metrics
+        .limits(state.limiters.sharing(), state.limiters.fallbacks());
+    state
+        .metrics
+        .reads(state.read_routing.as_ref().map(|routing| routing.reads()));
     match state.metrics.encode() {
         Ok(text) => Response::builder()
             .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

@@ -50,6 +50,10 @@ pub struct Metrics {
     diploma_records: Gauge,
     last_import: Gauge,
     store_up: Gauge,
+    limits_shared: Gauge,
+    limit_fallbacks: Gauge,
+    reads_on_replica: Gauge,
+    replica_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -144,6 +148,27 @@ impl Default for Metrics {
             "store_up",
             "1 when the store answered the last scrape",
         );
+        let limits_shared = gauge(
+            &mut registry,
+            "rate_limits_shared",
+            "1 when the rate limits are counted in the store shared by the nodes, 0 when in this node (configured so, or the store does not answer)",
+        );
+        let limit_fallbacks = gauge(
+            &mut registry,
+            "rate_limit_fallbacks",
+            "Rate-limit checks counted in this node because the shared store did not answer, since the start",
+        );
+        let reads_on_replica = gauge(
+            &mut registry,
+            "reads_on_replica",
+            "1 when the catalogue and the attach lookup read from the replica, 0 from the primary",
+        );
+        let replica_lag = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "replica_lag_seconds",
+            "How far the read replica was behind the primary at its last check (0 without a replica)",
+            replica_lag.clone(),
+        );
         // every outcome shows from the start, at 0, so that rates work from the first scrape
         for outcome in ["valid", "not_valid", "invalid_request", "error"] {
             verifications
@@ -175,6 +200,10 @@ impl Default for Metrics {
             diploma_records,
             last_import,
             store_up,
+            limits_shared,
+            limit_fallbacks,
+            reads_on_replica,
+            replica_lag,
         }
     }
 }
@@ -269,6 +298,26 @@ impl Metrics {
             f.last_import
                 .map_or(0, time::OffsetDateTime::unix_timestamp),
         );
+    }
+
+    /// Where the limits are counted, and how many checks fell back to the node.
+    pub fn limits(&self, sharing: crate::limits::Sharing, fallbacks: u64) {
+        self.limits_shared
+            .set(i64::from(sharing == crate::limits::Sharing::Shared));
+        self.limit_fallbacks.set(gauge_value(fallbacks));
+    }
+
+    /// Where the lag-tolerant reads go.
+    pub fn reads(&self, route: Option<sand_domain::ports::ReadRoute>) {
+        use sand_domain::ports::ReadRoute;
+        let (on_replica, lag) = match route {
+            Some(ReadRoute::Replica { lag }) => (1, Some(lag)),
+            Some(ReadRoute::Primary { lag, .. }) => (0, lag),
+            None => (0, None),
+        };
+        self.reads_on_replica.set(on_replica);
+        self.replica_lag
+            .set(lag.map_or(0.0, |lag| lag.as_secs_f64()));
     }
 
     /// The OpenMetrics text.

@@ -223,6 +223,8 @@ pub struct AppState {
     pub ports: Ports,
     pub signer: Signer,
     pub limiters: Limiters,
+    /// Where the lag-tolerant reads go, with a read replica (readiness and metrics say it).
+    pub read_routing: Option<Arc<dyn sand_domain::ports::ReadRouting>>,
     pub verification_keys: VerificationKeys,
     /// The ES256 key of wallet credentials and their status lists; `None`: not
     /// configured (those addresses answer 404).
@@ -252,6 +254,20 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// With the rate limits counted in `counters` (a store the nodes share).
+    #[must_use]
+    pub fn with_limit_counters(mut self, counters: Arc<dyn crate::limits::LimitCounters>) -> Self {
+        self.limiters = Limiters::counted_in(&self.settings.limits, counters);
+        self
+    }
+
+    /// With a read replica, whose route readiness and the metrics report.
+    #[must_use]
+    pub fn with_read_routing(mut self, routing: Arc<dyn sand_domain::ports::ReadRouting>) -> Self {
+        self.read_routing = Some(routing);
+        self
+    }
+
     /// With the key of wallet credentials and status lists, and so the wallet side:
     /// offers, their redemption and the credentials, issued under the public address.
     #[must_use]
@@ -327,6 +343,7 @@ impl AppState {
             },
             signer: signer.clone(),
             limiters: Limiters::new(&settings.limits),
+            read_routing: None,
             verification_keys,
             credential_keys: None,
             wallet: None,

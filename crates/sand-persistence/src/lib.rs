@@ -21,6 +21,7 @@ mod mapping;
 mod outbox;
 mod profiles;
 mod records;
+pub mod replica;
 pub mod rotation;
 mod sessions;
 mod sharing;

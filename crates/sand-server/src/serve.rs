@@ -16,6 +16,7 @@ use sand_mail::{
     MailSettings, MailTransport, OutboxSender, Security, SenderSettings, TransportConfig,
 };
 use sand_persistence::keys::KeyProtector;
+use sand_persistence::replica::{ReplicaRouting, ReplicaSettings};
 use sand_persistence::{DatabaseRoles, Store, StoreSettings};
 use tokio::sync::watch;
 
@@ -90,6 +91,42 @@ pub struct ServeArgs {
                 sur PostgreSQL, à garder sous max_connections du serveur, tous nœuds compris"
     )]
     pub database_max_connections: u32,
+    #[arg(
+        long,
+        env = "SAND_DATABASE_READ_URL",
+        hide_env_values = true,
+        help = "URL d'une réplique PostgreSQL en flux (postgres://…, le rôle web) : le catalogue \
+                et la recherche des diplômes à rattacher y sont lus tant que son retard reste \
+                sous --database-read-max-lag ; tout le reste (écritures, sessions, \
+                vérifications) va au primaire"
+    )]
+    pub database_read_url: Option<crate::config::DatabaseUrl>,
+    #[arg(
+        long,
+        env = "SAND_DATABASE_READ_MAX_LAG_MS",
+        default_value_t = 5000,
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
+        help = "Retard de la réplique (en millisecondes) au-delà duquel ses lectures vont au \
+                primaire ; mesuré toutes les --database-read-check-ms"
+    )]
+    pub database_read_max_lag_ms: u64,
+    #[arg(
+        long,
+        env = "SAND_DATABASE_READ_CHECK_MS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(10..=60_000),
+        help = "Intervalle (en millisecondes) entre deux mesures du retard de la réplique"
+    )]
+    pub database_read_check_ms: u64,
+    #[arg(
+        long,
+        env = "SAND_RATE_LIMIT_STORE_URL",
+        hide_env_values = true,
+        help = "Magasin Redis ou Valkey (redis://HÔTE:PORT/BASE) où tous les nœuds comptent \
+                les limites de débit ensemble ; sans lui, chaque nœud compte les siennes. S'il \
+                ne répond plus, le nœud compte seul, l'annonce et continue de servir"
+    )]
+    pub rate_limit_store_url: Option<String>,
     #[arg(
         long,
         env = "SAND_PUBLIC_URL",
@@ -1027,6 +1064,31 @@ fn checked(args: &ServeArgs) -> Result<Checked, ServeError> {
             "SAND_PUBLIC_URL doit commencer par https:// ou http://",
         ));
     }
+    if let Some(read_url) = &args.database_read_url {
+        if args.database_url.is_sqlite() || read_url.is_sqlite() {
+            return Err(config(
+                "SAND_DATABASE_READ_URL : une réplique en lecture ne se conçoit qu'avec PostgreSQL, \
+                 pour SAND_DATABASE_URL comme pour elle",
+            ));
+        }
+        notes.push(format!(
+            "réplique en lecture pour le catalogue et la recherche à rattacher, tant que son retard reste sous {} ms",
+            args.database_read_max_lag_ms
+        ));
+    }
+    match &args.rate_limit_store_url {
+        Some(url) => {
+            sand_limits::SharedCounters::new(
+                url,
+                b"",
+                &sand_http::RateLimits::default(),
+                sand_limits::SharedSettings::default(),
+            )
+            .map_err(|e| config(format!("SAND_RATE_LIMIT_STORE_URL : {e}")))?;
+            notes.push("limites de débit partagées entre les nœuds (Redis/Valkey)".to_owned());
+        }
+        None => notes.push("limites de débit comptées par ce nœud seul".to_owned()),
+    }
     notes.push(format!(
         "e-mails : {}",
         args.smtp_host.as_ref().map_or_else(
@@ -1074,7 +1136,15 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
         .map_err(|e| config(crate::key_protection_message(&e)))?;
     let mut store_settings = StoreSettings::new(args.database_url.expose());
     store_settings.max_connections = args.database_max_connections;
-    let store = Store::connect(&store_settings, keys).await?;
+    let store = Store::connect(&store_settings, keys.clone()).await?;
+    let replica = match &args.database_read_url {
+        Some(url) => {
+            let mut replica_settings = StoreSettings::new(url.expose());
+            replica_settings.max_connections = args.database_max_connections;
+            Some(Store::connect(&replica_settings, keys).await?)
+        }
+        None => None,
+    };
     let sqlite = args.database_url.is_sqlite();
     if sqlite {
         store.migrate(&DatabaseRoles::default()).await?;
@@ -1134,13 +1204,28 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
             ))
         })?
         .with_issuers(Arc::clone(&issuers));
-    let ports = sand_server::compose::ports(
+    let mut ports = sand_server::compose::ports(
         &store,
         sand_server::compose::Adapters {
             franceconnect: franceconnect(&args, &public_url)?,
             ..sand_server::compose::Adapters::new(Arc::new(renderer))
         },
     );
+    // the catalogue and the attach lookup on the replica while it keeps up
+    let routing = replica.map(|replica| {
+        let (routing, watcher) = ReplicaRouting::start(
+            store.clone(),
+            replica,
+            ReplicaSettings {
+                max_lag: Duration::from_millis(args.database_read_max_lag_ms),
+                check_every: Duration::from_millis(args.database_read_check_ms),
+            },
+        );
+        let routing = Arc::new(routing);
+        ports.catalogue = routing.clone();
+        ports.records = routing.clone();
+        (routing, watcher)
+    });
     let mut settings = WebSettings::new(args.operator.clone(), public_url.clone());
     settings.demo = args.demo;
     settings.trust_forwarded_for = args.trust_forwarded_for;
@@ -1162,10 +1247,22 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
             settings.demo_mail_hint = args.mail_dir.display().to_string();
         }
     }
-    let state = Arc::new(
-        AppState::new(settings.clone(), ports, &secret, verification_keys)
-            .with_credential_keys(credential.map(Arc::new)),
-    );
+    let mut state = AppState::new(settings.clone(), ports, &secret, verification_keys)
+        .with_credential_keys(credential.map(Arc::new));
+    if let Some((routing, _)) = &routing {
+        state = state.with_read_routing(routing.clone());
+    }
+    if let Some(url) = &args.rate_limit_store_url {
+        let counters = sand_limits::SharedCounters::new(
+            url,
+            &secret,
+            &settings.limits,
+            sand_limits::SharedSettings::default(),
+        )
+        .map_err(|e| config(format!("SAND_RATE_LIMIT_STORE_URL : {e}")))?;
+        state = state.with_limit_counters(Arc::new(counters));
+    }
+    let state = Arc::new(state);
 
     let mail_settings = MailSettings {
         from: mail_from(&args)?,
@@ -1371,6 +1468,9 @@ pub async fn run(args: ServeArgs, out: &mut impl Write) -> Result<(), ServeError
     let _ = stop_tx.send(true);
     let _ = sender_task.await;
     let _ = housekeeping.await;
+    if let Some((_, watcher)) = routing {
+        watcher.abort();
+    }
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
