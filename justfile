@@ -47,6 +47,15 @@ bench-load:
     command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
     bash -c 'source tests/postgres.sh && start_test_postgres && cargo bench -p sand-server --bench load'
 
+# Verification through HAProxy with one node, then two (a PostgreSQL primary and its streaming
+# replica, the limits in Redis: the cluster tests' topology), beside the node alone and beside
+# limits counted per node. Installs wrk and haproxy with apt-get when missing.
+bench-cluster:
+    command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+    command -v haproxy >/dev/null || (apt-get update -qq && apt-get install -y -qq haproxy >/dev/null)
+    command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)
+    cargo bench -p sand-server --bench cluster
+
 # Refused verifications: a live key with a wrong name vs an unknown key, medians side by
 # side (SQLite, and PostgreSQL on a throw-away cluster). Timing must not tell them apart.
 bench-verify-timing:

@@ -34,6 +34,10 @@ use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 
 #[path = "../tests/support/attach.rs"]
 mod attach;
+#[path = "../tests/support/wrk.rs"]
+mod wrk;
+
+use wrk::{Figures, wrk};
 
 const SECRET: &str = "load-benchmark-secret-of-more-than-32-bytes";
 
@@ -67,56 +71,6 @@ async fn attach_keys_into(url: &str, wanted: u64, keys_file: &Path) -> f64 {
         writeln!(file, "{key};{name}").unwrap();
     }
     started.elapsed().as_secs_f64()
-}
-
-struct Figures {
-    requests_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
-}
-
-fn duration_ms(text: &str) -> f64 {
-    let (number, unit) =
-        text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
-    let value: f64 = number.parse().unwrap_or(f64::NAN);
-    match unit {
-        "us" => value / 1000.0,
-        "ms" => value,
-        "s" => value * 1000.0,
-        "m" => value * 60_000.0,
-        _ => f64::NAN,
-    }
-}
-
-fn wrk(base: &str, path: &str, script: Option<&Path>, seconds: u64, connections: u64) -> Figures {
-    let mut command = Command::new("wrk");
-    command.args([
-        "-t2",
-        &format!("-c{connections}"),
-        &format!("-d{seconds}s"),
-        "--latency",
-    ]);
-    if let Some(script) = script {
-        command.arg("-s").arg(script);
-    }
-    let out = command.arg(format!("{base}{path}")).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "wrk failed: {text}");
-    let field = |prefix: &str| {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()))
-    };
-    Figures {
-        requests_per_second: field("Requests/sec:")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0),
-        p50_ms: field("50%").map_or(f64::NAN, |v| duration_ms(&v)),
-        p99_ms: field("99%").map_or(f64::NAN, |v| duration_ms(&v)),
-        errors: field("Non-2xx or 3xx responses:")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
-    }
 }
 
 /// `pgbench` running `script` on `url` at the same concurrency: transactions/s, and p50
@@ -288,26 +242,7 @@ fn main() {
     let rss_idle = memory_kib(server.id(), "VmRSS:");
 
     let valid = work.join("valid.lua");
-    std::fs::write(
-        &valid,
-        format!(
-            r#"local keys = {{}}
-for line in io.lines("{}") do
-  local key, name = line:match("([^;]+);(.+)")
-  keys[#keys + 1] = string.format('{{"cle":"%s","nom":"%s"}}', key, name:gsub('"', ''))
-end
-local i = 0
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  i = i + 1
-  return wrk.format(nil, nil, nil, keys[(i * 7919) % #keys + 1])
-end
-"#,
-            keys_file.display()
-        ),
-    )
-    .unwrap();
+    wrk::write_valid_script(&valid, &keys_file);
     let invalid = work.join("invalid.lua");
     std::fs::write(
         &invalid,

@@ -27,6 +27,13 @@ const SECRET_KEYS: [&str; 5] = [
     "proconnect_client_secret",
     "signing_key",
 ];
+/// Options whose URL may carry a password, hidden when printed.
+fn carries_password(id: &str) -> bool {
+    matches!(
+        id,
+        "database_url" | "database_read_url" | "staff_database_url" | "rate_limit_store_url"
+    )
+}
 /// A configuration file is a few hundred bytes; anything this large is a mistake.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
 
@@ -143,7 +150,7 @@ pub fn refuse_secrets_on_command_line(
             .get_raw(id)
             .and_then(|mut values| values.next())
             .map(|value| value.to_string_lossy().into_owned())
-            .filter(|_| id.ends_with("database_url"));
+            .filter(|_| carries_password(id));
         if let Some(url) = url
             && mask_url(&url) != url
         {
@@ -434,7 +441,7 @@ pub fn print_effective(
             "(non défini)".to_owned()
         } else if SECRET_KEYS.contains(&id) {
             "******** (défini)".to_owned()
-        } else if id == "database_url" {
+        } else if carries_password(id) {
             mask_url(&raw.join(","))
         } else {
             raw.join(",")

@@ -554,3 +554,98 @@ fn the_credential_key_is_said_at_the_check_and_refused_when_others_can_read_it()
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_settings_of_several_nodes_are_checked_and_refused_clearly() {
+    let dir = temp_dir();
+    let base = [("SAND_SECRET", SECRET), ("SAND_DEMO", "true")];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut env = base.to_vec();
+        env.extend_from_slice(extra);
+        run(&dir, &["config", "check"], &env)
+    };
+    // a replica only with PostgreSQL, on both sides
+    for (primary, replica) in [
+        ("sqlite://data/sand.db", "postgres://web@replica/sand"),
+        ("postgres://web@db/sand", "sqlite://data/replica.db"),
+    ] {
+        let out = with(&[
+            ("SAND_DATABASE_URL", primary),
+            ("SAND_DATABASE_READ_URL", replica),
+        ]);
+        assert_eq!(out.status.code(), Some(78), "{primary} {replica}");
+        assert!(
+            text(&out.stderr).contains("une réplique en lecture ne se conçoit qu'avec PostgreSQL"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // the lag threshold and the check interval are bounded numbers
+    for (key, value, expected) in [
+        ("SAND_DATABASE_READ_MAX_LAG_MS", "0", "invalid value '0'"),
+        (
+            "SAND_DATABASE_READ_MAX_LAG_MS",
+            "cinq",
+            "invalid value 'cinq'",
+        ),
+        ("SAND_DATABASE_READ_CHECK_MS", "1", "invalid value '1'"),
+    ] {
+        let out = with(&[(key, value)]);
+        assert_eq!(out.status.code(), Some(2), "{key}={value}");
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // the limit store: a Redis URL, or a clear refusal
+    for url in [
+        "http://redis:6379",
+        "pas une adresse",
+        &"redis://h/".repeat(2000),
+    ] {
+        let out = run(
+            &dir,
+            &["config", "check"],
+            &[
+                ("SAND_SECRET", SECRET),
+                ("SAND_DEMO", "true"),
+                ("SAND_RATE_LIMIT_STORE_URL", url),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(78), "{url}");
+        assert!(
+            text(&out.stderr)
+                .contains("SAND_RATE_LIMIT_STORE_URL : adresse du magasin des limites invalide"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // accepted, and said
+    let out = with(&[
+        ("SAND_DATABASE_URL", "postgres://web@db/sand"),
+        ("SAND_DATABASE_READ_URL", "postgres://web@replica/sand"),
+        (
+            "SAND_RATE_LIMIT_STORE_URL",
+            "redis://:motdepasse@limits.internal:6379/0",
+        ),
+    ]);
+    let all = text(&out.stdout) + &text(&out.stderr);
+    assert!(
+        all.contains("réplique en lecture pour le catalogue"),
+        "{all}"
+    );
+    assert!(
+        all.contains("limites de débit partagées entre les nœuds"),
+        "{all}"
+    );
+    assert!(
+        line(&all, "rate_limit_store_url").contains("redis://:********@limits.internal"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("motdepasse"),
+        "the store's password is never printed: {all}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -181,7 +181,8 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     haproxy: Option<Child>,
     pub balancer_port: u16,
-    settings: NodeSettings,
+    /// What the next nodes are started with.
+    pub settings: NodeSettings,
 }
 
 impl Cluster {
@@ -415,9 +416,11 @@ impl Cluster {
     /// Starts HAProxy in front of the nodes started so far, and waits until it sees
     /// every one of them ready.
     pub fn start_balancer(&mut self) {
+        self.stop_balancer();
         let servers: String = self
             .nodes
             .iter()
+            .filter(|n| n.child.is_some())
             .map(|n| format!("    server {} {} check\n", n.name, n.address))
             .collect();
         let config = format!(
@@ -448,6 +451,14 @@ impl Cluster {
                 "HAProxy did not see the nodes ready"
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops HAProxy.
+    pub fn stop_balancer(&mut self) {
+        if let Some(mut haproxy) = self.haproxy.take() {
+            let _ = haproxy.kill();
+            let _ = haproxy.wait();
         }
     }
 
@@ -491,10 +502,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if let Some(mut haproxy) = self.haproxy.take() {
-            let _ = haproxy.kill();
-            let _ = haproxy.wait();
-        }
+        self.stop_balancer();
         for node in &mut self.nodes {
             node.kill();
         }
