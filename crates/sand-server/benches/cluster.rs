@@ -20,6 +20,8 @@
 
 #[path = "../tests/support/attach.rs"]
 mod attach;
+// the tests' topology; the benchmark reads no mail
+#[allow(dead_code)]
 #[path = "../tests/cluster/topology.rs"]
 mod topology;
 #[path = "../tests/support/wrk.rs"]
@@ -27,17 +29,9 @@ mod wrk;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
 
 use topology::{Cluster, NodeSettings, SECRET};
-use wrk::{Figures, wrk};
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use wrk::{Figures, env_or, wrk};
 
 fn line(what: &str, f: &Figures, baseline: Option<&Figures>) {
     let ratio = baseline.map_or(String::new(), |b| {
@@ -57,10 +51,7 @@ fn main() {
     let wanted = env_or("SAND_CLUSTER_KEYS", 10_000);
     let seconds = env_or("SAND_CLUSTER_SECONDS", 10);
     let connections = env_or("SAND_CLUSTER_CONNECTIONS", 32);
-    assert!(
-        Command::new("wrk").arg("--version").output().is_ok(),
-        "wrk is not installed (apt-get install wrk)"
-    );
+    wrk::require_wrk();
     let unlimited = [
         "--verifications-per-minute",
         "1000000000",

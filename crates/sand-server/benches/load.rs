@@ -37,16 +37,9 @@ mod attach;
 #[path = "../tests/support/wrk.rs"]
 mod wrk;
 
-use wrk::{Figures, wrk};
+use wrk::{Figures, env_or, wrk};
 
 const SECRET: &str = "load-benchmark-secret-of-more-than-32-bytes";
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn sand(args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_sand"))
@@ -148,10 +141,7 @@ fn main() {
     let wanted = env_or("SAND_LOAD_KEYS", 100_000);
     let seconds = env_or("SAND_LOAD_SECONDS", 10);
     let connections = env_or("SAND_LOAD_CONNECTIONS", 32);
-    assert!(
-        Command::new("wrk").arg("--version").output().is_ok(),
-        "wrk is not installed (apt-get install wrk)"
-    );
+    wrk::require_wrk();
     assert!(
         Command::new("pgbench").arg("--version").output().is_ok(),
         "pgbench is not installed (apt-get install postgresql-client)"

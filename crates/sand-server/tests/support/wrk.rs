@@ -4,6 +4,22 @@
 use std::path::Path;
 use std::process::Command;
 
+/// A size or duration from the environment, or its default.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Stops the benchmark with the way to install wrk when it is missing.
+pub fn require_wrk() {
+    assert!(
+        Command::new("wrk").arg("--version").output().is_ok(),
+        "wrk is not installed (apt-get install wrk)"
+    );
+}
+
 pub struct Figures {
     pub requests_per_second: f64,
     pub p50_ms: f64,
