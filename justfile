@@ -47,6 +47,13 @@ bench-load:
     command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
     bash -c 'source tests/postgres.sh && start_test_postgres && cargo bench -p sand-server --bench load'
 
+# National scale (23 000 000 records by default, SAND_SCALE_RECORDS): import time and memory,
+# attach, verification and catalogue p50/p99 at 1 M then at full size, sizes on disk, EXPLAIN.
+# Not run by CI: about 20 minutes and 20 GB on a 2-core machine.
+bench-scale:
+    command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+    bash -c 'source tests/postgres.sh && start_test_postgres && cargo bench -p sand-server --bench scale'
+
 # Verification through HAProxy with one node, then two (a PostgreSQL primary and its streaming
 # replica, the limits in Redis: the cluster tests' topology), beside the node alone and beside
 # limits counted per node. Installs wrk and haproxy with apt-get when missing.

@@ -44,10 +44,29 @@ fn is_busy(e: &DbErr) -> bool {
     text.contains("database is locked") || text.contains("database table is locked")
 }
 
+/// A connection lost in the middle of a statement (the server went away, the network was
+/// cut). sea-orm wraps the driver's error without its source chain, so the I/O error
+/// beneath is found by its text.
+fn is_lost_connection(e: &DbErr) -> bool {
+    let text = e.to_string().to_lowercase();
+    [
+        "error communicating with database",
+        "connection reset",
+        "broken pipe",
+        "unexpected end of file",
+        "pool timed out",
+        "closed pool",
+        "crashed background worker",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
 /// A database that cannot be reached, cannot be written or stays locked is `Unavailable`
 /// (503, retry later); anything else is `Unexpected`.
 pub(crate) fn port(e: DbErr) -> PortError {
-    let mut connection_problem = matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_));
+    let mut connection_problem =
+        matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) || is_lost_connection(&e);
     let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
     while let Some(s) = source {
         if s.is::<std::io::Error>() {
@@ -80,3 +99,33 @@ pub(crate) fn corrupt(what: &'static str) -> PortError {
 #[derive(Debug, thiserror::Error)]
 #[error("stored {0} does not parse into the domain")]
 struct CorruptRow(&'static str);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::{RuntimeErr, SqlxError};
+
+    use super::*;
+
+    #[test]
+    fn a_connection_lost_in_the_middle_of_a_statement_is_an_outage_not_a_bug() {
+        let cut = || {
+            SqlxError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            ))
+        };
+        for lost in [
+            DbErr::Query(RuntimeErr::SqlxError(Arc::new(cut()))),
+            DbErr::Exec(RuntimeErr::SqlxError(Arc::new(cut()))),
+            DbErr::Query(RuntimeErr::SqlxError(Arc::new(SqlxError::PoolTimedOut))),
+        ] {
+            let text = lost.to_string();
+            assert!(port(lost).is_unavailable(), "{text}");
+        }
+        // a statement the database refuses is still a bug
+        let refused = DbErr::Query(RuntimeErr::Internal("syntax error at or near".into()));
+        assert!(!port(refused).is_unavailable());
+    }
+}

@@ -96,8 +96,8 @@ fn main() {
     ));
     let keys_file = cluster.dir.join("keys.txt");
     let mut file = std::fs::File::create(&keys_file).unwrap();
-    for (key, name) in &keys {
-        writeln!(file, "{key};{name}").unwrap();
+    for attached in &keys {
+        writeln!(file, "{};{}", attached.key, attached.name).unwrap();
     }
     let script = cluster.dir.join("valid.lua");
     wrk::write_valid_script(&script, &keys_file);

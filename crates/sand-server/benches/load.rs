@@ -26,14 +26,15 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
-use sand_persistence::DatabaseRoles;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 
 #[path = "../tests/support/attach.rs"]
 mod attach;
+#[path = "../tests/support/bench_db.rs"]
+mod bench_db;
 #[path = "../tests/support/wrk.rs"]
 mod wrk;
 
@@ -42,17 +43,7 @@ use wrk::{Figures, env_or, wrk};
 const SECRET: &str = "load-benchmark-secret-of-more-than-32-bytes";
 
 fn sand(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sand"))
-        .args(args)
-        .env("SAND_SECRET", SECRET)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sand {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    bench_db::sand(SECRET, args);
 }
 
 /// Attaches `wanted` keys; writes `KEY;NAME` lines; returns the seconds it took.
@@ -60,8 +51,8 @@ async fn attach_keys_into(url: &str, wanted: u64, keys_file: &Path) -> f64 {
     let started = Instant::now();
     let keys = attach::attach_keys(url, SECRET, wanted).await;
     let mut file = std::fs::File::create(keys_file).unwrap();
-    for (key, name) in keys {
-        writeln!(file, "{key};{name}").unwrap();
+    for attached in keys {
+        writeln!(file, "{};{}", attached.key, attached.name).unwrap();
     }
     started.elapsed().as_secs_f64()
 }
@@ -154,28 +145,10 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
 
     // a database of its own, migrated, with a login for the web role
-    let name = format!("sand_load_{}", std::process::id());
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
-    runtime.block_on(async {
-        let db = Database::connect(&admin).await.unwrap();
-        db.execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        db.close().await.unwrap();
-    });
+    let database = runtime.block_on(bench_db::BenchDatabase::create(&admin, "sand_load"));
+    let url = database.url.clone();
     sand(&["migrate", "--database-url", &url]);
-    let web_login = format!("load_web_{}", std::process::id());
-    runtime.block_on(async {
-        let db = Database::connect(&url).await.unwrap();
-        db.execute_unprepared(&format!(
-            "CREATE ROLE {web_login} LOGIN IN ROLE {}",
-            DatabaseRoles::default().web
-        ))
-        .await
-        .unwrap();
-        db.close().await.unwrap();
-    });
+    runtime.block_on(database.add_web_login());
 
     println!("Préparation : {records} diplômes importés, {wanted} clés rattachées…");
     let demo = work.join("demo");
@@ -207,26 +180,7 @@ fn main() {
     );
 
     // the server, as the web role, limits raised for the benchmark
-    let web_url = format!("postgres://{web_login}@{}", url.split_once('@').unwrap().1);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sand"));
-    command
-        .current_dir(&work)
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &web_url,
-        ])
-        .args(["--database-max-connections", &pool.to_string()])
-        .args(["--verifications-per-minute", "1000000000"])
-        .args(["--wrong-answers-per-key-per-client", "1000000000"])
-        .args(["--wrong-answers-per-key", "1000000000"])
-        .env("SAND_SECRET", SECRET)
-        .env("SAND_LOG", "warn")
-        .stderr(Stdio::inherit());
-    let served = sand_testkit::serve(command).unwrap_or_else(|e| panic!("the server stopped: {e}"));
+    let served = bench_db::serve(&database, SECRET, &work, pool);
     let base = served.base_url();
     let mut server = served.child;
     let rss_idle = memory_kib(server.id(), "VmRSS:");
@@ -366,14 +320,6 @@ end
         rss_idle as f64 / 1024.0,
         rss_peak as f64 / 1024.0
     );
-    runtime.block_on(async {
-        let db = Database::connect(&admin).await.unwrap();
-        let _ = db
-            .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .await;
-        let _ = db
-            .execute_unprepared(&format!("DROP ROLE IF EXISTS {web_login}"))
-            .await;
-    });
+    runtime.block_on(database.drop_all());
     let _ = std::fs::remove_dir_all(work);
 }

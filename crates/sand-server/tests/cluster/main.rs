@@ -168,8 +168,9 @@ async fn a_node_killed_mid_burst_costs_no_answer_and_every_valid_answer_has_its_
             let client = http();
             let mut seen = Vec::new();
             for i in (worker..total).step_by(8) {
-                let (key, name) = &keys[i % keys.len()];
-                let (status, node, body) = verify(&client, &base, key, name).await;
+                let attached = &keys[i % keys.len()];
+                let (status, node, body) =
+                    verify(&client, &base, &attached.key, &attached.name).await;
                 answered.fetch_add(1, Ordering::SeqCst);
                 seen.push((i, status, node, body["valide"] == true));
             }
@@ -221,7 +222,9 @@ async fn a_node_killed_mid_burst_costs_no_answer_and_every_valid_answer_has_its_
     // (a request retried after node a wrote its event may have two)
     let mut answers: HashMap<String, usize> = HashMap::new();
     for (i, _, _, _) in &results {
-        *answers.entry(keys[i % keys.len()].1.clone()).or_default() += 1;
+        *answers
+            .entry(keys[i % keys.len()].name.clone())
+            .or_default() += 1;
     }
     let events: HashMap<String, usize> = cluster
         .primary

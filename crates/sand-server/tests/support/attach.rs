@@ -16,10 +16,20 @@ use sand_persistence::keys::KeyProtector;
 use sand_persistence::{Store, StoreSettings};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 
+/// A key attached through the use case.
+#[derive(Debug, Clone)]
+pub struct AttachedKey {
+    pub key: String,
+    /// The holder's birth name.
+    pub name: String,
+    /// How long the attach use case took (the scale benchmark reads it).
+    #[allow(dead_code)]
+    pub took: std::time::Duration,
+}
+
 /// Attaches one record per profile (records of people without a namesake) until
-/// `wanted` keys exist, over the store at `url` whose server secret is `secret`; returns
-/// `(key, birth name)` pairs.
-pub async fn attach_keys(url: &str, secret: &str, wanted: u64) -> Vec<(String, String)> {
+/// `wanted` keys exist, over the store at `url` whose server secret is `secret`.
+pub async fn attach_keys(url: &str, secret: &str, wanted: u64) -> Vec<AttachedKey> {
     let store = Store::connect(
         &StoreSettings::new(url),
         KeyProtector::from_secret(secret.as_bytes()).unwrap(),
@@ -113,6 +123,7 @@ pub async fn attach_keys(url: &str, secret: &str, wanted: u64) -> Vec<(String, S
                     session: Session::new(u16::try_from(*session).unwrap()).unwrap(),
                     academie: Academie::from_code(academie).unwrap(),
                 };
+                let started = std::time::Instant::now();
                 let outcome = attach
                     .execute(AttachDiplomaRequest {
                         profile: profile.id,
@@ -122,7 +133,11 @@ pub async fn attach_keys(url: &str, secret: &str, wanted: u64) -> Vec<(String, S
                     .unwrap();
                 match outcome {
                     AttachOutcome::Attached { link, .. } => {
-                        keys.push((link.key.as_str().to_owned(), name.clone()));
+                        keys.push(AttachedKey {
+                            key: link.key.as_str().to_owned(),
+                            name: name.clone(),
+                            took: started.elapsed(),
+                        });
                     }
                     other => {
                         refused += 1;
