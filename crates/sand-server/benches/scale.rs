@@ -281,6 +281,18 @@ fn main() {
     let work = std::env::temp_dir().join(format!("sand-scale-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    // `SAND_SCALE_REUSE=NAME`: measure a database a stopped run left, imported already
+    if let Ok(name) = std::env::var("SAND_SCALE_REUSE") {
+        let pid = name.rsplit('_').next().unwrap();
+        let database = BenchDatabase::existing(&admin, &name, &format!("sand_scale_web_{pid}"));
+        let large = measure(&runtime, &database, &work, keys, seconds, connections);
+        print(&large);
+        sizes_and_plans(&runtime, &database.url);
+        if std::env::var("SAND_SCALE_KEEP").is_err() {
+            runtime.block_on(database.drop_all());
+        }
+        return;
+    }
     let database = runtime.block_on(BenchDatabase::create(&admin, "sand_scale"));
     sand(&["migrate", "--database-url", &database.url]);
     runtime.block_on(database.add_web_login());
@@ -377,6 +389,16 @@ fn main() {
         large.verification.p99_ms / small.verification.p99_ms,
         large.catalogue.p99_ms / small.catalogue.p99_ms
     );
+    sizes_and_plans(&runtime, &database.url);
+
+    if std::env::var("SAND_SCALE_KEEP").is_err() {
+        runtime.block_on(database.drop_all());
+    }
+    let _ = std::fs::remove_dir_all(work);
+}
+
+/// The database's sizes on disk, then the hot paths' plans.
+fn sizes_and_plans(runtime: &tokio::runtime::Runtime, url: &str) {
     for (what, sql) in [
         (
             "diploma_record (table)",
@@ -395,13 +417,8 @@ fn main() {
             "SELECT pg_database_size(current_database())",
         ),
     ] {
-        let size = query_i64(&runtime, &database.url, sql);
+        let size = query_i64(runtime, url, sql);
         println!("  taille {what:<24} {:>8.2} Go", size as f64 / 1e9);
     }
-    explain(&runtime, &database.url);
-
-    if std::env::var("SAND_SCALE_KEEP").is_err() {
-        runtime.block_on(database.drop_all());
-    }
-    let _ = std::fs::remove_dir_all(work);
+    explain(runtime, url);
 }

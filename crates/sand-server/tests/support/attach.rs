@@ -30,6 +30,8 @@ pub struct AttachedKey {
 /// Attaches one record per profile (records of people without a namesake) until
 /// `wanted` keys exist, over the store at `url` whose server secret is `secret`.
 pub async fn attach_keys(url: &str, secret: &str, wanted: u64) -> Vec<AttachedKey> {
+    // the addresses of this call's profiles: several calls on one database never collide
+    let run = uuid::Uuid::new_v4().simple().to_string();
     let store = Store::connect(
         &StoreSettings::new(url),
         KeyProtector::from_secret(secret.as_bytes()).unwrap(),
@@ -84,6 +86,7 @@ pub async fn attach_keys(url: &str, secret: &str, wanted: u64) -> Vec<AttachedKe
         let people = Arc::clone(&people);
         let attach = Arc::clone(&attach);
         let profiles = Arc::clone(&profiles);
+        let run = run.clone();
         let quota = wanted / workers as u64 + u64::from((worker as u64) < wanted % workers as u64);
         tasks.push(tokio::spawn(async move {
             let mut keys = Vec::new();
@@ -104,7 +107,7 @@ pub async fn attach_keys(url: &str, secret: &str, wanted: u64) -> Vec<AttachedKe
                 let profile = profiles
                     .create(NewProfile {
                         identity,
-                        email: Email::parse(&format!("diplome{i}@charge.invalid")).unwrap(),
+                        email: Email::parse(&format!("diplome{i}-{run}@charge.invalid")).unwrap(),
                         email_verified: true,
                         credentials: NewCredentials::Password(PasswordHash::new(
                             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".to_owned(),

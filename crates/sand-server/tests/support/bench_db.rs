@@ -36,6 +36,19 @@ impl BenchDatabase {
         }
     }
 
+    /// A database an earlier run kept (`SAND_SCALE_KEEP`, or a run stopped half-way):
+    /// `name` with its web login `web_login`.
+    #[allow(dead_code)]
+    pub fn existing(admin: &str, name: &str, web_login: &str) -> Self {
+        let (base, _) = admin.rsplit_once('/').unwrap();
+        Self {
+            admin: admin.to_owned(),
+            url: format!("{base}/{name}"),
+            web_login: web_login.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
     /// Once migrated: a login in the web role.
     pub async fn add_web_login(&self) {
         let db = Database::connect(&self.url).await.unwrap();
