@@ -109,6 +109,11 @@ pub trait BatchStaging: Send {
     async fn abort(&mut self) -> Result<(), PortError>;
 }
 
+/// What a read of the catalogue saw, to tell whether it changed since: the store's own
+/// summary of its batches (how many, how many published, the latest import).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueRevision(pub String);
+
 /// The published (diploma kind, session, académie) scopes.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -118,6 +123,17 @@ pub trait Catalogue: Send + Sync {
     /// # Errors
     /// [`PortError`] only.
     async fn published_scopes(&self) -> Result<Vec<IssuedScope>, PortError>;
+
+    /// The published scopes with the revision they were read at, or `None` when the
+    /// revision is still `known`: the catalogue changes only at import, and is read on
+    /// every view of its page.
+    ///
+    /// # Errors
+    /// [`PortError`] only.
+    async fn published_scopes_since(
+        &self,
+        known: Option<CatalogueRevision>,
+    ) -> Result<Option<(CatalogueRevision, Vec<IssuedScope>)>, PortError>;
 
     /// Whether `scope` has a complete batch.
     ///

@@ -9,6 +9,11 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 /// them (its non-breaking spaces are separators, category Zs, and stay allowed).
 #[must_use]
 pub fn is_invisible_control(c: char) -> bool {
+    // Latin-1 without the table lookup (it is called on every character of every name an
+    // import reads): Cc is U+0000–U+001F and U+007F–U+009F, Cf only the soft hyphen
+    if u32::from(c) <= 0xFF {
+        return matches!(u32::from(c), 0x00..=0x1F | 0x7F..=0x9F | 0xAD);
+    }
     matches!(
         c.general_category(),
         GeneralCategory::Control | GeneralCategory::Format
@@ -149,6 +154,21 @@ pub fn read_date(text: &str, writing: DateWriting) -> Option<(i32, u8, u8)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_latin1_shortcut_agrees_with_the_unicode_tables() {
+        use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+        for c in (0u32..=0x2FF).filter_map(char::from_u32) {
+            let by_table = matches!(
+                c.general_category(),
+                GeneralCategory::Control | GeneralCategory::Format
+            );
+            assert_eq!(super::is_invisible_control(c), by_table, "{c:?}");
+        }
+        assert!(super::is_invisible_control('\u{202E}'));
+        assert!(super::is_invisible_control('\u{200B}'));
+        assert!(!super::is_invisible_control('\u{00A0}'));
+    }
+
     #[test]
     fn dates_are_read_as_written_by_people_files_and_machines() {
         use super::{DateWriting as W, read_date};

@@ -19,6 +19,7 @@ mod m20261207_000010_staff_logins_and_sessions;
 mod m20261207_000011_create_share_links;
 mod m20261207_000012_create_credential_status;
 mod m20261207_000013_create_credential_offers;
+mod m20261207_000014_attach_index_by_batch;
 pub mod roles;
 
 /// Every migration, oldest first.
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_create_share_links::Migration),
             Box::new(m20261207_000012_create_credential_status::Migration),
             Box::new(m20261207_000013_create_credential_offers::Migration),
+            Box::new(m20261207_000014_attach_index_by_batch::Migration),
         ]
     }
 }

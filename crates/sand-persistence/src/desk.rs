@@ -13,7 +13,7 @@ use sand_domain::staff::audit::NewAuditEntry;
 use sand_domain::staff::records::{
     BatchHistory, LinkView, RecordDetail, RecordQuery, ReleaseReason,
 };
-use sea_orm::sea_query::{Condition, Expr, IntoCondition};
+use sea_orm::sea_query::{Condition, Expr, IntoCondition, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
@@ -55,12 +55,54 @@ fn scoped<C: ColumnTrait>(scope: &StaffScope, issuer: C, academie: C) -> Conditi
     any
 }
 
+/// The records of `scope`'s batches: the batch condition lets a search seek the record
+/// indexes (both lead with `batch_id`); the record's own columns say the same again.
 fn records_in(scope: &StaffScope) -> Condition {
-    scoped(
-        scope,
-        diploma_record::Column::ExamOffice,
-        diploma_record::Column::Academie,
-    )
+    Condition::all()
+        .add(
+            diploma_record::Column::BatchId.in_subquery(
+                Query::select()
+                    .column(import_batch::Column::Id)
+                    .from(import_batch::Entity)
+                    .cond_where(scoped(
+                        scope,
+                        import_batch::Column::ExamOffice,
+                        import_batch::Column::Academie,
+                    ))
+                    .to_owned(),
+            ),
+        )
+        .add(scoped(
+            scope,
+            diploma_record::Column::ExamOffice,
+            diploma_record::Column::Academie,
+        ))
+}
+
+/// An exam office's search among the records of its scope.
+pub(crate) fn search_query(
+    scope: &StaffScope,
+    query: &RecordQuery,
+    limit: u64,
+) -> sea_orm::Select<diploma_record::Entity> {
+    let by = match query {
+        RecordQuery::CandidateNumber(number) => {
+            Condition::all().add(diploma_record::Column::CandidateNumber.eq(number.as_str()))
+        }
+        RecordQuery::Ine(ine) => Condition::all().add(diploma_record::Column::Ine.eq(ine.as_str())),
+        RecordQuery::NameAndBirthDate {
+            birth_name_key,
+            birth_date,
+        } => Condition::all()
+            .add(diploma_record::Column::BirthNameKey.eq(birth_name_key.as_str()))
+            .add(diploma_record::Column::BirthDate.eq(*birth_date)),
+    };
+    diploma_record::Entity::find()
+        .filter(records_in(scope))
+        .filter(by)
+        .order_by_desc(diploma_record::Column::Session)
+        .order_by_asc(diploma_record::Column::Id)
+        .limit(limit)
 }
 
 /// Audits an attempt on a record the agent cannot reach (out of scope, unknown, or
@@ -136,31 +178,7 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
         limit: u64,
         audit: &NewAuditEntry,
     ) -> Result<Vec<DiplomaRecord>, PortError> {
-        let by = match query {
-            RecordQuery::CandidateNumber(number) => {
-                Condition::all().add(diploma_record::Column::CandidateNumber.eq(number.as_str()))
-            }
-            RecordQuery::Ine(ine) => {
-                Condition::all().add(diploma_record::Column::Ine.eq(ine.as_str()))
-            }
-            RecordQuery::NameAndBirthDate {
-                birth_name_key,
-                birth_date,
-            } => Condition::all()
-                .add(diploma_record::Column::BirthNameKey.eq(birth_name_key.as_str()))
-                .add(diploma_record::Column::BirthDate.eq(*birth_date)),
-        };
-        audited_records(
-            &self.0,
-            diploma_record::Entity::find()
-                .filter(records_in(scope))
-                .filter(by)
-                .order_by_desc(diploma_record::Column::Session)
-                .order_by_asc(diploma_record::Column::Id)
-                .limit(limit),
-            audit,
-        )
-        .await
+        audited_records(&self.0, search_query(scope, query, limit), audit).await
     }
 
     #[instrument(skip_all, err(level = "debug"))]
@@ -232,6 +250,19 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
             &self.0,
             diploma_record::Entity::find()
                 .filter(records_in(scope))
+                .filter(
+                    diploma_record::Column::BatchId.in_subquery(
+                        Query::select()
+                            .column(import_batch::Column::Id)
+                            .from(import_batch::Entity)
+                            .and_where(import_batch::Column::DiplomaKind.eq(diploma.kind.code()))
+                            .and_where(
+                                import_batch::Column::Session.eq(i32::from(diploma.session.year())),
+                            )
+                            .and_where(import_batch::Column::Academie.eq(diploma.academie.code()))
+                            .to_owned(),
+                    ),
+                )
                 .filter(diploma_record::Column::DiplomaKind.eq(diploma.kind.code()))
                 .filter(diploma_record::Column::Session.eq(i32::from(diploma.session.year())))
                 .filter(diploma_record::Column::Academie.eq(diploma.academie.code()))

@@ -5,11 +5,13 @@
 //! Store ─┬─ SeaOrmRecordReader      (RecordReader: published records, web side)
 //!        ├─ SeaOrmCatalogue         (Catalogue)
 //!        ├─ SeaOrmRecordWriter      (RecordWriter: import side only)
+//!        ├─ BulkLoad                (RecordWriter: an initial load, indexes built at its end)
 //!        ├─ SeaOrmProfileRepository (ProfileRepository)
 //!        ├─ SeaOrmLinkRepository    (LinkRepository: keys hashed and sealed)
 //!        └─ SeaOrmVerificationLog   (VerificationLog)
 //! ```
 
+pub mod bulk;
 mod credential_status;
 mod desk;
 mod entity;
@@ -42,6 +44,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
 };
 
+pub use bulk::{BulkLoad, BulkLoadError, Rebuilt};
 pub use credential_status::SeaOrmCredentialStatusStore;
 pub use desk::SeaOrmExamOfficeDesk;
 pub use keys::{KeyProtectionError, KeyProtector};
@@ -421,10 +424,17 @@ impl Store {
     #[doc(hidden)]
     #[must_use]
     pub fn hot_path_queries(&self, sample: &HotPathSample) -> Vec<(&'static str, String)> {
+        use sand_domain::staff::StaffScope;
+        use sand_domain::staff::records::RecordQuery;
         use sea_orm::QueryTrait;
         let backend = self.db.get_database_backend();
         let key_hash = self.keys.lookup_hash(&sample.key);
-        vec![
+        // an académie's office, as the back office scopes a rectorat's agent
+        let office = StaffScope {
+            issuers: std::collections::BTreeSet::new(),
+            academies: [sample.scope.academie].into(),
+        };
+        let mut queries = vec![
             (
                 "attach lookup",
                 records::attach_lookup(&sample.scope, &sample.identity, sample.batch)
@@ -451,7 +461,29 @@ impl Store {
                 "verifications of links",
                 links::events_of([sample.link]).build(backend).to_string(),
             ),
-        ]
+            (
+                "exam office: name and birth date",
+                desk::search_query(
+                    &office,
+                    &RecordQuery::NameAndBirthDate {
+                        birth_name_key: sample.identity.birth_name.as_str().to_owned(),
+                        birth_date: sample.identity.birth_date,
+                    },
+                    50,
+                )
+                .build(backend)
+                .to_string(),
+            ),
+        ];
+        if let Ok(number) = sand_domain::record::CandidateNumber::parse("10BACG0000001") {
+            queries.push((
+                "exam office: candidate number",
+                desk::search_query(&office, &RecordQuery::CandidateNumber(number), 50)
+                    .build(backend)
+                    .to_string(),
+            ));
+        }
+        queries
     }
 
     #[must_use]

@@ -176,11 +176,7 @@ pub(crate) fn content_hash(record: &NewRecord) -> String {
         digest.update(b"code_lieu_naissance");
         digest.update(code.as_str().as_bytes());
     }
-    digest
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(digest.finalize())
 }
 
 pub(crate) fn batch_from(row: import_batch::Model) -> Result<ImportBatch, PortError> {

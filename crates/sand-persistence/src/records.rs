@@ -5,11 +5,13 @@ use sand_domain::PortError;
 use sand_domain::diploma::DiplomaScope;
 use sand_domain::identity::IdentityKey;
 use sand_domain::issuer::{IssuedScope, IssuerCode};
-use sand_domain::ports::{BatchStaging, Catalogue, RecordReader, RecordWriter};
+use sand_domain::ports::{BatchStaging, Catalogue, CatalogueRevision, RecordReader, RecordWriter};
 use sand_domain::record::import::BatchHeader;
 use sand_domain::record::{BatchId, DiplomaRecord, ImportBatch, RecordId};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -108,6 +110,12 @@ impl RecordReader for SeaOrmRecordReader {
     }
 }
 
+/// What changes whenever the published scopes do: batches are only added, published or
+/// replaced by an import (which sets `imported_at`), never unpublished. Both backends.
+const CATALOGUE_REVISION: &str = "SELECT COUNT(*), \
+    COALESCE(SUM(CASE WHEN complete THEN 1 ELSE 0 END), 0), \
+    CAST(MAX(imported_at) AS TEXT) FROM import_batch";
+
 /// The published scopes.
 #[derive(Debug, Clone)]
 pub struct SeaOrmCatalogue(pub(crate) DatabaseConnection);
@@ -136,6 +144,32 @@ impl Catalogue for SeaOrmCatalogue {
                 })
             })
             .collect()
+    }
+
+    #[instrument(skip_all, err(level = "debug"))]
+    async fn published_scopes_since(
+        &self,
+        known: Option<CatalogueRevision>,
+    ) -> Result<Option<(CatalogueRevision, Vec<IssuedScope>)>, PortError> {
+        let backend = self.0.get_database_backend();
+        let row = self
+            .0
+            .query_one_raw(Statement::from_string(backend, CATALOGUE_REVISION))
+            .await
+            .map_err(port)?
+            .ok_or_else(|| corrupt("catalogue revision"))?;
+        let revision = CatalogueRevision(format!(
+            "{}/{}/{}",
+            row.try_get_by_index::<i64>(0).map_err(port)?,
+            row.try_get_by_index::<i64>(1).map_err(port)?,
+            row.try_get_by_index::<Option<String>>(2)
+                .map_err(port)?
+                .unwrap_or_default()
+        ));
+        if known.as_ref() == Some(&revision) {
+            return Ok(None);
+        }
+        Ok(Some((revision, self.published_scopes().await?)))
     }
 
     #[instrument(skip_all, err(level = "debug"), fields(scope = %scope))]

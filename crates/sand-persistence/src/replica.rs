@@ -19,7 +19,9 @@ use sand_domain::PortError;
 use sand_domain::diploma::DiplomaScope;
 use sand_domain::identity::IdentityKey;
 use sand_domain::issuer::IssuedScope;
-use sand_domain::ports::{Catalogue, PrimaryReads, ReadRoute, ReadRouting, RecordReader};
+use sand_domain::ports::{
+    Catalogue, CatalogueRevision, PrimaryReads, ReadRoute, ReadRouting, RecordReader,
+};
 use sand_domain::record::{DiplomaRecord, RecordId};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use tokio::task::JoinHandle;
@@ -211,6 +213,17 @@ impl ReadRouting for ReplicaRouting {
 impl Catalogue for ReplicaRouting {
     async fn published_scopes(&self) -> Result<Vec<IssuedScope>, PortError> {
         self.reader().catalogue().published_scopes().await
+    }
+
+    async fn published_scopes_since(
+        &self,
+        known: Option<CatalogueRevision>,
+    ) -> Result<Option<(CatalogueRevision, Vec<IssuedScope>)>, PortError> {
+        // the revision and the scopes from the same side
+        self.reader()
+            .catalogue()
+            .published_scopes_since(known)
+            .await
     }
 
     async fn is_published(&self, scope: &DiplomaScope) -> Result<bool, PortError> {

@@ -22,9 +22,11 @@ use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait, Value,
 };
 use time::{Date, OffsetDateTime};
+use tokio::sync::MappedMutexGuard;
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::bulk::SharedLoad;
 use crate::error::port;
 use crate::mapping::{civility_code, content_hash, first_names_to_row};
 
@@ -204,6 +206,34 @@ fn bind_all<'q>(
 enum Tx {
     Sqlite(DatabaseTransaction),
     Postgres(sqlx::Transaction<'static, Postgres>),
+    /// A savepoint in the one transaction of an initial load (see `bulk.rs`).
+    Savepoint(SharedLoad),
+}
+
+/// The PostgreSQL transaction a statement runs in: the staging's own, or the initial
+/// load's (locked for the statement).
+enum PgTx<'a> {
+    Own(&'a mut sqlx::Transaction<'static, Postgres>),
+    Shared(MappedMutexGuard<'a, sqlx::Transaction<'static, Postgres>>),
+}
+
+impl std::ops::Deref for PgTx<'_> {
+    type Target = sqlx::Transaction<'static, Postgres>;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Self::Own(tx) => tx,
+            Self::Shared(tx) => tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for PgTx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Self::Own(tx) => tx,
+            Self::Shared(tx) => tx,
+        }
+    }
 }
 
 fn pg(e: sqlx::Error) -> PortError {
@@ -213,6 +243,15 @@ fn pg(e: sqlx::Error) -> PortError {
 }
 
 impl Tx {
+    /// The PostgreSQL transaction, or `None` on SQLite.
+    async fn pg(&mut self) -> Result<Option<PgTx<'_>>, PortError> {
+        match self {
+            Self::Sqlite(_) => Ok(None),
+            Self::Postgres(tx) => Ok(Some(PgTx::Own(tx))),
+            Self::Savepoint(load) => load.transaction().await.map(|tx| Some(PgTx::Shared(tx))),
+        }
+    }
+
     /// Runs a statement written with `$n` placeholders; returns the rows affected.
     async fn execute(&mut self, sql: &'static str, args: Vec<Arg>) -> Result<u64, PortError> {
         match self {
@@ -229,7 +268,8 @@ impl Tx {
                     .map_err(port)?;
                 Ok(result.rows_affected())
             }
-            Self::Postgres(tx) => {
+            Self::Postgres(_) | Self::Savepoint(_) => {
+                let mut tx = self.pg().await?.ok_or_else(not_postgres)?;
                 let result = bind_all(sqlx::query(sql), args)
                     .execute(&mut **tx)
                     .await
@@ -269,8 +309,9 @@ impl Tx {
                 row.map(|row| row.try_get_by_index::<Uuid>(0).map_err(port))
                     .transpose()
             }
-            Self::Postgres(tx) => {
+            Self::Postgres(_) | Self::Savepoint(_) => {
                 use sqlx::Row;
+                let mut tx = self.pg().await?.ok_or_else(not_postgres)?;
                 let row = bind_all(sqlx::query(sql), args)
                     .fetch_optional(&mut **tx)
                     .await
@@ -333,7 +374,7 @@ impl SeaOrmBatchStaging {
         db: &sea_orm::DatabaseConnection,
         header: &BatchHeader,
     ) -> Result<Self, PortError> {
-        let mut tx = match db.get_database_backend() {
+        let tx = match db.get_database_backend() {
             DbBackend::Postgres => Tx::Postgres(
                 db.get_postgres_connection_pool()
                     .begin()
@@ -342,6 +383,20 @@ impl SeaOrmBatchStaging {
             ),
             _ => Tx::Sqlite(db.begin().await.map_err(port)?),
         };
+        Self::prepare(tx, header).await
+    }
+
+    /// Opens a savepoint in the transaction of an initial load, and the staging in it.
+    pub(crate) async fn begin_in(
+        load: SharedLoad,
+        header: &BatchHeader,
+    ) -> Result<Self, PortError> {
+        load.open_savepoint().await?;
+        Self::prepare(Tx::Savepoint(load), header).await
+    }
+
+    /// Finds whether the scope is stored, and prepares where its records go.
+    async fn prepare(mut tx: Tx, header: &BatchHeader) -> Result<Self, PortError> {
         let scope = &header.scope;
         let stored = tx
             .optional_uuid(
@@ -355,7 +410,13 @@ impl SeaOrmBatchStaging {
             .await?;
         let target = if stored.is_some() {
             match &mut tx {
-                Tx::Postgres(tx) => {
+                Tx::Postgres(_) | Tx::Savepoint(_) => {
+                    let mut tx = tx.pg().await?.ok_or_else(not_postgres)?;
+                    // an earlier batch of the same initial load may have left one
+                    sqlx::query("DROP TABLE IF EXISTS pg_temp.sand_staging")
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(pg)?;
                     sqlx::query(CREATE_STAGING_POSTGRES)
                         .execute(&mut **tx)
                         .await
@@ -415,7 +476,7 @@ impl SeaOrmBatchStaging {
         let session = Arg::Int(i32::from(header.scope.session.year()));
         let academie = Arg::Text(header.scope.academie.code().to_owned());
         let tx = self.tx()?;
-        if let Tx::Postgres(tx) = tx {
+        if let Some(mut tx) = tx.pg().await? {
             sqlx::query("ANALYZE sand_staging")
                 .execute(&mut **tx)
                 .await
@@ -428,14 +489,14 @@ impl SeaOrmBatchStaging {
             )
             .await?;
         let b = Arg::Uuid(batch_id);
-        if let Tx::Postgres(_) = tx {
+        if !matches!(tx, Tx::Sqlite(_)) {
             // attaches to records of this batch wait until the import is applied, and an
             // attach under way finishes first: either way its link sees the withdrawal
             // (see `links.rs`)
             tx.execute(LOCK_BATCH_EXCLUSIVE, vec![b.clone()]).await?;
         }
         let notify = match tx {
-            Tx::Postgres(_) => NOTIFY_WITHDRAWN_POSTGRES,
+            Tx::Postgres(_) | Tx::Savepoint(_) => NOTIFY_WITHDRAWN_POSTGRES,
             Tx::Sqlite(_) => NOTIFY_WITHDRAWN_SQLITE,
         };
         tx.execute(
@@ -496,6 +557,14 @@ async fn sqlite_execute(
 #[derive(Debug, thiserror::Error)]
 #[error("the batch staging was already committed or aborted")]
 struct StagingClosed;
+
+#[derive(Debug, thiserror::Error)]
+#[error("a PostgreSQL statement was sent to SQLite")]
+struct NotPostgres;
+
+fn not_postgres() -> PortError {
+    PortError::unexpected(NotPostgres)
+}
 
 /// The staging row of a record, column by column, in [`STAGING_COLUMNS`] order.
 struct StagingRow {
@@ -568,57 +637,60 @@ impl StagingRow {
             self.birth_place_code.into(),
         ]
     }
+}
 
-    /// One line of `COPY … (FORMAT text)`: the id, then `constants` (empty, or
-    /// tab-prefixed fields), then the other columns.
-    fn write_copy_line(&self, constants: &str, out: &mut String) {
-        fn field(out: &mut String, value: Option<&str>) {
-            match value {
-                None => out.push_str("\\N"),
-                Some(v) => {
-                    for c in v.chars() {
-                        match c {
-                            '\\' => out.push_str("\\\\"),
-                            '\t' => out.push_str("\\t"),
-                            '\n' => out.push_str("\\n"),
-                            '\r' => out.push_str("\\r"),
-                            c => out.push(c),
-                        }
+/// One line of `COPY … (FORMAT text)` for `record`, straight from its fields (the
+/// columns of [`StagingRow`], in its order): a new id, then `constants` (empty, or
+/// tab-prefixed fields), then the other columns.
+fn write_copy_line(record: &NewRecord, constants: &str, out: &mut String) {
+    use std::fmt::Write as _;
+    fn field(out: &mut String, value: Option<&str>) {
+        out.push('\t');
+        match value {
+            None => out.push_str("\\N"),
+            Some(v)
+                if !v
+                    .bytes()
+                    .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) =>
+            {
+                out.push_str(v);
+            }
+            Some(v) => {
+                for c in v.chars() {
+                    match c {
+                        '\\' => out.push_str("\\\\"),
+                        '\t' => out.push_str("\\t"),
+                        '\n' => out.push_str("\\n"),
+                        '\r' => out.push_str("\\r"),
+                        c => out.push(c),
                     }
                 }
             }
         }
-        let birth_date = self.birth_date.to_string();
-        let deliberation_date = self.deliberation_date.to_string();
-        let id = self.id.to_string();
-        let fields: [Option<&str>; 15] = [
-            Some(&id),
-            Some(&self.candidate_number),
-            self.civility.as_deref(),
-            Some(&self.birth_name),
-            Some(&self.birth_name_key),
-            Some(&self.first_names),
-            Some(&birth_date),
-            self.birth_place.as_deref(),
-            self.usage_name.as_deref(),
-            self.ine.as_deref(),
-            self.speciality.as_deref(),
-            self.mention.as_deref(),
-            Some(&deliberation_date),
-            Some(&self.content_hash),
-            self.birth_place_code.as_deref(),
-        ];
-        for (i, value) in fields.into_iter().enumerate() {
-            if i == 1 {
-                out.push_str(constants);
-            }
-            if i > 0 {
-                out.push('\t');
-            }
-            field(out, value);
-        }
-        out.push('\n');
     }
+    let h = &record.holder;
+    let a = &record.award;
+    // writing to a String cannot fail
+    let _ = write!(out, "{}", Uuid::now_v7().hyphenated());
+    out.push_str(constants);
+    field(out, Some(record.candidate_number.as_str()));
+    field(out, h.civility.map(civility_code));
+    field(out, Some(h.identity.birth_name.as_str()));
+    field(out, Some(&h.identity.birth_name.match_key()));
+    field(out, Some(&first_names_to_row(&h.identity.first_names)));
+    let _ = write!(out, "\t{}", h.identity.birth_date.date());
+    field(out, h.identity.birth_place.as_ref().map(BirthPlace::as_str));
+    field(out, h.usage_name.as_ref().map(UsageName::as_str));
+    field(out, h.ine.as_ref().map(Ine::as_str));
+    field(out, a.speciality.as_ref().map(Speciality::as_str));
+    field(out, a.mention.map(Mention::code));
+    let _ = write!(out, "\t{}", a.deliberation_date);
+    field(out, Some(&content_hash(record)));
+    field(
+        out,
+        h.identity.birth_place_code.as_ref().map(|c| c.as_str()),
+    );
+    out.push('\n');
 }
 
 #[async_trait]
@@ -630,7 +702,8 @@ impl BatchStaging for SeaOrmBatchStaging {
             return Err(PortError::unexpected(StagingClosed));
         };
         match (tx, &self.target) {
-            (Tx::Postgres(tx), target) => {
+            (tx @ (Tx::Postgres(_) | Tx::Savepoint(_)), target) => {
+                let mut tx = tx.pg().await?.ok_or_else(not_postgres)?;
                 let (copy_sql, constants) = match target {
                     Target::Staging => (COPY_STAGING, ""),
                     Target::Records { copy_constants, .. } => {
@@ -644,7 +717,7 @@ impl BatchStaging for SeaOrmBatchStaging {
                 for piece in records.chunks(COPY_ROWS_PER_MESSAGE) {
                     data.clear();
                     for record in piece {
-                        StagingRow::of(record).write_copy_line(constants, &mut data);
+                        write_copy_line(record, constants, &mut data);
                     }
                     copy.send(data.as_bytes()).await.map_err(pg)?;
                 }
@@ -725,6 +798,7 @@ impl BatchStaging for SeaOrmBatchStaging {
         };
         match self.tx.take() {
             Some(Tx::Postgres(tx)) => tx.commit().await.map_err(pg)?,
+            Some(Tx::Savepoint(load)) => load.release_savepoint().await?,
             Some(Tx::Sqlite(txn)) => {
                 if matches!(self.target, Target::Staging) {
                     txn.execute_unprepared("DROP TABLE temp.sand_staging")
@@ -742,6 +816,7 @@ impl BatchStaging for SeaOrmBatchStaging {
     async fn abort(&mut self) -> Result<(), PortError> {
         match self.tx.take() {
             Some(Tx::Postgres(tx)) => tx.rollback().await.map_err(pg),
+            Some(Tx::Savepoint(load)) => load.rollback_savepoint().await,
             Some(Tx::Sqlite(txn)) => txn.rollback().await.map_err(port),
             None => Ok(()),
         }

@@ -1,10 +1,12 @@
 //! `just bench-scale`: national scale, measured. Generates a national-size set
 //! (`sand demo generate`: every académie, kind and session, batches of realistic sizes),
-//! imports about 1 000 000 of its records into PostgreSQL and measures the hot paths,
-//! then imports the rest and measures them again on the same database, so that each
-//! path's p99 at full size is printed beside its p99 at 1 M, in the same run:
+//! loads about 1 000 000 of its records (every n-th batch, spread over the set) into one
+//! PostgreSQL database and the whole set into another, both with `sand import
+//! --initial-load`, and measures the hot paths on each, so that each path's p99 at full
+//! size is printed beside its p99 at 1 M, in the same run:
 //!
-//! - the import: wall time, records/s, the importer's peak memory (VmHWM);
+//! - the import: wall time, records/s, the importer's peak memory (VmHWM), and the time
+//!   the initial load spent building the indexes and keys;
 //! - attaching: p50/p99 of the attach use case (one record per new profile);
 //! - verification: requests/s, p50/p99 (wrk, valid keys, 32 connections), as the web role;
 //! - the catalogue page: requests/s, p50/p99;
@@ -15,7 +17,7 @@
 //! not set), `wrk`, and disk: about 150 bytes of CSV and 600 of database per record.
 //! `SAND_SCALE_RECORDS` (23 000 000), `SAND_SCALE_FIRST` (1 000 000), `SAND_SCALE_KEYS`
 //! (10 000 per measurement), `SAND_SCALE_SECONDS` (10), `SAND_SCALE_CONNECTIONS` (32);
-//! `SAND_SCALE_KEEP=1` keeps the database.
+//! `SAND_SCALE_KEEP=1` keeps the databases.
 
 #![allow(
     clippy::unwrap_used,
@@ -61,18 +63,32 @@ fn peak_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
-/// `sand import` of `manifests`: seconds, and the importer's peak memory in MiB (its
-/// high-water mark, read until it ends).
-fn import(url: &str, manifests: &[PathBuf]) -> (f64, f64) {
+/// `sand import --initial-load` of `dir`'s manifests: seconds, the importer's peak memory
+/// in MiB (its high-water mark, read until it ends), and its report's last lines (the
+/// index builds).
+fn import(url: &str, dir: &Path) -> (f64, f64, String) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sand"))
         .arg("import")
-        .args(manifests)
-        .args(["--quiet", "--allow-unsigned", "--database-url", url])
+        .arg(dir)
+        .args([
+            "--quiet",
+            "--allow-unsigned",
+            "--initial-load",
+            "--database-url",
+            url,
+        ])
         .env("SAND_SECRET", SECRET)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // the report is read beside the polling, or a full pipe would stop the importer
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+        text
+    });
     let mut peak = 0;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -81,8 +97,23 @@ fn import(url: &str, manifests: &[PathBuf]) -> (f64, f64) {
         peak = peak.max(peak_kib(child.id()).unwrap_or(0));
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(status.success(), "sand import failed");
-    (started.elapsed().as_secs_f64(), peak as f64 / 1024.0)
+    let seconds = started.elapsed().as_secs_f64();
+    let report = reader.join().unwrap();
+    assert!(status.success(), "sand import failed:\n{report}");
+    let builds = report
+        .lines()
+        .skip_while(|l| !l.starts_with("chargement initial validé"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    (seconds, peak as f64 / 1024.0, builds)
+}
+
+/// A migrated database with a web login.
+fn new_database(runtime: &tokio::runtime::Runtime, admin: &str, prefix: &str) -> BenchDatabase {
+    let database = runtime.block_on(BenchDatabase::create(admin, prefix));
+    sand(&["migrate", "--database-url", &database.url]);
+    runtime.block_on(database.add_web_login());
+    database
 }
 
 fn record_count(manifest: &Path) -> u64 {
@@ -293,27 +324,30 @@ fn main() {
         }
         return;
     }
-    let database = runtime.block_on(BenchDatabase::create(&admin, "sand_scale"));
-    sand(&["migrate", "--database-url", &database.url]);
-    runtime.block_on(database.add_web_login());
-    let durability: Vec<String> = ["fsync", "synchronous_commit", "full_page_writes"]
-        .iter()
-        .map(|name| {
-            let value = runtime.block_on(async {
-                let db = Database::connect(&database.url).await.unwrap();
-                db.query_one_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    format!("SHOW {name}"),
-                ))
-                .await
-                .unwrap()
-                .unwrap()
-                .try_get_by_index::<String>(0)
-                .unwrap()
-            });
-            format!("{name}={value}")
-        })
-        .collect();
+    let database = new_database(&runtime, &admin, "sand_scale");
+    let durability: Vec<String> = [
+        "fsync",
+        "synchronous_commit",
+        "full_page_writes",
+        "shared_buffers",
+    ]
+    .iter()
+    .map(|name| {
+        let value = runtime.block_on(async {
+            let db = Database::connect(&database.url).await.unwrap();
+            db.query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SHOW {name}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<String>(0)
+            .unwrap()
+        });
+        format!("{name}={value}")
+    })
+    .collect();
     println!("PostgreSQL : {}", durability.join(", "));
 
     let data = work.join("data");
@@ -345,39 +379,40 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    // about `first` records first, spread over the set (every 23rd batch, say)
+    // about `first` records, spread over the set (every 23rd batch, say), in a directory of
+    // their own (the files are linked, not copied)
     let step = usize::try_from((records / first.max(1)).max(1)).unwrap_or(1);
-    let (mut early, mut rest) = (Vec::new(), Vec::new());
-    for (i, manifest) in manifests.into_iter().enumerate() {
-        if i % step == 0 {
-            early.push(manifest);
-        } else {
-            rest.push(manifest);
+    let early_dir = work.join("first");
+    std::fs::create_dir_all(&early_dir).unwrap();
+    let mut early_records = 0;
+    let mut early_batches = 0;
+    for manifest in manifests.iter().step_by(step) {
+        let csv = manifest.with_extension("csv");
+        for file in [manifest, &csv] {
+            std::fs::hard_link(file, early_dir.join(file.file_name().unwrap())).unwrap();
         }
+        early_records += record_count(manifest);
+        early_batches += 1;
     }
-    let early_records: u64 = early.iter().map(|m| record_count(m)).sum();
-    let (early_seconds, early_peak) = import(&database.url, &early);
+    let small_database = new_database(&runtime, &admin, "sand_scale_first");
+    let (early_seconds, early_peak, early_builds) = import(&small_database.url, &early_dir);
     println!(
-        "Import 1 : {early_records} enregistrements ({} lots) en {early_seconds:.0} s ({:.0}/s), mémoire de l'import au plus haut {early_peak:.0} Mio",
-        early.len(),
+        "Chargement initial, 1 M : {early_records} enregistrements ({early_batches} lots) en {early_seconds:.0} s ({:.0}/s), mémoire de l'import au plus haut {early_peak:.0} Mio\n{early_builds}",
         early_records as f64 / early_seconds
     );
-    let small = measure(&runtime, &database, &work, keys, seconds, connections);
+    let small = measure(&runtime, &small_database, &work, keys, seconds, connections);
     print(&small);
+    if std::env::var("SAND_SCALE_KEEP").is_err() {
+        runtime.block_on(small_database.drop_all());
+    }
 
-    let rest_records: u64 = rest.iter().map(|m| record_count(m)).sum();
-    let (rest_seconds, rest_peak) = import(&database.url, &rest);
+    let all_records: u64 = manifests.iter().map(|m| record_count(m)).sum();
+    let (total_seconds, peak, builds) = import(&database.url, &data);
     println!(
-        "Import 2 : {rest_records} enregistrements ({} lots) en {rest_seconds:.0} s ({:.0}/s), mémoire de l'import au plus haut {rest_peak:.0} Mio",
-        rest.len(),
-        rest_records as f64 / rest_seconds
-    );
-    let total_seconds = early_seconds + rest_seconds;
-    println!(
-        "Import complet : {} enregistrements en {total_seconds:.0} s ({:.1} min ; objectif < 5 min), {:.0}/s",
-        early_records + rest_records,
+        "Chargement initial, tout : {all_records} enregistrements ({} lots) en {total_seconds:.0} s ({:.1} min ; objectif < 5 min), {:.0}/s, mémoire de l'import au plus haut {peak:.0} Mio\n{builds}",
+        manifests.len(),
         total_seconds / 60.0,
-        (early_records + rest_records) as f64 / total_seconds
+        all_records as f64 / total_seconds
     );
     let large = measure(&runtime, &database, &work, keys, seconds, connections);
     print(&large);

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sand_domain::issuer::ExportRefusal;
 use sand_domain::ports::Clock;
+use sand_domain::ports::RecordWriter;
 use sand_domain::record::NewRecord;
 use sand_domain::record::batch::BatchHeader;
 use sand_domain::record::import::{
     BatchProblem, ImportBatchError, ImportOutcome, ImportRecords, ImportStart, SourceProblem,
 };
 use sand_import::{BatchReader, fingerprint_file, read_manifest};
-use sand_persistence::{RecordWriteAccess, StoreSettings};
+use sand_persistence::{BulkLoad, BulkLoadError, RecordWriteAccess, StoreSettings};
 
 use crate::batch::Trust;
 use time::OffsetDateTime;
@@ -56,6 +57,16 @@ pub struct ImportOptions {
     pub issuers_file: Option<PathBuf>,
     /// The demonstration's own data: its fictional issuers are known.
     pub demo: bool,
+    /// Load every batch into an empty record table in one transaction, indexes built at
+    /// the end (see `sand_persistence::bulk`).
+    pub initial_load: Option<InitialLoad>,
+}
+
+/// The settings of an initial load.
+#[derive(Debug, Clone, Copy)]
+pub struct InitialLoad {
+    /// PostgreSQL's `maintenance_work_mem` for the index builds.
+    pub index_memory_mb: u32,
 }
 
 /// The operator's switch on signatures.
@@ -197,6 +208,15 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
     };
     let settings = StoreSettings::new(options.database_url.expose());
     let sqlite = options.database_url.is_sqlite();
+    let initial_load = options.initial_load.filter(|_| !options.dry_run);
+    if sqlite && initial_load.is_some() {
+        writeln!(
+            err,
+            "sand import : le chargement initial (--initial-load) demande PostgreSQL ; \
+             importez sans cette option dans la base embarquée"
+        )?;
+        return Ok(ImportStatus::Config);
+    }
     if sqlite {
         // the embedded database is created and migrated on first use
         if let Err(e) = sand_persistence::migrate_database(&settings, &Default::default()).await {
@@ -227,14 +247,6 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
             }
         }
     }
-    let writer = match sand_persistence::open_record_writer(&settings).await {
-        Ok(w) => w,
-        Err(e) => {
-            let e = crate::store_message(&e);
-            writeln!(err, "sand import : base de données injoignable : {e}")?;
-            return Ok(ImportStatus::DatabaseUnavailable);
-        }
-    };
     let registry =
         match sand_import::registry::load_layers(options.issuers_file.as_deref(), options.demo) {
             Ok(registry) => registry,
@@ -261,8 +273,30 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
         },
         accept_v1: options.accept_v1,
     };
+    // opened last: an initial load holds the record table's lock until it ends
+    let (writer, bulk): (Arc<dyn RecordWriter>, Option<Arc<BulkLoad>>) = match initial_load {
+        None => match sand_persistence::open_record_writer(&settings).await {
+            Ok(w) => (Arc::new(w), None),
+            Err(e) => {
+                let e = crate::store_message(&e);
+                writeln!(err, "sand import : base de données injoignable : {e}")?;
+                return Ok(ImportStatus::DatabaseUnavailable);
+            }
+        },
+        Some(_) => match BulkLoad::start(&settings).await {
+            Ok(load) => {
+                let load = Arc::new(load);
+                (load.clone(), Some(load))
+            }
+            Err(e) => {
+                let (message, status) = bulk_refusal(&e);
+                writeln!(err, "sand import : {message}")?;
+                return Ok(status);
+            }
+        },
+    };
     let use_case = ImportRecords {
-        writer: Arc::new(writer),
+        writer,
         clock: Arc::new(SystemClock),
         issuers: Arc::new(trust.registry.clone()),
     };
@@ -340,14 +374,22 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
                     err,
                     "{name} : base de données indisponible, rien n'a été écrit ({message})"
                 )?;
+                abandon(bulk.as_deref(), &mut err).await?;
                 return Ok(ImportStatus::DatabaseUnavailable);
             }
             Err(Refusal::Failed(message)) => {
                 bar.finish_and_clear();
                 writeln!(err, "{name} : échec, rien n'a été écrit ({message})")?;
+                abandon(bulk.as_deref(), &mut err).await?;
                 return Ok(ImportStatus::Failed);
             }
         }
+    }
+    if let (Some(load), Some(settings)) = (bulk.as_deref(), initial_load)
+        && let Some(status) = finish_load(load, settings, &bar, out, &mut err).await?
+    {
+        bar.finish_and_clear();
+        return Ok(status);
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
@@ -374,6 +416,130 @@ pub async fn run(options: ImportOptions, out: &mut impl Write) -> io::Result<Imp
         }
     )?;
     Ok(status)
+}
+
+/// Rolls an initial load back after a batch stopped it, and says so.
+async fn abandon(bulk: Option<&BulkLoad>, err: &mut impl Write) -> io::Result<()> {
+    if let Some(load) = bulk {
+        // a failed rollback leaves the server to roll back when the connection closes
+        let _ = load.abandon().await;
+        writeln!(
+            err,
+            "sand import : chargement initial annulé, aucun lot n'a été écrit"
+        )?;
+    }
+    Ok(())
+}
+
+/// Builds the initial load's indexes and commits it. `Some(status)` when it failed (and
+/// was rolled back).
+async fn finish_load(
+    load: &BulkLoad,
+    settings: InitialLoad,
+    bar: &ProgressBar,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> io::Result<Option<ImportStatus>> {
+    let started = Instant::now();
+    bar.set_length(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let result = load
+        .finish(settings.index_memory_mb, |kind, name| {
+            bar.set_message(match kind {
+                "index" => format!("construction de l'index {name}"),
+                "constraint" => format!("construction de la contrainte {name}"),
+                "foreign key" => format!("contrôle de la clé étrangère {name}"),
+                "statistics" => "statistiques du planificateur".to_owned(),
+                _ => "validation du chargement".to_owned(),
+            });
+        })
+        .await;
+    match result {
+        Ok(rebuilt) => {
+            bar.suspend(|| -> io::Result<()> {
+                writeln!(
+                    out,
+                    "chargement initial validé : {} index et contrainte(s) reconstruits en {:.1} s",
+                    rebuilt.len(),
+                    started.elapsed().as_secs_f64()
+                )?;
+                for object in &rebuilt {
+                    writeln!(
+                        out,
+                        "  - {} {} : {:.1} s",
+                        object.kind,
+                        object.name,
+                        object.took.as_secs_f64()
+                    )?;
+                }
+                Ok(())
+            })?;
+            Ok(None)
+        }
+        Err(e) => {
+            let status = if e.is_unavailable() {
+                ImportStatus::DatabaseUnavailable
+            } else {
+                ImportStatus::Failed
+            };
+            writeln!(
+                err,
+                "sand import : chargement initial annulé, aucun lot n'a été écrit ({})",
+                chain(crate::port_message(&e).to_owned(), &e)
+            )?;
+            Ok(Some(status))
+        }
+    }
+}
+
+/// Why an initial load could not start, in French, with the command's status.
+fn bulk_refusal(e: &BulkLoadError) -> (String, ImportStatus) {
+    match e {
+        BulkLoadError::NotPostgres => (
+            "le chargement initial (--initial-load) demande PostgreSQL".to_owned(),
+            ImportStatus::Config,
+        ),
+        BulkLoadError::NotEmpty(count) => (
+            format!(
+                "la table des diplômes contient déjà {count} enregistrement(s) : le chargement \
+                 initial (--initial-load) ne remplit qu'une table vide ; importez sans cette option"
+            ),
+            ImportStatus::Config,
+        ),
+        BulkLoadError::NotOwner => (
+            "le chargement initial reconstruit les index : connectez-le avec le propriétaire \
+             des tables (celui de `sand migrate`), pas avec le rôle importateur"
+                .to_owned(),
+            ImportStatus::NotPermitted,
+        ),
+        BulkLoadError::Busy => (
+            "la table des diplômes est occupée (un autre import, une longue requête) : \
+             réessayez quand elle est libre"
+                .to_owned(),
+            ImportStatus::DatabaseUnavailable,
+        ),
+        BulkLoadError::Store(e) => (
+            format!("base de données injoignable : {}", crate::store_message(e)),
+            ImportStatus::DatabaseUnavailable,
+        ),
+        BulkLoadError::Port(e) if e.is_unavailable() => (
+            format!(
+                "base de données injoignable : {}",
+                chain(crate::port_message(e).to_owned(), e)
+            ),
+            ImportStatus::DatabaseUnavailable,
+        ),
+        BulkLoadError::Port(e) => (
+            format!(
+                "chargement initial impossible : {}",
+                chain(crate::port_message(e).to_owned(), e)
+            ),
+            ImportStatus::Failed,
+        ),
+    }
 }
 
 enum Refusal {

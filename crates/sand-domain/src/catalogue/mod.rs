@@ -2,13 +2,13 @@
 //! is published. One click from the home page.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::academie::Academie;
 use crate::diploma::{DiplomaKind, DiplomaScope, Session};
 use crate::error::PortError;
 use crate::issuer::{IssuedScope, IssuerCode};
-use crate::ports::Catalogue;
+use crate::ports::{Catalogue, CatalogueRevision};
 
 /// The catalogue, grouped for display: académie → diploma kind → sessions (newest first),
 /// and the issuer that holds each published scope.
@@ -64,10 +64,18 @@ impl CatalogueView {
 }
 
 /// Use case: show the catalogue.
+///
+/// The grouped view is kept between calls and rebuilt only when the store's revision
+/// changed (an import): at national size there are thousands of published scopes, and the
+/// page is viewed far more often than batches are imported.
 #[derive(Clone)]
 pub struct ShowCatalogue {
     catalogue: Arc<dyn Catalogue>,
+    kept: Arc<Mutex<Option<KeptView>>>,
 }
+
+/// The grouped view, and the revision it was read at.
+type KeptView = (CatalogueRevision, Arc<CatalogueView>);
 
 impl std::fmt::Debug for ShowCatalogue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,15 +85,35 @@ impl std::fmt::Debug for ShowCatalogue {
 
 impl ShowCatalogue {
     pub fn new(catalogue: Arc<dyn Catalogue>) -> Self {
-        Self { catalogue }
+        Self {
+            catalogue,
+            kept: Arc::default(),
+        }
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Option<KeptView>> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// # Errors
     /// [`PortError`] when the catalogue cannot be read.
-    pub async fn execute(&self) -> Result<CatalogueView, PortError> {
-        Ok(CatalogueView::from_scopes(
-            self.catalogue.published_scopes().await?,
-        ))
+    pub async fn execute(&self) -> Result<Arc<CatalogueView>, PortError> {
+        let known = self.kept().clone();
+        let revision = known.as_ref().map(|(revision, _)| revision.clone());
+        match self.catalogue.published_scopes_since(revision).await? {
+            Some((revision, scopes)) => {
+                let view = Arc::new(CatalogueView::from_scopes(scopes));
+                *self.kept() = Some((revision, view.clone()));
+                Ok(view)
+            }
+            None => match known {
+                Some((_, view)) => Ok(view),
+                // a store that answers "unchanged" to a first read: read it whole
+                None => Ok(Arc::new(CatalogueView::from_scopes(
+                    self.catalogue.published_scopes().await?,
+                ))),
+            },
+        }
     }
 }
 
@@ -112,18 +140,24 @@ mod tests {
     #[tokio::test]
     async fn the_catalogue_groups_published_scopes_newest_session_first() {
         let mut catalogue = MockCatalogue::new();
-        catalogue.expect_published_scopes().times(1).returning(|| {
-            Ok(vec![
-                issued(DiplomaKind::BacGeneral, 2018, Academie::Lyon),
-                issued(DiplomaKind::BacGeneral, 2021, Academie::Lyon),
-                issued(DiplomaKind::BacGeneral, 2021, Academie::Lyon),
-                issued(DiplomaKind::Dnb, 2019, Academie::LaReunion),
-                IssuedScope {
-                    scope: scope(DiplomaKind::Bts, 2020, Academie::Paris),
-                    issuer: IssuerCode::parse("SIEC").unwrap(),
-                },
-            ])
-        });
+        catalogue
+            .expect_published_scopes_since()
+            .times(1)
+            .returning(|_| {
+                Ok(Some((
+                    CatalogueRevision("1".into()),
+                    vec![
+                        issued(DiplomaKind::BacGeneral, 2018, Academie::Lyon),
+                        issued(DiplomaKind::BacGeneral, 2021, Academie::Lyon),
+                        issued(DiplomaKind::BacGeneral, 2021, Academie::Lyon),
+                        issued(DiplomaKind::Dnb, 2019, Academie::LaReunion),
+                        IssuedScope {
+                            scope: scope(DiplomaKind::Bts, 2020, Academie::Paris),
+                            issuer: IssuerCode::parse("SIEC").unwrap(),
+                        },
+                    ],
+                )))
+            });
         let view = ShowCatalogue::new(Arc::new(catalogue))
             .execute()
             .await
@@ -154,9 +188,64 @@ mod tests {
     async fn an_unreadable_catalogue_is_an_error_not_an_empty_list() {
         let mut catalogue = MockCatalogue::new();
         catalogue
-            .expect_published_scopes()
-            .returning(|| Err(PortError::unavailable("db down")));
+            .expect_published_scopes_since()
+            .returning(|_| Err(PortError::unavailable("db down")));
         let result = ShowCatalogue::new(Arc::new(catalogue)).execute().await;
         assert!(matches!(result, Err(PortError::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn the_view_is_kept_until_the_revision_changes() {
+        let mut catalogue = MockCatalogue::new();
+        let mut seq = mockall::Sequence::new();
+        catalogue
+            .expect_published_scopes_since()
+            .withf(Option::is_none)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                Ok(Some((
+                    CatalogueRevision("1".into()),
+                    vec![issued(DiplomaKind::Dnb, 2019, Academie::Lyon)],
+                )))
+            });
+        catalogue
+            .expect_published_scopes_since()
+            .withf(|known| known.as_ref().is_some_and(|r| r.0 == "1"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        catalogue
+            .expect_published_scopes_since()
+            .withf(|known| known.as_ref().is_some_and(|r| r.0 == "1"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                Ok(Some((
+                    CatalogueRevision("2".into()),
+                    vec![
+                        issued(DiplomaKind::Dnb, 2019, Academie::Lyon),
+                        issued(DiplomaKind::Dnb, 2020, Academie::Lyon),
+                    ],
+                )))
+            });
+        catalogue
+            .expect_published_scopes_since()
+            .withf(|known| known.as_ref().is_some_and(|r| r.0 == "2"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        let show = ShowCatalogue::new(Arc::new(catalogue));
+        let first = show.execute().await.unwrap();
+        let again = show.execute().await.unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "an unchanged catalogue is not rebuilt"
+        );
+        let changed = show.clone().execute().await.unwrap();
+        assert!(changed.contains(&scope(DiplomaKind::Dnb, 2020, Academie::Lyon)));
+        assert!(!first.contains(&scope(DiplomaKind::Dnb, 2020, Academie::Lyon)));
+        let kept = show.execute().await.unwrap();
+        assert!(Arc::ptr_eq(&changed, &kept));
     }
 }

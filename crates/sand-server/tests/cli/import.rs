@@ -1299,3 +1299,280 @@ fn batch_and_key_commands_refuse_garbage() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The initial load (`--initial-load`): indexes and foreign keys built at the end
+// ---------------------------------------------------------------------------------------
+
+/// The indexes on `diploma_record` and the constraints on it or pointing at it, with
+/// whether each is valid: what an initial load must leave exactly as it found.
+fn schema_facts(url: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let db = Database::connect(url).await.unwrap();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT pg_get_indexdef(i.indexrelid) || ' valid=' || i.indisvalid::text \
+                 FROM pg_index AS i WHERE i.indrelid = 'diploma_record'::regclass \
+                 UNION ALL \
+                 SELECT conrelid::regclass::text || ' ' || conname || ' ' \
+                        || pg_get_constraintdef(oid) || ' validated=' || convalidated::text \
+                 FROM pg_constraint \
+                 WHERE conrelid = 'diploma_record'::regclass \
+                    OR confrelid = 'diploma_record'::regclass \
+                 ORDER BY 1"
+                    .to_owned(),
+            ))
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+        rows.iter()
+            .map(|row| row.try_get_by_index::<String>(0).unwrap())
+            .collect()
+    })
+}
+
+/// Runs a statement; its error text, if any.
+fn execute(url: &str, sql: &str) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let db = Database::connect(url).await.unwrap();
+        let result = db
+            .execute_unprepared(sql)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        db.close().await.unwrap();
+        result
+    })
+}
+
+fn initial_load(url: &str, paths: &[&Path]) -> std::process::Output {
+    let mut args = vec![
+        "import".to_owned(),
+        "--quiet".to_owned(),
+        "--allow-unsigned".to_owned(),
+        "--initial-load".to_owned(),
+        // small pieces: a batch refused at its end has pieces staged in its savepoint
+        "--chunk-size".to_owned(),
+        "2".to_owned(),
+        "--database-url".to_owned(),
+        url.to_owned(),
+    ];
+    args.extend(paths.iter().map(|p| p.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    sand(&args)
+}
+
+#[test]
+fn postgres_initial_load_loads_every_good_batch_and_rebuilds_the_schema_as_it_was() {
+    let (url, _) = database("postgres");
+    let before = schema_facts(&url);
+    assert!(
+        before.len() >= 5,
+        "expected the record table's indexes and keys: {before:?}"
+    );
+    let dir = work_dir("initial-load");
+    let generated = dir.join("generated");
+    let out = sand(&[
+        "demo",
+        "generate",
+        "--records",
+        "6000",
+        "--batch-size",
+        "1500",
+        "--seed",
+        "7",
+        "--out",
+        &generated.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    // a batch refused half-way through its file, between good ones
+    let broken_dir = dir.join("broken");
+    std::fs::create_dir_all(&broken_dir).unwrap();
+    let broken = variant(
+        &broken_dir,
+        |csv| {
+            csv.to_owned()
+                + "10BACG0000009;MME;Durand;;Camille;2004-04-12;Lyon;;BACG;10;2022;Série S;B;2022-07-05\n"
+                + "10BACG0000009;M;Petit;;Hugo;2004-01-01;Lyon;;BACG;10;2022;Série S;B;2022-07-05\n"
+        },
+        true,
+        "2022-07-08T10:00:00Z",
+    );
+
+    let out = initial_load(&url, &[&generated, &broken]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(65),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("REFUSÉ, rien n'a été écrit"), "{text}");
+    assert!(text.contains("chargement initial validé"), "{text}");
+    assert_eq!(
+        count(&url, "SELECT COUNT(*) FROM diploma_record"),
+        6000,
+        "{text}"
+    );
+    let batches = std::fs::read_dir(&generated)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "toml")
+        })
+        .count();
+    assert_eq!(
+        count(&url, "SELECT COUNT(*) FROM import_batch"),
+        i64::try_from(batches).unwrap(),
+        "the refused batch left its batch row"
+    );
+    assert_eq!(
+        schema_facts(&url),
+        before,
+        "the load must leave the same indexes and keys, all valid"
+    );
+    // the foreign key is back and enforced
+    let orphan = execute(
+        &url,
+        "INSERT INTO diploma_record (id, batch_id, diploma_kind, session, academie, exam_office, \
+         candidate_number, birth_name, birth_name_key, first_names, birth_date, \
+         deliberation_date, content_hash) SELECT gen_random_uuid(), gen_random_uuid(), \
+         diploma_kind, session, academie, exam_office, 'X', birth_name, birth_name_key, \
+         first_names, birth_date, deliberation_date, content_hash FROM diploma_record LIMIT 1",
+    );
+    assert!(
+        orphan.as_ref().is_err_and(|e| e.contains("foreign key")),
+        "{orphan:?}"
+    );
+    // the candidate's uniqueness too
+    let twin = execute(
+        &url,
+        "INSERT INTO diploma_record (id, batch_id, diploma_kind, session, academie, exam_office, \
+         candidate_number, birth_name, birth_name_key, first_names, birth_date, \
+         deliberation_date, content_hash) SELECT gen_random_uuid(), batch_id, \
+         diploma_kind, session, academie, exam_office, candidate_number, birth_name, \
+         birth_name_key, first_names, birth_date, deliberation_date, content_hash \
+         FROM diploma_record LIMIT 1",
+    );
+    assert!(
+        twin.as_ref().is_err_and(|e| e.contains("duplicate key")),
+        "{twin:?}"
+    );
+
+    // a second initial load is refused: the table is no longer empty
+    let out = initial_load(&url, &[&generated]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("contient déjà 6000 enregistrement(s)"),
+        "{err}"
+    );
+    // the daily import goes on as usual
+    let out = import(&url, &[&example().join("lyon-bacg-2022.toml")]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(schema_facts(&url), before);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn postgres_initial_load_killed_mid_way_leaves_no_trace_and_the_indexes_back() {
+    let (url, _) = database("postgres");
+    let before = schema_facts(&url);
+    let (dir, manifest) = single_batch(8);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sand"))
+        .args([
+            "import",
+            "--quiet",
+            "--allow-unsigned",
+            "--initial-load",
+            "--chunk-size",
+            "1000",
+            "--database-url",
+            &url,
+        ])
+        .arg(&manifest)
+        .env("SAND_FAULT_PAUSE_AFTER_CHUNKS", "5")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut paused = false;
+    for line in BufReader::new(stderr).lines() {
+        if line.unwrap().contains("pause après 5 tranche(s)") {
+            paused = true;
+            break;
+        }
+    }
+    assert!(paused, "the load never reached the pause");
+    child.kill().unwrap(); // SIGKILL, with the indexes dropped in its transaction
+    child.wait().unwrap();
+
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM diploma_record"), 0);
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM import_batch"), 0);
+    assert_eq!(schema_facts(&url), before, "the indexes must be back");
+
+    let out = initial_load(&url, &[&manifest]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("20000 ajouté(s)"), "{}", stdout(&out));
+    assert_eq!(records(&url), 20_000);
+    assert_eq!(schema_facts(&url), before);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_initial_load_is_refused_on_sqlite_and_to_the_importer_role() {
+    let (sqlite_url, cleanup) = database("sqlite");
+    let out = initial_load(&sqlite_url, &[&example().join("lyon-bacg-2022.toml")]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("demande PostgreSQL"));
+    let _ = std::fs::remove_dir_all(cleanup.unwrap());
+
+    let (url, _) = postgres_database();
+    let (web, imp) = (role("web"), role("imp"));
+    let out = sand(&[
+        "migrate",
+        "--database-url",
+        &url,
+        "--web-role",
+        &web,
+        "--importer-role",
+        &imp,
+    ]);
+    assert!(out.status.success());
+    let before = schema_facts(&url);
+    let login = format!("{imp}_login");
+    execute(&url, &format!("CREATE ROLE {login} LOGIN IN ROLE {imp}")).unwrap();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (_, host) = rest.split_once('@').unwrap();
+    let importer_url = format!("{scheme}://{login}@{host}");
+    // the importer role imports as usual…
+    let out = import(&importer_url, &[&example().join("lyon-bacg-2022.toml")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    execute(&url, "DELETE FROM diploma_record").unwrap();
+    // …but may not drop the indexes an initial load rebuilds
+    let out = initial_load(&importer_url, &[&example().join("lyon-bacg-2022.toml")]);
+    assert_eq!(
+        out.status.code(),
+        Some(77),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("propriétaire des tables"));
+    assert_eq!(schema_facts(&url), before);
+}
