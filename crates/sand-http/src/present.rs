@@ -5,7 +5,7 @@
 
 use sand_domain::academie::Academie;
 use sand_domain::catalogue::CatalogueView;
-use sand_domain::diploma::{DiplomaKind, DiplomaScope};
+use sand_domain::diploma::DiplomaKind;
 use sand_domain::issuer::{IssuerCode, IssuerRegistry};
 use sand_domain::link::attach::SupportStep;
 use sand_domain::verification::{VerifiedDiploma, VerifyError};
@@ -39,7 +39,7 @@ pub(crate) fn entries(
     f: &Filtered,
 ) -> Vec<(Academie, DiplomaKind, Vec<HeldSession>)> {
     let mut out = Vec::new();
-    for (academie, kinds) in &view.academies {
+    for (academie, kinds) in view.held() {
         if f.academie.is_some_and(|a| a != *academie) {
             continue;
         }
@@ -49,18 +49,8 @@ pub(crate) fn entries(
             }
             let years: Vec<HeldSession> = sessions
                 .iter()
-                .filter(|s| f.session.is_none_or(|wanted| wanted == s.year()))
-                .map(|&session| {
-                    let scope = DiplomaScope {
-                        kind: *kind,
-                        session,
-                        academie: *academie,
-                    };
-                    let issuer = view
-                        .issuer_of(&scope)
-                        .unwrap_or_else(|| IssuerCode::of_academie(*academie));
-                    (session.year(), issuer)
-                })
+                .filter(|(s, _)| f.session.is_none_or(|wanted| wanted == s.year()))
+                .map(|&(session, issuer)| (session.year(), issuer))
                 .collect();
             if !years.is_empty() {
                 out.push((*academie, *kind, years));

@@ -1,10 +1,5 @@
 //! The `sand` command: composes SAND's domain and adapters.
 
-/// mimalloc: the import allocates and frees a few strings per cell of tens of millions of
-/// rows, and the server a few buffers per request (see docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod attestation;
 mod backoffice;
 mod batch;

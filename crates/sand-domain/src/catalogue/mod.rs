@@ -16,6 +16,9 @@ use crate::ports::{Catalogue, CatalogueRevision};
 pub struct CatalogueView {
     pub academies: BTreeMap<Academie, BTreeMap<DiplomaKind, Vec<Session>>>,
     issuers: BTreeMap<DiplomaScope, IssuerCode>,
+    /// `academies` with each session's issuer beside it: what a page lists, without a
+    /// lookup per session (thousands at national size, on every view).
+    held: BTreeMap<Academie, BTreeMap<DiplomaKind, Vec<(Session, IssuerCode)>>>,
 }
 
 impl CatalogueView {
@@ -40,7 +43,44 @@ impl CatalogueView {
                 sessions.dedup();
             }
         }
-        Self { academies, issuers }
+        let held = academies
+            .iter()
+            .map(|(&academie, kinds)| {
+                let kinds = kinds
+                    .iter()
+                    .map(|(&kind, sessions)| {
+                        let sessions = sessions
+                            .iter()
+                            .map(|&session| {
+                                let scope = DiplomaScope {
+                                    kind,
+                                    session,
+                                    academie,
+                                };
+                                let issuer = issuers
+                                    .get(&scope)
+                                    .copied()
+                                    .unwrap_or_else(|| IssuerCode::of_academie(academie));
+                                (session, issuer)
+                            })
+                            .collect();
+                        (kind, sessions)
+                    })
+                    .collect();
+                (academie, kinds)
+            })
+            .collect();
+        Self {
+            academies,
+            issuers,
+            held,
+        }
+    }
+
+    /// Académie → diploma kind → sessions (newest first), each with the issuer holding it.
+    #[must_use]
+    pub fn held(&self) -> &BTreeMap<Academie, BTreeMap<DiplomaKind, Vec<(Session, IssuerCode)>>> {
+        &self.held
     }
 
     /// The issuer whose batch holds `scope`, if it is published.

@@ -46,7 +46,8 @@ pub async fn attach_keys(url: &str, secret: &str, wanted: u64) -> Vec<AttachedKe
             format!(
                 "SELECT birth_name, first_names, birth_date::text, diploma_kind, session, academie \
                  FROM diploma_record r WHERE NOT EXISTS (SELECT 1 FROM diploma_record o \
-                   WHERE o.id <> r.id AND o.birth_name_key = r.birth_name_key \
+                   WHERE o.batch_id = r.batch_id AND o.id <> r.id \
+                   AND o.birth_name_key = r.birth_name_key \
                    AND o.birth_date = r.birth_date AND o.first_names = r.first_names \
                    AND o.diploma_kind = r.diploma_kind \
                    AND o.session = r.session AND o.academie = r.academie) \
