@@ -18,8 +18,11 @@ pub struct CatalogueView {
     issuers: BTreeMap<DiplomaScope, IssuerCode>,
     /// `academies` with each session's issuer beside it: what a page lists, without a
     /// lookup per session (thousands at national size, on every view).
-    held: BTreeMap<Academie, BTreeMap<DiplomaKind, Vec<(Session, IssuerCode)>>>,
+    held: HeldScopes,
 }
+
+/// Académie → diploma kind → sessions (newest first), each with the issuer holding it.
+pub type HeldScopes = BTreeMap<Academie, BTreeMap<DiplomaKind, Vec<(Session, IssuerCode)>>>;
 
 impl CatalogueView {
     /// Groups published scopes; duplicates are ignored.
@@ -79,7 +82,7 @@ impl CatalogueView {
 
     /// Académie → diploma kind → sessions (newest first), each with the issuer holding it.
     #[must_use]
-    pub fn held(&self) -> &BTreeMap<Academie, BTreeMap<DiplomaKind, Vec<(Session, IssuerCode)>>> {
+    pub fn held(&self) -> &HeldScopes {
         &self.held
     }
 
