@@ -26,15 +26,15 @@ use sand_domain::diploma::DiplomaScope;
 use sand_domain::ports::{BatchStaging, RecordWriter};
 use sand_domain::record::import::BatchHeader;
 use sand_domain::record::{BatchId, ImportBatch};
-use sea_orm::sqlx::{self, Postgres, Row};
+use sea_orm::sqlx::{self, Row};
 use sea_orm::{DatabaseConnection, DbBackend};
-use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+use tokio::sync::Mutex;
 use tracing::{debug, instrument};
 
 use crate::entity::import_batch;
 use crate::error::port;
 use crate::mapping::batch_from;
-use crate::staging::SeaOrmBatchStaging;
+use crate::staging::{LoadClosed, LoadState, SeaOrmBatchStaging, SharedLoad};
 use crate::{StoreError, StoreSettings};
 
 /// How long the load waits for the record table's lock before giving up.
@@ -106,98 +106,10 @@ struct Deferred {
     create: String,
 }
 
-/// The load's transaction, shared by the batches' savepoints.
-struct LoadState {
-    tx: Option<sqlx::Transaction<'static, Postgres>>,
-    /// A batch's savepoint is open (its staging was dropped without commit or abort if
-    /// the next batch finds it so: it is rolled back then).
-    savepoint_open: bool,
-}
-
-/// The handle the batches of a load share.
-#[derive(Clone)]
-pub(crate) struct SharedLoad(Arc<Mutex<LoadState>>);
-
-#[derive(Debug, thiserror::Error)]
-#[error("the initial load is already committed or rolled back")]
-struct LoadClosed;
-
 fn pg(e: sqlx::Error) -> PortError {
     port(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(
         e.into(),
     )))
-}
-
-impl SharedLoad {
-    async fn state(&self) -> MutexGuard<'_, LoadState> {
-        self.0.lock().await
-    }
-
-    /// The load's transaction, locked for one statement.
-    pub(crate) async fn transaction(
-        &self,
-    ) -> Result<MappedMutexGuard<'_, sqlx::Transaction<'static, Postgres>>, PortError> {
-        MutexGuard::try_map(self.state().await, |s| s.tx.as_mut())
-            .map_err(|_| PortError::unexpected(LoadClosed))
-    }
-
-    /// Rolls back a batch left half-staged, then opens the next batch's savepoint.
-    pub(crate) async fn open_savepoint(&self) -> Result<(), PortError> {
-        let mut state = self.state().await;
-        let left_open = state.savepoint_open;
-        let tx = state
-            .tx
-            .as_mut()
-            .ok_or_else(|| PortError::unexpected(LoadClosed))?;
-        if left_open {
-            sqlx::query("ROLLBACK TO SAVEPOINT sand_batch")
-                .execute(&mut **tx)
-                .await
-                .map_err(pg)?;
-            sqlx::query("RELEASE SAVEPOINT sand_batch")
-                .execute(&mut **tx)
-                .await
-                .map_err(pg)?;
-        }
-        sqlx::query("SAVEPOINT sand_batch")
-            .execute(&mut **tx)
-            .await
-            .map_err(pg)?;
-        state.savepoint_open = true;
-        Ok(())
-    }
-
-    /// Keeps the batch (it commits with the load).
-    pub(crate) async fn release_savepoint(&self) -> Result<(), PortError> {
-        let mut state = self.state().await;
-        let tx = state
-            .tx
-            .as_mut()
-            .ok_or_else(|| PortError::unexpected(LoadClosed))?;
-        sqlx::query("RELEASE SAVEPOINT sand_batch")
-            .execute(&mut **tx)
-            .await
-            .map_err(pg)?;
-        state.savepoint_open = false;
-        Ok(())
-    }
-
-    /// Discards the batch, and only it.
-    pub(crate) async fn rollback_savepoint(&self) -> Result<(), PortError> {
-        let mut state = self.state().await;
-        let tx = state
-            .tx
-            .as_mut()
-            .ok_or_else(|| PortError::unexpected(LoadClosed))?;
-        for sql in [
-            "ROLLBACK TO SAVEPOINT sand_batch",
-            "RELEASE SAVEPOINT sand_batch",
-        ] {
-            sqlx::query(sql).execute(&mut **tx).await.map_err(pg)?;
-        }
-        state.savepoint_open = false;
-        Ok(())
-    }
 }
 
 /// An initial load under way: a [`RecordWriter`] whose batches all commit together at

@@ -21,12 +21,12 @@ use sea_orm::sqlx::{self, Postgres};
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait, Value,
 };
+use std::sync::Arc;
 use time::{Date, OffsetDateTime};
-use tokio::sync::MappedMutexGuard;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::bulk::SharedLoad;
 use crate::error::port;
 use crate::mapping::{civility_code, content_hash, first_names_to_row};
 
@@ -826,3 +826,91 @@ impl BatchStaging for SeaOrmBatchStaging {
 #[derive(Debug, thiserror::Error)]
 #[error("the checked batch is not the one staged")]
 struct StagingMismatch;
+
+/// The transaction of an initial load (`bulk.rs`), shared by its batches' savepoints.
+pub(crate) struct LoadState {
+    pub(crate) tx: Option<sqlx::Transaction<'static, Postgres>>,
+    /// A batch's savepoint is open (its staging was dropped without commit or abort if
+    /// the next batch finds it so: it is rolled back then).
+    pub(crate) savepoint_open: bool,
+}
+
+/// The handle the batches of a load share.
+#[derive(Clone)]
+pub(crate) struct SharedLoad(pub(crate) Arc<Mutex<LoadState>>);
+
+#[derive(Debug, thiserror::Error)]
+#[error("the initial load is already committed or rolled back")]
+pub(crate) struct LoadClosed;
+
+impl SharedLoad {
+    pub(crate) async fn state(&self) -> MutexGuard<'_, LoadState> {
+        self.0.lock().await
+    }
+
+    /// The load's transaction, locked for one statement.
+    pub(crate) async fn transaction(
+        &self,
+    ) -> Result<MappedMutexGuard<'_, sqlx::Transaction<'static, Postgres>>, PortError> {
+        MutexGuard::try_map(self.state().await, |s| s.tx.as_mut())
+            .map_err(|_| PortError::unexpected(LoadClosed))
+    }
+
+    /// Rolls back a batch left half-staged, then opens the next batch's savepoint.
+    pub(crate) async fn open_savepoint(&self) -> Result<(), PortError> {
+        let mut state = self.state().await;
+        let left_open = state.savepoint_open;
+        let tx = state
+            .tx
+            .as_mut()
+            .ok_or_else(|| PortError::unexpected(LoadClosed))?;
+        if left_open {
+            sqlx::query("ROLLBACK TO SAVEPOINT sand_batch")
+                .execute(&mut **tx)
+                .await
+                .map_err(pg)?;
+            sqlx::query("RELEASE SAVEPOINT sand_batch")
+                .execute(&mut **tx)
+                .await
+                .map_err(pg)?;
+        }
+        sqlx::query("SAVEPOINT sand_batch")
+            .execute(&mut **tx)
+            .await
+            .map_err(pg)?;
+        state.savepoint_open = true;
+        Ok(())
+    }
+
+    /// Keeps the batch (it commits with the load).
+    pub(crate) async fn release_savepoint(&self) -> Result<(), PortError> {
+        let mut state = self.state().await;
+        let tx = state
+            .tx
+            .as_mut()
+            .ok_or_else(|| PortError::unexpected(LoadClosed))?;
+        sqlx::query("RELEASE SAVEPOINT sand_batch")
+            .execute(&mut **tx)
+            .await
+            .map_err(pg)?;
+        state.savepoint_open = false;
+        Ok(())
+    }
+
+    /// Discards the batch, and only it.
+    pub(crate) async fn rollback_savepoint(&self) -> Result<(), PortError> {
+        let mut state = self.state().await;
+        let tx = state
+            .tx
+            .as_mut()
+            .ok_or_else(|| PortError::unexpected(LoadClosed))?;
+        for sql in [
+            "ROLLBACK TO SAVEPOINT sand_batch",
+            "RELEASE SAVEPOINT sand_batch",
+        ] {
+            sqlx::query(sql).execute(&mut **tx).await.map_err(pg)?;
+        }
+        state.savepoint_open = false;
+        Ok(())
+    }
+}
