@@ -456,20 +456,9 @@ fn fingerprint(manifest: &Path) -> String {
     line.split('"').nth(1).unwrap().to_owned()
 }
 
-/// Kills `sand import` with SIGKILL while its batch is half written, then checks that
-/// nothing of it is in the database and that the same import then succeeds. With
-/// `replacing`, the killed batch corrects a stored one (the staging and merge path),
-/// which must come out untouched.
-fn killed_mid_way(backend: &str, replacing: bool) {
-    let (url, cleanup) = database(backend);
-    let stored = replacing.then(|| {
-        let (dir, manifest) = single_batch(6);
-        let out = import(&url, &[&manifest]);
-        assert!(out.status.success(), "{}", stdout(&out));
-        (dir, fingerprint(&manifest))
-    });
-    let (dir, manifest) = single_batch(5);
-
+/// Starts `sand import` (with `extra` options) of `manifest`, and kills it with SIGKILL
+/// (no cleanup of any kind) once it has written 5 chunks of 1 000 records.
+fn kill_at_pause(url: &str, manifest: &Path, extra: &[&str]) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sand"))
         .args([
             "import",
@@ -477,10 +466,10 @@ fn killed_mid_way(backend: &str, replacing: bool) {
             "--allow-unsigned",
             "--chunk-size",
             "1000",
-            "--database-url",
-            &url,
         ])
-        .arg(&manifest)
+        .args(extra)
+        .args(["--database-url", url])
+        .arg(manifest)
         .env("SAND_FAULT_PAUSE_AFTER_CHUNKS", "5")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -496,8 +485,24 @@ fn killed_mid_way(backend: &str, replacing: bool) {
         }
     }
     assert!(paused, "the import never reached the pause");
-    child.kill().unwrap(); // SIGKILL: no cleanup of any kind
+    child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Kills `sand import` with SIGKILL while its batch is half written, then checks that
+/// nothing of it is in the database and that the same import then succeeds. With
+/// `replacing`, the killed batch corrects a stored one (the staging and merge path),
+/// which must come out untouched.
+fn killed_mid_way(backend: &str, replacing: bool) {
+    let (url, cleanup) = database(backend);
+    let stored = replacing.then(|| {
+        let (dir, manifest) = single_batch(6);
+        let out = import(&url, &[&manifest]);
+        assert!(out.status.success(), "{}", stdout(&out));
+        (dir, fingerprint(&manifest))
+    });
+    let (dir, manifest) = single_batch(5);
+    kill_at_pause(&url, &manifest, &[]);
 
     match &stored {
         None => {
@@ -1485,35 +1490,8 @@ fn postgres_initial_load_killed_mid_way_leaves_no_trace_and_the_indexes_back() {
     let (url, _) = database("postgres");
     let before = schema_facts(&url);
     let (dir, manifest) = single_batch(8);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sand"))
-        .args([
-            "import",
-            "--quiet",
-            "--allow-unsigned",
-            "--initial-load",
-            "--chunk-size",
-            "1000",
-            "--database-url",
-            &url,
-        ])
-        .arg(&manifest)
-        .env("SAND_FAULT_PAUSE_AFTER_CHUNKS", "5")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut paused = false;
-    for line in BufReader::new(stderr).lines() {
-        if line.unwrap().contains("pause après 5 tranche(s)") {
-            paused = true;
-            break;
-        }
-    }
-    assert!(paused, "the load never reached the pause");
-    child.kill().unwrap(); // SIGKILL, with the indexes dropped in its transaction
-    child.wait().unwrap();
+    // killed with the indexes dropped in its transaction
+    kill_at_pause(&url, &manifest, &["--initial-load"]);
 
     assert_eq!(count(&url, "SELECT COUNT(*) FROM diploma_record"), 0);
     assert_eq!(count(&url, "SELECT COUNT(*) FROM import_batch"), 0);
