@@ -856,61 +856,55 @@ impl SharedLoad {
             .map_err(|_| PortError::unexpected(LoadClosed))
     }
 
-    /// Rolls back a batch left half-staged, then opens the next batch's savepoint.
-    pub(crate) async fn open_savepoint(&self) -> Result<(), PortError> {
+    /// Runs `statements` in the load's transaction, then records whether a batch's
+    /// savepoint is open.
+    async fn savepoint_step(
+        &self,
+        statements: &[&'static str],
+        open: bool,
+    ) -> Result<(), PortError> {
         let mut state = self.state().await;
-        let left_open = state.savepoint_open;
         let tx = state
             .tx
             .as_mut()
             .ok_or_else(|| PortError::unexpected(LoadClosed))?;
-        if left_open {
-            sqlx::query("ROLLBACK TO SAVEPOINT sand_batch")
-                .execute(&mut **tx)
-                .await
-                .map_err(pg)?;
-            sqlx::query("RELEASE SAVEPOINT sand_batch")
-                .execute(&mut **tx)
-                .await
-                .map_err(pg)?;
+        for sql in statements {
+            sqlx::query(*sql).execute(&mut **tx).await.map_err(pg)?;
         }
-        sqlx::query("SAVEPOINT sand_batch")
-            .execute(&mut **tx)
-            .await
-            .map_err(pg)?;
-        state.savepoint_open = true;
+        state.savepoint_open = open;
         Ok(())
+    }
+
+    /// Rolls back a batch left half-staged, then opens the next batch's savepoint.
+    pub(crate) async fn open_savepoint(&self) -> Result<(), PortError> {
+        let left_open = self.state().await.savepoint_open;
+        let statements: &[&'static str] = if left_open {
+            &[
+                "ROLLBACK TO SAVEPOINT sand_batch",
+                "RELEASE SAVEPOINT sand_batch",
+                "SAVEPOINT sand_batch",
+            ]
+        } else {
+            &["SAVEPOINT sand_batch"]
+        };
+        self.savepoint_step(statements, true).await
     }
 
     /// Keeps the batch (it commits with the load).
     pub(crate) async fn release_savepoint(&self) -> Result<(), PortError> {
-        let mut state = self.state().await;
-        let tx = state
-            .tx
-            .as_mut()
-            .ok_or_else(|| PortError::unexpected(LoadClosed))?;
-        sqlx::query("RELEASE SAVEPOINT sand_batch")
-            .execute(&mut **tx)
+        self.savepoint_step(&["RELEASE SAVEPOINT sand_batch"], false)
             .await
-            .map_err(pg)?;
-        state.savepoint_open = false;
-        Ok(())
     }
 
     /// Discards the batch, and only it.
     pub(crate) async fn rollback_savepoint(&self) -> Result<(), PortError> {
-        let mut state = self.state().await;
-        let tx = state
-            .tx
-            .as_mut()
-            .ok_or_else(|| PortError::unexpected(LoadClosed))?;
-        for sql in [
-            "ROLLBACK TO SAVEPOINT sand_batch",
-            "RELEASE SAVEPOINT sand_batch",
-        ] {
-            sqlx::query(sql).execute(&mut **tx).await.map_err(pg)?;
-        }
-        state.savepoint_open = false;
-        Ok(())
+        self.savepoint_step(
+            &[
+                "ROLLBACK TO SAVEPOINT sand_batch",
+                "RELEASE SAVEPOINT sand_batch",
+            ],
+            false,
+        )
+        .await
     }
 }

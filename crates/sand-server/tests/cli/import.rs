@@ -622,8 +622,15 @@ fn postgres_correction_killed_mid_way_leaves_the_stored_batch() {
     killed_mid_way("postgres", true);
 }
 
-#[test]
-fn the_web_role_cannot_import() {
+/// Whose login [`migrated_with_login`] makes.
+enum Login {
+    Web,
+    Importer,
+}
+
+/// A migrated PostgreSQL database with its own roles, and a login user in the web or the
+/// importer role: (the owner's URL, the login's URL).
+fn migrated_with_login(which: Login) -> (String, String) {
     let (url, _) = postgres_database();
     let (web, imp) = (role("web"), role("imp"));
     let out = sand(&[
@@ -636,13 +643,17 @@ fn the_web_role_cannot_import() {
         &imp,
     ]);
     assert!(out.status.success());
-    let login = format!("{web}_login");
+    let group = match which {
+        Login::Web => web,
+        Login::Importer => imp,
+    };
+    let login = format!("{group}_login");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let db = Database::connect(&url).await.unwrap();
         db.execute_raw(Statement::from_string(
             DbBackend::Postgres,
-            format!("CREATE ROLE {login} LOGIN IN ROLE {web}"),
+            format!("CREATE ROLE {login} LOGIN IN ROLE {group}"),
         ))
         .await
         .unwrap();
@@ -650,7 +661,13 @@ fn the_web_role_cannot_import() {
     });
     let (scheme, rest) = url.split_once("://").unwrap();
     let (_, host) = rest.split_once('@').unwrap();
-    let web_url = format!("{scheme}://{login}@{host}");
+    let login_url = format!("{scheme}://{login}@{host}");
+    (url, login_url)
+}
+
+#[test]
+fn the_web_role_cannot_import() {
+    let (_, web_url) = migrated_with_login(Login::Web);
     let out = import(&web_url, &[&example().join("lyon-bacg-2022.toml")]);
     assert_eq!(
         out.status.code(),
@@ -1517,24 +1534,8 @@ fn an_initial_load_is_refused_on_sqlite_and_to_the_importer_role() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("demande PostgreSQL"));
     let _ = std::fs::remove_dir_all(cleanup.unwrap());
 
-    let (url, _) = postgres_database();
-    let (web, imp) = (role("web"), role("imp"));
-    let out = sand(&[
-        "migrate",
-        "--database-url",
-        &url,
-        "--web-role",
-        &web,
-        "--importer-role",
-        &imp,
-    ]);
-    assert!(out.status.success());
+    let (url, importer_url) = migrated_with_login(Login::Importer);
     let before = schema_facts(&url);
-    let login = format!("{imp}_login");
-    execute(&url, &format!("CREATE ROLE {login} LOGIN IN ROLE {imp}")).unwrap();
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (_, host) = rest.split_once('@').unwrap();
-    let importer_url = format!("{scheme}://{login}@{host}");
     // the importer role imports as usual…
     let out = import(&importer_url, &[&example().join("lyon-bacg-2022.toml")]);
     assert!(
