@@ -1554,4 +1554,30 @@ fn an_initial_load_is_refused_on_sqlite_and_to_the_importer_role() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("propriétaire des tables"));
     assert_eq!(schema_facts(&url), before);
+
+    // the index memory: a number of MiB in range, and only with an initial load
+    let manifest = example().join("lyon-bacg-2022.toml");
+    for (args, said) in [
+        (vec!["--initial-load", "--index-memory-mb", "cinq"], "cinq"),
+        (vec!["--initial-load", "--index-memory-mb", "0"], "0"),
+        (
+            vec!["--initial-load", "--index-memory-mb", "99999999"],
+            "99999999",
+        ),
+        (vec!["--index-memory-mb", "512"], "--initial-load"),
+    ] {
+        let mut all = vec!["import", "--quiet", "--database-url", &url];
+        all.extend(args.iter().copied());
+        let path = manifest.display().to_string();
+        all.push(&path);
+        let out = sand(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(said),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM diploma_record"), 0);
+    assert_eq!(schema_facts(&url), before);
 }
