@@ -5,6 +5,7 @@
 //! (line, column, reason); problems that make the rest of the file unreadable (binary
 //! data, an endless line, a broken header) stop the reading.
 
+use std::borrow::Cow;
 use std::io::{self, Read};
 
 use sand_domain::academie::Academie;
@@ -87,32 +88,35 @@ enum GuardError {
 impl<R: Read> Read for Guard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for &b in &buf[..n] {
-            match b {
-                b'\n' => {
-                    self.since_newline = 0;
-                    self.line += 1;
-                }
-                0 => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        GuardError::Binary,
-                    ));
-                }
-                _ => {
-                    self.since_newline += 1;
-                    if self.since_newline > MAX_LINE_BYTES {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            GuardError::LineTooLong,
-                        ));
-                    }
-                }
+        // up to the first null byte, if any: what comes first is reported
+        let zero = memchr::memchr(0, &buf[..n]);
+        let scanned = &buf[..zero.unwrap_or(n)];
+        let mut line_start = 0;
+        for newline in memchr::memchr_iter(b'\n', scanned) {
+            if self.since_newline + (newline - line_start) > MAX_LINE_BYTES {
+                return Err(too_long());
             }
+            self.since_newline = 0;
+            self.line += 1;
+            line_start = newline + 1;
+        }
+        self.since_newline += scanned.len() - line_start;
+        if self.since_newline > MAX_LINE_BYTES {
+            return Err(too_long());
+        }
+        if zero.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                GuardError::Binary,
+            ));
         }
         self.bytes += n as u64;
         Ok(n)
     }
+}
+
+fn too_long() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, GuardError::LineTooLong)
 }
 
 /// One line's outcome.
@@ -260,11 +264,26 @@ impl<R: Read> BatchReader<R> {
         }
     }
 
-    fn cell(&self, column: usize, line: u64, problems: &mut Vec<SourceProblem>) -> Option<String> {
-        let raw = self.record.get(self.columns[column]).unwrap_or_default();
-        let text = match self.encoding {
-            Encoding::Utf8 => match std::str::from_utf8(raw) {
-                Ok(t) => t.to_owned(),
+    /// The text of `column` on this line, trimmed: borrowed from the line when it is
+    /// UTF-8 or plain ASCII. `None` (with the problem noted) when it is refused.
+    fn cell<'a>(
+        &'a self,
+        line_text: Option<&'a str>,
+        column: usize,
+        line: u64,
+        problems: &mut Vec<SourceProblem>,
+    ) -> Option<Cow<'a, str>> {
+        let index = self.columns[column];
+        let raw = self.record.get(index).unwrap_or_default();
+        // the line checked once: a cell of it is UTF-8 when it starts and ends on
+        // character boundaries
+        let in_line = || {
+            let range = self.record.range(index)?;
+            line_text?.get(range)
+        };
+        let text: Cow<'_, str> = match self.encoding {
+            Encoding::Utf8 => match in_line().map_or_else(|| std::str::from_utf8(raw), Ok) {
+                Ok(t) => Cow::Borrowed(t),
                 Err(_) => {
                     problems.push(problem(
                         line,
@@ -274,13 +293,10 @@ impl<R: Read> BatchReader<R> {
                     return None;
                 }
             },
-            Encoding::Windows1252 => encoding_rs::WINDOWS_1252
-                .decode_without_bom_handling(raw)
-                .0
-                .into_owned(),
+            // borrowed when the bytes are ASCII
+            Encoding::Windows1252 => encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0,
         };
-        let trimmed = text.trim();
-        if let Some(first) = trimmed.chars().next()
+        if let Some(first) = text.trim().chars().next()
             && matches!(first, '=' | '+' | '-' | '@')
         {
             problems.push(problem(
@@ -290,7 +306,7 @@ impl<R: Read> BatchReader<R> {
             ));
             return None;
         }
-        if text.chars().any(|c| c.is_control() && c != '\t') {
+        if has_control_character(&text) {
             problems.push(problem(
                 line,
                 Some(COLUMNS[column]),
@@ -298,14 +314,21 @@ impl<R: Read> BatchReader<R> {
             ));
             return None;
         }
-        Some(trimmed.to_owned())
+        Some(match text {
+            Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
+            Cow::Owned(t) if t.trim().len() == t.len() => Cow::Owned(t),
+            Cow::Owned(t) => Cow::Owned(t.trim().to_owned()),
+        })
     }
 
     fn parse_line(&self, line: u64) -> LineResult {
         let mut problems = Vec::new();
-        let mut cells: Vec<Option<String>> = (0..COLUMNS.len())
-            .map(|c| self.cell(c, line, &mut problems))
-            .collect();
+        let line_text = match self.encoding {
+            Encoding::Utf8 => std::str::from_utf8(self.record.as_slice()).ok(),
+            Encoding::Windows1252 => None,
+        };
+        let mut cells: [Option<Cow<'_, str>>; COLUMNS.len()] =
+            std::array::from_fn(|c| self.cell(line_text, c, line, &mut problems));
         let mut take = |column: usize| cells[column].take();
         let field = |column: usize, problems: &mut Vec<SourceProblem>, reason: String| {
             problems.push(problem(line, Some(COLUMNS[column]), reason));
@@ -352,10 +375,21 @@ impl<R: Read> BatchReader<R> {
         let today = self.today;
         let candidate = required!(CANDIDATE, |t: &str| CandidateNumber::parse(t)
             .map_err(|e| format!("numéro de candidat invalide ({})", candidate_reason(&e))));
-        let civility = optional!(CIVILITY, |t: &str| match t.to_uppercase().as_str() {
-            "M" | "M." | "MONSIEUR" => Ok(Civility::Monsieur),
-            "MME" | "MADAME" => Ok(Civility::Madame),
-            _ => Err(format!("« {t} » : M, MME ou vide attendu")),
+        let civility = optional!(CIVILITY, |t: &str| {
+            // full upper-casing only for the rare text that is not ASCII
+            let upper = if t.is_ascii() {
+                Cow::Borrowed(t)
+            } else {
+                Cow::Owned(t.to_uppercase())
+            };
+            let is = |word: &str| upper.eq_ignore_ascii_case(word);
+            if is("M") || is("M.") || is("MONSIEUR") {
+                Ok(Civility::Monsieur)
+            } else if is("MME") || is("MADAME") {
+                Ok(Civility::Madame)
+            } else {
+                Err(format!("« {t} » : M, MME ou vide attendu"))
+            }
         });
         let birth_name = required!(BIRTH_NAME, |t: &str| BirthName::parse(t)
             .map_err(name_reason));
@@ -467,6 +501,26 @@ impl<R: Read> BatchReader<R> {
     }
 }
 
+/// Whether `text` holds a control character other than the tab (Unicode's `Cc`:
+/// U+0000–U+001F, U+007F–U+009F), read off its UTF-8 bytes: a C1 control is encoded
+/// `C2 80`–`C2 9F`, and no other character's encoding holds a byte `C2` followed by one
+/// of those (a continuation byte never starts a character).
+fn has_control_character(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // the usual text has none of the bytes that may start one
+    if !bytes.iter().any(|&b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        return false;
+    }
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'\t' => false,
+        0x00..=0x1f | 0x7f => true,
+        0xc2 => bytes
+            .get(i + 1)
+            .is_some_and(|next| (0x80..=0x9f).contains(next)),
+        _ => false,
+    })
+}
+
 /// `YYYY-MM-DD` or `DD/MM/YYYY`, exactly (the domain's one date reader).
 fn parse_date(text: &str) -> Result<(i32, u8, u8), String> {
     read_date(text, DateWriting::Exact)
@@ -526,5 +580,113 @@ fn birth_date_reason(e: BirthDateError) -> String {
         BirthDateError::Unreadable => "date illisible".into(),
         BirthDateError::TooEarly => "date de naissance antérieure à 1900".into(),
         BirthDateError::InTheFuture => "date de naissance postérieure à l'export".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// What the guard must find, byte by byte: the first null byte or the first byte
+    /// past [`MAX_LINE_BYTES`] on a line stops it; else the lines it saw.
+    fn guard_by_hand(bytes: &[u8]) -> Result<u64, (&'static str, u64)> {
+        let (mut line, mut since_newline) = (1u64, 0usize);
+        for &b in bytes {
+            match b {
+                b'\n' => {
+                    since_newline = 0;
+                    line += 1;
+                }
+                0 => return Err(("binary", line)),
+                _ => {
+                    since_newline += 1;
+                    if since_newline > MAX_LINE_BYTES {
+                        return Err(("too long", line));
+                    }
+                }
+            }
+        }
+        Ok(line)
+    }
+
+    /// A source that hands out at most `step` bytes a read.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    fn guard_reading(bytes: &[u8], step: usize) -> Result<u64, (&'static str, u64)> {
+        let mut guard = Guard {
+            inner: Trickle { bytes, step },
+            since_newline: 0,
+            line: 1,
+            bytes: 0,
+        };
+        let mut buf = vec![0u8; 8192];
+        loop {
+            match guard.read(&mut buf) {
+                Ok(0) => return Ok(guard.line),
+                Ok(_) => {}
+                Err(e) => {
+                    let kind = match e.get_ref().and_then(|e| e.downcast_ref::<GuardError>()) {
+                        Some(GuardError::Binary) => "binary",
+                        Some(GuardError::LineTooLong) => "too long",
+                        None => "other",
+                    };
+                    return Err((kind, guard.line));
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_guard_stops_where_a_byte_by_byte_reading_would(
+            pieces in prop::collection::vec((0usize..3, 0usize..(MAX_LINE_BYTES + 2)), 0..6),
+            step in 1usize..20_000,
+        ) {
+            let mut bytes = Vec::new();
+            for (kind, run) in pieces {
+                match kind {
+                    0 => bytes.extend(std::iter::repeat_n(b'a', run)),
+                    1 => bytes.extend(std::iter::repeat_n(b'\n', run % 4)),
+                    _ => bytes.push(if run % 7 == 0 { 0 } else { b'\n' }),
+                }
+            }
+            let by_hand = guard_by_hand(&bytes);
+            let read = guard_reading(&bytes, step);
+            prop_assert_eq!(read.map_err(|e| e.0), by_hand.map_err(|e| e.0));
+            if let (Err((_, at)), Err((_, expected))) = (guard_reading(&bytes, step), by_hand) {
+                prop_assert_eq!(at, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn control_characters_are_found_in_the_bytes_as_unicode_finds_them() {
+        let samples = (0u32..0x800)
+            .chain(0xfff0..0x1_0010)
+            .filter_map(char::from_u32);
+        for c in samples {
+            for text in [format!("{c}"), format!("a{c}b"), format!("é{c}")] {
+                assert_eq!(
+                    has_control_character(&text),
+                    text.chars().any(|c| c.is_control() && c != '\t'),
+                    "U+{:04X}",
+                    u32::from(c)
+                );
+            }
+        }
     }
 }

@@ -146,13 +146,25 @@ pub(crate) fn record_from(row: diploma_record::Model) -> Result<DiplomaRecord, P
 /// A digest of everything a record says (not its line number): equal digests, equal
 /// records, so a re-import knows what changed without comparing field by field.
 pub(crate) fn content_hash(record: &NewRecord) -> String {
+    let hex = content_hash_hex(
+        record,
+        &first_names_to_row(&record.holder.identity.first_names),
+    );
+    String::from_utf8_lossy(&hex).into_owned()
+}
+
+/// [`content_hash`] in lower-case hex, given the record's first names as stored
+/// (`first_names_row`: the import writes them once for both).
+pub(crate) fn content_hash_hex(record: &NewRecord, first_names_row: &str) -> [u8; 64] {
     let h = &record.holder;
     let a = &record.award;
+    let birth_date = IsoDate::of(h.identity.birth_date.date());
+    let deliberation_date = IsoDate::of(a.deliberation_date);
     let fields: [&str; 11] = [
         h.civility.map(civility_code).unwrap_or(""),
         h.identity.birth_name.as_str(),
-        &first_names_to_row(&h.identity.first_names),
-        &h.identity.birth_date.date().to_string(),
+        first_names_row,
+        birth_date.as_str(),
         h.identity
             .birth_place
             .as_ref()
@@ -162,7 +174,7 @@ pub(crate) fn content_hash(record: &NewRecord) -> String {
         h.ine.as_ref().map(Ine::as_str).unwrap_or(""),
         a.speciality.as_ref().map(Speciality::as_str).unwrap_or(""),
         a.mention.map(Mention::code).unwrap_or(""),
-        &a.deliberation_date.to_string(),
+        deliberation_date.as_str(),
         record.candidate_number.as_str(),
     ];
     let mut digest = Sha256::new();
@@ -176,7 +188,48 @@ pub(crate) fn content_hash(record: &NewRecord) -> String {
         digest.update(b"code_lieu_naissance");
         digest.update(code.as_str().as_bytes());
     }
-    hex::encode(digest.finalize())
+    let mut hex = [0u8; 64];
+    // 32 bytes always fit 64 hex digits
+    let _ = hex::encode_to_slice(digest.finalize(), &mut hex);
+    hex
+}
+
+/// A date written `YYYY-MM-DD` as `Date`'s `Display` writes it, without formatting
+/// machinery for the years 0–9999 (every date a record holds).
+pub(crate) enum IsoDate {
+    Short([u8; 10]),
+    Long(String),
+}
+
+impl IsoDate {
+    pub(crate) fn of(date: Date) -> Self {
+        let year = date.year();
+        if !(0..=9999).contains(&year) {
+            return Self::Long(date.to_string());
+        }
+        let (year, month, day) = (year.unsigned_abs(), u8::from(date.month()), date.day());
+        let digit = |n: u32| b'0' + (n % 10) as u8;
+        Self::Short([
+            digit(year / 1000),
+            digit(year / 100),
+            digit(year / 10),
+            digit(year),
+            b'-',
+            digit(u32::from(month / 10)),
+            digit(u32::from(month)),
+            b'-',
+            digit(u32::from(day / 10)),
+            digit(u32::from(day)),
+        ])
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // ASCII digits and hyphens
+            Self::Short(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            Self::Long(text) => text,
+        }
+    }
 }
 
 pub(crate) fn batch_from(row: import_batch::Model) -> Result<ImportBatch, PortError> {
@@ -243,4 +296,29 @@ pub(crate) fn link_from(row: link::Model, keys: &KeyProtector) -> Result<Link, P
             Some(at) => LinkState::Withdrawn { at },
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use time::Month;
+
+    use super::*;
+
+    #[test]
+    fn dates_are_written_as_their_display_writes_them() {
+        for (year, month, day) in [
+            (2022, Month::July, 5),
+            (1900, Month::January, 1),
+            (5, Month::December, 31),
+            (999, Month::February, 28),
+            (9999, Month::December, 31),
+            (-9999, Month::January, 1),
+            (-1, Month::March, 9),
+        ] {
+            let date = Date::from_calendar_date(year, month, day).unwrap();
+            assert_eq!(IsoDate::of(date).as_str(), date.to_string(), "{year}");
+        }
+    }
 }

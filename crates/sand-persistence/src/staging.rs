@@ -28,7 +28,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::port;
-use crate::mapping::{civility_code, content_hash, first_names_to_row};
+use crate::mapping::{IsoDate, civility_code, content_hash, content_hash_hex, first_names_to_row};
 
 /// Rows per `CopyData` message on PostgreSQL.
 const COPY_ROWS_PER_MESSAGE: usize = 250;
@@ -643,7 +643,6 @@ impl StagingRow {
 /// columns of [`StagingRow`], in its order): a new id, then `constants` (empty, or
 /// tab-prefixed fields), then the other columns.
 fn write_copy_line(record: &NewRecord, constants: &str, out: &mut String) {
-    use std::fmt::Write as _;
     fn field(out: &mut String, value: Option<&str>) {
         out.push('\t');
         match value {
@@ -671,21 +670,26 @@ fn write_copy_line(record: &NewRecord, constants: &str, out: &mut String) {
     let h = &record.holder;
     let a = &record.award;
     // writing to a String cannot fail
-    let _ = write!(out, "{}", Uuid::now_v7().hyphenated());
+    let mut id = Uuid::encode_buffer();
+    out.push_str(Uuid::now_v7().hyphenated().encode_lower(&mut id));
     out.push_str(constants);
+    let first_names = first_names_to_row(&h.identity.first_names);
     field(out, Some(record.candidate_number.as_str()));
     field(out, h.civility.map(civility_code));
     field(out, Some(h.identity.birth_name.as_str()));
     field(out, Some(&h.identity.birth_name.match_key()));
-    field(out, Some(&first_names_to_row(&h.identity.first_names)));
-    let _ = write!(out, "\t{}", h.identity.birth_date.date());
+    field(out, Some(&first_names));
+    out.push('\t');
+    out.push_str(IsoDate::of(h.identity.birth_date.date()).as_str());
     field(out, h.identity.birth_place.as_ref().map(BirthPlace::as_str));
     field(out, h.usage_name.as_ref().map(UsageName::as_str));
     field(out, h.ine.as_ref().map(Ine::as_str));
     field(out, a.speciality.as_ref().map(Speciality::as_str));
     field(out, a.mention.map(Mention::code));
-    let _ = write!(out, "\t{}", a.deliberation_date);
-    field(out, Some(&content_hash(record)));
+    out.push('\t');
+    out.push_str(IsoDate::of(a.deliberation_date).as_str());
+    let hash = content_hash_hex(record, &first_names);
+    field(out, std::str::from_utf8(&hash).ok());
     field(
         out,
         h.identity.birth_place_code.as_ref().map(|c| c.as_str()),

@@ -683,15 +683,27 @@ async fn import_one(
         .and_then(|v| v.parse().ok());
     // Reading and parsing run on a thread of their own, a couple of chunks ahead of the
     // checks and the database writes: the two overlap, memory stays bounded.
+    // The records written go back to the reader, which frees them on its own thread and
+    // reuses their room for the next chunk.
     let (sender, mut chunks) = tokio::sync::mpsc::channel::<ReadChunk>(2);
+    let (spent, returned) = std::sync::mpsc::channel::<Vec<NewRecord>>();
     let chunk_size = options.chunk_size;
     let reader_thread = tokio::task::spawn_blocking(move || {
-        read_chunks(file, &manifest, chunk_size, &sender);
+        read_chunks(file, &manifest, chunk_size, &sender, &returned);
     });
     let mut chunks_pushed = 0usize;
     while let Some(chunk) = chunks.recv().await {
         totals.records += chunk.lines;
-        run.push(chunk.items).await.map_err(refusal)?;
+        match chunk.items {
+            ChunkLines::Records(records) => {
+                let pushed = run.push_records(&records).await;
+                // the reader may have finished: then they are freed here
+                let _ = spent.send(records);
+                pushed
+            }
+            ChunkLines::Mixed(items) => run.push(items).await,
+        }
+        .map_err(refusal)?;
         chunks_pushed += 1;
         bar.set_position(bytes_before + chunk.bytes_read);
         let rate = totals.records as f64 / started.elapsed().as_secs_f64().max(1e-9);
@@ -710,9 +722,39 @@ async fn import_one(
     Ok(format!("{describe_scope} — {}", outcome_text(&outcome)))
 }
 
-/// Lines read from a data file, ready for [`ImportRun::push`].
+/// The lines of a chunk.
+enum ChunkLines {
+    /// Every line read as a record (the usual case: checked and written where they lie).
+    Records(Vec<NewRecord>),
+    /// Some lines could not be read, or the file could not be read further.
+    Mixed(Vec<Result<NewRecord, Vec<BatchProblem>>>),
+}
+
+impl ChunkLines {
+    fn len(&self) -> usize {
+        match self {
+            Self::Records(records) => records.len(),
+            Self::Mixed(items) => items.len(),
+        }
+    }
+
+    fn push(&mut self, line: Result<NewRecord, Vec<BatchProblem>>) {
+        match (&mut *self, line) {
+            (Self::Records(records), Ok(record)) => records.push(record),
+            (Self::Records(records), Err(problems)) => {
+                let mut items: Vec<_> = std::mem::take(records).into_iter().map(Ok).collect();
+                items.push(Err(problems));
+                *self = Self::Mixed(items);
+            }
+            (Self::Mixed(items), line) => items.push(line),
+        }
+    }
+}
+
+/// Lines read from a data file, ready for `ImportRun::push_records` or
+/// `ImportRun::push`.
 struct ReadChunk {
-    items: Vec<Result<NewRecord, Vec<BatchProblem>>>,
+    items: ChunkLines,
     /// Lines of the file in `items` (a fatal problem of the file adds an item, not a line).
     lines: u64,
     /// Bytes of the data file read so far.
@@ -720,12 +762,14 @@ struct ReadChunk {
 }
 
 /// Reads a data file chunk by chunk into `sender` until the end, a fatal problem, or the
-/// receiver going away (the import stopped).
+/// receiver going away (the import stopped). Chunks of records already written come back
+/// through `returned`, to be emptied and filled again.
 fn read_chunks(
     file: File,
     manifest: &sand_import::Manifest,
     chunk_size: usize,
     sender: &tokio::sync::mpsc::Sender<ReadChunk>,
+    returned: &std::sync::mpsc::Receiver<Vec<NewRecord>>,
 ) {
     let mut reader = match BatchReader::new(
         io::BufReader::with_capacity(256 * 1024, file),
@@ -735,7 +779,7 @@ fn read_chunks(
         Ok(reader) => reader,
         Err(problem) => {
             let _ = sender.blocking_send(ReadChunk {
-                items: vec![Err(vec![BatchProblem::Source(problem)])],
+                items: ChunkLines::Mixed(vec![Err(vec![BatchProblem::Source(problem)])]),
                 lines: 0,
                 bytes_read: 0,
             });
@@ -743,7 +787,12 @@ fn read_chunks(
         }
     };
     loop {
-        let mut items = Vec::with_capacity(chunk_size);
+        let mut room = None;
+        while let Ok(mut records) = returned.try_recv() {
+            records.clear();
+            room = Some(records);
+        }
+        let mut items = ChunkLines::Records(room.unwrap_or_else(|| Vec::with_capacity(chunk_size)));
         let mut fatal = None;
         while items.len() < chunk_size {
             match reader.next_line() {

@@ -41,6 +41,15 @@ pub const MAX_FIRST_NAMES: usize = 12;
 /// ```
 #[must_use]
 pub fn normalize(input: &str) -> String {
+    if input.is_ascii() {
+        normalize_ascii(input)
+    } else {
+        normalize_unicode(input)
+    }
+}
+
+/// [`normalize`] through the Unicode tables (any text).
+fn normalize_unicode(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
     let mut pending_separator = false;
     let upper = input.nfkd().flat_map(char::to_uppercase).nfkd();
@@ -63,6 +72,27 @@ pub fn normalize(input: &str) -> String {
             } else {
                 pending_separator = true;
             }
+        }
+    }
+    out
+}
+
+/// [`normalize`] of an ASCII text, without the Unicode tables: an ASCII character
+/// decomposes to itself, upper-cases to its ASCII capital, is no combining mark and
+/// needs no spelling out (the test `the_ascii_path_folds_as_the_unicode_path` holds the
+/// two paths to the same answer).
+fn normalize_ascii(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut pending_separator = false;
+    for b in input.bytes() {
+        if b.is_ascii_alphanumeric() {
+            if pending_separator && !out.is_empty() {
+                out.push(SEPARATOR);
+            }
+            pending_separator = false;
+            out.push(char::from(b.to_ascii_uppercase()));
+        } else {
+            pending_separator = true;
         }
     }
     out
@@ -144,8 +174,12 @@ struct PersonName(String);
 
 impl PersonName {
     fn parse(raw: &str) -> Result<Self, NameError> {
-        let composed: String = raw.nfc().collect();
-        let collapsed = composed.split_whitespace().collect::<Vec<_>>().join(" ");
+        // Most names arrive composed and with single inner spaces: taken as they are.
+        let collapsed = if is_nfc_and_collapsed(raw) {
+            raw.to_owned()
+        } else {
+            compose_and_collapse(raw)
+        };
         if collapsed.is_empty() {
             return Err(NameError::Empty);
         }
@@ -165,6 +199,33 @@ impl PersonName {
         }
         Ok(Self(collapsed))
     }
+}
+
+/// `raw` in NFC, trimmed, each inner run of white space one space.
+fn compose_and_collapse(raw: &str) -> String {
+    let composed: String = raw.nfc().collect();
+    composed.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `raw` is already NFC, with no white space at either end and single spaces
+/// inside: what `nfc`, `split_whitespace` and `join(" ")` would leave unchanged.
+fn is_nfc_and_collapsed(raw: &str) -> bool {
+    let mut after_space = true;
+    for c in raw.chars() {
+        if c.is_whitespace() {
+            if c != ' ' || after_space {
+                return false;
+            }
+            after_space = true;
+        } else {
+            after_space = false;
+        }
+    }
+    // an empty text or a trailing space: the slow path says what is wrong with it
+    !after_space
+        && (raw.is_ascii()
+            || unicode_normalization::is_nfc_quick(raw.chars())
+                == unicode_normalization::IsNormalized::Yes)
 }
 
 /// Names are personal data: their `Debug` never prints them, so a stray `{:?}` in a log
@@ -338,6 +399,26 @@ mod tests {
         let names: Vec<&str> = first.names().iter().map(FirstName::as_str).collect();
         assert_eq!(names, ["Camille", "Marie"]);
         assert!(!format!("{first:?}").contains("Camille"));
+    }
+
+    proptest! {
+        #[test]
+        fn the_ascii_path_folds_as_the_unicode_path(text in "[ -~\t]{0,40}") {
+            prop_assert_eq!(normalize_ascii(&text), normalize_unicode(&text));
+        }
+
+        #[test]
+        fn a_name_taken_as_it_is_is_the_name_composed_and_collapsed(
+            text in "[ a\t\u{a0}\u{2003}e\u{301}\u{e9}\u{327}c\u{e7}\u{1e9b}\u{323}\u{212b}\u{fb01}\u{3000}]{0,12}"
+        ) {
+            if is_nfc_and_collapsed(&text) {
+                prop_assert_eq!(text.clone(), compose_and_collapse(&text));
+            }
+            prop_assert_eq!(
+                PersonName::parse(&text).map(|n| n.0),
+                PersonName::parse(&compose_and_collapse(&text)).map(|n| n.0)
+            );
+        }
     }
 
     #[test]

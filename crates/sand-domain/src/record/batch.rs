@@ -194,10 +194,13 @@ impl BatchChecker {
     /// Starts checking a batch whose header says `header`, at time `now`.
     #[must_use]
     pub fn new(header: BatchHeader, now: OffsetDateTime) -> Self {
+        // room for the declared count at once (bounded by the batch limit): no rehashing
+        // of a large table as it grows
+        let expected = header.declared_record_count.min(MAX_BATCH_RECORDS);
         let mut checker = Self {
             listed: Vec::new(),
             total: 0,
-            seen: HashMap::new(),
+            seen: HashMap::with_capacity(usize::try_from(expected).unwrap_or(0)),
             hasher: RandomState::new(),
             records: 0,
             max_records: MAX_BATCH_RECORDS,

@@ -180,8 +180,7 @@ impl ImportRecords {
         match self.start(request.header, dry_run).await? {
             ImportStart::Done(outcome) => Ok(outcome),
             ImportStart::Run(mut run) => {
-                run.push(request.records.into_iter().map(Ok).collect())
-                    .await?;
+                run.push_records(&request.records).await?;
                 run.finish().await
             }
         }
@@ -198,17 +197,37 @@ impl ImportRun {
         &mut self,
         chunk: Vec<Result<NewRecord, Vec<BatchProblem>>>,
     ) -> Result<(), ImportBatchError> {
-        let mut good = Vec::with_capacity(chunk.len());
+        if chunk.iter().all(Result::is_ok) {
+            let records: Vec<NewRecord> = chunk.into_iter().flatten().collect();
+            return self.push_records(&records).await;
+        }
+        // a line could not be read: the batch is lost, the rest is checked for the report
         for item in chunk {
             match item {
                 Ok(record) => {
-                    if self.checker.check(&record) {
-                        good.push(record);
-                    }
+                    self.checker.check(&record);
                 }
                 Err(problems) => self.checker.count_unreadable(problems),
             }
         }
+        self.stage_while_valid(&[]).await
+    }
+
+    /// [`ImportRun::push`] of a chunk whose every line was read as a record: checked and
+    /// staged where they lie (the caller keeps them, to free or reuse where it likes).
+    ///
+    /// # Errors
+    /// As [`ImportRun::push`].
+    pub async fn push_records(&mut self, records: &[NewRecord]) -> Result<(), ImportBatchError> {
+        for record in records {
+            self.checker.check(record);
+        }
+        self.stage_while_valid(records).await
+    }
+
+    /// Stages `records` if the batch has no problem so far (then each of them passed its
+    /// checks); at the first problem, discards the staging for good.
+    async fn stage_while_valid(&mut self, records: &[NewRecord]) -> Result<(), ImportBatchError> {
         if self.checker.problem_count() > 0 && !self.failed {
             // The batch is lost anyway: stop writing, keep checking for the report.
             self.failed = true;
@@ -217,8 +236,8 @@ impl ImportRun {
             }
         }
         if let Some(staging) = self.staging.as_mut()
-            && !good.is_empty()
-            && let Err(e) = staging.stage(&good).await
+            && !records.is_empty()
+            && let Err(e) = staging.stage(records).await
         {
             if let Some(mut staging) = self.staging.take() {
                 let _ = staging.abort().await;

@@ -149,6 +149,89 @@ fn formula_injection_cells_are_refused() {
 }
 
 #[test]
+fn control_characters_are_refused_in_either_encoding_and_cells_are_trimmed() {
+    for control in ["\u{1}", "\u{7f}", "\u{85}", "\u{9f}"] {
+        let text = format!(
+            "{HEADER}C1;MME;Dur{control}and;;Marie;2004-04-12;Lyon;;BACG;10;2022;Série S;B;2022-07-05\n"
+        );
+        let problems = problems_of(&text);
+        assert_eq!(problems.len(), 1, "{control:?}: {problems:?}");
+        assert_eq!(problems[0].reason, "caractère de contrôle");
+        assert_eq!(problems[0].column.as_deref(), Some("nom_naissance"));
+    }
+    // in Windows-1252, the bytes 0x81, 0x8D, 0x8F, 0x90 and 0x9D decode to C1 controls
+    let mut bytes = HEADER.as_bytes().to_vec();
+    bytes.extend_from_slice(
+        b"C1;MME;Dur\x8dand;;Marie;2004-04-12;Lyon;;BACG;10;2022;S\xe9rie S;B;2022-07-05\n",
+    );
+    let lines = read_all(bytes.as_slice(), Encoding::Windows1252).unwrap();
+    let problems = lines[0].as_ref().unwrap_err();
+    assert_eq!(problems[0].column.as_deref(), Some("nom_naissance"));
+    assert_eq!(problems[0].reason, "caractère de contrôle");
+    // a tab is no control here; spaces and tabs around a cell go, in either encoding
+    for encoding in [Encoding::Utf8, Encoding::Windows1252] {
+        let text = " C1 ;\tmadame ; Du\trand\t;;Marie;2004-04-12; Lyon ;;BACG;10;2022;S\u{e9}rie S;B;2022-07-05\n";
+        let bytes: Vec<u8> = match encoding {
+            Encoding::Utf8 => format!("{HEADER}{text}").into_bytes(),
+            Encoding::Windows1252 => format!("{HEADER}{text}")
+                .chars()
+                .map(|c| u8::try_from(u32::from(c)).unwrap())
+                .collect(),
+        };
+        let lines = read_all(bytes.as_slice(), encoding).unwrap();
+        let record = lines[0].as_ref().unwrap();
+        assert_eq!(record.candidate_number.as_str(), "C1");
+        assert_eq!(
+            record.holder.civility,
+            Some(sand_domain::identity::Civility::Madame)
+        );
+        assert_eq!(
+            record
+                .holder
+                .identity
+                .birth_place
+                .as_ref()
+                .unwrap()
+                .as_str(),
+            "Lyon"
+        );
+        assert_eq!(
+            record.award.speciality.as_ref().unwrap().as_str(),
+            "Série S"
+        );
+    }
+}
+
+#[test]
+fn civilities_are_read_in_any_case_and_nothing_else_is() {
+    for (cell, madame) in [
+        ("M", false),
+        ("m.", false),
+        ("Monsieur", false),
+        ("mme", true),
+        ("MADAME", true),
+    ] {
+        let text = format!(
+            "{HEADER}C1;{cell};Durand;;Marie;2004-04-12;Lyon;;BACG;10;2022;Série S;B;2022-07-05\n"
+        );
+        let lines = read_all(text.as_bytes(), Encoding::Utf8).unwrap();
+        let civility = lines[0].as_ref().unwrap().holder.civility.unwrap();
+        assert_eq!(
+            civility == sand_domain::identity::Civility::Madame,
+            madame,
+            "{cell}"
+        );
+    }
+    for cell in ["Mr", "Mlle", "MADAMES", "Ⅿ"] {
+        let text = format!(
+            "{HEADER}C1;{cell};Durand;;Marie;2004-04-12;Lyon;;BACG;10;2022;Série S;B;2022-07-05\n"
+        );
+        let problems = problems_of(&text);
+        assert_eq!(problems[0].column.as_deref(), Some("civilite"), "{cell}");
+    }
+}
+
+#[test]
 fn a_wrong_number_of_fields_is_a_line_problem_not_the_end() {
     let text = format!("{HEADER}C1;MME;Durand\n{GOOD_LINE}");
     let lines = read_all(text.as_bytes(), Encoding::Utf8).unwrap();
