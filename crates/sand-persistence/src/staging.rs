@@ -28,7 +28,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::port;
-use crate::mapping::{IsoDate, civility_code, content_hash, content_hash_hex, first_names_to_row};
+use crate::mapping::{civility_code, content_hash, content_hash_hex, first_names_to_row};
 
 /// Rows per `CopyData` message on PostgreSQL.
 const COPY_ROWS_PER_MESSAGE: usize = 250;
@@ -63,7 +63,7 @@ const RECORD_COLUMNS: &str = "id, batch_id, diploma_kind, session, academie, exa
 const COPY_RECORDS: &str = "COPY diploma_record (id, batch_id, diploma_kind, session, \
     academie, exam_office, candidate_number, civility, birth_name, birth_name_key, \
     first_names, birth_date, birth_place, usage_name, ine, speciality, mention, \
-    deliberation_date, content_hash, birth_place_code) FROM STDIN (FORMAT text)";
+    deliberation_date, content_hash, birth_place_code) FROM STDIN (FORMAT binary)";
 
 /// Rows per multi-row INSERT into `diploma_record` on SQLite (20 columns).
 const SQLITE_RECORDS_PER_INSERT: usize = 500;
@@ -84,7 +84,7 @@ const FINISH_BATCH: &str =
 
 const COPY_STAGING: &str = "COPY sand_staging (id, candidate_number, civility, birth_name, \
     birth_name_key, first_names, birth_date, birth_place, usage_name, ine, speciality, mention, \
-    deliberation_date, content_hash, birth_place_code) FROM STDIN (FORMAT text)";
+    deliberation_date, content_hash, birth_place_code) FROM STDIN (FORMAT binary)";
 
 /// $1 id, $2 exam office, $3 kind, $4 session, $5 académie, $6 source, $7 exported,
 /// $8 imported, $9 complete, $10 count, $11 fingerprint, $12 signing key id, $13 signature.
@@ -331,8 +331,8 @@ enum Target {
     /// inserted at the start of the transaction.
     Records {
         batch_id: Uuid,
-        /// The constant columns after the id, as `COPY` text (each tab-prefixed).
-        copy_constants: String,
+        /// The constant columns after the id, as binary `COPY` fields.
+        copy_constants: Vec<u8>,
     },
 }
 
@@ -447,13 +447,7 @@ impl SeaOrmBatchStaging {
             .await?;
             Target::Records {
                 batch_id,
-                copy_constants: format!(
-                    "\t{batch_id}\t{}\t{}\t{}\t{}",
-                    scope.kind.code(),
-                    scope.session.year(),
-                    scope.academie.code(),
-                    header.exam_office.code()
-                ),
+                copy_constants: record_constants(batch_id, header),
             }
         };
         Ok(Self {
@@ -639,62 +633,91 @@ impl StagingRow {
     }
 }
 
-/// One line of `COPY … (FORMAT text)` for `record`, straight from its fields (the
-/// columns of [`StagingRow`], in its order): a new id, then `constants` (empty, or
-/// tab-prefixed fields), then the other columns.
-fn write_copy_line(record: &NewRecord, constants: &str, out: &mut String) {
-    fn field(out: &mut String, value: Option<&str>) {
-        out.push('\t');
+/// PostgreSQL's binary `COPY`: the header of the data, and the mark of its end.
+const BINARY_COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+const BINARY_COPY_TRAILER: &[u8] = &(-1i16).to_be_bytes();
+
+/// The fields of a binary `COPY` tuple, each as PostgreSQL's `recv` function of its
+/// column's type reads it: a length then the bytes, or -1 for null. Binary rather than
+/// text: nothing to escape on our side, nothing to parse on the server's.
+struct BinaryTuple<'a>(&'a mut Vec<u8>);
+
+impl BinaryTuple<'_> {
+    /// Days from PostgreSQL's epoch (2000-01-01) to the Julian day of that date.
+    const POSTGRES_EPOCH_JULIAN_DAY: i32 = 2_451_545;
+
+    fn start(out: &mut Vec<u8>, fields: i16) -> BinaryTuple<'_> {
+        out.extend_from_slice(&fields.to_be_bytes());
+        BinaryTuple(out)
+    }
+
+    fn bytes(&mut self, value: &[u8]) {
+        // every value here is far under 2 GiB (the longest column is 1 000 characters)
+        let length = i32::try_from(value.len()).unwrap_or(i32::MAX);
+        self.0.extend_from_slice(&length.to_be_bytes());
+        self.0.extend_from_slice(value);
+    }
+
+    fn text(&mut self, value: Option<&str>) {
         match value {
-            None => out.push_str("\\N"),
-            Some(v)
-                if !v
-                    .bytes()
-                    .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) =>
-            {
-                out.push_str(v);
-            }
-            Some(v) => {
-                for c in v.chars() {
-                    match c {
-                        '\\' => out.push_str("\\\\"),
-                        '\t' => out.push_str("\\t"),
-                        '\n' => out.push_str("\\n"),
-                        '\r' => out.push_str("\\r"),
-                        c => out.push(c),
-                    }
-                }
-            }
+            Some(v) => self.bytes(v.as_bytes()),
+            None => self.0.extend_from_slice(&(-1i32).to_be_bytes()),
         }
     }
+
+    fn uuid(&mut self, value: Uuid) {
+        self.bytes(value.as_bytes());
+    }
+
+    fn int4(&mut self, value: i32) {
+        self.bytes(&value.to_be_bytes());
+    }
+
+    fn date(&mut self, value: Date) {
+        self.int4(value.to_julian_day() - Self::POSTGRES_EPOCH_JULIAN_DAY);
+    }
+}
+
+/// The fields a batch's records share in `diploma_record` (after the id): its id,
+/// diploma kind, session, académie and exam office, as binary `COPY` fields.
+fn record_constants(batch_id: Uuid, header: &BatchHeader) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut tuple = BinaryTuple(&mut out);
+    tuple.uuid(batch_id);
+    tuple.text(Some(header.scope.kind.code()));
+    tuple.int4(i32::from(header.scope.session.year()));
+    tuple.text(Some(header.scope.academie.code()));
+    tuple.text(Some(header.exam_office.code()));
+    out
+}
+
+/// How many fields [`record_constants`] holds.
+const RECORD_CONSTANT_FIELDS: i16 = 5;
+
+/// One tuple of binary `COPY` for `record`, straight from its fields (the columns of
+/// [`StagingRow`], in its order): a new id, then `constants` (`constant_fields` fields
+/// already written, or none), then the other columns.
+fn write_copy_tuple(record: &NewRecord, constants: &[u8], constant_fields: i16, out: &mut Vec<u8>) {
     let h = &record.holder;
     let a = &record.award;
-    // writing to a String cannot fail
-    let mut id = Uuid::encode_buffer();
-    out.push_str(Uuid::now_v7().hyphenated().encode_lower(&mut id));
-    out.push_str(constants);
     let first_names = first_names_to_row(&h.identity.first_names);
-    field(out, Some(record.candidate_number.as_str()));
-    field(out, h.civility.map(civility_code));
-    field(out, Some(h.identity.birth_name.as_str()));
-    field(out, Some(&h.identity.birth_name.match_key()));
-    field(out, Some(&first_names));
-    out.push('\t');
-    out.push_str(IsoDate::of(h.identity.birth_date.date()).as_str());
-    field(out, h.identity.birth_place.as_ref().map(BirthPlace::as_str));
-    field(out, h.usage_name.as_ref().map(UsageName::as_str));
-    field(out, h.ine.as_ref().map(Ine::as_str));
-    field(out, a.speciality.as_ref().map(Speciality::as_str));
-    field(out, a.mention.map(Mention::code));
-    out.push('\t');
-    out.push_str(IsoDate::of(a.deliberation_date).as_str());
-    let hash = content_hash_hex(record, &first_names);
-    field(out, std::str::from_utf8(&hash).ok());
-    field(
-        out,
-        h.identity.birth_place_code.as_ref().map(|c| c.as_str()),
-    );
-    out.push('\n');
+    let mut tuple = BinaryTuple::start(out, 15 + constant_fields);
+    tuple.uuid(Uuid::now_v7());
+    tuple.0.extend_from_slice(constants);
+    tuple.text(Some(record.candidate_number.as_str()));
+    tuple.text(h.civility.map(civility_code));
+    tuple.text(Some(h.identity.birth_name.as_str()));
+    tuple.text(Some(&h.identity.birth_name.match_key()));
+    tuple.text(Some(&first_names));
+    tuple.date(h.identity.birth_date.date());
+    tuple.text(h.identity.birth_place.as_ref().map(BirthPlace::as_str));
+    tuple.text(h.usage_name.as_ref().map(UsageName::as_str));
+    tuple.text(h.ine.as_ref().map(Ine::as_str));
+    tuple.text(a.speciality.as_ref().map(Speciality::as_str));
+    tuple.text(a.mention.map(Mention::code));
+    tuple.date(a.deliberation_date);
+    tuple.bytes(&content_hash_hex(record, &first_names));
+    tuple.text(h.identity.birth_place_code.as_ref().map(|c| c.as_str()));
 }
 
 #[async_trait]
@@ -708,23 +731,29 @@ impl BatchStaging for SeaOrmBatchStaging {
         match (tx, &self.target) {
             (tx @ (Tx::Postgres(_) | Tx::Savepoint(_)), target) => {
                 let mut tx = tx.pg().await?.ok_or_else(not_postgres)?;
-                let (copy_sql, constants) = match target {
-                    Target::Staging => (COPY_STAGING, ""),
-                    Target::Records { copy_constants, .. } => {
-                        (COPY_RECORDS, copy_constants.as_str())
-                    }
+                let (copy_sql, constants, constant_fields) = match target {
+                    Target::Staging => (COPY_STAGING, &[][..], 0),
+                    Target::Records { copy_constants, .. } => (
+                        COPY_RECORDS,
+                        copy_constants.as_slice(),
+                        RECORD_CONSTANT_FIELDS,
+                    ),
                 };
                 // Rows are sent as they are written: the server stores a piece while
                 // the next one is being written.
                 let mut copy = tx.copy_in_raw(copy_sql).await.map_err(pg)?;
-                let mut data = String::with_capacity(COPY_ROWS_PER_MESSAGE * 320);
+                let mut data = Vec::with_capacity(COPY_ROWS_PER_MESSAGE * 400);
+                data.extend_from_slice(BINARY_COPY_HEADER);
                 for piece in records.chunks(COPY_ROWS_PER_MESSAGE) {
-                    data.clear();
                     for record in piece {
-                        write_copy_line(record, constants, &mut data);
+                        write_copy_tuple(record, constants, constant_fields, &mut data);
                     }
-                    copy.send(data.as_bytes()).await.map_err(pg)?;
+                    copy.send(data.as_slice()).await.map_err(pg)?;
+                    data.clear();
                 }
+                // with the header still there when there was no record
+                data.extend_from_slice(BINARY_COPY_TRAILER);
+                copy.send(data.as_slice()).await.map_err(pg)?;
                 copy.finish().await.map_err(pg)?;
             }
             (Tx::Sqlite(txn), Target::Staging) => {
