@@ -477,7 +477,7 @@ impl Speciality {
     /// # Errors
     /// [`SpecialityError`] when empty, too long or with control characters.
     pub fn parse(raw: &str) -> Result<Self, SpecialityError> {
-        let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let collapsed = crate::text::collapse_whitespace(raw);
         if collapsed.is_empty() {
             return Err(SpecialityError::Empty);
         }

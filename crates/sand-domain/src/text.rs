@@ -2,6 +2,35 @@
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
+/// Whether `text` has no white space at either end and single spaces inside: what
+/// [`collapse_whitespace`] would leave as it is. An empty text is not.
+#[must_use]
+pub fn is_collapsed(text: &str) -> bool {
+    let mut after_space = true;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if c != ' ' || after_space {
+                return false;
+            }
+            after_space = true;
+        } else {
+            after_space = false;
+        }
+    }
+    !after_space
+}
+
+/// `text` trimmed, each inner run of white space one space (taken as it is when it is
+/// so already).
+#[must_use]
+pub fn collapse_whitespace(text: &str) -> String {
+    if is_collapsed(text) {
+        text.to_owned()
+    } else {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
 /// Whether `c` is invisible control or formatting (Unicode categories Cc and Cf: line
 /// breaks, bidirectional overrides such as U+202E, zero-width characters, the soft
 /// hyphen). Such characters let a text read differently from what it is — an organisation
@@ -154,6 +183,19 @@ pub fn read_date(text: &str, writing: DateWriting) -> Option<(i32, u8, u8)> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_text_taken_as_it_is_is_the_text_collapsed(
+            text in "[ a\t\n\u{a0}\u{2003}\u{3000}\u{85}é]{0,12}"
+        ) {
+            let by_splitting = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            prop_assert_eq!(super::collapse_whitespace(&text), by_splitting.clone());
+            prop_assert_eq!(super::is_collapsed(&text), text == by_splitting && !text.is_empty());
+        }
+    }
+
     #[test]
     fn the_latin1_shortcut_agrees_with_the_unicode_tables() {
         use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};

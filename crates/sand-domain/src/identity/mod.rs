@@ -126,7 +126,7 @@ impl BirthPlace {
     /// # Errors
     /// [`BirthPlaceError`] when empty, too long, or containing control characters.
     pub fn parse(raw: &str) -> Result<Self, BirthPlaceError> {
-        let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let collapsed = crate::text::collapse_whitespace(raw);
         if collapsed.is_empty() {
             return Err(BirthPlaceError::Empty);
         }

@@ -210,19 +210,8 @@ fn compose_and_collapse(raw: &str) -> String {
 /// Whether `raw` is already NFC, with no white space at either end and single spaces
 /// inside: what `nfc`, `split_whitespace` and `join(" ")` would leave unchanged.
 fn is_nfc_and_collapsed(raw: &str) -> bool {
-    let mut after_space = true;
-    for c in raw.chars() {
-        if c.is_whitespace() {
-            if c != ' ' || after_space {
-                return false;
-            }
-            after_space = true;
-        } else {
-            after_space = false;
-        }
-    }
-    // an empty text or a trailing space: the slow path says what is wrong with it
-    !after_space
+    // an empty text or one with a trailing space: the slow path says what is wrong
+    crate::text::is_collapsed(raw)
         && (raw.is_ascii()
             || unicode_normalization::is_nfc_quick(raw.chars())
                 == unicode_normalization::IsNormalized::Yes)

@@ -45,7 +45,7 @@ impl ShareLabel {
     /// # Errors
     /// [`ShareLabelError`].
     pub fn parse(raw: &str) -> Result<Self, ShareLabelError> {
-        let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let collapsed = crate::text::collapse_whitespace(raw);
         if collapsed.is_empty() {
             return Err(ShareLabelError::Empty);
         }

@@ -31,7 +31,7 @@ impl Organisation {
     /// # Errors
     /// [`OrganisationError`].
     pub fn parse(raw: &str) -> Result<Option<Self>, OrganisationError> {
-        let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let collapsed = crate::text::collapse_whitespace(raw);
         if collapsed.is_empty() {
             return Ok(None);
         }
