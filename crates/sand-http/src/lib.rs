@@ -11,6 +11,7 @@
 pub mod api;
 mod api_types;
 pub mod audit;
+mod catalogue_view;
 pub mod error;
 pub mod error_code;
 mod graduate;

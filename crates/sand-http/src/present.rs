@@ -14,12 +14,7 @@ use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::web::WebError;
 
-/// A selection of the catalogue (each part optional).
-pub(crate) struct Filtered {
-    pub academie: Option<Academie>,
-    pub kind: Option<DiplomaKind>,
-    pub session: Option<u16>,
-}
+pub(crate) use crate::catalogue_view::Filtered;
 
 /// The name of the issuer with `code` in the registry (its code when it is not there,
 /// e.g. an issuer retired since its batch was imported).

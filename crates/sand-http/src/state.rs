@@ -248,6 +248,9 @@ pub struct AppState {
     pub open_share: OpenShareLink,
     pub notices: VerificationNotices,
     pub catalogue: ShowCatalogue,
+    /// The catalogue page's rows, rendered, for the selections asked of the current view.
+    pub(crate) catalogue_rows:
+        crate::catalogue_view::KeptPerSelection<crate::catalogue_view::RenderedRows>,
     pub metrics: crate::metrics::Metrics,
     /// [`WebSettings::page_csp`], computed once.
     pub page_csp: poem::http::HeaderValue,
@@ -421,6 +424,7 @@ impl AppState {
                 clock: p.clock.clone(),
             },
             catalogue: ShowCatalogue::new(p.catalogue.clone()),
+            catalogue_rows: crate::catalogue_view::KeptPerSelection::default(),
             metrics: crate::metrics::Metrics::default(),
             page_csp: poem::http::HeaderValue::from_str(&settings.page_csp()).unwrap_or_else(|_| {
                 poem::http::HeaderValue::from_static(

@@ -7,6 +7,7 @@ use poem::http::{StatusCode, header};
 use poem::web::{Data, Multipart, Query};
 use poem::{Response, handler};
 use sand_domain::academie::Academie;
+use sand_domain::catalogue::CatalogueView;
 use sand_domain::diploma::DiplomaKind;
 use sand_domain::identity::BirthDate;
 use sand_domain::issuer::{IssuerCode, IssuerRegistry};
@@ -14,6 +15,7 @@ use sand_domain::text::DateWriting;
 use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
 use serde::Deserialize;
 
+use crate::catalogue_view::RenderedRows;
 use crate::error::Limited;
 use crate::present::{
     FileVerdict, Filtered, ShownDiploma, catalogue_entries, entries, file_verdict, issuer_name,
@@ -122,8 +124,36 @@ struct CataloguePage {
     session: String,
     /// The filter names a session before the service's coverage: what to do instead.
     before_coverage: Option<(String, String)>,
-    rows: Vec<CatalogueRow>,
+    rows: Arc<RenderedRows>,
     query: String,
+}
+
+#[derive(Template)]
+#[template(path = "catalogue_rows.html")]
+struct CatalogueRows<'a> {
+    rows: &'a [CatalogueRow],
+}
+
+/// The rows of `f`'s selection of `view`, rendered.
+fn render_rows(view: &CatalogueView, f: &Filtered, issuers: &IssuerRegistry) -> RenderedRows {
+    let rows: Vec<CatalogueRow> = entries(view, f)
+        .into_iter()
+        .map(|(a, k, years)| CatalogueRow {
+            academie: a.name().to_owned(),
+            kind: k.title().to_owned(),
+            sessions: years
+                .iter()
+                .map(|(year, _)| year.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            issuers: held_by(&years, issuers),
+        })
+        .collect();
+    RenderedRows {
+        count: rows.len(),
+        // rendering plain strings into a String cannot fail
+        html: CatalogueRows { rows: &rows }.render().unwrap_or_default(),
+    }
 }
 
 /// Who holds a row's sessions: one name when one issuer holds them all, else each name
@@ -160,22 +190,15 @@ pub async fn catalogue(
     let early = crate::present::is_before_coverage(&filter.session);
     // a session before coverage has no rows (not every session, as an unreadable one)
     let rows = if early {
-        Vec::new()
+        Arc::new(RenderedRows {
+            count: 0,
+            html: String::new(),
+        })
     } else {
-        entries(&view, &f)
-    }
-    .into_iter()
-    .map(|(a, k, years)| CatalogueRow {
-        academie: a.name().to_owned(),
-        kind: k.title().to_owned(),
-        sessions: years
-            .iter()
-            .map(|(year, _)| year.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        issuers: held_by(&years, &state.settings.issuers),
-    })
-    .collect();
+        state
+            .catalogue_rows
+            .get_or(&view, f, || render_rows(&view, &f, &state.settings.issuers))
+    };
     let template = CataloguePage {
         chrome: Chrome::new(&state, &visitor, "Liste des diplômes disponibles"),
         academie_options: Academie::ALL

@@ -223,6 +223,53 @@ async fn the_catalogue_lists_filters_and_exports_the_published_scopes() {
     assert_eq!(api, json);
 }
 
+/// The catalogue page keeps its rendered rows for each selection only as long as the
+/// catalogue is unchanged: a scope published since shows at once, in every selection.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_catalogue_page_shows_a_scope_published_since_it_was_last_rendered() {
+    use sand_domain::academie::Academie;
+    use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    let first = b.get("/catalogue").await;
+    assert_eq!(b.get("/catalogue").await.body, first.body);
+    let lyon = b.get("/catalogue?academie=10").await;
+    assert!(lyon.body.contains("1 résultat(s)"), "{}", lyon.body);
+    assert!(
+        !first
+            .body
+            .contains("<td>Brevet de technicien supérieur</td>")
+    );
+
+    let bts = DiplomaScope {
+        kind: DiplomaKind::Bts,
+        session: Session::new(2021).unwrap(),
+        academie: Academie::Lyon,
+    };
+    app.publish(
+        bts,
+        vec![record_in(
+            bts,
+            2,
+            "B1",
+            identity("Durand", "Marie", "2002-03-04"),
+        )],
+    )
+    .await;
+    let all = b.get("/catalogue").await;
+    assert!(all.body.contains("2 résultat(s)"), "{}", all.body);
+    assert!(
+        all.body
+            .contains("<td>Lyon</td><td>Brevet de technicien supérieur</td><td>2021</td>"),
+        "{}",
+        all.body
+    );
+    let lyon = b.get("/catalogue?academie=10").await;
+    assert!(lyon.body.contains("2 résultat(s)"), "{}", lyon.body);
+    let bacg = b.get("/catalogue?academie=10&diplome=BACG").await;
+    assert!(bacg.body.contains("1 résultat(s)"), "{}", bacg.body);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_journey_create_confirm_log_in_attach_download_verify_detach_delete() {
     the_whole_journey_create_confirm_log_in_attach_download_verify_detach_delete_on(
