@@ -21,6 +21,7 @@ use sand_domain::ports::{HolderContact, Mail, VerifiableLink, VerificationLookup
 use sand_domain::profile::ProfileId;
 use sand_domain::record::RecordId;
 use sand_domain::verification::NewVerificationEvent;
+use sea_orm::sqlx;
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
     Iterable, Statement, TransactionTrait,
@@ -223,11 +224,21 @@ async fn write_groups(
     }
 }
 
+/// A group's events on PostgreSQL in one statement, whatever their number (one prepared
+/// statement, one round trip; a statement is its own transaction).
+const INSERT_EVENTS_POSTGRES: &str = "INSERT INTO verification_event \
+    (id, link_id, at, organisation, share_label) \
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[])";
+
 async fn write_group(
     db: &DatabaseConnection,
     keys: &KeyProtector,
     group: &[Waiting],
 ) -> Result<(), PortError> {
+    if db.get_database_backend() == DbBackend::Postgres && group.iter().all(|w| w.notice.is_none())
+    {
+        return write_events_postgres(db, group).await;
+    }
     let rows = group.iter().map(|w| verification_event::ActiveModel {
         id: Set(Uuid::new_v4()),
         link_id: Set(Some(w.event.link.0)),
@@ -246,5 +257,37 @@ async fn write_group(
         }
     }
     txn.commit().await.map_err(port)?;
+    Ok(())
+}
+
+/// The events of `group` (which has no notice to queue) in one statement.
+async fn write_events_postgres(
+    db: &DatabaseConnection,
+    group: &[Waiting],
+) -> Result<(), PortError> {
+    let ids: Vec<Uuid> = group.iter().map(|_| Uuid::new_v4()).collect();
+    let links: Vec<Uuid> = group.iter().map(|w| w.event.link.0).collect();
+    let ats: Vec<time::OffsetDateTime> = group.iter().map(|w| w.event.at).collect();
+    let organisations: Vec<Option<&str>> = group
+        .iter()
+        .map(|w| w.event.organisation.as_ref().map(|o| o.as_str()))
+        .collect();
+    let shares: Vec<Option<&str>> = group
+        .iter()
+        .map(|w| w.event.share.as_ref().map(|l| l.as_str()))
+        .collect();
+    sqlx::query(INSERT_EVENTS_POSTGRES)
+        .bind(ids)
+        .bind(links)
+        .bind(ats)
+        .bind(organisations)
+        .bind(shares)
+        .execute(db.get_postgres_connection_pool())
+        .await
+        .map_err(|e| {
+            port(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(
+                e.into(),
+            )))
+        })?;
     Ok(())
 }
