@@ -16,6 +16,10 @@ pub(crate) struct Filtered {
     pub session: Option<u16>,
 }
 
+/// Rows of the catalogue's table a page shows: the page costs the same whatever the size
+/// of the catalogue (the CSV and JSON exports hold every row).
+pub(crate) const ROWS_PER_PAGE: usize = 50;
+
 /// Most selections [`KeptPerSelection`] keeps for one view (then it starts afresh).
 const MAX_KEPT_SELECTIONS: usize = 256;
 
@@ -23,14 +27,14 @@ const MAX_KEPT_SELECTIONS: usize = 256;
 /// rows), kept until the view changes: with thousands of scopes, the catalogue page
 /// costs its rows, not its query.
 #[derive(Debug)]
-pub(crate) struct KeptPerSelection<T> {
-    kept: Mutex<Option<KeptFor<T>>>,
+pub(crate) struct KeptPerSelection<K, T> {
+    kept: Mutex<Option<KeptFor<K, T>>>,
 }
 
 /// The view the kept values were computed from, and the values by selection.
-type KeptFor<T> = (Arc<CatalogueView>, HashMap<Filtered, Arc<T>>);
+type KeptFor<K, T> = (Arc<CatalogueView>, HashMap<K, Arc<T>>);
 
-impl<T> Default for KeptPerSelection<T> {
+impl<K, T> Default for KeptPerSelection<K, T> {
     fn default() -> Self {
         Self {
             kept: Mutex::new(None),
@@ -38,13 +42,13 @@ impl<T> Default for KeptPerSelection<T> {
     }
 }
 
-impl<T> KeptPerSelection<T> {
+impl<K: std::hash::Hash + Eq, T> KeptPerSelection<K, T> {
     /// The value for `selection` of `view`: the kept one if it was computed from this
     /// very view, else `make()` (then kept).
     pub(crate) fn get_or(
         &self,
         view: &Arc<CatalogueView>,
-        selection: Filtered,
+        selection: K,
         make: impl FnOnce() -> T,
     ) -> Arc<T> {
         {
@@ -74,9 +78,14 @@ impl<T> KeptPerSelection<T> {
     }
 }
 
-/// The rows of the catalogue's table for one selection, rendered (escaped) once.
+/// One page of the catalogue's table for one selection, rendered (escaped) once.
 #[derive(Debug)]
 pub(crate) struct RenderedRows {
+    /// Rows of the whole selection.
     pub count: usize,
+    /// This page (1-based) and how many there are (at least 1).
+    pub page: usize,
+    pub pages: usize,
+    /// This page's rows.
     pub html: String,
 }

@@ -248,9 +248,12 @@ pub struct AppState {
     pub open_share: OpenShareLink,
     pub notices: VerificationNotices,
     pub catalogue: ShowCatalogue,
-    /// The catalogue page's rows, rendered, for the selections asked of the current view.
-    pub(crate) catalogue_rows:
-        crate::catalogue_view::KeptPerSelection<crate::catalogue_view::RenderedRows>,
+    /// The catalogue page's rows, rendered, for the selections and pages asked of the
+    /// current view.
+    pub(crate) catalogue_rows: crate::catalogue_view::KeptPerSelection<
+        (crate::catalogue_view::Filtered, usize),
+        crate::catalogue_view::RenderedRows,
+    >,
     pub metrics: crate::metrics::Metrics,
     /// [`WebSettings::page_csp`], computed once.
     pub page_csp: poem::http::HeaderValue,

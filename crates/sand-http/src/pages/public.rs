@@ -15,7 +15,7 @@ use sand_domain::text::DateWriting;
 use sand_domain::verification::{VerifyError, VerifyOutcome, VerifyRequest};
 use serde::Deserialize;
 
-use crate::catalogue_view::RenderedRows;
+use crate::catalogue_view::{ROWS_PER_PAGE, RenderedRows};
 use crate::error::Limited;
 use crate::present::{
     FileVerdict, Filtered, ShownDiploma, catalogue_entries, entries, file_verdict, issuer_name,
@@ -73,6 +73,9 @@ pub struct CatalogueFilter {
     diplome: String,
     #[serde(default)]
     session: String,
+    /// The page of the table (1-based; anything else is the first).
+    #[serde(default)]
+    page: String,
 }
 
 /// One line of the catalogue: a diploma kind of an académie, with its sessions.
@@ -125,8 +128,14 @@ struct CataloguePage {
     /// The filter names a session before the service's coverage: what to do instead.
     before_coverage: Option<(String, String)>,
     rows: Arc<RenderedRows>,
+    /// Links to the previous and the next page of the table, when there are.
+    previous: Option<String>,
+    next: Option<String>,
     query: String,
 }
+
+/// Highest page number read from a request (far past any catalogue's last page).
+const MAX_PAGE: usize = 10_000;
 
 #[derive(Template)]
 #[template(path = "catalogue_rows.html")]
@@ -134,10 +143,21 @@ struct CatalogueRows<'a> {
     rows: &'a [CatalogueRow],
 }
 
-/// The rows of `f`'s selection of `view`, rendered.
-fn render_rows(view: &CatalogueView, f: &Filtered, issuers: &IssuerRegistry) -> RenderedRows {
-    let rows: Vec<CatalogueRow> = entries(view, f)
+/// Page `page` (1-based; past the last, the last) of `f`'s selection of `view`, rendered.
+fn render_rows(
+    view: &CatalogueView,
+    f: &Filtered,
+    page: usize,
+    issuers: &IssuerRegistry,
+) -> RenderedRows {
+    let selected = entries(view, f);
+    let count = selected.len();
+    let pages = count.div_ceil(ROWS_PER_PAGE).max(1);
+    let page = page.clamp(1, pages);
+    let rows: Vec<CatalogueRow> = selected
         .into_iter()
+        .skip((page - 1) * ROWS_PER_PAGE)
+        .take(ROWS_PER_PAGE)
         .map(|(a, k, years)| CatalogueRow {
             academie: a.name().to_owned(),
             kind: k.title().to_owned(),
@@ -150,7 +170,9 @@ fn render_rows(view: &CatalogueView, f: &Filtered, issuers: &IssuerRegistry) -> 
         })
         .collect();
     RenderedRows {
-        count: rows.len(),
+        count,
+        page,
+        pages,
         // rendering plain strings into a String cannot fail
         html: CatalogueRows { rows: &rows }.render().unwrap_or_default(),
     }
@@ -192,13 +214,30 @@ pub async fn catalogue(
     let rows = if early {
         Arc::new(RenderedRows {
             count: 0,
+            page: 1,
+            pages: 1,
             html: String::new(),
         })
     } else {
-        state
-            .catalogue_rows
-            .get_or(&view, f, || render_rows(&view, &f, &state.settings.issuers))
+        // an unreadable page is the first; one past the last, the last (kept under the
+        // page asked: the number of pages is known once the rows are)
+        let page = filter
+            .page
+            .trim()
+            .parse::<usize>()
+            .unwrap_or(1)
+            .clamp(1, MAX_PAGE);
+        state.catalogue_rows.get_or(&view, (f, page), || {
+            render_rows(&view, &f, page, &state.settings.issuers)
+        })
     };
+    let page_link = |page: usize| {
+        let query = filter.query();
+        let join = if query.is_empty() { '?' } else { '&' };
+        format!("/catalogue{query}{join}page={page}")
+    };
+    let previous = (rows.page > 1).then(|| page_link(rows.page - 1));
+    let next = (rows.page < rows.pages).then(|| page_link(rows.page + 1));
     let template = CataloguePage {
         chrome: Chrome::new(&state, &visitor, "Liste des diplômes disponibles"),
         academie_options: Academie::ALL
@@ -224,6 +263,8 @@ pub async fn catalogue(
             )
         }),
         rows,
+        previous,
+        next,
         query: filter.query(),
     };
     page(StatusCode::OK, &template)

@@ -270,6 +270,108 @@ async fn the_catalogue_page_shows_a_scope_published_since_it_was_last_rendered()
     assert!(bacg.body.contains("1 résultat(s)"), "{}", bacg.body);
 }
 
+/// A large catalogue is shown a page of 50 rows at a time, with links between pages that
+/// keep the selection; the exports still hold every row.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_catalogue_is_paged_and_its_links_keep_the_selection() {
+    use sand_domain::academie::Academie;
+    use sand_domain::diploma::{DiplomaKind, DiplomaScope, Session};
+    let app = TestApp::new().await;
+    for (i, academie) in Academie::ALL.iter().enumerate() {
+        for kind in [DiplomaKind::BacGeneral, DiplomaKind::Bts] {
+            let scope = DiplomaScope {
+                kind,
+                session: Session::new(2021).unwrap(),
+                academie: *academie,
+            };
+            if scope == support::scope() {
+                continue;
+            }
+            let candidate = format!("P{i}{}", kind.code());
+            app.publish(
+                scope,
+                vec![record_in(
+                    scope,
+                    2,
+                    &candidate,
+                    identity("Durand", "Marie", "2002-03-04"),
+                )],
+            )
+            .await;
+        }
+    }
+    let rows = |body: &str| body.matches("<tr><td>").count();
+    let mut b = app.browser();
+    // the exports hold every row (one session each here: one row a scope)
+    let csv = b.get("/catalogue.csv").await;
+    let published = csv.body.lines().count() - 1;
+    assert!(published > 50 && published <= 100, "{published} rows");
+
+    let first = b.get("/catalogue").await;
+    assert!(
+        first
+            .body
+            .contains(&format!("{published} résultat(s), page 1 sur 2.")),
+        "{}",
+        first.body
+    );
+    assert_eq!(rows(&first.body), 50);
+    assert!(
+        first
+            .body
+            .contains(r#"<a href="/catalogue?page=2" rel="next">Page suivante</a>"#)
+    );
+    assert!(!first.body.contains(r#"rel="prev""#));
+
+    let second = b.get("/catalogue?page=2").await;
+    assert_eq!(rows(&second.body), published - 50);
+    assert!(second.body.contains("page 2 sur 2."));
+    assert!(
+        second
+            .body
+            .contains(r#"<a href="/catalogue?page=1" rel="prev">Page précédente</a>"#)
+    );
+    assert!(!second.body.contains(r#"rel="next""#));
+
+    // past the last page, the last; garbage, the first
+    assert!(
+        b.get("/catalogue?page=99999999999999999999")
+            .await
+            .body
+            .contains("page 1 sur 2.")
+    );
+    assert!(
+        b.get("/catalogue?page=7")
+            .await
+            .body
+            .contains("page 2 sur 2.")
+    );
+    assert!(
+        b.get("/catalogue?page=%3Cscript%3E")
+            .await
+            .body
+            .contains("page 1 sur 2.")
+    );
+    assert!(
+        b.get("/catalogue?page=0")
+            .await
+            .body
+            .contains("page 1 sur 2.")
+    );
+
+    // a selection that fits one page has no pager; the links keep the selection
+    let bts = b.get("/catalogue?diplome=BTS").await;
+    assert!(!bts.body.contains("Pages du tableau"), "{}", bts.body);
+    let in_2021 = b.get("/catalogue?academie=&diplome=&session=2021").await;
+    assert!(
+        in_2021
+            .body
+            .contains(r#"<a href="/catalogue?session=2021&#38;page=2" rel="next">"#),
+        "{}",
+        in_2021.body
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_journey_create_confirm_log_in_attach_download_verify_detach_delete() {
     the_whole_journey_create_confirm_log_in_attach_download_verify_detach_delete_on(
