@@ -643,7 +643,8 @@ const BINARY_COPY_TRAILER: &[u8] = &(-1i16).to_be_bytes();
 struct BinaryTuple<'a>(&'a mut Vec<u8>);
 
 impl BinaryTuple<'_> {
-    /// Days from PostgreSQL's epoch (2000-01-01) to the Julian day of that date.
+    /// The Julian day number of PostgreSQL's date epoch, 2000-01-01 (a binary date is
+    /// the days since).
     const POSTGRES_EPOCH_JULIAN_DAY: i32 = 2_451_545;
 
     fn start(out: &mut Vec<u8>, fields: i16) -> BinaryTuple<'_> {
