@@ -32,7 +32,7 @@ use tokio::sync::Mutex;
 use tracing::{debug, instrument};
 
 use crate::entity::import_batch;
-use crate::error::port;
+use crate::error::pg;
 use crate::mapping::batch_from;
 use crate::staging::{LoadClosed, LoadState, SeaOrmBatchStaging, SharedLoad};
 use crate::{StoreError, StoreSettings};
@@ -104,12 +104,6 @@ struct Deferred {
     kind: &'static str,
     name: String,
     create: String,
-}
-
-fn pg(e: sqlx::Error) -> PortError {
-    port(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(
-        e.into(),
-    )))
 }
 
 /// An initial load under way: a [`RecordWriter`] whose batches all commit together at

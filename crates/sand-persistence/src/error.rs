@@ -64,6 +64,12 @@ fn is_lost_connection(e: &DbErr) -> bool {
 
 /// A database that cannot be reached, cannot be written or stays locked is `Unavailable`
 /// (503, retry later); anything else is `Unexpected`.
+/// A failure of a statement sent through sqlx directly (binary `COPY`, the initial load,
+/// the event statement), reported as [`port`] reports sea-orm's.
+pub(crate) fn pg(e: sea_orm::sqlx::Error) -> PortError {
+    port(DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into())))
+}
+
 pub(crate) fn port(e: DbErr) -> PortError {
     let mut connection_problem =
         matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) || is_lost_connection(&e);

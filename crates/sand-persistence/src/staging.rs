@@ -27,7 +27,7 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::error::port;
+use crate::error::{pg, port};
 use crate::mapping::{civility_code, content_hash, content_hash_hex, first_names_to_row};
 
 /// Rows per `CopyData` message on PostgreSQL.
@@ -234,12 +234,6 @@ impl std::ops::DerefMut for PgTx<'_> {
             Self::Shared(tx) => tx,
         }
     }
-}
-
-fn pg(e: sqlx::Error) -> PortError {
-    port(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(
-        e.into(),
-    )))
 }
 
 impl Tx {

@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::entity::{diploma_record, link, verification_event};
-use crate::error::{corrupt, port};
+use crate::error::{corrupt, pg, port};
 use crate::keys::KeyProtector;
 use crate::mapping::{link_from, record_from};
 
@@ -284,10 +284,6 @@ async fn write_events_postgres(
         .bind(shares)
         .execute(db.get_postgres_connection_pool())
         .await
-        .map_err(|e| {
-            port(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(
-                e.into(),
-            )))
-        })?;
+        .map_err(pg)?;
     Ok(())
 }

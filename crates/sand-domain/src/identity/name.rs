@@ -203,8 +203,7 @@ impl PersonName {
 
 /// `raw` in NFC, trimmed, each inner run of white space one space.
 fn compose_and_collapse(raw: &str) -> String {
-    let composed: String = raw.nfc().collect();
-    composed.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::text::collapse_whitespace(&raw.nfc().collect::<String>())
 }
 
 /// Whether `raw` is already NFC, with no white space at either end and single spaces

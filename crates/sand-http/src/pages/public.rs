@@ -231,8 +231,8 @@ pub async fn catalogue(
             render_rows(&view, &f, page, &state.settings.issuers)
         })
     };
+    let query = filter.query();
     let page_link = |page: usize| {
-        let query = filter.query();
         let join = if query.is_empty() { '?' } else { '&' };
         format!("/catalogue{query}{join}page={page}")
     };
@@ -265,7 +265,7 @@ pub async fn catalogue(
         rows,
         previous,
         next,
-        query: filter.query(),
+        query,
     };
     page(StatusCode::OK, &template)
 }
