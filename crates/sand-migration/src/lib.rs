@@ -20,6 +20,7 @@ mod m20261207_000011_create_share_links;
 mod m20261207_000012_create_credential_status;
 mod m20261207_000013_create_credential_offers;
 mod m20261207_000014_attach_index_by_batch;
+mod m20261208_000015_catalogue_revision;
 pub mod roles;
 
 /// Every migration, oldest first.
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_create_credential_status::Migration),
             Box::new(m20261207_000013_create_credential_offers::Migration),
             Box::new(m20261207_000014_attach_index_by_batch::Migration),
+            Box::new(m20261208_000015_catalogue_revision::Migration),
         ]
     }
 }

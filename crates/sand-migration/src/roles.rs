@@ -120,6 +120,17 @@ pub async fn set_up<C: ConnectionTrait>(db: &C, names: &RoleNames) -> Result<(),
             "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {web}"
         ));
     }
+    // the catalogue's revision: moved by the trigger on `import_batch`, which runs as the
+    // role that changed the batch; everyone reads it
+    sql.push(format!(
+        "REVOKE ALL ON catalogue_revision FROM {web}, {importer}, {backoffice}"
+    ));
+    sql.push(format!(
+        "GRANT SELECT ON catalogue_revision TO {web}, {backoffice}"
+    ));
+    sql.push(format!(
+        "GRANT SELECT, UPDATE (revision) ON catalogue_revision TO {importer}"
+    ));
     // links: the web side creates and deletes them and renews their keys, but it may
     // not change anything else of a link: in particular it cannot bring a link its
     // exam office withdrew back to life (only the importer writes `withdrawn_at`)

@@ -132,6 +132,8 @@ pub struct Store {
     pub(crate) keys: Arc<KeyProtector>,
     /// The single writer of verification events (group commit), shared by the clones.
     pub(crate) events: Arc<verifying::EventWriter>,
+    /// The single reader of verified keys on PostgreSQL, shared by the clones.
+    pub(crate) lookups: Arc<verifying::LookupReader>,
 }
 
 impl std::fmt::Debug for Store {
@@ -288,6 +290,7 @@ impl Store {
             db: open(settings).await?,
             keys: Arc::new(keys),
             events: Arc::default(),
+            lookups: Arc::default(),
         })
     }
 
@@ -429,6 +432,7 @@ impl Store {
         use sea_orm::QueryTrait;
         let backend = self.db.get_database_backend();
         let key_hash = self.keys.lookup_hash(&sample.key);
+        let key_hex: String = key_hash.iter().map(|b| format!("{b:02x}")).collect();
         // an académie's office, as the back office scopes a rectorat's agent
         let office = StaffScope {
             issuers: std::collections::BTreeSet::new(),
@@ -475,6 +479,20 @@ impl Store {
                 .to_string(),
             ),
         ];
+        if backend == sea_orm::DbBackend::Postgres {
+            queries.push((
+                "verify: a group of keys",
+                verifying::lookup_group_sql()
+                    .replace(
+                        "$1::bytea[]",
+                        &format!("ARRAY['\\x{key_hex}'::bytea, '\\x00'::bytea]"),
+                    )
+                    .replace(
+                        "$2",
+                        &format!("'{}'::uuid", sand_domain::record::RecordId::DECOY.0),
+                    ),
+            ));
+        }
         if let Ok(number) = sand_domain::record::CandidateNumber::parse("10BACG0000001") {
             queries.push((
                 "exam office: candidate number",

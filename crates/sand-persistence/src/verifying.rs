@@ -1,15 +1,22 @@
-//! The verification space's hot path: one read, and events written in groups.
+//! The verification space's hot path: keys read in groups, events written in groups.
 //!
 //! - [`SeaOrmVerificationLookup`]: the live link of a key, its record and its holder's
-//!   contact in **one statement** (a join served by the unique index on `key_hash`),
-//!   prepared once per connection. The statement does the same index work for an unknown
-//!   key: the record and the profile are probed by a decoy id that matches nothing, so
-//!   that the time of the answer does not tell a live key from an unknown one;
+//!   contact in **one statement** (a join served by the unique index on `key_hash`). The
+//!   statement does the same index work for an unknown key: the record and the profile
+//!   are probed by a decoy id that matches nothing, so that the time of the answer does
+//!   not tell a live key from an unknown one. On PostgreSQL the keys of concurrent
+//!   verifications are read together by a single reader, in one statement over the array
+//!   of their hashes ([`LookupReader`]): one round trip and one statement for a group,
+//!   where each verification took its own. A group's time depends on the group, not on
+//!   whether one of its keys is live;
 //! - [`EventWriter`]: a single writer that stores verification events (and the notices
 //!   that go with them) for many concurrent verifications in **one transaction** — group
 //!   commit. Each verification is answered only once its group is committed, so every
-//!   verification answered valid has its event stored; when the service is idle a group
-//!   is a single event, written at once (no waiting for company).
+//!   verification answered valid has its event stored.
+//!
+//! Neither waits for company: when the service is idle a group is a single key or a
+//! single event, sent at once; under load, what arrived while the previous group was at
+//! the database makes the next.
 
 use std::sync::{Arc, Mutex};
 
@@ -24,7 +31,7 @@ use sand_domain::verification::NewVerificationEvent;
 use sea_orm::sqlx;
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    Iterable, Statement, TransactionTrait,
+    Iterable, QueryResult, Statement, TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::instrument;
@@ -40,28 +47,52 @@ use crate::mapping::{link_from, record_from};
 #[derive(Debug, Clone)]
 pub struct SeaOrmVerificationLookup(pub(crate) Store);
 
-/// The one statement of a verification's read, for `backend`: every column of the link
-/// (prefixed `l_`) and of its record (`r_`), and the holder's contact. Always one row:
-/// for an unknown key the link's columns are null, and the record and the profile were
-/// probed by the decoy id (`$2`) all the same.
-fn lookup_sql(backend: DbBackend) -> String {
+/// Most keys one statement reads, and most events one transaction stores.
+const MAX_GROUP: usize = 256;
+
+/// The columns every lookup returns: every column of the link (prefixed `l_`) and of its
+/// record (`r_`), and the holder's contact (`p_`).
+fn lookup_columns() -> String {
     use sea_orm::IdenStatic;
     let mut columns: Vec<String> = link::Column::iter()
         .map(|c| format!("l.{0} AS l_{0}", c.as_str()))
         .collect();
     columns.extend(diploma_record::Column::iter().map(|c| format!("r.{0} AS r_{0}", c.as_str())));
-    let (hash, decoy, decoy_again) = match backend {
-        DbBackend::Postgres => ("$1", "$2", "$2"),
-        _ => ("?1", "?2", "?2"),
+    columns.extend(
+        ["id", "email", "notify_on_verification"]
+            .iter()
+            .map(|c| format!("p.{c} AS p_{c}")),
+    );
+    columns.join(", ")
+}
+
+/// The one statement of a verification's read, for `backend`. Always one row: for an
+/// unknown key the link's columns are null, and the record and the profile were probed
+/// by the decoy id (`$2`) all the same.
+fn lookup_sql(backend: DbBackend) -> String {
+    let (hash, decoy) = match backend {
+        DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?1", "?2"),
     };
     format!(
-        "SELECT {}, p.id AS p_id, p.email AS p_email, \
-         p.notify_on_verification AS p_notify_on_verification \
-         FROM (SELECT 1 AS one) k \
+        "SELECT {} FROM (SELECT 1 AS one) k \
          LEFT JOIN link l ON l.key_hash = {hash} AND l.withdrawn_at IS NULL \
          LEFT JOIN diploma_record r ON r.id = COALESCE(l.record_id, {decoy}) \
-         LEFT JOIN profile p ON p.id = COALESCE(l.profile_id, {decoy_again})",
-        columns.join(", ")
+         LEFT JOIN profile p ON p.id = COALESCE(l.profile_id, {decoy})",
+        lookup_columns()
+    )
+}
+
+/// The read of a group of keys on PostgreSQL: the same join for each hash of the array
+/// `$1`, one row per hash, in the array's order.
+pub(crate) fn lookup_group_sql() -> String {
+    format!(
+        "SELECT {} FROM unnest($1::bytea[]) WITH ORDINALITY AS k(hash, n) \
+         LEFT JOIN link l ON l.key_hash = k.hash AND l.withdrawn_at IS NULL \
+         LEFT JOIN diploma_record r ON r.id = COALESCE(l.record_id, $2) \
+         LEFT JOIN profile p ON p.id = COALESCE(l.profile_id, $2) \
+         ORDER BY k.n",
+        lookup_columns()
     )
 }
 
@@ -69,74 +100,234 @@ fn lookup_sql(backend: DbBackend) -> String {
 impl VerificationLookup for SeaOrmVerificationLookup {
     #[instrument(skip_all, err(level = "debug"))]
     async fn find_verifiable(&self, key: &ControlKey) -> Result<Option<VerifiableLink>, PortError> {
-        static POSTGRES: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| lookup_sql(DbBackend::Postgres));
-        static SQLITE: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| lookup_sql(DbBackend::Sqlite));
-        let backend = self.0.db.get_database_backend();
-        // the statement is written once per backend, not on every verification
-        let sql = match backend {
-            DbBackend::Postgres => &*POSTGRES,
-            _ => &*SQLITE,
+        let store = &self.0;
+        let hash = store.keys.lookup_hash(key);
+        let row = if store.db.get_database_backend() == DbBackend::Postgres {
+            store.lookups.read(&store.db, hash).await?
+        } else {
+            static SQLITE: std::sync::LazyLock<String> =
+                std::sync::LazyLock::new(|| lookup_sql(DbBackend::Sqlite));
+            let statement = Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                SQLITE.clone(),
+                [hash.into(), RecordId::DECOY.0.into()],
+            );
+            store
+                .db
+                .query_one_raw(statement)
+                .await
+                .map_err(port)?
+                .ok_or_else(|| corrupt("verification lookup without its row"))?
         };
-        let statement = Statement::from_sql_and_values(
-            backend,
-            sql.clone(),
-            [
-                self.0.keys.lookup_hash(key).into(),
-                RecordId::DECOY.0.into(),
-            ],
-        );
-        let row = self.0.db.query_one_raw(statement).await.map_err(port)?;
-        // one row whatever the key; null ids where nothing matched
-        let present = |column: &str| -> Result<bool, PortError> {
-            let id: Option<Uuid> = match &row {
-                Some(row) => row.try_get("", column).map_err(port)?,
-                None => None,
-            };
-            Ok(id.is_some())
-        };
-        let (Some(row), true, true, true) =
-            (&row, present("l_id")?, present("r_id")?, present("p_id")?)
-        else {
-            // the same sealed-key work as a live key, whatever the key (a live link whose
-            // record is gone certifies nothing either)
-            self.0.keys.open_decoy();
-            return Ok(None);
-        };
-        let link = link::Model::from_query_result(row, "l_").map_err(port)?;
-        let record = diploma_record::Model::from_query_result(row, "r_").map_err(port)?;
-        let id: Uuid = row.try_get("", "p_id").map_err(port)?;
-        let email: String = row.try_get("", "p_email").map_err(port)?;
-        let notify: bool = row.try_get("", "p_notify_on_verification").map_err(port)?;
-        Ok(Some(VerifiableLink {
-            link: link_from(link, &self.0.keys)?,
-            record: record_from(record)?,
-            holder: HolderContact {
-                id: ProfileId(id),
-                email: Email::parse(&email).map_err(|_| corrupt("profile e-mail"))?,
-                notify_on_verification: notify,
-            },
-        }))
+        verifiable_from(&row, &store.keys)
     }
 }
 
-/// Most events one transaction stores.
-const MAX_GROUP: usize = 256;
+/// A lookup's row as the domain's answer: `None` where nothing live matched the key.
+fn verifiable_from(
+    row: &QueryResult,
+    keys: &KeyProtector,
+) -> Result<Option<VerifiableLink>, PortError> {
+    // null ids where nothing matched
+    let present = |column: &str| -> Result<bool, PortError> {
+        let id: Option<Uuid> = row.try_get("", column).map_err(port)?;
+        Ok(id.is_some())
+    };
+    if !(present("l_id")? && present("r_id")? && present("p_id")?) {
+        // the same sealed-key work as a live key, whatever the key (a live link whose
+        // record is gone certifies nothing either)
+        keys.open_decoy();
+        return Ok(None);
+    }
+    let link = link::Model::from_query_result(row, "l_").map_err(port)?;
+    let record = diploma_record::Model::from_query_result(row, "r_").map_err(port)?;
+    let id: Uuid = row.try_get("", "p_id").map_err(port)?;
+    let email: String = row.try_get("", "p_email").map_err(port)?;
+    let notify: bool = row.try_get("", "p_notify_on_verification").map_err(port)?;
+    Ok(Some(VerifiableLink {
+        link: link_from(link, keys)?,
+        record: record_from(record)?,
+        holder: HolderContact {
+            id: ProfileId(id),
+            email: Email::parse(&email).map_err(|_| corrupt("profile e-mail"))?,
+            notify_on_verification: notify,
+        },
+    }))
+}
+
+/// A group's failure, told to each of its members with its kind (unavailable or not).
+#[derive(Debug, Clone)]
+struct GroupFailure {
+    unavailable: bool,
+    why: String,
+}
+
+impl GroupFailure {
+    fn of(e: &PortError) -> Self {
+        use std::error::Error as _;
+        Self {
+            unavailable: e.is_unavailable(),
+            why: e
+                .source()
+                .map_or_else(|| e.to_string(), ToString::to_string),
+        }
+    }
+
+    fn stopped(what: &str) -> Self {
+        Self {
+            unavailable: true,
+            why: format!("the {what} stopped"),
+        }
+    }
+
+    fn into_port(self) -> PortError {
+        if self.unavailable {
+            PortError::unavailable(self.why)
+        } else {
+            PortError::unexpected(self.why)
+        }
+    }
+}
+
+/// The queue of a single worker that serves requests in groups: started at the first
+/// request on the runtime that asks, and again if that runtime has gone.
+struct GroupQueue<T> {
+    queue: Mutex<Option<mpsc::Sender<T>>>,
+}
+
+impl<T> Default for GroupQueue<T> {
+    fn default() -> Self {
+        Self {
+            queue: Mutex::new(None),
+        }
+    }
+}
+
+impl<T: Send + 'static> GroupQueue<T> {
+    /// Hands `item` to the worker, which `start` spawns on the current runtime when there
+    /// is none (a worker whose runtime ended is replaced once).
+    async fn send(&self, mut item: T, start: impl Fn(mpsc::Receiver<T>)) -> Result<(), PortError> {
+        for _ in 0..2 {
+            let sender = {
+                let mut queue = self
+                    .queue
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                match queue.as_ref().filter(|s| !s.is_closed()) {
+                    Some(sender) => sender.clone(),
+                    None => {
+                        let (sender, receiver) = mpsc::channel(MAX_GROUP * 4);
+                        start(receiver);
+                        *queue = Some(sender.clone());
+                        sender
+                    }
+                }
+            };
+            match sender.send(item).await {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::SendError(back)) => {
+                    item = back;
+                    *self
+                        .queue
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                }
+            }
+        }
+        Err(PortError::unavailable("a group worker cannot start"))
+    }
+}
+
+/// A key waiting for its row.
+struct Lookup {
+    hash: Vec<u8>,
+    found: oneshot::Sender<Result<sqlx::postgres::PgRow, GroupFailure>>,
+}
+
+/// The single reader of keys on PostgreSQL: the keys of concurrent verifications in one
+/// statement.
+#[derive(Default)]
+pub(crate) struct LookupReader(GroupQueue<Lookup>);
+
+impl std::fmt::Debug for LookupReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LookupReader")
+    }
+}
+
+impl LookupReader {
+    /// The lookup's row for the key of lookup hash `hash`, read with the keys of the
+    /// verifications in progress.
+    async fn read(&self, db: &DatabaseConnection, hash: Vec<u8>) -> Result<QueryResult, PortError> {
+        let (found, row) = oneshot::channel();
+        self.0
+            .send(Lookup { hash, found }, |queue| {
+                tokio::spawn(read_groups(db.clone(), queue));
+            })
+            .await?;
+        match row.await {
+            Ok(Ok(row)) => Ok(QueryResult::from(row)),
+            Ok(Err(failure)) => Err(failure.into_port()),
+            Err(_) => Err(GroupFailure::stopped("key reader").into_port()),
+        }
+    }
+}
+
+/// The reader: takes the keys waiting (at least one), reads them in one statement,
+/// answers each with its row.
+async fn read_groups(db: DatabaseConnection, mut queue: mpsc::Receiver<Lookup>) {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(lookup_group_sql);
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let hashes: Vec<Vec<u8>> = group
+            .iter_mut()
+            .map(|l| std::mem::take(&mut l.hash))
+            .collect();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
+            .bind(hashes)
+            .bind(RecordId::DECOY.0)
+            .fetch_all(db.get_postgres_connection_pool())
+            .await
+            .map_err(|e| GroupFailure::of(&pg(e)))
+            .and_then(|rows| {
+                if rows.len() == group.len() {
+                    Ok(rows)
+                } else {
+                    Err(GroupFailure::of(&corrupt("a key group's row count")))
+                }
+            });
+        match rows {
+            Ok(rows) => {
+                for (lookup, row) in group.drain(..).zip(rows) {
+                    // a verification whose client went away needs no answer
+                    let _ = lookup.found.send(Ok(row));
+                }
+            }
+            Err(failure) => {
+                for lookup in group.drain(..) {
+                    let _ = lookup.found.send(Err(failure.clone()));
+                }
+            }
+        }
+    }
+}
 
 /// A verification waiting for its event to be stored.
 struct Waiting {
     event: NewVerificationEvent,
     notice: Option<Mail>,
-    stored: oneshot::Sender<Result<(), String>>,
+    stored: oneshot::Sender<Result<(), GroupFailure>>,
 }
 
-/// The single writer of verification events (group commit), started at the first event
-/// on the runtime that asks, and again if that runtime has gone.
+/// How many groups of events are stored at once on PostgreSQL. One group in flight makes
+/// every verification wait for the commit under way and then for its own; with a few,
+/// the events that arrive during a commit go to the next writer at once, and
+/// PostgreSQL flushes the commits that meet in one write of its log.
+const EVENT_WRITERS: usize = 4;
+
+/// The writers of verification events (group commit).
 #[derive(Default)]
-pub(crate) struct EventWriter {
-    queue: Mutex<Option<mpsc::Sender<Waiting>>>,
-}
+pub(crate) struct EventWriter(GroupQueue<Waiting>);
 
 impl std::fmt::Debug for EventWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -155,50 +346,32 @@ impl EventWriter {
         notice: Option<Mail>,
     ) -> Result<(), PortError> {
         let (stored, committed) = oneshot::channel();
-        let mut waiting = Waiting {
+        let waiting = Waiting {
             event,
             notice,
             stored,
         };
-        // a writer whose runtime ended is replaced once
-        for _ in 0..2 {
-            let queue = self.queue(db, keys);
-            match queue.send(waiting).await {
-                Ok(()) => {
-                    return match committed.await {
-                        Ok(Ok(())) => Ok(()),
-                        Ok(Err(why)) => Err(PortError::unavailable(why)),
-                        Err(_) => Err(PortError::unavailable("the event writer stopped")),
-                    };
+        self.0
+            .send(waiting, |queue| {
+                // SQLite has one writer at a time whatever the number of connections
+                let writers = match db.get_database_backend() {
+                    DbBackend::Postgres => EVENT_WRITERS,
+                    _ => 1,
+                };
+                let queue = Arc::new(tokio::sync::Mutex::new(queue));
+                for _ in 0..writers {
+                    tokio::spawn(write_groups(
+                        db.clone(),
+                        Arc::clone(keys),
+                        Arc::clone(&queue),
+                    ));
                 }
-                Err(mpsc::error::SendError(back)) => {
-                    waiting = back;
-                    self.forget();
-                }
-            }
+            })
+            .await?;
+        match committed.await {
+            Ok(outcome) => outcome.map_err(GroupFailure::into_port),
+            Err(_) => Err(GroupFailure::stopped("event writer").into_port()),
         }
-        Err(PortError::unavailable("the event writer cannot start"))
-    }
-
-    fn queue(&self, db: &DatabaseConnection, keys: &Arc<KeyProtector>) -> mpsc::Sender<Waiting> {
-        let mut queue = self
-            .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(sender) = queue.as_ref().filter(|s| !s.is_closed()) {
-            return sender.clone();
-        }
-        let (sender, receiver) = mpsc::channel(MAX_GROUP * 4);
-        tokio::spawn(write_groups(db.clone(), Arc::clone(keys), receiver));
-        *queue = Some(sender.clone());
-        sender
-    }
-
-    fn forget(&self) {
-        *self
-            .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 }
 
@@ -207,15 +380,16 @@ impl EventWriter {
 async fn write_groups(
     db: DatabaseConnection,
     keys: Arc<KeyProtector>,
-    mut queue: mpsc::Receiver<Waiting>,
+    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Waiting>>>,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
-    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+    // the writer that holds the queue waits for events; the others are storing theirs
+    while queue.lock().await.recv_many(&mut group, MAX_GROUP).await > 0 {
         let outcome = write_group(&db, &keys, &group)
             .await
-            .map_err(|e| e.to_string());
-        if let Err(why) = &outcome {
-            tracing::warn!(error = %why, events = group.len(), "verification events could not be stored");
+            .map_err(|e| GroupFailure::of(&e));
+        if let Err(failure) = &outcome {
+            tracing::warn!(error = %failure.why, events = group.len(), "verification events could not be stored");
         }
         for waiting in group.drain(..) {
             // a verification whose client went away needs no answer

@@ -115,6 +115,56 @@ fn pgbench(url: &str, script: &Path, seconds: u64, connections: u64, work: &Path
     }
 }
 
+/// The machine's CPU time so far, busy and in all, in clock ticks (`/proc/stat`).
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let times: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let total: u64 = times.iter().sum();
+    // idle and iowait
+    let idle = times.get(3).copied().unwrap_or(0) + times.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// The CPU time a process used so far, user and system, in clock ticks.
+fn process_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // the fields after the command's closing parenthesis: utime and stime are 14th and 15th
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    fields.iter().sum()
+}
+
+/// What a run cost: the share of the machine's CPU busy, and the server's CPU time per
+/// request in µs.
+struct Cost {
+    machine_busy: f64,
+    server_us_per_request: f64,
+    /// The server's resident peak so far, in KiB.
+    peak_kib: u64,
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`).
+fn ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
 fn memory_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -257,7 +307,11 @@ end
         ),
     )
     .unwrap();
+    let (busy, total) = machine_ticks();
     let floor = pgbench(&url, &floor_script, seconds, connections, &work);
+    let (busy_after, total_after) = machine_ticks();
+    #[allow(clippy::cast_precision_loss)]
+    let floor_busy = (busy_after - busy) as f64 / (total_after - total).max(1) as f64;
 
     let runs = [
         ("référence : GET /health/live", "/health/live", None),
@@ -275,8 +329,21 @@ end
         ("catalogue GET /catalogue", "/catalogue", None),
     ];
     let mut results = Vec::new();
+    let mut costs = Vec::new();
+    let tick = ticks_per_second();
     for (label, path, script) in runs {
+        let (busy, total) = machine_ticks();
+        let served = process_ticks(server.id());
         let figures = wrk(&base, path, script, seconds, connections);
+        let (busy_after, total_after) = machine_ticks();
+        let served_after = process_ticks(server.id());
+        #[allow(clippy::cast_precision_loss)]
+        costs.push(Cost {
+            machine_busy: (busy_after - busy) as f64 / (total_after - total).max(1) as f64,
+            server_us_per_request: (served_after - served) as f64 / tick * 1e6
+                / (figures.requests_per_second * seconds as f64).max(1.0),
+            peak_kib: memory_kib(server.id(), "VmHWM:"),
+        });
         results.push((label, figures));
     }
     let rss_peak = memory_kib(server.id(), "VmHWM:");
@@ -292,17 +359,45 @@ end
         "Charge : wrk, 2 fils, {connections} connexions, {seconds} s par mesure, sur la boucle locale ; {records} diplômes, {wanted} clés, PostgreSQL"
     );
     println!(
-        "{:<36} {:>10} {:>9} {:>9} {:>8} {:>7}",
-        "mesure", "req/s", "p50 ms", "p99 ms", "/ réf.", "non-2xx"
+        "{:<36} {:>10} {:>9} {:>9} {:>8} {:>7} {:>7} {:>10} {:>8}",
+        "mesure",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "/ réf.",
+        "non-2xx",
+        "CPU %",
+        "µs SAND/req",
+        "Mio max"
     );
-    for (label, f) in &results {
+    for (i, (label, f)) in results.iter().enumerate() {
+        // the floor (line 1) is pgbench: the machine's CPU only
+        let cost = match i {
+            0 => costs.first(),
+            1 => None,
+            _ => costs.get(i - 1),
+        };
+        let busy = if i == 1 {
+            Some(floor_busy)
+        } else {
+            cost.map(|c| c.machine_busy)
+        };
         println!(
-            "{label:<36} {:>10.0} {:>9.2} {:>9.2} {:>8.2} {:>7}",
+            "{label:<36} {:>10.0} {:>9.2} {:>9.2} {:>8.2} {:>7} {:>7} {:>10} {:>8}",
             f.requests_per_second,
             f.p50_ms,
             f.p99_ms,
             f.requests_per_second / baseline,
-            f.errors
+            f.errors,
+            busy.map_or_else(|| "—".to_owned(), |b| format!("{:.0}", b * 100.0)),
+            cost.map_or_else(
+                || "—".to_owned(),
+                |c| format!("{:.0}", c.server_us_per_request)
+            ),
+            cost.map_or_else(
+                || "—".to_owned(),
+                |c| format!("{:.0}", c.peak_kib as f64 / 1024.0)
+            ),
         );
     }
     let floor = &results[1].1;

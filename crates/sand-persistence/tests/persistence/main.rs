@@ -41,6 +41,7 @@ on_both_backends!(
     migrating_an_empty_database_reaches_the_latest_schema,
     records_round_trip_with_non_ascii_names_and_29_february,
     an_incomplete_batch_is_stored_but_not_published,
+    the_catalogue_revision_moves_with_every_change_of_a_batch,
     reimporting_the_same_batch_changes_nothing,
     a_corrected_batch_keeps_unchanged_links_and_withdraws_vanished_ones,
     profiles_round_trip_and_emails_are_unique,

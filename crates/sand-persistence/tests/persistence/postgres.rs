@@ -64,6 +64,7 @@ async fn the_web_role_cannot_write_records() {
         "INSERT INTO diploma_record SELECT gen_random_uuid(), batch_id, diploma_kind, session, academie, exam_office, 'X' || candidate_number, civility, birth_name, birth_name_key, first_names, birth_date, birth_place, usage_name, ine, speciality, mention, deliberation_date, content_hash, withdrawn_at FROM diploma_record LIMIT 1",
         "UPDATE diploma_record SET birth_name = 'Forgé'",
         "UPDATE import_batch SET complete = true",
+        "UPDATE catalogue_revision SET revision = 0",
         "DELETE FROM diploma_record",
         "TRUNCATE diploma_record CASCADE",
     ] {
@@ -89,6 +90,14 @@ async fn the_web_role_cannot_write_records() {
         importer.record_write_access().await.unwrap(),
         RecordWriteAccess::Granted(_)
     ));
+    // its batches move the catalogue's revision (the trigger runs as the importer)
+    importer
+        .connection()
+        .execute_raw(stmt(
+            "INSERT INTO import_batch VALUES (gen_random_uuid(), '01', 'BACG', 2022, '01', 'OCEAN', now(), now(), true, 0, repeat('0', 64))",
+        ))
+        .await
+        .expect("the importer writes a batch, and so moves the catalogue's revision");
     let RecordWriteAccess::Granted(grants) = db.store.record_write_access().await.unwrap() else {
         panic!("the owner can write records")
     };
@@ -889,6 +898,7 @@ async fn the_back_office_role_cannot_write_records_and_no_role_can_rewrite_the_a
         "UPDATE diploma_record SET birth_name = 'Forgé'",
         "DELETE FROM diploma_record",
         "UPDATE import_batch SET complete = false",
+        "UPDATE catalogue_revision SET revision = 0",
         "UPDATE link SET withdrawn_at = now()",
         "UPDATE audit_log SET detail = 'rien'",
         "DELETE FROM audit_log",
@@ -974,4 +984,63 @@ async fn every_connection_to_postgresql_sends_without_delay() {
         connections += 1;
     }
     assert!(connections > 0, "no TCP connection to PostgreSQL was found");
+}
+
+/// The catalogue's revision moves at commit (a deferred trigger): an import still open
+/// holds no lock on its row, so a second import of another scope commits meanwhile
+/// without waiting; and a reader sees the new revision only with the new batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_side_by_side_do_not_wait_for_each_other_on_the_catalogue_revision() {
+    use sand_domain::ports::Catalogue as _;
+    use sea_orm::TransactionTrait as _;
+    let db = TestStore::postgres().await;
+    let batch = |academie: &str| {
+        format!(
+            "INSERT INTO import_batch VALUES (gen_random_uuid(), '{academie}', 'BACG', 2022, \
+             '{academie}', 'OCEAN', now(), now(), true, 0, repeat('0', 64))"
+        )
+    };
+    let catalogue = db.store.catalogue();
+    let (empty, _) = catalogue
+        .published_scopes_since(None)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let first = sea_orm::Database::connect(&db.url).await.unwrap();
+    let open = first.begin().await.unwrap();
+    open.execute_unprepared(&batch("10")).await.unwrap();
+    assert!(
+        catalogue
+            .published_scopes_since(Some(empty.clone()))
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing is visible before commit"
+    );
+
+    let second = sea_orm::Database::connect(&db.url).await.unwrap();
+    let side = second.begin().await.unwrap();
+    // an immediate trigger would wait here for the first import's end
+    side.execute_unprepared("SET LOCAL lock_timeout = '2s'")
+        .await
+        .unwrap();
+    side.execute_unprepared(&batch("01")).await.unwrap();
+    side.commit()
+        .await
+        .expect("the second import commits while the first is open");
+    let (one, scopes) = catalogue
+        .published_scopes_since(Some(empty))
+        .await
+        .unwrap()
+        .expect("the second import moved the revision");
+    assert_eq!(scopes.len(), 1);
+
+    open.commit().await.unwrap();
+    let (_, scopes) = catalogue
+        .published_scopes_since(Some(one))
+        .await
+        .unwrap()
+        .expect("the first import moved it again");
+    assert_eq!(scopes.len(), 2);
 }

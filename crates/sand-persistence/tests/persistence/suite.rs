@@ -192,6 +192,64 @@ pub async fn an_incomplete_batch_is_stored_but_not_published(db: &TestStore) {
     assert!(db.store.catalogue().is_published(&scope()).await.unwrap());
 }
 
+/// The catalogue's revision is one row the database moves with every change of a batch:
+/// a view kept at a revision is read again exactly when a scope was stored, published or
+/// removed, whoever wrote it.
+pub async fn the_catalogue_revision_moves_with_every_change_of_a_batch(db: &TestStore) {
+    use sand_domain::ports::CatalogueRevision;
+    let catalogue = db.store.catalogue();
+    let since = |known: Option<CatalogueRevision>| {
+        let catalogue = catalogue.clone();
+        async move { catalogue.published_scopes_since(known).await.unwrap() }
+    };
+    let (empty, scopes) = since(None).await.expect("a first read answers");
+    assert!(scopes.is_empty());
+    assert!(
+        since(Some(empty.clone())).await.is_none(),
+        "nothing changed"
+    );
+
+    // an incomplete batch moves it (and publishes nothing)
+    let writer = db.store.record_writer();
+    let report = writer
+        .replace_batch(&batch(vec![new_record(2, "C001", zoe())], false, 1))
+        .await
+        .unwrap();
+    let (stored, scopes) = since(Some(empty.clone()))
+        .await
+        .expect("a batch was stored");
+    assert!(scopes.is_empty());
+    assert_ne!(stored, empty);
+    assert!(since(Some(stored.clone())).await.is_none());
+
+    // publishing moves it
+    writer.publish_batch(report.batch).await.unwrap();
+    let (published, scopes) = since(Some(stored.clone()))
+        .await
+        .expect("a batch was published");
+    assert_eq!(scopes.len(), 1);
+    assert!(since(Some(published.clone())).await.is_none());
+
+    // so does a change made by hand, past the application
+    db.store
+        .connection()
+        .execute_unprepared("DELETE FROM diploma_record")
+        .await
+        .unwrap();
+    assert!(
+        since(Some(published.clone())).await.is_none(),
+        "records are not batches"
+    );
+    db.store
+        .connection()
+        .execute_unprepared("DELETE FROM import_batch")
+        .await
+        .unwrap();
+    let (removed, scopes) = since(Some(published)).await.expect("a batch was removed");
+    assert!(scopes.is_empty());
+    assert!(since(Some(removed)).await.is_none());
+}
+
 pub async fn reimporting_the_same_batch_changes_nothing(db: &TestStore) {
     let writer = db.store.record_writer();
     let records = vec![
@@ -1144,33 +1202,77 @@ pub async fn the_domain_use_cases_run_on_the_real_store(db: &TestStore) {
     assert_eq!(found.record.id, link.record);
     assert_eq!(found.holder.id, profile.id);
     assert!(!found.holder.notify_on_verification);
-    // concurrent verifications: every one answered valid has its event stored (the
-    // single writer stores them in groups)
+    // concurrent verifications: each gets its own key's answer (on PostgreSQL the keys
+    // in flight are read together, in one statement), and every one answered valid has
+    // its event stored (the single writer stores them in groups)
+    let marie = db
+        .store
+        .profiles()
+        .create(password_profile(
+            "marie@exemple.fr",
+            identity("Durand", &["Marie"], "2004-05-17"),
+        ))
+        .await
+        .unwrap();
+    let AttachOutcome::Attached {
+        link: marie_link, ..
+    } = attach
+        .execute(AttachDiplomaRequest {
+            profile: marie.id,
+            scope: scope(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("Marie attaches her diploma")
+    };
+    let asked = |i: usize| -> (String, &'static str, bool) {
+        match i % 5 {
+            0 => (link.key.to_string(), "ndiaye loewenbruck de l estree", true),
+            1 => (marie_link.key.to_string(), "DURAND", true),
+            // each live key with the other's name
+            2 => (link.key.to_string(), "Durand", false),
+            3 => (marie_link.key.to_string(), "N'Diaye", false),
+            _ => (format!("ZZZZ{:04}", 1000 + i), "DURAND", false),
+        }
+    };
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..40 {
+    for i in 0..100 {
         let verify = verify.clone();
-        let key = link.key.to_string();
+        let (key, name, _) = asked(i);
         tasks.spawn(async move {
-            verify
+            let answer = verify
                 .execute(VerifyRequest {
                     key,
-                    holder_name: "ndiaye loewenbruck de l estree".into(),
+                    holder_name: name.into(),
                     organisation: String::new(),
                     birth_date: None,
                     birth_date_required: false,
                 })
-                .await
+                .await;
+            (i, answer)
         });
     }
     let mut valid = 0;
     while let Some(answer) = tasks.join_next().await {
-        valid += usize::from(matches!(answer.unwrap(), Ok(VerifyOutcome::Valid(_))));
+        let (i, answer) = answer.unwrap();
+        let answer = answer.unwrap();
+        let (key, name, expected) = asked(i);
+        assert_eq!(
+            matches!(answer, VerifyOutcome::Valid(_)),
+            expected,
+            "{key} with {name}: {answer:?}"
+        );
+        if let VerifyOutcome::Valid(diploma) = answer {
+            assert_eq!(diploma.birth_name.as_str() == "Durand", i % 5 == 1);
+        }
+        valid += usize::from(expected);
     }
     assert_eq!(valid, 40);
     assert_eq!(
         db.store
             .verification_log()
-            .list_for_links(&[link.id])
+            .list_for_links(&[link.id, marie_link.id])
             .await
             .unwrap()
             .len(),

@@ -192,7 +192,7 @@ fn migrate_creates_the_sqlite_database_and_is_idempotent() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(
-        stdout(&first).contains("14 migration(s) appliquée(s)"),
+        stdout(&first).contains("15 migration(s) appliquée(s)"),
         "{}",
         stdout(&first)
     );
