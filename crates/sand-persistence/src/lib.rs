@@ -130,7 +130,7 @@ pub use sand_domain::ports::StoreFigures;
 pub struct Store {
     pub(crate) db: DatabaseConnection,
     pub(crate) keys: Arc<KeyProtector>,
-    /// The single writer of verification events (group commit), shared by the clones.
+    /// The writers of verification events (group commit), shared by the clones.
     pub(crate) events: Arc<verifying::EventWriter>,
     /// The single reader of verified keys on PostgreSQL, shared by the clones.
     pub(crate) lookups: Arc<verifying::LookupReader>,
