@@ -105,6 +105,23 @@ pub(crate) fn search_query(
         .limit(limit)
 }
 
+/// Begins a desk transaction, which reads and then writes its audit row: on SQLite it
+/// takes the write lock at once (`BEGIN IMMEDIATE`, waiting its turn like any write), so
+/// that no other writer — the mail worker marking a mail sent, another agent — can commit
+/// between its reads and its writes. A deferred transaction would then fail at its first
+/// write, at once and whatever the busy timeout ("database is locked": its snapshot is
+/// older than the database). PostgreSQL ignores the mode.
+async fn begin_read_then_write(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, PortError> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+    .map_err(port)
+}
+
 /// Audits an attempt on a record the agent cannot reach (out of scope, unknown, or
 /// without an active link), naming the id asked for, and commits.
 async fn refused(
@@ -147,7 +164,7 @@ async fn audited_records(
     query: sea_orm::Select<diploma_record::Entity>,
     audit: &NewAuditEntry,
 ) -> Result<Vec<DiplomaRecord>, PortError> {
-    let txn = store.db.begin().await.map_err(port)?;
+    let txn = begin_read_then_write(&store.db).await?;
     let records = query
         .all(&txn)
         .await
@@ -188,7 +205,7 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
         id: RecordId,
         audit: &NewAuditEntry,
     ) -> Result<Option<RecordDetail>, PortError> {
-        let txn = self.0.db.begin().await.map_err(port)?;
+        let txn = begin_read_then_write(&self.0.db).await?;
         let Some(row) = record_in(&txn, scope, id).await? else {
             // out of scope or unknown: the attempt is audited too (URL tampering)
             refused(txn, audit, id).await?;
@@ -285,7 +302,7 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
         limit: u64,
         audit: &NewAuditEntry,
     ) -> Result<Vec<BatchHistory>, PortError> {
-        let txn = self.0.db.begin().await.map_err(port)?;
+        let txn = begin_read_then_write(&self.0.db).await?;
         let rows = import_batch::Entity::find()
             .filter(scoped(
                 scope,
@@ -338,7 +355,7 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
         at: OffsetDateTime,
         audit: &NewAuditEntry,
     ) -> Result<Option<LinkId>, PortError> {
-        let txn = self.0.db.begin().await.map_err(port)?;
+        let txn = begin_read_then_write(&self.0.db).await?;
         let Some(row) = record_in(&txn, scope, record).await? else {
             refused(txn, audit, record).await?;
             return Ok(None);
@@ -397,5 +414,60 @@ impl ExamOfficeDesk for SeaOrmExamOfficeDesk {
         .await?;
         txn.commit().await.map_err(port)?;
         Ok(Some(LinkId(active.id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use sea_orm::{ConnectOptions, ConnectionTrait, Database};
+
+    use super::begin_read_then_write;
+
+    /// The defect: the desk's transactions read, then audit; on SQLite, begun deferred, a
+    /// commit by another writer in between made the audit fail at once ("database is
+    /// locked"), and the agent got the 503 page. Begun immediate, the transaction holds
+    /// the write lock from its start: another writer waits for it (here, with no busy
+    /// timeout, is refused at once) instead of slipping in between.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_desk_transaction_holds_the_write_lock_from_its_start_on_sqlite() {
+        let path = std::env::temp_dir().join(format!("sand-desk-{}.db", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let db = Database::connect(&url).await.unwrap();
+        db.execute_unprepared("PRAGMA journal_mode = WAL")
+            .await
+            .unwrap();
+        db.execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .unwrap();
+        let mut one = ConnectOptions::new(url.clone());
+        one.max_connections(1).min_connections(1);
+        let other = Database::connect(one).await.unwrap();
+        other
+            .execute_unprepared("PRAGMA busy_timeout = 0")
+            .await
+            .unwrap();
+
+        let txn = begin_read_then_write(&db).await.unwrap();
+        let refused = other.execute_unprepared("INSERT INTO t VALUES (1)").await;
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("locked")),
+            "another writer got in: {refused:?}"
+        );
+        txn.execute_unprepared("INSERT INTO t VALUES (2)")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        other
+            .execute_unprepared("INSERT INTO t VALUES (3)")
+            .await
+            .unwrap();
+        drop((db, other));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }
