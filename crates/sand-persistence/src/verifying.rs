@@ -9,9 +9,9 @@
 //!   of their hashes ([`LookupReader`]): one round trip and one statement for a group,
 //!   where each verification took its own. A group's time depends on the group, not on
 //!   whether one of its keys is live;
-//! - [`EventWriter`]: a single writer that stores verification events (and the notices
-//!   that go with them) for many concurrent verifications in **one transaction** — group
-//!   commit. Each verification is answered only once its group is committed, so every
+//! - [`EventWriter`]: writers (four on PostgreSQL, one on SQLite) that store verification
+//!   events (and the notices that go with them) for many concurrent verifications in
+//!   **one transaction** each — group commit. Each verification is answered only once its group is committed, so every
 //!   verification answered valid has its event stored.
 //!
 //! Neither waits for company: when the service is idle a group is a single key or a
@@ -66,19 +66,15 @@ fn lookup_columns() -> String {
     columns.join(", ")
 }
 
-/// The one statement of a verification's read, for `backend`. Always one row: for an
-/// unknown key the link's columns are null, and the record and the profile were probed
-/// by the decoy id (`$2`) all the same.
-fn lookup_sql(backend: DbBackend) -> String {
-    let (hash, decoy) = match backend {
-        DbBackend::Postgres => ("$1", "$2"),
-        _ => ("?1", "?2"),
-    };
+/// The one statement of a verification's read on SQLite (PostgreSQL reads keys in
+/// groups). Always one row: for an unknown key the link's columns are null, and the
+/// record and the profile were probed by the decoy id (`?2`) all the same.
+fn lookup_sql_sqlite() -> String {
     format!(
         "SELECT {} FROM (SELECT 1 AS one) k \
-         LEFT JOIN link l ON l.key_hash = {hash} AND l.withdrawn_at IS NULL \
-         LEFT JOIN diploma_record r ON r.id = COALESCE(l.record_id, {decoy}) \
-         LEFT JOIN profile p ON p.id = COALESCE(l.profile_id, {decoy})",
+         LEFT JOIN link l ON l.key_hash = ?1 AND l.withdrawn_at IS NULL \
+         LEFT JOIN diploma_record r ON r.id = COALESCE(l.record_id, ?2) \
+         LEFT JOIN profile p ON p.id = COALESCE(l.profile_id, ?2)",
         lookup_columns()
     )
 }
@@ -106,7 +102,7 @@ impl VerificationLookup for SeaOrmVerificationLookup {
             store.lookups.read(&store.db, hash).await?
         } else {
             static SQLITE: std::sync::LazyLock<String> =
-                std::sync::LazyLock::new(|| lookup_sql(DbBackend::Sqlite));
+                std::sync::LazyLock::new(lookup_sql_sqlite);
             let statement = Statement::from_sql_and_values(
                 DbBackend::Sqlite,
                 SQLITE.clone(),
